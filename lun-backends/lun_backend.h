@@ -1,0 +1,118 @@
+/* The LUN backend interface: the storage under a logical unit.
+ *
+ * The SCSI layer (target/) decodes CDBs into the byte-addressed operations
+ * below and submits them here; it never sees a file descriptor. Backends
+ * stack as layers (thin pool -> RAID -> file), each one a lun_backend whose
+ * ops submit lun_io's to the layer beneath, so every layer has this same
+ * interface.
+ *
+ * Capabilities are shown by presence: a NULL op means "not supported" (the
+ * SCSI layer then emulates, e.g. write_zeroes by writing a zero buffer, or
+ * advertises the feature as absent, e.g. no unmap => LBPME=0).
+ *
+ * Threading: a backend object is shared by every worker thread. submit() is
+ * called on a worker thread whose kloop is given in io->loop; the backend
+ * does its I/O through that loop's io_uring (kloop_sqe) or any other
+ * non-blocking means, and calls io->done(io) on that same thread, always
+ * after submit() has returned (never inline: use kloop_defer for immediate
+ * completions). Backends keep any per-thread state keyed by the loop.
+ *
+ * Not for: SCSI semantics (sense data, unit attentions, reservations), which
+ * belong to target/.
+ */
+#ifndef KURA_LUN_BACKEND_H
+#define KURA_LUN_BACKEND_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include "common/kloop.h"
+
+enum lun_op {
+	LUN_OP_READ,
+	LUN_OP_WRITE,            /* honours LUN_IO_FUA */
+	LUN_OP_FLUSH,            /* make all completed writes durable */
+	LUN_OP_UNMAP,            /* deallocate; reads return zeros afterwards */
+	LUN_OP_WRITE_ZEROES,     /* LUN_IO_UNMAP: may deallocate instead of writing */
+	LUN_OP_COMPARE_AND_WRITE,/* iov holds 2*length bytes: compare data, then write data */
+	LUN_OP_BLOCK_STATUS,     /* out: bs_mapped, bs_length for the extent at offset */
+};
+
+#define LUN_IO_FUA   (1u << 0)   /* write through to stable storage before done */
+#define LUN_IO_UNMAP (1u << 1)   /* WRITE_ZEROES may deallocate */
+
+struct lun_io {
+	enum lun_op op;
+	unsigned flags;
+	uint64_t offset;         /* bytes, multiple of the block size */
+	uint64_t length;         /* bytes; 0 allowed for FLUSH (= whole device) */
+	struct iovec *iov;       /* READ destination / WRITE source / CAW compare+write */
+	int iovcnt;
+	struct kloop *loop;      /* the submitting worker's loop */
+	void (*done)(struct lun_io *io);
+	void *priv;              /* for the submitter */
+
+	/* results */
+	int result;              /* 0 or -errno; -EILSEQ = miscompare (CAW) */
+	uint64_t miscompare_offset; /* CAW: byte offset within the range of the first difference */
+	bool bs_mapped;          /* BLOCK_STATUS: extent at offset is mapped (true) or a hole */
+	uint64_t bs_length;      /* BLOCK_STATUS: bytes in that extent (>= block size) */
+
+	void *backend_priv[4];   /* scratch for the backend while in flight */
+};
+
+struct lun_backend;
+
+struct lun_backend_ops {
+	const char *name;
+	/* Required. */
+	void (*submit_read)(struct lun_backend *be, struct lun_io *io);
+	void (*submit_write)(struct lun_backend *be, struct lun_io *io);
+	/* Optional: NULL = capability absent. */
+	void (*submit_flush)(struct lun_backend *be, struct lun_io *io);
+	void (*submit_unmap)(struct lun_backend *be, struct lun_io *io);
+	void (*submit_write_zeroes)(struct lun_backend *be, struct lun_io *io);
+	void (*submit_compare_and_write)(struct lun_backend *be, struct lun_io *io);
+	void (*submit_block_status)(struct lun_backend *be, struct lun_io *io);
+	/* Release everything; called once no I/O is in flight. */
+	void (*close)(struct lun_backend *be);
+};
+
+struct lun_backend {
+	const struct lun_backend_ops *ops;
+	uint64_t size;            /* bytes */
+	uint32_t block_size;      /* 512 or 4096 */
+	uint32_t optimal_io;      /* bytes, 0 = unknown */
+	uint32_t unmap_granularity; /* bytes, 0 = block size */
+	bool read_only;
+	bool zeroes_after_unmap;  /* LBPRZ: unmapped blocks read as zeros */
+	bool volatile_cache;      /* writes may sit in a cache until FLUSH (WCE) */
+	void *priv;
+};
+
+/* Parameters for opening a backend; keys come from a [lun] config section. */
+struct lun_backend_params {
+	const char *type;         /* "file" or "memory" */
+	const char *path;         /* file / block device (file) */
+	uint64_t size;            /* bytes: create a sparse file of this size if missing (file), or the size (memory) */
+	uint32_t block_size;      /* 512 or 4096 */
+	bool direct;              /* O_DIRECT (file) */
+	bool read_only;
+	bool create;              /* create the file if it does not exist */
+};
+
+/* Open a backend of params->type. 0 or -errno; *err gets a human reason. */
+int lun_backend_open(const struct lun_backend_params *params, struct lun_backend **out,
+		     char *err, size_t errlen);
+void lun_backend_close(struct lun_backend *be);
+
+/* Submit io to be (dispatches on io->op; an absent op completes with -EOPNOTSUPP). */
+void lun_submit(struct lun_backend *be, struct lun_io *io);
+
+/* True if the backend provides op natively. */
+bool lun_backend_has(const struct lun_backend *be, enum lun_op op);
+
+/* Backend constructors (called by lun_backend_open). */
+int lun_file_open(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen);
+int lun_mem_open(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen);
+#endif
