@@ -1,0 +1,85 @@
+/* The target daemon's model: configuration as loaded (portals, targets, LUNs,
+ * ACLs, CHAP, limits) and the server that runs it (listeners, worker
+ * threads, sessions).
+ *
+ * config.c fills a tgt_config from an INI file or the embedded default and
+ * opens the LUNs; server.c / conn.c / session.c run it. main.c glues them.
+ */
+#ifndef KURA_TGT_H
+#define KURA_TGT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "target/iscsi_login.h"
+#include "target/scsi.h"
+
+#define TGT_MAX_PORTALS 16
+#define TGT_MAX_TARGETS 64
+
+struct tgt_portal {
+	char addr[64];               /* numeric IPv4 or IPv6 address as configured */
+	uint16_t port;
+	uint16_t tpgt;               /* target portal group tag advertised in SendTargets */
+	uint16_t rel_port_id;        /* SCSI relative target port identifier (1-based) */
+	uint16_t tpg_id;             /* ALUA target port group */
+};
+
+struct tgt_lun_conf {
+	uint64_t lun;
+	struct lun_backend_params backend;  /* strings point into the config's storage */
+	struct scsi_lu_params ident;
+	struct scsi_lu *lu;          /* opened by tgt_config_open_luns() */
+};
+
+struct tgt_target {
+	char iqn[224];
+	char alias[256];
+	struct tgt_lun_conf *luns;
+	int n_luns;
+	char (*acl)[224];            /* initiator names allowed; n_acl == 0 => everyone */
+	int n_acl;
+	struct chap_account *chap_in;   /* accounts initiators log in with; 0 => none required */
+	int n_chap_in;
+	struct chap_account *chap_out;  /* mutual CHAP: the target's own account, or NULL */
+	struct scsi_lun_map *map;    /* built by tgt_config_open_luns() */
+};
+
+struct tgt_config {
+	struct tgt_portal portals[TGT_MAX_PORTALS];
+	int n_portals;
+	struct tgt_target *targets;
+	int n_targets;
+	struct chap_account *disc_chap_in;  /* discovery authentication (0 => none) */
+	int n_disc_chap_in;
+	struct chap_account *disc_chap_out;
+	struct iscsi_target_limits limits;
+	char data_dir[4096];
+	int workers;                 /* worker threads; 0 => one per CPU */
+	uint32_t nop_interval_ms;    /* NOP-In ping interval when idle [5000] */
+	uint32_t nop_timeout_ms;     /* connection dead if no answer [15000] */
+	uint32_t queue_depth;        /* commands per session window (MaxCmdSN - ExpCmdSN + 1) [256] */
+	char source[4096];           /* file name for messages, or "<embedded>" */
+	void *storage;               /* private: string storage */
+};
+
+/* Parse an INI file (path) or, if path is NULL, the embedded default.
+ * On error returns -EINVAL and writes "file:line: reason" into err. */
+int tgt_config_load(const char *path, struct tgt_config *cfg, char *err, size_t errlen);
+/* Apply command-line overrides after load. */
+int tgt_config_set_listen(struct tgt_config *cfg, const char *const *addrs, int n, char *err, size_t errlen);
+int tgt_config_set_data_dir(struct tgt_config *cfg, const char *dir);
+/* Open every LUN's backend and create LUs and LUN maps. -errno + reason. */
+int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen);
+void tgt_config_free(struct tgt_config *cfg);
+/* The embedded default configuration text (INI). */
+extern const char tgt_default_config[];
+
+/* ---- the server ---- */
+struct tgt_server;
+/* Bind every portal and start cfg->workers threads. -errno + reason. */
+int tgt_server_start(struct tgt_config *cfg, struct tgt_server **out, char *err, size_t errlen);
+/* Send an Asynchronous Message (request logout) to every session, wait up to
+ * grace_ms for them to log out, then close everything and join the threads. */
+void tgt_server_shutdown(struct tgt_server *s, unsigned grace_ms);
+#endif
