@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install every Debian 12 package that kura's build, tests and benchmark need.
+# The single place listing them. Idempotent: when every package is already
+# installed (dpkg -s), apt is not touched at all, so it is fast and works offline.
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential cmake clang pkg-config
+  # libraries kura links against
+  libiscsi-dev liburing-dev libssl-dev libinih-dev libcmocka-dev libisal-dev libfuse3-dev
+  # libFuzzer / sanitizer runtimes for the clang fuzz build
+  libclang-rt-14-dev
+  # clients used by integration / conformance tests and the benchmark
+  libiscsi-bin qemu-utils qemu-block-extra
+  # peer target for the side-by-side benchmark
+  tgt
+  # test scripts: ss (iproute2), pgrep/ps (procps), python3 (raw PDU test),
+  # timeout/stat/od (coreutils)
+  iproute2 procps python3 coreutils
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg -s "$p" >/dev/null 2>&1 || \
+     ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends "${missing[@]}"
