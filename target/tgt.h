@@ -59,6 +59,8 @@ struct tgt_config {
 	uint32_t nop_interval_ms;    /* NOP-In ping interval when idle [5000] */
 	uint32_t nop_timeout_ms;     /* connection dead if no answer [15000] */
 	uint32_t queue_depth;        /* commands per session window (MaxCmdSN - ExpCmdSN + 1) [256] */
+	char user[64];               /* drop root to this account after binding ("" => no drop) */
+	int log_level;               /* enum klog_level from [global] log_level, or -1 if unset */
 	char source[4096];           /* file name for messages, or "<embedded>" */
 	void *storage;               /* private: string storage */
 };
