@@ -1,0 +1,290 @@
+# Shared helpers for kura integration and conformance tests (sourced, bash).
+#
+#   source "$(dirname "$0")/lib.sh"
+#   it_init readwrite            # temp dir, cleanup trap, finds binaries (exit 77 if missing)
+#   P=$(free_port)
+#   kura_start --listen 127.0.0.1:$P      # default embedded target, or:
+#   kura_start -c "$IT_DIR/kura.conf" --listen ...
+#   ... ; kura_stop (SIGTERM, must exit 0) ; kura_kill9
+#
+# Everything stays on 127.0.0.0/8, ports are picked free at random, and every
+# daemon started here is killed by the EXIT trap even when the test fails.
+
+IT_NAME=${IT_NAME:-test}
+IT_DIR=""
+KURA_PID=""
+IT_PIDS=()
+IT_FAILS=0
+IT_CHECKS=0
+KURA_IQN=${KURA_IQN:-iqn.2026-11.org.kura:demo}
+
+log() { echo "[$IT_NAME $(date +%H:%M:%S)] $*"; }
+skip() { echo "SKIP: $*"; exit 77; }
+die() { echo "FAIL: $*"; it_dump_log; exit 1; }
+# check DESCRIPTION COMMAND...: runs the command, counts a failure when it fails.
+check() {
+  local what=$1; shift
+  IT_CHECKS=$((IT_CHECKS + 1))
+  if "$@"; then log "ok: $what"; else log "NOT OK: $what"; IT_FAILS=$((IT_FAILS + 1)); fi
+}
+# it_finish: summary line and exit code.
+it_finish() {
+  local passed=$((IT_CHECKS - IT_FAILS))
+  echo "$passed passed, $IT_FAILS failed"
+  if [ "$IT_FAILS" -ne 0 ]; then it_dump_log; exit 1; fi
+  [ "$IT_CHECKS" -gt 0 ] || { echo "FAIL: no checks ran"; exit 1; }
+  exit 0
+}
+
+it_dump_log() {
+  if [ -n "$IT_DIR" ] && [ -f "$IT_DIR/kura.log" ]; then
+    echo "---- last 40 lines of kura-targetd log ----"
+    tail -n 40 "$IT_DIR/kura.log"
+  fi
+}
+
+it_cleanup() {
+  local p
+  for p in "${IT_PIDS[@]}" $KURA_PID; do
+    [ -n "$p" ] && kill -9 "$p" 2>/dev/null
+  done
+  for p in "${IT_PIDS[@]}" $KURA_PID; do
+    [ -n "$p" ] && wait "$p" 2>/dev/null
+  done
+  if [ -n "$IT_DIR" ] && [ -z "${IT_KEEP:-}" ]; then rm -rf "$IT_DIR"; fi
+}
+
+# it_init NAME: locate the build, the daemon and the client tools; make a temp dir.
+it_init() {
+  IT_NAME=$1
+  local here
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  KURA_SRC=${KURA_SRC:-$(cd "$here/../.." && pwd)}
+  KURA_BUILD=${KURA_BUILD:-$KURA_SRC/build}
+  KURA_TARGETD=${KURA_TARGETD:-$KURA_BUILD/target/kura-targetd}
+  IT_CLIENTS=$KURA_BUILD/tests/integration
+  [ -x "$KURA_TARGETD" ] || skip "kura-targetd not built ($KURA_TARGETD missing)"
+  IT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kura-it-$IT_NAME.XXXXXX")
+  mkdir -p "$IT_DIR/data"
+  trap it_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+# need_cmd CMD...: skip the test when a client tool is missing.
+need_cmd() {
+  local c
+  for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "$c not installed (scripts/install-deps.sh)"; done
+}
+# need_client NAME: the path of a built libiscsi client kura-it-client_NAME.
+need_client() {
+  local p=$IT_CLIENTS/kura-it-client_$1
+  [ -x "$p" ] || skip "$p not built"
+  echo "$p"
+}
+
+# free_port [HOST]: a TCP port that nothing listens on, chosen at random.
+free_port() {
+  local host=${1:-127.0.0.1} p i
+  for i in $(seq 1 200); do
+    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q . && \
+       python3 -c "import socket,sys;s=socket.socket();s.bind(('$host',$p))" 2>/dev/null; then
+      echo "$p"; return 0
+    fi
+  done
+  echo "no free port" >&2; return 1
+}
+
+# wait_port HOST PORT [SECONDS]: wait until something accepts on HOST:PORT.
+wait_port() {
+  local host=$1 port=$2 t=${3:-20} i
+  for i in $(seq 1 $((t * 10))); do
+    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
+    if [ -n "$KURA_PID" ] && ! kill -0 "$KURA_PID" 2>/dev/null; then return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# kura_start ARGS...: start kura-targetd in the foreground (background job) with
+# the test's data dir; waits for every --listen ADDR:PORT in ARGS (or KURA_WAIT
+# "host:port ..."). Log in $IT_DIR/kura.log (appended across restarts).
+KURA_LAST_ARGS=()
+kura_start() {
+  KURA_LAST_ARGS=("$@")
+  local waits=() a prev=""
+  for a in "$@"; do
+    [ "$prev" = "--listen" ] && waits+=("$a")
+    case $a in --listen=*) waits+=("${a#--listen=}") ;; esac
+    prev=$a
+  done
+  [ -n "${KURA_WAIT:-}" ] && waits+=($KURA_WAIT)
+  echo "==== start $(date +%T): $KURA_TARGETD --foreground --data-dir $IT_DIR/data $*" >>"$IT_DIR/kura.log"
+  "$KURA_TARGETD" --foreground --data-dir "$IT_DIR/data" "$@" >>"$IT_DIR/kura.log" 2>&1 &
+  KURA_PID=$!
+  for a in "${waits[@]}"; do
+    wait_port "${a%:*}" "${a##*:}" 30 || die "kura-targetd did not listen on $a"
+  done
+  log "kura-targetd pid $KURA_PID listening on ${waits[*]}"
+}
+kura_restart() { kura_start "${KURA_LAST_ARGS[@]}"; }
+
+# kura_stop [SECONDS]: SIGTERM, wait up to SECONDS (default 10); returns the exit
+# status (124 when it did not exit in time; then it is killed).
+kura_stop() {
+  local t=${1:-10} i rc
+  [ -n "$KURA_PID" ] || return 0
+  kill -TERM "$KURA_PID" 2>/dev/null
+  for i in $(seq 1 $((t * 10))); do
+    kill -0 "$KURA_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$KURA_PID" 2>/dev/null; then
+    kill -9 "$KURA_PID" 2>/dev/null; wait "$KURA_PID" 2>/dev/null; KURA_PID=""; return 124
+  fi
+  wait "$KURA_PID"; rc=$?
+  KURA_PID=""
+  return $rc
+}
+kura_kill9() {
+  [ -n "$KURA_PID" ] || return 0
+  kill -9 "$KURA_PID" 2>/dev/null
+  wait "$KURA_PID" 2>/dev/null
+  KURA_PID=""
+}
+
+# kura_url HOST:PORT [LUN] [IQN]: iscsi:// URL of a LUN.
+kura_url() { echo "iscsi://$1/${3:-$KURA_IQN}/${2:-0}"; }
+
+# qio URL qemu-io-commands...: run qemu-io on an iscsi URL; fails on any error line.
+qio() {
+  local url=$1; shift
+  local args=() c out
+  for c in "$@"; do args+=(-c "$c"); done
+  out=$(qemu-io -f raw "${args[@]}" "$url" 2>&1)
+  local rc=$?
+  echo "$out" >>"$IT_DIR/qemu-io.log"
+  if [ $rc -ne 0 ] || echo "$out" | grep -qiE "fail|error|mismatch|Pattern verification"; then
+    echo "$out" | grep -iE "fail|error|mismatch|verification" | head -5
+    return 1
+  fi
+  return 0
+}
+
+# Raw iSCSI over TCP from python3 (no pip packages): used for hand-built PDUs.
+# py_iscsi HOST PORT SCRIPT: SCRIPT is python code run after the helper
+# definitions below (login(), pdu(), recv_pdu(), crc32c()...).
+py_iscsi() {
+  local host=$1 port=$2 code=$3
+  python3 - "$host" "$port" <<PY
+import socket, struct, sys, os, time
+HOST, PORT = sys.argv[1], int(sys.argv[2])
+_T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    _T.append(c)
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c = _T[(c ^ x) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+def pad4(b): return b + b"\0" * (-len(b) % 4)
+def connect(timeout=5.0):
+    s = socket.create_connection((HOST, PORT), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+def recvn(s, n):
+    b = b""
+    while len(b) < n:
+        x = s.recv(n - len(b))
+        if not x: raise EOFError("connection closed after %d of %d bytes" % (len(b), n))
+        b += x
+    return b
+def bhs(opcode, flags, dlen, lun=0, itt=0, f1=0, f2=0, f3=0, f4=0, f5=0, f6=0, immediate=False, ahs=0):
+    op = opcode | (0x40 if immediate else 0)
+    h = struct.pack(">BBHB3sQI", op, flags, 0, ahs, dlen.to_bytes(3, "big"), lun, itt)
+    h += struct.pack(">IIIIII", f1, f2, f3, f4, f5, f6)
+    return h
+def kv(d): return b"".join(("%s=%s" % (k, v)).encode() + b"\0" for k, v in d)
+def parse_kv(data):
+    out = {}
+    for item in data.split(b"\0"):
+        if b"=" in item:
+            k, v = item.split(b"=", 1); out[k.decode()] = v.decode()
+    return out
+class Conn:
+    def __init__(self, hd=False, dd=False):
+        self.s = connect(); self.hd = hd; self.dd = dd; self.cmdsn = 1; self.itt = 1; self.statsn = 0
+    def send(self, h, data=b"", digests=True):
+        b = h
+        if self.hd and digests: b += struct.pack("<I", crc32c(h))
+        if data:
+            b += pad4(data)
+            if self.dd and digests: b += struct.pack("<I", crc32c(pad4(data)))
+        self.s.sendall(b)
+    def recv(self):
+        h = recvn(self.s, 48)
+        ahs = h[4] * 4
+        if ahs: h += recvn(self.s, ahs)
+        if self.hd:
+            d = struct.unpack("<I", recvn(self.s, 4))[0]
+            if d != crc32c(h): raise ValueError("bad header digest from target")
+        dlen = int.from_bytes(h[5:8], "big")
+        data = recvn(self.s, dlen + (-dlen % 4)) if dlen else b""
+        if dlen and self.dd:
+            d = struct.unpack("<I", recvn(self.s, 4))[0]
+            if d != crc32c(data): raise ValueError("bad data digest from target")
+        return h, data[:dlen]
+def login(c, initiator, target=None, extra=(), session="Normal", isid=b"\x80\x00\x00\x00\x00\x01", tsih=0):
+    """Single-PDU login straight to full feature phase (no security). Returns (status_class, status_detail, keys)."""
+    keys = [("InitiatorName", initiator), ("SessionType", session)]
+    if target: keys.append(("TargetName", target))
+    keys += [("AuthMethod", "None")]
+    keys += list(extra)
+    data = kv(keys)
+    h = bytearray(bhs(0x03, 0x80 | (1 << 2) | 3, len(data), itt=c.itt, immediate=True))
+    h[2] = 0; h[3] = 0
+    h[8:14] = isid; h[14:16] = struct.pack(">H", tsih)
+    h[20:24] = struct.pack(">HH", 0, 0)     # CID, reserved
+    h[24:28] = struct.pack(">I", c.cmdsn)   # CmdSN
+    h[28:32] = struct.pack(">I", 0)         # ExpStatSN
+    c.s.sendall(bytes(h) + pad4(data))      # login PDUs never carry digests
+    r, d = c.recv_login()
+    return r[36], r[37], parse_kv(d), r
+def _recv_login(self):
+    h = recvn(self.s, 48)
+    dlen = int.from_bytes(h[5:8], "big")
+    data = recvn(self.s, dlen + (-dlen % 4)) if dlen else b""
+    self.statsn = struct.unpack(">I", h[24:28])[0] + 1
+    return h, data[:dlen]
+Conn.recv_login = _recv_login
+def scsi_cmd(c, cdb, lun=0, read_len=0, write_data=b"", final=True):
+    flags = 0x80 | (0x40 if read_len else 0) | (0x20 if write_data else 0) | 1
+    cdb = cdb + b"\0" * (16 - len(cdb))
+    h = bytearray(bhs(0x01, flags, len(write_data), lun=lun << 48, itt=c.itt))
+    h[20:24] = struct.pack(">I", read_len or len(write_data))
+    h[24:28] = struct.pack(">I", c.cmdsn)
+    h[28:32] = struct.pack(">I", c.statsn)
+    h[32:48] = cdb
+    c.cmdsn += 1; c.itt += 1
+    c.send(bytes(h), write_data)
+    data = b""
+    while True:
+        r, d = c.recv()
+        op = r[0] & 0x3F
+        if op == 0x25:                       # Data-In
+            data += d
+            if r[1] & 0x01:                  # S bit: status included
+                return r[3], data, b""
+        elif op == 0x21:                     # SCSI Response
+            c.statsn = struct.unpack(">I", r[24:28])[0] + 1
+            return r[3], data, d
+        elif op == 0x31:                     # R2T: not expected with immediate data
+            raise ValueError("unexpected R2T")
+        else:
+            raise ValueError("unexpected opcode 0x%02x" % op)
+$code
+PY
+}
