@@ -1,0 +1,204 @@
+/* The backend dispatcher: opening by type name, capability queries, and
+ * lun_submit(), which is the one place where a lun_io is validated (range,
+ * alignment, iovec length, read-only) before a backend sees it. Backends
+ * below this edge may assume well-formed requests.
+ *
+ * Not for: backend logic (lun_file.c, lun_mem.c) or SCSI semantics.
+ */
+#include "lun-backends/lun_internal.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int lun_backend_open(const struct lun_backend_params *p, struct lun_backend **out, char *err,
+		     size_t errlen)
+{
+	*out = NULL;
+	if (!p->type) {
+		snprintf(err, errlen, "backend type missing");
+		return -EINVAL;
+	}
+	if (strcmp(p->type, "file") == 0)
+		return lun_file_open(p, out, err, errlen);
+	if (strcmp(p->type, "memory") == 0)
+		return lun_mem_open(p, out, err, errlen);
+	snprintf(err, errlen, "unknown backend type '%s' (expected file or memory)", p->type);
+	return -EINVAL;
+}
+
+void lun_backend_close(struct lun_backend *be)
+{
+	if (be)
+		be->ops->close(be);
+}
+
+typedef void (*lun_submit_fn)(struct lun_backend *, struct lun_io *);
+
+static lun_submit_fn op_fn(const struct lun_backend *be, enum lun_op op)
+{
+	const struct lun_backend_ops *o = be->ops;
+	switch (op) {
+	case LUN_OP_READ: return o->submit_read;
+	case LUN_OP_WRITE: return o->submit_write;
+	case LUN_OP_FLUSH: return o->submit_flush;
+	case LUN_OP_UNMAP: return o->submit_unmap;
+	case LUN_OP_WRITE_ZEROES: return o->submit_write_zeroes;
+	case LUN_OP_COMPARE_AND_WRITE: return o->submit_compare_and_write;
+	case LUN_OP_BLOCK_STATUS: return o->submit_block_status;
+	}
+	return NULL;
+}
+
+bool lun_backend_has(const struct lun_backend *be, enum lun_op op)
+{
+	return op_fn(be, op) != NULL;
+}
+
+static bool op_writes(enum lun_op op)
+{
+	return op == LUN_OP_WRITE || op == LUN_OP_UNMAP || op == LUN_OP_WRITE_ZEROES ||
+	       op == LUN_OP_COMPARE_AND_WRITE;
+}
+
+static bool op_has_data(enum lun_op op)
+{
+	return op == LUN_OP_READ || op == LUN_OP_WRITE || op == LUN_OP_COMPARE_AND_WRITE;
+}
+
+/* 0 if io is well formed for be, else the -errno to complete it with. */
+static int validate(const struct lun_backend *be, const struct lun_io *io)
+{
+	if (be->read_only && op_writes(io->op))
+		return -EROFS;
+	if (io->offset % be->block_size || io->length % be->block_size)
+		return -EINVAL;
+	if (io->op == LUN_OP_BLOCK_STATUS)
+		return io->offset < be->size ? 0 : -ERANGE;
+	/* overflow-safe: offset + length may wrap */
+	if (io->offset > be->size || io->length > be->size - io->offset)
+		return -ERANGE;
+	if (op_has_data(io->op)) {
+		uint64_t want = io->op == LUN_OP_COMPARE_AND_WRITE ? 2 * io->length : io->length;
+		if (io->iovcnt < 0 || (io->iovcnt > 0 && !io->iov) ||
+		    lun_iov_bytes(io->iov, io->iovcnt) != want)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+void lun_submit(struct lun_backend *be, struct lun_io *io)
+{
+	io->result = 0;
+	io->miscompare_offset = 0;
+	lun_submit_fn fn = op_fn(be, io->op);
+	int r = fn ? validate(be, io) : -EOPNOTSUPP;
+	if (r == 0 && io->length == 0 && io->op != LUN_OP_FLUSH && io->op != LUN_OP_BLOCK_STATUS)
+		r = 1; /* nothing to do: complete with success */
+	if (r)
+		lun_complete_later(io, r > 0 ? 0 : r);
+	else
+		fn(be, io);
+}
+
+/* ---- helpers for backends (lun_internal.h) ---- */
+
+struct lun_later {
+	struct kloop_task t;
+};
+lun_priv_fits(struct lun_later);
+
+static void later_fn(struct kloop_task *t)
+{
+	struct lun_io *io = lun_io_of_priv(t);
+	io->done(io);
+}
+
+void lun_complete_later(struct lun_io *io, int result)
+{
+	struct lun_later *l = lun_priv(io, struct lun_later);
+	io->result = result;
+	l->t.fn = later_fn;
+	kloop_defer(io->loop, &l->t);
+}
+
+size_t lun_iov_bytes(const struct iovec *iov, int iovcnt)
+{
+	size_t n = 0;
+	for (int i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/* Calls fn on each (iov piece, buffer piece) pair of the window [skip, skip+len);
+ * stops early and returns the window position if fn returns false. */
+static size_t iov_walk(const struct iovec *iov, int iovcnt, size_t skip, size_t len,
+		       bool (*fn)(char *seg, char *buf, size_t n, size_t *at), char *buf)
+{
+	size_t pos = 0;
+	for (int i = 0; i < iovcnt && pos < len; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		size_t n = iov[i].iov_len - skip;
+		if (n > len - pos)
+			n = len - pos;
+		size_t at = n;
+		if (!fn((char *)iov[i].iov_base + skip, buf ? buf + pos : NULL, n, &at))
+			return pos + at;
+		pos += n;
+		skip = 0;
+	}
+	return pos;
+}
+
+static bool copy_out(char *seg, char *buf, size_t n, size_t *at) { memcpy(buf, seg, n); return true; }
+static bool copy_in(char *seg, char *buf, size_t n, size_t *at) { memcpy(seg, buf, n); return true; }
+
+static bool cmp_seg(char *seg, char *buf, size_t n, size_t *at)
+{
+	if (memcmp(seg, buf, n) == 0)
+		return true;
+	size_t i = 0;
+	while (seg[i] == buf[i])
+		i++;
+	*at = i;
+	return false;
+}
+
+static bool zero_seg(char *seg, char *buf, size_t n, size_t *at) { memset(seg, 0, n); return true; }
+
+static bool cmp_zero_seg(char *seg, char *buf, size_t n, size_t *at)
+{
+	for (size_t i = 0; i < n; i++)
+		if (seg[i]) {
+			*at = i;
+			return false;
+		}
+	return true;
+}
+
+void lun_iov_zero(const struct iovec *iov, int iovcnt, size_t skip, size_t len)
+{
+	iov_walk(iov, iovcnt, skip, len, zero_seg, NULL);
+}
+
+size_t lun_iov_cmp_zero(const struct iovec *iov, int iovcnt, size_t skip, size_t len)
+{
+	return iov_walk(iov, iovcnt, skip, len, cmp_zero_seg, NULL);
+}
+
+void lun_iov_to_buf(const struct iovec *iov, int iovcnt, size_t skip, void *buf, size_t len)
+{
+	iov_walk(iov, iovcnt, skip, len, copy_out, buf);
+}
+
+void lun_buf_to_iov(const struct iovec *iov, int iovcnt, size_t skip, const void *buf, size_t len)
+{
+	iov_walk(iov, iovcnt, skip, len, copy_in, (char *)buf);
+}
+
+size_t lun_iov_cmp(const struct iovec *iov, int iovcnt, size_t skip, const void *buf, size_t len)
+{
+	return iov_walk(iov, iovcnt, skip, len, cmp_seg, (char *)buf);
+}
