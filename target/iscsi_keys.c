@@ -335,13 +335,20 @@ static const char *neg_num_max(const struct key_def *k, const char *v, uint32_t 
 	return neg_num(k, v, ours, val, num, false);
 }
 
+/* Returned by a negotiation function when the value must fail the login. */
+static const char neg_fail[] = "";
+
+/* MaxRecvDataSegmentLength is declarative (13.12): answering Reject would put
+ * the key in our response twice (we declare our own). A value above 2^24-1
+ * is clamped (the initiator can receive at least that much); one below 512
+ * or malformed fails the login as an initiator error. */
 static const char *neg_num_decl(const struct key_def *k, const char *v, uint32_t ours,
 				uint32_t *val, char num[16])
 {
-	uint32_t x;
-	if (parse_ranged(k, v, &x))
-		return "Reject";
-	*val = x;
+	uint64_t x;
+	if (iscsi_parse_number(v, &x) || x < k->lo)
+		return neg_fail;
+	*val = x > k->hi ? k->hi : (uint32_t)x;
 	return NULL;
 }
 
@@ -408,6 +415,8 @@ int iscsi_neg_key(struct iscsi_neg *n, enum iscsi_key_id id, const char *value, 
 		uint32_t ours = k->ours ? k->ours(lim) : 0;
 		ans = neg_table[k->type](k, value, ours, &n->val[id], num);
 	}
+	if (ans == neg_fail)
+		return -EPROTO;
 	if (ans)
 		kv_out_add(o, k->name, ans);
 	return 0;

@@ -393,7 +393,7 @@ static void rsp_init(struct iscsi_login_rsp *rsp, const struct iscsi_login_req *
 	rsp->len = 0;
 }
 
-static void fail(struct iscsi_login *l, struct iscsi_login_rsp *rsp, uint16_t status)
+static void login_fail(struct iscsi_login *l, struct iscsi_login_rsp *rsp, uint16_t status)
 {
 	l->failed = status;
 	rsp->status = status;
@@ -410,13 +410,13 @@ int iscsi_login_step(struct iscsi_login *l, const struct iscsi_login_req *req,
 	struct kv_out o;
 	rsp_init(rsp, req);
 	if (l->failed || l->complete || !stage_fields_ok(l, req)) {
-		fail(l, rsp, l->failed ? l->failed : ISCSI_LS_INIT_ERR);
+		login_fail(l, rsp, l->failed ? l->failed : ISCSI_LS_INIT_ERR);
 		return 0;
 	}
 	if (req->cont || l->in_cont) {
 		int rc = cont_append(l, req->data, req->len);
 		if (rc) {
-			fail(l, rsp, rc == -ENOMEM ? ISCSI_LS_OUT_OF_RESOURCES : ISCSI_LS_INIT_ERR);
+			login_fail(l, rsp, rc == -ENOMEM ? ISCSI_LS_OUT_OF_RESOURCES : ISCSI_LS_INIT_ERR);
 			return 0;
 		}
 		l->in_cont = req->cont;
@@ -424,7 +424,7 @@ int iscsi_login_step(struct iscsi_login *l, const struct iscsi_login_req *req,
 		if (req->cont)
 			return 0;                 /* empty response: send the next part */
 	} else if (req->len > ISCSI_LOGIN_MAX_DATA) {
-		fail(l, rsp, ISCSI_LS_INIT_ERR);
+		login_fail(l, rsp, ISCSI_LS_INIT_ERR);
 		return 0;
 	}
 	kv_out_init(&o, buf, buflen);
@@ -435,7 +435,7 @@ int iscsi_login_step(struct iscsi_login *l, const struct iscsi_login_req *req,
 	if (!st && o.overflow)
 		st = ISCSI_LS_OUT_OF_RESOURCES;
 	if (st)
-		fail(l, rsp, st);
+		login_fail(l, rsp, st);
 	else
 		rsp->len = o.len;
 	return 0;

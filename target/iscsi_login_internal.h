@@ -64,7 +64,7 @@ struct iscsi_neg {
 void iscsi_neg_init(struct iscsi_neg *n);
 /* Negotiate one operational key offered by the initiator and append our
  * answer (if any) to o. 0, or -EPROTO for a repeated key (login fails with
- * an initiator error, RFC 7143 6.2). */
+ * an initiator error, RFC 7143 6.2) or an unusable MaxRecvDataSegmentLength. */
 int iscsi_neg_key(struct iscsi_neg *n, enum iscsi_key_id id, const char *value, bool discovery,
 		  const struct iscsi_target_limits *lim, struct kv_out *o);
 /* Fill the negotiated part of sp from n with defaults and clamps. */
