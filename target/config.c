@@ -1240,6 +1240,14 @@ int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- free */
 
+/* Secrets are wiped before their memory goes back to the allocator. */
+static void free_accounts(struct chap_account *a, int n)
+{
+	if (a)
+		explicit_bzero(a, (size_t)n * sizeof(*a));
+	free(a);
+}
+
 static void target_free(struct tgt_target *t)
 {
 	if (t->map)
@@ -1249,11 +1257,8 @@ static void target_free(struct tgt_target *t)
 			scsi_lu_destroy(t->luns[j].lu);
 	free(t->luns);
 	free(t->acl);
-	explicit_bzero(t->chap_in, (size_t)t->n_chap_in * sizeof(*t->chap_in));
-	free(t->chap_in);
-	if (t->chap_out)
-		explicit_bzero(t->chap_out, sizeof(*t->chap_out));
-	free(t->chap_out);
+	free_accounts(t->chap_in, t->n_chap_in);
+	free_accounts(t->chap_out, 1);
 }
 
 void tgt_config_free(struct tgt_config *cfg)
@@ -1261,11 +1266,8 @@ void tgt_config_free(struct tgt_config *cfg)
 	for (int i = 0; i < cfg->n_targets; i++)
 		target_free(&cfg->targets[i]);
 	free(cfg->targets);
-	explicit_bzero(cfg->disc_chap_in, (size_t)cfg->n_disc_chap_in * sizeof(*cfg->disc_chap_in));
-	free(cfg->disc_chap_in);
-	if (cfg->disc_chap_out)
-		explicit_bzero(cfg->disc_chap_out, sizeof(*cfg->disc_chap_out));
-	free(cfg->disc_chap_out);
+	free_accounts(cfg->disc_chap_in, cfg->n_disc_chap_in);
+	free_accounts(cfg->disc_chap_out, 1);
 	store_free(cfg);
 	cfg->targets = NULL;
 	cfg->n_targets = 0;

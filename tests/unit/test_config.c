@@ -467,6 +467,11 @@ static void write_file(const char *path, const char *data, size_t len)
 	close(fd);
 }
 
+static void write_str(const char *path, const char *s)
+{
+	write_file(path, s, strlen(s));
+}
+
 /* 11 bytes refused, 12 and 255 accepted, 256 refused; files may end in \n. */
 static void test_secret_lengths(void **state)
 {
@@ -527,12 +532,12 @@ static void test_file_source_and_errors(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/k.ini", dir);
 	assert_int_equal(tgt_config_load(path, &cfg, err, sizeof(err)), -ENOENT);
-	write_file(path, "[global]\r\nworkers = 2\r\n\r\nbad = 1\r\n", 37);
+	write_str(path, "[global]\r\nworkers = 2\r\n\r\nbad = 1\r\n");
 	assert_int_equal(tgt_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
 	char want[256];
 	snprintf(want, sizeof(want), "%s:4: unknown key 'bad' in [global]", path);
 	assert_string_equal(err, want);
-	write_file(path, "\xEF\xBB\xBF[target iqn.2026-11.org.kura:x]\n", 36);
+	write_str(path, "\xEF\xBB\xBF[target iqn.2026-11.org.kura:x]\n");
 	assert_int_equal(tgt_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg.source, path);
 	tgt_config_free(&cfg);
