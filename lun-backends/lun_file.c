@@ -643,6 +643,7 @@ int lun_file_open(const struct lun_backend_params *p, struct lun_backend **out, 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	lf->be.priv = lf;
 	lf->fd = open_fd(p, err, errlen);
 	if (lf->fd < 0) {
 		r = lf->fd;
