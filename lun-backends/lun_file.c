@@ -45,6 +45,7 @@
 #define LF_ZERO_LEN  (64u * 1024)   /* zero buffer; writev of up to LF_ZERO_IOVS of it */
 #define LF_ZERO_IOVS 16
 #define LF_CAW_MAX   ((uint64_t)16 << 20)
+#define LF_MAX_OP    (1u << 30)      /* bytes per read/write SQE (kernel caps near 2 GiB) */
 
 struct lun_file {
 	struct lun_backend be;
@@ -119,7 +120,7 @@ static void rw_done(struct kloop_completion *c, int res, uint32_t flags);
 /* Describe iov from byte skip to its end: one segment (ptr,len) if it fits
  * in one entry, else an iovec array (io->iov itself when skip falls on an
  * entry boundary, else a heap copy kept in st->aux). */
-static int rw_window(struct lun_io *io, uint64_t skip, const struct iovec **iov, int *cnt)
+static int rw_window(struct lun_io *io, uint64_t skip, const struct iovec **iov, int *cnt, size_t *seg_skip)
 {
 	int k = 0;
 	while (k < io->iovcnt && skip >= io->iov[k].iov_len)
@@ -127,7 +128,8 @@ static int rw_window(struct lun_io *io, uint64_t skip, const struct iovec **iov,
 	if (skip == 0 || k == io->iovcnt - 1) {
 		*iov = &io->iov[k];
 		*cnt = io->iovcnt - k;
-		return (int)skip;
+		*seg_skip = (size_t)skip;
+		return 0;
 	}
 	struct lf_io *st = st_of(io);
 	struct iovec *copy = realloc(st->aux, sizeof(*copy) * (size_t)(io->iovcnt - k));
@@ -139,6 +141,7 @@ static int rw_window(struct lun_io *io, uint64_t skip, const struct iovec **iov,
 	st->aux = copy;
 	*iov = copy;
 	*cnt = io->iovcnt - k;
+	*seg_skip = 0;
 	return 0;
 }
 
@@ -148,7 +151,9 @@ static void prep_rw(struct io_uring_sqe *sqe, struct lun_io *io, int fd, const s
 	bool wr = io->op != LUN_OP_READ;
 	if (cnt == 1) {
 		void *p = (char *)iov->iov_base + skip;
-		unsigned n = (unsigned)(iov->iov_len - skip);
+		size_t left = iov->iov_len - skip;
+		/* one op moves at most LF_MAX_OP; the short-transfer loop does the rest */
+		unsigned n = (unsigned)(left > LF_MAX_OP ? LF_MAX_OP : left);
 		if (wr)
 			io_uring_prep_write(sqe, fd, p, n, off);
 		else
@@ -167,13 +172,14 @@ static void rw_issue(struct lun_io *io)
 	struct lf_io *st = st_of(io);
 	const struct iovec *iov;
 	int cnt;
-	int skip = rw_window(io, rw_base(io) + st->done, &iov, &cnt);
-	if (skip < 0)
-		return lf_finish(io, skip);
+	size_t skip;
+	int r = rw_window(io, rw_base(io) + st->done, &iov, &cnt, &skip);
+	if (r < 0)
+		return lf_finish(io, r);
 	struct io_uring_sqe *sqe = lf_sqe(io, rw_done);
 	if (!sqe)
 		return lf_finish(io, -EIO);
-	prep_rw(sqe, io, st->u.b.lf->fd, iov, cnt, (size_t)skip, io->offset + st->done);
+	prep_rw(sqe, io, st->u.b.lf->fd, iov, cnt, skip, io->offset + st->done);
 	lf_sqe_done(io, sqe);
 }
 
