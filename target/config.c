@@ -32,7 +32,7 @@
 #include "common/log.h"
 
 #define CFG_MAX_KEYS 24
-#define CFG_SECRET_MIN 12     /* RFC 7143 12.1.3: at least 96 bits */
+#define CFG_SECRET_MIN 12     /* RFC 7143 recommends at least 96 bits */
 #define CFG_SECRET_MAX 255
 #define CFG_ISCSI_NAME_MAX 223
 
@@ -604,7 +604,7 @@ static int parse_account(struct cfg_parser *p, const char *key, const char *v, b
 	}
 	if (sl < CFG_SECRET_MIN || sl > CFG_SECRET_MAX)
 		return cfg_fail(p, "%s: CHAP secret of user '%s' is %zu bytes; it must be %d..%d "
-			    "(RFC 7143 12.1.3 asks for at least 96 bits)", key, a->user, sl,
+			    "(RFC 7143 recommends at least 96 bits)", key, a->user, sl,
 			    CFG_SECRET_MIN, CFG_SECRET_MAX);
 	memcpy(a->secret, buf, sl);
 	a->secret_len = sl;
