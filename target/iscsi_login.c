@@ -140,6 +140,16 @@ static const char *kv_find(const struct iscsi_kv *kv, int n, const char *key)
 	return NULL;
 }
 
+/* Names come from the wire: log them bounded and printable only. */
+static const char *log_safe(const char *s, char out[80])
+{
+	size_t i = 0;
+	for (; s[i] && i < 79; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 static uint16_t lookup_status(int rc)
 {
 	if (rc == -ENOENT)
@@ -163,7 +173,9 @@ static uint16_t find_target(struct iscsi_login *l, const char *tname)
 		return ISCSI_LS_NOT_FOUND;
 	int rc = p->lookup_target(p->ctx, tname, l->sp.initiator_name, &l->ti);
 	if (rc) {
-		kinfo("login: %s -> %s refused (%s)", l->sp.initiator_name, tname,
+		char a[80], b[80];
+		kinfo("login: %s -> %s refused (%s)", log_safe(l->sp.initiator_name, a),
+		      log_safe(tname, b),
 		      rc == -EACCES ? "ACL" : rc == -ENOENT ? "no such target" : "lookup error");
 		return lookup_status(rc);
 	}
@@ -252,7 +264,8 @@ static uint16_t chap_a_step(struct iscsi_login *l, const struct auth_keys *ak, s
 static uint16_t chap_r_step(struct iscsi_login *l, const struct auth_keys *ak, struct kv_out *o)
 {
 	if (ak->a || chap_verify(&l->cx, &l->ti, ak->n, ak->r, ak->i, ak->c, o)) {
-		kinfo("login: CHAP authentication of %s failed", l->sp.initiator_name);
+		char a[80];
+		kinfo("login: CHAP authentication of %s failed", log_safe(l->sp.initiator_name, a));
 		return ISCSI_LS_AUTH_FAILED;
 	}
 	l->auth = AUTH_DONE;

@@ -115,6 +115,8 @@ static void raw_step(struct iscsi_login *l, struct step *s, int csg, int nsg, bo
 				       .cont = c, .data = data, .len = len };
 	memset(s, 0, sizeof(*s));
 	assert_int_equal(iscsi_login_step(l, &req, &s->rsp, s->buf, sizeof(s->buf)), 0);
+	assert_true(s->rsp.len <= sizeof(s->buf));
+	assert_null(memmem(s->buf, s->rsp.len, "secret-", 7));   /* secrets never sent */
 	s->n = iscsi_kv_parse(s->buf, s->rsp.len, s->scratch, s->kv, 128);
 	assert_true(s->n >= 0);
 }
