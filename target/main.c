@@ -137,7 +137,9 @@ static int take_opt(struct opts *o, int c, const char *arg)
 	case OPT_CHECK: o->check = true; return -1;
 	case 'h': fputs(usage_text, stdout); return EXIT_OK;
 	case OPT_VERSION: printf("kura-targetd %s\n", KURA_VERSION); return EXIT_OK;
-	default: return bad_usage("unknown option%s", "");
+	default:            /* getopt_long has said what was wrong */
+		fprintf(stderr, "Try 'kura-targetd --help'.\n");
+		return EXIT_BAD;
 	}
 }
 
