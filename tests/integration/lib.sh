@@ -153,15 +153,22 @@ kura_kill9() {
   KURA_PID=""
 }
 
+# kura_json HOST:PORT LUN IQN INITIATOR: qemu block spec with an initiator name.
+kura_json() {
+  echo "json:{\"driver\":\"raw\",\"file\":{\"driver\":\"iscsi\",\"transport\":\"tcp\",\"portal\":\"$1\",\"target\":\"$3\",\"lun\":$2,\"initiator-name\":\"$4\"}}"
+}
 # kura_url HOST:PORT [LUN] [IQN]: iscsi:// URL of a LUN.
 kura_url() { echo "iscsi://$1/${3:-$KURA_IQN}/${2:-0}"; }
 
-# qio URL qemu-io-commands...: run qemu-io on an iscsi URL; fails on any error line.
+# qio URL qemu-io-commands...: run qemu-io on an iscsi URL (or a json: block
+# spec); fails on any error line, including a pattern mismatch.
 qio() {
   local url=$1; shift
   local args=() c out
   for c in "$@"; do args+=(-c "$c"); done
-  out=$(qemu-io -f raw "${args[@]}" "$url" 2>&1)
+  local fmt=(-f raw)
+  case $url in json:*) fmt=() ;; esac     # json: filenames name their own driver
+  out=$(timeout 60 qemu-io "${fmt[@]}" "${args[@]}" "$url" 2>&1)
   local rc=$?
   echo "$out" >>"$IT_DIR/qemu-io.log"
   if [ $rc -ne 0 ] || echo "$out" | grep -qiE "fail|error|mismatch|Pattern verification"; then
@@ -202,10 +209,11 @@ def recvn(s, n):
         if not x: raise EOFError("connection closed after %d of %d bytes" % (len(b), n))
         b += x
     return b
-def bhs(opcode, flags, dlen, lun=0, itt=0, f1=0, f2=0, f3=0, f4=0, f5=0, f6=0, immediate=False, ahs=0):
+def bhs(opcode, flags, dlen, lun=0, itt=0, immediate=False, ahs=0):
     op = opcode | (0x40 if immediate else 0)
     h = struct.pack(">BBHB3sQI", op, flags, 0, ahs, dlen.to_bytes(3, "big"), lun, itt)
-    h += struct.pack(">IIIIII", f1, f2, f3, f4, f5, f6)
+    h += b"\0" * 28
+    assert len(h) == 48
     return h
 def kv(d): return b"".join(("%s=%s" % (k, v)).encode() + b"\0" for k, v in d)
 def parse_kv(data):
@@ -237,39 +245,61 @@ class Conn:
             d = struct.unpack("<I", recvn(self.s, 4))[0]
             if d != crc32c(data): raise ValueError("bad data digest from target")
         return h, data[:dlen]
-def login(c, initiator, target=None, extra=(), session="Normal", isid=b"\x80\x00\x00\x00\x00\x01", tsih=0):
-    """Single-PDU login straight to full feature phase (no security). Returns (status_class, status_detail, keys)."""
+def login_pdu(c, csg, nsg, transit, keys, isid, tsih=0):
+    data = kv(keys)
+    flags = (0x80 if transit else 0) | (csg << 2) | (nsg if transit else 0)
+    h = bytearray(bhs(0x03, flags, len(data), itt=c.itt, immediate=True))
+    h[8:14] = isid; h[14:16] = struct.pack(">H", tsih)
+    h[24:28] = struct.pack(">I", c.cmdsn)    # CmdSN (login is immediate: not advanced)
+    h[28:32] = struct.pack(">I", c.statsn)   # ExpStatSN
+    c.s.sendall(bytes(h) + pad4(data))       # login PDUs never carry digests
+    r = recvn(c.s, 48)
+    dlen = int.from_bytes(r[5:8], "big")
+    d = recvn(c.s, dlen + (-dlen % 4))[:dlen] if dlen else b""
+    if r[0] & 0x3F != 0x23:
+        raise ValueError("login: got opcode 0x%02x" % (r[0] & 0x3F))
+    c.statsn = struct.unpack(">I", r[24:28])[0] + 1
+    return r, d
+def login(c, initiator, target=None, op_keys=(), session="Normal", isid=b"\x80\x00\x00\x00\x00\x01", sec_keys=None):
+    """Security stage with AuthMethod=None, then the operational stage with
+    op_keys, to full feature phase. Returns (status_class, status_detail, keys, tsih)."""
     keys = [("InitiatorName", initiator), ("SessionType", session)]
     if target: keys.append(("TargetName", target))
-    keys += [("AuthMethod", "None")]
-    keys += list(extra)
-    data = kv(keys)
-    h = bytearray(bhs(0x03, 0x80 | (1 << 2) | 3, len(data), itt=c.itt, immediate=True))
-    h[2] = 0; h[3] = 0
-    h[8:14] = isid; h[14:16] = struct.pack(">H", tsih)
-    h[20:24] = struct.pack(">HH", 0, 0)     # CID, reserved
-    h[24:28] = struct.pack(">I", c.cmdsn)   # CmdSN
-    h[28:32] = struct.pack(">I", 0)         # ExpStatSN
-    c.s.sendall(bytes(h) + pad4(data))      # login PDUs never carry digests
-    r, d = c.recv_login()
-    return r[36], r[37], parse_kv(d), r
-def _recv_login(self):
-    h = recvn(self.s, 48)
-    dlen = int.from_bytes(h[5:8], "big")
-    data = recvn(self.s, dlen + (-dlen % 4)) if dlen else b""
-    self.statsn = struct.unpack(">I", h[24:28])[0] + 1
-    return h, data[:dlen]
-Conn.recv_login = _recv_login
-def scsi_cmd(c, cdb, lun=0, read_len=0, write_data=b"", final=True):
+    keys += [("AuthMethod", "None")] if sec_keys is None else list(sec_keys)
+    got = {}
+    r, d = login_pdu(c, 0, 1, True, keys, isid)
+    got.update(parse_kv(d))
+    for _ in range(8):
+        if r[36] != 0: return r[36], r[37], got, 0
+        if r[1] & 0x80 and (r[1] & 3) == 1: break
+        r, d = login_pdu(c, 0, 1, True, [], isid); got.update(parse_kv(d))
+    else:
+        raise ValueError("login: security stage did not end")
+    r, d = login_pdu(c, 1, 3, True, list(op_keys), isid)
+    got.update(parse_kv(d))
+    for _ in range(8):
+        if r[36] != 0: return r[36], r[37], got, 0
+        if r[1] & 0x80 and (r[1] & 3) == 3: break
+        r, d = login_pdu(c, 1, 3, True, [], isid); got.update(parse_kv(d))
+    else:
+        raise ValueError("login: operational stage did not end")
+    c.imm = got.get("ImmediateData", "Yes") == "Yes"
+    c.hd = got.get("HeaderDigest") == "CRC32C"
+    c.dd = got.get("DataDigest") == "CRC32C"
+    return 0, 0, got, struct.unpack(">H", r[14:16])[0]
+def scsi_cmd(c, cdb, lun=0, read_len=0, write_data=b""):
+    """One SCSI command (simple task attribute); write data goes as immediate
+    data when negotiated, else on R2T. Returns (status, data_in, sense_segment)."""
     flags = 0x80 | (0x40 if read_len else 0) | (0x20 if write_data else 0) | 1
     cdb = cdb + b"\0" * (16 - len(cdb))
-    h = bytearray(bhs(0x01, flags, len(write_data), lun=lun << 48, itt=c.itt))
+    imm = write_data if getattr(c, "imm", True) else b""
+    h = bytearray(bhs(0x01, flags, len(imm), lun=lun << 48, itt=c.itt))
     h[20:24] = struct.pack(">I", read_len or len(write_data))
     h[24:28] = struct.pack(">I", c.cmdsn)
     h[28:32] = struct.pack(">I", c.statsn)
     h[32:48] = cdb
     c.cmdsn += 1; c.itt += 1
-    c.send(bytes(h), write_data)
+    c.send(bytes(h), imm)
     data = b""
     while True:
         r, d = c.recv()
@@ -281,8 +311,15 @@ def scsi_cmd(c, cdb, lun=0, read_len=0, write_data=b"", final=True):
         elif op == 0x21:                     # SCSI Response
             c.statsn = struct.unpack(">I", r[24:28])[0] + 1
             return r[3], data, d
-        elif op == 0x31:                     # R2T: not expected with immediate data
-            raise ValueError("unexpected R2T")
+        elif op == 0x31:                     # R2T: send the requested Data-Out
+            ttt = r[20:24]
+            off, want = struct.unpack(">II", r[40:48])
+            chunk = write_data[off:off + want]
+            dh = bytearray(bhs(0x05, 0x80, len(chunk), lun=lun << 48, itt=struct.unpack(">I", r[16:20])[0]))
+            dh[20:24] = ttt
+            dh[28:32] = struct.pack(">I", c.statsn)
+            dh[40:44] = struct.pack(">I", off)
+            c.send(bytes(dh), chunk)
         else:
             raise ValueError("unexpected opcode 0x%02x" % op)
 $code
