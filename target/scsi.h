@@ -97,6 +97,26 @@ struct scsi_task {
 	void *scsi_priv[8];
 	struct lun_io io;
 	struct scsi_task *lock_next;
+	struct scsi_task_state {       /* per-command state of target/scsi_*.c (added) */
+		struct kloop_task kt;      /* defer / post / kbuf_wait continuation */
+		void (*resume)(struct scsi_task *t);
+		const void *op;            /* opcode table entry */
+		uint64_t lba, nblocks;     /* decoded range */
+		uint64_t pos, end;         /* progress of multi-step commands (bytes or LBAs) */
+		void *scratch;             /* kbuf owned by the command */
+		struct iovec iov[2];
+		uint32_t reason;           /* enum scsi_reason of the outcome */
+		uint32_t aux;              /* handler specific */
+		uint64_t info;             /* sense INFORMATION */
+		uint8_t sks[3];            /* sense-key specific bytes (SKSV set if used) */
+		uint8_t flags;             /* handler specific */
+		bool info_valid, in_exec;
+		uint8_t rl_state;          /* range lock: 0 none, 1 held, 2 waiting */
+		bool rl_excl;
+		uint64_t rl_start, rl_end; /* locked LBA range [start, end) */
+		struct scsi_task *rl_prev, *rl_next;
+		void (*rl_resume)(struct scsi_task *t);
+	} st;
 };
 
 /* ---- logical units ---- */

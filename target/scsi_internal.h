@@ -1,0 +1,295 @@
+/* Internal header of the SCSI command layer (target/scsi_*.c only).
+ *
+ * Holds the logical-unit, nexus and LUN-map objects, the opcode table entry
+ * type, the outcome ("reason") enum with its one mapping table, the pure CDB
+ * parsers' result types, and the functions the handler files share.
+ *
+ * Not for: the transport (it uses target/scsi.h only).
+ */
+#ifndef KURA_SCSI_INTERNAL_H
+#define KURA_SCSI_INTERNAL_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/byteorder.h"
+#include "target/scsi.h"
+#include "target/scsi_spec.h"
+
+/* ---- limits we advertise (VPD B0) ---- */
+#define SCSI_MAX_XFER_BYTES   (8u << 20)  /* one kbuf; MAXIMUM TRANSFER LENGTH */
+#define SCSI_MAX_CAW_BLOCKS   255u        /* MAXIMUM COMPARE AND WRITE LENGTH (1 byte) */
+#define SCSI_MAX_UNMAP_DESC   256u
+#define SCSI_MAX_UNMAP_BLOCKS (1u << 22)  /* per descriptor */
+#define SCSI_MAX_WS_BLOCKS    (1u << 22)  /* MAXIMUM WRITE SAME LENGTH */
+#define SCSI_WS_CHUNK_BYTES   (1u << 20)  /* pattern buffer for WRITE SAME */
+#define SCSI_MAX_LBA_STATUS_DESC 128u
+
+/* ---- outcomes: every way a command can end (mapped by scsi_reason_table) ---- */
+enum scsi_reason {
+	SR_GOOD = 0,
+	SR_CONDITION_MET,
+	SR_PENDING,              /* not an outcome: the handler completes later */
+	SR_NO_SENSE,             /* REQUEST SENSE with nothing pending */
+	SR_INVALID_OPCODE,
+	SR_INVALID_FIELD_CDB,
+	SR_INVALID_FIELD_PARAM,
+	SR_INVALID_FIELD_IU,     /* Data-Out shorter than the CDB needs */
+	SR_PARAM_LIST_LENGTH,
+	SR_LBA_OUT_OF_RANGE,
+	SR_LU_NOT_SUPPORTED,
+	SR_SAVING_UNSUP,
+	SR_MISCOMPARE,
+	SR_READ_ERROR,
+	SR_WRITE_ERROR,
+	SR_WRITE_PROTECTED,
+	SR_SPACE_ALLOC_FAILED,
+	SR_NOT_READY,
+	SR_ALUA_STANDBY,
+	SR_INTERNAL_FAILURE,
+	SR_RESERVATION_CONFLICT,
+	SR_BUSY,
+	SR_TASK_SET_FULL,
+	/* unit attentions, in the order of enum scsi_ua */
+	SR_UA_FIRST,
+	SR_UA_POWER_ON = SR_UA_FIRST,
+	SR_UA_POR,
+	SR_UA_TARGET_RESET,
+	SR_UA_BDR,
+	SR_UA_CMDS_CLEARED,
+	SR_UA_MODE_CHANGED,
+	SR_UA_CAPACITY_CHANGED,
+	SR_UA_RES_PREEMPTED,
+	SR_UA_RES_RELEASED,
+	SR_UA_REG_PREEMPTED,
+	SR_UA_ALUA_CHANGED,
+	SR__COUNT
+};
+
+struct scsi_reason_info {
+	uint8_t status;   /* SAM status */
+	uint8_t key;      /* sense key (CHECK CONDITION only) */
+	uint16_t asc;     /* ASC << 8 | ASCQ */
+};
+extern const struct scsi_reason_info scsi_reason_table[SR__COUNT];
+
+/* Unit attention kinds: bit numbers in a nexus's pending mask; lower bit =
+ * reported first (SAM-5 5.14: reset conditions before parameter changes). */
+enum scsi_ua {
+	SCSI_UA_POWER_ON = 0, SCSI_UA_POR, SCSI_UA_TARGET_RESET, SCSI_UA_BDR,
+	SCSI_UA_CMDS_CLEARED, SCSI_UA_MODE_CHANGED, SCSI_UA_CAPACITY_CHANGED,
+	SCSI_UA_RES_PREEMPTED, SCSI_UA_RES_RELEASED, SCSI_UA_REG_PREEMPTED,
+	SCSI_UA_ALUA_CHANGED, SCSI_UA__COUNT
+};
+_Static_assert(SR_UA_FIRST + SCSI_UA__COUNT == SR__COUNT, "one reason per UA kind");
+
+/* ---- sense builders (scsi_sense.c) ---- */
+struct scsi_sense_extra {
+	bool info_valid;
+	uint64_t info;
+	bool sks_valid;
+	uint8_t sks[3];
+};
+/* Both return the number of bytes written (cap >= 18 / 28 required). */
+size_t scsi_sense_fixed(uint8_t *out, uint8_t key, uint16_t asc, const struct scsi_sense_extra *x);
+size_t scsi_sense_desc(uint8_t *out, uint8_t key, uint16_t asc, const struct scsi_sense_extra *x);
+/* Sense-key-specific field pointer (SPC-4 table 53): cd = CDB vs parameter data. */
+void scsi_sks_field(uint8_t sks[3], bool cd, uint16_t byte, int bit);
+
+/* ---- pure CDB parsers (scsi_cdb.c) ---- */
+#define SCSI_RW_FUA    0x01
+#define SCSI_RW_DPO    0x02
+#define SCSI_RW_UNMAP  0x04   /* WRITE SAME */
+#define SCSI_RW_ANCHOR 0x08   /* WRITE SAME / UNMAP */
+#define SCSI_RW_NDOB   0x10   /* WRITE SAME(16) */
+#define SCSI_RW_IMMED  0x20   /* SYNC CACHE / PRE-FETCH */
+
+struct scsi_rw_cdb {
+	uint64_t lba;
+	uint32_t nblocks;
+	uint8_t flags;      /* SCSI_RW_* */
+	uint8_t bytchk;     /* VERIFY / WRITE AND VERIFY */
+	uint8_t protect;    /* RDPROTECT / WRPROTECT / VRPROTECT */
+	uint8_t group;
+};
+
+/* The CDB length implied by the opcode's group code (SPC-4 4.2.5.1); 0 for
+ * variable-length / vendor groups. */
+unsigned scsi_cdb_group_len(uint8_t opcode);
+/* Check every bit of cdb[1..len-1] against a usage map (RSOC CDB USAGE DATA;
+ * byte 1 bits 4..0 skipped when sa_field). Returns -1 when clean, else the
+ * byte index of the first bad bit and *bit its number. */
+int scsi_cdb_check_usage(const uint8_t *cdb, size_t len, const uint8_t *usage, bool sa_field, int *bit);
+/* Decode the LBA / length / flag fields of the read, write, verify, write
+ * same, sync cache, pre-fetch and compare-and-write CDBs. Returns SR_GOOD or
+ * SR_INVALID_FIELD_CDB (truncated or unknown opcode). */
+int scsi_parse_rw(const uint8_t *cdb, size_t len, struct scsi_rw_cdb *out);
+/* Overflow-safe: [lba, lba+n) lies within [0, capacity). */
+static inline bool scsi_lba_range_ok(uint64_t lba, uint64_t n, uint64_t capacity)
+{
+	return n <= capacity && lba <= capacity - n;
+}
+
+struct scsi_unmap_desc { uint64_t lba; uint32_t nblocks; };
+/* UNMAP parameter list (SBC-4 5.32.2): returns SR_GOOD and *ndesc, or a
+ * reason; st_byte gets the offending parameter byte for SKS. */
+int scsi_parse_unmap_params(const uint8_t *p, size_t len, uint32_t *ndesc, uint16_t *bad_byte);
+void scsi_unmap_desc_get(const uint8_t *p, uint32_t i, struct scsi_unmap_desc *d);
+
+/* ---- logical units, nexuses, maps (scsi_lu.c) ---- */
+struct scsi_lu_nexus {          /* one (LU, I_T nexus) pair */
+	struct scsi_itn *itn;
+	struct scsi_lu *lu;
+	atomic_uint ua;             /* pending unit attentions (1 << enum scsi_ua) */
+	struct scsi_lu_nexus *next; /* in lu->nexuses */
+};
+
+struct scsi_lu {
+	struct lun_backend *be;
+	uint64_t lun;
+	uint32_t bs;
+	_Atomic uint64_t nblocks;
+	char target_iqn[224];
+	char serial[65];
+	char vendor[9], product[17], revision[5];
+	uint8_t naa[16];
+	bool thin;                  /* logical block provisioning advertised (LBPME) */
+	bool default_wce;
+	/* mode parameters: current values (SPC-4 7.5) */
+	atomic_bool wce, d_sense, swp;
+
+	pthread_mutex_t lock;       /* nexuses + UA raising */
+	struct scsi_lu_nexus *nexuses;
+
+	pthread_mutex_t rl_lock;    /* range lock (COMPARE AND WRITE atomicity) */
+	struct scsi_task *rl_held;  /* doubly linked through st.rl_prev/rl_next */
+	struct scsi_task *rl_wait_head, *rl_wait_tail; /* FIFO through lock_next */
+	unsigned rl_excl_held;
+};
+
+struct scsi_lun_map {
+	struct scsi_lu *_Atomic lu[SCSI_MAX_LUNS];
+};
+
+struct scsi_itn {
+	char initiator[224];
+	uint8_t isid[6];
+	struct scsi_port port;
+	char port_iqn[224];
+	struct scsi_lun_map *map;
+	struct scsi_lu_nexus *ln[SCSI_MAX_LUNS];
+};
+
+bool scsi_lu_can_unmap(const struct scsi_lu *lu);
+/* Raise ua for every nexus of lu except `except` (NULL = all). */
+void scsi_lu_raise_ua(struct scsi_lu *lu, enum scsi_ua ua, const struct scsi_itn *except);
+/* Take the highest-priority pending UA of (lu, itn): SR_UA_* or SR_GOOD. */
+int scsi_lu_take_ua(struct scsi_lu *lu, const struct scsi_itn *itn);
+/* Hooks for persistent reservations and ALUA: SR_GOOD = allowed. */
+struct scsi_op;
+int scsi_lu_pr_check(struct scsi_lu *lu, const struct scsi_itn *itn, const struct scsi_op *op);
+int scsi_lu_alua_check(struct scsi_lu *lu, const struct scsi_itn *itn, const struct scsi_op *op);
+/* Range lock: true if granted now; else the task waits and resume(t) is
+ * posted to t->loop once granted. Exclusive ranges conflict with every
+ * overlapping range; shared ones only with exclusive ones. n == 0 is a no-op. */
+bool scsi_range_lock(struct scsi_lu *lu, struct scsi_task *t, uint64_t lba, uint64_t n, bool excl,
+		     void (*resume)(struct scsi_task *t));
+void scsi_range_unlock(struct scsi_lu *lu, struct scsi_task *t);
+/* NAA-6 designator derived from target IQN + LUN (FNV-1a; stable). */
+void scsi_naa_derive(const char *iqn, uint64_t lun, uint8_t out[16]);
+
+/* ---- opcode tables (scsi_task.c) ---- */
+typedef int (*scsi_exec_fn)(struct scsi_task *t);
+typedef bool (*scsi_avail_fn)(const struct scsi_lu *lu);
+
+#define OPF_NO_LU   0x01  /* runs without a logical unit (INQUIRY, REPORT LUNS, REQUEST SENSE) */
+#define OPF_NO_UA   0x02  /* not blocked by a pending unit attention (SAM-5 5.14) */
+#define OPF_WRITE   0x04  /* modifies the medium: write-protect checked */
+#define OPF_SA      0x08  /* byte 1 bits 4..0 are a service action */
+#define OPF_DATA_OUT 0x10 /* takes Data-Out */
+
+/* Reservation-conflict bits (SPC-4 table 44 columns): set = allowed. The PR
+ * layer reads these; 0 means "conflicts" for every reservation type. */
+#define PR_ALLOW_WE   0x01  /* Write Exclusive, from a non-holder */
+#define PR_ALLOW_EA   0x02  /* Exclusive Access, from a non-holder */
+#define PR_ALLOW_ALL  0x03
+/* ALUA states in which a command is allowed (SPC-4 table 232). */
+#define ALUA_ALLOW_AO  0x01
+#define ALUA_ALLOW_AN  0x02
+#define ALUA_ALLOW_SB  0x04
+#define ALUA_ALLOW_UA  0x08
+#define ALUA_ALLOW_ALL 0x0F
+
+struct scsi_sa_table;
+struct scsi_op {
+	const char *name;
+	scsi_exec_fn exec;           /* NULL: slot empty */
+	scsi_avail_fn avail;         /* NULL: always available */
+	const struct scsi_sa_table *sat; /* service-action sub-table */
+	uint8_t flags;               /* OPF_* */
+	uint8_t cdb_len;
+	uint8_t sa;
+	uint8_t pr_allow;
+	uint8_t alua_allow;
+	uint16_t timeout_s;          /* RSOC command timeouts descriptor */
+	uint8_t usage[16];           /* RSOC CDB USAGE DATA (byte 0 = opcode) */
+};
+struct scsi_sa_table {
+	unsigned n;
+	const struct scsi_op *ops;
+};
+extern const struct scsi_op scsi_op_table[256];
+/* The entry for (opcode, sa) or NULL; *no_sa set when the SA is unknown. */
+const struct scsi_op *scsi_op_lookup(const uint8_t *cdb, size_t len, bool *bad_sa);
+bool scsi_op_available(const struct scsi_op *op, const struct scsi_lu *lu);
+
+/* ---- shared helpers (scsi_task.c) ---- */
+/* Complete t with its current st.reason (builds status + sense). */
+void scsi_task_finish(struct scsi_task *t, int reason);
+int scsi_fail_field(struct scsi_task *t, uint16_t byte, int bit);       /* INVALID FIELD IN CDB */
+int scsi_fail_param(struct scsi_task *t, uint16_t byte, int bit);       /* INVALID FIELD IN PARAMETER LIST */
+/* Data-In buffer of cap bytes, zeroed; NULL => the handler is re-run later
+ * (kbuf back-pressure) and must return SR_PENDING. */
+uint8_t *scsi_in_alloc(struct scsi_task *t, size_t cap);
+/* Finish a data-in response: in_len = min(full, alloc). */
+int scsi_in_done(struct scsi_task *t, size_t full, uint32_t alloc);
+/* Scratch kbuf; NULL => resume(t) is run later (kbuf_wait). */
+void *scsi_scratch_alloc(struct scsi_task *t, size_t len, void (*resume)(struct scsi_task *t));
+/* A kbuf of len bytes; NULL => resume(t) runs later (kbuf_wait). */
+void *scsi_kbuf_or_wait(struct scsi_task *t, size_t len, void (*resume)(struct scsi_task *t));
+/* Compare Data-Out [off, off+len) with buf: index of the first difference,
+ * or the number of bytes compared (== len if equal and all present). */
+size_t scsi_out_cmp(const struct scsi_task *t, size_t off, const uint8_t *buf, size_t len);
+/* Copy Data-Out bytes [off, off+len) into dst; returns bytes copied. */
+size_t scsi_out_copy(const struct scsi_task *t, size_t off, void *dst, size_t len);
+/* Submit t->io to the LU's backend with done callback fn. */
+void scsi_submit(struct scsi_task *t, enum lun_op op, unsigned flags, uint64_t off, uint64_t len,
+		 struct iovec *iov, int iovcnt, void (*fn)(struct lun_io *io));
+/* Map a backend -errno to a reason (is_write: EIO => write error). */
+int scsi_errno_reason(int err, bool is_write);
+bool scsi_lu_write_protected(const struct scsi_lu *lu);
+
+/* ---- handlers ---- */
+int scsi_exec_inquiry(struct scsi_task *t);        /* scsi_inquiry.c */
+int scsi_exec_mode_sense(struct scsi_task *t);     /* scsi_mode.c */
+int scsi_exec_mode_select(struct scsi_task *t);
+int scsi_exec_tur(struct scsi_task *t);            /* scsi_spc.c */
+int scsi_exec_request_sense(struct scsi_task *t);
+int scsi_exec_report_luns(struct scsi_task *t);
+int scsi_exec_rsoc(struct scsi_task *t);
+int scsi_exec_rstmf(struct scsi_task *t);
+int scsi_exec_start_stop(struct scsi_task *t);
+int scsi_exec_read(struct scsi_task *t);           /* scsi_sbc.c */
+int scsi_exec_write(struct scsi_task *t);
+int scsi_exec_verify(struct scsi_task *t);
+int scsi_exec_write_verify(struct scsi_task *t);
+int scsi_exec_sync_cache(struct scsi_task *t);
+int scsi_exec_prefetch(struct scsi_task *t);
+int scsi_exec_caw(struct scsi_task *t);
+int scsi_exec_write_same(struct scsi_task *t);
+int scsi_exec_unmap(struct scsi_task *t);
+int scsi_exec_get_lba_status(struct scsi_task *t);
+int scsi_exec_read_capacity10(struct scsi_task *t);
+int scsi_exec_read_capacity16(struct scsi_task *t);
+#endif
