@@ -26,34 +26,8 @@
 #include "target/iscsi_keys.c"
 #include "target/chap.c"
 
-/* ---- the SCSI layer's LU and LUN-map calls ----
- * Local stand-ins until target/scsi_lu.c (engineer B) lands; remove them
- * then and #include the real file. They keep just enough to check calls. */
-struct scsi_lu { struct lun_backend *be; uint64_t lun; };
-struct scsi_lun_map { int n; };
-int scsi_lu_create(const struct scsi_lu_params *p, struct lun_backend *be, struct scsi_lu **out,
-		   char *err, size_t errlen)
-{
-	struct scsi_lu *lu = calloc(1, sizeof(*lu));
-	if (!lu)
-		return -ENOMEM;
-	lu->be = be;
-	lu->lun = p->lun;
-	*out = lu;
-	return 0;
-}
-void scsi_lu_destroy(struct scsi_lu *lu)
-{
-	lun_backend_close(lu->be);
-	free(lu);
-}
-struct scsi_lun_map *scsi_lun_map_new(void) { return calloc(1, sizeof(struct scsi_lun_map)); }
-void scsi_lun_map_free(struct scsi_lun_map *m) { free(m); }
-int scsi_lun_map_add(struct scsi_lun_map *m, uint64_t lun, struct scsi_lu *lu)
-{
-	m->n++;
-	return 0;
-}
+/* The SCSI layer's LUs and LUN maps, for tgt_config_open_luns(). */
+#include "target/scsi_lu.c"
 
 /* ---- helpers ---- */
 
@@ -569,7 +543,9 @@ static void test_open_luns(void **state)
 	assert_int_equal(st.st_size, 1 << 20);
 	assert_non_null(cfg.targets[0].luns[0].lu);
 	assert_non_null(cfg.targets[0].luns[1].lu);
-	assert_non_null(cfg.targets[0].map);
+	assert_int_equal(scsi_lu_size_blocks(cfg.targets[0].luns[0].lu), 2048);
+	assert_int_equal(scsi_lu_size_blocks(cfg.targets[0].luns[1].lu), 8192);
+	assert_ptr_equal(scsi_lun_map_get(cfg.targets[0].map, 1), cfg.targets[0].luns[1].lu);
 	tgt_config_free(&cfg);
 
 	/* a missing file without create: the error names the LUN */
