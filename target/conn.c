@@ -770,8 +770,11 @@ static enum hdr_verdict data_out_header(struct conn *c)
 bad:
 	kwarn("%s: Data-Out out of sequence (ITT 0x%x TTT 0x%x DataSN %u offset %u)", c->peer,
 	      d.itt, d.ttt, d.datasn, d.offset);
+	/* Reject the PDU and end the command with CHECK CONDITION (ABORTED
+	 * COMMAND, DATA PHASE ERROR); the session stays up, later Data-Out of
+	 * the task find no task and are discarded. */
 	send_reject(c, ISCSI_REJECT_PROTOCOL, c->hdr);
-	c->close_when_sent = true;
+	task_fail(c, t, 0x0b, 0x4b, 0x00);
 	return HV_DATA;
 }
 
@@ -1303,8 +1306,10 @@ static void login_activate(struct conn *c, struct session *s)
 	}
 	iscsi_login_free(c->login);
 	c->login = NULL;
-	kinfo("%s: %s session TSIH %u for %s (%s)", c->peer, s->discovery ? "discovery" : "normal",
-	      s->tsih, s->initiator, s->discovery ? "-" : s->target);
+	kinfo("%s: %s session TSIH %u for %s (%s)%s%s", c->peer,
+	      s->discovery ? "discovery" : "normal", s->tsih, s->initiator,
+	      s->discovery ? "-" : s->target, c->hdigest ? " HeaderDigest" : "",
+	      c->ddigest ? " DataDigest" : "");
 }
 
 /* Register the new session; an old one with the same I_T nexus is closed
