@@ -21,8 +21,8 @@
 #define SCSI_MAX_XFER_BYTES   (8u << 20)  /* one kbuf; MAXIMUM TRANSFER LENGTH */
 #define SCSI_MAX_CAW_BLOCKS   255u        /* MAXIMUM COMPARE AND WRITE LENGTH (1 byte) */
 #define SCSI_MAX_UNMAP_DESC   256u
-#define SCSI_MAX_UNMAP_BLOCKS (1u << 22)  /* per descriptor */
-#define SCSI_MAX_WS_BLOCKS    (1u << 22)  /* MAXIMUM WRITE SAME LENGTH */
+#define SCSI_MAX_UNMAP_BLOCKS (1u << 20)  /* per descriptor (libiscsi: <= 1M is sane) */
+#define SCSI_MAX_WS_BLOCKS    0xFFFFu     /* MAXIMUM WRITE SAME LENGTH */
 #define SCSI_WS_CHUNK_BYTES   (1u << 20)  /* pattern buffer for WRITE SAME */
 #define SCSI_MAX_LBA_STATUS_DESC 128u
 

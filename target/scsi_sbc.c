@@ -313,10 +313,12 @@ int scsi_exec_caw(struct scsi_task *t)
 		return scsi_fail_field(t, 13, 7);
 	uint32_t bs = t->lu->bs;
 	t->out_wanted = 2 * c.nblocks * bs;
+	/* NUMBER OF LOGICAL BLOCKS is one byte: 256 blocks wraps to 0; Data-Out
+	 * with a count of 0 means the count was wrong, not "nothing to do". */
 	if (c.nblocks == 0)
-		return SR_GOOD;
-	if (t->out_len < t->out_wanted)
-		return SR_INVALID_FIELD_IU;
+		return t->out_len ? scsi_fail_field(t, 13, 7) : SR_GOOD;
+	if (t->out_len != t->out_wanted)
+		return SR_INVALID_FIELD_IU;  /* the compare/write halves are ambiguous */
 	t->st.pos = (uint64_t)c.nblocks * bs;
 	t->st.flags = c.flags;
 	if (scsi_range_lock(t->lu, t, c.lba, c.nblocks, true, caw_start))
@@ -414,8 +416,8 @@ int scsi_exec_write_same(struct scsi_task *t)
 	uint32_t bs = t->lu->bs;
 	bool ndob = c.flags & SCSI_RW_NDOB;
 	t->out_wanted = ndob ? 0 : bs;
-	if (!ndob && t->out_len < bs)
-		return SR_INVALID_FIELD_IU;
+	if (t->out_len != t->out_wanted)
+		return SR_INVALID_FIELD_IU;  /* exactly one block (none with NDOB) */
 	t->st.flags = (ndob || out_is_zero(t, bs)) ? WS_ZERO : 0;
 	if ((c.flags & SCSI_RW_UNMAP) && t->lu->thin)
 		t->st.flags |= WS_UNMAP;
@@ -625,10 +627,9 @@ int scsi_exec_read_capacity16(struct scsi_task *t)
 	const struct scsi_lu *lu = t->lu;
 	put_be64(b, lu_cap(t) - 1);
 	put_be32(b + 4 + 4, lu->bs);
-	uint8_t exp = 0;
-	while ((lu->bs << exp) < 4096)
-		exp++;
-	b[13] = exp & 0x0F;                         /* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
+	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT stays 0: the backend does
+	 * not tell us its physical block (VPD B0 OPTIMAL TRANSFER LENGTH
+	 * GRANULARITY carries the 4 KiB alignment hint instead). */
 	if (lu->thin)
 		b[14] = 0x80 | (lu->be->zeroes_after_unmap ? 0x40 : 0);  /* LBPME, LBPRZ */
 	return scsi_in_done(t, SCSI_READ_CAP16_LEN, alloc);

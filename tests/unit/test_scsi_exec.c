@@ -517,7 +517,7 @@ static void test_read_capacity_and_verify(void **s)
 	assert_int_equal(th_cmd(&H, c, 16, NULL, 0, &r), SAM_STAT_GOOD);
 	assert_int_equal(get_be64(r.in), TH_BLOCKS - 1);
 	assert_int_equal(get_be32(r.in + 8), TH_BS);
-	assert_int_equal(r.in[13], 3);
+	assert_int_equal(r.in[13], 0);
 	assert_int_equal(r.in[14], 0xC0);  /* LBPME, LBPRZ */
 	uint8_t c10[10] = { SCSI_OP_READ_CAPACITY10 };
 	assert_int_equal(th_cmd(&H, c10, 10, NULL, 0, &r), SAM_STAT_GOOD);

@@ -183,7 +183,7 @@ static void assert_check(const struct tres *r, uint8_t key, uint16_t asc)
 }
 
 /* Clear the POWER ON unit attention of a nexus with TEST UNIT READY. */
-static void th_clear_ua(struct th *h, struct scsi_itn *itn)
+__attribute__((unused)) static void th_clear_ua(struct th *h, struct scsi_itn *itn)
 {
 	uint8_t tur[6] = { 0 };
 	struct tres r;
@@ -192,7 +192,7 @@ static void th_clear_ua(struct th *h, struct scsi_itn *itn)
 	assert_int_equal(r.status, SAM_STAT_GOOD);
 }
 
-static void cdb10(uint8_t *c, uint8_t op, uint32_t lba, uint16_t n)
+__attribute__((unused)) static void cdb10(uint8_t *c, uint8_t op, uint32_t lba, uint16_t n)
 {
 	memset(c, 0, 10);
 	c[0] = op;
@@ -200,7 +200,7 @@ static void cdb10(uint8_t *c, uint8_t op, uint32_t lba, uint16_t n)
 	put_be16(c + 7, n);
 }
 
-static void cdb16(uint8_t *c, uint8_t op, uint64_t lba, uint32_t n)
+__attribute__((unused)) static void cdb16(uint8_t *c, uint8_t op, uint64_t lba, uint32_t n)
 {
 	memset(c, 0, 16);
 	c[0] = op;
