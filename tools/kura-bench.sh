@@ -90,7 +90,7 @@ create = yes"
   fi
   cat >"$WORK/kura.conf" <<EOF
 [global]
-log_level = warning
+log_level = warn
 workers = $WORKERS
 
 [portal bench]

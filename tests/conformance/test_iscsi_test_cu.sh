@@ -31,7 +31,7 @@ P2=$(free_port 127.0.0.2)
 IQN=iqn.2026-11.org.kura:conformance
 cat >"$IT_DIR/kura.conf" <<CONF
 [global]
-log_level = warning
+log_level = warn
 
 [portal one]
 address = 127.0.0.1:$P1
