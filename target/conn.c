@@ -963,12 +963,14 @@ static void tmf_finish(struct tmf *m)
 		return;
 	}
 	struct session *s = c->sess;
+	/* SAM-5 5.11-5.12: the reset's unit attention goes to every I_T nexus,
+	 * the one that asked included (libiscsi MultipathIO.Reset checks it). */
 	if (m->response == ISCSI_TMF_RSP_COMPLETE) {
 		if (m->function == ISCSI_TMF_LUN_RESET)
-			scsi_lu_reset(m->lu, s->itn);
+			scsi_lu_reset(m->lu, NULL);
 		else if (m->function == ISCSI_TMF_TARGET_WARM_RESET ||
 			 m->function == ISCSI_TMF_TARGET_COLD_RESET)
-			scsi_target_reset(s->map, s->itn, m->function == ISCSI_TMF_TARGET_COLD_RESET);
+			scsi_target_reset(s->map, NULL, m->function == ISCSI_TMF_TARGET_COLD_RESET);
 	}
 	struct txpdu *p = tx_new(c);
 	if (p) {
