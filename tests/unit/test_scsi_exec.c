@@ -163,74 +163,91 @@ static void test_caw(void **s)
 	H.lu->be->ops = saved;
 }
 
-/* ---- CAW atomicity: thread A runs CAW increments of a counter block while
- * thread B keeps overwriting the same block with whole-block values; every
- * CAW either matches what it read or miscompares, and the block is never torn. */
-struct writer {
-	struct th *h;
-	struct kloop *l;
-	volatile bool stop;
-	unsigned writes;
+/* ---- CAW atomicity: two threads (own loops, own nexuses) increment a
+ * counter in block 30 with read + COMPARE AND WRITE over blocks 30..37,
+ * retrying on miscompare, while thread B also overwrites blocks 31..37 with
+ * plain WRITEs. If compare and write were not atomic against the other
+ * thread, increments would be lost: final counter != successful CAWs. */
+#define CAW_LBA 30
+#define CAW_NB 8
+#define CAW_ITERS 150
+
+struct worker {
+	struct th h;
+	struct scsi_itn *itn;
+	bool plain_writes;
+	unsigned ok, errors;
 };
 
-static void *writer_main(void *arg)
+static void caw_increment(struct worker *w, uint8_t *rb, uint8_t *ob, struct tres *r)
 {
-	struct writer *w = arg;
-	static uint8_t wb[8 * TH_BS];
-	struct th hw = *w->h;
-	hw.l = w->l;
 	uint8_t c[16];
-	struct tres *r = malloc(sizeof(*r));
-	while (!w->stop) {
-		memset(wb, (uint8_t)(0x80 | (w->writes & 0x3F)), sizeof(wb));
-		cdb16(c, SCSI_OP_WRITE16, 30, 8);
-		th_cmd_itn(&hw, w->h->itn2, 0, c, 16, wb, sizeof(wb), r);
-		assert_int_equal(r->status, SAM_STAT_GOOD);
-		w->writes++;
-		usleep(100);
+	for (;;) {
+		cdb16(c, SCSI_OP_READ16, CAW_LBA, CAW_NB);
+		if (th_cmd_itn(&w->h, w->itn, 0, c, 16, NULL, 0, r) != SAM_STAT_GOOD) {
+			w->errors++;
+			return;
+		}
+		memcpy(ob, r->in, CAW_NB * TH_BS);
+		memcpy(ob + CAW_NB * TH_BS, r->in, CAW_NB * TH_BS);
+		put_be64(ob + CAW_NB * TH_BS, get_be64(r->in) + 1);
+		memset(c, 0, sizeof(c));
+		c[0] = SCSI_OP_COMPARE_AND_WRITE;
+		put_be64(c + 2, CAW_LBA);
+		c[13] = CAW_NB;
+		th_cmd_itn(&w->h, w->itn, 0, c, 16, ob, 2 * CAW_NB * TH_BS, r);
+		if (r->status == SAM_STAT_GOOD) {
+			w->ok++;
+			return;
+		}
+		if (sense_key(r) != SCSI_SK_MISCOMPARE) {
+			w->errors++;
+			return;
+		}
 	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint8_t *rb = malloc(CAW_NB * TH_BS), *ob = malloc(2 * CAW_NB * TH_BS), c[16];
+	struct tres *r = malloc(sizeof(*r));
+	for (int i = 0; i < CAW_ITERS; i++) {
+		caw_increment(w, rb, ob, r);
+		if (!w->plain_writes)
+			continue;
+		memset(rb, (uint8_t)i, (CAW_NB - 1) * TH_BS);
+		cdb16(c, SCSI_OP_WRITE16, CAW_LBA + 1, CAW_NB - 1);
+		if (th_cmd_itn(&w->h, w->itn, 0, c, 16, rb, (CAW_NB - 1) * TH_BS, r) != SAM_STAT_GOOD)
+			w->errors++;
+	}
+	free(rb);
+	free(ob);
 	free(r);
 	return NULL;
 }
 
-static bool uniform(const uint8_t *p, size_t n)
-{
-	for (size_t i = 1; i < n; i++)
-		if (p[i] != p[0])
-			return false;
-	return true;
-}
-
 static void test_caw_atomic_two_threads(void **s)
 {
-	struct writer w = { .h = &H, .l = kloop_new(64) };
-	pthread_t th;
 	struct tres r;
-	uint8_t c[16] = { SCSI_OP_COMPARE_AND_WRITE };
-	put_be64(c + 2, 30);
-	c[13] = 8;
-	pthread_create(&th, NULL, writer_main, &w);
-	unsigned good = 0, mis = 0;
-	for (int i = 0; i < 400; i++) {
-		read_blocks(30, 8, &r);
-		assert_true(uniform(r.in, 8 * TH_BS));  /* no torn block set */
-		memcpy(buf2, r.in, 8 * TH_BS);
-		memset(buf2 + 8 * TH_BS, 0x01 + (i & 0x3F), 8 * TH_BS);
-		th_cmd(&H, c, 16, buf2, 16 * TH_BS, &r);
-		if (r.status == SAM_STAT_GOOD)
-			good++;
-		else {
-			assert_check(&r, SCSI_SK_MISCOMPARE, SCSI_ASC_MISCOMPARE_DURING_VERIFY);
-			mis++;
-		}
+	write_blocks(CAW_LBA, CAW_NB, 0);
+	struct worker w[2];
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct worker){ .h = H, .itn = i ? H.itn2 : H.itn, .plain_writes = i == 1 };
+		w[i].h.l = kloop_new(64);
+		pthread_create(&th[i], NULL, worker_main, &w[i]);
 	}
-	w.stop = true;
-	pthread_join(th, NULL);
-	kloop_free(w.l);
-	assert_int_equal(good + mis, 400);
-	assert_true(good > 0);
-	read_blocks(30, 8, &r);
-	assert_true(uniform(r.in, 8 * TH_BS));
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		kloop_free(w[i].h.l);
+	}
+	assert_int_equal(w[0].errors + w[1].errors, 0);
+	assert_int_equal(w[0].ok + w[1].ok, 2 * CAW_ITERS);
+	read_blocks(CAW_LBA, 1, &r);
+	assert_int_equal(get_be64(r.in), 2 * CAW_ITERS);
+	assert_null(H.lu->rl_held);
+	assert_null(H.lu->rl_wait_head);
 }
 
 /* Range lock unit test: a shared range overlapping a held exclusive one waits
@@ -261,6 +278,14 @@ static void test_range_lock_queue(void **s)
 	scsi_range_unlock(H.lu, &b);
 	assert_null(H.lu->rl_held);
 	assert_null(H.lu->rl_wait_head);
+}
+
+static bool uniform(const uint8_t *p, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (p[i] != p[0])
+			return false;
+	return true;
 }
 
 static void test_write_same(void **s)
