@@ -1,0 +1,108 @@
+/* Thin provisioning: a pool of data chunks shared by thin volumes, snapshots
+ * and clones. Public API (what target/ and the daemon may call).
+ *
+ * A pool is one metadata file plus one data device (any lun_backend: a file
+ * today, a RAID array later). The pool does not own the data backend: the
+ * caller opens it before the pool and closes it after lun_thin_pool_close().
+ * A thin volume, once opened, is itself a lun_backend (read, write with FUA,
+ * flush, unmap, write_zeroes, block_status; zeroes_after_unmap) that the SCSI
+ * layer drives like any other backend.
+ *
+ * Threading: the control calls below (create/open/close, volume management,
+ * snapshots, check, grow) block until their metadata is durable, so call them
+ * from a control thread, never from a kloop callback. Status and low-water
+ * queries never block on I/O and may be called from any thread.
+ *
+ * Errors are -errno. A write that needs a new chunk in a full pool completes
+ * with -ENOSPC (SCSI: SPACE ALLOCATION FAILED WRITE PROTECT, 27/07); reads and
+ * overwrites of allocated chunks keep working. Metadata write failures put the
+ * pool in a failed state where every allocation fails with -EIO.
+ *
+ * Not for: SCSI semantics (unit attentions, sense) or configuration parsing.
+ */
+#ifndef KURA_LUN_THIN_H
+#define KURA_LUN_THIN_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "lun-backends/lun_backend.h"
+
+#define LUN_THIN_CHUNK_MIN     (64u * 1024)
+#define LUN_THIN_CHUNK_MAX     (1024u * 1024)
+#define LUN_THIN_CHUNK_DEFAULT (64u * 1024)
+
+struct lun_thin_pool;
+
+struct lun_thin_pool_params {
+	const char *meta_path;       /* metadata file (created by _create, must not exist) */
+	struct lun_backend *data;    /* data device; not owned by the pool */
+	uint64_t data_bytes;         /* bytes of data to use; 0 = data->size (create only) */
+	uint32_t chunk_size;         /* power of two, 64 KiB..1 MiB; 0 = default (create only) */
+	uint64_t journal_bytes;      /* metadata journal ring; 0 = default 32 MiB (create only) */
+};
+
+int lun_thin_pool_create(const struct lun_thin_pool_params *p, struct lun_thin_pool **out,
+			 char *err, size_t errlen);
+int lun_thin_pool_open(const struct lun_thin_pool_params *p, struct lun_thin_pool **out,
+		       char *err, size_t errlen);
+/* Every volume must be closed (-EBUSY otherwise). Writes a final checkpoint. */
+int lun_thin_pool_close(struct lun_thin_pool *pool);
+
+struct lun_thin_pool_status {
+	uint32_t chunk_size;
+	uint64_t chunks_total;
+	uint64_t chunks_used;        /* mapped, or freed and not yet reusable */
+	uint64_t chunks_free;        /* allocatable now */
+	uint32_t volumes;            /* volumes, snapshots and clones */
+	uint64_t virtual_bytes;      /* sum of volume sizes */
+	double overcommit;           /* virtual_bytes / data bytes */
+	uint64_t low_water;          /* free-chunk threshold (0 = off) */
+	uint64_t low_water_events;   /* times free chunks fell below low_water */
+	bool failed;                 /* a metadata write failed: allocation refused */
+};
+void lun_thin_pool_status(struct lun_thin_pool *pool, struct lun_thin_pool_status *st);
+
+/* The data backend now holds new_bytes (<= data->size): take the new chunks, online. */
+int lun_thin_pool_grow(struct lun_thin_pool *pool, uint64_t new_bytes);
+
+/* Low-water mark in free chunks (not persistent: set it after every open).
+ * Each time the free count falls below it an event is recorded; it re-arms
+ * once free chunks are back at or above the mark. The optional callback runs
+ * on the allocating thread with the pool lock held: it must only note the
+ * event (e.g. set a flag or kloop_post). */
+void lun_thin_pool_set_low_water(struct lun_thin_pool *pool, uint64_t free_chunks,
+				 void (*cb)(void *arg, uint64_t generation), void *arg);
+/* True if an event happened since the caller's *generation; stores the
+ * current generation there. Start with *generation = 0. Lets the SCSI layer
+ * raise UA THIN PROVISIONING SOFT THRESHOLD REACHED (38/07) once per event. */
+bool lun_thin_pool_low_water_crossed(struct lun_thin_pool *pool, uint64_t *generation);
+
+/* Write a checkpoint now (normally automatic when the journal fills). */
+int lun_thin_pool_checkpoint(struct lun_thin_pool *pool);
+
+/* Volumes are named by a caller-chosen 32-bit id. size: multiple of 4096,
+ * may exceed the pool (overcommit). */
+int lun_thin_volume_create(struct lun_thin_pool *pool, uint32_t id, uint64_t size);
+int lun_thin_volume_delete(struct lun_thin_pool *pool, uint32_t id);      /* -EBUSY if open */
+int lun_thin_volume_resize(struct lun_thin_pool *pool, uint32_t id, uint64_t size); /* shrink: closed only */
+/* One opener at a time (-EBUSY). Close with lun_backend_close(). */
+int lun_thin_volume_open(struct lun_thin_pool *pool, uint32_t id, uint32_t block_size,
+			 struct lun_backend **out);
+/* Read-only point-in-time copy / writable copy of a volume, snapshot or
+ * clone; O(mapped chunks) in memory, one journal record on disk. The origin
+ * may be open and busy. */
+int lun_thin_snapshot(struct lun_thin_pool *pool, uint32_t origin, uint32_t new_id);
+int lun_thin_clone(struct lun_thin_pool *pool, uint32_t origin, uint32_t new_id);
+
+struct lun_thin_check_report {
+	uint64_t bad_mappings;       /* map entries pointing outside the pool */
+	uint64_t bad_refcounts;      /* refcount differs from the mappings */
+	uint64_t free_and_mapped;    /* chunk allocatable although mapped */
+	uint64_t leaked;             /* chunk unmapped but not allocatable */
+	bool repaired;
+};
+/* Walk the metadata; with repair, fix what was found and checkpoint.
+ * Run it with no I/O in flight. 0 if consistent (or repaired), -EUCLEAN if
+ * problems were found and not repaired. */
+int lun_thin_check(struct lun_thin_pool *pool, bool repair, struct lun_thin_check_report *r);
+#endif

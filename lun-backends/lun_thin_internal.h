@@ -1,0 +1,202 @@
+/* Thin pool internals shared by lun_thin_meta.c (on-disk formats, journal,
+ * checkpoints), lun_thin_pool.c (in-memory state, metadata service thread,
+ * control API) and lun_thin_io.c (the volume backend). Not a public header.
+ *
+ * Locking: pool->lock protects every in-memory structure below (maps,
+ * refcounts, pins, free bitmap, pending table, volume table). Only the
+ * service thread writes the metadata file and applies committed records.
+ */
+#ifndef KURA_LUN_THIN_INTERNAL_H
+#define KURA_LUN_THIN_INTERNAL_H
+#include "lun-backends/lun_thin.h"
+#include "lun-backends/lun_internal.h"
+#include <pthread.h>
+
+/* ---- on-disk layout (all little-endian) ----
+ * 0       superblock (4 KiB)
+ * 4 KiB   checkpoint slot header 0     8 KiB  checkpoint slot header 1
+ * 1 MiB   journal ring (journal_bytes)
+ * after   checkpoint bodies, each slot's area placed/grown at the file end */
+#define THIN_VERSION        1u
+#define THIN_SB_MAGIC       0x4e49485441525543ull /* "CURATHIN" */
+#define THIN_SLOT_MAGIC     0x4b43544bu           /* "KTCK" */
+#define THIN_BODY_MAGIC     0x4243544bu           /* "KTCB" */
+#define THIN_JBLK_MAGIC     0x424a544bu           /* "KTJB" */
+#define THIN_SECTOR         4096u
+#define THIN_SLOT0_OFF      4096u
+#define THIN_JOURNAL_OFF    (1024u * 1024)
+#define THIN_JOURNAL_DEFAULT ((uint64_t)32 << 20)
+#define THIN_JOURNAL_MIN    ((uint64_t)64 << 10)
+#define THIN_JHDR           32u   /* journal block header bytes */
+#define THIN_REC            24u   /* journal record bytes */
+#define THIN_BODY_HDR       48u
+#define THIN_VOL_DESC       24u
+#define THIN_RUN            16u
+
+enum thin_rec_type {
+	THIN_R_MAP = 1,       /* vol, a = vchunk, b = pchunk (alloc or CoW) */
+	THIN_R_UNMAP,         /* vol, a = vchunk */
+	THIN_R_VOL_CREATE,    /* vol, a = size, flags */
+	THIN_R_VOL_DELETE,    /* vol */
+	THIN_R_VOL_RESIZE,    /* vol, a = size */
+	THIN_R_CLONE,         /* vol = new id, a = origin id, flags */
+	THIN_R_GROW,          /* a = chunks */
+};
+
+struct thin_rec {
+	uint8_t type, flags;
+	uint32_t vol;
+	uint64_t a, b;
+};
+
+/* ---- in-memory state ---- */
+#define THIN_LEAF_SHIFT 12                 /* 4096 entries (16 KiB) per map leaf */
+#define THIN_LEAF_N     (1u << THIN_LEAF_SHIFT)
+#define THIN_PENDING    0x80000000u        /* map entry: an update is in flight */
+#define THIN_MAX_CHUNKS 0x7fff0000u
+#define THIN_PIN_FREE   0x8000u            /* pins: release once unpinned */
+#define THIN_PEND_BUCKETS 4096u
+#define THIN_VOL_RO     1u
+
+/* A volume's map: virtual chunk -> physical chunk + 1 (0 = unmapped), in
+ * leaves allocated on first use. THIN_PENDING marks an entry whose update
+ * (allocation, copy-on-write, unmap) is in flight; the low bits still hold
+ * the committed value, which is what checkpoints save. */
+struct thin_vol {
+	uint32_t id, flags;
+	uint64_t size, nvchunks, nleaves;
+	uint32_t **leaves;
+	struct thin_open *opener;   /* the open backend, or NULL */
+};
+
+struct thin_ctl;
+
+/* An opened volume: the lun_backend handed to the SCSI layer. */
+struct thin_open {
+	struct lun_backend be;
+	struct lun_thin_pool *pool;
+	struct thin_vol *vol;
+};
+
+enum thin_seg_kind { THIN_S_READ, THIN_S_WRITE, THIN_S_UNMAP, THIN_S_FLUSH };
+enum thin_seg_state { THIN_ST_IO, THIN_ST_ALLOC, THIN_ST_COW, THIN_ST_UNMAP };
+
+/* The part of one thin I/O that falls in one virtual chunk. Runs on the
+ * request's loop except while queued for commit on the service thread. */
+struct thin_seg {
+	struct thin_req *req;
+	uint64_t vc;                /* virtual chunk */
+	uint32_t off, len;          /* bytes within the chunk */
+	uint64_t skip;              /* bytes into the request's iovec */
+	enum thin_seg_kind kind;
+	bool zero_src;              /* write zeros (write_zeroes, partial unmap) */
+	bool keep_holes;            /* zero_src on an unmapped chunk: nothing to do */
+	enum thin_seg_state st;
+	uint32_t p, newp;           /* pinned old chunk / chunk being installed */
+	bool pinned;
+	void *buf;                  /* copy-on-write chunk buffer (kbuf) */
+	struct iovec *iov;          /* child iovec (iovcap entries) */
+	int iovcnt, iovcap;
+	struct lun_io child;
+	struct kloop_task t;        /* commit post / completion post / re-drive */
+	struct thin_seg *next;      /* commit batch or wait list */
+	struct thin_seg *hnext;     /* pending table chain */
+	struct thin_seg *waiters;   /* segments waiting for this one's commit */
+	int result;
+};
+
+/* One thin lun_io: its segments, completed together on io->loop. */
+struct thin_req {
+	struct lun_io *io;
+	struct thin_open *to;
+	struct lun_thin_pool *pool;
+	int nseg, left, result;
+	struct kloop_task done_t;
+	struct thin_seg seg[];
+};
+
+struct lun_thin_pool {
+	pthread_mutex_t lock;
+	/* geometry */
+	struct lun_backend *data;
+	uint32_t chunk_size, chunk_shift;
+	uint64_t nr_chunks;
+	/* chunk state */
+	uint32_t *ref;              /* mappings (+1 while an allocation is in flight) */
+	uint16_t *pins;             /* data I/Os in flight; THIN_PIN_FREE bit */
+	uint64_t *freemap;          /* bit set = allocatable */
+	uint64_t nfree, cursor;
+	/* volumes */
+	struct thin_vol **vols;
+	uint32_t nvols, capvols;
+	struct thin_seg *pend[THIN_PEND_BUCKETS];
+	/* low water */
+	uint64_t lw, lw_gen;
+	bool lw_below;
+	void (*lw_cb)(void *, uint64_t);
+	void *lw_arg;
+	bool failed;
+	void *zero;                 /* chunk_size zeros, read-only */
+	/* metadata file (service thread only after open) */
+	int fd;
+	uint64_t jsize, jpos, jseq; /* ring size, next write offset in ring, next seq */
+	uint64_t jused, jlive;      /* bytes since the newest / the older checkpoint */
+	uint64_t ck_gen;
+	int ck_slot;                /* slot holding ck_gen */
+	uint64_t body_off[2], body_cap[2];
+	/* service thread */
+	pthread_t thr;
+	bool thr_started;
+	struct kloop *svc;
+	struct thin_seg *batch, **batch_tail;
+	unsigned batch_n;
+	struct thin_seg *inflight;  /* batch being committed */
+	bool busy;
+	struct thin_ctl *ctlq, **ctlq_tail;
+	struct lun_io flush_io;
+	pthread_mutex_t ctl_mu;
+	pthread_cond_t ctl_cv;
+};
+
+/* ---- lun_thin_meta.c ---- */
+uint32_t thin_crc(const void *buf, size_t len);
+int thin_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+int thin_pread(int fd, void *buf, size_t len, uint64_t off);
+int thin_sb_write(struct lun_thin_pool *pool);
+int thin_sb_read(struct lun_thin_pool *pool, char *err, size_t errlen);
+int thin_checkpoint(struct lun_thin_pool *pool);
+int thin_load(struct lun_thin_pool *pool, char *err, size_t errlen);
+int thin_journal_append(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n);
+uint64_t thin_journal_block_len(unsigned nrec);
+
+/* ---- lun_thin_pool.c ---- */
+struct thin_vol *thin_vol_find(struct lun_thin_pool *pool, uint32_t id);
+uint32_t *thin_map_slot(struct thin_vol *v, uint64_t vc, bool create);
+uint32_t thin_map_get(const struct thin_vol *v, uint64_t vc);
+int thin_apply(struct lun_thin_pool *pool, const struct thin_rec *r, bool live);
+int thin_rebuild_refs(struct lun_thin_pool *pool);
+int thin_chunks_resize(struct lun_thin_pool *pool, uint64_t n);
+int thin_alloc(struct lun_thin_pool *pool, uint32_t *p);
+void thin_ref_dec(struct lun_thin_pool *pool, uint32_t p);
+void thin_pin(struct lun_thin_pool *pool, uint32_t p);
+void thin_unpin(struct lun_thin_pool *pool, uint32_t p);
+void thin_commit_post(struct lun_thin_pool *pool, struct thin_seg *s);
+struct thin_seg **thin_pend_head(struct lun_thin_pool *pool, const struct thin_vol *v, uint64_t vc);
+void thin_vol_free(struct thin_vol *v);
+/* Stop the service thread and free the pool; checkpoint=false drops it as a
+ * crash would (tests). */
+void thin_pool_shutdown(struct lun_thin_pool *pool, bool checkpoint, int *result);
+
+/* ---- lun_thin_io.c ---- */
+struct thin_open;
+int thin_open_backend(struct lun_thin_pool *pool, struct thin_vol *v, uint32_t block_size,
+		      struct lun_backend **out);
+/* Service thread, lock held: a committed segment's map update. */
+void thin_seg_apply(struct lun_thin_pool *pool, struct thin_seg *s);
+void thin_seg_rec(const struct thin_seg *s, struct thin_rec *r);
+/* Service thread, lock not held: hand s and its waiters back to their loops. */
+void thin_seg_committed(struct thin_seg *s, int result);
+void thin_seg_abort_locked(struct lun_thin_pool *pool, struct thin_seg *s);
+struct thin_seg *thin_seg_take_waiters(struct lun_thin_pool *pool, struct thin_seg *s);
+void thin_seg_redrive(struct thin_seg *waiters);
+#endif
