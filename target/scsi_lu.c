@@ -276,9 +276,13 @@ static void lu_reset_modes(struct scsi_lu *lu)
 	atomic_store(&lu->swp, false);
 }
 
+/* SAM-5 7.7 / 7.11: a LOGICAL UNIT RESET or TARGET RESET establishes the
+ * unit attention for *every* I_T nexus, the requesting one included
+ * (libiscsi MultipathIO.Reset checks both paths); `from` is kept for the PR
+ * layer. */
 void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from)
 {
-	scsi_lu_raise_ua(lu, SCSI_UA_BDR, from);
+	scsi_lu_raise_ua(lu, SCSI_UA_BDR, NULL);
 }
 
 void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold)
@@ -289,7 +293,7 @@ void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold)
 			continue;
 		if (cold)
 			lu_reset_modes(lu);
-		scsi_lu_raise_ua(lu, cold ? SCSI_UA_POR : SCSI_UA_TARGET_RESET, from);
+		scsi_lu_raise_ua(lu, cold ? SCSI_UA_POR : SCSI_UA_TARGET_RESET, NULL);
 	}
 }
 

@@ -382,9 +382,10 @@ static void test_unit_attention_once_per_nexus(void **s)
 	assert_int_equal(get_be16(r.in + 12), SCSI_ASC_POWER_ON_RESET);
 	assert_int_equal(th_cmd_itn(&h, h.itn2, 0, rs, 6, NULL, 0, &r), SAM_STAT_GOOD);
 	assert_int_equal(r.in[2] & 0x0F, SCSI_SK_NO_SENSE);
-	/* LU reset from nexus 1 raises 29/03 on nexus 2 only; capacity change on both */
+	/* LU reset from nexus 1 raises 29/03 on every nexus (SAM-5); capacity change on both */
 	scsi_lu_reset(h.lu, h.itn);
-	assert_int_equal(th_cmd_itn(&h, h.itn, 0, tur, 6, NULL, 0, &r), SAM_STAT_GOOD);
+	th_cmd_itn(&h, h.itn, 0, tur, 6, NULL, 0, &r);
+	assert_check(&r, SCSI_SK_UNIT_ATTENTION, SCSI_ASC_BUS_DEVICE_RESET);
 	th_cmd_itn(&h, h.itn2, 0, tur, 6, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_UNIT_ATTENTION, SCSI_ASC_BUS_DEVICE_RESET);
 	scsi_lu_capacity_changed(h.lu);
