@@ -128,6 +128,7 @@ struct conn {
 	struct task *dtask;          /* task receiving this segment, or NULL */
 	int dslot;                   /* R2T slot of this Data-Out, -1 unsolicited */
 	bool skip;                   /* segment is discarded (already answered) */
+	bool dst_lost;               /* its task went away mid-segment: no digest check */
 	bool hdigest, ddigest;
 	uint32_t max_rx_dsl;
 	uint8_t *seg;                /* non-task data segments */
@@ -161,6 +162,7 @@ struct conn {
 	struct task *itt_hash[ITT_HASH];
 	struct task *tasks, *task_free;
 	int n_free_tasks;
+	uint32_t n_tasks;            /* live tasks (bounded: immediate commands too) */
 	uint32_t n_exec;
 	uint32_t next_ttt;
 	struct tmf *tmfs;
@@ -464,6 +466,7 @@ static struct task *task_new(struct conn *c, uint32_t itt)
 	memset(t, 0, sizeof(*t));
 	t->c = c;
 	t->itt = itt;
+	c->n_tasks++;
 	t->hnext = *hash_slot(c, itt);
 	*hash_slot(c, itt) = t;
 	t->next = c->tasks;
@@ -505,6 +508,17 @@ static void task_window_release(struct task *t)
 static void task_free(struct task *t)
 {
 	struct conn *c = t->c;
+	if (c->dtask == t) {
+		/* aborted while its data segment is arriving: keep reading the
+		 * segment, into the scratch buffer, and drop it */
+		c->dtask = NULL;
+		if (c->rx == RX_DATA) {
+			c->dst = c->seg;
+			c->skip = true;
+			c->dst_lost = true;
+		}
+	}
+	c->n_tasks--;
 	task_unlink(t);
 	task_window_release(t);
 	if (t->executed)
@@ -781,6 +795,8 @@ bad:
 static void data_out_complete(struct conn *c)
 {
 	struct task *t = c->dtask;
+	if (!t)
+		return;
 	bool final = (c->hdr[ISCSI_OFF_FLAGS] & ISCSI_FLAG_FINAL) != 0;
 	uint32_t n = c->bhs.dsl;
 	t->got += n;
@@ -862,6 +878,10 @@ static enum hdr_verdict scsi_cmd_header(struct conn *c)
 		return cmd_reject(c, ISCSI_REJECT_PROTOCOL);
 	if (task_find(c, cmd.itt))
 		return cmd_reject(c, ISCSI_REJECT_TASK_IN_PROGRESS);
+	/* 11.17.1 reason 6: immediate commands are outside the CmdSN window, so
+	 * bound them by the queue depth as well. */
+	if (cmd.immediate && c->n_tasks >= qdepth(c))
+		return cmd_reject(c, ISCSI_REJECT_IMMEDIATE);
 	uint8_t *wbuf = NULL;
 	if (cmd.write && cmd.edtl && cmd.edtl <= KBUF_MAX && !(cmd.read && cmd.write)) {
 		wbuf = kbuf_alloc(cmd.edtl);
@@ -1502,6 +1522,7 @@ static int rx_header(struct conn *c)
 	if (v == HV_CLOSE)
 		return -1;
 	c->rhead += hlen;
+	c->dst_lost = false;
 	c->dgot = 0;
 	c->dtail_got = 0;
 	c->dtail_len = c->bhs.dsl ? iscsi_pad4(c->bhs.dsl) + (c->ddigest ? ISCSI_DIGEST_LEN : 0) : 0;
@@ -1520,7 +1541,7 @@ static size_t take(struct conn *c, uint8_t *dst, size_t want)
 
 static bool data_digest_ok(struct conn *c)
 {
-	if (!c->ddigest || !c->bhs.dsl)
+	if (!c->ddigest || !c->bhs.dsl || c->dst_lost)
 		return true;
 	uint32_t pad = iscsi_pad4(c->bhs.dsl);
 	uint32_t crc = iscsi_crc32c_update(ISCSI_CRC_INIT, c->dst, c->bhs.dsl);
