@@ -47,6 +47,8 @@
 #define SCSI_OP_MAINTENANCE_IN       0xA3
 #define SCSI_OP_READ12               0xA8
 #define SCSI_OP_WRITE12              0xAA
+#define SCSI_OP_WRITE_VERIFY12       0xAE
+#define SCSI_OP_VERIFY12             0xAF
 
 /* SERVICE ACTION IN(16) service actions (SBC-4 table 15) */
 #define SCSI_SAI_READ_CAPACITY16     0x10
