@@ -134,6 +134,7 @@ struct conn {
 	uint8_t *seg;                /* non-task data segments */
 	uint32_t seg_size;
 	bool rx_paused, rx_wait_pending;
+	bool rx_short;               /* the last read did not fill the buffer */
 	struct kloop_task rx_resume;
 
 	/* send */
@@ -1608,6 +1609,10 @@ static ssize_t rx_read(struct conn *c)
 	ssize_t r = readv(c->fd, iov, n);
 	if (r < 0)
 		return -errno;
+	size_t space = 0;
+	for (int i = 0; i < n; i++)
+		space += iov[i].iov_len;
+	c->rx_short = (size_t)r < space;
 	if (r == 0)
 		return 0;
 	if (direct) {
@@ -1620,28 +1625,32 @@ static ssize_t rx_read(struct conn *c)
 	return r;
 }
 
+static void rx_pause(struct conn *c)
+{
+	if (c->rx == RX_HDR && c->state == C_FFP && !c->rx_paused && !c->close_when_sent &&
+	    !c->closing) {
+		/* kbuf_alloc failed: stop reading until a buffer frees (kbuf.h) */
+		c->rx_paused = true;
+		c->rx_wait_pending = true;
+		set_events(c);
+		kbuf_wait(&c->rx_resume);
+	}
+}
+
 static void rx_run(struct conn *c)
 {
+	bool drained = false;
 	for (int reads = 0;; reads++) {
 		int r = rx_process(c);
-		if (r < 0) {
-			if (r == -1)
-				conn_close(c, "protocol error");
+		if (r == -1)
+			conn_close(c, "protocol error");
+		if (r == 0)
+			rx_pause(c);
+		/* A short read drained the socket: let epoll say when more comes
+		 * rather than paying a read that returns EAGAIN. Level-triggered,
+		 * so stopping after 16 reads is fair to the other connections. */
+		if (r <= 0 || drained || reads >= 16)
 			return;
-		}
-		if (r == 0) {
-			if (c->rx == RX_HDR && c->state == C_FFP && !c->rx_paused &&
-			    !c->close_when_sent && !c->closing) {
-				/* kbuf_alloc failed: stop reading until a buffer frees (kbuf.h) */
-				c->rx_paused = true;
-				c->rx_wait_pending = true;
-				set_events(c);
-				kbuf_wait(&c->rx_resume);
-			}
-			return;
-		}
-		if (reads >= 16)
-			return;   /* level-triggered: the loop calls again */
 		ssize_t n = rx_read(c);
 		if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
 			return;
@@ -1650,6 +1659,7 @@ static void rx_run(struct conn *c)
 			return;
 		}
 		c->last_rx_ms = kloop_now_ms(c->loop);
+		drained = c->rx_short;
 	}
 }
 
