@@ -200,6 +200,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nsess; i++) {
 		if (ss[i].st == DONE) iscsi_logout_sync(ss[i].ctx);
 		iscsi_destroy_context(ss[i].ctx);
+		free(ss[i].buf);
 	}
+	free(ss);
+	free(pfd);
 	return done == nsess ? 0 : 1;
 }
