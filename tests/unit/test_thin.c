@@ -1,0 +1,960 @@
+/* Unit tests for the thin pool (lun-backends/lun_thin_*.c): volumes over a
+ * real file backend in a temp dir, driven through a real kloop. Covers data
+ * semantics (patterns, zeros for holes and around a first partial write,
+ * unmap, block status, concurrent first writes into one chunk), space
+ * (overcommit, ENOSPC with reads/overwrites still working, grow, low-water
+ * event once), snapshots/clones and deletion in every order, metadata
+ * durability (reopen after close and after a dropped pool, journal wrap,
+ * torn journal tail, one or both checkpoint slots corrupt, check/repair) and
+ * a fork + SIGKILL crash loop that checks every acknowledged write. */
+#include "lun-backends/lun_backend.c"
+#include "lun-backends/lun_file.c"
+#include "lun-backends/lun_thin_meta.c"
+#include "lun-backends/lun_thin_pool.c"
+#include "lun-backends/lun_thin_io.c"
+
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <cmocka.h>
+
+#define KiB 1024ull
+#define MiB (1024ull * 1024)
+#define CS (64 * KiB)
+
+/* ---- harness ---- */
+
+struct env {
+	char dir[64], meta[96], datap[96];
+	struct kloop *l;
+	struct lun_backend *data;
+	struct lun_thin_pool *pool;
+	int pending;
+};
+
+static void env_open_data(struct env *e, uint64_t size)
+{
+	struct lun_backend_params p = { .type = "file", .path = e->datap, .size = size, .block_size = 512,
+					.create = true };
+	char err[256];
+	assert_int_equal(lun_file_open(&p, &e->data, err, sizeof(err)), 0);
+}
+
+static void pool_params(struct env *e, struct lun_thin_pool_params *p, uint64_t pool_bytes, uint64_t journal)
+{
+	*p = (struct lun_thin_pool_params){ .meta_path = e->meta, .data = e->data, .data_bytes = pool_bytes,
+					    .chunk_size = CS, .journal_bytes = journal };
+}
+
+static struct env *env_new(uint64_t file_size, uint64_t pool_bytes, uint64_t journal)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	strcpy(e->dir, "/tmp/kura-thin-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(e->meta, sizeof(e->meta), "%s/meta", e->dir);
+	snprintf(e->datap, sizeof(e->datap), "%s/data", e->dir);
+	e->l = kloop_new(256);
+	assert_non_null(e->l);
+	env_open_data(e, file_size);
+	struct lun_thin_pool_params p;
+	pool_params(e, &p, pool_bytes, journal);
+	char err[256];
+	int r = lun_thin_pool_create(&p, &e->pool, err, sizeof(err));
+	if (r)
+		fail_msg("create: %s", err);
+	return e;
+}
+
+static int env_open_pool(struct env *e, char *err, size_t errlen)
+{
+	struct lun_thin_pool_params p;
+	pool_params(e, &p, 0, 0);
+	return lun_thin_pool_open(&p, &e->pool, err, errlen);
+}
+
+/* Close the pool (crash: drop it without a final checkpoint) and reopen. */
+static void env_reopen(struct env *e, bool crash)
+{
+	if (crash)
+		thin_pool_shutdown(e->pool, false, NULL);
+	else
+		assert_int_equal(lun_thin_pool_close(e->pool), 0);
+	e->pool = NULL;
+	char err[256];
+	int r = env_open_pool(e, err, sizeof(err));
+	if (r)
+		fail_msg("reopen: %s", err);
+}
+
+static void env_free(struct env *e)
+{
+	if (e->pool)
+		assert_int_equal(lun_thin_pool_close(e->pool), 0);
+	lun_backend_close(e->data);
+	kloop_free(e->l);
+	unlink(e->meta);
+	unlink(e->datap);
+	rmdir(e->dir);
+	free(e);
+}
+
+static void watchdog_fn(struct kloop_timer *t) { fail_msg("I/O did not complete in 20 s"); }
+
+static void io_done(struct lun_io *io)
+{
+	struct env *e = io->priv;
+	if (--e->pending == 0)
+		kloop_stop(e->l);
+}
+
+struct batch {
+	struct kloop_task t;
+	struct lun_backend *be;
+	struct lun_io *ios;
+	int n;
+};
+
+static void submit_all(struct kloop_task *t)
+{
+	struct batch *b = (struct batch *)t;
+	for (int i = 0; i < b->n; i++)
+		lun_submit(b->be, &b->ios[i]);
+}
+
+static void run_ios(struct env *e, struct lun_backend *be, struct lun_io *ios, int n)
+{
+	struct kloop_timer wd = { .fn = watchdog_fn };
+	struct batch b = { .t.fn = submit_all, .be = be, .ios = ios, .n = n };
+	for (int i = 0; i < n; i++) {
+		ios[i].loop = e->l;
+		ios[i].done = io_done;
+		ios[i].priv = e;
+	}
+	e->pending = n;
+	kloop_defer(e->l, &b.t);
+	kloop_timer_start(e->l, &wd, 20000);
+	assert_int_equal(kloop_run(e->l), 0);
+	kloop_timer_stop(e->l, &wd);
+	assert_int_equal(e->pending, 0);
+}
+
+static int rw(struct env *e, struct lun_backend *be, enum lun_op op, unsigned flags, uint64_t off, void *buf,
+	      uint64_t len)
+{
+	struct iovec iov = { buf, len };
+	struct lun_io io = { .op = op, .flags = flags, .offset = off, .length = len, .iov = &iov, .iovcnt = 1 };
+	run_ios(e, be, &io, 1);
+	return io.result;
+}
+
+static int op0(struct env *e, struct lun_backend *be, enum lun_op op, unsigned flags, uint64_t off, uint64_t len)
+{
+	struct lun_io io = { .op = op, .flags = flags, .offset = off, .length = len };
+	run_ios(e, be, &io, 1);
+	return io.result;
+}
+
+static void bstat(struct env *e, struct lun_backend *be, uint64_t off, bool *mapped, uint64_t *len)
+{
+	struct lun_io io = { .op = LUN_OP_BLOCK_STATUS, .offset = off, .length = be->block_size };
+	run_ios(e, be, &io, 1);
+	assert_int_equal(io.result, 0);
+	*mapped = io.bs_mapped;
+	*len = io.bs_length;
+}
+
+static uint8_t pat(unsigned seed, uint64_t x) { return (uint8_t)(seed * 131 + (x >> 9) * 7 + x); }
+
+static void fill(void *buf, uint64_t off, size_t len, unsigned seed)
+{
+	uint8_t *p = buf;
+	for (size_t i = 0; i < len; i++)
+		p[i] = pat(seed, off + i);
+}
+
+static void put(struct env *e, struct lun_backend *be, uint64_t off, uint64_t len, unsigned seed)
+{
+	void *buf = malloc(len);
+	fill(buf, off, len, seed);
+	assert_int_equal(rw(e, be, LUN_OP_WRITE, 0, off, buf, len), 0);
+	free(buf);
+}
+
+/* seed 0 = zeros expected */
+static void expect(struct env *e, struct lun_backend *be, uint64_t off, uint64_t len, unsigned seed)
+{
+	uint8_t *buf = malloc(len);
+	memset(buf, 0xa5, len);
+	assert_int_equal(rw(e, be, LUN_OP_READ, 0, off, buf, len), 0);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != (seed ? pat(seed, off + i) : 0))
+			fail_msg("byte %llu: got %u want %u (seed %u)", (unsigned long long)(off + i), buf[i],
+				 seed ? pat(seed, off + i) : 0, seed);
+	free(buf);
+}
+
+static struct lun_backend *vopen(struct env *e, uint32_t id, uint32_t bs)
+{
+	struct lun_backend *be;
+	assert_int_equal(lun_thin_volume_open(e->pool, id, bs, &be), 0);
+	return be;
+}
+
+static uint64_t used(struct env *e)
+{
+	struct lun_thin_pool_status st;
+	lun_thin_pool_status(e->pool, &st);
+	return st.chunks_used;
+}
+
+static void check_clean(struct env *e)
+{
+	struct lun_thin_check_report rep;
+	assert_int_equal(lun_thin_check(e->pool, false, &rep), 0);
+	assert_false(rep.bad_mappings || rep.bad_refcounts || rep.free_and_mapped || rep.leaked);
+}
+
+/* ---- data semantics ---- */
+
+static void test_rw_patterns(void **state)
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 64 * MiB), 0); /* 4x overcommit */
+	struct lun_thin_pool_status st;
+	lun_thin_pool_status(e->pool, &st);
+	assert_int_equal(st.chunks_total, 256);
+	assert_true(st.overcommit > 3.9 && st.overcommit < 4.1);
+	struct lun_backend *be = vopen(e, 1, 512);
+	assert_int_equal(be->size, 64 * MiB);
+	assert_true(be->zeroes_after_unmap);
+	expect(e, be, 0, 256 * KiB, 0);
+	assert_int_equal(used(e), 0); /* reads of holes allocate nothing */
+	put(e, be, 0, 4 * KiB, 1);
+	put(e, be, CS - 512, 1024, 2);                 /* straddles two chunks */
+	put(e, be, 60 * MiB + 3 * 512, 200 * KiB, 3);  /* unaligned, several chunks */
+	expect(e, be, 0, 4 * KiB, 1);
+	expect(e, be, 4 * KiB, CS - 4 * KiB - 512, 0); /* rest of the first chunk: zeros */
+	expect(e, be, CS - 512, 1024, 2);
+	expect(e, be, CS + 512, CS - 512, 0);
+	expect(e, be, 60 * MiB + 3 * 512, 200 * KiB, 3);
+	expect(e, be, 60 * MiB, 3 * 512, 0);
+	assert_int_equal(used(e), 2 + 4);
+	put(e, be, 0, 4 * KiB, 4); /* overwrite in place: no new chunk */
+	expect(e, be, 0, 4 * KiB, 4);
+	assert_int_equal(used(e), 6);
+	assert_int_equal(op0(e, be, LUN_OP_FLUSH, 0, 0, 0), 0);
+	uint8_t b[512];
+	assert_int_equal(rw(e, be, LUN_OP_WRITE, LUN_IO_FUA, 5 * MiB, b, 0) , 0);
+	lun_backend_close(be);
+	check_clean(e);
+	env_free(e);
+}
+
+static void test_iovecs_and_4k(void **state)
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 7, 8 * MiB), 0);
+	struct lun_backend *be = vopen(e, 7, 4096);
+	assert_int_equal(be->block_size, 4096);
+	uint8_t *src = malloc(3 * CS);
+	fill(src, CS / 2, 3 * CS, 9);
+	struct iovec iov[3] = { { src, 1000 }, { src + 1000, CS }, { src + 1000 + CS, 2 * CS - 1000 } };
+	struct lun_io io = { .op = LUN_OP_WRITE, .offset = CS / 2, .length = 3 * CS, .iov = iov, .iovcnt = 3 };
+	run_ios(e, be, &io, 1);
+	assert_int_equal(io.result, 0);
+	expect(e, be, CS / 2, 3 * CS, 9);
+	memset(src, 0, 3 * CS);
+	io = (struct lun_io){ .op = LUN_OP_READ, .offset = CS / 2, .length = 3 * CS, .iov = iov, .iovcnt = 3 };
+	run_ios(e, be, &io, 1);
+	for (size_t i = 0; i < 3 * CS; i++)
+		assert_int_equal(src[i], pat(9, CS / 2 + i));
+	assert_int_equal(rw(e, be, LUN_OP_WRITE, 0, 512, src, 512), -EINVAL); /* block size 4096 */
+	free(src);
+	lun_backend_close(be);
+	env_free(e);
+}
+
+static void test_concurrent_first_writes(void **state)
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 4 * MiB), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	enum { N = 16 };
+	struct lun_io ios[N * 2];
+	struct iovec iov[N * 2];
+	uint8_t *buf = malloc(N * 2 * 4 * KiB);
+	for (int i = 0; i < N * 2; i++) { /* 16 blocks of chunk 3 and 16 of chunk 5 at once */
+		uint64_t off = (i < N ? 3 * CS : 5 * CS) + (uint64_t)(i % N) * 4 * KiB;
+		fill(buf + i * 4 * KiB, off, 4 * KiB, 20);
+		iov[i] = (struct iovec){ buf + i * 4 * KiB, 4 * KiB };
+		ios[i] = (struct lun_io){ .op = LUN_OP_WRITE, .offset = off, .length = 4 * KiB, .iov = &iov[i], .iovcnt = 1 };
+	}
+	run_ios(e, be, ios, N * 2);
+	for (int i = 0; i < N * 2; i++)
+		assert_int_equal(ios[i].result, 0);
+	assert_int_equal(used(e), 2);
+	expect(e, be, 3 * CS, CS, 20);
+	expect(e, be, 5 * CS, CS, 20);
+	free(buf);
+	lun_backend_close(be);
+	check_clean(e);
+	env_free(e);
+}
+
+static void test_unmap_and_block_status(void **state)
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 8 * MiB), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	put(e, be, 2 * CS, 4 * CS, 5); /* chunks 2..5 */
+	assert_int_equal(used(e), 4);
+	bool m;
+	uint64_t len;
+	bstat(e, be, 0, &m, &len);
+	assert_false(m);
+	assert_int_equal(len, 2 * CS);
+	bstat(e, be, 2 * CS + 512, &m, &len);
+	assert_true(m);
+	assert_int_equal(len, 4 * CS - 512);
+	bstat(e, be, 6 * CS, &m, &len);
+	assert_false(m);
+	assert_int_equal(len, 8 * MiB - 6 * CS);
+	/* unmap chunk 3 whole, half of chunk 4: one chunk back, half zeroed */
+	assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0, 3 * CS, CS + CS / 2), 0);
+	assert_int_equal(used(e), 3);
+	expect(e, be, 2 * CS, CS, 5);
+	expect(e, be, 3 * CS, CS + CS / 2, 0);
+	expect(e, be, 4 * CS + CS / 2, CS / 2 + CS, 5);
+	bstat(e, be, 2 * CS, &m, &len);
+	assert_int_equal(len, CS);
+	bstat(e, be, 3 * CS, &m, &len);
+	assert_false(m);
+	assert_int_equal(len, CS);
+	/* write_zeroes: UNMAP frees whole chunks, without UNMAP keeps them mapped */
+	assert_int_equal(op0(e, be, LUN_OP_WRITE_ZEROES, LUN_IO_UNMAP, 5 * CS, CS), 0);
+	assert_int_equal(used(e), 2);
+	assert_int_equal(op0(e, be, LUN_OP_WRITE_ZEROES, 0, 2 * CS, CS), 0);
+	assert_int_equal(used(e), 2);
+	expect(e, be, 2 * CS, CS, 0);
+	assert_int_equal(op0(e, be, LUN_OP_WRITE_ZEROES, 0, 7 * CS, 512), 0); /* allocates, reads zeros */
+	assert_int_equal(used(e), 3);
+	expect(e, be, 7 * CS, CS, 0);
+	assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0, 0, 8 * MiB), 0);
+	assert_int_equal(used(e), 0);
+	expect(e, be, 0, 8 * MiB, 0);
+	lun_backend_close(be);
+	check_clean(e);
+	env_free(e);
+}
+
+/* ---- space ---- */
+
+static void lw_cb(void *arg, uint64_t gen) { *(uint64_t *)arg = gen; }
+
+static void test_enospc_grow_low_water(void **state)
+{
+	struct env *e = env_new(4 * MiB, 1 * MiB, 0); /* 16 chunks of a 4 MiB file */
+	uint64_t cb_gen = 0, gen = 0;
+	lun_thin_pool_set_low_water(e->pool, 4, lw_cb, &cb_gen);
+	assert_false(lun_thin_pool_low_water_crossed(e->pool, &gen));
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 64 * MiB), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	for (unsigned c = 0; c < 16; c++)
+		put(e, be, c * 2 * CS, 4 * KiB, c + 1);
+	assert_true(lun_thin_pool_low_water_crossed(e->pool, &gen));
+	assert_int_equal(gen, 1);
+	assert_int_equal(cb_gen, 1);
+	assert_false(lun_thin_pool_low_water_crossed(e->pool, &gen)); /* once */
+	uint8_t *b = malloc(4 * KiB);
+	assert_int_equal(rw(e, be, LUN_OP_WRITE, 0, 40 * MiB, b, 4 * KiB), -ENOSPC);
+	expect(e, be, 40 * MiB, 4 * KiB, 0);
+	expect(e, be, 2 * CS, 4 * KiB, 2);        /* reads still work */
+	put(e, be, 2 * CS + 8 * KiB, 4 * KiB, 50); /* overwrite of an allocated chunk works */
+	expect(e, be, 2 * CS + 8 * KiB, 4 * KiB, 50);
+	/* unmap gives a chunk back; then full again */
+	assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0, 0, CS), 0);
+	put(e, be, 40 * MiB, 4 * KiB, 60);
+	assert_int_equal(rw(e, be, LUN_OP_WRITE, 0, 41 * MiB, b, 4 * KiB), -ENOSPC);
+	/* grow: new chunks usable, online */
+	assert_int_equal(lun_thin_pool_grow(e->pool, 3 * MiB), 0);
+	struct lun_thin_pool_status st;
+	lun_thin_pool_status(e->pool, &st);
+	assert_int_equal(st.chunks_total, 48);
+	put(e, be, 41 * MiB, 4 * KiB, 61);
+	expect(e, be, 41 * MiB, 4 * KiB, 61);
+	assert_false(lun_thin_pool_low_water_crossed(e->pool, &gen));
+	assert_int_equal(lun_thin_pool_grow(e->pool, 8 * MiB), -EINVAL); /* beyond the data device */
+	lun_backend_close(be);
+	env_reopen(e, true);
+	lun_thin_pool_status(e->pool, &st);
+	assert_int_equal(st.chunks_total, 48);
+	assert_int_equal(st.chunks_used, 17);
+	be = vopen(e, 1, 512);
+	expect(e, be, 41 * MiB, 4 * KiB, 61);
+	lun_backend_close(be);
+	check_clean(e);
+	free(b);
+	env_free(e);
+}
+
+/* ---- snapshots and clones ---- */
+
+static void test_snapshot_and_clone(void **state)
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 4 * MiB), 0);
+	struct lun_backend *o = vopen(e, 1, 512);
+	put(e, o, 0, 4 * CS, 1);
+	assert_int_equal(lun_thin_snapshot(e->pool, 1, 2), 0); /* origin open and in use */
+	assert_int_equal(used(e), 4);
+	put(e, o, CS + 4 * KiB, 4 * KiB, 2); /* CoW of chunk 1 */
+	assert_int_equal(used(e), 5);
+	put(e, o, CS + 8 * KiB, 4 * KiB, 3); /* now private: in place */
+	assert_int_equal(used(e), 5);
+	struct lun_backend *s = vopen(e, 2, 512);
+	assert_true(s->read_only);
+	expect(e, s, 0, 4 * CS, 1);
+	expect(e, o, CS, 4 * KiB, 1);
+	expect(e, o, CS + 4 * KiB, 4 * KiB, 2);
+	expect(e, o, CS + 8 * KiB, 4 * KiB, 3);
+	expect(e, o, CS + 12 * KiB, CS - 12 * KiB, 1);
+	uint8_t b[512];
+	assert_int_equal(rw(e, s, LUN_OP_WRITE, 0, 0, b, 512), -EROFS);
+	/* clone of the snapshot: writable, diverges from both */
+	assert_int_equal(lun_thin_clone(e->pool, 2, 3), 0);
+	struct lun_backend *c = vopen(e, 3, 512);
+	assert_false(c->read_only);
+	put(e, c, 2 * CS, 512, 4);
+	assert_int_equal(op0(e, c, LUN_OP_UNMAP, 0, 3 * CS, CS), 0);  /* drops a shared ref only */
+	assert_int_equal(op0(e, o, LUN_OP_UNMAP, 0, 0, CS / 2), 0);    /* partial unmap of shared: CoW zeros */
+	expect(e, c, 2 * CS, 512, 4);
+	expect(e, c, 2 * CS + 512, CS - 512, 1);
+	expect(e, c, 3 * CS, CS, 0);
+	expect(e, s, 0, 4 * CS, 1);
+	expect(e, o, 0, CS / 2, 0);
+	expect(e, o, CS / 2, CS / 2, 1);
+	expect(e, o, 2 * CS, 2 * CS, 1);
+	assert_int_equal(lun_thin_clone(e->pool, 9, 4), -ENOENT);
+	assert_int_equal(lun_thin_clone(e->pool, 1, 3), -EEXIST);
+	assert_int_equal(lun_thin_volume_delete(e->pool, 3), -EBUSY);
+	lun_backend_close(c);
+	lun_backend_close(s);
+	lun_backend_close(o);
+	check_clean(e);
+	env_reopen(e, true); /* everything again from the journal */
+	o = vopen(e, 1, 512);
+	s = vopen(e, 2, 512);
+	c = vopen(e, 3, 512);
+	expect(e, s, 0, 4 * CS, 1);
+	expect(e, o, CS + 4 * KiB, 4 * KiB, 2);
+	expect(e, c, 2 * CS, 512, 4);
+	lun_backend_close(c);
+	lun_backend_close(s);
+	lun_backend_close(o);
+	check_clean(e);
+	env_free(e);
+}
+
+/* Build origin 1 with snapshot 2 and clone 3 (of 2), each with private
+ * chunks; delete them in the given order; used chunks return to 0. */
+static void delete_order(const uint32_t order[3])
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 2 * MiB), 0);
+	struct lun_backend *o = vopen(e, 1, 512);
+	put(e, o, 0, 8 * CS, 1);
+	assert_int_equal(lun_thin_snapshot(e->pool, 1, 2), 0);
+	put(e, o, 0, 2 * CS, 2);
+	assert_int_equal(lun_thin_clone(e->pool, 2, 3), 0);
+	struct lun_backend *c = vopen(e, 3, 512);
+	put(e, c, 4 * CS, 3 * CS, 3);
+	put(e, c, 12 * CS, CS, 3);
+	lun_backend_close(c);
+	lun_backend_close(o);
+	assert_int_equal(used(e), 8 + 2 + 4);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(lun_thin_volume_delete(e->pool, order[i]), 0);
+		check_clean(e);
+		if (i == 1)
+			env_reopen(e, true);
+	}
+	assert_int_equal(used(e), 0);
+	assert_int_equal(lun_thin_volume_delete(e->pool, order[0]), -ENOENT);
+	env_free(e);
+}
+
+static void test_delete_orders(void **state)
+{
+	static const uint32_t orders[6][3] = { { 1, 2, 3 }, { 1, 3, 2 }, { 2, 1, 3 },
+					       { 2, 3, 1 }, { 3, 1, 2 }, { 3, 2, 1 } };
+	for (int i = 0; i < 6; i++)
+		delete_order(orders[i]);
+}
+
+static void test_resize(void **state)
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 1 * MiB), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	put(e, be, 0, 1 * MiB, 1);
+	assert_int_equal(lun_thin_volume_resize(e->pool, 1, 512 * KiB), -EBUSY);
+	assert_int_equal(lun_thin_volume_resize(e->pool, 1, 300 * MiB), 0); /* online grow */
+	assert_int_equal(be->size, 300 * MiB);
+	put(e, be, 299 * MiB, 4 * KiB, 2);
+	lun_backend_close(be);
+	assert_int_equal(lun_thin_volume_resize(e->pool, 1, 512 * KiB), 0);
+	assert_int_equal(used(e), 8);
+	assert_int_equal(lun_thin_volume_resize(e->pool, 1, 1 * MiB), 0);
+	be = vopen(e, 1, 512);
+	expect(e, be, 0, 512 * KiB, 1);
+	expect(e, be, 512 * KiB, 512 * KiB, 0);
+	lun_backend_close(be);
+	assert_int_equal(lun_thin_volume_create(e->pool, 2, 1000), -EINVAL);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 4096), -EEXIST);
+	check_clean(e);
+	env_free(e);
+}
+
+/* An 8 GiB volume fully mapped (sparse data file, maps installed directly). */
+static void test_clone_8g_fast(void **state)
+{
+	struct env *e = env_new(8ull << 30, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 8ull << 30), 0);
+	pthread_mutex_lock(&e->pool->lock);
+	for (uint64_t vc = 0; vc < (8ull << 30) / CS; vc++) {
+		struct thin_rec r = { .type = THIN_R_MAP, .vol = 1, .a = vc, .b = vc ^ 1 };
+		assert_int_equal(thin_apply(e->pool, &r, true), 0);
+		e->pool->freemap[(vc ^ 1) / 64] &= ~(1ull << ((vc ^ 1) % 64));
+		e->pool->nfree--;
+	}
+	pthread_mutex_unlock(&e->pool->lock);
+	assert_int_equal(lun_thin_pool_checkpoint(e->pool), 0);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(lun_thin_clone(e->pool, 1, 2), 0);
+	assert_int_equal(lun_thin_snapshot(e->pool, 2, 3), 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	printf("clone + snapshot of a fully mapped 8 GiB volume: %.1f ms\n", ms);
+	assert_true(ms < 1000);
+	assert_int_equal(e->pool->ref[5], 3);
+	assert_int_equal(lun_thin_volume_delete(e->pool, 1), 0);
+	assert_int_equal(lun_thin_volume_delete(e->pool, 3), 0);
+	assert_int_equal(lun_thin_volume_delete(e->pool, 2), 0);
+	assert_int_equal(used(e), 0);
+	check_clean(e);
+	env_free(e);
+}
+
+/* ---- metadata durability ---- */
+
+static void test_reopen_and_journal_wrap(void **state)
+{
+	struct env *e = env_new(32 * MiB, 0, 128 * KiB); /* tiny journal: wraps and checkpoints often */
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 32 * MiB), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	for (unsigned i = 0; i < 200; i++) {
+		unsigned c = (i * 37) % 400;
+		put(e, be, (uint64_t)c * 4 * KiB * 4, 4 * KiB, c + 1);
+		if (i % 7 == 3)
+			assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0, ((i * 11) % 400) * 16 * KiB / CS * CS + 24 * MiB, CS), 0);
+	}
+	assert_true(e->pool->ck_gen > 10);
+	uint64_t u = used(e);
+	lun_backend_close(be);
+	env_reopen(e, true);
+	assert_int_equal(used(e), u);
+	be = vopen(e, 1, 512);
+	for (unsigned i = 150; i < 200; i++) {
+		unsigned c = (i * 37) % 400;
+		expect(e, be, (uint64_t)c * 16 * KiB, 4 * KiB, c + 1);
+	}
+	lun_backend_close(be);
+	env_reopen(e, false);
+	assert_int_equal(used(e), u);
+	check_clean(e);
+	env_free(e);
+}
+
+static void corrupt(const char *path, uint64_t off, size_t len)
+{
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t *b = malloc(len);
+	assert_int_equal(pread(fd, b, len, (off_t)off), (ssize_t)len);
+	for (size_t i = 0; i < len; i++)
+		b[i] ^= 0x5a;
+	assert_int_equal(pwrite(fd, b, len, (off_t)off), (ssize_t)len);
+	free(b);
+	close(fd);
+}
+
+static void test_torn_journal_tail(void **state)
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 4 * MiB), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	put(e, be, 0, 4 * KiB, 1);
+	uint64_t last = e->pool->jpos;
+	put(e, be, CS, 4 * KiB, 2);
+	lun_backend_close(be);
+	thin_pool_shutdown(e->pool, false, NULL);
+	e->pool = NULL;
+	corrupt(e->meta, THIN_JOURNAL_OFF + last + 100, 8); /* the last block's records */
+	char err[256];
+	assert_int_equal(env_open_pool(e, err, sizeof(err)), 0);
+	be = vopen(e, 1, 512);
+	expect(e, be, 0, 4 * KiB, 1);
+	expect(e, be, CS, CS, 0); /* the torn commit never happened */
+	assert_int_equal(used(e), 1);
+	put(e, be, CS, 4 * KiB, 3); /* and the journal goes on after it */
+	lun_backend_close(be);
+	env_reopen(e, true);
+	be = vopen(e, 1, 512);
+	expect(e, be, CS, 4 * KiB, 3);
+	lun_backend_close(be);
+	check_clean(e);
+	env_free(e);
+}
+
+static void test_corrupt_checkpoint_slot(void **state)
+{
+	for (int what = 0; what < 2; what++) { /* newest slot's header, then its body */
+		struct env *e = env_new(16 * MiB, 0, 0);
+		assert_int_equal(lun_thin_volume_create(e->pool, 1, 4 * MiB), 0);
+		struct lun_backend *be = vopen(e, 1, 512);
+		put(e, be, 0, 4 * KiB, 1);
+		assert_int_equal(lun_thin_pool_checkpoint(e->pool), 0);
+		put(e, be, CS, 4 * KiB, 2);
+		lun_backend_close(be);
+		int slot = e->pool->ck_slot;
+		uint64_t body = e->pool->body_off[slot];
+		thin_pool_shutdown(e->pool, false, NULL);
+		e->pool = NULL;
+		corrupt(e->meta, what ? body + THIN_BODY_HDR : THIN_SLOT0_OFF + (uint64_t)slot * THIN_SECTOR, 16);
+		char err[256];
+		assert_int_equal(env_open_pool(e, err, sizeof(err)), 0);
+		assert_int_equal(e->pool->ck_slot, slot); /* rewrote the bad slot */
+		be = vopen(e, 1, 512);
+		expect(e, be, 0, 4 * KiB, 1);
+		expect(e, be, CS, 4 * KiB, 2);
+		lun_backend_close(be);
+		check_clean(e);
+		env_free(e);
+	}
+}
+
+static void test_corrupt_both_slots_and_superblock(void **state)
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 4 * MiB), 0);
+	thin_pool_shutdown(e->pool, false, NULL);
+	e->pool = NULL;
+	corrupt(e->meta, THIN_SLOT0_OFF + 8, 4);
+	corrupt(e->meta, THIN_SLOT0_OFF + THIN_SECTOR + 8, 4);
+	char err[256] = "";
+	assert_int_equal(env_open_pool(e, err, sizeof(err)), -EUCLEAN);
+	assert_non_null(strstr(err, "both metadata checkpoint slots are unusable"));
+	corrupt(e->meta, 12, 1);
+	assert_int_equal(env_open_pool(e, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "superblock"));
+	struct lun_thin_pool_params p;
+	pool_params(e, &p, 0, 0);
+	assert_int_equal(lun_thin_pool_create(&p, &e->pool, err, sizeof(err)), -EEXIST);
+	e->pool = NULL;
+	env_free(e);
+}
+
+static void test_check_repair(void **state)
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 4 * MiB), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	put(e, be, 0, 3 * CS, 1);
+	lun_backend_close(be);
+	pthread_mutex_lock(&e->pool->lock); /* damage: leak chunk 100, free a mapped one, bad ref */
+	e->pool->freemap[100 / 64] &= ~(1ull << (100 % 64));
+	e->pool->nfree--;
+	uint32_t p0 = thin_map_get(thin_vol_find(e->pool, 1), 0) - 1;
+	e->pool->freemap[p0 / 64] |= 1ull << (p0 % 64);
+	e->pool->nfree++;
+	e->pool->ref[thin_map_get(thin_vol_find(e->pool, 1), 1) - 1] = 7;
+	pthread_mutex_unlock(&e->pool->lock);
+	struct lun_thin_check_report rep;
+	assert_int_equal(lun_thin_check(e->pool, false, &rep), -EUCLEAN);
+	assert_int_equal(rep.leaked, 1);
+	assert_int_equal(rep.free_and_mapped, 1);
+	assert_int_equal(rep.bad_refcounts, 1);
+	assert_int_equal(lun_thin_check(e->pool, true, &rep), 0);
+	assert_true(rep.repaired);
+	check_clean(e);
+	assert_int_equal(used(e), 3);
+	env_free(e);
+}
+
+/* ---- crash loop: fork, write/unmap storm, SIGKILL, verify ---- */
+
+#define CR_CHUNKS 48
+#define CR_BLOCKS 16   /* 4 KiB blocks per 64 KiB chunk */
+#define CR_QD     8
+
+enum { M_SUBMIT = 1, M_ACK, M_FAIL };
+enum { OP_WRITE = 1, OP_UNMAP, OP_ZERO };
+
+struct msg {
+	uint8_t type, op;
+	uint16_t blk;
+	uint32_t chunk;
+	uint64_t seed;
+};
+
+struct storm_op {
+	struct lun_io io;
+	struct iovec iov;
+	uint64_t buf[512];
+	struct msg m;
+};
+
+struct storm {
+	struct lun_backend *be;
+	struct kloop *l;
+	int fd;
+	bool busy[CR_CHUNKS];
+	uint64_t seq;
+	struct storm_op ops[CR_QD];
+	struct kloop_task t;
+};
+
+static void block_fill(uint64_t *w, uint64_t seed)
+{
+	for (int i = 0; i < 512; i++)
+		w[i] = seed * 0x9e3779b97f4a7c15ull + (uint64_t)i;
+}
+
+static void storm_issue(struct storm *s, struct storm_op *o);
+
+static void storm_done(struct lun_io *io)
+{
+	struct storm_op *o = (struct storm_op *)io;
+	struct storm *s = io->priv;
+	o->m.type = io->result ? M_FAIL : M_ACK;
+	if (write(s->fd, &o->m, sizeof(o->m)) != sizeof(o->m))
+		_exit(3);
+	s->busy[o->m.chunk] = false;
+	storm_issue(s, o);
+}
+
+static void storm_issue(struct storm *s, struct storm_op *o)
+{
+	uint32_t c;
+	do
+		c = (uint32_t)rand() % CR_CHUNKS;
+	while (s->busy[c]);
+	s->busy[c] = true;
+	int dice = rand() % 100;
+	o->m = (struct msg){ .type = M_SUBMIT, .chunk = c, .blk = (uint16_t)(rand() % CR_BLOCKS),
+			     .seed = ++s->seq, .op = dice < 75 ? OP_WRITE : dice < 90 ? OP_UNMAP : OP_ZERO };
+	uint64_t off = (uint64_t)c * CS + (uint64_t)o->m.blk * 4 * KiB;
+	o->iov = (struct iovec){ o->buf, 4 * KiB };
+	if (o->m.op == OP_WRITE) {
+		block_fill(o->buf, o->m.seed);
+		o->io = (struct lun_io){ .op = LUN_OP_WRITE, .offset = off, .length = 4 * KiB, .iov = &o->iov, .iovcnt = 1 };
+	} else if (o->m.op == OP_UNMAP) {
+		o->io = (struct lun_io){ .op = LUN_OP_UNMAP, .offset = (uint64_t)c * CS, .length = CS };
+	} else {
+		o->io = (struct lun_io){ .op = LUN_OP_WRITE_ZEROES, .offset = off, .length = 4 * KiB };
+	}
+	o->io.loop = s->l;
+	o->io.done = storm_done;
+	o->io.priv = s;
+	if (write(s->fd, &o->m, sizeof(o->m)) != sizeof(o->m))
+		_exit(3);
+	lun_submit(s->be, &o->io);
+}
+
+static void storm_start(struct kloop_task *t)
+{
+	struct storm *s = (struct storm *)((char *)t - offsetof(struct storm, t));
+	for (int i = 0; i < CR_QD; i++)
+		storm_issue(s, &s->ops[i]);
+}
+
+static void child_storm(struct env *e, int fd, unsigned seed)
+{
+	srand(seed);
+	struct storm *s = calloc(1, sizeof(*s));
+	s->fd = fd;
+	s->l = kloop_new(256);
+	e->pool = NULL;
+	char err[256];
+	if (!s->l || env_open_pool(e, err, sizeof(err)) || lun_thin_volume_open(e->pool, 1, 512, &s->be))
+		_exit(2);
+	s->seq = (uint64_t)seed << 32;
+	s->t.fn = storm_start;
+	kloop_defer(s->l, &s->t);
+	kloop_run(s->l);
+	_exit(0);
+}
+
+struct model {
+	uint64_t val[CR_CHUNKS][CR_BLOCKS];
+	struct msg inflight[CR_CHUNKS];
+	unsigned acks;
+};
+
+static void model_apply(uint64_t v[CR_BLOCKS], const struct msg *m)
+{
+	if (m->op == OP_UNMAP)
+		memset(v, 0, CR_BLOCKS * sizeof(v[0]));
+	else
+		v[m->blk] = m->op == OP_WRITE ? m->seed : 0;
+}
+
+static void model_msg(struct model *md, const struct msg *m)
+{
+	assert_true(m->chunk < CR_CHUNKS);
+	if (m->type == M_SUBMIT) {
+		md->inflight[m->chunk] = *m;
+		return;
+	}
+	if (m->type == M_ACK) {
+		model_apply(md->val[m->chunk], m);
+		md->acks++;
+	}
+	md->inflight[m->chunk].type = 0;
+}
+
+/* Read the pipe until the deadline (ms) or EOF. */
+static void drain(struct model *md, int fd, int ms)
+{
+	struct msg m;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	while (poll(&pfd, 1, ms) > 0) {
+		ssize_t n = read(fd, &m, sizeof(m));
+		if (n <= 0)
+			return;
+		assert_int_equal(n, sizeof(m));
+		model_msg(md, &m);
+	}
+}
+
+static uint64_t block_value(const uint64_t *w)
+{
+	return w[0]; /* seed * golden ratio, or 0 */
+}
+
+static void verify_chunk(struct env *e, struct lun_backend *be, struct model *md, uint32_t c)
+{
+	uint64_t want[CR_BLOCKS], alt[CR_BLOCKS], buf[512];
+	memcpy(want, md->val[c], sizeof(want));
+	memcpy(alt, want, sizeof(alt));
+	bool has_alt = md->inflight[c].type == M_SUBMIT;
+	if (has_alt)
+		model_apply(alt, &md->inflight[c]);
+	for (int b = 0; b < CR_BLOCKS; b++) {
+		assert_int_equal(rw(e, be, LUN_OP_READ, 0, (uint64_t)c * CS + (uint64_t)b * 4 * KiB, buf, 4 * KiB), 0);
+		uint64_t exp[512], alt_blk[512];
+		block_fill(exp, want[b]);
+		block_fill(alt_blk, alt[b]);
+		if (!want[b])
+			memset(exp, 0, sizeof(exp));
+		if (!alt[b])
+			memset(alt_blk, 0, sizeof(alt_blk));
+		bool ok = !memcmp(buf, exp, sizeof(buf));
+		if (!ok && has_alt && !memcmp(buf, alt_blk, sizeof(buf))) {
+			ok = true;
+			md->val[c][b] = alt[b]; /* the in-flight op made it: now part of the model */
+		}
+		if (!ok)
+			fail_msg("chunk %u block %d: read %llx, acknowledged state %llx (in flight %llx)", c, b,
+				 (unsigned long long)block_value(buf), (unsigned long long)want[b],
+				 (unsigned long long)alt[b]);
+	}
+}
+
+static void test_crash_loop(void **state)
+{
+	struct env *e = env_new(8 * MiB, 0, 128 * KiB);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, CR_CHUNKS * CS), 0);
+	assert_int_equal(lun_thin_pool_close(e->pool), 0);
+	e->pool = NULL;
+	struct model *md = calloc(1, sizeof(*md));
+	srand((unsigned)time(NULL));
+	int iterations = getenv("THIN_CRASH_ITERS") ? atoi(getenv("THIN_CRASH_ITERS")) : 24;
+	for (int it = 0; it < iterations; it++) {
+		int pfd[2];
+		assert_int_equal(pipe(pfd), 0);
+		unsigned seed = (unsigned)rand();
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(pfd[0]);
+			child_storm(e, pfd[1], seed);
+		}
+		close(pfd[1]);
+		drain(md, pfd[0], 0);
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int life = 30 + rand() % 300;
+		do {
+			drain(md, pfd[0], 5);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+		} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < life);
+		kill(pid, SIGKILL);
+		int status;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		drain(md, pfd[0], 0);
+		close(pfd[0]);
+		char err[256];
+		if (env_open_pool(e, err, sizeof(err)))
+			fail_msg("iteration %d: reopen: %s", it, err);
+		check_clean(e);
+		struct lun_backend *be = vopen(e, 1, 512);
+		for (uint32_t c = 0; c < CR_CHUNKS; c++)
+			verify_chunk(e, be, md, c);
+		memset(md->inflight, 0, sizeof(md->inflight));
+		lun_backend_close(be);
+		if (it % 2) /* alternate clean close and a dropped pool */
+			assert_int_equal(lun_thin_pool_close(e->pool), 0);
+		else
+			thin_pool_shutdown(e->pool, false, NULL);
+		e->pool = NULL;
+	}
+	printf("crash loop: %d kills, %u acknowledged operations verified\n", iterations, md->acks);
+	assert_true(md->acks > 100);
+	free(md);
+	env_free(e);
+}
+
+int main(void)
+{
+	struct kloop *probe = kloop_new(8);
+	if (!probe) {
+		printf("io_uring unavailable (%s): skipping\n", strerror(errno));
+		return 77;
+	}
+	kloop_free(probe);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rw_patterns),
+		cmocka_unit_test(test_iovecs_and_4k),
+		cmocka_unit_test(test_concurrent_first_writes),
+		cmocka_unit_test(test_unmap_and_block_status),
+		cmocka_unit_test(test_enospc_grow_low_water),
+		cmocka_unit_test(test_snapshot_and_clone),
+		cmocka_unit_test(test_delete_orders),
+		cmocka_unit_test(test_resize),
+		cmocka_unit_test(test_clone_8g_fast),
+		cmocka_unit_test(test_reopen_and_journal_wrap),
+		cmocka_unit_test(test_torn_journal_tail),
+		cmocka_unit_test(test_corrupt_checkpoint_slot),
+		cmocka_unit_test(test_corrupt_both_slots_and_superblock),
+		cmocka_unit_test(test_check_repair),
+		cmocka_unit_test(test_crash_loop),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
