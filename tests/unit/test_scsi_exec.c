@@ -4,6 +4,7 @@
  * threads, WRITE SAME, UNMAP + GET LBA STATUS, unit attentions, MODE SELECT,
  * SWP, D_SENSE, RSOC, REPORT LUNS, absent LUNs, kbuf back-pressure). */
 #include "test_scsi_harness.h"
+#include <errno.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -597,6 +598,64 @@ static void test_no_unmap_backend(void **s)
 	th_fini(&h);
 }
 
+/* ---- backend errors -> sense (never ILLEGAL REQUEST for backend trouble) ---- */
+static int fake_err;
+
+static void fake_fire(struct kloop_task *k)
+{
+	struct lun_io *io = (struct lun_io *)((char *)k - offsetof(struct lun_io, backend_priv));
+	io->result = fake_err;
+	io->done(io);
+}
+
+static void fake_submit(struct lun_backend *be, struct lun_io *io)
+{
+	struct kloop_task *k = (struct kloop_task *)io->backend_priv;
+	k->fn = fake_fire;
+	kloop_defer(io->loop, k);
+}
+
+static void fake_close(struct lun_backend *be) {}
+
+static void test_backend_errors(void **s)
+{
+	static const struct lun_backend_ops ops = { .name = "fake", .submit_read = fake_submit,
+		.submit_write = fake_submit, .submit_flush = fake_submit, .close = fake_close };
+	struct lun_backend be = { .ops = &ops, .size = 64 * TH_BS, .block_size = TH_BS };
+	struct scsi_lu_params p = { .target_iqn = TH_IQN, .lun = 9 };
+	struct scsi_lu *lu;
+	char err[64];
+	struct tres r;
+	assert_int_equal(scsi_lu_create(&p, &be, &lu, err, sizeof(err)), 0);
+	assert_int_equal(scsi_lun_map_add(H.map, 9, lu), 0);
+	static const struct { int err; bool write; uint8_t key; uint16_t asc; } cases[] = {
+		{ -EIO, false, SCSI_SK_MEDIUM_ERROR, SCSI_ASC_UNRECOVERED_READ_ERROR },
+		{ -EIO, true, SCSI_SK_MEDIUM_ERROR, SCSI_ASC_WRITE_ERROR },
+		{ -ENOSPC, true, SCSI_SK_DATA_PROTECT, SCSI_ASC_SPACE_ALLOC_FAILED_WP },
+		{ -EROFS, true, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED },
+		{ -EAGAIN, false, SCSI_SK_NOT_READY, SCSI_ASC_LU_BECOMING_READY },
+		{ -EBUSY, true, SCSI_SK_NOT_READY, SCSI_ASC_LU_BECOMING_READY },
+		{ -EINVAL, false, SCSI_SK_HARDWARE_ERROR, SCSI_ASC_INTERNAL_TARGET_FAILURE },
+	};
+	uint8_t c[10];
+	th_clear_ua(&H, H.itn);  /* LU 9 is new for this nexus: no UA registered */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake_err = cases[i].err;
+		cdb10(c, cases[i].write ? SCSI_OP_WRITE10 : SCSI_OP_READ10, 0, 1);
+		th_cmd_itn(&H, H.itn, 9, c, 10, buf, cases[i].write ? TH_BS : 0, &r);
+		assert_check(&r, cases[i].key, cases[i].asc);
+	}
+	/* GET LBA STATUS and UNMAP are not offered without backend unmap; SYNC CACHE flushes */
+	fake_err = 0;
+	cdb10(c, SCSI_OP_SYNC_CACHE10, 0, 0);
+	assert_int_equal(th_cmd_itn(&H, H.itn, 9, c, 10, NULL, 0, &r), SAM_STAT_GOOD);
+	atomic_store(&H.map->lu[9], NULL);
+	lu->be = NULL;  /* stack backend: do not close */
+	pthread_mutex_destroy(&lu->lock);
+	pthread_mutex_destroy(&lu->rl_lock);
+	free(lu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -616,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_read_capacity_and_verify),
 		cmocka_unit_test(test_kbuf_backpressure),
 		cmocka_unit_test(test_no_unmap_backend),
+		cmocka_unit_test(test_backend_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
