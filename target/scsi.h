@@ -153,8 +153,10 @@ void scsi_task_release(struct scsi_task *t);
 /* ---- task management (called by the transport on the task's loop) ---- */
 /* LUN RESET: abort nothing here (the transport aborts its own tasks), but
  * reset LU state and raise 29/03 BUS DEVICE RESET FUNCTION OCCURRED for every
- * other nexus. TARGET WARM/COLD RESET: same for every LU of the map with 29/02 /
- * 29/01 (cold also resets mode pages). Thread-safe. */
+ * nexus, the requester's included (SAM-5 6.3.3; libiscsi MultipathIO.Reset
+ * checks it). TARGET WARM/COLD RESET: same for every LU of the map with
+ * 29/02 / 29/01 (cold also resets mode pages). `from` is kept for the
+ * reservation rules that depend on the requester. Thread-safe. */
 void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from);
 void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold);
 /* Tasks aborted by another nexus (CLEAR TASK SET, LUN RESET from another
