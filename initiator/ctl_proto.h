@@ -1,0 +1,31 @@
+/* The control protocol between kura-iscsiadm (and other tools) and
+ * kura-initiatord, over a Unix stream socket (default
+ * /run/kura/initiatord.sock, mode 0600, owner checked with SO_PEERCRED:
+ * only root or the daemon's own uid may connect).
+ *
+ * One request per line: a verb and space-separated arguments, each
+ * percent-encoded (RFC 3986 unreserved characters stay as they are).
+ * The reply is zero or more data lines, each starting "D " followed by a
+ * percent-encoded payload, then one final line:
+ *     "OK"                    success
+ *     "ERR <code> <message>"  failure; <code> is iscsiadm's exit code
+ *                             (e.g. 15 session exists, 21 no records, 24
+ *                             authorization failure, 8 connection timeout...)
+ *
+ * Verbs:
+ *   LOGIN <root> <target> <address> <port> <tpgt> <iface>
+ *        log in using the node record found under <root> (CHAP from it);
+ *        replies OK once the first path is logged in (or ERR).
+ *   LOGOUT <target> <address> <port>       log out that path
+ *   SESSIONS                               D lines: one key=value list per
+ *        path: sid=N target=IQN address=IP port=P tpgt=T iface=NAME
+ *        state=up|down|... isid=HEX lu=<naa hex> device=<path> group=<id>
+ *   SESSION <sid>                          D lines: key=value details for -P 3
+ *   RESCAN <sid>|all
+ *   FAIL-QUEUE <lu>|all                    fail queued I/O now (EIO)
+ *   STATUS                                 D lines: daemon-wide key=value
+ */
+#ifndef KURA_CTL_PROTO_H
+#define KURA_CTL_PROTO_H
+#define KURA_INITIATORD_SOCK "/run/kura/initiatord.sock"
+#endif
