@@ -49,6 +49,12 @@ struct thin_rec {
 	uint64_t a, b;
 };
 
+/* A journal block prepared for writing. */
+struct thin_jblock {
+	uint8_t *buf;
+	uint64_t len, pos, waste;   /* pos: offset in the ring */
+};
+
 /* ---- in-memory state ---- */
 #define THIN_LEAF_SHIFT 12                 /* 4096 entries (16 KiB) per map leaf */
 #define THIN_LEAF_N     (1u << THIN_LEAF_SHIFT)
@@ -148,10 +154,12 @@ struct lun_thin_pool {
 	pthread_t thr;
 	bool thr_started;
 	struct kloop *svc;
-	struct thin_seg *batch, **batch_tail;
-	unsigned batch_n;
-	struct thin_seg *inflight;  /* batch being committed */
-	bool busy;
+	struct thin_seg *batch, **batch_tail; /* arriving */
+	struct thin_seg *flushing;  /* data flush in flight for these */
+	struct thin_seg *ready;     /* flushed, waiting for the journal */
+	struct thin_seg *journaling;/* journal write in flight for these */
+	struct thin_jblock jb;
+	struct kloop_completion jc;
 	struct thin_ctl *ctlq, **ctlq_tail;
 	struct lun_io flush_io;
 	pthread_mutex_t ctl_mu;
@@ -167,6 +175,9 @@ int thin_sb_read(struct lun_thin_pool *pool, char *err, size_t errlen);
 int thin_checkpoint(struct lun_thin_pool *pool);
 int thin_load(struct lun_thin_pool *pool, char *err, size_t errlen);
 int thin_journal_append(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n);
+int thin_journal_prepare(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n,
+			 struct thin_jblock *jb);
+void thin_journal_advance(struct lun_thin_pool *pool, struct thin_jblock *jb);
 uint64_t thin_journal_block_len(unsigned nrec);
 
 /* ---- lun_thin_pool.c ---- */

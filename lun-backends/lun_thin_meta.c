@@ -441,30 +441,49 @@ static int jroom(struct lun_thin_pool *pool, uint64_t len)
 	return -ENOSPC;
 }
 
-/* Service thread: make recs durable as the next journal block. */
+/* Service thread: encode recs as the next journal block and make room for
+ * it (checkpointing if the ring is short); nothing is written yet. */
+int thin_journal_prepare(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n,
+			 struct thin_jblock *jb)
+{
+	jb->len = thin_journal_block_len(n);
+	if (jb->len > pool->jsize / 4)
+		return -E2BIG;
+	int r = jroom(pool, jb->len);
+	if (r)
+		return r;
+	jb->waste = jwaste(pool, jb->len);
+	jb->pos = jb->waste ? 0 : pool->jpos;
+	jb->buf = jblock_encode(pool, recs, n, jb->len);
+	return jb->buf ? 0 : -ENOMEM;
+}
+
+/* The prepared block is durable: move the ring on. */
+void thin_journal_advance(struct lun_thin_pool *pool, struct thin_jblock *jb)
+{
+	free(jb->buf);
+	jb->buf = NULL;
+	pool->jpos = (jb->pos + jb->len) % pool->jsize;
+	pool->jseq++;
+	pool->jused += jb->waste + jb->len;
+	pool->jlive += jb->waste + jb->len;
+}
+
+/* Service thread: make recs durable as the next journal block (blocking). */
 int thin_journal_append(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n)
 {
-	uint64_t len = thin_journal_block_len(n);
-	if (len > pool->jsize / 4)
-		return -E2BIG;
-	int r = jroom(pool, len);
+	struct thin_jblock jb;
+	int r = thin_journal_prepare(pool, recs, n, &jb);
 	if (r)
 		return r;
-	uint64_t waste = jwaste(pool, len);
-	uint8_t *b = jblock_encode(pool, recs, n, len);
-	if (!b)
-		return -ENOMEM;
-	uint64_t pos = waste ? 0 : pool->jpos;
-	r = thin_pwrite(pool->fd, b, len, THIN_JOURNAL_OFF + pos);
-	free(b);
+	r = thin_pwrite(pool->fd, jb.buf, jb.len, THIN_JOURNAL_OFF + jb.pos);
 	if (!r)
 		r = sync_fd(pool->fd);
-	if (r)
+	if (r) {
+		free(jb.buf);
 		return r;
-	pool->jpos = (pos + len) % pool->jsize;
-	pool->jseq++;
-	pool->jused += waste + len;
-	pool->jlive += waste + len;
+	}
+	thin_journal_advance(pool, &jb);
 	return 0;
 }
 

@@ -12,10 +12,12 @@
  * The service thread owns the metadata file. It runs its own kloop and
  * receives two kinds of work by kloop_post:
  *  - segments whose data is written and whose map update must become
- *    durable: they are batched (group commit): data device FLUSH (so that a
- *    mapping never points at data still in a volatile cache), one journal
- *    block, fdatasync; then the updates are applied in memory and the
- *    segments are posted back to their loops, which acknowledge the I/O;
+ *    durable: they are batched (group commit) in a two-stage pipeline:
+ *    data device FLUSH (so that a mapping never points at data still in a
+ *    volatile cache), then one journal block written with RWF_DSYNC; then
+ *    the updates are applied in memory and the segments are posted back to
+ *    their loops, which acknowledge the I/O. Batch N+1 flushes while batch
+ *    N's journal block is being written;
  *  - control operations (volume create/delete/resize, snapshot, clone,
  *    grow, checkpoint, check, open, stop), each journaled alone, run
  *    between batches, while their caller waits on a condition variable.
@@ -458,27 +460,9 @@ static void maybe_checkpoint(struct lun_thin_pool *pool)
 	}
 }
 
-static int batch_journal(struct lun_thin_pool *pool, struct thin_seg *list, unsigned n)
+/* Apply (or on failure undo) a journaled batch and hand it back. */
+static void batch_finish(struct lun_thin_pool *pool, struct thin_seg *list, int res)
 {
-	struct thin_rec *recs = calloc(n, sizeof(*recs));
-	if (!recs)
-		return -ENOMEM;
-	unsigned i = 0;
-	for (struct thin_seg *s = list; s; s = s->next)
-		thin_seg_rec(s, &recs[i++]);
-	int r = thin_journal_append(pool, recs, n);
-	free(recs);
-	return r;
-}
-
-static void commit_finish(struct lun_thin_pool *pool, int res)
-{
-	struct thin_seg *list = pool->inflight;
-	unsigned n = 0;
-	for (struct thin_seg *s = list; s; s = s->next)
-		n++;
-	if (!res)
-		res = batch_journal(pool, list, n);
 	if (res)
 		pool_fail(pool, res, "journal commit");
 	pthread_mutex_lock(&pool->lock);
@@ -490,22 +474,82 @@ static void commit_finish(struct lun_thin_pool *pool, int res)
 		s->waiters = thin_seg_take_waiters(pool, s);
 	}
 	pthread_mutex_unlock(&pool->lock);
-	pool->inflight = NULL;
 	for (struct thin_seg *s = list, *next; s; s = next) {
 		next = s->next;
 		thin_seg_committed(s, res);
 	}
-	pool->busy = false;
+}
+
+static int batch_prepare(struct lun_thin_pool *pool, struct thin_seg *list)
+{
+	unsigned n = 0;
+	for (struct thin_seg *s = list; s; s = s->next)
+		n++;
+	struct thin_rec *recs = calloc(n, sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	n = 0;
+	for (struct thin_seg *s = list; s; s = s->next)
+		thin_seg_rec(s, &recs[n++]);
+	int r = thin_journal_prepare(pool, recs, n, &pool->jb);
+	free(recs);
+	return r;
+}
+
+static void journal_done(struct kloop_completion *c, int res, uint32_t flags)
+{
+	struct lun_thin_pool *pool = (struct lun_thin_pool *)(void *)((char *)c - offsetof(struct lun_thin_pool, jc));
+	struct thin_seg *list = pool->journaling;
+	pool->journaling = NULL;
+	if (res >= 0 && (uint64_t)res == pool->jb.len) {
+		thin_journal_advance(pool, &pool->jb);
+		res = 0;
+	} else {
+		free(pool->jb.buf);
+		pool->jb.buf = NULL;
+		res = res < 0 ? res : -EIO;
+	}
+	batch_finish(pool, list, res);
 	maybe_checkpoint(pool);
 	svc_kick(pool);
 }
 
-static void flush_done(struct lun_io *io)
+/* Stage 2: one journal block for the flushed batch, written with RWF_DSYNC
+ * through the service loop's ring (so the next batch's flush overlaps it). */
+static void journal_start(struct lun_thin_pool *pool)
 {
-	commit_finish(io->priv, io->result);
+	struct thin_seg *list = pool->ready;
+	pool->ready = NULL;
+	int r = pool->failed ? -EIO : batch_prepare(pool, list);
+	struct io_uring_sqe *sqe = r ? NULL : kloop_sqe(pool->svc);
+	if (!sqe) {
+		free(pool->jb.buf);
+		pool->jb.buf = NULL;
+		return batch_finish(pool, list, r ? r : -EIO);
+	}
+	pool->journaling = list;
+	io_uring_prep_write(sqe, pool->fd, pool->jb.buf, (unsigned)pool->jb.len,
+			    THIN_JOURNAL_OFF + pool->jb.pos);
+	sqe->rw_flags = RWF_DSYNC;
+	pool->jc.fn = journal_done;
+	kloop_sqe_done(pool->svc, sqe, &pool->jc);
 }
 
-static void commit_start(struct lun_thin_pool *pool)
+static void commit_flush_done(struct lun_io *io)
+{
+	struct lun_thin_pool *pool = io->priv;
+	struct thin_seg *list = pool->flushing;
+	pool->flushing = NULL;
+	if (io->result)
+		batch_finish(pool, list, io->result);
+	else
+		pool->ready = list;
+	svc_kick(pool);
+}
+
+/* Stage 1: take a batch and flush the data device under it, so that no
+ * mapping can become durable before the data it points at. */
+static void flush_start(struct lun_thin_pool *pool)
 {
 	struct thin_seg **tail = &pool->batch;
 	bool need_flush = false;
@@ -513,15 +557,17 @@ static void commit_start(struct lun_thin_pool *pool)
 		need_flush |= (*tail)->st != THIN_ST_UNMAP;
 		tail = &(*tail)->next;
 	}
-	pool->inflight = pool->batch;
+	struct thin_seg *list = pool->batch;
 	pool->batch = *tail;
 	*tail = NULL;
 	if (!pool->batch)
 		pool->batch_tail = &pool->batch;
-	pool->busy = true;
-	if (!need_flush || !pool->data->volatile_cache)
-		return commit_finish(pool, 0);
-	pool->flush_io = (struct lun_io){ .op = LUN_OP_FLUSH, .loop = pool->svc, .done = flush_done,
+	if (!need_flush || !pool->data->volatile_cache) {
+		pool->ready = list;
+		return;
+	}
+	pool->flushing = list;
+	pool->flush_io = (struct lun_io){ .op = LUN_OP_FLUSH, .loop = pool->svc, .done = commit_flush_done,
 					  .priv = pool };
 	lun_submit(pool->data, &pool->flush_io);
 }
@@ -591,9 +637,12 @@ static int ctl_exec(struct lun_thin_pool *pool, struct thin_ctl *c)
 	return -EINVAL;
 }
 
+/* Control operations write the journal themselves (blocking), so they run
+ * only between journal blocks; batches pipeline: while one batch's journal
+ * block is written, the next one's data flush runs. */
 static void svc_kick(struct lun_thin_pool *pool)
 {
-	while (!pool->busy && pool->ctlq) {
+	while (!pool->journaling && !pool->ready && pool->ctlq) {
 		struct thin_ctl *c = pool->ctlq;
 		pool->ctlq = c->next;
 		if (!pool->ctlq)
@@ -605,8 +654,10 @@ static void svc_kick(struct lun_thin_pool *pool)
 		pthread_cond_broadcast(&pool->ctl_cv);
 		pthread_mutex_unlock(&pool->ctl_mu);
 	}
-	if (!pool->busy && pool->batch)
-		commit_start(pool);
+	if (!pool->flushing && !pool->ready && pool->batch)
+		flush_start(pool);
+	if (!pool->journaling && pool->ready)
+		journal_start(pool);
 }
 
 static void ctl_arrive(struct kloop_task *t)

@@ -737,13 +737,18 @@ static void block_fill(uint64_t *w, uint64_t seed)
 
 static void storm_issue(struct storm *s, struct storm_op *o);
 
+static void send_msg(int fd, struct msg m)
+{
+	if (write(fd, &m, sizeof(m)) != sizeof(m))
+		_exit(3);
+}
+
 static void storm_done(struct lun_io *io)
 {
 	struct storm_op *o = (struct storm_op *)io;
 	struct storm *s = io->priv;
 	o->m.type = io->result ? M_FAIL : M_ACK;
-	if (write(s->fd, &o->m, sizeof(o->m)) != sizeof(o->m))
-		_exit(3);
+	send_msg(s->fd, o->m);
 	s->busy[o->m.chunk] = false;
 	storm_issue(s, o);
 }
@@ -771,8 +776,7 @@ static void storm_issue(struct storm *s, struct storm_op *o)
 	o->io.loop = s->l;
 	o->io.done = storm_done;
 	o->io.priv = s;
-	if (write(s->fd, &o->m, sizeof(o->m)) != sizeof(o->m))
-		_exit(3);
+	send_msg(s->fd, o->m);
 	lun_submit(s->be, &o->io);
 }
 
