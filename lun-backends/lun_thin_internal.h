@@ -61,6 +61,8 @@ struct thin_jblock {
 #define THIN_PENDING    0x80000000u        /* map entry: an update is in flight */
 #define THIN_MAX_CHUNKS 0x7fff0000u
 #define THIN_PIN_FREE   0x8000u            /* pins: release once unpinned */
+#define THIN_PIN_STALE  0x4000u            /* pins: lost a sharer while pinned */
+#define THIN_PIN_COUNT  0x3fffu
 #define THIN_PEND_BUCKETS 4096u
 #define THIN_VOL_RO     1u
 

@@ -283,7 +283,7 @@ static void do_cow(struct thin_seg *s)
 	child_submit(s, LUN_OP_READ, (uint64_t)s->p << pool->chunk_shift, pool->chunk_size, 0, cow_read_done);
 }
 
-static void flush_done(struct lun_io *c) { seg_done(c->priv, c->result); }
+static void seg_flush_done(struct lun_io *c) { seg_done(c->priv, c->result); }
 
 /* ---- planning (pool lock held) ---- */
 
@@ -318,7 +318,7 @@ static enum thin_act plan_write(struct lun_thin_pool *pool, struct thin_seg *s, 
 {
 	if (!e && s->keep_holes)
 		return ACT_DONE;
-	if (e && pool->ref[e - 1] == 1) {
+	if (e && pool->ref[e - 1] == 1 && !(pool->pins[e - 1] & THIN_PIN_STALE)) {
 		pin_seg(pool, s, e - 1);
 		return ACT_INPLACE;
 	}
@@ -361,7 +361,7 @@ static void seg_start(struct thin_seg *s)
 {
 	struct lun_thin_pool *pool = s->req->pool;
 	if (s->kind == THIN_S_FLUSH)
-		return child_submit(s, LUN_OP_FLUSH, 0, 0, 0, flush_done);
+		return child_submit(s, LUN_OP_FLUSH, 0, 0, 0, seg_flush_done);
 	int res = 0;
 	pthread_mutex_lock(&pool->lock);
 	enum thin_act a = plan(pool, s, &res);

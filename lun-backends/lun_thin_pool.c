@@ -209,12 +209,20 @@ static void ref_inc(struct lun_thin_pool *pool, uint32_t p)
 	pool->ref[p]++;
 }
 
-/* Lock held, the record dropping this reference is durable. */
+/* Lock held, the record dropping this reference is durable. A chunk that
+ * loses a sharer while pinned may still be read by the volume that just
+ * stopped mapping it, so the remaining owner must not overwrite it in place
+ * until those I/Os drain (STALE: its next write copies instead):
+ *
+ *   vol A: read v -> p (pin) .................................. done (unpin)
+ *   vol A: write v: CoW p -> q, commit: ref[p] 2->1, pinned -> STALE
+ *   clone C: write v -> p: STALE -> CoW too, not in place over A's read */
 void thin_ref_dec(struct lun_thin_pool *pool, uint32_t p)
 {
+	bool pinned = pool->pins[p] & THIN_PIN_COUNT;
 	if (--pool->ref[p])
-		return;
-	if (pool->pins[p])
+		pool->pins[p] |= pinned ? THIN_PIN_STALE : 0;
+	else if (pinned)
 		pool->pins[p] |= THIN_PIN_FREE;
 	else
 		free_set(pool, p);
@@ -227,10 +235,12 @@ void thin_pin(struct lun_thin_pool *pool, uint32_t p)
 
 void thin_unpin(struct lun_thin_pool *pool, uint32_t p)
 {
-	if (--pool->pins[p] == THIN_PIN_FREE) {
-		pool->pins[p] = 0;
+	if (--pool->pins[p] & THIN_PIN_COUNT)
+		return;
+	bool release = pool->pins[p] & THIN_PIN_FREE;
+	pool->pins[p] = 0;
+	if (release)
 		free_set(pool, p);
-	}
 }
 
 static int64_t free_find(const struct lun_thin_pool *pool)
@@ -723,7 +733,7 @@ static void check_chunk(struct lun_thin_pool *pool, uint64_t p, uint32_t exp, bo
 			pool->freemap[p / 64] &= ~(1ull << (p % 64));
 			pool->nfree--;
 		}
-	} else if (!exp && !fr && !pool->pins[p]) {
+	} else if (!exp && !fr && !(pool->pins[p] & THIN_PIN_COUNT)) {
 		rep->leaked++;
 		if (repair)
 			free_set(pool, p);

@@ -459,6 +459,48 @@ static void test_snapshot_and_clone(void **state)
 	env_free(e);
 }
 
+/* A chunk that lost a sharer while a read of the old owner pins it is not
+ * overwritten in place by the remaining owner; a CoW in a full pool fails
+ * with ENOSPC while reads go on. */
+static void test_stale_pin_and_cow_enospc(void **state)
+{
+	struct env *e = env_new(16 * MiB, 4 * CS, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 1 * MiB), 0);
+	struct lun_backend *a = vopen(e, 1, 512);
+	put(e, a, 0, CS, 1);
+	assert_int_equal(lun_thin_clone(e->pool, 1, 2), 0);
+	struct lun_backend *c = vopen(e, 2, 512);
+	uint32_t p = thin_map_get(thin_vol_find(e->pool, 1), 0) - 1;
+	pthread_mutex_lock(&e->pool->lock);
+	thin_pin(e->pool, p); /* stands for a read of volume 1 still in flight */
+	pthread_mutex_unlock(&e->pool->lock);
+	put(e, a, 0, 4 * KiB, 2); /* CoW: p now only mapped by the clone, but pinned */
+	assert_int_equal(e->pool->ref[p], 1);
+	assert_true(e->pool->pins[p] & THIN_PIN_STALE);
+	put(e, c, 4 * KiB, 4 * KiB, 3); /* must copy, not write into p */
+	assert_int_equal(used(e), 3);
+	assert_int_equal(e->pool->ref[p], 0);
+	pthread_mutex_lock(&e->pool->lock);
+	thin_unpin(e->pool, p); /* the read drains: p is free now */
+	pthread_mutex_unlock(&e->pool->lock);
+	assert_int_equal(used(e), 2);
+	expect(e, c, 0, 4 * KiB, 1);
+	expect(e, c, 4 * KiB, 4 * KiB, 3);
+	expect(e, a, 0, 4 * KiB, 2);
+	expect(e, a, 4 * KiB, CS - 4 * KiB, 1);
+	/* full pool: a write to a shared chunk needs a chunk and fails */
+	assert_int_equal(lun_thin_snapshot(e->pool, 1, 3), 0);
+	put(e, a, CS, 4 * KiB, 4);
+	put(e, a, 2 * CS, 4 * KiB, 4);
+	uint8_t b[512] = { 0 };
+	assert_int_equal(rw(e, a, LUN_OP_WRITE, 0, 0, b, 512), -ENOSPC);
+	expect(e, a, 0, 4 * KiB, 2);
+	lun_backend_close(c);
+	lun_backend_close(a);
+	check_clean(e);
+	env_free(e);
+}
+
 /* Build origin 1 with snapshot 2 and clone 3 (of 2), each with private
  * chunks; delete them in the given order; used chunks return to 0. */
 static void delete_order(const uint32_t order[3])
@@ -950,6 +992,7 @@ int main(void)
 		cmocka_unit_test(test_unmap_and_block_status),
 		cmocka_unit_test(test_enospc_grow_low_water),
 		cmocka_unit_test(test_snapshot_and_clone),
+		cmocka_unit_test(test_stale_pin_and_cow_enospc),
 		cmocka_unit_test(test_delete_orders),
 		cmocka_unit_test(test_resize),
 		cmocka_unit_test(test_clone_8g_fast),
