@@ -35,6 +35,12 @@ struct tgt_worker {
 	pthread_mutex_t start_lock;  /* start-up handshake with tgt_server_start */
 	pthread_cond_t start_cond;
 	int start_state;             /* 0 starting, 1 running, <0 -errno */
+	/* adaptive polling (conn.c): keep the loop from sleeping in epoll for a
+	 * short while after activity, so a busy connection costs no wake-ups */
+	struct kloop_task poll_task;
+	bool poll_armed;
+	uint64_t busy_until_ns;
+	uint32_t poll_ns;            /* 0 disables */
 };
 
 struct tgt_listener {
