@@ -563,7 +563,8 @@ static void flush_start(struct lun_thin_pool *pool)
 {
 	struct thin_seg **tail = &pool->batch;
 	bool need_flush = false;
-	for (unsigned n = 0; *tail && n < THIN_BATCH_MAX; n++) {
+	uint64_t max = (pool->jsize / 4 - THIN_JHDR) / THIN_REC; /* one block fits the ring */
+	for (unsigned n = 0; *tail && n < THIN_BATCH_MAX && n < max; n++) {
 		need_flush |= (*tail)->st != THIN_ST_UNMAP;
 		tail = &(*tail)->next;
 	}

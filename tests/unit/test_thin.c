@@ -351,6 +351,85 @@ static void test_unmap_and_block_status(void **state)
 	env_free(e);
 }
 
+/* Two worker threads, each with its own loop, write interleaved 4 KiB blocks
+ * of the same new chunks at once (waiters redriven across loops). */
+struct worker {
+	struct lun_backend *be;
+	struct kloop *l;
+	int id, next, inflight;
+	struct lun_io io[8];
+	struct iovec iov[8];
+	uint8_t buf[8][4096];
+	struct kloop_task t;
+};
+
+#define MT_CHUNKS 64
+
+static void mt_issue(struct worker *w, int k);
+
+static void mt_done(struct lun_io *io)
+{
+	struct worker *w = io->priv;
+	if (io->result)
+		fail_msg("worker %d: %d", w->id, io->result);
+	w->inflight--;
+	if (w->next < MT_CHUNKS * 8)
+		mt_issue(w, (int)(io - w->io));
+	else if (!w->inflight)
+		kloop_stop(w->l);
+}
+
+static void mt_issue(struct worker *w, int k)
+{
+	int n = w->next++;
+	uint64_t off = (uint64_t)(n % MT_CHUNKS) * CS + (uint64_t)((n / MT_CHUNKS) * 2 + w->id) * 4 * KiB;
+	fill(w->buf[k], off, 4 * KiB, 70);
+	w->iov[k] = (struct iovec){ w->buf[k], 4 * KiB };
+	w->io[k] = (struct lun_io){ .op = LUN_OP_WRITE, .offset = off, .length = 4 * KiB, .iov = &w->iov[k],
+				    .iovcnt = 1, .loop = w->l, .done = mt_done, .priv = w };
+	w->inflight++;
+	lun_submit(w->be, &w->io[k]);
+}
+
+static void mt_start(struct kloop_task *t)
+{
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, t));
+	for (int k = 0; k < 8; k++)
+		mt_issue(w, k);
+}
+
+static void *mt_main(void *arg)
+{
+	struct worker *w = arg;
+	w->t.fn = mt_start;
+	kloop_defer(w->l, &w->t);
+	kloop_run(w->l);
+	return NULL;
+}
+
+static void test_two_workers(void **state)
+{
+	struct env *e = env_new(16 * MiB, 0, 0);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, MT_CHUNKS * CS), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	struct worker *w = calloc(2, sizeof(*w));
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct worker){ .be = be, .l = kloop_new(64), .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, mt_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		kloop_free(w[i].l);
+	}
+	assert_int_equal(used(e), MT_CHUNKS);
+	expect(e, be, 0, MT_CHUNKS * CS, 70);
+	free(w);
+	lun_backend_close(be);
+	check_clean(e);
+	env_free(e);
+}
+
 /* ---- space ---- */
 
 static void lw_cb(void *arg, uint64_t gen) { *(uint64_t *)arg = gen; }
@@ -618,6 +697,26 @@ static void test_reopen_and_journal_wrap(void **state)
 	lun_backend_close(be);
 	env_reopen(e, false);
 	assert_int_equal(used(e), u);
+	check_clean(e);
+	env_free(e);
+}
+
+/* One UNMAP of 1600 chunks: more records than one block of a 128 KiB
+ * journal holds, so the commit is split across blocks. */
+static void test_big_unmap_small_journal(void **state)
+{
+	struct env *e = env_new(100 * MiB, 0, 128 * KiB);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 100 * MiB), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	assert_int_equal(op0(e, be, LUN_OP_WRITE_ZEROES, 0, 0, 100 * MiB), 0);
+	assert_int_equal(used(e), 1600);
+	put(e, be, 50 * MiB, 4 * KiB, 5);
+	assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0, 0, 100 * MiB), 0);
+	assert_int_equal(used(e), 0);
+	expect(e, be, 50 * MiB, 4 * KiB, 0);
+	lun_backend_close(be);
+	env_reopen(e, true);
+	assert_int_equal(used(e), 0);
 	check_clean(e);
 	env_free(e);
 }
@@ -990,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(test_iovecs_and_4k),
 		cmocka_unit_test(test_concurrent_first_writes),
 		cmocka_unit_test(test_unmap_and_block_status),
+		cmocka_unit_test(test_two_workers),
 		cmocka_unit_test(test_enospc_grow_low_water),
 		cmocka_unit_test(test_snapshot_and_clone),
 		cmocka_unit_test(test_stale_pin_and_cow_enospc),
@@ -997,6 +1097,7 @@ int main(void)
 		cmocka_unit_test(test_resize),
 		cmocka_unit_test(test_clone_8g_fast),
 		cmocka_unit_test(test_reopen_and_journal_wrap),
+		cmocka_unit_test(test_big_unmap_small_journal),
 		cmocka_unit_test(test_torn_journal_tail),
 		cmocka_unit_test(test_corrupt_checkpoint_slot),
 		cmocka_unit_test(test_corrupt_both_slots_and_superblock),
