@@ -1,0 +1,569 @@
+/* RAID unit operations: one stripe (RAID-5/6) or one logical chunk's copies
+ * (RAID-1/10, background only) read, computed and written under its unit
+ * lock, plus the parent request that splits a RAID-5/6 lun_io into stripes.
+ *
+ * A unit operation (sop) works on a window [w0, w0 + wlen) of the chunk, the
+ * same bytes in every slot, in a buffer of one window per slot plus spares
+ * for recomputed parity:
+ *
+ *   lock unit -> read what is needed from readable members -> (a member
+ *   fails: mark it, re-plan) -> reconstruct lost data from parity ->
+ *   merge / check -> write data and parity to writable members -> unlock
+ *
+ * Writes are reconstruct-writes: the rest of the window's data is read (or
+ * reconstructed) and P/Q recomputed from all data, so a write also repairs
+ * any inconsistency left in its window. A small write to one chunk of a
+ * RAID-6 of 6 reads 3 chunks either way; read-modify-write (old data + P + Q
+ * deltas) would save reads only on wide arrays: not done (see report).
+ * A full-stripe write reads nothing.
+ *
+ * Not for: RAID-0/1/10 foreground I/O (lun_raid_mirror.c) or scheduling of
+ * background work (lun_raid_bg.c).
+ */
+#include "lun-backends/lun_raid_internal.h"
+#include "common/kbuf.h"
+#include <errno.h>
+#include <isa-l/raid.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct raid_sop {
+	struct raid_wait w;         /* unit lock; w.key = unit */
+	struct raid *r;
+	enum raid_op_kind kind;
+	struct raid_unit u;
+	uint32_t w0, wlen;
+	uint64_t a, b;              /* parity foreground: stripe-relative byte range */
+	struct raid_req *req;
+	uint64_t req_pos;           /* offset in req->io's iov of stripe byte a */
+	void (*bg_done)(struct raid *r, int res);
+	uint8_t *buf;
+	uint8_t *slot[RAID_SLOT_MAX + 3]; /* slots, expected parity (np), scratch */
+	uint32_t need, got;
+	int pending, err, tries;
+	bool retry, direct;
+	struct lun_io io[RAID_SLOT_MAX];
+	struct iovec iov[RAID_SLOT_MAX];
+};
+
+static bool parity_level(const struct raid *r) { return r->level == 5 || r->level == 6; }
+static uint32_t full_mask(int n) { return n >= 32 ? ~0u : (1u << n) - 1; }
+
+/* Bytes of data slot d inside [a, b), in chunk coordinates. */
+static bool slot_range(const struct raid_sop *s, int d, uint32_t *lo, uint32_t *hi)
+{
+	uint64_t c0 = (uint64_t)d * s->r->chunk, c1 = c0 + s->r->chunk;
+	uint64_t l = s->a > c0 ? s->a : c0, h = s->b < c1 ? s->b : c1;
+	if (l >= h)
+		return false;
+	*lo = (uint32_t)(l - c0);
+	*hi = (uint32_t)(h - c0);
+	return true;
+}
+
+static uint32_t touched_mask(const struct raid_sop *s)
+{
+	uint32_t m = 0, lo, hi;
+	for (int d = 0; d < s->r->k; d++)
+		if (slot_range(s, d, &lo, &hi))
+			m |= 1u << d;
+	return m;
+}
+
+static uint32_t covered_mask(const struct raid_sop *s)
+{
+	uint32_t m = 0, lo, hi;
+	for (int d = 0; d < s->r->k; d++)
+		if (slot_range(s, d, &lo, &hi) && lo <= s->w0 && hi >= s->w0 + s->wlen)
+			m |= 1u << d;
+	return m;
+}
+
+static uint32_t readable_mask(const struct raid_sop *s)
+{
+	uint32_t m = 0;
+	for (int i = 0; i < s->u.nslots; i++)
+		if (raid_readable(s->r, s->u.role[i], s->u.row[i]))
+			m |= 1u << i;
+	return m;
+}
+
+/* ---- finishing ---- */
+
+static void sop_finish(struct raid_sop *s, int res)
+{
+	struct raid *r = s->r;
+	raid_unlock_unit(r, &s->w);
+	kbuf_free(s->buf);
+	struct raid_req *req = s->req;
+	void (*bg_done)(struct raid *, int) = s->bg_done;
+	free(s);
+	if (req)
+		raid_req_piece_done(req, res);
+	else
+		bg_done(r, res);
+}
+
+/* ---- member I/O ---- */
+
+static void sop_io_done(struct lun_io *io);
+
+static void sop_issue(struct raid_sop *s, int i, enum lun_op op, uint32_t lo, uint32_t hi, uint8_t *src)
+{
+	unsigned fua = s->req ? (s->req->io->flags & LUN_IO_FUA) : LUN_IO_FUA;
+	s->iov[i] = (struct iovec){ src, hi - lo };
+	s->io[i] = (struct lun_io){ .op = op, .flags = op == LUN_OP_WRITE ? fua : 0,
+				    .offset = raid_member_off(s->r, s->u.row[i], lo), .length = hi - lo,
+				    .iov = &s->iov[i], .iovcnt = 1, .loop = s->w.loop, .done = sop_io_done,
+				    .priv = s };
+	s->pending++;
+	lun_submit(s->r->m[s->u.role[i]].be, &s->io[i]);
+}
+
+/* Write slot i's window bytes [lo, hi) from src, or note that it is skipped. */
+static void sop_write(struct raid_sop *s, int i, uint32_t lo, uint32_t hi, uint8_t *src)
+{
+	if (raid_writable(s->r, s->u.role[i]))
+		sop_issue(s, i, LUN_OP_WRITE, lo, hi, src + (lo - s->w0));
+	else if (s->req)
+		raid_req_note_skip(s->req, s->u.role[i]);
+}
+
+static void sop_after_reads(struct raid_sop *s);
+
+static void sop_io_done(struct lun_io *io)
+{
+	struct raid_sop *s = io->priv;
+	int i = (int)(io - s->io);
+	bool rd = io->op == LUN_OP_READ;
+	if (io->result < 0) {
+		raid_member_failed(s->r, s->u.role[i]);
+		if (rd)
+			s->retry = true;
+		else if (s->req)
+			raid_req_note_skip(s->req, s->u.role[i]);
+	} else if (rd) {
+		s->got |= 1u << i;
+	}
+	if (--s->pending)
+		return;
+	if (rd)
+		return sop_after_reads(s);
+	sop_finish(s, atomic_load(&s->r->failed) ? -ENODEV : s->err);
+}
+
+/* ---- planning reads ---- */
+
+static void sop_plan(struct raid_sop *s, uint32_t *want)
+{
+	uint32_t rd = readable_mask(s);
+	s->direct = false;
+	if (s->kind == RAID_K_READ) {
+		s->need = touched_mask(s);
+		s->direct = (s->need & ~rd) == 0;
+	} else if (s->kind == RAID_K_WRITE || s->kind == RAID_K_ZERO) {
+		s->need = full_mask(s->r->k) & ~covered_mask(s);
+	} else {
+		s->need = full_mask(s->u.nslots);
+	}
+	*want = (s->need & ~rd) == 0 ? s->need : rd;
+}
+
+static void sop_run(struct raid_sop *s)
+{
+	uint32_t want, lo, hi;
+	if (atomic_load(&s->r->failed))
+		return sop_finish(s, -ENODEV);
+	sop_plan(s, &want);
+	s->got = 0;
+	for (int i = 0; i < s->u.nslots; i++) {
+		if (!(want & (1u << i)))
+			continue;
+		if (!s->direct || !slot_range(s, i, &lo, &hi)) {
+			lo = s->w0;
+			hi = s->w0 + s->wlen;
+		}
+		sop_issue(s, i, LUN_OP_READ, lo, hi, s->slot[i] + (lo - s->w0));
+	}
+	if (!s->pending)
+		sop_after_reads(s);
+}
+
+static void sop_locked(struct kloop_task *t) { sop_run((struct raid_sop *)(void *)t); }
+
+/* ---- computing ---- */
+
+/* Reconstruct the needed data slots that were not read; 0 or -ENODEV. */
+static int sop_fill_missing(struct raid_sop *s)
+{
+	struct raid *r = s->r;
+	if (!(s->need & ~s->got))
+		return 0;
+	uint32_t missing = full_mask(r->k + r->np) & ~s->got;
+	if (__builtin_popcount(missing) > r->np)
+		return -ENODEV;
+	return raid_reconstruct(r->k, r->np, s->wlen, s->slot, missing);
+}
+
+static void fg_copy(struct raid_sop *s, int d, bool out)
+{
+	uint32_t lo, hi;
+	struct lun_io *io = s->req->io;
+	if (!slot_range(s, d, &lo, &hi))
+		return;
+	uint64_t pos = s->req_pos + (uint64_t)d * s->r->chunk + lo - s->a;
+	uint8_t *p = s->slot[d] + (lo - s->w0);
+	if (out)
+		lun_buf_to_iov(io->iov, io->iovcnt, pos, p, hi - lo);
+	else if (s->kind == RAID_K_ZERO)
+		memset(p, 0, hi - lo);
+	else
+		lun_iov_to_buf(io->iov, io->iovcnt, pos, p, hi - lo);
+}
+
+static int fg_read(struct raid_sop *s)
+{
+	int e = sop_fill_missing(s);
+	for (int d = 0; !e && d < s->r->k; d++)
+		fg_copy(s, d, true);
+	return e;
+}
+
+static int fg_write(struct raid_sop *s)
+{
+	struct raid *r = s->r;
+	uint32_t lo, hi;
+	int e = sop_fill_missing(s);
+	if (e)
+		return e;
+	for (int d = 0; d < r->k; d++)
+		fg_copy(s, d, false);
+	if (raid_parity_gen(r->k, r->np, s->wlen, s->slot))
+		return -EIO;
+	for (int d = 0; d < r->k; d++)
+		if (slot_range(s, d, &lo, &hi))
+			sop_write(s, d, lo, hi, s->slot[d]);
+	for (int p = r->k; p < r->k + r->np; p++)
+		sop_write(s, p, s->w0, s->w0 + s->wlen, s->slot[p]);
+	return 0;
+}
+
+/* RAID-6 with P and Q both wrong: the one data slot whose reconstruction
+ * from P makes Q right, or -1. The fixed data is left in the scratch slot. */
+static int locate_bad_data(struct raid_sop *s)
+{
+	struct raid *r = s->r;
+	uint8_t *v[RAID_SLOT_MAX + 2];
+	for (int z = 0; z < r->k; z++) {
+		memcpy(v, s->slot, sizeof(v[0]) * (size_t)(r->k + 2));
+		v[z] = s->slot[r->k + 2 * r->np];
+		if (raid_reconstruct(r->k, 1, s->wlen, v, 1u << z) == 0 && pq_check(r->k + 2, (int)s->wlen, (void **)v) == 0)
+			return z;
+	}
+	return -1;
+}
+
+/* Expected parity into the spare slots; returns the mask of parity slots read that differ. */
+static uint32_t bg_parity_mismatch(struct raid_sop *s)
+{
+	struct raid *r = s->r;
+	uint8_t *v[RAID_SLOT_MAX + 2];
+	memcpy(v, s->slot, sizeof(v[0]) * (size_t)r->k);
+	for (int p = 0; p < r->np; p++)
+		v[r->k + p] = s->slot[r->k + r->np + p];
+	raid_parity_gen(r->k, r->np, s->wlen, v);
+	uint32_t mism = 0;
+	for (int p = r->k; p < r->k + r->np; p++)
+		if ((s->got & (1u << p)) && memcmp(s->slot[p], s->slot[p + r->np], s->wlen))
+			mism |= 1u << p;
+	return mism;
+}
+
+static int target_slot(const struct raid_sop *s)
+{
+	for (int i = 0; i < s->u.nslots; i++)
+		if (s->u.role[i] == s->r->bg_role)
+			return i;
+	return -1;
+}
+
+static void scrub_count(struct raid_sop *s, uint32_t mism, bool fixed)
+{
+	atomic_fetch_add(&s->r->scrub_units, 1);
+	if (!mism)
+		return;
+	atomic_fetch_add(&s->r->scrub_mismatch, 1);
+	if (fixed)
+		atomic_fetch_add(&s->r->scrub_repaired, 1);
+}
+
+static int bg_parity(struct raid_sop *s)
+{
+	struct raid *r = s->r;
+	uint32_t missing = full_mask(r->k + r->np) & ~s->got;
+	if (__builtin_popcount(missing) > r->np || raid_reconstruct(r->k, r->np, s->wlen, s->slot, missing))
+		return -ENODEV;
+	uint32_t mism = bg_parity_mismatch(s);
+	uint32_t end = s->w0 + s->wlen;
+	if (s->kind == RAID_K_REBUILD) {
+		int t = target_slot(s);
+		if (t >= 0)
+			sop_write(s, t, s->w0, end, t < r->k ? s->slot[t] : s->slot[t + r->np]);
+		return 0;
+	}
+	int z = -1;
+	if (s->kind == RAID_K_SCRUB && r->np == 2 && mism == (3u << r->k) && s->got == full_mask(r->k + 2))
+		z = locate_bad_data(s);
+	bool fix = s->kind == RAID_K_RESYNC || r->bg_repair;
+	if (s->kind == RAID_K_SCRUB)
+		scrub_count(s, mism, fix);
+	if (fix && z >= 0)
+		sop_write(s, z, s->w0, end, s->slot[r->k + 2 * r->np]);
+	for (int p = r->k; fix && z < 0 && p < r->k + r->np; p++)
+		if (mism & (1u << p))
+			sop_write(s, p, s->w0, end, s->slot[p + r->np]);
+	return 0;
+}
+
+static int bg_mirror(struct raid_sop *s)
+{
+	if (!s->got)
+		return -ENODEV;
+	int ref = __builtin_ctz(s->got);
+	uint32_t mism = 0, end = s->w0 + s->wlen;
+	for (int i = ref + 1; i < s->u.nslots; i++)
+		if ((s->got & (1u << i)) && memcmp(s->slot[i], s->slot[ref], s->wlen))
+			mism |= 1u << i;
+	if (s->kind == RAID_K_REBUILD) {
+		int t = target_slot(s);
+		if (t >= 0)
+			sop_write(s, t, s->w0, end, s->slot[ref]);
+		return 0;
+	}
+	bool fix = s->kind == RAID_K_RESYNC || s->r->bg_repair;
+	if (s->kind == RAID_K_SCRUB)
+		scrub_count(s, mism, fix);
+	for (int i = 0; fix && i < s->u.nslots; i++)
+		if (mism & (1u << i))
+			sop_write(s, i, s->w0, end, s->slot[ref]);
+	return 0;
+}
+
+static int sop_compute(struct raid_sop *s)
+{
+	switch (s->kind) {
+	case RAID_K_READ: return fg_read(s);
+	case RAID_K_WRITE:
+	case RAID_K_ZERO: return fg_write(s);
+	default: return parity_level(s->r) ? bg_parity(s) : bg_mirror(s);
+	}
+}
+
+static void sop_after_reads(struct raid_sop *s)
+{
+	if (s->retry) {
+		s->retry = false;
+		if (++s->tries > s->r->n)
+			return sop_finish(s, -EIO);
+		return sop_run(s);
+	}
+	s->err = sop_compute(s);
+	if (s->err || !s->pending)
+		sop_finish(s, s->err ? s->err : atomic_load(&s->r->failed) ? -ENODEV : 0);
+}
+
+/* ---- starting ---- */
+
+static void sop_window(struct raid_sop *s)
+{
+	uint32_t lo, hi, w0 = s->r->chunk, w1 = 0;
+	for (int d = 0; d < s->r->k; d++)
+		if (slot_range(s, d, &lo, &hi)) {
+			w0 = lo < w0 ? lo : w0;
+			w1 = hi > w1 ? hi : w1;
+		}
+	s->w0 = w0;
+	s->wlen = w1 - w0;
+}
+
+static struct raid_sop *sop_new(struct raid *r, struct kloop *loop, enum raid_op_kind kind, uint64_t unit)
+{
+	struct raid_sop *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->r = r;
+	s->kind = kind;
+	s->w.key = unit;
+	s->w.loop = loop;
+	s->w.t.fn = sop_locked;
+	raid_unit_map(r, unit, &s->u);
+	return s;
+}
+
+static int sop_alloc_buf(struct raid_sop *s)
+{
+	int nbuf = s->u.nslots + s->r->np + 1;
+	s->buf = kbuf_alloc((size_t)nbuf * s->wlen);
+	if (!s->buf)
+		return -ENOMEM;
+	for (int i = 0; i < nbuf; i++)
+		s->slot[i] = s->buf + (size_t)i * s->wlen;
+	return 0;
+}
+
+static void sop_go(struct raid_sop *s)
+{
+	if (sop_alloc_buf(s) < 0) {
+		struct raid_req *req = s->req;
+		void (*bg_done)(struct raid *, int) = s->bg_done;
+		struct raid *r = s->r;
+		free(s);
+		return req ? raid_req_piece_done(req, -ENOMEM) : bg_done(r, -ENOMEM);
+	}
+	if (raid_lock_unit(s->r, &s->w))
+		sop_run(s);
+}
+
+void raid_sop_start(struct raid *r, struct kloop *loop, enum raid_op_kind kind, uint64_t unit,
+		    uint32_t w0, uint32_t wlen, struct raid_req *req, uint64_t req_pos,
+		    void (*bg_done)(struct raid *r, int res))
+{
+	struct raid_sop *s = sop_new(r, loop, kind, unit);
+	if (!s)
+		return req ? raid_req_piece_done(req, -ENOMEM) : bg_done(r, -ENOMEM);
+	s->req = req;
+	s->bg_done = bg_done;
+	s->w0 = w0;
+	s->wlen = wlen;
+	if (req) { /* w0, wlen carry the stripe-relative range [a, a + len) */
+		s->a = w0;
+		s->b = (uint64_t)w0 + wlen;
+		s->req_pos = req_pos;
+		sop_window(s);
+	}
+	sop_go(s);
+}
+
+/* ---- parent requests (shared with lun_raid_mirror.c) ---- */
+
+static void req_complete(struct raid_req *q)
+{
+	struct lun_io *io = q->io;
+	io->result = q->err;
+	free(q);
+	io->done(io);
+}
+
+static void req_meta_done(struct kloop_task *t)
+{
+	struct raid_req *q = (struct raid_req *)((char *)t - offsetof(struct raid_req, w));
+	if (q->w.result && !q->err)
+		q->err = q->w.result;
+	req_complete(q);
+}
+
+static void req_end(struct raid_req *q)
+{
+	if (q->bm_held)
+		raid_bm_exit(q->r, q->row0, q->row1);
+	q->w.t.fn = req_meta_done;
+	q->w.loop = q->io->loop;
+	if (q->need_seq && !raid_meta_wait(q->r, q->need_seq, &q->w))
+		return;
+	req_complete(q);
+}
+
+void raid_req_piece_done(struct raid_req *q, int res)
+{
+	if (res < 0 && !q->err)
+		q->err = res;
+	if (--q->pending == 0)
+		req_end(q);
+}
+
+void raid_req_note_skip(struct raid_req *q, int role)
+{
+	pthread_mutex_lock(&q->r->mu);
+	if (q->r->m[role].fail_seq > q->need_seq)
+		q->need_seq = q->r->m[role].fail_seq;
+	pthread_mutex_unlock(&q->r->mu);
+}
+
+static void parity_issue(struct raid_req *q)
+{
+	struct raid *r = q->r;
+	struct lun_io *io = q->io;
+	uint64_t sbytes = (uint64_t)r->k << r->chunk_shift;
+	enum raid_op_kind kind = io->op == LUN_OP_READ ? RAID_K_READ
+				 : io->op == LUN_OP_WRITE_ZEROES ? RAID_K_ZERO : RAID_K_WRITE;
+	for (uint64_t pos = 0; pos < io->length;) {
+		uint64_t at = io->offset + pos, s = at / sbytes, a = at % sbytes;
+		uint64_t n = sbytes - a < io->length - pos ? sbytes - a : io->length - pos;
+		q->pending++;
+		raid_sop_start(r, io->loop, kind, s, (uint32_t)a, (uint32_t)n, q, pos, NULL);
+		pos += n;
+	}
+	raid_req_piece_done(q, 0); /* the submission's own reference */
+}
+
+static void parity_bm_ready(struct kloop_task *t)
+{
+	struct raid_req *q = (struct raid_req *)((char *)t - offsetof(struct raid_req, w));
+	if (q->w.result) {
+		q->err = q->w.result;
+		return raid_req_piece_done(q, 0);
+	}
+	parity_issue(q);
+}
+
+static void req_release_fn(struct kloop_task *t)
+{
+	raid_req_piece_done((struct raid_req *)((char *)t - offsetof(struct raid_req, rel)), 0);
+}
+
+void raid_req_defer_release(struct raid_req *q)
+{
+	q->rel.fn = req_release_fn;
+	kloop_defer(q->io->loop, &q->rel);
+}
+
+struct raid_req *raid_req_new(struct raid *r, struct lun_io *io)
+{
+	struct raid_req *q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->r = r;
+	q->io = io;
+	q->pending = 1;
+	q->w.loop = io->loop;
+	return q;
+}
+
+void raid_req_bm_then(struct raid_req *q, uint64_t row0, uint64_t row1, void (*go)(struct kloop_task *t))
+{
+	q->row0 = row0;
+	q->row1 = row1;
+	q->bm_held = true;
+	q->w.t.fn = go;
+	if (raid_bm_enter(q->r, row0, row1, &q->w))
+		go(&q->w.t);
+}
+
+void raid_submit_parity(struct lun_backend *be, struct lun_io *io)
+{
+	struct raid *r = raid_of(be);
+	if (atomic_load(&r->failed))
+		return lun_complete_later(io, -ENODEV);
+	struct raid_req *q = raid_req_new(r, io);
+	if (!q)
+		return lun_complete_later(io, -ENOMEM);
+	if (io->op == LUN_OP_READ) {
+		q->pending++; /* keep completion off the submit stack: see lun_backend.h */
+		parity_issue(q);
+		return raid_req_defer_release(q);
+	}
+	uint64_t sbytes = (uint64_t)r->k << r->chunk_shift;
+	q->pending++;
+	raid_req_bm_then(q, io->offset / sbytes, (io->offset + io->length - 1) / sbytes, parity_bm_ready);
+	raid_req_defer_release(q);
+}
