@@ -477,8 +477,8 @@ static void create_sb(const struct lun_raid_params *p, struct raid_sb *sb, uint3
 		sb->m[i].state = LUN_RAID_M_ACTIVE;
 		new_uuid(sb->m[i].dev_uuid);
 	}
-	if (!p->assume_clean && p->level != 0)
-		memset(sb->bitmap, 0xff, (sb->nregions + 7) / 8);
+	for (uint32_t g = 0; !p->assume_clean && p->level != 0 && g < sb->nregions; g++)
+		sb->bitmap[g / 8] |= (uint8_t)(1u << (g % 8));
 }
 
 /* Both copies are written (seq 0 and 1) so no older array's record survives. */

@@ -755,10 +755,10 @@ static void test_member_io_errors(void **state)
 	assert_true(sb->state_flags & RAID_SB_DEGRADED);
 	/* write errors on another member: one too many */
 	h->fy[2]->fail_writes = true;
-	uint8_t *buf = kbuf_alloc(64 * KiB);
-	fill(buf, 64 * KiB, 82);
-	assert_int_equal(do_rw(h, LUN_OP_WRITE, 0, buf, 64 * KiB), -ENODEV);
-	assert_int_equal(do_rw(h, LUN_OP_READ, 0, buf, 64 * KiB), -ENODEV);
+	uint8_t *buf = kbuf_alloc(192 * KiB);     /* a full stripe: touches role 2 */
+	fill(buf, 192 * KiB, 82);
+	assert_int_equal(do_rw(h, LUN_OP_WRITE, 0, buf, 192 * KiB), -ENODEV);
+	assert_int_equal(do_rw(h, LUN_OP_READ, 0, buf, 192 * KiB), -ENODEV);
 	kbuf_free(buf);
 	free(sb);
 	free(shadow);
