@@ -17,12 +17,15 @@ cu_parse() {
     cur = ""
   }
   function scan(s) {
+    # CUnit prints the verdict at the start of a line (after the test output);
+    # output of the next suite set-up may follow it on the same line and
+    # belongs to no test.
+    if (s ~ /^passed/) { flush("PASS"); return }
+    if (s ~ /^FAILED/) { flush("FAIL"); return }
     if (index(s, "[SKIPPED]") && !skipped) { skipped = 1; sreason = s; sub(/.*\[SKIPPED\] */, "", sreason) }
     if (index(s, "[FAILED]") && freason == "") { freason = s; sub(/.*\[FAILED\] */, "", freason) }
-    # CUnit prints the verdict at the start of a line (after the test output);
-    # suite clean-up output may follow it on the same line.
-    if (s ~ /^passed/ || s ~ /\.\.\.passed[ \t]*$/) { flush("PASS"); return }
-    if (s ~ /^FAILED/ || s ~ /\.\.\.FAILED[ \t]*$/) { flush("FAIL"); return }
+    if (s ~ /\.\.\.passed[ \t]*$/) { flush("PASS"); return }
+    if (s ~ /\.\.\.FAILED[ \t]*$/) { flush("FAIL"); return }
     if (freason == "" && cur != "" && s ~ /^ +[0-9]+\. .*CU_ASSERT/) { freason = s; sub(/^ +[0-9]+\. */, "", freason) }
   }
   /^Suite: / { suite = $2; next }
