@@ -146,6 +146,7 @@ struct raid {
 	uint64_t bg_budget;
 	uint64_t resync_total, resync_done;
 	_Atomic uint64_t scrub_units, scrub_mismatch, scrub_repaired;
+	_Atomic uint64_t stat_rmw;     /* read-modify-write stripe updates (tests) */
 	bool scrub_ran;
 	uint32_t *resync_list;     /* regions to resync */
 	uint32_t resync_n, resync_i;
@@ -179,6 +180,8 @@ bool raid_writable(const struct raid *r, int role);
 bool raid_survives(const struct raid *r);
 uint64_t raid_member_off(const struct raid *r, uint64_t row, uint32_t inner);
 
+/* Generator row of slot i (data i, P = k, Q = k + 1): k coefficients. */
+void raid_gen_row(int k, int i, uint8_t *row);
 /* Parity math over slot buffers (ISA-L). 0 or -EIO. */
 int raid_parity_gen(int k, int np, size_t len, uint8_t **slot);
 /* Rebuild the data slots in missing (bit mask over 0..k+np-1) from the rest. */

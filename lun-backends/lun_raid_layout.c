@@ -182,7 +182,7 @@ static int recon_xor(int k, size_t len, uint8_t **slot, int z)
 }
 
 /* Generator row of slot i (data i, P = k, Q = k + 1) into row[0..k-1]. */
-static void gen_row(int k, int i, uint8_t *row)
+void raid_gen_row(int k, int i, uint8_t *row)
 {
 	uint8_t g = 1;
 	for (int j = 0; j < k; j++) {
@@ -199,7 +199,7 @@ static int recon_matrix(int k, size_t len, uint8_t **slot, uint32_t missing)
 	int ns = 0, nd = 0;
 	for (int i = 0; i < k + 2 && ns < k; i++)
 		if (!(missing & (1u << i))) {
-			gen_row(k, i, b + ns * k);
+			raid_gen_row(k, i, b + ns * k);
 			src[ns++] = slot[i];
 		}
 	if (ns < k || gf_invert_matrix(b, inv, k) != 0)

@@ -414,6 +414,26 @@ static void test_raid6(void **state) { level_roundtrip(6, 6); }
 static void test_raid10(void **state) { level_roundtrip(10, 4); }
 static void test_raid10_odd(void **state) { level_roundtrip(10, 3); }
 
+/* Wide arrays: small writes take the read-modify-write path. */
+static void test_rmw_wide(void **state)
+{
+	for (int level = 5; level <= 6; level++) {
+		struct h *h = h_new(level == 5 ? 6 : 8);
+		h_create(h, level);
+		uint8_t *shadow = calloc(1, h->be->size);
+		write_pattern(h, shadow, 7);
+		assert_true(atomic_load(&raid_of(h->be)->stat_rmw) > 0);
+		check_all(h, shadow);
+		uint64_t mism;
+		scrub(h, false, &mism);
+		assert_int_equal(mism, 0);
+		assert_int_equal(lun_raid_fail_member(h->be, 1), 0);
+		check_all(h, shadow);
+		free(shadow);
+		h_free(h);
+	}
+}
+
 /* RAID-6 parity from pq_gen must match the generator rows used to decode. */
 static void test_parity_math(void **state)
 {
@@ -902,6 +922,7 @@ int main(void)
 		cmocka_unit_test(test_raid6),
 		cmocka_unit_test(test_raid10),
 		cmocka_unit_test(test_raid10_odd),
+		cmocka_unit_test(test_rmw_wide),
 		cmocka_unit_test(test_sb_torn_write),
 		cmocka_unit_test(test_raid5_degraded),
 		cmocka_unit_test(test_raid6_two_failed),
