@@ -64,4 +64,38 @@ int nodedb_st_delete(const char *root, const char *address, uint16_t port);
 int nodedb_iface_load(const char *root, const char *name, struct nodedb_rec **out);
 int nodedb_iface_store(const char *root, const char *name, const struct nodedb_rec *r);
 int nodedb_iface_delete(const char *root, const char *name);
+/* ---- additions (kura-iscsiadm, I1) ------------------------------------ */
+#define NODEDB_RECORD_VERSION "2.1.8"   /* written after "# BEGIN RECORD" */
+#define NODEDB_MAX_LINE 4096            /* longer record lines are refused */
+#define NODEDB_MAX_KEY 255
+#define NODEDB_MAX_KEYS 4096
+#define NODEDB_MAX_FILE (1 << 20)       /* bigger record files are refused */
+
+int nodedb_unset(struct nodedb_rec *r, const char *key);  /* 0 / -ENOENT */
+bool nodedb_key_valid(const char *key);       /* [A-Za-z0-9._[]-]{1,255} */
+bool nodedb_value_valid(const char *value);   /* no control characters */
+
+/* The fields kura knows for each record kind, with open-iscsi's defaults, in
+ * open-iscsi's print order (other keys are kept but not validated). */
+enum nodedb_kind { NODEDB_NODE, NODEDB_ST, NODEDB_IFACE };
+enum nodedb_type { NODEDB_T_STR, NODEDB_T_INT, NODEDB_T_ENUM, NODEDB_T_SECRET };
+struct nodedb_field {
+	const char *key, *def;
+	enum nodedb_type type;
+	const char *opts;            /* NODEDB_T_ENUM: "a|b|c" */
+};
+const struct nodedb_field *nodedb_fields(enum nodedb_kind kind);   /* NULL-key terminated */
+const struct nodedb_field *nodedb_field_find(enum nodedb_kind kind, const char *key);
+int nodedb_field_check(const struct nodedb_field *f, const char *value);  /* 0 / -EINVAL */
+
+struct nodedb_rec *nodedb_st_defaults(const char *address, uint16_t port);
+struct nodedb_rec *nodedb_iface_defaults(const char *name);
+/* Overlay the keys of <root>/iscsid.conf starting with prefix ("node." or
+ * "discovery.sendtargets.") onto r, except identity keys. Missing file: 0. */
+int nodedb_apply_conf(const char *root, struct nodedb_rec *r, const char *prefix);
+/* Names under <root>/ifaces, sorted. */
+int nodedb_iface_foreach(const char *root, int (*cb)(const char *name, void *arg), void *arg);
+/* Pure helpers: "addr,port,tpgt" directory names; InitiatorName= text. */
+int nodedb_parse_portal_dir(const char *name, struct nodedb_node_id *id);
+int nodedb_parse_initiator_name(const char *text, char *out, size_t len);
 #endif
