@@ -23,7 +23,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -463,6 +465,48 @@ static void test_parity_math(void **state)
 	}
 }
 
+/* Many overlapping writes in flight on one stripe at once: unit locks queue
+ * them; every block ends up as some writer's data and parity holds. */
+static void test_overlapping_writes(void **state)
+{
+	enum { N = 12, LEN = 8 * 1024 };
+	struct h *h = h_new(4);
+	h_create(h, 5);
+	uint8_t *buf[N];
+	struct iovec iov[N];
+	struct lun_io io[N];
+	struct submit_task st[N];
+	h->pending = N;
+	for (int i = 0; i < N; i++) {
+		buf[i] = kbuf_alloc(LEN);
+		fill(buf[i], LEN, 100u + (unsigned)i);
+		iov[i] = (struct iovec){ buf[i], LEN };
+		io[i] = (struct lun_io){ .op = LUN_OP_WRITE, .offset = (uint64_t)(i % 3) * 4096 + 60 * KiB, .length = LEN,
+					 .iov = &iov[i], .iovcnt = 1, .loop = h->l, .done = io_done, .priv = h };
+		st[i] = (struct submit_task){ .t.fn = submit_fn, .h = h, .io = &io[i] };
+		kloop_defer(h->l, &st[i].t);
+	}
+	assert_int_equal(kloop_run(h->l), 0);
+	assert_int_equal(h->pending, 0);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(io[i].result, 0);
+	uint8_t got[16 * 1024];
+	assert_int_equal(do_rw(h, LUN_OP_READ, 60 * KiB, got, sizeof(got)), 0);
+	for (uint64_t b = 60 * KiB; b < 76 * KiB; b += 4096) { /* each block is exactly some writer's */
+		bool match = false;
+		for (int i = 0; i < N; i++)
+			if (io[i].offset <= b && b < io[i].offset + LEN)
+				match |= memcmp(got + (b - 60 * KiB), buf[i] + (b - io[i].offset), 4096) == 0;
+		assert_true(match);
+	}
+	uint64_t mism;
+	scrub(h, false, &mism);
+	assert_int_equal(mism, 0);
+	for (int i = 0; i < N; i++)
+		kbuf_free(buf[i]);
+	h_free(h);
+}
+
 /* ---- degraded ---- */
 
 static void test_raid5_degraded(void **state)
@@ -663,7 +707,8 @@ static void test_scrub_raid1(void **state) { scrub_case(1, 2, 1, 3, 1); }
 
 static bool stripe_consistent(struct h *h, int n, uint64_t row)
 {
-	uint8_t x[4096] = { 0 }, b[4096];
+	static uint8_t x[64 * 1024], b[64 * 1024];
+	memset(x, 0, sizeof(x));
 	for (int i = 0; i < n; i++) {
 		int fd = open(h->path[i], O_RDONLY);
 		assert_int_equal(pread(fd, b, sizeof(b), (off_t)(LUN_RAID_DATA_OFFSET + row * 64 * KiB)), (ssize_t)sizeof(b));
@@ -714,6 +759,49 @@ static void test_write_hole_resync(void **state)
 	assert_int_equal(lun_raid_fail_member(h->be, 2), 0);
 	check_all(h, shadow);
 	free(shadow);
+	h_free(h);
+}
+
+/* A child process writes full and partial stripes as fast as it can and is
+ * SIGKILLed mid-stream; the parent reassembles, which must find dirty
+ * regions, resync them, and leave every stripe consistent. */
+static void test_killed_writer(void **state)
+{
+	struct h *h = h_new(4);
+	h_create(h, 5);
+	h_close(h);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[256];
+		kloop_free(h->l);
+		h->l = kloop_new(256);
+		if (!h->l || h_assemble(h, h->paths, 4, err, sizeof(err)) != 0)
+			_exit(3);
+		uint8_t *buf = kbuf_alloc(160 * KiB);
+		for (unsigned i = 0;; i++) {
+			uint64_t len = (i % 3 + 1) * 48 * KiB, off = (i * 1237 * 4096ull) % (h->be->size - len);
+			fill(buf, len, i);
+			if (do_rw(h, LUN_OP_WRITE, off & ~4095ull, buf, len) != 0)
+				_exit(4);
+		}
+	}
+	struct timespec ts = { 0, 150 * 1000000 };
+	nanosleep(&ts, NULL);
+	kill(pid, SIGKILL);
+	int wst;
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFSIGNALED(wst));
+	char err[256];
+	assert_int_equal(h_assemble(h, h->paths, 4, err, sizeof(err)), 0);
+	struct lun_raid_status st = status(h);
+	assert_true(st.dirty_regions > 0);         /* the writer died with writes in flight */
+	settle(h);
+	for (uint64_t row = 0; row < 64; row++)
+		assert_true(stripe_consistent(h, 4, row));
+	uint64_t mism;
+	scrub(h, false, &mism);
+	assert_int_equal(mism, 0);
 	h_free(h);
 }
 
@@ -923,6 +1011,7 @@ int main(void)
 		cmocka_unit_test(test_raid10),
 		cmocka_unit_test(test_raid10_odd),
 		cmocka_unit_test(test_rmw_wide),
+		cmocka_unit_test(test_overlapping_writes),
 		cmocka_unit_test(test_sb_torn_write),
 		cmocka_unit_test(test_raid5_degraded),
 		cmocka_unit_test(test_raid6_two_failed),
@@ -936,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(test_scrub_raid5_parity),
 		cmocka_unit_test(test_scrub_raid1),
 		cmocka_unit_test(test_write_hole_resync),
+		cmocka_unit_test(test_killed_writer),
 		cmocka_unit_test(test_initial_resync_and_bitmap_clear),
 		cmocka_unit_test(test_member_io_errors),
 		cmocka_unit_test(test_mirror_read_error_and_caps),
