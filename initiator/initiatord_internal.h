@@ -1,0 +1,217 @@
+/* Objects of kura-initiatord shared by its files (initiatord*.c, path.c,
+ * mpath.c, fuse_front.c, nbd_*.c, ublk.c).
+ *
+ *   ini_daemon   the process: options, the event loop, paths, LUs, front ends
+ *   ini_path     one iSCSI session (libiscsi context) to one portal; carries
+ *                one or more LUNs, each a member of a multipath LU
+ *   ini_lu       one logical unit, by NAA identity, with all paths to it,
+ *                the selection state and the no-path queue
+ *   ini_io       one front-end request (read/write/flush/unmap/zeroes)
+ *
+ * Threads: every ini_path, ini_lu and in-flight ini_io belongs to the event
+ * loop thread. Front ends (FUSE workers, NBD connection threads) build an
+ * ini_io and hand it over with ini_io_submit() (kloop_post); its done()
+ * callback runs on the loop thread. The LU table the front ends read
+ * (name, size) is published under lus_mu.
+ *
+ * Not for: the CLI side (iscsiadm*.c) or node DB parsing (nodedb.c).
+ */
+#ifndef KURA_INITIATORD_INTERNAL_H
+#define KURA_INITIATORD_INTERNAL_H
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/kloop.h"
+#include "initiator/mpath_internal.h"
+#include "initiator/nodedb.h"
+
+#define INI_MAX_LUS      64
+#define INI_MAX_PATHS    64
+#define INI_MAX_LUNS     16     /* per session */
+#define INI_MAX_LU_PATHS 8
+
+struct ini_daemon;
+struct ini_lu;
+struct ini_path;
+struct ctl_conn;
+
+struct ini_opts {
+	char root[256];              /* node DB */
+	char initiator_name[224];
+	char ctl_sock[108];
+	char fuse_dir[256];          /* "" = no FUSE front end */
+	char nbd_dir[256];           /* "" = no NBD front end */
+	bool ublk;
+	uint64_t pr_key;             /* 0 = none */
+	uint64_t no_path_retry_ms;
+	enum mpath_policy policy;
+	bool failback_immediate;
+	uint64_t retry_min_ms, retry_max_ms;
+	uint64_t nop_interval_ms, nop_timeout_ms, cmd_timeout_ms, login_timeout_ms;
+	char extra[8][320];          /* --login IQN@ADDR:PORT, outside the node DB */
+	int n_extra;
+};
+
+enum path_state {
+	PATH_WAIT,        /* backoff before the next attempt */
+	PATH_CONNECTING,  /* TCP connect + login */
+	PATH_PROBING,     /* REPORT LUNS, INQUIRY, READ CAPACITY, PR */
+	PATH_UP,
+	PATH_FAILED,      /* torn down, about to go to WAIT */
+	PATH_GONE,        /* logged out: freed on the next loop turn */
+};
+
+struct path_lun {
+	int lun;
+	struct ini_lu *lu;
+	int alua_state;
+	int tpg;
+};
+
+struct ini_path {
+	struct ini_daemon *d;
+	int sid;
+	struct nodedb_node_id id;
+	char user[128], secret[256], user_in[128], secret_in[256];  /* never logged */
+	uint64_t pr_key;
+	bool retry_forever;          /* startup=automatic or logged in once */
+	enum path_state state;
+	struct iscsi_context *iscsi;
+	int fd;
+	struct kloop_fd kfd;
+	uint64_t deadline_ms;        /* connect/login/probe deadline, or backoff end */
+	uint64_t backoff_ms;
+	uint64_t nop_sent_ms, last_ok_ms;
+	bool nop_pending;
+	int probe_step, probe_lun, n_report;
+	int report[INI_MAX_LUNS];
+	struct path_lun luns[INI_MAX_LUNS];
+	int n_luns;
+	struct mpath_ident probe_id;
+	int probe_tpgs, probe_alua;
+	char digest[32];
+	uint64_t probe_blocks;
+	uint32_t probe_bs;
+	struct ini_io *inflight;     /* doubly linked through io->pnext/pprev */
+	int n_inflight;
+	unsigned failures;
+	uint64_t up_since_ms, down_since_ms;
+	char last_error[160];
+	struct ctl_conn *waiter;     /* LOGIN waiting for the first login */
+	struct kloop_task reap;
+};
+
+struct ini_lu {
+	struct ini_daemon *d;
+	int index;
+	char wwid[40];
+	char alias[300];             /* <target>-lun<N> */
+	uint64_t blocks;
+	uint32_t block_size;
+	struct mpath_ident ident;
+	struct { struct ini_path *p; int lun; } paths[INI_MAX_LU_PATHS];
+	int n_paths;
+	struct mpath_sel sel;
+	struct mpath_queue q;
+	struct ini_io *qhead, *qtail;  /* waiting for a path */
+	int n_queued;
+	bool zeroes_fallback;        /* WRITE SAME refused: write zero buffers */
+	bool unmap_unsupported;
+	uint64_t n_io, n_retries, n_failovers;
+	uint64_t last_failover_ms;   /* duration of the last path switch */
+	char device[300];            /* how it is presented (FUSE path / NBD socket) */
+	struct kloop_task kick;
+	bool kick_queued;
+	uint64_t hold_until_ms;      /* BUSY: pause dispatch until then */
+};
+
+enum ini_op { INI_READ, INI_WRITE, INI_FLUSH, INI_UNMAP, INI_ZEROES };
+
+struct ini_io {
+	struct kloop_task task;
+	struct ini_lu *lu;
+	enum ini_op op;
+	uint64_t off;                /* bytes, block aligned */
+	uint32_t len;
+	uint8_t *buf;
+	bool fua;
+	bool unmap;                  /* INI_ZEROES: may deallocate (reads return zeroes) */
+	void (*done)(struct ini_io *io, int res);   /* loop thread; res = 0 or -errno */
+	void *priv;
+	/* private to mpath.c / path.c */
+	uint64_t submit_ms, deadline_ms;
+	int tries, ua_tries;
+	struct ini_path *path;
+	struct scsi_task *stask;
+	struct ini_io *next, *pnext, *pprev;
+	uint8_t *zbuf;
+	struct kloop_task retry_task;
+};
+
+struct ini_fuse;
+struct ini_nbd;
+
+struct ini_daemon {
+	struct ini_opts o;
+	struct kloop *loop;
+	struct ini_path *paths[INI_MAX_PATHS];
+	int next_sid;
+	struct ini_lu *lus[INI_MAX_LUS];
+	int n_lus;
+	pthread_mutex_t lus_mu;      /* guards n_lus growth and LU sizes for front ends */
+	struct kloop_timer tick;
+	int ctl_fd;
+	void *ctl_priv;              /* initiatord_ctl.c's connection set */
+	struct kloop_fd ctl_kfd;
+	struct ini_fuse *fuse;
+	struct ini_nbd *nbd;
+	uint64_t started_ms;
+	int sig_fd;
+	struct kloop_fd sig_kfd;
+};
+
+/* path.c */
+struct ini_path *path_new(struct ini_daemon *d, const struct nodedb_node_id *id,
+			  const struct nodedb_rec *rec, bool retry_forever);
+void path_start(struct ini_path *p);
+void path_logout(struct ini_path *p);
+void path_tick(struct ini_path *p, uint64_t now);
+int path_submit(struct ini_path *p, struct ini_io *io, int lun);
+void path_rescan(struct ini_path *p);
+const char *path_state_name(enum path_state s);
+void path_free(struct ini_path *p);
+
+/* mpath.c */
+struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun, const struct mpath_ident *id,
+			    uint64_t blocks, uint32_t bs);
+void mpath_detach_path(struct ini_daemon *d, struct ini_path *p);
+void mpath_paths_changed(struct ini_lu *lu);
+void mpath_dispatch(struct ini_lu *lu);
+void mpath_io_finished(struct ini_io *io, int status, int skey, int asc, int ascq);
+void mpath_requeue(struct ini_io *io);
+void mpath_tick(struct ini_daemon *d, uint64_t now);
+int mpath_fail_queue(struct ini_lu *lu);
+/* Thread-safe entry point for front ends. */
+void ini_io_submit(struct ini_daemon *d, struct ini_io *io);
+
+/* initiatord_ctl.c */
+int ctl_start(struct ini_daemon *d);
+void ctl_stop(struct ini_daemon *d);
+void ctl_login_result(struct ctl_conn *c, int err, const char *msg);
+
+/* fuse_front.c, nbd_server.c, ublk.c: front ends, all optional. */
+int fuse_front_start(struct ini_daemon *d);
+void fuse_front_lu_added(struct ini_daemon *d, struct ini_lu *lu);
+void fuse_front_stop(struct ini_daemon *d);
+int nbd_server_start(struct ini_daemon *d);
+void nbd_server_lu_added(struct ini_daemon *d, struct ini_lu *lu);
+void nbd_server_stop(struct ini_daemon *d);
+int ublk_probe(struct ini_daemon *d);
+
+/* initiatord.c */
+void ini_opts_defaults(struct ini_opts *o);
+int ini_daemon_run(const struct ini_opts *o);
+void ini_daemon_free(struct ini_daemon *d);
+struct ini_path *ini_find_path(struct ini_daemon *d, const char *target, const char *addr, int port);
+int ini_add_path(struct ini_daemon *d, struct ini_path *p);
+#endif

@@ -1,0 +1,347 @@
+/* Multipath LUs of kura-initiatord: paths that report the same NAA identity
+ * (VPD 0x83) form one LU; each front-end request is sent on the path the
+ * policy picks (mpath_core.c), resubmitted on another path when its path
+ * fails (transport error, timeout, NOT READY, cancellation at teardown) and
+ * returned with an error only when the command itself is at fault
+ * (ILLEGAL REQUEST, MEDIUM ERROR, DATA PROTECT, RESERVATION CONFLICT).
+ * While no path is up requests wait in the LU's queue for at most
+ * no_path_retry_ms, then fail with EIO (or at once after FAIL-QUEUE).
+ *
+ * Large UNMAP / write-zeroes requests are cut into chunks sent one after
+ * the other; the request completes after the last chunk.
+ *
+ * Not for: sessions (path.c) or presenting LUs (fuse_front.c, nbd_*.c).
+ * Everything here runs on the event loop thread except ini_io_submit().
+ */
+#include "initiator/initiatord_internal.h"
+#include "common/log.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+
+uint32_t path_io_chunk(const struct ini_io *io);
+
+static void lu_dispatch_task(struct kloop_task *t);
+
+static bool lu_path_up(const struct ini_lu *lu, int i)
+{
+	return lu->paths[i].p->state == PATH_UP;
+}
+
+static int lu_alua(const struct ini_lu *lu, int i)
+{
+	const struct ini_path *p = lu->paths[i].p;
+	for (int k = 0; k < p->n_luns; k++)
+		if (p->luns[k].lu == lu)
+			return p->luns[k].alua_state;
+	return ALUA_UNAVAIL;
+}
+
+static int lu_select(struct ini_lu *lu)
+{
+	struct mpath_cand c[INI_MAX_LU_PATHS];
+	for (int i = 0; i < lu->n_paths; i++) {
+		c[i].up = lu_path_up(lu, i);
+		c[i].alua_state = lu_alua(lu, i);
+	}
+	int before = lu->sel.current;
+	int i = mpath_select(c, lu->n_paths, lu->d->o.policy, lu->d->o.failback_immediate, &lu->sel);
+	if (lu->d->o.policy == MPATH_FAILOVER && i >= 0 && before != i) {
+		kinfo("LU %s: I/O now on path %d (%s:%u)", lu->wwid, lu->paths[i].p->sid,
+		      lu->paths[i].p->id.address, lu->paths[i].p->id.port);
+		if (before >= 0)
+			lu->n_failovers++;
+	}
+	return i;
+}
+
+static bool lu_any_up(const struct ini_lu *lu)
+{
+	for (int i = 0; i < lu->n_paths; i++)
+		if (lu_path_up(lu, i) && mpath_alua_prio(lu_alua(lu, i)) > 0)
+			return true;
+	return false;
+}
+
+static void lu_kick(struct ini_lu *lu)
+{
+	if (lu->kick_queued)
+		return;
+	lu->kick_queued = true;
+	lu->kick.fn = lu_dispatch_task;
+	kloop_defer(lu->d->loop, &lu->kick);
+}
+
+static struct ini_lu *lu_new(struct ini_daemon *d, struct ini_path *p, int lun, const struct mpath_ident *id)
+{
+	struct ini_lu *lu = calloc(1, sizeof(*lu));
+	if (!lu)
+		return NULL;
+	lu->d = d;
+	lu->ident = *id;
+	mpath_wwid(id, lu->wwid, sizeof(lu->wwid));
+	snprintf(lu->alias, sizeof(lu->alias), "%s-lun%d", p->id.target, lun);
+	lu->sel.current = -1;
+	lu->q.nopath_since = kloop_now_ms(d->loop);
+	pthread_mutex_lock(&d->lus_mu);
+	lu->index = d->n_lus;
+	d->lus[d->n_lus++] = lu;
+	pthread_mutex_unlock(&d->lus_mu);
+	return lu;
+}
+
+static struct ini_lu *lu_find(struct ini_daemon *d, const struct mpath_ident *id)
+{
+	for (int i = 0; i < d->n_lus; i++)
+		if (d->lus[i]->ident.naa_len == id->naa_len && !memcmp(d->lus[i]->ident.naa, id->naa, (size_t)id->naa_len))
+			return d->lus[i];
+	return NULL;
+}
+
+static int lu_add_path(struct ini_lu *lu, struct ini_path *p, int lun)
+{
+	for (int i = 0; i < lu->n_paths; i++)
+		if (lu->paths[i].p == p && lu->paths[i].lun == lun)
+			return 0;
+	if (lu->n_paths >= INI_MAX_LU_PATHS)
+		return -ENOSPC;
+	lu->paths[lu->n_paths].p = p;
+	lu->paths[lu->n_paths].lun = lun;
+	lu->n_paths++;
+	kinfo("LU %s (%s): path %d %s:%u LUN %d added (%d path%s)", lu->wwid, lu->alias, p->sid, p->id.address,
+	      p->id.port, lun, lu->n_paths, lu->n_paths == 1 ? "" : "s");
+	return 0;
+}
+
+struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun, const struct mpath_ident *id,
+			    uint64_t blocks, uint32_t bs)
+{
+	struct ini_lu *lu = lu_find(d, id);
+	bool fresh = false;
+	if (!lu) {
+		if (d->n_lus >= INI_MAX_LUS || !(lu = lu_new(d, p, lun, id)))
+			return NULL;
+		fresh = true;
+	}
+	if (!fresh && lu->block_size != bs) {
+		kerr("LU %s: path %d reports block size %u, others %u: not added", lu->wwid, p->sid, bs, lu->block_size);
+		return NULL;
+	}
+	pthread_mutex_lock(&d->lus_mu);
+	lu->blocks = blocks;       /* a rescan picks up a grown LU */
+	lu->block_size = bs;
+	pthread_mutex_unlock(&d->lus_mu);
+	if (lu_add_path(lu, p, lun) < 0)
+		return NULL;
+	if (fresh) {
+		fuse_front_lu_added(d, lu);
+		nbd_server_lu_added(d, lu);
+	}
+	return lu;
+}
+
+void mpath_detach_path(struct ini_daemon *d, struct ini_path *p)
+{
+	for (int l = 0; l < d->n_lus; l++) {
+		struct ini_lu *lu = d->lus[l];
+		int w = 0;
+		for (int i = 0; i < lu->n_paths; i++)
+			if (lu->paths[i].p != p)
+				lu->paths[w++] = lu->paths[i];
+		if (w != lu->n_paths) {
+			lu->n_paths = w;
+			lu->sel.current = -1;
+			mpath_paths_changed(lu);
+		}
+	}
+}
+
+void mpath_paths_changed(struct ini_lu *lu)
+{
+	uint64_t now = kloop_now_ms(lu->d->loop);
+	bool up = lu_any_up(lu);
+	if (lu->q.have_path && !up)
+		kwarn("LU %s: no path left; queueing I/O for up to %llu ms", lu->wwid,
+		      (unsigned long long)lu->d->o.no_path_retry_ms);
+	mpath_q_paths(&lu->q, up, now);
+	lu_kick(lu);
+}
+
+static void io_complete(struct ini_io *io, int res)
+{
+	free(io->zbuf);
+	io->zbuf = NULL;
+	io->done(io, res);
+}
+
+static void lu_enqueue(struct ini_lu *lu, struct ini_io *io, bool front)
+{
+	io->next = NULL;
+	if (front) {
+		io->next = lu->qhead;
+		lu->qhead = io;
+		if (!lu->qtail)
+			lu->qtail = io;
+	} else {
+		if (lu->qtail)
+			lu->qtail->next = io;
+		else
+			lu->qhead = io;
+		lu->qtail = io;
+	}
+	lu->n_queued++;
+}
+
+static struct ini_io *lu_dequeue(struct ini_lu *lu)
+{
+	struct ini_io *io = lu->qhead;
+	lu->qhead = io->next;
+	if (!lu->qhead)
+		lu->qtail = NULL;
+	lu->n_queued--;
+	io->next = NULL;
+	return io;
+}
+
+void mpath_dispatch(struct ini_lu *lu)
+{
+	uint64_t now = kloop_now_ms(lu->d->loop);
+	if (now < lu->hold_until_ms)
+		return;
+	while (lu->qhead) {
+		enum mpath_qdecision q = mpath_q_decide(&lu->q, now, lu->d->o.no_path_retry_ms);
+		if (q == MQ_WAIT)
+			return;
+		if (q == MQ_FAIL) {
+			io_complete(lu_dequeue(lu), -EIO);
+			continue;
+		}
+		int i = lu_select(lu);
+		if (i < 0)
+			return;
+		struct ini_io *io = lu_dequeue(lu);
+		if (path_submit(lu->paths[i].p, io, lu->paths[i].lun) < 0)
+			lu_enqueue(lu, io, true);   /* that path just failed; the loop picks another */
+	}
+}
+
+static void lu_dispatch_task(struct kloop_task *t)
+{
+	struct ini_lu *lu = (struct ini_lu *)((char *)t - offsetof(struct ini_lu, kick));
+	lu->kick_queued = false;
+	mpath_dispatch(lu);
+}
+
+void mpath_requeue(struct ini_io *io)
+{
+	io->lu->n_retries++;
+	lu_enqueue(io->lu, io, true);
+	lu_kick(io->lu);
+}
+
+/* A chunked request moves on to its next chunk; true when it is finished. */
+static bool io_advance(struct ini_io *io)
+{
+	if (io->op != INI_UNMAP && io->op != INI_ZEROES)
+		return true;
+	uint32_t n = path_io_chunk(io);
+	io->off += n;
+	io->len -= n;
+	return io->len == 0;
+}
+
+static bool zeroes_refused(struct ini_io *io, int status, int key, int asc)
+{
+	return io->op == INI_ZEROES && !io->lu->zeroes_fallback && status == SCSI_STATUS_CHECK_CONDITION &&
+	       key == SCSI_SENSE_ILLEGAL_REQUEST;
+}
+
+void mpath_io_finished(struct ini_io *io, int status, int skey, int asc, int ascq)
+{
+	struct ini_lu *lu = io->lu;
+	switch (mpath_classify(status, skey, asc, ascq)) {
+	case MV_OK:
+		if (io_advance(io)) {
+			io_complete(io, 0);
+		} else {
+			lu_enqueue(lu, io, true);
+			lu_kick(lu);
+		}
+		return;
+	case MV_RETRY_SAME:
+		if (++io->ua_tries > 16)
+			break;
+		mpath_requeue(io);
+		return;
+	case MV_BUSY:
+		lu->hold_until_ms = kloop_now_ms(lu->d->loop) + 50;
+		mpath_requeue(io);
+		return;
+	case MV_RETRY_OTHER:
+		io->tries++;
+		mpath_requeue(io);
+		return;
+	case MV_FAIL:
+		if (zeroes_refused(io, status, skey, asc)) {
+			kinfo("LU %s: WRITE SAME refused; writing zero buffers instead", lu->wwid);
+			lu->zeroes_fallback = true;
+			free(io->zbuf);
+			io->zbuf = NULL;
+			mpath_requeue(io);
+			return;
+		}
+		break;
+	}
+	kdebug("LU %s: command failed, status 0x%x sense %d/%02x/%02x", lu->wwid, status, skey, asc, ascq);
+	io_complete(io, mpath_fail_errno(status, skey, asc, ascq));
+}
+
+void mpath_tick(struct ini_daemon *d, uint64_t now)
+{
+	for (int i = 0; i < d->n_lus; i++)
+		if (d->lus[i]->qhead)
+			mpath_dispatch(d->lus[i]);
+}
+
+int mpath_fail_queue(struct ini_lu *lu)
+{
+	int n = lu->n_queued;
+	mpath_q_fail_now(&lu->q);
+	mpath_dispatch(lu);
+	return n;
+}
+
+static void io_submit_task(struct kloop_task *t)
+{
+	struct ini_io *io = (struct ini_io *)((char *)t - offsetof(struct ini_io, task));
+	struct ini_lu *lu = io->lu;
+	io->submit_ms = kloop_now_ms(lu->d->loop);
+	lu->n_io++;
+	if (io->len % lu->block_size || io->off % lu->block_size) {
+		io->done(io, -EINVAL);
+		return;
+	}
+	if (io->op != INI_FLUSH && (io->off > lu->blocks * lu->block_size ||
+				    io->len > lu->blocks * lu->block_size - io->off)) {
+		io->done(io, -ENOSPC);
+		return;
+	}
+	if ((io->op == INI_READ || io->op == INI_WRITE || io->op == INI_UNMAP || io->op == INI_ZEROES) && !io->len) {
+		io->done(io, 0);
+		return;
+	}
+	lu_enqueue(lu, io, false);
+	mpath_dispatch(lu);
+}
+
+void ini_io_submit(struct ini_daemon *d, struct ini_io *io)
+{
+	io->task.fn = io_submit_task;
+	io->zbuf = NULL;
+	io->path = NULL;
+	io->tries = io->ua_tries = 0;
+	kloop_post(d->loop, &io->task);
+}
