@@ -13,8 +13,9 @@
  * Threading: the returned backend is used like any other (every worker may
  * submit). Background work (metadata writes, resync, rebuild, scrub, bitmap
  * clearing) runs on params->loop; create, assemble, fail_member, add_spare,
- * scrub_start and close must be called on that loop's thread or while it is
- * not running. status may be called from any thread.
+ * scrub_start, status and close must be called on that loop's thread or
+ * while it is not running. Close expects no foreground I/O in flight and
+ * writes a final clean superblock if no background step is running.
  *
  * Not for: configuration parsing (target/) or member discovery by scanning.
  */
@@ -109,6 +110,8 @@ struct lun_raid_status {
 	uint64_t dirty_regions;    /* bits set in the write-intent bitmap */
 };
 
-/* Snapshot of the array's state; 0 or -EINVAL if be is not a RAID backend. */
+/* Snapshot of the array's state; 0 or -EINVAL if be is not a RAID backend.
+ * Member states and scrub counters are exact from any thread; the progress
+ * fields are exact only on the loop's thread. */
 int lun_raid_status(struct lun_backend *be, struct lun_raid_status *st);
 #endif
