@@ -117,20 +117,54 @@ static void get_detail(struct adm *a, const struct sess *s, struct detail *d)
 		off += (size_t)snprintf(d->all + off, sizeof(d->all) - off, "%s ", d->rep.lines[i]);
 }
 
+/* kura-initiatord path states -> open-iscsi's connection / session states. */
+static const struct { const char *kura, *conn, *sess; } states[] = {
+	{ "up", "LOGGED IN", "LOGGED_IN" },
+	{ "connecting", "IN LOGIN", "FREE" },
+	{ "probing", "IN LOGIN", "FREE" },
+	{ "wait", "TRANSPORT WAIT", "FAILED" },
+	{ "failed", "TRANSPORT WAIT", "FAILED" },
+};
+
+static int state_idx(const char *st)
+{
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (!strcmp(st, states[i].kura))
+			return (int)i;
+	return 3;
+}
+
 static const char *conn_state(const char *st)
 {
-	return !strcmp(st, "up") ? "LOGGED IN" : !strcmp(st, "down") ? "TRANSPORT WAIT" : "IN LOGIN";
+	return states[state_idx(st)].conn;
 }
 
 static const char *sess_state(const char *st)
 {
-	return !strcmp(st, "up") ? "LOGGED_IN" : !strcmp(st, "down") ? "FAILED" : "FREE";
+	return states[state_idx(st)].sess;
+}
+
+/* The name in <root>/initiatorname.iscsi, read only (listing writes nothing). */
+static void read_initiator(struct adm *a, char *out, size_t len)
+{
+	char path[PATH_MAX], text[1024];
+	snprintf(out, len, "<empty>");
+	snprintf(path, sizeof(path), "%s/initiatorname.iscsi", a->root);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	if (nodedb_parse_initiator_name(text, out, len))
+		snprintf(out, len, "<empty>");
 }
 
 static void print_iface(struct adm *a, const struct sess *s, const char *all)
 {
 	char init[256], ip[64];
-	kv(all, "initiator", init, sizeof(init), "<empty>");
+	if (ctlc_kv_get(all, "initiator", init, sizeof(init)))
+		read_initiator(a, init, sizeof(init));
 	kv(all, "local_address", ip, sizeof(ip), "<empty>");
 	fprintf(a->out, "\t\t**********\n\t\tInterface:\n\t\t**********\n"
 			"\t\tIface Name: %s\n\t\tIface Transport: tcp\n"
@@ -190,19 +224,22 @@ static void print_node_bits(struct adm *a, const struct sess *s)
 	nodedb_rec_free(r);
 }
 
-/* -P 3: one line per LUN the daemon reports ("lun=N device=PATH ..."). */
+/* -P 3: one entry per LUN the daemon reports ("lun=N lu=ID device=PATH
+ * paths=K ..."); kura exposes LUs through its own front ends, not sd. */
 static void print_devices(struct adm *a, const struct detail *d)
 {
-	char lun[16], dev[128], mp[64];
+	char lun[16], lu[128], dev[256], paths[16];
 	fprintf(a->out, "\t\t************************\n\t\tAttached SCSI devices:\n"
 			"\t\t************************\n");
 	for (int i = 0; i < d->rep.nlines; i++) {
-		if (ctlc_kv_get(d->rep.lines[i], "lun", lun, sizeof(lun)))
-			continue;
-		kv(d->rep.lines[i], "device", dev, sizeof(dev), "<none>");
-		kv(d->rep.lines[i], "group", mp, sizeof(mp), "<none>");
-		fprintf(a->out, "\t\tLun: %s\n\t\t\tAttached kura device %s\t\tMultipath group: %s\n",
-			lun, dev, mp);
+		if (ctlc_kv_get(d->rep.lines[i], "lun", lun, sizeof(lun)) ||
+		    ctlc_kv_get(d->rep.lines[i], "sid", paths, sizeof(paths)) == 0)
+			continue;          /* skip the path summary line (it has lun= too) */
+		kv(d->rep.lines[i], "lu", lu, sizeof(lu), "<empty>");
+		kv(d->rep.lines[i], "device", dev, sizeof(dev), "-");
+		kv(d->rep.lines[i], "paths", paths, sizeof(paths), "?");
+		fprintf(a->out, "\t\tLun: %s\tLU: %s\n\t\t\tAttached kura device: %s\t\tPaths: %s\n",
+			lun, lu, strcmp(dev, "-") ? dev : "<none>", paths);
 	}
 }
 
@@ -265,7 +302,7 @@ static int login_one(struct adm *a, const char *root, const struct nodedb_node_i
 	else {
 		adm_errf(a, "Could not login to %s.", desc);
 		adm_errf(a, "initiator reported error (%d - %s)", rc, adm_err_str(rc));
-		if (rep.msg && rep.msg[0])
+		if (rep.msg && rep.msg[0] && strcmp(rep.msg, adm_err_str(rc)))
 			adm_errf(a, "kura-initiatord: %s", rep.msg);
 	}
 	ctlc_reply_free(&rep);
