@@ -605,8 +605,8 @@ static void send_data_in(struct conn *c, struct task *t, uint32_t n, bool with_s
 		if (off + len > burst_end)
 			len = burst_end - off;
 		struct txpdu *p = tx_new(c);
-		if (!p) {
-			conn_close(c, "out of memory");
+		if (!p) {               /* closing here would free t under our caller */
+			c->close_when_sent = true;
 			return;
 		}
 		bool last = off + len == n;
@@ -718,10 +718,10 @@ static void issue_r2ts(struct conn *c, struct task *t)
 			if (!t->r2t[i].used)
 				sl = &t->r2t[i];
 		struct txpdu *p = tx_new(c);
-		if (!sl || !p) {
+		if (!sl || !p) {        /* out of memory: end the connection once flushed */
 			if (p)
 				tx_release(c, p);
-			conn_close(c, "out of memory");
+			c->close_when_sent = true;
 			return;
 		}
 		uint32_t len = t->edtl_write - t->next_r2t_off;
