@@ -59,7 +59,7 @@ void adm_print_rec(struct adm *a, const struct nodedb_rec *r, enum nodedb_kind k
 }
 
 /* Keys naming the record itself: changing them would move it. */
-static bool identity_key(const char *k)
+static bool fixed_key(const char *k)
 {
 	static const char *const ids[] = {
 		"node.name", "node.tpgt", "node.conn[0].address", "node.conn[0].port",
@@ -79,7 +79,7 @@ int adm_update_rec(struct adm *a, struct nodedb_rec *r, enum nodedb_kind kind)
 	for (int i = 0; i < a->o.nnames; i++) {
 		const char *k = a->o.names[i], *v = a->o.values[i];
 		const struct nodedb_field *f = nodedb_field_find(kind, k);
-		if (identity_key(k) || (!f && !nodedb_get(r, k))) {
+		if (fixed_key(k) || (!f && !nodedb_get(r, k))) {
 			adm_errf(a, "Cannot modify %s. Invalid param name.", k);
 			return ADM_ERR_INVAL;
 		}

@@ -846,7 +846,7 @@ struct nodedb_rec *nodedb_iface_defaults(const char *name)
 }
 
 /* Keys that name the record (its path) and so never come from iscsid.conf. */
-static bool identity_key(const char *k)
+static bool conf_identity_key(const char *k)
 {
 	static const char *const ids[] = {
 		"node.name", "node.tpgt", "node.conn[0].address", "node.conn[0].port",
@@ -868,7 +868,7 @@ int nodedb_apply_conf(const char *root, struct nodedb_rec *r, const char *prefix
 		return rc == -ENOENT ? 0 : rc;
 	for (int i = 0; rc == 0 && i < conf->n; i++) {
 		const char *k = conf->kv[i].key;
-		if (strncmp(k, prefix, strlen(prefix)) == 0 && !identity_key(k))
+		if (strncmp(k, prefix, strlen(prefix)) == 0 && !conf_identity_key(k))
 			rc = nodedb_set(r, k, conf->kv[i].value);
 	}
 	nodedb_rec_free(conf);
