@@ -467,7 +467,11 @@ int adm_cmd_session(struct adm *a)
 	}
 	if (a->o.seen & OB_u)
 		return adm_logout_matching(a, NULL, NULL, 0, NULL);
-	if (get_sessions(a, &rep, &s, &n)) {
+	if ((rc = get_sessions(a, &rep, &s, &n))) {
+		if (rc == -EACCES) {
+			adm_errf(a, "permission denied on %s (root or the daemon's user only)", a->sock);
+			return ADM_ERR_ACCESS;
+		}
 		adm_errf(a, "No active sessions.");
 		return ADM_ERR_NO_OBJS;
 	}
