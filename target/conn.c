@@ -45,6 +45,10 @@
 #define KBUF_MAX    (16u * 1024u * 1024u)
 #define FREE_TASKS_MAX 512
 #define HDR_MAX     (ISCSI_BHS_LEN + ISCSI_MAX_AHS_LEN + ISCSI_DIGEST_LEN)
+/* Send-queue back-pressure: an initiator that sends faster than it reads
+ * (NOP-Out floods, reads it never drains) stops being read above TX_HIGH. */
+#define TX_HIGH     (64u * 1024u * 1024u)
+#define TX_LOW      (16u * 1024u * 1024u)
 
 struct r2t_slot {
 	bool used;
@@ -136,11 +140,15 @@ struct conn {
 	uint32_t seg_size;
 	bool rx_paused, rx_wait_pending;
 	bool rx_short;               /* the last read did not fill the buffer */
+	bool tx_full;                /* send queue above TX_HIGH: not reading */
+	bool kick_pending;
+	struct kloop_task rx_kick;
 	struct kloop_task rx_resume;
 
 	/* send */
 	struct txpdu *txq, *txq_tail, *tx_free;
 	size_t tx_off;
+	size_t txq_bytes;
 	bool want_out, flush_pending, close_when_sent;
 	struct kloop_task flush_task;
 
@@ -294,6 +302,7 @@ static void tx_queue(struct conn *c, struct txpdu *p)
 	else
 		c->txq = p;
 	c->txq_tail = p;
+	c->txq_bytes += (size_t)p->hlen + p->dlen + p->tlen;
 }
 
 static void flush_run(struct kloop_task *t)
@@ -344,6 +353,7 @@ static void tx_advance(struct conn *c, size_t n)
 		if (n < len)
 			break;
 		n -= len;
+		c->txq_bytes -= len;
 		c->txq = p->next;
 		if (!c->txq)
 			c->txq_tail = NULL;
@@ -356,9 +366,34 @@ static void tx_advance(struct conn *c, size_t n)
 
 static void set_events(struct conn *c)
 {
-	uint32_t ev = (c->rx_paused ? 0 : EPOLLIN) | (c->want_out ? EPOLLOUT : 0);
+	uint32_t ev = (c->rx_paused || c->tx_full ? 0 : EPOLLIN) | (c->want_out ? EPOLLOUT : 0);
 	if (c->fd >= 0)
 		kloop_mod_fd(c->loop, c->fd, ev, &c->kfd);
+}
+
+static void rx_kick_run(struct kloop_task *t)
+{
+	struct conn *c = container_of(t, struct conn, rx_kick);
+	c->kick_pending = false;
+	if (c->closing) {
+		conn_maybe_free(c);
+		return;
+	}
+	rx_run(c);      /* PDUs may sit in the ring with nothing left on the socket */
+	if (!c->closing)
+		tx_flush(c);
+}
+
+static void tx_unblock(struct conn *c)
+{
+	if (!c->tx_full || c->txq_bytes > TX_LOW || c->closing)
+		return;
+	c->tx_full = false;
+	set_events(c);
+	if (!c->kick_pending) {
+		c->kick_pending = true;
+		kloop_defer(c->loop, &c->rx_kick);
+	}
 }
 
 static void tx_flush(struct conn *c)
@@ -382,11 +417,13 @@ static void tx_flush(struct conn *c)
 			return;
 		}
 		tx_advance(c, (size_t)w);
+		tx_unblock(c);
 	}
 	if (c->want_out && !c->closing) {
 		c->want_out = false;
 		set_events(c);
 	}
+	tx_unblock(c);
 	if (c->close_when_sent && !c->txq)
 		conn_close(c, "logout or fatal error");
 }
@@ -1582,6 +1619,8 @@ static int rx_process(struct conn *c)
 		}
 		if (c->state == C_LOGIN_WAIT)
 			return 0;
+		if (c->rx == RX_HDR && c->txq_bytes > TX_HIGH)
+			return 3;
 		int r = c->rx == RX_HDR ? rx_header(c) : rx_data(c);
 		if (r != 2)
 			return r;
@@ -1647,6 +1686,12 @@ static void rx_run(struct conn *c)
 			conn_close(c, "protocol error");
 		if (r == 0)
 			rx_pause(c);
+		if (r == 3) {
+			kdebug("%s: %zu bytes queued for sending: not reading", c->peer, c->txq_bytes);
+			c->tx_full = true;
+			set_events(c);
+			return;
+		}
 		/* A short read drained the socket: let epoll say when more comes
 		 * rather than paying a read that returns EAGAIN. Level-triggered,
 		 * so stopping after 16 reads is fair to the other connections. */
@@ -1720,7 +1765,7 @@ static void on_io(struct kloop_fd *h, uint32_t events)
 	worker_busy(c->w);
 	if (events & EPOLLOUT)
 		tx_flush(c);
-	if (!c->closing && !c->rx_paused && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	if (!c->closing && !c->rx_paused && !c->tx_full && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		rx_run(c);
 	if (!c->closing)
 		tx_flush(c);
@@ -1841,7 +1886,8 @@ static void conn_free(struct conn *c)
 
 static bool conn_busy(const struct conn *c)
 {
-	return c->n_exec || c->rx_wait_pending || c->flush_pending || c->reinstate_wait;
+	return c->n_exec || c->rx_wait_pending || c->flush_pending || c->reinstate_wait ||
+	       c->kick_pending;
 }
 
 /* Freed from a deferred task, never inside a callback that still uses c. */
@@ -1921,6 +1967,7 @@ void conn_accept(struct tgt_worker *w, int fd, const struct tgt_portal *portal)
 	c->kfd.fn = on_io;
 	c->flush_task.fn = flush_run;
 	c->rx_resume.fn = rx_resume_run;
+	c->rx_kick.fn = rx_kick_run;
 	c->reinstate_task.fn = reinstate_done;
 	c->free_task.fn = free_run;
 	c->timer.fn = on_tick;
