@@ -160,7 +160,7 @@ static int run(struct iscsi_context *ctx, const char *portal, struct disc_target
 	}
 	if (iscsi_login_sync(ctx)) {
 		const char *e = iscsi_get_error(ctx);
-		snprintf(err, errlen, "discovery login to %s rejected: %s", portal, e);
+		snprintf(err, errlen, "discovery login to %s failed: %s", portal, e);
 		return disc_login_error_code(e);
 	}
 	struct iscsi_discovery_address *da = iscsi_discovery_sync(ctx);

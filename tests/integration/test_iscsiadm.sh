@@ -160,6 +160,20 @@ check "discovery of a closed port: exit 4 (connection failure)" [ "$RC" = 4 ]
 check "closed port: open-iscsi's final message" \
   bash -c "printf '%s\n' \"\$1\" | grep -qx 'iscsiadm: Could not perform SendTargets discovery: encountered connection failure'" _ "$ERR"
 
+# --- a portal that accepts TCP but never answers the login: timeout (8)
+PS=$(free_port)
+python3 -c "import socket,time;s=socket.socket();s.bind(('127.0.0.1',$PS));s.listen(8);time.sleep(600)" &
+IT_PIDS+=($!)
+wait_port 127.0.0.1 "$PS" 10
+adm 0 -m discoverydb -t st -p 127.0.0.1:$PS -o new -n discovery.sendtargets.timeo.login_timeout -v 2
+T0=$(date +%s)
+adm 8 -m discoverydb -t st -p 127.0.0.1:$PS -D
+check "silent portal: exit 8 (connection timed out)" [ "$RC" = 8 ]
+check "silent portal: gave up after the record's login_timeout" [ $(( $(date +%s) - T0 )) -le 6 ]
+check "silent portal: open-iscsi's final message" \
+  bash -c "printf '%s\n' \"\$1\" | grep -qx 'iscsiadm: Could not perform SendTargets discovery: connection timed out'" _ "$ERR"
+adm 0 -m discoverydb -t st -p 127.0.0.1:$PS -o delete
+
 # --- iface
 adm 0 -m iface
 check "iface list has default" has_line "$OUT" "default tcp,<empty>,<empty>,<empty>,<empty>"

@@ -80,6 +80,14 @@ adm 21 -m session
 check "after logout: 'No active sessions.' exit 21" [ "$ERR" = "iscsiadm: No active sessions." ]
 adm 21 -m node -T $T1 --logout
 check "logout with nothing logged in: exit 21" [ "$ERR" = "iscsiadm: No matching sessions found" ]
+adm 0 -m discovery -t st -p 127.0.0.1:$P1 --login
+check "discovery --login: both portals logged in" bash -c "[ \$(printf '%s\n' \"\$1\" | grep -c '^Login to .* successful\.$') = 2 ]" _ "$OUT"
+check "discovery --login: discovery lines first" has_line "$OUT" "127.0.0.1:$P2,2 $T1"
+adm 0 -m session
+check "two sessions after discovery --login" [ "$(printf '%s\n' "$OUT" | wc -l)" = 2 ]
+adm 0 -m session -u
+check "session -u logs out everything" bash -c "[ \$(printf '%s\n' \"\$1\" | grep -c '^Logout of .* successful\.$') = 2 ]" _ "$OUT"
+check "no sessions left" adm 21 -m session
 check "daemons alive" bash -c "kill -0 $KURA_PID && kill -0 ${IT_PIDS[0]}"
 kura_stop 10
 it_finish
