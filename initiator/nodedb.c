@@ -390,6 +390,8 @@ static int write_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
+static unsigned tmp_seq;   /* temp names unique across threads of one process */
+
 /* Write dir/name atomically: temp file (0600: records hold secrets), fsync,
  * rename over the old one, fsync the directory. With excl, an existing file
  * is left alone and -EEXIST returned (link instead of rename). */
@@ -398,7 +400,8 @@ static int atomic_write(const char *dir, const char *name, const char *text, boo
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	int rc = mkdir_p(dir);
 	if (rc || (rc = pathf(dst, sizeof(dst), "%s/%s", dir, name)) ||
-	    (rc = pathf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid())))
+	    (rc = pathf(tmp, sizeof(tmp), "%s/.%s.tmp.%d.%u", dir, name, (int)getpid(),
+			__atomic_add_fetch(&tmp_seq, 1, __ATOMIC_RELAXED))))
 		return rc;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)

@@ -88,6 +88,14 @@ check "two sessions after discovery --login" [ "$(printf '%s\n' "$OUT" | wc -l)"
 adm 0 -m session -u
 check "session -u logs out everything" bash -c "[ \$(printf '%s\n' \"\$1\" | grep -c '^Logout of .* successful\.$') = 2 ]" _ "$OUT"
 check "no sessions left" adm 21 -m session
+adm 0 -m node -T $T1 -p 127.0.0.1:$P1 -o update -n node.startup -v automatic
+adm 0 -m node -L automatic
+check "loginall automatic: only the automatic record" bash -c "[ \$(printf '%s\n' \"\$1\" | grep -c '^Login to .* successful\.$') = 1 ] && printf '%s\n' \"\$1\" | grep -q 'portal: 127.0.0.1,$P1\] successful'" _ "$OUT"
+adm 21 -m node -U manual
+check "logoutall manual: no manual session to log out (21)" [ "$RC" = 21 ]
+adm 0 -m node -U automatic
+check "logoutall automatic: logs it out" has_line "$OUT" "Logging out of session [sid: $(printf '%s' "$OUT" | sed -n 's/^Logging out of session \[sid: \([0-9]*\),.*/\1/p'), target: $T1, portal: 127.0.0.1,$P1]"
+check "no sessions at the end" adm 21 -m session
 check "daemons alive" bash -c "kill -0 $KURA_PID && kill -0 ${IT_PIDS[0]}"
 kura_stop 10
 it_finish
