@@ -857,6 +857,17 @@ static int set_naa(struct cfg_parser *p, const char *key, const char *v)
 	return 0;
 }
 
+/* Persistent reservations: what survives a restart (docs/reservations.md).
+ * aptpl: only state an initiator asked to persist (APTPL, SPC-4 5.13.5);
+ * all: every registration and reservation. */
+static int set_pr_persist(struct cfg_parser *p, const char *key, const char *v)
+{
+	if (strcmp(v, "aptpl") && strcmp(v, "all"))
+		return cfg_fail(p, "%s: '%s' must be aptpl or all", key, v);
+	cur_lun(p)->ident.pr_persist_all = strcmp(v, "all") == 0;
+	return 0;
+}
+
 static const struct cfg_key lun_keys[] = {
 	CK_FN("backend", set_backend),
 	CK_FN("path", set_path),
@@ -872,6 +883,7 @@ static const struct cfg_key lun_keys[] = {
 	CK_FN("vendor", set_vendor),
 	CK_FN("product", set_product),
 	CK_FN("revision", set_revision),
+	CK_FN("pr_persist", set_pr_persist),
 };
 
 static int lun_end(struct cfg_parser *p)
@@ -1196,12 +1208,25 @@ static int resolve_path(struct tgt_config *cfg, struct tgt_lun_conf *l)
 	return l->backend.path ? 0 : -ENOMEM;
 }
 
+/* Persistent reservation state lives in <data_dir>/pr (one file per LU). */
+static int pr_dir(struct tgt_config *cfg, struct tgt_lun_conf *l)
+{
+	char dir[4096 + 4];
+	snprintf(dir, sizeof(dir), "%s/pr", cfg->data_dir);
+	int r = mkdir_p(dir);
+	if (r == 0 && !(l->ident.pr_dir = store_str(cfg, dir)))
+		r = -ENOMEM;
+	return r;
+}
+
 static int open_lun(struct tgt_config *cfg, struct tgt_target *t, struct tgt_lun_conf *l,
 		    char *err, size_t errlen)
 {
-	char why[512] = "";
+	char why[1024] = "";
 	struct lun_backend *be = NULL;
 	int r = resolve_path(cfg, l);
+	if (r == 0)
+		r = pr_dir(cfg, l);
 	if (r == 0)
 		r = lun_backend_open(&l->backend, &be, why, sizeof(why));
 	if (r == 0) {

@@ -50,6 +50,12 @@ struct scsi_lu_params {
 	const char *revision;     /* INQUIRY revision (4 chars) */
 	bool thin;                /* advertise logical block provisioning if backend can unmap */
 	bool write_cache;         /* initial WCE */
+	/* persistent reservations (added): directory of the LU's PR state file
+	 * "<pr_dir>/<naa hex>.pr"; NULL => nothing persisted, APTPL refused.
+	 * pr_persist_all: persist every PR change, not only under APTPL. A
+	 * corrupt state file makes scsi_lu_create() fail naming the file. */
+	const char *pr_dir;
+	bool pr_persist_all;
 };
 
 /* A target port as a relative port identifier + target port group. */
@@ -141,6 +147,20 @@ struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *initiator_n
 				 const uint8_t isid[6], const struct scsi_port *port);
 void scsi_itn_destroy(struct scsi_itn *itn);
 
+/* What the SCSI layer asks of the transport (added for PREEMPT AND ABORT,
+ * SPC-4 5.13.11.2.6). abort_nexus_tasks: abort every task of itn on lu
+ * (as for a LUN RESET: no response is sent for them) and call done(arg),
+ * from any thread, once none of them can still reach the backend. It is
+ * called with LU locks held: it must not block and must not call back into
+ * the SCSI layer synchronously (post to the session's loop instead). */
+struct scsi_transport_ops {
+	void (*abort_nexus_tasks)(void *ctx, struct scsi_itn *itn, struct scsi_lu *lu,
+				  void (*done)(void *arg), void *arg);
+};
+/* Register the transport of a nexus (before its first command; ops may be
+ * NULL: then the nexus has no tasks the SCSI layer needs aborted). */
+void scsi_itn_set_transport(struct scsi_itn *itn, const struct scsi_transport_ops *ops, void *ctx);
+
 /* ---- commands ---- */
 /* Decode the LUN field of a BHS (SAM-5 flat / peripheral device addressing). */
 uint64_t scsi_decode_lun(const uint8_t lun_field[8]);
@@ -158,6 +178,8 @@ void scsi_task_release(struct scsi_task *t);
  * 29/02 / 29/01 (cold also resets mode pages). `from` is kept for the
  * reservation rules that depend on the requester. Thread-safe. */
 void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from);
+/* Both resets also release SPC-2 RESERVE(6)/(10) reservations, never
+ * persistent reservations (SPC-4 5.13.1, SAM-5 6.3). */
 void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold);
 /* Tasks aborted by another nexus (CLEAR TASK SET, LUN RESET from another
  * session): raise 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR to itn. */

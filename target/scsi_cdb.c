@@ -7,6 +7,7 @@
  * Not for: range checks against a medium (callers, with scsi_lba_range_ok) or
  * building responses.
  */
+#include <stdio.h>
 #include <string.h>
 #include "target/scsi_internal.h"
 
@@ -177,4 +178,87 @@ void scsi_encode_lun(uint64_t lun, uint8_t out[8])
 		out[0] = (uint8_t)(0x40 | ((lun >> 8) & 0x3F));
 		out[1] = (uint8_t)lun;
 	}
+}
+
+/* ---- iSCSI TransportIDs (SPC-4 7.6.4.6, tables 509-510) ----
+ * Byte 0: FORMAT CODE (bits 7-6) | PROTOCOL IDENTIFIER (bits 3-0, 5h);
+ * bytes 2-3: ADDITIONAL LENGTH (>= 20, a multiple of 4); then a
+ * NUL-terminated UTF-8 string: "<iSCSI name>" (format 00h: every initiator
+ * port of that name) or "<iSCSI name>,i,0x<ISID in 12 hex digits>"
+ * (format 01h: one initiator port). */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool tid_isid(const char *hex, size_t n, uint8_t isid[6])
+{
+	if (n != 12)
+		return false;
+	for (size_t i = 0; i < 6; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		isid[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static bool tid_name(const char *s, size_t n, struct scsi_tid *out)
+{
+	if (n == 0 || n >= sizeof(out->name) || memchr(s, ',', n))
+		return false;
+	memcpy(out->name, s, n);
+	out->name[n] = '\0';
+	return true;
+}
+
+int scsi_tid_parse(const uint8_t *p, size_t avail, struct scsi_tid *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (avail < SCSI_TID_HDR_LEN || (p[0] & 0x0F) != SCSI_PROTO_ISCSI)
+		return -1;
+	uint8_t fmt = p[0] & 0xC0;
+	size_t alen = get_be16(p + 2), total = SCSI_TID_HDR_LEN + alen;
+	if ((fmt != SCSI_TID_FMT_NAME && fmt != SCSI_TID_FMT_PORT) || alen < 20 || alen % 4 ||
+	    total > avail || total > SCSI_TID_MAX_LEN)
+		return -1;
+	const char *s = (const char *)p + SCSI_TID_HDR_LEN;
+	size_t n = strnlen(s, alen);
+	if (n == alen)
+		return -1;  /* not NUL-terminated inside its own length */
+	if (fmt == SCSI_TID_FMT_NAME)
+		return tid_name(s, n, out) ? (int)total : -1;
+	const char *sep = memmem(s, n, ",i,0x", 5);
+	if (!sep || !tid_name(s, (size_t)(sep - s), out))
+		return -1;
+	const char *hex = sep + 5;
+	if (!tid_isid(hex, n - (size_t)(hex - s), out->isid))
+		return -1;
+	out->has_isid = true;
+	return (int)total;
+}
+
+size_t scsi_tid_encode(const struct scsi_pr_id *id, uint8_t *out)
+{
+	char s[SCSI_TID_MAX_LEN];
+	bool port = !(id->flags & PRID_ANY_ISID);
+	int n = port ? snprintf(s, sizeof(s), "%s,i,0x%02x%02x%02x%02x%02x%02x", id->name, id->isid[0],
+				id->isid[1], id->isid[2], id->isid[3], id->isid[4], id->isid[5])
+		     : snprintf(s, sizeof(s), "%s", id->name);
+	size_t len = (size_t)n + 1;                 /* with its NUL */
+	size_t alen = (len + 3) & ~(size_t)3;
+	if (alen < 20)
+		alen = 20;
+	memset(out, 0, SCSI_TID_HDR_LEN + alen);
+	out[0] = (uint8_t)((port ? SCSI_TID_FMT_PORT : SCSI_TID_FMT_NAME) | SCSI_PROTO_ISCSI);
+	put_be16(out + 2, (uint16_t)alen);
+	memcpy(out + SCSI_TID_HDR_LEN, s, len);
+	return SCSI_TID_HDR_LEN + alen;
 }

@@ -51,6 +51,8 @@ enum scsi_reason {
 	SR_RESERVATION_CONFLICT,
 	SR_BUSY,
 	SR_TASK_SET_FULL,
+	SR_INVALID_RELEASE_PR,   /* PROUT RELEASE with the wrong type (SPC-4 5.13.11.2) */
+	SR_INSUFFICIENT_REG_RES, /* no room for another registration (SPC-4 5.13.7) */
 	/* unit attentions, in the order of enum scsi_ua */
 	SR_UA_FIRST,
 	SR_UA_POWER_ON = SR_UA_FIRST,
@@ -137,6 +139,112 @@ struct scsi_unmap_desc { uint64_t lba; uint32_t nblocks; };
 int scsi_parse_unmap_params(const uint8_t *p, size_t len, uint32_t *ndesc, uint16_t *bad_byte);
 void scsi_unmap_desc_get(const uint8_t *p, uint32_t i, struct scsi_unmap_desc *d);
 
+/* ---- persistent reservations (scsi_pr.c, scsi_pr_cmd.c, scsi_pr_file.c) ----
+ * Registrations belong to an I_T nexus *identity* (initiator name + ISID +
+ * relative target port), not to a struct scsi_itn: a nexus that logs out and
+ * back in with the same ISID on the same port is the same I_T nexus
+ * (SAM-5 4.6.1, SPC-4 5.13.1). */
+struct scsi_lu_nexus;
+struct scsi_op;
+#define SCSI_PR_NAME_MAX 224
+#define SCSI_PR_MAX_REGS 1024       /* INSUFFICIENT REGISTRATION RESOURCES beyond */
+#define SCSI_PR_MAX_PENDING_UA 1024 /* UAs kept for absent nexuses */
+#define PRID_ANY_ISID 0x01          /* TransportID format 00h: every ISID of the name */
+#define PRID_ANY_PORT 0x02          /* ALL_TG_PT: every target port */
+
+struct scsi_pr_id {
+	char name[SCSI_PR_NAME_MAX];
+	uint8_t isid[6];
+	uint16_t rel_port;
+	uint8_t flags;              /* PRID_* */
+};
+
+struct scsi_pr_reg {
+	struct scsi_pr_id id;
+	uint64_t key;
+	struct scsi_pr_reg *next;
+};
+
+struct scsi_pr_ua {                 /* a UA for a nexus that has no session now */
+	struct scsi_pr_id id;
+	unsigned mask;
+	struct scsi_pr_ua *next;
+};
+
+struct scsi_pr_persist;             /* scsi_pr_file.c: helper thread + queue */
+
+struct scsi_pr {
+	pthread_mutex_t lock;       /* everything below; taken before lu->lock */
+	atomic_bool active;         /* any reservation (PR or SPC-2): fast path */
+	struct scsi_pr_reg *regs;
+	unsigned nregs;
+	bool reserved;
+	uint8_t type;               /* SCSI_PR_* when reserved */
+	struct scsi_pr_reg *holder; /* non-AR types: the holder's registration */
+	uint32_t generation;        /* PRgeneration (SPC-4 6.15.2) */
+	bool aptpl;                 /* persist through power loss (last APTPL) */
+	const struct scsi_itn *spc2_holder; /* SPC-2 RESERVE(6)/(10) holder */
+	struct scsi_pr_ua *pending;
+	unsigned npending;
+	char *path;                 /* state file, NULL => no persistence */
+	bool persist_all;
+	struct scsi_pr_persist *pst;
+};
+
+/* One decoded TransportID (SPC-4 7.6.4.6). */
+struct scsi_tid {
+	char name[SCSI_PR_NAME_MAX];
+	uint8_t isid[6];
+	bool has_isid;              /* format 01h */
+};
+/* Pure: parse one iSCSI TransportID at p (avail bytes). Returns its length
+ * (>= SCSI_TID_MIN_LEN, multiple of 4) or -1 when malformed / truncated /
+ * not iSCSI; never reads past avail. */
+int scsi_tid_parse(const uint8_t *p, size_t avail, struct scsi_tid *out);
+/* Encode an iSCSI TransportID of id into out (cap >= SCSI_TID_MAX_LEN). */
+size_t scsi_tid_encode(const struct scsi_pr_id *id, uint8_t *out);
+
+/* On-disk record of the PR state (scsi_pr_file.c). */
+#define SCSI_PR_FILE_MAGIC   0x3152504Bu  /* "KPR1" little-endian */
+#define SCSI_PR_FILE_VERSION 1u
+#define SCSI_PR_FILE_MAX     (64u + SCSI_PR_MAX_REGS * (16u + SCSI_PR_NAME_MAX) + 4u)
+/* Encode pr (lock held) into a malloc'd buffer; NULL on ENOMEM. */
+uint8_t *scsi_pr_encode(const struct scsi_pr *pr, const uint8_t naa[16], size_t *len);
+/* Decode a record into pr (empty, unlocked); 0 or -EINVAL with a reason. */
+int scsi_pr_decode(struct scsi_pr *pr, const uint8_t naa[16], const uint8_t *b, size_t len,
+		   char *why, size_t whylen);
+/* Load <path> at LU creation: 0 (also when absent) or -errno + reason. */
+int scsi_pr_load(struct scsi_pr *pr, const uint8_t naa[16], char *err, size_t errlen);
+/* Write crash-safely (temp, fsync, rename, fsync dir): 0 or -errno. Blocking. */
+int scsi_pr_write_file(const char *path, const uint8_t *b, size_t len);
+/* Queue snapshot b (ownership passes) and call done(arg, 0 | -errno) from
+ * the helper thread once it, or a later snapshot, is durable. Never blocks
+ * the caller (call it with pr->lock held so snapshots queue in order). */
+void scsi_pr_persist(struct scsi_pr *pr, uint8_t *b, size_t len, void (*done)(void *arg, int result),
+		     void *arg);
+void scsi_pr_persist_stop(struct scsi_pr *pr);
+
+/* scsi_pr.c */
+int scsi_pr_init(struct scsi_lu *lu, const struct scsi_lu_params *p, char *err, size_t errlen);
+void scsi_pr_fini(struct scsi_lu *lu);
+void scsi_pr_id_of(const struct scsi_itn *itn, struct scsi_pr_id *id);
+bool scsi_pr_id_match(const struct scsi_pr_id *reg, const struct scsi_pr_id *nexus);
+struct scsi_pr_reg *scsi_pr_find(const struct scsi_pr *pr, const struct scsi_pr_id *id);
+/* Conflict decision of op for the nexus (pr->lock held): SR_GOOD or
+ * SR_RESERVATION_CONFLICT (SPC-4 table 44 via op->pr_allow). */
+int scsi_pr_decide(const struct scsi_pr *pr, const struct scsi_itn *itn, const struct scsi_op *op);
+/* Raise ua for every nexus matching id; kept for later when none is there. */
+void scsi_pr_raise_ua(struct scsi_lu *lu, const struct scsi_pr_id *id, enum scsi_ua ua);
+/* A new nexus picks up UAs kept for its identity. */
+void scsi_pr_nexus_attached(struct scsi_lu *lu, struct scsi_itn *itn, struct scsi_lu_nexus *ln);
+/* I_T nexus loss / resets: SPC-2 reservations only. */
+void scsi_pr_nexus_lost(struct scsi_lu *lu, const struct scsi_itn *itn);
+void scsi_pr_spc2_reset(struct scsi_lu *lu);
+void scsi_pr_update_active(struct scsi_pr *pr);
+/* At execution time, after any range-lock wait: still allowed? Unlocks the
+ * range and finishes t with RESERVATION CONFLICT when not (returns false). */
+bool scsi_pr_recheck(struct scsi_task *t);
+
 /* ---- logical units, nexuses, maps (scsi_lu.c) ---- */
 struct scsi_lu_nexus {          /* one (LU, I_T nexus) pair */
 	struct scsi_itn *itn;
@@ -166,6 +274,8 @@ struct scsi_lu {
 	struct scsi_task *rl_held;  /* doubly linked through st.rl_prev/rl_next */
 	struct scsi_task *rl_wait_head, *rl_wait_tail; /* FIFO through lock_next */
 	unsigned rl_excl_held;
+
+	struct scsi_pr pr;          /* persistent + SPC-2 reservations */
 };
 
 struct scsi_lun_map {
@@ -179,6 +289,8 @@ struct scsi_itn {
 	char port_iqn[224];
 	struct scsi_lun_map *map;
 	struct scsi_lu_nexus *ln[SCSI_MAX_LUNS];
+	const struct scsi_transport_ops *tops; /* PREEMPT AND ABORT */
+	void *tctx;
 };
 
 bool scsi_lu_can_unmap(const struct scsi_lu *lu);
@@ -214,6 +326,9 @@ typedef bool (*scsi_avail_fn)(const struct scsi_lu *lu);
 #define PR_ALLOW_WE   0x01  /* Write Exclusive, from a non-holder */
 #define PR_ALLOW_EA   0x02  /* Exclusive Access, from a non-holder */
 #define PR_ALLOW_ALL  0x03
+#define PR_ALLOW_SPC2 0x04  /* allowed from a non-holder under an SPC-2 RESERVE
+			       (SPC-2 5.5.1: INQUIRY, REQUEST SENSE, REPORT LUNS,
+			       RELEASE, PERSISTENT RESERVE IN) */
 /* ALUA states in which a command is allowed (SPC-4 table 232). */
 #define ALUA_ALLOW_AO  0x01
 #define ALUA_ALLOW_AN  0x02
@@ -292,4 +407,8 @@ int scsi_exec_unmap(struct scsi_task *t);
 int scsi_exec_get_lba_status(struct scsi_task *t);
 int scsi_exec_read_capacity10(struct scsi_task *t);
 int scsi_exec_read_capacity16(struct scsi_task *t);
+int scsi_exec_prin(struct scsi_task *t);           /* scsi_pr_cmd.c */
+int scsi_exec_prout(struct scsi_task *t);
+int scsi_exec_reserve(struct scsi_task *t);        /* scsi_pr.c */
+int scsi_exec_release(struct scsi_task *t);
 #endif

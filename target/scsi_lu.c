@@ -17,7 +17,7 @@
  *   thread A: WRITE 0..7 done -> unlock -> CAW granted, posted to B's loop
  *
  * Not for: command semantics (scsi_sbc.c / scsi_spc.c) or reservations
- * (a later PR module; scsi_lu_pr_check is its hook).
+ * (scsi_pr.c; an LU owns its struct scsi_pr, created and loaded here).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -100,6 +100,14 @@ int scsi_lu_create(const struct scsi_lu_params *p, struct lun_backend *be, struc
 	atomic_init(&lu->swp, false);
 	pthread_mutex_init(&lu->lock, NULL);
 	pthread_mutex_init(&lu->rl_lock, NULL);
+	int r = scsi_pr_init(lu, p, err, errlen);
+	if (r < 0) {
+		scsi_pr_fini(lu);
+		pthread_mutex_destroy(&lu->lock);
+		pthread_mutex_destroy(&lu->rl_lock);
+		free(lu);   /* the backend stays the caller's on failure */
+		return r;
+	}
 	*out = lu;
 	return 0;
 }
@@ -115,6 +123,7 @@ void scsi_lu_destroy(struct scsi_lu *lu)
 		free(ln);
 		ln = next;
 	}
+	scsi_pr_fini(lu);
 	pthread_mutex_destroy(&lu->lock);
 	pthread_mutex_destroy(&lu->rl_lock);
 	lun_backend_close(lu->be);
@@ -186,6 +195,7 @@ static void nexus_attach(struct scsi_itn *itn, struct scsi_lu *lu)
 	lu->nexuses = ln;
 	pthread_mutex_unlock(&lu->lock);
 	itn->ln[lu->lun] = ln;
+	scsi_pr_nexus_attached(lu, itn, ln);  /* UAs kept while it was away */
 }
 
 struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *initiator_name,
@@ -216,6 +226,7 @@ struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *initiator_n
 static void nexus_detach(struct scsi_lu_nexus *ln)
 {
 	struct scsi_lu *lu = ln->lu;
+	scsi_pr_nexus_lost(lu, ln->itn);  /* SPC-2 reservations end with the nexus */
 	pthread_mutex_lock(&lu->lock);
 	for (struct scsi_lu_nexus **pp = &lu->nexuses; *pp; pp = &(*pp)->next) {
 		if (*pp == ln) {
@@ -282,6 +293,7 @@ static void lu_reset_modes(struct scsi_lu *lu)
  * layer. */
 void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from)
 {
+	scsi_pr_spc2_reset(lu);   /* persistent reservations survive (SPC-4 5.13.1) */
 	scsi_lu_raise_ua(lu, SCSI_UA_BDR, NULL);
 }
 
@@ -293,6 +305,7 @@ void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold)
 			continue;
 		if (cold)
 			lu_reset_modes(lu);
+		scsi_pr_spc2_reset(lu);
 		scsi_lu_raise_ua(lu, cold ? SCSI_UA_POR : SCSI_UA_TARGET_RESET, NULL);
 	}
 }
@@ -304,12 +317,7 @@ void scsi_itn_commands_cleared(struct scsi_itn *itn, struct scsi_lu *lu)
 		atomic_fetch_or(&ln->ua, 1u << SCSI_UA_CMDS_CLEARED);
 }
 
-/* ---- hooks: persistent reservations and ALUA (allow everything for now) ---- */
-int scsi_lu_pr_check(struct scsi_lu *lu, const struct scsi_itn *itn, const struct scsi_op *op)
-{
-	return SR_GOOD;
-}
-
+/* ---- hook: ALUA (allow everything for now; reservations: scsi_pr.c) ---- */
 int scsi_lu_alua_check(struct scsi_lu *lu, const struct scsi_itn *itn, const struct scsi_op *op)
 {
 	/* TODO(ALUA): look up itn->port.tpg_id's state; reject when

@@ -11,6 +11,11 @@
  * exclusive range lock, block status = all mapped) or the command is not
  * offered (UNMAP / GET LBA STATUS without backend unmap).
  *
+ * Every medium access re-checks reservations once it holds its range lock
+ * (scsi_pr_recheck): a nexus preempted while its command waited never
+ * reaches the backend, and COMPARE AND WRITE stays atomic because the check
+ * and the compare + write happen under the same exclusive range.
+ *
  * Data-Out shorter than the CDB asks (iSCSI EDTL < transfer length): WRITE
  * writes the whole blocks that arrived and returns GOOD (the transport
  * reports the residual overflow), as libiscsi's iSCSIResiduals tests expect;
@@ -78,6 +83,8 @@ static void read_done(struct lun_io *io)
 
 static void read_start(struct scsi_task *t)
 {
+	if (!scsi_pr_recheck(t))
+		return;  /* reservations changed while it waited */
 	size_t len = (size_t)t->st.pos;
 	if (!t->in_buf && !(t->in_buf = scsi_kbuf_or_wait(t, len, read_start)))
 		return;
@@ -110,6 +117,8 @@ static void write_done(struct lun_io *io)
 /* The Data-Out can go to the backend as is when it holds exactly `len`. */
 static void write_start(struct scsi_task *t)
 {
+	if (!scsi_pr_recheck(t))
+		return;  /* reservations changed while it waited */
 	size_t len = (size_t)t->st.pos;
 	unsigned fl = write_flags(t, t->st.flags & SCSI_RW_FUA);
 	uint64_t off = t->st.lba * t->lu->bs;
@@ -188,6 +197,8 @@ static void verify_done(struct lun_io *io)
 
 static void verify_start(struct scsi_task *t)
 {
+	if (!scsi_pr_recheck(t))
+		return;  /* reservations changed while it waited */
 	size_t len = (size_t)t->st.pos;
 	uint8_t *b = scsi_scratch_alloc(t, len, verify_start);
 	if (!b)
@@ -288,6 +299,8 @@ static void caw_read_done(struct lun_io *io)
 
 static void caw_start(struct scsi_task *t)
 {
+	if (!scsi_pr_recheck(t))
+		return;  /* reservations changed while it waited */
 	size_t len = (size_t)t->st.pos;
 	uint64_t off = t->st.lba * t->lu->bs;
 	bool native = lun_backend_has(t->lu->be, LUN_OP_COMPARE_AND_WRITE);
@@ -377,6 +390,8 @@ static void ws_fill(struct scsi_task *t, uint8_t *b, size_t chunk)
 
 static void ws_start(struct scsi_task *t)
 {
+	if (!scsi_pr_recheck(t))
+		return;  /* reservations changed while it waited */
 	uint64_t total = t->st.end - t->st.pos;
 	if ((t->st.flags & WS_ZERO) && lun_backend_has(t->lu->be, LUN_OP_WRITE_ZEROES)) {
 		unsigned fl = write_flags(t, false) | ((t->st.flags & WS_UNMAP) ? LUN_IO_UNMAP : 0);
@@ -443,6 +458,8 @@ static void unmap_done(struct lun_io *io)
 
 static void unmap_locked(struct scsi_task *t)
 {
+	if (!scsi_pr_recheck(t))
+		return;  /* reservations changed while it waited */
 	struct scsi_unmap_desc d;
 	scsi_unmap_desc_get(t->st.scratch, (uint32_t)t->st.pos, &d);
 	uint64_t bs = t->lu->bs;

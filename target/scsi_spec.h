@@ -18,6 +18,8 @@
 #define SCSI_OP_MODE_SELECT6         0x15
 #define SCSI_OP_RESERVE6             0x16
 #define SCSI_OP_RELEASE6             0x17
+#define SCSI_OP_RESERVE10            0x56
+#define SCSI_OP_RELEASE10            0x57
 #define SCSI_OP_MODE_SENSE6          0x1A
 #define SCSI_OP_START_STOP_UNIT      0x1B
 #define SCSI_OP_READ_CAPACITY10      0x25
@@ -58,6 +60,47 @@
 #define SCSI_MI_REPORT_OPCODES       0x0C
 #define SCSI_MI_REPORT_TMFS          0x0D
 
+/* PERSISTENT RESERVE IN service actions (SPC-4 table 162) */
+#define SCSI_PRIN_READ_KEYS          0x00
+#define SCSI_PRIN_READ_RESERVATION   0x01
+#define SCSI_PRIN_REPORT_CAPABILITIES 0x02
+#define SCSI_PRIN_READ_FULL_STATUS   0x03
+/* PERSISTENT RESERVE OUT service actions (SPC-4 table 173) */
+#define SCSI_PROUT_REGISTER          0x00
+#define SCSI_PROUT_RESERVE           0x01
+#define SCSI_PROUT_RELEASE           0x02
+#define SCSI_PROUT_CLEAR             0x03
+#define SCSI_PROUT_PREEMPT           0x04
+#define SCSI_PROUT_PREEMPT_ABORT     0x05
+#define SCSI_PROUT_REGISTER_IGNORE   0x06
+#define SCSI_PROUT_REGISTER_MOVE     0x07
+/* persistent reservation types (SPC-4 table 169) */
+#define SCSI_PR_WE                   0x1
+#define SCSI_PR_EA                   0x3
+#define SCSI_PR_WE_RO                0x5
+#define SCSI_PR_EA_RO                0x6
+#define SCSI_PR_WE_AR                0x7
+#define SCSI_PR_EA_AR                0x8
+#define SCSI_PR_SCOPE_LU             0x0
+/* PROUT parameter list (SPC-4 tables 174, 177) */
+#define SCSI_PROUT_PARAM_LEN         24
+#define SCSI_PROUT_SPEC_I_PT         0x08 /* byte 20 */
+#define SCSI_PROUT_ALL_TG_PT         0x04
+#define SCSI_PROUT_APTPL             0x01
+#define SCSI_PROUT_MOVE_UNREG        0x02 /* REGISTER AND MOVE byte 17 */
+/* PRIN response layouts (SPC-4 6.15) */
+#define SCSI_PRIN_HDR_LEN            8
+#define SCSI_PRIN_RESV_DESC_LEN      16
+#define SCSI_PRIN_CAPS_LEN           8
+#define SCSI_PRIN_FULL_DESC_LEN      24
+/* TransportID (SPC-4 7.6.4.6, iSCSI: table 509 / 510) */
+#define SCSI_PROTO_ISCSI             0x5
+#define SCSI_TID_FMT_NAME            0x00 /* iSCSI name only: every initiator port of that name */
+#define SCSI_TID_FMT_PORT            0x40 /* "name,i,0x<ISID>" */
+#define SCSI_TID_HDR_LEN             4
+#define SCSI_TID_MIN_LEN             24
+#define SCSI_TID_MAX_LEN             (4 + 224 + 20)
+
 /* ---- sense keys (SPC-4 table 27) ---- */
 #define SCSI_SK_NO_SENSE        0x0
 #define SCSI_SK_RECOVERED_ERROR 0x1
@@ -84,6 +127,7 @@
 #define SCSI_ASC_INVALID_FIELD_IN_CDB       0x2400
 #define SCSI_ASC_LU_NOT_SUPPORTED           0x2500
 #define SCSI_ASC_INVALID_FIELD_IN_PARAM     0x2600
+#define SCSI_ASC_INVALID_RELEASE_OF_PR      0x2604
 #define SCSI_ASC_WRITE_PROTECTED            0x2700
 #define SCSI_ASC_SPACE_ALLOC_FAILED_WP      0x2707
 #define SCSI_ASC_POWER_ON_RESET             0x2900
@@ -99,6 +143,7 @@
 #define SCSI_ASC_COMMANDS_CLEARED_BY_OTHER  0x2F00
 #define SCSI_ASC_SAVING_PARAMS_UNSUP        0x3900
 #define SCSI_ASC_INTERNAL_TARGET_FAILURE    0x4400
+#define SCSI_ASC_INSUFFICIENT_REG_RESOURCES 0x5504
 
 /* ---- mode pages (SPC-4 7.5, SBC-4 6.5) ---- */
 #define SCSI_MP_RW_ERROR_RECOVERY  0x01

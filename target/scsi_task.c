@@ -23,7 +23,10 @@
 
 /* ---- opcode tables (SPC-4 annex D, SBC-4 table 15) ----
  * pr_allow follows SPC-4 table 44 (reads pass a Write Exclusive reservation,
- * nothing medium-related passes Exclusive Access); alua_allow follows SPC-4
+ * nothing medium-related passes Exclusive Access; 0 = conflicts for every
+ * non-holder; registrants of the registrants-only / all-registrants types
+ * are treated as holders, scsi_pr_decide) and SPC-2 5.5.1 (PR_ALLOW_SPC2:
+ * what a non-holder may do under RESERVE(6)/(10)); alua_allow follows SPC-4
  * table 232 (media access only in active states). */
 #define NOLU  (OPF_NO_LU | OPF_NO_UA)
 #define MEDIA (ALUA_ALLOW_AO | ALUA_ALLOW_AN)
@@ -49,6 +52,35 @@ static const struct scsi_op maint_in_ops[] = {
 };
 static const struct scsi_sa_table maint_in_table = { 2, maint_in_ops };
 
+/* PERSISTENT RESERVE IN / OUT (SPC-4 6.15, 6.16): one entry per service
+ * action so that RSOC lists them and an unknown one is INVALID FIELD IN CDB.
+ * Both are allowed under every reservation type (SPC-4 table 44: the key
+ * checks are the command's own); PROUT conflicts with another nexus's SPC-2
+ * reservation, PRIN does not. */
+#define PRIN_SA(sa, nm) { nm, scsi_exec_prin, NULL, NULL, OPF_SA, 10, sa, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 10, \
+			  { 0x5E, sa, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0 } }
+static const struct scsi_op prin_ops[] = {
+	PRIN_SA(SCSI_PRIN_READ_KEYS, "PERSISTENT RESERVE IN / READ KEYS"),
+	PRIN_SA(SCSI_PRIN_READ_RESERVATION, "PERSISTENT RESERVE IN / READ RESERVATION"),
+	PRIN_SA(SCSI_PRIN_REPORT_CAPABILITIES, "PERSISTENT RESERVE IN / REPORT CAPABILITIES"),
+	PRIN_SA(SCSI_PRIN_READ_FULL_STATUS, "PERSISTENT RESERVE IN / READ FULL STATUS"),
+};
+static const struct scsi_sa_table prin_table = { 4, prin_ops };
+
+#define PROUT_SA(sa, nm) { nm, scsi_exec_prout, NULL, NULL, OPF_SA | OPF_DATA_OUT, 10, sa, PR_ALLOW_ALL, ANY, 10, \
+			   { 0x5F, sa, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0 } }
+static const struct scsi_op prout_ops[] = {
+	PROUT_SA(SCSI_PROUT_REGISTER, "PERSISTENT RESERVE OUT / REGISTER"),
+	PROUT_SA(SCSI_PROUT_RESERVE, "PERSISTENT RESERVE OUT / RESERVE"),
+	PROUT_SA(SCSI_PROUT_RELEASE, "PERSISTENT RESERVE OUT / RELEASE"),
+	PROUT_SA(SCSI_PROUT_CLEAR, "PERSISTENT RESERVE OUT / CLEAR"),
+	PROUT_SA(SCSI_PROUT_PREEMPT, "PERSISTENT RESERVE OUT / PREEMPT"),
+	PROUT_SA(SCSI_PROUT_PREEMPT_ABORT, "PERSISTENT RESERVE OUT / PREEMPT AND ABORT"),
+	PROUT_SA(SCSI_PROUT_REGISTER_IGNORE, "PERSISTENT RESERVE OUT / REGISTER AND IGNORE EXISTING KEY"),
+	PROUT_SA(SCSI_PROUT_REGISTER_MOVE, "PERSISTENT RESERVE OUT / REGISTER AND MOVE"),
+};
+static const struct scsi_sa_table prout_table = { 8, prout_ops };
+
 /* Variable-length CDBs (7Fh): no service action supported yet. */
 static const struct scsi_sa_table var_len_table = { 0, NULL };
 
@@ -60,13 +92,13 @@ static const struct scsi_sa_table var_len_table = { 0, NULL };
 const struct scsi_op scsi_op_table[256] = {
 	OP(SCSI_OP_TEST_UNIT_READY, "TEST UNIT READY", scsi_exec_tur, NULL, 0, 6, PR_ALLOW_ALL, ANY, 5,
 	   0, 0, 0, 0, 0),
-	OP(SCSI_OP_REQUEST_SENSE, "REQUEST SENSE", scsi_exec_request_sense, NULL, NOLU, 6, PR_ALLOW_ALL, ANY, 5,
+	OP(SCSI_OP_REQUEST_SENSE, "REQUEST SENSE", scsi_exec_request_sense, NULL, NOLU, 6, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
 	   0x01, 0, 0, 0xFF, 0),
 	OP(SCSI_OP_READ6, "READ(6)", scsi_exec_read, NULL, 0, 6, PR_ALLOW_WE, MEDIA, 30,
 	   0x1F, 0xFF, 0xFF, 0xFF, 0),
 	OP(SCSI_OP_WRITE6, "WRITE(6)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 6, 0, MEDIA, 30,
 	   0x1F, 0xFF, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_INQUIRY, "INQUIRY", scsi_exec_inquiry, NULL, NOLU, 6, PR_ALLOW_ALL, ANY, 5,
+	OP(SCSI_OP_INQUIRY, "INQUIRY", scsi_exec_inquiry, NULL, NOLU, 6, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
 	   0x01, 0xFF, 0xFF, 0xFF, 0),
 	OP(SCSI_OP_MODE_SELECT6, "MODE SELECT(6)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 6, 0, ANY, 10,
 	   0x11, 0, 0, 0xFF, 0),
@@ -92,6 +124,19 @@ const struct scsi_op scsi_op_table[256] = {
 	   MEDIA, 60, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
 	OP(SCSI_OP_UNMAP, "UNMAP", scsi_exec_unmap, scsi_lu_can_unmap, OPF_WRITE | OPF_DATA_OUT, 10, 0, MEDIA, 60,
 	   0x01, 0, 0, 0, 0, 0x1F, 0xFF, 0xFF, 0),
+	/* SPC-2 RESERVE / RELEASE: conflicts are decided by the handlers
+	 * (SPC-4 5.13.1: they conflict whenever a registration exists);
+	 * RELEASE from a non-holder is allowed and does nothing. */
+	OP(SCSI_OP_RESERVE6, "RESERVE(6)", scsi_exec_reserve, NULL, 0, 6, PR_ALLOW_ALL, ANY, 10,
+	   0, 0, 0, 0, 0),
+	OP(SCSI_OP_RELEASE6, "RELEASE(6)", scsi_exec_release, NULL, 0, 6, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 10,
+	   0, 0, 0, 0, 0),
+	OP(SCSI_OP_RESERVE10, "RESERVE(10)", scsi_exec_reserve, NULL, 0, 10, PR_ALLOW_ALL, ANY, 10,
+	   0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_RELEASE10, "RELEASE(10)", scsi_exec_release, NULL, 0, 10, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 10,
+	   0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
+	SAOP(SCSI_OP_PR_IN, "PERSISTENT RESERVE IN", &prin_table, 10),
+	SAOP(SCSI_OP_PR_OUT, "PERSISTENT RESERVE OUT", &prout_table, 10),
 	OP(SCSI_OP_MODE_SELECT10, "MODE SELECT(10)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 10, 0, ANY, 10,
 	   0x11, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
 	OP(SCSI_OP_MODE_SENSE10, "MODE SENSE(10)", scsi_exec_mode_sense, NULL, 0, 10, PR_ALLOW_WE, ANY, 5,
@@ -113,7 +158,7 @@ const struct scsi_op scsi_op_table[256] = {
 	OP(SCSI_OP_WRITE_SAME16, "WRITE SAME(16)", scsi_exec_write_same, NULL, OPF_WRITE | OPF_DATA_OUT, 16, 0,
 	   MEDIA, 60, 0x19, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
 	SAOP(SCSI_OP_SERVICE_ACTION_IN16, "SERVICE ACTION IN(16)", &sai16_table, 16),
-	OP(SCSI_OP_REPORT_LUNS, "REPORT LUNS", scsi_exec_report_luns, NULL, NOLU, 12, PR_ALLOW_ALL, ANY, 5,
+	OP(SCSI_OP_REPORT_LUNS, "REPORT LUNS", scsi_exec_report_luns, NULL, NOLU, 12, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
 	   0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0),
 	SAOP(SCSI_OP_MAINTENANCE_IN, "MAINTENANCE IN", &maint_in_table, 12),
 	OP(SCSI_OP_READ12, "READ(12)", scsi_exec_read, NULL, 0, 12, PR_ALLOW_WE, MEDIA, 30,

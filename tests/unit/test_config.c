@@ -28,6 +28,8 @@
 
 /* The SCSI layer's LUs and LUN maps, for tgt_config_open_luns(). */
 #include "target/scsi_lu.c"
+#include "target/scsi_pr.c"
+#include "target/scsi_pr_file.c"
 
 /* ---- helpers ---- */
 

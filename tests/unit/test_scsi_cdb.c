@@ -10,6 +10,9 @@
 #include "target/scsi_mode.c"
 #include "target/scsi_spc.c"
 #include "target/scsi_sbc.c"
+#include "target/scsi_pr.c"
+#include "target/scsi_pr_cmd.c"
+#include "target/scsi_pr_file.c"
 
 #include <setjmp.h>
 #include <stdarg.h>
