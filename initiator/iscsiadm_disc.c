@@ -178,7 +178,7 @@ static int run_discovery(struct adm *a, const struct nodedb_rec *st)
 		adm_errf(a, "Could not perform SendTargets discovery: %s", adm_err_str(rc));
 		return rc;
 	}
-	if (n == 0) {
+	if (n <= 0) {
 		free(t);
 		adm_errf(a, "No portals found");
 		return ADM_ERR_NO_OBJS;

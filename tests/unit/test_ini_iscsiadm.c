@@ -131,7 +131,9 @@ static const struct arg_case arg_cases[] = {
 static int split(const char *s, char *buf, size_t len, char **argv, int max)
 {
 	int n = 0;
-	snprintf(buf, len, "%s", s);
+	size_t sl = strlen(s);
+	assert_true(sl < len);
+	memcpy(buf, s, sl + 1);
 	argv[n++] = (char *)"iscsiadm";
 	for (char *t = strtok(buf, " "); t && n < max - 1; t = strtok(NULL, " "))
 		argv[n++] = t;
