@@ -1233,25 +1233,42 @@ static void text_send_chunk(struct conn *c, uint32_t itt, const uint8_t *lun)
 	if (!more) {
 		free(c->text_rsp);
 		c->text_rsp = NULL;
+		c->text_ttt = ISCSI_RSVD_TAG;
 	}
 }
 
-/* Gather a request split with the C bit (11.10.1); true when complete. */
-static bool text_gather(struct conn *c, const struct iscsi_text_req *r)
+/* Gather a request split with the C bit (11.10.1): 1 complete, 0 more
+ * parts follow, -1 refused. */
+static int text_gather(struct conn *c, const struct iscsi_text_req *r)
 {
 	uint32_t total = c->text_req_len + r->dsl;
 	if (total > TEXT_BUF) {
 		send_reject(c, ISCSI_REJECT_PROTOCOL, c->hdr);
 		c->text_req_len = 0;
-		return false;
+		return -1;
 	}
 	uint8_t *nb = realloc(c->text_req, total ? total : 1);
 	if (!nb)
-		return false;
+		return -1;
 	c->text_req = nb;
 	memcpy(nb + c->text_req_len, c->seg, r->dsl);
 	c->text_req_len = total;
-	return !r->cont;
+	return r->cont ? 0 : 1;
+}
+
+/* 11.11.1: each part of a continued request gets an empty response with
+ * F=0 and a TTT that the next part quotes. */
+static void text_ack_part(struct conn *c, const struct iscsi_text_req *r)
+{
+	struct txpdu *p = tx_new(c);
+	if (!p)
+		return;
+	c->text_ttt = new_ttt(c);
+	struct iscsi_text_rsp t = { .itt = r->itt, .ttt = c->text_ttt };
+	memcpy(t.lun, r->lun, 8);
+	struct iscsi_seq s = seq_next(c, true);
+	iscsi_encode_text_rsp(p->hdr, &t, &s);
+	tx_queue(c, p);
 }
 
 static void text_complete(struct conn *c)
@@ -1263,25 +1280,25 @@ static void text_complete(struct conn *c)
 	}
 	if (cmdsn_check(c, r.cmdsn, r.immediate) == SN_DROP)
 		return;
-	if (r.ttt != ISCSI_RSVD_TAG) {       /* continue our long response */
-		if (!c->text_rsp || r.ttt != c->text_ttt) {
-			send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
-			return;
-		}
+	bool ours = r.ttt != ISCSI_RSVD_TAG && r.ttt == c->text_ttt;
+	if (r.ttt != ISCSI_RSVD_TAG && !ours) {
+		send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
+		return;
+	}
+	if (ours && c->text_rsp) {           /* next part of our long response */
 		text_send_chunk(c, r.itt, r.lun);
 		return;
 	}
-	free(c->text_rsp);
-	c->text_rsp = NULL;
-	if (!text_gather(c, &r)) {
-		if (r.cont) {                /* acknowledge the part with an empty response */
-			c->text_len = c->text_off = 0;
-			c->text_rsp = malloc(1);
-			if (c->text_rsp)
-				text_send_chunk(c, r.itt, r.lun);
-		}
-		return;
+	if (!ours) {                         /* TTT reserved: a new exchange (11.10.4) */
+		free(c->text_rsp);
+		c->text_rsp = NULL;
+		c->text_req_len = 0;
 	}
+	int g = text_gather(c, &r);
+	if (g == 0)
+		text_ack_part(c, &r);
+	if (g <= 0)
+		return;
 	c->text_rsp = malloc(TEXT_BUF);
 	if (!c->text_rsp)
 		return;
@@ -1972,6 +1989,7 @@ void conn_accept(struct tgt_worker *w, int fd, const struct tgt_portal *portal)
 	c->free_task.fn = free_run;
 	c->timer.fn = on_tick;
 	c->next_ttt = 1;
+	c->text_ttt = ISCSI_RSVD_TAG;
 	c->born_ms = c->last_rx_ms = kloop_now_ms(c->loop);
 	policy_init(c, portal);
 	c->wnext = w->conns;
