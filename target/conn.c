@@ -1949,7 +1949,6 @@ void conn_close(struct conn *c, const char *why)
 	conn_maybe_free(c);
 }
 
-void conn_session_gone(struct conn *c) { conn_close(c, "session closed"); }
 
 void worker_close_all(struct tgt_worker *w)
 {

@@ -26,8 +26,6 @@
 #include "common/log.h"
 #include "target/transport_internal.h"
 
-struct conn_policy_ctx;
-
 struct session *session_new(struct conn *c, const struct iscsi_session_params *p,
 			    const struct tgt_target *tgt, uint32_t cmdsn)
 {

@@ -134,7 +134,6 @@ void conn_close(struct conn *c, const char *why);
 uint32_t conn_abort_tasks(struct conn *c, struct scsi_lu *lu, uint32_t except_itt,
 			  struct abort_wait *w);
 void conn_send_async_logout(struct conn *c, uint16_t seconds);
-void conn_session_gone(struct conn *c);
 void worker_close_all(struct tgt_worker *w);
 
 /* ---- server.c ---- */
