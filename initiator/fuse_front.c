@@ -14,7 +14,8 @@
  * MPSC queue + eventfd); the reply is sent from the loop thread on
  * completion. A request the kernel interrupts (the caller got SIGKILL) is
  * answered EINTR at once so the caller never waits on a path that is down;
- * the I/O itself finishes (or times out) in the background.
+ * the I/O itself finishes (or times out) in the background. (Once a request
+ * is read by a daemon the kernel waits for its answer even after SIGKILL.)
  *
  * Not for: unaligned writes (EINVAL; the loop device and O_DIRECT users
  * are block aligned), or changing the directory (it mirrors the LU table).
@@ -26,32 +27,49 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <linux/falloc.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+struct fio_tickets;
+
 struct ini_fuse {
 	struct ini_daemon *d;
+	struct fio_tickets *tk;
 	struct fuse_session *se;
 	pthread_t thr;
 	bool thread_started;
 	char mnt[256];
 };
 
-/* One FUSE request in flight. Freed on the loop thread once the I/O has
- * completed and no interrupt task still points at it. */
+/* One FUSE request in flight; freed on the loop thread when its I/O is done. */
 struct fio {
 	struct ini_io io;
 	fuse_req_t req;
-	struct kloop_task itask;
-	atomic_bool interrupt_posted;
-	bool replied, completed;
+	uint32_t slot, gen;    /* interrupt ticket, see below */
+	bool replied;
 	uint32_t skip, want;   /* unaligned read: bytes to drop / to return */
 	size_t reply_len;
 	uint8_t data[];
+};
+
+/* Interrupt tickets. libfuse may run an interrupt callback concurrently with
+ * (or just after) our reply, so the callback must not touch the fio: its
+ * data is a ticket (slot, generation) and it posts a small message to the
+ * loop, which answers EINTR only if that ticket still names a live fio. */
+#define FIO_SLOTS 4096
+struct fio_tickets {
+	pthread_mutex_t mu;
+	struct fio *slot[FIO_SLOTS];
+	uint32_t gen[FIO_SLOTS];
+	uint32_t next;
+};
+struct fio_intr_msg {
+	struct kloop_task task;
+	struct ini_fuse *f;
+	uint32_t slot, gen;
 };
 
 #define INO_ROOT 1
@@ -216,12 +234,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* ---- requests to the event loop --------------------------------------------- */
 
-static void fio_free_if_done(struct fio *x)
-{
-	if (x->completed && !atomic_load(&x->interrupt_posted))
-		free(x);
-}
-
 static void fio_reply(struct fio *x, int res)
 {
 	if (x->replied)
@@ -238,35 +250,69 @@ static void fio_reply(struct fio *x, int res)
 	}
 }
 
-/* Loop thread. */
+static bool ticket_take(struct fio_tickets *tk, struct fio *x)
+{
+	bool ok = false;
+	pthread_mutex_lock(&tk->mu);
+	for (uint32_t k = 0; k < FIO_SLOTS && !ok; k++) {
+		uint32_t i = (tk->next + k) % FIO_SLOTS;
+		if (!tk->slot[i]) {
+			tk->slot[i] = x;
+			x->slot = i;
+			x->gen = ++tk->gen[i];
+			tk->next = i + 1;
+			ok = true;
+		}
+	}
+	pthread_mutex_unlock(&tk->mu);
+	return ok;
+}
+
+static void ticket_drop(struct fio_tickets *tk, struct fio *x)
+{
+	pthread_mutex_lock(&tk->mu);
+	if (x->slot < FIO_SLOTS && tk->slot[x->slot] == x)
+		tk->slot[x->slot] = NULL;
+	pthread_mutex_unlock(&tk->mu);
+}
+
+/* Loop thread: done (res 0 / -errno); reply unless EINTR was sent already. */
 static void fio_done(struct ini_io *io, int res)
 {
 	struct fio *x = (struct fio *)io;
-	fuse_req_interrupt_func(x->req, NULL, NULL);  /* waits out a running interrupt callback */
-	x->completed = true;
+	ticket_drop(x->io.priv, x);
 	fio_reply(x, res);
-	fio_free_if_done(x);
+	free(x);
 }
 
-/* Loop thread: the caller was interrupted (SIGKILL): answer now. */
+/* Loop thread: the caller was interrupted (e.g. SIGKILL): answer now; the
+ * I/O itself completes (or fails) later. */
 static void fio_interrupt_task(struct kloop_task *t)
 {
-	struct fio *x = (struct fio *)((char *)t - offsetof(struct fio, itask));
-	if (!x->completed)
+	struct fio_intr_msg *m = (struct fio_intr_msg *)t;
+	struct fio_tickets *tk = m->f->tk;
+	struct fio *x = NULL;
+	pthread_mutex_lock(&tk->mu);
+	if (m->slot < FIO_SLOTS && tk->gen[m->slot] == m->gen)
+		x = tk->slot[m->slot];
+	pthread_mutex_unlock(&tk->mu);
+	if (x)
 		fio_reply(x, -EINTR);
-	atomic_store(&x->interrupt_posted, false);
-	fio_free_if_done(x);
+	free(m);
 }
 
-/* FUSE thread, under the request's lock. */
+/* FUSE thread, under the request's lock: never dereferences the fio. */
 static void fio_interrupted(fuse_req_t req, void *data)
 {
-	struct fio *x = data;
 	struct ini_fuse *f = fuse_req_userdata(req);
-	if (atomic_exchange(&x->interrupt_posted, true))
+	struct fio_intr_msg *m = malloc(sizeof(*m));
+	if (!m)
 		return;
-	x->itask.fn = fio_interrupt_task;
-	kloop_post(f->d->loop, &x->itask);
+	m->f = f;
+	m->slot = (uint32_t)((uintptr_t)data >> 32);
+	m->gen = (uint32_t)(uintptr_t)data;
+	m->task.fn = fio_interrupt_task;
+	kloop_post(f->d->loop, &m->task);
 }
 
 static struct fio *fio_new(fuse_req_t req, struct ini_lu *lu, enum ini_op op, size_t datalen)
@@ -284,7 +330,11 @@ static struct fio *fio_new(fuse_req_t req, struct ini_lu *lu, enum ini_op op, si
 
 static void fio_submit(struct ini_fuse *f, struct fio *x)
 {
-	fuse_req_interrupt_func(x->req, fio_interrupted, x);
+	x->io.priv = f->tk;
+	x->slot = UINT32_MAX;
+	if (ticket_take(f->tk, x))
+		fuse_req_interrupt_func(x->req, fio_interrupted,
+					(void *)(((uintptr_t)x->slot << 32) | x->gen));
 	ini_io_submit(f->d, &x->io);
 }
 
@@ -431,6 +481,11 @@ int fuse_front_start(struct ini_daemon *d)
 	if (!f)
 		return -ENOMEM;
 	f->d = d;
+	if (!(f->tk = calloc(1, sizeof(*f->tk)))) {
+		free(f);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&f->tk->mu, NULL);
 	snprintf(f->mnt, sizeof(f->mnt), "%s", d->o.fuse_dir);
 	mkdir(f->mnt, 0755);
 	char *argv[] = { "kura-initiatord", "-o", "allow_other,default_permissions,fsname=kura,subtype=kura", NULL };
@@ -465,6 +520,8 @@ void fuse_front_stop(struct ini_daemon *d)
 	if (f->thread_started)
 		pthread_join(f->thr, NULL);
 	fuse_session_destroy(f->se);
+	pthread_mutex_destroy(&f->tk->mu);
+	free(f->tk);
 	free(f);
 	d->fuse = NULL;
 }

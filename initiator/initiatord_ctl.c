@@ -181,16 +181,28 @@ static int path_group(const struct ini_path *p)
 	return p->n_luns && p->luns[0].tpg >= 0 ? p->luns[0].tpg : 0;
 }
 
+/* Does this path carry the I/O of its first LU right now? */
+static bool path_active(const struct ini_path *p)
+{
+	if (!p->n_luns || p->state != PATH_UP)
+		return false;
+	const struct ini_lu *lu = p->luns[0].lu;
+	if (lu->d->o.policy == MPATH_ROUND_ROBIN)
+		return true;
+	return lu->sel.current >= 0 && lu->sel.current < lu->n_paths && lu->paths[lu->sel.current].p == p;
+}
+
 static void fmt_path(const struct ini_path *p, char *buf, size_t len)
 {
 	char lu[512], dev[1024], luns[128];
 	path_luns(p, lu, sizeof(lu), dev, sizeof(dev), luns, sizeof(luns));
 	snprintf(buf, len,
 		 "sid=%d target=%s address=%s port=%u tpgt=%d iface=%s state=%s isid=c0%06x%04x lun=%s lu=%s device=%s "
-		 "group=%d alua=%d",
+		 "group=%d alua=%d active=%s",
 		 p->sid, p->id.target, p->id.address, p->id.port, p->id.tpgt, p->id.iface[0] ? p->id.iface : "default",
 		 path_state_name(p->state), path_isid_rnd(p), p->sid & 0xffff, luns[0] ? luns : "-", lu[0] ? lu : "-",
-		 dev[0] ? dev : "-", path_group(p), p->n_luns ? p->luns[0].alua_state : -1);
+		 dev[0] ? dev : "-", path_group(p), p->n_luns ? p->luns[0].alua_state : -1,
+		 path_active(p) ? "yes" : "no");
 }
 
 static void verb_sessions(struct ctl_conn *c, int argc, char **argv)

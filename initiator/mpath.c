@@ -108,9 +108,15 @@ static int lu_add_path(struct ini_lu *lu, struct ini_path *p, int lun)
 			return 0;
 	if (lu->n_paths >= INI_MAX_LU_PATHS)
 		return -ENOSPC;
-	lu->paths[lu->n_paths].p = p;
-	lu->paths[lu->n_paths].lun = lun;
+	int at = lu->n_paths;          /* keep sid order: failover prefers the first node */
+	while (at > 0 && lu->paths[at - 1].p->sid > p->sid) {
+		lu->paths[at] = lu->paths[at - 1];
+		at--;
+	}
+	lu->paths[at].p = p;
+	lu->paths[at].lun = lun;
 	lu->n_paths++;
+	lu->sel.current = -1;
 	kinfo("LU %s (%s): path %d %s:%u LUN %d added (%d path%s)", lu->wwid, lu->alias, p->sid, p->id.address,
 	      p->id.port, lun, lu->n_paths, lu->n_paths == 1 ? "" : "s");
 	return 0;

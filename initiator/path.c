@@ -137,7 +137,7 @@ static void path_fd_event(struct kloop_fd *h, uint32_t events)
 	if (!p->iscsi || p->state == PATH_FAILED)
 		return;
 	if (iscsi_service(p->iscsi, rev) < 0) {
-		path_fail(p, iscsi_get_error(p->iscsi));
+		path_fail(p, p->state == PATH_CONNECTING ? "cannot connect" : iscsi_get_error(p->iscsi));
 		return;
 	}
 	if (p->state != PATH_FAILED)
