@@ -632,8 +632,11 @@ static int prout_locked(struct prout *c)
 	bool persist = pr->path && (pr->persist_all || was_aptpl || pr->aptpl);
 	atomic_store(&c->w->result, r);
 	if (c->changed && persist && r == SR_GOOD) {
+		/* pr_persist = aptpl and APTPL now off: what survives is nothing */
+		struct scsi_pr none = { .generation = pr->generation };
+		bool keep = pr->persist_all || pr->aptpl;
 		size_t len;
-		uint8_t *b = scsi_pr_encode(pr, c->lu->naa, &len);
+		uint8_t *b = scsi_pr_encode(keep ? pr : &none, c->lu->naa, &len);
 		if (!b)
 			return SR_INTERNAL_FAILURE;
 		atomic_fetch_add(&c->w->pending, 1);
