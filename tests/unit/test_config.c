@@ -548,6 +548,10 @@ static void test_open_luns(void **state)
 	assert_int_equal(scsi_lu_size_blocks(cfg.targets[0].luns[0].lu), 2048);
 	assert_int_equal(scsi_lu_size_blocks(cfg.targets[0].luns[1].lu), 8192);
 	assert_ptr_equal(scsi_lun_map_get(cfg.targets[0].map, 1), cfg.targets[0].luns[1].lu);
+	/* persistent reservation state goes to <data_dir>/pr (created) */
+	snprintf(img, sizeof(img), "%s/pr", sub);
+	assert_string_equal(cfg.targets[0].luns[0].ident.pr_dir, img);
+	assert_int_equal(stat(img, &st), 0);
 	tgt_config_free(&cfg);
 
 	/* a missing file without create: the error names the LUN */
@@ -559,10 +563,26 @@ static void test_open_luns(void **state)
 		fail_msg("got '%s'", err);
 	tgt_config_free(&cfg);
 	unlink(img);
+	snprintf(img, sizeof(img), "%s/pr", sub);
+	rmdir(img);
 	rmdir(sub);
 	snprintf(sub, sizeof(sub), "%s/a", dir);
 	rmdir(sub);
 	rmdir(dir);
+}
+
+/* pr_persist = aptpl (default) | all */
+static void test_pr_persist(void **state)
+{
+	struct tgt_config cfg;
+	assert_int_equal(parse_text(TARGET "[lun 0]\nbackend = memory\nsize = 1M\n"
+				    "[lun 1]\nbackend = memory\nsize = 1M\npr_persist = all\n", &cfg), 0);
+	assert_false(cfg.targets[0].luns[0].ident.pr_persist_all);
+	assert_true(cfg.targets[0].luns[1].ident.pr_persist_all);
+	tgt_config_free(&cfg);
+	assert_int_equal(parse_text(TARGET "[lun 0]\nbackend = memory\nsize = 1M\npr_persist = sometimes\n", &cfg),
+			 -EINVAL);
+	assert_non_null(strstr(err, "aptpl or all"));
 }
 
 int main(void)
@@ -581,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_file_source_and_errors),
 		cmocka_unit_test(test_open_luns),
+		cmocka_unit_test(test_pr_persist),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
