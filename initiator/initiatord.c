@@ -34,7 +34,7 @@ void ini_opts_defaults(struct ini_opts *o)
 	o->failback_immediate = true;
 	o->retry_min_ms = 500;
 	o->retry_max_ms = 30000;
-	o->nop_interval_ms = 1000;
+	o->nop_interval_ms = 500;
 	o->nop_timeout_ms = 3000;
 	o->cmd_timeout_ms = 30000;
 	o->login_timeout_ms = 5000;

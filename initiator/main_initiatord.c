@@ -25,7 +25,7 @@ static void usage(FILE *f)
 		"  --policy failover|round-robin     (default failover)\n"
 		"  --failback immediate|manual       (default immediate)\n"
 		"  --retry-max S          login retry backoff cap (default 30)\n"
-		"  --nop-interval-ms N    path checker period (default 1000)\n"
+		"  --nop-interval-ms N    path checker period (default 500)\n"
 		"  --nop-timeout-ms N     path declared dead after N ms without answer (default 3000)\n"
 		"  --cmd-timeout-ms N     per-command deadline (default 30000)\n"
 		"  --login-timeout-ms N   connect+login+probe deadline (default 5000)\n"

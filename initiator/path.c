@@ -536,8 +536,11 @@ static void nop_cb(struct iscsi_context *ctx, int status, void *data, void *priv
 static void path_check_up(struct ini_path *p, uint64_t now)
 {
 	const struct ini_opts *o = &p->d->o;
-	if (p->nop_pending && now - p->nop_sent_ms >= o->nop_timeout_ms) {
-		path_fail(p, "NOP-Out timeout");
+	/* Dead when something is outstanding (NOP-Out or I/O) and nothing has
+	 * come back for nop_timeout: NOP replies refresh last_ok every
+	 * nop_interval, so a cut is seen nop_timeout (+ one tick) after it. */
+	if ((p->nop_pending || p->n_inflight) && now - p->last_ok_ms >= o->nop_timeout_ms) {
+		path_fail(p, p->nop_pending ? "NOP-Out timeout" : "no response");
 		return;
 	}
 	for (struct ini_io *io = p->inflight; io; io = io->pnext) {
@@ -616,8 +619,8 @@ static void io_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
 		asc = (t->sense.ascq >> 8) & 0xff;
 		ascq = t->sense.ascq & 0xff;
 	}
-	if (p && status == SCSI_STATUS_GOOD)
-		p->last_ok_ms = kloop_now_ms(p->d->loop);
+	if (p && status != SCSI_STATUS_CANCELLED && status != SCSI_STATUS_ERROR && status != SCSI_STATUS_TIMEOUT)
+		p->last_ok_ms = kloop_now_ms(p->d->loop);   /* any answer proves the path alive */
 	inflight_del(io);
 	io->stask = NULL;
 	if (t)
