@@ -64,8 +64,8 @@ trap 'exit 130' INT TERM
 free_port() {
   local p
   while :; do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    ss -Htln "sport = :$p" | grep -q . && continue
+    p=$((10000 + (RANDOM * 32768 + RANDOM) % 22000))   # below the ephemeral range
+    ss -Htan "sport = :$p" | grep -q . && continue
     python3 -c "import socket;s=socket.socket();s.bind(('127.0.0.1',$p))" 2>/dev/null && { echo $p; return; }
   done
 }

@@ -82,12 +82,18 @@ need_client() {
   echo "$p"
 }
 
-# free_port [HOST]: a TCP port that nothing listens on, chosen at random.
+# free_port [HOST]: a TCP port that nothing listens on, chosen at random
+# below the kernel's ephemeral range (ip_local_port_range), so that outgoing
+# client connections of tests running in parallel cannot take it before the
+# daemon binds it.
 free_port() {
-  local host=${1:-127.0.0.1} p i
+  local host=${1:-127.0.0.1} p i lo=32768 hi span
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  span=$(( lo - 1 - 10000 ))
+  [ "$span" -gt 1000 ] || span=20000
   for i in $(seq 1 200); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q . && \
+    p=$((10000 + (RANDOM * 32768 + RANDOM) % span))
+    if ! ss -Htan "sport = :$p" 2>/dev/null | grep -q . && \
        python3 -c "import socket,sys;s=socket.socket();s.bind(('$host',$p))" 2>/dev/null; then
       echo "$p"; return 0
     fi
@@ -119,12 +125,25 @@ kura_start() {
     prev=$a
   done
   [ -n "${KURA_WAIT:-}" ] && waits+=($KURA_WAIT)
-  echo "==== start $(date +%T): $KURA_TARGETD --foreground --data-dir $IT_DIR/data $*" >>"$IT_DIR/kura.log"
-  "$KURA_TARGETD" --foreground --data-dir "$IT_DIR/data" "$@" >>"$IT_DIR/kura.log" 2>&1 &
-  KURA_PID=$!
-  for a in "${waits[@]}"; do
-    wait_port "${a%:*}" "${a##*:}" 30 || die "kura-targetd did not listen on $a"
+  local try ok
+  for try in 1 2 3 4 5; do
+    echo "==== start $(date +%T): $KURA_TARGETD --foreground --data-dir $IT_DIR/data $*" >>"$IT_DIR/kura.log"
+    "$KURA_TARGETD" --foreground --data-dir "$IT_DIR/data" "$@" >>"$IT_DIR/kura.log" 2>&1 &
+    KURA_PID=$!
+    ok=1
+    for a in "${waits[@]}"; do
+      wait_port "${a%:*}" "${a##*:}" 30 || { ok=0; break; }
+    done
+    [ $ok = 1 ] && break
+    # a port still held by a closing connection (TIME_WAIT of a previous run,
+    # or a client of a parallel test): retry the same configuration shortly
+    if ! kill -0 "$KURA_PID" 2>/dev/null && tail -n 3 "$IT_DIR/kura.log" | grep -q "Address already in use"; then
+      wait "$KURA_PID" 2>/dev/null; KURA_PID=""
+      log "port busy, retrying ($try)"; sleep 1; continue
+    fi
+    die "kura-targetd did not listen on $a"
   done
+  [ $ok = 1 ] || die "kura-targetd could not bind ${waits[*]}"
   log "kura-targetd pid $KURA_PID listening on ${waits[*]}"
 }
 kura_restart() { kura_start "${KURA_LAST_ARGS[@]}"; }
