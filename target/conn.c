@@ -1187,17 +1187,21 @@ static void nop_out_complete(struct conn *c)
 	struct txpdu *p = tx_new(c);
 	if (!p)
 		return;
-	struct iscsi_nop_in in = { .itt = n.itt, .ttt = ISCSI_RSVD_TAG, .dsl = n.dsl };
+	/* 11.19: echo the ping data, cut to what the initiator can receive */
+	uint32_t echo = n.dsl;
+	if (echo > c->sess->params.max_recv_dsl_initiator)
+		echo = c->sess->params.max_recv_dsl_initiator;
+	struct iscsi_nop_in in = { .itt = n.itt, .ttt = ISCSI_RSVD_TAG, .dsl = echo };
 	memcpy(in.lun, n.lun, 8);
-	if (n.dsl) {                         /* 11.19: echo the ping data */
-		p->heap = malloc(n.dsl);
+	if (echo) {
+		p->heap = malloc(echo);
 		if (!p->heap) {
 			tx_release(c, p);
 			return;
 		}
-		memcpy(p->heap, c->seg, n.dsl);
+		memcpy(p->heap, c->seg, echo);
 		p->data = p->heap;
-		p->dlen = n.dsl;
+		p->dlen = echo;
 	}
 	struct iscsi_seq s = seq_next(c, true);
 	iscsi_encode_nop_in(p->hdr, &in, &s);
