@@ -57,6 +57,13 @@ static struct iscsi_context *login(const char *url_s, const char *name)
 	return c;
 }
 
+static void bye(struct iscsi_context *c)
+{
+	fflush(stdout);
+	iscsi_logout_sync(c);
+	iscsi_destroy_context(c);
+}
+
 /* One command; unit attentions are retried (a restart raises 29/00). */
 static struct scsi_task *cmd(struct iscsi_context *c, const uint8_t *cdb, int len, int dir, int xfer,
 			     uint8_t *out, int outlen)
@@ -249,6 +256,8 @@ static int storm(const char *url, unsigned seed, int iters)
 		fflush(stdout);
 		m = n;
 	}
+	bye(c[0]);
+	bye(c[1]);
 	return 0;
 }
 
@@ -404,6 +413,8 @@ static int move(const char *url)
 	check("a (unregistered) cannot read", rw(a, false) == SCSI_STATUS_RESERVATION_CONFLICT);
 	prout(b, 3, 0, 0xC2, 0, 0, NULL, 0);
 	printf("%d passed, %d failed\n", checks - fails, fails);
+	bye(a);
+	bye(b);
 	return fails != 0;
 }
 
@@ -431,6 +442,8 @@ static int spec(const char *url)
 	check("a reads", rw(a, false) == SCSI_STATUS_GOOD);
 	prout(a, 3, 0, 0xA3, 0, 0, NULL, 0);
 	printf("%d passed, %d failed\n", checks - fails, fails);
+	bye(a);
+	bye(b);
 	return fails != 0;
 }
 
@@ -443,6 +456,7 @@ int main(int argc, char **argv)
 		struct iscsi_context *a = login(argv[2], INI_A);
 		target_state(a, st, sizeof(st));
 		printf("%s\n", st);
+		bye(a);
 		return 0;
 	}
 	if (argc >= 4 && !strcmp(argv[1], "paa"))
@@ -453,8 +467,11 @@ int main(int argc, char **argv)
 		struct iscsi_context *a = login(argv[2], INI_A), *b = login(argv[2], INI_B);
 		prout(a, 6, 0, 0, 0xA4, 1, NULL, 0);
 		prout(a, 3, 0, 0xA4, 0, 0, NULL, 0);
-		return prout(a, 6, 0, 0, 0xA4, 1, NULL, 0) || prout(b, 6, 0, 0, 0xB4, 1, NULL, 0) ||
-		       prout(a, 1, 6, 0xA4, 0, 0, NULL, 0);
+		int r = prout(a, 6, 0, 0, 0xA4, 1, NULL, 0) || prout(b, 6, 0, 0, 0xB4, 1, NULL, 0) ||
+			prout(a, 1, 6, 0xA4, 0, 0, NULL, 0);
+		bye(a);
+		bye(b);
+		return r;
 	}
 	if (argc >= 3 && !strcmp(argv[1], "spec"))
 		return spec(argv[2]);
