@@ -491,6 +491,7 @@ int fuse_front_start(struct ini_daemon *d)
 	char *argv[] = { "kura-initiatord", "-o", "allow_other,default_permissions,fsname=kura,subtype=kura", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	f->se = fuse_session_new(&args, &fuse_ops, sizeof(fuse_ops), f);
+	fuse_opt_free_args(&args);
 	if (!f->se || fuse_session_mount(f->se, f->mnt) != 0) {
 		kerr("FUSE: cannot mount %s", f->mnt);
 		if (f->se)
