@@ -20,6 +20,9 @@
  *   SESSIONS                               D lines: one key=value list per
  *        path: sid=N target=IQN address=IP port=P tpgt=T iface=NAME
  *        state=up|down|... isid=HEX lu=<naa hex> device=<path> group=<id>
+ *        (kura-initiatord also sends lun=<N,...> alua=<state> active=yes|no;
+ *        state is wait|connecting|probing|up|failed; lu/device are comma
+ *        lists when a session carries several LUNs; clients ignore unknown keys)
  *   SESSION <sid>                          D lines: key=value details for -P 3
  *   RESCAN <sid>|all
  *   FAIL-QUEUE <lu>|all                    fail queued I/O now (EIO)
