@@ -15,9 +15,10 @@ PKGS=(
   libiscsi-bin qemu-utils qemu-block-extra
   # peer target for the side-by-side benchmark
   tgt
-  # test scripts: ss (iproute2), pgrep/ps (procps), python3 (raw PDU test),
-  # timeout/stat/od (coreutils)
-  iproute2 procps python3 coreutils
+  # test scripts: ss and ip netns (iproute2), ps (procps), python3 (raw PDU
+  # initiator), timeout (coreutils), losetup (util-linux), mkfs.ext4 /
+  # fsck.ext4 for the initiator's loop-device tests (e2fsprogs)
+  iproute2 procps python3 coreutils util-linux e2fsprogs
 )
 
 missing=()
