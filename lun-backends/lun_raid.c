@@ -644,3 +644,18 @@ int lun_raid_status(struct lun_backend *be, struct lun_raid_status *st)
 	pthread_mutex_unlock(&r->mu);
 	return 0;
 }
+
+bool lun_raid_has_path(struct lun_backend *be, const char *path)
+{
+	if (!is_raid(be))
+		return false;
+	struct raid *r = raid_of(be);
+	bool found = false;
+	pthread_mutex_lock(&r->mu);
+	for (int i = 0; i < r->n && !found; i++)
+		found = r->m[i].path && strcmp(r->m[i].path, path) == 0;
+	for (int i = 0; i < r->nspares && !found; i++)
+		found = r->spare[i].path && strcmp(r->spare[i].path, path) == 0;
+	pthread_mutex_unlock(&r->mu);
+	return found;
+}

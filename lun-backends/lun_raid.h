@@ -110,6 +110,11 @@ struct lun_raid_status {
 	uint64_t dirty_regions;    /* bits set in the write-intent bitmap */
 };
 
+/* True if path is one of the array's members or spares (as given when it
+ * was assembled or added); lets the daemon add only the configured spares
+ * that the array does not hold yet. False if be is not a RAID backend. */
+bool lun_raid_has_path(struct lun_backend *be, const char *path);
+
 /* Snapshot of the array's state; 0 or -EINVAL if be is not a RAID backend.
  * Member states and scrub counters are exact from any thread; the progress
  * fields are exact only on the loop's thread. */

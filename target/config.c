@@ -30,6 +30,8 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 #include "common/log.h"
+#include "lun-backends/lun_raid.h"
+#include "lun-backends/lun_thin.h"
 
 #define CFG_MAX_KEYS 24
 #define CFG_SECRET_MIN 12     /* RFC 7143 recommends at least 96 bits */
@@ -82,7 +84,7 @@ static void *cfg_grow(void *arr_p, int *n, size_t elem)
 
 /* ---------------------------------------------------------------- parser state */
 
-enum cfg_sect_kind { CS_GLOBAL, CS_PORTAL, CS_LIMITS, CS_DISCOVERY, CS_TARGET, CS_LUN };
+enum cfg_sect_kind { CS_GLOBAL, CS_PORTAL, CS_LIMITS, CS_DISCOVERY, CS_TARGET, CS_LUN, CS_RAID, CS_POOL };
 
 struct cfg_parser;
 struct cfg_sect;
@@ -776,7 +778,7 @@ static int lun_begin(struct cfg_parser *p, const char *arg)
 
 static void *lun_obj(struct cfg_parser *p) { return cur_lun(p); }
 
-static const char *const backend_types[] = { "file", "memory" };
+static const char *const backend_types[] = { "file", "memory", "thin", "raid" };
 
 static int set_backend(struct cfg_parser *p, const char *key, const char *v)
 {
@@ -785,7 +787,7 @@ static int set_backend(struct cfg_parser *p, const char *key, const char *v)
 			cur_lun(p)->backend.type = backend_types[i];
 			return 0;
 		}
-	return cfg_fail(p, "%s: '%s' is not file or memory", key, v);
+	return cfg_fail(p, "%s: '%s' is not file, memory, thin or raid", key, v);
 }
 
 static int set_str(struct cfg_parser *p, const char *key, const char *v, const char **dst)
@@ -868,6 +870,336 @@ static int set_pr_persist(struct cfg_parser *p, const char *key, const char *v)
 	return 0;
 }
 
+/* ---- [raid NAME] and [pool NAME] (target/storage.h, docs/storage.md) ---- */
+
+static struct tgt_raid_conf *cur_raid(struct cfg_parser *p) { return &p->cfg->raids[p->cfg->n_raids - 1]; }
+static struct tgt_pool_conf *cur_pool(struct cfg_parser *p) { return &p->cfg->pools[p->cfg->n_pools - 1]; }
+static void *raid_obj(struct cfg_parser *p) { return cur_raid(p); }
+static void *pool_obj(struct cfg_parser *p) { return cur_pool(p); }
+
+static int cfg_find_raid(const struct tgt_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_raids; i++)
+		if (strcmp(cfg->raids[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static int cfg_find_pool(const struct tgt_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_pools; i++)
+		if (strcmp(cfg->pools[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Array and pool names: letters, digits, '.', '_', '-'; unique per kind. */
+static int check_stor_name(struct cfg_parser *p, const char *kind, const char *name, bool dup)
+{
+	if (strlen(name) >= TGT_STORAGE_NAME_MAX)
+		return cfg_fail(p, "[%s %s]: name longer than %d characters", kind, name, TGT_STORAGE_NAME_MAX - 1);
+	for (const char *c = name; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
+			return cfg_fail(p, "%s name '%s': use letters, digits, '.', '_' or '-'", kind, name);
+	return dup ? cfg_fail(p, "[%s %s] is defined twice", kind, name) : 0;
+}
+
+static int raid_begin(struct cfg_parser *p, const char *name)
+{
+	if (check_stor_name(p, "raid", name, cfg_find_raid(p->cfg, name) >= 0) < 0)
+		return -EINVAL;
+	struct tgt_raid_conf *r = cfg_grow(&p->cfg->raids, &p->cfg->n_raids, sizeof(*r));
+	if (!r)
+		return cfg_fail(p, "out of memory");
+	strcpy(r->name, name);
+	r->line = p->lineno;
+	r->level = -1;
+	r->rebuild_role = -1;
+	return 0;
+}
+
+static int pool_begin(struct cfg_parser *p, const char *name)
+{
+	if (check_stor_name(p, "pool", name, cfg_find_pool(p->cfg, name) >= 0) < 0)
+		return -EINVAL;
+	struct tgt_pool_conf *pl = cfg_grow(&p->cfg->pools, &p->cfg->n_pools, sizeof(*pl));
+	if (!pl)
+		return cfg_fail(p, "out of memory");
+	strcpy(pl->name, name);
+	pl->line = p->lineno;
+	pl->data_raid = -1;
+	return 0;
+}
+
+static int cfg_size(struct cfg_parser *p, const char *key, const char *v, uint64_t *out)
+{
+	int r = cfg_parse_size(v, out);
+	if (r == -ERANGE)
+		return cfg_fail(p, "%s: '%s' is too large", key, v);
+	if (r < 0)
+		return cfg_fail(p, "%s: '%s' is not a size (a number with optional K, M, G, T, P)", key, v);
+	return 0;
+}
+
+/* "a.img, b.img" or one path per repeated key; appended to *list. */
+static int add_paths(struct cfg_parser *p, const char *key, const char *v, const char ***list, int *n)
+{
+	char buf[PATH_MAX];
+	for (const char *s = v; *s;) {
+		size_t len = strcspn(s, ",");
+		const char *e = s + len;
+		while (len && isspace((unsigned char)*s))
+			s++, len--;
+		while (len && isspace((unsigned char)s[len - 1]))
+			len--;
+		if (len == 0 || len >= sizeof(buf))
+			return cfg_fail(p, "%s: empty or over-long path in '%s'", key, v);
+		if (*n >= LUN_RAID_MAX_MEMBERS)
+			return cfg_fail(p, "%s: at most %d paths", key, LUN_RAID_MAX_MEMBERS);
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		const char **slot = cfg_grow(list, n, sizeof(**list));
+		if (!slot || !(*slot = store_str(p->cfg, buf)))
+			return cfg_fail(p, "out of memory");
+		s = *e ? e + 1 : e;
+	}
+	return 0;
+}
+
+static int add_member(struct cfg_parser *p, const char *k, const char *v)
+{
+	return add_paths(p, k, v, &cur_raid(p)->members, &cur_raid(p)->n_members);
+}
+
+static int add_spare(struct cfg_parser *p, const char *k, const char *v)
+{
+	return add_paths(p, k, v, &cur_raid(p)->spares, &cur_raid(p)->n_spares);
+}
+
+static const int raid_levels[] = { 0, 1, 5, 6, 10 };
+
+static int set_level(struct cfg_parser *p, const char *key, const char *v)
+{
+	const char *d = strncasecmp(v, "raid", 4) == 0 ? v + 4 : v;
+	for (size_t i = 0; i < sizeof(raid_levels) / sizeof(raid_levels[0]); i++) {
+		char w[8];
+		snprintf(w, sizeof(w), "%d", raid_levels[i]);
+		if (strcmp(d, w) == 0) {
+			cur_raid(p)->level = raid_levels[i];
+			return 0;
+		}
+	}
+	return cfg_fail(p, "%s: '%s' must be 0, 1, 5, 6 or 10", key, v);
+}
+
+static int set_pow2(struct cfg_parser *p, const char *key, const char *v, uint64_t lo, uint64_t hi,
+		    uint32_t *out)
+{
+	uint64_t x;
+	if (cfg_size(p, key, v, &x) < 0)
+		return -EINVAL;
+	if (x < lo || x > hi || (x & (x - 1)))
+		return cfg_fail(p, "%s: '%s' must be a power of two from %lluK to %lluK", key, v,
+			    (unsigned long long)lo >> 10, (unsigned long long)hi >> 10);
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int set_raid_chunk(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_pow2(p, k, v, 4096, 4u << 20, &cur_raid(p)->chunk);
+}
+
+static int set_member_size(struct cfg_parser *p, const char *k, const char *v)
+{
+	return cfg_size(p, k, v, &cur_raid(p)->member_size);
+}
+
+/* "200M" = 200 MiB per second; an optional "/s" is accepted. */
+static int set_rebuild_rate(struct cfg_parser *p, const char *key, const char *v)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", v);
+	size_t n = strlen(buf);
+	if (n > 2 && strcmp(buf + n - 2, "/s") == 0)
+		buf[n - 2] = '\0';
+	uint64_t x;
+	if (cfg_size(p, key, buf, &x) < 0)
+		return -EINVAL;
+	if (x < (1u << 20))
+		return cfg_fail(p, "%s: '%s' is below 1M per second", key, v);
+	cur_raid(p)->rebuild_rate = x;
+	return 0;
+}
+
+static const struct cfg_key raid_keys[] = {
+	CK_FN("level", set_level),
+	CK_FN("chunk", set_raid_chunk),
+	CK_LIST("members", add_member),
+	CK_LIST("member", add_member),
+	CK_LIST("spares", add_spare),
+	CK_LIST("spare", add_spare),
+	CK_FLAG("create", struct tgt_raid_conf, create),
+	CK_FLAG("direct", struct tgt_raid_conf, direct),
+	CK_FN("member_size", set_member_size),
+	CK_FN("rebuild_rate", set_rebuild_rate),
+};
+
+static int raid_end(struct cfg_parser *p)
+{
+	const struct tgt_raid_conf *r = cur_raid(p);
+	if (r->n_members == 0)
+		return cfg_fail_line(p, r->line, "[raid %s] needs 'members = PATH, PATH, ...'", r->name);
+	if (r->create && r->level < 0)
+		return cfg_fail_line(p, r->line, "[raid %s]: create = yes needs 'level'", r->name);
+	static const int min_members[] = { [0] = 2, [1] = 2, [5] = 3, [6] = 4, [10] = 4 };
+	if (r->level >= 0 && r->n_members < min_members[r->level])
+		return cfg_fail_line(p, r->line, "[raid %s]: raid%d needs at least %d members, got %d", r->name,
+				 r->level, min_members[r->level], r->n_members);
+	if (r->level == 10 && r->n_members % 2)
+		return cfg_fail_line(p, r->line, "[raid %s]: raid10 needs an even number of members", r->name);
+	return 0;
+}
+
+static int set_pool_data(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_str(p, k, v, &cur_pool(p)->data);
+}
+
+static int set_pool_meta(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_str(p, k, v, &cur_pool(p)->meta);
+}
+
+static int set_pool_chunk(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_pow2(p, k, v, LUN_THIN_CHUNK_MIN, LUN_THIN_CHUNK_MAX, &cur_pool(p)->chunk_size);
+}
+
+static int set_pool_size(struct cfg_parser *p, const char *k, const char *v)
+{
+	if (cfg_size(p, k, v, &cur_pool(p)->size) < 0)
+		return -EINVAL;
+	return cur_pool(p)->size ? 0 : cfg_fail(p, "%s: must not be 0", k);
+}
+
+/* "10%" of the pool's chunks, or a size in bytes ("4G"). */
+static int set_low_water(struct cfg_parser *p, const char *key, const char *v)
+{
+	struct tgt_pool_conf *pl = cur_pool(p);
+	size_t n = strlen(v);
+	if (n > 1 && v[n - 1] == '%') {
+		char num[32];
+		snprintf(num, sizeof(num), "%.*s", (int)(n - 1), v);
+		pl->low_water_pct = true;
+		return cfg_u64(p, key, num, 0, 100, &pl->low_water);
+	}
+	pl->low_water_pct = false;
+	return cfg_size(p, key, v, &pl->low_water);
+}
+
+static const struct cfg_key pool_keys[] = {
+	CK_FN("data", set_pool_data),
+	CK_FN("meta", set_pool_meta),
+	CK_FN("chunk_size", set_pool_chunk),
+	CK_FN("size", set_pool_size),
+	CK_FN("low_water", set_low_water),
+};
+
+static int pool_end(struct cfg_parser *p)
+{
+	const struct tgt_pool_conf *pl = cur_pool(p);
+	if (!pl->data || !pl->meta)
+		return cfg_fail_line(p, pl->line, "[pool %s] needs 'data = RAID-NAME|PATH' and 'meta = PATH'",
+				 pl->name);
+	return 0;
+}
+
+/* After the whole file: pool data names a [raid] (else it is a path) and
+ * thin / raid LUNs name sections that exist. */
+static int resolve_storage(struct cfg_parser *p)
+{
+	struct tgt_config *cfg = p->cfg;
+	for (int i = 0; i < cfg->n_pools; i++) {
+		struct tgt_pool_conf *pl = &cfg->pools[i];
+		pl->data_raid = cfg_find_raid(cfg, pl->data);
+	}
+	for (int t = 0; t < cfg->n_targets; t++)
+		for (int j = 0; j < cfg->targets[t].n_luns; j++) {
+			const struct tgt_lun_storage *s = &cfg->targets[t].luns[j].stor;
+			if (s->pool && cfg_find_pool(cfg, s->pool) < 0)
+				return cfg_fail_line(p, s->line, "pool = %s: no [pool %s] section", s->pool, s->pool);
+			if (s->raid && cfg_find_raid(cfg, s->raid) < 0)
+				return cfg_fail_line(p, s->line, "raid = %s: no [raid %s] section", s->raid, s->raid);
+		}
+	return 0;
+}
+
+/* ---- [lun] keys of thin and raid LUNs ---- */
+
+static int set_lun_pool(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_str(p, k, v, &cur_lun(p)->stor.pool);
+}
+
+static int set_lun_raid(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_str(p, k, v, &cur_lun(p)->stor.raid);
+}
+
+static int set_volume(struct cfg_parser *p, const char *k, const char *v)
+{
+	uint64_t x;
+	if (cfg_u64(p, k, v, 0, UINT32_MAX, &x) < 0)
+		return -EINVAL;
+	cur_lun(p)->stor.volume = (uint32_t)x;
+	cur_lun(p)->stor.has_volume = true;
+	return 0;
+}
+
+static int set_origin(struct cfg_parser *p, const char *k, const char *v, bool snap)
+{
+	struct tgt_lun_storage *s = &cur_lun(p)->stor;
+	uint64_t x;
+	if (s->snapshot || s->clone)
+		return cfg_fail(p, "%s: a LUN is either a snapshot_of or a clone_of, not both", k);
+	if (cfg_u64(p, k, v, 0, UINT32_MAX, &x) < 0)
+		return -EINVAL;
+	s->origin = (uint32_t)x;
+	s->snapshot = snap;
+	s->clone = !snap;
+	return 0;
+}
+
+static int set_snapshot_of(struct cfg_parser *p, const char *k, const char *v) { return set_origin(p, k, v, true); }
+static int set_clone_of(struct cfg_parser *p, const char *k, const char *v) { return set_origin(p, k, v, false); }
+
+/* backend = thin / raid: which keys must and must not be given. */
+static int lun_stor_end(struct cfg_parser *p, struct tgt_lun_conf *l)
+{
+	const struct lun_backend_params *b = &l->backend;
+	struct tgt_lun_storage *s = &l->stor;
+	bool thin = strcmp(b->type, "thin") == 0, raid = strcmp(b->type, "raid") == 0;
+	s->line = p->sect_line;
+	if (!thin && (s->pool || s->has_volume || s->snapshot || s->clone))
+		return cfg_fail_line(p, p->sect_line, "pool, volume, snapshot_of and clone_of need backend = thin");
+	if (!raid && s->raid)
+		return cfg_fail_line(p, p->sect_line, "raid = NAME needs backend = raid");
+	if (!thin && !raid)
+		return 0;
+	if (b->path)
+		return cfg_fail_line(p, p->sect_line, "backend = %s takes no 'path'", b->type);
+	if (raid && !s->raid)
+		return cfg_fail_line(p, p->sect_line, "backend = raid needs 'raid = NAME'");
+	if (thin && (!s->pool || !s->has_volume))
+		return cfg_fail_line(p, p->sect_line, "backend = thin needs 'pool = NAME' and 'volume = ID'");
+	if (thin && (s->snapshot || s->clone) && s->origin == s->volume)
+		return cfg_fail_line(p, p->sect_line, "volume %u cannot be a copy of itself", s->volume);
+	if (thin && b->size % 4096)
+		return cfg_fail_line(p, p->sect_line, "thin volume size must be a multiple of 4096");
+	return 1;
+}
+
 static const struct cfg_key lun_keys[] = {
 	CK_FN("backend", set_backend),
 	CK_FN("path", set_path),
@@ -884,11 +1216,19 @@ static const struct cfg_key lun_keys[] = {
 	CK_FN("product", set_product),
 	CK_FN("revision", set_revision),
 	CK_FN("pr_persist", set_pr_persist),
+	CK_FN("pool", set_lun_pool),
+	CK_FN("volume", set_volume),
+	CK_FN("snapshot_of", set_snapshot_of),
+	CK_FN("clone_of", set_clone_of),
+	CK_FN("raid", set_lun_raid),
 };
 
 static int lun_end(struct cfg_parser *p)
 {
 	const struct lun_backend_params *b = &cur_lun(p)->backend;
+	int st = lun_stor_end(p, cur_lun(p));
+	if (st)
+		return st < 0 ? st : 0;
 	bool file = strcmp(b->type, "file") == 0;
 	if (file && !b->path)
 		return cfg_fail_line(p, p->sect_line, "backend = file needs 'path'");
@@ -914,6 +1254,8 @@ static const struct cfg_sect cfg_sections[] = {
 	{ "discovery", CS_DISCOVERY, false, true, NULL, chap_end, no_obj, CK_KEYS(discovery_keys) },
 	{ "target", CS_TARGET, true, false, target_begin, chap_end, target_obj, CK_KEYS(target_keys) },
 	{ "lun", CS_LUN, true, false, lun_begin, lun_end, lun_obj, CK_KEYS(lun_keys) },
+	{ "raid", CS_RAID, true, false, raid_begin, raid_end, raid_obj, CK_KEYS(raid_keys) },
+	{ "pool", CS_POOL, true, false, pool_begin, pool_end, pool_obj, CK_KEYS(pool_keys) },
 };
 
 static int cfg_section_end(struct cfg_parser *p)
@@ -941,7 +1283,7 @@ static int cfg_section_begin(struct cfg_parser *p, const char *text)
 	const struct cfg_sect *s = cfg_find_section(text, kl);
 	if (!s)
 		return cfg_fail(p, "unknown section [%s] (known: global, portal, limits, discovery, "
-			    "target, lun)", text);
+			    "target, lun, raid, pool)", text);
 	if (s->has_arg != (*arg != '\0'))
 		return cfg_fail(p, s->has_arg ? "[%s] needs a name: [%s NAME]" : "[%s] takes no name",
 			    s->name, s->name);
@@ -1086,7 +1428,7 @@ static int cfg_finish(struct cfg_parser *p)
 		cfg->n_portals = 1;
 	}
 	assign_rel_port_ids(p);
-	return 0;
+	return resolve_storage(p);
 }
 
 static int cfg_parse(struct cfg_parser *p)
@@ -1227,19 +1569,24 @@ static int open_lun(struct tgt_config *cfg, struct tgt_target *t, struct tgt_lun
 	int r = resolve_path(cfg, l);
 	if (r == 0)
 		r = pr_dir(cfg, l);
+	bool stacked = l->stor.pool || l->stor.raid;   /* thin / raid: storage.c */
 	if (r == 0)
-		r = lun_backend_open(&l->backend, &be, why, sizeof(why));
+		r = stacked ? tgt_storage_open_lun(cfg, l, &be, why, sizeof(why))
+			    : lun_backend_open(&l->backend, &be, why, sizeof(why));
 	if (r == 0) {
 		r = scsi_lu_create(&l->ident, be, &l->lu, why, sizeof(why));
 		if (r < 0)
 			lun_backend_close(be);
 	}
+	if (r == 0 && stacked)
+		tgt_storage_lu_created(cfg, l);
 	if (r == 0)
 		r = scsi_lun_map_add(t->map, l->lun, l->lu);
 	if (r < 0)
 		snprintf(err, errlen, "target %s LUN %llu (%s %s): %s", t->iqn,
 			 (unsigned long long)l->lun, l->backend.type,
-			 l->backend.path ? l->backend.path : "", why[0] ? why : strerror(-r));
+			 l->backend.path ? l->backend.path : l->stor.pool ? l->stor.pool : l->stor.raid ? l->stor.raid : "",
+			 why[0] ? why : strerror(-r));
 	return r;
 }
 
@@ -1250,6 +1597,8 @@ int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "data_dir %s: %s", cfg->data_dir, strerror(-r));
 		return r;
 	}
+	if ((cfg->n_raids || cfg->n_pools) && !cfg->stor_rt && (r = tgt_storage_open(cfg, err, errlen)) < 0)
+		return r;
 	for (int i = 0; i < cfg->n_targets; i++) {
 		struct tgt_target *t = &cfg->targets[i];
 		if (!t->map && !(t->map = scsi_lun_map_new())) {
@@ -1288,8 +1637,19 @@ static void target_free(struct tgt_target *t)
 
 void tgt_config_free(struct tgt_config *cfg)
 {
+	tgt_storage_forget_lus(cfg);
 	for (int i = 0; i < cfg->n_targets; i++)
 		target_free(&cfg->targets[i]);
+	tgt_storage_close(cfg);   /* after the LUs: volumes -> pools -> arrays */
+	for (int i = 0; i < cfg->n_raids; i++) {
+		free(cfg->raids[i].members);
+		free(cfg->raids[i].spares);
+	}
+	free(cfg->raids);
+	free(cfg->pools);
+	cfg->raids = NULL;
+	cfg->pools = NULL;
+	cfg->n_raids = cfg->n_pools = 0;
 	free(cfg->targets);
 	free_accounts(cfg->disc_chap_in, cfg->n_disc_chap_in);
 	free_accounts(cfg->disc_chap_out, 1);

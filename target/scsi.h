@@ -133,6 +133,10 @@ void scsi_lu_destroy(struct scsi_lu *lu);
 uint64_t scsi_lu_size_blocks(const struct scsi_lu *lu);
 /* Administrator grew / shrank the backend: raise CAPACITY DATA HAS CHANGED to all nexuses. */
 void scsi_lu_capacity_changed(struct scsi_lu *lu);
+/* Raise the unit attention asc/ascq on every nexus of lu (thread-safe; each
+ * nexus reports it once). Only UAs the SCSI layer knows can be raised:
+ * -EINVAL otherwise. Used for 38/07 THIN PROVISIONING SOFT THRESHOLD REACHED. */
+int scsi_lu_raise_ua_all(struct scsi_lu *lu, uint8_t asc, uint8_t ascq);
 
 /* ---- LUN maps (one per target) ---- */
 struct scsi_lun_map *scsi_lun_map_new(void);

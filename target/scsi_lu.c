@@ -258,6 +258,23 @@ void scsi_lu_raise_ua(struct scsi_lu *lu, enum scsi_ua ua, const struct scsi_itn
 	pthread_mutex_unlock(&lu->lock);
 }
 
+/* UAs raised from outside the SCSI layer, by ASC/ASCQ. */
+static const struct { uint16_t asc; enum scsi_ua ua; } ua_by_asc[] = {
+	{ SCSI_ASC_THIN_SOFT_THRESHOLD, SCSI_UA_THIN_THRESHOLD },   /* SBC-4 4.7.3.8 */
+	{ SCSI_ASC_CAPACITY_DATA_CHANGED, SCSI_UA_CAPACITY_CHANGED },
+};
+
+int scsi_lu_raise_ua_all(struct scsi_lu *lu, uint8_t asc, uint8_t ascq)
+{
+	uint16_t want = (uint16_t)(asc << 8 | ascq);
+	for (size_t i = 0; lu && i < sizeof(ua_by_asc) / sizeof(ua_by_asc[0]); i++)
+		if (ua_by_asc[i].asc == want) {
+			scsi_lu_raise_ua(lu, ua_by_asc[i].ua, NULL);
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static struct scsi_lu_nexus *nexus_of(struct scsi_lu *lu, const struct scsi_itn *itn)
 {
 	if (!lu || !itn || lu->lun >= SCSI_MAX_LUNS)

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include "target/iscsi_login.h"
 #include "target/scsi.h"
+#include "target/storage.h"
 
 #define TGT_MAX_PORTALS 16
 #define TGT_MAX_TARGETS 64
@@ -30,6 +31,7 @@ struct tgt_lun_conf {
 	struct lun_backend_params backend;  /* strings point into the config's storage */
 	struct scsi_lu_params ident;
 	struct scsi_lu *lu;          /* opened by tgt_config_open_luns() */
+	struct tgt_lun_storage stor; /* backend = thin / raid (target/storage.h) */
 };
 
 struct tgt_target {
@@ -63,6 +65,11 @@ struct tgt_config {
 	int log_level;               /* enum klog_level from [global] log_level, or -1 if unset */
 	char source[4096];           /* file name for messages, or "<embedded>" */
 	void *storage;               /* private: string storage */
+	struct tgt_raid_conf *raids; /* [raid NAME] sections (target/storage.h) */
+	int n_raids;
+	struct tgt_pool_conf *pools; /* [pool NAME] sections */
+	int n_pools;
+	struct tgt_storage_rt *stor_rt; /* private: control thread (storage.c) */
 };
 
 /* Parse an INI file (path) or, if path is NULL, the embedded default.

@@ -30,6 +30,8 @@
 #include "target/scsi_lu.c"
 #include "target/scsi_pr.c"
 #include "target/scsi_pr_file.c"
+/* [raid] / [pool] runtime, for tgt_config_open_luns() and tgt_config_free(). */
+#include "target/storage.c"
 
 /* ---- helpers ---- */
 
@@ -324,7 +326,7 @@ static const struct bad bad_configs[] = {
 	{ TARGET "[lun 0]\nbackend = memory\n", 2, "backend = memory needs 'size'" },
 	{ TARGET "[lun 0]\nbackend = memory\nsize = 1M\npath = x\n", 2, "backend = memory takes no 'path'" },
 	{ TARGET "[lun 0]\npath = x\ncreate = yes\n", 2, "create = yes needs 'size'" },
-	{ TARGET "[lun 0]\nbackend = nbd\n", 3, "backend: 'nbd' is not file or memory" },
+	{ TARGET "[lun 0]\nbackend = nbd\n", 3, "backend: 'nbd' is not file, memory, thin or raid" },
 	{ TARGET "[lun 0]\npath = x\nblock_size = 1024\n", 4, "block_size: '1024' must be 512 or 4096" },
 	{ TARGET "[lun 0]\npath = x\nsize = 1000\n", 2, "size 1000 is not a multiple of block_size 512" },
 	{ TARGET "[lun 0]\npath = x\nsize = 12Q\n", 4, "size: '12Q' is not a size" },

@@ -1,0 +1,97 @@
+/* Stacked storage declared in the daemon's configuration: software RAID
+ * arrays ([raid NAME]), thin pools ([pool NAME]) and the LUNs that sit on
+ * them (backend = thin / backend = raid).
+ *
+ * config.c parses the sections into the structs below; storage.c opens them
+ * once, shares them between their LUNs and closes them in the right order
+ * (LUs -> volumes -> pools -> arrays). Background work (RAID resync,
+ * rebuild, scrub, the low-water unit attention and the status file) runs on
+ * one dedicated control thread with its own kloop, never on a worker's loop.
+ *
+ * Not for: the RAID and thin logic itself (lun-backends/lun_raid*.c,
+ * lun_thin*.c) or SCSI semantics (target/scsi_*.c).
+ */
+#ifndef KURA_TGT_STORAGE_H
+#define KURA_TGT_STORAGE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lun_backend;
+struct lun_thin_pool;
+struct scsi_lu;
+struct tgt_config;
+struct tgt_lun_conf;
+
+#define TGT_STORAGE_NAME_MAX 64
+
+/* [raid NAME] */
+struct tgt_raid_conf {
+	char name[TGT_STORAGE_NAME_MAX];
+	int line;                    /* of the section header, for messages */
+	int level;                   /* 0, 1, 5, 6, 10 */
+	uint32_t chunk;              /* bytes; 0 = 64 KiB */
+	const char **members;        /* role order (create) or any order (assemble) */
+	int n_members;
+	const char **spares;
+	int n_spares;
+	bool create;                 /* create if no member carries a superblock */
+	bool direct;                 /* members with O_DIRECT */
+	uint64_t member_size;        /* create missing member / spare files this big */
+	uint64_t rebuild_rate;       /* bytes per second of resync / rebuild; 0 = 160 MiB/s */
+	/* runtime (storage.c) */
+	struct lun_backend *be;
+	bool failed;                 /* could not assemble: its LUNs answer NOT READY */
+	char why[256];
+	uint64_t rebuild_t0_ms;      /* rebuild start (status / throughput) */
+	int rebuild_role;
+	double last_rebuild_mib_s;
+	double last_rebuild_s;
+};
+
+/* [pool NAME] */
+struct tgt_pool_conf {
+	char name[TGT_STORAGE_NAME_MAX];
+	int line;
+	const char *data;            /* a [raid] name or a file path */
+	int data_raid;               /* index into raids, or -1 for a file (set by config.c) */
+	const char *meta;            /* metadata file */
+	uint32_t chunk_size;         /* 0 = LUN_THIN_CHUNK_DEFAULT */
+	uint64_t size;               /* data file size (file data store) */
+	uint64_t low_water;          /* bytes, or percent of the pool when low_water_pct */
+	bool low_water_pct;
+	/* runtime (storage.c) */
+	struct lun_backend *data_be; /* the pool's data device (owned here if a file) */
+	struct lun_thin_pool *pool;
+	bool failed;
+	char why[256];
+	struct tgt_pool_rt *rt;      /* LUs to notify of low water */
+};
+
+/* A LUN's thin / raid keys ([lun] backend = thin | raid). */
+struct tgt_lun_storage {
+	const char *pool;            /* backend = thin */
+	const char *raid;            /* backend = raid */
+	uint32_t volume;
+	bool has_volume;
+	uint32_t origin;             /* snapshot_of / clone_of */
+	bool snapshot, clone;
+	int line;                    /* of the [lun] header */
+};
+
+/* Open arrays, start the control thread, open pools (before the LUNs). */
+int tgt_storage_open(struct tgt_config *cfg, char *err, size_t errlen);
+/* Open the backend of a thin or raid LUN (shared objects stay shared:
+ * closing the returned backend never closes an array). */
+int tgt_storage_open_lun(struct tgt_config *cfg, struct tgt_lun_conf *l, struct lun_backend **out,
+			 char *err, size_t errlen);
+/* The LU of a thin LUN now exists: it gets 38/07 when its pool runs low. */
+void tgt_storage_lu_created(struct tgt_config *cfg, struct tgt_lun_conf *l);
+/* Forget every LU (call before they are destroyed). */
+void tgt_storage_forget_lus(struct tgt_config *cfg);
+/* Close pools, stop the control thread, close arrays. Idempotent. */
+void tgt_storage_close(struct tgt_config *cfg);
+/* An always-failing backend of size bytes: every I/O completes with -EAGAIN
+ * (NOT READY), for a LUN whose array or pool cannot be opened. */
+int tgt_storage_offline_backend(uint64_t size, uint32_t block_size, struct lun_backend **out);
+#endif
