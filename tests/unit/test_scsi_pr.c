@@ -581,10 +581,11 @@ static void wdone(struct scsi_task *t)
 	kloop_stop(t->loop);
 }
 
-static void test_queued_write_after_preempt(void **s)
+static void queued_after_preempt(bool caw)
 {
-	static uint8_t data[TH_BS];
+	static uint8_t data[2 * TH_BS];
 	struct tres r;
+	wdone_calls = 0;
 	assert_int_equal(rw(H.itn, true, 70, 0x11), SAM_STAT_GOOD);
 	prout(H.itn, SCSI_PROUT_REGISTER, 0, 0, 0xA);
 	prout(H.itn2, SCSI_PROUT_REGISTER, 0, 0, 0xB);
@@ -594,12 +595,20 @@ static void test_queued_write_after_preempt(void **s)
 	memset(&blocker, 0, sizeof(blocker));
 	blocker.loop = H.l;
 	assert_true(scsi_range_lock(H.lu, &blocker, 70, 1, true, NULL));
-	/* itn2 (a registrant: allowed at dispatch) writes block 70: waits */
+	/* itn2 (a registrant: allowed at dispatch) writes block 70, or
+	 * COMPARE AND WRITEs 0x11 -> 0x22 on it: it waits for the lock */
 	struct tcmd *w = calloc(1, sizeof(*w));
-	uint8_t c[10];
-	memset(data, 0x22, sizeof(data));
-	cdb10(c, SCSI_OP_WRITE10, 70, 1);
-	tcmd_prep(w, &H, H.itn2, 0, c, 10, data, TH_BS);
+	uint8_t c[16] = { 0 };
+	memset(data, caw ? 0x11 : 0x22, TH_BS);
+	memset(data + TH_BS, 0x22, TH_BS);
+	if (caw) {
+		c[0] = SCSI_OP_COMPARE_AND_WRITE;
+		put_be64(c + 2, 70);
+		c[13] = 1;
+	} else {
+		cdb10(c, SCSI_OP_WRITE10, 70, 1);
+	}
+	tcmd_prep(w, &H, H.itn2, 0, c, caw ? 16 : 10, data, caw ? 2 * TH_BS : TH_BS);
 	w->t.done = wdone;
 	scsi_task_exec(&w->t);
 	assert_int_equal(w->t.st.rl_state, 2);
@@ -616,6 +625,12 @@ static void test_queued_write_after_preempt(void **s)
 	assert_int_equal(r.in[0], 0x11);
 	take_ua(H.itn2, 0);
 	prout(H.itn, SCSI_PROUT_CLEAR, 0, 0xA, 0);
+}
+
+static void test_queued_write_after_preempt(void **s)
+{
+	queued_after_preempt(false);
+	queued_after_preempt(true);   /* COMPARE AND WRITE: checked under its exclusive lock */
 }
 
 /* ---- TransportIDs: hostile input ---- */
