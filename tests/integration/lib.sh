@@ -306,7 +306,21 @@ def login(c, initiator, target=None, op_keys=(), session="Normal", isid=b"\x80\x
     c.hd = got.get("HeaderDigest") == "CRC32C"
     c.dd = got.get("DataDigest") == "CRC32C"
     return 0, 0, got, struct.unpack(">H", r[14:16])[0]
-def scsi_cmd(c, cdb, lun=0, read_len=0, write_data=b""):
+def sense_key(seg):
+    """Sense key from a SCSI Response data segment (2-byte length + sense)."""
+    if len(seg) < 4: return None
+    fmt = seg[2] & 0x7F
+    if fmt in (0x72, 0x73): return seg[3] & 0x0F
+    return seg[4] & 0x0F if len(seg) > 4 else None
+def scsi_cmd(c, cdb, lun=0, read_len=0, write_data=b"", ua_retry=3):
+    """One SCSI command; repeated (up to ua_retry times) while the target
+    answers UNIT ATTENTION, as after every login (ua_retry=0 to see them)."""
+    for _ in range(ua_retry):
+        st, d, sense = scsi_cmd1(c, cdb, lun, read_len, write_data)
+        if not (st == 2 and sense_key(sense) == 6):
+            return st, d, sense
+    return scsi_cmd1(c, cdb, lun, read_len, write_data)
+def scsi_cmd1(c, cdb, lun=0, read_len=0, write_data=b""):
     """One SCSI command (simple task attribute); write data goes as immediate
     data when negotiated, else on R2T. Returns (status, data_in, sense_segment)."""
     flags = 0x80 | (0x40 if read_len else 0) | (0x20 if write_data else 0) | 1
