@@ -403,14 +403,11 @@ static uint64_t member_bytes(const struct lun_raid_status *st)
 	return k > 0 ? st->size / (uint64_t)k : 0;
 }
 
-/* Rebuild start / end as seen by the tick; logs the throughput. */
+/* Rebuild start / end (or a switch to the next role) as seen by the tick;
+ * logs the throughput of each role. */
 static void rebuild_track(struct tgt_raid_conf *rc, const struct lun_raid_status *st, uint64_t now)
 {
-	if (st->rebuilding && !rc->rebuild_t0_ms) {
-		rc->rebuild_t0_ms = now ? now : 1;
-		rc->rebuild_role = st->rebuild_role;
-		kinfo("raid %s: rebuilding role %d", rc->name, st->rebuild_role);
-	} else if (!st->rebuilding && rc->rebuild_t0_ms) {
+	if (rc->rebuild_t0_ms && (!st->rebuilding || st->rebuild_role != rc->rebuild_role)) {
 		double s = (double)(now - rc->rebuild_t0_ms) / 1000.0;
 		double mib = (double)member_bytes(st) / 1048576.0;
 		rc->last_rebuild_s = s;
@@ -418,6 +415,11 @@ static void rebuild_track(struct tgt_raid_conf *rc, const struct lun_raid_status
 		rc->rebuild_t0_ms = 0;
 		kinfo("raid %s: rebuild of role %d done: %.0f MiB in %.2f s (%.1f MiB/s)", rc->name, rc->rebuild_role,
 		      mib, s, rc->last_rebuild_mib_s);
+	}
+	if (st->rebuilding && !rc->rebuild_t0_ms) {
+		rc->rebuild_t0_ms = now ? now : 1;
+		rc->rebuild_role = st->rebuild_role;
+		kinfo("raid %s: rebuilding role %d", rc->name, st->rebuild_role);
 	}
 }
 
@@ -530,6 +532,9 @@ int tgt_storage_open(struct tgt_config *cfg, char *err, size_t errlen)
 	}
 	rt->cfg = cfg;
 	cfg->stor_rt = rt;
+	char path[PATH_MAX];
+	if (abs_path(cfg, "storage.status", path, sizeof(path)))
+		unlink(path);                  /* never show the last run's state */
 	raids_open(rt);                    /* loop not running yet (lun_raid.h) */
 	rt->tick.fn = status_tick;
 	kloop_timer_start(rt->loop, &rt->tick, STOR_TICK_MS);
