@@ -231,7 +231,7 @@ enum sn_verdict { SN_ACCEPT, SN_DROP };
  * others must fall in [ExpCmdSN, MaxCmdSN] or are silently ignored. With
  * one connection per session a CmdSN above ExpCmdSN can only follow a lost
  * PDU; we accept it and move ExpCmdSN past it rather than stall. */
-static enum sn_verdict cmdsn_check(struct conn *c, uint32_t cmdsn, bool immediate)
+static enum sn_verdict cmdsn_check(struct conn *c, uint32_t cmdsn, bool immediate, bool task)
 {
 	struct session *s = c->sess;
 	if (immediate)
@@ -242,6 +242,8 @@ static enum sn_verdict cmdsn_check(struct conn *c, uint32_t cmdsn, bool immediat
 		return SN_DROP;
 	}
 	s->exp_cmdsn = cmdsn + 1;
+	if (task)
+		s->in_flight++;      /* before the window moves: it stays queue_depth wide */
 	session_update_window(s);
 	return SN_ACCEPT;
 }
@@ -927,7 +929,7 @@ static enum hdr_verdict scsi_cmd_header(struct conn *c)
 		if (!wbuf)
 			return HV_PAUSE;   /* retried after kbuf_wait; nothing consumed yet */
 	}
-	if (cmdsn_check(c, cmd.cmdsn, cmd.immediate) == SN_DROP) {
+	if (cmdsn_check(c, cmd.cmdsn, cmd.immediate, true) == SN_DROP) {
 		kbuf_free(wbuf);
 		return HV_DATA;
 	}
@@ -936,10 +938,7 @@ static enum hdr_verdict scsi_cmd_header(struct conn *c)
 		kbuf_free(wbuf);
 		return HV_CLOSE;
 	}
-	if (!cmd.immediate) {
-		t->windowed = true;
-		c->sess->in_flight++;
-	}
+	t->windowed = !cmd.immediate;
 	task_setup(c, t, &cmd, &ahs);
 	t->wbuf = wbuf;
 	t->got = 0;
@@ -1144,7 +1143,7 @@ static void tmf_complete(struct conn *c)
 		send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
 		return;
 	}
-	if (cmdsn_check(c, r.cmdsn, r.immediate) == SN_DROP)
+	if (cmdsn_check(c, r.cmdsn, r.immediate, false) == SN_DROP)
 		return;
 	struct tmf *m = calloc(1, sizeof(*m));
 	if (!m) {
@@ -1182,7 +1181,7 @@ static void nop_out_complete(struct conn *c)
 			c->ping_out = false;
 		return;
 	}
-	if (cmdsn_check(c, n.cmdsn, n.immediate) == SN_DROP)
+	if (cmdsn_check(c, n.cmdsn, n.immediate, false) == SN_DROP)
 		return;
 	struct txpdu *p = tx_new(c);
 	if (!p)
@@ -1282,7 +1281,7 @@ static void text_complete(struct conn *c)
 		send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
 		return;
 	}
-	if (cmdsn_check(c, r.cmdsn, r.immediate) == SN_DROP)
+	if (cmdsn_check(c, r.cmdsn, r.immediate, false) == SN_DROP)
 		return;
 	bool ours = r.ttt != ISCSI_RSVD_TAG && r.ttt == c->text_ttt;
 	if (r.ttt != ISCSI_RSVD_TAG && !ours) {
@@ -1320,7 +1319,7 @@ static void logout_complete(struct conn *c)
 		send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
 		return;
 	}
-	if (cmdsn_check(c, r.cmdsn, r.immediate) == SN_DROP)
+	if (cmdsn_check(c, r.cmdsn, r.immediate, false) == SN_DROP)
 		return;
 	uint8_t rsp = ISCSI_LOGOUT_RSP_SUCCESS;
 	if (r.reason == ISCSI_LOGOUT_REMOVE_FOR_RECOVERY)
