@@ -46,6 +46,7 @@ enum scsi_reason {
 	SR_WRITE_PROTECTED,
 	SR_SPACE_ALLOC_FAILED,
 	SR_NOT_READY,
+	SR_NOT_READY_MANUAL,     /* 04/03: the storage is gone (array cannot assemble), no point retrying */
 	SR_ALUA_STANDBY,
 	SR_INTERNAL_FAILURE,
 	SR_RESERVATION_CONFLICT,

@@ -116,6 +116,7 @@
 /* ---- additional sense codes, as (ASC << 8 | ASCQ) (SPC-4 table D.2) ---- */
 #define SCSI_ASC_NO_ADDITIONAL_SENSE        0x0000
 #define SCSI_ASC_LU_BECOMING_READY          0x0401
+#define SCSI_ASC_LU_NOT_READY_MANUAL        0x0403
 #define SCSI_ASC_LU_NOT_ACCESSIBLE_STANDBY  0x040B
 #define SCSI_ASC_WRITE_ERROR                0x0C00
 #define SCSI_ASC_INVALID_FIELD_IN_IU        0x0E03

@@ -391,6 +391,7 @@ static const struct { int err; int rd, wr; } errno_map[] = {
 	{ EBUSY, SR_NOT_READY, SR_NOT_READY },
 	{ ENOMEM, SR_NOT_READY, SR_NOT_READY },
 	{ ETIMEDOUT, SR_NOT_READY, SR_NOT_READY },
+	{ ENODEV, SR_NOT_READY_MANUAL, SR_NOT_READY_MANUAL },  /* RAID beyond its tolerance, offline LUN */
 	{ EILSEQ, SR_MISCOMPARE, SR_MISCOMPARE },
 };
 

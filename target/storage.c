@@ -138,13 +138,14 @@ static int shared_backend(struct lun_backend *inner, struct lun_backend **out)
 }
 
 /* Offline: every I/O completes (later, as the interface demands) with
- * -EAGAIN, which the SCSI layer answers with NOT READY. */
+ * -ENODEV, which the SCSI layer answers with NOT READY, MANUAL INTERVENTION
+ * REQUIRED (04/03): hosts fail the I/O instead of waiting for readiness. */
 _Static_assert(sizeof(struct kloop_task) <= sizeof(((struct lun_io *)0)->backend_priv), "task fits");
 
 static void offline_done(struct kloop_task *t)
 {
 	struct lun_io *io = (struct lun_io *)((char *)t - offsetof(struct lun_io, backend_priv));
-	io->result = -EAGAIN;
+	io->result = -ENODEV;
 	io->done(io);
 }
 

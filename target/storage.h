@@ -91,7 +91,7 @@ void tgt_storage_lu_created(struct tgt_config *cfg, struct tgt_lun_conf *l);
 void tgt_storage_forget_lus(struct tgt_config *cfg);
 /* Close pools, stop the control thread, close arrays. Idempotent. */
 void tgt_storage_close(struct tgt_config *cfg);
-/* An always-failing backend of size bytes: every I/O completes with -EAGAIN
- * (NOT READY), for a LUN whose array or pool cannot be opened. */
+/* An always-failing backend of size bytes: every I/O completes with -ENODEV
+ * (NOT READY 04/03), for a LUN whose array or pool cannot be opened. */
 int tgt_storage_offline_backend(uint64_t size, uint32_t block_size, struct lun_backend **out);
 #endif

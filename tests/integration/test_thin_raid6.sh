@@ -82,7 +82,7 @@ check "three members missing: the log says the array cannot assemble" \
   grep -q "raid r6: cannot assemble: raid6: 3 of 6 members missing" "$IT_DIR/kura.log"
 check "three members missing: status file says failed" wait_status "state=failed" 10
 out=$("$CLIENT" "$U" read 0 1 0x5a 2>&1)
-check "three members missing: reads answer NOT READY, never data ($out)" grep -q "SENSE 2/04/" <<<"$out"
+check "three members missing: reads answer NOT READY 04/03, never data ($out)" grep -q "SENSE 2/04/03" <<<"$out"
 check "three members missing: qemu-io read fails" bash -c "! qio '$U' 'read 0 4k' >/dev/null"
 check "stop" kura_stop
 mv "$D/m0.away" "$D/m0.img"

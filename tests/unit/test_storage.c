@@ -229,8 +229,8 @@ static void test_raid_missing_not_ready(void **state)
 	assert_true(cfg.pools[0].failed);
 	struct tgt_lun_conf *l = cfg.targets[0].luns;
 	assert_int_equal(scsi_lu_size_blocks(l[0].lu), 2048);
-	assert_int_equal(one_read(l[0].lu->be), -EAGAIN);
-	assert_int_equal(one_read(l[1].lu->be), -EAGAIN);
+	assert_int_equal(one_read(l[0].lu->be), -ENODEV);
+	assert_int_equal(one_read(l[1].lu->be), -ENODEV);
 	tgt_config_free(&cfg);
 
 	/* create = yes over new files: a working array shared by a raid LUN and a pool */
