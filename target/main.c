@@ -300,6 +300,14 @@ static void print_lun(const struct tgt_lun_conf *l, const char *sep)
 	char size[32];
 	const struct lun_backend_params *b = &l->backend;
 	human_size(scsi_lu_size_blocks(l->lu) * b->block_size, size, sizeof(size));
+	if (l->stor.pool || l->stor.raid) {   /* thin volume / array (docs/storage.md) */
+		if (l->stor.pool)
+			printf("%sLUN %llu: %s%s thin pool %s volume %u", sep, (unsigned long long)l->lun, size,
+			       l->stor.snapshot ? " snapshot" : "", l->stor.pool, l->stor.volume);
+		else
+			printf("%sLUN %llu: %s raid %s", sep, (unsigned long long)l->lun, size, l->stor.raid);
+		return;
+	}
 	printf("%sLUN %llu: %s%s%s %s%s%s", sep, (unsigned long long)l->lun, size,
 	       l->ident.thin ? " thin" : "", b->read_only ? " read-only" : "", b->type,
 	       b->path ? " " : "", b->path ? b->path : "");
