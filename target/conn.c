@@ -1549,7 +1549,7 @@ static int rx_header(struct conn *c)
 	if (avail < ISCSI_BHS_LEN)
 		return 1;
 	enum iscsi_pdu_err e = iscsi_bhs_decode(b, avail, c->max_rx_dsl, &c->bhs);
-	if (e == ISCSI_PDU_TOO_LONG) {
+	if (e == ISCSI_PDU_TOO_LONG || c->bhs.dsl > c->max_rx_dsl || c->max_rx_dsl > c->seg_size) {
 		kwarn("%s: %s (%u > %u)", c->peer, iscsi_pdu_err_str(e), c->bhs.dsl, c->max_rx_dsl);
 		return -1;
 	}

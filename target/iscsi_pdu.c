@@ -53,12 +53,14 @@ enum iscsi_pdu_err iscsi_bhs_decode(const uint8_t *b, size_t len, uint32_t max_d
 	out->ahs_len = (uint32_t)b[ISCSI_OFF_TOTAHSLEN] * 4;
 	out->dsl = get_be24(b + ISCSI_OFF_DSL);
 	out->itt = get_be32(b + ISCSI_OFF_ITT);
+	/* Length first: a caller that skips a rejected PDU must be able to
+	 * trust that its data segment fits the buffer it has. */
+	if (out->dsl > max_dsl)
+		return ISCSI_PDU_TOO_LONG;
 	if (b[ISCSI_OFF_OPCODE] & 0x80)   /* bit 0 of byte 0 is reserved */
 		return ISCSI_PDU_BAD_FIELD;
 	if (!initiator_opcode(out->opcode))
 		return ISCSI_PDU_BAD_OPCODE;
-	if (out->dsl > max_dsl)
-		return ISCSI_PDU_TOO_LONG;
 	return ISCSI_PDU_OK;
 }
 

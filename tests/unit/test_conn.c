@@ -611,6 +611,18 @@ static void test_header_digest(void **state)
 	logout_close();
 }
 
+static void test_oversized_segment_closes(void **state)
+{
+	default_params();
+	login();
+	uint8_t h[48];
+	bhs(h, 0x1c, 0x80, 65537, 0xb0);       /* bad opcode and DSL > MaxRecvDataSegmentLength */
+	assert_int_equal(write(peer, h, 48), 48);
+	pump();
+	assert_int_equal(atomic_load(&srv->n_conns), 0);
+	logout_close();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_tmf_after_task_stops),
 		cmocka_unit_test(test_nop_reject_logout),
 		cmocka_unit_test(test_header_digest),
+		cmocka_unit_test(test_oversized_segment_closes),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -102,6 +102,9 @@ static void test_bhs_hostile(void **state)
 	put_be24(b + 5, 8193);
 	assert_int_equal(iscsi_bhs_decode(b, 48, 8192, &h), ISCSI_PDU_TOO_LONG);
 	assert_int_equal(h.dsl, 8193);      /* fields are still decoded for the caller */
+	b[0] = 0x3f;                        /* too long wins over a bad opcode: the */
+	assert_int_equal(iscsi_bhs_decode(b, 48, 8192, &h), ISCSI_PDU_TOO_LONG); /* caller skips by DSL */
+	b[0] = 0x05;
 	put_be24(b + 5, 0xffffff);
 	assert_int_equal(iscsi_bhs_decode(b, 48, 0xffffff, &h), ISCSI_PDU_OK);
 	assert_int_equal(iscsi_pdu_err_reject_reason(ISCSI_PDU_BAD_OPCODE), ISCSI_REJECT_CMD_NOT_SUPPORTED);
