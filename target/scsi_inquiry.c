@@ -9,15 +9,17 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "target/scsi_alua.h"
 #include "target/scsi_internal.h"
 
 #define INQ_BUF_LEN 1024
 
-/* ALUA hook: TPGS field of standard INQUIRY (SPC-4 table 176); 0 until the
- * ALUA module reports implicit / explicit support. */
+/* TPGS field of standard INQUIRY (SPC-4 table 176): implicit and explicit
+ * ALUA (scsi_alua.c), for every LU. */
 static uint8_t lu_tpgs(const struct scsi_lu *lu)
 {
-	return 0;
+	(void)lu;
+	return SCSI_ALUA_TPGS;
 }
 
 static void put_str(uint8_t *dst, const char *s, size_t width)

@@ -48,6 +48,8 @@ enum scsi_reason {
 	SR_NOT_READY,
 	SR_NOT_READY_MANUAL,     /* 04/03: the storage is gone (array cannot assemble), no point retrying */
 	SR_ALUA_STANDBY,
+	SR_ALUA_UNAVAILABLE,      /* 04/0C (SPC-4 5.16.2.4.5) */
+	SR_ALUA_TRANSITIONING,    /* 04/0A (SPC-4 5.16.2.5) */
 	SR_INTERNAL_FAILURE,
 	SR_RESERVATION_CONFLICT,
 	SR_BUSY,
@@ -413,4 +415,13 @@ int scsi_exec_prin(struct scsi_task *t);           /* scsi_pr_cmd.c */
 int scsi_exec_prout(struct scsi_task *t);
 int scsi_exec_reserve(struct scsi_task *t);        /* scsi_pr.c */
 int scsi_exec_release(struct scsi_task *t);
+/* scsi_alua.c. Weak references: unit tests that #include the other
+ * scsi_*.c files without scsi_alua.c link (RTPG / STPG slots then read as
+ * empty, every ALUA check passes); the daemon links scsi_alua.o through
+ * admin.c / main.c's strong references. */
+#define SCSI_ALUA_WEAK __attribute__((weak))
+int scsi_exec_rtpg(struct scsi_task *t) SCSI_ALUA_WEAK;
+int scsi_exec_stpg(struct scsi_task *t) SCSI_ALUA_WEAK;
+/* ALUA access check of op through itn's port group: SR_GOOD or the refusal. */
+int scsi_alua_check(const struct scsi_itn *itn, const struct scsi_op *op) SCSI_ALUA_WEAK;
 #endif

@@ -334,12 +334,11 @@ void scsi_itn_commands_cleared(struct scsi_itn *itn, struct scsi_lu *lu)
 		atomic_fetch_or(&ln->ua, 1u << SCSI_UA_CMDS_CLEARED);
 }
 
-/* ---- hook: ALUA (allow everything for now; reservations: scsi_pr.c) ---- */
+/* ---- hook: ALUA (scsi_alua.c; reservations: scsi_pr.c) ---- */
 int scsi_lu_alua_check(struct scsi_lu *lu, const struct scsi_itn *itn, const struct scsi_op *op)
 {
-	/* TODO(ALUA): look up itn->port.tpg_id's state; reject when
-	 * !(op->alua_allow & state) with SR_ALUA_STANDBY. */
-	return SR_GOOD;
+	(void)lu;   /* the state is per target port group, target-wide */
+	return scsi_alua_check ? scsi_alua_check(itn, op) : SR_GOOD;
 }
 
 /* ---- range lock ---- */

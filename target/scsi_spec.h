@@ -47,6 +47,7 @@
 #define SCSI_OP_SERVICE_ACTION_IN16  0x9E
 #define SCSI_OP_REPORT_LUNS          0xA0
 #define SCSI_OP_MAINTENANCE_IN       0xA3
+#define SCSI_OP_MAINTENANCE_OUT      0xA4
 #define SCSI_OP_READ12               0xA8
 #define SCSI_OP_WRITE12              0xAA
 #define SCSI_OP_WRITE_VERIFY12       0xAE
@@ -59,6 +60,8 @@
 #define SCSI_MI_REPORT_TPG           0x0A
 #define SCSI_MI_REPORT_OPCODES       0x0C
 #define SCSI_MI_REPORT_TMFS          0x0D
+/* MAINTENANCE OUT service actions (SPC-4 table D.4) */
+#define SCSI_MO_SET_TPG              0x0A
 
 /* PERSISTENT RESERVE IN service actions (SPC-4 table 162) */
 #define SCSI_PRIN_READ_KEYS          0x00
@@ -117,7 +120,9 @@
 #define SCSI_ASC_NO_ADDITIONAL_SENSE        0x0000
 #define SCSI_ASC_LU_BECOMING_READY          0x0401
 #define SCSI_ASC_LU_NOT_READY_MANUAL        0x0403
+#define SCSI_ASC_LU_NOT_ACCESSIBLE_TRANSITION 0x040A
 #define SCSI_ASC_LU_NOT_ACCESSIBLE_STANDBY  0x040B
+#define SCSI_ASC_LU_NOT_ACCESSIBLE_UNAVAIL  0x040C
 #define SCSI_ASC_WRITE_ERROR                0x0C00
 #define SCSI_ASC_INVALID_FIELD_IN_IU        0x0E03
 #define SCSI_ASC_UNRECOVERED_READ_ERROR     0x1100

@@ -27,14 +27,18 @@
  * non-holder; registrants of the registrants-only / all-registrants types
  * are treated as holders, scsi_pr_decide) and SPC-2 5.5.1 (PR_ALLOW_SPC2:
  * what a non-holder may do under RESERVE(6)/(10)); alua_allow follows SPC-4
- * table 232 (media access only in active states). */
+ * 5.16.2.4: media access and TEST UNIT READY / READ CAPACITY only in the
+ * active states (MEDIA); MODE, PERSISTENT RESERVE also in standby (STBY,
+ * 5.16.2.4.4); INQUIRY, REPORT LUNS, REQUEST SENSE, RTPG, STPG and the
+ * "report supported" commands in every state (ANY, 5.16.2.4.5). */
 #define NOLU  (OPF_NO_LU | OPF_NO_UA)
 #define MEDIA (ALUA_ALLOW_AO | ALUA_ALLOW_AN)
+#define STBY  (ALUA_ALLOW_AO | ALUA_ALLOW_AN | ALUA_ALLOW_SB)
 #define ANY   ALUA_ALLOW_ALL
 
 static const struct scsi_op sai16_ops[] = {
 	{ "READ CAPACITY(16)", scsi_exec_read_capacity16, NULL, NULL, OPF_SA, 16, SCSI_SAI_READ_CAPACITY16,
-	  PR_ALLOW_ALL, ANY, 10,
+	  PR_ALLOW_ALL, MEDIA, 10,
 	  { 0x9E, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00 } },
 	{ "GET LBA STATUS", scsi_exec_get_lba_status, scsi_lu_can_unmap, NULL, OPF_SA, 16, SCSI_SAI_GET_LBA_STATUS,
 	  PR_ALLOW_WE, MEDIA, 30,
@@ -49,15 +53,27 @@ static const struct scsi_op maint_in_ops[] = {
 	{ "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS", scsi_exec_rstmf, NULL, NULL, OPF_SA, 12, SCSI_MI_REPORT_TMFS,
 	  PR_ALLOW_ALL, ANY, 10,
 	  { 0xA3, 0x0D, 0x80, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
+	{ "REPORT TARGET PORT GROUPS", scsi_exec_rtpg, NULL, NULL, OPF_SA, 12, SCSI_MI_REPORT_TPG,
+	  PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
+	  { 0xA3, 0xEA, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
 };
-static const struct scsi_sa_table maint_in_table = { 2, maint_in_ops };
+static const struct scsi_sa_table maint_in_table = { 3, maint_in_ops };
+
+/* SET TARGET PORT GROUPS (SPC-4 6.36): conflicts under any reservation
+ * (SPC-4 table 44); allowed in every ALUA state. */
+static const struct scsi_op maint_out_ops[] = {
+	{ "SET TARGET PORT GROUPS", scsi_exec_stpg, NULL, NULL, OPF_SA | OPF_DATA_OUT, 12, SCSI_MO_SET_TPG,
+	  0, ANY, 10,
+	  { 0xA4, 0x0A, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
+};
+static const struct scsi_sa_table maint_out_table = { 1, maint_out_ops };
 
 /* PERSISTENT RESERVE IN / OUT (SPC-4 6.15, 6.16): one entry per service
  * action so that RSOC lists them and an unknown one is INVALID FIELD IN CDB.
  * Both are allowed under every reservation type (SPC-4 table 44: the key
  * checks are the command's own); PROUT conflicts with another nexus's SPC-2
  * reservation, PRIN does not. */
-#define PRIN_SA(sa, nm) { nm, scsi_exec_prin, NULL, NULL, OPF_SA, 10, sa, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 10, \
+#define PRIN_SA(sa, nm) { nm, scsi_exec_prin, NULL, NULL, OPF_SA, 10, sa, PR_ALLOW_ALL | PR_ALLOW_SPC2, STBY, 10, \
 			  { 0x5E, sa, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0 } }
 static const struct scsi_op prin_ops[] = {
 	PRIN_SA(SCSI_PRIN_READ_KEYS, "PERSISTENT RESERVE IN / READ KEYS"),
@@ -67,7 +83,7 @@ static const struct scsi_op prin_ops[] = {
 };
 static const struct scsi_sa_table prin_table = { 4, prin_ops };
 
-#define PROUT_SA(sa, nm) { nm, scsi_exec_prout, NULL, NULL, OPF_SA | OPF_DATA_OUT, 10, sa, PR_ALLOW_ALL, ANY, 10, \
+#define PROUT_SA(sa, nm) { nm, scsi_exec_prout, NULL, NULL, OPF_SA | OPF_DATA_OUT, 10, sa, PR_ALLOW_ALL, STBY, 10, \
 			   { 0x5F, sa, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0 } }
 static const struct scsi_op prout_ops[] = {
 	PROUT_SA(SCSI_PROUT_REGISTER, "PERSISTENT RESERVE OUT / REGISTER"),
@@ -90,7 +106,7 @@ static const struct scsi_sa_table var_len_table = { 0, NULL };
 	[code] = { nm, NULL, NULL, tbl, OPF_SA, len, 0, 0, ANY, 0, { code } }
 
 const struct scsi_op scsi_op_table[256] = {
-	OP(SCSI_OP_TEST_UNIT_READY, "TEST UNIT READY", scsi_exec_tur, NULL, 0, 6, PR_ALLOW_ALL, ANY, 5,
+	OP(SCSI_OP_TEST_UNIT_READY, "TEST UNIT READY", scsi_exec_tur, NULL, 0, 6, PR_ALLOW_ALL, MEDIA, 5,
 	   0, 0, 0, 0, 0),
 	OP(SCSI_OP_REQUEST_SENSE, "REQUEST SENSE", scsi_exec_request_sense, NULL, NOLU, 6, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
 	   0x01, 0, 0, 0xFF, 0),
@@ -100,13 +116,13 @@ const struct scsi_op scsi_op_table[256] = {
 	   0x1F, 0xFF, 0xFF, 0xFF, 0),
 	OP(SCSI_OP_INQUIRY, "INQUIRY", scsi_exec_inquiry, NULL, NOLU, 6, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
 	   0x01, 0xFF, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_MODE_SELECT6, "MODE SELECT(6)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 6, 0, ANY, 10,
+	OP(SCSI_OP_MODE_SELECT6, "MODE SELECT(6)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 6, 0, STBY, 10,
 	   0x11, 0, 0, 0xFF, 0),
-	OP(SCSI_OP_MODE_SENSE6, "MODE SENSE(6)", scsi_exec_mode_sense, NULL, 0, 6, PR_ALLOW_WE, ANY, 5,
+	OP(SCSI_OP_MODE_SENSE6, "MODE SENSE(6)", scsi_exec_mode_sense, NULL, 0, 6, PR_ALLOW_WE, STBY, 5,
 	   0x08, 0xFF, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_START_STOP_UNIT, "START STOP UNIT", scsi_exec_start_stop, NULL, 0, 6, 0, ANY, 30,
+	OP(SCSI_OP_START_STOP_UNIT, "START STOP UNIT", scsi_exec_start_stop, NULL, 0, 6, 0, MEDIA, 30,
 	   0x01, 0, 0x0F, 0xF7, 0),
-	OP(SCSI_OP_READ_CAPACITY10, "READ CAPACITY(10)", scsi_exec_read_capacity10, NULL, 0, 10, PR_ALLOW_ALL, ANY, 5,
+	OP(SCSI_OP_READ_CAPACITY10, "READ CAPACITY(10)", scsi_exec_read_capacity10, NULL, 0, 10, PR_ALLOW_ALL, MEDIA, 5,
 	   0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0x01, 0),
 	OP(SCSI_OP_READ10, "READ(10)", scsi_exec_read, NULL, 0, 10, PR_ALLOW_WE, MEDIA, 30,
 	   0x1E, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
@@ -127,19 +143,19 @@ const struct scsi_op scsi_op_table[256] = {
 	/* SPC-2 RESERVE / RELEASE: conflicts are decided by the handlers
 	 * (SPC-4 5.13.1: they conflict whenever a registration exists);
 	 * RELEASE from a non-holder is allowed and does nothing. */
-	OP(SCSI_OP_RESERVE6, "RESERVE(6)", scsi_exec_reserve, NULL, 0, 6, PR_ALLOW_ALL, ANY, 10,
+	OP(SCSI_OP_RESERVE6, "RESERVE(6)", scsi_exec_reserve, NULL, 0, 6, PR_ALLOW_ALL, MEDIA, 10,
 	   0, 0, 0, 0, 0),
-	OP(SCSI_OP_RELEASE6, "RELEASE(6)", scsi_exec_release, NULL, 0, 6, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 10,
+	OP(SCSI_OP_RELEASE6, "RELEASE(6)", scsi_exec_release, NULL, 0, 6, PR_ALLOW_ALL | PR_ALLOW_SPC2, MEDIA, 10,
 	   0, 0, 0, 0, 0),
-	OP(SCSI_OP_RESERVE10, "RESERVE(10)", scsi_exec_reserve, NULL, 0, 10, PR_ALLOW_ALL, ANY, 10,
+	OP(SCSI_OP_RESERVE10, "RESERVE(10)", scsi_exec_reserve, NULL, 0, 10, PR_ALLOW_ALL, MEDIA, 10,
 	   0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_RELEASE10, "RELEASE(10)", scsi_exec_release, NULL, 0, 10, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 10,
+	OP(SCSI_OP_RELEASE10, "RELEASE(10)", scsi_exec_release, NULL, 0, 10, PR_ALLOW_ALL | PR_ALLOW_SPC2, MEDIA, 10,
 	   0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
 	SAOP(SCSI_OP_PR_IN, "PERSISTENT RESERVE IN", &prin_table, 10),
 	SAOP(SCSI_OP_PR_OUT, "PERSISTENT RESERVE OUT", &prout_table, 10),
-	OP(SCSI_OP_MODE_SELECT10, "MODE SELECT(10)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 10, 0, ANY, 10,
+	OP(SCSI_OP_MODE_SELECT10, "MODE SELECT(10)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 10, 0, STBY, 10,
 	   0x11, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_MODE_SENSE10, "MODE SENSE(10)", scsi_exec_mode_sense, NULL, 0, 10, PR_ALLOW_WE, ANY, 5,
+	OP(SCSI_OP_MODE_SENSE10, "MODE SENSE(10)", scsi_exec_mode_sense, NULL, 0, 10, PR_ALLOW_WE, STBY, 5,
 	   0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0),
 	OP(SCSI_OP_READ16, "READ(16)", scsi_exec_read, NULL, 0, 16, PR_ALLOW_WE, MEDIA, 30,
 	   0x1E, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
@@ -161,6 +177,7 @@ const struct scsi_op scsi_op_table[256] = {
 	OP(SCSI_OP_REPORT_LUNS, "REPORT LUNS", scsi_exec_report_luns, NULL, NOLU, 12, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
 	   0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0),
 	SAOP(SCSI_OP_MAINTENANCE_IN, "MAINTENANCE IN", &maint_in_table, 12),
+	SAOP(SCSI_OP_MAINTENANCE_OUT, "MAINTENANCE OUT", &maint_out_table, 12),
 	OP(SCSI_OP_READ12, "READ(12)", scsi_exec_read, NULL, 0, 12, PR_ALLOW_WE, MEDIA, 30,
 	   0x1E, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
 	OP(SCSI_OP_WRITE12, "WRITE(12)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 12, 0, MEDIA, 30,

@@ -35,7 +35,7 @@ static void test_standard(void **s)
 	assert_int_equal(r.in[2], 0x06);   /* SPC-4 */
 	assert_int_equal(r.in[3], 0x12);   /* HISUP, format 2 */
 	assert_int_equal(r.in[4], 91);
-	assert_int_equal(r.in[5] & 0x30, 0); /* TPGS */
+	assert_int_equal(r.in[5] & 0x30, 0x30); /* TPGS: implicit + explicit ALUA */
 	assert_int_equal(r.in[7], 0x02);   /* CMDQUE */
 	assert_memory_equal(r.in + 8, "KURA    ", 8);
 	assert_memory_equal(r.in + 16, "kura-lun        ", 16);
