@@ -1441,6 +1441,7 @@ static void login_finish(struct conn *c, const struct iscsi_login_rsp *rsp)
 	s->srv = c->srv;
 	s->w = c->w;
 	memcpy(s->isid, c->isid, 6);
+	snprintf(s->peer, sizeof(s->peer), "%s", c->peer);   /* for kura-targetctl */
 	c->pend_rsp = *rsp;
 	c->pend_sess = s;
 	login_register(c);

@@ -429,3 +429,36 @@ void tgt_server_shutdown(struct tgt_server *s, unsigned grace_ms)
 	stop_workers(s);
 	free_server(s);
 }
+
+/* ---- read-only view of the session table (admin.c) ----
+ * Under srv->lock, copy what is immutable once a session is in the table
+ * (names, ISID, TSIH, peer, negotiated parameters); in_flight belongs to the
+ * session's loop and is read with one relaxed atomic load (a snapshot, may
+ * be stale). The callback runs after the lock is dropped. */
+int tgt_server_foreach_session(struct tgt_server *srv,
+			       void (*cb)(void *arg, const struct tgt_session_info *si), void *arg)
+{
+	pthread_mutex_lock(&srv->lock);
+	int n = 0;
+	for (struct session *s = srv->sessions; s; s = s->next)
+		n++;
+	struct tgt_session_info *v = calloc((size_t)n + 1, sizeof(*v));
+	int i = 0;
+	for (struct session *s = srv->sessions; v && s && i < n; s = s->next, i++) {
+		snprintf(v[i].initiator, sizeof(v[i].initiator), "%s", s->initiator);
+		snprintf(v[i].target, sizeof(v[i].target), "%s", s->target);
+		snprintf(v[i].peer, sizeof(v[i].peer), "%s", s->peer);
+		memcpy(v[i].isid, s->isid, 6);
+		v[i].tsih = s->tsih;
+		v[i].discovery = s->discovery;
+		v[i].params = s->params;
+		v[i].in_flight = __atomic_load_n(&s->in_flight, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	if (!v)
+		return -ENOMEM;
+	for (int k = 0; k < n; k++)
+		cb(arg, &v[k]);
+	free(v);
+	return n;
+}

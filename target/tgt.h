@@ -91,4 +91,19 @@ int tgt_server_start(struct tgt_config *cfg, struct tgt_server **out, char *err,
 /* Send an Asynchronous Message (request logout) to every session, wait up to
  * grace_ms for them to log out, then close everything and join the threads. */
 void tgt_server_shutdown(struct tgt_server *s, unsigned grace_ms);
+/* A snapshot of one session's printable state (kura-targetctl). */
+struct tgt_session_info {
+	char initiator[224];
+	char target[224];
+	char peer[72];
+	uint8_t isid[6];
+	uint16_t tsih;
+	bool discovery;
+	struct iscsi_session_params params;  /* as negotiated */
+	uint32_t in_flight;                  /* commands in the window (may be stale) */
+};
+/* Call cb for a copy of every session in full feature phase (the table lock
+ * is not held during cb). Returns the count or -ENOMEM. */
+int tgt_server_foreach_session(struct tgt_server *srv,
+			       void (*cb)(void *arg, const struct tgt_session_info *si), void *arg);
 #endif

@@ -79,6 +79,7 @@ struct session {
 	char initiator[224];
 	uint8_t isid[6];
 	char target[224];
+	char peer[72];               /* initiator address:port (copied from the connection) */
 	uint16_t tsih;
 	bool discovery;
 	struct tgt_worker *w;
