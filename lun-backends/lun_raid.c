@@ -659,3 +659,12 @@ bool lun_raid_has_path(struct lun_backend *be, const char *path)
 	pthread_mutex_unlock(&r->mu);
 	return found;
 }
+
+bool lun_raid_quiesce(struct lun_backend *be)
+{
+	if (!is_raid(be))
+		return true;
+	struct raid *r = raid_of(be);
+	r->closing = true;
+	return !r->bg_busy && !r->meta_busy;
+}

@@ -110,6 +110,13 @@ struct lun_raid_status {
 	uint64_t dirty_regions;    /* bits set in the write-intent bitmap */
 };
 
+/* Ahead of close: start no further background step (resync, rebuild and
+ * scrub resume from the bitmap / recovery position at the next assembly).
+ * Returns true once no background step and no metadata write is in flight,
+ * so that close neither leaves I/O behind nor skips the clean superblock.
+ * Call on the loop's thread, again until it returns true. */
+bool lun_raid_quiesce(struct lun_backend *be);
+
 /* True if path is one of the array's members or spares (as given when it
  * was assembled or added); lets the daemon add only the configured spares
  * that the array does not hold yet. False if be is not a RAID backend. */

@@ -17,7 +17,8 @@
  *    state, rebuild / scrub progress; format in docs/storage.md), measures
  *    rebuild throughput and picks up scrub requests dropped as
  *    <data_dir>/raid-NAME.scrub (until kura-targetctl exists).
- * Shutdown: LUs (volumes) -> pools -> stop the loop -> arrays.
+ * Shutdown: LUs (volumes) -> pools -> arrays quiesced on the loop (no
+ * background step in flight) -> stop the loop -> arrays closed.
  *
  * Not for: parsing (config.c), RAID or thin internals (lun-backends/).
  */
@@ -246,6 +247,9 @@ static int raid_open_one(struct tgt_storage_rt *rt, struct tgt_raid_conf *rc)
 	bool any = false;
 	for (int i = 0; r == 0 && i < rc->n_members; i++)
 		any |= file_exists(rp.p[i]);
+	for (int i = rc->n_members; r == 0 && rc->member_size && i < rp.n; i++)
+		if (!file_exists(rp.p[i]) && ensure_file(rp.p[i], rc->member_size) < 0)
+			kwarn("raid %s: cannot create spare %s", rc->name, rp.p[i]);   /* add_spare says why */
 	if (r == 0) {
 		raid_params(rt, rc, &rp, rp.n, &p);
 		r = any ? lun_raid_assemble(&p, &rc->be, rc->why, sizeof(rc->why)) : -ENODEV;
@@ -646,12 +650,48 @@ static void pools_close(struct tgt_config *cfg)
 	}
 }
 
+/* Runs on the control loop: are all arrays idle (no step in flight)? */
+struct quiesce_req {
+	struct kloop_task t;
+	struct tgt_config *cfg;
+	atomic_int state;            /* 0 asked, 1 busy, 2 idle */
+};
+
+static void quiesce_fn(struct kloop_task *t)
+{
+	struct quiesce_req *q = (struct quiesce_req *)t;
+	bool idle = true;
+	for (int i = 0; i < q->cfg->n_raids; i++)
+		if (q->cfg->raids[i].be)
+			idle &= lun_raid_quiesce(q->cfg->raids[i].be);
+	atomic_store(&q->state, idle ? 2 : 1);
+}
+
+/* Let the arrays' background steps in flight finish (up to 5 s) before the
+ * loop stops, so that none of their I/O outlives the arrays. */
+static void raids_quiesce(struct tgt_storage_rt *rt)
+{
+	struct quiesce_req q = { .t.fn = quiesce_fn, .cfg = rt->cfg };
+	for (int i = 0; i < 1000; i++) {
+		atomic_store(&q.state, 0);
+		kloop_post(rt->loop, &q.t);
+		while (atomic_load(&q.state) == 0)
+			usleep(1000);
+		if (atomic_load(&q.state) == 2)
+			return;
+		usleep(5000);
+	}
+	kwarn("storage: a RAID background step did not finish within 5 s; closing anyway");
+}
+
 void tgt_storage_close(struct tgt_config *cfg)
 {
 	struct tgt_storage_rt *rt = cfg->stor_rt;
 	if (!rt)
 		return;
 	pools_close(cfg);
+	if (rt->running)
+		raids_quiesce(rt);
 	if (rt->running) {
 		kloop_stop(rt->loop);
 		pthread_join(rt->thread, NULL);
