@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "common/log.h"
+#include "target/admin.h"
 #include "target/tgt.h"
 
 #define KURA_VERSION "0.1.0"
@@ -379,6 +380,7 @@ struct daemon {
 	struct opts *o;
 	struct tgt_config cfg;
 	struct tgt_server *server;
+	struct tgt_admin *admin;     /* kura-targetctl socket (admin.c) */
 	uid_t uid;
 	gid_t gid;
 	int notify;                  /* pipe to the waiting parent, or -1 */
@@ -404,8 +406,12 @@ static int start(struct daemon *d)
 	snprintf(d->pid_path, sizeof(d->pid_path), "%s/kura-targetd.pid", d->cfg.data_dir);
 	if (!d->o->foreground && (d->pid_fd = write_pid_file(d->pid_path)) < 0)
 		return EXIT_RUNTIME;
+	if (tgt_admin_alua_setup(&d->cfg) < 0)
+		return runtime_failure("too many ALUA port groups / ports");
 	if (tgt_server_start(&d->cfg, &d->server, err, sizeof(err)) < 0)
 		return runtime_failure(err);
+	if (tgt_admin_start(&d->cfg, d->server, NULL, &d->admin, err, sizeof(err)) < 0)
+		kwarn("%s (kura-targetctl will not work)", err);
 	if (drop_privileges(&d->cfg, d->uid, d->gid) < 0)
 		return EXIT_RUNTIME;
 	print_banner(&d->cfg);
@@ -416,6 +422,7 @@ static int start(struct daemon *d)
 
 static void stop(struct daemon *d)
 {
+	tgt_admin_stop(d->admin);
 	if (d->server)
 		tgt_server_shutdown(d->server, 2000);
 	tgt_config_free(&d->cfg);

@@ -1,0 +1,54 @@
+/* The daemon's administration socket (kura-targetctl's other end).
+ *
+ * Socket: a Unix stream socket at <data_dir>/kura-targetd.sock, mode 0600
+ * (created before root is dropped, unlinked at exit); a peer whose SO_PEERCRED uid is
+ * neither 0 nor the daemon's own uid is answered "ERR permission denied".
+ *
+ * Protocol (one request per connection, all ASCII):
+ *   request  = one line, at most ADMIN_MAX_LINE bytes, words separated by
+ *              single or repeated spaces / tabs, ended by "\n". Words are
+ *              printable ASCII (0x21..0x7E); at most ADMIN_MAX_ARGS words.
+ *              The word "--json" anywhere asks for JSON output.
+ *   response = zero or more lines of output, then one status line:
+ *              "OK" or "ERR <reason>". The daemon then closes.
+ * Requests:
+ *   list targets|portals|luns|sessions [--json]
+ *   show lun IQN LUN [--json]
+ *   clear-reservation IQN LUN
+ *   alua show [--json]
+ *   alua set PORT_GROUP STATE   (active-optimized|active-nonoptimized|
+ *                                standby|unavailable|transitioning)
+ *
+ * Not for: anything an initiator does (SCSI), configuration parsing.
+ */
+#ifndef KURA_ADMIN_H
+#define KURA_ADMIN_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "target/tgt.h"
+
+#define ADMIN_MAX_LINE 1024
+#define ADMIN_MAX_ARGS 8
+
+struct admin_cmd {
+	int argc;
+	const char *argv[ADMIN_MAX_ARGS];
+	bool json;
+	char buf[ADMIN_MAX_LINE + 1];
+};
+
+/* Pure: split one request line (len bytes, no NUL needed; a trailing "\n"
+ * or "\r\n" is allowed). 0, or -EINVAL with *why set (empty, too long,
+ * non-printable byte, too many words). */
+int admin_parse_line(const char *line, size_t len, struct admin_cmd *out, const char **why);
+
+/* Register the portals' port groups with the ALUA table and the hook that
+ * raises 2A/06 on every LU of cfg. Call before tgt_server_start(). */
+int tgt_admin_alua_setup(struct tgt_config *cfg);
+
+struct tgt_admin;
+/* Bind path (NULL => <data_dir>/kura-targetd.sock) and serve it on a thread. */
+int tgt_admin_start(struct tgt_config *cfg, struct tgt_server *srv, const char *path,
+		    struct tgt_admin **out, char *err, size_t errlen);
+void tgt_admin_stop(struct tgt_admin *a);
+#endif

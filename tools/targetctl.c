@@ -1,0 +1,132 @@
+/* kura-targetctl: send one administration request to a running kura-targetd
+ * over its Unix socket and print the answer. The protocol is in
+ * target/admin.h: one request line, then output lines and "OK" / "ERR why".
+ *
+ * Not for: anything the daemon decides (this tool only forwards words).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+enum { EXIT_OK = 0, EXIT_DAEMON = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
+
+static const char usage_text[] =
+	"Usage: kura-targetctl [-s SOCKET | --data-dir DIR] COMMAND [ARGS] [--json]\n"
+	"Talk to a running kura-targetd (socket <data_dir>/kura-targetd.sock;\n"
+	"default data_dir /var/lib/kura). Root or the daemon's user only.\n"
+	"\n"
+	"Commands:\n"
+	"  list targets|portals|luns|sessions [--json]\n"
+	"  show lun IQN LUN [--json]     size, identity, PR registrations, reservation\n"
+	"  clear-reservation IQN LUN     drop every registration and the reservation\n"
+	"                                (initiators see 2A/03 RESERVATIONS PREEMPTED)\n"
+	"  alua show [--json]            port groups and their ALUA states\n"
+	"  alua set PORT_GROUP STATE     active-optimized, active-nonoptimized, standby,\n"
+	"                                unavailable or transitioning (2A/06 to all)\n"
+	"\n"
+	"Exit status: 0 ok, 1 the daemon refused (ERR ...), 2 usage, 3 cannot connect.\n";
+
+static int usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	return code;
+}
+
+/* Build "w1 w2 ...\n" from argv; -1 when a word is empty, has a space or is too long. */
+static int build_request(int argc, char **argv, char *buf, size_t cap)
+{
+	size_t n = 0;
+	for (int i = 0; i < argc; i++) {
+		size_t l = strlen(argv[i]);
+		if (!l || strpbrk(argv[i], " \t\n") || n + l + 2 > cap)
+			return -1;
+		memcpy(buf + n, argv[i], l);
+		n += l;
+		buf[n++] = i + 1 < argc ? ' ' : '\n';
+	}
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Copy the answer to stdout, the status line decides the exit code. */
+static int relay(int fd)
+{
+	FILE *f = fdopen(fd, "r");
+	if (!f)
+		return EXIT_CONNECT;
+	char line[8192];
+	int code = EXIT_DAEMON;     /* no status line: the daemon went away */
+	while (fgets(line, sizeof(line), f)) {
+		if (!strcmp(line, "OK\n")) {
+			code = EXIT_OK;
+			break;
+		}
+		if (!strncmp(line, "ERR ", 4)) {
+			fprintf(stderr, "kura-targetctl: %s", line + 4);
+			break;
+		}
+		fputs(line, stdout);
+	}
+	fclose(f);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = NULL, *dir = "/var/lib/kura";
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--json"); i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return usage(EXIT_OK);
+		if ((!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) && i + 1 < argc)
+			sock = argv[++i];
+		else if (!strcmp(argv[i], "--data-dir") && i + 1 < argc)
+			dir = argv[++i];
+		else
+			return usage(EXIT_USAGE);
+	}
+	if (i == argc)
+		return usage(EXIT_USAGE);
+	char path[4200], req[1100];
+	if (!sock) {
+		snprintf(path, sizeof(path), "%s/kura-targetd.sock", dir);
+		sock = path;
+	}
+	if (build_request(argc - i, argv + i, req, sizeof(req)) < 0) {
+		fprintf(stderr, "kura-targetctl: empty or too long argument\n");
+		return EXIT_USAGE;
+	}
+	int fd = connect_to(sock);
+	if (fd < 0) {
+		fprintf(stderr, "kura-targetctl: %s: %s\n", sock, strerror(-fd));
+		return EXIT_CONNECT;
+	}
+	size_t len = strlen(req);
+	if (write(fd, req, len) != (ssize_t)len) {
+		close(fd);
+		return EXIT_CONNECT;
+	}
+	shutdown(fd, SHUT_WR);
+	return relay(fd);
+}
