@@ -7,6 +7,15 @@
  * lives in io->backend_priv (struct lf_io); the data path allocates nothing
  * except a copied iovec when a remainder starts inside an iovec entry.
  *
+ * Inline fast path: a read whose data is in the page cache is done with
+ * preadv2(RWF_NOWAIT) on the loop thread (a memcpy; io_uring would do the same
+ * work plus a CQE round trip), falling back to io_uring on EAGAIN. tmpfs has
+ * no RWF_NOWAIT and io_uring punts its reads and writes to io-wq threads (a
+ * cross-CPU wake-up per I/O, measured at 42 us of target CPU per 4K read vs
+ * 16 us on the memory backend), but tmpfs never waits on a disk, so on tmpfs
+ * reads and writes of up to LF_INLINE_MAX are done synchronously. Both
+ * complete with kloop_defer, never inline.
+ *
  * Synchronous exceptions (run on the loop thread, completed with kloop_defer):
  *  - BLKDISCARD for UNMAP on block devices (no async discard in io_uring of
  *    kernel 6.1; a discard is a metadata operation, typically sub-ms);
@@ -38,7 +47,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -46,11 +57,14 @@
 #define LF_ZERO_IOVS 16
 #define LF_CAW_MAX   ((uint64_t)16 << 20)
 #define LF_MAX_OP    (1u << 30)      /* bytes per read/write SQE (kernel caps near 2 GiB) */
+#define LF_INLINE_MAX (256u * 1024)  /* largest I/O done inline on a memory file system */
 
 struct lun_file {
 	struct lun_backend be;
 	int fd;
 	bool blockdev;
+	bool mem_fs;                /* tmpfs: synchronous I/O never waits on a disk */
+	bool nowait_read;           /* preadv2(RWF_NOWAIT) works: try cache hits inline */
 	atomic_bool no_zero_range;  /* fs refused FALLOC_FL_ZERO_RANGE once */
 	void *zero;                 /* LF_ZERO_LEN zeros, page aligned; read-only after open */
 	struct iovec zero_iov[LF_ZERO_IOVS];
@@ -197,9 +211,36 @@ static void rw_done(struct kloop_completion *c, int res, uint32_t flags)
 	lf_finish(io, 0);
 }
 
+/* The inline fast path (see the file comment): true if it took io. A
+ * partial cache hit keeps what it read and lets io_uring do the rest. */
+static bool rw_inline(struct lun_file *lf, struct lun_io *io)
+{
+	bool wr = io->op == LUN_OP_WRITE;
+	bool sync_ok = lf->mem_fs && io->length <= LF_INLINE_MAX;
+	if (!sync_ok && (wr || !lf->nowait_read))
+		return false;
+	int flags = sync_ok ? 0 : RWF_NOWAIT;
+	if (wr && (io->flags & LUN_IO_FUA))
+		flags |= RWF_DSYNC;
+	ssize_t n = wr ? pwritev2(lf->fd, io->iov, io->iovcnt, (off_t)io->offset, flags)
+		       : preadv2(lf->fd, io->iov, io->iovcnt, (off_t)io->offset, flags);
+	if (n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP || errno == EINTR))
+		return false;
+	if (n < 0 || (uint64_t)n == io->length) {
+		lun_complete_later(io, n < 0 ? -errno : 0);
+		return true;
+	}
+	if (n == 0)
+		return false;
+	st_of(io)->done = (uint64_t)n;
+	return false;
+}
+
 static void lf_submit_rw(struct lun_backend *be, struct lun_io *io)
 {
 	lf_start(be, io);
+	if (io->op != LUN_OP_COMPARE_AND_WRITE && rw_inline(be->priv, io))
+		return;
 	rw_issue(io);
 }
 
@@ -561,6 +602,18 @@ static int probe_direct(struct lun_file *lf, const struct lun_backend_params *p,
 	return -e;
 }
 
+/* Decide the inline fast path (not with O_DIRECT: that bypasses the cache). */
+static void probe_inline(struct lun_file *lf, const struct lun_backend_params *p)
+{
+	if (p->direct || lf->blockdev)
+		return;
+	struct statfs sfs;
+	lf->mem_fs = fstatfs(lf->fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
+	char b;
+	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
+	lf->nowait_read = preadv2(lf->fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno == EAGAIN;
+}
+
 static int setup_zero(struct lun_file *lf)
 {
 	if (posix_memalign(&lf->zero, 4096, LF_ZERO_LEN) != 0) {
@@ -630,6 +683,7 @@ static int lf_setup(struct lun_file *lf, const struct lun_backend_params *p, cha
 	}
 	if (p->direct && (r = probe_direct(lf, p, err, errlen)) < 0)
 		return r;
+	probe_inline(lf, p);
 	if ((r = setup_zero(lf)) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return r;

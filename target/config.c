@@ -334,7 +334,7 @@ struct cfg_sect {
 static int cfg_set_generic(struct cfg_parser *p, const struct cfg_key *k, const char *v)
 {
 	char *o = (char *)p->sect->obj(p) + k->off;
-	uint64_t x;
+	uint64_t x = 0;
 	if (k->type == CK_BOOL)
 		return cfg_bool(p, k->name, v, (bool *)o);
 	if (cfg_u64(p, k->name, v, k->min, k->max, &x) < 0)
@@ -429,7 +429,7 @@ static int set_address(struct cfg_parser *p, const char *key, const char *v)
 
 static int set_rel_port_id(struct cfg_parser *p, const char *key, const char *v)
 {
-	uint64_t x;
+	uint64_t x = 0;
 	if (cfg_u64(p, key, v, 1, 65535, &x) < 0)
 		return -EINVAL;
 	for (int i = 0; i < p->cfg->n_portals - 1; i++)
@@ -461,7 +461,7 @@ static void *limits_obj(struct cfg_parser *p) { return &p->cfg->limits; }
 /* initial_r2t = yes: we insist on InitialR2T=Yes; no: we accept No (RFC 7143 13.10). */
 static int set_initial_r2t(struct cfg_parser *p, const char *key, const char *v)
 {
-	bool yes;
+	bool yes = false;
 	if (cfg_bool(p, key, v, &yes) < 0)
 		return -EINVAL;
 	p->cfg->limits.allow_initial_r2t_no = !yes;
@@ -995,7 +995,7 @@ static int set_level(struct cfg_parser *p, const char *key, const char *v)
 static int set_pow2(struct cfg_parser *p, const char *key, const char *v, uint64_t lo, uint64_t hi,
 		    uint32_t *out)
 {
-	uint64_t x;
+	uint64_t x = 0;
 	if (cfg_size(p, key, v, &x) < 0)
 		return -EINVAL;
 	if (x < lo || x > hi || (x & (x - 1)))
@@ -1023,7 +1023,7 @@ static int set_rebuild_rate(struct cfg_parser *p, const char *key, const char *v
 	size_t n = strlen(buf);
 	if (n > 2 && strcmp(buf + n - 2, "/s") == 0)
 		buf[n - 2] = '\0';
-	uint64_t x;
+	uint64_t x = 0;
 	if (cfg_size(p, key, buf, &x) < 0)
 		return -EINVAL;
 	if (x < (1u << 20))
@@ -1149,7 +1149,7 @@ static int set_lun_raid(struct cfg_parser *p, const char *k, const char *v)
 
 static int set_volume(struct cfg_parser *p, const char *k, const char *v)
 {
-	uint64_t x;
+	uint64_t x = 0;
 	if (cfg_u64(p, k, v, 0, UINT32_MAX, &x) < 0)
 		return -EINVAL;
 	cur_lun(p)->stor.volume = (uint32_t)x;
@@ -1160,7 +1160,7 @@ static int set_volume(struct cfg_parser *p, const char *k, const char *v)
 static int set_origin(struct cfg_parser *p, const char *k, const char *v, bool snap)
 {
 	struct tgt_lun_storage *s = &cur_lun(p)->stor;
-	uint64_t x;
+	uint64_t x = 0;
 	if (s->snapshot || s->clone)
 		return cfg_fail(p, "%s: a LUN is either a snapshot_of or a clone_of, not both", k);
 	if (cfg_u64(p, k, v, 0, UINT32_MAX, &x) < 0)
