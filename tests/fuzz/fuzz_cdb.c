@@ -84,6 +84,12 @@ static void check(const struct fcmd *c)
 		if (t->in_len)
 			abort();
 		break;
+	case SAM_STAT_RESERVATION_CONFLICT:
+		/* the fuzzed nexus may itself hold a reservation that refuses the
+		 * next command (SPC-4 5.13): no sense, no data */
+		if (t->sense_len || t->in_len)
+			abort();
+		break;
 	default:
 		abort();
 	}
