@@ -356,12 +356,23 @@ static int cmd_alua(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 	return r;
 }
 
+static int cmd_acl(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_live_acl(a->cfg, c, f, why);
+}
+
+static int cmd_chap(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_live_chap(a->cfg, c, f, why);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct admin *, const struct admin_cmd *, FILE *, const char **);
 } commands[] = {
 	{ "list", cmd_list }, { "show", cmd_show },
 	{ "clear-reservation", cmd_clear_resv }, { "alua", cmd_alua },
+	{ "acl", cmd_acl }, { "chap", cmd_chap },
 };
 
 static void run_line(struct admin *a, const char *line, size_t len, FILE *f)
@@ -380,6 +391,7 @@ static void run_line(struct admin *a, const char *line, size_t len, FILE *f)
 		fprintf(f, "ERR %s\n", why);
 	else
 		fputs("OK\n", f);
+	explicit_bzero(&c, sizeof(c));
 }
 
 /* ---- the socket ---- */
@@ -425,15 +437,16 @@ static void serve_one(struct tgt_admin *ad, int fd)
 		return;
 	}
 	char buf[ADMIN_MAX_LINE + 3];
-	if (!peer_allowed(fd)) {
+	/* Read the request even from a refused peer: closing with its bytes
+	 * unread would send a RST that can beat our answer to the client. */
+	ssize_t n = read_line(fd, buf, sizeof(buf));
+	if (!peer_allowed(fd))
 		fputs("ERR permission denied\n", f);
-	} else {
-		ssize_t n = read_line(fd, buf, sizeof(buf));
-		if (n < 0)
-			fputs("ERR no request\n", f);
-		else
-			run_line(&ad->a, buf, (size_t)n, f);
-	}
+	else if (n < 0)
+		fputs("ERR no request\n", f);
+	else
+		run_line(&ad->a, buf, (size_t)n, f);
+	explicit_bzero(buf, sizeof(buf));   /* a chap add request carries a secret */
 	fclose(f);
 }
 

@@ -18,6 +18,12 @@
  *   alua show [--json]
  *   alua set PORT_GROUP STATE   (active-optimized|active-nonoptimized|
  *                                standby|unavailable|transitioning)
+ *   acl add|remove IQN INITIATOR
+ *   chap add IQN USER SECRET    (SECRET: printable ASCII without spaces;
+ *                                kura-targetctl reads it from a file or stdin)
+ *   chap remove IQN USER
+ *   acl / chap changes are saved to the -c FILE (admin_live.c) before they
+ *   apply; with the embedded default they are run-time only (the reply says so).
  *
  * Not for: anything an initiator does (SCSI), configuration parsing.
  */
@@ -25,6 +31,7 @@
 #define KURA_ADMIN_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "target/tgt.h"
 
 #define ADMIN_MAX_LINE 1024
@@ -51,4 +58,10 @@ struct tgt_admin;
 int tgt_admin_start(struct tgt_config *cfg, struct tgt_server *srv, const char *path,
 		    struct tgt_admin **out, char *err, size_t errlen);
 void tgt_admin_stop(struct tgt_admin *a);
+
+/* acl / chap requests (admin_live.c): edit the configuration text, validate
+ * it with tgt_config_load, save it atomically, then swap the target's new
+ * ACL / CHAP arrays in under cfg->live_lock. 0 or -errno with *why. */
+int admin_live_acl(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
 #endif

@@ -1396,6 +1396,7 @@ static void config_defaults(struct tgt_config *cfg, const char *src)
 	cfg->queue_depth = 256;
 	cfg->log_level = -1;
 	snprintf(cfg->source, sizeof(cfg->source), "%s", src);
+	pthread_mutex_init(&cfg->live_lock, NULL);
 }
 
 /* Portals without rel_port_id get the lowest free ids, in file order. */
@@ -1478,6 +1479,8 @@ int tgt_config_load(const char *path, struct tgt_config *cfg, char *err, size_t 
 		return -e;
 	}
 	int r = cfg_load(&p, path);
+	if (r == 0 && !realpath(path, cfg->config_path))   /* kura-targetctl rewrites it */
+		cfg->config_path[0] = '\0';
 	struct stat st;
 	if (r == 0 && p.has_secrets && fstat(fileno(p.file), &st) == 0 && (st.st_mode & S_IROTH))
 		kwarn("%s contains CHAP secrets and is world-readable; chmod 600 it", path);
@@ -1614,6 +1617,33 @@ int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- free */
 
+struct tgt_retired {
+	struct tgt_retired *next;
+	void *p;
+	size_t bytes;
+};
+
+/* On out of memory p leaks, which is safe, where freeing it would not be. */
+void tgt_config_retire(struct tgt_config *cfg, void *p, size_t bytes)
+{
+	struct tgt_retired *r = p ? malloc(sizeof(*r)) : NULL;
+	if (!r)
+		return;
+	*r = (struct tgt_retired){ cfg->retired, p, bytes };
+	cfg->retired = r;
+}
+
+static void free_retired(struct tgt_config *cfg)
+{
+	while (cfg->retired) {
+		struct tgt_retired *r = cfg->retired;
+		cfg->retired = r->next;
+		explicit_bzero(r->p, r->bytes);   /* old CHAP secrets */
+		free(r->p);
+		free(r);
+	}
+}
+
 /* Secrets are wiped before their memory goes back to the allocator. */
 static void free_accounts(struct chap_account *a, int n)
 {
@@ -1654,6 +1684,7 @@ void tgt_config_free(struct tgt_config *cfg)
 	free_accounts(cfg->disc_chap_in, cfg->n_disc_chap_in);
 	free_accounts(cfg->disc_chap_out, 1);
 	store_free(cfg);
+	free_retired(cfg);
 	cfg->targets = NULL;
 	cfg->n_targets = 0;
 	cfg->disc_chap_in = cfg->disc_chap_out = NULL;

@@ -50,11 +50,14 @@ static int pol_lookup_target(void *ctx, const char *name, const char *initiator,
 			     struct iscsi_target_info *out)
 {
 	struct conn_policy_ctx *pc = ctx;
-	const struct tgt_target *t = tgt_find_target(pc->srv->cfg, name);
+	struct tgt_config *cfg = pc->srv->cfg;
+	const struct tgt_target *t = tgt_find_target(cfg, name);
 	if (!t)
 		return -ENOENT;
-	if (!acl_allows(t, initiator))
-		return -EACCES;
+	/* kura-targetctl may swap acl / chap_in now; the arrays we copy pointers
+	 * to stay valid until tgt_config_free (admin_live.c retires them). */
+	pthread_mutex_lock(&cfg->live_lock);
+	bool ok = acl_allows(t, initiator);
 	memset(out, 0, sizeof(*out));
 	out->iqn = t->iqn;
 	out->alias = t->alias[0] ? t->alias : NULL;
@@ -62,7 +65,8 @@ static int pol_lookup_target(void *ctx, const char *name, const char *initiator,
 	out->chap_in = t->chap_in;
 	out->n_chap_in = t->n_chap_in;
 	out->chap_out = t->chap_out;
-	return 0;
+	pthread_mutex_unlock(&cfg->live_lock);
+	return ok ? 0 : -EACCES;
 }
 
 static void pol_discovery_auth(void *ctx, struct iscsi_target_info *out)
@@ -114,9 +118,10 @@ static size_t pol_send_targets(void *ctx, const char *initiator, const char *whi
 			       char *buf, size_t len)
 {
 	struct conn_policy_ctx *pc = ctx;
-	const struct tgt_config *cfg = pc->srv->cfg;
+	struct tgt_config *cfg = pc->srv->cfg;
 	size_t off = 0;
 	char kv[512];
+	pthread_mutex_lock(&cfg->live_lock);   /* the ACLs may change at run time */
 	for (int i = 0; i < cfg->n_targets; i++) {
 		const struct tgt_target *t = &cfg->targets[i];
 		if (!acl_allows(t, initiator) || (!all && strcasecmp(which, t->iqn) != 0))
@@ -128,9 +133,12 @@ static size_t pol_send_targets(void *ctx, const char *initiator, const char *whi
 			format_address(pc, &cfg->portals[p], kv, sizeof(kv));
 			ok = put_kv(buf, len, &off, kv);
 		}
-		if (!ok)
-			return mark;
+		if (!ok) {
+			off = mark;
+			break;
+		}
 	}
+	pthread_mutex_unlock(&cfg->live_lock);
 	return off;
 }
 

@@ -7,6 +7,7 @@
  */
 #ifndef KURA_TGT_H
 #define KURA_TGT_H
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,6 +71,14 @@ struct tgt_config {
 	struct tgt_pool_conf *pools; /* [pool NAME] sections */
 	int n_pools;
 	struct tgt_storage_rt *stor_rt; /* private: control thread (storage.c) */
+	/* Run-time ACL / CHAP changes (admin_live.c): live_lock is held by the
+	 * login policy while it reads a target's acl / chap_in and by the admin
+	 * thread while it swaps them in; never across I/O. Arrays replaced at run
+	 * time are kept on `retired` until tgt_config_free(), because a login in
+	 * progress may still point at the old CHAP accounts. */
+	pthread_mutex_t live_lock;
+	struct tgt_retired *retired;
+	char config_path[4096];      /* absolute path of -c FILE ("" => embedded) */
 };
 
 /* Parse an INI file (path) or, if path is NULL, the embedded default.
@@ -83,6 +92,10 @@ int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen);
 void tgt_config_free(struct tgt_config *cfg);
 /* The embedded default configuration text (INI). */
 extern const char tgt_default_config[];
+
+/* Keep p (bytes long, malloc'ed) until tgt_config_free, which wipes and
+ * frees it: an array replaced at run time that a login may still read. */
+void tgt_config_retire(struct tgt_config *cfg, void *p, size_t bytes);
 
 /* ---- the server ---- */
 struct tgt_server;

@@ -5,6 +5,7 @@
  * Not for: anything the daemon decides (this tool only forwards words).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,14 @@ static const char usage_text[] =
 	"  alua show [--json]            port groups and their ALUA states\n"
 	"  alua set PORT_GROUP STATE     active-optimized, active-nonoptimized, standby,\n"
 	"                                unavailable or transitioning (2A/06 to all)\n"
+	"  acl add|remove IQN INITIATOR  allow / stop allowing an initiator (next login;\n"
+	"                                sessions already logged in are not ended)\n"
+	"  chap add IQN USER [--secret-file F]\n"
+	"                                add a CHAP account; the secret (12..255 printable\n"
+	"                                characters, no spaces) is read from F or stdin\n"
+	"  chap remove IQN USER          remove a CHAP account (next login)\n"
+	"acl and chap changes are saved to the daemon's -c FILE (validated, atomic\n"
+	"rename) before they apply; with the embedded default they are run-time only.\n"
 	"\n"
 	"Exit status: 0 ok, 1 the daemon refused (ERR ...), 2 usage, 3 cannot connect.\n";
 
@@ -50,6 +59,52 @@ static int build_request(int argc, char **argv, char *buf, size_t cap)
 	}
 	buf[n] = '\0';
 	return (int)n;
+}
+
+/* The secret of "chap add": the first line of F (or stdin), newline removed;
+ * printable ASCII without spaces, so that it travels as one request word. */
+static int read_secret(const char *file, char *out, size_t cap)
+{
+	FILE *f = file ? fopen(file, "re") : stdin;
+	if (!f)
+		return -errno;
+	if (!file && isatty(STDIN_FILENO))
+		fputs("CHAP secret: ", stderr);
+	char *got = fgets(out, (int)cap, f);
+	if (file)
+		fclose(f);
+	if (!got)
+		return -EINVAL;
+	out[strcspn(out, "\r\n")] = '\0';
+	size_t n = strlen(out);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)out[i] < 0x21 || (unsigned char)out[i] > 0x7E)
+			return -EINVAL;
+	return n >= 12 && n <= 255 ? 0 : -EINVAL;
+}
+
+/* "chap add IQN USER [--secret-file F]" => "chap add IQN USER SECRET" in
+ * words[] (secret in secret[]). Other commands pass through. */
+static int chap_words(int argc, char **argv, char **words, char *secret, size_t cap)
+{
+	int n = 0;
+	const char *file = NULL;
+	bool chap_add = argc >= 2 && !strcmp(argv[0], "chap") && !strcmp(argv[1], "add");
+	for (int i = 0; i < argc && n < 16; i++) {
+		if (chap_add && !strcmp(argv[i], "--secret-file") && i + 1 < argc)
+			file = argv[++i];
+		else
+			words[n++] = argv[i];
+	}
+	if (!chap_add)
+		return n;
+	if (n != 4 || read_secret(file, secret, cap) < 0) {
+		fprintf(stderr, "kura-targetctl: chap add IQN USER [--secret-file F]: the secret "
+				"(from F or stdin) must be 12..255 printable characters without spaces\n");
+		return -1;
+	}
+	words[n++] = secret;
+	return n;
 }
 
 static int connect_to(const char *path)
@@ -113,17 +168,27 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/kura-targetd.sock", dir);
 		sock = path;
 	}
-	if (build_request(argc - i, argv + i, req, sizeof(req)) < 0) {
+	char *words[16], secret[300] = "";
+	int nw = chap_words(argc - i, argv + i, words, secret, sizeof(secret));
+	if (nw < 0)
+		return EXIT_USAGE;
+	int br = build_request(nw, words, req, sizeof(req));
+	explicit_bzero(secret, sizeof(secret));
+	if (br < 0) {
+		explicit_bzero(req, sizeof(req));
 		fprintf(stderr, "kura-targetctl: empty or too long argument\n");
 		return EXIT_USAGE;
 	}
 	int fd = connect_to(sock);
 	if (fd < 0) {
+		explicit_bzero(req, sizeof(req));
 		fprintf(stderr, "kura-targetctl: %s: %s\n", sock, strerror(-fd));
 		return EXIT_CONNECT;
 	}
 	size_t len = strlen(req);
-	if (write(fd, req, len) != (ssize_t)len) {
+	ssize_t w = write(fd, req, len);
+	explicit_bzero(req, sizeof(req));
+	if (w != (ssize_t)len) {
 		close(fd);
 		return EXIT_CONNECT;
 	}

@@ -1,0 +1,439 @@
+/* Run-time configuration changes from kura-targetctl: `acl add|remove` and
+ * `chap add|remove` (admin.h has the requests).
+ *
+ * Every change is made to the configuration *text*: the `allow =` / `chap =`
+ * line is inserted after the last line of the same key in the [target IQN]
+ * section (or right after its header) or removed from it, so comments and
+ * ordering survive. The new text is written to a temporary file in the same
+ * directory (fsync), parsed with tgt_config_load() — a change that would make
+ * the file invalid is refused with the parser's reason — then renamed over
+ * the file and the directory fsync'ed. Only then does the running target take
+ * the target's new acl / chap_in arrays from the parsed copy, swapped in
+ * under cfg->live_lock; the old arrays are retired (kept until
+ * tgt_config_free) because a login in progress may still use them.
+ *
+ * Started without -c FILE, the text edited is an in-memory copy of the
+ * embedded default (validated through a temporary file in data_dir, then
+ * deleted): the change lasts until the daemon stops, and the reply says so.
+ *
+ * Existing sessions are not touched: removing an initiator from an ACL or a
+ * CHAP account refuses the *next* login only.
+ *
+ * Not for: the INI grammar (config.c), the login policy (server.c). Secrets
+ * are never logged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "common/log.h"
+#include "target/admin.h"
+
+/* ---- text editing (pure) ---- */
+
+static const char *skip_ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static const char *trim_end(const char *b, const char *e)
+{
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		e--;
+	return e;
+}
+
+static bool span_eq(const char *b, const char *e, const char *s)
+{
+	return (size_t)(e - b) == strlen(s) && !strncmp(b, s, (size_t)(e - b));
+}
+
+/* Is the line [b, e) the header "[target IQN]"? */
+static bool is_target_header(const char *b, const char *e, const char *iqn)
+{
+	b = skip_ws(b, e);
+	e = trim_end(b, e);
+	if (e - b < 2 || *b != '[' || e[-1] != ']')
+		return false;
+	b = skip_ws(b + 1, e - 1);
+	const char *ie = trim_end(b, e - 1);
+	if (ie - b < 7 || strncmp(b, "target", 6) || (b[6] != ' ' && b[6] != '\t'))
+		return false;
+	return span_eq(skip_ws(b + 6, ie), ie, iqn);
+}
+
+/* Split "key = value" on [b, e); false for comments, headers, blanks. */
+static bool line_kv(const char *b, const char *e, const char **kb, const char **ke,
+		    const char **vb, const char **ve)
+{
+	b = skip_ws(b, e);
+	const char *eq = memchr(b, '=', (size_t)(e - b));
+	if (b == e || *b == ';' || *b == '#' || *b == '[' || !eq)
+		return false;
+	*kb = b;
+	*ke = trim_end(b, eq);
+	*vb = skip_ws(eq + 1, e);
+	*ve = trim_end(*vb, e);
+	return true;
+}
+
+/* What to change in one [target] section. */
+struct edit {
+	const char *iqn;
+	const char *key;      /* "allow" or "chap" */
+	const char *value;    /* add: the value; remove: the value ("allow") or "USER:" prefix */
+	bool add;
+};
+
+static bool line_matches(const struct edit *ed, const char *b, const char *e, bool for_insert)
+{
+	const char *kb, *ke, *vb, *ve;
+	if (!line_kv(b, e, &kb, &ke, &vb, &ve))
+		return false;
+	bool chap = !strcmp(ed->key, "chap");
+	bool key_ok = span_eq(kb, ke, ed->key) || (chap && span_eq(kb, ke, "chap_file"));
+	if (!key_ok || for_insert)
+		return key_ok;
+	if (!chap)
+		return span_eq(vb, ve, ed->value);
+	size_t pl = strlen(ed->value);
+	return (size_t)(ve - vb) >= pl && !strncmp(vb, ed->value, pl);
+}
+
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+
+static int put(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *ns = malloc(cap);
+		if (!ns)
+			return -ENOMEM;
+		memcpy(ns, b->s, b->len);
+		if (b->s)
+			explicit_bzero(b->s, b->cap);
+		free(b->s);
+		b->s = ns;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+static void buf_free(struct buf *b)
+{
+	if (b->s)
+		explicit_bzero(b->s, b->cap);
+	free(b->s);
+	b->s = NULL;
+}
+
+/* Where to insert / which lines to drop, found in one pass over text. */
+struct plan {
+	const char *insert_at;     /* add: after this point; NULL => no section */
+	int removed;
+};
+
+static void plan_edit(const char *text, const struct edit *ed, struct plan *pl)
+{
+	bool in = false;
+	pl->insert_at = NULL;
+	for (const char *b = text; *b;) {
+		const char *nl = strchr(b, '\n');
+		const char *e = nl ? nl : b + strlen(b), *next = nl ? nl + 1 : e;
+		const char *t = skip_ws(b, e);
+		if (t < e && *t == '[')
+			in = is_target_header(b, e, ed->iqn);
+		if (in && (is_target_header(b, e, ed->iqn) || line_matches(ed, b, e, true)))
+			pl->insert_at = next;
+		b = next;
+	}
+}
+
+/* Apply ed to text; the result in *out (caller buf_free()s). */
+static int edit_text(const char *text, const struct edit *ed, struct buf *out, const char **why)
+{
+	struct plan pl = { 0 };
+	plan_edit(text, ed, &pl);
+	*why = "the target has no [target IQN] section in the configuration file";
+	if (!pl.insert_at)
+		return -ENOENT;
+	int r = 0;
+	bool in = false;
+	for (const char *b = text; *b && r == 0;) {
+		const char *nl = strchr(b, '\n');
+		const char *e = nl ? nl : b + strlen(b), *next = nl ? nl + 1 : e;
+		const char *t = skip_ws(b, e);
+		if (t < e && *t == '[')
+			in = is_target_header(b, e, ed->iqn);
+		bool drop = !ed->add && in && line_matches(ed, b, e, false);
+		pl.removed += drop;
+		if (!drop)
+			r = put(out, b, (size_t)(next - b));
+		if (r == 0 && ed->add && next == pl.insert_at) {
+			if (!nl)
+				r = put(out, "\n", 1);
+			r = r ? r : put(out, ed->key, strlen(ed->key));
+			r = r ? r : put(out, " = ", 3);
+			r = r ? r : put(out, ed->value, strlen(ed->value));
+			r = r ? r : put(out, "\n", 1);
+		}
+		b = next;
+	}
+	*why = "out of memory";
+	if (r == 0 && !ed->add && !pl.removed) {
+		*why = "no such entry in the target's section of the configuration file";
+		r = -ENOENT;
+	}
+	return r;
+}
+
+/* ---- files ---- */
+
+static int read_all(const char *path, struct buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char chunk[8192];
+	ssize_t n;
+	int r = put(out, "", 0);
+	while (r == 0 && (n = read(fd, chunk, sizeof(chunk))) > 0)
+		r = put(out, chunk, (size_t)n);
+	if (r == 0 && n < 0)
+		r = -errno;
+	explicit_bzero(chunk, sizeof(chunk));
+	close(fd);
+	return r;
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		s += w;
+		n -= (size_t)w;
+	}
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+/* Temporary file next to `near` (a file path) with text, fsync'ed. */
+static int write_temp(const char *dir, const char *text, mode_t mode, char *tmp, size_t tl)
+{
+	snprintf(tmp, tl, "%s/.kura-targetd.conf.XXXXXX", dir);
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return -errno;
+	int r = fchmod(fd, mode) < 0 ? -errno : write_all(fd, text, strlen(text));
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/* ---- the change ---- */
+
+struct live_ctx {
+	struct tgt_config *cfg;
+	struct tgt_target *t;
+	struct buf text;           /* current text, then the new one */
+	char dir[4096];
+	mode_t mode;
+	char err[1200];            /* reasons handed back through *why */
+};
+
+static char *embedded_text;   /* the embedded default as changed (admin thread only) */
+
+static int load_current(struct live_ctx *x)
+{
+	const char *path = x->cfg->config_path;
+	if (!path[0]) {
+		snprintf(x->dir, sizeof(x->dir), "%s", x->cfg->data_dir);
+		x->mode = 0600;
+		const char *s = embedded_text ? embedded_text : tgt_default_config;
+		return put(&x->text, s, strlen(s));
+	}
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	x->mode = st.st_mode & 07777;
+	char copy[sizeof(x->cfg->config_path)];
+	snprintf(copy, sizeof(copy), "%s", path);
+	snprintf(x->dir, sizeof(x->dir), "%s", dirname(copy));
+	return read_all(path, &x->text);
+}
+
+static struct tgt_target *find_target(struct tgt_config *cfg, const char *iqn)
+{
+	for (int i = 0; i < cfg->n_targets; i++)
+		if (!strcasecmp(cfg->targets[i].iqn, iqn))
+			return &cfg->targets[i];
+	return NULL;
+}
+
+/* Swap the parsed acl / chap_in into the running target; retire the old. */
+static void adopt(struct tgt_config *cfg, struct tgt_target *t, struct tgt_target *nt)
+{
+	char (*old_acl)[224] = t->acl;
+	struct chap_account *old_chap = t->chap_in;
+	int old_nacl = t->n_acl, old_nchap = t->n_chap_in;
+	pthread_mutex_lock(&cfg->live_lock);
+	t->acl = nt->acl;
+	t->n_acl = nt->n_acl;
+	t->chap_in = nt->chap_in;
+	t->n_chap_in = nt->n_chap_in;
+	pthread_mutex_unlock(&cfg->live_lock);
+	nt->acl = NULL;
+	nt->chap_in = NULL;
+	nt->n_acl = nt->n_chap_in = 0;
+	tgt_config_retire(cfg, old_acl, (size_t)old_nacl * sizeof(*old_acl));
+	tgt_config_retire(cfg, old_chap, (size_t)old_nchap * sizeof(*old_chap));
+}
+
+/* Write, validate (tgt_config_load), rename (or keep in memory), adopt. */
+static int commit(struct live_ctx *x, const struct buf *next, const char **why)
+{
+	char tmp[4200];
+	struct tgt_config *parsed = calloc(1, sizeof(*parsed));
+	int r = parsed ? write_temp(x->dir, next->s, x->mode, tmp, sizeof(tmp)) : -ENOMEM;
+	*why = "cannot write a temporary file next to the configuration file";
+	if (r < 0) {
+		free(parsed);
+		return r;
+	}
+	r = tgt_config_load(tmp, parsed, x->err, sizeof(x->err));
+	bool loaded = r == 0;
+	*why = x->err;     /* the parser's "file:line: reason", named after the real file */
+	size_t tl = strlen(tmp);
+	if (!loaded && !strncmp(x->err, tmp, tl)) {
+		char msg[sizeof(x->err)];
+		const char *name = x->cfg->config_path[0] ? x->cfg->config_path : "<embedded>";
+		snprintf(msg, sizeof(msg), "%.*s", (int)(sizeof(msg) - 1), x->err + tl);
+		snprintf(x->err, sizeof(x->err), "refused, the file would not parse: %.512s%.600s", name, msg);
+	}
+	struct tgt_target *nt = loaded ? find_target(parsed, x->t->iqn) : NULL;
+	if (loaded && !nt) {
+		*why = "the change would remove the target";
+		r = -EINVAL;
+	}
+	if (r == 0 && x->cfg->config_path[0]) {
+		*why = "cannot rename the new configuration file into place";
+		r = rename(tmp, x->cfg->config_path) < 0 ? -errno : fsync_dir(x->dir);
+	} else if (r == 0) {
+		char *s = strdup(next->s);
+		*why = "out of memory";
+		r = s ? 0 : -ENOMEM;
+		if (s && embedded_text)
+			explicit_bzero(embedded_text, strlen(embedded_text));
+		if (s) {
+			free(embedded_text);
+			embedded_text = s;
+		}
+	}
+	unlink(tmp);   /* already gone after the rename */
+	if (r == 0)
+		adopt(x->cfg, x->t, nt);
+	if (loaded)
+		tgt_config_free(parsed);
+	free(parsed);
+	return r;
+}
+
+/* Edit, commit and tell the administrator where the change lives. */
+static int change(struct tgt_config *cfg, const struct edit *ed, FILE *f, const char **why)
+{
+	static struct live_ctx x;   /* admin thread only: err outlives the call for *why */
+	buf_free(&x.text);
+	memset(&x, 0, sizeof(x));
+	x.cfg = cfg;
+	x.t = find_target(cfg, ed->iqn);
+	*why = "no such target";
+	if (!x.t)
+		return -ENOENT;
+	struct edit e = *ed;
+	e.iqn = x.t->iqn;          /* as spelled in the file */
+	struct buf next = { 0 };
+	int r = load_current(&x);
+	if (ed->add && !strcmp(ed->key, "chap"))
+		x.mode &= (mode_t)~077;   /* the file now holds a secret */
+	*why = "cannot read the configuration file";
+	if (r == 0)
+		r = edit_text(x.text.s, &e, &next, why);
+	if (r == 0)
+		r = commit(&x, &next, why);
+	buf_free(&next);
+	buf_free(&x.text);
+	if (r == 0 && cfg->config_path[0])
+		fprintf(f, "saved to %s\n", cfg->config_path);
+	else if (r == 0)
+		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE); "
+		      "the change is lost when it stops\n", f);
+	return r;
+}
+
+int admin_live_acl(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	*why = "usage: acl add|remove IQN INITIATOR";
+	if (c->argc != 4 || (strcmp(c->argv[1], "add") && strcmp(c->argv[1], "remove")))
+		return -EINVAL;
+	struct edit ed = { c->argv[2], "allow", c->argv[3], !strcmp(c->argv[1], "add") };
+	int r = change(cfg, &ed, f, why);
+	if (r == 0)
+		kinfo("admin: %s initiator %s %s the ACL of %s", ed.add ? "added" : "removed", ed.value,
+		      ed.add ? "to" : "from", c->argv[2]);
+	return r;
+}
+
+/* chap add IQN USER SECRET | chap remove IQN USER. The secret arrives on the
+ * socket (kura-targetctl read it from a file or stdin) and is never logged. */
+int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	bool add = c->argc == 5 && !strcmp(c->argv[1], "add");
+	*why = "usage: chap add IQN USER SECRET | chap remove IQN USER";
+	if (!add && (c->argc != 4 || strcmp(c->argv[1], "remove")))
+		return -EINVAL;
+	const char *user = c->argv[3];
+	*why = "CHAP user names cannot contain ':'";
+	if (strchr(user, ':'))
+		return -EINVAL;
+	char value[600];
+	int n = add ? snprintf(value, sizeof(value), "%s:%s", user, c->argv[4])
+		    : snprintf(value, sizeof(value), "%s:", user);
+	*why = "CHAP user or secret too long";
+	if (n < 0 || (size_t)n >= sizeof(value))
+		return -EINVAL;
+	struct edit ed = { c->argv[2], "chap", value, add };
+	int r = change(cfg, &ed, f, why);
+	explicit_bzero(value, sizeof(value));
+	if (r == 0)
+		kinfo("admin: %s CHAP user %s %s %s", add ? "added" : "removed", user, add ? "to" : "from",
+		      c->argv[2]);
+	return r;
+}
