@@ -1001,6 +1001,66 @@ uint32_t conn_abort_tasks(struct conn *c, struct scsi_lu *lu, uint32_t except_it
 	return n;
 }
 
+/* PREEMPT AND ABORT (SPC-4 5.13.11.2.6): the SCSI layer asks, from any
+ * thread and with LU locks held, that this session's tasks on one LU stop.
+ * Post to the session's loop (as a LUN RESET fan-out does), abort there,
+ * and report back once the aborted tasks have left the SCSI layer:
+ *
+ *   PROUT loop                 session loop (victim)
+ *   pr_abort_nexus: post ----> conn_abort_tasks(lu): tasks not yet executing
+ *                              are freed, executing ones are waited for
+ *                              ... last one done -> done(arg)
+ *   PROUT completes after every done() */
+struct pr_abort {
+	struct kloop_task t;
+	struct session *s;
+	struct scsi_lu *lu;
+	void (*done)(void *arg);
+	void *arg;
+	struct abort_wait aw;
+};
+
+static void pr_abort_done(struct abort_wait *w)
+{
+	struct pr_abort *m = container_of(w, struct pr_abort, aw);
+	m->done(m->arg);
+	session_put(m->s);
+	free(m);
+}
+
+static void pr_abort_run(struct kloop_task *t)
+{
+	struct pr_abort *m = container_of(t, struct pr_abort, t);
+	struct session *s = m->s;
+	m->aw.pending = 1;   /* held until every abort below is counted */
+	m->aw.fn = pr_abort_done;
+	if (s->conn && !s->dead)
+		conn_abort_tasks(s->conn, m->lu, ISCSI_RSVD_TAG, &m->aw);
+	if (--m->aw.pending == 0)
+		pr_abort_done(&m->aw);
+}
+
+static void pr_abort_nexus(void *ctx, struct scsi_itn *itn, struct scsi_lu *lu, void (*done)(void *arg),
+			   void *arg)
+{
+	struct session *s = ctx;
+	struct pr_abort *m = calloc(1, sizeof(*m));
+	if (!m) {
+		kerr("out of memory aborting the tasks of a preempted nexus (%s)", s->initiator);
+		done(arg);
+		return;
+	}
+	session_get(s);   /* the nexus is attached, so the session is alive */
+	m->s = s;
+	m->lu = lu;
+	m->done = done;
+	m->arg = arg;
+	m->t.fn = pr_abort_run;
+	kloop_post(s->w->loop, &m->t);
+}
+
+static const struct scsi_transport_ops conn_scsi_ops = { .abort_nexus_tasks = pr_abort_nexus };
+
 static void tmf_free(struct conn *c, struct tmf *m)
 {
 	if (c)
@@ -1371,6 +1431,7 @@ static void login_activate(struct conn *c, struct session *s)
 			login_fail(c, ISCSI_LS_OUT_OF_RESOURCES);
 			return;
 		}
+		scsi_itn_set_transport(s->itn, &conn_scsi_ops, s);
 	}
 	session_update_window(s);
 	send_login_rsp(c, &c->pend_rsp, s->tsih);

@@ -85,6 +85,7 @@ struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *name, const
 	return malloc(1);
 }
 void scsi_itn_destroy(struct scsi_itn *itn) { free(itn); }
+void scsi_itn_set_transport(struct scsi_itn *itn, const struct scsi_transport_ops *ops, void *ctx) {}
 void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from) {}
 void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold) {}
 void scsi_itn_commands_cleared(struct scsi_itn *itn, struct scsi_lu *lu) {}
