@@ -119,9 +119,10 @@ static int put(struct buf *b, const char *s, size_t n)
 		char *ns = malloc(cap);
 		if (!ns)
 			return -ENOMEM;
-		memcpy(ns, b->s, b->len);
-		if (b->s)
+		if (b->s) {
+			memcpy(ns, b->s, b->len);
 			explicit_bzero(b->s, b->cap);
+		}
 		free(b->s);
 		b->s = ns;
 		b->cap = cap;
