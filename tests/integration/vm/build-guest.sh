@@ -47,14 +47,15 @@ bdeb=$(fetch busybox-static)
 KVER=${kpkg#linux-image-}
 KDIR=$CACHE/kernel-$KVER
 if [ ! -f "$KDIR/boot/vmlinuz-$KVER" ]; then
-  rm -rf "$KDIR.tmp"; mkdir -p "$KDIR.tmp"
-  dpkg-deb -x "$kdeb" "$KDIR.tmp" || unavailable "dpkg-deb -x $kdeb failed"
-  rm -rf "$KDIR"; mv "$KDIR.tmp" "$KDIR"
+  tmp=$(mktemp -d "$CACHE/kernel.XXXXXX")
+  dpkg-deb -x "$kdeb" "$tmp" || { rm -rf "$tmp"; unavailable "dpkg-deb -x $kdeb failed"; }
+  rm -rf "$KDIR"; mv "$tmp" "$KDIR"
 fi
 BBDIR=$CACHE/busybox
 if [ ! -x "$BBDIR/bin/busybox" ]; then
-  rm -rf "$BBDIR"; mkdir -p "$BBDIR"
-  dpkg-deb -x "$bdeb" "$BBDIR" || unavailable "dpkg-deb -x $bdeb failed"
+  tmp=$(mktemp -d "$CACHE/busybox.XXXXXX")
+  dpkg-deb -x "$bdeb" "$tmp" || { rm -rf "$tmp"; unavailable "dpkg-deb -x $bdeb failed"; }
+  rm -rf "$BBDIR"; mv "$tmp" "$BBDIR"
 fi
 CPIO=(cpio)                 # cpio(1), else the cpio applet of the downloaded busybox
 command -v cpio >/dev/null 2>&1 || CPIO=("$BBDIR/bin/busybox" cpio)
@@ -66,7 +67,7 @@ MODDIR=$KDIR/lib/modules/$KVER
 INITRD=$CACHE/initrd-$KVER.gz
 if [ ! -f "$INITRD" ] || [ "$HERE/guest-init.sh" -nt "$INITRD" ] || [ "${BASH_SOURCE[0]}" -nt "$INITRD" ]; then
   ROOT=$(mktemp -d "$CACHE/root.XXXXXX")
-  trap 'rm -rf "$ROOT"' EXIT
+  trap 'rm -rf "$ROOT" "$ROOT.gz"' EXIT
   mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,lib/modules}
   cp "$BBDIR/bin/busybox" "$ROOT/bin/busybox"
   cp "$HERE/guest-init.sh" "$ROOT/init"; chmod 755 "$ROOT/init"
@@ -102,8 +103,8 @@ if [ ! -f "$INITRD" ] || [ "$HERE/guest-init.sh" -nt "$INITRD" ] || [ "${BASH_SO
     modcat "$p" >"$ROOT/lib/modules/$base"
     echo "$base" >>"$ROOT/lib/modules/load.list"
   done
-  (cd "$ROOT" && find . | LC_ALL=C sort | "${CPIO[@]}" -o -H newc 2>/dev/null | gzip -9) >"$INITRD.tmp"
-  mv "$INITRD.tmp" "$INITRD"
+  (cd "$ROOT" && find . | LC_ALL=C sort | "${CPIO[@]}" -o -H newc 2>/dev/null | gzip -9) >"$ROOT.gz"
+  mv "$ROOT.gz" "$INITRD"
   echo "build-guest: initramfs with modules: $(tr '\n' ' ' <"$ROOT/lib/modules/load.list")" >&2
 fi
 echo "KERNEL=$KERNEL"
