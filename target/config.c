@@ -1615,6 +1615,65 @@ int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- run-time LUN changes (kura-targetctl lun add / remove, admin_live.c) ----
+ * t->luns is read only by the admin thread once the server runs, so growing
+ * or shrinking it there needs no lock; the LU map is what workers read. */
+
+static int restore(struct tgt_config *cfg, const char **s)
+{
+	if (*s && !(*s = store_str(cfg, *s)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Strings of src point into another (parsed) configuration: copy them. */
+static int adopt_lun_strings(struct tgt_config *cfg, struct tgt_lun_conf *l)
+{
+	const char **s[] = { &l->backend.type, &l->backend.path, &l->ident.target_iqn, &l->ident.serial,
+			     &l->ident.vendor, &l->ident.product, &l->ident.revision, &l->ident.pr_dir };
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		if (restore(cfg, s[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+int tgt_config_add_lun(struct tgt_config *cfg, struct tgt_target *t, const struct tgt_lun_conf *src,
+		       char *err, size_t errlen)
+{
+	if (src->stor.pool || src->stor.raid) {
+		snprintf(err, errlen, "thin and raid LUNs cannot be added at run time (restart the daemon)");
+		return -EOPNOTSUPP;
+	}
+	if (!t->map || scsi_lun_map_get(t->map, src->lun)) {
+		snprintf(err, errlen, "LUN %llu of %s exists", (unsigned long long)src->lun, t->iqn);
+		return -EEXIST;
+	}
+	struct tgt_lun_conf *l = cfg_grow(&t->luns, &t->n_luns, sizeof(*l));
+	int r = l ? 0 : -ENOMEM;
+	if (l) {
+		*l = *src;
+		l->lu = NULL;
+		r = adopt_lun_strings(cfg, l);
+	}
+	if (r == 0)
+		r = open_lun(cfg, t, l, err, errlen);
+	else
+		snprintf(err, errlen, "out of memory");
+	if (r < 0 && l)
+		t->n_luns--;   /* nothing was published: open_lun adds to the map last */
+	return r;
+}
+
+void tgt_config_forget_lun(struct tgt_target *t, uint64_t lun)
+{
+	for (int i = 0; i < t->n_luns; i++)
+		if (t->luns[i].lun == lun) {
+			memmove(&t->luns[i], &t->luns[i + 1], (size_t)(t->n_luns - i - 1) * sizeof(t->luns[0]));
+			t->n_luns--;
+			return;
+		}
+}
+
 /* ---------------------------------------------------------------- free */
 
 struct tgt_retired {

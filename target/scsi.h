@@ -122,6 +122,7 @@ struct scsi_task {
 		uint64_t rl_start, rl_end; /* locked LBA range [start, end) */
 		struct scsi_task *rl_prev, *rl_next;
 		void (*rl_resume)(struct scsi_task *t);
+		bool lu_ref;               /* counted in lu->inflight (released by scsi_task_release) */
 	} st;
 };
 
@@ -143,6 +144,21 @@ struct scsi_lun_map *scsi_lun_map_new(void);
 void scsi_lun_map_free(struct scsi_lun_map *m);
 int scsi_lun_map_add(struct scsi_lun_map *m, uint64_t lun, struct scsi_lu *lu);
 struct scsi_lu *scsi_lun_map_get(struct scsi_lun_map *m, uint64_t lun);
+/* Run-time LUN changes (kura-targetctl lun add / remove). An LU added after
+ * a nexus was created gets that nexus's state (UA mask, 29/00 once) lazily,
+ * on the nexus's first command to it. scsi_lun_map_changed raises 3F/0E
+ * REPORTED LUNS DATA HAS CHANGED on every nexus of every LU of the map but
+ * `except` (SPC-4 6.33); call it after an add and after a remove.
+ * Remove is in three steps, because a worker may hold the LU:
+ *   1. scsi_lun_map_remove: unpublish the slot (new commands get 25/00);
+ *   2. the caller waits for a grace period in which every worker loop ran
+ *      once (a command read the slot and counted itself in one callback),
+ *      then until scsi_lu_inflight() is 0;
+ *   3. scsi_lun_map_release: free the nexus pairs and destroy the LU. */
+int scsi_lun_map_remove(struct scsi_lun_map *m, uint64_t lun, struct scsi_lu **out);
+void scsi_lun_map_changed(struct scsi_lun_map *m, const struct scsi_lu *except);
+unsigned scsi_lu_inflight(const struct scsi_lu *lu);
+void scsi_lun_map_release(struct scsi_lun_map *m, struct scsi_lu *lu);
 
 /* ---- I_T nexuses (one per iSCSI session) ---- */
 /* Register a new nexus with every LU of the map: each LU raises POWER ON,

@@ -70,6 +70,7 @@ enum scsi_reason {
 	SR_UA_REG_PREEMPTED,
 	SR_UA_ALUA_CHANGED,
 	SR_UA_THIN_THRESHOLD,    /* 38/07 THIN PROVISIONING SOFT THRESHOLD REACHED */
+	SR_UA_LUNS_CHANGED,      /* 3F/0E REPORTED LUNS DATA HAS CHANGED (lun add / remove) */
 	SR__COUNT
 };
 
@@ -86,7 +87,7 @@ enum scsi_ua {
 	SCSI_UA_POWER_ON = 0, SCSI_UA_POR, SCSI_UA_TARGET_RESET, SCSI_UA_BDR,
 	SCSI_UA_CMDS_CLEARED, SCSI_UA_MODE_CHANGED, SCSI_UA_CAPACITY_CHANGED,
 	SCSI_UA_RES_PREEMPTED, SCSI_UA_RES_RELEASED, SCSI_UA_REG_PREEMPTED,
-	SCSI_UA_ALUA_CHANGED, SCSI_UA_THIN_THRESHOLD, SCSI_UA__COUNT
+	SCSI_UA_ALUA_CHANGED, SCSI_UA_THIN_THRESHOLD, SCSI_UA_LUNS_CHANGED, SCSI_UA__COUNT
 };
 _Static_assert(SR_UA_FIRST + SCSI_UA__COUNT == SR__COUNT, "one reason per UA kind");
 
@@ -280,10 +281,17 @@ struct scsi_lu {
 	unsigned rl_excl_held;
 
 	struct scsi_pr pr;          /* persistent + SPC-2 reservations */
+	/* Tasks between scsi_task_exec() and scsi_task_release() (run-time
+	 * removal drains it before destroying the LU, scsi_lun_map_remove). */
+	atomic_uint inflight;
 };
 
 struct scsi_lun_map {
 	struct scsi_lu *_Atomic lu[SCSI_MAX_LUNS];
+	/* Serialises freeing (LU, nexus) pairs: a session logging out
+	 * (scsi_itn_destroy) against an LU removed at run time
+	 * (scsi_lun_map_release). Taken before lu->lock and pr.lock. */
+	pthread_mutex_t topo;
 };
 
 struct scsi_itn {

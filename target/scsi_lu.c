@@ -151,14 +151,19 @@ bool scsi_lu_write_protected(const struct scsi_lu *lu)
 	return lu->be->read_only || atomic_load(&((struct scsi_lu *)lu)->swp);
 }
 
-/* ---- LUN maps (filled before sessions start; lookups lock-free) ---- */
+/* ---- LUN maps (lookups lock-free; slots change at run time, see scsi.h) ---- */
 struct scsi_lun_map *scsi_lun_map_new(void)
 {
-	return calloc(1, sizeof(struct scsi_lun_map));
+	struct scsi_lun_map *m = calloc(1, sizeof(struct scsi_lun_map));
+	if (m)
+		pthread_mutex_init(&m->topo, NULL);
+	return m;
 }
 
 void scsi_lun_map_free(struct scsi_lun_map *m)
 {
+	if (m)
+		pthread_mutex_destroy(&m->topo);
 	free(m);
 }
 
@@ -179,23 +184,72 @@ struct scsi_lu *scsi_lun_map_get(struct scsi_lun_map *m, uint64_t lun)
 	return atomic_load(&m->lu[lun]);
 }
 
+int scsi_lun_map_remove(struct scsi_lun_map *m, uint64_t lun, struct scsi_lu **out)
+{
+	if (!m || lun >= SCSI_MAX_LUNS)
+		return -EINVAL;
+	struct scsi_lu *lu = atomic_exchange(&m->lu[lun], NULL);
+	*out = lu;
+	return lu ? 0 : -ENOENT;
+}
+
+void scsi_lun_map_changed(struct scsi_lun_map *m, const struct scsi_lu *except)
+{
+	for (unsigned i = 0; m && i < SCSI_MAX_LUNS; i++) {
+		struct scsi_lu *lu = scsi_lun_map_get(m, i);
+		if (lu && lu != except)
+			scsi_lu_raise_ua(lu, SCSI_UA_LUNS_CHANGED, NULL);
+	}
+}
+
+unsigned scsi_lu_inflight(const struct scsi_lu *lu)
+{
+	return atomic_load(&((struct scsi_lu *)lu)->inflight);
+}
+
+/* Step 3 of a removal: no command holds lu any more, but sessions still
+ * point at their (LU, nexus) pairs; clear those pointers under m->topo so
+ * that a session logging out now does not free a pair twice. */
+void scsi_lun_map_release(struct scsi_lun_map *m, struct scsi_lu *lu)
+{
+	if (!lu)
+		return;
+	if (m)
+		pthread_mutex_lock(&m->topo);
+	pthread_mutex_lock(&lu->lock);
+	struct scsi_lu_nexus *ln = lu->nexuses;
+	lu->nexuses = NULL;
+	pthread_mutex_unlock(&lu->lock);
+	while (ln) {
+		struct scsi_lu_nexus *next = ln->next;
+		if (ln->itn->ln[lu->lun] == ln)
+			ln->itn->ln[lu->lun] = NULL;
+		free(ln);
+		ln = next;
+	}
+	if (m)
+		pthread_mutex_unlock(&m->topo);
+	scsi_lu_destroy(lu);
+}
+
 /* ---- I_T nexuses ---- */
-static void nexus_attach(struct scsi_itn *itn, struct scsi_lu *lu)
+static struct scsi_lu_nexus *nexus_attach(struct scsi_itn *itn, struct scsi_lu *lu, unsigned ua0)
 {
 	struct scsi_lu_nexus *ln = calloc(1, sizeof(*ln));
 	if (!ln) {
 		kerr("scsi: out of memory attaching a nexus to LUN %llu", (unsigned long long)lu->lun);
-		return;
+		return NULL;
 	}
 	ln->itn = itn;
 	ln->lu = lu;
-	atomic_init(&ln->ua, 1u << SCSI_UA_POWER_ON);  /* SAM-5 5.14: 29/00 once per nexus */
+	atomic_init(&ln->ua, ua0);
 	pthread_mutex_lock(&lu->lock);
 	ln->next = lu->nexuses;
 	lu->nexuses = ln;
 	pthread_mutex_unlock(&lu->lock);
 	itn->ln[lu->lun] = ln;
 	scsi_pr_nexus_attached(lu, itn, ln);  /* UAs kept while it was away */
+	return ln;
 }
 
 struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *initiator_name,
@@ -218,7 +272,7 @@ struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *initiator_n
 	for (unsigned i = 0; m && i < SCSI_MAX_LUNS; i++) {
 		struct scsi_lu *lu = scsi_lun_map_get(m, i);
 		if (lu)
-			nexus_attach(itn, lu);
+			nexus_attach(itn, lu, 1u << SCSI_UA_POWER_ON);  /* SAM-5 5.14: 29/00 once */
 	}
 	return itn;
 }
@@ -242,9 +296,13 @@ void scsi_itn_destroy(struct scsi_itn *itn)
 {
 	if (!itn)
 		return;
+	if (itn->map)
+		pthread_mutex_lock(&itn->map->topo);  /* against scsi_lun_map_release */
 	for (unsigned i = 0; i < SCSI_MAX_LUNS; i++)
 		if (itn->ln[i])
 			nexus_detach(itn->ln[i]);
+	if (itn->map)
+		pthread_mutex_unlock(&itn->map->topo);
 	free(itn);
 }
 
@@ -283,9 +341,22 @@ static struct scsi_lu_nexus *nexus_of(struct scsi_lu *lu, const struct scsi_itn 
 	return ln && ln->lu == lu ? ln : NULL;
 }
 
-int scsi_lu_take_ua(struct scsi_lu *lu, const struct scsi_itn *itn)
+/* An LU added at run time meets nexuses created before it: the nexus's state
+ * for it is made here, on the nexus's own loop, by its first command that
+ * checks unit attentions (the command holds lu, so it cannot be removed
+ * meanwhile). Only this loop writes itn->ln[], so no second pair appears.
+ * No 29/00 here: the nexus was told of the new LU by 3F/0E on the others. */
+static struct scsi_lu_nexus *nexus_lazy(struct scsi_lu *lu, const struct scsi_itn *itn)
 {
 	struct scsi_lu_nexus *ln = nexus_of(lu, itn);
+	if (ln || !lu || !itn || !itn->map || scsi_lun_map_get(itn->map, lu->lun) != lu)
+		return ln;
+	return nexus_attach((struct scsi_itn *)itn, lu, 0);
+}
+
+int scsi_lu_take_ua(struct scsi_lu *lu, const struct scsi_itn *itn)
+{
+	struct scsi_lu_nexus *ln = nexus_lazy(lu, itn);
 	if (!ln)
 		return SR_GOOD;
 	unsigned v = atomic_load(&ln->ua);

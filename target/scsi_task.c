@@ -463,9 +463,31 @@ static int dispatch(struct scsi_task *t)
 	return op->exec(t);
 }
 
+/* Count t in its LU's in-flight tasks, or drop an LU removed at run time
+ * since the transport looked it up (the command then gets 25/00). The slot
+ * is read again and counted in one loop callback, which is what the grace
+ * period of a removal waits for:
+ *
+ *   worker:  get slot -> lu        |  admin: slot = NULL
+ *   worker:  inflight++            |  admin: post to every worker, wait
+ *   ...      (task runs)           |  admin: all ran => worker counted or saw NULL
+ *   worker:  scsi_task_release     |  admin: wait inflight == 0, destroy
+ *            inflight--            |
+ */
+static void task_take_lu(struct scsi_task *t)
+{
+	if (t->lu && t->map && scsi_lun_map_get(t->map, t->lun) != t->lu)
+		t->lu = NULL;
+	if (t->lu) {
+		atomic_fetch_add(&t->lu->inflight, 1);
+		t->st.lu_ref = true;
+	}
+}
+
 void scsi_task_exec(struct scsi_task *t)
 {
 	memset(&t->st, 0, sizeof(t->st));
+	task_take_lu(t);
 	t->status = SAM_STAT_GOOD;
 	t->sense_len = 0;
 	t->in_buf = NULL;
@@ -480,6 +502,9 @@ void scsi_task_exec(struct scsi_task *t)
 
 void scsi_task_release(struct scsi_task *t)
 {
+	if (t->st.lu_ref && t->lu)
+		atomic_fetch_sub(&t->lu->inflight, 1);
+	t->st.lu_ref = false;
 	kbuf_free(t->in_buf);
 	t->in_buf = NULL;
 	kbuf_free(t->st.scratch);

@@ -397,6 +397,50 @@ static void wait_until(struct tgt_server *s, bool sessions, unsigned ms)
 	}
 }
 
+/* ---- grace period (run-time LUN removal, scsi.h) ---- */
+struct sync_msg {
+	struct kloop_task t;
+	struct sync_wait *sw;
+};
+struct sync_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int left;
+};
+
+static void sync_run(struct kloop_task *t)
+{
+	struct sync_wait *sw = ((struct sync_msg *)t)->sw;
+	pthread_mutex_lock(&sw->lock);
+	if (--sw->left == 0)
+		pthread_cond_signal(&sw->cond);
+	pthread_mutex_unlock(&sw->lock);
+}
+
+int tgt_server_sync_workers(struct tgt_server *s)
+{
+	if (!s || s->n_workers <= 0)
+		return 0;
+	struct sync_msg *m = calloc((size_t)s->n_workers, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	struct sync_wait sw = { .left = s->n_workers };
+	pthread_mutex_init(&sw.lock, NULL);
+	pthread_cond_init(&sw.cond, NULL);
+	for (int i = 0; i < s->n_workers; i++) {
+		m[i] = (struct sync_msg){ .t.fn = sync_run, .sw = &sw };
+		kloop_post(s->workers[i].loop, &m[i].t);
+	}
+	pthread_mutex_lock(&sw.lock);
+	while (sw.left)
+		pthread_cond_wait(&sw.cond, &sw.lock);
+	pthread_mutex_unlock(&sw.lock);
+	pthread_cond_destroy(&sw.cond);
+	pthread_mutex_destroy(&sw.lock);
+	free(m);
+	return 0;
+}
+
 struct close_all_msg {
 	struct kloop_task t;
 	struct tgt_worker *w;

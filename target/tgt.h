@@ -90,6 +90,13 @@ int tgt_config_set_data_dir(struct tgt_config *cfg, const char *dir);
 /* Open every LUN's backend and create LUs and LUN maps. -errno + reason. */
 int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen);
 void tgt_config_free(struct tgt_config *cfg);
+/* Run time (admin thread only): open src (a LUN of a parsed copy of the
+ * configuration; its strings are copied) in target t and publish it in t's
+ * LUN map. file / memory backends only. -errno + reason. */
+int tgt_config_add_lun(struct tgt_config *cfg, struct tgt_target *t, const struct tgt_lun_conf *src,
+		       char *err, size_t errlen);
+/* Drop LUN lun from t->luns once its LU has been removed and destroyed. */
+void tgt_config_forget_lun(struct tgt_target *t, uint64_t lun);
 /* The embedded default configuration text (INI). */
 extern const char tgt_default_config[];
 
@@ -104,6 +111,10 @@ int tgt_server_start(struct tgt_config *cfg, struct tgt_server **out, char *err,
 /* Send an Asynchronous Message (request logout) to every session, wait up to
  * grace_ms for them to log out, then close everything and join the threads. */
 void tgt_server_shutdown(struct tgt_server *s, unsigned grace_ms);
+/* Grace period: return once every worker loop has run one callback posted
+ * now (whatever a worker read before that call it has finished using, unless
+ * it counted a reference). Blocks; not from a worker. 0 or -ENOMEM. */
+int tgt_server_sync_workers(struct tgt_server *s);
 /* A snapshot of one session's printable state (kura-targetctl). */
 struct tgt_session_info {
 	char initiator[224];
