@@ -366,13 +366,18 @@ static int cmd_chap(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 	return admin_live_chap(a->cfg, c, f, why);
 }
 
+static int cmd_lun(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_live_lun(a->cfg, a->srv, c, f, why);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct admin *, const struct admin_cmd *, FILE *, const char **);
 } commands[] = {
 	{ "list", cmd_list }, { "show", cmd_show },
 	{ "clear-reservation", cmd_clear_resv }, { "alua", cmd_alua },
-	{ "acl", cmd_acl }, { "chap", cmd_chap },
+	{ "acl", cmd_acl }, { "chap", cmd_chap }, { "lun", cmd_lun },
 };
 
 static void run_line(struct admin *a, const char *line, size_t len, FILE *f)

@@ -22,6 +22,9 @@
  *   chap add IQN USER SECRET    (SECRET: printable ASCII without spaces;
  *                                kura-targetctl reads it from a file or stdin)
  *   chap remove IQN USER
+ *   lun add IQN LUN backend=file|memory [path=P] size=S [block_size=512|4096]
+ *           [thin=yes|no]
+ *   lun remove IQN LUN [--force]
  *   acl / chap changes are saved to the -c FILE (admin_live.c) before they
  *   apply; with the embedded default they are run-time only (the reply says so).
  *
@@ -35,7 +38,7 @@
 #include "target/tgt.h"
 
 #define ADMIN_MAX_LINE 1024
-#define ADMIN_MAX_ARGS 8
+#define ADMIN_MAX_ARGS 12
 
 struct admin_cmd {
 	int argc;
@@ -64,4 +67,12 @@ void tgt_admin_stop(struct tgt_admin *a);
  * ACL / CHAP arrays in under cfg->live_lock. 0 or -errno with *why. */
 int admin_live_acl(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
 int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+/* lun add IQN LUN backend=file|memory [path=P] size=S [block_size=B]
+ * [thin=yes|no] | lun remove IQN LUN [--force] (admin_live.c): the [lun]
+ * section is added to / removed from the text as above; an add opens and
+ * publishes the LU before the file is renamed, a remove unpublishes it,
+ * waits for a grace period of every worker of srv and for its tasks in
+ * flight, then destroys it. Both raise 3F/0E on the target's other LUs. */
+int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
+		   const char **why);
 #endif

@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include "common/log.h"
 #include "target/admin.h"
+#include "target/scsi_admin.h"
 
 /* ---- text editing (pure) ---- */
 
@@ -268,6 +269,11 @@ struct live_ctx {
 	char dir[4096];
 	mode_t mode;
 	char err[1200];            /* reasons handed back through *why */
+	/* lun add / remove (admin_lun.c): run before the new text is installed
+	 * (may refuse) and after (r = outcome); NULL => acl / chap adopt(). */
+	int (*prepare)(struct live_ctx *x, struct tgt_target *nt, const char **why);
+	void (*finish)(struct live_ctx *x, struct tgt_target *nt, int r);
+	void *arg;
 };
 
 static char *embedded_text;   /* the embedded default as changed (admin thread only) */
@@ -344,6 +350,8 @@ static int commit(struct live_ctx *x, const struct buf *next, const char **why)
 		*why = "the change would remove the target";
 		r = -EINVAL;
 	}
+	if (r == 0 && x->prepare)
+		r = x->prepare(x, nt, why);
 	if (r == 0 && x->cfg->config_path[0]) {
 		*why = "cannot rename the new configuration file into place";
 		r = rename(tmp, x->cfg->config_path) < 0 ? -errno : fsync_dir(x->dir);
@@ -359,7 +367,9 @@ static int commit(struct live_ctx *x, const struct buf *next, const char **why)
 		}
 	}
 	unlink(tmp);   /* already gone after the rename */
-	if (r == 0)
+	if (x->finish && (loaded || r < 0))
+		x->finish(x, nt, r);
+	else if (r == 0)
 		adopt(x->cfg, x->t, nt);
 	if (loaded)
 		tgt_config_free(parsed);
@@ -437,4 +447,281 @@ int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, 
 		kinfo("admin: %s CHAP user %s %s %s", add ? "added" : "removed", user, add ? "to" : "from",
 		      c->argv[2]);
 	return r;
+}
+
+/* ---- lun add | remove ----
+ * The [lun N] section is inserted right before the first section header that
+ * follows [target IQN] (so "[lun N]" binds to that target), or removed from
+ * its header to the next header ([lun N] under the target, or [lun IQN:N]).
+ * The parsed copy decides what is opened: an add opens and publishes the LU
+ * before the file is renamed (a backend that will not open refuses the
+ * change); a remove unpublishes, drains and destroys it after the rename. */
+
+struct lun_change {
+	bool add, force;
+	uint64_t lun;
+	const char *iqn;
+	char section[1024];       /* add: the text of the new section */
+	bool published;           /* add: the LU is in the map */
+	struct tgt_server *srv;
+};
+
+/* "[lun ARG]" header? ARG's span in *ab..*ae. */
+static bool is_lun_header(const char *b, const char *e, const char **ab, const char **ae)
+{
+	b = skip_ws(b, e);
+	e = trim_end(b, e);
+	if (e - b < 6 || *b != '[' || e[-1] != ']' || strncmp(b + 1, "lun", 3) || (b[4] != ' ' && b[4] != '\t'))
+		return false;
+	*ab = skip_ws(b + 4, e - 1);
+	*ae = trim_end(*ab, e - 1);
+	return true;
+}
+
+static bool lun_arg_is(const char *ab, const char *ae, uint64_t lun)
+{
+	char n[24];
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)lun);
+	return span_eq(ab, ae, n);
+}
+
+/* Is the header [b, e) the start of lc's [lun] section? *in_target tracks
+ * whether a following "[lun N]" binds to lc's target (config.c lun_owner). */
+static bool lun_section_starts(const struct lun_change *lc, const char *b, const char *e, bool *in_target)
+{
+	const char *ab, *ae;
+	if (!is_lun_header(b, e, &ab, &ae)) {
+		const char *t = skip_ws(b, e);
+		if (t + 7 < e && !strncmp(t + 1, "target", 6))
+			*in_target = is_target_header(b, e, lc->iqn);
+		return false;
+	}
+	const char *colon = NULL;
+	for (const char *c = ab; c < ae; c++)
+		if (*c == ':')
+			colon = c;   /* the last ':' (an IQN has some) */
+	if (!colon)
+		return *in_target && lun_arg_is(ab, ae, lc->lun);
+	*in_target = span_eq(ab, colon, lc->iqn);
+	return *in_target && lun_arg_is(colon + 1, ae, lc->lun);
+}
+
+static int lun_edit(const char *text, const struct lun_change *lc, struct buf *out, const char **why)
+{
+	bool in_target = false, after_target = false, inserted = false, dropping = false, found = false;
+	int r = 0;
+	for (const char *b = text; *b && r == 0;) {
+		const char *nl = strchr(b, '\n');
+		const char *e = nl ? nl : b + strlen(b), *next = nl ? nl + 1 : e;
+		const char *t = skip_ws(b, e);
+		bool header = t < e && *t == '[';
+		if (header && lc->add && after_target && !inserted) {
+			r = put(out, lc->section, strlen(lc->section));
+			inserted = true;
+		}
+		if (header) {
+			after_target = is_target_header(b, e, lc->iqn);
+			dropping = !lc->add && lun_section_starts(lc, b, e, &in_target);
+			found |= dropping;
+		}
+		if (!dropping && r == 0)
+			r = put(out, b, (size_t)(next - b));
+		if (r == 0 && !nl && lc->add && after_target && !inserted)
+			r = put(out, "\n", 1);
+		b = next;
+	}
+	if (r == 0 && lc->add && !inserted && after_target) {
+		r = put(out, lc->section, strlen(lc->section));
+		inserted = true;
+	}
+	*why = "out of memory";
+	if (r == 0 && lc->add && !inserted) {
+		*why = "the target has no [target IQN] section in the configuration file";
+		r = -ENOENT;
+	}
+	if (r == 0 && !lc->add && !found) {
+		*why = "the LUN has no [lun] section in the configuration file";
+		r = -ENOENT;
+	}
+	return r;
+}
+
+static struct tgt_lun_conf *find_lun(struct tgt_target *t, uint64_t lun)
+{
+	for (int i = 0; t && i < t->n_luns; i++)
+		if (t->luns[i].lun == lun)
+			return &t->luns[i];
+	return NULL;
+}
+
+/* Removal steps 1-3 (scsi.h): unpublish, grace period, drain, destroy. */
+static int lun_drain_destroy(struct lun_change *lc, struct tgt_target *t, FILE *f)
+{
+	struct scsi_lu *lu;
+	if (scsi_lun_map_remove(t->map, lc->lun, &lu) < 0)
+		return -ENOENT;
+	scsi_lun_map_changed(t->map, NULL);   /* SPC-4 6.33: 3F/0E via the other LUs */
+	int r = tgt_server_sync_workers(lc->srv);
+	unsigned waited_ms = 0;
+	while (r == 0 && scsi_lu_inflight(lu) && waited_ms < 60000) {
+		usleep(2000);
+		waited_ms += 2;
+	}
+	if (r < 0 || scsi_lu_inflight(lu)) {
+		/* never free what a worker may still use: leave it open */
+		kerr("admin: LUN %llu of %s still has %u task(s) in flight; left open until restart",
+		     (unsigned long long)lc->lun, t->iqn, scsi_lu_inflight(lu));
+		if (f)
+			fprintf(f, "LUN %llu unpublished, but tasks are still in flight: its backend stays open\n",
+				(unsigned long long)lc->lun);
+	} else {
+		scsi_lun_map_release(t->map, lu);
+	}
+	tgt_config_forget_lun(t, lc->lun);
+	return 0;
+}
+
+static int lun_prepare(struct live_ctx *x, struct tgt_target *nt, const char **why)
+{
+	struct lun_change *lc = x->arg;
+	if (!lc->add)
+		return 0;
+	struct tgt_lun_conf *l = find_lun(nt, lc->lun);
+	*why = "the new [lun] section did not parse as expected";
+	if (!l)
+		return -EINVAL;
+	int r = tgt_config_add_lun(x->cfg, x->t, l, x->err, sizeof(x->err));
+	*why = x->err;
+	lc->published = r == 0;
+	if (r == 0)
+		scsi_lun_map_changed(x->t->map, scsi_lun_map_get(x->t->map, lc->lun));
+	return r;
+}
+
+static void lun_finish(struct live_ctx *x, struct tgt_target *nt, int r)
+{
+	struct lun_change *lc = x->arg;
+	(void)nt;
+	if (lc->add && r < 0 && lc->published)
+		lun_drain_destroy(lc, x->t, NULL);   /* the file was not changed: take it back */
+}
+
+static const char *const lun_keys[] = { "backend=", "path=", "size=", "block_size=", "thin=" };
+#define N_LUN_KEYS (sizeof(lun_keys) / sizeof(lun_keys[0]))
+
+/* key=value words into the text of a [lun N] section. */
+static int lun_section(const struct admin_cmd *c, struct lun_change *lc, const char **why)
+{
+	size_t n = (size_t)snprintf(lc->section, sizeof(lc->section), "[lun %llu]\n", (unsigned long long)lc->lun);
+	bool file = false;
+	for (int i = 4; i < c->argc; i++) {
+		const char *a = c->argv[i];
+		size_t k = 0;
+		while (k < N_LUN_KEYS && strncmp(a, lun_keys[k], strlen(lun_keys[k])))
+			k++;
+		*why = "lun add takes backend=file|memory, path=, size=, block_size=, thin= "
+		       "(thin and raid LUNs: edit the file and restart)";
+		if (k == N_LUN_KEYS || strpbrk(a, ";#[]") || !strcmp(a, "backend=thin") || !strcmp(a, "backend=raid"))
+			return -EINVAL;
+		file |= !strcmp(a, "backend=file");
+		n += (size_t)snprintf(lc->section + n, sizeof(lc->section) - n, "%.*s = %s\n",
+				      (int)(strlen(lun_keys[k]) - 1), lun_keys[k], strchr(a, '=') + 1);
+		if (n >= sizeof(lc->section))
+			break;
+	}
+	if (file && n < sizeof(lc->section))
+		n += (size_t)snprintf(lc->section + n, sizeof(lc->section) - n, "create = yes\n");
+	*why = "request too long";
+	if (n + 2 >= sizeof(lc->section))
+		return -EINVAL;
+	lc->section[n] = '\n';
+	lc->section[n + 1] = '\0';
+	return 0;
+}
+
+static int lun_parse(const struct admin_cmd *c, struct lun_change *lc, const char **why)
+{
+	char *end;
+	lc->iqn = c->argv[2];
+	lc->lun = strtoull(c->argv[3], &end, 10);
+	*why = "LUN must be a number 0..255";
+	if (*end || c->argv[3][0] == '-' || lc->lun >= SCSI_MAX_LUNS)
+		return -EINVAL;
+	if (lc->add)
+		return lun_section(c, lc, why);
+	lc->force = c->argc == 5 && !strcmp(c->argv[4], "--force");
+	*why = "usage: lun remove IQN LUN [--force]";
+	return c->argc == 4 || lc->force ? 0 : -EINVAL;
+}
+
+/* A reservation means initiators coordinate through this LU: refuse to pull
+ * it from under them unless the administrator insists. */
+static int lun_check_remove(struct lun_change *lc, struct tgt_target *t, const char **why)
+{
+	struct scsi_lu *lu = t->map ? scsi_lun_map_get(t->map, lc->lun) : NULL;
+	*why = "no such LUN";
+	if (!lu)
+		return -ENOENT;
+	struct tgt_lun_conf *l = find_lun(t, lc->lun);
+	*why = "thin and raid LUNs cannot be removed at run time (edit the file and restart)";
+	if (l && (l->stor.pool || l->stor.raid))
+		return -EOPNOTSUPP;
+	struct scsi_admin_lu info;
+	scsi_admin_lu_info(lu, &info, NULL, 0);
+	*why = "the LUN holds persistent reservation registrations or a reservation (initiators may "
+	       "be coordinating through it); use --force, or clear-reservation first";
+	return (info.nregs || info.reserved || info.spc2_reserved) && !lc->force ? -EBUSY : 0;
+}
+
+static int lun_check(struct live_ctx *x, struct lun_change *lc, const char **why)
+{
+	x->t = find_target(x->cfg, lc->iqn);
+	*why = "no such target";
+	if (!x->t)
+		return -ENOENT;
+	lc->iqn = x->t->iqn;   /* as spelled in the file */
+	*why = "the LUN exists";
+	if (lc->add)
+		return x->t->map && scsi_lun_map_get(x->t->map, lc->lun) ? -EEXIST : 0;
+	return lun_check_remove(lc, x->t, why);
+}
+
+int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
+		   const char **why)
+{
+	static struct live_ctx x;   /* admin thread only: err outlives the call for *why */
+	struct lun_change lc = { .add = c->argc >= 2 && !strcmp(c->argv[1], "add"), .srv = srv };
+	*why = "usage: lun add IQN LUN backend=file|memory [path=P] size=S [block_size=B] [thin=yes|no] | "
+	       "lun remove IQN LUN [--force]";
+	if (c->argc < 4 || (!lc.add && strcmp(c->argv[1], "remove")))
+		return -EINVAL;
+	buf_free(&x.text);
+	memset(&x, 0, sizeof(x));
+	x.cfg = cfg;
+	x.prepare = lun_prepare;
+	x.finish = lun_finish;
+	x.arg = &lc;
+	int r = lun_parse(c, &lc, why);
+	if (r == 0)
+		r = lun_check(&x, &lc, why);
+	struct buf next = { 0 };
+	if (r == 0 && (r = load_current(&x)) < 0)
+		*why = "cannot read the configuration file";
+	if (r == 0)
+		r = lun_edit(x.text.s, &lc, &next, why);
+	if (r == 0)
+		r = commit(&x, &next, why);
+	buf_free(&next);
+	buf_free(&x.text);
+	if (r == 0 && !lc.add)
+		r = lun_drain_destroy(&lc, x.t, f);
+	if (r < 0)
+		return r;
+	kinfo("admin: %s LUN %llu of %s", lc.add ? "added" : "removed", (unsigned long long)lc.lun, lc.iqn);
+	if (cfg->config_path[0])
+		fprintf(f, "saved to %s\n", cfg->config_path);
+	else
+		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE); "
+		      "the change is lost when it stops\n", f);
+	return 0;
 }

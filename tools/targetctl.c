@@ -34,8 +34,16 @@ static const char usage_text[] =
 	"                                add a CHAP account; the secret (12..255 printable\n"
 	"                                characters, no spaces) is read from F or stdin\n"
 	"  chap remove IQN USER          remove a CHAP account (next login)\n"
-	"acl and chap changes are saved to the daemon's -c FILE (validated, atomic\n"
-	"rename) before they apply; with the embedded default they are run-time only.\n"
+	"  lun add IQN LUN --backend file|memory [--path P] --size S\n"
+	"          [--block-size 512|4096] [--thin yes|no]\n"
+	"                                open and publish a LUN (file: created sparse if\n"
+	"                                missing); sessions see 3F/0E REPORTED LUNS DATA\n"
+	"                                HAS CHANGED. thin / raid LUNs: edit and restart\n"
+	"  lun remove IQN LUN [--force]  unpublish (new commands: 25/00), wait for its\n"
+	"                                commands in flight, close it; refused while it\n"
+	"                                holds a persistent reservation unless --force\n"
+	"acl, chap and lun changes are saved to the daemon's -c FILE (validated, atomic\n"
+	"rename); with the embedded default they are run-time only.\n"
 	"\n"
 	"Exit status: 0 ok, 1 the daemon refused (ERR ...), 2 usage, 3 cannot connect.\n";
 
@@ -107,6 +115,30 @@ static int chap_words(int argc, char **argv, char **words, char *secret, size_t 
 	return n;
 }
 
+/* "lun add ... --backend X --path P --size S --block-size B --thin T" =>
+ * the request words "backend=X path=P size=S block_size=B thin=T"
+ * (buf holds them); other words pass through. */
+static int lun_words(int n, char **words, char (*buf)[600])
+{
+	static const char *const opt[][2] = { { "--backend", "backend" }, { "--path", "path" },
+		{ "--size", "size" }, { "--block-size", "block_size" }, { "--thin", "thin" } };
+	if (n < 2 || strcmp(words[0], "lun") || strcmp(words[1], "add"))
+		return n;
+	int out = 0, nb = 0;
+	for (int i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < sizeof(opt) / sizeof(opt[0]) && strcmp(words[i], opt[k][0]))
+			k++;
+		if (k == sizeof(opt) / sizeof(opt[0]) || i + 1 == n) {
+			words[out++] = words[i];
+			continue;
+		}
+		snprintf(buf[nb], sizeof(buf[nb]), "%s=%s", opt[k][1], words[++i]);
+		words[out++] = buf[nb++];
+	}
+	return out;
+}
+
 static int connect_to(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -172,6 +204,8 @@ int main(int argc, char **argv)
 	int nw = chap_words(argc - i, argv + i, words, secret, sizeof(secret));
 	if (nw < 0)
 		return EXIT_USAGE;
+	char lun_buf[16][600];
+	nw = lun_words(nw, words, lun_buf);
 	int br = build_request(nw, words, req, sizeof(req));
 	explicit_bzero(secret, sizeof(secret));
 	if (br < 0) {
