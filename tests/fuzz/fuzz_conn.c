@@ -1,4 +1,4 @@
-/* libFuzzer harness for the connection receive state machine (target/conn.c
+/* libFuzzer harness for the connection receive state machine (target/conn*.c
  * with session.c and server.c): arbitrary bytes arrive on a socketpair as
  * the traffic of a session that has just logged in, and the worker loop runs
  * until the connection has closed and freed everything.
@@ -27,6 +27,9 @@
 #include "target/server.c"
 #include "target/session.c"
 #include "target/conn.c"
+#include "target/conn_login.c"
+#include "target/conn_scsi.c"
+#include "target/conn_tmf.c"
 
 /* ---- stub login engine: one request, straight to full feature phase ---- */
 struct iscsi_login {

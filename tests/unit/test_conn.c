@@ -1,4 +1,4 @@
-/* Unit tests for the iSCSI transport (target/conn.c, session.c, server.c):
+/* Unit tests for the iSCSI transport (target/conn*.c, session.c, server.c):
  * a real worker loop and a socketpair, a stub login engine that goes
  * straight to full feature phase with chosen parameters, and a stub SCSI
  * layer whose commands complete only when the test says so. Each test
@@ -24,6 +24,9 @@
 #include "target/server.c"
 #include "target/session.c"
 #include "target/conn.c"
+#include "target/conn_login.c"
+#include "target/conn_scsi.c"
+#include "target/conn_tmf.c"
 
 /* ---- stub login engine ---- */
 struct iscsi_login { struct iscsi_session_params p; bool done; };
