@@ -87,8 +87,8 @@ enum sn_verdict conn_cmdsn_check(struct conn *c, uint32_t cmdsn, bool immediate,
 		return SN_DROP;
 	}
 	s->exp_cmdsn = cmdsn + 1;
-	if (task)
-		s->in_flight++;      /* before the window moves: it stays queue_depth wide */
+	if (task)            /* before the window moves: it stays queue_depth wide */
+		__atomic_store_n(&s->in_flight, s->in_flight + 1, __ATOMIC_RELAXED);
 	session_update_window(s);
 	return SN_ACCEPT;
 }

@@ -79,7 +79,7 @@ static void task_window_release(struct task *t)
 	if (!t->windowed || !s)
 		return;
 	t->windowed = false;
-	s->in_flight--;
+	__atomic_store_n(&s->in_flight, s->in_flight - 1, __ATOMIC_RELAXED);
 	session_update_window(s);
 }
 

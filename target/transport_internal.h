@@ -97,7 +97,8 @@ struct session {
 	struct scsi_lun_map *map;
 	struct iscsi_session_params params;
 	uint32_t exp_cmdsn, max_cmdsn;
-	uint32_t in_flight;          /* non-immediate commands inside the window */
+	uint32_t in_flight;          /* non-immediate commands inside the window; stored
+	                                atomically: tgt_server_foreach_session reads it */
 	struct kloop_task *gone_waiter; /* posted to its loop once the session is destroyed */
 	struct kloop *gone_loop;
 };
