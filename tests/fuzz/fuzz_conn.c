@@ -30,12 +30,9 @@
 #include "target/conn_login.c"
 #include "target/conn_scsi.c"
 #include "target/conn_tmf.c"
+#include "../unit/conn_stubs.h"
 
 /* ---- stub login engine: one request, straight to full feature phase ---- */
-struct iscsi_login {
-	struct iscsi_session_params p;
-	bool done;
-};
 static struct iscsi_session_params fz_params;
 
 struct iscsi_login *iscsi_login_new(const struct iscsi_login_policy *policy,
@@ -46,9 +43,6 @@ struct iscsi_login *iscsi_login_new(const struct iscsi_login_policy *policy,
 		l->p = fz_params;
 	return l;
 }
-void iscsi_login_free(struct iscsi_login *l) { free(l); }
-bool iscsi_login_complete(const struct iscsi_login *l) { return l->done; }
-const struct iscsi_session_params *iscsi_login_params(const struct iscsi_login *l) { return &l->p; }
 
 int iscsi_login_step(struct iscsi_login *l, const struct iscsi_login_req *req,
 		     struct iscsi_login_rsp *rsp, uint8_t *buf, size_t buflen)
@@ -77,32 +71,11 @@ size_t iscsi_text_respond(const struct iscsi_login_policy *policy,
 static int fz_lu;
 struct fz_exec { struct kloop_task t; struct scsi_task *st; };
 
-uint64_t scsi_decode_lun(const uint8_t f[8]) { return f[1]; }
 struct scsi_lu *scsi_lun_map_get(struct scsi_lun_map *m, uint64_t lun)
 {
 	return m && lun < 2 ? (struct scsi_lu *)&fz_lu : NULL;
 }
-struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *name, const uint8_t isid[6],
-				 const struct scsi_port *port)
-{
-	return malloc(1);
-}
-void scsi_itn_destroy(struct scsi_itn *itn) { free(itn); }
-void scsi_itn_set_transport(struct scsi_itn *itn, const struct scsi_transport_ops *ops, void *ctx) {}
 void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from) {}
-void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold) {}
-void scsi_itn_commands_cleared(struct scsi_itn *itn, struct scsi_lu *lu) {}
-
-void scsi_task_set_sense(struct scsi_task *t, uint8_t key, uint8_t asc, uint8_t ascq)
-{
-	memset(t->sense, 0, 18);
-	t->sense[0] = 0x70;
-	t->sense[2] = key;
-	t->sense[7] = 10;
-	t->sense[12] = asc;
-	t->sense[13] = ascq;
-	t->sense_len = 18;
-}
 
 static void fz_complete(struct kloop_task *k)
 {
@@ -132,11 +105,6 @@ void scsi_task_exec(struct scsi_task *t)
 	e->t.fn = fz_complete;
 	e->st = t;
 	kloop_defer(t->loop, &e->t);   /* done() never inline */
-}
-void scsi_task_release(struct scsi_task *t)
-{
-	kbuf_free(t->in_buf);
-	t->in_buf = NULL;
 }
 
 /* ---- the harness ---- */

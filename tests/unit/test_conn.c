@@ -27,9 +27,9 @@
 #include "target/conn_login.c"
 #include "target/conn_scsi.c"
 #include "target/conn_tmf.c"
+#include "conn_stubs.h"
 
 /* ---- stub login engine ---- */
-struct iscsi_login { struct iscsi_session_params p; bool done; };
 static struct iscsi_session_params tp;
 
 struct iscsi_login *iscsi_login_new(const struct iscsi_login_policy *policy,
@@ -39,9 +39,6 @@ struct iscsi_login *iscsi_login_new(const struct iscsi_login_policy *policy,
 	l->p = tp;
 	return l;
 }
-void iscsi_login_free(struct iscsi_login *l) { free(l); }
-bool iscsi_login_complete(const struct iscsi_login *l) { return l->done; }
-const struct iscsi_session_params *iscsi_login_params(const struct iscsi_login *l) { return &l->p; }
 int iscsi_login_step(struct iscsi_login *l, const struct iscsi_login_req *req,
 		     struct iscsi_login_rsp *rsp, uint8_t *buf, size_t buflen)
 {
@@ -67,37 +64,12 @@ static struct scsi_task *held[64];
 static int n_held;
 static int lu_resets;
 
-uint64_t scsi_decode_lun(const uint8_t f[8]) { return f[1]; }
 struct scsi_lu *scsi_lun_map_get(struct scsi_lun_map *m, uint64_t lun)
 {
 	return lun == 0 ? (struct scsi_lu *)&lu_token : NULL;
 }
-struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *n, const uint8_t isid[6],
-				 const struct scsi_port *port)
-{
-	return malloc(1);
-}
-void scsi_itn_destroy(struct scsi_itn *itn) { free(itn); }
-void scsi_itn_set_transport(struct scsi_itn *itn, const struct scsi_transport_ops *ops, void *ctx) {}
 void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from) { lu_resets++; }
-void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold) {}
-void scsi_itn_commands_cleared(struct scsi_itn *itn, struct scsi_lu *lu) {}
-void scsi_task_set_sense(struct scsi_task *t, uint8_t key, uint8_t asc, uint8_t ascq)
-{
-	memset(t->sense, 0, 18);
-	t->sense[0] = 0x70;
-	t->sense[2] = key;
-	t->sense[7] = 10;
-	t->sense[12] = asc;
-	t->sense[13] = ascq;
-	t->sense_len = 18;
-}
 void scsi_task_exec(struct scsi_task *t) { held[n_held++] = t; }
-void scsi_task_release(struct scsi_task *t)
-{
-	kbuf_free(t->in_buf);
-	t->in_buf = NULL;
-}
 
 struct deferred_done { struct kloop_task k; struct scsi_task *t; };
 static void run_done(struct kloop_task *k)
