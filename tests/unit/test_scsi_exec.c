@@ -649,11 +649,16 @@ static void test_backend_errors(void **s)
 	fake_err = 0;
 	cdb10(c, SCSI_OP_SYNC_CACHE10, 0, 0);
 	assert_int_equal(th_cmd_itn(&H, H.itn, 9, c, 10, NULL, 0, &r), SAM_STAT_GOOD);
-	atomic_store(&H.map->lu[9], NULL);
+	/* the commands above made H.itn's state for LU 9 lazily (it was added
+	 * after the nexus): remove it as kura-targetctl lun remove does */
+	struct scsi_lu *gone = NULL;
+	assert_int_equal(scsi_lun_map_remove(H.map, 9, &gone), 0);
+	assert_ptr_equal(gone, lu);
+	assert_int_equal(scsi_lu_inflight(lu), 0);
+	assert_non_null(H.itn->ln[9]);   /* made lazily by the first command */
 	lu->be = NULL;  /* stack backend: do not close */
-	pthread_mutex_destroy(&lu->lock);
-	pthread_mutex_destroy(&lu->rl_lock);
-	free(lu);
+	scsi_lun_map_release(H.map, lu);
+	assert_null(H.itn->ln[9]);
 }
 
 int main(void)
