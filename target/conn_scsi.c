@@ -101,6 +101,8 @@ void conn_task_free(struct task *t)
 	task_window_release(t);
 	if (t->executed)
 		scsi_task_release(&t->st);
+	scsi_lu_put(t->held_lu);
+	t->held_lu = t->st.lu = NULL;
 	kbuf_free(t->wbuf);
 	if (c->n_free_tasks < FREE_TASKS_MAX) {
 		t->next = c->task_free;
@@ -408,7 +410,8 @@ static void task_setup(struct conn *c, struct task *t, const struct iscsi_scsi_c
 		st->cdb_len = (uint16_t)(16 + ahs->ext_cdb_len);
 	}
 	st->lun = scsi_decode_lun(cmd->lun);
-	st->lu = scsi_lun_map_get(s->map, st->lun);
+	/* held until conn_task_free: the SCSI layer may drop st->lu (removed LU) */
+	t->held_lu = st->lu = scsi_lun_map_hold(s->map, st->lun);
 	st->itn = s->itn;
 	st->map = s->map;
 	st->loop = c->loop;

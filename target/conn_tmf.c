@@ -108,6 +108,7 @@ static void tmf_free(struct conn *c, struct tmf *m)
 				*pp = m->next;
 				break;
 			}
+	scsi_lu_put(m->lu);
 	free(m);
 }
 
@@ -218,7 +219,7 @@ static void tmf_run(struct conn *c, struct tmf *m, const struct iscsi_tmf_req *r
 
 static uint8_t tmf_precheck(struct conn *c, const struct iscsi_tmf_req *r, struct scsi_lu **lu)
 {
-	*lu = scsi_lun_map_get(c->sess->map, scsi_decode_lun(r->lun));
+	*lu = scsi_lun_map_hold(c->sess->map, scsi_decode_lun(r->lun));   /* put in tmf_free */
 	switch (r->function) {
 	case ISCSI_TMF_ABORT_TASK:
 	case ISCSI_TMF_TARGET_WARM_RESET:

@@ -158,6 +158,14 @@ struct scsi_lu *scsi_lun_map_get(struct scsi_lun_map *m, uint64_t lun);
 int scsi_lun_map_remove(struct scsi_lun_map *m, uint64_t lun, struct scsi_lu **out);
 void scsi_lun_map_changed(struct scsi_lun_map *m, const struct scsi_lu *except);
 unsigned scsi_lu_inflight(const struct scsi_lu *lu);
+/* The LU in slot lun of m, counted in its in-flight work so that a run-time
+ * removal does not destroy it before scsi_lu_put(); NULL if the slot is
+ * empty. Call from a worker loop (the removal's grace period relies on the
+ * read and the count happening in one loop callback). The transport holds
+ * the LU of a command from receipt to free and of a TMF from receipt to
+ * answer, which the SCSI layer's own count (exec .. release) does not cover. */
+struct scsi_lu *scsi_lun_map_hold(struct scsi_lun_map *m, uint64_t lun);
+void scsi_lu_put(struct scsi_lu *lu);
 void scsi_lun_map_release(struct scsi_lun_map *m, struct scsi_lu *lu);
 
 /* ---- I_T nexuses (one per iSCSI session) ---- */

@@ -202,6 +202,20 @@ void scsi_lun_map_changed(struct scsi_lun_map *m, const struct scsi_lu *except)
 	}
 }
 
+struct scsi_lu *scsi_lun_map_hold(struct scsi_lun_map *m, uint64_t lun)
+{
+	struct scsi_lu *lu = scsi_lun_map_get(m, lun);
+	if (lu)
+		atomic_fetch_add(&lu->inflight, 1);
+	return lu;
+}
+
+void scsi_lu_put(struct scsi_lu *lu)
+{
+	if (lu)
+		atomic_fetch_sub(&lu->inflight, 1);
+}
+
 unsigned scsi_lu_inflight(const struct scsi_lu *lu)
 {
 	return atomic_load(&((struct scsi_lu *)lu)->inflight);

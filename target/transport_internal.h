@@ -175,6 +175,7 @@ struct task {
 	struct task *next, *prev;    /* the connection's live tasks */
 	uint32_t itt, cmdsn;
 	uint8_t lun_raw[8];
+	struct scsi_lu *held_lu;     /* scsi_lun_map_hold'ed at receipt, put at free */
 	bool windowed;               /* counted in session in_flight */
 	bool in_exec;                /* owned by the SCSI layer until done() */
 	bool executed;               /* scsi_task_release() is due */

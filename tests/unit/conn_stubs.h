@@ -23,6 +23,15 @@ struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *name, const
 	return malloc(1);
 }
 void scsi_itn_destroy(struct scsi_itn *itn) { free(itn); }
+/* LU holds the transport takes (commands, TMFs): every hold must be put. */
+static int stub_lu_holds;
+struct scsi_lu *scsi_lun_map_hold(struct scsi_lun_map *m, uint64_t lun)
+{
+	struct scsi_lu *lu = scsi_lun_map_get(m, lun);
+	stub_lu_holds += lu != NULL;
+	return lu;
+}
+void scsi_lu_put(struct scsi_lu *lu) { stub_lu_holds -= lu != NULL; }
 void scsi_itn_set_transport(struct scsi_itn *itn, const struct scsi_transport_ops *ops, void *ctx) {}
 void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold) {}
 void scsi_itn_commands_cleared(struct scsi_itn *itn, struct scsi_lu *lu) {}

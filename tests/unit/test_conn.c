@@ -261,6 +261,7 @@ static void logout_close(void)
 		pump();
 	assert_int_equal(atomic_load(&srv->n_conns), 0);
 	assert_null(srv->sessions);
+	assert_int_equal(stub_lu_holds, 0);   /* every command / TMF put its LU */
 }
 
 static void scsi_cmd(uint32_t itt, uint8_t flags, uint32_t edtl, const void *imm, uint32_t dsl)
