@@ -42,9 +42,9 @@ for pass in $PASSES; do
       ctest --output-on-failure -j"$JOBS" --timeout 2400) || rc=1
     ;;
   fuzz)
-    stamp "clang libFuzzer build (-DKURA_FUZZ=ON)"
+    stamp "clang libFuzzer build (-DKURA_FUZZ=ON, -Werror)"
     CC=clang cmake -S . -B "$OUT/fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKURA_FUZZ=ON \
-      -DKURA_FUZZ_SECONDS="$FUZZ_SECONDS" >/dev/null
+      -DKURA_WERROR=ON -DKURA_FUZZ_SECONDS="$FUZZ_SECONDS" >/dev/null
     cmake --build "$OUT/fuzz" -j"$JOBS"
     stamp "fuzz: ctest -L fuzz (${FUZZ_SECONDS}s each)"
     if (cd "$OUT/fuzz" && ctest -N -L fuzz | grep -q 'Total Tests: [1-9]'); then
