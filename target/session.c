@@ -38,6 +38,7 @@ struct session *session_new(struct conn *c, const struct iscsi_session_params *p
 	s->discovery = p->discovery;
 	snprintf(s->initiator, sizeof(s->initiator), "%s", p->initiator_name);
 	snprintf(s->target, sizeof(s->target), "%s", p->target_name);
+	s->tpgt = c->pctx.portal->tpgt;
 	s->tgt = tgt;
 	s->map = tgt ? tgt->map : NULL;
 	s->exp_cmdsn = cmdsn;
@@ -63,10 +64,14 @@ void session_update_window(struct session *s)
 		s->max_cmdsn = cand;
 }
 
+/* RFC 7143 4.4.3 / 6.3.5: a session is identified by the initiator name,
+ * the SSID (ISID + target portal group tag) and the target; the same ISID
+ * through another portal group is another session (multipath), not a
+ * reinstatement. */
 static bool same_nexus(const struct session *a, const struct session *b)
 {
 	return !a->discovery && !b->discovery && memcmp(a->isid, b->isid, 6) == 0 &&
-	       strcasecmp(a->initiator, b->initiator) == 0 && strcasecmp(a->target, b->target) == 0;
+	       a->tpgt == b->tpgt && strcasecmp(a->initiator, b->initiator) == 0 && strcasecmp(a->target, b->target) == 0;
 }
 
 static bool tsih_used(struct tgt_server *srv, uint16_t tsih)

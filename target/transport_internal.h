@@ -80,6 +80,7 @@ struct session {
 	/* immutable once in the table; readable by any thread under srv->lock */
 	char initiator[224];
 	uint8_t isid[6];
+	uint16_t tpgt;               /* portal group it came in through: SSID = ISID + TPGT */
 	char target[224];
 	char peer[72];               /* initiator address:port (copied from the connection) */
 	uint16_t tsih;
@@ -106,7 +107,7 @@ struct session {
 struct session *session_new(struct conn *c, const struct iscsi_session_params *p,
 			    const struct tgt_target *tgt, uint32_t cmdsn);
 /* Insert into the table and assign a TSIH; returns an existing session with
- * the same (initiator, ISID, target) to reinstate (referenced), or NULL. */
+ * the same (initiator, ISID, target, TPGT) to reinstate (referenced), or NULL. */
 struct session *session_register(struct session *s, bool *ok);
 void session_destroy(struct session *s);   /* loop thread; conn already gone */
 void session_put(struct session *s);
