@@ -68,7 +68,7 @@ struct admin {
 	struct tgt_server *srv;
 };
 
-static void json_str(FILE *f, const char *s)
+void admin_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -94,13 +94,13 @@ static int list_targets(struct admin *a, FILE *f, bool json)
 		const struct tgt_target *t = &c->targets[i];
 		if (json) {
 			fprintf(f, "%s{\"iqn\":", sep(i));
-			json_str(f, t->iqn);
+			admin_json_str(f, t->iqn);
 			fprintf(f, ",\"alias\":");
-			json_str(f, t->alias);
+			admin_json_str(f, t->alias);
 			fprintf(f, ",\"luns\":%d,\"acl\":[", t->n_luns);
 			for (int k = 0; k < t->n_acl; k++) {
 				fputs(sep(k), f);
-				json_str(f, t->acl[k]);
+				admin_json_str(f, t->acl[k]);
 			}
 			fprintf(f, "],\"chap\":%s}", t->n_chap_in ? "true" : "false");
 		} else {
@@ -121,7 +121,7 @@ static int list_portals(struct admin *a, FILE *f, bool json)
 		int st = scsi_alua_get_state(p->tpg_id);
 		if (json) {
 			fprintf(f, "%s{\"address\":", sep(i));
-			json_str(f, p->addr);
+			admin_json_str(f, p->addr);
 			fprintf(f, ",\"port\":%u,\"tpgt\":%u,\"rel_port_id\":%u,\"port_group\":%u,\"alua\":\"%s\"}",
 				p->port, p->tpgt, p->rel_port_id, p->tpg_id, scsi_alua_state_name(st));
 		} else {
@@ -145,9 +145,9 @@ static int list_luns(struct admin *a, FILE *f, bool json)
 			const char *path = l->backend.path ? l->backend.path : "";
 			if (json) {
 				fprintf(f, "%s{\"target\":", sep(n));
-				json_str(f, c->targets[i].iqn);
+				admin_json_str(f, c->targets[i].iqn);
 				fprintf(f, ",\"lun\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"path\":", l->lun, blocks);
-				json_str(f, path);
+				admin_json_str(f, path);
 				fputc('}', f);
 			} else {
 				fprintf(f, "%s %" PRIu64 " blocks=%" PRIu64 " path=%s\n", c->targets[i].iqn,
@@ -171,11 +171,11 @@ static void sess_json(FILE *f, const struct tgt_session_info *si, const char *is
 {
 	const struct iscsi_session_params *p = &si->params;
 	fputs("{\"initiator\":", f);
-	json_str(f, si->initiator);
+	admin_json_str(f, si->initiator);
 	fputs(",\"target\":", f);
-	json_str(f, si->target);
+	admin_json_str(f, si->target);
 	fputs(",\"address\":", f);
-	json_str(f, si->peer);
+	admin_json_str(f, si->peer);
 	fprintf(f, ",\"isid\":\"%s\",\"tsih\":%u,\"discovery\":%s,\"header_digest\":\"%s\","
 		"\"data_digest\":\"%s\",\"in_flight\":%u,\"params\":{\"MaxRecvDataSegmentLength\":%u,"
 		"\"MaxBurstLength\":%u,\"FirstBurstLength\":%u,\"InitialR2T\":%s,\"ImmediateData\":%s,"
@@ -272,14 +272,14 @@ static void show_json(FILE *f, const struct scsi_admin_lu *i, const struct scsi_
 {
 	fprintf(f, "{\"blocks\":%" PRIu64 ",\"block_size\":%u,\"size\":%" PRIu64 ",\"naa\":\"%s\",\"serial\":",
 		i->nblocks, i->block_size, i->nblocks * i->block_size, i->naa);
-	json_str(f, i->serial);
+	admin_json_str(f, i->serial);
 	fprintf(f, ",\"pr_generation\":%u,\"reserved\":%s,\"type\":%u,\"spc2_reserved\":%s,\"registrations\":[",
 		i->generation, i->reserved ? "true" : "false", i->type, i->spc2_reserved ? "true" : "false");
 	for (unsigned k = 0; k < n; k++) {
 		char isid[13];
 		isid_hex(r[k].isid, isid);
 		fprintf(f, "%s{\"initiator\":", sep((int)k));
-		json_str(f, r[k].name);
+		admin_json_str(f, r[k].name);
 		fprintf(f, ",\"isid\":\"%s\",\"rel_port\":%u,\"key\":\"0x%016" PRIx64 "\",\"holder\":%s}",
 			r[k].any_isid ? "*" : isid, r[k].rel_port, r[k].key, r[k].holder ? "true" : "false");
 	}
@@ -371,6 +371,16 @@ static int cmd_lun(struct admin *a, const struct admin_cmd *c, FILE *f, const ch
 	return admin_live_lun(a->cfg, a->srv, c, f, why);
 }
 
+static int cmd_raid(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_storage_raid(a->cfg, c, f, why);
+}
+
+static int cmd_pool(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_storage_pool(a->cfg, c, f, why);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct admin *, const struct admin_cmd *, FILE *, const char **);
@@ -378,6 +388,7 @@ static const struct {
 	{ "list", cmd_list }, { "show", cmd_show },
 	{ "clear-reservation", cmd_clear_resv }, { "alua", cmd_alua },
 	{ "acl", cmd_acl }, { "chap", cmd_chap }, { "lun", cmd_lun },
+	{ "raid", cmd_raid }, { "pool", cmd_pool },
 };
 
 static void run_line(struct admin *a, const char *line, size_t len, FILE *f)

@@ -25,6 +25,15 @@
  *   lun add IQN LUN backend=file|memory [path=P] size=S [block_size=512|4096]
  *           [thin=yes|no]
  *   lun remove IQN LUN [--force]
+ *   raid status [NAME] [--json]   level, state, members, rebuild / resync /
+ *                                 scrub progress (one object with NAME,
+ *                                 else a list)
+ *   raid scrub NAME [--repair]    start a scrub (ERR while one runs)
+ *   raid fail NAME ROLE           drop a member as if it had failed
+ *   raid add-spare NAME PATH      add a hot spare (PATH relative to data_dir;
+ *                                 created with member_size if missing)
+ *   pool status [NAME] [--json]   chunks, volumes, overcommit, low water
+ *   raid / pool requests run on the storage control thread (storage.h).
  *   acl / chap changes are saved to the -c FILE (admin_live.c) before they
  *   apply; with the embedded default they are run-time only (the reply says so).
  *
@@ -75,4 +84,10 @@ int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, 
  * flight, then destroys it. Both raise 3F/0E on the target's other LUs. */
 int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
 		   const char **why);
+
+/* JSON string literal of s (quotes, backslashes and control bytes escaped). */
+void admin_json_str(FILE *f, const char *s);
+/* raid ... / pool status requests (admin_storage.c). */
+int admin_storage_raid(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
 #endif

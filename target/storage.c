@@ -16,7 +16,9 @@
  *  - a 250 ms tick that writes <data_dir>/storage.status (array and pool
  *    state, rebuild / scrub progress; format in docs/storage.md), measures
  *    rebuild throughput and picks up scrub requests dropped as
- *    <data_dir>/raid-NAME.scrub (until kura-targetctl exists).
+ *    <data_dir>/raid-NAME.scrub (kept beside kura-targetctl's raid scrub);
+ *  - the admin socket's raid / pool requests (stor_call: posted here, the
+ *    admin thread waits for the answer).
  * Shutdown: LUs (volumes) -> pools -> arrays quiesced on the loop (no
  * background step in flight) -> stop the loop -> arrays closed.
  *
@@ -514,6 +516,170 @@ static void status_tick(struct kloop_timer *t)
 		status_pool(f, &cfg->pools[i]);
 	if (fclose(f) == 0)
 		rename(tmp, path);
+}
+
+/* ---------------------------------------------------------------- admin requests */
+
+/* One admin request, run on the control loop (lun_raid.h: the array's
+ * control calls belong to its loop's thread) while the admin thread waits:
+ *
+ *   admin thread                      control thread
+ *   stor_call(): kloop_post(c) ---->  call_task(): c->fn(c)
+ *   wait on c->cv                     lock, done = true, signal
+ *   <------------------------------   (c lives on the admin thread's stack)
+ */
+struct stor_call {
+	struct kloop_task t;
+	int (*fn)(struct stor_call *c);
+	struct tgt_config *cfg;
+	int idx;
+	bool repair;
+	int role;
+	const char *path;
+	void *out;
+	char *err;
+	size_t errlen;
+	int result;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void call_task(struct kloop_task *t)
+{
+	struct stor_call *c = (struct stor_call *)t;
+	int r = c->fn(c);
+	pthread_mutex_lock(&c->mu);
+	c->result = r;
+	c->done = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static int stor_call(struct stor_call *c)
+{
+	struct tgt_storage_rt *rt = c->cfg->stor_rt;
+	if (!rt || !rt->running)
+		return -ENODEV;
+	c->t.fn = call_task;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	kloop_post(rt->loop, &c->t);
+	pthread_mutex_lock(&c->mu);
+	while (!c->done)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	return c->result;
+}
+
+static struct tgt_raid_conf *call_raid(struct stor_call *c)
+{
+	return c->idx >= 0 && c->idx < c->cfg->n_raids ? &c->cfg->raids[c->idx] : NULL;
+}
+
+static int raid_info_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	struct tgt_raid_info *o = c->out;
+	if (!rc)
+		return -ENOENT;
+	memset(o, 0, sizeof(*o));
+	o->failed = rc->failed || !rc->be || lun_raid_status(rc->be, &o->st) < 0;
+	snprintf(o->why, sizeof(o->why), "%s", rc->why);
+	o->last_rebuild_s = rc->last_rebuild_s;
+	o->last_rebuild_mib_s = rc->last_rebuild_mib_s;
+	return 0;
+}
+
+static int pool_info_fn(struct stor_call *c)
+{
+	struct tgt_pool_info *o = c->out;
+	if (c->idx < 0 || c->idx >= c->cfg->n_pools)
+		return -ENOENT;
+	const struct tgt_pool_conf *pc = &c->cfg->pools[c->idx];
+	memset(o, 0, sizeof(*o));
+	o->failed = pc->failed || !pc->pool;
+	snprintf(o->why, sizeof(o->why), "%s", pc->why);
+	if (!o->failed)
+		lun_thin_pool_status(pc->pool, &o->st);
+	return 0;
+}
+
+static int raid_scrub_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	if (!rc || rc->failed || !rc->be)
+		return rc ? -ENODEV : -ENOENT;
+	int r = lun_raid_scrub_start(rc->be, c->repair);
+	if (r == 0)
+		kinfo("raid %s: scrub (%s) started (admin)", rc->name, c->repair ? "repair" : "check");
+	return r;
+}
+
+static int raid_fail_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	if (!rc || rc->failed || !rc->be)
+		return rc ? -ENODEV : -ENOENT;
+	int r = lun_raid_fail_member(rc->be, c->role);
+	if (r == 0)
+		kwarn("raid %s: role %d failed by the administrator", rc->name, c->role);
+	return r;
+}
+
+static int raid_spare_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	char path[PATH_MAX];
+	if (!rc || rc->failed || !rc->be)
+		return rc ? -ENODEV : -ENOENT;
+	if (!abs_path(c->cfg, c->path, path, sizeof(path))) {
+		snprintf(c->err, c->errlen, "path too long");
+		return -ENAMETOOLONG;
+	}
+	int r = !file_exists(path) && rc->member_size ? ensure_file(path, rc->member_size) : 0;
+	if (r < 0) {
+		snprintf(c->err, c->errlen, "cannot create %s: %s", path, strerror(-r));
+		return r;
+	}
+	r = lun_raid_add_spare(rc->be, path, c->err, c->errlen);
+	if (r == 0)
+		kinfo("raid %s: spare %s added (admin)", rc->name, path);
+	return r;
+}
+
+int tgt_storage_raid_info(struct tgt_config *cfg, int idx, struct tgt_raid_info *out)
+{
+	struct stor_call c = { .fn = raid_info_fn, .cfg = cfg, .idx = idx, .out = out };
+	return stor_call(&c);
+}
+
+int tgt_storage_pool_info(struct tgt_config *cfg, int idx, struct tgt_pool_info *out)
+{
+	struct stor_call c = { .fn = pool_info_fn, .cfg = cfg, .idx = idx, .out = out };
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_scrub(struct tgt_config *cfg, int idx, bool repair)
+{
+	struct stor_call c = { .fn = raid_scrub_fn, .cfg = cfg, .idx = idx, .repair = repair };
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_fail(struct tgt_config *cfg, int idx, int role)
+{
+	struct stor_call c = { .fn = raid_fail_fn, .cfg = cfg, .idx = idx, .role = role };
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_add_spare(struct tgt_config *cfg, int idx, const char *path, char *err, size_t errlen)
+{
+	struct stor_call c = { .fn = raid_spare_fn, .cfg = cfg, .idx = idx, .path = path, .err = err,
+			       .errlen = errlen };
+	err[0] = '\0';
+	return stor_call(&c);
 }
 
 /* ---------------------------------------------------------------- lifecycle */

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lun-backends/lun_raid.h"
+#include "lun-backends/lun_thin.h"
 
 struct lun_backend;
 struct lun_thin_pool;
@@ -91,6 +93,32 @@ void tgt_storage_lu_created(struct tgt_config *cfg, struct tgt_lun_conf *l);
 void tgt_storage_forget_lus(struct tgt_config *cfg);
 /* Close pools, stop the control thread, close arrays. Idempotent. */
 void tgt_storage_close(struct tgt_config *cfg);
+/* Run-time requests of the admin socket (admin_storage.c). Each one runs on
+ * the control thread: the caller posts it to the control loop and sleeps
+ * until it is answered, so it must not be called from that loop. idx is an
+ * index into cfg->raids / cfg->pools. 0 or -errno; -ENODEV when the array
+ * or pool failed to open (info calls then set failed and why instead). */
+struct tgt_raid_info {
+	bool failed;
+	char why[256];
+	struct lun_raid_status st;     /* progress fields exact (read on the loop) */
+	double last_rebuild_s, last_rebuild_mib_s;
+};
+struct tgt_pool_info {
+	bool failed;
+	char why[256];
+	struct lun_thin_pool_status st;
+};
+int tgt_storage_raid_info(struct tgt_config *cfg, int idx, struct tgt_raid_info *out);
+int tgt_storage_pool_info(struct tgt_config *cfg, int idx, struct tgt_pool_info *out);
+/* -EBUSY while a resync, rebuild or scrub runs. */
+int tgt_storage_raid_scrub(struct tgt_config *cfg, int idx, bool repair);
+/* -EINVAL bad role, -EALREADY already failed. */
+int tgt_storage_raid_fail(struct tgt_config *cfg, int idx, int role);
+/* path relative to data_dir unless absolute; created with the array's
+ * member_size if missing. The reason of a refusal goes to err. */
+int tgt_storage_raid_add_spare(struct tgt_config *cfg, int idx, const char *path, char *err, size_t errlen);
+
 /* An always-failing backend of size bytes: every I/O completes with -ENODEV
  * (NOT READY 04/03), for a LUN whose array or pool cannot be opened. */
 int tgt_storage_offline_backend(uint64_t size, uint32_t block_size, struct lun_backend **out);

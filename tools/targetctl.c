@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { EXIT_OK = 0, EXIT_DAEMON = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
@@ -42,6 +43,17 @@ static const char usage_text[] =
 	"  lun remove IQN LUN [--force]  unpublish (new commands: 25/00), wait for its\n"
 	"                                commands in flight, close it; refused while it\n"
 	"                                holds a persistent reservation unless --force\n"
+	"  raid status [NAME]            level, state, members and their states, rebuild /\n"
+	"                                resync / scrub progress\n"
+	"  raid scrub NAME [--repair]    check parity / mirrors (repair: rewrite mismatches)\n"
+	"  raid fail NAME ROLE           drop member ROLE as if it had failed\n"
+	"  raid add-spare NAME PATH      add a hot spare (PATH relative to the daemon's\n"
+	"                                data_dir); a failed role rebuilds onto it\n"
+	"  pool status [NAME]            chunks total / used / free, volumes, overcommit,\n"
+	"                                low-water events\n"
+	"  raid ... NAME --wait          then poll until no rebuild, resync or scrub runs\n"
+	"                                on NAME: a progress bar on a terminal, else one\n"
+	"                                percentage line per change\n"
 	"acl, chap and lun changes are saved to the daemon's -c FILE (validated, atomic\n"
 	"rename); with the embedded default they are run-time only.\n"
 	"\n"
@@ -179,6 +191,115 @@ static int relay(int fd)
 	return code;
 }
 
+/* Send one request line and read the whole answer into out (NUL-ended);
+ * the exit code as relay() would give it. */
+static int fetch(const char *sock, const char *req, char *out, size_t cap)
+{
+	int fd = connect_to(sock);
+	if (fd < 0)
+		return EXIT_CONNECT;
+	size_t len = strlen(req), n = 0;
+	if (write(fd, req, len) != (ssize_t)len) {
+		close(fd);
+		return EXIT_CONNECT;
+	}
+	shutdown(fd, SHUT_WR);
+	ssize_t r;
+	while (n + 1 < cap && (r = read(fd, out + n, cap - n - 1)) > 0)
+		n += (size_t)r;
+	close(fd);
+	out[n] = '\0';
+	if (n >= 3 && !strcmp(out + n - 3, "OK\n"))
+		return EXIT_OK;
+	return EXIT_DAEMON;
+}
+
+/* Value of " key=" in the first line of s, or -1. */
+static long field(const char *s, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *eol = strchr(s, '\n');
+	for (const char *p = strchr(s, ' '); p && (!eol || p < eol); p = strchr(p + 1, ' '))
+		if (!strncmp(p + 1, key, kl) && p[1 + kl] == '=')
+			return strtol(p + 2 + kl, NULL, 10);
+	return -1;
+}
+
+static void progress(const char *what, long pct, bool tty)
+{
+	char bar[41];
+	int fill = (int)(pct < 0 ? 0 : pct > 100 ? 40 : pct * 40 / 100);
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, ' ', (size_t)(40 - fill));
+	bar[40] = '\0';
+	if (tty)
+		printf("\r%-24s [%s] %3ld%%", what, bar, pct);
+	else
+		printf("%s: %ld%%\n", what, pct);
+	fflush(stdout);
+}
+
+/* --wait after a raid request: poll "raid status NAME" every 250 ms until no
+ * rebuild, resync or scrub runs and no spare waits for a failed role. */
+static int wait_raid(const char *sock, const char *name)
+{
+	char req[200], st[16384], what[64] = "", last[64] = "";
+	long last_pct = -1;
+	bool tty = isatty(STDOUT_FILENO);
+	snprintf(req, sizeof(req), "raid status %s\n", name);
+	for (;;) {
+		int code = fetch(sock, req, st, sizeof(st));
+		if (code != EXIT_OK) {
+			fprintf(stderr, "kura-targetctl: raid status %s: %s", name, code == EXIT_CONNECT ?
+				"cannot connect\n" : st);
+			return code;
+		}
+		long pct = -1;
+		if (field(st, "rebuilding") == 1) {
+			snprintf(what, sizeof(what), "rebuild %s role %ld", name, field(st, "rebuild_role"));
+			pct = field(st, "rebuild_pct");
+		} else if (field(st, "resyncing") == 1) {
+			snprintf(what, sizeof(what), "resync %s", name);
+			pct = field(st, "resync_pct");
+		} else if (field(st, "scrubbing") == 1) {
+			snprintf(what, sizeof(what), "scrub %s", name);
+			pct = field(st, "scrub_pct");
+		} else if (!(field(st, "spares") > 0 && field(st, "failed") > 0)) {
+			break;
+		}
+		if (pct >= 0 && (pct != last_pct || strcmp(what, last))) {
+			if (tty && last[0] && strcmp(what, last)) {
+				progress(last, 100, tty);     /* the previous step is done */
+				putchar('\n');
+			}
+			progress(what, pct, tty);
+			last_pct = pct;
+			snprintf(last, sizeof(last), "%s", what);
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 250000000 }, NULL);
+	}
+	if (last[0])
+		progress(last, 100, tty);
+	if (last[0] && tty)
+		putchar('\n');
+	fwrite(st, 1, strcspn(st, "\n") + 1, stdout);    /* the final status line */
+	return EXIT_OK;
+}
+
+/* Drop "--wait" from words; true if it was there. */
+static bool take_wait(int *n, char **words)
+{
+	bool w = false;
+	int out = 0;
+	for (int i = 0; i < *n; i++)
+		if (!strcmp(words[i], "--wait"))
+			w = true;
+		else
+			words[out++] = words[i];
+	*n = out;
+	return w;
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = NULL, *dir = "/var/lib/kura";
@@ -206,6 +327,11 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	char lun_buf[16][600];
 	nw = lun_words(nw, words, lun_buf);
+	bool wait = take_wait(&nw, words);
+	if (wait && (nw < 3 || strcmp(words[0], "raid") || !strcmp(words[2], "--json"))) {
+		fprintf(stderr, "kura-targetctl: --wait goes with raid status|scrub|fail|add-spare NAME\n");
+		return EXIT_USAGE;
+	}
 	int br = build_request(nw, words, req, sizeof(req));
 	explicit_bzero(secret, sizeof(secret));
 	if (br < 0) {
@@ -227,5 +353,6 @@ int main(int argc, char **argv)
 		return EXIT_CONNECT;
 	}
 	shutdown(fd, SHUT_WR);
-	return relay(fd);
+	int code = relay(fd);
+	return code == EXIT_OK && wait ? wait_raid(sock, words[2]) : code;
 }
