@@ -29,6 +29,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/fileutil.h"
 
 struct nodedb_kv {
 	char *key;
@@ -366,56 +367,16 @@ static int load_rec(const char *path, struct nodedb_rec **out)
 	return rc;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static unsigned tmp_seq;   /* temp names unique across threads of one process */
-
-/* Write dir/name atomically: temp file (0600: records hold secrets), fsync,
- * rename over the old one, fsync the directory. With excl, an existing file
- * is left alone and -EEXIST returned (link instead of rename). */
+/* Write dir/name crash-safely (common/fileutil.h), 0600: records hold
+ * secrets. With excl, an existing file is left alone and -EEXIST returned. */
 static int atomic_write(const char *dir, const char *name, const char *text, bool excl)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX];
+	char dst[PATH_MAX];
 	int rc = mkdir_p(dir);
-	if (rc || (rc = pathf(dst, sizeof(dst), "%s/%s", dir, name)) ||
-	    (rc = pathf(tmp, sizeof(tmp), "%s/.%s.tmp.%d.%u", dir, name, (int)getpid(),
-			__atomic_add_fetch(&tmp_seq, 1, __ATOMIC_RELAXED))))
+	if (rc || (rc = pathf(dst, sizeof(dst), "%s/%s", dir, name)))
 		return rc;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, text, strlen(text));
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && (excl ? link(tmp, dst) : rename(tmp, dst)))
-		rc = -errno;
-	if (rc || excl)
-		unlink(tmp);
-	return rc ? rc : fsync_dir(dir);
+	return excl ? kfile_create(dst, text, strlen(text), 0600)
+		    : kfile_replace(dst, text, strlen(text), 0600);
 }
 
 static int store_rec(const char *dir, const char *name, const struct nodedb_rec *r)

@@ -31,6 +31,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/fileutil.h"
 #include "common/log.h"
 #include "target/admin.h"
 #include "target/scsi_admin.h"
@@ -221,45 +222,6 @@ static int read_all(const char *path, struct buf *out)
 	return r;
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		n -= (size_t)w;
-	}
-	return fsync(fd) < 0 ? -errno : 0;
-}
-
-/* Temporary file next to `near` (a file path) with text, fsync'ed. */
-static int write_temp(const char *dir, const char *text, mode_t mode, char *tmp, size_t tl)
-{
-	snprintf(tmp, tl, "%s/.kura-targetd.conf.XXXXXX", dir);
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
-	int r = fchmod(fd, mode) < 0 ? -errno : write_all(fd, text, strlen(text));
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
-}
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return r;
-}
-
 /* ---- the change ---- */
 
 struct live_ctx {
@@ -329,7 +291,9 @@ static int commit(struct live_ctx *x, const struct buf *next, const char **why)
 {
 	char tmp[4200];
 	struct tgt_config *parsed = calloc(1, sizeof(*parsed));
-	int r = parsed ? write_temp(x->dir, next->s, x->mode, tmp, sizeof(tmp)) : -ENOMEM;
+	int r = parsed ? kfile_write_temp(x->dir, "kura-targetd.conf", next->s, strlen(next->s),
+					   x->mode, tmp, sizeof(tmp))
+		       : -ENOMEM;
 	*why = "cannot write a temporary file next to the configuration file";
 	if (r < 0) {
 		free(parsed);
@@ -354,7 +318,7 @@ static int commit(struct live_ctx *x, const struct buf *next, const char **why)
 		r = x->prepare(x, nt, why);
 	if (r == 0 && x->cfg->config_path[0]) {
 		*why = "cannot rename the new configuration file into place";
-		r = rename(tmp, x->cfg->config_path) < 0 ? -errno : fsync_dir(x->dir);
+		r = kfile_install(tmp, x->cfg->config_path, false);
 	} else if (r == 0) {
 		char *s = strdup(next->s);
 		*why = "out of memory";
