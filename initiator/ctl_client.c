@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/hex.h"
 
 #define CTLC_MAX_LINE 65536
 #define CTLC_MAX_LINES 100000
@@ -57,24 +58,13 @@ size_t ctlc_pct_encode(const char *in, char *out, size_t outlen)
 	return n;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ctlc_pct_decode(const char *in, char *out, size_t outlen)
 {
 	size_t n = 0;
 	for (const char *p = in; *p; p++) {
 		int c = (unsigned char)*p;
 		if (c == '%') {
-			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+			int hi = khex_val(p[1]), lo = hi < 0 ? -1 : khex_val(p[2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -EINVAL;
 			c = hi << 4 | lo;

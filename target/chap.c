@@ -14,20 +14,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "target/iscsi_login_internal.h"
+#include "common/hex.h"
 
 /* ------------------------------------------------------------------ */
 /* Binary values (RFC 7143 6.1: hex-constant, base64-constant)         */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* An odd number of digits means a leading zero nibble. */
 static int decode_hex(const char *s, uint8_t *out, size_t outlen)
@@ -37,13 +27,13 @@ static int decode_hex(const char *s, uint8_t *out, size_t outlen)
 		return -EINVAL;
 	size_t o = 0, i = 0;
 	if (n & 1) {
-		int v = hexval(s[i++]);
+		int v = khex_val(s[i++]);
 		if (v < 0)
 			return -EINVAL;
 		out[o++] = (uint8_t)v;
 	}
 	for (; i < n; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = khex_val(s[i]), lo = khex_val(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[o++] = (uint8_t)(hi << 4 | lo);

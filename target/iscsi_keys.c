@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "target/iscsi_login_internal.h"
+#include "common/hex.h"
 
 /* ------------------------------------------------------------------ */
 /* key=value list codec (RFC 7143 6.1)                                 */
@@ -103,17 +104,6 @@ void kv_out_add_u32(struct kv_out *o, const char *key, uint32_t v)
 	kv_out_add(o, key, num);
 }
 
-static int hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int iscsi_parse_number(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;
@@ -123,7 +113,7 @@ int iscsi_parse_number(const char *s, uint64_t *out)
 	if (!*p)
 		return -EINVAL;
 	for (; *p; p++) {
-		int d = hex ? hex_nibble(*p) : (*p >= '0' && *p <= '9' ? *p - '0' : -1);
+		int d = hex ? khex_val(*p) : (*p >= '0' && *p <= '9' ? *p - '0' : -1);
 		if (d < 0 || v > (UINT64_MAX - (uint64_t)d) / base)
 			return -EINVAL;
 		v = v * base + (uint64_t)d;
