@@ -1,10 +1,12 @@
-# Shared by test_multipath_failover.sh and test_multipath_nbd.sh (sourced
-# after lib.sh): mp_setup builds a network namespace $NS with two veth pairs
-# ($HA/$TA at $ADDR_A, $HB/$TB at $ADDR_B), starts kura-targetd inside it on
-# both portals with one thin 512M LU, and writes an open-iscsi node DB under
-# $ROOT with both portals automatic; the helpers query kura-initiatord's
-# control socket $CTL. The caller sets NS, SUB, HA, TA, HB, TB, ADDR_A,
-# ADDR_B and its cleanup trap first.
+# Shared by test_multipath_failover.sh, test_multipath_nbd.sh and
+# test_vm_nbd_failover.sh (sourced after lib.sh): mp_setup builds a network
+# namespace $NS with two veth pairs ($HA/$TA at $ADDR_A, $HB/$TB at $ADDR_B),
+# starts kura-targetd inside it on both portals with one thin LU (file
+# ${MP_IMG:-mp.img}, ${MP_SIZE:-512M}), and writes an open-iscsi node DB under
+# $ROOT with both portals automatic (initiator
+# iqn.2026-11.org.kura:${MP_HOST:-mp-host}); the helpers query
+# kura-initiatord's control socket $CTL. The caller sets NS, SUB, HA, TA, HB,
+# TB, ADDR_A, ADDR_B and its cleanup trap first.
 # Not for: the failover checks themselves, which differ per front end.
 
 mp_setup() {
@@ -24,8 +26,8 @@ data_dir = $IT_DIR/data
 [target $KURA_IQN]
 [lun 0]
 backend = file
-path = mp.img
-size = 512M
+path = ${MP_IMG:-mp.img}
+size = ${MP_SIZE:-512M}
 create = yes
 thin = yes
 block_size = 512
@@ -37,7 +39,7 @@ EOF
 
   # Node DB in open-iscsi's layout, both portals with node.startup = automatic.
   ROOT=$IT_DIR/iscsi
-  echo "InitiatorName=iqn.2026-11.org.kura:mp-host" >"$ROOT.name"
+  echo "InitiatorName=iqn.2026-11.org.kura:${MP_HOST:-mp-host}" >"$ROOT.name"
   mkdir -p "$ROOT"; mv "$ROOT.name" "$ROOT/initiatorname.iscsi"
   tp=1
   for a in "$ADDR_A" "$ADDR_B"; do

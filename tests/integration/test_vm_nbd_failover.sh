@@ -2,8 +2,9 @@
 # A QEMU VM (TCG) whose disk is kura-initiatord's NBD export keeps running
 # while a path fails:
 #   - kura-targetd in a network namespace with two portals on two veth pairs
-#     (as test_multipath_nbd.sh); kura-initiatord logged in over both paths
-#     (--policy failover --failback manual), LU exported on a Unix socket;
+#     (mp_lib.sh mp_setup, as test_multipath_nbd.sh); kura-initiatord logged
+#     in over both paths (--policy failover --failback manual), LU exported
+#     on a Unix socket;
 #   - a tiny guest (vm/build-guest.sh: Debian cloud kernel + busybox-static
 #     initramfs, cached under ${XDG_CACHE_HOME:-/var/cache}/kura-vm) boots with
 #     that socket as its virtio-blk disk and loops write(O_DIRECT)+fsync /
@@ -18,6 +19,7 @@
 # packages (apt-get download) are unavailable. KURA_VM_CACHE overrides the
 # guest cache directory; KURA_VM_CYCLES the number of cuts.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/mp_lib.sh"
 it_init vm_nbd_failover
 HERE=$(cd "$(dirname "$0")" && pwd)
 INID=${KURA_INITIATORD:-$KURA_BUILD/initiator/kura-initiatord}
@@ -52,69 +54,7 @@ vm_cleanup() {
 }
 trap vm_cleanup EXIT
 
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
-ip link add "$HA" type veth peer name "$TA" netns "$NS" || skip "cannot create veth pairs"
-ip link add "$HB" type veth peer name "$TB" netns "$NS"
-ip addr add 10.$SUB.1.1/24 dev "$HA"; ip addr add 10.$SUB.2.1/24 dev "$HB"
-ip link set "$HA" up; ip link set "$HB" up
-ip netns exec "$NS" ip addr add "$ADDR_A/24" dev "$TA"
-ip netns exec "$NS" ip addr add "$ADDR_B/24" dev "$TB"
-ip netns exec "$NS" ip link set "$TA" up; ip netns exec "$NS" ip link set "$TB" up
-ip netns exec "$NS" ip link set lo up
-
-cat >"$IT_DIR/kura.conf" <<EOC
-[global]
-data_dir = $IT_DIR/data
-[target $KURA_IQN]
-[lun 0]
-backend = file
-path = vm.img
-size = 256M
-create = yes
-thin = yes
-block_size = 512
-EOC
-printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$KURA_TARGETD" >"$IT_DIR/targetd-ns"
-chmod +x "$IT_DIR/targetd-ns"
-KURA_TARGETD=$IT_DIR/targetd-ns
-kura_start -c "$IT_DIR/kura.conf" --listen "$ADDR_A:3260" --listen "$ADDR_B:3260"
-
-ROOT=$IT_DIR/iscsi
-mkdir -p "$ROOT"
-echo "InitiatorName=iqn.2026-11.org.kura:vm-host" >"$ROOT/initiatorname.iscsi"
-tp=1
-for a in "$ADDR_A" "$ADDR_B"; do
-  d="$ROOT/nodes/$KURA_IQN/$a,3260,$tp"; mkdir -p "$d"
-  printf '# BEGIN RECORD 2.1.8\nnode.name = %s\nnode.tpgt = %s\nnode.startup = automatic\nnode.conn[0].address = %s\nnode.conn[0].port = 3260\nnode.session.auth.authmethod = None\n# END RECORD\n' \
-    "$KURA_IQN" "$tp" "$a" >"$d/default"
-  tp=$((tp + 1))
-done
-
-CTL=$IT_DIR/ctl.sock
-ctl() { python3 - "$CTL" "$@" <<'PY'
-import socket, sys, urllib.parse
-s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
-s.sendall((" ".join(urllib.parse.quote(a, safe="") for a in sys.argv[2:]) + "\n").encode())
-buf = b""
-while not (buf.endswith(b"OK\n") or b"\nERR" in b"\n" + buf):
-    d = s.recv(65536)
-    if not d: break
-    buf += d
-for l in buf.decode().splitlines():
-    print(urllib.parse.unquote(l[2:]) if l.startswith("D ") else l)
-PY
-}
-paths_up() { ctl SESSIONS | grep -c "state=up"; }
-path_state() { ctl SESSIONS | grep "address=$1 " | sed 's/.*state=\([a-z]*\).*/\1/'; }
-wait_for() {  # wait_for SECONDS CMD...
-  local t=$1 i; shift
-  for i in $(seq 1 $((t * 20))); do "$@" && return 0; sleep 0.05; done
-  return 1
-}
-now_ms() { date +%s%3N; }
-n_up_is() { [ "$(paths_up)" = "$1" ]; }
-path_not_up() { [ "$(path_state "$1")" != up ]; }
-active_addr() { ctl SESSIONS | grep "active=yes" | head -1 | sed 's/.*address=\([^ ]*\).*/\1/'; }
+MP_IMG=vm.img MP_SIZE=256M MP_HOST=vm-host mp_setup
 
 NBD=$IT_DIR/nbd
 "$INID" --root "$ROOT" --ctl-sock "$CTL" --nbd-dir "$NBD" --no-path-retry 20 --retry-max 1 \
