@@ -13,10 +13,14 @@
 # declared, and the time to rebuild the missing role is read from the log
 # ("raid r6: rebuild of role R done: N MiB in S s (T MiB/s)").
 #
-# usage: tools/kura-bench-storage.sh [--runs N] [--size MiB] [--member MiB] [--kura PATH] [--keep]
+# --raid-chunk / --thin-chunk set the array's chunk and the pool's chunk_size
+# (defaults: the daemon's, 64K and 64K) to compare layouts.
+#
+# usage: tools/kura-bench-storage.sh [--runs N] [--size MiB] [--member MiB] [--raid-chunk SIZE]
+#        [--thin-chunk SIZE] [--kura PATH] [--keep]
 set -euo pipefail
 
-RUNS=3 SIZE_MB=512 MEMBER_MB=320 KEEP=0
+RUNS=3 SIZE_MB=512 MEMBER_MB=320 KEEP=0 RAID_CHUNK="" THIN_CHUNK=""
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 KURA=${KURA_TARGETD:-$SRC/build/target/kura-targetd}
 while [ $# -gt 0 ]; do
@@ -24,6 +28,8 @@ while [ $# -gt 0 ]; do
   --runs) RUNS=$2; shift ;;
   --size) SIZE_MB=$2; shift ;;
   --member) MEMBER_MB=$2; shift ;;
+  --raid-chunk) RAID_CHUNK=$2; shift ;;
+  --thin-chunk) THIN_CHUNK=$2; shift ;;
   --kura) KURA=$2; shift ;;
   --keep) KEEP=1 ;;
   -h|--help) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//; /^set -e/d'; exit 0 ;;
@@ -73,10 +79,12 @@ members = m0.img, m1.img, m2.img, m3.img, m4.img, m5.img
 member_size = ${MEMBER_MB}M
 create = yes
 rebuild_rate = 4000M
+${RAID_CHUNK:+chunk = $RAID_CHUNK}
 ${1:+spares = $1}
 [pool bench]
 data = r6
 meta = bench.meta
+${THIN_CHUNK:+chunk_size = $THIN_CHUNK}
 [target $IQN]
 [lun 0]
 backend = file
@@ -151,7 +159,7 @@ done
 REB=$(grep "rebuild of role .* done" "$WORK/kura.log" | tail -1 | sed 's/.*: rebuild/rebuild/')
 stop
 
-python3 - "$RES" "$REB" "$RUNS" "$SIZE_MB" "$MEMBER_MB" <<'PY'
+python3 - "$RES" "$REB" "$RUNS" "$SIZE_MB" "$MEMBER_MB" "${RAID_CHUNK:-64K}" "${THIN_CHUNK:-64K}" <<'PY'
 import sys, statistics as st
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 reb, runs, size, member = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
@@ -159,7 +167,7 @@ res = {}
 for t, name, r, secs, count, bs in rows:
     s = float(secs); n = int(count); b = int(bs)
     res.setdefault((name, t), []).append((n / s, n * b / s / 1048576))
-print("kura storage layers: file LUN vs thin volume on RAID-6 (6 members), /dev/shm, %s MiB LUNs, %s MiB members" % (size, member))
+print("kura storage layers: file LUN vs thin volume on RAID-6 (6 members), /dev/shm, %s MiB LUNs, %s MiB members, raid chunk %s, thin chunk %s" % (size, member, sys.argv[6], sys.argv[7]))
 print("medians of %s runs (alloc128k: one pass); qemu-img bench -t none over iscsi://127.0.0.1" % runs)
 print("%-11s %12s %10s %12s %10s %8s" % ("case", "file IOPS", "file MiB/s", "thin IOPS", "thin MiB/s", "thin/file"))
 for name in ("rw4k-qd32", "sw128k-qd8", "sr128k-qd8", "alloc128k"):
