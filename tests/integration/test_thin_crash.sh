@@ -9,6 +9,7 @@
 # Every 5th cycle also runs kura-thin-check right after the kill (pool closed).
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
+source "$here/thin_lib.sh"
 it_init thin_crash
 CLIENT=$(need_client thin)
 CYCLES=${KURA_THIN_CRASH_CYCLES:-20}
@@ -16,20 +17,7 @@ SPAN=4096          # 16 MiB of 4 KiB records, 256 chunks: writes collide, chunks
 
 P=$(free_port)
 IQN=iqn.2026-11.org.kura:thincrash
-cat >"$IT_DIR/kura.conf" <<CONF
-[global]
-log_level = info
-[pool p]
-data = p.data
-size = 32M
-meta = p.meta
-[target $IQN]
-[lun 0]
-backend = thin
-pool = p
-volume = 1
-size = 64M
-CONF
+thin_conf "$IQN" 32M 64M
 U=iscsi://127.0.0.1:$P/$IQN/0
 LOG=$IT_DIR/storm.log
 D=$IT_DIR/data

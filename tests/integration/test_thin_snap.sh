@@ -6,6 +6,7 @@
 # keep their contents across a restart (created once, not again).
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
+source "$here/thin_lib.sh"
 it_init thin_snap
 need_cmd qemu-io
 CLIENT=$(need_client thin)
@@ -13,20 +14,7 @@ CLIENT=$(need_client thin)
 P=$(free_port)
 IQN=iqn.2026-11.org.kura:thinsnap
 conf() {   # conf WITH_COPIES(0|1)
-  cat >"$IT_DIR/kura.conf" <<CONF
-[global]
-log_level = info
-[pool p]
-data = p.data
-size = 64M
-meta = p.meta
-[target $IQN]
-[lun 0]
-backend = thin
-pool = p
-volume = 1
-size = 32M
-CONF
+  thin_conf "$IQN" 64M 32M
   [ "$1" = 1 ] && cat >>"$IT_DIR/kura.conf" <<CONF
 [lun 1]
 backend = thin
