@@ -188,11 +188,20 @@ static size_t vpd_lbp(const struct vpd_ctx *c, uint8_t *b)
 	return vpd_finish(b, SCSI_VPD_LBP, SCSI_VPD_LBP_LEN);
 }
 
+/* SPC-4 7.8.17 third-party copy: what EXTENDED COPY supports (scsi_xcopy.c). */
+static size_t vpd_tpc(const struct vpd_ctx *c, uint8_t *b)
+{
+	(void)c;
+	return vpd_finish(b, SCSI_VPD_THIRD_PARTY_COPY, SCSI_VPD_HDR_LEN + scsi_xcopy_vpd(b + SCSI_VPD_HDR_LEN));
+}
+
+/* Ascending page codes (SPC-4 7.8.16). */
 static const struct vpd_page vpd_pages[] = {
 	{ SCSI_VPD_SUPPORTED, vpd_supported },
 	{ SCSI_VPD_SERIAL, vpd_serial },
 	{ SCSI_VPD_DEVICE_ID, vpd_devid },
 	{ SCSI_VPD_EXTENDED_INQ, vpd_extended },
+	{ SCSI_VPD_THIRD_PARTY_COPY, vpd_tpc },
 	{ SCSI_VPD_BLOCK_LIMITS, vpd_block_limits },
 	{ SCSI_VPD_BLOCK_DEV_CHAR, vpd_bdc },
 	{ SCSI_VPD_LBP, vpd_lbp },

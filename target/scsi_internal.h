@@ -56,6 +56,13 @@ enum scsi_reason {
 	SR_TASK_SET_FULL,
 	SR_INVALID_RELEASE_PR,   /* PROUT RELEASE with the wrong type (SPC-4 5.13.11.2) */
 	SR_INSUFFICIENT_REG_RES, /* no room for another registration (SPC-4 5.13.7) */
+	/* EXTENDED COPY (SPC-4 6.4.3, 6.4.6) */
+	SR_TOO_MANY_TGT_DESC,    /* 26/06 TOO MANY TARGET DESCRIPTORS */
+	SR_UNSUPP_TGT_DESC,      /* 26/07 UNSUPPORTED TARGET DESCRIPTOR TYPE CODE */
+	SR_TOO_MANY_SEG_DESC,    /* 26/08 TOO MANY SEGMENT DESCRIPTORS */
+	SR_UNSUPP_SEG_DESC,      /* 26/09 UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE */
+	SR_COPY_UNREACHABLE,     /* COPY ABORTED 0D/02 COPY TARGET DEVICE NOT REACHABLE */
+	SR_COPY_DEVICE_FAILURE,  /* COPY ABORTED 0D/01 THIRD PARTY DEVICE FAILURE */
 	/* unit attentions, in the order of enum scsi_ua */
 	SR_UA_FIRST,
 	SR_UA_POWER_ON = SR_UA_FIRST,
@@ -294,6 +301,15 @@ struct scsi_lun_map {
 	pthread_mutex_t topo;
 };
 
+#define SCSI_XCOPY_HELD 4
+struct scsi_xcopy_held {        /* SPC-4 6.18.2: status of a finished copy */
+	bool used;
+	uint8_t list_id;
+	uint8_t status;             /* COPY MANAGER STATUS */
+	uint16_t segments;          /* SEGMENTS PROCESSED */
+	uint64_t bytes;
+};
+
 struct scsi_itn {
 	char initiator[224];
 	uint8_t isid[6];
@@ -303,6 +319,9 @@ struct scsi_itn {
 	struct scsi_lu_nexus *ln[SCSI_MAX_LUNS];
 	const struct scsi_transport_ops *tops; /* PREEMPT AND ABORT */
 	void *tctx;
+	/* EXTENDED COPY results held for RECEIVE COPY RESULTS (scsi_xcopy.c;
+	 * only touched on the session's loop). */
+	struct scsi_xcopy_held xcopy_held[SCSI_XCOPY_HELD];
 };
 
 bool scsi_lu_can_unmap(const struct scsi_lu *lu);
@@ -421,6 +440,10 @@ int scsi_exec_read_capacity10(struct scsi_task *t);
 int scsi_exec_read_capacity16(struct scsi_task *t);
 int scsi_exec_prin(struct scsi_task *t);           /* scsi_pr_cmd.c */
 int scsi_exec_prout(struct scsi_task *t);
+int scsi_exec_xcopy(struct scsi_task *t);          /* scsi_xcopy.c */
+int scsi_exec_rcr(struct scsi_task *t);
+/* Third-party copy descriptors of VPD page 8Fh after its 4-byte header. */
+size_t scsi_xcopy_vpd(uint8_t *b);
 int scsi_exec_reserve(struct scsi_task *t);        /* scsi_pr.c */
 int scsi_exec_release(struct scsi_task *t);
 /* scsi_alua.c. Weak references: unit tests that #include the other

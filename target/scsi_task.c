@@ -97,6 +97,28 @@ static const struct scsi_op prout_ops[] = {
 };
 static const struct scsi_sa_table prout_table = { 8, prout_ops };
 
+/* EXTENDED COPY (SPC-4 6.4): LID1 only. It conflicts under a reservation of
+ * the addressed LU like a WRITE (SPC-4 table 44); the LUs it copies between
+ * are checked by scsi_xcopy.c (source like a READ, destination like a
+ * WRITE). RECEIVE COPY RESULTS (SPC-4 6.18): COPY STATUS and OPERATING
+ * PARAMETERS; byte 2 (LIST IDENTIFIER) is reserved for the latter. */
+static const struct scsi_op xcopy_ops[] = {
+	{ "EXTENDED COPY(LID1)", scsi_exec_xcopy, NULL, NULL, OPF_SA | OPF_DATA_OUT, 16, 0x00,
+	  0, MEDIA, 60,
+	  { 0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
+};
+static const struct scsi_sa_table xcopy_table = { 1, xcopy_ops };
+
+static const struct scsi_op rcr_ops[] = {
+	{ "RECEIVE COPY RESULTS / COPY STATUS", scsi_exec_rcr, NULL, NULL, OPF_SA, 16, 0x00,
+	  PR_ALLOW_ALL, MEDIA, 5,
+	  { 0x84, 0x00, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
+	{ "RECEIVE COPY RESULTS / OPERATING PARAMETERS", scsi_exec_rcr, NULL, NULL, OPF_SA, 16, 0x03,
+	  PR_ALLOW_ALL, MEDIA, 5,
+	  { 0x84, 0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
+};
+static const struct scsi_sa_table rcr_table = { 2, rcr_ops };
+
 /* Variable-length CDBs (7Fh): no service action supported yet. */
 static const struct scsi_sa_table var_len_table = { 0, NULL };
 
@@ -187,6 +209,8 @@ const struct scsi_op scsi_op_table[256] = {
 	OP(SCSI_OP_VERIFY12, "VERIFY(12)", scsi_exec_verify, NULL, OPF_DATA_OUT, 12, PR_ALLOW_WE, MEDIA, 30,
 	   0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
 	SAOP(SCSI_OP_VARIABLE_LENGTH, "VARIABLE LENGTH", &var_len_table, 10),
+	SAOP(SCSI_OP_EXTENDED_COPY, "EXTENDED COPY", &xcopy_table, 16),
+	SAOP(SCSI_OP_RECEIVE_COPY_RESULTS, "RECEIVE COPY RESULTS", &rcr_table, 16),
 };
 
 const struct scsi_op *scsi_op_lookup(const uint8_t *cdb, size_t len, bool *bad_sa)

@@ -13,6 +13,7 @@
 #include "target/scsi_pr.c"
 #include "target/scsi_pr_cmd.c"
 #include "target/scsi_pr_file.c"
+#include "target/scsi_xcopy.c"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -18,6 +18,7 @@
 #include "target/scsi_pr.c"
 #include "target/scsi_pr_cmd.c"
 #include "target/scsi_pr_file.c"
+#include "target/scsi_xcopy.c"
 #include "common/kbuf_test.h"
 
 #include <setjmp.h>

@@ -65,7 +65,7 @@ static void test_invalid(void **s)
 static void test_vpd_supported_and_serial(void **s)
 {
 	struct tres r;
-	const uint8_t want[] = { 0x00, 0x80, 0x83, 0x86, 0xB0, 0xB1, 0xB2 };
+	const uint8_t want[] = { 0x00, 0x80, 0x83, 0x86, 0x8F, 0xB0, 0xB1, 0xB2 };
 	inquiry(true, 0, 255, &r);
 	assert_int_equal(r.status, SAM_STAT_GOOD);
 	assert_int_equal(r.in[1], 0);
