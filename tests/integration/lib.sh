@@ -125,8 +125,9 @@ kura_start() {
     prev=$a
   done
   [ -n "${KURA_WAIT:-}" ] && waits+=($KURA_WAIT)
-  local try ok
+  local try ok i banners
   for try in 1 2 3 4 5; do
+    banners=$(grep -c '^portal ' "$IT_DIR/kura.log" 2>/dev/null)
     echo "==== start $(date +%T): $KURA_TARGETD --foreground --data-dir $IT_DIR/data $*" >>"$IT_DIR/kura.log"
     "$KURA_TARGETD" --foreground --data-dir "$IT_DIR/data" "$@" >>"$IT_DIR/kura.log" 2>&1 &
     KURA_PID=$!
@@ -144,6 +145,13 @@ kura_start() {
     die "kura-targetd did not listen on $a"
   done
   [ $ok = 1 ] || die "kura-targetd could not bind ${waits[*]}"
+  # Listening is not yet ready: the start-up banner comes once the admin
+  # socket is up too (kura-targetctl right after start must find it).
+  for i in $(seq 1 300); do
+    [ "$(grep -c '^portal ' "$IT_DIR/kura.log")" -gt "${banners:-0}" ] && break
+    kill -0 "$KURA_PID" 2>/dev/null || die "kura-targetd exited during start-up"
+    sleep 0.1
+  done
   log "kura-targetd pid $KURA_PID listening on ${waits[*]}"
 }
 kura_restart() { kura_start "${KURA_LAST_ARGS[@]}"; }
