@@ -357,8 +357,8 @@ static int read_text(const char *path, char **text, size_t *len)
 
 static int load_rec(const char *path, struct nodedb_rec **out)
 {
-	char *text;
-	size_t len;
+	char *text = NULL;
+	size_t len = 0;
 	int rc = read_text(path, &text, &len);
 	if (rc)
 		return rc;
