@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "common/hex.h"
 #include "target/scsi_internal.h"
 
 /* SPC-4 4.2.5.1, table 5: group code -> CDB length. */
@@ -186,23 +187,12 @@ void scsi_encode_lun(uint64_t lun, uint8_t out[8])
  * NUL-terminated UTF-8 string: "<iSCSI name>" (format 00h: every initiator
  * port of that name) or "<iSCSI name>,i,0x<ISID in 12 hex digits>"
  * (format 01h: one initiator port). */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool tid_isid(const char *hex, size_t n, uint8_t isid[6])
 {
 	if (n != 12)
 		return false;
 	for (size_t i = 0; i < 6; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = khex_val(hex[2 * i]), lo = khex_val(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		isid[i] = (uint8_t)(hi << 4 | lo);

@@ -9,6 +9,7 @@
 # (raid-NAME.scrub) still works; the pattern reads back throughout.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
+source "$here/thin_lib.sh"
 it_init targetctl_storage
 need_cmd qemu-io python3
 CTL=$KURA_BUILD/tools/kura-targetctl
@@ -17,26 +18,7 @@ CTL=$KURA_BUILD/tools/kura-targetctl
 P=$(free_port)
 IQN=iqn.2026-11.org.kura:ctlstorage
 D=$IT_DIR/data
-cat >"$IT_DIR/kura.conf" <<CONF
-[global]
-log_level = info
-[raid r6]
-level = 6
-chunk = 64K
-members = m0.img, m1.img, m2.img, m3.img, m4.img, m5.img
-member_size = 64M
-create = yes
-rebuild_rate = 400M
-[pool p]
-data = r6
-meta = p.meta
-[target $IQN]
-[lun 0]
-backend = thin
-pool = p
-volume = 1
-size = 256M
-CONF
+raid6_thin_conf "$IQN"
 U=iscsi://127.0.0.1:$P/$IQN/0
 kura_start -c "$IT_DIR/kura.conf" --listen 127.0.0.1:$P
 SOCK=$D/kura-targetd.sock

@@ -8,6 +8,7 @@
 # by a repair scrub, and the pattern reads back again.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
+source "$here/thin_lib.sh"
 it_init thin_raid6
 need_cmd qemu-io
 CLIENT=$(need_client thin)
@@ -15,29 +16,7 @@ CLIENT=$(need_client thin)
 P=$(free_port)
 IQN=iqn.2026-11.org.kura:thinraid6
 D=$IT_DIR/data
-conf() {   # conf [SPARES]
-  cat >"$IT_DIR/kura.conf" <<CONF
-[global]
-log_level = info
-[raid r6]
-level = 6
-chunk = 64K
-members = m0.img, m1.img, m2.img, m3.img, m4.img, m5.img
-member_size = 64M
-create = yes
-rebuild_rate = 400M
-${1:+spares = $1}
-[pool p]
-data = r6
-meta = p.meta
-[target $IQN]
-[lun 0]
-backend = thin
-pool = p
-volume = 1
-size = 256M
-CONF
-}
+conf() { raid6_thin_conf "$IQN" "$@"; }   # conf [SPARES]
 U=iscsi://127.0.0.1:$P/$IQN/0
 st() { grep "^raid r6 " "$D/storage.status" 2>/dev/null; }
 field() { st | tr ' ' '\n' | sed -n "s/^$1=//p"; }

@@ -2,6 +2,9 @@
 # thin_conf IQN POOL_SIZE LUN_SIZE writes $IT_DIR/kura.conf with one thin
 # pool p (p.data / p.meta in data_dir) and target IQN whose LUN 0 is thin
 # volume 1 of LUN_SIZE; a caller may append more [lun] sections.
+# raid6_thin_conf IQN [SPARES] writes the same for a thin volume (256M) in
+# pool p on RAID-6 r6 over six 64M member files m0..m5.img (optional spares),
+# as test_thin_raid6.sh and test_targetctl_storage.sh use.
 # Not for: the checks themselves.
 
 thin_conf() {
@@ -18,5 +21,29 @@ backend = thin
 pool = p
 volume = 1
 size = $3
+CONF
+}
+
+raid6_thin_conf() {
+  cat >"$IT_DIR/kura.conf" <<CONF
+[global]
+log_level = info
+[raid r6]
+level = 6
+chunk = 64K
+members = m0.img, m1.img, m2.img, m3.img, m4.img, m5.img
+member_size = 64M
+create = yes
+rebuild_rate = 400M
+${2:+spares = $2}
+[pool p]
+data = r6
+meta = p.meta
+[target $1]
+[lun 0]
+backend = thin
+pool = p
+volume = 1
+size = 256M
 CONF
 }
