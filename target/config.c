@@ -1200,6 +1200,20 @@ static int lun_stor_end(struct cfg_parser *p, struct tgt_lun_conf *l)
 	return 1;
 }
 
+static int set_unmap_gran_hint(struct cfg_parser *p, const char *key, const char *v)
+{
+	struct scsi_lu_params *id = &cur_lun(p)->ident;
+	if (!strcmp(v, "auto"))
+		id->unmap_gran_hint = SCSI_UG_AUTO;
+	else if (!strcmp(v, "yes"))
+		id->unmap_gran_hint = SCSI_UG_YES;
+	else if (!strcmp(v, "no"))
+		id->unmap_gran_hint = SCSI_UG_NO;
+	else
+		return cfg_fail(p, "%s: '%s' must be auto, yes or no", key, v);
+	return 0;
+}
+
 static const struct cfg_key lun_keys[] = {
 	CK_FN("backend", set_backend),
 	CK_FN("path", set_path),
@@ -1210,6 +1224,7 @@ static const struct cfg_key lun_keys[] = {
 	CK_FLAG("create", struct tgt_lun_conf, backend.create),
 	CK_FLAG("thin", struct tgt_lun_conf, ident.thin),
 	CK_FLAG("write_cache", struct tgt_lun_conf, ident.write_cache),
+	CK_FN("unmap_granularity_hint", set_unmap_gran_hint),
 	CK_FN("serial", set_serial),
 	CK_FN("naa", set_naa),
 	CK_FN("vendor", set_vendor),

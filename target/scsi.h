@@ -50,6 +50,9 @@ struct scsi_lu_params {
 	const char *revision;     /* INQUIRY revision (4 chars) */
 	bool thin;                /* advertise logical block provisioning if backend can unmap */
 	bool write_cache;         /* initial WCE */
+	/* OPTIMAL UNMAP GRANULARITY in VPD B0: SCSI_UG_AUTO reports it for
+	 * 512-byte LUs only (see scsi_inquiry.c vpd_block_limits for why). */
+	enum { SCSI_UG_AUTO = 0, SCSI_UG_YES, SCSI_UG_NO } unmap_gran_hint;
 	/* persistent reservations (added): directory of the LU's PR state file
 	 * "<pr_dir>/<naa hex>.pr"; NULL => nothing persisted, APTPL refused.
 	 * pr_persist_all: persist every PR change, not only under APTPL. A

@@ -161,8 +161,17 @@ static size_t vpd_block_limits(const struct vpd_ctx *c, uint8_t *b)
 		uint32_t ug = lu->be->unmap_granularity >= bs ? lu->be->unmap_granularity / bs : 1;
 		put_be32(b + 20, SCSI_MAX_UNMAP_BLOCKS);
 		put_be32(b + 24, SCSI_MAX_UNMAP_DESC);
-		put_be32(b + 28, ug);
-		put_be32(b + 32, 0x80000000u);  /* UGAVALID, alignment 0 */
+		/* QEMU's iscsi driver (7.2 and later) turns a reported
+		 * granularity into an allocation map, then asks GET LBA STATUS
+		 * for BDRV_REQUEST_MAX_BYTES (a 512-byte multiple) and asserts
+		 * the length is a block multiple: on a 4096-byte LU any read of
+		 * 32 KiB or more over unwritten space aborts the VM. 0 = "not
+		 * reported" (SBC-4 6.6.4) keeps such hosts alive; Linux then
+		 * uses the physical block size as discard granularity. */
+		if (lu->report_unmap_gran) {
+			put_be32(b + 28, ug);
+			put_be32(b + 32, 0x80000000u);  /* UGAVALID, alignment 0 */
+		}
 	}
 	put_be64(b + 36, SCSI_MAX_WS_BLOCKS);
 	return vpd_finish(b, SCSI_VPD_BLOCK_LIMITS, SCSI_VPD_BLOCK_LIMITS_LEN);

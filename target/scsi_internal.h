@@ -275,6 +275,7 @@ struct scsi_lu {
 	char vendor[9], product[17], revision[5];
 	uint8_t naa[16];
 	bool thin;                  /* logical block provisioning advertised (LBPME) */
+	bool report_unmap_gran;     /* OPTIMAL UNMAP GRANULARITY filled in VPD B0 */
 	bool default_wce;
 	/* mode parameters: current values (SPC-4 7.5) */
 	atomic_bool wce, d_sense, swp;

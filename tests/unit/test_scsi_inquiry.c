@@ -150,6 +150,41 @@ static void test_naa_stability(void **s)
 	scsi_lu_destroy(lu);
 }
 
+/* OPTIMAL UNMAP GRANULARITY: reported for a 512-byte thin LU, left 0 (not
+ * reported) for a 4096-byte one unless asked (QEMU's allocation map asserts
+ * on 4 KiB LUs), never for a fully provisioned LU. */
+static void test_vpd_unmap_granularity_hint(void **s)
+{
+	static const struct { uint32_t bs; int hint; bool thin; bool want; } cases[] = {
+		{ 512, SCSI_UG_AUTO, true, true },   { 4096, SCSI_UG_AUTO, true, false },
+		{ 4096, SCSI_UG_YES, true, true },   { 512, SCSI_UG_NO, true, false },
+		{ 4096, SCSI_UG_YES, false, false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct lun_backend_params bp = { .type = "memory", .size = 1 << 20, .block_size = cases[i].bs };
+		struct lun_backend *be = NULL;
+		char err[128];
+		assert_int_equal(lun_backend_open(&bp, &be, err, sizeof(err)), 0);
+		struct scsi_lu_params p = { .target_iqn = TH_IQN, .lun = 3, .thin = cases[i].thin,
+					    .unmap_gran_hint = cases[i].hint };
+		struct scsi_lu *lu = NULL;
+		assert_int_equal(scsi_lu_create(&p, be, &lu, err, sizeof(err)), 0);
+		uint8_t b[SCSI_VPD_BLOCK_LIMITS_LEN + 16] = { 0 };
+		struct vpd_ctx c = { .lu = lu };
+		vpd_block_limits(&c, b);
+		uint32_t gran = get_be32(b + 28), ugavalid = get_be32(b + 32);
+		if (cases[i].want) {
+			uint32_t ug = be->unmap_granularity >= cases[i].bs ? be->unmap_granularity / cases[i].bs : 1;
+			assert_int_equal(gran, ug);
+			assert_int_equal(ugavalid, 0x80000000u);
+		} else {
+			assert_int_equal(gran, 0);
+			assert_int_equal(ugavalid, 0);
+		}
+		scsi_lu_destroy(lu);
+	}
+}
+
 static void test_vpd_block_pages(void **s)
 {
 	struct tres r;
@@ -200,6 +235,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_standard),
+		cmocka_unit_test(test_vpd_unmap_granularity_hint),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_vpd_supported_and_serial),
 		cmocka_unit_test(test_vpd_device_id),
