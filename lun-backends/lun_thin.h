@@ -112,4 +112,37 @@ struct lun_thin_check_report {
  * Run it with no I/O in flight. 0 if consistent (or repaired), -EUCLEAN if
  * problems were found and not repaired. */
 int lun_thin_check(struct lun_thin_pool *pool, bool repair, struct lun_thin_check_report *r);
+/* ---- copy by sharing chunks (lun_thin_share.c; EXTENDED COPY offload) ----
+ * True if a and b are open thin volumes of one pool (a == b allowed); then
+ * *chunk_size (if not NULL) gets the pool's chunk size. Never blocks. */
+bool lun_thin_same_pool(struct lun_backend *a, struct lun_backend *b, uint32_t *chunk_size);
+
+/* Make dst's [dst_off, dst_off + len) a copy of src's [src_off, ...) where
+ * chunks allow it, without copying data: every whole chunk of the range
+ * that is chunk-aligned on both sides gets mapped in dst to the physical
+ * chunk src maps (refcount + 1; either side then copies on write), or
+ * unmapped in dst where src has none. No chunk is allocated, so it works in
+ * a full pool. The part shared is [*skip, *skip + *shared_bytes) of the
+ * range (0, 0 if none: offsets not congruent modulo the chunk size, or less
+ * than a chunk); the caller copies the rest, the head and tail, itself,
+ * and also when an error is returned (*skip and *shared_bytes are then
+ * still right). Blocks until the mappings are durable (one journal block
+ * per up to 4096 chunks; a crash leaves a whole prefix of them), so call it
+ * from a control thread, never from a kloop callback. Both backends stay
+ * open during the call.
+ *
+ * Concurrent I/O: writes to dst that are allocating or copying a chunk
+ * when the call reaches it are waited for (a few ms; past 2 s the call
+ * stops and shares only the prefix done); I/O that starts meanwhile waits
+ * for the mapping and then copies on write. A write to src in flight as a
+ * chunk is shared may still land in it, as with snapshots of a busy volume
+ * (the copy then holds it, as if that write had come first). Data the
+ * source holds in the data device's volatile cache is as durable as it is
+ * for the source: flush the source first for a stable copy.
+ *
+ * -EXDEV: not thin volumes of one pool; -EROFS: dst is a snapshot;
+ * -EINVAL: range beyond a volume, or src == dst with overlapping ranges and
+ * dst_off > src_off (the caller copies, backwards); -EIO: pool failed. */
+int lun_thin_share_range(struct lun_backend *src, uint64_t src_off, struct lun_backend *dst, uint64_t dst_off,
+			 uint64_t len, uint64_t *skip, uint64_t *shared_bytes);
 #endif

@@ -194,6 +194,10 @@ void thin_ref_dec(struct lun_thin_pool *pool, uint32_t p);
 void thin_pin(struct lun_thin_pool *pool, uint32_t p);
 void thin_unpin(struct lun_thin_pool *pool, uint32_t p);
 void thin_commit_post(struct lun_thin_pool *pool, struct thin_seg *s);
+/* Control thread: run fn on the service thread between journal blocks, as
+ * control operations run (it may thin_journal_append, then must apply what
+ * it journaled), and wait for its result. A checkpoint may follow. */
+int thin_ctl_run(struct lun_thin_pool *pool, int (*fn)(struct lun_thin_pool *, void *), void *arg);
 struct thin_seg **thin_pend_head(struct lun_thin_pool *pool, const struct thin_vol *v, uint64_t vc);
 void thin_vol_free(struct thin_vol *v);
 /* Stop the service thread and free the pool; checkpoint=false drops it as a
@@ -204,6 +208,8 @@ void thin_pool_shutdown(struct lun_thin_pool *pool, bool checkpoint, int *result
 struct thin_open;
 int thin_open_backend(struct lun_thin_pool *pool, struct thin_vol *v, uint32_t block_size,
 		      struct lun_backend **out);
+/* The open volume behind be, or NULL if be is not a thin volume. */
+struct thin_open *thin_open_of(struct lun_backend *be);
 /* Service thread, lock held: a committed segment's map update. */
 void thin_seg_apply(struct lun_thin_pool *pool, struct thin_seg *s);
 void thin_seg_rec(const struct thin_seg *s, struct thin_rec *r);

@@ -528,6 +528,11 @@ static const struct lun_backend_ops thin_ops = {
 	.close = thin_close,
 };
 
+struct thin_open *thin_open_of(struct lun_backend *be)
+{
+	return be && be->ops == &thin_ops ? be->priv : NULL;
+}
+
 /* Service thread, lock held. */
 int thin_open_backend(struct lun_thin_pool *pool, struct thin_vol *v, uint32_t block_size,
 		      struct lun_backend **out)

@@ -43,7 +43,7 @@
 
 #define THIN_BATCH_MAX 4096u
 
-enum thin_ctl_op { CTL_REC, CTL_OPEN, CTL_CHECKPOINT, CTL_CHECK, CTL_STOP };
+enum thin_ctl_op { CTL_REC, CTL_OPEN, CTL_CHECKPOINT, CTL_CHECK, CTL_STOP, CTL_FN };
 
 struct thin_ctl {
 	struct kloop_task t;
@@ -55,6 +55,8 @@ struct thin_ctl {
 	struct lun_backend **out;
 	bool flag;                   /* CHECK: repair; STOP: checkpoint */
 	struct lun_thin_check_report *rep;
+	int (*fn)(struct lun_thin_pool *, void *); /* CTL_FN */
+	void *arg;
 	int result;
 	bool done;
 };
@@ -644,6 +646,11 @@ static int ctl_exec(struct lun_thin_pool *pool, struct thin_ctl *c)
 	case CTL_STOP:
 		kloop_stop(pool->svc);
 		return c->flag && !pool->failed ? thin_checkpoint(pool) : 0;
+	case CTL_FN: {
+		int r = c->fn(pool, c->arg);
+		maybe_checkpoint(pool);
+		return r;
+	}
 	}
 	return -EINVAL;
 }
@@ -693,6 +700,12 @@ static int ctl_call(struct lun_thin_pool *pool, struct thin_ctl *c)
 		pthread_cond_wait(&pool->ctl_cv, &pool->ctl_mu);
 	pthread_mutex_unlock(&pool->ctl_mu);
 	return c->result;
+}
+
+int thin_ctl_run(struct lun_thin_pool *pool, int (*fn)(struct lun_thin_pool *, void *), void *arg)
+{
+	struct thin_ctl c = { .op = CTL_FN, .fn = fn, .arg = arg };
+	return ctl_call(pool, &c);
 }
 
 static int ctl_record(struct lun_thin_pool *pool, struct thin_rec r)
