@@ -381,6 +381,16 @@ static int cmd_pool(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 	return admin_storage_pool(a->cfg, c, f, why);
 }
 
+static int cmd_volume(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_storage_volume(a->cfg, c, f, why);
+}
+
+static int cmd_copy(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_storage_copy(a->cfg, c, f, why);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct admin *, const struct admin_cmd *, FILE *, const char **);
@@ -388,7 +398,8 @@ static const struct {
 	{ "list", cmd_list }, { "show", cmd_show },
 	{ "clear-reservation", cmd_clear_resv }, { "alua", cmd_alua },
 	{ "acl", cmd_acl }, { "chap", cmd_chap }, { "lun", cmd_lun },
-	{ "raid", cmd_raid }, { "pool", cmd_pool },
+	{ "raid", cmd_raid }, { "pool", cmd_pool }, { "volume", cmd_volume },
+	{ "snapshot", cmd_copy }, { "clone", cmd_copy },
 };
 
 static void run_line(struct admin *a, const char *line, size_t len, FILE *f)

@@ -32,7 +32,21 @@
  *   raid fail NAME ROLE           drop a member as if it had failed
  *   raid add-spare NAME PATH      add a hot spare (PATH relative to data_dir;
  *                                 created with member_size if missing)
+ *                                 and list it under the section's spares
  *   pool status [NAME] [--json]   chunks, volumes, overcommit, low water
+ *   pool grow NAME [size=S]       extend a file data store (to S, or to the
+ *                                 file's size) and give the pool the chunks;
+ *                                 the [pool] size key is set
+ *   volume list POOL [--json]     id, size, mapped chunks / bytes, kind,
+ *                                 origin, exported as (IQN LUN)
+ *   volume create POOL ID size=S
+ *   volume resize POOL ID size=S  grow online (exported LUs: 2A/09); a
+ *                                 shrink only while not exported
+ *   volume delete POOL ID         refused while exported
+ *   snapshot create POOL ORIGIN NEW   read-only point-in-time copy
+ *   clone create POOL ORIGIN NEW      writable copy (both print the time)
+ *   lun add IQN LUN backend=thin pool=P volume=ID [read_only=yes]
+ *           [block_size=512|4096]
  *   raid / pool requests run on the storage control thread (storage.h).
  *   acl / chap changes are saved to the -c FILE (admin_live.c) before they
  *   apply; with the embedded default they are run-time only (the reply says so).
@@ -85,9 +99,20 @@ int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, 
 int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
 		   const char **why);
 
+/* Set KEY (or with append add ", VALUE" to its list) in the [KIND NAME]
+ * section of the configuration text; once the new text parses, apply() makes
+ * the run-time change (0, or -errno with a reason in err), then the file is
+ * renamed into place. Prints "saved to FILE". (admin_live.c) */
+int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char *name, const char *key,
+			   const char *value, bool append, int (*apply)(void *arg, char *err, size_t errlen),
+			   void *arg, FILE *f, const char **why);
+
 /* JSON string literal of s (quotes, backslashes and control bytes escaped). */
 void admin_json_str(FILE *f, const char *s);
 /* raid ... / pool status requests (admin_storage.c). */
 int admin_storage_raid(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
 int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+/* volume ... / snapshot create / clone create requests (admin_storage.c). */
+int admin_storage_volume(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+int admin_storage_copy(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
 #endif

@@ -57,18 +57,24 @@ static bool span_eq(const char *b, const char *e, const char *s)
 	return (size_t)(e - b) == strlen(s) && !strncmp(b, s, (size_t)(e - b));
 }
 
-/* Is the line [b, e) the header "[target IQN]"? */
-static bool is_target_header(const char *b, const char *e, const char *iqn)
+/* Is the line [b, e) the header "[KIND NAME]"? */
+static bool is_section_header(const char *b, const char *e, const char *kind, const char *name)
 {
+	size_t kl = strlen(kind);
 	b = skip_ws(b, e);
 	e = trim_end(b, e);
 	if (e - b < 2 || *b != '[' || e[-1] != ']')
 		return false;
 	b = skip_ws(b + 1, e - 1);
 	const char *ie = trim_end(b, e - 1);
-	if (ie - b < 7 || strncmp(b, "target", 6) || (b[6] != ' ' && b[6] != '\t'))
+	if ((size_t)(ie - b) < kl + 1 || strncmp(b, kind, kl) || (b[kl] != ' ' && b[kl] != '\t'))
 		return false;
-	return span_eq(skip_ws(b + 6, ie), ie, iqn);
+	return span_eq(skip_ws(b + kl, ie), ie, name);
+}
+
+static bool is_target_header(const char *b, const char *e, const char *iqn)
+{
+	return is_section_header(b, e, "target", iqn);
 }
 
 /* Split "key = value" on [b, e); false for comments, headers, blanks. */
@@ -234,6 +240,7 @@ struct live_ctx {
 	/* lun add / remove (admin_lun.c): run before the new text is installed
 	 * (may refuse) and after (r = outcome); NULL => acl / chap adopt(). */
 	int (*prepare)(struct live_ctx *x, struct tgt_target *nt, const char **why);
+	/* (x->t is NULL for a [raid] / [pool] change: nt is then NULL too) */
 	void (*finish)(struct live_ctx *x, struct tgt_target *nt, int r);
 	void *arg;
 };
@@ -309,8 +316,8 @@ static int commit(struct live_ctx *x, const struct buf *next, const char **why)
 		snprintf(msg, sizeof(msg), "%.*s", (int)(sizeof(msg) - 1), x->err + tl);
 		snprintf(x->err, sizeof(x->err), "refused, the file would not parse: %.512s%.600s", name, msg);
 	}
-	struct tgt_target *nt = loaded ? find_target(parsed, x->t->iqn) : NULL;
-	if (loaded && !nt) {
+	struct tgt_target *nt = loaded && x->t ? find_target(parsed, x->t->iqn) : NULL;
+	if (loaded && x->t && !nt) {
 		*why = "the change would remove the target";
 		r = -EINVAL;
 	}
@@ -428,6 +435,7 @@ struct lun_change {
 	char section[1024];       /* add: the text of the new section */
 	bool published;           /* add: the LU is in the map */
 	struct tgt_server *srv;
+	struct tgt_config *cfg;
 };
 
 /* "[lun ARG]" header? ARG's span in *ab..*ae. */
@@ -539,7 +547,8 @@ static int lun_drain_destroy(struct lun_change *lc, struct tgt_target *t, FILE *
 			fprintf(f, "LUN %llu unpublished, but tasks are still in flight: its backend stays open\n",
 				(unsigned long long)lc->lun);
 	} else {
-		scsi_lun_map_release(t->map, lu);
+		tgt_storage_lu_removed(lc->cfg, lu);    /* no 38/07 to it any more */
+		scsi_lun_map_release(t->map, lu);       /* closes its backend: a thin volume can be deleted */
 	}
 	tgt_config_forget_lun(t, lc->lun);
 	return 0;
@@ -570,7 +579,8 @@ static void lun_finish(struct live_ctx *x, struct tgt_target *nt, int r)
 		lun_drain_destroy(lc, x->t, NULL);   /* the file was not changed: take it back */
 }
 
-static const char *const lun_keys[] = { "backend=", "path=", "size=", "block_size=", "thin=" };
+static const char *const lun_keys[] = { "backend=", "path=", "size=", "block_size=", "thin=",
+					 "pool=", "volume=", "raid=", "read_only=" };
 #define N_LUN_KEYS (sizeof(lun_keys) / sizeof(lun_keys[0]))
 
 /* key=value words into the text of a [lun N] section. */
@@ -583,9 +593,9 @@ static int lun_section(const struct admin_cmd *c, struct lun_change *lc, const c
 		size_t k = 0;
 		while (k < N_LUN_KEYS && strncmp(a, lun_keys[k], strlen(lun_keys[k])))
 			k++;
-		*why = "lun add takes backend=file|memory, path=, size=, block_size=, thin= "
-		       "(thin and raid LUNs: edit the file and restart)";
-		if (k == N_LUN_KEYS || strpbrk(a, ";#[]") || !strcmp(a, "backend=thin") || !strcmp(a, "backend=raid"))
+		*why = "lun add takes backend=file|memory|thin|raid, path=, size=, block_size=, thin=, pool=, "
+		       "volume=, raid=, read_only=";
+		if (k == N_LUN_KEYS || strpbrk(a, ";#[]"))
 			return -EINVAL;
 		file |= !strcmp(a, "backend=file");
 		n += (size_t)snprintf(lc->section + n, sizeof(lc->section) - n, "%.*s = %s\n",
@@ -626,10 +636,6 @@ static int lun_check_remove(struct lun_change *lc, struct tgt_target *t, const c
 	*why = "no such LUN";
 	if (!lu)
 		return -ENOENT;
-	struct tgt_lun_conf *l = find_lun(t, lc->lun);
-	*why = "thin and raid LUNs cannot be removed at run time (edit the file and restart)";
-	if (l && (l->stor.pool || l->stor.raid))
-		return -EOPNOTSUPP;
 	struct scsi_admin_lu info;
 	scsi_admin_lu_info(lu, &info, NULL, 0);
 	*why = "the LUN holds persistent reservation registrations or a reservation (initiators may "
@@ -654,8 +660,9 @@ int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct 
 		   const char **why)
 {
 	static struct live_ctx x;   /* admin thread only: err outlives the call for *why */
-	struct lun_change lc = { .add = c->argc >= 2 && !strcmp(c->argv[1], "add"), .srv = srv };
+	struct lun_change lc = { .add = c->argc >= 2 && !strcmp(c->argv[1], "add"), .srv = srv, .cfg = cfg };
 	*why = "usage: lun add IQN LUN backend=file|memory [path=P] size=S [block_size=B] [thin=yes|no] | "
+	       "lun add IQN LUN backend=thin pool=P volume=ID [read_only=yes] [block_size=B] | "
 	       "lun remove IQN LUN [--force]";
 	if (c->argc < 4 || (!lc.add && strcmp(c->argv[1], "remove")))
 		return -EINVAL;
@@ -688,4 +695,124 @@ int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct 
 		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE); "
 		      "the change is lost when it stops\n", f);
 	return 0;
+}
+
+/* ---- [raid NAME] / [pool NAME] keys (raid add-spare, pool grow) ----
+ * The key's first line in the section is rewritten ("key = VALUE", or with
+ * append "key = OLD, VALUE"); a section without the key gets it right after
+ * its header. The run-time change (apply) runs once the new text has
+ * parsed, before it is renamed into place: a refusal leaves the file alone. */
+
+struct sect_change {
+	const char *kind, *name, *key, *value;
+	bool append;
+	int (*apply)(void *arg, char *err, size_t errlen);
+	void *arg;
+};
+
+static bool key_is(const char *b, const char *e, const char *key, const char **vb, const char **ve)
+{
+	const char *kb, *ke;
+	return line_kv(b, e, &kb, &ke, vb, ve) && span_eq(kb, ke, key);
+}
+
+static int sect_edit(const char *text, const struct sect_change *sc, struct buf *out, const char **why)
+{
+	bool in = false, has_key = false, found = false, done = false;
+	const char *vb, *ve;
+	for (const char *b = text; *b;) {     /* pass 1: is the key there? */
+		const char *nl = strchr(b, '\n');
+		const char *e = nl ? nl : b + strlen(b);
+		const char *t = skip_ws(b, e);
+		if (t < e && *t == '[') {
+			in = is_section_header(b, e, sc->kind, sc->name);
+			found |= in;
+		}
+		else if (in && key_is(b, e, sc->key, &vb, &ve))
+			has_key = true;
+		b = nl ? nl + 1 : e;
+	}
+	*why = "the section is not in the configuration file";
+	if (!found)
+		return -ENOENT;
+	int r = 0;
+	in = false;
+	for (const char *b = text; *b && r == 0;) {
+		const char *nl = strchr(b, '\n');
+		const char *e = nl ? nl : b + strlen(b), *next = nl ? nl + 1 : e;
+		const char *t = skip_ws(b, e);
+		bool header = t < e && *t == '[';
+		if (header)
+			in = is_section_header(b, e, sc->kind, sc->name);
+		if (in && !done && !header && key_is(b, e, sc->key, &vb, &ve)) {
+			r = put(out, sc->key, strlen(sc->key));
+			r = r ? r : put(out, " = ", 3);
+			if (sc->append && r == 0 && ve > vb) {
+				r = put(out, vb, (size_t)(ve - vb));
+				r = r ? r : put(out, ", ", 2);
+			}
+			r = r ? r : put(out, sc->value, strlen(sc->value));
+			r = r ? r : put(out, "\n", 1);
+			done = true;
+		} else {
+			r = put(out, b, (size_t)(next - b));
+		}
+		if (r == 0 && in && header && !has_key && !done) {
+			r = nl ? 0 : put(out, "\n", 1);
+			r = r ? r : put(out, sc->key, strlen(sc->key));
+			r = r ? r : put(out, " = ", 3);
+			r = r ? r : put(out, sc->value, strlen(sc->value));
+			r = r ? r : put(out, "\n", 1);
+			done = true;
+		}
+		b = next;
+	}
+	*why = "out of memory";
+	return r;
+}
+
+static int sect_prepare(struct live_ctx *x, struct tgt_target *nt, const char **why)
+{
+	struct sect_change *sc = x->arg;
+	(void)nt;
+	x->err[0] = '\0';
+	int r = sc->apply(sc->arg, x->err, sizeof(x->err));
+	*why = x->err[0] ? x->err : strerror(-r);
+	return r;
+}
+
+static void sect_finish(struct live_ctx *x, struct tgt_target *nt, int r)
+{
+	(void)x, (void)nt, (void)r;    /* nothing to adopt: apply() changed the running storage */
+}
+
+int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char *name, const char *key,
+			   const char *value, bool append, int (*apply)(void *arg, char *err, size_t errlen),
+			   void *arg, FILE *f, const char **why)
+{
+	static struct live_ctx x;   /* admin thread only: err outlives the call for *why */
+	struct sect_change sc = { kind, name, key, value, append, apply, arg };
+	buf_free(&x.text);
+	memset(&x, 0, sizeof(x));
+	x.cfg = cfg;
+	x.prepare = sect_prepare;
+	x.finish = sect_finish;
+	x.arg = &sc;
+	*why = "a value cannot hold ',', ';', '#', '[' or ']'";
+	if (strpbrk(value, ",;#[]"))
+		return -EINVAL;
+	struct buf next = { 0 };
+	int r = load_current(&x);
+	*why = "cannot read the configuration file";
+	if (r == 0)
+		r = sect_edit(x.text.s, &sc, &next, why);
+	if (r == 0)
+		r = commit(&x, &next, why);
+	buf_free(&next);
+	buf_free(&x.text);
+	if (r == 0 && cfg->config_path[0])
+		fprintf(f, "saved to %s\n", cfg->config_path);
+	else if (r == 0)
+		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE)\n", f);
+	return r;
 }

@@ -1,10 +1,14 @@
 /* The admin socket's storage requests (admin.h): `raid status|scrub|fail|
- * add-spare` and `pool status`, text or JSON.
+ * add-spare`, `pool status|grow`, `volume list|create|resize|delete`,
+ * `snapshot create` and `clone create`, text or JSON.
  *
- * The work itself runs on storage.c's control thread (tgt_storage_raid_*:
- * posted to its loop, this thread waits for the answer); here are only
- * argument checks and output. The file stand-ins of docs/storage.md
- * (storage.status, raid-NAME.scrub) keep working beside these requests.
+ * The work itself runs on storage.c's control thread (tgt_storage_*: posted
+ * to its loop, this thread waits for the answer); here are argument checks,
+ * the checks against exported LUNs (t->luns belongs to this thread), the
+ * configuration edits of add-spare and pool grow (admin_live_section_key:
+ * validated, the change applied, then renamed into place) and output. The
+ * file stand-ins of docs/storage.md (storage.status, raid-NAME.scrub) keep
+ * working beside these requests.
  *
  * Not for: RAID / thin logic (lun-backends/), the control thread (storage.c).
  */
@@ -13,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "common/log.h"
 #include "target/admin.h"
 #include "target/storage.h"
 
@@ -175,19 +182,37 @@ static int raid_fail(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f,
 	return r;
 }
 
+struct spare_arg {
+	struct tgt_config *cfg;
+	int idx;
+	const char *path;
+};
+
+/* Runs once the configuration with the new spares line has parsed. */
+static int spare_apply(void *arg, char *err, size_t errlen)
+{
+	struct spare_arg *a = arg;
+	int r = tgt_storage_raid_add_spare(a->cfg, a->idx, a->path, err, errlen);
+	if (r == -ENODEV && !err[0])
+		snprintf(err, errlen, "the array is not assembled");
+	else if (r < 0 && !err[0])
+		snprintf(err, errlen, "cannot add the spare: %s", strerror(-r));
+	return r;
+}
+
+/* The spare is added to the array, and to the section's spares list so that
+ * the next start finds it (assembly takes members and spares in any order). */
 static int raid_add_spare(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	static char err[256];     /* admin thread only; *why may point here */
 	*why = "usage: raid add-spare NAME PATH";
 	if (c->argc != 4)
 		return -EINVAL;
 	int i = find_raid(cfg, c->argv[2], why);
-	int r = i < 0 ? i : tgt_storage_raid_add_spare(cfg, i, c->argv[3], err, sizeof(err));
-	if (r == -ENODEV && !err[0])
-		*why = "the array is not assembled";
-	else if (r < 0 && i >= 0)
-		*why = err[0] ? err : "cannot add the spare";
-	else if (r == 0)
+	if (i < 0)
+		return i;
+	struct spare_arg a = { cfg, i, c->argv[3] };
+	int r = admin_live_section_key(cfg, "raid", c->argv[2], "spares", c->argv[3], true, spare_apply, &a, f, why);
+	if (r == 0)
 		fprintf(f, "spare %s added to %s\n", c->argv[3], c->argv[2]);
 	return r;
 }
@@ -241,10 +266,14 @@ static void pool_out(FILE *f, const char *name, const struct tgt_pool_info *in, 
 	}
 }
 
+static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+
 int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct tgt_pool_info in;
-	*why = "usage: pool status [NAME] [--json]";
+	if (c->argc >= 2 && !strcmp(c->argv[1], "grow"))
+		return pool_grow(cfg, c, f, why);
+	*why = "usage: pool status [NAME] [--json] | pool grow NAME [size=S]";
 	if (c->argc < 2 || c->argc > 3 || strcmp(c->argv[1], "status"))
 		return -EINVAL;
 	int from = 0, to = cfg->n_pools;
@@ -262,5 +291,366 @@ int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 		pool_out(f, cfg->pools[i].name, &in, c->json);
 	}
 	fputs(list ? "]\n" : c->json ? "\n" : "", f);
+	return 0;
+}
+
+/* ---- pool grow ---- */
+
+struct grow_arg {
+	struct tgt_config *cfg;
+	int idx;
+	uint64_t size, old, now;
+	bool given;               /* size= was given */
+};
+
+static int grow_apply(void *arg, char *err, size_t errlen)
+{
+	struct grow_arg *g = arg;
+	/* without size=, storage.c takes the file's size itself (and says so) */
+	return tgt_storage_pool_grow(g->cfg, g->idx, g->given ? g->size : 0, &g->old, &g->now, err, errlen);
+}
+
+/* size=S, or the data file's size when the administrator extended it. */
+static int grow_size(struct tgt_config *cfg, const struct tgt_pool_conf *pc, const struct admin_cmd *c,
+		     uint64_t *size, const char **why)
+{
+	static char msg[600];     /* admin thread only; *why may point here */
+	char path[8300];
+	struct stat st;
+	*why = "usage: pool grow NAME [size=S]";
+	if (c->argc == 4 && strncmp(c->argv[3], "size=", 5))
+		return -EINVAL;
+	if (c->argc == 4) {
+		*why = "size=S: not a size (a number with optional K, M, G, T)";
+		return tgt_config_parse_size(c->argv[3] + 5, size) < 0 || !*size ? -EINVAL : 0;
+	}
+	snprintf(path, sizeof(path), "%s%s%s", pc->data[0] == '/' ? "" : cfg->data_dir,
+		 pc->data[0] == '/' ? "" : "/", pc->data);
+	if (stat(path, &st) < 0) {
+		int e = errno;
+		snprintf(msg, sizeof(msg), "data %.500s: %s", path, strerror(e));
+		*why = msg;
+		return -e;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static char msg[300];     /* admin thread only; *why may point here */
+	char value[32];
+	*why = "usage: pool grow NAME [size=S]";
+	if (c->argc != 3 && c->argc != 4)
+		return -EINVAL;
+	int i = find_pool(cfg, c->argv[2], why);
+	if (i < 0)
+		return i;
+	const struct tgt_pool_conf *pc = &cfg->pools[i];
+	if (pc->data_raid >= 0) {
+		snprintf(msg, sizeof(msg), "pool %s keeps its data on raid %s, and arrays cannot grow (no "
+			 "reshape): put new volumes in a new pool", pc->name, pc->data);
+		*why = msg;
+		return -EOPNOTSUPP;
+	}
+	struct grow_arg g = { cfg, i, 0, 0, 0, c->argc == 4 };
+	int r = grow_size(cfg, pc, c, &g.size, why);
+	if (r < 0)
+		return r;
+	snprintf(value, sizeof(value), "%llu", (unsigned long long)g.size);
+	r = admin_live_section_key(cfg, "pool", pc->name, "size", value, false, grow_apply, &g, f, why);
+	if (r == 0)
+		fprintf(f, "pool %s grown from %llu to %llu bytes\n", pc->name, (unsigned long long)g.old,
+			(unsigned long long)g.now);
+	return r;
+}
+
+/* ---- volumes ---- */
+
+#define MAX_EXPORTS 16
+
+struct vol_export {
+	const char *iqn;
+	uint64_t lun;
+	struct scsi_lu *lu;
+};
+
+/* The LUNs exporting volume id of pool (t->luns: this thread's). */
+static int exports_of(const struct tgt_config *cfg, const char *pool, uint32_t id, struct vol_export *out)
+{
+	int n = 0;
+	for (int t = 0; t < cfg->n_targets; t++)
+		for (int k = 0; k < cfg->targets[t].n_luns; k++) {
+			const struct tgt_lun_conf *l = &cfg->targets[t].luns[k];
+			if (!l->lu || !l->stor.pool || strcmp(l->stor.pool, pool) || l->stor.volume != id)
+				continue;
+			if (n < MAX_EXPORTS)
+				out[n] = (struct vol_export){ cfg->targets[t].iqn, l->lun, l->lu };
+			n++;
+		}
+	return n < MAX_EXPORTS ? n : MAX_EXPORTS;
+}
+
+static int parse_id(const char *s, uint32_t *out, const char **why)
+{
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	*why = "a volume ID is a number 0..4294967295";
+	if (errno || *end || s[0] == '-' || !s[0] || x > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int parse_size_word(const char *w, uint64_t *out, const char **why)
+{
+	*why = "size=S: a size (a number with optional K, M, G, T), a non-zero multiple of 4096";
+	if (strncmp(w, "size=", 5) || tgt_config_parse_size(w + 5, out) < 0 || !*out || *out % 4096)
+		return -EINVAL;
+	return 0;
+}
+
+/* The reason for a library error on volume id of pool (or origin). */
+static const char *vol_why(int r, uint32_t id, uint32_t origin, bool copy)
+{
+	static char msg[200];     /* admin thread only */
+	switch (r) {
+	case -EEXIST: snprintf(msg, sizeof(msg), "volume %u exists", id); break;
+	case -ENOENT: snprintf(msg, sizeof(msg), "no volume %u in the pool", copy ? origin : id); break;
+	case -EBUSY: snprintf(msg, sizeof(msg), "volume %u is open (exported)", id); break;
+	case -EINVAL: snprintf(msg, sizeof(msg), "bad size (a non-zero multiple of 4096)"); break;
+	case -ENODEV: snprintf(msg, sizeof(msg), "the pool is not open (pool status says why)"); break;
+	case -EIO: snprintf(msg, sizeof(msg), "the pool's metadata failed: allocation is refused"); break;
+	default: snprintf(msg, sizeof(msg), "%s", strerror(-r)); break;
+	}
+	return msg;
+}
+
+static void export_json(FILE *f, const struct vol_export *x, int n)
+{
+	fputs("[", f);
+	for (int k = 0; k < n; k++) {
+		fputs(k ? ",{\"target\":" : "{\"target\":", f);
+		admin_json_str(f, x[k].iqn);
+		fprintf(f, ",\"lun\":%" PRIu64 "}", x[k].lun);
+	}
+	fputs("]", f);
+}
+
+static void volume_out(FILE *f, const struct tgt_volume_info *v, uint32_t chunk, const struct vol_export *x,
+		       int nx, bool json)
+{
+	if (json) {
+		fprintf(f, "{\"id\":%u,\"size\":%" PRIu64 ",\"mapped_chunks\":%" PRIu64 ",\"mapped_bytes\":%" PRIu64
+			",\"kind\":\"%s\",\"origin\":", v->id, v->size, v->mapped_chunks, v->mapped_chunks * chunk,
+			v->kind);
+		if (v->has_origin)
+			fprintf(f, "%u", v->origin);
+		else
+			fputs("null", f);
+		fprintf(f, ",\"read_only\":%s,\"open\":%s,\"exported\":", tf(v->read_only), tf(v->open));
+		export_json(f, x, nx);
+		fputc('}', f);
+		return;
+	}
+	fprintf(f, "%u size=%" PRIu64 " mapped_chunks=%" PRIu64 " mapped_bytes=%" PRIu64 " kind=%s origin=", v->id,
+		v->size, v->mapped_chunks, v->mapped_chunks * chunk, v->kind);
+	if (v->has_origin)
+		fprintf(f, "%u", v->origin);
+	else
+		fputc('-', f);
+	fputs(" exported=", f);
+	for (int k = 0; k < nx; k++)
+		fprintf(f, "%s%s:%" PRIu64, k ? "," : "", x[k].iqn, x[k].lun);
+	fputs(nx ? "\n" : "-\n", f);
+}
+
+static int volume_list(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static struct tgt_pool_info in;     /* admin thread only */
+	struct tgt_volume_info *v = NULL;
+	struct vol_export x[MAX_EXPORTS];
+	int n = 0;
+	*why = "usage: volume list POOL [--json]";
+	if (c->argc != 3)
+		return -EINVAL;
+	int r = tgt_storage_pool_info(cfg, pi, &in);
+	if (r == 0 && in.failed)
+		r = -ENODEV;
+	if (r == 0)
+		r = tgt_storage_volume_list(cfg, pi, &v, &n);
+	if (r < 0) {
+		*why = r == -ENODEV ? "the pool is not open (pool status says why)" : "storage control thread not running";
+		return r;
+	}
+	fputs(c->json ? "[" : "", f);
+	for (int i = 0; i < n; i++) {
+		int nx = exports_of(cfg, cfg->pools[pi].name, v[i].id, x);
+		fputs(c->json && i ? "," : "", f);
+		volume_out(f, &v[i], in.st.chunk_size, x, nx, c->json);
+	}
+	fputs(c->json ? "]\n" : "", f);
+	free(v);
+	return 0;
+}
+
+static uint64_t volume_size(struct tgt_config *cfg, int pi, uint32_t id)
+{
+	struct tgt_volume_info *v = NULL;
+	int n = 0;
+	uint64_t size = 0;
+	if (tgt_storage_volume_list(cfg, pi, &v, &n) == 0)
+		for (int i = 0; i < n; i++)
+			if (v[i].id == id)
+				size = v[i].size;
+	free(v);
+	return size;
+}
+
+static int volume_create(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	uint32_t id;
+	uint64_t size;
+	*why = "usage: volume create POOL ID size=S";
+	if (c->argc != 5)
+		return -EINVAL;
+	int r = parse_id(c->argv[3], &id, why);
+	if (r == 0)
+		r = parse_size_word(c->argv[4], &size, why);
+	if (r < 0)
+		return r;
+	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_CREATE, id, 0, size);
+	if (r < 0) {
+		*why = vol_why(r, id, 0, false);
+		return r;
+	}
+	fprintf(f, "volume %u created in %s: %" PRIu64 " bytes\n", id, cfg->pools[pi].name, size);
+	return 0;
+}
+
+/* Grow online: the library updates the open volume's size; every LU
+ * exporting it takes the new capacity and raises 2A/09 (SBC-4 4.6). */
+static int volume_resize(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static char msg[400];     /* admin thread only */
+	struct vol_export x[MAX_EXPORTS];
+	uint32_t id;
+	uint64_t size;
+	*why = "usage: volume resize POOL ID size=S";
+	if (c->argc != 5)
+		return -EINVAL;
+	int r = parse_id(c->argv[3], &id, why);
+	if (r == 0)
+		r = parse_size_word(c->argv[4], &size, why);
+	if (r < 0)
+		return r;
+	const char *pool = cfg->pools[pi].name;
+	int nx = exports_of(cfg, pool, id, x);
+	uint64_t old = volume_size(cfg, pi, id);
+	if (nx && size < old) {
+		snprintf(msg, sizeof(msg), "volume %u is exported as %s LUN %" PRIu64 ": a shrink would cut data "
+			 "from under its initiators; lun remove it first", id, x[0].iqn, x[0].lun);
+		*why = msg;
+		return -EBUSY;
+	}
+	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_RESIZE, id, 0, size);
+	if (r < 0) {
+		*why = vol_why(r, id, 0, false);
+		return r;
+	}
+	for (int k = 0; k < nx; k++)
+		scsi_lu_capacity_changed(x[k].lu);
+	kinfo("admin: pool %s volume %u resized from %" PRIu64 " to %" PRIu64 " bytes; 2A/09 raised on %d LU(s)",
+	      pool, id, old, size, nx);
+	fprintf(f, "volume %u resized from %" PRIu64 " to %" PRIu64 " bytes", id, old, size);
+	if (nx)
+		fprintf(f, "; %d exported LU(s) report the new capacity (2A/09 CAPACITY DATA HAS CHANGED)", nx);
+	fputc('\n', f);
+	return 0;
+}
+
+static int volume_delete(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static char msg[400];     /* admin thread only */
+	struct vol_export x[MAX_EXPORTS];
+	struct tgt_pool_info in;
+	uint32_t id;
+	*why = "usage: volume delete POOL ID";
+	if (c->argc != 4)
+		return -EINVAL;
+	int r = parse_id(c->argv[3], &id, why);
+	if (r < 0)
+		return r;
+	if (exports_of(cfg, cfg->pools[pi].name, id, x)) {
+		snprintf(msg, sizeof(msg), "volume %u is exported as %s LUN %" PRIu64 ": lun remove it first", id,
+			 x[0].iqn, x[0].lun);
+		*why = msg;
+		return -EBUSY;
+	}
+	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_DELETE, id, 0, 0);
+	if (r < 0) {
+		*why = vol_why(r, id, 0, false);
+		return r;
+	}
+	fprintf(f, "volume %u deleted from %s", id, cfg->pools[pi].name);
+	if (tgt_storage_pool_info(cfg, pi, &in) == 0 && !in.failed)
+		fprintf(f, "; %" PRIu64 " of %" PRIu64 " chunks used", in.st.chunks_used, in.st.chunks_total);
+	fputc('\n', f);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct tgt_config *, int, const struct admin_cmd *, FILE *, const char **);
+} volume_cmds[] = {
+	{ "list", volume_list }, { "create", volume_create },
+	{ "resize", volume_resize }, { "delete", volume_delete },
+};
+
+int admin_storage_volume(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	*why = "usage: volume list POOL | create POOL ID size=S | resize POOL ID size=S | delete POOL ID";
+	if (c->argc < 3)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(volume_cmds) / sizeof(volume_cmds[0]); i++)
+		if (!strcmp(c->argv[1], volume_cmds[i].name)) {
+			int pi = find_pool(cfg, c->argv[2], why);
+			return pi < 0 ? pi : volume_cmds[i].fn(cfg, pi, c, f, why);
+		}
+	return -EINVAL;
+}
+
+/* snapshot create POOL ORIGIN NEW | clone create POOL ORIGIN NEW: one
+ * journal record and a copy of the origin's map, timed here (the admin
+ * thread's view: includes the hop to the control thread). */
+int admin_storage_copy(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	bool snap = !strcmp(c->argv[0], "snapshot");
+	uint32_t origin, id;
+	struct timespec t0, t1;
+	*why = snap ? "usage: snapshot create POOL ORIGIN_ID NEW_ID" : "usage: clone create POOL ORIGIN_ID NEW_ID";
+	if (c->argc != 5 || strcmp(c->argv[1], "create"))
+		return -EINVAL;
+	int pi = find_pool(cfg, c->argv[2], why);
+	int r = pi < 0 ? pi : parse_id(c->argv[3], &origin, why);
+	if (r == 0)
+		r = parse_id(c->argv[4], &id, why);
+	if (r < 0)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = tgt_storage_volume_op(cfg, pi, snap ? TGT_VOL_SNAPSHOT : TGT_VOL_CLONE, id, origin, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r < 0) {
+		*why = vol_why(r, id, origin, true);
+		return r;
+	}
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (c->json)
+		fprintf(f, "{\"pool\":\"%s\",\"id\":%u,\"origin\":%u,\"kind\":\"%s\",\"ms\":%.3f}\n", cfg->pools[pi].name,
+			id, origin, snap ? "snapshot" : "clone", ms);
+	else
+		fprintf(f, "%s %u of volume %u %s in %.3f ms\n", snap ? "snapshot" : "clone", id, origin,
+			snap ? "taken" : "cloned", ms);
 	return 0;
 }

@@ -1630,6 +1630,11 @@ int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+int tgt_config_parse_size(const char *v, uint64_t *out)
+{
+	return cfg_parse_size(v, out);
+}
+
 /* ---- run-time LUN changes (kura-targetctl lun add / remove, admin_live.c) ----
  * t->luns is read only by the admin thread once the server runs, so growing
  * or shrinking it there needs no lock; the LU map is what workers read. */
@@ -1645,7 +1650,8 @@ static int restore(struct tgt_config *cfg, const char **s)
 static int adopt_lun_strings(struct tgt_config *cfg, struct tgt_lun_conf *l)
 {
 	const char **s[] = { &l->backend.type, &l->backend.path, &l->ident.target_iqn, &l->ident.serial,
-			     &l->ident.vendor, &l->ident.product, &l->ident.revision, &l->ident.pr_dir };
+			     &l->ident.vendor, &l->ident.product, &l->ident.revision, &l->ident.pr_dir,
+			     &l->stor.pool, &l->stor.raid };
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if (restore(cfg, s[i]) < 0)
 			return -ENOMEM;
@@ -1655,8 +1661,8 @@ static int adopt_lun_strings(struct tgt_config *cfg, struct tgt_lun_conf *l)
 int tgt_config_add_lun(struct tgt_config *cfg, struct tgt_target *t, const struct tgt_lun_conf *src,
 		       char *err, size_t errlen)
 {
-	if (src->stor.pool || src->stor.raid) {
-		snprintf(err, errlen, "thin and raid LUNs cannot be added at run time (restart the daemon)");
+	if ((src->stor.pool || src->stor.raid) && !cfg->stor_rt) {
+		snprintf(err, errlen, "the daemon runs no [pool] or [raid] section (restart it with one)");
 		return -EOPNOTSUPP;
 	}
 	if (!t->map || scsi_lun_map_get(t->map, src->lun)) {

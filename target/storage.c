@@ -17,8 +17,10 @@
  *    state, rebuild / scrub progress; format in docs/storage.md), measures
  *    rebuild throughput and picks up scrub requests dropped as
  *    <data_dir>/raid-NAME.scrub (kept beside kura-targetctl's raid scrub);
- *  - the admin socket's raid / pool requests (stor_call: posted here, the
- *    admin thread waits for the answer).
+ *  - the admin socket's raid / pool / volume requests and the opening of
+ *    thin volumes for LUNs, at start and at run time (stor_call: posted
+ *    here, the caller waits for the answer): the pool's control calls block
+ *    on its metadata, so they run here and never on a worker's loop.
  * Shutdown: LUs (volumes) -> pools -> arrays quiesced on the loop (no
  * background step in flight) -> stop the loop -> arrays closed.
  *
@@ -34,9 +36,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/fileutil.h"
 #include "common/log.h"
 #include "lun-backends/lun_raid.h"
 #include "lun-backends/lun_thin.h"
+/* Only for tgt_storage_volume_list (pool_peek below): lun_thin.h has no call
+ * that lists volumes or counts their mapped chunks yet. */
+#include "lun-backends/lun_thin_internal.h"
 #include "target/tgt.h"
 
 #define STOR_TICK_MS 250
@@ -536,6 +542,10 @@ struct stor_call {
 	bool repair;
 	int role;
 	const char *path;
+	enum tgt_vol_op op;
+	uint32_t id, origin;
+	uint64_t size, *old, *now;
+	struct tgt_lun_conf *lun;
 	void *out;
 	char *err;
 	size_t errlen;
@@ -650,6 +660,288 @@ static int raid_spare_fn(struct stor_call *c)
 	return r;
 }
 
+/* ---- lineage: which volume is a snapshot or clone of which ----
+ * <data_dir>/pool-NAME.lineage, one "ID KIND ORIGIN" line per snapshot or
+ * clone, replaced atomically on each change (control thread only). It is
+ * informational (volume list): the pool's metadata is the truth about what
+ * exists, and shares chunks by reference count, so losing this file loses
+ * no data. */
+struct lineage {
+	uint32_t id, origin;
+	char kind[12];
+};
+
+static bool lineage_path(const struct tgt_config *cfg, const struct tgt_pool_conf *pc, char *out, size_t len)
+{
+	return snprintf(out, len, "%s/pool-%s.lineage", cfg->data_dir, pc->name) < (int)len;
+}
+
+/* A missing or unreadable file is an empty lineage. *out malloc'ed. */
+static int lineage_read(const struct tgt_config *cfg, const struct tgt_pool_conf *pc, struct lineage **out, int *n)
+{
+	char path[PATH_MAX], line[128];
+	*out = NULL;
+	*n = 0;
+	FILE *f = lineage_path(cfg, pc, path, sizeof(path)) ? fopen(path, "re") : NULL;
+	if (!f)
+		return 0;
+	int cap = 0;
+	while (fgets(line, sizeof(line), f)) {
+		struct lineage e = { 0 };
+		unsigned long id, origin;
+		if (sscanf(line, "%lu %11s %lu", &id, e.kind, &origin) != 3 || id > UINT32_MAX || origin > UINT32_MAX)
+			continue;
+		e.id = (uint32_t)id;
+		e.origin = (uint32_t)origin;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct lineage *g = realloc(*out, (size_t)cap * sizeof(*g));
+			if (!g) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			*out = g;
+		}
+		(*out)[(*n)++] = e;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Set (kind != NULL) or drop volume id's line. */
+static void lineage_update(const struct tgt_config *cfg, const struct tgt_pool_conf *pc, uint32_t id,
+			   const char *kind, uint32_t origin)
+{
+	struct lineage *l;
+	int n;
+	char path[PATH_MAX];
+	if (lineage_read(cfg, pc, &l, &n) < 0 || !lineage_path(cfg, pc, path, sizeof(path))) {
+		free(l);
+		return;
+	}
+	size_t cap = (size_t)(n + 1) * 48 + 1, len = 0;
+	char *text = malloc(cap);
+	bool changed = kind != NULL;
+	for (int i = 0; text && i < n; i++) {
+		if (l[i].id == id) {
+			changed = true;
+			continue;
+		}
+		len += (size_t)snprintf(text + len, cap - len, "%u %s %u\n", l[i].id, l[i].kind, l[i].origin);
+	}
+	if (text && kind)
+		len += (size_t)snprintf(text + len, cap - len, "%u %s %u\n", id, kind, origin);
+	int r = !text ? -ENOMEM : changed ? kfile_replace(path, text, len, 0600) : 0;
+	if (r < 0)
+		kwarn("pool %s: lineage file %s: %s", pc->name, path, strerror(-r));
+	free(text);
+	free(l);
+}
+
+static struct tgt_pool_conf *call_pool(struct stor_call *c)
+{
+	return c->idx >= 0 && c->idx < c->cfg->n_pools ? &c->cfg->pools[c->idx] : NULL;
+}
+
+/* ---- volume list ----
+ * Reads the pool's volume table under its lock through the library's
+ * internal header: a stop-gap until lun_thin.h offers a listing call
+ * (lun_thin_volume_list: id, size, flags, mapped chunks, opened). Counting
+ * mapped chunks walks the volume's map: O(virtual chunks), under the pool
+ * lock, which an administrator's request can afford. */
+static uint64_t vol_mapped(const struct thin_vol *v)
+{
+	uint64_t n = 0;
+	for (uint64_t li = 0; li < v->nleaves; li++)
+		for (uint32_t i = 0; v->leaves[li] && i < THIN_LEAF_N; i++)
+			n += (v->leaves[li][i] & ~THIN_PENDING) != 0;
+	return n;
+}
+
+static int pool_peek(struct lun_thin_pool *pool, struct tgt_volume_info **out, int *n)
+{
+	pthread_mutex_lock(&pool->lock);
+	uint32_t nv = pool->nvols;
+	struct tgt_volume_info *v = calloc(nv ? nv : 1, sizeof(*v));
+	for (uint32_t i = 0; v && i < nv; i++) {
+		const struct thin_vol *tv = pool->vols[i];
+		v[i] = (struct tgt_volume_info){ .id = tv->id, .size = tv->size, .mapped_chunks = vol_mapped(tv),
+						 .read_only = tv->flags & THIN_VOL_RO, .open = tv->opener != NULL };
+	}
+	pthread_mutex_unlock(&pool->lock);
+	if (!v)
+		return -ENOMEM;
+	*out = v;
+	*n = (int)nv;
+	return 0;
+}
+
+static int vol_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct tgt_volume_info *)a)->id, y = ((const struct tgt_volume_info *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+static int volume_list_fn(struct stor_call *c)
+{
+	struct tgt_pool_conf *pc = call_pool(c);
+	struct tgt_volume_info *v = NULL;
+	struct lineage *l = NULL;
+	int n = 0, nl = 0;
+	if (!pc || pc->failed || !pc->pool)
+		return pc ? -ENODEV : -ENOENT;
+	int r = pool_peek(pc->pool, &v, &n);
+	if (r == 0)
+		r = lineage_read(c->cfg, pc, &l, &nl);
+	for (int i = 0; r == 0 && i < n; i++) {
+		snprintf(v[i].kind, sizeof(v[i].kind), "%s", v[i].read_only ? "snapshot" : "volume");
+		for (int k = 0; k < nl; k++)
+			if (l[k].id == v[i].id) {
+				snprintf(v[i].kind, sizeof(v[i].kind), "%s", l[k].kind);
+				v[i].has_origin = true;
+				v[i].origin = l[k].origin;
+			}
+	}
+	free(l);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	qsort(v, (size_t)n, sizeof(*v), vol_cmp);
+	*(struct tgt_volume_info **)c->out = v;
+	*c->now = (uint64_t)n;
+	return 0;
+}
+
+/* ---- volume create / delete / resize / snapshot / clone ---- */
+static int volume_op_fn(struct stor_call *c)
+{
+	struct tgt_pool_conf *pc = call_pool(c);
+	if (!pc || pc->failed || !pc->pool)
+		return pc ? -ENODEV : -ENOENT;
+	static const char *const names[] = { "created", "deleted", "resized", "snapshot", "clone" };
+	int r;
+	switch (c->op) {
+	case TGT_VOL_CREATE: r = lun_thin_volume_create(pc->pool, c->id, c->size); break;
+	case TGT_VOL_DELETE: r = lun_thin_volume_delete(pc->pool, c->id); break;
+	case TGT_VOL_RESIZE: r = lun_thin_volume_resize(pc->pool, c->id, c->size); break;
+	case TGT_VOL_SNAPSHOT: r = lun_thin_snapshot(pc->pool, c->origin, c->id); break;
+	case TGT_VOL_CLONE: r = lun_thin_clone(pc->pool, c->origin, c->id); break;
+	default: return -EINVAL;
+	}
+	if (r < 0)
+		return r;
+	if (c->op == TGT_VOL_SNAPSHOT || c->op == TGT_VOL_CLONE)
+		lineage_update(c->cfg, pc, c->id, names[c->op], c->origin);
+	else if (c->op != TGT_VOL_RESIZE)
+		lineage_update(c->cfg, pc, c->id, NULL, 0);   /* a new or deleted id has no lineage */
+	if (c->op == TGT_VOL_SNAPSHOT || c->op == TGT_VOL_CLONE)
+		kinfo("pool %s: volume %u: %s of volume %u (admin)", pc->name, c->id, names[c->op], c->origin);
+	else
+		kinfo("pool %s: volume %u %s (admin)", pc->name, c->id, names[c->op]);
+	return 0;
+}
+
+/* ---- pool grow ---- */
+static int grow_check(struct stor_call *c, struct tgt_pool_conf *pc, const char *path, uint64_t *want)
+{
+	struct stat st;
+	if (pc->data_raid >= 0) {
+		snprintf(c->err, c->errlen, "pool %s keeps its data on raid %s, and arrays cannot grow (no reshape): "
+			 "put new volumes in a new pool", pc->name, pc->data);
+		return -EOPNOTSUPP;
+	}
+	if (stat(path, &st) < 0) {
+		int e = errno;
+		snprintf(c->err, c->errlen, "data %s: %s", path, strerror(e));
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(c->err, c->errlen, "data %s is not a regular file: only a file data store grows here", path);
+		return -EOPNOTSUPP;
+	}
+	uint64_t cur = pc->data_be->size, chunk;
+	struct lun_thin_pool_status ps;
+	lun_thin_pool_status(pc->pool, &ps);
+	chunk = ps.chunk_size;
+	*want = c->size ? c->size : (uint64_t)st.st_size;
+	*c->old = cur;
+	if (*want / chunk <= ps.chunks_total) {
+		snprintf(c->err, c->errlen, c->size ? "the new size must add at least one chunk (%llu bytes) to the "
+			 "pool's %llu bytes of data" : "the data file is not larger than the pool's %llu bytes by a "
+			 "chunk (%llu bytes): give --size", (unsigned long long)(c->size ? chunk : cur),
+			 (unsigned long long)(c->size ? cur : chunk));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int pool_grow_fn(struct stor_call *c)
+{
+	struct tgt_pool_conf *pc = call_pool(c);
+	char path[PATH_MAX];
+	uint64_t want = 0;
+	if (!pc)
+		return -ENOENT;
+	if (pc->failed || !pc->pool) {
+		snprintf(c->err, c->errlen, "pool %s is not open: %s", pc->name, pc->why);
+		return -ENODEV;
+	}
+	if (!abs_path(c->cfg, pc->data, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	int r = grow_check(c, pc, path, &want);
+	if (r == 0 && (r = ensure_file(path, want)) < 0)
+		snprintf(c->err, c->errlen, "cannot extend %s: %s", path, strerror(-r));
+	if (r < 0)
+		return r;
+	/* The file backend never checks offsets against its size (the SCSI
+	 * layer does, on the LUs); the pool checks new_bytes against it. */
+	pc->data_be->size = want;
+	struct lun_thin_pool_status ps;
+	lun_thin_pool_status(pc->pool, &ps);
+	r = lun_thin_pool_grow(pc->pool, want - want % ps.chunk_size);
+	if (r < 0) {
+		snprintf(c->err, c->errlen, "the pool did not take the new space: %s", strerror(-r));
+		return r;
+	}
+	lun_thin_pool_status(pc->pool, &ps);
+	lun_thin_pool_set_low_water(pc->pool, low_water_chunks(pc, &ps), low_water_cb, pc->rt);
+	pc->size = want;
+	*c->now = want;
+	kinfo("pool %s: grown from %llu to %llu bytes (%llu chunks, %llu free) (admin)", pc->name,
+	      (unsigned long long)*c->old, (unsigned long long)want, (unsigned long long)ps.chunks_total,
+	      (unsigned long long)ps.chunks_free);
+	return 0;
+}
+
+int tgt_storage_volume_list(struct tgt_config *cfg, int idx, struct tgt_volume_info **out, int *n)
+{
+	uint64_t count = 0;
+	struct stor_call c = { .fn = volume_list_fn, .cfg = cfg, .idx = idx, .out = out, .now = &count };
+	*out = NULL;
+	int r = stor_call(&c);
+	*n = (int)count;
+	return r;
+}
+
+int tgt_storage_volume_op(struct tgt_config *cfg, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
+			  uint64_t size)
+{
+	struct stor_call c = { .fn = volume_op_fn, .cfg = cfg, .idx = idx, .op = op, .id = id, .origin = origin,
+			       .size = size };
+	return stor_call(&c);
+}
+
+int tgt_storage_pool_grow(struct tgt_config *cfg, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
+			  char *err, size_t errlen)
+{
+	struct stor_call c = { .fn = pool_grow_fn, .cfg = cfg, .idx = idx, .size = new_size, .old = old,
+			       .now = now, .err = err, .errlen = errlen };
+	err[0] = '\0';
+	*old = *now = 0;
+	return stor_call(&c);
+}
+
 int tgt_storage_raid_info(struct tgt_config *cfg, int idx, struct tgt_raid_info *out)
 {
 	struct stor_call c = { .fn = raid_info_fn, .cfg = cfg, .idx = idx, .out = out };
@@ -719,7 +1011,10 @@ int tgt_storage_open(struct tgt_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static int open_volume(struct tgt_pool_conf *pc, struct tgt_lun_conf *l, struct lun_backend **out)
+/* Control thread (open_volume_fn): open the LUN's volume, creating it
+ * first (new, snapshot_of, clone_of) when the configuration says how. */
+static int open_volume(struct tgt_config *cfg, struct tgt_pool_conf *pc, struct tgt_lun_conf *l,
+		       struct lun_backend **out)
 {
 	const struct tgt_lun_storage *s = &l->stor;
 	int r = lun_thin_volume_open(pc->pool, s->volume, l->backend.block_size, out);
@@ -733,9 +1028,22 @@ static int open_volume(struct tgt_pool_conf *pc, struct tgt_lun_conf *l, struct 
 		r = l->backend.size ? lun_thin_volume_create(pc->pool, s->volume, l->backend.size) : -ENOENT;
 	if (r < 0)
 		return r;
+	if (s->snapshot || s->clone)
+		lineage_update(cfg, pc, s->volume, s->snapshot ? "snapshot" : "clone", s->origin);
 	kinfo("pool %s: volume %u created (%s)", pc->name, s->volume,
 	      s->snapshot ? "snapshot" : s->clone ? "clone" : "new");
 	return lun_thin_volume_open(pc->pool, s->volume, l->backend.block_size, out);
+}
+
+static int open_volume_fn(struct stor_call *c)
+{
+	struct tgt_pool_conf *pc = call_pool(c);
+	int r = open_volume(c->cfg, pc, c->lun, c->out);
+	/* a thin volume's backend belongs to the LU: read_only = yes (or a
+	 * snapshot) makes the LU write-protected */
+	if (r == 0 && c->lun->backend.read_only)
+		(*(struct lun_backend **)c->out)->read_only = true;
+	return r;
 }
 
 static int find_named(const char *name, const void *arr, int n, size_t elem)
@@ -754,13 +1062,16 @@ int tgt_storage_open_lun(struct tgt_config *cfg, struct tgt_lun_conf *l, struct 
 	if (l->stor.raid) {
 		int i = find_named(l->stor.raid, cfg->raids, cfg->n_raids, sizeof(cfg->raids[0]));
 		struct tgt_raid_conf *rc = i >= 0 ? &cfg->raids[i] : NULL;
+		if (rc && !rc->failed && (r = shared_backend(rc->be, out)) == 0)
+			(*out)->read_only |= l->backend.read_only;
 		if (rc && !rc->failed)
-			return shared_backend(rc->be, out);
+			return r;
 		why = rc ? rc->why : "no such raid";
 	} else {
 		int i = find_named(l->stor.pool, cfg->pools, cfg->n_pools, sizeof(cfg->pools[0]));
 		struct tgt_pool_conf *pc = i >= 0 ? &cfg->pools[i] : NULL;
-		if (pc && !pc->failed && (r = open_volume(pc, l, out)) == 0)
+		struct stor_call c = { .fn = open_volume_fn, .cfg = cfg, .idx = i, .lun = l, .out = out };
+		if (pc && !pc->failed && (r = stor_call(&c)) == 0)
 			return 0;
 		why = pc && pc->failed ? pc->why : strerror(-r);
 		if (pc && !pc->failed) {    /* the pool works: a bad volume is a configuration error */
@@ -787,6 +1098,20 @@ void tgt_storage_lu_created(struct tgt_config *cfg, struct tgt_lun_conf *l)
 		pr->lus[pr->n_lus++] = l->lu;
 	}
 	pthread_mutex_unlock(&pr->mu);
+}
+
+void tgt_storage_lu_removed(struct tgt_config *cfg, struct scsi_lu *lu)
+{
+	for (int i = 0; i < cfg->n_pools; i++) {
+		struct tgt_pool_rt *pr = cfg->pools[i].rt;
+		if (!pr)
+			continue;
+		pthread_mutex_lock(&pr->mu);    /* low_water_ua holds it while it raises */
+		for (int k = 0; k < pr->n_lus; k++)
+			if (pr->lus[k] == lu)
+				pr->lus[k--] = pr->lus[--pr->n_lus];
+		pthread_mutex_unlock(&pr->mu);
+	}
 }
 
 void tgt_storage_forget_lus(struct tgt_config *cfg)

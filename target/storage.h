@@ -119,6 +119,49 @@ int tgt_storage_raid_fail(struct tgt_config *cfg, int idx, int role);
  * member_size if missing. The reason of a refusal goes to err. */
 int tgt_storage_raid_add_spare(struct tgt_config *cfg, int idx, const char *path, char *err, size_t errlen);
 
+/* Thin volumes of a pool (volume list). kind and origin come from the
+ * pool's lineage file <data_dir>/pool-NAME.lineage, kept by storage.c when it
+ * creates a snapshot or clone (the pool's metadata records only the
+ * read-only flag of a snapshot); a volume it has no line for is "volume", or
+ * "snapshot" when read-only. */
+struct tgt_volume_info {
+	uint32_t id;
+	uint64_t size;
+	uint64_t mapped_chunks;       /* virtual chunks that map a data chunk */
+	bool read_only;               /* a snapshot */
+	bool open;                    /* exported (opened by a LUN) */
+	char kind[12];                /* volume, snapshot, clone */
+	bool has_origin;
+	uint32_t origin;
+};
+/* *out is malloc'ed (free() it), *n entries sorted by id. */
+int tgt_storage_volume_list(struct tgt_config *cfg, int idx, struct tgt_volume_info **out, int *n);
+
+/* Volume management on the control thread: create (size), delete, resize
+ * (size; a shrink only while closed), snapshot / clone (origin -> id). The
+ * lineage file follows. -errno as lun_thin.h: -EEXIST, -ENOENT, -EBUSY
+ * (open), -EINVAL (size not a multiple of 4096), -ENODEV (pool failed). */
+enum tgt_vol_op { TGT_VOL_CREATE, TGT_VOL_DELETE, TGT_VOL_RESIZE, TGT_VOL_SNAPSHOT, TGT_VOL_CLONE };
+int tgt_storage_volume_op(struct tgt_config *cfg, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
+			  uint64_t size);
+
+/* Grow a pool whose data store is a file: extend the file to new_size bytes
+ * (0: take the file's current size, grown by hand), then give the pool the
+ * new chunks (lun_thin_pool_grow) and re-arm its low-water mark. Refused
+ * (-EOPNOTSUPP) for a pool on a RAID array: arrays cannot reshape. *old and
+ * *now get the data bytes before and after; the reason of a refusal goes to
+ * err. */
+int tgt_storage_pool_grow(struct tgt_config *cfg, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
+			  char *err, size_t errlen);
+
+/* The LU of a thin LUN is about to be destroyed (run-time lun remove): stop
+ * notifying it of low water. */
+void tgt_storage_lu_removed(struct tgt_config *cfg, struct scsi_lu *lu);
+
+/* "8G", "512", "64K": bytes (powers of 1024), as the configuration's size
+ * keys (config.c). 0, -EINVAL or -ERANGE. */
+int tgt_config_parse_size(const char *v, uint64_t *out);
+
 /* An always-failing backend of size bytes: every I/O completes with -ENODEV
  * (NOT READY 04/03), for a LUN whose array or pool cannot be opened. */
 int tgt_storage_offline_backend(uint64_t size, uint32_t block_size, struct lun_backend **out);

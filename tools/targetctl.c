@@ -39,23 +39,46 @@ static const char usage_text[] =
 	"          [--block-size 512|4096] [--thin yes|no]\n"
 	"                                open and publish a LUN (file: created sparse if\n"
 	"                                missing); sessions see 3F/0E REPORTED LUNS DATA\n"
-	"                                HAS CHANGED. thin / raid LUNs: edit and restart\n"
+	"                                HAS CHANGED\n"
+	"  lun add IQN LUN --backend thin --pool P --volume ID [--read-only]\n"
+	"          [--block-size 512|4096]\n"
+	"                                export an existing thin volume (a snapshot is\n"
+	"                                read-only); --backend raid --raid NAME: an array\n"
 	"  lun remove IQN LUN [--force]  unpublish (new commands: 25/00), wait for its\n"
-	"                                commands in flight, close it; refused while it\n"
-	"                                holds a persistent reservation unless --force\n"
+	"                                commands in flight, close it (a thin volume can\n"
+	"                                then be deleted); refused while it holds a\n"
+	"                                persistent reservation unless --force\n"
 	"  raid status [NAME]            level, state, members and their states, rebuild /\n"
 	"                                resync / scrub progress\n"
 	"  raid scrub NAME [--repair]    check parity / mirrors (repair: rewrite mismatches)\n"
 	"  raid fail NAME ROLE           drop member ROLE as if it had failed\n"
 	"  raid add-spare NAME PATH      add a hot spare (PATH relative to the daemon's\n"
-	"                                data_dir); a failed role rebuilds onto it\n"
+	"                                data_dir; saved in the section's spares); a\n"
+	"                                failed role rebuilds onto it\n"
 	"  pool status [NAME]            chunks total / used / free, volumes, overcommit,\n"
 	"                                low-water events\n"
+	"  pool grow NAME [--size S]     extend the pool's data file to S (or take the\n"
+	"                                size it was extended to) and use the new chunks;\n"
+	"                                refused for a pool on a RAID array (no reshape)\n"
+	"  volume list POOL [--json]     id, size, mapped chunks / bytes, kind (volume,\n"
+	"                                snapshot, clone), origin, exported as IQN:LUN\n"
+	"  volume create POOL ID --size S\n"
+	"  volume resize POOL ID --size S\n"
+	"                                grow online (exported LUs report the new size:\n"
+	"                                2A/09 CAPACITY DATA HAS CHANGED); shrink only\n"
+	"                                while not exported\n"
+	"  volume delete POOL ID         refused while exported (lun remove it first);\n"
+	"                                snapshots and clones of it stay\n"
+	"  snapshot create POOL ORIGIN_ID NEW_ID\n"
+	"                                read-only point-in-time copy (prints the time)\n"
+	"  clone create POOL ORIGIN_ID NEW_ID\n"
+	"                                writable copy (prints the time)\n"
 	"  raid ... NAME --wait          then poll until no rebuild, resync or scrub runs\n"
 	"                                on NAME: a progress bar on a terminal, else one\n"
 	"                                percentage line per change\n"
-	"acl, chap and lun changes are saved to the daemon's -c FILE (validated, atomic\n"
-	"rename); with the embedded default they are run-time only.\n"
+	"acl, chap, lun, raid add-spare and pool grow changes are saved to the daemon's\n"
+	"-c FILE (validated, atomic rename); with the embedded default they are\n"
+	"run-time only. Volumes live in the pool's metadata.\n"
 	"\n"
 	"Exit status: 0 ok, 1 the daemon refused (ERR ...), 2 usage, 3 cannot connect.\n";
 
@@ -127,18 +150,26 @@ static int chap_words(int argc, char **argv, char **words, char *secret, size_t 
 	return n;
 }
 
-/* "lun add ... --backend X --path P --size S --block-size B --thin T" =>
- * the request words "backend=X path=P size=S block_size=B thin=T"
- * (buf holds them); other words pass through. */
+/* "lun add ... --backend X --path P --size S --block-size B --thin T
+ * --pool P --volume V --raid R --read-only" => the request words
+ * "backend=X path=P size=S block_size=B thin=T pool=P volume=V raid=R
+ * read_only=yes" (buf holds them); the same for the --size of volume and
+ * pool requests; other words pass through. */
 static int lun_words(int n, char **words, char (*buf)[600])
 {
 	static const char *const opt[][2] = { { "--backend", "backend" }, { "--path", "path" },
-		{ "--size", "size" }, { "--block-size", "block_size" }, { "--thin", "thin" } };
-	if (n < 2 || strcmp(words[0], "lun") || strcmp(words[1], "add"))
+		{ "--size", "size" }, { "--block-size", "block_size" }, { "--thin", "thin" },
+		{ "--pool", "pool" }, { "--volume", "volume" }, { "--raid", "raid" } };
+	bool lun_add = n >= 2 && !strcmp(words[0], "lun") && !strcmp(words[1], "add");
+	if (!lun_add && (n < 2 || (strcmp(words[0], "volume") && strcmp(words[0], "pool"))))
 		return n;
 	int out = 0, nb = 0;
 	for (int i = 0; i < n; i++) {
 		size_t k = 0;
+		if (lun_add && !strcmp(words[i], "--read-only")) {
+			words[out++] = "read_only=yes";
+			continue;
+		}
 		while (k < sizeof(opt) / sizeof(opt[0]) && strcmp(words[i], opt[k][0]))
 			k++;
 		if (k == sizeof(opt) / sizeof(opt[0]) || i + 1 == n) {

@@ -81,7 +81,7 @@ touch "$IT_DIR/ua-go"
 check "qemu-io reads 4 MiB of unwritten space on the 4096-byte thin LUN 1 (zeros, no QEMU abort)" qio "iscsi://$H/$T/1" "read -P 0 0 4M"
 check "REPORT LUNS shows LUN 1" bash -c "timeout 20 iscsi-ls -s iscsi://$H 2>/dev/null | grep -q 'Lun:1 '"
 check "lun add of an existing LUN refused (exit 1)" bash -c "'$CTL' -s '$SOCK' lun add $T 1 --backend memory --size 8M; test \$? = 1"
-check "lun add thin refused" bash -c "'$CTL' -s '$SOCK' lun add $T 2 --backend thin --size 8M 2>&1 | grep -q 'thin and raid'"
+check "lun add thin without pool / volume refused with the parser's reason" bash -c "'$CTL' -s '$SOCK' lun add $T 2 --backend thin --size 8M 2>&1 | grep -q 'backend = thin needs'"
 check "qemu-io write/read on LUN 1" qio "iscsi://$H/$T/1" "write -P 0x5a 0 1M" "read -P 0x5a 0 1M"
 check "the file has [lun 1] and parses" bash -c "$(declare -f parses); KURA_TARGETD='$KURA_TARGETD' CONF='$CONF' parses && grep -q '^\[lun 1\]' '$CONF' && grep -q '^; comment' '$CONF'"
 
