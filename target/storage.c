@@ -1076,7 +1076,9 @@ int tgt_storage_open_lun(struct tgt_config *cfg, struct tgt_lun_conf *l, struct 
 		why = pc && pc->failed ? pc->why : strerror(-r);
 		if (pc && !pc->failed) {    /* the pool works: a bad volume is a configuration error */
 			snprintf(err, errlen, "pool %s volume %u: %s", pc->name, l->stor.volume,
-				 r == -ENOENT ? "does not exist (give 'size' to create it)" : strerror(-r));
+				 r == -ENOENT ? "does not exist (give 'size' to create it)"
+				 : r == -EBUSY ? "is open already (exported by another LUN: a volume has one opener)"
+				 : strerror(-r));
 			return r;
 		}
 	}
