@@ -28,12 +28,29 @@
  * command, so a status is always "completed"; failed copies are not held
  * (no RECEIVE COPY FAILURE DETAILS).
  *
- * Not for: thin-pool block sharing (no lun_thin API for it: data is copied),
- * LID4 / ROD tokens (POPULATE TOKEN, WRITE USING TOKEN), inline data,
- * stream or other segment types.
+ * Thin volumes of one pool (same block length): a segment is first offered
+ * to lun_thin_share_range, which maps the destination's whole chunks that
+ * are chunk-aligned on both sides to the source's physical chunks (no data
+ * moves; either side copies on write later). That call blocks on the pool's
+ * journal, so it runs on a short-lived thread of its own while the task
+ * waits (its loop keeps serving); before it, a FLUSH of the source makes
+ * the shared data as durable as a copied one would be, and the
+ * destination's range is locked for the whole segment as a copy would lock
+ * it piece by piece. What was not shared (the unaligned head and tail,
+ * chunks busy for too long, any refusal) is then copied as above. One LU as
+ * source and destination with overlapping ranges is always copied.
+ *
+ *   loop:   seg_begin -> lock dst range -> FLUSH src ........ share_done: unlock, copy head, tail
+ *   thread:                                   share_range (journal, fsync) -^
+ *
+ * Not for: LID4 / ROD tokens (POPULATE TOKEN, WRITE USING TOKEN), inline
+ * data, stream or other segment types.
  */
+#include <pthread.h>
 #include <string.h>
 #include "common/kbuf.h"
+#include "common/log.h"
+#include "lun-backends/lun_thin.h"
 #include "target/scsi_internal.h"
 
 /* Limits (RECEIVE COPY RESULTS OPERATING PARAMETERS, VPD 8Fh). The
@@ -178,6 +195,10 @@ struct xcopy_state {
 	uint64_t done;                       /* blocks of it copied */
 	uint64_t n;                          /* blocks of the chunk in flight */
 	uint64_t bytes;                      /* total copied */
+	uint64_t sh_from, sh_len;            /* blocks of the segment shared, not copied */
+	uint64_t sh_skip, sh_bytes;          /* the share thread's answer */
+	int sh_result;
+	bool sh_tried;                       /* the segment was offered for sharing */
 	struct iovec iov;
 	uint8_t *buf;
 };
@@ -262,6 +283,7 @@ static void xc_xsubmit(struct scsi_task *t, struct scsi_lu *lu, enum lun_op op, 
 }
 
 static void xcopy_next(struct scsi_task *t);
+static void xc_share_start(struct scsi_task *t);
 
 static void xc_write_done(struct lun_io *io)
 {
@@ -316,7 +338,97 @@ static int xc_seg_begin(struct scsi_task *t, struct xcopy_state *s)
 	    scsi_lu_pr_check(s->dst, t->itn, &scsi_op_table[SCSI_OP_WRITE16]) != SR_GOOD)
 		return SR_RESERVATION_CONFLICT;
 	s->done = 0;
+	s->sh_from = s->sh_len = 0;
+	s->sh_tried = false;
 	return SR_GOOD;
+}
+
+/* ---- sharing chunks of thin volumes (see the file comment) ---- */
+
+static void xc_share_done(struct kloop_task *kt)
+{
+	struct scsi_task *t = (struct scsi_task *)((char *)kt - offsetof(struct scsi_task, st.kt));
+	struct xcopy_state *s = xc_xs_of(t);
+	uint32_t bs = s->dst->bs;
+	scsi_range_unlock(s->dst, t);
+	if (s->sh_result && s->sh_result != -EXDEV)
+		kdebug("xcopy: sharing chunks refused (%d); copying", s->sh_result);
+	s->sh_from = s->sh_skip / bs;
+	s->sh_len = s->sh_bytes / bs;
+	s->bytes += s->sh_bytes;
+	xcopy_next(t);
+}
+
+static void *xc_share_main(void *arg)
+{
+	struct scsi_task *t = arg;
+	struct xcopy_state *s = xc_xs_of(t);
+	const struct xcopy_seg *g = &s->l.seg[s->seg];
+	uint32_t bs = s->dst->bs;
+	s->sh_result = lun_thin_share_range(s->src->be, g->src_lba * bs, s->dst->be, g->dst_lba * bs,
+					    (uint64_t)g->nblocks * bs, &s->sh_skip, &s->sh_bytes);
+	t->st.kt.fn = xc_share_done;
+	kloop_post(t->loop, &t->st.kt);
+	return NULL;
+}
+
+static void xc_share_flushed(struct lun_io *io)
+{
+	struct scsi_task *t = TASK_OF_XIO(io);
+	struct xcopy_state *s = xc_xs_of(t);
+	pthread_t th;
+	pthread_attr_t a;
+	s->sh_skip = s->sh_bytes = 0;
+	s->sh_result = io->result;
+	if (!io->result && !pthread_attr_init(&a)) {
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		s->sh_result = -pthread_create(&th, &a, xc_share_main, t);
+		pthread_attr_destroy(&a);
+		if (!s->sh_result)
+			return;  /* xc_share_done follows on t->loop */
+	}
+	t->st.kt.fn = xc_share_done;
+	kloop_defer(t->loop, &t->st.kt);
+}
+
+/* Destination range locked: reservations may have changed while it waited. */
+static void xc_share_locked(struct scsi_task *t)
+{
+	struct xcopy_state *s = xc_xs_of(t);
+	struct lun_io *io = &t->io;
+	if (scsi_lu_pr_check(s->dst, t->itn, &scsi_op_table[SCSI_OP_WRITE16]) != SR_GOOD) {
+		scsi_range_unlock(s->dst, t);
+		return xcopy_end(t, SR_RESERVATION_CONFLICT);
+	}
+	memset(io, 0, sizeof(*io));
+	io->op = LUN_OP_FLUSH;
+	io->loop = t->loop;
+	io->done = xc_share_flushed;
+	io->priv = t;
+	lun_submit(s->src->be, io);
+}
+
+/* Thin volumes of one pool, one block length, and not one LU copied onto
+ * an overlapping range of itself. */
+static bool xc_can_share(const struct xcopy_state *s)
+{
+	const struct xcopy_seg *g = &s->l.seg[s->seg];
+	uint32_t cs;
+	if (s->src->bs != s->dst->bs || !lun_thin_same_pool(s->src->be, s->dst->be, &cs) ||
+	    (uint64_t)g->nblocks * s->dst->bs < cs)
+		return false;
+	return s->src != s->dst || g->src_lba + g->nblocks <= g->dst_lba || g->dst_lba + g->nblocks <= g->src_lba;
+}
+
+static void xc_share_start(struct scsi_task *t)
+{
+	struct xcopy_state *s = xc_xs_of(t);
+	const struct xcopy_seg *g = &s->l.seg[s->seg];
+	s->sh_tried = true;
+	if (!xc_can_share(s))
+		return xcopy_next(t);
+	if (scsi_range_lock(s->dst, t, g->dst_lba, g->nblocks, false, xc_share_locked))
+		xc_share_locked(t);
 }
 
 /* Next chunk, or next segment, or the end. Each step completes on t->loop
@@ -338,7 +450,13 @@ static void xcopy_next(struct scsi_task *t)
 			return xcopy_end(t, r);
 		return xcopy_next(t);  /* a 0-block segment is done at once */
 	}
-	uint64_t left = s->l.seg[s->seg].nblocks - s->done;
+	if (!s->sh_tried)
+		return xc_share_start(t);
+	if (s->sh_len && s->done == s->sh_from) {
+		s->done += s->sh_len;  /* shared, not copied */
+		return xcopy_next(t);
+	}
+	uint64_t left = (s->sh_len && s->done < s->sh_from ? s->sh_from : s->l.seg[s->seg].nblocks) - s->done;
 	uint64_t max = XCOPY_CHUNK / s->dst->bs;
 	s->n = left < max ? left : max;
 	if (scsi_range_lock(s->dst, t, s->l.seg[s->seg].dst_lba + s->done, s->n, false, xc_chunk_locked))
