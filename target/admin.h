@@ -34,6 +34,9 @@
  *                                 created with member_size if missing)
  *                                 and list it under the section's spares
  *   pool status [NAME] [--json]   chunks, volumes, overcommit, low water
+ *   raid create NAME level=L members=P1,P2,... member_size=S [chunk=C]
+ *   pool create NAME path=FILE size=S | raid=R [chunk_size=C] [meta=M]
+ *                                 new storage at run time (section appended)
  *   pool grow NAME [size=S]       extend a file data store (to S, or to the
  *                                 file's size) and give the pool the chunks;
  *                                 the [pool] size key is set
@@ -103,9 +106,14 @@ int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct 
  * section of the configuration text; once the new text parses, apply() makes
  * the run-time change (0, or -errno with a reason in err), then the file is
  * renamed into place. Prints "saved to FILE". (admin_live.c) */
+typedef int (*admin_apply_fn)(void *arg, const struct tgt_config *parsed, char *err, size_t errlen);
 int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char *name, const char *key,
-			   const char *value, bool append, int (*apply)(void *arg, char *err, size_t errlen),
-			   void *arg, FILE *f, const char **why);
+			   const char *value, bool append, admin_apply_fn apply, void *arg, FILE *f,
+			   const char **why);
+/* Append a whole new section (text ending in "\n") the same way; apply gets
+ * the parsed new configuration (raid create / pool create). */
+int admin_live_add_section(struct tgt_config *cfg, const char *section, admin_apply_fn apply, void *arg, FILE *f,
+			   const char **why);
 
 /* JSON string literal of s (quotes, backslashes and control bytes escaped). */
 void admin_json_str(FILE *f, const char *s);

@@ -243,6 +243,7 @@ struct live_ctx {
 	/* (x->t is NULL for a [raid] / [pool] change: nt is then NULL too) */
 	void (*finish)(struct live_ctx *x, struct tgt_target *nt, int r);
 	void *arg;
+	const struct tgt_config *parsed;   /* the new text, loaded, while prepare runs */
 };
 
 static char *embedded_text;   /* the embedded default as changed (admin thread only) */
@@ -321,8 +322,10 @@ static int commit(struct live_ctx *x, const struct buf *next, const char **why)
 		*why = "the change would remove the target";
 		r = -EINVAL;
 	}
+	x->parsed = loaded ? parsed : NULL;
 	if (r == 0 && x->prepare)
 		r = x->prepare(x, nt, why);
+	x->parsed = NULL;
 	if (r == 0 && x->cfg->config_path[0]) {
 		*why = "cannot rename the new configuration file into place";
 		r = kfile_install(tmp, x->cfg->config_path, false);
@@ -706,8 +709,9 @@ int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct 
 struct sect_change {
 	const char *kind, *name, *key, *value;
 	bool append;
-	int (*apply)(void *arg, char *err, size_t errlen);
+	int (*apply)(void *arg, const struct tgt_config *parsed, char *err, size_t errlen);
 	void *arg;
+	const char *section;      /* admin_live_add_section: appended at the end */
 };
 
 static bool key_is(const char *b, const char *e, const char *key, const char **vb, const char **ve)
@@ -716,9 +720,25 @@ static bool key_is(const char *b, const char *e, const char *key, const char **v
 	return line_kv(b, e, &kb, &ke, vb, ve) && span_eq(kb, ke, key);
 }
 
+/* A new section goes at the end, after a blank line (the parser refuses a
+ * name used twice). */
+static int sect_append(const char *text, const struct sect_change *sc, struct buf *out, const char **why)
+{
+	size_t n = strlen(text);
+	int r = put(out, text, n);
+	if (r == 0 && n && text[n - 1] != '\n')
+		r = put(out, "\n", 1);
+	r = r ? r : put(out, "\n", 1);
+	r = r ? r : put(out, sc->section, strlen(sc->section));
+	*why = "out of memory";
+	return r;
+}
+
 static int sect_edit(const char *text, const struct sect_change *sc, struct buf *out, const char **why)
 {
 	bool in = false, has_key = false, found = false, done = false;
+	if (sc->section)
+		return sect_append(text, sc, out, why);
 	const char *vb, *ve;
 	for (const char *b = text; *b;) {     /* pass 1: is the key there? */
 		const char *nl = strchr(b, '\n');
@@ -776,7 +796,7 @@ static int sect_prepare(struct live_ctx *x, struct tgt_target *nt, const char **
 	struct sect_change *sc = x->arg;
 	(void)nt;
 	x->err[0] = '\0';
-	int r = sc->apply(sc->arg, x->err, sizeof(x->err));
+	int r = sc->apply(sc->arg, x->parsed, x->err, sizeof(x->err));
 	*why = x->err[0] ? x->err : strerror(-r);
 	return r;
 }
@@ -786,26 +806,40 @@ static void sect_finish(struct live_ctx *x, struct tgt_target *nt, int r)
 	(void)x, (void)nt, (void)r;    /* nothing to adopt: apply() changed the running storage */
 }
 
+static int sect_change_run(struct tgt_config *cfg, struct sect_change *sc, FILE *f, const char **why);
+
 int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char *name, const char *key,
-			   const char *value, bool append, int (*apply)(void *arg, char *err, size_t errlen),
-			   void *arg, FILE *f, const char **why)
+			   const char *value, bool append, admin_apply_fn apply, void *arg, FILE *f,
+			   const char **why)
+{
+	struct sect_change sc = { kind, name, key, value, append, apply, arg, NULL };
+	*why = "a value cannot hold ',', ';', '#', '[' or ']'";
+	if (strpbrk(value, ",;#[]"))
+		return -EINVAL;
+	return sect_change_run(cfg, &sc, f, why);
+}
+
+int admin_live_add_section(struct tgt_config *cfg, const char *section, admin_apply_fn apply, void *arg, FILE *f,
+			   const char **why)
+{
+	struct sect_change sc = { .apply = apply, .arg = arg, .section = section };
+	return sect_change_run(cfg, &sc, f, why);
+}
+
+static int sect_change_run(struct tgt_config *cfg, struct sect_change *sc, FILE *f, const char **why)
 {
 	static struct live_ctx x;   /* admin thread only: err outlives the call for *why */
-	struct sect_change sc = { kind, name, key, value, append, apply, arg };
 	buf_free(&x.text);
 	memset(&x, 0, sizeof(x));
 	x.cfg = cfg;
 	x.prepare = sect_prepare;
 	x.finish = sect_finish;
-	x.arg = &sc;
-	*why = "a value cannot hold ',', ';', '#', '[' or ']'";
-	if (strpbrk(value, ",;#[]"))
-		return -EINVAL;
+	x.arg = sc;
 	struct buf next = { 0 };
 	int r = load_current(&x);
 	*why = "cannot read the configuration file";
 	if (r == 0)
-		r = sect_edit(x.text.s, &sc, &next, why);
+		r = sect_edit(x.text.s, sc, &next, why);
 	if (r == 0)
 		r = commit(&x, &next, why);
 	buf_free(&next);

@@ -189,7 +189,7 @@ struct spare_arg {
 };
 
 /* Runs once the configuration with the new spares line has parsed. */
-static int spare_apply(void *arg, char *err, size_t errlen)
+static int spare_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
 {
 	struct spare_arg *a = arg;
 	int r = tgt_storage_raid_add_spare(a->cfg, a->idx, a->path, err, errlen);
@@ -217,17 +217,99 @@ static int raid_add_spare(struct tgt_config *cfg, const struct admin_cmd *c, FIL
 	return r;
 }
 
+/* ---- raid create / pool create ----
+ * The new section is appended to the configuration text; once the text
+ * parses, storage.c opens the section from the parsed copy on its control
+ * thread (new arrays and pools only), then the file is renamed into place. */
+
+struct add_arg {
+	struct tgt_config *cfg;
+	const char *name;
+	bool pool;
+};
+
+static int add_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
+{
+	struct add_arg *a = arg;
+	return parsed ? tgt_storage_add(a->cfg, parsed, a->pool, a->name, err, errlen) : -EINVAL;
+}
+
+/* "key=value" words from argv[from] into "KEY = value" lines (keys[k][0] is
+ * the word's key, keys[k][1] the section's). */
+static int section_words(const struct admin_cmd *c, int from, const char *const (*keys)[2], size_t nkeys,
+			 char *sect, size_t cap, size_t *len)
+{
+	for (int i = from; i < c->argc; i++) {
+		const char *w = c->argv[i], *eq = strchr(w, '=');
+		size_t k = 0;
+		while (eq && k < nkeys && (strlen(keys[k][0]) != (size_t)(eq - w) || strncmp(w, keys[k][0], (size_t)(eq - w))))
+			k++;
+		if (!eq || k == nkeys || !eq[1] || strpbrk(eq + 1, ";#[]="))
+			return -EINVAL;
+		*len += (size_t)snprintf(sect + *len, cap - *len, "%s = %s\n", keys[k][1], eq + 1);
+		if (*len >= cap)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static bool has_word(const struct admin_cmd *c, int from, const char *prefix)
+{
+	for (int i = from; i < c->argc; i++)
+		if (!strncmp(c->argv[i], prefix, strlen(prefix)))
+			return true;
+	return false;
+}
+
+static int add_storage(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char *sect, bool pool,
+		       const char **why)
+{
+	struct add_arg a = { cfg, c->argv[2], pool };
+	int r = admin_live_add_section(cfg, sect, add_apply, &a, f, why);
+	if (r == 0)
+		fprintf(f, "%s %s created\n", pool ? "pool" : "raid", c->argv[2]);
+	return r;
+}
+
+static bool name_ok(const char *n)
+{
+	return !strpbrk(n, ";#[]=,") && strlen(n) < TGT_STORAGE_NAME_MAX;
+}
+
+static int raid_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static const char *const keys[][2] = { { "level", "level" }, { "members", "members" },
+		{ "member_size", "member_size" }, { "chunk", "chunk" } };
+	char sect[ADMIN_MAX_LINE + 128];
+	*why = "usage: raid create NAME level=0|1|5|6|10 members=P1,P2,... member_size=S [chunk=C]";
+	if (c->argc < 6 || !name_ok(c->argv[2]) || !has_word(c, 3, "level=") || !has_word(c, 3, "members=") ||
+	    !has_word(c, 3, "member_size="))
+		return -EINVAL;
+	if (find_raid(cfg, c->argv[2], why) >= 0) {
+		*why = "the array exists";
+		return -EEXIST;
+	}
+	size_t len = (size_t)snprintf(sect, sizeof(sect), "[raid %s]\n", c->argv[2]);
+	if (section_words(c, 3, keys, sizeof(keys) / sizeof(keys[0]), sect, sizeof(sect), &len) < 0 ||
+	    len + 16 >= sizeof(sect))
+		return -EINVAL;
+	snprintf(sect + len, sizeof(sect) - len, "create = yes\n");
+	return add_storage(cfg, c, f, sect, false, why);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct tgt_config *, const struct admin_cmd *, FILE *, const char **);
 } raid_cmds[] = {
 	{ "status", raid_status }, { "scrub", raid_scrub },
 	{ "fail", raid_fail },     { "add-spare", raid_add_spare },
+	{ "create", raid_create },
 };
 
 int admin_storage_raid(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	*why = "usage: raid status [NAME] | scrub NAME [--repair] | fail NAME ROLE | add-spare NAME PATH";
+	*why = "usage: raid status [NAME] | scrub NAME [--repair] | fail NAME ROLE | add-spare NAME PATH | "
+	       "create NAME level=L members=P1,P2,... member_size=S [chunk=C]";
 	if (c->argc < 2 || (c->argc > 3 && !strcmp(c->argv[1], "status")))
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(raid_cmds) / sizeof(raid_cmds[0]); i++)
@@ -268,12 +350,38 @@ static void pool_out(FILE *f, const char *name, const struct tgt_pool_info *in, 
 
 static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
 
+/* pool create NAME path=FILE [size=S] | raid=R, [chunk_size=C] [meta=M]
+ * (meta defaults to NAME.meta in data_dir). */
+static int pool_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static const char *const keys[][2] = { { "path", "data" }, { "raid", "data" }, { "size", "size" },
+		{ "chunk_size", "chunk_size" }, { "meta", "meta" } };
+	char sect[ADMIN_MAX_LINE + 128];
+	bool path = has_word(c, 3, "path="), raid = has_word(c, 3, "raid=");
+	*why = "usage: pool create NAME path=FILE [size=S] | raid=NAME, [chunk_size=C] [meta=M]";
+	if (c->argc < 4 || !name_ok(c->argv[2]) || path == raid)
+		return -EINVAL;
+	if (find_pool(cfg, c->argv[2], why) >= 0) {
+		*why = "the pool exists";
+		return -EEXIST;
+	}
+	size_t len = (size_t)snprintf(sect, sizeof(sect), "[pool %s]\n", c->argv[2]);
+	if (section_words(c, 3, keys, sizeof(keys) / sizeof(keys[0]), sect, sizeof(sect), &len) < 0 ||
+	    len + TGT_STORAGE_NAME_MAX + 16 >= sizeof(sect))
+		return -EINVAL;
+	if (!has_word(c, 3, "meta="))
+		snprintf(sect + len, sizeof(sect) - len, "meta = %s.meta\n", c->argv[2]);
+	return add_storage(cfg, c, f, sect, true, why);
+}
+
 int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct tgt_pool_info in;
 	if (c->argc >= 2 && !strcmp(c->argv[1], "grow"))
 		return pool_grow(cfg, c, f, why);
-	*why = "usage: pool status [NAME] [--json] | pool grow NAME [size=S]";
+	if (c->argc >= 2 && !strcmp(c->argv[1], "create"))
+		return pool_create(cfg, c, f, why);
+	*why = "usage: pool status [NAME] [--json] | pool grow NAME [size=S] | pool create NAME ...";
 	if (c->argc < 2 || c->argc > 3 || strcmp(c->argv[1], "status"))
 		return -EINVAL;
 	int from = 0, to = cfg->n_pools;
@@ -303,7 +411,7 @@ struct grow_arg {
 	bool given;               /* size= was given */
 };
 
-static int grow_apply(void *arg, char *err, size_t errlen)
+static int grow_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
 {
 	struct grow_arg *g = arg;
 	/* without size=, storage.c takes the file's size itself (and says so) */

@@ -1635,6 +1635,55 @@ int tgt_config_parse_size(const char *v, uint64_t *out)
 	return cfg_parse_size(v, out);
 }
 
+/* ---- run-time [raid] / [pool] (kura-targetctl raid create / pool create) ----
+ * storage.c calls these on its control thread while the admin thread waits:
+ * once the server runs, those two are the only threads that index
+ * cfg->raids / cfg->pools, so the arrays grow (and move) without a lock. */
+
+static int copy_paths(struct tgt_config *cfg, const char *const *src, int n, const char ***out)
+{
+	*out = NULL;
+	if (!n)
+		return 0;
+	const char **a = calloc((size_t)n, sizeof(*a));
+	for (int i = 0; a && i < n; i++)
+		if (!(a[i] = store_str(cfg, src[i]))) {
+			free(a);
+			return -ENOMEM;
+		}
+	*out = a;
+	return a ? 0 : -ENOMEM;
+}
+
+int tgt_config_adopt_raid(struct tgt_config *cfg, const struct tgt_raid_conf *src)
+{
+	struct tgt_raid_conf c = *src;
+	c.spares = NULL;
+	int r = copy_paths(cfg, src->members, src->n_members, &c.members);
+	if (r == 0)
+		r = copy_paths(cfg, src->spares, src->n_spares, &c.spares);
+	struct tgt_raid_conf *slot = r == 0 ? cfg_grow(&cfg->raids, &cfg->n_raids, sizeof(*slot)) : NULL;
+	if (!slot) {
+		free(c.members);
+		free(c.spares);
+		return -ENOMEM;
+	}
+	*slot = c;
+	return cfg->n_raids - 1;
+}
+
+int tgt_config_adopt_pool(struct tgt_config *cfg, const struct tgt_pool_conf *src)
+{
+	struct tgt_pool_conf c = *src;
+	if (!(c.data = store_str(cfg, src->data)) || !(c.meta = store_str(cfg, src->meta)))
+		return -ENOMEM;
+	struct tgt_pool_conf *slot = cfg_grow(&cfg->pools, &cfg->n_pools, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	*slot = c;
+	return cfg->n_pools - 1;
+}
+
 /* ---- run-time LUN changes (kura-targetctl lun add / remove, admin_live.c) ----
  * t->luns is read only by the admin thread once the server runs, so growing
  * or shrinking it there needs no lock; the LU map is what workers read. */

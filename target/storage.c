@@ -102,6 +102,14 @@ static bool file_exists(const char *path)
 	return access(path, F_OK) == 0;
 }
 
+static int find_named(const char *name, const void *arr, int n, size_t elem)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp((const char *)arr + (size_t)i * elem, name) == 0)   /* name is the first member */
+			return i;
+	return -1;
+}
+
 /* ---------------------------------------------------------------- backends */
 
 /* A shared array under a LUN: forwards every op, closing it closes nothing. */
@@ -381,21 +389,36 @@ static int pool_open_one(struct tgt_storage_rt *rt, struct tgt_pool_conf *pc)
 	return 0;
 }
 
+static struct tgt_pool_rt *pool_rt_new(struct tgt_storage_rt *rt, struct tgt_pool_conf *pc)
+{
+	struct tgt_pool_rt *pr = calloc(1, sizeof(*pr));
+	if (!pr)
+		return NULL;
+	pr->rt = rt;
+	pr->pc = pc;
+	pr->ua_task.fn = low_water_ua;
+	pthread_mutex_init(&pr->mu, NULL);
+	return pr;
+}
+
+static void pool_rt_free(struct tgt_pool_rt *pr)
+{
+	pthread_mutex_destroy(&pr->mu);
+	free(pr->lus);
+	free(pr);
+}
+
 static void pools_open(struct tgt_storage_rt *rt)
 {
 	struct tgt_config *cfg = rt->cfg;
 	for (int i = 0; i < cfg->n_pools; i++) {
 		struct tgt_pool_conf *pc = &cfg->pools[i];
-		struct tgt_pool_rt *pr = calloc(1, sizeof(*pr));
+		struct tgt_pool_rt *pr = pool_rt_new(rt, pc);
 		if (!pr) {
 			pc->failed = true;
 			snprintf(pc->why, sizeof(pc->why), "out of memory");
 			continue;
 		}
-		pr->rt = rt;
-		pr->pc = pc;
-		pr->ua_task.fn = low_water_ua;
-		pthread_mutex_init(&pr->mu, NULL);
 		pc->rt = pr;
 		if (pool_open_one(rt, pc) < 0) {
 			pc->failed = true;
@@ -546,6 +569,8 @@ struct stor_call {
 	uint32_t id, origin;
 	uint64_t size, *old, *now;
 	struct tgt_lun_conf *lun;
+	const struct tgt_config *parsed;   /* tgt_storage_add */
+	bool is_pool;
 	void *out;
 	char *err;
 	size_t errlen;
@@ -914,6 +939,105 @@ static int pool_grow_fn(struct stor_call *c)
 	return 0;
 }
 
+/* ---- raid create / pool create ---- */
+static int add_raid_fn(struct stor_call *c)
+{
+	struct tgt_storage_rt *rt = c->cfg->stor_rt;
+	const struct tgt_config *pa = c->parsed;
+	char path[PATH_MAX];
+	int i = find_named(c->path, pa->raids, pa->n_raids, sizeof(pa->raids[0]));
+	if (i < 0)
+		return -ENOENT;
+	struct tgt_raid_conf rc = pa->raids[i];
+	for (int m = 0; m < rc.n_members; m++)
+		if (abs_path(c->cfg, rc.members[m], path, sizeof(path)) && file_exists(path)) {
+			snprintf(c->err, c->errlen, "member %s exists: raid create makes new arrays only (to "
+				 "assemble an existing one, add its section to the file and restart)", path);
+			return -EEXIST;
+		}
+	rc.create = true;
+	int r = raid_open_one(rt, &rc);
+	if (r < 0) {
+		snprintf(c->err, c->errlen, "%s", rc.why[0] ? rc.why : strerror(-r));
+		return r;
+	}
+	int idx = tgt_config_adopt_raid(c->cfg, &rc);
+	if (idx < 0) {
+		lun_backend_close(rc.be);
+		snprintf(c->err, c->errlen, "out of memory");
+		return idx;
+	}
+	kinfo("raid %s: created at run time (admin)", rc.name);
+	return 0;
+}
+
+/* Refusals before anything is created: existing metadata, an array in use. */
+static int add_pool_check(struct stor_call *c, const struct tgt_pool_conf *pc)
+{
+	char meta[PATH_MAX], data[PATH_MAX];
+	if (pc->data_raid < 0 && !pc->size && abs_path(c->cfg, pc->data, data, sizeof(data)) && !file_exists(data)) {
+		snprintf(c->err, c->errlen, "data file %s does not exist: give --size to create it", data);
+		return -ENOENT;
+	}
+	if (abs_path(c->cfg, pc->meta, meta, sizeof(meta)) && file_exists(meta)) {
+		snprintf(c->err, c->errlen, "metadata file %s exists: pool create makes new pools only (to open "
+			 "an existing one, add its section to the file and restart)", meta);
+		return -EEXIST;
+	}
+	for (int k = 0; pc->data_raid >= 0 && k < c->cfg->n_pools; k++)
+		if (c->cfg->pools[k].data_raid == pc->data_raid) {
+			snprintf(c->err, c->errlen, "raid %s already holds pool %s", pc->data, c->cfg->pools[k].name);
+			return -EBUSY;
+		}
+	return 0;
+}
+
+static int add_pool_fn(struct stor_call *c)
+{
+	struct tgt_storage_rt *rt = c->cfg->stor_rt;
+	struct tgt_config *cfg = c->cfg;
+	const struct tgt_config *pa = c->parsed;
+	int i = find_named(c->path, pa->pools, pa->n_pools, sizeof(pa->pools[0]));
+	if (i < 0)
+		return -ENOENT;
+	struct tgt_pool_conf pc = pa->pools[i];
+	pc.data_raid = find_named(pc.data, cfg->raids, cfg->n_raids, sizeof(cfg->raids[0]));
+	int r = add_pool_check(c, &pc);
+	if (r < 0)
+		return r;
+	if (!(pc.rt = pool_rt_new(rt, NULL)))
+		return -ENOMEM;
+	r = pool_open_one(rt, &pc);
+	int idx = r < 0 ? r : tgt_config_adopt_pool(cfg, &pc);
+	if (idx < 0) {
+		snprintf(c->err, c->errlen, "%s", r < 0 && pc.why[0] ? pc.why : strerror(-idx));
+		if (pc.pool)
+			lun_thin_pool_close(pc.pool);
+		lun_backend_close(pc.data_be);
+		pool_rt_free(pc.rt);
+		return idx;
+	}
+	for (int k = 0; k < cfg->n_pools; k++)   /* the array may have moved */
+		if (cfg->pools[k].rt)
+			cfg->pools[k].rt->pc = &cfg->pools[k];
+	kinfo("pool %s: created at run time (admin)", pc.name);
+	return 0;
+}
+
+int tgt_storage_add(struct tgt_config *cfg, const struct tgt_config *parsed, bool pool, const char *name,
+		    char *err, size_t errlen)
+{
+	err[0] = '\0';
+	int r = cfg->stor_rt ? 0 : tgt_storage_open(cfg, err, errlen);   /* no storage at start */
+	struct stor_call c = { .fn = pool ? add_pool_fn : add_raid_fn, .cfg = cfg, .parsed = parsed,
+			       .is_pool = pool, .path = name, .err = err, .errlen = errlen };
+	if (r == 0)
+		r = stor_call(&c);
+	if (r < 0 && !err[0])
+		snprintf(err, errlen, "%s", strerror(-r));
+	return r;
+}
+
 int tgt_storage_volume_list(struct tgt_config *cfg, int idx, struct tgt_volume_info **out, int *n)
 {
 	uint64_t count = 0;
@@ -1044,14 +1168,6 @@ static int open_volume_fn(struct stor_call *c)
 	if (r == 0 && c->lun->backend.read_only)
 		(*(struct lun_backend **)c->out)->read_only = true;
 	return r;
-}
-
-static int find_named(const char *name, const void *arr, int n, size_t elem)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp((const char *)arr + (size_t)i * elem, name) == 0)   /* name is the first member */
-			return i;
-	return -1;
 }
 
 int tgt_storage_open_lun(struct tgt_config *cfg, struct tgt_lun_conf *l, struct lun_backend **out,
@@ -1197,9 +1313,7 @@ void tgt_storage_close(struct tgt_config *cfg)
 	for (int i = 0; i < cfg->n_pools; i++) {
 		struct tgt_pool_rt *pr = cfg->pools[i].rt;
 		if (pr) {
-			pthread_mutex_destroy(&pr->mu);
-			free(pr->lus);
-			free(pr);
+			pool_rt_free(pr);
 			cfg->pools[i].rt = NULL;
 		}
 	}

@@ -158,6 +158,21 @@ int tgt_storage_pool_grow(struct tgt_config *cfg, int idx, uint64_t new_size, ui
  * notifying it of low water. */
 void tgt_storage_lu_removed(struct tgt_config *cfg, struct scsi_lu *lu);
 
+/* raid create / pool create at run time: open the [raid NAME] or [pool NAME]
+ * section of parsed (the validated new configuration) as a new array or
+ * pool, on the control thread (started here if the daemon had no storage),
+ * and append it to cfg->raids / cfg->pools. Only new storage: an array
+ * whose member files exist, or a pool whose metadata file exists, is
+ * refused (-EEXIST; assemble or open those by adding the section and
+ * restarting), as is a second pool on one array (-EBUSY). The reason goes
+ * to err. */
+int tgt_storage_add(struct tgt_config *cfg, const struct tgt_config *parsed, bool pool, const char *name,
+		    char *err, size_t errlen);
+/* config.c: copy a parsed section (strings too) into cfg's array; the index
+ * or -ENOMEM. Only on the control thread while the admin thread waits. */
+int tgt_config_adopt_raid(struct tgt_config *cfg, const struct tgt_raid_conf *src);
+int tgt_config_adopt_pool(struct tgt_config *cfg, const struct tgt_pool_conf *src);
+
 /* "8G", "512", "64K": bytes (powers of 1024), as the configuration's size
  * keys (config.c). 0, -EINVAL or -ERANGE. */
 int tgt_config_parse_size(const char *v, uint64_t *out);

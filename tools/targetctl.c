@@ -57,6 +57,12 @@ static const char usage_text[] =
 	"                                failed role rebuilds onto it\n"
 	"  pool status [NAME]            chunks total / used / free, volumes, overcommit,\n"
 	"                                low-water events\n"
+	"  raid create NAME --level 0|1|5|6|10 --members P1,P2,... --member-size S\n"
+	"          [--chunk C]           a new array over new member files (sparse,\n"
+	"                                no initial resync), saved as a [raid] section\n"
+	"  pool create NAME --path FILE --size S | --raid NAME [--chunk-size C]\n"
+	"          [--meta M]            a new thin pool (metadata NAME.meta unless\n"
+	"                                --meta), saved as a [pool] section\n"
 	"  pool grow NAME [--size S]     extend the pool's data file to S (or take the\n"
 	"                                size it was extended to) and use the new chunks;\n"
 	"                                refused for a pool on a RAID array (no reshape)\n"
@@ -76,9 +82,9 @@ static const char usage_text[] =
 	"  raid ... NAME --wait          then poll until no rebuild, resync or scrub runs\n"
 	"                                on NAME: a progress bar on a terminal, else one\n"
 	"                                percentage line per change\n"
-	"acl, chap, lun, raid add-spare and pool grow changes are saved to the daemon's\n"
-	"-c FILE (validated, atomic rename); with the embedded default they are\n"
-	"run-time only. Volumes live in the pool's metadata.\n"
+	"acl, chap, lun, raid create / add-spare and pool create / grow changes are\n"
+	"saved to the daemon's -c FILE (validated, atomic rename); with the embedded\n"
+	"default they are run-time only. Volumes live in the pool's metadata.\n"
 	"\n"
 	"Exit status: 0 ok, 1 the daemon refused (ERR ...), 2 usage, 3 cannot connect.\n";
 
@@ -153,15 +159,19 @@ static int chap_words(int argc, char **argv, char **words, char *secret, size_t 
 /* "lun add ... --backend X --path P --size S --block-size B --thin T
  * --pool P --volume V --raid R --read-only" => the request words
  * "backend=X path=P size=S block_size=B thin=T pool=P volume=V raid=R
- * read_only=yes" (buf holds them); the same for the --size of volume and
- * pool requests; other words pass through. */
+ * read_only=yes" (buf holds them); the same for the options of volume, pool
+ * and raid create requests (--level L => level=L, --member-size S =>
+ * member_size=S...); other words pass through. */
 static int lun_words(int n, char **words, char (*buf)[600])
 {
 	static const char *const opt[][2] = { { "--backend", "backend" }, { "--path", "path" },
 		{ "--size", "size" }, { "--block-size", "block_size" }, { "--thin", "thin" },
-		{ "--pool", "pool" }, { "--volume", "volume" }, { "--raid", "raid" } };
+		{ "--pool", "pool" }, { "--volume", "volume" }, { "--raid", "raid" },
+		{ "--chunk-size", "chunk_size" }, { "--meta", "meta" }, { "--level", "level" },
+		{ "--members", "members" }, { "--member-size", "member_size" }, { "--chunk", "chunk" } };
 	bool lun_add = n >= 2 && !strcmp(words[0], "lun") && !strcmp(words[1], "add");
-	if (!lun_add && (n < 2 || (strcmp(words[0], "volume") && strcmp(words[0], "pool"))))
+	bool raid_create = n >= 2 && !strcmp(words[0], "raid") && !strcmp(words[1], "create");
+	if (!lun_add && !raid_create && (n < 2 || (strcmp(words[0], "volume") && strcmp(words[0], "pool"))))
 		return n;
 	int out = 0, nb = 0;
 	for (int i = 0; i < n; i++) {

@@ -8,8 +8,10 @@
 # UNIT ATTENTION 2A/09 CAPACITY DATA HAS CHANGED; refusals (shrink or delete
 # while exported, unknown ids, a pool on RAID that cannot grow) exit 1 with
 # ERR; a write into the full pool fails with 7/27/07 and succeeds after
-# `pool grow`; `raid add-spare` lands in the [raid] spares key; a restart
-# keeps every change; `lun remove` + `volume delete` give chunks back.
+# `pool grow`; `raid add-spare` lands in the [raid] spares key; `raid
+# create` + `pool create` (on the new array, and on a file) at run time
+# carry an exported volume; a restart keeps every change; `lun remove` +
+# `volume delete` give chunks back.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 it_init targetctl_volumes
@@ -186,6 +188,23 @@ check "qemu-io writes more into the grown pool" qio "$(U 2)" "write -P 0x66 24M 
 check "raid add-spare r1 s1.img" ctl raid add-spare r1 s1.img
 check "[raid r1] got spares = s1.img" grep -q '^spares = s1.img' "$CONF"
 
+# ---- new storage at run time
+out=$(ctl raid create r5 --level 5 --members r5a.img,r5b.img,r5c.img --member-size 16M); log "$out"
+check "raid create r5 (raid5 over 3 new files)" grep -q "raid r5 created" <<<"$out"
+check "raid status r5: clean, 3 active members" bash -c "'$CTL' -s '$SOCK' raid status r5 --json | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(0 if j[\"level\"]==5 and [m[\"state\"] for m in j[\"members\"]]==[\"active\"]*3 else 1)'"
+check "raid create over an existing member file refused" refused raid create r9 --level 1 --members r5a.img,new.img --member-size 16M
+check "raid create with a bad level refused (the parser's reason)" bash -c "'$CTL' -s '$SOCK' raid create r9 --level 7 --members x.img,y.img --member-size 16M 2>&1 | grep -q 'would not parse'"
+check "raid create of an existing name refused" refused raid create r1 --level 1 --members x.img,y.img --member-size 16M
+check "pool create p5 --raid r5" ctl pool create p5 --raid r5
+check "a second pool on r5 refused" refused pool create p6 --raid r5
+check "pool create of an existing name refused" refused pool create p --path other.data --size 8M
+check "pool create without --size for a missing file refused" refused pool create p7 --path p7.data
+check "pool create pf --path pf.data --size 8M --chunk-size 128K" ctl pool create pf --path pf.data --size 8M --chunk-size 128K
+check "pool status pf: 64 chunks of 128 KiB" bash -c "'$CTL' -s '$SOCK' pool status pf --json | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(0 if j[\"chunk_size\"]==131072 and j[\"chunks\"][\"total\"]==64 else 1)'"
+check "volume create p5 1 + lun add LUN 4" bash -c "'$CTL' -s '$SOCK' volume create p5 1 --size 24M && '$CTL' -s '$SOCK' lun add $T 4 --backend thin --pool p5 --volume 1"
+check "qemu-io on the thin LUN over the new RAID-5" qio "$(U 4)" "write -P 0x55 0 4M" "read -P 0x55 0 4M"
+check "the file has [raid r5], [pool p5], [pool pf] and parses" bash -c "$(declare -f parses); KURA_TARGETD='$KURA_TARGETD' CONF='$CONF' parses && grep -q '^\[raid r5\]' '$CONF' && grep -q '^\[pool p5\]' '$CONF' && grep -q '^\[pool pf\]' '$CONF'"
+
 # ---- restart keeps everything
 check "kura-targetd exits 0" kura_stop
 check "the comment survived" grep -q '^; a comment that must survive' "$CONF"
@@ -193,6 +212,7 @@ KURA_WAIT=$H kura_start -c "$CONF"
 check "after restart: LUNs 1, 2, 3 exported" bash -c "out=\$(timeout 20 iscsi-ls -s iscsi://$H 2>/dev/null); for l in 1 2 3; do echo \"\$out\" | grep -q \"Lun:\$l \" || exit 1; done"
 check "after restart: volumes, kinds and sizes kept" bash -c "$(declare -f ctl vols pyq); CTL='$CTL' SOCK='$SOCK'; vols | pyq \"[(v['id'],v['kind'],v['size']) for v in j]==[(1,'volume',48<<20),(2,'snapshot',32<<20),(3,'clone',32<<20)]\""
 check "after restart: the pool has 768 chunks" bash -c "'$CTL' -s '$SOCK' pool status p --json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"chunks\"][\"total\"]==768 else 1)'"
+check "after restart: r5, p5 and pf are there, LUN 4 reads its pattern" bash -c "'$CTL' -s '$SOCK' raid status r5 >/dev/null && '$CTL' -s '$SOCK' pool status p5 >/dev/null && '$CTL' -s '$SOCK' pool status pf >/dev/null && $(declare -f qio U); H='$H' T='$T' IT_DIR='$IT_DIR'; qio \$(U 4) 'read -P 0x55 0 4M'"
 check "after restart: r1 has its spare" bash -c "'$CTL' -s '$SOCK' raid status r1 --json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"spares\"]==1 else 1)'"
 check "after restart: origin, clone and snapshot contents" bash -c "$(declare -f qio qior U); H='$H' T='$T' IT_DIR='$IT_DIR'; qio \$(U 1) 'read -P 0x77 0 4M' && qio \$(U 2) 'read -P 0x5a 0 4M' && qio \$(U 2) 'read -P 0x66 24M 4M' && qior 3 'read -P 0x5a 0 4M'"
 
