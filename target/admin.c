@@ -358,7 +358,7 @@ static int cmd_alua(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 
 static int cmd_acl(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	return admin_live_acl(a->cfg, c, f, why);
+	return admin_live_acl(a->cfg, a->srv, c, f, why);
 }
 
 static int cmd_chap(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)

@@ -91,7 +91,8 @@ void tgt_admin_stop(struct tgt_admin *a);
 /* acl / chap requests (admin_live.c): edit the configuration text, validate
  * it with tgt_config_load, save it atomically, then swap the target's new
  * ACL / CHAP arrays in under cfg->live_lock. 0 or -errno with *why. */
-int admin_live_acl(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+int admin_live_acl(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
+		   const char **why);
 int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
 /* lun add IQN LUN backend=file|memory [path=P] size=S [block_size=B]
  * [thin=yes|no] | lun remove IQN LUN [--force] (admin_live.c): the [lun]

@@ -383,7 +383,8 @@ static int change(struct tgt_config *cfg, const struct edit *ed, FILE *f, const 
 	return r;
 }
 
-int admin_live_acl(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+int admin_live_acl(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
+		   const char **why)
 {
 	*why = "usage: acl add|remove IQN INITIATOR";
 	if (c->argc != 4 || (strcmp(c->argv[1], "add") && strcmp(c->argv[1], "remove")))
@@ -393,6 +394,13 @@ int admin_live_acl(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, c
 	if (r == 0)
 		kinfo("admin: %s initiator %s %s the ACL of %s", ed.add ? "added" : "removed", ed.value,
 		      ed.add ? "to" : "from", c->argv[2]);
+	if (r == 0 && !ed.add && srv) {
+		/* a revoked initiator loses its sessions now, not at its next login */
+		int n = tgt_server_close_revoked(srv, c->argv[2]);
+		fprintf(f, "closed %d session%s no longer allowed\n", n, n == 1 ? "" : "s");
+		if (n)
+			kinfo("admin: closed %d session(s) on %s no longer allowed by its ACL", n, c->argv[2]);
+	}
 	return r;
 }
 

@@ -142,6 +142,19 @@ static size_t pol_send_targets(void *ctx, const char *initiator, const char *whi
 	return off;
 }
 
+int tgt_server_close_revoked(struct tgt_server *srv, const char *iqn)
+{
+	struct tgt_config *cfg = srv->cfg;
+	const struct tgt_target *t = tgt_find_target(cfg, iqn);
+	if (!t)
+		return 0;
+	/* lock order: cfg->live_lock, then the session table's srv->lock */
+	pthread_mutex_lock(&cfg->live_lock);
+	int n = session_table_close_if(srv, t, acl_allows);
+	pthread_mutex_unlock(&cfg->live_lock);
+	return n;
+}
+
 const struct iscsi_login_policy tgt_policy_template = {
 	.ctx = NULL,
 	.lookup_target = pol_lookup_target,

@@ -152,7 +152,7 @@ int session_table_count(struct tgt_server *srv)
 
 /* ---- messages to a session's loop ---- */
 
-enum smsg_kind { SMSG_REINSTATE, SMSG_ABORT, SMSG_LOGOUT };
+enum smsg_kind { SMSG_REINSTATE, SMSG_ABORT, SMSG_LOGOUT, SMSG_REVOKE };
 
 struct smsg {
 	struct kloop_task t;
@@ -243,6 +243,10 @@ static void smsg_run(struct kloop_task *t)
 		if (s->conn && !s->dead)
 			conn_send_async_logout(s->conn, m->seconds);
 		break;
+	case SMSG_REVOKE:
+		if (s->conn && !s->dead)
+			conn_close(s->conn, "initiator removed from the target's ACL");
+		break;
 	}
 	smsg_free(m);
 }
@@ -322,4 +326,25 @@ void session_table_request_logout(struct tgt_server *srv, uint16_t seconds)
 		kloop_post(o->w->loop, &m->t);
 	}
 	pthread_mutex_unlock(&srv->lock);
+}
+
+int session_table_close_if(struct tgt_server *srv, const struct tgt_target *t,
+			   bool (*allowed)(const struct tgt_target *t, const char *initiator))
+{
+	int n = 0;
+	pthread_mutex_lock(&srv->lock);
+	for (struct session *o = srv->sessions; o; o = o->next) {
+		if (o->discovery || strcasecmp(o->target, t->iqn) != 0 || allowed(t, o->initiator))
+			continue;
+		session_get(o);
+		struct smsg *m = smsg_new(o, SMSG_REVOKE);
+		if (!m) {
+			session_put(o);
+			continue;
+		}
+		kloop_post(o->w->loop, &m->t);
+		n++;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return n;
 }

@@ -130,4 +130,8 @@ struct tgt_session_info {
  * is not held during cb). Returns the count or -ENOMEM. */
 int tgt_server_foreach_session(struct tgt_server *srv,
 			       void (*cb)(void *arg, const struct tgt_session_info *si), void *arg);
+/* After an ACL change of target iqn: close the connection of every normal
+ * session on it whose initiator the ACL no longer allows (the initiator sees
+ * the connection drop; its re-login is refused). Returns how many. */
+int tgt_server_close_revoked(struct tgt_server *srv, const char *iqn);
 #endif

@@ -129,6 +129,10 @@ void session_fanout_abort(struct session *self, struct scsi_lu *lu, bool clear_u
 			  bool close_after, struct tmf_fanout *f);
 /* Send Async "request logout" to every session (shutdown). */
 void session_table_request_logout(struct tgt_server *srv, uint16_t seconds);
+/* Close the connections of the normal sessions on target t whose initiator
+ * allowed() refuses; returns how many were asked to close. */
+int session_table_close_if(struct tgt_server *srv, const struct tgt_target *t,
+			   bool (*allowed)(const struct tgt_target *t, const char *initiator));
 int session_table_count(struct tgt_server *srv);
 
 /* ---- server.c ---- */

@@ -2,7 +2,8 @@
 # kura-targetctl acl / chap at run time: while a qemu-io loop writes and
 # verifies target A, target B's ACL and CHAP accounts change (the loop sees
 # no error). acl add => the new initiator sees B in discovery and logs in;
-# acl remove => refused at the next login (discovery hides B). chap add
+# acl remove => X's open session is closed at once, its next login is
+# refused (discovery hides B). chap add
 # (secret from stdin and from --secret-file) => login without CHAP refused,
 # with it accepted; chap remove => open again. Each change is in the -c file,
 # which kura-targetd --check-config accepts, and survives a restart. A change
@@ -69,7 +70,32 @@ check "the file parses and keeps its comments" bash -c "$(declare -f parses); KU
 check "acl add twice is refused (exit 1)" bash -c "'$CTL' -s '$SOCK' acl add $TB $Y; test \$? = 1"
 check "acl add of a bad name is refused" bash -c "'$CTL' -s '$SOCK' acl add $TB not-a-name 2>&1 | grep -q 'would not parse'"
 check "the refused change left the file alone" bash -c "! grep -q not-a-name '$CONF'"
-check "acl remove X" ctl acl remove "$TB" "$X"
+# X keeps a session open on B across the removal: it must be ended at once
+rm -f "$IT_DIR/x-ready" "$IT_DIR/x-go" "$IT_DIR/x-out"
+py_iscsi 127.0.0.1 "$P" "
+import os
+D='$IT_DIR'
+c = Conn(); login(c, '$X', '$TB')
+st, _, _ = scsi_cmd(c, bytes(6))
+assert st == 0, st
+open(D + '/x-ready', 'w').close()
+for _ in range(600):
+    if os.path.exists(D + '/x-go'): break
+    time.sleep(0.1)
+try:
+    c.s.settimeout(10)
+    st, _, _ = scsi_cmd(c, bytes(6))
+    out = 'answered %d' % st
+except Exception as e:
+    out = 'closed ' + type(e).__name__
+open(D + '/x-out', 'w').write(out + '\n')
+" >"$IT_DIR/x.log" 2>&1 &
+X_PID=$!; IT_PIDS+=($X_PID)
+for _ in $(seq 100); do [ -f "$IT_DIR/x-ready" ] && break; sleep 0.1; done
+check "X holds a session on B before the removal" test -f "$IT_DIR/x-ready"
+check "acl remove X (ends X's session)" bash -c "'$CTL' -s '$SOCK' acl remove $TB $X | grep -q 'closed 1 session no longer allowed'"
+touch "$IT_DIR/x-go"; wait "$X_PID"
+check "X's open session was closed by the target" grep -q '^closed' "$IT_DIR/x-out"
 check "X refused at the next login" bash -c "$(declare -f inq); ! inq $X iscsi://$H/$TB/0"
 check "X no longer sees B" bash -c "$(declare -f sees_b); H=$H TB=$TB; ! sees_b $X"
 check "Y still logs in" inq "$Y" "iscsi://$H/$TB/0"
