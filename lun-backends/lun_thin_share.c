@@ -235,7 +235,8 @@ int lun_thin_share_range(struct lun_backend *src, uint64_t src_off, struct lun_b
 	span(pool->chunk_size, src_off, dst_off, len, &head, &n);
 	if (r || !n)
 		return r;
-	uint64_t maxrec = (pool->jsize / 4 - THIN_JHDR) / THIN_REC;
+	/* a journal block may take a quarter of the ring, in whole sectors */
+	uint64_t maxrec = (pool->jsize / 4 / THIN_SECTOR * THIN_SECTOR - THIN_JHDR) / THIN_REC;
 	struct share_job j = { .src = s, .dst = d, .svc = (src_off + head) >> pool->chunk_shift,
 			       .dvc = (dst_off + head) >> pool->chunk_shift, .n = n,
 			       .max = (unsigned)(maxrec < SHARE_BATCH ? maxrec : SHARE_BATCH) };

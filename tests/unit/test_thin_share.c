@@ -44,10 +44,12 @@ struct env {
 	int pending;
 };
 
+static uint64_t journal_bytes = 256 * KiB;
+
 static void pool_params(struct env *e, struct lun_thin_pool_params *p, uint64_t pool_bytes)
 {
 	*p = (struct lun_thin_pool_params){ .meta_path = e->meta, .data = e->data, .data_bytes = pool_bytes,
-					    .chunk_size = CS, .journal_bytes = 256 * KiB };
+					    .chunk_size = CS, .journal_bytes = journal_bytes };
 }
 
 static struct env *env_new(uint64_t file_size, uint64_t pool_bytes)
@@ -394,6 +396,29 @@ static void test_replay_after_crash(void **state)
 	env_free(e);
 }
 
+/* A share larger than one journal block may hold (a 64 KiB ring takes 681
+ * records a block) goes in several blocks, all replayed. */
+static void test_share_many_blocks(void **state)
+{
+	journal_bytes = 64 * KiB;
+	struct env *e = env_new(160 * MiB, 0);
+	journal_bytes = 256 * KiB;
+	struct lun_backend *s = vnew(e, 1, 2000 * CS), *d = vnew(e, 2, 2000 * CS);
+	put(e, s, 0, 2000 * CS, 1);
+	uint64_t jseq = e->pool->jseq;
+	assert_int_equal(xcopy(e, s, 0, d, 0, 2000 * CS), 2000 * CS);
+	assert_int_equal(e->pool->jseq - jseq, 3);
+	assert_int_equal(used(e), 2000);
+	lun_backend_close(s);
+	lun_backend_close(d);
+	env_crash_reopen(e);
+	check_clean(e);
+	d = vopen(e, 2);
+	expect(e, d, 0, 2000 * CS, 1);
+	lun_backend_close(d);
+	env_free(e);
+}
+
 static void test_refusals(void **state)
 {
 	struct env *e = env_new(16 * MiB, 0), *e2 = env_new(4 * MiB, 0);
@@ -611,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_full_pool),
 		cmocka_unit_test(test_delete_either),
 		cmocka_unit_test(test_replay_after_crash),
+		cmocka_unit_test(test_share_many_blocks),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_share_races_writes),
 		cmocka_unit_test(test_write_during_share),
