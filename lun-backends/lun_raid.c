@@ -117,6 +117,10 @@ static void raid_close(struct lun_backend *be)
 	struct raid *r = raid_of(be);
 	r->closing = true;
 	kloop_timer_stop(r->loop, &r->timer);
+	if (r->level == 5 || r->level == 6)
+		kinfo("raid: stripe writes: %llu full stripe (no reads), %llu reconstruct-write, %llu read-modify-write; %llu writes gathered into others",
+		      (unsigned long long)atomic_load(&r->stat_full), (unsigned long long)atomic_load(&r->stat_rcw),
+		      (unsigned long long)atomic_load(&r->stat_rmw), (unsigned long long)atomic_load(&r->stat_gathered));
 	if (!r->bg_busy && !r->meta_busy && !atomic_load(&r->failed)) {
 		for (uint32_t g = 0; g < r->nregions; g++)
 			if (!r->bm_inflight[g])
@@ -162,6 +166,7 @@ static struct raid *raid_from_sb(const struct raid_sb *sb, const struct lun_raid
 	r->rate_bytes = (p->rebuild_mib_per_tick ? p->rebuild_mib_per_tick : 16) << 20;
 	r->tick_ms = p->tick_ms ? p->tick_ms : 100;
 	r->idle_ms = p->bitmap_idle_ms ? p->bitmap_idle_ms : 2000;
+	r->hold_us = RAID_HOLD_US;
 	r->open_member = p->open_member;
 	r->open_ctx = p->open_ctx;
 	r->direct = p->direct;

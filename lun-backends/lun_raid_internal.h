@@ -25,6 +25,9 @@
 #define RAID_SB_MAX     RAID_SB_SLOT
 #define RAID_ROLE_SPARE 0xffffffffu
 #define RAID_LOCK_BUCKETS 256
+/* A partial-stripe write of a sequential stream waits at most this long
+ * for the rest of its stripe (lun_raid_stripe.c, sop_hold). */
+#define RAID_HOLD_US 500
 
 /* ---- superblock record (lun_raid_sb.c) ---- */
 
@@ -147,6 +150,15 @@ struct raid {
 	uint64_t resync_total, resync_done;
 	_Atomic uint64_t scrub_units, scrub_mismatch, scrub_repaired;
 	_Atomic uint64_t stat_rmw;     /* read-modify-write stripe updates (tests) */
+	_Atomic uint64_t stat_rcw;     /* reconstruct-writes that read something */
+	_Atomic uint64_t stat_full;    /* stripe writes that read nothing */
+	_Atomic uint64_t stat_gathered; /* writes gathered into another's stripe write */
+	_Atomic uint64_t stat_held;    /* stripe writes held for the rest of their stripe */
+	/* write gathering (lun_raid_stripe.c) */
+	uint32_t hold_us;          /* longest hold of a partial stripe write */
+	_Atomic uint64_t last_end; /* array byte after the last write submitted */
+	_Atomic int wr_inflight;   /* parity-level write requests in flight */
+	_Atomic int wr_held;       /* of those, pieces in held stripe writes */
 	bool scrub_ran;
 	uint32_t *resync_list;     /* regions to resync */
 	uint32_t resync_n, resync_i;
@@ -192,6 +204,8 @@ int raid_reconstruct(int k, int np, size_t len, uint8_t **slot, uint32_t missing
 /* true: granted now; false: w->t.fn runs on w->loop when granted. */
 bool raid_lock_unit(struct raid *r, struct raid_wait *w);
 void raid_unlock_unit(struct raid *r, struct raid_wait *w);
+struct raid_wait *raid_lock_take_waiters(struct raid *r, struct raid_wait *h,
+					 bool (*take)(struct raid_wait *w, void *ctx), void *ctx);
 /* Queue a metadata write; returns its seq. Caller holds r->mu. */
 uint64_t raid_meta_request_locked(struct raid *r);
 /* true: seq already durable; false: w->t.fn runs later with w->result. */
@@ -225,6 +239,8 @@ struct raid_req {
 	uint64_t need_seq;         /* metadata seq to wait for before completing */
 	uint64_t row0, row1;       /* bitmap rows held (writes) */
 	bool bm_held;
+	bool write;                /* counted in r->wr_inflight */
+	bool seq;                  /* starts where the previous write ended */
 	struct raid_wait w;
 	struct kloop_task rel;     /* drops the submit reference on the next iteration */
 };

@@ -102,6 +102,29 @@ void raid_unlock_unit(struct raid *r, struct raid_wait *w)
 		raid_wake(n);
 }
 
+/* Write gathering (lun_raid_stripe.c): detach the waiters queued on holder
+ * h, from the head, for as long as take() accepts them; the lock then
+ * covers them too. Returns them oldest first, linked by next. take() runs
+ * under r->mu and must only read fields fixed before the waiter queued. */
+struct raid_wait *raid_lock_take_waiters(struct raid *r, struct raid_wait *h,
+					 bool (*take)(struct raid_wait *w, void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&r->mu);
+	struct raid_wait *first = h->qhead, *last = NULL, *w = first;
+	while (w && take(w, ctx)) {
+		last = w;
+		w = w->next;
+	}
+	if (last) {
+		last->next = NULL;
+		h->qhead = w;
+		if (!w)
+			h->qtail = NULL;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return last ? first : NULL;
+}
+
 /* ---- superblock contents ---- */
 
 static uint32_t state_flags(struct raid *r)

@@ -42,6 +42,8 @@ struct faulty {
 	struct lun_backend *inner;
 	bool fail_reads, fail_writes;
 	bool drop_data_writes;      /* pretend data-area writes succeeded (a crash lost them) */
+	bool count_fua;
+	int data_writes, fua_writes; /* data-area writes seen, and of those with FUA (count_fua) */
 };
 
 static void fy_read(struct lun_backend *be, struct lun_io *io)
@@ -59,6 +61,10 @@ static void fy_write(struct lun_backend *be, struct lun_io *io)
 		return lun_complete_later(io, -EIO);
 	if (f->drop_data_writes && io->offset >= LUN_RAID_DATA_OFFSET)
 		return lun_complete_later(io, 0);
+	if (f->count_fua && io->offset >= LUN_RAID_DATA_OFFSET) {
+		f->data_writes++;
+		f->fua_writes += (io->flags & LUN_IO_FUA) != 0;
+	}
 	lun_submit(f->inner, io);
 }
 
@@ -703,6 +709,300 @@ static void test_scrub_raid5_parity(void **state) { scrub_case(5, 4, 3, 0, 1); }
 /* RAID-1: the second copy differs; repair copies the first over it. */
 static void test_scrub_raid1(void **state) { scrub_case(1, 2, 1, 3, 1); }
 
+/* ---- write gathering ---- */
+
+/* A stream of writes kept qd deep on the loop, each write of bs bytes at
+ * the next offset (sequential) or at a scattered one; a write's data is
+ * the shadow's bytes. The loop stops when every write has completed. */
+#define QD_MAX 32
+struct stream {
+	struct h *h;
+	const uint8_t *shadow;
+	uint64_t start, end, next;
+	uint32_t bs;
+	unsigned flags;
+	bool scatter;
+	int qd, inflight, errors;
+	unsigned n;
+	struct lun_io io[QD_MAX];
+	struct iovec iov[QD_MAX];
+	struct kloop_task t;
+};
+
+static void stream_issue(struct stream *st, int i);
+
+static void stream_done(struct lun_io *io)
+{
+	struct stream *st = io->priv;
+	st->errors += io->result != 0;
+	st->inflight--;
+	if (st->next < st->end)
+		return stream_issue(st, (int)(io - st->io));
+	if (!st->inflight)
+		kloop_stop(st->h->l);
+}
+
+static void stream_issue(struct stream *st, int i)
+{
+	uint64_t off = st->next;
+	if (st->scatter) { /* every bs-sized slot once, in a scrambled order */
+		uint64_t slots = (st->end - st->start) / st->bs;
+		off = st->start + (st->n * 7919ull % slots) * st->bs;
+	}
+	st->n++;
+	st->next += st->bs;
+	st->iov[i] = (struct iovec){ (void *)(st->shadow + off), st->bs };
+	st->io[i] = (struct lun_io){ .op = LUN_OP_WRITE, .flags = st->flags, .offset = off, .length = st->bs,
+				     .iov = &st->iov[i], .iovcnt = 1, .loop = st->h->l, .done = stream_done,
+				     .priv = st };
+	st->inflight++;
+	lun_submit(st->h->be, &st->io[i]);
+}
+
+static void stream_start(struct kloop_task *t)
+{
+	struct stream *st = (struct stream *)(void *)((char *)t - offsetof(struct stream, t));
+	for (int i = 0; i < st->qd && st->next < st->end; i++)
+		stream_issue(st, i);
+}
+
+static int run_stream(struct h *h, const uint8_t *shadow, uint64_t start, uint64_t end, uint32_t bs, int qd,
+		      bool scatter)
+{
+	struct kloop_timer wd = { .fn = watchdog_fn };
+	struct stream *st = calloc(1, sizeof(*st));
+	*st = (struct stream){ .h = h, .shadow = shadow, .start = start, .end = end, .next = start, .bs = bs,
+			       .scatter = scatter, .qd = qd < QD_MAX ? qd : QD_MAX };
+	st->t.fn = stream_start;
+	kloop_defer(h->l, &st->t);
+	kloop_timer_start(h->l, &wd, 20000);
+	assert_int_equal(kloop_run(h->l), 0);
+	kloop_timer_stop(h->l, &wd);
+	assert_int_equal(st->inflight, 0);
+	int errors = st->errors;
+	free(st);
+	return errors;
+}
+
+static void gather_stats(struct raid *r, const char *what)
+{
+	printf("%s: %llu full, %llu rcw, %llu rmw, %llu gathered, %llu held\n", what,
+	       (unsigned long long)atomic_load(&r->stat_full), (unsigned long long)atomic_load(&r->stat_rcw),
+	       (unsigned long long)atomic_load(&r->stat_rmw), (unsigned long long)atomic_load(&r->stat_gathered),
+	       (unsigned long long)atomic_load(&r->stat_held));
+}
+
+/* Sequential writes at QD8 on RAID-6 of 6 (stripe 4 x 64 KiB), 64 KiB and
+ * 4 KiB: the pieces of a stripe are gathered into stripe writes (64 KiB:
+ * full stripes that read nothing); data and parity come out right. */
+static void test_gather_full_stripe(void **state)
+{
+	const uint32_t bs[] = { 64 * KiB, 4 * KiB };
+	for (int i = 0; i < 2; i++) {
+		struct h *h = h_new(6);
+		h_create(h, 6);
+		struct raid *r = raid_of(h->be);
+		uint64_t size = h->be->size, stripes = size / (4 * 64 * KiB);
+		uint8_t *shadow = malloc(size);
+		fill(shadow, size, 91 + (unsigned)i);
+		assert_int_equal(run_stream(h, shadow, 0, size, bs[i], 8, false), 0);
+		gather_stats(r, bs[i] == 4 * KiB ? "gather 4K QD8" : "gather 64K QD8");
+		if (bs[i] == 64 * KiB)
+			assert_int_equal(atomic_load(&r->stat_full), stripes);
+		assert_true(atomic_load(&r->stat_gathered) > 0);
+		assert_true(atomic_load(&r->stat_full) + atomic_load(&r->stat_rcw) + atomic_load(&r->stat_rmw) <
+			    size / bs[i]);
+		assert_int_equal(atomic_load(&r->wr_inflight), 0);
+		assert_int_equal(atomic_load(&r->wr_held), 0);
+		check_all(h, shadow);
+		uint64_t mism;
+		scrub(h, false, &mism);
+		assert_int_equal(mism, 0);
+		free(shadow);
+		h_free(h);
+	}
+}
+
+/* Random 4 KiB writes at QD16 and sequential ones at low depth (QD1..3
+ * of 64 KiB: the stripe can never fill, no write may wait for a write
+ * that cannot come) all complete and come out right. */
+static void test_gather_random_and_shallow(void **state)
+{
+	struct h *h = h_new(6);
+	h_create(h, 6);
+	struct raid *r = raid_of(h->be);
+	uint64_t size = h->be->size;
+	uint8_t *shadow = malloc(size);
+	fill(shadow, size, 17);
+	assert_int_equal(run_stream(h, shadow, 0, size, 64 * KiB, 8, false), 0);
+	fill(shadow, size, 18);
+	assert_int_equal(run_stream(h, shadow, 0, size, 4 * KiB, 16, true), 0);
+	check_all(h, shadow);
+	r->hold_us = 200000; /* a hold that waited for a write that cannot come would show */
+	for (int qd = 1; qd <= 3; qd++) {
+		fill(shadow, 4 * MiB, 20 + (unsigned)qd);
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(run_stream(h, shadow, 0, 4 * MiB, 64 * KiB, qd, false), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+		assert_true(us < r->hold_us);
+	}
+	check_all(h, shadow);
+	gather_stats(r, "gather random + shallow");
+	assert_int_equal(atomic_load(&r->wr_held), 0);
+	free(shadow);
+	h_free(h);
+}
+
+/* A partial-stripe write of a sequential stream is held while another
+ * write is in flight; when its stripe does not fill, it is written after
+ * hold_us all the same (reconstruct-write) and reads back right. */
+static void test_gather_hold_timeout(void **state)
+{
+	struct h *h = h_new(6);
+	h_create(h, 6);
+	struct raid *r = raid_of(h->be);
+	uint8_t *buf = kbuf_alloc(64 * KiB), *back = kbuf_alloc(256 * KiB), *zero = calloc(1, 192 * KiB);
+	fill(buf, 64 * KiB, 33);
+	r->hold_us = 20000;
+	atomic_fetch_add(&r->wr_inflight, 1); /* "another write in flight" that never completes */
+	atomic_store(&r->last_end, 0);        /* the write at 0 continues a stream */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(do_rw(h, LUN_OP_WRITE, 0, buf, 64 * KiB), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	atomic_fetch_sub(&r->wr_inflight, 1);
+	uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+	assert_true(us >= 20000);
+	assert_int_equal(atomic_load(&r->stat_held), 1);
+	assert_int_equal(atomic_load(&r->stat_rcw), 1);
+	assert_int_equal(atomic_load(&r->wr_held), 0);
+	/* a write that does not continue the stream is not held */
+	atomic_fetch_add(&r->wr_inflight, 1);
+	assert_int_equal(do_rw(h, LUN_OP_WRITE, 512 * KiB, buf, 64 * KiB), 0);
+	atomic_fetch_sub(&r->wr_inflight, 1);
+	assert_int_equal(atomic_load(&r->stat_held), 1);
+	assert_int_equal(do_rw(h, LUN_OP_READ, 0, back, 256 * KiB), 0);
+	assert_memory_equal(back, buf, 64 * KiB);
+	assert_memory_equal(back + 64 * KiB, zero, 192 * KiB);
+	uint64_t mism;
+	scrub(h, false, &mism);
+	assert_int_equal(mism, 0);
+	kbuf_free(buf);
+	kbuf_free(back);
+	free(zero);
+	h_free(h);
+}
+
+/* Degraded RAID-6 (one, then two members failed): gathered stripe writes
+ * skip the missing members, reads reconstruct the right data, and a
+ * rebuild onto a spare gives a clean scrub. */
+static void test_gather_degraded(void **state)
+{
+	struct h *h = h_new(6);
+	h_create(h, 6);
+	struct raid *r = raid_of(h->be);
+	uint64_t size = h->be->size;
+	uint8_t *shadow = malloc(size);
+	fill(shadow, size, 51);
+	assert_int_equal(run_stream(h, shadow, 0, size, 64 * KiB, 8, false), 0);
+	assert_int_equal(lun_raid_fail_member(h->be, 1), 0);
+	fill(shadow, size, 52);
+	assert_int_equal(run_stream(h, shadow, 0, size, 64 * KiB, 8, false), 0);
+	check_all(h, shadow);
+	assert_int_equal(lun_raid_fail_member(h->be, 4), 0);
+	fill(shadow, size, 53);
+	assert_int_equal(run_stream(h, shadow, 0, size, 64 * KiB, 8, false), 0);
+	fill(shadow, 1 * MiB, 54);
+	assert_int_equal(run_stream(h, shadow, 0, 1 * MiB, 4 * KiB, 16, true), 0);
+	gather_stats(r, "gather degraded");
+	check_all(h, shadow);
+	free(shadow);
+	h_free(h);
+}
+
+/* Gathered writes of which one carries FUA: every member write of the
+ * stripe write is FUA (the FUA write's data is durable before its ack). */
+static void test_gather_fua(void **state)
+{
+	struct h *h = h_new(6);
+	h_create(h, 6);
+	struct raid *r = raid_of(h->be);
+	uint64_t size = 1 * MiB;
+	uint8_t *shadow = malloc(h->be->size);
+	memset(shadow, 0, h->be->size);
+	fill(shadow, size, 61);
+	for (int i = 0; i < 6; i++)
+		h->fy[i]->count_fua = true;
+	struct stream *st = calloc(1, sizeof(*st));
+	*st = (struct stream){ .h = h, .shadow = shadow, .start = 0, .end = size, .next = 0, .bs = 64 * KiB, .qd = 4 };
+	st->t.fn = stream_start;
+	/* the first stripe: writes 1 and 3 FUA, 0 and 2 not; all four gathered */
+	for (int i = 0; i < 4; i++) {
+		st->flags = i % 2 ? LUN_IO_FUA : 0;
+		stream_issue(st, i);
+	}
+	st->flags = 0;
+	assert_int_equal(kloop_run(h->l), 0);
+	assert_int_equal(st->errors, 0);
+	free(st);
+	int data_writes = 0, fua_writes = 0;
+	for (int i = 0; i < 6; i++) {
+		data_writes += h->fy[i]->data_writes;
+		fua_writes += h->fy[i]->fua_writes;
+	}
+	gather_stats(r, "gather fua");
+	assert_true(atomic_load(&r->stat_full) >= 1);
+	assert_true(fua_writes >= 6);            /* the first stripe's 4 data + P + Q */
+	assert_true(data_writes > fua_writes);   /* the later, non-FUA stripes are not */
+	check_all(h, shadow);
+	free(shadow);
+	h_free(h);
+}
+
+/* A child writes sequential gathered stripes (and random 4 KiB writes
+ * gathered into partial ones) and is SIGKILLed mid-stream; the bitmap
+ * covered every stripe write in flight, so after reassembly and resync a
+ * scrub finds every stripe's P and Q consistent. */
+static void test_gather_killed_writer(void **state)
+{
+	struct h *h = h_new(6);
+	h_create(h, 6);
+	h_close(h);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[256];
+		kloop_free(h->l);
+		h->l = kloop_new(256);
+		if (!h->l || h_assemble(h, h->paths, 6, err, sizeof(err)) != 0)
+			_exit(3);
+		uint64_t size = h->be->size;
+		uint8_t *shadow = malloc(size);
+		for (unsigned i = 0;; i++) {
+			fill(shadow, size, i);
+			if (run_stream(h, shadow, 0, size, 64 * KiB, 8, false) ||
+			    run_stream(h, shadow, 0, size, 4 * KiB, 16, true))
+				_exit(4);
+		}
+	}
+	struct timespec ts = { 0, 300 * 1000000 };
+	nanosleep(&ts, NULL);
+	kill(pid, SIGKILL);
+	int wst;
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFSIGNALED(wst));
+	char err[256];
+	assert_int_equal(h_assemble(h, h->paths, 6, err, sizeof(err)), 0);
+	assert_true(status(h).dirty_regions > 0);
+	settle(h);
+	uint64_t mism;
+	scrub(h, false, &mism);
+	assert_int_equal(mism, 0);
+	h_free(h);
+}
+
 /* ---- write hole ---- */
 
 static bool stripe_consistent(struct h *h, int n, uint64_t row)
@@ -1012,6 +1312,12 @@ int main(void)
 		cmocka_unit_test(test_raid10_odd),
 		cmocka_unit_test(test_rmw_wide),
 		cmocka_unit_test(test_overlapping_writes),
+		cmocka_unit_test(test_gather_full_stripe),
+		cmocka_unit_test(test_gather_random_and_shallow),
+		cmocka_unit_test(test_gather_hold_timeout),
+		cmocka_unit_test(test_gather_degraded),
+		cmocka_unit_test(test_gather_fua),
+		cmocka_unit_test(test_gather_killed_writer),
 		cmocka_unit_test(test_sb_torn_write),
 		cmocka_unit_test(test_raid5_degraded),
 		cmocka_unit_test(test_raid6_two_failed),
