@@ -93,7 +93,7 @@ if command -v qemu-img >/dev/null; then
       out=$(timeout 300 qemu-img convert $mode -n -f raw -O raw "$U0" "$dst" 2>&1); rc=$?
       t1=$(date +%s.%N); ua=$(used)
       echo "$out" >>"$IT_DIR/qemu-img.log"
-      log "timing: qemu-img convert ${mode:-(no -C)} 320 MiB (256 MiB data) thin -> LUN ${dst##*/}: rc $rc, $(echo "$t1 - $t0" | bc) s, pool chunks used $ub -> $ua ${out:+($out)}"
+      log "timing: qemu-img convert ${mode:-(no -C)} 320 MiB (256 MiB data) thin -> LUN ${dst##*/}: rc $rc, $(awk "BEGIN {printf \"%.3f\", $t1 - $t0}") s, pool chunks used $ub -> $ua ${out:+($out)}"
       check "qemu-img convert ${mode:-(no -C)} -> LUN ${dst##*/}" test "$rc" = 0
       [ "$dst" = "$U1" ] && [ "$mode" = -C ] && check "qemu-img convert -C between thin LUNs shares chunks ($ub -> $ua)" test $((ua - ub)) -lt 64
     done
