@@ -33,15 +33,20 @@
  * are chunk-aligned on both sides to the source's physical chunks (no data
  * moves; either side copies on write later). That call blocks on the pool's
  * journal, so it runs on a short-lived thread of its own while the task
- * waits (its loop keeps serving); before it, a FLUSH of the source makes
- * the shared data as durable as a copied one would be, and the
- * destination's range is locked for the whole segment as a copy would lock
- * it piece by piece. What was not shared (the unaligned head and tail,
- * chunks busy for too long, any refusal) is then copied as above. One LU as
- * source and destination with overlapping ranges is always copied.
+ * waits (its loop keeps serving). Meanwhile the SOURCE range is locked
+ * exclusively: I/O in flight on it drains first and new I/O waits, so no
+ * write can land in a chunk once it is shared (the copy cannot change after
+ * GOOD), and the FLUSH of the source that comes next makes the shared data
+ * as durable as a copied one would be. Destination writes are fenced per
+ * chunk by the thin pool itself (they wait, then copy on write); a task
+ * holds one range lock at a time, so the destination range is not locked
+ * for the share (two copies in opposite directions cannot deadlock). What
+ * was not shared (the unaligned head and tail, chunks busy for too long,
+ * any refusal) is then copied as above. One LU as source and destination
+ * with overlapping ranges is always copied.
  *
- *   loop:   seg_begin -> lock dst range -> FLUSH src ........ share_done: unlock, copy head, tail
- *   thread:                                   share_range (journal, fsync) -^
+ *   loop:   seg_begin -> lock src range (excl) -> FLUSH src ...... share_done: unlock, copy head, tail
+ *   thread:                                  share_range (journal, fsync) -^
  *
  * Not for: LID4 / ROD tokens (POPULATE TOKEN, WRITE USING TOKEN), inline
  * data, stream or other segment types.
@@ -350,7 +355,7 @@ static void xc_share_done(struct kloop_task *kt)
 	struct scsi_task *t = (struct scsi_task *)((char *)kt - offsetof(struct scsi_task, st.kt));
 	struct xcopy_state *s = xc_xs_of(t);
 	uint32_t bs = s->dst->bs;
-	scsi_range_unlock(s->dst, t);
+	scsi_range_unlock(s->src, t);
 	if (s->sh_result && s->sh_result != -EXDEV)
 		kdebug("xcopy: sharing chunks refused (%d); copying", s->sh_result);
 	s->sh_from = s->sh_skip / bs;
@@ -391,13 +396,14 @@ static void xc_share_flushed(struct lun_io *io)
 	kloop_defer(t->loop, &t->st.kt);
 }
 
-/* Destination range locked: reservations may have changed while it waited. */
+/* Source range locked: reservations may have changed while it waited. */
 static void xc_share_locked(struct scsi_task *t)
 {
 	struct xcopy_state *s = xc_xs_of(t);
 	struct lun_io *io = &t->io;
-	if (scsi_lu_pr_check(s->dst, t->itn, &scsi_op_table[SCSI_OP_WRITE16]) != SR_GOOD) {
-		scsi_range_unlock(s->dst, t);
+	if (scsi_lu_pr_check(s->src, t->itn, &scsi_op_table[SCSI_OP_READ16]) != SR_GOOD ||
+	    scsi_lu_pr_check(s->dst, t->itn, &scsi_op_table[SCSI_OP_WRITE16]) != SR_GOOD) {
+		scsi_range_unlock(s->src, t);
 		return xcopy_end(t, SR_RESERVATION_CONFLICT);
 	}
 	memset(io, 0, sizeof(*io));
@@ -427,7 +433,10 @@ static void xc_share_start(struct scsi_task *t)
 	s->sh_tried = true;
 	if (!xc_can_share(s))
 		return xcopy_next(t);
-	if (scsi_range_lock(s->dst, t, g->dst_lba, g->nblocks, false, xc_share_locked))
+	/* exclusive: SCSI I/O in flight on the source range drains first (a
+	 * write landing in a chunk after it is shared would change the copy
+	 * after GOOD) and new I/O there waits the few ms of the share */
+	if (scsi_range_lock(s->src, t, g->src_lba, g->nblocks, true, xc_share_locked))
 		xc_share_locked(t);
 }
 
