@@ -43,7 +43,9 @@
  * for the share (two copies in opposite directions cannot deadlock). What
  * was not shared (the unaligned head and tail, chunks busy for too long,
  * any refusal) is then copied as above. One LU as source and destination
- * with overlapping ranges is always copied.
+ * with overlapping ranges is always copied, last piece first when the
+ * destination lies above the source (as memmove), so the destination ends
+ * up holding what the source held before the copy.
  *
  *   loop:   seg_begin -> lock src range (excl) -> FLUSH src ...... share_done: unlock, copy head, tail
  *   thread:                                  share_range (journal, fsync) -^
@@ -199,6 +201,9 @@ struct xcopy_state {
 	unsigned seg;                        /* current segment */
 	uint64_t done;                       /* blocks of it copied */
 	uint64_t n;                          /* blocks of the chunk in flight */
+	uint64_t off;                        /* its first block, from the segment's start */
+	bool backward;                       /* one LU, destination above an overlapping
+	                                        source: pieces go last to first (memmove) */
 	uint64_t bytes;                      /* total copied */
 	uint64_t sh_from, sh_len;            /* blocks of the segment shared, not copied */
 	uint64_t sh_skip, sh_bytes;          /* the share thread's answer */
@@ -312,7 +317,7 @@ static void xc_read_done(struct lun_io *io)
 	}
 	const struct xcopy_seg *g = &s->l.seg[s->seg];
 	unsigned fl = atomic_load(&s->dst->wce) ? 0 : LUN_IO_FUA;
-	xc_xsubmit(t, s->dst, LUN_OP_WRITE, fl, g->dst_lba + s->done, xc_write_done);
+	xc_xsubmit(t, s->dst, LUN_OP_WRITE, fl, g->dst_lba + s->off, xc_write_done);
 }
 
 /* Destination range locked: reservations may have changed while it waited. */
@@ -323,7 +328,7 @@ static void xc_chunk_locked(struct scsi_task *t)
 		scsi_range_unlock(s->dst, t);
 		return xcopy_end(t, SR_RESERVATION_CONFLICT);
 	}
-	xc_xsubmit(t, s->src, LUN_OP_READ, 0, s->l.seg[s->seg].src_lba + s->done, xc_read_done);
+	xc_xsubmit(t, s->src, LUN_OP_READ, 0, s->l.seg[s->seg].src_lba + s->off, xc_read_done);
 }
 
 /* Checks of a segment before its first chunk (SPC-4 6.4.6.1). */
@@ -343,6 +348,7 @@ static int xc_seg_begin(struct scsi_task *t, struct xcopy_state *s)
 	    scsi_lu_pr_check(s->dst, t->itn, &scsi_op_table[SCSI_OP_WRITE16]) != SR_GOOD)
 		return SR_RESERVATION_CONFLICT;
 	s->done = 0;
+	s->backward = s->src == s->dst && g->dst_lba > g->src_lba && g->dst_lba < g->src_lba + g->nblocks;
 	s->sh_from = s->sh_len = 0;
 	s->sh_tried = false;
 	return SR_GOOD;
@@ -468,7 +474,9 @@ static void xcopy_next(struct scsi_task *t)
 	uint64_t left = (s->sh_len && s->done < s->sh_from ? s->sh_from : s->l.seg[s->seg].nblocks) - s->done;
 	uint64_t max = XCOPY_CHUNK / s->dst->bs;
 	s->n = left < max ? left : max;
-	if (scsi_range_lock(s->dst, t, s->l.seg[s->seg].dst_lba + s->done, s->n, false, xc_chunk_locked))
+	/* never shared when backward (xc_can_share), so done counts from the end */
+	s->off = s->backward ? s->l.seg[s->seg].nblocks - s->done - s->n : s->done;
+	if (scsi_range_lock(s->dst, t, s->l.seg[s->seg].dst_lba + s->off, s->n, false, xc_chunk_locked))
 		xc_chunk_locked(t);
 }
 

@@ -219,6 +219,59 @@ static void test_copy_two_lus(void **s)
 			assert_int_equal(r.in[b * TH_BS + i], pat(2070 + b, i));
 }
 
+/* Write pat(base + b) into LU0 [lba, lba + n). */
+static void fill_lu0(uint64_t lba, uint32_t n, uint64_t base)
+{
+	static uint8_t w[512 * TH_BS];
+	uint8_t c[16];
+	struct tres r;
+	for (uint32_t o = 0; o < n; o += 512) {
+		uint32_t k = n - o < 512 ? n - o : 512;
+		for (uint32_t b = 0; b < k; b++)
+			for (unsigned i = 0; i < TH_BS; i++)
+				w[b * TH_BS + i] = pat(base + o + b, i);
+		cdb16(c, SCSI_OP_WRITE16, lba + o, k);
+		assert_int_equal(th_cmd(&H, c, 16, w, k * TH_BS, &r), SAM_STAT_GOOD);
+	}
+}
+
+/* LU0 [lba, lba + n) holds pat(base + b)? (read 16 blocks at a time) */
+static void check_lu0(uint64_t lba, uint32_t n, uint64_t base)
+{
+	uint8_t c[16];
+	static struct tres r;
+	for (uint32_t o = 0; o < n; o += 16) {
+		uint32_t k = n - o < 16 ? n - o : 16;
+		cdb16(c, SCSI_OP_READ16, lba + o, k);
+		assert_int_equal(th_cmd(&H, c, 16, NULL, 0, &r), SAM_STAT_GOOD);
+		for (uint32_t b = 0; b < k; b++)
+			for (unsigned i = 0; i < TH_BS; i++)
+				if (r.in[b * TH_BS + i] != pat(base + o + b, i))
+					fail_msg("LBA %llu byte %u: got %u want %u", (unsigned long long)(lba + o + b), i,
+						 r.in[b * TH_BS + i], pat(base + o + b, i));
+	}
+}
+
+/* One LU, overlapping ranges, more than one XCOPY_CHUNK: the destination
+ * ends up with what the source held (memmove), upwards and downwards. */
+static void test_copy_overlap_same_lu(void **s)
+{
+	uint8_t p[256];
+	struct tres r;
+	fill_lu0(0, 3000, 0);
+	/* [0, 3000) -> [1000, 4000): destination above, copied last piece first */
+	size_t n = build(p, H.lu, H.lu, 3000, 0, 1000, 9);
+	p[1] = 0x10;
+	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
+	check_lu0(1000, 3000, 0);
+	check_lu0(0, 1000, 0);        /* below the destination: untouched */
+	/* [1000, 4000) -> [0, 3000): destination below, copied first piece first */
+	n = build(p, H.lu, H.lu, 3000, 1000, 0, 10);
+	p[1] = 0x10;
+	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
+	check_lu0(0, 3000, 0);
+}
+
 static void test_copy_aborted(void **s)
 {
 	uint8_t p[256];
@@ -293,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_parse_hostile),
 		cmocka_unit_test(test_copy_two_lus),
 		cmocka_unit_test(test_copy_aborted),
+		cmocka_unit_test(test_copy_overlap_same_lu),
 		cmocka_unit_test(test_op_params_and_vpd),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
