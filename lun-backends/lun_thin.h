@@ -101,6 +101,18 @@ int lun_thin_volume_open(struct lun_thin_pool *pool, uint32_t id, uint32_t block
 int lun_thin_snapshot(struct lun_thin_pool *pool, uint32_t origin, uint32_t new_id);
 int lun_thin_clone(struct lun_thin_pool *pool, uint32_t origin, uint32_t new_id);
 
+struct lun_thin_volume_info {
+	uint32_t id;
+	uint64_t size;
+	uint64_t mapped_chunks;      /* virtual chunks that map a data chunk (shared ones too) */
+	bool read_only;              /* a snapshot */
+	bool open;                   /* opened (lun_thin_volume_open) */
+};
+/* A copy of the volume table, sorted by id: *out is malloc'ed (free() it).
+ * Walks every map under the pool lock, O(virtual chunks): for
+ * administration, not for the I/O path. Never blocks on I/O. */
+int lun_thin_volume_list(struct lun_thin_pool *pool, struct lun_thin_volume_info **out, size_t *n);
+
 struct lun_thin_check_report {
 	uint64_t bad_mappings;       /* map entries pointing outside the pool */
 	uint64_t bad_refcounts;      /* refcount differs from the mappings */

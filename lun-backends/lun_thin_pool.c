@@ -1080,3 +1080,39 @@ int lun_thin_check(struct lun_thin_pool *pool, bool repair, struct lun_thin_chec
 	struct thin_ctl c = { .op = CTL_CHECK, .flag = repair, .rep = r ? r : &dummy };
 	return ctl_call(pool, &c);
 }
+
+static uint64_t vol_mapped_chunks(const struct thin_vol *v)
+{
+	uint64_t n = 0;
+	for (uint64_t li = 0; li < v->nleaves; li++)
+		for (uint32_t i = 0; v->leaves[li] && i < THIN_LEAF_N; i++)
+			n += (v->leaves[li][i] & ~THIN_PENDING) != 0;
+	return n;
+}
+
+static int vol_info_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct lun_thin_volume_info *)a)->id, y = ((const struct lun_thin_volume_info *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+int lun_thin_volume_list(struct lun_thin_pool *pool, struct lun_thin_volume_info **out, size_t *n)
+{
+	pthread_mutex_lock(&pool->lock);
+	size_t nv = pool->nvols;
+	struct lun_thin_volume_info *v = calloc(nv ? nv : 1, sizeof(*v));
+	for (size_t i = 0; v && i < nv; i++) {
+		const struct thin_vol *tv = pool->vols[i];
+		v[i] = (struct lun_thin_volume_info){ .id = tv->id, .size = tv->size,
+						      .mapped_chunks = vol_mapped_chunks(tv),
+						      .read_only = tv->flags & THIN_VOL_RO,
+						      .open = tv->opener != NULL };
+	}
+	pthread_mutex_unlock(&pool->lock);
+	if (!v)
+		return -ENOMEM;
+	qsort(v, nv, sizeof(*v), vol_info_cmp);
+	*out = v;
+	*n = nv;
+	return 0;
+}

@@ -40,9 +40,6 @@
 #include "common/log.h"
 #include "lun-backends/lun_raid.h"
 #include "lun-backends/lun_thin.h"
-/* Only for tgt_storage_volume_list (pool_peek below): lun_thin.h has no call
- * that lists volumes or counts their mapped chunks yet. */
-#include "lun-backends/lun_thin_internal.h"
 #include "target/tgt.h"
 
 #define STOR_TICK_MS 250
@@ -768,43 +765,25 @@ static struct tgt_pool_conf *call_pool(struct stor_call *c)
 	return c->idx >= 0 && c->idx < c->cfg->n_pools ? &c->cfg->pools[c->idx] : NULL;
 }
 
-/* ---- volume list ----
- * Reads the pool's volume table under its lock through the library's
- * internal header: a stop-gap until lun_thin.h offers a listing call
- * (lun_thin_volume_list: id, size, flags, mapped chunks, opened). Counting
- * mapped chunks walks the volume's map: O(virtual chunks), under the pool
- * lock, which an administrator's request can afford. */
-static uint64_t vol_mapped(const struct thin_vol *v)
-{
-	uint64_t n = 0;
-	for (uint64_t li = 0; li < v->nleaves; li++)
-		for (uint32_t i = 0; v->leaves[li] && i < THIN_LEAF_N; i++)
-			n += (v->leaves[li][i] & ~THIN_PENDING) != 0;
-	return n;
-}
-
+/* ---- volume list: the library's table plus the lineage file's kinds ---- */
 static int pool_peek(struct lun_thin_pool *pool, struct tgt_volume_info **out, int *n)
 {
-	pthread_mutex_lock(&pool->lock);
-	uint32_t nv = pool->nvols;
+	struct lun_thin_volume_info *lv = NULL;
+	size_t nv = 0;
+	int r = lun_thin_volume_list(pool, &lv, &nv);
+	if (r < 0)
+		return r;
 	struct tgt_volume_info *v = calloc(nv ? nv : 1, sizeof(*v));
-	for (uint32_t i = 0; v && i < nv; i++) {
-		const struct thin_vol *tv = pool->vols[i];
-		v[i] = (struct tgt_volume_info){ .id = tv->id, .size = tv->size, .mapped_chunks = vol_mapped(tv),
-						 .read_only = tv->flags & THIN_VOL_RO, .open = tv->opener != NULL };
-	}
-	pthread_mutex_unlock(&pool->lock);
+	for (size_t i = 0; v && i < nv; i++)
+		v[i] = (struct tgt_volume_info){ .id = lv[i].id, .size = lv[i].size,
+						 .mapped_chunks = lv[i].mapped_chunks,
+						 .read_only = lv[i].read_only, .open = lv[i].open };
+	free(lv);
 	if (!v)
 		return -ENOMEM;
 	*out = v;
 	*n = (int)nv;
 	return 0;
-}
-
-static int vol_cmp(const void *a, const void *b)
-{
-	uint32_t x = ((const struct tgt_volume_info *)a)->id, y = ((const struct tgt_volume_info *)b)->id;
-	return x < y ? -1 : x > y;
 }
 
 static int volume_list_fn(struct stor_call *c)
@@ -832,8 +811,7 @@ static int volume_list_fn(struct stor_call *c)
 		free(v);
 		return r;
 	}
-	qsort(v, (size_t)n, sizeof(*v), vol_cmp);
-	*(struct tgt_volume_info **)c->out = v;
+	*(struct tgt_volume_info **)c->out = v;   /* sorted by id by the library */
 	*c->now = (uint64_t)n;
 	return 0;
 }

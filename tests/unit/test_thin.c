@@ -531,7 +531,25 @@ static void test_snapshot_and_clone(void **state)
 	expect(e, s, 0, 4 * CS, 1);
 	expect(e, o, CS + 4 * KiB, 4 * KiB, 2);
 	expect(e, c, 2 * CS, 512, 4);
+	/* the volume table: sorted, mapped chunks per volume, snapshot flag, opened */
+	struct lun_thin_volume_info *vi = NULL;
+	size_t nvi = 0;
+	assert_int_equal(lun_thin_volume_list(e->pool, &vi, &nvi), 0);
+	assert_int_equal(nvi, 3);
+	static const struct { uint32_t id; uint64_t mapped; bool ro; } want[] = { { 1, 4, false }, { 2, 4, true },
+										  { 3, 3, false } };
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(vi[i].id, want[i].id);
+		assert_int_equal(vi[i].size, 4 * MiB);
+		assert_int_equal(vi[i].mapped_chunks, want[i].mapped);
+		assert_int_equal(vi[i].read_only, want[i].ro);
+		assert_true(vi[i].open);
+	}
+	free(vi);
 	lun_backend_close(c);
+	assert_int_equal(lun_thin_volume_list(e->pool, &vi, &nvi), 0);
+	assert_false(vi[2].open);
+	free(vi);
 	lun_backend_close(s);
 	lun_backend_close(o);
 	check_clean(e);
