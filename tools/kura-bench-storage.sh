@@ -14,7 +14,10 @@
 # ("raid r6: rebuild of role R done: N MiB in S s (T MiB/s)").
 #
 # --raid-chunk / --thin-chunk set the array's chunk and the pool's chunk_size
-# (defaults: the daemon's, 64K and 64K) to compare layouts.
+# (defaults: the daemon's, 64K and 64K) to compare layouts. The array's
+# stripe-write counters over the whole run (full stripes, reconstruct- and
+# read-modify-writes, writes gathered into another's stripe write; logged by
+# the daemon at close) are printed too.
 #
 # usage: tools/kura-bench-storage.sh [--runs N] [--size MiB] [--member MiB] [--raid-chunk SIZE]
 #        [--thin-chunk SIZE] [--kura PATH] [--keep]
@@ -147,6 +150,7 @@ for r in $(seq 1 "$RUNS"); do
   done
 done
 stop
+STRIPES=$(grep "raid: stripe writes" "$WORK/kura.log" | tail -1 | sed 's/.*raid: //')
 
 # rebuild: one member gone, a spare declared
 rm -f "$WORK/m3.img"
@@ -178,3 +182,4 @@ for name in ("rw4k-qd32", "sw128k-qd8", "sr128k-qd8", "alloc128k"):
     print("%-11s %12.0f %10.1f %12.0f %10.1f %8.2f" % (name, fi, fm, ti, tm, ti / fi))
 print(reb or "rebuild: not observed")
 PY
+if [ -n "$STRIPES" ]; then echo "$STRIPES"; fi
