@@ -565,7 +565,9 @@ static void flush_start(struct lun_thin_pool *pool)
 {
 	struct thin_seg **tail = &pool->batch;
 	bool need_flush = false;
-	uint64_t max = (pool->jsize / 4 - THIN_JHDR) / THIN_REC; /* one block fits the ring */
+	/* one block fits a quarter of the ring once rounded up to whole sectors
+	 * (thin_journal_prepare's limit): count the sectors, not the bytes */
+	uint64_t max = ((pool->jsize / 4) / THIN_SECTOR * THIN_SECTOR - THIN_JHDR) / THIN_REC;
 	for (unsigned n = 0; *tail && n < THIN_BATCH_MAX && n < max; n++) {
 		need_flush |= (*tail)->st != THIN_ST_UNMAP;
 		tail = &(*tail)->next;
@@ -672,10 +674,14 @@ static void svc_kick(struct lun_thin_pool *pool)
 		pthread_cond_broadcast(&pool->ctl_cv);
 		pthread_mutex_unlock(&pool->ctl_mu);
 	}
-	if (!pool->flushing && !pool->ready && pool->batch)
-		flush_start(pool);
-	if (!pool->journaling && pool->ready)
-		journal_start(pool);
+	/* journal_start may fail a batch at once (pool failed, block refused):
+	 * then nothing is in flight to kick us again, so go on with the next */
+	do {
+		if (!pool->flushing && !pool->ready && pool->batch)
+			flush_start(pool);
+		if (!pool->journaling && pool->ready)
+			journal_start(pool);
+	} while (!pool->flushing && !pool->journaling && !pool->ready && pool->batch);
 }
 
 static void ctl_arrive(struct kloop_task *t)

@@ -719,6 +719,47 @@ static void test_reopen_and_journal_wrap(void **state)
 	env_free(e);
 }
 
+/* A 68 KiB journal: a quarter of it (17 KiB) is not a whole number of
+ * 4 KiB journal sectors, so a full batch must be cut to what fits in the
+ * sectors below the quarter, not to the quarter itself. */
+static void test_odd_journal_size_batches(void **state)
+{
+	struct env *e = env_new(100 * MiB, 0, 68 * KiB);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 100 * MiB), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	assert_int_equal(op0(e, be, LUN_OP_WRITE_ZEROES, 0, 0, 100 * MiB), 0);
+	assert_int_equal(used(e), 1600);
+	assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0, 0, 100 * MiB), 0);
+	assert_int_equal(used(e), 0);
+	put(e, be, 7 * MiB, 4 * KiB, 9);
+	lun_backend_close(be);
+	env_reopen(e, true);
+	be = vopen(e, 1, 512);
+	expect(e, be, 7 * MiB, 4 * KiB, 9);
+	lun_backend_close(be);
+	check_clean(e);
+	env_free(e);
+}
+
+/* A failed pool fails every batch at once: an UNMAP spanning several
+ * batches completes with EIO, every one of its batches answered, and reads
+ * go on. */
+static void test_failed_pool_fails_every_batch(void **state)
+{
+	struct env *e = env_new(100 * MiB, 0, 128 * KiB);
+	assert_int_equal(lun_thin_volume_create(e->pool, 1, 100 * MiB), 0);
+	struct lun_backend *be = vopen(e, 1, 512);
+	assert_int_equal(op0(e, be, LUN_OP_WRITE_ZEROES, 0, 0, 100 * MiB), 0);
+	put(e, be, 3 * MiB, 4 * KiB, 6);
+	pthread_mutex_lock(&e->pool->lock);
+	e->pool->failed = true;          /* as after a metadata write error */
+	pthread_mutex_unlock(&e->pool->lock);
+	assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0, 0, 100 * MiB), -EIO);
+	expect(e, be, 3 * MiB, 4 * KiB, 6);
+	lun_backend_close(be);
+	env_free(e);
+}
+
 /* One UNMAP of 1600 chunks: more records than one block of a 128 KiB
  * journal holds, so the commit is split across blocks. */
 static void test_big_unmap_small_journal(void **state)
@@ -1116,6 +1157,8 @@ int main(void)
 		cmocka_unit_test(test_clone_8g_fast),
 		cmocka_unit_test(test_reopen_and_journal_wrap),
 		cmocka_unit_test(test_big_unmap_small_journal),
+		cmocka_unit_test(test_odd_journal_size_batches),
+		cmocka_unit_test(test_failed_pool_fails_every_batch),
 		cmocka_unit_test(test_torn_journal_tail),
 		cmocka_unit_test(test_corrupt_checkpoint_slot),
 		cmocka_unit_test(test_corrupt_both_slots_and_superblock),
