@@ -150,7 +150,7 @@ for r in $(seq 1 "$RUNS"); do
   done
 done
 stop
-STRIPES=$(grep "raid: stripe writes" "$WORK/kura.log" | tail -1 | sed 's/.*raid: //')
+STRIPES=$(grep "raid: stripe writes" "$WORK/kura.log" | tail -1 | sed 's/.*raid: //' || true)
 
 # rebuild: one member gone, a spare declared
 rm -f "$WORK/m3.img"
