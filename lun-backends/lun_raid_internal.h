@@ -28,6 +28,9 @@
 /* A partial-stripe write of a sequential stream waits at most this long
  * for the rest of its stripe (lun_raid_stripe.c, sop_hold). */
 #define RAID_HOLD_US 500
+/* ... and, once every write in flight is held, this long after the last
+ * write completed (time for the host to send its next command). */
+#define RAID_GRACE_US 150
 
 /* ---- superblock record (lun_raid_sb.c) ---- */
 
@@ -159,6 +162,9 @@ struct raid {
 	_Atomic uint64_t last_end; /* array byte after the last write submitted */
 	_Atomic int wr_inflight;   /* parity-level write requests in flight */
 	_Atomic int wr_held;       /* of those, pieces in held stripe writes */
+	_Atomic uint64_t last_done_us; /* when the last write request completed */
+	_Atomic uint64_t wr_bytes; /* bytes of the write requests in flight */
+	_Atomic uint64_t wr_depth; /* ... as the host keeps it (smoothed; a hint) */
 	bool scrub_ran;
 	uint32_t *resync_list;     /* regions to resync */
 	uint32_t resync_n, resync_i;

@@ -301,9 +301,12 @@ static void hold_end(struct raid_sop *s)
  * of its stripe? Only a sequential stream's write (it starts where the
  * previous write submitted to the array ended) whose parts stop short of
  * the stripe's end, i.e. whose continuation lands in this stripe; only
- * while some write in flight is not itself held (so a completion will let
- * the host send the next one: holds cannot wait on each other), and at
- * most r->hold_us. Random small writes never wait. */
+ * while some write in flight is not itself held (its completion will let
+ * the host send the next one: holds cannot wait on each other) or, when
+ * the host keeps at least a stripe's worth of writes in flight (wr_depth:
+ * its queue can fill one), a write completed less than RAID_GRACE_US ago (the host's next
+ * command is on its way); at most r->hold_us. Random small writes never
+ * wait, nor do streams too shallow to fill a stripe. */
 static bool sop_hold(struct raid_sop *s)
 {
 	struct raid *r = s->r;
@@ -320,7 +323,9 @@ static bool sop_hold(struct raid_sop *s)
 		s->hold_until = now + r->hold_us;
 	atomic_fetch_add(&r->wr_held, s->nparts - s->held);
 	s->held = s->nparts;
-	bool hold = now < s->hold_until && atomic_load(&r->wr_inflight) > atomic_load(&r->wr_held);
+	bool others = atomic_load(&r->wr_inflight) > atomic_load(&r->wr_held);
+	bool grace = atomic_load(&r->wr_depth) >= sbytes && now - atomic_load(&r->last_done_us) < RAID_GRACE_US;
+	bool hold = now < s->hold_until && (others || grace);
 	if (hold && !s->counted) {
 		s->counted = true;
 		atomic_fetch_add(&r->stat_held, 1);
@@ -717,8 +722,11 @@ void raid_sop_start(struct raid *r, struct kloop *loop, enum raid_op_kind kind, 
 static void req_complete(struct raid_req *q)
 {
 	struct lun_io *io = q->io;
-	if (q->write)
+	if (q->write) {
+		atomic_store(&q->r->last_done_us, mono_us());
+		atomic_fetch_sub(&q->r->wr_bytes, io->length);
 		atomic_fetch_sub(&q->r->wr_inflight, 1);
+	}
 	io->result = q->err;
 	free(q);
 	io->done(io);
@@ -835,6 +843,9 @@ void raid_submit_parity(struct lun_backend *be, struct lun_io *io)
 	uint64_t sbytes = (uint64_t)r->k << r->chunk_shift;
 	q->write = true;
 	atomic_fetch_add(&r->wr_inflight, 1);
+	/* wr_depth follows the bytes in flight at submission: up at once, down slowly */
+	uint64_t now_b = atomic_fetch_add(&r->wr_bytes, io->length) + io->length, d = atomic_load(&r->wr_depth);
+	atomic_store(&r->wr_depth, now_b >= d ? now_b : d - d / 16 + now_b / 16);
 	q->seq = atomic_exchange(&r->last_end, io->offset + io->length) == io->offset;
 	q->pending++;
 	raid_req_bm_then(q, io->offset / sbytes, (io->offset + io->length - 1) / sbytes, parity_bm_ready);

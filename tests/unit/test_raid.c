@@ -809,6 +809,8 @@ static void test_gather_full_stripe(void **state)
 		gather_stats(r, bs[i] == 4 * KiB ? "gather 4K QD8" : "gather 64K QD8");
 		if (bs[i] == 64 * KiB)
 			assert_int_equal(atomic_load(&r->stat_full), stripes);
+		else /* 8 x 4 KiB in flight can never fill a stripe: never held */
+			assert_int_equal(atomic_load(&r->stat_held), 0);
 		assert_true(atomic_load(&r->stat_gathered) > 0);
 		assert_true(atomic_load(&r->stat_full) + atomic_load(&r->stat_rcw) + atomic_load(&r->stat_rmw) <
 			    size / bs[i]);
