@@ -4,6 +4,7 @@
  * data checked), the COPY ABORTED cases, COPY STATUS / OPERATING PARAMETERS
  * and VPD page 8Fh. */
 #include "test_scsi_harness.h"
+#include "xcopy_list.h"
 
 static struct th H;
 static struct scsi_lu *LU1;
@@ -23,61 +24,13 @@ static int teardown(void **s)
 	return 0;
 }
 
-/* ---- list builders (SPC-4 6.4.3, 6.4.5.6, 6.4.6.5) ---- */
-static size_t put_tgt(uint8_t *d, const struct scsi_lu *lu)
-{
-	memset(d, 0, XCOPY_TGT_LEN);
-	d[0] = XCOPY_DESC_IDENT;
-	d[4] = SCSI_DESIG_CODESET_BINARY;
-	d[5] = SCSI_DESIG_NAA;
-	d[7] = 16;
-	memcpy(d + 8, lu->naa, 16);
-	d[30] = (uint8_t)(lu->bs >> 8);
-	d[31] = (uint8_t)lu->bs;
-	return XCOPY_TGT_LEN;
-}
-
-static size_t put_seg(uint8_t *d, uint16_t src, uint16_t dst, uint16_t n, uint64_t slba, uint64_t dlba)
-{
-	memset(d, 0, XCOPY_B2B_LEN);
-	d[0] = XCOPY_SEG_B2B;
-	put_be16(d + 2, XCOPY_B2B_LEN - 4);
-	put_be16(d + 4, src);
-	put_be16(d + 6, dst);
-	put_be16(d + 10, n);
-	put_be64(d + 12, slba);
-	put_be64(d + 20, dlba);
-	return XCOPY_B2B_LEN;
-}
-
-static void put_hdr(uint8_t *p, uint8_t list_id, uint8_t usage, size_t tl, size_t sl)
-{
-	memset(p, 0, XCOPY_HDR_LEN);
-	p[0] = list_id;
-	p[1] = (uint8_t)(usage << 3);
-	put_be16(p + 2, (uint16_t)tl);
-	put_be32(p + 8, (uint32_t)sl);
-}
-
-/* LU0 -> LU1 (or back), one segment; returns the list length. */
-static size_t build(uint8_t *p, const struct scsi_lu *a, const struct scsi_lu *b, uint16_t n, uint64_t slba,
-		    uint64_t dlba, uint8_t list_id)
-{
-	size_t o = XCOPY_HDR_LEN;
-	o += put_tgt(p + o, a);
-	o += put_tgt(p + o, b);
-	o += put_seg(p + o, 0, 1, n, slba, dlba);
-	put_hdr(p, list_id, 0, 2 * XCOPY_TGT_LEN, XCOPY_B2B_LEN);
-	return o;
-}
-
 /* ---- parser ---- */
 static void test_parse_good(void **s)
 {
 	uint8_t p[256];
 	struct xcopy_list l;
 	struct xcopy_bad bad;
-	size_t n = build(p, H.lu, LU1, 7, 10, 20, 5);
+	size_t n = xcopy_build(p, H.lu, LU1, 7, 10, 20, 5);
 	assert_int_equal(scsi_xcopy_parse(p, n, &l, &bad), SR_GOOD);
 	assert_int_equal(l.list_id, 5);
 	assert_int_equal(l.ntgt, 2);
@@ -119,7 +72,7 @@ static void test_parse_hostile(void **s)
 	uint8_t p[256];
 	struct xcopy_list l;
 	struct xcopy_bad bad;
-	size_t n = build(p, H.lu, LU1, 1, 0, 0, 1);
+	size_t n = xcopy_build(p, H.lu, LU1, 1, 0, 0, 1);
 	/* lengths that would wrap 32-bit arithmetic */
 	put_be16(p + 2, 0xFFFF);
 	put_be32(p + 8, 0xFFFFFFFFu);
@@ -195,7 +148,7 @@ static void test_copy_two_lus(void **s)
 		assert_int_equal(th_cmd(&H, c, 16, w, n * TH_BS, &r), SAM_STAT_GOOD);
 	}
 	/* LU0 [0, 2100) -> LU1 [1000, 3100): two chunks */
-	size_t n = build(p, H.lu, LU1, 2100, 0, 1000, 7);
+	size_t n = xcopy_build(p, H.lu, LU1, 2100, 0, 1000, 7);
 	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
 	/* COPY STATUS of list 7: completed, one segment, 2100 blocks */
 	assert_int_equal(rcr(0x00, 7, &r), SAM_STAT_GOOD);
@@ -207,7 +160,7 @@ static void test_copy_two_lus(void **s)
 	rcr(0x00, 7, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
 	/* LU1 [3070, 3100) -> LU0 [4000, 4030): the last blocks of the copy */
-	n = build(p, LU1, H.lu, 30, 3070, 4000, 8);
+	n = xcopy_build(p, LU1, H.lu, 30, 3070, 4000, 8);
 	p[1] = 0x10;   /* LIST ID USAGE 10b: nothing held */
 	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
 	rcr(0x00, 8, &r);
@@ -260,13 +213,13 @@ static void test_copy_overlap_same_lu(void **s)
 	struct tres r;
 	fill_lu0(0, 3000, 0);
 	/* [0, 3000) -> [1000, 4000): destination above, copied last piece first */
-	size_t n = build(p, H.lu, H.lu, 3000, 0, 1000, 9);
+	size_t n = xcopy_build(p, H.lu, H.lu, 3000, 0, 1000, 9);
 	p[1] = 0x10;
 	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
 	check_lu0(1000, 3000, 0);
 	check_lu0(0, 1000, 0);        /* below the destination: untouched */
 	/* [1000, 4000) -> [0, 3000): destination below, copied first piece first */
-	n = build(p, H.lu, H.lu, 3000, 1000, 0, 10);
+	n = xcopy_build(p, H.lu, H.lu, 3000, 1000, 0, 10);
 	p[1] = 0x10;
 	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
 	check_lu0(0, 3000, 0);
@@ -276,21 +229,21 @@ static void test_copy_aborted(void **s)
 {
 	uint8_t p[256];
 	struct tres r;
-	size_t n = build(p, H.lu, LU1, 8, 0, 0, 1);
+	size_t n = xcopy_build(p, H.lu, LU1, 8, 0, 0, 1);
 	/* CSCD index beyond the list */
 	put_be16(p + XCOPY_HDR_LEN + 2 * XCOPY_TGT_LEN + 6, 2);
 	xcopy(p, n, &r);
 	assert_check(&r, SCSI_SK_COPY_ABORTED, SCSI_ASC_COPY_TARGET_UNREACHABLE);
 	/* beyond the end of the destination */
-	n = build(p, H.lu, LU1, 8, 0, TH_BLOCKS - 7, 1);
+	n = xcopy_build(p, H.lu, LU1, 8, 0, TH_BLOCKS - 7, 1);
 	xcopy(p, n, &r);
 	assert_check(&r, SCSI_SK_COPY_ABORTED, SCSI_ASC_COPY_TARGET_UNREACHABLE);
 	/* an LU this target does not have, and a block length mismatch */
-	n = build(p, H.lu, LU1, 8, 0, 0, 1);
+	n = xcopy_build(p, H.lu, LU1, 8, 0, 0, 1);
 	p[XCOPY_HDR_LEN + XCOPY_TGT_LEN + 8 + 15] ^= 0xFF;
 	xcopy(p, n, &r);
 	assert_check(&r, SCSI_SK_COPY_ABORTED, SCSI_ASC_COPY_TARGET_UNREACHABLE);
-	n = build(p, H.lu, LU1, 8, 0, 0, 1);
+	n = xcopy_build(p, H.lu, LU1, 8, 0, 0, 1);
 	p[XCOPY_HDR_LEN + 30] = 0x10;
 	xcopy(p, n, &r);
 	assert_check(&r, SCSI_SK_COPY_ABORTED, SCSI_ASC_COPY_TARGET_UNREACHABLE);
@@ -298,13 +251,13 @@ static void test_copy_aborted(void **s)
 	rcr(0x00, 1, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
 	/* a truncated list and an empty one */
-	n = build(p, H.lu, LU1, 8, 0, 0, 1);
+	n = xcopy_build(p, H.lu, LU1, 8, 0, 0, 1);
 	xcopy(p, n - 1, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_PARAM_LIST_LENGTH_ERROR);
 	assert_int_equal(xcopy(p, 0, &r), SAM_STAT_GOOD);
 	/* a write-protected destination */
 	atomic_store(&LU1->swp, true);
-	n = build(p, H.lu, LU1, 8, 0, 0, 1);
+	n = xcopy_build(p, H.lu, LU1, 8, 0, 0, 1);
 	xcopy(p, n, &r);
 	assert_check(&r, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED);
 	atomic_store(&LU1->swp, false);

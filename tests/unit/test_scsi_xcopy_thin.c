@@ -7,6 +7,7 @@
  * not congruent, and one to the memory LU, are copied. */
 #include "test_scsi_harness.h"
 #include "lun-backends/lun_thin.h"
+#include "xcopy_list.h"
 #include <unistd.h>
 
 #define BLK 512u
@@ -105,38 +106,12 @@ static void check_pattern(uint64_t lun, uint64_t lba, uint32_t n, uint64_t src_l
 	}
 }
 
-static size_t put_tgt(uint8_t *d, const struct scsi_lu *lu)
-{
-	memset(d, 0, XCOPY_TGT_LEN);
-	d[0] = XCOPY_DESC_IDENT;
-	d[4] = SCSI_DESIG_CODESET_BINARY;
-	d[5] = SCSI_DESIG_NAA;
-	d[7] = 16;
-	memcpy(d + 8, lu->naa, 16);
-	d[30] = (uint8_t)(lu->bs >> 8);
-	d[31] = (uint8_t)lu->bs;
-	return XCOPY_TGT_LEN;
-}
-
 static uint8_t xcopy(uint64_t src, uint64_t dst, uint16_t n, uint64_t slba, uint64_t dlba, uint8_t list_id,
 		     struct tres *r)
 {
 	uint8_t p[128], c[16] = { SCSI_OP_EXTENDED_COPY };
-	memset(p, 0, sizeof(p));
-	size_t o = XCOPY_HDR_LEN;
-	o += put_tgt(p + o, scsi_lun_map_get(H.map, src));
-	o += put_tgt(p + o, scsi_lun_map_get(H.map, dst));
-	uint8_t *g = p + o;
-	g[0] = XCOPY_SEG_B2B;
-	put_be16(g + 2, XCOPY_B2B_LEN - 4);
-	put_be16(g + 6, 1);
-	put_be16(g + 10, n);
-	put_be64(g + 12, slba);
-	put_be64(g + 20, dlba);
-	o += XCOPY_B2B_LEN;
-	p[0] = list_id;
-	put_be16(p + 2, 2 * XCOPY_TGT_LEN);
-	put_be32(p + 8, XCOPY_B2B_LEN);
+	size_t o = xcopy_build(p, scsi_lun_map_get(H.map, src), scsi_lun_map_get(H.map, dst), n, slba, dlba,
+			       list_id);
 	put_be32(c + 10, (uint32_t)o);
 	return th_cmd_itn(&H, H.itn, src, c, 16, p, (uint32_t)o, r);
 }
