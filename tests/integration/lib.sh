@@ -324,6 +324,17 @@ def sense_key(seg):
     fmt = seg[2] & 0x7F
     if fmt in (0x72, 0x73): return seg[3] & 0x0F
     return seg[4] & 0x0F if len(seg) > 4 else None
+def sense_kcq(seg):
+    """(sense key, ASC, ASCQ) from a SCSI Response data segment."""
+    s = seg[2:]
+    if s and (s[0] & 0x7F) in (0x72, 0x73): return (s[1] & 0xF, s[2], s[3])
+    return (s[2] & 0xF, s[12], s[13])
+def wait_file(f, tries=600):
+    """Wait up to tries/10 s for file f (a step signal from the shell)."""
+    for _ in range(tries):
+        if os.path.exists(f): return
+        time.sleep(0.1)
+    raise SystemExit('timeout ' + f)
 def scsi_cmd(c, cdb, lun=0, read_len=0, write_data=b"", ua_retry=3):
     """One SCSI command; repeated (up to ua_retry times) while the target
     answers UNIT ATTENTION, as after every login (ua_retry=0 to see them)."""

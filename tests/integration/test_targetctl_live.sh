@@ -79,9 +79,7 @@ c = Conn(); login(c, '$X', '$TB')
 st, _, _ = scsi_cmd(c, bytes(6))
 assert st == 0, st
 open(D + '/x-ready', 'w').close()
-for _ in range(600):
-    if os.path.exists(D + '/x-go'): break
-    time.sleep(0.1)
+wait_file(D + '/x-go')
 try:
     c.s.settimeout(10)
     st, _, _ = scsi_cmd(c, bytes(6))

@@ -53,15 +53,7 @@ rm -f "$IT_DIR/ua-ready" "$IT_DIR/ua-go" "$IT_DIR/ua-go2" "$IT_DIR/ua-out"
 py_iscsi 127.0.0.1 "$P" "
 import os
 D='$IT_DIR'
-def wait(f):
-    for _ in range(600):
-        if os.path.exists(f): return
-        time.sleep(0.1)
-    raise SystemExit('timeout '+f)
-def asc(seg):
-    s = seg[2:]
-    if s and (s[0] & 0x7F) in (0x72, 0x73): return (s[1] & 0xF, s[2], s[3])
-    return (s[2] & 0xF, s[12], s[13])
+wait, asc = wait_file, sense_kcq
 c = Conn(); login(c, 'iqn.2026-11.org.example:ua', '$T', isid=b'\x80\0\0\0\0\x09')
 TUR = bytes(6)
 scsi_cmd(c, TUR)                      # the login's 29/00

@@ -107,15 +107,7 @@ check "the clone still reads the old pattern" qio "$(U 2)" "read -P 0x5a 0 4M"
 rm -f "$IT_DIR/ua-ready" "$IT_DIR/ua-go" "$IT_DIR/ua-out"
 py_iscsi 127.0.0.1 "$P" "
 D='$IT_DIR'
-def wait(f):
-    for _ in range(600):
-        if os.path.exists(f): return
-        time.sleep(0.1)
-    raise SystemExit('timeout '+f)
-def asc(seg):
-    s = seg[2:]
-    if s and (s[0] & 0x7F) in (0x72, 0x73): return (s[1] & 0xF, s[2], s[3])
-    return (s[2] & 0xF, s[12], s[13])
+wait, asc = wait_file, sense_kcq
 RC16 = bytes([0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0])
 c = Conn(); login(c, 'iqn.2026-11.org.example:resize', '$T', isid=b'\x80\0\0\0\0\x0b')
 st, d, _ = scsi_cmd(c, RC16, lun=1, read_len=32)
