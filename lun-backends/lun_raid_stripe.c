@@ -26,7 +26,7 @@
  * read/compute/write pass serves them all, and when together they cover
  * the stripe it reads nothing. A sequential stream's write whose stripe is
  * still incomplete may be held a little longer (sop_hold: at most hold_us,
- * and only while some write in flight is not itself held). The members are
+ * and only while the rest can still come). The members are
  * written with FUA when any gathered write asked for it; each gathered
  * request keeps its own bitmap rows dirty until the stripe write is done,
  * so a crash mid-way is resynced as before. A 128 KiB write through a
@@ -304,9 +304,9 @@ static void hold_end(struct raid_sop *s)
  * while some write in flight is not itself held (its completion will let
  * the host send the next one: holds cannot wait on each other) or, when
  * the host keeps at least a stripe's worth of writes in flight (wr_depth:
- * its queue can fill one), a write completed less than RAID_GRACE_US ago (the host's next
- * command is on its way); at most r->hold_us. Random small writes never
- * wait, nor do streams too shallow to fill a stripe. */
+ * its queue can fill one), a write completed less than RAID_GRACE_US ago
+ * (the host's next command is on its way); at most r->hold_us. Random
+ * small writes never wait, nor do streams too shallow to fill a stripe. */
 static bool sop_hold(struct raid_sop *s)
 {
 	struct raid *r = s->r;
