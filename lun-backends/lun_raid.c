@@ -325,7 +325,10 @@ static void place_members(struct raid *r, const struct raid_sb *ref, struct foun
 		if (!f[i].sb || memcmp(f[i].sb->uuid, ref->uuid, 16))
 			continue;
 		if (f[i].sb->role == RAID_ROLE_SPARE) {
-			if (!add_spare_member(r, &f[i]))
+			if (f[i].sb->events < ref->events) /* removed (or missed the last update) */
+				kwarn("raid: %s: stale spare (events %llu, array at %llu): refused", f[i].path,
+				      (unsigned long long)f[i].sb->events, (unsigned long long)ref->events);
+			else if (!add_spare_member(r, &f[i]))
 				kwarn("raid: %s: too many spares, ignored", f[i].path);
 			continue;
 		}
@@ -593,10 +596,101 @@ int lun_raid_scrub_start(struct lun_backend *be, bool repair)
 	atomic_store(&r->scrub_mismatch, 0);
 	atomic_store(&r->scrub_repaired, 0);
 	r->scrub_ran = true;
+	r->scrub_stopped = false;
 	r->bg_repair = repair;
 	r->bg_unit = 0;
 	r->bg = RAID_BG_SCRUB;
 	return 0;
+}
+
+/* The unit in flight (bg_busy) completes in bg_unit_done, which then finds
+ * bg == NONE and starts nothing further. */
+int lun_raid_scrub_stop(struct lun_backend *be, struct lun_raid_status *st)
+{
+	if (!is_raid(be))
+		return -EINVAL;
+	struct raid *r = raid_of(be);
+	if (r->bg != RAID_BG_SCRUB)
+		return -ESRCH;
+	r->bg = RAID_BG_NONE;
+	r->scrub_stopped = true;
+	r->scrub_stop_unit = r->bg_unit;
+	kinfo("raid: scrub stopped at unit %llu of %llu: %llu mismatches so far",
+	      (unsigned long long)r->bg_unit, (unsigned long long)r->units,
+	      (unsigned long long)atomic_load(&r->scrub_mismatch));
+	return st ? lun_raid_status(be, st) : 0;
+}
+
+int lun_raid_role_of(struct lun_backend *be, const char *path)
+{
+	if (!is_raid(be))
+		return -1;
+	struct raid *r = raid_of(be);
+	int role = -1;
+	pthread_mutex_lock(&r->mu);
+	for (int i = 0; i < r->n && role < 0; i++)
+		if (r->m[i].path && strcmp(r->m[i].path, path) == 0)
+			role = i;
+	pthread_mutex_unlock(&r->mu);
+	return role;
+}
+
+/* Caller holds r->mu. The backend may still have I/O issued before the
+ * failure in flight, so it is closed with the array, as a replaced one is. */
+static void retire_locked(struct raid *r, struct raid_member *m)
+{
+	if (m->be && r->nretired < (int)(sizeof(r->retired) / sizeof(r->retired[0])))
+		r->retired[r->nretired++] = m->be;
+	else
+		lun_backend_close(m->be); /* table full: only failed members get here, long idle */
+	m->be = NULL;
+	free(m->path);
+	m->path = NULL;
+}
+
+int lun_raid_remove_member(struct lun_backend *be, int role)
+{
+	if (!is_raid(be) || role < 0 || role >= raid_of(be)->n)
+		return -EINVAL;
+	struct raid *r = raid_of(be);
+	pthread_mutex_lock(&r->mu);
+	struct raid_member *m = &r->m[role];
+	int st = atomic_load(&m->state), e = 0;
+	if (st != LUN_RAID_M_FAILED)
+		e = -EBUSY;
+	else if (!m->be && !m->path)
+		e = -ENOENT;
+	if (e == 0) {
+		kinfo("raid: role %d (%s) removed", role, m->path ? m->path : "?");
+		retire_locked(r, m);
+		memset(m->dev_uuid, 0, 16); /* no device holds the role any more */
+		r->events++;
+		raid_meta_request_locked(r);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return e;
+}
+
+int lun_raid_remove_spare(struct lun_backend *be, const char *path)
+{
+	if (!is_raid(be))
+		return -EINVAL;
+	struct raid *r = raid_of(be);
+	int e = -ENOENT;
+	pthread_mutex_lock(&r->mu);
+	for (int i = 0; i < r->nspares && e; i++) {
+		if (!r->spare[i].path || strcmp(r->spare[i].path, path))
+			continue;
+		kinfo("raid: spare %s removed", path);
+		retire_locked(r, &r->spare[i]);
+		r->spare[i] = r->spare[--r->nspares];
+		memset(&r->spare[r->nspares], 0, sizeof(r->spare[0]));
+		r->events++;
+		raid_meta_request_locked(r);
+		e = 0;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return e;
 }
 
 static unsigned pct(uint64_t a, uint64_t b) { return b ? (unsigned)(a * 100 / b) : 100; }
@@ -622,7 +716,9 @@ static void status_bg(struct raid *r, struct lun_raid_status *st)
 	st->resyncing = r->bg == RAID_BG_RESYNC || r->resync_i < r->resync_n;
 	st->resync_pct = pct(r->resync_done, r->resync_n);
 	st->scrubbing = r->bg == RAID_BG_SCRUB;
-	st->scrub_pct = st->scrubbing ? pct(r->bg_unit, r->units) : r->scrub_ran ? 100 : 0;
+	st->scrub_stopped = r->scrub_stopped;
+	st->scrub_pct = st->scrubbing ? pct(r->bg_unit, r->units) : r->scrub_stopped ? pct(r->scrub_stop_unit, r->units)
+		      : r->scrub_ran ? 100 : 0;
 	st->scrub_units = atomic_load(&r->scrub_units);
 	st->scrub_mismatches = atomic_load(&r->scrub_mismatch);
 	st->scrub_repaired = atomic_load(&r->scrub_repaired);

@@ -77,6 +77,31 @@ int lun_raid_add_spare(struct lun_backend *be, const char *path, char *err, size
  * -EBUSY if a rebuild, resync or scrub already runs, -ENODEV if failed. */
 int lun_raid_scrub_start(struct lun_backend *be, bool repair);
 
+struct lun_raid_status;
+
+/* Stop a running scrub. The unit in flight, if any, still completes; the
+ * counters stay (status reports them with scrub_stopped and scrub_pct at the
+ * stop); the next scrub_start begins at unit 0 again. Fills *st (if not
+ * NULL) as lun_raid_status does. 0, -ESRCH if no scrub runs, -EINVAL if be
+ * is not a RAID backend. */
+int lun_raid_scrub_stop(struct lun_backend *be, struct lun_raid_status *st);
+
+/* Take a failed role out of the array: its member is no longer referenced
+ * (the role shows missing; events + 1, so that the member's own superblock
+ * is stale should it come back) and its backend is closed with the array.
+ * A spare, if any, then rebuilds the role as for any failed role. 0;
+ * -EINVAL bad role; -EBUSY the role is active (fail it first) or being
+ * rebuilt onto; -ENOENT the role is already missing (nothing to remove). */
+int lun_raid_remove_member(struct lun_backend *be, int role);
+
+/* Drop a hot spare that is not in use (path as added or assembled). It is
+ * no longer written; events + 1, so that an assembly that finds it again
+ * refuses it as stale. 0, -ENOENT (no such spare). */
+int lun_raid_remove_spare(struct lun_backend *be, const char *path);
+
+/* Role of the member at path (as assembled or taken from a spare), or -1. */
+int lun_raid_role_of(struct lun_backend *be, const char *path);
+
 enum lun_raid_state { LUN_RAID_CLEAN, LUN_RAID_DIRTY, LUN_RAID_DEGRADED, LUN_RAID_FAILED };
 enum lun_raid_mstate {
 	LUN_RAID_M_ACTIVE = 1,
@@ -103,7 +128,8 @@ struct lun_raid_status {
 	bool resyncing;
 	unsigned resync_pct;
 	bool scrubbing;
-	unsigned scrub_pct;
+	bool scrub_stopped;        /* the last scrub was stopped (lun_raid_scrub_stop) */
+	unsigned scrub_pct;        /* of the running scrub, or where the last one ended */
 	uint64_t scrub_units;      /* stripes (5/6) or chunks (1/10) checked by the last/current scrub */
 	uint64_t scrub_mismatches;
 	uint64_t scrub_repaired;

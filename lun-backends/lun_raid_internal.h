@@ -166,6 +166,8 @@ struct raid {
 	_Atomic uint64_t wr_bytes; /* bytes of the write requests in flight */
 	_Atomic uint64_t wr_depth; /* ... as the host keeps it (smoothed; a hint) */
 	bool scrub_ran;
+	bool scrub_stopped;        /* lun_raid_scrub_stop: ... at unit scrub_stop_unit */
+	uint64_t scrub_stop_unit;
 	uint32_t *resync_list;     /* regions to resync */
 	uint32_t resync_n, resync_i;
 	/* how to open spares */

@@ -709,6 +709,136 @@ static void test_scrub_raid5_parity(void **state) { scrub_case(5, 4, 3, 0, 1); }
 /* RAID-1: the second copy differs; repair copies the first over it. */
 static void test_scrub_raid1(void **state) { scrub_case(1, 2, 1, 3, 1); }
 
+static bool scrubbed_20(struct h *h) { return status(h).scrub_units >= 20; }
+static int polls;
+static bool after_40ms(struct h *h) { return ++polls > 20; }
+
+/* Stop a scrub mid-way: the mismatch it found in stripe 0 and its position
+ * stay; a second stop is refused; the next scrub starts at stripe 0 again
+ * (it finds the same mismatch) and runs to the end. */
+static void test_scrub_stop(void **state)
+{
+	struct h *h = h_new(6);
+	h_create(h, 6);
+	uint8_t *shadow = calloc(1, h->be->size);
+	write_pattern(h, shadow, 63);
+	corrupt(h, 2, LUN_RAID_DATA_OFFSET + 8 * KiB, 8 * KiB);
+	struct raid *r = raid_of(h->be);
+	r->rate_bytes = r->chunk;              /* one stripe per 5 ms tick */
+	assert_int_equal(lun_raid_scrub_stop(h->be, NULL), -ESRCH);
+	assert_int_equal(lun_raid_scrub_start(h->be, false), 0);
+	run_until(h, scrubbed_20);
+	struct lun_raid_status st;
+	assert_int_equal(lun_raid_scrub_stop(h->be, &st), 0);
+	assert_false(st.scrubbing);
+	assert_true(st.scrub_stopped);
+	assert_int_equal(st.scrub_mismatches, 1);
+	assert_true(st.scrub_pct > 0 && st.scrub_pct < 100);
+	settle(h);                             /* the unit in flight completes, no more */
+	st = status(h);
+	assert_false(st.scrubbing);
+	assert_true(st.scrub_stopped);
+	assert_true(st.scrub_units >= 20 && st.scrub_units < r->units);
+	assert_int_equal(st.scrub_mismatches, 1);
+	assert_true(st.scrub_pct < 100);
+	uint64_t units = st.scrub_units;
+	polls = 0;
+	run_until(h, after_40ms);              /* ~8 ticks: nothing resumes it */
+	assert_int_equal(status(h).scrub_units, units);
+	assert_int_equal(lun_raid_scrub_stop(h->be, NULL), -ESRCH);
+	r->rate_bytes = 16 * MiB;
+	uint64_t mism;
+	scrub(h, false, &mism);
+	st = status(h);
+	assert_int_equal(mism, 1);
+	assert_false(st.scrub_stopped);
+	assert_int_equal(st.scrub_pct, 100);
+	assert_int_equal(st.scrub_units, r->units);
+	free(shadow);
+	h_free(h);
+}
+
+static bool rebuilding(struct h *h) { return status(h).rebuilding && status(h).rebuild_pct > 0; }
+
+/* Remove a failed member: refused while active, the role shows missing and
+ * the array runs degraded; its superblock is stale at the next assembly even
+ * though its file is given; a spare then rebuilds the role. */
+static void test_remove_member(void **state)
+{
+	struct h *h = h_new(6);
+	h_create(h, 6);
+	uint8_t *shadow = calloc(1, h->be->size);
+	write_pattern(h, shadow, 71);
+	assert_int_equal(lun_raid_remove_member(h->be, 2), -EBUSY);
+	assert_int_equal(lun_raid_remove_member(h->be, 6), -EINVAL);
+	assert_int_equal(lun_raid_fail_member(h->be, 2), 0);
+	settle(h);
+	uint64_t ev = status(h).events;
+	assert_int_equal(lun_raid_role_of(h->be, h->paths[2]), 2);
+	assert_int_equal(lun_raid_remove_member(h->be, 2), 0);
+	assert_int_equal(lun_raid_remove_member(h->be, 2), -ENOENT);
+	assert_int_equal(lun_raid_role_of(h->be, h->paths[2]), -1);
+	settle(h);
+	struct lun_raid_status st = status(h);
+	assert_true(st.events > ev);
+	assert_false(st.member[2].present);
+	assert_int_equal(st.member[2].state, LUN_RAID_M_FAILED);
+	assert_string_equal(st.member[2].path, "");
+	assert_int_equal(st.state, LUN_RAID_DEGRADED);
+	write_pattern(h, shadow, 72);
+	check_all(h, shadow);
+	h_close(h);
+	/* all six files given: the removed one is refused as stale */
+	char err[256];
+	assert_int_equal(h_assemble(h, (const char **)h->paths, 6, err, sizeof(err)), 0);
+	st = status(h);
+	assert_false(st.member[2].present);
+	assert_int_equal(st.state, LUN_RAID_DEGRADED);
+	check_all(h, shadow);
+	/* a rebuild onto a member is not removable; after it, the role is back */
+	struct raid *r = raid_of(h->be);
+	r->rate_bytes = r->chunk;
+	assert_int_equal(lun_raid_add_spare(h->be, h->paths[6], err, sizeof(err)), 0);
+	run_until(h, rebuilding);
+	assert_int_equal(lun_raid_remove_member(h->be, 2), -EBUSY);
+	r->rate_bytes = 16 * MiB;
+	run_until(h, rebuilt);
+	st = status(h);
+	assert_int_equal(st.member[2].state, LUN_RAID_M_ACTIVE);
+	assert_string_equal(st.member[2].path, h->paths[6]);
+	uint64_t mism;
+	scrub(h, false, &mism);
+	assert_int_equal(mism, 0);
+	check_all(h, shadow);
+	free(shadow);
+	h_free(h);
+}
+
+/* Remove an unused spare: no longer held, and refused as stale when an
+ * assembly finds its file again. */
+static void test_remove_spare(void **state)
+{
+	struct h *h = h_new(4);
+	h_create(h, 5);
+	char err[256];
+	assert_int_equal(lun_raid_add_spare(h->be, h->paths[4], err, sizeof(err)), 0);
+	assert_int_equal(lun_raid_add_spare(h->be, h->paths[5], err, sizeof(err)), 0);
+	settle(h);
+	assert_int_equal(lun_raid_remove_spare(h->be, h->paths[6]), -ENOENT);
+	assert_int_equal(lun_raid_remove_spare(h->be, h->paths[4]), 0);
+	assert_int_equal(lun_raid_remove_spare(h->be, h->paths[4]), -ENOENT);
+	assert_false(lun_raid_has_path(h->be, h->paths[4]));
+	assert_true(lun_raid_has_path(h->be, h->paths[5]));
+	assert_int_equal(status(h).nspares, 1);
+	h_close(h);
+	assert_int_equal(h_assemble(h, (const char **)h->paths, 6, err, sizeof(err)), 0);
+	struct lun_raid_status st = status(h);
+	assert_int_equal(st.nspares, 1);
+	assert_false(lun_raid_has_path(h->be, h->paths[4]));
+	assert_int_equal(st.state, LUN_RAID_CLEAN);
+	h_free(h);
+}
+
 /* ---- write gathering ---- */
 
 /* A stream of writes kept qd deep on the loop, each write of bs bytes at
@@ -1332,6 +1462,9 @@ int main(void)
 		cmocka_unit_test(test_scrub_raid6_data),
 		cmocka_unit_test(test_scrub_raid5_parity),
 		cmocka_unit_test(test_scrub_raid1),
+		cmocka_unit_test(test_scrub_stop),
+		cmocka_unit_test(test_remove_member),
+		cmocka_unit_test(test_remove_spare),
 		cmocka_unit_test(test_write_hole_resync),
 		cmocka_unit_test(test_killed_writer),
 		cmocka_unit_test(test_initial_resync_and_bitmap_clear),
