@@ -111,6 +111,11 @@ typedef int (*admin_apply_fn)(void *arg, const struct tgt_config *parsed, char *
 int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char *name, const char *key,
 			   const char *value, bool append, admin_apply_fn apply, void *arg, FILE *f,
 			   const char **why);
+/* Drop the items naming path (absolute; items relative to data_dir are
+ * resolved) from the members and spares lists of [KIND NAME] (an emptied
+ * list loses its line), the same way: -ENOENT if no item names it. */
+int admin_live_section_drop(struct tgt_config *cfg, const char *kind, const char *name, const char *path,
+			    admin_apply_fn apply, void *arg, FILE *f, const char **why);
 /* Append a whole new section (text ending in "\n") the same way; apply gets
  * the parsed new configuration (raid create / pool create). */
 int admin_live_add_section(struct tgt_config *cfg, const char *section, admin_apply_fn apply, void *arg, FILE *f,

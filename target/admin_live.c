@@ -720,6 +720,8 @@ struct sect_change {
 	int (*apply)(void *arg, const struct tgt_config *parsed, char *err, size_t errlen);
 	void *arg;
 	const char *section;      /* admin_live_add_section: appended at the end */
+	const char *drop;         /* admin_live_section_drop: absolute path to drop */
+	const char *data_dir;     /* ... relative list items are relative to it */
 };
 
 static bool key_is(const char *b, const char *e, const char *key, const char **vb, const char **ve)
@@ -742,11 +744,70 @@ static int sect_append(const char *text, const struct sect_change *sc, struct bu
 	return r;
 }
 
+/* Does list item [b, e) name the absolute path sc->drop? */
+static bool item_is(const struct sect_change *sc, const char *b, const char *e)
+{
+	size_t dl = *b == '/' ? 0 : strlen(sc->data_dir) + 1, n = (size_t)(e - b);
+	if (dl + n != strlen(sc->drop))
+		return false;
+	return (!dl || (!strncmp(sc->drop, sc->data_dir, dl - 1) && sc->drop[dl - 1] == '/')) &&
+	       !strncmp(sc->drop + dl, b, n);
+}
+
+/* The value [vb, ve) of a members / spares line without the items naming
+ * sc->drop; a list left empty drops the whole line; a line without such an
+ * item is not written (*dropped stays false: the caller copies it). */
+static int drop_items(const struct sect_change *sc, const char *kb, const char *ke, const char *vb, const char *ve,
+		      struct buf *out, bool *dropped)
+{
+	struct buf v = { 0 };
+	int r = 0;
+	*dropped = false;
+	for (const char *b = vb; b <= ve && r == 0;) {
+		const char *c = memchr(b, ',', (size_t)(ve - b)), *e = c ? c : ve;
+		const char *ib = skip_ws(b, e), *ie = trim_end(ib, e);
+		if (ie > ib && item_is(sc, ib, ie))
+			*dropped = true;
+		else if (ie > ib)
+			r = (v.len ? put(&v, ", ", 2) : 0) || put(&v, ib, (size_t)(ie - ib)) ? -ENOMEM : 0;
+		b = e + 1;
+	}
+	if (r == 0 && v.len && *dropped)
+		r = put(out, kb, (size_t)(ke - kb)) || put(out, " = ", 3) || put(out, v.s, v.len) ||
+		    put(out, "\n", 1) ? -ENOMEM : 0;
+	free(v.s);
+	return r;
+}
+
+static int sect_drop(const char *text, const struct sect_change *sc, struct buf *out, const char **why)
+{
+	bool in = false, dropped = false;
+	int r = 0;
+	for (const char *b = text; *b && r == 0;) {
+		const char *nl = strchr(b, '\n');
+		const char *e = nl ? nl : b + strlen(b), *next = nl ? nl + 1 : e, *kb, *ke, *vb, *ve;
+		const char *t = skip_ws(b, e);
+		bool here = false;
+		if (t < e && *t == '[')
+			in = is_section_header(b, e, sc->kind, sc->name);
+		if (in && line_kv(b, e, &kb, &ke, &vb, &ve) && (span_eq(kb, ke, "members") || span_eq(kb, ke, "spares")))
+			r = drop_items(sc, kb, ke, vb, ve, out, &here);
+		if (r == 0 && !here)
+			r = put(out, b, (size_t)(next - b));
+		dropped |= here;
+		b = next;
+	}
+	*why = r ? "out of memory" : "the path is not listed in the section's members or spares";
+	return r ? r : dropped ? 0 : -ENOENT;
+}
+
 static int sect_edit(const char *text, const struct sect_change *sc, struct buf *out, const char **why)
 {
 	bool in = false, has_key = false, found = false, done = false;
 	if (sc->section)
 		return sect_append(text, sc, out, why);
+	if (sc->drop)
+		return sect_drop(text, sc, out, why);
 	const char *vb, *ve;
 	for (const char *b = text; *b;) {     /* pass 1: is the key there? */
 		const char *nl = strchr(b, '\n');
@@ -820,10 +881,19 @@ int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char 
 			   const char *value, bool append, admin_apply_fn apply, void *arg, FILE *f,
 			   const char **why)
 {
-	struct sect_change sc = { kind, name, key, value, append, apply, arg, NULL };
+	struct sect_change sc = { .kind = kind, .name = name, .key = key, .value = value, .append = append,
+				  .apply = apply, .arg = arg };
 	*why = "a value cannot hold ',', ';', '#', '[' or ']'";
 	if (strpbrk(value, ",;#[]"))
 		return -EINVAL;
+	return sect_change_run(cfg, &sc, f, why);
+}
+
+int admin_live_section_drop(struct tgt_config *cfg, const char *kind, const char *name, const char *path,
+			    admin_apply_fn apply, void *arg, FILE *f, const char **why)
+{
+	struct sect_change sc = { .kind = kind, .name = name, .apply = apply, .arg = arg, .drop = path,
+				  .data_dir = cfg->data_dir };
 	return sect_change_run(cfg, &sc, f, why);
 }
 

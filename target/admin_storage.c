@@ -1,12 +1,13 @@
 /* The admin socket's storage requests (admin.h): `raid status|scrub|fail|
- * add-spare`, `pool status|grow`, `volume list|create|resize|delete`,
+ * remove|add-spare`, `pool status|grow`, `volume list|create|resize|delete`,
  * `snapshot create` and `clone create`, text or JSON.
  *
  * The work itself runs on storage.c's control thread (tgt_storage_*: posted
  * to its loop, this thread waits for the answer); here are argument checks,
  * the checks against exported LUNs (t->luns belongs to this thread), the
- * configuration edits of add-spare and pool grow (admin_live_section_key:
- * validated, the change applied, then renamed into place) and output. The
+ * configuration edits of add-spare, remove and pool grow
+ * (admin_live_section_key / _drop: validated, the change applied, then
+ * renamed into place) and output. The
  * file stand-ins of docs/storage.md (storage.status, raid-NAME.scrub) keep
  * working beside these requests.
  *
@@ -14,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,11 +75,11 @@ static void raid_text(FILE *f, const char *name, const struct tgt_raid_info *in)
 	fprintf(f, "%s state=%s level=%d chunk=%u size=%" PRIu64 " members=%d active=%d failed=%d spares=%d "
 		"rebuilding=%d rebuild_role=%d rebuild_pct=%u resyncing=%d resync_pct=%u scrubbing=%d "
 		"scrub_pct=%u scrub_units=%" PRIu64 " scrub_mismatches=%" PRIu64 " scrub_repaired=%" PRIu64
-		" dirty_regions=%" PRIu64 " last_rebuild_s=%.2f last_rebuild_mib_s=%.1f\n",
+		" scrub_stopped=%d dirty_regions=%" PRIu64 " last_rebuild_s=%.2f last_rebuild_mib_s=%.1f\n",
 		name, raid_state_names[s->state], s->level, s->chunk, s->size, s->nmembers, active, failed,
 		s->nspares, s->rebuilding, s->rebuild_role, s->rebuild_pct, s->resyncing, s->resync_pct,
 		s->scrubbing, s->scrub_pct, s->scrub_units, s->scrub_mismatches, s->scrub_repaired,
-		s->dirty_regions, in->last_rebuild_s, in->last_rebuild_mib_s);
+		s->scrub_stopped, s->dirty_regions, in->last_rebuild_s, in->last_rebuild_mib_s);
 	for (int i = 0; i < s->nmembers; i++)
 		fprintf(f, "  role=%d state=%s path=%s\n", i, member_state(s, i), s->member[i].path);
 }
@@ -102,11 +104,11 @@ static void raid_json(FILE *f, const char *name, const struct tgt_raid_info *in)
 	}
 	fprintf(f, "],\"spares\":%d,\"rebuild\":{\"running\":%s,\"role\":%d,\"pct\":%u,\"last_s\":%.2f,"
 		"\"last_mib_s\":%.1f},\"resync\":{\"running\":%s,\"pct\":%u},\"scrub\":{\"running\":%s,"
-		"\"pct\":%u,\"units\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"repaired\":%" PRIu64 "},"
+		"\"stopped\":%s,\"pct\":%u,\"units\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"repaired\":%" PRIu64 "},"
 		"\"dirty_regions\":%" PRIu64 "}",
 		s->nspares, tf(s->rebuilding), s->rebuild_role, s->rebuild_pct, in->last_rebuild_s,
-		in->last_rebuild_mib_s, tf(s->resyncing), s->resync_pct, tf(s->scrubbing), s->scrub_pct,
-		s->scrub_units, s->scrub_mismatches, s->scrub_repaired, s->dirty_regions);
+		in->last_rebuild_mib_s, tf(s->resyncing), s->resync_pct, tf(s->scrubbing), tf(s->scrub_stopped),
+		s->scrub_pct, s->scrub_units, s->scrub_mismatches, s->scrub_repaired, s->dirty_regions);
 }
 
 static int raid_one(struct tgt_config *cfg, int idx, FILE *f, bool json, const char **why)
@@ -142,10 +144,31 @@ static int raid_status(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 
 /* ---- raid scrub / fail / add-spare ---- */
 
+/* Where the stopped scrub got to and what it found so far. */
+static int raid_scrub_stop(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static struct lun_raid_status st;   /* admin thread only; ~9 KiB */
+	static char msg[128];
+	int i = find_raid(cfg, c->argv[2], why);
+	int r = i < 0 ? i : tgt_storage_raid_scrub_stop(cfg, i, &st);
+	if (r == -ESRCH) {
+		snprintf(msg, sizeof(msg), "no scrub running on %s", c->argv[2]);
+		*why = msg;
+	} else if (r == -ENODEV) {
+		*why = "the array is not assembled";
+	} else if (r == 0) {
+		fprintf(f, "scrub of %s stopped at %u%%: units=%" PRIu64 " mismatches=%" PRIu64 " repaired=%" PRIu64
+			"\n", c->argv[2], st.scrub_pct, st.scrub_units, st.scrub_mismatches, st.scrub_repaired);
+	}
+	return r;
+}
+
 static int raid_scrub(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	bool repair = c->argc == 4 && !strcmp(c->argv[3], "--repair");
-	*why = "usage: raid scrub NAME [--repair]";
+	*why = "usage: raid scrub NAME [--repair | --stop]";
+	if (c->argc == 4 && !strcmp(c->argv[3], "--stop"))
+		return raid_scrub_stop(cfg, c, f, why);
 	if (c->argc != 3 && !repair)
 		return -EINVAL;
 	int i = find_raid(cfg, c->argv[2], why);
@@ -214,6 +237,52 @@ static int raid_add_spare(struct tgt_config *cfg, const struct admin_cmd *c, FIL
 	int r = admin_live_section_key(cfg, "raid", c->argv[2], "spares", c->argv[3], true, spare_apply, &a, f, why);
 	if (r == 0)
 		fprintf(f, "spare %s added to %s\n", c->argv[3], c->argv[2]);
+	return r;
+}
+
+struct remove_arg {
+	struct tgt_config *cfg;
+	int idx, role;
+	const char *what;
+	char path[PATH_MAX];
+};
+
+/* Runs once the configuration without the member / spare has parsed. */
+static int remove_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
+{
+	struct remove_arg *a = arg;
+	char path[PATH_MAX];
+	return tgt_storage_raid_remove(a->cfg, a->idx, a->role, a->what, false, path, err, errlen);
+}
+
+/* raid remove NAME ROLE|PATH: checked and resolved to a path first, so that
+ * the path can leave the section's members / spares; then removed from the
+ * array (apply) before the new file is renamed into place. */
+static int raid_remove(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static struct remove_arg a;         /* admin thread only */
+	static char err[PATH_MAX + 128];
+	*why = "usage: raid remove NAME ROLE|PATH";
+	if (c->argc != 4 || !c->argv[3][0])
+		return -EINVAL;
+	int i = find_raid(cfg, c->argv[2], why);
+	if (i < 0)
+		return i;
+	const char *w = c->argv[3];
+	a = (struct remove_arg){ .cfg = cfg, .idx = i, .role = -1, .what = w };
+	if (strspn(w, "0123456789") == strlen(w))
+		a.role = strlen(w) < 4 ? atoi(w) : LUN_RAID_MAX_MEMBERS;
+	int r = tgt_storage_raid_remove(cfg, i, a.role, w, true, a.path, err, sizeof(err));
+	*why = err[0] ? err : r == -ENODEV ? "the array is not assembled" : strerror(-r);
+	if (r < 0)
+		return r;
+	if (a.role < 0)
+		a.what = a.path;
+	r = admin_live_section_drop(cfg, "raid", c->argv[2], a.path, remove_apply, &a, f, why);
+	if (r == 0 && a.role >= 0)
+		fprintf(f, "role %d of %s removed (%s)\n", a.role, c->argv[2], a.path);
+	else if (r == 0)
+		fprintf(f, "%s removed from %s\n", a.path, c->argv[2]);
 	return r;
 }
 
@@ -303,12 +372,14 @@ static const struct {
 } raid_cmds[] = {
 	{ "status", raid_status }, { "scrub", raid_scrub },
 	{ "fail", raid_fail },     { "add-spare", raid_add_spare },
+	{ "remove", raid_remove },
 	{ "create", raid_create },
 };
 
 int admin_storage_raid(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	*why = "usage: raid status [NAME] | scrub NAME [--repair] | fail NAME ROLE | add-spare NAME PATH | "
+	*why = "usage: raid status [NAME] | scrub NAME [--repair | --stop] | fail NAME ROLE | remove NAME ROLE|PATH | "
+	       "add-spare NAME PATH | "
 	       "create NAME level=L members=P1,P2,... member_size=S [chunk=C]";
 	if (c->argc < 2 || (c->argc > 3 && !strcmp(c->argv[1], "status")))
 		return -EINVAL;

@@ -650,6 +650,68 @@ static int raid_scrub_fn(struct stor_call *c)
 	return r;
 }
 
+static int raid_scrub_stop_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	if (!rc || rc->failed || !rc->be)
+		return rc ? -ENODEV : -ENOENT;
+	int r = lun_raid_scrub_stop(rc->be, c->out);
+	if (r == 0)
+		kinfo("raid %s: scrub stopped (admin)", rc->name);
+	return r;
+}
+
+/* Which member path role resolves to, if it may be removed (see lun_raid.h). */
+static int remove_role_check(struct tgt_raid_conf *rc, int role, char *path, char *err, size_t errlen)
+{
+	static struct lun_raid_status st;    /* control thread only */
+	if (lun_raid_status(rc->be, &st) < 0 || role >= st.nmembers) {
+		snprintf(err, errlen, "no such role");
+		return -EINVAL;
+	}
+	if (st.member[role].state != LUN_RAID_M_FAILED) {
+		snprintf(err, errlen, st.member[role].state == LUN_RAID_M_ACTIVE ? "member %d is active: fail it first" :
+			 "member %d is being rebuilt onto: wait for the rebuild, or fail it first", role);
+		return -EBUSY;
+	}
+	if (!st.member[role].present && !st.member[role].path[0]) {
+		snprintf(err, errlen, "role %d is already missing", role);
+		return -ENOENT;
+	}
+	snprintf(path, PATH_MAX, "%s", st.member[role].path);
+	return 0;
+}
+
+/* c->role, or -1 and c->path (a member or spare); c->out gets the path
+ * removed; c->repair: check only. */
+static int raid_remove_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	char *path = c->out;
+	if (!rc || rc->failed || !rc->be)
+		return rc ? -ENODEV : -ENOENT;
+	int role = c->role;
+	if (role < 0 && !abs_path(c->cfg, c->path, path, PATH_MAX)) {
+		snprintf(c->err, c->errlen, "path too long");
+		return -ENAMETOOLONG;
+	}
+	if (role < 0)
+		role = lun_raid_role_of(rc->be, path);
+	int r = role >= 0 ? remove_role_check(rc, role, path, c->err, c->errlen) : 0;
+	if (role < 0 && !lun_raid_has_path(rc->be, path)) {
+		snprintf(c->err, c->errlen, "%s is not a member or spare of %s", path, rc->name);
+		r = -ENOENT;
+	}
+	if (r < 0 || c->repair)
+		return r;
+	r = role >= 0 ? lun_raid_remove_member(rc->be, role) : lun_raid_remove_spare(rc->be, path);
+	if (r == 0)
+		kwarn("raid %s: %s %s removed by the administrator", rc->name, role >= 0 ? "member" : "spare", path);
+	else
+		snprintf(c->err, c->errlen, "cannot remove %s: %s", path, strerror(-r));
+	return r;
+}
+
 static int raid_fail_fn(struct stor_call *c)
 {
 	struct tgt_raid_conf *rc = call_raid(c);
@@ -1059,6 +1121,21 @@ int tgt_storage_pool_info(struct tgt_config *cfg, int idx, struct tgt_pool_info 
 int tgt_storage_raid_scrub(struct tgt_config *cfg, int idx, bool repair)
 {
 	struct stor_call c = { .fn = raid_scrub_fn, .cfg = cfg, .idx = idx, .repair = repair };
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_scrub_stop(struct tgt_config *cfg, int idx, struct lun_raid_status *st)
+{
+	struct stor_call c = { .fn = raid_scrub_stop_fn, .cfg = cfg, .idx = idx, .out = st };
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_remove(struct tgt_config *cfg, int idx, int role, const char *what, bool check,
+			    char *path, char *err, size_t errlen)
+{
+	struct stor_call c = { .fn = raid_remove_fn, .cfg = cfg, .idx = idx, .role = role, .path = what,
+			       .repair = check, .out = path, .err = err, .errlen = errlen };
+	err[0] = '\0';
 	return stor_call(&c);
 }
 

@@ -113,6 +113,15 @@ int tgt_storage_raid_info(struct tgt_config *cfg, int idx, struct tgt_raid_info 
 int tgt_storage_pool_info(struct tgt_config *cfg, int idx, struct tgt_pool_info *out);
 /* -EBUSY while a resync, rebuild or scrub runs. */
 int tgt_storage_raid_scrub(struct tgt_config *cfg, int idx, bool repair);
+/* -ESRCH if no scrub runs; st: the status right after the stop. */
+int tgt_storage_raid_scrub_stop(struct tgt_config *cfg, int idx, struct lun_raid_status *st);
+/* raid remove: role >= 0, or -1 and what: a member's or spare's path
+ * (relative to data_dir unless absolute). path (PATH_MAX bytes) gets the
+ * absolute path of what is removed; check: only resolve and check. -EBUSY
+ * the role is active or being rebuilt onto, -ENOENT nothing to remove; the
+ * reason goes to err. */
+int tgt_storage_raid_remove(struct tgt_config *cfg, int idx, int role, const char *what, bool check,
+			    char *path, char *err, size_t errlen);
 /* -EINVAL bad role, -EALREADY already failed. */
 int tgt_storage_raid_fail(struct tgt_config *cfg, int idx, int role);
 /* path relative to data_dir unless absolute; created with the array's
