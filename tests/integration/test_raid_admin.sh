@@ -12,6 +12,8 @@
 # - an unused spare s1.img is added and removed by path (the file loses it).
 # - restart: the array assembles without the removed member (m2.img is still
 #   on disk but no longer configured), 6 active roles, pattern intact.
+# - `raid fail r 4`, `raid remove r m4.img` (by path), restart: the array
+#   assembles degraded with role 4 missing, pattern intact.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 it_init raid_admin
@@ -123,5 +125,16 @@ kura_restart
 check "after the restart: 6 active roles, role 2 on s0.img, no spare" \
   wait_ctl "j['state'] in ('clean','dirty') and all(m['state']=='active' for m in j['members']) and j['members'][2]['path'].endswith('/s0.img') and j['spares']==0" 20
 check "pattern verifies after the restart" verify
+
+# ---- remove by path, restart degraded ----
+check "raid fail r 4" ctl raid fail r 4
+check "raid remove r m4.img (by path)" ctl raid remove r m4.img
+check "the config file no longer lists m4.img" bash -c "! grep -q 'm4.img' '$CONF'"
+check "role 4 missing" wait_ctl "j['members'][4]['state']=='missing' and j['state']=='degraded'" 5
+check "stop" kura_stop
+kura_restart
+check "after a restart the array assembles degraded without m4.img (role 4 missing)" \
+  wait_ctl "j['state']=='degraded' and j['members'][4]['state']=='missing' and sum(m['state']=='active' for m in j['members'])==5" 20
+check "pattern verifies degraded after the restart" verify
 check "stop" kura_stop
 it_finish
