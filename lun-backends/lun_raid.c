@@ -635,17 +635,19 @@ int lun_raid_role_of(struct lun_backend *be, const char *path)
 	return role;
 }
 
-/* Caller holds r->mu. The backend may still have I/O issued before the
- * failure in flight, so it is closed with the array, as a replaced one is. */
-static void retire_locked(struct raid *r, struct raid_member *m)
+/* Caller holds r->mu. A worker may have read the member's state just before
+ * it failed and still submit to it, so the backend is closed with the
+ * array, as a replaced one is. -ENOSPC when the table of those is full. */
+static int retire_locked(struct raid *r, struct raid_member *m)
 {
-	if (m->be && r->nretired < (int)(sizeof(r->retired) / sizeof(r->retired[0])))
+	if (m->be && r->nretired >= (int)(sizeof(r->retired) / sizeof(r->retired[0])))
+		return -ENOSPC;
+	if (m->be)
 		r->retired[r->nretired++] = m->be;
-	else
-		lun_backend_close(m->be); /* table full: only failed members get here, long idle */
 	m->be = NULL;
 	free(m->path);
 	m->path = NULL;
+	return 0;
 }
 
 int lun_raid_remove_member(struct lun_backend *be, int role)
@@ -660,14 +662,15 @@ int lun_raid_remove_member(struct lun_backend *be, int role)
 		e = -EBUSY;
 	else if (!m->be && !m->path)
 		e = -ENOENT;
-	if (e == 0) {
-		kinfo("raid: role %d (%s) removed", role, m->path ? m->path : "?");
-		retire_locked(r, m);
+	char *path = e == 0 && m->path ? strdup(m->path) : NULL;
+	if (e == 0 && (e = retire_locked(r, m)) == 0) {
+		kinfo("raid: role %d (%s) removed", role, path ? path : "?");
 		memset(m->dev_uuid, 0, 16); /* no device holds the role any more */
 		r->events++;
 		raid_meta_request_locked(r);
 	}
 	pthread_mutex_unlock(&r->mu);
+	free(path);
 	return e;
 }
 
@@ -681,8 +684,9 @@ int lun_raid_remove_spare(struct lun_backend *be, const char *path)
 	for (int i = 0; i < r->nspares && e; i++) {
 		if (!r->spare[i].path || strcmp(r->spare[i].path, path))
 			continue;
+		if ((e = retire_locked(r, &r->spare[i])) < 0)
+			break;
 		kinfo("raid: spare %s removed", path);
-		retire_locked(r, &r->spare[i]);
 		r->spare[i] = r->spare[--r->nspares];
 		memset(&r->spare[r->nspares], 0, sizeof(r->spare[0]));
 		r->events++;

@@ -91,12 +91,13 @@ int lun_raid_scrub_stop(struct lun_backend *be, struct lun_raid_status *st);
  * is stale should it come back) and its backend is closed with the array.
  * A spare, if any, then rebuilds the role as for any failed role. 0;
  * -EINVAL bad role; -EBUSY the role is active (fail it first) or being
- * rebuilt onto; -ENOENT the role is already missing (nothing to remove). */
+ * rebuilt onto; -ENOENT the role is already missing (nothing to remove);
+ * -ENOSPC too many closed members wait for the array's close (restart). */
 int lun_raid_remove_member(struct lun_backend *be, int role);
 
 /* Drop a hot spare that is not in use (path as added or assembled). It is
  * no longer written; events + 1, so that an assembly that finds it again
- * refuses it as stale. 0, -ENOENT (no such spare). */
+ * refuses it as stale. 0, -ENOENT (no such spare), -ENOSPC as above. */
 int lun_raid_remove_spare(struct lun_backend *be, const char *path);
 
 /* Role of the member at path (as assembled or taken from a spare), or -1. */

@@ -62,6 +62,8 @@ static void bg_choose(struct raid *r)
 	int t = role_in(r, LUN_RAID_M_REBUILDING);
 	if (t < 0 && r->nspares > 0 && r->level != 0) {
 		t = role_in(r, LUN_RAID_M_FAILED);
+		if (t >= 0 && r->m[t].be && r->nretired >= (int)(sizeof(r->retired) / sizeof(r->retired[0])))
+			t = -1; /* no room to keep the failed backend until close: wait for a restart */
 		if (t >= 0)
 			take_spare(r, t);
 	}

@@ -707,6 +707,9 @@ static int raid_remove_fn(struct stor_call *c)
 	r = role >= 0 ? lun_raid_remove_member(rc->be, role) : lun_raid_remove_spare(rc->be, path);
 	if (r == 0)
 		kwarn("raid %s: %s %s removed by the administrator", rc->name, role >= 0 ? "member" : "spare", path);
+	else if (r == -ENOSPC)
+		snprintf(c->err, c->errlen, "too many members removed or replaced since %s was assembled: restart "
+			 "the daemon first", rc->name);
 	else
 		snprintf(c->err, c->errlen, "cannot remove %s: %s", path, strerror(-r));
 	return r;

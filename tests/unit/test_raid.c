@@ -775,6 +775,12 @@ static void test_remove_member(void **state)
 	settle(h);
 	uint64_t ev = status(h).events;
 	assert_int_equal(lun_raid_role_of(h->be, h->paths[2]), 2);
+	struct raid *r = raid_of(h->be);
+	int nretired = r->nretired;            /* no room to keep its backend until close */
+	r->nretired = (int)(sizeof(r->retired) / sizeof(r->retired[0]));
+	assert_int_equal(lun_raid_remove_member(h->be, 2), -ENOSPC);
+	assert_true(status(h).member[2].present);
+	r->nretired = nretired;
 	assert_int_equal(lun_raid_remove_member(h->be, 2), 0);
 	assert_int_equal(lun_raid_remove_member(h->be, 2), -ENOENT);
 	assert_int_equal(lun_raid_role_of(h->be, h->paths[2]), -1);
@@ -796,7 +802,7 @@ static void test_remove_member(void **state)
 	assert_int_equal(st.state, LUN_RAID_DEGRADED);
 	check_all(h, shadow);
 	/* a rebuild onto a member is not removable; after it, the role is back */
-	struct raid *r = raid_of(h->be);
+	r = raid_of(h->be);
 	r->rate_bytes = r->chunk;
 	assert_int_equal(lun_raid_add_spare(h->be, h->paths[6], err, sizeof(err)), 0);
 	run_until(h, rebuilding);
