@@ -114,5 +114,11 @@ bool lun_backend_has(const struct lun_backend *be, enum lun_op op);
 
 /* Backend constructors (called by lun_backend_open). */
 int lun_file_open(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen);
+/* Grow an open file backend on a regular file to size bytes (rounded down
+ * to the block size), online: the file is extended sparse through the open
+ * descriptor and be->size follows. -EOPNOTSUPP for any other backend (block
+ * devices included), -EINVAL if size is not larger. Callers serialize it
+ * with anything reading be->size. */
+int lun_file_grow(struct lun_backend *be, uint64_t size);
 int lun_mem_open(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen);
 #endif

@@ -718,3 +718,22 @@ int lun_file_open(const struct lun_backend_params *p, struct lun_backend **out, 
 	*out = &lf->be;
 	return 0;
 }
+
+int lun_file_grow(struct lun_backend *be, uint64_t size)
+{
+	if (be->ops != &file_ops)
+		return -EOPNOTSUPP;
+	struct lun_file *lf = (struct lun_file *)be;
+	size -= size % be->block_size;
+	if (size <= be->size)
+		return -EINVAL;
+	struct stat st;
+	if (fstat(lf->fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EOPNOTSUPP;
+	if ((uint64_t)st.st_size < size && ftruncate(lf->fd, (off_t)size) < 0)
+		return -errno;
+	be->size = size;
+	return 0;
+}

@@ -687,16 +687,22 @@ static uint64_t volume_size(struct tgt_config *cfg, int pi, uint32_t id)
 	return size;
 }
 
+/* "volume create|resize POOL ID size=S": ID and S, or *why = usage / reason. */
+static int parse_id_size(const struct admin_cmd *c, const char *usage, uint32_t *id, uint64_t *size,
+			 const char **why)
+{
+	*why = usage;
+	if (c->argc != 5)
+		return -EINVAL;
+	int r = parse_id(c->argv[3], id, why);
+	return r < 0 ? r : parse_size_word(c->argv[4], size, why);
+}
+
 static int volume_create(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	uint32_t id;
 	uint64_t size;
-	*why = "usage: volume create POOL ID size=S";
-	if (c->argc != 5)
-		return -EINVAL;
-	int r = parse_id(c->argv[3], &id, why);
-	if (r == 0)
-		r = parse_size_word(c->argv[4], &size, why);
+	int r = parse_id_size(c, "usage: volume create POOL ID size=S", &id, &size, why);
 	if (r < 0)
 		return r;
 	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_CREATE, id, 0, size);
@@ -716,12 +722,7 @@ static int volume_resize(struct tgt_config *cfg, int pi, const struct admin_cmd 
 	struct vol_export x[MAX_EXPORTS];
 	uint32_t id;
 	uint64_t size;
-	*why = "usage: volume resize POOL ID size=S";
-	if (c->argc != 5)
-		return -EINVAL;
-	int r = parse_id(c->argv[3], &id, why);
-	if (r == 0)
-		r = parse_size_word(c->argv[4], &size, why);
+	int r = parse_id_size(c, "usage: volume resize POOL ID size=S", &id, &size, why);
 	if (r < 0)
 		return r;
 	const char *pool = cfg->pools[pi].name;

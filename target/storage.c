@@ -958,13 +958,11 @@ static int pool_grow_fn(struct stor_call *c)
 	if (!abs_path(c->cfg, pc->data, path, sizeof(path)))
 		return -ENAMETOOLONG;
 	int r = grow_check(c, pc, path, &want);
-	if (r == 0 && (r = ensure_file(path, want)) < 0)
+	if (r == 0 && (r = lun_file_grow(pc->data_be, want)) < 0)
 		snprintf(c->err, c->errlen, "cannot extend %s: %s", path, strerror(-r));
 	if (r < 0)
 		return r;
-	/* The file backend never checks offsets against its size (the SCSI
-	 * layer does, on the LUs); the pool checks new_bytes against it. */
-	pc->data_be->size = want;
+	want = pc->data_be->size;   /* rounded to the block size */
 	struct lun_thin_pool_status ps;
 	lun_thin_pool_status(pc->pool, &ps);
 	r = lun_thin_pool_grow(pc->pool, want - want % ps.chunk_size);

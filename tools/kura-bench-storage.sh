@@ -25,6 +25,7 @@ set -euo pipefail
 
 RUNS=3 SIZE_MB=512 MEMBER_MB=320 KEEP=0 RAID_CHUNK="" THIN_CHUNK=""
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+source "$SRC/tools/bench_lib.sh"
 KURA=${KURA_TARGETD:-$SRC/build/target/kura-targetd}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -47,20 +48,11 @@ for c in qemu-img python3 ss; do command -v $c >/dev/null || { echo "kura-bench-
 WORK=$(mktemp -d /dev/shm/kura-bench-storage.XXXXXX)
 KPID=""
 cleanup() {
-  if [ -n "$KPID" ]; then kill -TERM "$KPID" 2>/dev/null || true; sleep 0.5; kill -9 "$KPID" 2>/dev/null || true; wait "$KPID" 2>/dev/null || true; fi
+  if [ -n "$KPID" ]; then reap "$KPID"; fi
   [ "$KEEP" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-free_port() {
-  local p
-  while :; do
-    p=$((10000 + (RANDOM * 32768 + RANDOM) % 22000))
-    ss -Htan "sport = :$p" | grep -q . && continue
-    python3 -c "import socket;s=socket.socket();s.bind(('127.0.0.1',$p))" 2>/dev/null && { echo $p; return; }
-  done
-}
-wait_port() { local i; for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 P=$(free_port)
 IQN=iqn.2026-11.org.kura:bench-storage

@@ -23,6 +23,7 @@ set -euo pipefail
 RUNS=3 SCALE=1 JSON=0 ONLY=both BACKEND=memory SIZE_MB=1024 WORKERS=0 PIN=0 KEEP=0
 CASES=rr4k-qd1,rr4k-qd32,rw4k-qd32,sr128k-qd8,sw128k-qd8,sr1m-qd4
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+source "$SRC/tools/bench_lib.sh"
 KURA=${KURA_TARGETD:-$SRC/build/target/kura-targetd}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -55,21 +56,12 @@ cleanup() {
     tgtadm -C "$TCTL" --op delete --mode system >/dev/null 2>&1 || true
     sleep 0.2; kill -9 "$TPID" 2>/dev/null || true; wait "$TPID" 2>/dev/null || true
   fi
-  if [ -n "$KPID" ]; then kill -TERM "$KPID" 2>/dev/null || true; sleep 0.5; kill -9 "$KPID" 2>/dev/null || true; wait "$KPID" 2>/dev/null || true; fi
+  if [ -n "$KPID" ]; then reap "$KPID"; fi
   [ "$KEEP" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  local p
-  while :; do
-    p=$((10000 + (RANDOM * 32768 + RANDOM) % 22000))   # below the ephemeral range
-    ss -Htan "sport = :$p" | grep -q . && continue
-    python3 -c "import socket;s=socket.socket();s.bind(('127.0.0.1',$p))" 2>/dev/null && { echo $p; return; }
-  done
-}
-wait_port() { local i; for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)
 TASKSET_T="" TASKSET_C=""

@@ -16,6 +16,7 @@
 #   assembles degraded with role 4 missing, pattern intact.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
+source "$here/thin_lib.sh"
 it_init raid_admin
 need_cmd qemu-io python3
 CTL=$KURA_BUILD/tools/kura-targetctl
@@ -25,26 +26,7 @@ P=$(free_port)
 IQN=iqn.2026-11.org.kura:raidadmin
 D=$IT_DIR/data
 CONF=$IT_DIR/kura.conf
-cat >"$CONF" <<CONF
-[global]
-log_level = info
-[raid r]
-level = 6
-chunk = 64K
-members = m0.img, m1.img, m2.img, m3.img, m4.img, m5.img
-member_size = 64M
-create = yes
-rebuild_rate = 10M
-[pool p]
-data = r
-meta = p.meta
-[target $IQN]
-[lun 0]
-backend = thin
-pool = p
-volume = 1
-size = 256M
-CONF
+RAID6_ARRAY=r RAID6_REBUILD_RATE=10M raid6_thin_conf "$IQN"
 U=iscsi://127.0.0.1:$P/$IQN/0
 kura_start -c "$CONF" --listen 127.0.0.1:$P
 SOCK=$D/kura-targetd.sock

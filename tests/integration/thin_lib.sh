@@ -4,7 +4,9 @@
 # volume 1 of LUN_SIZE; a caller may append more [lun] sections.
 # raid6_thin_conf IQN [SPARES] writes the same for a thin volume (256M) in
 # pool p on RAID-6 r6 over six 64M member files m0..m5.img (optional spares),
-# as test_thin_raid6.sh and test_targetctl_storage.sh use.
+# as test_thin_raid6.sh, test_targetctl_storage.sh and test_raid_admin.sh
+# use; RAID6_ARRAY (default r6) names the array, RAID6_REBUILD_RATE (default
+# 400M) sets its rebuild_rate.
 # Not for: the checks themselves.
 
 thin_conf() {
@@ -28,16 +30,16 @@ raid6_thin_conf() {
   cat >"$IT_DIR/kura.conf" <<CONF
 [global]
 log_level = info
-[raid r6]
+[raid ${RAID6_ARRAY:-r6}]
 level = 6
 chunk = 64K
 members = m0.img, m1.img, m2.img, m3.img, m4.img, m5.img
 member_size = 64M
 create = yes
-rebuild_rate = 400M
+rebuild_rate = ${RAID6_REBUILD_RATE:-400M}
 ${2:+spares = $2}
 [pool p]
-data = r6
+data = ${RAID6_ARRAY:-r6}
 meta = p.meta
 [target $1]
 [lun 0]

@@ -229,6 +229,32 @@ static void test_existing_size_and_extend(void **state)
 	unlink(path);
 }
 
+/* lun_file_grow: online, sparse, through the open descriptor; refused for
+ * a smaller size and for other backends. */
+static void test_grow(void **state)
+{
+	char err[256], path[128];
+	struct lun_backend *be, *mem;
+	snprintf(path, sizeof(path), "/tmp/kura-test-%d-grow", (int)getpid());
+	unlink(path);
+	struct lun_backend_params p = { .type = "file", .path = path, .size = 1 * MiB, .block_size = 512,
+					.create = true };
+	assert_int_equal(try_open(&p, &be, err, sizeof(err)), 0);
+	assert_int_equal(lun_file_grow(be, 1 * MiB), -EINVAL);
+	assert_int_equal(lun_file_grow(be, 3 * MiB + 100), 0);
+	assert_int_equal(be->size, 3 * MiB);      /* rounded down to the block size */
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 3 * MiB);
+	assert_true(st.st_blocks * 512 < 1 * MiB);  /* sparse */
+	lun_backend_close(be);
+	struct lun_backend_params mp = { .type = "memory", .size = 1 * MiB, .block_size = 512 };
+	assert_int_equal(lun_backend_open(&mp, &mem, err, sizeof(err)), 0);
+	assert_int_equal(lun_file_grow(mem, 2 * MiB), -EOPNOTSUPP);
+	lun_backend_close(mem);
+	unlink(path);
+}
+
 static void test_read_only(void **state)
 {
 	struct h *h = open_new("/tmp", "ro");
@@ -393,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_file),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_existing_size_and_extend),
+		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_direct),
 		cmocka_unit_test(test_absent_op),

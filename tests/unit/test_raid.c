@@ -1099,40 +1099,54 @@ static void test_gather_fua(void **state)
 	h_free(h);
 }
 
-/* A child writes sequential gathered stripes (and random 4 KiB writes
- * gathered into partial ones) and is SIGKILLed mid-stream; the bitmap
- * covered every stripe write in flight, so after reassembly and resync a
- * scrub finds every stripe's P and Q consistent. */
-static void test_gather_killed_writer(void **state)
+/* Fork a child that reassembles the closed n-member array of h in a loop
+ * of its own and runs body (which writes until killed; _exit(4) on an
+ * error); SIGKILL it after ms, then reassemble in the parent. */
+static void killed_writer(struct h *h, int n, long ms, void (*body)(struct h *h))
 {
-	struct h *h = h_new(6);
-	h_create(h, 6);
-	h_close(h);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		char err[256];
 		kloop_free(h->l);
 		h->l = kloop_new(256);
-		if (!h->l || h_assemble(h, h->paths, 6, err, sizeof(err)) != 0)
+		if (!h->l || h_assemble(h, h->paths, n, err, sizeof(err)) != 0)
 			_exit(3);
-		uint64_t size = h->be->size;
-		uint8_t *shadow = malloc(size);
-		for (unsigned i = 0;; i++) {
-			fill(shadow, size, i);
-			if (run_stream(h, shadow, 0, size, 64 * KiB, 8, false) ||
-			    run_stream(h, shadow, 0, size, 4 * KiB, 16, true))
-				_exit(4);
-		}
+		body(h);
+		_exit(0);
 	}
-	struct timespec ts = { 0, 300 * 1000000 };
+	struct timespec ts = { 0, ms * 1000000 };
 	nanosleep(&ts, NULL);
 	kill(pid, SIGKILL);
 	int wst;
 	assert_int_equal(waitpid(pid, &wst, 0), pid);
 	assert_true(WIFSIGNALED(wst));
 	char err[256];
-	assert_int_equal(h_assemble(h, h->paths, 6, err, sizeof(err)), 0);
+	assert_int_equal(h_assemble(h, h->paths, n, err, sizeof(err)), 0);
+}
+
+/* A child writes sequential gathered stripes (and random 4 KiB writes
+ * gathered into partial ones) and is SIGKILLed mid-stream; the bitmap
+ * covered every stripe write in flight, so after reassembly and resync a
+ * scrub finds every stripe's P and Q consistent. */
+static void gather_writer(struct h *h)
+{
+	uint64_t size = h->be->size;
+	uint8_t *shadow = malloc(size);
+	for (unsigned i = 0;; i++) {
+		fill(shadow, size, i);
+		if (run_stream(h, shadow, 0, size, 64 * KiB, 8, false) ||
+		    run_stream(h, shadow, 0, size, 4 * KiB, 16, true))
+			_exit(4);
+	}
+}
+
+static void test_gather_killed_writer(void **state)
+{
+	struct h *h = h_new(6);
+	h_create(h, 6);
+	h_close(h);
+	killed_writer(h, 6, 300, gather_writer);
 	assert_true(status(h).dirty_regions > 0);
 	settle(h);
 	uint64_t mism;
@@ -1200,6 +1214,17 @@ static void test_write_hole_resync(void **state)
 	h_free(h);
 }
 
+static void stripe_writer(struct h *h)
+{
+	uint8_t *buf = kbuf_alloc(160 * KiB);
+	for (unsigned i = 0;; i++) {
+		uint64_t len = (i % 3 + 1) * 48 * KiB, off = (i * 1237 * 4096ull) % (h->be->size - len);
+		fill(buf, len, i);
+		if (do_rw(h, LUN_OP_WRITE, off & ~4095ull, buf, len) != 0)
+			_exit(4);
+	}
+}
+
 /* A child process writes full and partial stripes as fast as it can and is
  * SIGKILLed mid-stream; the parent reassembles, which must find dirty
  * regions, resync them, and leave every stripe consistent. */
@@ -1208,30 +1233,7 @@ static void test_killed_writer(void **state)
 	struct h *h = h_new(4);
 	h_create(h, 5);
 	h_close(h);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char err[256];
-		kloop_free(h->l);
-		h->l = kloop_new(256);
-		if (!h->l || h_assemble(h, h->paths, 4, err, sizeof(err)) != 0)
-			_exit(3);
-		uint8_t *buf = kbuf_alloc(160 * KiB);
-		for (unsigned i = 0;; i++) {
-			uint64_t len = (i % 3 + 1) * 48 * KiB, off = (i * 1237 * 4096ull) % (h->be->size - len);
-			fill(buf, len, i);
-			if (do_rw(h, LUN_OP_WRITE, off & ~4095ull, buf, len) != 0)
-				_exit(4);
-		}
-	}
-	struct timespec ts = { 0, 150 * 1000000 };
-	nanosleep(&ts, NULL);
-	kill(pid, SIGKILL);
-	int wst;
-	assert_int_equal(waitpid(pid, &wst, 0), pid);
-	assert_true(WIFSIGNALED(wst));
-	char err[256];
-	assert_int_equal(h_assemble(h, h->paths, 4, err, sizeof(err)), 0);
+	killed_writer(h, 4, 150, stripe_writer);
 	struct lun_raid_status st = status(h);
 	assert_true(st.dirty_regions > 0);         /* the writer died with writes in flight */
 	settle(h);

@@ -135,18 +135,10 @@ static uint8_t pat(uint64_t lba, unsigned i)
 
 static void test_copy_two_lus(void **s)
 {
-	static uint8_t w[512 * TH_BS];
-	uint8_t c[16], p[256];
+	uint8_t p[256];
 	struct tres r;
 	/* LU0 blocks 0..2099 get a per-block pattern */
-	for (uint64_t lba = 0; lba < 2100; lba += 512) {
-		uint32_t n = 2100 - lba < 512 ? (uint32_t)(2100 - lba) : 512;
-		for (uint32_t b = 0; b < n; b++)
-			for (unsigned i = 0; i < TH_BS; i++)
-				w[b * TH_BS + i] = pat(lba + b, i);
-		cdb16(c, SCSI_OP_WRITE16, lba, n);
-		assert_int_equal(th_cmd(&H, c, 16, w, n * TH_BS, &r), SAM_STAT_GOOD);
-	}
+	xt_fill(&H, 0, 0, 2100, 0, pat);
 	/* LU0 [0, 2100) -> LU1 [1000, 3100): two chunks */
 	size_t n = xcopy_build(p, H.lu, LU1, 2100, 0, 1000, 7);
 	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
@@ -165,44 +157,7 @@ static void test_copy_two_lus(void **s)
 	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
 	rcr(0x00, 8, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
-	cdb16(c, SCSI_OP_READ16, 4000, 30);
-	assert_int_equal(th_cmd(&H, c, 16, NULL, 0, &r), SAM_STAT_GOOD);
-	for (unsigned b = 0; b < 30; b++)
-		for (unsigned i = 0; i < TH_BS; i++)
-			assert_int_equal(r.in[b * TH_BS + i], pat(2070 + b, i));
-}
-
-/* Write pat(base + b) into LU0 [lba, lba + n). */
-static void fill_lu0(uint64_t lba, uint32_t n, uint64_t base)
-{
-	static uint8_t w[512 * TH_BS];
-	uint8_t c[16];
-	struct tres r;
-	for (uint32_t o = 0; o < n; o += 512) {
-		uint32_t k = n - o < 512 ? n - o : 512;
-		for (uint32_t b = 0; b < k; b++)
-			for (unsigned i = 0; i < TH_BS; i++)
-				w[b * TH_BS + i] = pat(base + o + b, i);
-		cdb16(c, SCSI_OP_WRITE16, lba + o, k);
-		assert_int_equal(th_cmd(&H, c, 16, w, k * TH_BS, &r), SAM_STAT_GOOD);
-	}
-}
-
-/* LU0 [lba, lba + n) holds pat(base + b)? (read 16 blocks at a time) */
-static void check_lu0(uint64_t lba, uint32_t n, uint64_t base)
-{
-	uint8_t c[16];
-	static struct tres r;
-	for (uint32_t o = 0; o < n; o += 16) {
-		uint32_t k = n - o < 16 ? n - o : 16;
-		cdb16(c, SCSI_OP_READ16, lba + o, k);
-		assert_int_equal(th_cmd(&H, c, 16, NULL, 0, &r), SAM_STAT_GOOD);
-		for (uint32_t b = 0; b < k; b++)
-			for (unsigned i = 0; i < TH_BS; i++)
-				if (r.in[b * TH_BS + i] != pat(base + o + b, i))
-					fail_msg("LBA %llu byte %u: got %u want %u", (unsigned long long)(lba + o + b), i,
-						 r.in[b * TH_BS + i], pat(base + o + b, i));
-	}
+	xt_check(&H, 0, 4000, 30, 2070, pat);
 }
 
 /* One LU, overlapping ranges, more than one XCOPY_CHUNK: the destination
@@ -211,18 +166,18 @@ static void test_copy_overlap_same_lu(void **s)
 {
 	uint8_t p[256];
 	struct tres r;
-	fill_lu0(0, 3000, 0);
+	xt_fill(&H, 0, 0, 3000, 0, pat);
 	/* [0, 3000) -> [1000, 4000): destination above, copied last piece first */
 	size_t n = xcopy_build(p, H.lu, H.lu, 3000, 0, 1000, 9);
 	p[1] = 0x10;
 	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
-	check_lu0(1000, 3000, 0);
-	check_lu0(0, 1000, 0);        /* below the destination: untouched */
+	xt_check(&H, 0, 1000, 3000, 0, pat);
+	xt_check(&H, 0, 0, 1000, 0, pat);        /* below the destination: untouched */
 	/* [1000, 4000) -> [0, 3000): destination below, copied first piece first */
 	n = xcopy_build(p, H.lu, H.lu, 3000, 1000, 0, 10);
 	p[1] = 0x10;
 	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
-	check_lu0(0, 3000, 0);
+	xt_check(&H, 0, 0, 3000, 0, pat);
 }
 
 static void test_copy_aborted(void **s)

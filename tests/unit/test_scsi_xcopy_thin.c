@@ -74,38 +74,6 @@ static int teardown(void **s)
 
 static uint8_t pat(uint64_t lba, unsigned i) { return (uint8_t)(lba * 29 + i + 1); }
 
-static void write_pattern(uint64_t lun, uint64_t lba, uint32_t n)
-{
-	static uint8_t w[1024 * BLK];
-	uint8_t c[16];
-	struct tres r;
-	for (uint32_t done = 0; done < n; done += 1024) {
-		uint32_t k = n - done < 1024 ? n - done : 1024;
-		for (uint32_t b = 0; b < k; b++)
-			for (unsigned i = 0; i < BLK; i++)
-				w[b * BLK + i] = pat(lba + done + b, i);
-		cdb16(c, SCSI_OP_WRITE16, lba + done, k);
-		assert_int_equal(th_cmd_itn(&H, H.itn, lun, c, 16, w, k * BLK, &r), SAM_STAT_GOOD);
-	}
-}
-
-/* LUN lun [lba, lba + n) holds the pattern written at src_lba (or zeros). */
-static void check_pattern(uint64_t lun, uint64_t lba, uint32_t n, uint64_t src_lba, bool zeros)
-{
-	uint8_t c[16];
-	struct tres r;
-	for (uint32_t done = 0; done < n; done += 16) {
-		uint32_t k = n - done < 16 ? n - done : 16;
-		cdb16(c, SCSI_OP_READ16, lba + done, k);
-		assert_int_equal(th_cmd_itn(&H, H.itn, lun, c, 16, NULL, 0, &r), SAM_STAT_GOOD);
-		for (uint32_t b = 0; b < k; b++)
-			for (unsigned i = 0; i < BLK; i++)
-				if (r.in[b * BLK + i] != (zeros ? 0 : pat(src_lba + done + b, i)))
-					fail_msg("LUN %llu block %llu byte %u", (unsigned long long)lun,
-						 (unsigned long long)(lba + done + b), i);
-	}
-}
-
 static uint8_t xcopy(uint64_t src, uint64_t dst, uint16_t n, uint64_t slba, uint64_t dlba, uint8_t list_id,
 		     struct tres *r)
 {
@@ -136,16 +104,16 @@ static uint64_t used(void)
 static void test_share_segment(void **s)
 {
 	struct tres r;
-	write_pattern(1, 0, 4096);                 /* chunks 0..31 of volume 1 */
-	write_pattern(2, 0, 1024);                 /* destination's old data, chunks 0..7 */
+	xt_fill(&H, 1, 0, 4096, 0, pat);    /* chunks 0..31 of volume 1 */
+	xt_fill(&H, 2, 0, 1024, 0, pat);    /* destination's old data, chunks 0..7 */
 	uint64_t before = used();
 	assert_int_equal(before, 40);
 	/* src [8, 3008) -> dst [264, 3264): head 120 blocks, 22 chunks, tail 64 */
 	assert_int_equal(xcopy(1, 2, 3000, 8, 8 + 2 * CHUNK_BLKS, 3, &r), SAM_STAT_GOOD);
 	assert_int_equal(copied_bytes(1, 3), 3000 * BLK);
-	check_pattern(2, 264, 3000, 8, false);
-	check_pattern(2, 0, 264, 0, false);        /* before the range: the old data */
-	check_pattern(2, 3264, 64, 0, true);       /* after it: still a hole */
+	xt_check(&H, 2, 264, 3000, 8, pat);
+	xt_check(&H, 2, 0, 264, 0, pat);     /* before the range: the old data */
+	xt_check(&H, 2, 3264, 64, 0, NULL);  /* after it: still a hole */
 	/* 22 chunks shared (dst 3..24); dst's old chunks 3..7 freed, its head
 	 * chunk 2 overwritten in place, one new chunk (25) for the tail */
 	assert_int_equal(used(), before - 4);
@@ -156,23 +124,23 @@ static void test_share_segment(void **s)
 	memset(b, 0xEE, sizeof(b));
 	cdb16(c, SCSI_OP_WRITE16, 1000, 1);
 	assert_int_equal(th_cmd_itn(&H, H.itn, 1, c, 16, b, BLK, &r), SAM_STAT_GOOD);
-	check_pattern(2, 1256, 1, 1000, false);
+	xt_check(&H, 2, 1256, 1, 1000, pat);
 }
 
 static void test_copied_cases(void **s)
 {
 	struct tres r;
-	write_pattern(1, 0, 4096);
+	xt_fill(&H, 1, 0, 4096, 0, pat);
 	uint64_t before = used();
 	/* offsets not congruent modulo the chunk: copied (allocates) */
 	assert_int_equal(xcopy(1, 2, 1024, 0, 4096 + 1, 4, &r), SAM_STAT_GOOD);
 	assert_int_equal(copied_bytes(1, 4), 1024 * BLK);
-	check_pattern(2, 4097, 1024, 0, false);
+	xt_check(&H, 2, 4097, 1024, 0, pat);
 	assert_true(used() >= before + 8);
 	/* thin -> memory LU: copied */
 	assert_int_equal(xcopy(1, 0, 2048, 0, 0, 5, &r), SAM_STAT_GOOD);
 	assert_int_equal(copied_bytes(1, 5), 2048 * BLK);
-	check_pattern(0, 0, 2048, 0, false);
+	xt_check(&H, 0, 0, 2048, 0, pat);
 	/* a write-protected thin destination: DATA PROTECT, nothing shared */
 	struct scsi_lu *d = scsi_lun_map_get(H.map, 2);
 	atomic_store(&d->swp, true);

@@ -30,148 +30,20 @@ static int hooked_journal_append(struct lun_thin_pool *pool, const struct thin_r
 #include <stdio.h>
 #include <cmocka.h>
 
-#define KiB 1024ull
-#define MiB (1024ull * 1024)
-#define CS (64 * KiB)
+#include "thin_harness.h"
 
-/* ---- harness (as in test_thin.c) ---- */
-
-struct env {
-	char dir[64], meta[96], datap[96];
-	struct kloop *l;
-	struct lun_backend *data;
-	struct lun_thin_pool *pool;
-	int pending;
-};
+/* ---- for sharing ---- */
 
 static uint64_t journal_bytes = 256 * KiB;
 
-static void pool_params(struct env *e, struct lun_thin_pool_params *p, uint64_t pool_bytes)
-{
-	*p = (struct lun_thin_pool_params){ .meta_path = e->meta, .data = e->data, .data_bytes = pool_bytes,
-					    .chunk_size = CS, .journal_bytes = journal_bytes };
-}
-
-static struct env *env_new(uint64_t file_size, uint64_t pool_bytes)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	strcpy(e->dir, "/tmp/kura-share-XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
-	snprintf(e->meta, sizeof(e->meta), "%s/meta", e->dir);
-	snprintf(e->datap, sizeof(e->datap), "%s/data", e->dir);
-	e->l = kloop_new(256);
-	assert_non_null(e->l);
-	struct lun_backend_params bp = { .type = "file", .path = e->datap, .size = file_size, .block_size = 512,
-					 .create = true };
-	char err[256];
-	assert_int_equal(lun_file_open(&bp, &e->data, err, sizeof(err)), 0);
-	struct lun_thin_pool_params p;
-	pool_params(e, &p, pool_bytes);
-	if (lun_thin_pool_create(&p, &e->pool, err, sizeof(err)))
-		fail_msg("create: %s", err);
-	return e;
-}
-
-/* Drop the pool as a crash would (no final checkpoint) and reopen it. */
-static void env_crash_reopen(struct env *e)
-{
-	thin_pool_shutdown(e->pool, false, NULL);
-	struct lun_thin_pool_params p;
-	pool_params(e, &p, 0);
-	char err[256];
-	if (lun_thin_pool_open(&p, &e->pool, err, sizeof(err)))
-		fail_msg("reopen: %s", err);
-}
-
-static void env_free(struct env *e)
-{
-	if (e->pool)
-		assert_int_equal(lun_thin_pool_close(e->pool), 0);
-	lun_backend_close(e->data);
-	kloop_free(e->l);
-	unlink(e->meta);
-	unlink(e->datap);
-	rmdir(e->dir);
-	free(e);
-}
-
-static void io_done(struct lun_io *io)
-{
-	struct env *e = io->priv;
-	if (--e->pending == 0)
-		kloop_stop(e->l);
-}
-
-struct one {
-	struct kloop_task t;
-	struct lun_backend *be;
-	struct lun_io *io;
-};
-
-static void submit_one(struct kloop_task *t)
-{
-	struct one *o = (struct one *)t;
-	lun_submit(o->be, o->io);
-}
-
-static int run_io(struct env *e, struct lun_backend *be, struct lun_io *io)
-{
-	struct one o = { .t.fn = submit_one, .be = be, .io = io };
-	io->loop = e->l;
-	io->done = io_done;
-	io->priv = e;
-	e->pending = 1;
-	kloop_defer(e->l, &o.t);
-	assert_int_equal(kloop_run(e->l), 0);
-	return io->result;
-}
-
-static int rw(struct env *e, struct lun_backend *be, enum lun_op op, uint64_t off, void *buf, uint64_t len)
-{
-	struct iovec iov = { buf, len };
-	struct lun_io io = { .op = op, .offset = off, .length = len, .iov = &iov, .iovcnt = 1 };
-	return run_io(e, be, &io);
-}
-
-static uint8_t pat(unsigned seed, uint64_t x) { return (uint8_t)(seed * 131 + (x >> 9) * 7 + x); }
-
-static void put(struct env *e, struct lun_backend *be, uint64_t off, uint64_t len, unsigned seed)
-{
-	uint8_t *buf = malloc(len);
-	for (size_t i = 0; i < len; i++)
-		buf[i] = pat(seed, off + i);
-	assert_int_equal(rw(e, be, LUN_OP_WRITE, off, buf, len), 0);
-	free(buf);
-}
-
-/* The bytes at off hold seed's pattern as written at pat_off (0 = zeros). */
-static void expect_at(struct env *e, struct lun_backend *be, uint64_t off, uint64_t len, unsigned seed,
-		      uint64_t pat_off)
-{
-	uint8_t *buf = malloc(len);
-	memset(buf, 0xa5, len);
-	assert_int_equal(rw(e, be, LUN_OP_READ, off, buf, len), 0);
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != (seed ? pat(seed, pat_off + i) : 0))
-			fail_msg("byte %llu: got %u want %u (seed %u)", (unsigned long long)(off + i), buf[i],
-				 seed ? pat(seed, pat_off + i) : 0, seed);
-	free(buf);
-}
-
-static void expect(struct env *e, struct lun_backend *be, uint64_t off, uint64_t len, unsigned seed)
-{
-	expect_at(e, be, off, len, seed, off);
-}
-
-/* What a caller does with the parts that are not shared. */
 static void copy(struct env *e, struct lun_backend *s, uint64_t so, struct lun_backend *d, uint64_t dof,
 		 uint64_t len)
 {
 	if (!len)
 		return;
 	void *buf = malloc(len);
-	assert_int_equal(rw(e, s, LUN_OP_READ, so, buf, len), 0);
-	assert_int_equal(rw(e, d, LUN_OP_WRITE, dof, buf, len), 0);
+	assert_int_equal(rw(e, s, LUN_OP_READ, 0, so, buf, len), 0);
+	assert_int_equal(rw(e, d, LUN_OP_WRITE, 0, dof, buf, len), 0);
 	free(buf);
 }
 
@@ -194,27 +66,6 @@ static struct lun_backend *vnew(struct env *e, uint32_t id, uint64_t size)
 	return be;
 }
 
-static struct lun_backend *vopen(struct env *e, uint32_t id)
-{
-	struct lun_backend *be;
-	assert_int_equal(lun_thin_volume_open(e->pool, id, 512, &be), 0);
-	return be;
-}
-
-static uint64_t used(struct env *e)
-{
-	struct lun_thin_pool_status st;
-	lun_thin_pool_status(e->pool, &st);
-	return st.chunks_used;
-}
-
-static void check_clean(struct env *e)
-{
-	struct lun_thin_check_report rep;
-	assert_int_equal(lun_thin_check(e->pool, false, &rep), 0);
-	assert_false(rep.bad_mappings || rep.bad_refcounts || rep.free_and_mapped || rep.leaked);
-}
-
 static uint32_t phys(struct env *e, uint32_t vol, uint64_t vc)
 {
 	pthread_mutex_lock(&e->pool->lock);
@@ -230,7 +81,7 @@ static uint32_t phys(struct env *e, uint32_t vol, uint64_t vc)
  * private chunks are freed; holes become holes. */
 static void test_share_reads_same(void **state)
 {
-	struct env *e = env_new(16 * MiB, 0);
+	struct env *e = env_new(16 * MiB, 0, journal_bytes);
 	struct lun_backend *s = vnew(e, 1, 2 * MiB), *d = vnew(e, 2, 2 * MiB);
 	put(e, s, 0, 8 * CS, 1);
 	put(e, s, 12 * CS, 4 * CS, 1);
@@ -251,7 +102,8 @@ static void test_share_reads_same(void **state)
 			assert_int_equal(e->pool->ref[phys(e, 1, vc) - 1], 2);
 	}
 	struct lun_io bs = { .op = LUN_OP_BLOCK_STATUS, .offset = 8 * CS, .length = 512 };
-	assert_int_equal(run_io(e, d, &bs), 0);
+	run_ios(e, d, &bs, 1);
+	assert_int_equal(bs.result, 0);
 	assert_false(bs.bs_mapped);
 	assert_int_equal(bs.bs_length, 4 * CS);
 	check_clean(e);
@@ -262,7 +114,7 @@ static void test_share_reads_same(void **state)
 
 static void test_cow_both_sides(void **state)
 {
-	struct env *e = env_new(16 * MiB, 0);
+	struct env *e = env_new(16 * MiB, 0, journal_bytes);
 	struct lun_backend *s = vnew(e, 1, 1 * MiB), *d = vnew(e, 2, 1 * MiB);
 	put(e, s, 0, 4 * CS, 1);
 	assert_int_equal(xcopy(e, s, 0, d, 0, 4 * CS), 4 * CS);
@@ -285,7 +137,7 @@ static void test_cow_both_sides(void **state)
  * that are not congruent share nothing; less than a chunk shares nothing. */
 static void test_unaligned_head_tail(void **state)
 {
-	struct env *e = env_new(16 * MiB, 0);
+	struct env *e = env_new(16 * MiB, 0, journal_bytes);
 	struct lun_backend *s = vnew(e, 1, 2 * MiB), *d = vnew(e, 2, 2 * MiB);
 	put(e, s, 0, 16 * CS, 1);
 	put(e, d, 0, 16 * CS, 2);
@@ -318,7 +170,7 @@ static void test_unaligned_head_tail(void **state)
  * afterwards (copy-on-write) gets ENOSPC, reads go on. */
 static void test_full_pool(void **state)
 {
-	struct env *e = env_new(4 * MiB, 8 * CS);
+	struct env *e = env_new(4 * MiB, 8 * CS, journal_bytes);
 	struct lun_backend *s = vnew(e, 1, 1 * MiB), *d = vnew(e, 2, 1 * MiB);
 	put(e, s, 0, 8 * CS, 1);
 	assert_int_equal(used(e), 8);
@@ -326,13 +178,14 @@ static void test_full_pool(void **state)
 	assert_int_equal(used(e), 8);
 	expect(e, d, 0, 8 * CS, 1);
 	uint8_t b[512] = { 0 };
-	assert_int_equal(rw(e, d, LUN_OP_WRITE, 0, b, 512), -ENOSPC);
-	assert_int_equal(rw(e, s, LUN_OP_WRITE, 0, b, 512), -ENOSPC);
+	assert_int_equal(rw(e, d, LUN_OP_WRITE, 0, 0, b, 512), -ENOSPC);
+	assert_int_equal(rw(e, s, LUN_OP_WRITE, 0, 0, b, 512), -ENOSPC);
 	/* UNMAP of the destination drops its references; the source is then
 	 * private again and written in place */
 	struct lun_io u = { .op = LUN_OP_UNMAP, .offset = 0, .length = 8 * CS };
-	assert_int_equal(run_io(e, d, &u), 0);
-	assert_int_equal(rw(e, s, LUN_OP_WRITE, 0, b, 512), 0);
+	run_ios(e, d, &u, 1);
+	assert_int_equal(u.result, 0);
+	assert_int_equal(rw(e, s, LUN_OP_WRITE, 0, 0, b, 512), 0);
 	check_clean(e);
 	lun_backend_close(s);
 	lun_backend_close(d);
@@ -341,7 +194,7 @@ static void test_full_pool(void **state)
 
 static void delete_after_share(uint32_t first)
 {
-	struct env *e = env_new(16 * MiB, 0);
+	struct env *e = env_new(16 * MiB, 0, journal_bytes);
 	struct lun_backend *s = vnew(e, 1, 1 * MiB), *d = vnew(e, 2, 1 * MiB);
 	put(e, s, 0, 8 * CS, 1);
 	xcopy(e, s, 0, d, 0, 8 * CS);
@@ -352,7 +205,7 @@ static void delete_after_share(uint32_t first)
 	assert_int_equal(lun_thin_volume_delete(e->pool, first), 0);
 	check_clean(e);
 	assert_int_equal(used(e), 8);
-	struct lun_backend *k = vopen(e, first == 1 ? 2 : 1);
+	struct lun_backend *k = vopen(e, first == 1 ? 2 : 1, 512);
 	expect(e, k, CS, 7 * CS, 1);
 	lun_backend_close(k);
 	assert_int_equal(lun_thin_volume_delete(e->pool, first == 1 ? 2 : 1), 0);
@@ -372,16 +225,16 @@ static void test_delete_either(void **state)
  * (many shares on a small ring, checkpoints in between). */
 static void test_replay_after_crash(void **state)
 {
-	struct env *e = env_new(16 * MiB, 0);
+	struct env *e = env_new(16 * MiB, 0, journal_bytes);
 	struct lun_backend *s = vnew(e, 1, 2 * MiB), *d = vnew(e, 2, 2 * MiB);
 	put(e, s, 0, 16 * CS, 1);
 	put(e, d, 0, 4 * CS, 2);
 	xcopy(e, s, 0, d, 0, 12 * CS);
 	lun_backend_close(s);
 	lun_backend_close(d);
-	env_crash_reopen(e);
-	s = vopen(e, 1);
-	d = vopen(e, 2);
+	env_reopen(e, true);
+	s = vopen(e, 1, 512);
+	d = vopen(e, 2, 512);
 	expect(e, d, 0, 12 * CS, 1);
 	expect(e, d, 12 * CS, 4 * CS, 0);
 	assert_int_equal(used(e), 16);
@@ -390,7 +243,7 @@ static void test_replay_after_crash(void **state)
 		xcopy(e, s, (uint64_t)(i % 16) * CS, d, (uint64_t)((i * 7) % 16) * CS, CS);
 	lun_backend_close(s);
 	lun_backend_close(d);
-	env_crash_reopen(e);
+	env_reopen(e, true);
 	check_clean(e);
 	assert_int_equal(used(e), 16);
 	env_free(e);
@@ -401,7 +254,7 @@ static void test_replay_after_crash(void **state)
 static void test_share_many_blocks(void **state)
 {
 	journal_bytes = 64 * KiB;
-	struct env *e = env_new(160 * MiB, 0);
+	struct env *e = env_new(160 * MiB, 0, journal_bytes);
 	journal_bytes = 256 * KiB;
 	struct lun_backend *s = vnew(e, 1, 2000 * CS), *d = vnew(e, 2, 2000 * CS);
 	put(e, s, 0, 2000 * CS, 1);
@@ -411,9 +264,9 @@ static void test_share_many_blocks(void **state)
 	assert_int_equal(used(e), 2000);
 	lun_backend_close(s);
 	lun_backend_close(d);
-	env_crash_reopen(e);
+	env_reopen(e, true);
 	check_clean(e);
-	d = vopen(e, 2);
+	d = vopen(e, 2, 512);
 	expect(e, d, 0, 2000 * CS, 1);
 	lun_backend_close(d);
 	env_free(e);
@@ -421,7 +274,7 @@ static void test_share_many_blocks(void **state)
 
 static void test_refusals(void **state)
 {
-	struct env *e = env_new(16 * MiB, 0), *e2 = env_new(4 * MiB, 0);
+	struct env *e = env_new(16 * MiB, 0, journal_bytes), *e2 = env_new(4 * MiB, 0, journal_bytes);
 	struct lun_backend *s = vnew(e, 1, 2 * MiB), *d = vnew(e, 2, 2 * MiB), *o = vnew(e2, 1, 2 * MiB);
 	uint64_t skip = 1, n = 1;
 	uint32_t cs = 0;
@@ -437,7 +290,7 @@ static void test_refusals(void **state)
 	assert_int_equal(lun_thin_share_range(s, UINT64_MAX - CS + 1, d, 0, CS, &skip, &n), -EINVAL);
 	put(e, s, 0, 4 * CS, 1);
 	assert_int_equal(lun_thin_snapshot(e->pool, 1, 3), 0);
-	struct lun_backend *snap = vopen(e, 3);
+	struct lun_backend *snap = vopen(e, 3, 512);
 	assert_int_equal(lun_thin_share_range(d, 0, snap, 0, CS, &skip, &n), -EROFS);
 	expect(e, snap, 0, 4 * CS, 1);
 	/* one volume: forward overlap (dst below src) shares, memmove-like;
@@ -496,8 +349,7 @@ static void w_issue(struct writer *w, int k)
 {
 	unsigned n = w->next++ * 2654435761u;
 	uint64_t off = (uint64_t)(n % RACE_CHUNKS) * CS + (uint64_t)((n >> 8) % 16) * 4 * KiB;
-	for (size_t i = 0; i < 4096; i++)
-		w->buf[k][i] = pat(70, off + i);
+	fill(w->buf[k], off, 4 * KiB, 70);
 	w->iov[k] = (struct iovec){ w->buf[k], 4 * KiB };
 	w->io[k] = (struct lun_io){ .op = LUN_OP_WRITE, .offset = off, .length = 4 * KiB, .iov = &w->iov[k],
 				    .iovcnt = 1, .loop = w->l, .done = w_done, .priv = w };
@@ -523,7 +375,7 @@ static void *w_main(void *arg)
 
 static void test_share_races_writes(void **state)
 {
-	struct env *e = env_new(64 * MiB, 0);
+	struct env *e = env_new(64 * MiB, 0, journal_bytes);
 	struct lun_backend *s = vnew(e, 1, RACE_CHUNKS * CS), *d = vnew(e, 2, RACE_CHUNKS * CS);
 	struct lun_backend *s2 = vnew(e, 3, RACE_CHUNKS * CS);
 	put(e, s, 0, RACE_CHUNKS * CS, 1);
@@ -546,7 +398,7 @@ static void test_share_races_writes(void **state)
 	kloop_free(w->l);
 	print_message("%u shares raced %u writes\n", shares, w->writes);
 	uint8_t *buf = malloc(RACE_CHUNKS * CS);
-	assert_int_equal(rw(e, d, LUN_OP_READ, 0, buf, RACE_CHUNKS * CS), 0);
+	assert_int_equal(rw(e, d, LUN_OP_READ, 0, 0, buf, RACE_CHUNKS * CS), 0);
 	for (uint64_t b = 0; b < RACE_CHUNKS * CS; b += 4 * KiB) {
 		bool src = true, wr = true;
 		for (size_t i = 0; i < 4 * KiB; i++) {
@@ -595,7 +447,7 @@ static void *loop_main(void *arg)
 
 static void test_write_during_share(void **state)
 {
-	struct env *e = env_new(16 * MiB, 0);
+	struct env *e = env_new(16 * MiB, 0, journal_bytes);
 	struct lun_backend *s1 = vnew(e, 1, 1 * MiB), *s2 = vnew(e, 2, 1 * MiB), *d = vnew(e, 3, 1 * MiB);
 	put(e, s1, 0, 4 * CS, 1);
 	put(e, s2, 0, 4 * CS, 3);

@@ -1,7 +1,8 @@
-/* EXTENDED COPY (LID1) parameter-list builders shared by the XCOPY unit
- * tests: CSCD identification descriptors naming an LU by its NAA
- * designator, block-to-block segment descriptors and the list header
- * (SPC-4 6.4.3, 6.4.5.6, 6.4.6.5). Include after test_scsi_harness.h. */
+/* Shared by the XCOPY unit tests: EXTENDED COPY (LID1) parameter-list
+ * builders (CSCD identification descriptors naming an LU by its NAA
+ * designator, block-to-block segment descriptors and the list header;
+ * SPC-4 6.4.3, 6.4.5.6, 6.4.6.5), and writing / checking per-block data
+ * patterns through the harness. Include after test_scsi_harness.h. */
 #ifndef KURA_TEST_XCOPY_LIST_H
 #define KURA_TEST_XCOPY_LIST_H
 
@@ -50,6 +51,44 @@ static size_t xcopy_build(uint8_t *p, const struct scsi_lu *a, const struct scsi
 	o += put_seg(p + o, 0, 1, n, slba, dlba);
 	put_hdr(p, list_id, 0, 2 * XCOPY_TGT_LEN, XCOPY_B2B_LEN);
 	return o;
+}
+
+/* A test's data pattern: byte i of the block written as block lba. */
+typedef uint8_t (*xt_pat_fn)(uint64_t lba, unsigned i);
+
+/* Write pat(base + b) into blocks lba + b of LUN lun, b < n (512-byte blocks). */
+static void xt_fill(struct th *h, uint64_t lun, uint64_t lba, uint32_t n, uint64_t base, xt_pat_fn pat)
+{
+	static uint8_t w[512 * 512];
+	uint8_t c[16];
+	static struct tres r;
+	for (uint32_t o = 0; o < n; o += 512) {
+		uint32_t k = n - o < 512 ? n - o : 512;
+		for (uint32_t b = 0; b < k; b++)
+			for (unsigned i = 0; i < 512; i++)
+				w[b * 512 + i] = pat(base + o + b, i);
+		cdb16(c, SCSI_OP_WRITE16, lba + o, k);
+		assert_int_equal(th_cmd_itn(h, h->itn, lun, c, 16, w, k * 512, &r), SAM_STAT_GOOD);
+	}
+}
+
+/* Blocks lba + b of LUN lun hold pat(base + b), or zeros when pat is NULL. */
+static void xt_check(struct th *h, uint64_t lun, uint64_t lba, uint32_t n, uint64_t base, xt_pat_fn pat)
+{
+	uint8_t c[16];
+	static struct tres r;
+	for (uint32_t o = 0; o < n; o += 16) {
+		uint32_t k = n - o < 16 ? n - o : 16;
+		cdb16(c, SCSI_OP_READ16, lba + o, k);
+		assert_int_equal(th_cmd_itn(h, h->itn, lun, c, 16, NULL, 0, &r), SAM_STAT_GOOD);
+		for (uint32_t b = 0; b < k; b++)
+			for (unsigned i = 0; i < 512; i++) {
+				uint8_t want = pat ? pat(base + o + b, i) : 0;
+				if (r.in[b * 512 + i] != want)
+					fail_msg("LUN %llu block %llu byte %u: got %u want %u", (unsigned long long)lun,
+						 (unsigned long long)(lba + o + b), i, r.in[b * 512 + i], want);
+			}
+	}
 }
 
 #endif
