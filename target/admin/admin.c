@@ -1,0 +1,579 @@
+/* The administration socket: a thread that accepts one kura-targetctl
+ * request at a time on a Unix socket, checks the peer's uid, parses the line
+ * (admin_parse_line, pure), runs the command from a table and writes the
+ * answer (text or JSON) followed by "OK" / "ERR reason". Protocol: admin.h.
+ *
+ * Everything it reads from running sessions goes through snapshots
+ * (tgt_server_foreach_session, scsi_admin_lu_info); what it changes takes
+ * the same locks the SCSI commands take (scsi_admin_clear_pr, ALUA table).
+ *
+ * Not for: configuration parsing (config.c) or SCSI semantics.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "common/log.h"
+#include "target/admin/admin.h"
+#include "target/scsi/scsi_admin.h"
+#include "target/scsi/scsi_alua.h"
+
+/* ---- parser (pure) ---- */
+int admin_parse_line(const char *line, size_t len, struct admin_cmd *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	if (len && line[len - 1] == '\n')
+		len--;
+	if (len && line[len - 1] == '\r')
+		len--;
+	*why = "request too long";
+	if (len > ADMIN_MAX_LINE)
+		return -EINVAL;
+	memcpy(out->buf, line, len);
+	char *p = out->buf, *end = out->buf + len;
+	for (;;) {
+		while (p < end && (*p == ' ' || *p == '\t'))
+			*p++ = '\0';
+		if (p == end)
+			break;
+		*why = "too many words";
+		if (out->argc == ADMIN_MAX_ARGS)
+			return -EINVAL;
+		const char *w = p;
+		for (; p < end && *p != ' ' && *p != '\t'; p++)
+			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E) {
+				*why = "non-printable byte in request";
+				return -EINVAL;
+			}
+		if (!strcmp(w, "--json") || (p - w == 6 && !strncmp(w, "--json", 6)))
+			out->json = true;
+		else
+			out->argv[out->argc++] = w;
+	}
+	*why = "empty request";
+	return out->argc ? 0 : -EINVAL;
+}
+
+/* ---- output helpers ---- */
+struct admin {
+	struct tgt_config *cfg;
+	struct tgt_server *srv;
+};
+
+void admin_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static const char *sep(int i) { return i ? "," : ""; }
+
+/* ---- list ---- */
+static int list_targets(struct admin *a, FILE *f, bool json)
+{
+	const struct tgt_config *c = a->cfg;
+	fputs(json ? "[" : "", f);
+	for (int i = 0; i < c->n_targets; i++) {
+		const struct tgt_target *t = &c->targets[i];
+		if (json) {
+			fprintf(f, "%s{\"iqn\":", sep(i));
+			admin_json_str(f, t->iqn);
+			fprintf(f, ",\"alias\":");
+			admin_json_str(f, t->alias);
+			fprintf(f, ",\"luns\":%d,\"acl\":[", t->n_luns);
+			for (int k = 0; k < t->n_acl; k++) {
+				fputs(sep(k), f);
+				admin_json_str(f, t->acl[k]);
+			}
+			fprintf(f, "],\"chap\":%s}", t->n_chap_in ? "true" : "false");
+		} else {
+			fprintf(f, "%s luns=%d acl=%d chap=%s\n", t->iqn, t->n_luns, t->n_acl,
+				t->n_chap_in ? "yes" : "no");
+		}
+	}
+	fputs(json ? "]\n" : "", f);
+	return 0;
+}
+
+static int list_portals(struct admin *a, FILE *f, bool json)
+{
+	const struct tgt_config *c = a->cfg;
+	fputs(json ? "[" : "", f);
+	for (int i = 0; i < c->n_portals; i++) {
+		const struct tgt_portal *p = &c->portals[i];
+		int st = scsi_alua_get_state(p->tpg_id);
+		if (json) {
+			fprintf(f, "%s{\"address\":", sep(i));
+			admin_json_str(f, p->addr);
+			fprintf(f, ",\"port\":%u,\"tpgt\":%u,\"rel_port_id\":%u,\"port_group\":%u,\"alua\":\"%s\"}",
+				p->port, p->tpgt, p->rel_port_id, p->tpg_id, scsi_alua_state_name(st));
+		} else {
+			fprintf(f, "%s:%u tpgt=%u rel_port_id=%u port_group=%u alua=%s\n", p->addr, p->port,
+				p->tpgt, p->rel_port_id, p->tpg_id, scsi_alua_state_name(st));
+		}
+	}
+	fputs(json ? "]\n" : "", f);
+	return 0;
+}
+
+static int list_luns(struct admin *a, FILE *f, bool json)
+{
+	const struct tgt_config *c = a->cfg;
+	int n = 0;
+	fputs(json ? "[" : "", f);
+	for (int i = 0; i < c->n_targets; i++)
+		for (int k = 0; k < c->targets[i].n_luns; k++) {
+			const struct tgt_lun_conf *l = &c->targets[i].luns[k];
+			uint64_t blocks = l->lu ? scsi_lu_size_blocks(l->lu) : 0;
+			const char *path = l->backend.path ? l->backend.path : "";
+			if (json) {
+				fprintf(f, "%s{\"target\":", sep(n));
+				admin_json_str(f, c->targets[i].iqn);
+				fprintf(f, ",\"lun\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"path\":", l->lun, blocks);
+				admin_json_str(f, path);
+				fputc('}', f);
+			} else {
+				fprintf(f, "%s %" PRIu64 " blocks=%" PRIu64 " path=%s\n", c->targets[i].iqn,
+					l->lun, blocks, path);
+			}
+			n++;
+		}
+	fputs(json ? "]\n" : "", f);
+	return 0;
+}
+
+struct sess_ctx { FILE *f; bool json; int n; };
+
+static void isid_hex(const uint8_t isid[6], char out[13])
+{
+	for (int i = 0; i < 6; i++)
+		snprintf(out + 2 * i, 3, "%02x", isid[i]);
+}
+
+static void sess_json(FILE *f, const struct tgt_session_info *si, const char *isid)
+{
+	const struct iscsi_session_params *p = &si->params;
+	fputs("{\"initiator\":", f);
+	admin_json_str(f, si->initiator);
+	fputs(",\"target\":", f);
+	admin_json_str(f, si->target);
+	fputs(",\"address\":", f);
+	admin_json_str(f, si->peer);
+	fprintf(f, ",\"isid\":\"%s\",\"tsih\":%u,\"discovery\":%s,\"header_digest\":\"%s\","
+		"\"data_digest\":\"%s\",\"in_flight\":%u,\"params\":{\"MaxRecvDataSegmentLength\":%u,"
+		"\"MaxBurstLength\":%u,\"FirstBurstLength\":%u,\"InitialR2T\":%s,\"ImmediateData\":%s,"
+		"\"MaxOutstandingR2T\":%u,\"ErrorRecoveryLevel\":%u,\"authenticated\":%s}}",
+		isid, si->tsih, si->discovery ? "true" : "false", p->header_digest ? "CRC32C" : "None",
+		p->data_digest ? "CRC32C" : "None", si->in_flight, p->max_recv_dsl_initiator, p->max_burst,
+		p->first_burst, p->initial_r2t ? "true" : "false", p->immediate_data ? "true" : "false",
+		p->max_outstanding_r2t, p->error_recovery_level, p->authenticated ? "true" : "false");
+}
+
+static void sess_cb(void *arg, const struct tgt_session_info *si)
+{
+	struct sess_ctx *c = arg;
+	char isid[13];
+	isid_hex(si->isid, isid);
+	if (c->json) {
+		fputs(sep(c->n), c->f);
+		sess_json(c->f, si, isid);
+	} else {
+		const struct iscsi_session_params *p = &si->params;
+		fprintf(c->f, "%s isid=%s tsih=%u address=%s target=%s hd=%s dd=%s in_flight=%u "
+			"MaxRecvDataSegmentLength=%u MaxBurstLength=%u FirstBurstLength=%u "
+			"InitialR2T=%s ImmediateData=%s\n", si->initiator, isid, si->tsih, si->peer,
+			si->discovery ? "(discovery)" : si->target, p->header_digest ? "CRC32C" : "None",
+			p->data_digest ? "CRC32C" : "None", si->in_flight, p->max_recv_dsl_initiator,
+			p->max_burst, p->first_burst, p->initial_r2t ? "Yes" : "No",
+			p->immediate_data ? "Yes" : "No");
+	}
+	c->n++;
+}
+
+static int list_sessions(struct admin *a, FILE *f, bool json)
+{
+	struct sess_ctx c = { f, json, 0 };
+	fputs(json ? "[" : "", f);
+	int r = tgt_server_foreach_session(a->srv, sess_cb, &c);
+	fputs(json ? "]\n" : "", f);
+	return r < 0 ? r : 0;
+}
+
+static const struct { const char *what; int (*fn)(struct admin *, FILE *, bool); } lists[] = {
+	{ "targets", list_targets }, { "portals", list_portals },
+	{ "luns", list_luns },       { "sessions", list_sessions },
+};
+
+static int cmd_list(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	*why = "usage: list targets|portals|luns|sessions [--json]";
+	for (size_t i = 0; c->argc == 2 && i < sizeof(lists) / sizeof(lists[0]); i++)
+		if (!strcmp(c->argv[1], lists[i].what))
+			return lists[i].fn(a, f, c->json);
+	return -EINVAL;
+}
+
+/* ---- LUN lookup ---- */
+static struct scsi_lu *find_lu(struct admin *a, const char *iqn, const char *lun, const char **why)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(lun, &end, 10);
+	*why = "bad LUN number";
+	if (errno || *end || n >= SCSI_MAX_LUNS || lun[0] == '-')
+		return NULL;
+	const struct tgt_target *t = NULL;
+	for (int i = 0; i < a->cfg->n_targets && !t; i++)
+		if (!strcmp(a->cfg->targets[i].iqn, iqn))
+			t = &a->cfg->targets[i];
+	*why = "no such target";
+	if (!t)
+		return NULL;
+	struct scsi_lu *lu = t->map ? scsi_lun_map_get(t->map, n) : NULL;
+	*why = "no such LUN";
+	return lu;
+}
+
+#define SHOW_MAX_REGS 64
+
+static void show_text(FILE *f, const struct scsi_admin_lu *i, const struct scsi_admin_reg *r, unsigned n)
+{
+	fprintf(f, "blocks=%" PRIu64 " block_size=%u size=%" PRIu64 "\nnaa=%s serial=%s vendor=%s product=%s\n"
+		"pr_generation=%u reserved=%s type=%u spc2_reserved=%s registrations=%u\n",
+		i->nblocks, i->block_size, i->nblocks * i->block_size, i->naa, i->serial, i->vendor,
+		i->product, i->generation, i->reserved ? "yes" : "no", i->type,
+		i->spc2_reserved ? "yes" : "no", i->nregs);
+	for (unsigned k = 0; k < n; k++) {
+		char isid[13];
+		isid_hex(r[k].isid, isid);
+		fprintf(f, "registration %s isid=%s rel_port=%u key=0x%016" PRIx64 "%s\n", r[k].name,
+			r[k].any_isid ? "*" : isid, r[k].rel_port, r[k].key, r[k].holder ? " holder" : "");
+	}
+}
+
+static void show_json(FILE *f, const struct scsi_admin_lu *i, const struct scsi_admin_reg *r, unsigned n)
+{
+	fprintf(f, "{\"blocks\":%" PRIu64 ",\"block_size\":%u,\"size\":%" PRIu64 ",\"naa\":\"%s\",\"serial\":",
+		i->nblocks, i->block_size, i->nblocks * i->block_size, i->naa);
+	admin_json_str(f, i->serial);
+	fprintf(f, ",\"pr_generation\":%u,\"reserved\":%s,\"type\":%u,\"spc2_reserved\":%s,\"registrations\":[",
+		i->generation, i->reserved ? "true" : "false", i->type, i->spc2_reserved ? "true" : "false");
+	for (unsigned k = 0; k < n; k++) {
+		char isid[13];
+		isid_hex(r[k].isid, isid);
+		fprintf(f, "%s{\"initiator\":", sep((int)k));
+		admin_json_str(f, r[k].name);
+		fprintf(f, ",\"isid\":\"%s\",\"rel_port\":%u,\"key\":\"0x%016" PRIx64 "\",\"holder\":%s}",
+			r[k].any_isid ? "*" : isid, r[k].rel_port, r[k].key, r[k].holder ? "true" : "false");
+	}
+	fputs("]}\n", f);
+}
+
+static int cmd_show(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	*why = "usage: show lun IQN LUN [--json]";
+	if (c->argc != 4 || strcmp(c->argv[1], "lun"))
+		return -EINVAL;
+	struct scsi_lu *lu = find_lu(a, c->argv[2], c->argv[3], why);
+	if (!lu)
+		return -ENOENT;
+	struct scsi_admin_lu info;
+	static struct scsi_admin_reg regs[SHOW_MAX_REGS];   /* admin thread only */
+	scsi_admin_lu_info(lu, &info, regs, SHOW_MAX_REGS);
+	unsigned n = info.nregs < SHOW_MAX_REGS ? info.nregs : SHOW_MAX_REGS;
+	(c->json ? show_json : show_text)(f, &info, regs, n);
+	return 0;
+}
+
+static int cmd_clear_resv(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	*why = "usage: clear-reservation IQN LUN";
+	if (c->argc != 3)
+		return -EINVAL;
+	struct scsi_lu *lu = find_lu(a, c->argv[1], c->argv[2], why);
+	if (!lu)
+		return -ENOENT;
+	int n = scsi_admin_clear_pr(lu);
+	kinfo("admin: cleared reservation and %d registration(s) of %s LUN %s", n, c->argv[1], c->argv[2]);
+	fprintf(f, "cleared %d registration(s)\n", n);
+	return 0;
+}
+
+/* ---- alua ---- */
+static int alua_show(FILE *f, bool json)
+{
+	struct scsi_alua_group g[SCSI_ALUA_MAX_GROUPS];
+	unsigned n = scsi_alua_snapshot(g, SCSI_ALUA_MAX_GROUPS);
+	fputs(json ? "[" : "", f);
+	for (unsigned i = 0; i < n; i++) {
+		if (json)
+			fprintf(f, "%s{\"port_group\":%u,\"state\":\"%s\",\"rel_ports\":[", sep((int)i), g[i].id,
+				scsi_alua_state_name(g[i].state));
+		else
+			fprintf(f, "port_group=%u state=%s rel_ports=", g[i].id, scsi_alua_state_name(g[i].state));
+		for (unsigned k = 0; k < g[i].n_ports; k++)
+			fprintf(f, "%s%u", k ? "," : "", g[i].ports[k]);
+		fputs(json ? "]}" : "\n", f);
+	}
+	fputs(json ? "]\n" : "", f);
+	return 0;
+}
+
+static int cmd_alua(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	*why = "usage: alua show | alua set PORT_GROUP STATE";
+	if (c->argc == 2 && !strcmp(c->argv[1], "show"))
+		return alua_show(f, c->json);
+	if (c->argc != 4 || strcmp(c->argv[1], "set"))
+		return -EINVAL;
+	char *end;
+	unsigned long g = strtoul(c->argv[2], &end, 10);
+	int st = scsi_alua_state_parse(c->argv[3]);
+	*why = "bad port group or state";
+	if (*end || g == 0 || g > 65535 || st < 0)
+		return -EINVAL;
+	int r = scsi_alua_set_state((uint16_t)g, st);
+	*why = "no such port group";
+	if (r == 0)
+		kinfo("admin: port group %lu is now %s", g, scsi_alua_state_name(st));
+	return r;
+}
+
+static int cmd_acl(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_live_acl(a->cfg, a->srv, c, f, why);
+}
+
+static int cmd_chap(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_live_chap(a->cfg, c, f, why);
+}
+
+static int cmd_lun(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_live_lun(a->cfg, a->srv, c, f, why);
+}
+
+static int cmd_raid(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_storage_raid(a->cfg, c, f, why);
+}
+
+static int cmd_pool(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_storage_pool(a->cfg, c, f, why);
+}
+
+static int cmd_volume(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_storage_volume(a->cfg, c, f, why);
+}
+
+static int cmd_copy(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_storage_copy(a->cfg, c, f, why);
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct admin *, const struct admin_cmd *, FILE *, const char **);
+} commands[] = {
+	{ "list", cmd_list }, { "show", cmd_show },
+	{ "clear-reservation", cmd_clear_resv }, { "alua", cmd_alua },
+	{ "acl", cmd_acl }, { "chap", cmd_chap }, { "lun", cmd_lun },
+	{ "raid", cmd_raid }, { "pool", cmd_pool }, { "volume", cmd_volume },
+	{ "snapshot", cmd_copy }, { "clone", cmd_copy },
+};
+
+static void run_line(struct admin *a, const char *line, size_t len, FILE *f)
+{
+	struct admin_cmd c;
+	const char *why = "unknown command";
+	int r = admin_parse_line(line, len, &c, &why);
+	if (r == 0) {
+		r = -EINVAL;
+		why = "unknown command";
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(c.argv[0], commands[i].name))
+				r = commands[i].fn(a, &c, f, &why);
+	}
+	if (r < 0)
+		fprintf(f, "ERR %s\n", why);
+	else
+		fputs("OK\n", f);
+	explicit_bzero(&c, sizeof(c));
+}
+
+/* ---- the socket ---- */
+struct tgt_admin {
+	struct admin a;
+	int lfd;
+	int wake[2];
+	pthread_t th;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static bool peer_allowed(int fd)
+{
+	struct ucred cr;
+	socklen_t l = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0)
+		return false;
+	return cr.uid == 0 || cr.uid == geteuid();
+}
+
+/* Read one line (up to ADMIN_MAX_LINE + 2 bytes); returns its length or -1. */
+static ssize_t read_line(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	while (n < cap) {
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r <= 0)
+			return n ? (ssize_t)n : -1;
+		n += (size_t)r;
+		if (memchr(buf, '\n', n))
+			return (ssize_t)((char *)memchr(buf, '\n', n) - buf + 1);
+	}
+	return (ssize_t)n;   /* too long: the parser says so */
+}
+
+static void serve_one(struct tgt_admin *ad, int fd)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return;
+	}
+	char buf[ADMIN_MAX_LINE + 3];
+	/* Read the request even from a refused peer: closing with its bytes
+	 * unread would send a RST that can beat our answer to the client. */
+	ssize_t n = read_line(fd, buf, sizeof(buf));
+	if (!peer_allowed(fd))
+		fputs("ERR permission denied\n", f);
+	else if (n < 0)
+		fputs("ERR no request\n", f);
+	else
+		run_line(&ad->a, buf, (size_t)n, f);
+	explicit_bzero(buf, sizeof(buf));   /* a chap add request carries a secret */
+	fclose(f);
+}
+
+static void *admin_thread(void *arg)
+{
+	struct tgt_admin *ad = arg;
+	for (;;) {
+		struct pollfd p[2] = { { ad->lfd, POLLIN, 0 }, { ad->wake[0], POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (!(p[0].revents & POLLIN))
+			continue;
+		int fd = accept4(ad->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			serve_one(ad, fd);
+	}
+	return NULL;
+}
+
+static int bind_socket(struct tgt_admin *ad, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ad->path);
+	ad->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ad->lfd < 0)
+		return snprintf(err, errlen, "admin socket: %s", strerror(errno)), -errno;
+	unlink(ad->path);   /* a stale socket from a previous run (the pid file lock guards) */
+	/* SO_PEERCRED is the real check; 0600 keeps others from even connecting. */
+	if (bind(ad->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(ad->path, 0600) < 0 ||
+	    listen(ad->lfd, 8) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "admin socket %s: %s", ad->path, strerror(e));
+		close(ad->lfd);
+		return -e;
+	}
+	return 0;
+}
+
+int tgt_admin_start(struct tgt_config *cfg, struct tgt_server *srv, const char *path,
+		    struct tgt_admin **out, char *err, size_t errlen)
+{
+	struct tgt_admin *ad = calloc(1, sizeof(*ad));
+	if (!ad)
+		return -ENOMEM;
+	ad->a = (struct admin){ cfg, srv };
+	int n = path ? snprintf(ad->path, sizeof(ad->path), "%s", path)
+		     : snprintf(ad->path, sizeof(ad->path), "%s/kura-targetd.sock", cfg->data_dir);
+	int r = n >= (int)sizeof(ad->path) ? -ENAMETOOLONG : 0;
+	if (r < 0)
+		snprintf(err, errlen, "admin socket path too long");
+	if (r == 0)
+		r = bind_socket(ad, err, errlen);
+	if (r == 0 && pipe2(ad->wake, O_CLOEXEC) < 0)
+		r = -errno;
+	if (r == 0 && (r = -pthread_create(&ad->th, NULL, admin_thread, ad)) < 0)
+		snprintf(err, errlen, "admin thread: %s", strerror(-r));
+	if (r < 0) {
+		free(ad);
+		return r;
+	}
+	*out = ad;
+	return 0;
+}
+
+void tgt_admin_stop(struct tgt_admin *ad)
+{
+	if (!ad)
+		return;
+	if (write(ad->wake[1], "x", 1) < 0)
+		kwarn("admin: wake: %s", strerror(errno));
+	pthread_join(ad->th, NULL);
+	close(ad->lfd);
+	close(ad->wake[0]);
+	close(ad->wake[1]);
+	unlink(ad->path);
+	free(ad);
+}
+
+/* ---- ALUA wiring ---- */
+static void raise_all(void *arg, const struct scsi_itn *except)
+{
+	struct tgt_config *cfg = arg;
+	for (int i = 0; i < cfg->n_targets; i++)
+		for (unsigned l = 0; cfg->targets[i].map && l < SCSI_MAX_LUNS; l++) {
+			struct scsi_lu *lu = scsi_lun_map_get(cfg->targets[i].map, l);
+			if (lu)
+				scsi_alua_raise_changed(lu, except);
+		}
+}
+
+int tgt_admin_alua_setup(struct tgt_config *cfg)
+{
+	scsi_alua_reset();
+	for (int i = 0; i < cfg->n_portals; i++) {
+		int r = scsi_alua_add_port(cfg->portals[i].tpg_id, cfg->portals[i].rel_port_id);
+		if (r < 0)
+			return r;
+	}
+	scsi_alua_set_change_hook(raise_all, cfg);
+	return 0;
+}

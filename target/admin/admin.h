@@ -1,0 +1,132 @@
+/* The daemon's administration socket (kura-targetctl's other end).
+ *
+ * Socket: a Unix stream socket at <data_dir>/kura-targetd.sock, mode 0600
+ * (created before root is dropped, unlinked at exit); a peer whose SO_PEERCRED uid is
+ * neither 0 nor the daemon's own uid is answered "ERR permission denied".
+ *
+ * Protocol (one request per connection, all ASCII):
+ *   request  = one line, at most ADMIN_MAX_LINE bytes, words separated by
+ *              single or repeated spaces / tabs, ended by "\n". Words are
+ *              printable ASCII (0x21..0x7E); at most ADMIN_MAX_ARGS words.
+ *              The word "--json" anywhere asks for JSON output.
+ *   response = zero or more lines of output, then one status line:
+ *              "OK" or "ERR <reason>". The daemon then closes.
+ * Requests:
+ *   list targets|portals|luns|sessions [--json]
+ *   show lun IQN LUN [--json]
+ *   clear-reservation IQN LUN
+ *   alua show [--json]
+ *   alua set PORT_GROUP STATE   (active-optimized|active-nonoptimized|
+ *                                standby|unavailable|transitioning)
+ *   acl add|remove IQN INITIATOR
+ *   chap add IQN USER SECRET    (SECRET: printable ASCII without spaces;
+ *                                kura-targetctl reads it from a file or stdin)
+ *   chap remove IQN USER
+ *   lun add IQN LUN backend=file|memory [path=P] size=S [block_size=512|4096]
+ *           [thin=yes|no]
+ *   lun remove IQN LUN [--force]
+ *   raid status [NAME] [--json]   level, state, members, rebuild / resync /
+ *                                 scrub progress (one object with NAME,
+ *                                 else a list)
+ *   raid scrub NAME [--repair]    start a scrub (ERR while one runs)
+ *   raid fail NAME ROLE           drop a member as if it had failed
+ *   raid add-spare NAME PATH      add a hot spare (PATH relative to data_dir;
+ *                                 created with member_size if missing)
+ *                                 and list it under the section's spares
+ *   pool status [NAME] [--json]   chunks, volumes, overcommit, low water
+ *   raid create NAME level=L members=P1,P2,... member_size=S [chunk=C]
+ *   pool create NAME path=FILE size=S | raid=R [chunk_size=C] [meta=M]
+ *                                 new storage at run time (section appended)
+ *   pool grow NAME [size=S]       extend a file data store (to S, or to the
+ *                                 file's size) and give the pool the chunks;
+ *                                 the [pool] size key is set
+ *   volume list POOL [--json]     id, size, mapped chunks / bytes, kind,
+ *                                 origin, exported as (IQN LUN)
+ *   volume create POOL ID size=S
+ *   volume resize POOL ID size=S  grow online (exported LUs: 2A/09); a
+ *                                 shrink only while not exported
+ *   volume delete POOL ID         refused while exported
+ *   snapshot create POOL ORIGIN NEW   read-only point-in-time copy
+ *   clone create POOL ORIGIN NEW      writable copy (both print the time)
+ *   lun add IQN LUN backend=thin pool=P volume=ID [read_only=yes]
+ *           [block_size=512|4096]
+ *   raid / pool requests run on the storage control thread (storage.h).
+ *   acl / chap changes are saved to the -c FILE (admin_live.c) before they
+ *   apply; with the embedded default they are run-time only (the reply says so).
+ *
+ * Not for: anything an initiator does (SCSI), configuration parsing.
+ */
+#ifndef KURA_ADMIN_H
+#define KURA_ADMIN_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "target/transport/server.h"
+
+#define ADMIN_MAX_LINE 1024
+#define ADMIN_MAX_ARGS 12
+
+struct admin_cmd {
+	int argc;
+	const char *argv[ADMIN_MAX_ARGS];
+	bool json;
+	char buf[ADMIN_MAX_LINE + 1];
+};
+
+/* Pure: split one request line (len bytes, no NUL needed; a trailing "\n"
+ * or "\r\n" is allowed). 0, or -EINVAL with *why set (empty, too long,
+ * non-printable byte, too many words). */
+int admin_parse_line(const char *line, size_t len, struct admin_cmd *out, const char **why);
+
+/* Register the portals' port groups with the ALUA table and the hook that
+ * raises 2A/06 on every LU of cfg. Call before tgt_server_start(). */
+int tgt_admin_alua_setup(struct tgt_config *cfg);
+
+struct tgt_admin;
+/* Bind path (NULL => <data_dir>/kura-targetd.sock) and serve it on a thread. */
+int tgt_admin_start(struct tgt_config *cfg, struct tgt_server *srv, const char *path,
+		    struct tgt_admin **out, char *err, size_t errlen);
+void tgt_admin_stop(struct tgt_admin *a);
+
+/* acl / chap requests (admin_live.c): edit the configuration text, validate
+ * it with tgt_config_load, save it atomically, then swap the target's new
+ * ACL / CHAP arrays in under cfg->live_lock. 0 or -errno with *why. */
+int admin_live_acl(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
+		   const char **why);
+int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+/* lun add IQN LUN backend=file|memory [path=P] size=S [block_size=B]
+ * [thin=yes|no] | lun remove IQN LUN [--force] (admin_live.c): the [lun]
+ * section is added to / removed from the text as above; an add opens and
+ * publishes the LU before the file is renamed, a remove unpublishes it,
+ * waits for a grace period of every worker of srv and for its tasks in
+ * flight, then destroys it. Both raise 3F/0E on the target's other LUs. */
+int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
+		   const char **why);
+
+/* Set KEY (or with append add ", VALUE" to its list) in the [KIND NAME]
+ * section of the configuration text; once the new text parses, apply() makes
+ * the run-time change (0, or -errno with a reason in err), then the file is
+ * renamed into place. Prints "saved to FILE". (admin_live.c) */
+typedef int (*admin_apply_fn)(void *arg, const struct tgt_config *parsed, char *err, size_t errlen);
+int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char *name, const char *key,
+			   const char *value, bool append, admin_apply_fn apply, void *arg, FILE *f,
+			   const char **why);
+/* Drop the items naming path (absolute; items relative to data_dir are
+ * resolved) from the members and spares lists of [KIND NAME] (an emptied
+ * list loses its line), the same way: -ENOENT if no item names it. */
+int admin_live_section_drop(struct tgt_config *cfg, const char *kind, const char *name, const char *path,
+			    admin_apply_fn apply, void *arg, FILE *f, const char **why);
+/* Append a whole new section (text ending in "\n") the same way; apply gets
+ * the parsed new configuration (raid create / pool create). */
+int admin_live_add_section(struct tgt_config *cfg, const char *section, admin_apply_fn apply, void *arg, FILE *f,
+			   const char **why);
+
+/* JSON string literal of s (quotes, backslashes and control bytes escaped). */
+void admin_json_str(FILE *f, const char *s);
+/* raid ... / pool status requests (admin_storage.c). */
+int admin_storage_raid(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+/* volume ... / snapshot create / clone create requests (admin_storage.c). */
+int admin_storage_volume(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+int admin_storage_copy(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+#endif

@@ -1,0 +1,836 @@
+/* The admin socket's storage requests (admin.h): `raid status|scrub|fail|
+ * remove|add-spare`, `pool status|grow`, `volume list|create|resize|delete`,
+ * `snapshot create` and `clone create`, text or JSON.
+ *
+ * The work itself runs on storage.c's control thread (tgt_storage_*: posted
+ * to its loop, this thread waits for the answer); here are argument checks,
+ * the checks against exported LUNs (t->luns belongs to this thread), the
+ * configuration edits of add-spare, remove and pool grow
+ * (admin_live_section_key / _drop: validated, the change applied, then
+ * renamed into place) and output. The
+ * file stand-ins of docs/storage.md (storage.status, raid-NAME.scrub) keep
+ * working beside these requests.
+ *
+ * Not for: RAID / thin logic (lun-backends/), the control thread (storage.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "common/log.h"
+#include "target/admin/admin.h"
+#include "target/model/storage.h"
+
+static const char *const raid_state_names[] = { "clean", "dirty", "degraded", "failed" };
+
+static const char *member_state(const struct lun_raid_status *st, int i)
+{
+	if (!st->member[i].present)
+		return "missing";
+	switch (st->member[i].state) {
+	case LUN_RAID_M_ACTIVE: return "active";
+	case LUN_RAID_M_REBUILDING: return "rebuilding";
+	default: return "failed";
+	}
+}
+
+static const char *tf(bool b) { return b ? "true" : "false"; }
+
+static int find_raid(const struct tgt_config *cfg, const char *name, const char **why)
+{
+	for (int i = 0; i < cfg->n_raids; i++)
+		if (!strcmp(cfg->raids[i].name, name))
+			return i;
+	*why = "no such raid";
+	return -ENOENT;
+}
+
+static int find_pool(const struct tgt_config *cfg, const char *name, const char **why)
+{
+	for (int i = 0; i < cfg->n_pools; i++)
+		if (!strcmp(cfg->pools[i].name, name))
+			return i;
+	*why = "no such pool";
+	return -ENOENT;
+}
+
+/* ---- raid status ---- */
+
+static void raid_text(FILE *f, const char *name, const struct tgt_raid_info *in)
+{
+	const struct lun_raid_status *s = &in->st;
+	int active = 0, failed = 0;
+	if (in->failed) {
+		fprintf(f, "%s state=failed reason=\"%s\"\n", name, in->why);
+		return;
+	}
+	for (int i = 0; i < s->nmembers; i++) {
+		active += s->member[i].state == LUN_RAID_M_ACTIVE;
+		failed += s->member[i].state == LUN_RAID_M_FAILED;
+	}
+	fprintf(f, "%s state=%s level=%d chunk=%u size=%" PRIu64 " members=%d active=%d failed=%d spares=%d "
+		"rebuilding=%d rebuild_role=%d rebuild_pct=%u resyncing=%d resync_pct=%u scrubbing=%d "
+		"scrub_pct=%u scrub_units=%" PRIu64 " scrub_mismatches=%" PRIu64 " scrub_repaired=%" PRIu64
+		" scrub_stopped=%d dirty_regions=%" PRIu64 " last_rebuild_s=%.2f last_rebuild_mib_s=%.1f\n",
+		name, raid_state_names[s->state], s->level, s->chunk, s->size, s->nmembers, active, failed,
+		s->nspares, s->rebuilding, s->rebuild_role, s->rebuild_pct, s->resyncing, s->resync_pct,
+		s->scrubbing, s->scrub_pct, s->scrub_units, s->scrub_mismatches, s->scrub_repaired,
+		s->scrub_stopped, s->dirty_regions, in->last_rebuild_s, in->last_rebuild_mib_s);
+	for (int i = 0; i < s->nmembers; i++)
+		fprintf(f, "  role=%d state=%s path=%s\n", i, member_state(s, i), s->member[i].path);
+}
+
+static void raid_json(FILE *f, const char *name, const struct tgt_raid_info *in)
+{
+	const struct lun_raid_status *s = &in->st;
+	fputs("{\"name\":", f);
+	admin_json_str(f, name);
+	if (in->failed) {
+		fputs(",\"state\":\"failed\",\"reason\":", f);
+		admin_json_str(f, in->why);
+		fputs("}", f);
+		return;
+	}
+	fprintf(f, ",\"state\":\"%s\",\"level\":%d,\"chunk\":%u,\"size\":%" PRIu64 ",\"members\":[",
+		raid_state_names[s->state], s->level, s->chunk, s->size);
+	for (int i = 0; i < s->nmembers; i++) {
+		fprintf(f, "%s{\"role\":%d,\"state\":\"%s\",\"path\":", i ? "," : "", i, member_state(s, i));
+		admin_json_str(f, s->member[i].path);
+		fputc('}', f);
+	}
+	fprintf(f, "],\"spares\":%d,\"rebuild\":{\"running\":%s,\"role\":%d,\"pct\":%u,\"last_s\":%.2f,"
+		"\"last_mib_s\":%.1f},\"resync\":{\"running\":%s,\"pct\":%u},\"scrub\":{\"running\":%s,"
+		"\"stopped\":%s,\"pct\":%u,\"units\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"repaired\":%" PRIu64 "},"
+		"\"dirty_regions\":%" PRIu64 "}",
+		s->nspares, tf(s->rebuilding), s->rebuild_role, s->rebuild_pct, in->last_rebuild_s,
+		in->last_rebuild_mib_s, tf(s->resyncing), s->resync_pct, tf(s->scrubbing), tf(s->scrub_stopped),
+		s->scrub_pct, s->scrub_units, s->scrub_mismatches, s->scrub_repaired, s->dirty_regions);
+}
+
+static int raid_one(struct tgt_config *cfg, int idx, FILE *f, bool json, const char **why)
+{
+	static struct tgt_raid_info in;     /* admin thread only; ~9 KiB */
+	int r = tgt_storage_raid_info(cfg, idx, &in);
+	*why = "storage control thread not running";
+	if (r < 0)
+		return r;
+	(json ? raid_json : raid_text)(f, cfg->raids[idx].name, &in);
+	return 0;
+}
+
+static int raid_status(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	if (c->argc == 3) {
+		int i = find_raid(cfg, c->argv[2], why);
+		int r = i < 0 ? i : raid_one(cfg, i, f, c->json, why);
+		if (r == 0 && c->json)
+			fputc('\n', f);
+		return r;
+	}
+	fputs(c->json ? "[" : "", f);
+	for (int i = 0; i < cfg->n_raids; i++) {
+		fputs(c->json && i ? "," : "", f);
+		int r = raid_one(cfg, i, f, c->json, why);
+		if (r < 0)
+			return r;
+	}
+	fputs(c->json ? "]\n" : "", f);
+	return 0;
+}
+
+/* ---- raid scrub / fail / add-spare ---- */
+
+/* Where the stopped scrub got to and what it found so far. */
+static int raid_scrub_stop(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static struct lun_raid_status st;   /* admin thread only; ~9 KiB */
+	static char msg[128];
+	int i = find_raid(cfg, c->argv[2], why);
+	int r = i < 0 ? i : tgt_storage_raid_scrub_stop(cfg, i, &st);
+	if (r == -ESRCH) {
+		snprintf(msg, sizeof(msg), "no scrub running on %s", c->argv[2]);
+		*why = msg;
+	} else if (r == -ENODEV) {
+		*why = "the array is not assembled";
+	} else if (r == 0) {
+		fprintf(f, "scrub of %s stopped at %u%%: units=%" PRIu64 " mismatches=%" PRIu64 " repaired=%" PRIu64
+			"\n", c->argv[2], st.scrub_pct, st.scrub_units, st.scrub_mismatches, st.scrub_repaired);
+	}
+	return r;
+}
+
+static int raid_scrub(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	bool repair = c->argc == 4 && !strcmp(c->argv[3], "--repair");
+	*why = "usage: raid scrub NAME [--repair | --stop]";
+	if (c->argc == 4 && !strcmp(c->argv[3], "--stop"))
+		return raid_scrub_stop(cfg, c, f, why);
+	if (c->argc != 3 && !repair)
+		return -EINVAL;
+	int i = find_raid(cfg, c->argv[2], why);
+	int r = i < 0 ? i : tgt_storage_raid_scrub(cfg, i, repair);
+	if (r == -EBUSY)
+		*why = "a resync, rebuild or scrub is running; try again when it has finished";
+	else if (r == -ENODEV)
+		*why = "the array is not assembled";
+	else if (r == 0)
+		fprintf(f, "scrub (%s) of %s started\n", repair ? "repair" : "check", c->argv[2]);
+	return r;
+}
+
+static int raid_fail(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	char *end;
+	*why = "usage: raid fail NAME ROLE";
+	if (c->argc != 4)
+		return -EINVAL;
+	long role = strtol(c->argv[3], &end, 10);
+	*why = "bad role";
+	if (*end || role < 0 || role >= LUN_RAID_MAX_MEMBERS)
+		return -EINVAL;
+	int i = find_raid(cfg, c->argv[2], why);
+	int r = i < 0 ? i : tgt_storage_raid_fail(cfg, i, (int)role);
+	if (r == -EINVAL)
+		*why = "no such role";
+	else if (r == -EALREADY)
+		*why = "role already failed";
+	else if (r == -ENODEV)
+		*why = "the array is not assembled";
+	else if (r == 0)
+		fprintf(f, "role %ld of %s failed\n", role, c->argv[2]);
+	return r;
+}
+
+struct spare_arg {
+	struct tgt_config *cfg;
+	int idx;
+	const char *path;
+};
+
+/* Runs once the configuration with the new spares line has parsed. */
+static int spare_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
+{
+	struct spare_arg *a = arg;
+	int r = tgt_storage_raid_add_spare(a->cfg, a->idx, a->path, err, errlen);
+	if (r == -ENODEV && !err[0])
+		snprintf(err, errlen, "the array is not assembled");
+	else if (r < 0 && !err[0])
+		snprintf(err, errlen, "cannot add the spare: %s", strerror(-r));
+	return r;
+}
+
+/* The spare is added to the array, and to the section's spares list so that
+ * the next start finds it (assembly takes members and spares in any order). */
+static int raid_add_spare(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	*why = "usage: raid add-spare NAME PATH";
+	if (c->argc != 4)
+		return -EINVAL;
+	int i = find_raid(cfg, c->argv[2], why);
+	if (i < 0)
+		return i;
+	struct spare_arg a = { cfg, i, c->argv[3] };
+	int r = admin_live_section_key(cfg, "raid", c->argv[2], "spares", c->argv[3], true, spare_apply, &a, f, why);
+	if (r == 0)
+		fprintf(f, "spare %s added to %s\n", c->argv[3], c->argv[2]);
+	return r;
+}
+
+struct remove_arg {
+	struct tgt_config *cfg;
+	int idx, role;
+	const char *what;
+	char path[PATH_MAX];
+};
+
+/* Runs once the configuration without the member / spare has parsed. */
+static int remove_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
+{
+	struct remove_arg *a = arg;
+	char path[PATH_MAX];
+	return tgt_storage_raid_remove(a->cfg, a->idx, a->role, a->what, false, path, err, errlen);
+}
+
+/* raid remove NAME ROLE|PATH: checked and resolved to a path first, so that
+ * the path can leave the section's members / spares; then removed from the
+ * array (apply) before the new file is renamed into place. */
+static int raid_remove(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static struct remove_arg a;         /* admin thread only */
+	static char err[PATH_MAX + 128];
+	*why = "usage: raid remove NAME ROLE|PATH";
+	if (c->argc != 4 || !c->argv[3][0])
+		return -EINVAL;
+	int i = find_raid(cfg, c->argv[2], why);
+	if (i < 0)
+		return i;
+	const char *w = c->argv[3];
+	a = (struct remove_arg){ .cfg = cfg, .idx = i, .role = -1, .what = w };
+	if (strspn(w, "0123456789") == strlen(w))
+		a.role = strlen(w) < 4 ? atoi(w) : LUN_RAID_MAX_MEMBERS;
+	int r = tgt_storage_raid_remove(cfg, i, a.role, w, true, a.path, err, sizeof(err));
+	*why = err[0] ? err : r == -ENODEV ? "the array is not assembled" : strerror(-r);
+	if (r < 0)
+		return r;
+	if (a.role < 0)
+		a.what = a.path;
+	r = admin_live_section_drop(cfg, "raid", c->argv[2], a.path, remove_apply, &a, f, why);
+	if (r == 0 && a.role >= 0)
+		fprintf(f, "role %d of %s removed (%s)\n", a.role, c->argv[2], a.path);
+	else if (r == 0)
+		fprintf(f, "%s removed from %s\n", a.path, c->argv[2]);
+	return r;
+}
+
+/* ---- raid create / pool create ----
+ * The new section is appended to the configuration text; once the text
+ * parses, storage.c opens the section from the parsed copy on its control
+ * thread (new arrays and pools only), then the file is renamed into place. */
+
+struct add_arg {
+	struct tgt_config *cfg;
+	const char *name;
+	bool pool;
+};
+
+static int add_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
+{
+	struct add_arg *a = arg;
+	return parsed ? tgt_storage_add(a->cfg, parsed, a->pool, a->name, err, errlen) : -EINVAL;
+}
+
+/* "key=value" words from argv[from] into "KEY = value" lines (keys[k][0] is
+ * the word's key, keys[k][1] the section's). */
+static int section_words(const struct admin_cmd *c, int from, const char *const (*keys)[2], size_t nkeys,
+			 char *sect, size_t cap, size_t *len)
+{
+	for (int i = from; i < c->argc; i++) {
+		const char *w = c->argv[i], *eq = strchr(w, '=');
+		size_t k = 0;
+		while (eq && k < nkeys && (strlen(keys[k][0]) != (size_t)(eq - w) || strncmp(w, keys[k][0], (size_t)(eq - w))))
+			k++;
+		if (!eq || k == nkeys || !eq[1] || strpbrk(eq + 1, ";#[]="))
+			return -EINVAL;
+		*len += (size_t)snprintf(sect + *len, cap - *len, "%s = %s\n", keys[k][1], eq + 1);
+		if (*len >= cap)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static bool has_word(const struct admin_cmd *c, int from, const char *prefix)
+{
+	for (int i = from; i < c->argc; i++)
+		if (!strncmp(c->argv[i], prefix, strlen(prefix)))
+			return true;
+	return false;
+}
+
+static int add_storage(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char *sect, bool pool,
+		       const char **why)
+{
+	struct add_arg a = { cfg, c->argv[2], pool };
+	int r = admin_live_add_section(cfg, sect, add_apply, &a, f, why);
+	if (r == 0)
+		fprintf(f, "%s %s created\n", pool ? "pool" : "raid", c->argv[2]);
+	return r;
+}
+
+static bool name_ok(const char *n)
+{
+	return !strpbrk(n, ";#[]=,") && strlen(n) < TGT_STORAGE_NAME_MAX;
+}
+
+static int raid_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static const char *const keys[][2] = { { "level", "level" }, { "members", "members" },
+		{ "member_size", "member_size" }, { "chunk", "chunk" } };
+	char sect[ADMIN_MAX_LINE + 128];
+	*why = "usage: raid create NAME level=0|1|5|6|10 members=P1,P2,... member_size=S [chunk=C]";
+	if (c->argc < 6 || !name_ok(c->argv[2]) || !has_word(c, 3, "level=") || !has_word(c, 3, "members=") ||
+	    !has_word(c, 3, "member_size="))
+		return -EINVAL;
+	if (find_raid(cfg, c->argv[2], why) >= 0) {
+		*why = "the array exists";
+		return -EEXIST;
+	}
+	size_t len = (size_t)snprintf(sect, sizeof(sect), "[raid %s]\n", c->argv[2]);
+	if (section_words(c, 3, keys, sizeof(keys) / sizeof(keys[0]), sect, sizeof(sect), &len) < 0 ||
+	    len + 16 >= sizeof(sect))
+		return -EINVAL;
+	snprintf(sect + len, sizeof(sect) - len, "create = yes\n");
+	return add_storage(cfg, c, f, sect, false, why);
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct tgt_config *, const struct admin_cmd *, FILE *, const char **);
+} raid_cmds[] = {
+	{ "status", raid_status }, { "scrub", raid_scrub },
+	{ "fail", raid_fail },     { "add-spare", raid_add_spare },
+	{ "remove", raid_remove },
+	{ "create", raid_create },
+};
+
+int admin_storage_raid(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	*why = "usage: raid status [NAME] | scrub NAME [--repair | --stop] | fail NAME ROLE | remove NAME ROLE|PATH | "
+	       "add-spare NAME PATH | "
+	       "create NAME level=L members=P1,P2,... member_size=S [chunk=C]";
+	if (c->argc < 2 || (c->argc > 3 && !strcmp(c->argv[1], "status")))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(raid_cmds) / sizeof(raid_cmds[0]); i++)
+		if (!strcmp(c->argv[1], raid_cmds[i].name))
+			return raid_cmds[i].fn(cfg, c, f, why);
+	return -EINVAL;
+}
+
+/* ---- pool status ---- */
+
+static void pool_out(FILE *f, const char *name, const struct tgt_pool_info *in, bool json)
+{
+	const struct lun_thin_pool_status *s = &in->st;
+	if (in->failed && json) {
+		fputs("{\"name\":", f);
+		admin_json_str(f, name);
+		fputs(",\"state\":\"failed\",\"reason\":", f);
+		admin_json_str(f, in->why);
+		fputc('}', f);
+	} else if (in->failed) {
+		fprintf(f, "%s state=failed reason=\"%s\"\n", name, in->why);
+	} else if (json) {
+		fputs("{\"name\":", f);
+		admin_json_str(f, name);
+		fprintf(f, ",\"state\":\"%s\",\"chunk_size\":%u,\"chunks\":{\"total\":%" PRIu64 ",\"used\":%" PRIu64
+			",\"free\":%" PRIu64 "},\"volumes\":%u,\"virtual_bytes\":%" PRIu64 ",\"overcommit\":%.3f,"
+			"\"low_water\":%" PRIu64 ",\"low_water_events\":%" PRIu64 "}",
+			s->failed ? "failed" : "ok", s->chunk_size, s->chunks_total, s->chunks_used, s->chunks_free,
+			s->volumes, s->virtual_bytes, s->overcommit, s->low_water, s->low_water_events);
+	} else {
+		fprintf(f, "%s state=%s chunk_size=%u chunks_total=%" PRIu64 " chunks_used=%" PRIu64
+			" chunks_free=%" PRIu64 " volumes=%u virtual_bytes=%" PRIu64 " overcommit=%.3f low_water=%"
+			PRIu64 " low_water_events=%" PRIu64 "\n", name, s->failed ? "failed" : "ok", s->chunk_size,
+			s->chunks_total, s->chunks_used, s->chunks_free, s->volumes, s->virtual_bytes,
+			s->overcommit, s->low_water, s->low_water_events);
+	}
+}
+
+static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+
+/* pool create NAME path=FILE [size=S] | raid=R, [chunk_size=C] [meta=M]
+ * (meta defaults to NAME.meta in data_dir). */
+static int pool_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static const char *const keys[][2] = { { "path", "data" }, { "raid", "data" }, { "size", "size" },
+		{ "chunk_size", "chunk_size" }, { "meta", "meta" } };
+	char sect[ADMIN_MAX_LINE + 128];
+	bool path = has_word(c, 3, "path="), raid = has_word(c, 3, "raid=");
+	*why = "usage: pool create NAME path=FILE [size=S] | raid=NAME, [chunk_size=C] [meta=M]";
+	if (c->argc < 4 || !name_ok(c->argv[2]) || path == raid)
+		return -EINVAL;
+	if (find_pool(cfg, c->argv[2], why) >= 0) {
+		*why = "the pool exists";
+		return -EEXIST;
+	}
+	size_t len = (size_t)snprintf(sect, sizeof(sect), "[pool %s]\n", c->argv[2]);
+	if (section_words(c, 3, keys, sizeof(keys) / sizeof(keys[0]), sect, sizeof(sect), &len) < 0 ||
+	    len + TGT_STORAGE_NAME_MAX + 16 >= sizeof(sect))
+		return -EINVAL;
+	if (!has_word(c, 3, "meta="))
+		snprintf(sect + len, sizeof(sect) - len, "meta = %s.meta\n", c->argv[2]);
+	return add_storage(cfg, c, f, sect, true, why);
+}
+
+int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	struct tgt_pool_info in;
+	if (c->argc >= 2 && !strcmp(c->argv[1], "grow"))
+		return pool_grow(cfg, c, f, why);
+	if (c->argc >= 2 && !strcmp(c->argv[1], "create"))
+		return pool_create(cfg, c, f, why);
+	*why = "usage: pool status [NAME] [--json] | pool grow NAME [size=S] | pool create NAME ...";
+	if (c->argc < 2 || c->argc > 3 || strcmp(c->argv[1], "status"))
+		return -EINVAL;
+	int from = 0, to = cfg->n_pools;
+	if (c->argc == 3 && (from = find_pool(cfg, c->argv[2], why)) < 0)
+		return from;
+	to = c->argc == 3 ? from + 1 : to;
+	bool list = c->json && c->argc == 2;
+	fputs(list ? "[" : "", f);
+	for (int i = from; i < to; i++) {
+		int r = tgt_storage_pool_info(cfg, i, &in);
+		*why = "storage control thread not running";
+		if (r < 0)
+			return r;
+		fputs(list && i ? "," : "", f);
+		pool_out(f, cfg->pools[i].name, &in, c->json);
+	}
+	fputs(list ? "]\n" : c->json ? "\n" : "", f);
+	return 0;
+}
+
+/* ---- pool grow ---- */
+
+struct grow_arg {
+	struct tgt_config *cfg;
+	int idx;
+	uint64_t size, old, now;
+	bool given;               /* size= was given */
+};
+
+static int grow_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
+{
+	struct grow_arg *g = arg;
+	/* without size=, storage.c takes the file's size itself (and says so) */
+	return tgt_storage_pool_grow(g->cfg, g->idx, g->given ? g->size : 0, &g->old, &g->now, err, errlen);
+}
+
+/* size=S, or the data file's size when the administrator extended it. */
+static int grow_size(struct tgt_config *cfg, const struct tgt_pool_conf *pc, const struct admin_cmd *c,
+		     uint64_t *size, const char **why)
+{
+	static char msg[600];     /* admin thread only; *why may point here */
+	char path[8300];
+	struct stat st;
+	*why = "usage: pool grow NAME [size=S]";
+	if (c->argc == 4 && strncmp(c->argv[3], "size=", 5))
+		return -EINVAL;
+	if (c->argc == 4) {
+		*why = "size=S: not a size (a number with optional K, M, G, T)";
+		return tgt_config_parse_size(c->argv[3] + 5, size) < 0 || !*size ? -EINVAL : 0;
+	}
+	snprintf(path, sizeof(path), "%s%s%s", pc->data[0] == '/' ? "" : cfg->data_dir,
+		 pc->data[0] == '/' ? "" : "/", pc->data);
+	if (stat(path, &st) < 0) {
+		int e = errno;
+		snprintf(msg, sizeof(msg), "data %.500s: %s", path, strerror(e));
+		*why = msg;
+		return -e;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static char msg[300];     /* admin thread only; *why may point here */
+	char value[32];
+	*why = "usage: pool grow NAME [size=S]";
+	if (c->argc != 3 && c->argc != 4)
+		return -EINVAL;
+	int i = find_pool(cfg, c->argv[2], why);
+	if (i < 0)
+		return i;
+	const struct tgt_pool_conf *pc = &cfg->pools[i];
+	if (pc->data_raid >= 0) {
+		snprintf(msg, sizeof(msg), "pool %s keeps its data on raid %s, and arrays cannot grow (no "
+			 "reshape): put new volumes in a new pool", pc->name, pc->data);
+		*why = msg;
+		return -EOPNOTSUPP;
+	}
+	struct grow_arg g = { cfg, i, 0, 0, 0, c->argc == 4 };
+	int r = grow_size(cfg, pc, c, &g.size, why);
+	if (r < 0)
+		return r;
+	snprintf(value, sizeof(value), "%llu", (unsigned long long)g.size);
+	r = admin_live_section_key(cfg, "pool", pc->name, "size", value, false, grow_apply, &g, f, why);
+	if (r == 0)
+		fprintf(f, "pool %s grown from %llu to %llu bytes\n", pc->name, (unsigned long long)g.old,
+			(unsigned long long)g.now);
+	return r;
+}
+
+/* ---- volumes ---- */
+
+#define MAX_EXPORTS 16
+
+struct vol_export {
+	const char *iqn;
+	uint64_t lun;
+	struct scsi_lu *lu;
+};
+
+/* The LUNs exporting volume id of pool (t->luns: this thread's). */
+static int exports_of(const struct tgt_config *cfg, const char *pool, uint32_t id, struct vol_export *out)
+{
+	int n = 0;
+	for (int t = 0; t < cfg->n_targets; t++)
+		for (int k = 0; k < cfg->targets[t].n_luns; k++) {
+			const struct tgt_lun_conf *l = &cfg->targets[t].luns[k];
+			if (!l->lu || !l->stor.pool || strcmp(l->stor.pool, pool) || l->stor.volume != id)
+				continue;
+			if (n < MAX_EXPORTS)
+				out[n] = (struct vol_export){ cfg->targets[t].iqn, l->lun, l->lu };
+			n++;
+		}
+	return n < MAX_EXPORTS ? n : MAX_EXPORTS;
+}
+
+static int parse_id(const char *s, uint32_t *out, const char **why)
+{
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	*why = "a volume ID is a number 0..4294967295";
+	if (errno || *end || s[0] == '-' || !s[0] || x > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int parse_size_word(const char *w, uint64_t *out, const char **why)
+{
+	*why = "size=S: a size (a number with optional K, M, G, T), a non-zero multiple of 4096";
+	if (strncmp(w, "size=", 5) || tgt_config_parse_size(w + 5, out) < 0 || !*out || *out % 4096)
+		return -EINVAL;
+	return 0;
+}
+
+/* The reason for a library error on volume id of pool (or origin). */
+static const char *vol_why(int r, uint32_t id, uint32_t origin, bool copy)
+{
+	static char msg[200];     /* admin thread only */
+	switch (r) {
+	case -EEXIST: snprintf(msg, sizeof(msg), "volume %u exists", id); break;
+	case -ENOENT: snprintf(msg, sizeof(msg), "no volume %u in the pool", copy ? origin : id); break;
+	case -EBUSY: snprintf(msg, sizeof(msg), "volume %u is open (exported)", id); break;
+	case -EINVAL: snprintf(msg, sizeof(msg), "bad size (a non-zero multiple of 4096)"); break;
+	case -ENODEV: snprintf(msg, sizeof(msg), "the pool is not open (pool status says why)"); break;
+	case -EIO: snprintf(msg, sizeof(msg), "the pool's metadata failed: allocation is refused"); break;
+	default: snprintf(msg, sizeof(msg), "%s", strerror(-r)); break;
+	}
+	return msg;
+}
+
+static void export_json(FILE *f, const struct vol_export *x, int n)
+{
+	fputs("[", f);
+	for (int k = 0; k < n; k++) {
+		fputs(k ? ",{\"target\":" : "{\"target\":", f);
+		admin_json_str(f, x[k].iqn);
+		fprintf(f, ",\"lun\":%" PRIu64 "}", x[k].lun);
+	}
+	fputs("]", f);
+}
+
+static void volume_out(FILE *f, const struct tgt_volume_info *v, uint32_t chunk, const struct vol_export *x,
+		       int nx, bool json)
+{
+	if (json) {
+		fprintf(f, "{\"id\":%u,\"size\":%" PRIu64 ",\"mapped_chunks\":%" PRIu64 ",\"mapped_bytes\":%" PRIu64
+			",\"kind\":\"%s\",\"origin\":", v->id, v->size, v->mapped_chunks, v->mapped_chunks * chunk,
+			v->kind);
+		if (v->has_origin)
+			fprintf(f, "%u", v->origin);
+		else
+			fputs("null", f);
+		fprintf(f, ",\"read_only\":%s,\"open\":%s,\"exported\":", tf(v->read_only), tf(v->open));
+		export_json(f, x, nx);
+		fputc('}', f);
+		return;
+	}
+	fprintf(f, "%u size=%" PRIu64 " mapped_chunks=%" PRIu64 " mapped_bytes=%" PRIu64 " kind=%s origin=", v->id,
+		v->size, v->mapped_chunks, v->mapped_chunks * chunk, v->kind);
+	if (v->has_origin)
+		fprintf(f, "%u", v->origin);
+	else
+		fputc('-', f);
+	fputs(" exported=", f);
+	for (int k = 0; k < nx; k++)
+		fprintf(f, "%s%s:%" PRIu64, k ? "," : "", x[k].iqn, x[k].lun);
+	fputs(nx ? "\n" : "-\n", f);
+}
+
+static int volume_list(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static struct tgt_pool_info in;     /* admin thread only */
+	struct tgt_volume_info *v = NULL;
+	struct vol_export x[MAX_EXPORTS];
+	int n = 0;
+	*why = "usage: volume list POOL [--json]";
+	if (c->argc != 3)
+		return -EINVAL;
+	int r = tgt_storage_pool_info(cfg, pi, &in);
+	if (r == 0 && in.failed)
+		r = -ENODEV;
+	if (r == 0)
+		r = tgt_storage_volume_list(cfg, pi, &v, &n);
+	if (r < 0) {
+		*why = r == -ENODEV ? "the pool is not open (pool status says why)" : "storage control thread not running";
+		return r;
+	}
+	fputs(c->json ? "[" : "", f);
+	for (int i = 0; i < n; i++) {
+		int nx = exports_of(cfg, cfg->pools[pi].name, v[i].id, x);
+		fputs(c->json && i ? "," : "", f);
+		volume_out(f, &v[i], in.st.chunk_size, x, nx, c->json);
+	}
+	fputs(c->json ? "]\n" : "", f);
+	free(v);
+	return 0;
+}
+
+static uint64_t volume_size(struct tgt_config *cfg, int pi, uint32_t id)
+{
+	struct tgt_volume_info *v = NULL;
+	int n = 0;
+	uint64_t size = 0;
+	if (tgt_storage_volume_list(cfg, pi, &v, &n) == 0)
+		for (int i = 0; i < n; i++)
+			if (v[i].id == id)
+				size = v[i].size;
+	free(v);
+	return size;
+}
+
+/* "volume create|resize POOL ID size=S": ID and S, or *why = usage / reason. */
+static int parse_id_size(const struct admin_cmd *c, const char *usage, uint32_t *id, uint64_t *size,
+			 const char **why)
+{
+	*why = usage;
+	if (c->argc != 5)
+		return -EINVAL;
+	int r = parse_id(c->argv[3], id, why);
+	return r < 0 ? r : parse_size_word(c->argv[4], size, why);
+}
+
+static int volume_create(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	uint32_t id;
+	uint64_t size;
+	int r = parse_id_size(c, "usage: volume create POOL ID size=S", &id, &size, why);
+	if (r < 0)
+		return r;
+	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_CREATE, id, 0, size);
+	if (r < 0) {
+		*why = vol_why(r, id, 0, false);
+		return r;
+	}
+	fprintf(f, "volume %u created in %s: %" PRIu64 " bytes\n", id, cfg->pools[pi].name, size);
+	return 0;
+}
+
+/* Grow online: the library updates the open volume's size; every LU
+ * exporting it takes the new capacity and raises 2A/09 (SBC-4 4.6). */
+static int volume_resize(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static char msg[400];     /* admin thread only */
+	struct vol_export x[MAX_EXPORTS];
+	uint32_t id;
+	uint64_t size;
+	int r = parse_id_size(c, "usage: volume resize POOL ID size=S", &id, &size, why);
+	if (r < 0)
+		return r;
+	const char *pool = cfg->pools[pi].name;
+	int nx = exports_of(cfg, pool, id, x);
+	uint64_t old = volume_size(cfg, pi, id);
+	if (nx && size < old) {
+		snprintf(msg, sizeof(msg), "volume %u is exported as %s LUN %" PRIu64 ": a shrink would cut data "
+			 "from under its initiators; lun remove it first", id, x[0].iqn, x[0].lun);
+		*why = msg;
+		return -EBUSY;
+	}
+	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_RESIZE, id, 0, size);
+	if (r < 0) {
+		*why = vol_why(r, id, 0, false);
+		return r;
+	}
+	for (int k = 0; k < nx; k++)
+		scsi_lu_capacity_changed(x[k].lu);
+	kinfo("admin: pool %s volume %u resized from %" PRIu64 " to %" PRIu64 " bytes; 2A/09 raised on %d LU(s)",
+	      pool, id, old, size, nx);
+	fprintf(f, "volume %u resized from %" PRIu64 " to %" PRIu64 " bytes", id, old, size);
+	if (nx)
+		fprintf(f, "; %d exported LU(s) report the new capacity (2A/09 CAPACITY DATA HAS CHANGED)", nx);
+	fputc('\n', f);
+	return 0;
+}
+
+static int volume_delete(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	static char msg[400];     /* admin thread only */
+	struct vol_export x[MAX_EXPORTS];
+	struct tgt_pool_info in;
+	uint32_t id;
+	*why = "usage: volume delete POOL ID";
+	if (c->argc != 4)
+		return -EINVAL;
+	int r = parse_id(c->argv[3], &id, why);
+	if (r < 0)
+		return r;
+	if (exports_of(cfg, cfg->pools[pi].name, id, x)) {
+		snprintf(msg, sizeof(msg), "volume %u is exported as %s LUN %" PRIu64 ": lun remove it first", id,
+			 x[0].iqn, x[0].lun);
+		*why = msg;
+		return -EBUSY;
+	}
+	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_DELETE, id, 0, 0);
+	if (r < 0) {
+		*why = vol_why(r, id, 0, false);
+		return r;
+	}
+	fprintf(f, "volume %u deleted from %s", id, cfg->pools[pi].name);
+	if (tgt_storage_pool_info(cfg, pi, &in) == 0 && !in.failed)
+		fprintf(f, "; %" PRIu64 " of %" PRIu64 " chunks used", in.st.chunks_used, in.st.chunks_total);
+	fputc('\n', f);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct tgt_config *, int, const struct admin_cmd *, FILE *, const char **);
+} volume_cmds[] = {
+	{ "list", volume_list }, { "create", volume_create },
+	{ "resize", volume_resize }, { "delete", volume_delete },
+};
+
+int admin_storage_volume(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	*why = "usage: volume list POOL | create POOL ID size=S | resize POOL ID size=S | delete POOL ID";
+	if (c->argc < 3)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(volume_cmds) / sizeof(volume_cmds[0]); i++)
+		if (!strcmp(c->argv[1], volume_cmds[i].name)) {
+			int pi = find_pool(cfg, c->argv[2], why);
+			return pi < 0 ? pi : volume_cmds[i].fn(cfg, pi, c, f, why);
+		}
+	return -EINVAL;
+}
+
+/* snapshot create POOL ORIGIN NEW | clone create POOL ORIGIN NEW: one
+ * journal record and a copy of the origin's map, timed here (the admin
+ * thread's view: includes the hop to the control thread). */
+int admin_storage_copy(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	bool snap = !strcmp(c->argv[0], "snapshot");
+	uint32_t origin, id;
+	struct timespec t0, t1;
+	*why = snap ? "usage: snapshot create POOL ORIGIN_ID NEW_ID" : "usage: clone create POOL ORIGIN_ID NEW_ID";
+	if (c->argc != 5 || strcmp(c->argv[1], "create"))
+		return -EINVAL;
+	int pi = find_pool(cfg, c->argv[2], why);
+	int r = pi < 0 ? pi : parse_id(c->argv[3], &origin, why);
+	if (r == 0)
+		r = parse_id(c->argv[4], &id, why);
+	if (r < 0)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = tgt_storage_volume_op(cfg, pi, snap ? TGT_VOL_SNAPSHOT : TGT_VOL_CLONE, id, origin, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r < 0) {
+		*why = vol_why(r, id, origin, true);
+		return r;
+	}
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (c->json)
+		fprintf(f, "{\"pool\":\"%s\",\"id\":%u,\"origin\":%u,\"kind\":\"%s\",\"ms\":%.3f}\n", cfg->pools[pi].name,
+			id, origin, snap ? "snapshot" : "clone", ms);
+	else
+		fprintf(f, "%s %u of volume %u %s in %.3f ms\n", snap ? "snapshot" : "clone", id, origin,
+			snap ? "taken" : "cloned", ms);
+	return 0;
+}

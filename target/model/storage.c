@@ -1,0 +1,1379 @@
+/* Runtime of the stacked storage declared in the configuration ([raid NAME],
+ * [pool NAME], backend = thin / raid LUNs): opens each array and pool once,
+ * hands their LUNs backends, runs the control thread and closes everything
+ * in order.
+ *
+ * Threads: a RAID array needs a loop for its background work (metadata,
+ * resync, rebuild, scrub); it gets the control thread's kloop, never a
+ * worker's. Arrays are assembled on the main thread before that loop runs
+ * (lun_raid.h allows it while the loop is not running), pools are opened on
+ * the main thread afterwards (their control calls block, so never from a
+ * loop callback), and the loop then also carries:
+ *  - the low-water notification: the pool's callback (allocating thread,
+ *    pool lock held) only posts a task here, which raises UNIT ATTENTION
+ *    38/07 THIN PROVISIONING SOFT THRESHOLD REACHED (SBC-4 4.7.3.8) on every
+ *    LU of the pool, once per nexus;
+ *  - a 250 ms tick that writes <data_dir>/storage.status (array and pool
+ *    state, rebuild / scrub progress; format in docs/storage.md), measures
+ *    rebuild throughput and picks up scrub requests dropped as
+ *    <data_dir>/raid-NAME.scrub (kept beside kura-targetctl's raid scrub);
+ *  - the admin socket's raid / pool / volume requests and the opening of
+ *    thin volumes for LUNs, at start and at run time (stor_call: posted
+ *    here, the caller waits for the answer): the pool's control calls block
+ *    on its metadata, so they run here and never on a worker's loop.
+ * Shutdown: LUs (volumes) -> pools -> arrays quiesced on the loop (no
+ * background step in flight) -> stop the loop -> arrays closed.
+ *
+ * Not for: parsing (config.c), RAID or thin internals (lun-backends/).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "lun-backends/lun_raid.h"
+#include "lun-backends/lun_thin.h"
+#include "target/model/tgt.h"
+
+#define STOR_TICK_MS 250
+#define STOR_DEFAULT_RATE (160ull << 20)   /* bytes per second of rebuild / resync */
+
+struct tgt_storage_rt {
+	struct tgt_config *cfg;
+	struct kloop *loop;
+	pthread_t thread;
+	bool running;
+	struct kloop_timer tick;
+};
+
+/* Per pool: the LUs to notify when it runs low. */
+struct tgt_pool_rt {
+	struct tgt_storage_rt *rt;
+	struct tgt_pool_conf *pc;
+	pthread_mutex_t mu;
+	struct scsi_lu **lus;
+	int n_lus;
+	struct kloop_task ua_task;
+	atomic_bool posted;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Relative paths are taken from data_dir, like LUN paths. */
+static bool abs_path(const struct tgt_config *cfg, const char *p, char *out, size_t len)
+{
+	size_t dl = p[0] == '/' ? 0 : strlen(cfg->data_dir) + 1, pl = strlen(p);
+	if (dl + pl >= len)
+		return false;
+	if (dl) {
+		memcpy(out, cfg->data_dir, dl - 1);
+		out[dl - 1] = '/';
+	}
+	memcpy(out + dl, p, pl + 1);
+	return true;
+}
+
+/* Create path as a sparse file of size bytes if missing or smaller. */
+static int ensure_file(const char *path, uint64_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	int r = fstat(fd, &st) < 0 ? -errno : 0;
+	if (r == 0 && (uint64_t)st.st_size < size && ftruncate(fd, (off_t)size) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static bool file_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+static int find_named(const char *name, const void *arr, int n, size_t elem)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp((const char *)arr + (size_t)i * elem, name) == 0)   /* name is the first member */
+			return i;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- backends */
+
+/* A shared array under a LUN: forwards every op, closing it closes nothing. */
+struct shared_be {
+	struct lun_backend be;
+	struct lun_backend_ops ops;
+};
+
+static void shared_fwd(struct lun_backend *be, struct lun_io *io)
+{
+	lun_submit(be->priv, io);
+}
+
+static void shared_close(struct lun_backend *be)
+{
+	free(be);    /* be is the first member of struct shared_be */
+}
+
+typedef void (**op_slot)(struct lun_backend *, struct lun_io *);
+
+static int shared_backend(struct lun_backend *inner, struct lun_backend **out)
+{
+	struct shared_be *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->be = *inner;
+	s->be.priv = inner;
+	s->ops = (struct lun_backend_ops){ .name = inner->ops->name, .close = shared_close };
+	const struct { op_slot dst; bool has; } slots[] = {
+		{ &s->ops.submit_read, true }, { &s->ops.submit_write, true },
+		{ &s->ops.submit_flush, inner->ops->submit_flush != NULL },
+		{ &s->ops.submit_unmap, inner->ops->submit_unmap != NULL },
+		{ &s->ops.submit_write_zeroes, inner->ops->submit_write_zeroes != NULL },
+		{ &s->ops.submit_compare_and_write, inner->ops->submit_compare_and_write != NULL },
+		{ &s->ops.submit_block_status, inner->ops->submit_block_status != NULL },
+	};
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		if (slots[i].has)
+			*slots[i].dst = shared_fwd;
+	s->be.ops = &s->ops;
+	*out = &s->be;
+	return 0;
+}
+
+/* Offline: every I/O completes (later, as the interface demands) with
+ * -ENODEV, which the SCSI layer answers with NOT READY, MANUAL INTERVENTION
+ * REQUIRED (04/03): hosts fail the I/O instead of waiting for readiness. */
+_Static_assert(sizeof(struct kloop_task) <= sizeof(((struct lun_io *)0)->backend_priv), "task fits");
+
+static void offline_done(struct kloop_task *t)
+{
+	struct lun_io *io = (struct lun_io *)((char *)t - offsetof(struct lun_io, backend_priv));
+	io->result = -ENODEV;
+	io->done(io);
+}
+
+static void offline_submit(struct lun_backend *be, struct lun_io *io)
+{
+	struct kloop_task *t = (struct kloop_task *)io->backend_priv;
+	t->fn = offline_done;
+	kloop_defer(io->loop, t);
+}
+
+static void offline_close(struct lun_backend *be)
+{
+	free(be);
+}
+
+static const struct lun_backend_ops offline_ops = {
+	.name = "offline", .submit_read = offline_submit, .submit_write = offline_submit,
+	.submit_flush = offline_submit, .close = offline_close,
+};
+
+int tgt_storage_offline_backend(uint64_t size, uint32_t block_size, struct lun_backend **out)
+{
+	struct lun_backend *be = calloc(1, sizeof(*be));
+	if (!be)
+		return -ENOMEM;
+	be->ops = &offline_ops;
+	be->block_size = block_size ? block_size : 512;
+	be->size = size >= be->block_size ? size - size % be->block_size : 1u << 20;
+	*out = be;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- arrays */
+
+struct raid_paths {
+	char **p;
+	int n;
+};
+
+static void paths_free(struct raid_paths *rp)
+{
+	for (int i = 0; i < rp->n; i++)
+		free(rp->p[i]);
+	free(rp->p);
+}
+
+/* Members then spares, absolute. */
+static int raid_paths(const struct tgt_config *cfg, const struct tgt_raid_conf *rc, struct raid_paths *rp)
+{
+	char buf[PATH_MAX];
+	rp->n = 0;
+	rp->p = calloc((size_t)(rc->n_members + rc->n_spares), sizeof(char *));
+	if (!rp->p)
+		return -ENOMEM;
+	for (int i = 0; i < rc->n_members + rc->n_spares; i++) {
+		abs_path(cfg, i < rc->n_members ? rc->members[i] : rc->spares[i - rc->n_members], buf, sizeof(buf));
+		if (!(rp->p[rp->n++] = strdup(buf)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void raid_params(const struct tgt_storage_rt *rt, const struct tgt_raid_conf *rc, const struct raid_paths *rp,
+			int npaths, struct lun_raid_params *p)
+{
+	uint64_t rate = rc->rebuild_rate ? rc->rebuild_rate : STOR_DEFAULT_RATE;
+	uint64_t per_tick = (rate >> 20) / 10;     /* lun_raid ticks every 100 ms */
+	*p = (struct lun_raid_params){ .level = rc->level, .chunk = rc->chunk, .paths = (const char *const *)rp->p,
+				       .npaths = npaths, .loop = rt->loop, .member_size = rc->member_size,
+				       .direct = rc->direct, .tick_ms = 100,
+				       .rebuild_mib_per_tick = (uint32_t)(per_tick ? per_tick : 1) };
+}
+
+/* Configured spares that the assembled array does not know yet. */
+static void raid_add_spares(struct tgt_raid_conf *rc, const struct raid_paths *rp)
+{
+	char e[256];
+	for (int i = rc->n_members; i < rp->n; i++) {
+		if (lun_raid_has_path(rc->be, rp->p[i]))
+			continue;
+		if (rc->member_size && ensure_file(rp->p[i], rc->member_size) < 0)
+			kwarn("raid %s: cannot create spare %s", rc->name, rp->p[i]);
+		int r = lun_raid_add_spare(rc->be, rp->p[i], e, sizeof(e));
+		if (r < 0)
+			kwarn("raid %s: spare %s not added: %s", rc->name, rp->p[i], e);
+		else
+			kinfo("raid %s: spare %s added", rc->name, rp->p[i]);
+	}
+}
+
+/* Assemble from superblocks; with create = yes and no superblock anywhere,
+ * create (clean, without a resync, if every member file is new). */
+static int raid_open_one(struct tgt_storage_rt *rt, struct tgt_raid_conf *rc)
+{
+	struct raid_paths rp;
+	struct lun_raid_params p;
+	int r = raid_paths(rt->cfg, rc, &rp);
+	bool any = false;
+	for (int i = 0; r == 0 && i < rc->n_members; i++)
+		any |= file_exists(rp.p[i]);
+	for (int i = rc->n_members; r == 0 && rc->member_size && i < rp.n; i++)
+		if (!file_exists(rp.p[i]) && ensure_file(rp.p[i], rc->member_size) < 0)
+			kwarn("raid %s: cannot create spare %s", rc->name, rp.p[i]);   /* add_spare says why */
+	if (r == 0) {
+		raid_params(rt, rc, &rp, rp.n, &p);
+		r = any ? lun_raid_assemble(&p, &rc->be, rc->why, sizeof(rc->why)) : -ENODEV;
+		if (!any)
+			snprintf(rc->why, sizeof(rc->why), "no member file exists");
+	}
+	bool blank = r == -ENODEV && (!any || strstr(rc->why, "no member with a valid superblock"));
+	if (blank && rc->create) {
+		raid_params(rt, rc, &rp, rc->n_members, &p);
+		p.assume_clean = !any && rc->member_size;   /* new sparse files: all zeros, parity holds */
+		r = lun_raid_create(&p, &rc->be, rc->why, sizeof(rc->why));
+		if (r == 0)
+			kinfo("raid %s: created raid%d over %d members%s", rc->name, rc->level, rc->n_members,
+			      p.assume_clean ? " (new files, no initial resync)" : "");
+	}
+	if (r == 0)
+		raid_add_spares(rc, &rp);
+	paths_free(&rp);
+	return r;
+}
+
+static void raids_open(struct tgt_storage_rt *rt)
+{
+	struct tgt_config *cfg = rt->cfg;
+	for (int i = 0; i < cfg->n_raids; i++) {
+		struct tgt_raid_conf *rc = &cfg->raids[i];
+		int r = raid_open_one(rt, rc);
+		if (r < 0) {
+			rc->failed = true;
+			if (!rc->why[0])
+				snprintf(rc->why, sizeof(rc->why), "%s", strerror(-r));
+			kerr("raid %s: cannot assemble: %s; its LUNs and pools answer NOT READY", rc->name, rc->why);
+			continue;
+		}
+		struct lun_raid_status st;
+		lun_raid_status(rc->be, &st);
+		static const char *const states[] = { "clean", "dirty", "degraded", "failed" };
+		kinfo("raid %s: raid%d, %d members, %llu bytes, %s", rc->name, st.level, st.nmembers,
+		      (unsigned long long)st.size, states[st.state]);
+	}
+}
+
+/* ---------------------------------------------------------------- pools */
+
+static void low_water_ua(struct kloop_task *t)
+{
+	struct tgt_pool_rt *pr = (struct tgt_pool_rt *)((char *)t - offsetof(struct tgt_pool_rt, ua_task));
+	atomic_store(&pr->posted, false);
+	pthread_mutex_lock(&pr->mu);
+	for (int i = 0; i < pr->n_lus; i++)   /* SBC-4 4.7.3.8: soft threshold, once per nexus */
+		scsi_lu_raise_ua_all(pr->lus[i], 0x38, 0x07);
+	kinfo("pool %s: low-water mark crossed: 38/07 raised on %d LU(s)", pr->pc->name, pr->n_lus);
+	pthread_mutex_unlock(&pr->mu);
+}
+
+/* Allocating thread, pool lock held: only post. */
+static void low_water_cb(void *arg, uint64_t generation)
+{
+	struct tgt_pool_rt *pr = arg;
+	if (!atomic_exchange(&pr->posted, true))
+		kloop_post(pr->rt->loop, &pr->ua_task);
+}
+
+static int pool_data(struct tgt_storage_rt *rt, struct tgt_pool_conf *pc, bool *own)
+{
+	char path[PATH_MAX];
+	*own = pc->data_raid < 0;
+	if (!*own) {
+		struct tgt_raid_conf *rc = &rt->cfg->raids[pc->data_raid];
+		if (rc->failed) {
+			snprintf(pc->why, sizeof(pc->why), "raid %s is not available: %.150s", rc->name, rc->why);
+			return -ENODEV;
+		}
+		return shared_backend(rc->be, &pc->data_be);
+	}
+	abs_path(rt->cfg, pc->data, path, sizeof(path));
+	int r = pc->size ? ensure_file(path, pc->size) : 0;   /* a larger size grows the file */
+	if (r < 0) {
+		snprintf(pc->why, sizeof(pc->why), "data %.200s: %s", path, strerror(-r));
+		return r;
+	}
+	struct lun_backend_params bp = { .type = "file", .path = path, .block_size = 512 };
+	return lun_backend_open(&bp, &pc->data_be, pc->why, sizeof(pc->why));
+}
+
+static uint64_t low_water_chunks(const struct tgt_pool_conf *pc, const struct lun_thin_pool_status *st)
+{
+	if (pc->low_water_pct)
+		return st->chunks_total * pc->low_water / 100;
+	return (pc->low_water + st->chunk_size - 1) / st->chunk_size;
+}
+
+/* Open (or create) the pool, take new data space, arm the low-water mark. */
+static int pool_open_one(struct tgt_storage_rt *rt, struct tgt_pool_conf *pc)
+{
+	char meta[PATH_MAX];
+	bool own;
+	int r = pool_data(rt, pc, &own);
+	if (r < 0)
+		return r;
+	abs_path(rt->cfg, pc->meta, meta, sizeof(meta));
+	struct lun_thin_pool_params pp = { .meta_path = meta, .data = pc->data_be, .chunk_size = pc->chunk_size };
+	bool fresh = !file_exists(meta);
+	r = fresh ? lun_thin_pool_create(&pp, &pc->pool, pc->why, sizeof(pc->why))
+		  : lun_thin_pool_open(&pp, &pc->pool, pc->why, sizeof(pc->why));
+	if (r < 0)
+		return r;
+	struct lun_thin_pool_status st;
+	lun_thin_pool_status(pc->pool, &st);
+	uint64_t usable = pc->data_be->size / st.chunk_size;
+	if (usable > st.chunks_total) {   /* data store grew since the last start */
+		r = lun_thin_pool_grow(pc->pool, usable * st.chunk_size);
+		kinfo("pool %s: grown from %llu to %llu chunks: %s", pc->name, (unsigned long long)st.chunks_total,
+		      (unsigned long long)usable, r < 0 ? strerror(-r) : "ok");
+		lun_thin_pool_status(pc->pool, &st);
+	}
+	lun_thin_pool_set_low_water(pc->pool, low_water_chunks(pc, &st), low_water_cb, pc->rt);
+	kinfo("pool %s: %s, %llu of %llu chunks of %u bytes free, %u volume(s)", pc->name,
+	      fresh ? "created" : "opened", (unsigned long long)st.chunks_free,
+	      (unsigned long long)st.chunks_total, st.chunk_size, st.volumes);
+	return 0;
+}
+
+static struct tgt_pool_rt *pool_rt_new(struct tgt_storage_rt *rt, struct tgt_pool_conf *pc)
+{
+	struct tgt_pool_rt *pr = calloc(1, sizeof(*pr));
+	if (!pr)
+		return NULL;
+	pr->rt = rt;
+	pr->pc = pc;
+	pr->ua_task.fn = low_water_ua;
+	pthread_mutex_init(&pr->mu, NULL);
+	return pr;
+}
+
+static void pool_rt_free(struct tgt_pool_rt *pr)
+{
+	pthread_mutex_destroy(&pr->mu);
+	free(pr->lus);
+	free(pr);
+}
+
+static void pools_open(struct tgt_storage_rt *rt)
+{
+	struct tgt_config *cfg = rt->cfg;
+	for (int i = 0; i < cfg->n_pools; i++) {
+		struct tgt_pool_conf *pc = &cfg->pools[i];
+		struct tgt_pool_rt *pr = pool_rt_new(rt, pc);
+		if (!pr) {
+			pc->failed = true;
+			snprintf(pc->why, sizeof(pc->why), "out of memory");
+			continue;
+		}
+		pc->rt = pr;
+		if (pool_open_one(rt, pc) < 0) {
+			pc->failed = true;
+			kerr("pool %s: cannot open: %s; its LUNs answer NOT READY", pc->name, pc->why);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- status */
+
+static const char *const raid_state_names[] = { "clean", "dirty", "degraded", "failed" };
+
+/* Bytes one member holds of the array's data (what a rebuild writes). */
+static uint64_t member_bytes(const struct lun_raid_status *st)
+{
+	int n = st->nmembers;
+	int k = st->level == 5 ? n - 1 : st->level == 6 ? n - 2 : st->level == 10 ? n / 2 : st->level == 1 ? 1 : n;
+	return k > 0 ? st->size / (uint64_t)k : 0;
+}
+
+/* Rebuild start / end (or a switch to the next role) as seen by the tick;
+ * logs the throughput of each role. */
+static void rebuild_track(struct tgt_raid_conf *rc, const struct lun_raid_status *st, uint64_t now)
+{
+	if (rc->rebuild_t0_ms && (!st->rebuilding || st->rebuild_role != rc->rebuild_role)) {
+		double s = (double)(now - rc->rebuild_t0_ms) / 1000.0;
+		double mib = (double)member_bytes(st) / 1048576.0;
+		rc->last_rebuild_s = s;
+		rc->last_rebuild_mib_s = s > 0 ? mib / s : 0;
+		rc->rebuild_t0_ms = 0;
+		kinfo("raid %s: rebuild of role %d done: %.0f MiB in %.2f s (%.1f MiB/s)", rc->name, rc->rebuild_role,
+		      mib, s, rc->last_rebuild_mib_s);
+	}
+	if (st->rebuilding && !rc->rebuild_t0_ms) {
+		rc->rebuild_t0_ms = now ? now : 1;
+		rc->rebuild_role = st->rebuild_role;
+		kinfo("raid %s: rebuilding role %d", rc->name, st->rebuild_role);
+	}
+}
+
+/* <data_dir>/raid-NAME.scrub holding "repair" (or anything else: check). */
+static void scrub_request(const struct tgt_config *cfg, struct tgt_raid_conf *rc)
+{
+	char path[PATH_MAX], word[16] = "";
+	if (snprintf(path, sizeof(path), "%s/raid-%s.scrub", cfg->data_dir, rc->name) >= (int)sizeof(path))
+		return;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	if (!fgets(word, sizeof(word), f))
+		word[0] = '\0';
+	fclose(f);
+	bool repair = strncmp(word, "repair", 6) == 0;
+	int r = lun_raid_scrub_start(rc->be, repair);
+	if (r == -EBUSY)
+		return;    /* a resync / rebuild / scrub runs: try again next tick */
+	unlink(path);
+	if (r < 0)
+		kwarn("raid %s: scrub not started: %s", rc->name, strerror(-r));
+	else
+		kinfo("raid %s: scrub (%s) started", rc->name, repair ? "repair" : "check");
+}
+
+static void status_raid(FILE *f, struct tgt_raid_conf *rc, uint64_t now)
+{
+	struct lun_raid_status st;
+	if (rc->failed || lun_raid_status(rc->be, &st) < 0) {
+		fprintf(f, "raid %s state=failed reason=\"%s\"\n", rc->name, rc->why);
+		return;
+	}
+	rebuild_track(rc, &st, now);
+	int active = 0, failed = 0;
+	for (int i = 0; i < st.nmembers; i++) {
+		active += st.member[i].state == LUN_RAID_M_ACTIVE;
+		failed += st.member[i].state == LUN_RAID_M_FAILED;
+	}
+	fprintf(f, "raid %s state=%s level=%d members=%d active=%d failed=%d spares=%d rebuilding=%d "
+		"rebuild_role=%d rebuild_pct=%u resyncing=%d resync_pct=%u scrubbing=%d scrub_pct=%u "
+		"scrub_units=%llu scrub_mismatches=%llu scrub_repaired=%llu dirty_regions=%llu "
+		"last_rebuild_s=%.2f last_rebuild_mib_s=%.1f\n",
+		rc->name, raid_state_names[st.state], st.level, st.nmembers, active, failed, st.nspares,
+		st.rebuilding, st.rebuild_role, st.rebuild_pct, st.resyncing, st.resync_pct, st.scrubbing,
+		st.scrub_pct, (unsigned long long)st.scrub_units, (unsigned long long)st.scrub_mismatches,
+		(unsigned long long)st.scrub_repaired, (unsigned long long)st.dirty_regions, rc->last_rebuild_s,
+		rc->last_rebuild_mib_s);
+}
+
+static void status_pool(FILE *f, const struct tgt_pool_conf *pc)
+{
+	struct lun_thin_pool_status st;
+	if (pc->failed || !pc->pool) {
+		fprintf(f, "pool %s state=failed reason=\"%s\"\n", pc->name, pc->why);
+		return;
+	}
+	lun_thin_pool_status(pc->pool, &st);
+	fprintf(f, "pool %s state=%s chunk_size=%u chunks_total=%llu chunks_used=%llu chunks_free=%llu "
+		"volumes=%u virtual_bytes=%llu low_water=%llu low_water_events=%llu\n", pc->name,
+		st.failed ? "failed" : "ok", st.chunk_size, (unsigned long long)st.chunks_total,
+		(unsigned long long)st.chunks_used, (unsigned long long)st.chunks_free, st.volumes,
+		(unsigned long long)st.virtual_bytes, (unsigned long long)st.low_water,
+		(unsigned long long)st.low_water_events);
+}
+
+/* Written to a temporary file and renamed: readers never see half a file. */
+static void status_tick(struct kloop_timer *t)
+{
+	struct tgt_storage_rt *rt = (struct tgt_storage_rt *)((char *)t - offsetof(struct tgt_storage_rt, tick));
+	struct tgt_config *cfg = rt->cfg;
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	uint64_t now = kloop_now_ms(rt->loop);
+	if (snprintf(path, sizeof(path), "%s/storage.status", cfg->data_dir) >= (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return;
+	for (int i = 0; i < cfg->n_raids; i++)
+		if (!cfg->raids[i].failed)
+			scrub_request(cfg, &cfg->raids[i]);
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "time_ms=%llu\n", (unsigned long long)now);
+	for (int i = 0; i < cfg->n_raids; i++)
+		status_raid(f, &cfg->raids[i], now);
+	for (int i = 0; i < cfg->n_pools; i++)
+		status_pool(f, &cfg->pools[i]);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
+/* ---------------------------------------------------------------- admin requests */
+
+/* One admin request, run on the control loop (lun_raid.h: the array's
+ * control calls belong to its loop's thread) while the admin thread waits:
+ *
+ *   admin thread                      control thread
+ *   stor_call(): kloop_post(c) ---->  call_task(): c->fn(c)
+ *   wait on c->cv                     lock, done = true, signal
+ *   <------------------------------   (c lives on the admin thread's stack)
+ */
+struct stor_call {
+	struct kloop_task t;
+	int (*fn)(struct stor_call *c);
+	struct tgt_config *cfg;
+	int idx;
+	bool repair;
+	int role;
+	const char *path;
+	enum tgt_vol_op op;
+	uint32_t id, origin;
+	uint64_t size, *old, *now;
+	struct tgt_lun_conf *lun;
+	const struct tgt_config *parsed;   /* tgt_storage_add */
+	bool is_pool;
+	void *out;
+	char *err;
+	size_t errlen;
+	int result;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void call_task(struct kloop_task *t)
+{
+	struct stor_call *c = (struct stor_call *)t;
+	int r = c->fn(c);
+	pthread_mutex_lock(&c->mu);
+	c->result = r;
+	c->done = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static int stor_call(struct stor_call *c)
+{
+	struct tgt_storage_rt *rt = c->cfg->stor_rt;
+	if (!rt || !rt->running)
+		return -ENODEV;
+	c->t.fn = call_task;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	kloop_post(rt->loop, &c->t);
+	pthread_mutex_lock(&c->mu);
+	while (!c->done)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	return c->result;
+}
+
+static struct tgt_raid_conf *call_raid(struct stor_call *c)
+{
+	return c->idx >= 0 && c->idx < c->cfg->n_raids ? &c->cfg->raids[c->idx] : NULL;
+}
+
+static int raid_info_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	struct tgt_raid_info *o = c->out;
+	if (!rc)
+		return -ENOENT;
+	memset(o, 0, sizeof(*o));
+	o->failed = rc->failed || !rc->be || lun_raid_status(rc->be, &o->st) < 0;
+	snprintf(o->why, sizeof(o->why), "%s", rc->why);
+	o->last_rebuild_s = rc->last_rebuild_s;
+	o->last_rebuild_mib_s = rc->last_rebuild_mib_s;
+	return 0;
+}
+
+static int pool_info_fn(struct stor_call *c)
+{
+	struct tgt_pool_info *o = c->out;
+	if (c->idx < 0 || c->idx >= c->cfg->n_pools)
+		return -ENOENT;
+	const struct tgt_pool_conf *pc = &c->cfg->pools[c->idx];
+	memset(o, 0, sizeof(*o));
+	o->failed = pc->failed || !pc->pool;
+	snprintf(o->why, sizeof(o->why), "%s", pc->why);
+	if (!o->failed)
+		lun_thin_pool_status(pc->pool, &o->st);
+	return 0;
+}
+
+static int raid_scrub_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	if (!rc || rc->failed || !rc->be)
+		return rc ? -ENODEV : -ENOENT;
+	int r = lun_raid_scrub_start(rc->be, c->repair);
+	if (r == 0)
+		kinfo("raid %s: scrub (%s) started (admin)", rc->name, c->repair ? "repair" : "check");
+	return r;
+}
+
+static int raid_scrub_stop_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	if (!rc || rc->failed || !rc->be)
+		return rc ? -ENODEV : -ENOENT;
+	int r = lun_raid_scrub_stop(rc->be, c->out);
+	if (r == 0)
+		kinfo("raid %s: scrub stopped (admin)", rc->name);
+	return r;
+}
+
+/* Which member path role resolves to, if it may be removed (see lun_raid.h). */
+static int remove_role_check(struct tgt_raid_conf *rc, int role, char *path, char *err, size_t errlen)
+{
+	static struct lun_raid_status st;    /* control thread only */
+	if (lun_raid_status(rc->be, &st) < 0 || role >= st.nmembers) {
+		snprintf(err, errlen, "no such role");
+		return -EINVAL;
+	}
+	if (st.member[role].state != LUN_RAID_M_FAILED) {
+		snprintf(err, errlen, st.member[role].state == LUN_RAID_M_ACTIVE ? "member %d is active: fail it first" :
+			 "member %d is being rebuilt onto: wait for the rebuild, or fail it first", role);
+		return -EBUSY;
+	}
+	if (!st.member[role].present && !st.member[role].path[0]) {
+		snprintf(err, errlen, "role %d is already missing", role);
+		return -ENOENT;
+	}
+	snprintf(path, PATH_MAX, "%s", st.member[role].path);
+	return 0;
+}
+
+/* c->role, or -1 and c->path (a member or spare); c->out gets the path
+ * removed; c->repair: check only. */
+static int raid_remove_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	char *path = c->out;
+	if (!rc || rc->failed || !rc->be)
+		return rc ? -ENODEV : -ENOENT;
+	int role = c->role;
+	if (role < 0 && !abs_path(c->cfg, c->path, path, PATH_MAX)) {
+		snprintf(c->err, c->errlen, "path too long");
+		return -ENAMETOOLONG;
+	}
+	if (role < 0)
+		role = lun_raid_role_of(rc->be, path);
+	int r = role >= 0 ? remove_role_check(rc, role, path, c->err, c->errlen) : 0;
+	if (role < 0 && !lun_raid_has_path(rc->be, path)) {
+		snprintf(c->err, c->errlen, "%s is not a member or spare of %s", path, rc->name);
+		r = -ENOENT;
+	}
+	if (r < 0 || c->repair)
+		return r;
+	r = role >= 0 ? lun_raid_remove_member(rc->be, role) : lun_raid_remove_spare(rc->be, path);
+	if (r == 0)
+		kwarn("raid %s: %s %s removed by the administrator", rc->name, role >= 0 ? "member" : "spare", path);
+	else if (r == -ENOSPC)
+		snprintf(c->err, c->errlen, "too many members removed or replaced since %s was assembled: restart "
+			 "the daemon first", rc->name);
+	else
+		snprintf(c->err, c->errlen, "cannot remove %s: %s", path, strerror(-r));
+	return r;
+}
+
+static int raid_fail_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	if (!rc || rc->failed || !rc->be)
+		return rc ? -ENODEV : -ENOENT;
+	int r = lun_raid_fail_member(rc->be, c->role);
+	if (r == 0)
+		kwarn("raid %s: role %d failed by the administrator", rc->name, c->role);
+	return r;
+}
+
+static int raid_spare_fn(struct stor_call *c)
+{
+	struct tgt_raid_conf *rc = call_raid(c);
+	char path[PATH_MAX];
+	if (!rc || rc->failed || !rc->be)
+		return rc ? -ENODEV : -ENOENT;
+	if (!abs_path(c->cfg, c->path, path, sizeof(path))) {
+		snprintf(c->err, c->errlen, "path too long");
+		return -ENAMETOOLONG;
+	}
+	int r = !file_exists(path) && rc->member_size ? ensure_file(path, rc->member_size) : 0;
+	if (r < 0) {
+		snprintf(c->err, c->errlen, "cannot create %s: %s", path, strerror(-r));
+		return r;
+	}
+	r = lun_raid_add_spare(rc->be, path, c->err, c->errlen);
+	if (r == 0)
+		kinfo("raid %s: spare %s added (admin)", rc->name, path);
+	return r;
+}
+
+/* ---- lineage: which volume is a snapshot or clone of which ----
+ * <data_dir>/pool-NAME.lineage, one "ID KIND ORIGIN" line per snapshot or
+ * clone, replaced atomically on each change (control thread only). It is
+ * informational (volume list): the pool's metadata is the truth about what
+ * exists, and shares chunks by reference count, so losing this file loses
+ * no data. */
+struct lineage {
+	uint32_t id, origin;
+	char kind[12];
+};
+
+static bool lineage_path(const struct tgt_config *cfg, const struct tgt_pool_conf *pc, char *out, size_t len)
+{
+	return snprintf(out, len, "%s/pool-%s.lineage", cfg->data_dir, pc->name) < (int)len;
+}
+
+/* A missing or unreadable file is an empty lineage. *out malloc'ed. */
+static int lineage_read(const struct tgt_config *cfg, const struct tgt_pool_conf *pc, struct lineage **out, int *n)
+{
+	char path[PATH_MAX], line[128];
+	*out = NULL;
+	*n = 0;
+	FILE *f = lineage_path(cfg, pc, path, sizeof(path)) ? fopen(path, "re") : NULL;
+	if (!f)
+		return 0;
+	int cap = 0;
+	while (fgets(line, sizeof(line), f)) {
+		struct lineage e = { 0 };
+		unsigned long id, origin;
+		if (sscanf(line, "%lu %11s %lu", &id, e.kind, &origin) != 3 || id > UINT32_MAX || origin > UINT32_MAX)
+			continue;
+		e.id = (uint32_t)id;
+		e.origin = (uint32_t)origin;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct lineage *g = realloc(*out, (size_t)cap * sizeof(*g));
+			if (!g) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			*out = g;
+		}
+		(*out)[(*n)++] = e;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Set (kind != NULL) or drop volume id's line. */
+static void lineage_update(const struct tgt_config *cfg, const struct tgt_pool_conf *pc, uint32_t id,
+			   const char *kind, uint32_t origin)
+{
+	struct lineage *l;
+	int n;
+	char path[PATH_MAX];
+	if (lineage_read(cfg, pc, &l, &n) < 0 || !lineage_path(cfg, pc, path, sizeof(path))) {
+		free(l);
+		return;
+	}
+	size_t cap = (size_t)(n + 1) * 48 + 1, len = 0;
+	char *text = malloc(cap);
+	bool changed = kind != NULL;
+	for (int i = 0; text && i < n; i++) {
+		if (l[i].id == id) {
+			changed = true;
+			continue;
+		}
+		len += (size_t)snprintf(text + len, cap - len, "%u %s %u\n", l[i].id, l[i].kind, l[i].origin);
+	}
+	if (text && kind)
+		len += (size_t)snprintf(text + len, cap - len, "%u %s %u\n", id, kind, origin);
+	int r = !text ? -ENOMEM : changed ? kfile_replace(path, text, len, 0600) : 0;
+	if (r < 0)
+		kwarn("pool %s: lineage file %s: %s", pc->name, path, strerror(-r));
+	free(text);
+	free(l);
+}
+
+static struct tgt_pool_conf *call_pool(struct stor_call *c)
+{
+	return c->idx >= 0 && c->idx < c->cfg->n_pools ? &c->cfg->pools[c->idx] : NULL;
+}
+
+/* ---- volume list: the library's table plus the lineage file's kinds ---- */
+static int pool_peek(struct lun_thin_pool *pool, struct tgt_volume_info **out, int *n)
+{
+	struct lun_thin_volume_info *lv = NULL;
+	size_t nv = 0;
+	int r = lun_thin_volume_list(pool, &lv, &nv);
+	if (r < 0)
+		return r;
+	struct tgt_volume_info *v = calloc(nv ? nv : 1, sizeof(*v));
+	for (size_t i = 0; v && i < nv; i++)
+		v[i] = (struct tgt_volume_info){ .id = lv[i].id, .size = lv[i].size,
+						 .mapped_chunks = lv[i].mapped_chunks,
+						 .read_only = lv[i].read_only, .open = lv[i].open };
+	free(lv);
+	if (!v)
+		return -ENOMEM;
+	*out = v;
+	*n = (int)nv;
+	return 0;
+}
+
+static int volume_list_fn(struct stor_call *c)
+{
+	struct tgt_pool_conf *pc = call_pool(c);
+	struct tgt_volume_info *v = NULL;
+	struct lineage *l = NULL;
+	int n = 0, nl = 0;
+	if (!pc || pc->failed || !pc->pool)
+		return pc ? -ENODEV : -ENOENT;
+	int r = pool_peek(pc->pool, &v, &n);
+	if (r == 0)
+		r = lineage_read(c->cfg, pc, &l, &nl);
+	for (int i = 0; r == 0 && i < n; i++) {
+		snprintf(v[i].kind, sizeof(v[i].kind), "%s", v[i].read_only ? "snapshot" : "volume");
+		for (int k = 0; k < nl; k++)
+			if (l[k].id == v[i].id) {
+				snprintf(v[i].kind, sizeof(v[i].kind), "%s", l[k].kind);
+				v[i].has_origin = true;
+				v[i].origin = l[k].origin;
+			}
+	}
+	free(l);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*(struct tgt_volume_info **)c->out = v;   /* sorted by id by the library */
+	*c->now = (uint64_t)n;
+	return 0;
+}
+
+/* ---- volume create / delete / resize / snapshot / clone ---- */
+static int volume_op_fn(struct stor_call *c)
+{
+	struct tgt_pool_conf *pc = call_pool(c);
+	if (!pc || pc->failed || !pc->pool)
+		return pc ? -ENODEV : -ENOENT;
+	static const char *const names[] = { "created", "deleted", "resized", "snapshot", "clone" };
+	int r;
+	switch (c->op) {
+	case TGT_VOL_CREATE: r = lun_thin_volume_create(pc->pool, c->id, c->size); break;
+	case TGT_VOL_DELETE: r = lun_thin_volume_delete(pc->pool, c->id); break;
+	case TGT_VOL_RESIZE: r = lun_thin_volume_resize(pc->pool, c->id, c->size); break;
+	case TGT_VOL_SNAPSHOT: r = lun_thin_snapshot(pc->pool, c->origin, c->id); break;
+	case TGT_VOL_CLONE: r = lun_thin_clone(pc->pool, c->origin, c->id); break;
+	default: return -EINVAL;
+	}
+	if (r < 0)
+		return r;
+	if (c->op == TGT_VOL_SNAPSHOT || c->op == TGT_VOL_CLONE)
+		lineage_update(c->cfg, pc, c->id, names[c->op], c->origin);
+	else if (c->op != TGT_VOL_RESIZE)
+		lineage_update(c->cfg, pc, c->id, NULL, 0);   /* a new or deleted id has no lineage */
+	if (c->op == TGT_VOL_SNAPSHOT || c->op == TGT_VOL_CLONE)
+		kinfo("pool %s: volume %u: %s of volume %u (admin)", pc->name, c->id, names[c->op], c->origin);
+	else
+		kinfo("pool %s: volume %u %s (admin)", pc->name, c->id, names[c->op]);
+	return 0;
+}
+
+/* ---- pool grow ---- */
+static int grow_check(struct stor_call *c, struct tgt_pool_conf *pc, const char *path, uint64_t *want)
+{
+	struct stat st;
+	if (pc->data_raid >= 0) {
+		snprintf(c->err, c->errlen, "pool %s keeps its data on raid %s, and arrays cannot grow (no reshape): "
+			 "put new volumes in a new pool", pc->name, pc->data);
+		return -EOPNOTSUPP;
+	}
+	if (stat(path, &st) < 0) {
+		int e = errno;
+		snprintf(c->err, c->errlen, "data %s: %s", path, strerror(e));
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(c->err, c->errlen, "data %s is not a regular file: only a file data store grows here", path);
+		return -EOPNOTSUPP;
+	}
+	uint64_t cur = pc->data_be->size, chunk;
+	struct lun_thin_pool_status ps;
+	lun_thin_pool_status(pc->pool, &ps);
+	chunk = ps.chunk_size;
+	*want = c->size ? c->size : (uint64_t)st.st_size;
+	*c->old = cur;
+	if (*want / chunk <= ps.chunks_total) {
+		snprintf(c->err, c->errlen, c->size ? "the new size must add at least one chunk (%llu bytes) to the "
+			 "pool's %llu bytes of data" : "the data file is not larger than the pool's %llu bytes by a "
+			 "chunk (%llu bytes): give --size", (unsigned long long)(c->size ? chunk : cur),
+			 (unsigned long long)(c->size ? cur : chunk));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int pool_grow_fn(struct stor_call *c)
+{
+	struct tgt_pool_conf *pc = call_pool(c);
+	char path[PATH_MAX];
+	uint64_t want = 0;
+	if (!pc)
+		return -ENOENT;
+	if (pc->failed || !pc->pool) {
+		snprintf(c->err, c->errlen, "pool %s is not open: %s", pc->name, pc->why);
+		return -ENODEV;
+	}
+	if (!abs_path(c->cfg, pc->data, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	int r = grow_check(c, pc, path, &want);
+	if (r == 0 && (r = lun_file_grow(pc->data_be, want)) < 0)
+		snprintf(c->err, c->errlen, "cannot extend %s: %s", path, strerror(-r));
+	if (r < 0)
+		return r;
+	want = pc->data_be->size;   /* rounded to the block size */
+	struct lun_thin_pool_status ps;
+	lun_thin_pool_status(pc->pool, &ps);
+	r = lun_thin_pool_grow(pc->pool, want - want % ps.chunk_size);
+	if (r < 0) {
+		snprintf(c->err, c->errlen, "the pool did not take the new space: %s", strerror(-r));
+		return r;
+	}
+	lun_thin_pool_status(pc->pool, &ps);
+	lun_thin_pool_set_low_water(pc->pool, low_water_chunks(pc, &ps), low_water_cb, pc->rt);
+	pc->size = want;
+	*c->now = want;
+	kinfo("pool %s: grown from %llu to %llu bytes (%llu chunks, %llu free) (admin)", pc->name,
+	      (unsigned long long)*c->old, (unsigned long long)want, (unsigned long long)ps.chunks_total,
+	      (unsigned long long)ps.chunks_free);
+	return 0;
+}
+
+/* ---- raid create / pool create ---- */
+static int add_raid_fn(struct stor_call *c)
+{
+	struct tgt_storage_rt *rt = c->cfg->stor_rt;
+	const struct tgt_config *pa = c->parsed;
+	char path[PATH_MAX];
+	int i = find_named(c->path, pa->raids, pa->n_raids, sizeof(pa->raids[0]));
+	if (i < 0)
+		return -ENOENT;
+	struct tgt_raid_conf rc = pa->raids[i];
+	for (int m = 0; m < rc.n_members; m++)
+		if (abs_path(c->cfg, rc.members[m], path, sizeof(path)) && file_exists(path)) {
+			snprintf(c->err, c->errlen, "member %s exists: raid create makes new arrays only (to "
+				 "assemble an existing one, add its section to the file and restart)", path);
+			return -EEXIST;
+		}
+	rc.create = true;
+	int r = raid_open_one(rt, &rc);
+	if (r < 0) {
+		snprintf(c->err, c->errlen, "%s", rc.why[0] ? rc.why : strerror(-r));
+		return r;
+	}
+	int idx = tgt_config_adopt_raid(c->cfg, &rc);
+	if (idx < 0) {
+		lun_backend_close(rc.be);
+		snprintf(c->err, c->errlen, "out of memory");
+		return idx;
+	}
+	kinfo("raid %s: created at run time (admin)", rc.name);
+	return 0;
+}
+
+/* Refusals before anything is created: existing metadata, an array in use. */
+static int add_pool_check(struct stor_call *c, const struct tgt_pool_conf *pc)
+{
+	char meta[PATH_MAX], data[PATH_MAX];
+	if (pc->data_raid < 0 && !pc->size && abs_path(c->cfg, pc->data, data, sizeof(data)) && !file_exists(data)) {
+		snprintf(c->err, c->errlen, "data file %s does not exist: give --size to create it", data);
+		return -ENOENT;
+	}
+	if (abs_path(c->cfg, pc->meta, meta, sizeof(meta)) && file_exists(meta)) {
+		snprintf(c->err, c->errlen, "metadata file %s exists: pool create makes new pools only (to open "
+			 "an existing one, add its section to the file and restart)", meta);
+		return -EEXIST;
+	}
+	for (int k = 0; pc->data_raid >= 0 && k < c->cfg->n_pools; k++)
+		if (c->cfg->pools[k].data_raid == pc->data_raid) {
+			snprintf(c->err, c->errlen, "raid %s already holds pool %s", pc->data, c->cfg->pools[k].name);
+			return -EBUSY;
+		}
+	return 0;
+}
+
+static int add_pool_fn(struct stor_call *c)
+{
+	struct tgt_storage_rt *rt = c->cfg->stor_rt;
+	struct tgt_config *cfg = c->cfg;
+	const struct tgt_config *pa = c->parsed;
+	int i = find_named(c->path, pa->pools, pa->n_pools, sizeof(pa->pools[0]));
+	if (i < 0)
+		return -ENOENT;
+	struct tgt_pool_conf pc = pa->pools[i];
+	pc.data_raid = find_named(pc.data, cfg->raids, cfg->n_raids, sizeof(cfg->raids[0]));
+	int r = add_pool_check(c, &pc);
+	if (r < 0)
+		return r;
+	if (!(pc.rt = pool_rt_new(rt, NULL)))
+		return -ENOMEM;
+	r = pool_open_one(rt, &pc);
+	int idx = r < 0 ? r : tgt_config_adopt_pool(cfg, &pc);
+	if (idx < 0) {
+		snprintf(c->err, c->errlen, "%s", r < 0 && pc.why[0] ? pc.why : strerror(-idx));
+		if (pc.pool)
+			lun_thin_pool_close(pc.pool);
+		lun_backend_close(pc.data_be);
+		pool_rt_free(pc.rt);
+		return idx;
+	}
+	for (int k = 0; k < cfg->n_pools; k++)   /* the array may have moved */
+		if (cfg->pools[k].rt)
+			cfg->pools[k].rt->pc = &cfg->pools[k];
+	kinfo("pool %s: created at run time (admin)", pc.name);
+	return 0;
+}
+
+int tgt_storage_add(struct tgt_config *cfg, const struct tgt_config *parsed, bool pool, const char *name,
+		    char *err, size_t errlen)
+{
+	err[0] = '\0';
+	int r = cfg->stor_rt ? 0 : tgt_storage_open(cfg, err, errlen);   /* no storage at start */
+	struct stor_call c = { .fn = pool ? add_pool_fn : add_raid_fn, .cfg = cfg, .parsed = parsed,
+			       .is_pool = pool, .path = name, .err = err, .errlen = errlen };
+	if (r == 0)
+		r = stor_call(&c);
+	if (r < 0 && !err[0])
+		snprintf(err, errlen, "%s", strerror(-r));
+	return r;
+}
+
+int tgt_storage_volume_list(struct tgt_config *cfg, int idx, struct tgt_volume_info **out, int *n)
+{
+	uint64_t count = 0;
+	struct stor_call c = { .fn = volume_list_fn, .cfg = cfg, .idx = idx, .out = out, .now = &count };
+	*out = NULL;
+	int r = stor_call(&c);
+	*n = (int)count;
+	return r;
+}
+
+int tgt_storage_volume_op(struct tgt_config *cfg, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
+			  uint64_t size)
+{
+	struct stor_call c = { .fn = volume_op_fn, .cfg = cfg, .idx = idx, .op = op, .id = id, .origin = origin,
+			       .size = size };
+	return stor_call(&c);
+}
+
+int tgt_storage_pool_grow(struct tgt_config *cfg, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
+			  char *err, size_t errlen)
+{
+	struct stor_call c = { .fn = pool_grow_fn, .cfg = cfg, .idx = idx, .size = new_size, .old = old,
+			       .now = now, .err = err, .errlen = errlen };
+	err[0] = '\0';
+	*old = *now = 0;
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_info(struct tgt_config *cfg, int idx, struct tgt_raid_info *out)
+{
+	struct stor_call c = { .fn = raid_info_fn, .cfg = cfg, .idx = idx, .out = out };
+	return stor_call(&c);
+}
+
+int tgt_storage_pool_info(struct tgt_config *cfg, int idx, struct tgt_pool_info *out)
+{
+	struct stor_call c = { .fn = pool_info_fn, .cfg = cfg, .idx = idx, .out = out };
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_scrub(struct tgt_config *cfg, int idx, bool repair)
+{
+	struct stor_call c = { .fn = raid_scrub_fn, .cfg = cfg, .idx = idx, .repair = repair };
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_scrub_stop(struct tgt_config *cfg, int idx, struct lun_raid_status *st)
+{
+	struct stor_call c = { .fn = raid_scrub_stop_fn, .cfg = cfg, .idx = idx, .out = st };
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_remove(struct tgt_config *cfg, int idx, int role, const char *what, bool check,
+			    char *path, char *err, size_t errlen)
+{
+	struct stor_call c = { .fn = raid_remove_fn, .cfg = cfg, .idx = idx, .role = role, .path = what,
+			       .repair = check, .out = path, .err = err, .errlen = errlen };
+	err[0] = '\0';
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_fail(struct tgt_config *cfg, int idx, int role)
+{
+	struct stor_call c = { .fn = raid_fail_fn, .cfg = cfg, .idx = idx, .role = role };
+	return stor_call(&c);
+}
+
+int tgt_storage_raid_add_spare(struct tgt_config *cfg, int idx, const char *path, char *err, size_t errlen)
+{
+	struct stor_call c = { .fn = raid_spare_fn, .cfg = cfg, .idx = idx, .path = path, .err = err,
+			       .errlen = errlen };
+	err[0] = '\0';
+	return stor_call(&c);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static void *control_main(void *arg)
+{
+	struct tgt_storage_rt *rt = arg;
+	int r = kloop_run(rt->loop);
+	if (r < 0)
+		kerr("storage control loop: %s", strerror(-r));
+	return NULL;
+}
+
+int tgt_storage_open(struct tgt_config *cfg, char *err, size_t errlen)
+{
+	struct tgt_storage_rt *rt = calloc(1, sizeof(*rt));
+	if (!rt || !(rt->loop = kloop_new(256))) {
+		free(rt);
+		snprintf(err, errlen, "storage: cannot create the control loop");
+		return -ENOMEM;
+	}
+	rt->cfg = cfg;
+	cfg->stor_rt = rt;
+	char path[PATH_MAX];
+	if (abs_path(cfg, "storage.status", path, sizeof(path)))
+		unlink(path);                  /* never show the last run's state */
+	raids_open(rt);                    /* loop not running yet (lun_raid.h) */
+	rt->tick.fn = status_tick;
+	kloop_timer_start(rt->loop, &rt->tick, STOR_TICK_MS);
+	int r = pthread_create(&rt->thread, NULL, control_main, rt);
+	if (r) {
+		snprintf(err, errlen, "storage: control thread: %s", strerror(r));
+		return -r;
+	}
+	rt->running = true;
+	pools_open(rt);
+	return 0;
+}
+
+/* Control thread (open_volume_fn): open the LUN's volume, creating it
+ * first (new, snapshot_of, clone_of) when the configuration says how. */
+static int open_volume(struct tgt_config *cfg, struct tgt_pool_conf *pc, struct tgt_lun_conf *l,
+		       struct lun_backend **out)
+{
+	const struct tgt_lun_storage *s = &l->stor;
+	int r = lun_thin_volume_open(pc->pool, s->volume, l->backend.block_size, out);
+	if (r != -ENOENT)
+		return r;
+	if (s->snapshot)
+		r = lun_thin_snapshot(pc->pool, s->origin, s->volume);
+	else if (s->clone)
+		r = lun_thin_clone(pc->pool, s->origin, s->volume);
+	else
+		r = l->backend.size ? lun_thin_volume_create(pc->pool, s->volume, l->backend.size) : -ENOENT;
+	if (r < 0)
+		return r;
+	if (s->snapshot || s->clone)
+		lineage_update(cfg, pc, s->volume, s->snapshot ? "snapshot" : "clone", s->origin);
+	kinfo("pool %s: volume %u created (%s)", pc->name, s->volume,
+	      s->snapshot ? "snapshot" : s->clone ? "clone" : "new");
+	return lun_thin_volume_open(pc->pool, s->volume, l->backend.block_size, out);
+}
+
+static int open_volume_fn(struct stor_call *c)
+{
+	struct tgt_pool_conf *pc = call_pool(c);
+	int r = open_volume(c->cfg, pc, c->lun, c->out);
+	/* a thin volume's backend belongs to the LU: read_only = yes (or a
+	 * snapshot) makes the LU write-protected */
+	if (r == 0 && c->lun->backend.read_only)
+		(*(struct lun_backend **)c->out)->read_only = true;
+	return r;
+}
+
+int tgt_storage_open_lun(struct tgt_config *cfg, struct tgt_lun_conf *l, struct lun_backend **out,
+			 char *err, size_t errlen)
+{
+	const char *why = NULL;
+	int r = -ENODEV;
+	if (l->stor.raid) {
+		int i = find_named(l->stor.raid, cfg->raids, cfg->n_raids, sizeof(cfg->raids[0]));
+		struct tgt_raid_conf *rc = i >= 0 ? &cfg->raids[i] : NULL;
+		if (rc && !rc->failed && (r = shared_backend(rc->be, out)) == 0)
+			(*out)->read_only |= l->backend.read_only;
+		if (rc && !rc->failed)
+			return r;
+		why = rc ? rc->why : "no such raid";
+	} else {
+		int i = find_named(l->stor.pool, cfg->pools, cfg->n_pools, sizeof(cfg->pools[0]));
+		struct tgt_pool_conf *pc = i >= 0 ? &cfg->pools[i] : NULL;
+		struct stor_call c = { .fn = open_volume_fn, .cfg = cfg, .idx = i, .lun = l, .out = out };
+		if (pc && !pc->failed && (r = stor_call(&c)) == 0)
+			return 0;
+		why = pc && pc->failed ? pc->why : strerror(-r);
+		if (pc && !pc->failed) {    /* the pool works: a bad volume is a configuration error */
+			snprintf(err, errlen, "pool %s volume %u: %s", pc->name, l->stor.volume,
+				 r == -ENOENT ? "does not exist (give 'size' to create it)"
+				 : r == -EBUSY ? "is open already (exported by another LUN: a volume has one opener)"
+				 : strerror(-r));
+			return r;
+		}
+	}
+	kerr("LUN %llu (%s %s): %s: answering NOT READY", (unsigned long long)l->lun, l->backend.type,
+	     l->stor.raid ? l->stor.raid : l->stor.pool, why);
+	return tgt_storage_offline_backend(l->backend.size, l->backend.block_size, out);
+}
+
+void tgt_storage_lu_created(struct tgt_config *cfg, struct tgt_lun_conf *l)
+{
+	int i = l->stor.pool ? find_named(l->stor.pool, cfg->pools, cfg->n_pools, sizeof(cfg->pools[0])) : -1;
+	struct tgt_pool_rt *pr = i >= 0 ? cfg->pools[i].rt : NULL;
+	if (!pr)
+		return;
+	pthread_mutex_lock(&pr->mu);
+	struct scsi_lu **n = realloc(pr->lus, (size_t)(pr->n_lus + 1) * sizeof(*n));
+	if (n) {
+		pr->lus = n;
+		pr->lus[pr->n_lus++] = l->lu;
+	}
+	pthread_mutex_unlock(&pr->mu);
+}
+
+void tgt_storage_lu_removed(struct tgt_config *cfg, struct scsi_lu *lu)
+{
+	for (int i = 0; i < cfg->n_pools; i++) {
+		struct tgt_pool_rt *pr = cfg->pools[i].rt;
+		if (!pr)
+			continue;
+		pthread_mutex_lock(&pr->mu);    /* low_water_ua holds it while it raises */
+		for (int k = 0; k < pr->n_lus; k++)
+			if (pr->lus[k] == lu)
+				pr->lus[k--] = pr->lus[--pr->n_lus];
+		pthread_mutex_unlock(&pr->mu);
+	}
+}
+
+void tgt_storage_forget_lus(struct tgt_config *cfg)
+{
+	for (int i = 0; i < cfg->n_pools; i++) {
+		struct tgt_pool_rt *pr = cfg->pools[i].rt;
+		if (!pr)
+			continue;
+		pthread_mutex_lock(&pr->mu);
+		pr->n_lus = 0;
+		pthread_mutex_unlock(&pr->mu);
+	}
+}
+
+static void pools_close(struct tgt_config *cfg)
+{
+	for (int i = 0; i < cfg->n_pools; i++) {
+		struct tgt_pool_conf *pc = &cfg->pools[i];
+		if (pc->pool) {
+			int r = lun_thin_pool_close(pc->pool);
+			if (r < 0)
+				kerr("pool %s: close: %s", pc->name, strerror(-r));
+		}
+		lun_backend_close(pc->data_be);   /* the file, or the shared view of an array */
+		pc->pool = NULL;
+		pc->data_be = NULL;
+	}
+}
+
+/* Runs on the control loop: are all arrays idle (no step in flight)? */
+struct quiesce_req {
+	struct kloop_task t;
+	struct tgt_config *cfg;
+	atomic_int state;            /* 0 asked, 1 busy, 2 idle */
+};
+
+static void quiesce_fn(struct kloop_task *t)
+{
+	struct quiesce_req *q = (struct quiesce_req *)t;
+	bool idle = true;
+	for (int i = 0; i < q->cfg->n_raids; i++)
+		if (q->cfg->raids[i].be)
+			idle &= lun_raid_quiesce(q->cfg->raids[i].be);
+	atomic_store(&q->state, idle ? 2 : 1);
+}
+
+/* Let the arrays' background steps in flight finish (up to 5 s) before the
+ * loop stops, so that none of their I/O outlives the arrays. */
+static void raids_quiesce(struct tgt_storage_rt *rt)
+{
+	struct quiesce_req q = { .t.fn = quiesce_fn, .cfg = rt->cfg };
+	for (int i = 0; i < 1000; i++) {
+		atomic_store(&q.state, 0);
+		kloop_post(rt->loop, &q.t);
+		while (atomic_load(&q.state) == 0)
+			usleep(1000);
+		if (atomic_load(&q.state) == 2)
+			return;
+		usleep(5000);
+	}
+	kwarn("storage: a RAID background step did not finish within 5 s; closing anyway");
+}
+
+void tgt_storage_close(struct tgt_config *cfg)
+{
+	struct tgt_storage_rt *rt = cfg->stor_rt;
+	if (!rt)
+		return;
+	pools_close(cfg);
+	if (rt->running)
+		raids_quiesce(rt);
+	if (rt->running) {
+		kloop_stop(rt->loop);
+		pthread_join(rt->thread, NULL);
+	}
+	kloop_timer_stop(rt->loop, &rt->tick);
+	for (int i = 0; i < cfg->n_raids; i++) {    /* loop stopped: allowed by lun_raid.h */
+		lun_backend_close(cfg->raids[i].be);
+		cfg->raids[i].be = NULL;
+	}
+	for (int i = 0; i < cfg->n_pools; i++) {
+		struct tgt_pool_rt *pr = cfg->pools[i].rt;
+		if (pr) {
+			pool_rt_free(pr);
+			cfg->pools[i].rt = NULL;
+		}
+	}
+	kloop_free(rt->loop);
+	free(rt);
+	cfg->stor_rt = NULL;
+}

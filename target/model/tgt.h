@@ -1,0 +1,107 @@
+/* The target daemon's model: configuration as loaded (portals, targets, LUNs,
+ * ACLs, CHAP, limits) and the server that runs it (listeners, worker
+ * threads, sessions).
+ *
+ * config.c fills a tgt_config from an INI file or the embedded default and
+ * opens the LUNs; server.c / conn.c / session.c run it. main.c glues them.
+ */
+#ifndef KURA_TGT_H
+#define KURA_TGT_H
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "target/iscsi/iscsi_login.h"
+#include "target/scsi/scsi.h"
+#include "target/model/storage.h"
+
+#define TGT_MAX_PORTALS 16
+#define TGT_MAX_TARGETS 64
+
+struct tgt_portal {
+	char addr[64];               /* numeric IPv4 or IPv6 address as configured */
+	uint16_t port;
+	uint16_t tpgt;               /* target portal group tag advertised in SendTargets */
+	uint16_t rel_port_id;        /* SCSI relative target port identifier (1-based) */
+	uint16_t tpg_id;             /* ALUA target port group */
+};
+
+struct tgt_lun_conf {
+	uint64_t lun;
+	struct lun_backend_params backend;  /* strings point into the config's storage */
+	struct scsi_lu_params ident;
+	struct scsi_lu *lu;          /* opened by tgt_config_open_luns() */
+	struct tgt_lun_storage stor; /* backend = thin / raid (target/model/storage.h) */
+};
+
+struct tgt_target {
+	char iqn[224];
+	char alias[256];
+	struct tgt_lun_conf *luns;
+	int n_luns;
+	char (*acl)[224];            /* initiator names allowed; n_acl == 0 => everyone */
+	int n_acl;
+	struct chap_account *chap_in;   /* accounts initiators log in with; 0 => none required */
+	int n_chap_in;
+	struct chap_account *chap_out;  /* mutual CHAP: the target's own account, or NULL */
+	struct scsi_lun_map *map;    /* built by tgt_config_open_luns() */
+};
+
+struct tgt_config {
+	struct tgt_portal portals[TGT_MAX_PORTALS];
+	int n_portals;
+	struct tgt_target *targets;
+	int n_targets;
+	struct chap_account *disc_chap_in;  /* discovery authentication (0 => none) */
+	int n_disc_chap_in;
+	struct chap_account *disc_chap_out;
+	struct iscsi_target_limits limits;
+	char data_dir[4096];
+	int workers;                 /* worker threads; 0 => one per CPU */
+	uint32_t nop_interval_ms;    /* NOP-In ping interval when idle [5000] */
+	uint32_t nop_timeout_ms;     /* connection dead if no answer [15000] */
+	uint32_t queue_depth;        /* commands per session window (MaxCmdSN - ExpCmdSN + 1) [256] */
+	char user[64];               /* drop root to this account after binding ("" => no drop) */
+	int log_level;               /* enum klog_level from [global] log_level, or -1 if unset */
+	char source[4096];           /* file name for messages, or "<embedded>" */
+	void *storage;               /* private: string storage */
+	struct tgt_raid_conf *raids; /* [raid NAME] sections (target/model/storage.h) */
+	int n_raids;
+	struct tgt_pool_conf *pools; /* [pool NAME] sections */
+	int n_pools;
+	struct tgt_storage_rt *stor_rt; /* private: control thread (storage.c) */
+	/* Run-time ACL / CHAP changes (admin_live.c): live_lock is held by the
+	 * login policy while it reads a target's acl / chap_in and by the admin
+	 * thread while it swaps them in; never across I/O. Arrays replaced at run
+	 * time are kept on `retired` until tgt_config_free(), because a login in
+	 * progress may still point at the old CHAP accounts. */
+	pthread_mutex_t live_lock;
+	struct tgt_retired *retired;
+	char config_path[4096];      /* absolute path of -c FILE ("" => embedded) */
+};
+
+/* Parse an INI file (path) or, if path is NULL, the embedded default.
+ * On error returns -EINVAL and writes "file:line: reason" into err. */
+int tgt_config_load(const char *path, struct tgt_config *cfg, char *err, size_t errlen);
+/* Apply command-line overrides after load. */
+int tgt_config_set_listen(struct tgt_config *cfg, const char *const *addrs, int n, char *err, size_t errlen);
+int tgt_config_set_data_dir(struct tgt_config *cfg, const char *dir);
+/* Open every LUN's backend and create LUs and LUN maps. -errno + reason. */
+int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen);
+void tgt_config_free(struct tgt_config *cfg);
+/* Run time (admin thread only): open src (a LUN of a parsed copy of the
+ * configuration; its strings are copied) in target t and publish it in t's
+ * LUN map. file / memory backends only. -errno + reason. */
+int tgt_config_add_lun(struct tgt_config *cfg, struct tgt_target *t, const struct tgt_lun_conf *src,
+		       char *err, size_t errlen);
+/* Drop LUN lun from t->luns once its LU has been removed and destroyed. */
+void tgt_config_forget_lun(struct tgt_target *t, uint64_t lun);
+/* The embedded default configuration text (INI). */
+extern const char tgt_default_config[];
+
+/* Keep p (bytes long, malloc'ed) until tgt_config_free, which wipes and
+ * frees it: an array replaced at run time that a login may still read. */
+void tgt_config_retire(struct tgt_config *cfg, void *p, size_t bytes);
+
+#endif
