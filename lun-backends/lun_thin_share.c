@@ -38,7 +38,7 @@
  * the caller to copy.
  *
  * Not for: copying data (the caller does the unaligned head and tail) or
- * SCSI semantics (target/scsi_xcopy.c).
+ * SCSI semantics (target/scsi/scsi_xcopy.c).
  */
 #include "lun-backends/lun_thin_internal.h"
 #include "common/log.h"

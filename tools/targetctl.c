@@ -1,6 +1,6 @@
 /* kura-targetctl: send one administration request to a running kura-targetd
  * over its Unix socket and print the answer. The protocol is in
- * target/admin.h: one request line, then output lines and "OK" / "ERR why".
+ * target/admin/admin.h: one request line, then output lines and "OK" / "ERR why".
  *
  * Not for: anything the daemon decides (this tool only forwards words).
  */

@@ -23,13 +23,13 @@
 #include <unistd.h>
 #include "common/kbuf.h"
 #include "common/log.h"
-#include "target/iscsi_pdu.c"
-#include "target/server.c"
-#include "target/session.c"
-#include "target/conn.c"
-#include "target/conn_login.c"
-#include "target/conn_scsi.c"
-#include "target/conn_tmf.c"
+#include "target/iscsi/iscsi_pdu.c"
+#include "target/transport/server.c"
+#include "target/transport/session.c"
+#include "target/transport/conn.c"
+#include "target/transport/conn_login.c"
+#include "target/transport/conn_scsi.c"
+#include "target/transport/conn_tmf.c"
 #include "../unit/conn_stubs.h"
 
 /* ---- stub login engine: one request, straight to full feature phase ---- */

@@ -10,9 +10,9 @@
  * At most 16 records; a short record ends the script.
  */
 #include <stdlib.h>
-#include "target/iscsi_keys.c"
-#include "target/chap.c"
-#include "target/iscsi_login.c"
+#include "target/iscsi/iscsi_keys.c"
+#include "target/iscsi/chap.c"
+#include "target/iscsi/iscsi_login.c"
 
 static const struct chap_account fz_in[1] = { { "alice", "alice-secret-123", 16 } };
 static const struct chap_account fz_out = { "target", "target-secret-456", 17 };

@@ -1,4 +1,4 @@
-/* libFuzzer harness for the iSCSI PDU codec (target/iscsi_pdu.c): arbitrary
+/* libFuzzer harness for the iSCSI PDU codec (target/iscsi/iscsi_pdu.c): arbitrary
  * bytes are cut into 48-byte headers (plus what follows as AHS), decoded by
  * the common decoder and by every per-opcode decoder, the AHS list is parsed,
  * and the decoded values are re-encoded where an encoder exists, so
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "target/iscsi_pdu.c"
+#include "target/iscsi/iscsi_pdu.c"
 
 static volatile uint32_t sink;
 

@@ -1,4 +1,4 @@
-/* Unit tests for target/chap.c: the 0x/0b binary value codec, the four
+/* Unit tests for target/iscsi/chap.c: the 0x/0b binary value codec, the four
  * digests (known answers computed independently with OpenSSL one-shot
  * functions and with fixed vectors from Python's hashlib), constant-time
  * comparison, and the target side of the exchange (algorithm choice,
@@ -12,8 +12,8 @@
 #include <openssl/evp.h>
 #include <openssl/md5.h>
 #include <openssl/sha.h>
-#include "target/iscsi_keys.c"
-#include "target/chap.c"
+#include "target/iscsi/iscsi_keys.c"
+#include "target/iscsi/chap.c"
 
 /* ---- codec ---- */
 

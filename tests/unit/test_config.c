@@ -1,4 +1,4 @@
-/* Unit tests of target/config.c: the embedded default, a full example, every
+/* Unit tests of target/model/config.c: the embedded default, a full example, every
  * validation error with its line number and reason (table-driven), sizes,
  * iSCSI names, portal addresses, --listen / --data-dir overrides, CHAP secret
  * lengths, duplicate keys, and opening LUNs over the real memory and file
@@ -18,20 +18,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "target/config.c"
-#include "target/config_default.c"
+#include "target/model/config.c"
+#include "target/model/config_default.c"
 /* iscsi_target_limits_default() is the login engine's; it lives in kura_target,
  * which unit tests do not link, so the engine comes in as source. */
-#include "target/iscsi_login.c"
-#include "target/iscsi_keys.c"
-#include "target/chap.c"
+#include "target/iscsi/iscsi_login.c"
+#include "target/iscsi/iscsi_keys.c"
+#include "target/iscsi/chap.c"
 
 /* The SCSI layer's LUs and LUN maps, for tgt_config_open_luns(). */
-#include "target/scsi_lu.c"
-#include "target/scsi_pr.c"
-#include "target/scsi_pr_file.c"
+#include "target/scsi/scsi_lu.c"
+#include "target/scsi/scsi_pr.c"
+#include "target/scsi/scsi_pr_file.c"
 /* [raid] / [pool] runtime, for tgt_config_open_luns() and tgt_config_free(). */
-#include "target/storage.c"
+#include "target/model/storage.c"
 
 /* ---- helpers ---- */
 

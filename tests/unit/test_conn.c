@@ -20,13 +20,13 @@
 #include <cmocka.h>
 #include "common/kbuf.h"
 #include "common/log.h"
-#include "target/iscsi_pdu.c"
-#include "target/server.c"
-#include "target/session.c"
-#include "target/conn.c"
-#include "target/conn_login.c"
-#include "target/conn_scsi.c"
-#include "target/conn_tmf.c"
+#include "target/iscsi/iscsi_pdu.c"
+#include "target/transport/server.c"
+#include "target/transport/session.c"
+#include "target/transport/conn.c"
+#include "target/transport/conn_login.c"
+#include "target/transport/conn_scsi.c"
+#include "target/transport/conn_tmf.c"
 #include "conn_stubs.h"
 
 /* ---- stub login engine ---- */

@@ -1,4 +1,4 @@
-/* Unit tests for the login engine (target/iscsi_login.c, iscsi_keys.c,
+/* Unit tests for the login engine (target/iscsi/iscsi_login.c, iscsi_keys.c,
  * chap.c): whole logins scripted request by request against a fake policy
  * (discovery, normal, CHAP and mutual CHAP with every digest and both value
  * encodings), the RFC 7143 combination rules and defaults, open-iscsi's key
@@ -12,9 +12,9 @@
 #include <openssl/evp.h>
 #include <openssl/md5.h>
 #include <openssl/sha.h>
-#include "target/iscsi_keys.c"
-#include "target/chap.c"
-#include "target/iscsi_login.c"
+#include "target/iscsi/iscsi_keys.c"
+#include "target/iscsi/chap.c"
+#include "target/iscsi/iscsi_login.c"
 
 #define T_PLAIN "iqn.2024-01.io.kura:plain"
 #define T_CHAP  "iqn.2024-01.io.kura:chap"

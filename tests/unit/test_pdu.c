@@ -1,4 +1,4 @@
-/* Unit tests for the iSCSI PDU codec (target/iscsi_pdu.c): every initiator
+/* Unit tests for the iSCSI PDU codec (target/iscsi/iscsi_pdu.c): every initiator
  * PDU decoded from hand-built bytes, every target PDU encoded and compared
  * byte for byte, AHS parsing, hostile headers, and CRC32C against the test
  * vectors of RFC 3720 appendix B.4.
@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "target/iscsi_pdu.c"
+#include "target/iscsi/iscsi_pdu.c"
 
 static void bhs_init(uint8_t *b, uint8_t op0, uint8_t flags, uint32_t dsl, uint32_t itt)
 {

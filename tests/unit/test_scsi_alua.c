@@ -1,20 +1,20 @@
-/* ALUA (target/scsi_alua.c): RTPG encoding in both formats with truncation,
+/* ALUA (target/scsi/scsi_alua.c): RTPG encoding in both formats with truncation,
  * STPG parameter-list decoding with hostile input, state names, the port
  * group table, and the per-opcode access check of every state against the
  * opcode table (SPC-4 5.16.2.4). */
-#include "target/scsi_cdb.c"
-#include "target/scsi_sense.c"
-#include "target/scsi_lu.c"
-#include "target/scsi_task.c"
-#include "target/scsi_inquiry.c"
-#include "target/scsi_mode.c"
-#include "target/scsi_spc.c"
-#include "target/scsi_sbc.c"
-#include "target/scsi_pr.c"
-#include "target/scsi_pr_cmd.c"
-#include "target/scsi_pr_file.c"
-#include "target/scsi_xcopy.c"
-#include "target/scsi_alua.c"
+#include "target/scsi/scsi_cdb.c"
+#include "target/scsi/scsi_sense.c"
+#include "target/scsi/scsi_lu.c"
+#include "target/scsi/scsi_task.c"
+#include "target/scsi/scsi_inquiry.c"
+#include "target/scsi/scsi_mode.c"
+#include "target/scsi/scsi_spc.c"
+#include "target/scsi/scsi_sbc.c"
+#include "target/scsi/scsi_pr.c"
+#include "target/scsi/scsi_pr_cmd.c"
+#include "target/scsi/scsi_pr_file.c"
+#include "target/scsi/scsi_xcopy.c"
+#include "target/scsi/scsi_alua.c"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,19 +1,19 @@
-/* Pure parser tests of the SCSI layer (target/scsi_cdb.c): every CDB length
+/* Pure parser tests of the SCSI layer (target/scsi/scsi_cdb.c): every CDB length
  * of the block commands, truncated CDBs, hostile fields, overflow-safe range
  * checks, CDB usage-map checking, UNMAP parameter lists, LUN encodings, and
  * the opcode table's consistency (usage byte 0 = opcode, lengths = group). */
-#include "target/scsi_cdb.c"
-#include "target/scsi_sense.c"
-#include "target/scsi_lu.c"
-#include "target/scsi_task.c"
-#include "target/scsi_inquiry.c"
-#include "target/scsi_mode.c"
-#include "target/scsi_spc.c"
-#include "target/scsi_sbc.c"
-#include "target/scsi_pr.c"
-#include "target/scsi_pr_cmd.c"
-#include "target/scsi_pr_file.c"
-#include "target/scsi_xcopy.c"
+#include "target/scsi/scsi_cdb.c"
+#include "target/scsi/scsi_sense.c"
+#include "target/scsi/scsi_lu.c"
+#include "target/scsi/scsi_task.c"
+#include "target/scsi/scsi_inquiry.c"
+#include "target/scsi/scsi_mode.c"
+#include "target/scsi/scsi_spc.c"
+#include "target/scsi/scsi_sbc.c"
+#include "target/scsi/scsi_pr.c"
+#include "target/scsi/scsi_pr_cmd.c"
+#include "target/scsi/scsi_pr_file.c"
+#include "target/scsi/scsi_xcopy.c"
 
 #include <setjmp.h>
 #include <stdarg.h>

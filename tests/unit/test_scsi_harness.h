@@ -7,18 +7,18 @@
  */
 #ifndef KURA_TEST_SCSI_HARNESS_H
 #define KURA_TEST_SCSI_HARNESS_H
-#include "target/scsi_cdb.c"
-#include "target/scsi_sense.c"
-#include "target/scsi_lu.c"
-#include "target/scsi_task.c"
-#include "target/scsi_inquiry.c"
-#include "target/scsi_mode.c"
-#include "target/scsi_spc.c"
-#include "target/scsi_sbc.c"
-#include "target/scsi_pr.c"
-#include "target/scsi_pr_cmd.c"
-#include "target/scsi_pr_file.c"
-#include "target/scsi_xcopy.c"
+#include "target/scsi/scsi_cdb.c"
+#include "target/scsi/scsi_sense.c"
+#include "target/scsi/scsi_lu.c"
+#include "target/scsi/scsi_task.c"
+#include "target/scsi/scsi_inquiry.c"
+#include "target/scsi/scsi_mode.c"
+#include "target/scsi/scsi_spc.c"
+#include "target/scsi/scsi_sbc.c"
+#include "target/scsi/scsi_pr.c"
+#include "target/scsi/scsi_pr_cmd.c"
+#include "target/scsi/scsi_pr_file.c"
+#include "target/scsi/scsi_xcopy.c"
 #include "common/kbuf_test.h"
 
 #include <setjmp.h>

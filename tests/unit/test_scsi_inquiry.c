@@ -1,4 +1,4 @@
-/* INQUIRY tests (target/scsi_inquiry.c): standard data, every VPD page byte
+/* INQUIRY tests (target/scsi/scsi_inquiry.c): standard data, every VPD page byte
  * by byte where fixed, allocation-length truncation, invalid page codes, and
  * NAA designator stability (same target IQN + LUN => same designator across
  * LU re-creation; different LUN or IQN => different). */

@@ -1,8 +1,8 @@
-/* Sense data tests (target/scsi_sense.c): fixed (70h) and descriptor (72h)
+/* Sense data tests (target/scsi/scsi_sense.c): fixed (70h) and descriptor (72h)
  * encodings byte for byte, with and without INFORMATION and sense-key
  * specific field pointers, and the reason table's mappings. */
-#include "target/scsi_cdb.c"
-#include "target/scsi_sense.c"
+#include "target/scsi/scsi_cdb.c"
+#include "target/scsi/scsi_sense.c"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* EXTENDED COPY / RECEIVE COPY RESULTS (target/scsi_xcopy.c): the pure
+/* EXTENDED COPY / RECEIVE COPY RESULTS (target/scsi/scsi_xcopy.c): the pure
  * parameter-list parser with hand-built, truncated and hostile lists, and
  * copies through scsi_task_exec() between two memory LUs (several chunks,
  * data checked), the COPY ABORTED cases, COPY STATUS / OPERATING PARAMETERS

@@ -1,4 +1,4 @@
-/* EXTENDED COPY between thin volumes of one pool (target/scsi_xcopy.c with
+/* EXTENDED COPY between thin volumes of one pool (target/scsi/scsi_xcopy.c with
  * lun_thin_share_range): through scsi_task_exec() on a real kloop, thin
  * LUNs 1 and 2 of a pool over a memory data store, LUN 0 a memory LU. A
  * segment with congruent, unaligned offsets is shared in the middle and

@@ -1,6 +1,6 @@
 /* Unit tests of the stacked storage configuration and runtime:
  * [raid NAME] / [pool NAME] sections and the thin / raid LUN keys
- * (target/config.c), and target/storage.c (opening a pool and its volumes,
+ * (target/model/config.c), and target/model/storage.c (opening a pool and its volumes,
  * snapshot / clone creation at first start, NOT READY for an array that
  * cannot assemble, the shared and offline backends, UA 38/07 on the LUs of
  * a pool). The config module comes in as source, like in test_config.c.
@@ -18,15 +18,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "target/config.c"
-#include "target/config_default.c"
-#include "target/iscsi_login.c"
-#include "target/iscsi_keys.c"
-#include "target/chap.c"
-#include "target/scsi_lu.c"
-#include "target/scsi_pr.c"
-#include "target/scsi_pr_file.c"
-#include "target/storage.c"
+#include "target/model/config.c"
+#include "target/model/config_default.c"
+#include "target/iscsi/iscsi_login.c"
+#include "target/iscsi/iscsi_keys.c"
+#include "target/iscsi/chap.c"
+#include "target/scsi/scsi_lu.c"
+#include "target/scsi/scsi_pr.c"
+#include "target/scsi/scsi_pr_file.c"
+#include "target/model/storage.c"
 
 static char err[1024];
 
