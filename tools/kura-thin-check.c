@@ -7,7 +7,7 @@
  *
  * Not for: editing volumes or salvaging data from a pool that will not open.
  */
-#include "lun-backends/lun_thin.h"
+#include "lun-backends/thin/lun_thin.h"
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

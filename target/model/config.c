@@ -30,8 +30,8 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 #include "common/log.h"
-#include "lun-backends/lun_raid.h"
-#include "lun-backends/lun_thin.h"
+#include "lun-backends/raid/lun_raid.h"
+#include "lun-backends/thin/lun_thin.h"
 
 #define CFG_MAX_KEYS 24
 #define CFG_SECRET_MIN 12     /* RFC 7143 recommends at least 96 bits */

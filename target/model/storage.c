@@ -38,8 +38,8 @@
 #include <unistd.h>
 #include "common/fileutil.h"
 #include "common/log.h"
-#include "lun-backends/lun_raid.h"
-#include "lun-backends/lun_thin.h"
+#include "lun-backends/raid/lun_raid.h"
+#include "lun-backends/thin/lun_thin.h"
 #include "target/model/tgt.h"
 
 #define STOR_TICK_MS 250

@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "lun-backends/lun_raid.h"
-#include "lun-backends/lun_thin.h"
+#include "lun-backends/raid/lun_raid.h"
+#include "lun-backends/thin/lun_thin.h"
 
 struct lun_backend;
 struct lun_thin_pool;

@@ -57,7 +57,7 @@
 #include <string.h>
 #include "common/kbuf.h"
 #include "common/log.h"
-#include "lun-backends/lun_thin.h"
+#include "lun-backends/thin/lun_thin.h"
 #include "target/scsi/scsi_internal.h"
 
 /* Limits (RECEIVE COPY RESULTS OPERATING PARAMETERS, VPD 8Fh). The

@@ -10,13 +10,13 @@
  * a real kloop. RAID_BENCH=1 also prints a RAID-6 vs single-file throughput
  * comparison (not a pass/fail test).
  */
-#include "lun-backends/lun_raid.c"
-#include "lun-backends/lun_raid_sb.c"
-#include "lun-backends/lun_raid_layout.c"
-#include "lun-backends/lun_raid_meta.c"
-#include "lun-backends/lun_raid_stripe.c"
-#include "lun-backends/lun_raid_mirror.c"
-#include "lun-backends/lun_raid_bg.c"
+#include "lun-backends/raid/lun_raid.c"
+#include "lun-backends/raid/lun_raid_sb.c"
+#include "lun-backends/raid/lun_raid_layout.c"
+#include "lun-backends/raid/lun_raid_meta.c"
+#include "lun-backends/raid/lun_raid_stripe.c"
+#include "lun-backends/raid/lun_raid_mirror.c"
+#include "lun-backends/raid/lun_raid_bg.c"
 #include "common/kbuf.h"
 
 #include <fcntl.h>

@@ -6,7 +6,7 @@
  * reports every byte, lun_thin_check clean); a segment whose offsets are
  * not congruent, and one to the memory LU, are copied. */
 #include "test_scsi_harness.h"
-#include "lun-backends/lun_thin.h"
+#include "lun-backends/thin/lun_thin.h"
 #include "xcopy_list.h"
 #include <unistd.h>
 

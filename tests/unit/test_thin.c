@@ -9,9 +9,9 @@
  * a fork + SIGKILL crash loop that checks every acknowledged write. */
 #include "lun-backends/lun_backend.c"
 #include "lun-backends/lun_file.c"
-#include "lun-backends/lun_thin_meta.c"
-#include "lun-backends/lun_thin_pool.c"
-#include "lun-backends/lun_thin_io.c"
+#include "lun-backends/thin/lun_thin_meta.c"
+#include "lun-backends/thin/lun_thin_pool.c"
+#include "lun-backends/thin/lun_thin_io.c"
 
 #include <poll.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Unit tests for copy by sharing chunks (lun-backends/lun_thin_share.c):
+/* Unit tests for copy by sharing chunks (lun-backends/thin/lun_thin_share.c):
  * volumes of a thin pool over a file in a temp dir, driven through a real
  * kloop like test_thin.c. Covers: both sides read the same after a share,
  * copy-on-write on either side afterwards, the unaligned head and tail the
@@ -9,9 +9,9 @@
  * thread (the fence). */
 #include "lun-backends/lun_backend.c"
 #include "lun-backends/lun_file.c"
-#include "lun-backends/lun_thin_meta.c"
-#include "lun-backends/lun_thin_pool.c"
-#include "lun-backends/lun_thin_io.c"
+#include "lun-backends/thin/lun_thin_meta.c"
+#include "lun-backends/thin/lun_thin_pool.c"
+#include "lun-backends/thin/lun_thin_io.c"
 /* Lets a test act while a share is between its fence and its journal write. */
 static void (*journal_hook)(void);
 static int hooked_journal_append(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n)
@@ -21,7 +21,7 @@ static int hooked_journal_append(struct lun_thin_pool *pool, const struct thin_r
 	return thin_journal_append(pool, recs, n);
 }
 #define thin_journal_append hooked_journal_append
-#include "lun-backends/lun_thin_share.c"
+#include "lun-backends/thin/lun_thin_share.c"
 #undef thin_journal_append
 
 #include <setjmp.h>

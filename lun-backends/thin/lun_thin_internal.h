@@ -8,7 +8,7 @@
  */
 #ifndef KURA_LUN_THIN_INTERNAL_H
 #define KURA_LUN_THIN_INTERNAL_H
-#include "lun-backends/lun_thin.h"
+#include "lun-backends/thin/lun_thin.h"
 #include "lun-backends/lun_internal.h"
 #include <pthread.h>
 

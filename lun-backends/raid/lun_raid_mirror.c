@@ -14,7 +14,7 @@
  *
  * Not for: parity levels (lun_raid_stripe.c).
  */
-#include "lun-backends/lun_raid_internal.h"
+#include "lun-backends/raid/lun_raid_internal.h"
 #include <errno.h>
 #include <stdlib.h>
 

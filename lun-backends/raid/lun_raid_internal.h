@@ -16,7 +16,7 @@
 #ifndef KURA_LUN_RAID_INTERNAL_H
 #define KURA_LUN_RAID_INTERNAL_H
 #include "lun-backends/lun_internal.h"
-#include "lun-backends/lun_raid.h"
+#include "lun-backends/raid/lun_raid.h"
 #include <pthread.h>
 #include <stdatomic.h>
 

@@ -28,7 +28,7 @@
  *
  * Not for: metadata encoding or commit (lun_thin_meta.c, lun_thin_pool.c).
  */
-#include "lun-backends/lun_thin_internal.h"
+#include "lun-backends/thin/lun_thin_internal.h"
 #include "common/kbuf.h"
 #include <errno.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
  *
  * Not for: foreground I/O.
  */
-#include "lun-backends/lun_raid_internal.h"
+#include "lun-backends/raid/lun_raid_internal.h"
 #include "common/log.h"
 #include <stdlib.h>
 #include <string.h>

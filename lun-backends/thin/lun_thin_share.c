@@ -40,7 +40,7 @@
  * Not for: copying data (the caller does the unaligned head and tail) or
  * SCSI semantics (target/scsi/scsi_xcopy.c).
  */
-#include "lun-backends/lun_thin_internal.h"
+#include "lun-backends/thin/lun_thin_internal.h"
 #include "common/log.h"
 #include <errno.h>
 #include <stdlib.h>

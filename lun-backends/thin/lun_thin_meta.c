@@ -22,7 +22,7 @@
  *
  * Not for: deciding what to record (lun_thin_pool.c) or the data path.
  */
-#include "lun-backends/lun_thin_internal.h"
+#include "lun-backends/thin/lun_thin_internal.h"
 #include "common/byteorder.h"
 #include "common/log.h"
 #include <errno.h>

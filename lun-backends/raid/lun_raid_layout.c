@@ -18,7 +18,7 @@
  *
  * Not for: I/O or state changes; everything here is pure.
  */
-#include "lun-backends/lun_raid_internal.h"
+#include "lun-backends/raid/lun_raid_internal.h"
 #include <errno.h>
 #include <isa-l/erasure_code.h>
 #include <isa-l/raid.h>

@@ -26,7 +26,7 @@
  *
  * Not for: data-path stripe logic (lun_raid_stripe.c, lun_raid_mirror.c).
  */
-#include "lun-backends/lun_raid_internal.h"
+#include "lun-backends/raid/lun_raid_internal.h"
 #include "common/kbuf.h"
 #include "common/log.h"
 #include <errno.h>

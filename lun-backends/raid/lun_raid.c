@@ -17,7 +17,7 @@
  * Not for: data path (lun_raid_stripe.c, lun_raid_mirror.c), background work
  * (lun_raid_bg.c), on-disk format (lun_raid_sb.c).
  */
-#include "lun-backends/lun_raid_internal.h"
+#include "lun-backends/raid/lun_raid_internal.h"
 #include "common/log.h"
 #include <errno.h>
 #include <stdio.h>

@@ -38,7 +38,7 @@
  * Not for: RAID-0/1/10 foreground I/O (lun_raid_mirror.c) or scheduling of
  * background work (lun_raid_bg.c).
  */
-#include "lun-backends/lun_raid_internal.h"
+#include "lun-backends/raid/lun_raid_internal.h"
 #include "common/kbuf.h"
 #include <errno.h>
 #include <isa-l/erasure_code.h>

@@ -32,7 +32,7 @@
  *
  * Not for: on-disk encoding (lun_thin_meta.c) or the data path (lun_thin_io.c).
  */
-#include "lun-backends/lun_thin_internal.h"
+#include "lun-backends/thin/lun_thin_internal.h"
 #include "common/log.h"
 #include <errno.h>
 #include <fcntl.h>

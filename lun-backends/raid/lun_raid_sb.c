@@ -19,7 +19,7 @@
  * Also the blocking I/O helper used at create / assemble / clean close time.
  * Not for: deciding what goes into the record (lun_raid.c, lun_raid_meta.c).
  */
-#include "lun-backends/lun_raid_internal.h"
+#include "lun-backends/raid/lun_raid_internal.h"
 #include "common/byteorder.h"
 #include "common/kbuf.h"
 #include <errno.h>
