@@ -1,7 +1,8 @@
 /* The administration socket: a thread that accepts one kura-targetctl
  * request at a time on a Unix socket, checks the peer's uid, parses the line
- * (admin_parse_line, pure), runs the command from a table and writes the
- * answer (text or JSON) followed by "OK" / "ERR reason". Protocol: admin.h.
+ * (admin_parse.c, pure), runs the command's handler from a table indexed by
+ * the decoded operation and writes the answer (text or JSON) followed by
+ * "OK" / "ERR reason". Protocol: admin.h.
  *
  * Everything it reads from running sessions goes through snapshots
  * (tgt_server_foreach_session, scsi_admin_lu_info); what it changes takes
@@ -25,42 +26,6 @@
 #include "target/admin/admin.h"
 #include "target/scsi/scsi_admin.h"
 #include "target/scsi/scsi_alua.h"
-
-/* ---- parser (pure) ---- */
-int admin_parse_line(const char *line, size_t len, struct admin_cmd *out, const char **why)
-{
-	memset(out, 0, sizeof(*out));
-	if (len && line[len - 1] == '\n')
-		len--;
-	if (len && line[len - 1] == '\r')
-		len--;
-	*why = "request too long";
-	if (len > ADMIN_MAX_LINE)
-		return -EINVAL;
-	memcpy(out->buf, line, len);
-	char *p = out->buf, *end = out->buf + len;
-	for (;;) {
-		while (p < end && (*p == ' ' || *p == '\t'))
-			*p++ = '\0';
-		if (p == end)
-			break;
-		*why = "too many words";
-		if (out->argc == ADMIN_MAX_ARGS)
-			return -EINVAL;
-		const char *w = p;
-		for (; p < end && *p != ' ' && *p != '\t'; p++)
-			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E) {
-				*why = "non-printable byte in request";
-				return -EINVAL;
-			}
-		if (!strcmp(w, "--json") || (p - w == 6 && !strncmp(w, "--json", 6)))
-			out->json = true;
-		else
-			out->argv[out->argc++] = w;
-	}
-	*why = "empty request";
-	return out->argc ? 0 : -EINVAL;
-}
 
 /* ---- output helpers ---- */
 struct admin {
@@ -216,29 +181,20 @@ static int list_sessions(struct admin *a, FILE *f, bool json)
 	return r < 0 ? r : 0;
 }
 
-static const struct { const char *what; int (*fn)(struct admin *, FILE *, bool); } lists[] = {
-	{ "targets", list_targets }, { "portals", list_portals },
-	{ "luns", list_luns },       { "sessions", list_sessions },
+/* Indexed by enum admin_list. */
+static int (*const lists[])(struct admin *, FILE *, bool) = {
+	list_targets, list_portals, list_luns, list_sessions,
 };
 
 static int cmd_list(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	*why = "usage: list targets|portals|luns|sessions [--json]";
-	for (size_t i = 0; c->argc == 2 && i < sizeof(lists) / sizeof(lists[0]); i++)
-		if (!strcmp(c->argv[1], lists[i].what))
-			return lists[i].fn(a, f, c->json);
-	return -EINVAL;
+	(void)why;
+	return lists[c->what](a, f, c->json);
 }
 
 /* ---- LUN lookup ---- */
-static struct scsi_lu *find_lu(struct admin *a, const char *iqn, const char *lun, const char **why)
+static struct scsi_lu *find_lu(struct admin *a, const char *iqn, uint64_t n, const char **why)
 {
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(lun, &end, 10);
-	*why = "bad LUN number";
-	if (errno || *end || n >= SCSI_MAX_LUNS || lun[0] == '-')
-		return NULL;
 	const struct tgt_target *t = NULL;
 	for (int i = 0; i < a->cfg->n_targets && !t; i++)
 		if (!strcmp(a->cfg->targets[i].iqn, iqn))
@@ -288,10 +244,7 @@ static void show_json(FILE *f, const struct scsi_admin_lu *i, const struct scsi_
 
 static int cmd_show(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	*why = "usage: show lun IQN LUN [--json]";
-	if (c->argc != 4 || strcmp(c->argv[1], "lun"))
-		return -EINVAL;
-	struct scsi_lu *lu = find_lu(a, c->argv[2], c->argv[3], why);
+	struct scsi_lu *lu = find_lu(a, c->iqn, c->lun, why);
 	if (!lu)
 		return -ENOENT;
 	struct scsi_admin_lu info;
@@ -304,10 +257,7 @@ static int cmd_show(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 
 static int cmd_clear_resv(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	*why = "usage: clear-reservation IQN LUN";
-	if (c->argc != 3)
-		return -EINVAL;
-	struct scsi_lu *lu = find_lu(a, c->argv[1], c->argv[2], why);
+	struct scsi_lu *lu = find_lu(a, c->iqn, c->lun, why);
 	if (!lu)
 		return -ENOENT;
 	int n = scsi_admin_clear_pr(lu);
@@ -336,23 +286,19 @@ static int alua_show(FILE *f, bool json)
 	return 0;
 }
 
-static int cmd_alua(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+static int cmd_alua_show(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	*why = "usage: alua show | alua set PORT_GROUP STATE";
-	if (c->argc == 2 && !strcmp(c->argv[1], "show"))
-		return alua_show(f, c->json);
-	if (c->argc != 4 || strcmp(c->argv[1], "set"))
-		return -EINVAL;
-	char *end;
-	unsigned long g = strtoul(c->argv[2], &end, 10);
-	int st = scsi_alua_state_parse(c->argv[3]);
-	*why = "bad port group or state";
-	if (*end || g == 0 || g > 65535 || st < 0)
-		return -EINVAL;
-	int r = scsi_alua_set_state((uint16_t)g, st);
+	(void)a, (void)why;
+	return alua_show(f, c->json);
+}
+
+static int cmd_alua_set(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	(void)a, (void)f;
+	int r = scsi_alua_set_state((uint16_t)c->num, c->state);
 	*why = "no such port group";
 	if (r == 0)
-		kinfo("admin: port group %lu is now %s", g, scsi_alua_state_name(st));
+		kinfo("admin: port group %lu is now %s", c->num, scsi_alua_state_name(c->state));
 	return r;
 }
 
@@ -391,29 +337,31 @@ static int cmd_copy(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 	return admin_storage_copy(a->cfg, c, f, why);
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct admin *, const struct admin_cmd *, FILE *, const char **);
-} commands[] = {
-	{ "list", cmd_list }, { "show", cmd_show },
-	{ "clear-reservation", cmd_clear_resv }, { "alua", cmd_alua },
-	{ "acl", cmd_acl }, { "chap", cmd_chap }, { "lun", cmd_lun },
-	{ "raid", cmd_raid }, { "pool", cmd_pool }, { "volume", cmd_volume },
-	{ "snapshot", cmd_copy }, { "clone", cmd_copy },
+typedef int (*admin_handler)(struct admin *, const struct admin_cmd *, FILE *, const char **);
+
+static const admin_handler handlers[ADMIN_N_OPS] = {
+	[ADMIN_LIST] = cmd_list, [ADMIN_SHOW_LUN] = cmd_show, [ADMIN_CLEAR_RESV] = cmd_clear_resv,
+	[ADMIN_ALUA_SHOW] = cmd_alua_show, [ADMIN_ALUA_SET] = cmd_alua_set,
+	[ADMIN_ACL_ADD] = cmd_acl, [ADMIN_ACL_REMOVE] = cmd_acl,
+	[ADMIN_CHAP_ADD] = cmd_chap, [ADMIN_CHAP_REMOVE] = cmd_chap,
+	[ADMIN_LUN_ADD] = cmd_lun, [ADMIN_LUN_REMOVE] = cmd_lun,
+	[ADMIN_RAID_STATUS] = cmd_raid, [ADMIN_RAID_SCRUB] = cmd_raid, [ADMIN_RAID_FAIL] = cmd_raid,
+	[ADMIN_RAID_ADD_SPARE] = cmd_raid, [ADMIN_RAID_REMOVE] = cmd_raid, [ADMIN_RAID_CREATE] = cmd_raid,
+	[ADMIN_POOL_STATUS] = cmd_pool, [ADMIN_POOL_GROW] = cmd_pool, [ADMIN_POOL_CREATE] = cmd_pool,
+	[ADMIN_VOLUME_LIST] = cmd_volume, [ADMIN_VOLUME_CREATE] = cmd_volume,
+	[ADMIN_VOLUME_RESIZE] = cmd_volume, [ADMIN_VOLUME_DELETE] = cmd_volume,
+	[ADMIN_SNAPSHOT_CREATE] = cmd_copy, [ADMIN_CLONE_CREATE] = cmd_copy,
 };
 
 static void run_line(struct admin *a, const char *line, size_t len, FILE *f)
 {
 	struct admin_cmd c;
 	const char *why = "unknown command";
-	int r = admin_parse_line(line, len, &c, &why);
-	if (r == 0) {
-		r = -EINVAL;
-		why = "unknown command";
-		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-			if (!strcmp(c.argv[0], commands[i].name))
-				r = commands[i].fn(a, &c, f, &why);
-	}
+	/* The parser's last reason is the handler's default one: a handler
+	 * sets its own before anything else can fail. */
+	int r = admin_parse(line, len, &c, &why);
+	if (r == 0)
+		r = handlers[c.op](a, &c, f, &why);
 	if (r < 0)
 		fprintf(f, "ERR %s\n", why);
 	else

@@ -61,22 +61,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include "target/admin/admin_parse.h"
 #include "target/transport/server.h"
 
-#define ADMIN_MAX_LINE 1024
-#define ADMIN_MAX_ARGS 12
-
-struct admin_cmd {
-	int argc;
-	const char *argv[ADMIN_MAX_ARGS];
-	bool json;
-	char buf[ADMIN_MAX_LINE + 1];
-};
-
-/* Pure: split one request line (len bytes, no NUL needed; a trailing "\n"
- * or "\r\n" is allowed). 0, or -EINVAL with *why set (empty, too long,
- * non-printable byte, too many words). */
-int admin_parse_line(const char *line, size_t len, struct admin_cmd *out, const char **why);
 
 /* Register the portals' port groups with the ALUA table and the hook that
  * raises 2A/06 on every LU of cfg. Call before tgt_server_start(). */

@@ -386,10 +386,7 @@ static int change(struct tgt_config *cfg, const struct edit *ed, FILE *f, const 
 int admin_live_acl(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
 		   const char **why)
 {
-	*why = "usage: acl add|remove IQN INITIATOR";
-	if (c->argc != 4 || (strcmp(c->argv[1], "add") && strcmp(c->argv[1], "remove")))
-		return -EINVAL;
-	struct edit ed = { c->argv[2], "allow", c->argv[3], !strcmp(c->argv[1], "add") };
+	struct edit ed = { c->iqn, "allow", c->argv[3], c->op == ADMIN_ACL_ADD };
 	int r = change(cfg, &ed, f, why);
 	if (r == 0)
 		kinfo("admin: %s initiator %s %s the ACL of %s", ed.add ? "added" : "removed", ed.value,
@@ -408,21 +405,14 @@ int admin_live_acl(struct tgt_config *cfg, struct tgt_server *srv, const struct 
  * socket (kura-targetctl read it from a file or stdin) and is never logged. */
 int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	bool add = c->argc == 5 && !strcmp(c->argv[1], "add");
-	*why = "usage: chap add IQN USER SECRET | chap remove IQN USER";
-	if (!add && (c->argc != 4 || strcmp(c->argv[1], "remove")))
-		return -EINVAL;
-	const char *user = c->argv[3];
-	*why = "CHAP user names cannot contain ':'";
-	if (strchr(user, ':'))
-		return -EINVAL;
-	char value[600];
-	int n = add ? snprintf(value, sizeof(value), "%s:%s", user, c->argv[4])
-		    : snprintf(value, sizeof(value), "%s:", user);
-	*why = "CHAP user or secret too long";
-	if (n < 0 || (size_t)n >= sizeof(value))
-		return -EINVAL;
-	struct edit ed = { c->argv[2], "chap", value, add };
+	bool add = c->op == ADMIN_CHAP_ADD;
+	const char *user = c->user;
+	char value[600];      /* admin_parse.c checked that "USER:SECRET" fits */
+	if (add)
+		snprintf(value, sizeof(value), "%s:%s", user, c->argv[4]);
+	else
+		snprintf(value, sizeof(value), "%s:", user);
+	struct edit ed = { c->iqn, "chap", value, add };
 	int r = change(cfg, &ed, f, why);
 	explicit_bzero(value, sizeof(value));
 	if (r == 0)
@@ -443,7 +433,7 @@ struct lun_change {
 	bool add, force;
 	uint64_t lun;
 	const char *iqn;
-	char section[1024];       /* add: the text of the new section */
+	char section[ADMIN_LUN_SECTION_MAX];   /* add: the text of the new section */
 	bool published;           /* add: the LU is in the map */
 	struct tgt_server *srv;
 	struct tgt_config *cfg;
@@ -590,53 +580,22 @@ static void lun_finish(struct live_ctx *x, struct tgt_target *nt, int r)
 		lun_drain_destroy(lc, x->t, NULL);   /* the file was not changed: take it back */
 }
 
-static const char *const lun_keys[] = { "backend=", "path=", "size=", "block_size=", "thin=",
-					 "pool=", "volume=", "raid=", "read_only=" };
-#define N_LUN_KEYS (sizeof(lun_keys) / sizeof(lun_keys[0]))
-
-/* key=value words into the text of a [lun N] section. */
-static int lun_section(const struct admin_cmd *c, struct lun_change *lc, const char **why)
+/* key=value words into the text of a [lun N] section (admin_parse.c
+ * checked the keys and that the section fits). */
+static void lun_section(const struct admin_cmd *c, struct lun_change *lc)
 {
 	size_t n = (size_t)snprintf(lc->section, sizeof(lc->section), "[lun %llu]\n", (unsigned long long)lc->lun);
 	bool file = false;
-	for (int i = 4; i < c->argc; i++) {
-		const char *a = c->argv[i];
-		size_t k = 0;
-		while (k < N_LUN_KEYS && strncmp(a, lun_keys[k], strlen(lun_keys[k])))
-			k++;
-		*why = "lun add takes backend=file|memory|thin|raid, path=, size=, block_size=, thin=, pool=, "
-		       "volume=, raid=, read_only=";
-		if (k == N_LUN_KEYS || strpbrk(a, ";#[]"))
-			return -EINVAL;
+	for (int i = 4; i < c->argc && n < sizeof(lc->section); i++) {
+		const char *a = c->argv[i], *eq = strchr(a, '=');
 		file |= !strcmp(a, "backend=file");
-		n += (size_t)snprintf(lc->section + n, sizeof(lc->section) - n, "%.*s = %s\n",
-				      (int)(strlen(lun_keys[k]) - 1), lun_keys[k], strchr(a, '=') + 1);
-		if (n >= sizeof(lc->section))
-			break;
+		n += (size_t)snprintf(lc->section + n, sizeof(lc->section) - n, "%.*s = %s\n", (int)(eq - a), a,
+				      eq + 1);
 	}
 	if (file && n < sizeof(lc->section))
 		n += (size_t)snprintf(lc->section + n, sizeof(lc->section) - n, "create = yes\n");
-	*why = "request too long";
-	if (n + 2 >= sizeof(lc->section))
-		return -EINVAL;
 	lc->section[n] = '\n';
 	lc->section[n + 1] = '\0';
-	return 0;
-}
-
-static int lun_parse(const struct admin_cmd *c, struct lun_change *lc, const char **why)
-{
-	char *end;
-	lc->iqn = c->argv[2];
-	lc->lun = strtoull(c->argv[3], &end, 10);
-	*why = "LUN must be a number 0..255";
-	if (*end || c->argv[3][0] == '-' || lc->lun >= SCSI_MAX_LUNS)
-		return -EINVAL;
-	if (lc->add)
-		return lun_section(c, lc, why);
-	lc->force = c->argc == 5 && !strcmp(c->argv[4], "--force");
-	*why = "usage: lun remove IQN LUN [--force]";
-	return c->argc == 4 || lc->force ? 0 : -EINVAL;
 }
 
 /* A reservation means initiators coordinate through this LU: refuse to pull
@@ -671,21 +630,17 @@ int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct 
 		   const char **why)
 {
 	static struct live_ctx x;   /* admin thread only: err outlives the call for *why */
-	struct lun_change lc = { .add = c->argc >= 2 && !strcmp(c->argv[1], "add"), .srv = srv, .cfg = cfg };
-	*why = "usage: lun add IQN LUN backend=file|memory [path=P] size=S [block_size=B] [thin=yes|no] | "
-	       "lun add IQN LUN backend=thin pool=P volume=ID [read_only=yes] [block_size=B] | "
-	       "lun remove IQN LUN [--force]";
-	if (c->argc < 4 || (!lc.add && strcmp(c->argv[1], "remove")))
-		return -EINVAL;
+	struct lun_change lc = { .add = c->op == ADMIN_LUN_ADD, .force = c->force, .lun = c->lun, .iqn = c->iqn,
+				 .srv = srv, .cfg = cfg };
 	buf_free(&x.text);
 	memset(&x, 0, sizeof(x));
 	x.cfg = cfg;
 	x.prepare = lun_prepare;
 	x.finish = lun_finish;
 	x.arg = &lc;
-	int r = lun_parse(c, &lc, why);
-	if (r == 0)
-		r = lun_check(&x, &lc, why);
+	if (lc.add)
+		lun_section(c, &lc);
+	int r = lun_check(&x, &lc, why);
 	struct buf next = { 0 };
 	if (r == 0 && (r = load_current(&x)) < 0)
 		*why = "cannot read the configuration file";

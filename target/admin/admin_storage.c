@@ -165,12 +165,9 @@ static int raid_scrub_stop(struct tgt_config *cfg, const struct admin_cmd *c, FI
 
 static int raid_scrub(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	bool repair = c->argc == 4 && !strcmp(c->argv[3], "--repair");
-	*why = "usage: raid scrub NAME [--repair | --stop]";
-	if (c->argc == 4 && !strcmp(c->argv[3], "--stop"))
+	bool repair = c->repair;
+	if (c->stop)
 		return raid_scrub_stop(cfg, c, f, why);
-	if (c->argc != 3 && !repair)
-		return -EINVAL;
 	int i = find_raid(cfg, c->argv[2], why);
 	int r = i < 0 ? i : tgt_storage_raid_scrub(cfg, i, repair);
 	if (r == -EBUSY)
@@ -184,14 +181,7 @@ static int raid_scrub(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f
 
 static int raid_fail(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	char *end;
-	*why = "usage: raid fail NAME ROLE";
-	if (c->argc != 4)
-		return -EINVAL;
-	long role = strtol(c->argv[3], &end, 10);
-	*why = "bad role";
-	if (*end || role < 0 || role >= LUN_RAID_MAX_MEMBERS)
-		return -EINVAL;
+	long role = (long)c->num;
 	int i = find_raid(cfg, c->argv[2], why);
 	int r = i < 0 ? i : tgt_storage_raid_fail(cfg, i, (int)role);
 	if (r == -EINVAL)
@@ -227,9 +217,6 @@ static int spare_apply(void *arg, const struct tgt_config *parsed, char *err, si
  * the next start finds it (assembly takes members and spares in any order). */
 static int raid_add_spare(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	*why = "usage: raid add-spare NAME PATH";
-	if (c->argc != 4)
-		return -EINVAL;
 	int i = find_raid(cfg, c->argv[2], why);
 	if (i < 0)
 		return i;
@@ -262,9 +249,6 @@ static int raid_remove(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 {
 	static struct remove_arg a;         /* admin thread only */
 	static char err[PATH_MAX + 128];
-	*why = "usage: raid remove NAME ROLE|PATH";
-	if (c->argc != 4 || !c->argv[3][0])
-		return -EINVAL;
 	int i = find_raid(cfg, c->argv[2], why);
 	if (i < 0)
 		return i;
@@ -340,20 +324,11 @@ static int add_storage(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 	return r;
 }
 
-static bool name_ok(const char *n)
-{
-	return !strpbrk(n, ";#[]=,") && strlen(n) < TGT_STORAGE_NAME_MAX;
-}
-
 static int raid_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	static const char *const keys[][2] = { { "level", "level" }, { "members", "members" },
 		{ "member_size", "member_size" }, { "chunk", "chunk" } };
 	char sect[ADMIN_MAX_LINE + 128];
-	*why = "usage: raid create NAME level=0|1|5|6|10 members=P1,P2,... member_size=S [chunk=C]";
-	if (c->argc < 6 || !name_ok(c->argv[2]) || !has_word(c, 3, "level=") || !has_word(c, 3, "members=") ||
-	    !has_word(c, 3, "member_size="))
-		return -EINVAL;
 	if (find_raid(cfg, c->argv[2], why) >= 0) {
 		*why = "the array exists";
 		return -EEXIST;
@@ -366,27 +341,19 @@ static int raid_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 	return add_storage(cfg, c, f, sect, false, why);
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct tgt_config *, const struct admin_cmd *, FILE *, const char **);
-} raid_cmds[] = {
-	{ "status", raid_status }, { "scrub", raid_scrub },
-	{ "fail", raid_fail },     { "add-spare", raid_add_spare },
-	{ "remove", raid_remove },
-	{ "create", raid_create },
-};
-
+/* raid ... requests, decoded by admin_parse.c (which also checked the words
+ * that need no lookup). */
 int admin_storage_raid(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	*why = "usage: raid status [NAME] | scrub NAME [--repair | --stop] | fail NAME ROLE | remove NAME ROLE|PATH | "
-	       "add-spare NAME PATH | "
-	       "create NAME level=L members=P1,P2,... member_size=S [chunk=C]";
-	if (c->argc < 2 || (c->argc > 3 && !strcmp(c->argv[1], "status")))
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(raid_cmds) / sizeof(raid_cmds[0]); i++)
-		if (!strcmp(c->argv[1], raid_cmds[i].name))
-			return raid_cmds[i].fn(cfg, c, f, why);
-	return -EINVAL;
+	switch (c->op) {
+	case ADMIN_RAID_STATUS: return raid_status(cfg, c, f, why);
+	case ADMIN_RAID_SCRUB: return raid_scrub(cfg, c, f, why);
+	case ADMIN_RAID_FAIL: return raid_fail(cfg, c, f, why);
+	case ADMIN_RAID_ADD_SPARE: return raid_add_spare(cfg, c, f, why);
+	case ADMIN_RAID_REMOVE: return raid_remove(cfg, c, f, why);
+	case ADMIN_RAID_CREATE: return raid_create(cfg, c, f, why);
+	default: return -EINVAL;
+	}
 }
 
 /* ---- pool status ---- */
@@ -428,10 +395,6 @@ static int pool_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 	static const char *const keys[][2] = { { "path", "data" }, { "raid", "data" }, { "size", "size" },
 		{ "chunk_size", "chunk_size" }, { "meta", "meta" } };
 	char sect[ADMIN_MAX_LINE + 128];
-	bool path = has_word(c, 3, "path="), raid = has_word(c, 3, "raid=");
-	*why = "usage: pool create NAME path=FILE [size=S] | raid=NAME, [chunk_size=C] [meta=M]";
-	if (c->argc < 4 || !name_ok(c->argv[2]) || path == raid)
-		return -EINVAL;
 	if (find_pool(cfg, c->argv[2], why) >= 0) {
 		*why = "the pool exists";
 		return -EEXIST;
@@ -448,13 +411,10 @@ static int pool_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct tgt_pool_info in;
-	if (c->argc >= 2 && !strcmp(c->argv[1], "grow"))
+	if (c->op == ADMIN_POOL_GROW)
 		return pool_grow(cfg, c, f, why);
-	if (c->argc >= 2 && !strcmp(c->argv[1], "create"))
+	if (c->op == ADMIN_POOL_CREATE)
 		return pool_create(cfg, c, f, why);
-	*why = "usage: pool status [NAME] [--json] | pool grow NAME [size=S] | pool create NAME ...";
-	if (c->argc < 2 || c->argc > 3 || strcmp(c->argv[1], "status"))
-		return -EINVAL;
 	int from = 0, to = cfg->n_pools;
 	if (c->argc == 3 && (from = find_pool(cfg, c->argv[2], why)) < 0)
 		return from;
@@ -519,9 +479,6 @@ static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f,
 {
 	static char msg[300];     /* admin thread only; *why may point here */
 	char value[32];
-	*why = "usage: pool grow NAME [size=S]";
-	if (c->argc != 3 && c->argc != 4)
-		return -EINVAL;
 	int i = find_pool(cfg, c->argv[2], why);
 	if (i < 0)
 		return i;
@@ -780,25 +737,15 @@ static int volume_delete(struct tgt_config *cfg, int pi, const struct admin_cmd 
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct tgt_config *, int, const struct admin_cmd *, FILE *, const char **);
-} volume_cmds[] = {
-	{ "list", volume_list }, { "create", volume_create },
-	{ "resize", volume_resize }, { "delete", volume_delete },
+/* Indexed by c->op - ADMIN_VOLUME_LIST. */
+static int (*const volume_cmds[])(struct tgt_config *, int, const struct admin_cmd *, FILE *, const char **) = {
+	volume_list, volume_create, volume_resize, volume_delete,
 };
 
 int admin_storage_volume(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	*why = "usage: volume list POOL | create POOL ID size=S | resize POOL ID size=S | delete POOL ID";
-	if (c->argc < 3)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(volume_cmds) / sizeof(volume_cmds[0]); i++)
-		if (!strcmp(c->argv[1], volume_cmds[i].name)) {
-			int pi = find_pool(cfg, c->argv[2], why);
-			return pi < 0 ? pi : volume_cmds[i].fn(cfg, pi, c, f, why);
-		}
-	return -EINVAL;
+	int pi = find_pool(cfg, c->argv[2], why);
+	return pi < 0 ? pi : volume_cmds[c->op - ADMIN_VOLUME_LIST](cfg, pi, c, f, why);
 }
 
 /* snapshot create POOL ORIGIN NEW | clone create POOL ORIGIN NEW: one
@@ -806,12 +753,9 @@ int admin_storage_volume(struct tgt_config *cfg, const struct admin_cmd *c, FILE
  * thread's view: includes the hop to the control thread). */
 int admin_storage_copy(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	bool snap = !strcmp(c->argv[0], "snapshot");
+	bool snap = c->op == ADMIN_SNAPSHOT_CREATE;
 	uint32_t origin, id;
 	struct timespec t0, t1;
-	*why = snap ? "usage: snapshot create POOL ORIGIN_ID NEW_ID" : "usage: clone create POOL ORIGIN_ID NEW_ID";
-	if (c->argc != 5 || strcmp(c->argv[1], "create"))
-		return -EINVAL;
 	int pi = find_pool(cfg, c->argv[2], why);
 	int r = pi < 0 ? pi : parse_id(c->argv[3], &origin, why);
 	if (r == 0)
