@@ -97,3 +97,31 @@ int kfile_create(const char *path, const void *data, size_t len, mode_t mode)
 {
 	return put_file(path, data, len, mode, true);
 }
+
+int kfile_mkdir_p(const char *dir, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	int n = snprintf(tmp, sizeof(tmp), "%s", dir);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int kfile_mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	int r = dir_of(path, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	return strcmp(dir, ".") && strcmp(dir, "/") ? kfile_mkdir_p(dir, 0755) : 0;
+}

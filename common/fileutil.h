@@ -37,4 +37,12 @@ int kfile_replace(const char *path, const void *data, size_t len, mode_t mode);
 /* As kfile_replace, but only if path does not exist yet (-EEXIST if it does). */
 int kfile_create(const char *path, const void *data, size_t len, mode_t mode);
 
+/* mkdir -p: missing parents are created with mode 0755, dir itself with
+ * `mode`; directories that exist already are left as they are. */
+int kfile_mkdir_p(const char *dir, mode_t mode);
+
+/* kfile_mkdir_p (0755) of the directory that holds path, e.g. the directory
+ * of a socket file; nothing to do for a bare name or one under "/". */
+int kfile_mkdir_parent(const char *path);
+
 #endif

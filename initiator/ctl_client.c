@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/hex.h"
+#include "common/unixsock.h"
 
 #define CTLC_MAX_LINE 65536
 #define CTLC_MAX_LINES 100000
@@ -147,23 +148,6 @@ void ctlc_reply_free(struct ctlc_reply *rep)
 	memset(rep, 0, sizeof(*rep));
 }
 
-static int connect_to(const char *sock)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, sock);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
 static int send_request(int fd, int argc, const char *const *argv)
 {
 	size_t len = 2;
@@ -237,7 +221,7 @@ int ctlc_call(const char *sock, int argc, const char *const *argv, int timeout_m
 	      struct ctlc_reply *rep)
 {
 	memset(rep, 0, sizeof(*rep));
-	int fd = connect_to(sock);
+	int fd = kunix_connect(sock);
 	if (fd < 0)
 		return fd;
 	int rc = send_request(fd, argc, argv);

@@ -11,7 +11,9 @@
  */
 #include "initiator/initiatord_internal.h"
 #include "initiator/ctl_proto.h"
+#include "common/fileutil.h"
 #include "common/log.h"
+#include "common/unixsock.h"
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -449,15 +451,6 @@ static void conn_event(struct kloop_fd *h, uint32_t ev)
 		conn_close(c);
 }
 
-static bool peer_allowed(int fd)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
-		return false;
-	return cr.uid == 0 || cr.uid == geteuid();
-}
-
 static void accept_event(struct kloop_fd *h, uint32_t ev)
 {
 	struct ini_daemon *d = (struct ini_daemon *)((char *)h - offsetof(struct ini_daemon, ctl_kfd));
@@ -469,7 +462,7 @@ static void accept_event(struct kloop_fd *h, uint32_t ev)
 	for (int i = 0; i < CTL_MAX_CONNS && slot < 0; i++)
 		if (!set->c[i])
 			slot = i;
-	struct ctl_conn *c = slot >= 0 && peer_allowed(fd) ? calloc(1, sizeof(*c)) : NULL;
+	struct ctl_conn *c = slot >= 0 && kunix_peer_allowed(fd) ? calloc(1, sizeof(*c)) : NULL;
 	if (!c) {
 		kwarn("control socket: connection refused (peer not allowed or too many clients)");
 		close(fd);
@@ -482,43 +475,19 @@ static void accept_event(struct kloop_fd *h, uint32_t ev)
 	kloop_add_fd(d->loop, fd, EPOLLIN, &c->kfd);
 }
 
-static int mkdir_parent(const char *path)
-{
-	char dir[108];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = 0;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int ctl_start(struct ini_daemon *d)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(d->o.ctl_sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
 	if (!(d->ctl_priv = calloc(1, sizeof(struct ctl_set))))
 		return -ENOMEM;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->o.ctl_sock);
-	int rc = mkdir_parent(d->o.ctl_sock);
+	int rc = kfile_mkdir_parent(d->o.ctl_sock);
 	if (rc < 0)
 		return rc;
-	d->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (d->ctl_fd < 0)
-		return -errno;
-	unlink(sa.sun_path);        /* a stale socket of a previous run */
-	mode_t old = umask(0077);
-	rc = bind(d->ctl_fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0 || listen(d->ctl_fd, 16) < 0) {
-		rc = -errno;
-		kerr("control socket %s: %s", sa.sun_path, strerror(-rc));
+	d->ctl_fd = kunix_listen(d->o.ctl_sock, 16, true);
+	if (d->ctl_fd < 0) {
+		rc = d->ctl_fd;
+		kerr("control socket %s: %s", d->o.ctl_sock, strerror(-rc));
 		return rc;
 	}
-	chmod(sa.sun_path, 0600);
 	d->ctl_kfd.fn = accept_event;
 	return kloop_add_fd(d->loop, d->ctl_fd, EPOLLIN, &d->ctl_kfd);
 }

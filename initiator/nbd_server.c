@@ -16,7 +16,9 @@
  */
 #include "initiator/initiatord_internal.h"
 #include "initiator/nbd_internal.h"
+#include "common/fileutil.h"
 #include "common/log.h"
+#include "common/unixsock.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,25 +438,6 @@ static void accept_event(struct kloop_fd *h, uint32_t ev)
 	pthread_attr_destroy(&a);
 }
 
-static int listen_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	chmod(path, 0600);
-	return fd;
-}
-
 /* dir/name.sock into out, or -ENAMETOOLONG. */
 static int sock_path(char *out, size_t n, const char *dir, const char *name)
 {
@@ -481,7 +464,7 @@ void nbd_server_lu_added(struct ini_daemon *d, struct ini_lu *lu)
 	if (sock_path(l->path, sizeof(l->path), d->o.nbd_dir, lu->wwid) < 0)
 		l->fd = -ENAMETOOLONG;
 	else
-		l->fd = listen_unix(l->path);
+		l->fd = kunix_listen(l->path, 16, true);
 	if (l->fd < 0) {
 		kerr("NBD: cannot listen on %s: %s", l->path, strerror(-l->fd));
 		free(l);
@@ -501,8 +484,9 @@ void nbd_server_lu_added(struct ini_daemon *d, struct ini_lu *lu)
 
 int nbd_server_start(struct ini_daemon *d)
 {
-	if (mkdir(d->o.nbd_dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
+	int rc = kfile_mkdir_p(d->o.nbd_dir, 0755);
+	if (rc < 0)
+		return rc;
 	if (!(d->nbd = calloc(1, sizeof(*d->nbd))))
 		return -ENOMEM;
 	return 0;

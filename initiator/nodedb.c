@@ -309,24 +309,6 @@ static int pathf(char *out, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-	if (pathf(tmp, sizeof(tmp), "%s", dir))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int read_text(const char *path, char **text, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -372,7 +354,7 @@ static int load_rec(const char *path, struct nodedb_rec **out)
 static int atomic_write(const char *dir, const char *name, const char *text, bool excl)
 {
 	char dst[PATH_MAX];
-	int rc = mkdir_p(dir);
+	int rc = kfile_mkdir_p(dir, 0755);
 	if (rc || (rc = pathf(dst, sizeof(dst), "%s/%s", dir, name)))
 		return rc;
 	return excl ? kfile_create(dst, text, strlen(text), 0600)

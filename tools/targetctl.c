@@ -4,6 +4,7 @@
  *
  * Not for: anything the daemon decides (this tool only forwards words).
  */
+#include "common/unixsock.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -198,23 +199,6 @@ static int lun_words(int n, char **words, char (*buf)[600])
 	return out;
 }
 
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
 /* Copy the answer to stdout, the status line decides the exit code. */
 static int relay(int fd)
 {
@@ -242,7 +226,7 @@ static int relay(int fd)
  * the exit code as relay() would give it. */
 static int fetch(const char *sock, const char *req, char *out, size_t cap)
 {
-	int fd = connect_to(sock);
+	int fd = kunix_connect(sock);
 	if (fd < 0)
 		return EXIT_CONNECT;
 	size_t len = strlen(req), n = 0;
@@ -386,7 +370,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kura-targetctl: empty or too long argument\n");
 		return EXIT_USAGE;
 	}
-	int fd = connect_to(sock);
+	int fd = kunix_connect(sock);
 	if (fd < 0) {
 		explicit_bzero(req, sizeof(req));
 		fprintf(stderr, "kura-targetctl: %s: %s\n", sock, strerror(-fd));

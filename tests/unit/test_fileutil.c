@@ -1,7 +1,9 @@
 /* Unit tests for common/fileutil.c: a replace round trip (new and existing
  * file), the file mode asked for is the mode on disk, kfile_create refuses
  * an existing file without touching it, and a write into a missing directory
- * fails with -ENOENT and leaves no temporary file behind.
+ * fails with -ENOENT and leaves no temporary file behind; kfile_mkdir_p
+ * creates missing parents 0755 and the leaf with the mode asked for, accepts
+ * existing directories and fails under a regular file.
  */
 #include "common/fileutil.c"
 
@@ -117,6 +119,39 @@ static void test_missing_dir(void **state)
 	assert_int_equal(entries(), 0);
 }
 
+static void rmdirf(const char *fmt, const char *sub)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), fmt, g_dir, sub);
+	assert_int_equal(rmdir(p), 0);
+}
+
+static void test_mkdir_p(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/a/b/c", g_dir);
+	assert_int_equal(kfile_mkdir_p(path, 0700), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(kfile_mkdir_p(path, 0700), 0);   /* exists: fine */
+	snprintf(path, sizeof(path), "%s/a/b", g_dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	snprintf(path, sizeof(path), "%s/a/b/c/sock", g_dir);
+	assert_int_equal(kfile_mkdir_parent(path), 0);
+	assert_int_equal(kfile_mkdir_parent("sock"), 0);
+	assert_int_equal(kfile_replace(path, "x", 1, 0600), 0);
+	snprintf(path, sizeof(path), "%s/a/b/c/sock/d", g_dir);
+	assert_int_equal(kfile_mkdir_p(path, 0755), -ENOTDIR);
+	snprintf(path, sizeof(path), "%s/a/b/c/sock", g_dir);
+	unlink(path);
+	rmdirf("%s/a/b/c%s", "");
+	rmdirf("%s/a/b%s", "");
+	rmdirf("%s/a%s", "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +159,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mode_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_excl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

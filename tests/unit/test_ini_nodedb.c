@@ -280,7 +280,7 @@ static void test_unknown_keys_preserved(void **state)
 	struct nodedb_node_id id = mkid("iqn.2026-11.org.kura:u", "10.1.1.1", 3260, 1, "default");
 	char dir[1024], path[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/nodes/iqn.2026-11.org.kura:u/10.1.1.1,3260,1", g_root);
-	assert_int_equal(mkdir_p(dir), 0);
+	assert_int_equal(kfile_mkdir_p(dir, 0755), 0);
 	snprintf(path, sizeof(path), "%s/default", dir);
 	FILE *f = fopen(path, "w");
 	fputs("# BEGIN RECORD 2.1.9\nnode.name = iqn.2026-11.org.kura:u\nnode.future.thing = 42\n# END RECORD\n", f);
@@ -303,7 +303,7 @@ static void test_old_layout(void **state)
 	struct nodedb_node_id id = mkid("iqn.2026-11.org.kura:old", "10.2.2.2", 3260, 1, "default");
 	char dir[1024], path[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/nodes/iqn.2026-11.org.kura:old", g_root);
-	assert_int_equal(mkdir_p(dir), 0);
+	assert_int_equal(kfile_mkdir_p(dir, 0755), 0);
 	snprintf(path, sizeof(path), "%s/10.2.2.2,3260,1", dir);
 	FILE *f = fopen(path, "w");
 	fputs("node.name = iqn.2026-11.org.kura:old\nnode.tpgt = 1\n", f);
