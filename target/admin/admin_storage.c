@@ -42,8 +42,8 @@ static const char *tf(bool b) { return b ? "true" : "false"; }
 
 static int find_raid(const struct tgt_config *cfg, const char *name, const char **why)
 {
-	for (int i = 0; i < cfg->n_raids; i++)
-		if (!strcmp(cfg->raids[i].name, name))
+	for (int i = 0; i < cfg->stack.n_raids; i++)
+		if (!strcmp(cfg->stack.raids[i].name, name))
 			return i;
 	*why = "no such raid";
 	return -ENOENT;
@@ -51,8 +51,8 @@ static int find_raid(const struct tgt_config *cfg, const char *name, const char 
 
 static int find_pool(const struct tgt_config *cfg, const char *name, const char **why)
 {
-	for (int i = 0; i < cfg->n_pools; i++)
-		if (!strcmp(cfg->pools[i].name, name))
+	for (int i = 0; i < cfg->stack.n_pools; i++)
+		if (!strcmp(cfg->stack.pools[i].name, name))
 			return i;
 	*why = "no such pool";
 	return -ENOENT;
@@ -118,7 +118,7 @@ static int raid_one(struct tgt_config *cfg, int idx, FILE *f, bool json, const c
 	*why = "storage control thread not running";
 	if (r < 0)
 		return r;
-	(json ? raid_json : raid_text)(f, cfg->raids[idx].name, &in);
+	(json ? raid_json : raid_text)(f, cfg->stack.raids[idx].name, &in);
 	return 0;
 }
 
@@ -132,7 +132,7 @@ static int raid_status(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 		return r;
 	}
 	fputs(c->json ? "[" : "", f);
-	for (int i = 0; i < cfg->n_raids; i++) {
+	for (int i = 0; i < cfg->stack.n_raids; i++) {
 		fputs(c->json && i ? "," : "", f);
 		int r = raid_one(cfg, i, f, c->json, why);
 		if (r < 0)
@@ -415,7 +415,7 @@ int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 		return pool_grow(cfg, c, f, why);
 	if (c->op == ADMIN_POOL_CREATE)
 		return pool_create(cfg, c, f, why);
-	int from = 0, to = cfg->n_pools;
+	int from = 0, to = cfg->stack.n_pools;
 	if (c->argc == 3 && (from = find_pool(cfg, c->argv[2], why)) < 0)
 		return from;
 	to = c->argc == 3 ? from + 1 : to;
@@ -427,7 +427,7 @@ int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 		if (r < 0)
 			return r;
 		fputs(list && i ? "," : "", f);
-		pool_out(f, cfg->pools[i].name, &in, c->json);
+		pool_out(f, cfg->stack.pools[i].name, &in, c->json);
 	}
 	fputs(list ? "]\n" : c->json ? "\n" : "", f);
 	return 0;
@@ -450,7 +450,7 @@ static int grow_apply(void *arg, const struct tgt_config *parsed, char *err, siz
 }
 
 /* size=S, or the data file's size when the administrator extended it. */
-static int grow_size(struct tgt_config *cfg, const struct tgt_pool_conf *pc, const struct admin_cmd *c,
+static int grow_size(struct tgt_config *cfg, const struct lun_pool_conf *pc, const struct admin_cmd *c,
 		     uint64_t *size, const char **why)
 {
 	static char msg[600];     /* admin thread only; *why may point here */
@@ -482,7 +482,7 @@ static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f,
 	int i = find_pool(cfg, c->argv[2], why);
 	if (i < 0)
 		return i;
-	const struct tgt_pool_conf *pc = &cfg->pools[i];
+	const struct lun_pool_conf *pc = &cfg->stack.pools[i];
 	if (pc->data_raid >= 0) {
 		snprintf(msg, sizeof(msg), "pool %s keeps its data on raid %s, and arrays cannot grow (no "
 			 "reshape): put new volumes in a new pool", pc->name, pc->data);
@@ -622,7 +622,7 @@ static int volume_list(struct tgt_config *cfg, int pi, const struct admin_cmd *c
 	}
 	fputs(c->json ? "[" : "", f);
 	for (int i = 0; i < n; i++) {
-		int nx = exports_of(cfg, cfg->pools[pi].name, v[i].id, x);
+		int nx = exports_of(cfg, cfg->stack.pools[pi].name, v[i].id, x);
 		fputs(c->json && i ? "," : "", f);
 		volume_out(f, &v[i], in.st.chunk_size, x, nx, c->json);
 	}
@@ -667,7 +667,7 @@ static int volume_create(struct tgt_config *cfg, int pi, const struct admin_cmd 
 		*why = vol_why(r, id, 0, false);
 		return r;
 	}
-	fprintf(f, "volume %u created in %s: %" PRIu64 " bytes\n", id, cfg->pools[pi].name, size);
+	fprintf(f, "volume %u created in %s: %" PRIu64 " bytes\n", id, cfg->stack.pools[pi].name, size);
 	return 0;
 }
 
@@ -682,7 +682,7 @@ static int volume_resize(struct tgt_config *cfg, int pi, const struct admin_cmd 
 	int r = parse_id_size(c, "usage: volume resize POOL ID size=S", &id, &size, why);
 	if (r < 0)
 		return r;
-	const char *pool = cfg->pools[pi].name;
+	const char *pool = cfg->stack.pools[pi].name;
 	int nx = exports_of(cfg, pool, id, x);
 	uint64_t old = volume_size(cfg, pi, id);
 	if (nx && size < old) {
@@ -719,7 +719,7 @@ static int volume_delete(struct tgt_config *cfg, int pi, const struct admin_cmd 
 	int r = parse_id(c->argv[3], &id, why);
 	if (r < 0)
 		return r;
-	if (exports_of(cfg, cfg->pools[pi].name, id, x)) {
+	if (exports_of(cfg, cfg->stack.pools[pi].name, id, x)) {
 		snprintf(msg, sizeof(msg), "volume %u is exported as %s LUN %" PRIu64 ": lun remove it first", id,
 			 x[0].iqn, x[0].lun);
 		*why = msg;
@@ -730,7 +730,7 @@ static int volume_delete(struct tgt_config *cfg, int pi, const struct admin_cmd 
 		*why = vol_why(r, id, 0, false);
 		return r;
 	}
-	fprintf(f, "volume %u deleted from %s", id, cfg->pools[pi].name);
+	fprintf(f, "volume %u deleted from %s", id, cfg->stack.pools[pi].name);
 	if (tgt_storage_pool_info(cfg, pi, &in) == 0 && !in.failed)
 		fprintf(f, "; %" PRIu64 " of %" PRIu64 " chunks used", in.st.chunks_used, in.st.chunks_total);
 	fputc('\n', f);
@@ -771,7 +771,7 @@ int admin_storage_copy(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 	}
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (c->json)
-		fprintf(f, "{\"pool\":\"%s\",\"id\":%u,\"origin\":%u,\"kind\":\"%s\",\"ms\":%.3f}\n", cfg->pools[pi].name,
+		fprintf(f, "{\"pool\":\"%s\",\"id\":%u,\"origin\":%u,\"kind\":\"%s\",\"ms\":%.3f}\n", cfg->stack.pools[pi].name,
 			id, origin, snap ? "snapshot" : "clone", ms);
 	else
 		fprintf(f, "%s %u of volume %u %s in %.3f ms\n", snap ? "snapshot" : "clone", id, origin,

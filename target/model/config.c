@@ -30,8 +30,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 #include "common/log.h"
-#include "lun-backends/raid/lun_raid.h"
-#include "lun-backends/thin/lun_thin.h"
+#include "lun-backends/lun_registry.h"
 
 #define CFG_MAX_KEYS 24
 #define CFG_SECRET_MIN 12     /* RFC 7143 recommends at least 96 bits */
@@ -84,10 +83,33 @@ static void *cfg_grow(void *arr_p, int *n, size_t elem)
 
 /* ---------------------------------------------------------------- parser state */
 
-enum cfg_sect_kind { CS_GLOBAL, CS_PORTAL, CS_LIMITS, CS_DISCOVERY, CS_TARGET, CS_LUN, CS_RAID, CS_POOL };
+enum cfg_sect_kind { CS_GLOBAL, CS_PORTAL, CS_LIMITS, CS_DISCOVERY, CS_TARGET, CS_LUN, CS_STACK };
 
 struct cfg_parser;
-struct cfg_sect;
+
+enum cfg_key_type { CK_U32, CK_U16, CK_INT, CK_BOOL, CK_FUNC };
+
+struct cfg_key {
+	const char *name;
+	enum cfg_key_type type;
+	size_t off;                   /* into the section's object (K_U32..K_BOOL) */
+	uint64_t min, max;
+	int (*set)(struct cfg_parser *p, const char *key, const char *v);  /* K_FUNC */
+	bool repeatable;
+	bool empty_ok;
+};
+
+struct cfg_sect {
+	const char *name;
+	enum cfg_sect_kind kind;
+	bool has_arg;
+	bool singleton;
+	int (*begin)(struct cfg_parser *p, const char *arg);
+	int (*end)(struct cfg_parser *p);
+	void *(*obj)(struct cfg_parser *p);
+	const struct cfg_key *keys;
+	size_t n_keys;
+};
 
 struct cfg_parser {
 	struct tgt_config *cfg;
@@ -107,6 +129,10 @@ struct cfg_parser {
 	bool failed;
 	char *err;
 	size_t errlen;
+	const struct lun_section *reg_sect;  /* current section is the registry's ([raid], [pool]) */
+	struct cfg_sect reg_row;      /* ... seen through this row */
+	void *reg_obj;                /* the object its keys fill */
+	char why[512];                /* a refusal of the registry */
 };
 
 static int cfg_fail_line(struct cfg_parser *p, int line, const char *fmt, ...)
@@ -169,38 +195,6 @@ static int cfg_bool(struct cfg_parser *p, const char *key, const char *v, bool *
 			return 0;
 		}
 	return cfg_fail(p, "%s: '%s' is not yes or no", key, v);
-}
-
-static const struct { char c; unsigned shift; } size_suffixes[] = {
-	{ 'K', 10 }, { 'M', 20 }, { 'G', 30 }, { 'T', 40 }, { 'P', 50 },
-};
-
-/* "8G", "512", "1.5"? no: integers only, with K/M/G/T/P (powers of 1024),
- * optionally followed by "iB" or "B". Strict: no trailing junk, no overflow. */
-static int cfg_parse_size(const char *v, uint64_t *out)
-{
-	char *end;
-	if (!isdigit((unsigned char)v[0]))
-		return -EINVAL;
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	unsigned shift = 0;
-	for (size_t i = 0; *end && i < sizeof(size_suffixes) / sizeof(size_suffixes[0]); i++)
-		if (toupper((unsigned char)*end) == size_suffixes[i].c) {
-			shift = size_suffixes[i].shift;
-			end++;
-			if (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0)
-				end += strlen(end);
-			break;
-		}
-	if (*end)
-		return -EINVAL;
-	if (shift && x > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = (uint64_t)x << shift;
-	return 0;
 }
 
 static bool all_hex(const char *s, size_t n)
@@ -301,35 +295,11 @@ static int cfg_parse_portal(const char *s, struct tgt_portal *out, const char **
 
 /* ---------------------------------------------------------------- key tables */
 
-enum cfg_key_type { CK_U32, CK_U16, CK_INT, CK_BOOL, CK_FUNC };
-
-struct cfg_key {
-	const char *name;
-	enum cfg_key_type type;
-	size_t off;                   /* into the section's object (K_U32..K_BOOL) */
-	uint64_t min, max;
-	int (*set)(struct cfg_parser *p, const char *key, const char *v);  /* K_FUNC */
-	bool repeatable;
-	bool empty_ok;
-};
-
 /* Key table rows: a number or boolean stored by offset, or a setter. */
 #define CK_NUM(n, t, st, f, lo, hi) { .name = n, .type = t, .off = offsetof(st, f), .min = lo, .max = hi }
 #define CK_FLAG(n, st, f) { .name = n, .type = CK_BOOL, .off = offsetof(st, f) }
 #define CK_FN(n, fn) { .name = n, .type = CK_FUNC, .set = fn }
 #define CK_LIST(n, fn) { .name = n, .type = CK_FUNC, .set = fn, .repeatable = true }
-
-struct cfg_sect {
-	const char *name;
-	enum cfg_sect_kind kind;
-	bool has_arg;
-	bool singleton;
-	int (*begin)(struct cfg_parser *p, const char *arg);
-	int (*end)(struct cfg_parser *p);
-	void *(*obj)(struct cfg_parser *p);
-	const struct cfg_key *keys;
-	size_t n_keys;
-};
 
 static int cfg_set_generic(struct cfg_parser *p, const struct cfg_key *k, const char *v)
 {
@@ -770,7 +740,7 @@ static int lun_begin(struct cfg_parser *p, const char *arg)
 	if (!l || !iqn)
 		return cfg_fail(p, "out of memory");
 	l->lun = n;
-	l->backend = (struct lun_backend_params){ .type = "file", .block_size = 512 };
+	lun_conf_lun_init(&l->backend, &l->stor);
 	l->ident = (struct scsi_lu_params){ .target_iqn = iqn, .lun = n, .vendor = "KURA",
 					    .product = "kura-lun", .thin = true, .write_cache = true };
 	return 0;
@@ -778,49 +748,10 @@ static int lun_begin(struct cfg_parser *p, const char *arg)
 
 static void *lun_obj(struct cfg_parser *p) { return cur_lun(p); }
 
-static const char *const backend_types[] = { "file", "memory", "thin", "raid" };
-
-static int set_backend(struct cfg_parser *p, const char *key, const char *v)
-{
-	for (size_t i = 0; i < sizeof(backend_types) / sizeof(backend_types[0]); i++)
-		if (strcmp(v, backend_types[i]) == 0) {
-			cur_lun(p)->backend.type = backend_types[i];
-			return 0;
-		}
-	return cfg_fail(p, "%s: '%s' is not file, memory, thin or raid", key, v);
-}
-
 static int set_str(struct cfg_parser *p, const char *key, const char *v, const char **dst)
 {
 	*dst = store_str(p->cfg, v);
 	return *dst ? 0 : cfg_fail(p, "%s: out of memory", key);
-}
-
-static int set_path(struct cfg_parser *p, const char *key, const char *v)
-{
-	if (strlen(v) >= PATH_MAX)
-		return cfg_fail(p, "%s: path too long", key);
-	return set_str(p, key, v, &cur_lun(p)->backend.path);
-}
-
-static int set_size(struct cfg_parser *p, const char *key, const char *v)
-{
-	int r = cfg_parse_size(v, &cur_lun(p)->backend.size);
-	if (r == -ERANGE)
-		return cfg_fail(p, "%s: '%s' is too large", key, v);
-	if (r < 0)
-		return cfg_fail(p, "%s: '%s' is not a size (a number with optional K, M, G, T, P)", key, v);
-	if (cur_lun(p)->backend.size == 0)
-		return cfg_fail(p, "%s: must not be 0", key);
-	return 0;
-}
-
-static int set_block_size(struct cfg_parser *p, const char *key, const char *v)
-{
-	if (strcmp(v, "512") && strcmp(v, "4096"))
-		return cfg_fail(p, "%s: '%s' must be 512 or 4096", key, v);
-	cur_lun(p)->backend.block_size = (uint32_t)atoi(v);
-	return 0;
 }
 
 /* Printable ASCII of 1..max bytes (INQUIRY fields, SPC-4 4.3.1). */
@@ -870,336 +801,6 @@ static int set_pr_persist(struct cfg_parser *p, const char *key, const char *v)
 	return 0;
 }
 
-/* ---- [raid NAME] and [pool NAME] (target/model/storage.h, docs/storage.md) ---- */
-
-static struct tgt_raid_conf *cur_raid(struct cfg_parser *p) { return &p->cfg->raids[p->cfg->n_raids - 1]; }
-static struct tgt_pool_conf *cur_pool(struct cfg_parser *p) { return &p->cfg->pools[p->cfg->n_pools - 1]; }
-static void *raid_obj(struct cfg_parser *p) { return cur_raid(p); }
-static void *pool_obj(struct cfg_parser *p) { return cur_pool(p); }
-
-static int cfg_find_raid(const struct tgt_config *cfg, const char *name)
-{
-	for (int i = 0; i < cfg->n_raids; i++)
-		if (strcmp(cfg->raids[i].name, name) == 0)
-			return i;
-	return -1;
-}
-
-static int cfg_find_pool(const struct tgt_config *cfg, const char *name)
-{
-	for (int i = 0; i < cfg->n_pools; i++)
-		if (strcmp(cfg->pools[i].name, name) == 0)
-			return i;
-	return -1;
-}
-
-/* Array and pool names: letters, digits, '.', '_', '-'; unique per kind. */
-static int check_stor_name(struct cfg_parser *p, const char *kind, const char *name, bool dup)
-{
-	if (strlen(name) >= TGT_STORAGE_NAME_MAX)
-		return cfg_fail(p, "[%s %s]: name longer than %d characters", kind, name, TGT_STORAGE_NAME_MAX - 1);
-	for (const char *c = name; *c; c++)
-		if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
-			return cfg_fail(p, "%s name '%s': use letters, digits, '.', '_' or '-'", kind, name);
-	return dup ? cfg_fail(p, "[%s %s] is defined twice", kind, name) : 0;
-}
-
-static int raid_begin(struct cfg_parser *p, const char *name)
-{
-	if (check_stor_name(p, "raid", name, cfg_find_raid(p->cfg, name) >= 0) < 0)
-		return -EINVAL;
-	struct tgt_raid_conf *r = cfg_grow(&p->cfg->raids, &p->cfg->n_raids, sizeof(*r));
-	if (!r)
-		return cfg_fail(p, "out of memory");
-	strcpy(r->name, name);
-	r->line = p->lineno;
-	r->level = -1;
-	r->rebuild_role = -1;
-	return 0;
-}
-
-static int pool_begin(struct cfg_parser *p, const char *name)
-{
-	if (check_stor_name(p, "pool", name, cfg_find_pool(p->cfg, name) >= 0) < 0)
-		return -EINVAL;
-	struct tgt_pool_conf *pl = cfg_grow(&p->cfg->pools, &p->cfg->n_pools, sizeof(*pl));
-	if (!pl)
-		return cfg_fail(p, "out of memory");
-	strcpy(pl->name, name);
-	pl->line = p->lineno;
-	pl->data_raid = -1;
-	return 0;
-}
-
-static int cfg_size(struct cfg_parser *p, const char *key, const char *v, uint64_t *out)
-{
-	int r = cfg_parse_size(v, out);
-	if (r == -ERANGE)
-		return cfg_fail(p, "%s: '%s' is too large", key, v);
-	if (r < 0)
-		return cfg_fail(p, "%s: '%s' is not a size (a number with optional K, M, G, T, P)", key, v);
-	return 0;
-}
-
-/* "a.img, b.img" or one path per repeated key; appended to *list. */
-static int add_paths(struct cfg_parser *p, const char *key, const char *v, const char ***list, int *n)
-{
-	char buf[PATH_MAX];
-	for (const char *s = v; *s;) {
-		size_t len = strcspn(s, ",");
-		const char *e = s + len;
-		while (len && isspace((unsigned char)*s))
-			s++, len--;
-		while (len && isspace((unsigned char)s[len - 1]))
-			len--;
-		if (len == 0 || len >= sizeof(buf))
-			return cfg_fail(p, "%s: empty or over-long path in '%s'", key, v);
-		if (*n >= LUN_RAID_MAX_MEMBERS)
-			return cfg_fail(p, "%s: at most %d paths", key, LUN_RAID_MAX_MEMBERS);
-		memcpy(buf, s, len);
-		buf[len] = '\0';
-		const char **slot = cfg_grow(list, n, sizeof(**list));
-		if (!slot || !(*slot = store_str(p->cfg, buf)))
-			return cfg_fail(p, "out of memory");
-		s = *e ? e + 1 : e;
-	}
-	return 0;
-}
-
-static int add_member(struct cfg_parser *p, const char *k, const char *v)
-{
-	return add_paths(p, k, v, &cur_raid(p)->members, &cur_raid(p)->n_members);
-}
-
-static int add_spare(struct cfg_parser *p, const char *k, const char *v)
-{
-	return add_paths(p, k, v, &cur_raid(p)->spares, &cur_raid(p)->n_spares);
-}
-
-static const int raid_levels[] = { 0, 1, 5, 6, 10 };
-
-static int set_level(struct cfg_parser *p, const char *key, const char *v)
-{
-	const char *d = strncasecmp(v, "raid", 4) == 0 ? v + 4 : v;
-	for (size_t i = 0; i < sizeof(raid_levels) / sizeof(raid_levels[0]); i++) {
-		char w[8];
-		snprintf(w, sizeof(w), "%d", raid_levels[i]);
-		if (strcmp(d, w) == 0) {
-			cur_raid(p)->level = raid_levels[i];
-			return 0;
-		}
-	}
-	return cfg_fail(p, "%s: '%s' must be 0, 1, 5, 6 or 10", key, v);
-}
-
-static int set_pow2(struct cfg_parser *p, const char *key, const char *v, uint64_t lo, uint64_t hi,
-		    uint32_t *out)
-{
-	uint64_t x = 0;
-	if (cfg_size(p, key, v, &x) < 0)
-		return -EINVAL;
-	if (x < lo || x > hi || (x & (x - 1)))
-		return cfg_fail(p, "%s: '%s' must be a power of two from %lluK to %lluK", key, v,
-			    (unsigned long long)lo >> 10, (unsigned long long)hi >> 10);
-	*out = (uint32_t)x;
-	return 0;
-}
-
-static int set_raid_chunk(struct cfg_parser *p, const char *k, const char *v)
-{
-	return set_pow2(p, k, v, 4096, 4u << 20, &cur_raid(p)->chunk);
-}
-
-static int set_member_size(struct cfg_parser *p, const char *k, const char *v)
-{
-	return cfg_size(p, k, v, &cur_raid(p)->member_size);
-}
-
-/* "200M" = 200 MiB per second; an optional "/s" is accepted. */
-static int set_rebuild_rate(struct cfg_parser *p, const char *key, const char *v)
-{
-	char buf[64];
-	snprintf(buf, sizeof(buf), "%s", v);
-	size_t n = strlen(buf);
-	if (n > 2 && strcmp(buf + n - 2, "/s") == 0)
-		buf[n - 2] = '\0';
-	uint64_t x = 0;
-	if (cfg_size(p, key, buf, &x) < 0)
-		return -EINVAL;
-	if (x < (1u << 20))
-		return cfg_fail(p, "%s: '%s' is below 1M per second", key, v);
-	cur_raid(p)->rebuild_rate = x;
-	return 0;
-}
-
-static const struct cfg_key raid_keys[] = {
-	CK_FN("level", set_level),
-	CK_FN("chunk", set_raid_chunk),
-	CK_LIST("members", add_member),
-	CK_LIST("member", add_member),
-	CK_LIST("spares", add_spare),
-	CK_LIST("spare", add_spare),
-	CK_FLAG("create", struct tgt_raid_conf, create),
-	CK_FLAG("direct", struct tgt_raid_conf, direct),
-	CK_FN("member_size", set_member_size),
-	CK_FN("rebuild_rate", set_rebuild_rate),
-};
-
-static int raid_end(struct cfg_parser *p)
-{
-	const struct tgt_raid_conf *r = cur_raid(p);
-	if (r->n_members == 0)
-		return cfg_fail_line(p, r->line, "[raid %s] needs 'members = PATH, PATH, ...'", r->name);
-	if (r->create && r->level < 0)
-		return cfg_fail_line(p, r->line, "[raid %s]: create = yes needs 'level'", r->name);
-	static const int min_members[] = { [0] = 2, [1] = 2, [5] = 3, [6] = 4, [10] = 4 };
-	if (r->level >= 0 && r->n_members < min_members[r->level])
-		return cfg_fail_line(p, r->line, "[raid %s]: raid%d needs at least %d members, got %d", r->name,
-				 r->level, min_members[r->level], r->n_members);
-	if (r->level == 10 && r->n_members % 2)
-		return cfg_fail_line(p, r->line, "[raid %s]: raid10 needs an even number of members", r->name);
-	return 0;
-}
-
-static int set_pool_data(struct cfg_parser *p, const char *k, const char *v)
-{
-	return set_str(p, k, v, &cur_pool(p)->data);
-}
-
-static int set_pool_meta(struct cfg_parser *p, const char *k, const char *v)
-{
-	return set_str(p, k, v, &cur_pool(p)->meta);
-}
-
-static int set_pool_chunk(struct cfg_parser *p, const char *k, const char *v)
-{
-	return set_pow2(p, k, v, LUN_THIN_CHUNK_MIN, LUN_THIN_CHUNK_MAX, &cur_pool(p)->chunk_size);
-}
-
-static int set_pool_size(struct cfg_parser *p, const char *k, const char *v)
-{
-	if (cfg_size(p, k, v, &cur_pool(p)->size) < 0)
-		return -EINVAL;
-	return cur_pool(p)->size ? 0 : cfg_fail(p, "%s: must not be 0", k);
-}
-
-/* "10%" of the pool's chunks, or a size in bytes ("4G"). */
-static int set_low_water(struct cfg_parser *p, const char *key, const char *v)
-{
-	struct tgt_pool_conf *pl = cur_pool(p);
-	size_t n = strlen(v);
-	if (n > 1 && v[n - 1] == '%') {
-		char num[32];
-		snprintf(num, sizeof(num), "%.*s", (int)(n - 1), v);
-		pl->low_water_pct = true;
-		return cfg_u64(p, key, num, 0, 100, &pl->low_water);
-	}
-	pl->low_water_pct = false;
-	return cfg_size(p, key, v, &pl->low_water);
-}
-
-static const struct cfg_key pool_keys[] = {
-	CK_FN("data", set_pool_data),
-	CK_FN("meta", set_pool_meta),
-	CK_FN("chunk_size", set_pool_chunk),
-	CK_FN("size", set_pool_size),
-	CK_FN("low_water", set_low_water),
-};
-
-static int pool_end(struct cfg_parser *p)
-{
-	const struct tgt_pool_conf *pl = cur_pool(p);
-	if (!pl->data || !pl->meta)
-		return cfg_fail_line(p, pl->line, "[pool %s] needs 'data = RAID-NAME|PATH' and 'meta = PATH'",
-				 pl->name);
-	return 0;
-}
-
-/* After the whole file: pool data names a [raid] (else it is a path) and
- * thin / raid LUNs name sections that exist. */
-static int resolve_storage(struct cfg_parser *p)
-{
-	struct tgt_config *cfg = p->cfg;
-	for (int i = 0; i < cfg->n_pools; i++) {
-		struct tgt_pool_conf *pl = &cfg->pools[i];
-		pl->data_raid = cfg_find_raid(cfg, pl->data);
-	}
-	for (int t = 0; t < cfg->n_targets; t++)
-		for (int j = 0; j < cfg->targets[t].n_luns; j++) {
-			const struct tgt_lun_storage *s = &cfg->targets[t].luns[j].stor;
-			if (s->pool && cfg_find_pool(cfg, s->pool) < 0)
-				return cfg_fail_line(p, s->line, "pool = %s: no [pool %s] section", s->pool, s->pool);
-			if (s->raid && cfg_find_raid(cfg, s->raid) < 0)
-				return cfg_fail_line(p, s->line, "raid = %s: no [raid %s] section", s->raid, s->raid);
-		}
-	return 0;
-}
-
-/* ---- [lun] keys of thin and raid LUNs ---- */
-
-static int set_lun_pool(struct cfg_parser *p, const char *k, const char *v)
-{
-	return set_str(p, k, v, &cur_lun(p)->stor.pool);
-}
-
-static int set_lun_raid(struct cfg_parser *p, const char *k, const char *v)
-{
-	return set_str(p, k, v, &cur_lun(p)->stor.raid);
-}
-
-static int set_volume(struct cfg_parser *p, const char *k, const char *v)
-{
-	uint64_t x = 0;
-	if (cfg_u64(p, k, v, 0, UINT32_MAX, &x) < 0)
-		return -EINVAL;
-	cur_lun(p)->stor.volume = (uint32_t)x;
-	cur_lun(p)->stor.has_volume = true;
-	return 0;
-}
-
-static int set_origin(struct cfg_parser *p, const char *k, const char *v, bool snap)
-{
-	struct tgt_lun_storage *s = &cur_lun(p)->stor;
-	uint64_t x = 0;
-	if (s->snapshot || s->clone)
-		return cfg_fail(p, "%s: a LUN is either a snapshot_of or a clone_of, not both", k);
-	if (cfg_u64(p, k, v, 0, UINT32_MAX, &x) < 0)
-		return -EINVAL;
-	s->origin = (uint32_t)x;
-	s->snapshot = snap;
-	s->clone = !snap;
-	return 0;
-}
-
-static int set_snapshot_of(struct cfg_parser *p, const char *k, const char *v) { return set_origin(p, k, v, true); }
-static int set_clone_of(struct cfg_parser *p, const char *k, const char *v) { return set_origin(p, k, v, false); }
-
-/* backend = thin / raid: which keys must and must not be given. */
-static int lun_stor_end(struct cfg_parser *p, struct tgt_lun_conf *l)
-{
-	const struct lun_backend_params *b = &l->backend;
-	struct tgt_lun_storage *s = &l->stor;
-	bool thin = strcmp(b->type, "thin") == 0, raid = strcmp(b->type, "raid") == 0;
-	s->line = p->sect_line;
-	if (!thin && (s->pool || s->has_volume || s->snapshot || s->clone))
-		return cfg_fail_line(p, p->sect_line, "pool, volume, snapshot_of and clone_of need backend = thin");
-	if (!raid && s->raid)
-		return cfg_fail_line(p, p->sect_line, "raid = NAME needs backend = raid");
-	if (!thin && !raid)
-		return 0;
-	if (b->path)
-		return cfg_fail_line(p, p->sect_line, "backend = %s takes no 'path'", b->type);
-	if (raid && !s->raid)
-		return cfg_fail_line(p, p->sect_line, "backend = raid needs 'raid = NAME'");
-	if (thin && (!s->pool || !s->has_volume))
-		return cfg_fail_line(p, p->sect_line, "backend = thin needs 'pool = NAME' and 'volume = ID'");
-	if (thin && (s->snapshot || s->clone) && s->origin == s->volume)
-		return cfg_fail_line(p, p->sect_line, "volume %u cannot be a copy of itself", s->volume);
-	if (thin && b->size % 4096)
-		return cfg_fail_line(p, p->sect_line, "thin volume size must be a multiple of 4096");
-	return 1;
-}
-
 static int set_unmap_gran_hint(struct cfg_parser *p, const char *key, const char *v)
 {
 	struct scsi_lu_params *id = &cur_lun(p)->ident;
@@ -1214,14 +815,9 @@ static int set_unmap_gran_hint(struct cfg_parser *p, const char *key, const char
 	return 0;
 }
 
+/* Backend keys (backend, path, size, ..., pool, raid) are the registry's
+ * (lun-backends/lun_registry.h); these are the LU's identity. */
 static const struct cfg_key lun_keys[] = {
-	CK_FN("backend", set_backend),
-	CK_FN("path", set_path),
-	CK_FN("size", set_size),
-	CK_FN("block_size", set_block_size),
-	CK_FLAG("direct", struct tgt_lun_conf, backend.direct),
-	CK_FLAG("read_only", struct tgt_lun_conf, backend.read_only),
-	CK_FLAG("create", struct tgt_lun_conf, backend.create),
 	CK_FLAG("thin", struct tgt_lun_conf, ident.thin),
 	CK_FLAG("write_cache", struct tgt_lun_conf, ident.write_cache),
 	CK_FN("unmap_granularity_hint", set_unmap_gran_hint),
@@ -1231,31 +827,62 @@ static const struct cfg_key lun_keys[] = {
 	CK_FN("product", set_product),
 	CK_FN("revision", set_revision),
 	CK_FN("pr_persist", set_pr_persist),
-	CK_FN("pool", set_lun_pool),
-	CK_FN("volume", set_volume),
-	CK_FN("snapshot_of", set_snapshot_of),
-	CK_FN("clone_of", set_clone_of),
-	CK_FN("raid", set_lun_raid),
 };
+
+/* ---- the backend registry's keys and sections ---- */
+
+static const char *ctx_store(void *cfg, const char *s) { return store_str(cfg, s); }
+
+static struct lun_conf_ctx reg_ctx(struct cfg_parser *p, int line)
+{
+	return (struct lun_conf_ctx){ .why = p->why, .whylen = sizeof(p->why), .line = line,
+				      .store = ctx_store, .arg = p->cfg };
+}
+
+/* A refusal of the registry, at its line. */
+static int reg_fail(struct cfg_parser *p, const struct lun_conf_ctx *c)
+{
+	return cfg_fail_line(p, c->err_line ? c->err_line : c->line, "%s", c->why);
+}
+
+static struct lun_conf_lun cur_lun_ref(struct cfg_parser *p)
+{
+	return (struct lun_conf_lun){ &cur_lun(p)->backend, &cur_lun(p)->stor };
+}
 
 static int lun_end(struct cfg_parser *p)
 {
-	const struct lun_backend_params *b = &cur_lun(p)->backend;
-	int st = lun_stor_end(p, cur_lun(p));
-	if (st)
-		return st < 0 ? st : 0;
-	bool file = strcmp(b->type, "file") == 0;
-	if (file && !b->path)
-		return cfg_fail_line(p, p->sect_line, "backend = file needs 'path'");
-	if (!file && b->path)
-		return cfg_fail_line(p, p->sect_line, "backend = memory takes no 'path'");
-	if (!file && !b->size)
-		return cfg_fail_line(p, p->sect_line, "backend = memory needs 'size'");
-	if (file && b->create && !b->size)
-		return cfg_fail_line(p, p->sect_line, "create = yes needs 'size'");
-	if (b->size % b->block_size)
-		return cfg_fail_line(p, p->sect_line, "size %llu is not a multiple of block_size %u",
-				 (unsigned long long)b->size, b->block_size);
+	struct lun_conf_lun l = cur_lun_ref(p);
+	struct lun_conf_ctx c = reg_ctx(p, p->sect_line);
+	return lun_registry_lun_end(&c, &l) < 0 ? reg_fail(p, &c) : 0;
+}
+
+static int reg_sect_begin(struct cfg_parser *p, const char *arg)
+{
+	struct lun_conf_ctx c = reg_ctx(p, p->lineno);
+	p->reg_obj = p->reg_sect->begin(&c, &p->cfg->stack, arg);
+	return p->reg_obj ? 0 : reg_fail(p, &c);
+}
+
+static int reg_sect_end(struct cfg_parser *p)
+{
+	struct lun_conf_ctx c = reg_ctx(p, p->sect_line);
+	return p->reg_sect->end(&c, &p->cfg->stack, p->reg_obj) < 0 ? reg_fail(p, &c) : 0;
+}
+
+/* After the whole file: pool data names a [raid] (else it is a path) and
+ * each LUN names sections that exist. */
+static int resolve_storage(struct cfg_parser *p)
+{
+	struct tgt_config *cfg = p->cfg;
+	lun_stack_resolve(&cfg->stack);
+	for (int t = 0; t < cfg->n_targets; t++)
+		for (int j = 0; j < cfg->targets[t].n_luns; j++) {
+			const struct tgt_lun_conf *l = &cfg->targets[t].luns[j];
+			struct lun_conf_ctx c = reg_ctx(p, p->lineno);
+			if (lun_registry_lun_resolve(&c, &cfg->stack, &l->backend, &l->stor) < 0)
+				return reg_fail(p, &c);
+		}
 	return 0;
 }
 
@@ -1269,9 +896,29 @@ static const struct cfg_sect cfg_sections[] = {
 	{ "discovery", CS_DISCOVERY, false, true, NULL, chap_end, no_obj, CK_KEYS(discovery_keys) },
 	{ "target", CS_TARGET, true, false, target_begin, chap_end, target_obj, CK_KEYS(target_keys) },
 	{ "lun", CS_LUN, true, false, lun_begin, lun_end, lun_obj, CK_KEYS(lun_keys) },
-	{ "raid", CS_RAID, true, false, raid_begin, raid_end, raid_obj, CK_KEYS(raid_keys) },
-	{ "pool", CS_POOL, true, false, pool_begin, pool_end, pool_obj, CK_KEYS(pool_keys) },
 };
+
+/* "global, portal, ..., lun" and the registry's sections ("raid, pool"). */
+static void section_names(char *out, size_t len)
+{
+	size_t o = 0, n = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
+	for (size_t i = 0; i < n && o < len; i++)
+		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "", cfg_sections[i].name);
+	for (size_t i = 0; lun_registry_section_at(i) && o < len; i++)
+		o += (size_t)snprintf(out + o, len - o, ", %s", lun_registry_section_at(i)->name);
+}
+
+/* A section of the backend registry ([raid NAME], [pool NAME]): a row of
+ * the parser's own, whose keys the registry looks up. */
+static const struct cfg_sect *reg_section(struct cfg_parser *p, const char *name, size_t len)
+{
+	p->reg_sect = lun_registry_section(name, len);
+	if (!p->reg_sect)
+		return NULL;
+	p->reg_row = (struct cfg_sect){ p->reg_sect->name, CS_STACK, true, false, reg_sect_begin,
+					reg_sect_end, NULL, NULL, 0 };
+	return &p->reg_row;
+}
 
 static int cfg_section_end(struct cfg_parser *p)
 {
@@ -1296,9 +943,13 @@ static int cfg_section_begin(struct cfg_parser *p, const char *text)
 	size_t kl = strcspn(text, " \t");
 	const char *arg = text + kl + strspn(text + kl, " \t");
 	const struct cfg_sect *s = cfg_find_section(text, kl);
-	if (!s)
-		return cfg_fail(p, "unknown section [%s] (known: global, portal, limits, discovery, "
-			    "target, lun, raid, pool)", text);
+	char known[256];
+	if (!s && !(s = reg_section(p, text, kl))) {
+		section_names(known, sizeof(known));
+		return cfg_fail(p, "unknown section [%s] (known: %s)", text, known);
+	}
+	if (s != &p->reg_row)
+		p->reg_sect = NULL;
 	if (s->has_arg != (*arg != '\0'))
 		return cfg_fail(p, s->has_arg ? "[%s] needs a name: [%s NAME]" : "[%s] takes no name",
 			    s->name, s->name);
@@ -1323,17 +974,57 @@ static const struct cfg_key *cfg_find_key(const struct cfg_sect *s, const char *
 	return NULL;
 }
 
+/* A key of the registry: in one of its sections, or a [lun]'s backend key.
+ * NULL if it knows none; *seen: the key's slot in p->seen. */
+static const struct lun_key *reg_find_key(struct cfg_parser *p, const char *name, size_t *seen)
+{
+	if (p->reg_sect) {
+		for (size_t i = 0; i < p->reg_sect->n_keys; i++)
+			if (strcmp(p->reg_sect->keys[i].name, name) == 0)
+				return *seen = i, &p->reg_sect->keys[i];
+		return NULL;
+	}
+	size_t i = 0;
+	const struct lun_key *k = p->sect->kind == CS_LUN ? lun_registry_lun_key(name, &i) : NULL;
+	*seen = p->sect->n_keys + i;
+	return k;
+}
+
+static int reg_set_key(struct cfg_parser *p, const struct lun_key *k, const char *name, const char *value)
+{
+	struct lun_conf_ctx c = reg_ctx(p, p->lineno);
+	struct lun_conf_lun l = { NULL, NULL };
+	if (!p->reg_sect)
+		l = cur_lun_ref(p);
+	if (!*value)
+		return cfg_fail(p, "'%s' has an empty value", name);
+	return k->set(&c, p->reg_sect ? p->reg_obj : &l, name, value) < 0 ? reg_fail(p, &c) : 0;
+}
+
+/* Same key twice in a section: refused unless the key is a list. */
+static int key_seen(struct cfg_parser *p, const char *name, size_t i, bool repeatable)
+{
+	if (i >= CFG_MAX_KEYS)
+		return cfg_fail(p, "'%s': too many keys in [%s]", name, p->sect->name);
+	if (!repeatable && p->seen[i])
+		return cfg_fail(p, "'%s' is set twice in this section (first on line %d)", name, p->seen[i]);
+	p->seen[i] = p->lineno;
+	return 0;
+}
+
 static int cfg_set_key(struct cfg_parser *p, const char *name, const char *value)
 {
 	if (!p->sect)
 		return cfg_fail(p, "'%s' is outside any [section]", name);
-	const struct cfg_key *k = cfg_find_key(p->sect, name);
-	if (!k)
+	const struct cfg_key *k = p->reg_sect ? NULL : cfg_find_key(p->sect, name);
+	size_t i = k ? (size_t)(k - p->sect->keys) : 0;
+	const struct lun_key *rk = k ? NULL : reg_find_key(p, name, &i);
+	if (!k && !rk)
 		return cfg_fail(p, "unknown key '%s' in [%s]", name, p->sect->name);
-	size_t i = (size_t)(k - p->sect->keys);
-	if (!k->repeatable && p->seen[i])
-		return cfg_fail(p, "'%s' is set twice in this section (first on line %d)", name, p->seen[i]);
-	p->seen[i] = p->lineno;
+	if (key_seen(p, name, i, k ? k->repeatable : rk->repeatable) < 0)
+		return -EINVAL;
+	if (rk)
+		return reg_set_key(p, rk, name, value);
 	if (!*value && !k->empty_ok)
 		return cfg_fail(p, "'%s' has an empty value", name);
 	return k->type == CK_FUNC ? k->set(p, name, value) : cfg_set_generic(p, k, value);
@@ -1615,7 +1306,7 @@ int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "data_dir %s: %s", cfg->data_dir, strerror(-r));
 		return r;
 	}
-	if ((cfg->n_raids || cfg->n_pools) && !cfg->stor_rt && (r = tgt_storage_open(cfg, err, errlen)) < 0)
+	if ((cfg->stack.n_raids || cfg->stack.n_pools) && !cfg->stor_rt && (r = tgt_storage_open(cfg, err, errlen)) < 0)
 		return r;
 	for (int i = 0; i < cfg->n_targets; i++) {
 		struct tgt_target *t = &cfg->targets[i];
@@ -1632,13 +1323,13 @@ int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen)
 
 int tgt_config_parse_size(const char *v, uint64_t *out)
 {
-	return cfg_parse_size(v, out);
+	return lun_parse_size(v, out);
 }
 
 /* ---- run-time [raid] / [pool] (kura-targetctl raid create / pool create) ----
  * storage.c calls these on its control thread while the admin thread waits:
  * once the server runs, those two are the only threads that index
- * cfg->raids / cfg->pools, so the arrays grow (and move) without a lock. */
+ * cfg->stack.raids / cfg->stack.pools, so the arrays grow (and move) without a lock. */
 
 static int copy_paths(struct tgt_config *cfg, const char *const *src, int n, const char ***out)
 {
@@ -1655,33 +1346,33 @@ static int copy_paths(struct tgt_config *cfg, const char *const *src, int n, con
 	return a ? 0 : -ENOMEM;
 }
 
-int tgt_config_adopt_raid(struct tgt_config *cfg, const struct tgt_raid_conf *src)
+int tgt_config_adopt_raid(struct tgt_config *cfg, const struct lun_raid_conf *src)
 {
-	struct tgt_raid_conf c = *src;
+	struct lun_raid_conf c = *src;
 	c.spares = NULL;
 	int r = copy_paths(cfg, src->members, src->n_members, &c.members);
 	if (r == 0)
 		r = copy_paths(cfg, src->spares, src->n_spares, &c.spares);
-	struct tgt_raid_conf *slot = r == 0 ? cfg_grow(&cfg->raids, &cfg->n_raids, sizeof(*slot)) : NULL;
+	struct lun_raid_conf *slot = r == 0 ? cfg_grow(&cfg->stack.raids, &cfg->stack.n_raids, sizeof(*slot)) : NULL;
 	if (!slot) {
 		free(c.members);
 		free(c.spares);
 		return -ENOMEM;
 	}
 	*slot = c;
-	return cfg->n_raids - 1;
+	return cfg->stack.n_raids - 1;
 }
 
-int tgt_config_adopt_pool(struct tgt_config *cfg, const struct tgt_pool_conf *src)
+int tgt_config_adopt_pool(struct tgt_config *cfg, const struct lun_pool_conf *src)
 {
-	struct tgt_pool_conf c = *src;
+	struct lun_pool_conf c = *src;
 	if (!(c.data = store_str(cfg, src->data)) || !(c.meta = store_str(cfg, src->meta)))
 		return -ENOMEM;
-	struct tgt_pool_conf *slot = cfg_grow(&cfg->pools, &cfg->n_pools, sizeof(*slot));
+	struct lun_pool_conf *slot = cfg_grow(&cfg->stack.pools, &cfg->stack.n_pools, sizeof(*slot));
 	if (!slot)
 		return -ENOMEM;
 	*slot = c;
-	return cfg->n_pools - 1;
+	return cfg->stack.n_pools - 1;
 }
 
 /* ---- run-time LUN changes (kura-targetctl lun add / remove, admin_live.c) ----
@@ -1800,15 +1491,7 @@ void tgt_config_free(struct tgt_config *cfg)
 	for (int i = 0; i < cfg->n_targets; i++)
 		target_free(&cfg->targets[i]);
 	tgt_storage_close(cfg);   /* after the LUs: volumes -> pools -> arrays */
-	for (int i = 0; i < cfg->n_raids; i++) {
-		free(cfg->raids[i].members);
-		free(cfg->raids[i].spares);
-	}
-	free(cfg->raids);
-	free(cfg->pools);
-	cfg->raids = NULL;
-	cfg->pools = NULL;
-	cfg->n_raids = cfg->n_pools = 0;
+	lun_stack_conf_free(&cfg->stack);
 	free(cfg->targets);
 	free_accounts(cfg->disc_chap_in, cfg->n_disc_chap_in);
 	free_accounts(cfg->disc_chap_out, 1);

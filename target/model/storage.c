@@ -54,9 +54,9 @@ struct tgt_storage_rt {
 };
 
 /* Per pool: the LUs to notify when it runs low. */
-struct tgt_pool_rt {
+struct lun_pool_rt {
 	struct tgt_storage_rt *rt;
-	struct tgt_pool_conf *pc;
+	struct lun_pool_conf *pc;
 	pthread_mutex_t mu;
 	struct scsi_lu **lus;
 	int n_lus;
@@ -207,7 +207,7 @@ static void paths_free(struct raid_paths *rp)
 }
 
 /* Members then spares, absolute. */
-static int raid_paths(const struct tgt_config *cfg, const struct tgt_raid_conf *rc, struct raid_paths *rp)
+static int raid_paths(const struct tgt_config *cfg, const struct lun_raid_conf *rc, struct raid_paths *rp)
 {
 	char buf[PATH_MAX];
 	rp->n = 0;
@@ -222,7 +222,7 @@ static int raid_paths(const struct tgt_config *cfg, const struct tgt_raid_conf *
 	return 0;
 }
 
-static void raid_params(const struct tgt_storage_rt *rt, const struct tgt_raid_conf *rc, const struct raid_paths *rp,
+static void raid_params(const struct tgt_storage_rt *rt, const struct lun_raid_conf *rc, const struct raid_paths *rp,
 			int npaths, struct lun_raid_params *p)
 {
 	uint64_t rate = rc->rebuild_rate ? rc->rebuild_rate : STOR_DEFAULT_RATE;
@@ -234,7 +234,7 @@ static void raid_params(const struct tgt_storage_rt *rt, const struct tgt_raid_c
 }
 
 /* Configured spares that the assembled array does not know yet. */
-static void raid_add_spares(struct tgt_raid_conf *rc, const struct raid_paths *rp)
+static void raid_add_spares(struct lun_raid_conf *rc, const struct raid_paths *rp)
 {
 	char e[256];
 	for (int i = rc->n_members; i < rp->n; i++) {
@@ -252,7 +252,7 @@ static void raid_add_spares(struct tgt_raid_conf *rc, const struct raid_paths *r
 
 /* Assemble from superblocks; with create = yes and no superblock anywhere,
  * create (clean, without a resync, if every member file is new). */
-static int raid_open_one(struct tgt_storage_rt *rt, struct tgt_raid_conf *rc)
+static int raid_open_one(struct tgt_storage_rt *rt, struct lun_raid_conf *rc)
 {
 	struct raid_paths rp;
 	struct lun_raid_params p;
@@ -287,8 +287,8 @@ static int raid_open_one(struct tgt_storage_rt *rt, struct tgt_raid_conf *rc)
 static void raids_open(struct tgt_storage_rt *rt)
 {
 	struct tgt_config *cfg = rt->cfg;
-	for (int i = 0; i < cfg->n_raids; i++) {
-		struct tgt_raid_conf *rc = &cfg->raids[i];
+	for (int i = 0; i < cfg->stack.n_raids; i++) {
+		struct lun_raid_conf *rc = &cfg->stack.raids[i];
 		int r = raid_open_one(rt, rc);
 		if (r < 0) {
 			rc->failed = true;
@@ -309,7 +309,7 @@ static void raids_open(struct tgt_storage_rt *rt)
 
 static void low_water_ua(struct kloop_task *t)
 {
-	struct tgt_pool_rt *pr = (struct tgt_pool_rt *)((char *)t - offsetof(struct tgt_pool_rt, ua_task));
+	struct lun_pool_rt *pr = (struct lun_pool_rt *)((char *)t - offsetof(struct lun_pool_rt, ua_task));
 	atomic_store(&pr->posted, false);
 	pthread_mutex_lock(&pr->mu);
 	for (int i = 0; i < pr->n_lus; i++)   /* SBC-4 4.7.3.8: soft threshold, once per nexus */
@@ -321,17 +321,17 @@ static void low_water_ua(struct kloop_task *t)
 /* Allocating thread, pool lock held: only post. */
 static void low_water_cb(void *arg, uint64_t generation)
 {
-	struct tgt_pool_rt *pr = arg;
+	struct lun_pool_rt *pr = arg;
 	if (!atomic_exchange(&pr->posted, true))
 		kloop_post(pr->rt->loop, &pr->ua_task);
 }
 
-static int pool_data(struct tgt_storage_rt *rt, struct tgt_pool_conf *pc, bool *own)
+static int pool_data(struct tgt_storage_rt *rt, struct lun_pool_conf *pc, bool *own)
 {
 	char path[PATH_MAX];
 	*own = pc->data_raid < 0;
 	if (!*own) {
-		struct tgt_raid_conf *rc = &rt->cfg->raids[pc->data_raid];
+		struct lun_raid_conf *rc = &rt->cfg->stack.raids[pc->data_raid];
 		if (rc->failed) {
 			snprintf(pc->why, sizeof(pc->why), "raid %s is not available: %.150s", rc->name, rc->why);
 			return -ENODEV;
@@ -348,7 +348,7 @@ static int pool_data(struct tgt_storage_rt *rt, struct tgt_pool_conf *pc, bool *
 	return lun_backend_open(&bp, &pc->data_be, pc->why, sizeof(pc->why));
 }
 
-static uint64_t low_water_chunks(const struct tgt_pool_conf *pc, const struct lun_thin_pool_status *st)
+static uint64_t low_water_chunks(const struct lun_pool_conf *pc, const struct lun_thin_pool_status *st)
 {
 	if (pc->low_water_pct)
 		return st->chunks_total * pc->low_water / 100;
@@ -356,7 +356,7 @@ static uint64_t low_water_chunks(const struct tgt_pool_conf *pc, const struct lu
 }
 
 /* Open (or create) the pool, take new data space, arm the low-water mark. */
-static int pool_open_one(struct tgt_storage_rt *rt, struct tgt_pool_conf *pc)
+static int pool_open_one(struct tgt_storage_rt *rt, struct lun_pool_conf *pc)
 {
 	char meta[PATH_MAX];
 	bool own;
@@ -386,9 +386,9 @@ static int pool_open_one(struct tgt_storage_rt *rt, struct tgt_pool_conf *pc)
 	return 0;
 }
 
-static struct tgt_pool_rt *pool_rt_new(struct tgt_storage_rt *rt, struct tgt_pool_conf *pc)
+static struct lun_pool_rt *pool_rt_new(struct tgt_storage_rt *rt, struct lun_pool_conf *pc)
 {
-	struct tgt_pool_rt *pr = calloc(1, sizeof(*pr));
+	struct lun_pool_rt *pr = calloc(1, sizeof(*pr));
 	if (!pr)
 		return NULL;
 	pr->rt = rt;
@@ -398,7 +398,7 @@ static struct tgt_pool_rt *pool_rt_new(struct tgt_storage_rt *rt, struct tgt_poo
 	return pr;
 }
 
-static void pool_rt_free(struct tgt_pool_rt *pr)
+static void pool_rt_free(struct lun_pool_rt *pr)
 {
 	pthread_mutex_destroy(&pr->mu);
 	free(pr->lus);
@@ -408,9 +408,9 @@ static void pool_rt_free(struct tgt_pool_rt *pr)
 static void pools_open(struct tgt_storage_rt *rt)
 {
 	struct tgt_config *cfg = rt->cfg;
-	for (int i = 0; i < cfg->n_pools; i++) {
-		struct tgt_pool_conf *pc = &cfg->pools[i];
-		struct tgt_pool_rt *pr = pool_rt_new(rt, pc);
+	for (int i = 0; i < cfg->stack.n_pools; i++) {
+		struct lun_pool_conf *pc = &cfg->stack.pools[i];
+		struct lun_pool_rt *pr = pool_rt_new(rt, pc);
 		if (!pr) {
 			pc->failed = true;
 			snprintf(pc->why, sizeof(pc->why), "out of memory");
@@ -438,7 +438,7 @@ static uint64_t member_bytes(const struct lun_raid_status *st)
 
 /* Rebuild start / end (or a switch to the next role) as seen by the tick;
  * logs the throughput of each role. */
-static void rebuild_track(struct tgt_raid_conf *rc, const struct lun_raid_status *st, uint64_t now)
+static void rebuild_track(struct lun_raid_conf *rc, const struct lun_raid_status *st, uint64_t now)
 {
 	if (rc->rebuild_t0_ms && (!st->rebuilding || st->rebuild_role != rc->rebuild_role)) {
 		double s = (double)(now - rc->rebuild_t0_ms) / 1000.0;
@@ -457,7 +457,7 @@ static void rebuild_track(struct tgt_raid_conf *rc, const struct lun_raid_status
 }
 
 /* <data_dir>/raid-NAME.scrub holding "repair" (or anything else: check). */
-static void scrub_request(const struct tgt_config *cfg, struct tgt_raid_conf *rc)
+static void scrub_request(const struct tgt_config *cfg, struct lun_raid_conf *rc)
 {
 	char path[PATH_MAX], word[16] = "";
 	if (snprintf(path, sizeof(path), "%s/raid-%s.scrub", cfg->data_dir, rc->name) >= (int)sizeof(path))
@@ -479,7 +479,7 @@ static void scrub_request(const struct tgt_config *cfg, struct tgt_raid_conf *rc
 		kinfo("raid %s: scrub (%s) started", rc->name, repair ? "repair" : "check");
 }
 
-static void status_raid(FILE *f, struct tgt_raid_conf *rc, uint64_t now)
+static void status_raid(FILE *f, struct lun_raid_conf *rc, uint64_t now)
 {
 	struct lun_raid_status st;
 	if (rc->failed || lun_raid_status(rc->be, &st) < 0) {
@@ -503,7 +503,7 @@ static void status_raid(FILE *f, struct tgt_raid_conf *rc, uint64_t now)
 		rc->last_rebuild_mib_s);
 }
 
-static void status_pool(FILE *f, const struct tgt_pool_conf *pc)
+static void status_pool(FILE *f, const struct lun_pool_conf *pc)
 {
 	struct lun_thin_pool_status st;
 	if (pc->failed || !pc->pool) {
@@ -529,17 +529,17 @@ static void status_tick(struct kloop_timer *t)
 	if (snprintf(path, sizeof(path), "%s/storage.status", cfg->data_dir) >= (int)sizeof(path) ||
 	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return;
-	for (int i = 0; i < cfg->n_raids; i++)
-		if (!cfg->raids[i].failed)
-			scrub_request(cfg, &cfg->raids[i]);
+	for (int i = 0; i < cfg->stack.n_raids; i++)
+		if (!cfg->stack.raids[i].failed)
+			scrub_request(cfg, &cfg->stack.raids[i]);
 	FILE *f = fopen(tmp, "we");
 	if (!f)
 		return;
 	fprintf(f, "time_ms=%llu\n", (unsigned long long)now);
-	for (int i = 0; i < cfg->n_raids; i++)
-		status_raid(f, &cfg->raids[i], now);
-	for (int i = 0; i < cfg->n_pools; i++)
-		status_pool(f, &cfg->pools[i]);
+	for (int i = 0; i < cfg->stack.n_raids; i++)
+		status_raid(f, &cfg->stack.raids[i], now);
+	for (int i = 0; i < cfg->stack.n_pools; i++)
+		status_pool(f, &cfg->stack.pools[i]);
 	if (fclose(f) == 0)
 		rename(tmp, path);
 }
@@ -606,14 +606,14 @@ static int stor_call(struct stor_call *c)
 	return c->result;
 }
 
-static struct tgt_raid_conf *call_raid(struct stor_call *c)
+static struct lun_raid_conf *call_raid(struct stor_call *c)
 {
-	return c->idx >= 0 && c->idx < c->cfg->n_raids ? &c->cfg->raids[c->idx] : NULL;
+	return c->idx >= 0 && c->idx < c->cfg->stack.n_raids ? &c->cfg->stack.raids[c->idx] : NULL;
 }
 
 static int raid_info_fn(struct stor_call *c)
 {
-	struct tgt_raid_conf *rc = call_raid(c);
+	struct lun_raid_conf *rc = call_raid(c);
 	struct tgt_raid_info *o = c->out;
 	if (!rc)
 		return -ENOENT;
@@ -628,9 +628,9 @@ static int raid_info_fn(struct stor_call *c)
 static int pool_info_fn(struct stor_call *c)
 {
 	struct tgt_pool_info *o = c->out;
-	if (c->idx < 0 || c->idx >= c->cfg->n_pools)
+	if (c->idx < 0 || c->idx >= c->cfg->stack.n_pools)
 		return -ENOENT;
-	const struct tgt_pool_conf *pc = &c->cfg->pools[c->idx];
+	const struct lun_pool_conf *pc = &c->cfg->stack.pools[c->idx];
 	memset(o, 0, sizeof(*o));
 	o->failed = pc->failed || !pc->pool;
 	snprintf(o->why, sizeof(o->why), "%s", pc->why);
@@ -641,7 +641,7 @@ static int pool_info_fn(struct stor_call *c)
 
 static int raid_scrub_fn(struct stor_call *c)
 {
-	struct tgt_raid_conf *rc = call_raid(c);
+	struct lun_raid_conf *rc = call_raid(c);
 	if (!rc || rc->failed || !rc->be)
 		return rc ? -ENODEV : -ENOENT;
 	int r = lun_raid_scrub_start(rc->be, c->repair);
@@ -652,7 +652,7 @@ static int raid_scrub_fn(struct stor_call *c)
 
 static int raid_scrub_stop_fn(struct stor_call *c)
 {
-	struct tgt_raid_conf *rc = call_raid(c);
+	struct lun_raid_conf *rc = call_raid(c);
 	if (!rc || rc->failed || !rc->be)
 		return rc ? -ENODEV : -ENOENT;
 	int r = lun_raid_scrub_stop(rc->be, c->out);
@@ -662,7 +662,7 @@ static int raid_scrub_stop_fn(struct stor_call *c)
 }
 
 /* Which member path role resolves to, if it may be removed (see lun_raid.h). */
-static int remove_role_check(struct tgt_raid_conf *rc, int role, char *path, char *err, size_t errlen)
+static int remove_role_check(struct lun_raid_conf *rc, int role, char *path, char *err, size_t errlen)
 {
 	static struct lun_raid_status st;    /* control thread only */
 	if (lun_raid_status(rc->be, &st) < 0 || role >= st.nmembers) {
@@ -686,7 +686,7 @@ static int remove_role_check(struct tgt_raid_conf *rc, int role, char *path, cha
  * removed; c->repair: check only. */
 static int raid_remove_fn(struct stor_call *c)
 {
-	struct tgt_raid_conf *rc = call_raid(c);
+	struct lun_raid_conf *rc = call_raid(c);
 	char *path = c->out;
 	if (!rc || rc->failed || !rc->be)
 		return rc ? -ENODEV : -ENOENT;
@@ -717,7 +717,7 @@ static int raid_remove_fn(struct stor_call *c)
 
 static int raid_fail_fn(struct stor_call *c)
 {
-	struct tgt_raid_conf *rc = call_raid(c);
+	struct lun_raid_conf *rc = call_raid(c);
 	if (!rc || rc->failed || !rc->be)
 		return rc ? -ENODEV : -ENOENT;
 	int r = lun_raid_fail_member(rc->be, c->role);
@@ -728,7 +728,7 @@ static int raid_fail_fn(struct stor_call *c)
 
 static int raid_spare_fn(struct stor_call *c)
 {
-	struct tgt_raid_conf *rc = call_raid(c);
+	struct lun_raid_conf *rc = call_raid(c);
 	char path[PATH_MAX];
 	if (!rc || rc->failed || !rc->be)
 		return rc ? -ENODEV : -ENOENT;
@@ -758,13 +758,13 @@ struct lineage {
 	char kind[12];
 };
 
-static bool lineage_path(const struct tgt_config *cfg, const struct tgt_pool_conf *pc, char *out, size_t len)
+static bool lineage_path(const struct tgt_config *cfg, const struct lun_pool_conf *pc, char *out, size_t len)
 {
 	return snprintf(out, len, "%s/pool-%s.lineage", cfg->data_dir, pc->name) < (int)len;
 }
 
 /* A missing or unreadable file is an empty lineage. *out malloc'ed. */
-static int lineage_read(const struct tgt_config *cfg, const struct tgt_pool_conf *pc, struct lineage **out, int *n)
+static int lineage_read(const struct tgt_config *cfg, const struct lun_pool_conf *pc, struct lineage **out, int *n)
 {
 	char path[PATH_MAX], line[128];
 	*out = NULL;
@@ -796,7 +796,7 @@ static int lineage_read(const struct tgt_config *cfg, const struct tgt_pool_conf
 }
 
 /* Set (kind != NULL) or drop volume id's line. */
-static void lineage_update(const struct tgt_config *cfg, const struct tgt_pool_conf *pc, uint32_t id,
+static void lineage_update(const struct tgt_config *cfg, const struct lun_pool_conf *pc, uint32_t id,
 			   const char *kind, uint32_t origin)
 {
 	struct lineage *l;
@@ -825,9 +825,9 @@ static void lineage_update(const struct tgt_config *cfg, const struct tgt_pool_c
 	free(l);
 }
 
-static struct tgt_pool_conf *call_pool(struct stor_call *c)
+static struct lun_pool_conf *call_pool(struct stor_call *c)
 {
-	return c->idx >= 0 && c->idx < c->cfg->n_pools ? &c->cfg->pools[c->idx] : NULL;
+	return c->idx >= 0 && c->idx < c->cfg->stack.n_pools ? &c->cfg->stack.pools[c->idx] : NULL;
 }
 
 /* ---- volume list: the library's table plus the lineage file's kinds ---- */
@@ -853,7 +853,7 @@ static int pool_peek(struct lun_thin_pool *pool, struct tgt_volume_info **out, i
 
 static int volume_list_fn(struct stor_call *c)
 {
-	struct tgt_pool_conf *pc = call_pool(c);
+	struct lun_pool_conf *pc = call_pool(c);
 	struct tgt_volume_info *v = NULL;
 	struct lineage *l = NULL;
 	int n = 0, nl = 0;
@@ -884,7 +884,7 @@ static int volume_list_fn(struct stor_call *c)
 /* ---- volume create / delete / resize / snapshot / clone ---- */
 static int volume_op_fn(struct stor_call *c)
 {
-	struct tgt_pool_conf *pc = call_pool(c);
+	struct lun_pool_conf *pc = call_pool(c);
 	if (!pc || pc->failed || !pc->pool)
 		return pc ? -ENODEV : -ENOENT;
 	static const char *const names[] = { "created", "deleted", "resized", "snapshot", "clone" };
@@ -911,7 +911,7 @@ static int volume_op_fn(struct stor_call *c)
 }
 
 /* ---- pool grow ---- */
-static int grow_check(struct stor_call *c, struct tgt_pool_conf *pc, const char *path, uint64_t *want)
+static int grow_check(struct stor_call *c, struct lun_pool_conf *pc, const char *path, uint64_t *want)
 {
 	struct stat st;
 	if (pc->data_raid >= 0) {
@@ -946,7 +946,7 @@ static int grow_check(struct stor_call *c, struct tgt_pool_conf *pc, const char 
 
 static int pool_grow_fn(struct stor_call *c)
 {
-	struct tgt_pool_conf *pc = call_pool(c);
+	struct lun_pool_conf *pc = call_pool(c);
 	char path[PATH_MAX];
 	uint64_t want = 0;
 	if (!pc)
@@ -986,10 +986,10 @@ static int add_raid_fn(struct stor_call *c)
 	struct tgt_storage_rt *rt = c->cfg->stor_rt;
 	const struct tgt_config *pa = c->parsed;
 	char path[PATH_MAX];
-	int i = find_named(c->path, pa->raids, pa->n_raids, sizeof(pa->raids[0]));
+	int i = find_named(c->path, pa->stack.raids, pa->stack.n_raids, sizeof(pa->stack.raids[0]));
 	if (i < 0)
 		return -ENOENT;
-	struct tgt_raid_conf rc = pa->raids[i];
+	struct lun_raid_conf rc = pa->stack.raids[i];
 	for (int m = 0; m < rc.n_members; m++)
 		if (abs_path(c->cfg, rc.members[m], path, sizeof(path)) && file_exists(path)) {
 			snprintf(c->err, c->errlen, "member %s exists: raid create makes new arrays only (to "
@@ -1013,7 +1013,7 @@ static int add_raid_fn(struct stor_call *c)
 }
 
 /* Refusals before anything is created: existing metadata, an array in use. */
-static int add_pool_check(struct stor_call *c, const struct tgt_pool_conf *pc)
+static int add_pool_check(struct stor_call *c, const struct lun_pool_conf *pc)
 {
 	char meta[PATH_MAX], data[PATH_MAX];
 	if (pc->data_raid < 0 && !pc->size && abs_path(c->cfg, pc->data, data, sizeof(data)) && !file_exists(data)) {
@@ -1025,9 +1025,9 @@ static int add_pool_check(struct stor_call *c, const struct tgt_pool_conf *pc)
 			 "an existing one, add its section to the file and restart)", meta);
 		return -EEXIST;
 	}
-	for (int k = 0; pc->data_raid >= 0 && k < c->cfg->n_pools; k++)
-		if (c->cfg->pools[k].data_raid == pc->data_raid) {
-			snprintf(c->err, c->errlen, "raid %s already holds pool %s", pc->data, c->cfg->pools[k].name);
+	for (int k = 0; pc->data_raid >= 0 && k < c->cfg->stack.n_pools; k++)
+		if (c->cfg->stack.pools[k].data_raid == pc->data_raid) {
+			snprintf(c->err, c->errlen, "raid %s already holds pool %s", pc->data, c->cfg->stack.pools[k].name);
 			return -EBUSY;
 		}
 	return 0;
@@ -1038,11 +1038,11 @@ static int add_pool_fn(struct stor_call *c)
 	struct tgt_storage_rt *rt = c->cfg->stor_rt;
 	struct tgt_config *cfg = c->cfg;
 	const struct tgt_config *pa = c->parsed;
-	int i = find_named(c->path, pa->pools, pa->n_pools, sizeof(pa->pools[0]));
+	int i = find_named(c->path, pa->stack.pools, pa->stack.n_pools, sizeof(pa->stack.pools[0]));
 	if (i < 0)
 		return -ENOENT;
-	struct tgt_pool_conf pc = pa->pools[i];
-	pc.data_raid = find_named(pc.data, cfg->raids, cfg->n_raids, sizeof(cfg->raids[0]));
+	struct lun_pool_conf pc = pa->stack.pools[i];
+	pc.data_raid = find_named(pc.data, cfg->stack.raids, cfg->stack.n_raids, sizeof(cfg->stack.raids[0]));
 	int r = add_pool_check(c, &pc);
 	if (r < 0)
 		return r;
@@ -1058,9 +1058,9 @@ static int add_pool_fn(struct stor_call *c)
 		pool_rt_free(pc.rt);
 		return idx;
 	}
-	for (int k = 0; k < cfg->n_pools; k++)   /* the array may have moved */
-		if (cfg->pools[k].rt)
-			cfg->pools[k].rt->pc = &cfg->pools[k];
+	for (int k = 0; k < cfg->stack.n_pools; k++)   /* the array may have moved */
+		if (cfg->stack.pools[k].rt)
+			cfg->stack.pools[k].rt->pc = &cfg->stack.pools[k];
 	kinfo("pool %s: created at run time (admin)", pc.name);
 	return 0;
 }
@@ -1193,10 +1193,10 @@ int tgt_storage_open(struct tgt_config *cfg, char *err, size_t errlen)
 
 /* Control thread (open_volume_fn): open the LUN's volume, creating it
  * first (new, snapshot_of, clone_of) when the configuration says how. */
-static int open_volume(struct tgt_config *cfg, struct tgt_pool_conf *pc, struct tgt_lun_conf *l,
+static int open_volume(struct tgt_config *cfg, struct lun_pool_conf *pc, struct tgt_lun_conf *l,
 		       struct lun_backend **out)
 {
-	const struct tgt_lun_storage *s = &l->stor;
+	const struct lun_stack_lun *s = &l->stor;
 	int r = lun_thin_volume_open(pc->pool, s->volume, l->backend.block_size, out);
 	if (r != -ENOENT)
 		return r;
@@ -1217,7 +1217,7 @@ static int open_volume(struct tgt_config *cfg, struct tgt_pool_conf *pc, struct 
 
 static int open_volume_fn(struct stor_call *c)
 {
-	struct tgt_pool_conf *pc = call_pool(c);
+	struct lun_pool_conf *pc = call_pool(c);
 	int r = open_volume(c->cfg, pc, c->lun, c->out);
 	/* a thin volume's backend belongs to the LU: read_only = yes (or a
 	 * snapshot) makes the LU write-protected */
@@ -1232,16 +1232,16 @@ int tgt_storage_open_lun(struct tgt_config *cfg, struct tgt_lun_conf *l, struct 
 	const char *why = NULL;
 	int r = -ENODEV;
 	if (l->stor.raid) {
-		int i = find_named(l->stor.raid, cfg->raids, cfg->n_raids, sizeof(cfg->raids[0]));
-		struct tgt_raid_conf *rc = i >= 0 ? &cfg->raids[i] : NULL;
+		int i = find_named(l->stor.raid, cfg->stack.raids, cfg->stack.n_raids, sizeof(cfg->stack.raids[0]));
+		struct lun_raid_conf *rc = i >= 0 ? &cfg->stack.raids[i] : NULL;
 		if (rc && !rc->failed && (r = shared_backend(rc->be, out)) == 0)
 			(*out)->read_only |= l->backend.read_only;
 		if (rc && !rc->failed)
 			return r;
 		why = rc ? rc->why : "no such raid";
 	} else {
-		int i = find_named(l->stor.pool, cfg->pools, cfg->n_pools, sizeof(cfg->pools[0]));
-		struct tgt_pool_conf *pc = i >= 0 ? &cfg->pools[i] : NULL;
+		int i = find_named(l->stor.pool, cfg->stack.pools, cfg->stack.n_pools, sizeof(cfg->stack.pools[0]));
+		struct lun_pool_conf *pc = i >= 0 ? &cfg->stack.pools[i] : NULL;
 		struct stor_call c = { .fn = open_volume_fn, .cfg = cfg, .idx = i, .lun = l, .out = out };
 		if (pc && !pc->failed && (r = stor_call(&c)) == 0)
 			return 0;
@@ -1261,8 +1261,8 @@ int tgt_storage_open_lun(struct tgt_config *cfg, struct tgt_lun_conf *l, struct 
 
 void tgt_storage_lu_created(struct tgt_config *cfg, struct tgt_lun_conf *l)
 {
-	int i = l->stor.pool ? find_named(l->stor.pool, cfg->pools, cfg->n_pools, sizeof(cfg->pools[0])) : -1;
-	struct tgt_pool_rt *pr = i >= 0 ? cfg->pools[i].rt : NULL;
+	int i = l->stor.pool ? find_named(l->stor.pool, cfg->stack.pools, cfg->stack.n_pools, sizeof(cfg->stack.pools[0])) : -1;
+	struct lun_pool_rt *pr = i >= 0 ? cfg->stack.pools[i].rt : NULL;
 	if (!pr)
 		return;
 	pthread_mutex_lock(&pr->mu);
@@ -1276,8 +1276,8 @@ void tgt_storage_lu_created(struct tgt_config *cfg, struct tgt_lun_conf *l)
 
 void tgt_storage_lu_removed(struct tgt_config *cfg, struct scsi_lu *lu)
 {
-	for (int i = 0; i < cfg->n_pools; i++) {
-		struct tgt_pool_rt *pr = cfg->pools[i].rt;
+	for (int i = 0; i < cfg->stack.n_pools; i++) {
+		struct lun_pool_rt *pr = cfg->stack.pools[i].rt;
 		if (!pr)
 			continue;
 		pthread_mutex_lock(&pr->mu);    /* low_water_ua holds it while it raises */
@@ -1290,8 +1290,8 @@ void tgt_storage_lu_removed(struct tgt_config *cfg, struct scsi_lu *lu)
 
 void tgt_storage_forget_lus(struct tgt_config *cfg)
 {
-	for (int i = 0; i < cfg->n_pools; i++) {
-		struct tgt_pool_rt *pr = cfg->pools[i].rt;
+	for (int i = 0; i < cfg->stack.n_pools; i++) {
+		struct lun_pool_rt *pr = cfg->stack.pools[i].rt;
 		if (!pr)
 			continue;
 		pthread_mutex_lock(&pr->mu);
@@ -1302,8 +1302,8 @@ void tgt_storage_forget_lus(struct tgt_config *cfg)
 
 static void pools_close(struct tgt_config *cfg)
 {
-	for (int i = 0; i < cfg->n_pools; i++) {
-		struct tgt_pool_conf *pc = &cfg->pools[i];
+	for (int i = 0; i < cfg->stack.n_pools; i++) {
+		struct lun_pool_conf *pc = &cfg->stack.pools[i];
 		if (pc->pool) {
 			int r = lun_thin_pool_close(pc->pool);
 			if (r < 0)
@@ -1326,9 +1326,9 @@ static void quiesce_fn(struct kloop_task *t)
 {
 	struct quiesce_req *q = (struct quiesce_req *)t;
 	bool idle = true;
-	for (int i = 0; i < q->cfg->n_raids; i++)
-		if (q->cfg->raids[i].be)
-			idle &= lun_raid_quiesce(q->cfg->raids[i].be);
+	for (int i = 0; i < q->cfg->stack.n_raids; i++)
+		if (q->cfg->stack.raids[i].be)
+			idle &= lun_raid_quiesce(q->cfg->stack.raids[i].be);
 	atomic_store(&q->state, idle ? 2 : 1);
 }
 
@@ -1362,15 +1362,15 @@ void tgt_storage_close(struct tgt_config *cfg)
 		pthread_join(rt->thread, NULL);
 	}
 	kloop_timer_stop(rt->loop, &rt->tick);
-	for (int i = 0; i < cfg->n_raids; i++) {    /* loop stopped: allowed by lun_raid.h */
-		lun_backend_close(cfg->raids[i].be);
-		cfg->raids[i].be = NULL;
+	for (int i = 0; i < cfg->stack.n_raids; i++) {    /* loop stopped: allowed by lun_raid.h */
+		lun_backend_close(cfg->stack.raids[i].be);
+		cfg->stack.raids[i].be = NULL;
 	}
-	for (int i = 0; i < cfg->n_pools; i++) {
-		struct tgt_pool_rt *pr = cfg->pools[i].rt;
+	for (int i = 0; i < cfg->stack.n_pools; i++) {
+		struct lun_pool_rt *pr = cfg->stack.pools[i].rt;
 		if (pr) {
 			pool_rt_free(pr);
-			cfg->pools[i].rt = NULL;
+			cfg->stack.pools[i].rt = NULL;
 		}
 	}
 	kloop_free(rt->loop);

@@ -2,7 +2,7 @@
  * arrays ([raid NAME]), thin pools ([pool NAME]) and the LUNs that sit on
  * them (backend = thin / backend = raid).
  *
- * config.c parses the sections into the structs below; storage.c opens them
+ * The registry (lun-backends/lun_registry.h) parses the sections; storage.c opens them
  * once, shares them between their LUNs and closes them in the right order
  * (LUs -> volumes -> pools -> arrays). Background work (RAID resync,
  * rebuild, scrub, the low-water unit attention and the status file) runs on
@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lun-backends/lun_registry.h"
 #include "lun-backends/raid/lun_raid.h"
 #include "lun-backends/thin/lun_thin.h"
 
@@ -25,61 +26,10 @@ struct scsi_lu;
 struct tgt_config;
 struct tgt_lun_conf;
 
-#define TGT_STORAGE_NAME_MAX 64
+#define TGT_STORAGE_NAME_MAX LUN_STACK_NAME_MAX
 
-/* [raid NAME] */
-struct tgt_raid_conf {
-	char name[TGT_STORAGE_NAME_MAX];
-	int line;                    /* of the section header, for messages */
-	int level;                   /* 0, 1, 5, 6, 10 */
-	uint32_t chunk;              /* bytes; 0 = 64 KiB */
-	const char **members;        /* role order (create) or any order (assemble) */
-	int n_members;
-	const char **spares;
-	int n_spares;
-	bool create;                 /* create if no member carries a superblock */
-	bool direct;                 /* members with O_DIRECT */
-	uint64_t member_size;        /* create missing member / spare files this big */
-	uint64_t rebuild_rate;       /* bytes per second of resync / rebuild; 0 = 160 MiB/s */
-	/* runtime (storage.c) */
-	struct lun_backend *be;
-	bool failed;                 /* could not assemble: its LUNs answer NOT READY */
-	char why[256];
-	uint64_t rebuild_t0_ms;      /* rebuild start (status / throughput) */
-	int rebuild_role;
-	double last_rebuild_mib_s;
-	double last_rebuild_s;
-};
-
-/* [pool NAME] */
-struct tgt_pool_conf {
-	char name[TGT_STORAGE_NAME_MAX];
-	int line;
-	const char *data;            /* a [raid] name or a file path */
-	int data_raid;               /* index into raids, or -1 for a file (set by config.c) */
-	const char *meta;            /* metadata file */
-	uint32_t chunk_size;         /* 0 = LUN_THIN_CHUNK_DEFAULT */
-	uint64_t size;               /* data file size (file data store) */
-	uint64_t low_water;          /* bytes, or percent of the pool when low_water_pct */
-	bool low_water_pct;
-	/* runtime (storage.c) */
-	struct lun_backend *data_be; /* the pool's data device (owned here if a file) */
-	struct lun_thin_pool *pool;
-	bool failed;
-	char why[256];
-	struct tgt_pool_rt *rt;      /* LUs to notify of low water */
-};
-
-/* A LUN's thin / raid keys ([lun] backend = thin | raid). */
-struct tgt_lun_storage {
-	const char *pool;            /* backend = thin */
-	const char *raid;            /* backend = raid */
-	uint32_t volume;
-	bool has_volume;
-	uint32_t origin;             /* snapshot_of / clone_of */
-	bool snapshot, clone;
-	int line;                    /* of the [lun] header */
-};
+/* The parsed sections (struct lun_raid_conf, lun_pool_conf, lun_stack_lun)
+ * are the backend registry's: lun-backends/lun_registry.h. */
 
 /* Open arrays, start the control thread, open pools (before the LUNs). */
 int tgt_storage_open(struct tgt_config *cfg, char *err, size_t errlen);
@@ -96,7 +46,7 @@ void tgt_storage_close(struct tgt_config *cfg);
 /* Run-time requests of the admin socket (admin_storage.c). Each one runs on
  * the control thread: the caller posts it to the control loop and sleeps
  * until it is answered, so it must not be called from that loop. idx is an
- * index into cfg->raids / cfg->pools. 0 or -errno; -ENODEV when the array
+ * index into cfg->stack.raids / cfg->stack.pools. 0 or -errno; -ENODEV when the array
  * or pool failed to open (info calls then set failed and why instead). */
 struct tgt_raid_info {
 	bool failed;
@@ -170,7 +120,7 @@ void tgt_storage_lu_removed(struct tgt_config *cfg, struct scsi_lu *lu);
 /* raid create / pool create at run time: open the [raid NAME] or [pool NAME]
  * section of parsed (the validated new configuration) as a new array or
  * pool, on the control thread (started here if the daemon had no storage),
- * and append it to cfg->raids / cfg->pools. Only new storage: an array
+ * and append it to cfg->stack.raids / cfg->stack.pools. Only new storage: an array
  * whose member files exist, or a pool whose metadata file exists, is
  * refused (-EEXIST; assemble or open those by adding the section and
  * restarting), as is a second pool on one array (-EBUSY). The reason goes
@@ -179,8 +129,8 @@ int tgt_storage_add(struct tgt_config *cfg, const struct tgt_config *parsed, boo
 		    char *err, size_t errlen);
 /* config.c: copy a parsed section (strings too) into cfg's array; the index
  * or -ENOMEM. Only on the control thread while the admin thread waits. */
-int tgt_config_adopt_raid(struct tgt_config *cfg, const struct tgt_raid_conf *src);
-int tgt_config_adopt_pool(struct tgt_config *cfg, const struct tgt_pool_conf *src);
+int tgt_config_adopt_raid(struct tgt_config *cfg, const struct lun_raid_conf *src);
+int tgt_config_adopt_pool(struct tgt_config *cfg, const struct lun_pool_conf *src);
 
 /* "8G", "512", "64K": bytes (powers of 1024), as the configuration's size
  * keys (config.c). 0, -EINVAL or -ERANGE. */

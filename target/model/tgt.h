@@ -32,7 +32,7 @@ struct tgt_lun_conf {
 	struct lun_backend_params backend;  /* strings point into the config's storage */
 	struct scsi_lu_params ident;
 	struct scsi_lu *lu;          /* opened by tgt_config_open_luns() */
-	struct tgt_lun_storage stor; /* backend = thin / raid (target/model/storage.h) */
+	struct lun_stack_lun stor;   /* backend = thin / raid (lun-backends/lun_registry.h) */
 };
 
 struct tgt_target {
@@ -66,10 +66,7 @@ struct tgt_config {
 	int log_level;               /* enum klog_level from [global] log_level, or -1 if unset */
 	char source[4096];           /* file name for messages, or "<embedded>" */
 	void *storage;               /* private: string storage */
-	struct tgt_raid_conf *raids; /* [raid NAME] sections (target/model/storage.h) */
-	int n_raids;
-	struct tgt_pool_conf *pools; /* [pool NAME] sections */
-	int n_pools;
+	struct lun_stack_conf stack; /* [raid NAME] / [pool NAME] sections (lun-backends/lun_registry.h) */
 	struct tgt_storage_rt *stor_rt; /* private: control thread (storage.c) */
 	/* Run-time ACL / CHAP changes (admin_live.c): live_lock is held by the
 	 * login policy while it reads a target's acl / chap_in and by the admin

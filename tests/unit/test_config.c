@@ -378,7 +378,7 @@ static void test_sizes(void **state)
 {
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		uint64_t v = 0;
-		int r = cfg_parse_size(sizes[i].in, &v);
+		int r = lun_parse_size(sizes[i].in, &v);
 		if (r != sizes[i].r || (r == 0 && v != sizes[i].v))
 			fail_msg("size '%s': r=%d v=%llu", sizes[i].in, r, (unsigned long long)v);
 	}

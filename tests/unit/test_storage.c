@@ -67,8 +67,8 @@ static void test_parse_sections(void **state)
 	int r = parse_text(text, &cfg);
 	if (r)
 		fail_msg("%s", err);
-	assert_int_equal(cfg.n_raids, 1);
-	const struct tgt_raid_conf *rc = &cfg.raids[0];
+	assert_int_equal(cfg.stack.n_raids, 1);
+	const struct lun_raid_conf *rc = &cfg.stack.raids[0];
 	assert_string_equal(rc->name, "r6");
 	assert_int_equal(rc->level, 6);
 	assert_int_equal(rc->chunk, 128 << 10);
@@ -80,15 +80,15 @@ static void test_parse_sections(void **state)
 	assert_true(rc->create);
 	assert_int_equal(rc->member_size, 64ull << 20);
 	assert_int_equal(rc->rebuild_rate, 400ull << 20);
-	assert_int_equal(cfg.n_pools, 2);
-	assert_int_equal(cfg.pools[0].data_raid, 0);
-	assert_int_equal(cfg.pools[0].chunk_size, 256 << 10);
-	assert_true(cfg.pools[0].low_water_pct);
-	assert_int_equal(cfg.pools[0].low_water, 10);
-	assert_int_equal(cfg.pools[1].data_raid, -1);
-	assert_int_equal(cfg.pools[1].size, 1ull << 30);
-	assert_false(cfg.pools[1].low_water_pct);
-	assert_int_equal(cfg.pools[1].low_water, 64ull << 20);
+	assert_int_equal(cfg.stack.n_pools, 2);
+	assert_int_equal(cfg.stack.pools[0].data_raid, 0);
+	assert_int_equal(cfg.stack.pools[0].chunk_size, 256 << 10);
+	assert_true(cfg.stack.pools[0].low_water_pct);
+	assert_int_equal(cfg.stack.pools[0].low_water, 10);
+	assert_int_equal(cfg.stack.pools[1].data_raid, -1);
+	assert_int_equal(cfg.stack.pools[1].size, 1ull << 30);
+	assert_false(cfg.stack.pools[1].low_water_pct);
+	assert_int_equal(cfg.stack.pools[1].low_water, 64ull << 20);
 	struct tgt_lun_conf *l = cfg.targets[0].luns;
 	assert_string_equal(l[0].backend.type, "thin");
 	assert_string_equal(l[0].stor.pool, "p");
@@ -171,11 +171,11 @@ static void test_thin_luns(void **state)
 	assert_false(scsi_lu_write_protected(l[2].lu));
 	assert_true(scsi_lu_can_unmap(l[0].lu));
 	struct lun_thin_pool_status st;
-	lun_thin_pool_status(cfg.pools[0].pool, &st);
+	lun_thin_pool_status(cfg.stack.pools[0].pool, &st);
 	assert_int_equal(st.volumes, 3);
 	assert_int_equal(st.chunks_total, 256);
 	assert_int_equal(st.low_water, 128);
-	assert_int_equal(cfg.pools[0].rt->n_lus, 3);
+	assert_int_equal(cfg.stack.pools[0].rt->n_lus, 3);
 	tgt_config_free(&cfg);
 
 	/* second start: volumes exist, nothing is created again; a larger size grows the pool */
@@ -183,7 +183,7 @@ static void test_thin_luns(void **state)
 	snprintf(grown, sizeof(grown), "%s", text);
 	memcpy(strstr(grown, "16M"), "32M", 3);
 	open_in(grown, dir, &cfg);
-	lun_thin_pool_status(cfg.pools[0].pool, &st);
+	lun_thin_pool_status(cfg.stack.pools[0].pool, &st);
 	assert_int_equal(st.volumes, 3);
 	assert_int_equal(st.chunks_total, 512);
 	tgt_config_free(&cfg);
@@ -225,8 +225,8 @@ static void test_raid_missing_not_ready(void **state)
 	open_in("[raid r]\nmembers = a,b,c,d\n[pool p]\ndata = r\nmeta = p.meta\n" TARGET
 		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n"
 		"[lun 1]\nbackend = raid\nraid = r\n", dir, &cfg);
-	assert_true(cfg.raids[0].failed);
-	assert_true(cfg.pools[0].failed);
+	assert_true(cfg.stack.raids[0].failed);
+	assert_true(cfg.stack.pools[0].failed);
 	struct tgt_lun_conf *l = cfg.targets[0].luns;
 	assert_int_equal(scsi_lu_size_blocks(l[0].lu), 2048);
 	assert_int_equal(one_read(l[0].lu->be), -ENODEV);
@@ -237,10 +237,10 @@ static void test_raid_missing_not_ready(void **state)
 	open_in("[raid r]\nlevel = 5\nmembers = a,b,c\nmember_size = 8M\ncreate = yes\n"
 		"[pool p]\ndata = r\nmeta = p.meta\n" TARGET
 		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n", dir, &cfg);
-	assert_false(cfg.raids[0].failed);
-	assert_false(cfg.pools[0].failed);
+	assert_false(cfg.stack.raids[0].failed);
+	assert_false(cfg.stack.pools[0].failed);
 	assert_int_equal(one_read(cfg.targets[0].luns[0].lu->be), 0);
-	assert_true(lun_raid_has_path(cfg.raids[0].be, strcat(strcpy(err, dir), "/a")));
+	assert_true(lun_raid_has_path(cfg.stack.raids[0].be, strcat(strcpy(err, dir), "/a")));
 	tgt_config_free(&cfg);
 	rm_rf(dir);
 }
