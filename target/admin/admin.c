@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "common/log.h"
+#include "common/unixsock.h"
 #include "target/admin/admin.h"
 #include "target/scsi/scsi_admin.h"
 #include "target/scsi/scsi_alua.h"
@@ -378,15 +378,6 @@ struct tgt_admin {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
-static bool peer_allowed(int fd)
-{
-	struct ucred cr;
-	socklen_t l = sizeof(cr);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0)
-		return false;
-	return cr.uid == 0 || cr.uid == geteuid();
-}
-
 /* Read one line (up to ADMIN_MAX_LINE + 2 bytes); returns its length or -1. */
 static ssize_t read_line(int fd, char *buf, size_t cap)
 {
@@ -415,7 +406,7 @@ static void serve_one(struct tgt_admin *ad, int fd)
 	/* Read the request even from a refused peer: closing with its bytes
 	 * unread would send a RST that can beat our answer to the client. */
 	ssize_t n = read_line(fd, buf, sizeof(buf));
-	if (!peer_allowed(fd))
+	if (!kunix_peer_allowed(fd))
 		fputs("ERR permission denied\n", f);
 	else if (n < 0)
 		fputs("ERR no request\n", f);
@@ -443,23 +434,14 @@ static void *admin_thread(void *arg)
 	return NULL;
 }
 
+/* A stale socket of a previous run is replaced (the pid file lock guards);
+ * SO_PEERCRED is the real check, mode 0600 keeps others from even connecting. */
 static int bind_socket(struct tgt_admin *ad, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ad->path);
-	ad->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ad->lfd = kunix_listen(ad->path, 8, false);
 	if (ad->lfd < 0)
-		return snprintf(err, errlen, "admin socket: %s", strerror(errno)), -errno;
-	unlink(ad->path);   /* a stale socket from a previous run (the pid file lock guards) */
-	/* SO_PEERCRED is the real check; 0600 keeps others from even connecting. */
-	if (bind(ad->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(ad->path, 0600) < 0 ||
-	    listen(ad->lfd, 8) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "admin socket %s: %s", ad->path, strerror(e));
-		close(ad->lfd);
-		return -e;
-	}
-	return 0;
+		snprintf(err, errlen, "admin socket %s: %s", ad->path, strerror(-ad->lfd));
+	return ad->lfd < 0 ? ad->lfd : 0;
 }
 
 int tgt_admin_start(struct tgt_config *cfg, struct tgt_server *srv, const char *path,
