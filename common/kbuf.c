@@ -23,6 +23,7 @@
  * as registered buffers.
  */
 #include "common/kbuf.h"
+#include "common/container.h"
 #include "common/kbuf_test.h"
 #include "common/kloop.h"
 #include "common/log.h"
@@ -177,7 +178,7 @@ static void wake_waiters(struct kbuf_tls *t)
 
 static void wait_timer_fn(struct kloop_timer *timer)
 {
-	struct kbuf_tls *t = (struct kbuf_tls *)((char *)timer - offsetof(struct kbuf_tls, timer));
+	struct kbuf_tls *t = container_of(timer, struct kbuf_tls, timer);
 	wake_waiters(t);
 }
 

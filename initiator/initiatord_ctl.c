@@ -11,6 +11,7 @@
  */
 #include "initiator/initiatord_internal.h"
 #include "initiator/ctl_proto.h"
+#include "common/container.h"
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/unixsock.h"
@@ -443,7 +444,7 @@ static void conn_read(struct ctl_conn *c)
 
 static void conn_event(struct kloop_fd *h, uint32_t ev)
 {
-	struct ctl_conn *c = (struct ctl_conn *)((char *)h - offsetof(struct ctl_conn, kfd));
+	struct ctl_conn *c = container_of(h, struct ctl_conn, kfd);
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		conn_read(c);
 	conn_flush(c);
@@ -453,7 +454,7 @@ static void conn_event(struct kloop_fd *h, uint32_t ev)
 
 static void accept_event(struct kloop_fd *h, uint32_t ev)
 {
-	struct ini_daemon *d = (struct ini_daemon *)((char *)h - offsetof(struct ini_daemon, ctl_kfd));
+	struct ini_daemon *d = container_of(h, struct ini_daemon, ctl_kfd);
 	int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;

@@ -21,6 +21,7 @@
  * here are never logged.
  */
 #include "initiator/initiatord_internal.h"
+#include "common/container.h"
 #include "common/log.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -131,7 +132,7 @@ static void path_update_events(struct ini_path *p)
 
 static void path_fd_event(struct kloop_fd *h, uint32_t events)
 {
-	struct ini_path *p = (struct ini_path *)((char *)h - offsetof(struct ini_path, kfd));
+	struct ini_path *p = container_of(h, struct ini_path, kfd);
 	int rev = (events & EPOLLIN ? POLLIN : 0) | (events & EPOLLOUT ? POLLOUT : 0) |
 		  (events & EPOLLERR ? POLLERR : 0) | (events & EPOLLHUP ? POLLHUP : 0);
 	if (!p->iscsi || p->state == PATH_FAILED)
@@ -172,7 +173,7 @@ static int login_err_code(const char *err)
 /* Runs on a fresh loop turn, never inside libiscsi. */
 static void path_teardown(struct kloop_task *t)
 {
-	struct ini_path *p = (struct ini_path *)((char *)t - offsetof(struct ini_path, reap));
+	struct ini_path *p = container_of(t, struct ini_path, reap);
 	if (p->fd >= 0)
 		kloop_del_fd(p->d->loop, p->fd);
 	p->fd = -1;

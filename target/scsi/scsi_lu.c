@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/container.h"
 #include "common/log.h"
 #include "target/scsi/scsi_internal.h"
 
@@ -505,7 +506,7 @@ bool scsi_range_lock(struct scsi_lu *lu, struct scsi_task *t, uint64_t lba, uint
 
 static void rl_resume_fn(struct kloop_task *kt)
 {
-	struct scsi_task *t = (struct scsi_task *)((char *)kt - offsetof(struct scsi_task, st.kt));
+	struct scsi_task *t = container_of(kt, struct scsi_task, st.kt);
 	t->st.rl_resume(t);
 }
 

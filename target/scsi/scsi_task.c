@@ -16,10 +16,11 @@
  */
 #include <errno.h>
 #include <string.h>
+#include "common/container.h"
 #include "common/kbuf.h"
 #include "target/scsi/scsi_internal.h"
 
-#define TASK_OF_KT(kt) ((struct scsi_task *)((char *)(kt) - offsetof(struct scsi_task, st.kt)))
+#define TASK_OF_KT(kt) container_of(kt, struct scsi_task, st.kt)
 
 /* ---- opcode tables (SPC-4 annex D, SBC-4 table 15) ----
  * pr_allow follows SPC-4 table 44 (reads pass a Write Exclusive reservation,

@@ -193,7 +193,7 @@ static void fan_ack_run(struct kloop_task *t)
 
 static void abort_done(struct abort_wait *w)
 {
-	struct smsg *m = (struct smsg *)((char *)w - offsetof(struct smsg, aw));
+	struct smsg *m = container_of(w, struct smsg, aw);
 	struct fan_ack *a = calloc(1, sizeof(*a));
 	if (a) {
 		a->t.fn = fan_ack_run;

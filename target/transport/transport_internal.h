@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include "common/container.h"
 #include "common/kloop.h"
 #include "target/iscsi/iscsi_login.h"
 #include "target/iscsi/iscsi_pdu.h"
@@ -165,8 +166,6 @@ void worker_close_all(struct tgt_worker *w);
 #define ITT_HASH    512u
 #define MAX_R2T     16u
 #define HDR_MAX     (ISCSI_BHS_LEN + ISCSI_MAX_AHS_LEN + ISCSI_DIGEST_LEN)
-
-#define container_of(p, type, m) ((type *)((char *)(p) - offsetof(type, m)))
 
 struct r2t_slot {
 	bool used;
