@@ -21,7 +21,8 @@
  * are block aligned), or changing the directory (it mirrors the LU table).
  */
 #define FUSE_USE_VERSION 312
-#include "initiator/initiatord_internal.h"
+#include "initiator/front_ends.h"
+#include "common/container.h"
 #include "common/log.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@ struct fio_tickets;
 
 struct ini_fuse {
 	struct ini_daemon *d;
+	struct mpath_listener events;   /* LU added: its file appears */
 	struct fio_tickets *tk;
 	struct fuse_session *se;
 	pthread_t thr;
@@ -469,10 +471,13 @@ static void *fuse_thread(void *arg)
 	return NULL;
 }
 
-void fuse_front_lu_added(struct ini_daemon *d, struct ini_lu *lu)
+/* The file of a new LU is listed by readdir/lookup from d->lus; only the
+ * name it is presented under is recorded here. */
+static void on_mpath_event(struct mpath_listener *l, struct ini_lu *lu, enum mpath_event ev)
 {
-	if (d->fuse)
-		snprintf(lu->device, sizeof(lu->device), "%s/%s", d->fuse->mnt, lu->wwid);
+	struct ini_fuse *f = container_of(l, struct ini_fuse, events);
+	if (ev == MPATH_EV_LU_ADDED)
+		snprintf(lu->device, sizeof(lu->device), "%s/%s", f->mnt, lu->wwid);
 }
 
 int fuse_front_start(struct ini_daemon *d)
@@ -507,6 +512,8 @@ int fuse_front_start(struct ini_daemon *d)
 	}
 	f->thread_started = true;
 	d->fuse = f;
+	f->events.fn = on_mpath_event;
+	mpath_subscribe(d, &f->events);
 	kinfo("FUSE: LUs appear under %s", f->mnt);
 	return 0;
 }
@@ -516,6 +523,7 @@ void fuse_front_stop(struct ini_daemon *d)
 	struct ini_fuse *f = d->fuse;
 	if (!f)
 		return;
+	mpath_unsubscribe(d, &f->events);
 	fuse_session_exit(f->se);
 	fuse_session_unmount(f->se);    /* wakes the workers blocked in read(/dev/fuse) */
 	if (f->thread_started)

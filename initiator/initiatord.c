@@ -10,7 +10,8 @@
  * (initiatord_ctl.c).
  */
 #include "initiator/ctl_proto.h"
-#include "initiator/initiatord_internal.h"
+#include "initiator/front_ends.h"
+#include "common/container.h"
 #include "common/log.h"
 #include <errno.h>
 #include <stddef.h>
@@ -141,7 +142,7 @@ static void start_all(struct ini_daemon *d)
 
 static void tick_fn(struct kloop_timer *t)
 {
-	struct ini_daemon *d = (struct ini_daemon *)((char *)t - offsetof(struct ini_daemon, tick));
+	struct ini_daemon *d = container_of(t, struct ini_daemon, tick);
 	uint64_t now = kloop_now_ms(d->loop);
 	for (int i = 0; i < INI_MAX_PATHS; i++)
 		if (d->paths[i])
@@ -151,7 +152,7 @@ static void tick_fn(struct kloop_timer *t)
 
 static void sig_event(struct kloop_fd *h, uint32_t ev)
 {
-	struct ini_daemon *d = (struct ini_daemon *)((char *)h - offsetof(struct ini_daemon, sig_kfd));
+	struct ini_daemon *d = container_of(h, struct ini_daemon, sig_kfd);
 	struct signalfd_siginfo si;
 	if (read(d->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		kinfo("signal %u: shutting down", si.ssi_signo);

@@ -8,6 +8,10 @@
  *                the selection state and the no-path queue
  *   ini_io       one front-end request (read/write/flush/unmap/zeroes)
  *
+ * Layers: initiatord.c wires everything; the front ends (front_ends.h) sit
+ * on the multipath core (mpath.c) and learn of LUs through its events
+ * (mpath_subscribe); the core never calls or includes a front end.
+ *
  * Threads: every ini_path, ini_lu and in-flight ini_io belongs to the event
  * loop thread. Front ends (FUSE workers, NBD connection threads) build an
  * ini_io and hand it over with ini_io_submit() (kloop_post); its done()
@@ -151,6 +155,21 @@ struct ini_io {
 struct ini_fuse;
 struct ini_nbd;
 
+/* What the multipath core tells its listeners (front ends, anything that
+ * presents or reports LUs). Delivered on the loop thread, in subscription
+ * order, after the LU's state has changed. */
+enum mpath_event {
+	MPATH_EV_LU_ADDED,      /* a new LU (its first path): now in d->lus */
+	MPATH_EV_LU_RESIZED,    /* a rescan reported a new size (lu->blocks) */
+	MPATH_EV_PATH_UP,       /* the LU has a usable path (again): I/O flows */
+	MPATH_EV_NO_PATH,       /* the last usable path went: I/O queues */
+	MPATH_EV_QUEUE_FAILED,  /* queued and new I/O fails (deadline or FAIL-QUEUE) until a path is back */
+};
+struct mpath_listener {
+	void (*fn)(struct mpath_listener *l, struct ini_lu *lu, enum mpath_event ev);
+	struct mpath_listener *next;     /* private to mpath.c */
+};
+
 struct ini_daemon {
 	struct ini_opts o;
 	struct kloop *loop;
@@ -163,7 +182,8 @@ struct ini_daemon {
 	int ctl_fd;
 	void *ctl_priv;              /* initiatord_ctl.c's connection set */
 	struct kloop_fd ctl_kfd;
-	struct ini_fuse *fuse;
+	struct mpath_listener *listeners;   /* mpath_subscribe() */
+	struct ini_fuse *fuse;       /* front ends' state, owned by them */
 	struct ini_nbd *nbd;
 	uint64_t started_ms;
 	int sig_fd;
@@ -191,6 +211,10 @@ void mpath_io_finished(struct ini_io *io, int status, int skey, int asc, int asc
 void mpath_requeue(struct ini_io *io);
 void mpath_tick(struct ini_daemon *d, uint64_t now);
 int mpath_fail_queue(struct ini_lu *lu);
+/* Listen to the events of every LU, present and future (loop thread; l
+ * embedded in the listener's own state, see container_of). */
+void mpath_subscribe(struct ini_daemon *d, struct mpath_listener *l);
+void mpath_unsubscribe(struct ini_daemon *d, struct mpath_listener *l);
 /* Thread-safe entry point for front ends. */
 void ini_io_submit(struct ini_daemon *d, struct ini_io *io);
 
@@ -198,15 +222,6 @@ void ini_io_submit(struct ini_daemon *d, struct ini_io *io);
 int ctl_start(struct ini_daemon *d);
 void ctl_stop(struct ini_daemon *d);
 void ctl_login_result(struct ctl_conn *c, int err, const char *msg);
-
-/* fuse_front.c, nbd_server.c, ublk.c: front ends, all optional. */
-int fuse_front_start(struct ini_daemon *d);
-void fuse_front_lu_added(struct ini_daemon *d, struct ini_lu *lu);
-void fuse_front_stop(struct ini_daemon *d);
-int nbd_server_start(struct ini_daemon *d);
-void nbd_server_lu_added(struct ini_daemon *d, struct ini_lu *lu);
-void nbd_server_stop(struct ini_daemon *d);
-int ublk_probe(struct ini_daemon *d);
 
 /* initiatord.c */
 void ini_opts_defaults(struct ini_opts *o);

@@ -10,10 +10,15 @@
  * Large UNMAP / write-zeroes requests are cut into chunks sent one after
  * the other; the request completes after the last chunk.
  *
+ * What happens to an LU (added, resized, no path, path back, queue failed)
+ * is told to the listeners that subscribed (mpath_subscribe): that is how the
+ * front ends learn of LUs, without this file knowing them.
+ *
  * Not for: sessions (path.c) or presenting LUs (fuse_front.c, nbd_*.c).
  * Everything here runs on the event loop thread except ini_io_submit().
  */
 #include "initiator/initiatord_internal.h"
+#include "common/container.h"
 #include "common/log.h"
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +30,39 @@
 uint32_t path_io_chunk(const struct ini_io *io);
 
 static void lu_dispatch_task(struct kloop_task *t);
+
+void mpath_subscribe(struct ini_daemon *d, struct mpath_listener *l)
+{
+	struct mpath_listener **at = &d->listeners;
+	while (*at)
+		at = &(*at)->next;
+	l->next = NULL;
+	*at = l;     /* at the end: listeners hear events in subscription order */
+}
+
+void mpath_unsubscribe(struct ini_daemon *d, struct mpath_listener *l)
+{
+	for (struct mpath_listener **at = &d->listeners; *at; at = &(*at)->next)
+		if (*at == l) {
+			*at = l->next;
+			return;
+		}
+}
+
+static void lu_notify(struct ini_lu *lu, enum mpath_event ev)
+{
+	for (struct mpath_listener *l = lu->d->listeners, *next; l; l = next) {
+		next = l->next;     /* a listener may unsubscribe itself */
+		l->fn(l, lu, ev);
+	}
+}
+
+/* The queue started failing I/O (deadline passed or FAIL-QUEUE). */
+static void lu_note_failing(struct ini_lu *lu, bool was_failing)
+{
+	if (!was_failing && lu->q.failing)
+		lu_notify(lu, MPATH_EV_QUEUE_FAILED);
+}
 
 static bool lu_path_up(const struct ini_lu *lu, int i)
 {
@@ -136,16 +174,15 @@ struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun, c
 		kerr("LU %s: path %d reports block size %u, others %u: not added", lu->wwid, p->sid, bs, lu->block_size);
 		return NULL;
 	}
+	bool resized = !fresh && lu->blocks != blocks;
 	pthread_mutex_lock(&d->lus_mu);
 	lu->blocks = blocks;       /* a rescan picks up a grown LU */
 	lu->block_size = bs;
 	pthread_mutex_unlock(&d->lus_mu);
 	if (lu_add_path(lu, p, lun) < 0)
 		return NULL;
-	if (fresh) {
-		fuse_front_lu_added(d, lu);
-		nbd_server_lu_added(d, lu);
-	}
+	if (fresh || resized)
+		lu_notify(lu, fresh ? MPATH_EV_LU_ADDED : MPATH_EV_LU_RESIZED);
 	return lu;
 }
 
@@ -168,11 +205,13 @@ void mpath_detach_path(struct ini_daemon *d, struct ini_path *p)
 void mpath_paths_changed(struct ini_lu *lu)
 {
 	uint64_t now = kloop_now_ms(lu->d->loop);
-	bool up = lu_any_up(lu);
-	if (lu->q.have_path && !up)
+	bool up = lu_any_up(lu), had = lu->q.have_path;
+	if (had && !up)
 		kwarn("LU %s: no path left; queueing I/O for up to %llu ms", lu->wwid,
 		      (unsigned long long)lu->d->o.no_path_retry_ms);
 	mpath_q_paths(&lu->q, up, now);
+	if (had != up)
+		lu_notify(lu, up ? MPATH_EV_PATH_UP : MPATH_EV_NO_PATH);
 	lu_kick(lu);
 }
 
@@ -217,26 +256,28 @@ void mpath_dispatch(struct ini_lu *lu)
 	uint64_t now = kloop_now_ms(lu->d->loop);
 	if (now < lu->hold_until_ms)
 		return;
+	bool was_failing = lu->q.failing;
 	while (lu->qhead) {
 		enum mpath_qdecision q = mpath_q_decide(&lu->q, now, lu->d->o.no_path_retry_ms);
 		if (q == MQ_WAIT)
-			return;
+			break;
 		if (q == MQ_FAIL) {
 			io_complete(lu_dequeue(lu), -EIO);
 			continue;
 		}
 		int i = lu_select(lu);
 		if (i < 0)
-			return;
+			break;
 		struct ini_io *io = lu_dequeue(lu);
 		if (path_submit(lu->paths[i].p, io, lu->paths[i].lun) < 0)
 			lu_enqueue(lu, io, true);   /* that path just failed; the loop picks another */
 	}
+	lu_note_failing(lu, was_failing);
 }
 
 static void lu_dispatch_task(struct kloop_task *t)
 {
-	struct ini_lu *lu = (struct ini_lu *)((char *)t - offsetof(struct ini_lu, kick));
+	struct ini_lu *lu = container_of(t, struct ini_lu, kick);
 	lu->kick_queued = false;
 	mpath_dispatch(lu);
 }
@@ -315,14 +356,16 @@ void mpath_tick(struct ini_daemon *d, uint64_t now)
 int mpath_fail_queue(struct ini_lu *lu)
 {
 	int n = lu->n_queued;
+	bool was_failing = lu->q.failing;
 	mpath_q_fail_now(&lu->q);
+	lu_note_failing(lu, was_failing);
 	mpath_dispatch(lu);
 	return n;
 }
 
 static void io_submit_task(struct kloop_task *t)
 {
-	struct ini_io *io = (struct ini_io *)((char *)t - offsetof(struct ini_io, task));
+	struct ini_io *io = container_of(t, struct ini_io, task);
 	struct ini_lu *lu = io->lu;
 	io->submit_ms = kloop_now_ms(lu->d->loop);
 	lu->n_io++;

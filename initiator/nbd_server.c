@@ -14,8 +14,9 @@
  *
  * Not for: structured replies, TLS, block status (answered "unsupported").
  */
-#include "initiator/initiatord_internal.h"
+#include "initiator/front_ends.h"
 #include "initiator/nbd_internal.h"
+#include "common/container.h"
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/unixsock.h"
@@ -41,6 +42,7 @@ struct nbd_listener {
 };
 
 struct ini_nbd {
+	struct mpath_listener events;   /* LU added: a socket to export it */
 	struct nbd_listener *l[INI_MAX_LUS];
 	int n;
 };
@@ -415,7 +417,7 @@ static void *reader_thread(void *arg)
 
 static void accept_event(struct kloop_fd *h, uint32_t ev)
 {
-	struct nbd_listener *l = (struct nbd_listener *)((char *)h - offsetof(struct nbd_listener, kfd));
+	struct nbd_listener *l = container_of(h, struct nbd_listener, kfd);
 	int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -451,10 +453,9 @@ static int sock_path(char *out, size_t n, const char *dir, const char *name)
 	return 0;
 }
 
-void nbd_server_lu_added(struct ini_daemon *d, struct ini_lu *lu)
+static void lu_added(struct ini_daemon *d, struct ini_nbd *s, struct ini_lu *lu)
 {
-	struct ini_nbd *s = d->nbd;
-	if (!s || s->n >= INI_MAX_LUS)
+	if (s->n >= INI_MAX_LUS)
 		return;
 	struct nbd_listener *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -482,6 +483,12 @@ void nbd_server_lu_added(struct ini_daemon *d, struct ini_lu *lu)
 	kinfo("NBD: %s exported at nbd+unix:///?socket=%s", lu->wwid, l->path);
 }
 
+static void on_mpath_event(struct mpath_listener *l, struct ini_lu *lu, enum mpath_event ev)
+{
+	if (ev == MPATH_EV_LU_ADDED)
+		lu_added(lu->d, container_of(l, struct ini_nbd, events), lu);
+}
+
 int nbd_server_start(struct ini_daemon *d)
 {
 	int rc = kfile_mkdir_p(d->o.nbd_dir, 0755);
@@ -489,6 +496,8 @@ int nbd_server_start(struct ini_daemon *d)
 		return rc;
 	if (!(d->nbd = calloc(1, sizeof(*d->nbd))))
 		return -ENOMEM;
+	d->nbd->events.fn = on_mpath_event;
+	mpath_subscribe(d, &d->nbd->events);
 	return 0;
 }
 
@@ -499,6 +508,7 @@ void nbd_server_stop(struct ini_daemon *d)
 	struct ini_nbd *s = d->nbd;
 	if (!s)
 		return;
+	mpath_unsubscribe(d, &s->events);
 	for (int i = 0; i < s->n; i++) {
 		close(s->l[i]->fd);
 		unlink(s->l[i]->path);

@@ -4,7 +4,7 @@
  *
  * Not for: an actual ublk server (left for a kernel that has the driver).
  */
-#include "initiator/initiatord_internal.h"
+#include "initiator/front_ends.h"
 #include "common/log.h"
 #include <errno.h>
 #include <unistd.h>
