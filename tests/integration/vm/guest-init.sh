@@ -8,6 +8,18 @@
 #   KURA-VM iter N FAIL <step>: <error>      (then the guest powers off)
 # Kernel command line: kura.blocks=B (blocks of 64 KiB cycled over, default
 # 1024 = the first 64 MiB), kura.iters=N (stop after N iterations, 0 = never).
+#
+# kura.mode=cluster selects the "cluster writer" of tests/cluster/ instead:
+# the guest takes a tag (kura.tag=T, else the first 8 characters of this
+# boot's random boot_id, so a VM restarted elsewhere writes with a new tag)
+# and loops: sequence number N goes to 4 KiB block (OFF + N) % B of /dev/vda
+# (OFF from the tag, so two boots write apart), every 64-byte line of it
+# reading "KURA-CW tag T seq N blk K", written O_DIRECT + fsync, read back
+# O_DIRECT and compared. Console, one line per write:
+#   KURA-CW tag T seq N blk K ok          (durable and verified)
+#   KURA-CW tag T seq N blk K FAIL <step>  (e.g. RESERVATION CONFLICT: the
+#                                           guest keeps trying, never powers off)
+# Default B = 1024 (4 MiB); kura.pause=MS between writes (default 100).
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
@@ -24,6 +36,32 @@ off() {
   exit 1                     # kernel panics; panic=-1 + -no-reboot end QEMU
 }
 
+# cluster_writer: the kura.mode=cluster loop (see the header); never returns.
+cluster_writer() {
+  grep -q kura.blocks= /proc/cmdline || BLOCKS=1024
+  [ -n "$TAG" ] || TAG=$(cut -c1-8 /proc/sys/kernel/random/boot_id)
+  base=$(( 0x$(echo "$TAG" | md5sum | cut -c1-6) % BLOCKS ))
+  echo "KURA-CW ready tag $TAG blocks $BLOCKS off $base"
+  n=1
+  while [ "$ITERS" = 0 ] || [ $n -le "$ITERS" ]; do
+    b=$(( (base + n) % BLOCKS ))
+    printf 'KURA-CW tag %-8s seq %010d blk %06d %16s\n' "$TAG" $n $b x >/tmp/w
+    for k in 1 2 3 4 5 6; do cat /tmp/w /tmp/w >/tmp/w.x && mv /tmp/w.x /tmp/w; done
+    st=ok
+    dd if=/tmp/w of=/dev/vda bs=4096 seek=$b count=1 oflag=direct conv=fsync,notrunc \
+      2>/tmp/e || st="FAIL write"
+    [ "$st" = ok ] && { dd if=/dev/vda of=/tmp/r bs=4096 skip=$b count=1 iflag=direct \
+      2>/tmp/e || st="FAIL read"; }
+    [ "$st" = ok ] && { cmp /tmp/w /tmp/r >/tmp/e 2>&1 || st="FAIL verify"; }
+    if [ "$st" = ok ]; then echo "KURA-CW tag $TAG seq $n blk $b ok"
+    else echo "KURA-CW tag $TAG seq $n blk $b $st: $(head -1 /tmp/e)"; fi
+    n=$((n + 1))
+    usleep $((PAUSE * 1000))
+  done
+  echo "KURA-CW done"
+  off
+}
+
 for m in $(cat /lib/modules/load.list); do
   insmod "/lib/modules/$m" || echo "KURA-VM insmod $m failed"
 done
@@ -38,6 +76,15 @@ for a in $(cat /proc/cmdline); do
     kura.iters=*) ITERS=${a#kura.iters=} ;;
   esac
 done
+MODE=disk; TAG=""; PAUSE=100
+for a in $(cat /proc/cmdline); do
+  case $a in
+    kura.mode=*) MODE=${a#kura.mode=} ;;
+    kura.tag=*) TAG=${a#kura.tag=} ;;
+    kura.pause=*) PAUSE=${a#kura.pause=} ;;
+  esac
+done
+[ "$MODE" = cluster ] && cluster_writer
 echo "KURA-VM ready disk=$(cat /sys/block/vda/size) sectors blocks=$BLOCKS"
 
 pattern() {  # pattern ITER FILE: 64 KiB whose 64-byte lines name ITER and its block
