@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lock_pr.c: a host's persistent-reservation key on a LUN (HA LUN or VM
+ * disk): register it for every ISID and every target port of the host's
+ * initiator name, make the Write Exclusive - All Registrants reservation,
+ * unregister it, preempt a victim's key. Policy on top of lock_scsi.c;
+ * nothing here knows about slots or leases.
+ *
+ * Why name-wide (SPEC_I_PT, TransportID format 00h) plus ALL_TG_PT: the
+ * library's own sessions get a new ISID at each reconnect and QEMU's iscsi
+ * driver logs in with ISIDs of its own; a registration per I_T nexus would
+ * leave a reconnected session unregistered, and under WEAR an unregistered
+ * nexus cannot write (RESERVATION CONFLICT looks like a fence). One
+ * registration covering the name on every port is the host's key.
+ *
+ * kura-targetd refuses SPEC_I_PT from a nexus that is already registered
+ * and refuses to register a TransportID twice (docs/reservations.md), so a
+ * leftover registration of this name with another key (an older
+ * incarnation that left without being fenced) is removed first.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "common/log.h"
+#include "cluster-lock/lock_scsi.h"
+
+#define MAX_REGS 256
+#define UNREG_ROUNDS 8
+
+struct mine {
+	int with_key, others, total;
+	uint64_t other_key;
+};
+
+static int count_mine(struct lock_lun *l, uint64_t key, struct mine *m)
+{
+	struct lock_pr_reg *regs = calloc(MAX_REGS, sizeof(*regs));
+	if (!regs)
+		return -ENOMEM;
+	int n = lock_lun_read_full_status(l, regs, MAX_REGS, NULL);
+	memset(m, 0, sizeof(*m));
+	for (int i = 0; i < n; i++) {
+		if (strcasecmp(regs[i].name, lock_lun_initiator(l)) != 0)
+			continue;
+		if (regs[i].key == key && regs[i].any_isid)
+			m->with_key++;
+		else if (regs[i].key != key) {
+			m->others++;
+			m->other_key = regs[i].key;
+		}
+	}
+	m->total = n < 0 ? 0 : n;
+	free(regs);
+	return n < 0 ? n : 0;
+}
+
+static int prout(struct lock_lun *l, uint8_t sa, uint64_t rk, uint64_t sark, uint8_t flags)
+{
+	struct lock_prout p = { .sa = sa, .type = LOCK_PR_TYPE_WEAR, .flags = flags, .rk = rk,
+				.sark = sark, .tid_name = lock_lun_initiator(l) };
+	return lock_lun_prout(l, &p);
+}
+
+/* Removes registrations of my name that carry another key than `key`:
+ * REGISTER AND IGNORE with key 0 drops the one my nexus matches. */
+static int drop_stale(struct lock_lun *l, uint64_t key)
+{
+	struct mine m;
+	int rc = count_mine(l, key, &m);
+	for (int i = 0; !rc && m.others && i < UNREG_ROUNDS; i++) {
+		kinfo("lock: %s: dropping stale registration key %016llx", lock_lun_initiator(l),
+		      (unsigned long long)m.other_key);
+		rc = prout(l, LOCK_PR_REGISTER_IGNORE, 0, 0, LOCK_PRF_APTPL);
+		if (!rc)
+			rc = count_mine(l, key, &m);
+	}
+	if (!rc && m.others)
+		return -EEXIST;
+	return rc;
+}
+
+/* READ RESERVATION; RESERVE type 7 if there is none. */
+static int ensure_reservation(struct lock_lun *l, uint64_t key)
+{
+	uint8_t type = 0;
+	int rc = lock_lun_read_reservation(l, &type);
+	if (rc < 0)
+		return rc;
+	if (rc == 1)
+		return type == LOCK_PR_TYPE_WEAR ? 0 : LOCK_E_RESV_CONFLICT;
+	return prout(l, LOCK_PR_RESERVE, key, 0, 0);
+}
+
+static int register_path(struct lock_lun *l, uint64_t key)
+{
+	struct mine m;
+	int rc = count_mine(l, key, &m);
+	if (!rc && !m.with_key) {
+		rc = drop_stale(l, key);
+		if (!rc)
+			rc = prout(l, LOCK_PR_REGISTER, 0, key,
+				   LOCK_PRF_SPEC_I_PT | LOCK_PRF_ALL_TG_PT | LOCK_PRF_APTPL);
+	}
+	if (!rc)
+		rc = ensure_reservation(l, key);
+	if (!rc)
+		rc = count_mine(l, key, &m);
+	if (!rc && !m.with_key)
+		rc = -EIO;	/* READ FULL STATUS does not confirm it */
+	return rc;
+}
+
+int lock_lun_register(struct lock_lun *l, uint64_t key)
+{
+	int rc = 0, ok = 0;
+	for (int i = 0; i < lock_lun_paths(l); i++) {
+		lock_lun_pin(l, i);
+		int r = register_path(l, key);
+		if (r == 0)
+			ok++;
+		else if (r != LOCK_E_UNREACHABLE || !rc)
+			rc = r;
+	}
+	lock_lun_pin(l, -1);
+	/* A path that is down now registers when it comes back: the name-wide
+	 * registration already covers it on the same LU (I10). */
+	return ok ? 0 : rc;
+}
+
+int lock_lun_unregister(struct lock_lun *l, uint64_t key)
+{
+	int rc = 0;
+	for (int i = 0; i < UNREG_ROUNDS && !rc; i++)
+		rc = prout(l, LOCK_PR_REGISTER, key, 0, LOCK_PRF_APTPL);
+	if (rc != LOCK_E_RESV_CONFLICT && rc != 0)
+		return rc;
+	int has = lock_lun_has_key(l, key);
+	return has < 0 ? has : (has ? -EBUSY : 0);
+}
+
+/* PREEMPT AND ABORT (SPC-4 5.13.11.2.4): under an all-registrants
+ * reservation a non-zero SARK removes every registration with that key and
+ * aborts their tasks; the reservation stays. RESERVATION CONFLICT means
+ * either my key is gone (I was fenced first) or the victim's is (done). */
+int lock_pr_preempt(struct lock_lun *l, uint64_t my_key, uint64_t victim_key, bool may_register)
+{
+	int rc = lock_lun_has_key(l, my_key);
+	if (rc == 0 && may_register)
+		rc = lock_lun_register(l, my_key);
+	else if (rc == 0)
+		return LOCK_E_FENCED;
+	else if (rc == 1)
+		rc = 0;
+	if (!rc)
+		rc = prout(l, LOCK_PR_PREEMPT_ABORT, my_key, victim_key, 0);
+	if (rc != LOCK_E_RESV_CONFLICT)
+		return rc;
+	int mine = lock_lun_has_key(l, my_key);
+	if (mine == 0)
+		return LOCK_E_FENCED;
+	int victim = lock_lun_has_key(l, victim_key);
+	return mine < 0 ? mine : (victim < 0 ? victim : (victim ? rc : 0));
+}
+
+int lock_lun_preempt_abort(struct lock_lun *l, uint64_t my_key, uint64_t victim_key)
+{
+	return lock_pr_preempt(l, my_key, victim_key, true);
+}
