@@ -124,6 +124,8 @@ int lock_fence(struct lock_ha *h, const struct lock_fence_req *r)
 		rc = step4(h, r, v);
 	if (!rc)
 		rc = step5(h, r, fencing, s);
+	if (rc == LOCK_E_RESV_CONFLICT && h->ops->has_key(h->ops_ctx, NULL, me) == 0)
+		rc = LOCK_E_FENCED;	/* the victim fenced me first */
 	if (rc)
 		kwarn("lock: fence of host %u: %s", r->victim, lock_strerror(rc));
 	return rc;

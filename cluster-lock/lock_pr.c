@@ -29,10 +29,12 @@
 #define UNREG_ROUNDS 8
 
 struct mine {
-	int with_key, others, total;
-	uint64_t other_key;
+	int with_key, others;
+	uint64_t other_key;	/* one of the others' keys */
 };
 
+/* My name's registrations: with_key = name-wide ones with `key`; others =
+ * everything else under my name (other keys, or per-ISID leftovers). */
 static int count_mine(struct lock_lun *l, uint64_t key, struct mine *m)
 {
 	struct lock_pr_reg *regs = calloc(MAX_REGS, sizeof(*regs));
@@ -43,14 +45,13 @@ static int count_mine(struct lock_lun *l, uint64_t key, struct mine *m)
 	for (int i = 0; i < n; i++) {
 		if (strcasecmp(regs[i].name, lock_lun_initiator(l)) != 0)
 			continue;
-		if (regs[i].key == key && regs[i].any_isid)
+		if (regs[i].key == key && regs[i].any_isid) {
 			m->with_key++;
-		else if (regs[i].key != key) {
+		} else {
 			m->others++;
 			m->other_key = regs[i].key;
 		}
 	}
-	m->total = n < 0 ? 0 : n;
 	free(regs);
 	return n < 0 ? n : 0;
 }
@@ -62,22 +63,43 @@ static int prout(struct lock_lun *l, uint8_t sa, uint64_t rk, uint64_t sark, uin
 	return lock_lun_prout(l, &p);
 }
 
-/* Removes registrations of my name that carry another key than `key`:
- * REGISTER AND IGNORE with key 0 drops the one my nexus matches. */
+/* Leftovers my nexus does not match (an older session's ISID): register
+ * this nexus with a scratch key (incarnation 0, never a host's key) and
+ * preempt them one key at a time, then drop the scratch key. */
+static int preempt_leftovers(struct lock_lun *l, uint64_t key, struct mine *m)
+{
+	uint64_t tmp = key & ~(uint64_t)0xFFFFFFFF;
+	int rc = prout(l, LOCK_PR_REGISTER_IGNORE, 0, tmp, LOCK_PRF_APTPL);
+	for (int i = 0; !rc && m->others && i < UNREG_ROUNDS; i++) {
+		rc = m->other_key == tmp ? 0 : prout(l, LOCK_PR_PREEMPT_ABORT, tmp, m->other_key, 0);
+		if (!rc)
+			rc = count_mine(l, key, m);
+		if (!rc && m->others == 1 && m->other_key == tmp)
+			break;	/* only the scratch registration is left */
+	}
+	int r2 = prout(l, LOCK_PR_REGISTER, tmp, 0, LOCK_PRF_APTPL);
+	return rc ? rc : r2;
+}
+
+/* Removes every registration of my name that is not the name-wide one with
+ * `key`: first those my nexus matches (REGISTER AND IGNORE, key 0). */
 static int drop_stale(struct lock_lun *l, uint64_t key)
 {
 	struct mine m;
-	int rc = count_mine(l, key, &m);
-	for (int i = 0; !rc && m.others && i < UNREG_ROUNDS; i++) {
+	int rc = count_mine(l, key, &m), before = m.others + 1;
+	while (!rc && m.others && m.others < before) {
 		kinfo("lock: %s: dropping stale registration key %016llx", lock_lun_initiator(l),
 		      (unsigned long long)m.other_key);
+		before = m.others;
 		rc = prout(l, LOCK_PR_REGISTER_IGNORE, 0, 0, LOCK_PRF_APTPL);
 		if (!rc)
 			rc = count_mine(l, key, &m);
 	}
 	if (!rc && m.others)
-		return -EEXIST;
-	return rc;
+		rc = preempt_leftovers(l, key, &m);
+	if (!rc)
+		rc = count_mine(l, key, &m);
+	return rc ? rc : (m.others ? -EEXIST : 0);
 }
 
 /* READ RESERVATION; RESERVE type 7 if there is none. */

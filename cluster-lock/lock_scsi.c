@@ -303,7 +303,9 @@ static int lun_exec(struct lock_lun *l, struct lock_cmd *c)
 			l->cur = (l->cur + 1) % l->n_paths;
 		if (lost_in_flight(rc) && !c->resend)
 			return rc;
-		if (++bad_paths >= (l->pinned ? 1 : l->n_paths))
+		/* every path once, plus one resend after a reconnect: a command
+		 * whose task a PREEMPT AND ABORT aborted gets no response at all */
+		if (++bad_paths > (l->pinned ? 1 : l->n_paths))
 			return LOCK_E_UNREACHABLE;
 	}
 }
