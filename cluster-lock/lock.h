@@ -18,7 +18,30 @@
  * Note to H5 (and later readers): this header evolves compatibly; new
  * fields go at the end of structs, new functions are added, nothing is
  * renamed without a comment here. Changes since the first commit:
- *   (none yet)
+ *   - lock_ha_heartbeat may return -EAGAIN: my slot says FENCING by a host
+ *     whose key is still registered; my key is too. Not fenced (yet): do not
+ *     kill the VMs, do not count it as an own write; the next beat decides
+ *     (LOCK_E_FENCED once the fencer's PREEMPT lands, 0 if it lost).
+ *   - lock_fence returns LOCK_E_FENCED also when my own CAW/PREEMPT got
+ *     RESERVATION CONFLICT because my key is gone (I lost a mutual fence).
+ *
+ * How the daemon uses it (the library's contract):
+ *   - heartbeat thread: h = lock_ha_open(...); lock_ha_join(h, 0) once; then
+ *     every interval: rc = lock_ha_heartbeat(h); on 0 call
+ *     lock_hb_own_write(&hb, lock_now_boot_ns()); read the slots
+ *     (lock_ha_read_slots) and feed each to lock_hb_observe(). On
+ *     LOCK_E_FENCED kill every QEMU (SIGKILL) and never register again until
+ *     an operator join (a new lock_ha_join = new incarnation and key).
+ *   - work thread: a second handle, lock_ha_adopt(h2, lock_ha_incarnation(h))
+ *     (no join), for lock_fence and lock_lease_*.
+ *   - VM disks: one struct lock_lun per disk (its paths), opened with the
+ *     host's initiator name (the same name QEMU uses); lock_lun_register(l,
+ *     lock_ha_key(h)) before QEMU starts, lock_lun_unregister after it
+ *     stopped or migrated away. After any call on a VM LUN,
+ *     lock_lun_take_events() tells about 2A/05 (preempted) and conflicts.
+ *   - lock_hb verdict LOCK_HB_FENCED covers FENCING too. A FENCING slot whose
+ *     fencer is itself dead can be taken over: call lock_fence with that
+ *     FENCING record as `stale` (step 1 then CAWs it to FENCING by me).
  */
 #ifndef KURA_LOCK_H
 #define KURA_LOCK_H
