@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/unixsock.h"
 #include "target/admin/admin.h"
+#include "target/model/model.h"
 #include "target/scsi/scsi_admin.h"
 #include "target/scsi/scsi_alua.h"
 
@@ -295,7 +296,7 @@ static int cmd_alua_show(struct admin *a, const struct admin_cmd *c, FILE *f, co
 static int cmd_alua_set(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	(void)a, (void)f;
-	int r = scsi_alua_set_state((uint16_t)c->num, c->state);
+	int r = tgt_model_set_alua((uint16_t)c->num, c->state);
 	*why = "no such port group";
 	if (r == 0)
 		kinfo("admin: port group %lu is now %s", c->num, scsi_alua_state_name(c->state));
@@ -482,28 +483,4 @@ void tgt_admin_stop(struct tgt_admin *ad)
 	close(ad->wake[1]);
 	unlink(ad->path);
 	free(ad);
-}
-
-/* ---- ALUA wiring ---- */
-static void raise_all(void *arg, const struct scsi_itn *except)
-{
-	struct tgt_config *cfg = arg;
-	for (int i = 0; i < cfg->n_targets; i++)
-		for (unsigned l = 0; cfg->targets[i].map && l < SCSI_MAX_LUNS; l++) {
-			struct scsi_lu *lu = scsi_lun_map_get(cfg->targets[i].map, l);
-			if (lu)
-				scsi_alua_raise_changed(lu, except);
-		}
-}
-
-int tgt_admin_alua_setup(struct tgt_config *cfg)
-{
-	scsi_alua_reset();
-	for (int i = 0; i < cfg->n_portals; i++) {
-		int r = scsi_alua_add_port(cfg->portals[i].tpg_id, cfg->portals[i].rel_port_id);
-		if (r < 0)
-			return r;
-	}
-	scsi_alua_set_change_hook(raise_all, cfg);
-	return 0;
 }

@@ -65,10 +65,6 @@
 #include "target/transport/server.h"
 
 
-/* Register the portals' port groups with the ALUA table and the hook that
- * raises 2A/06 on every LU of cfg. Call before tgt_server_start(). */
-int tgt_admin_alua_setup(struct tgt_config *cfg);
-
 struct tgt_admin;
 /* Bind path (NULL => <data_dir>/kura-targetd.sock) and serve it on a thread. */
 int tgt_admin_start(struct tgt_config *cfg, struct tgt_server *srv, const char *path,

@@ -36,6 +36,7 @@
 #include "common/log.h"
 #include "target/admin/admin.h"
 #include "target/model/conf_write.h"
+#include "target/model/model.h"
 #include "target/scsi/scsi_admin.h"
 
 /* ---- the change ---- */
@@ -48,7 +49,7 @@ struct live_ctx {
 	mode_t mode;
 	char err[1200];            /* reasons handed back through *why */
 	/* lun add / remove (admin_lun.c): run before the new text is installed
-	 * (may refuse) and after (r = outcome); NULL => acl / chap adopt(). */
+	 * (may refuse) and after (r = outcome); NULL => acl / chap: tgt_model_set_access(). */
 	int (*prepare)(struct live_ctx *x, struct tgt_target *nt, const char **why);
 	/* (x->t is NULL for a [raid] / [pool] change: nt is then NULL too) */
 	void (*finish)(struct live_ctx *x, struct tgt_target *nt, int r);
@@ -83,25 +84,6 @@ static struct tgt_target *find_target(struct tgt_config *cfg, const char *iqn)
 		if (!strcasecmp(cfg->targets[i].iqn, iqn))
 			return &cfg->targets[i];
 	return NULL;
-}
-
-/* Swap the parsed acl / chap_in into the running target; retire the old. */
-static void adopt(struct tgt_config *cfg, struct tgt_target *t, struct tgt_target *nt)
-{
-	char (*old_acl)[224] = t->acl;
-	struct chap_account *old_chap = t->chap_in;
-	int old_nacl = t->n_acl, old_nchap = t->n_chap_in;
-	pthread_mutex_lock(&cfg->live_lock);
-	t->acl = nt->acl;
-	t->n_acl = nt->n_acl;
-	t->chap_in = nt->chap_in;
-	t->n_chap_in = nt->n_chap_in;
-	pthread_mutex_unlock(&cfg->live_lock);
-	nt->acl = NULL;
-	nt->chap_in = NULL;
-	nt->n_acl = nt->n_chap_in = 0;
-	tgt_config_retire(cfg, old_acl, (size_t)old_nacl * sizeof(*old_acl));
-	tgt_config_retire(cfg, old_chap, (size_t)old_nchap * sizeof(*old_chap));
 }
 
 /* Write, validate (tgt_config_load), rename (or keep in memory), adopt. */
@@ -152,7 +134,7 @@ static int commit(struct live_ctx *x, const struct conf_buf *next, const char **
 	if (x->finish && (loaded || r < 0))
 		x->finish(x, nt, r);
 	else if (r == 0)
-		adopt(x->cfg, x->t, nt);
+		tgt_model_set_access(x->cfg, x->t, nt);
 	if (loaded)
 		tgt_config_free(parsed);
 	free(parsed);
@@ -262,9 +244,8 @@ static struct tgt_lun_conf *find_lun(struct tgt_target *t, uint64_t lun)
 static int lun_drain_destroy(struct lun_change *lc, struct tgt_target *t, FILE *f)
 {
 	struct scsi_lu *lu;
-	if (scsi_lun_map_remove(t->map, lc->lun, &lu) < 0)
+	if (tgt_model_unpublish_lun(t, lc->lun, &lu) < 0)
 		return -ENOENT;
-	scsi_lun_map_changed(t->map, NULL);   /* SPC-4 6.33: 3F/0E via the other LUs */
 	int r = tgt_server_sync_workers(lc->srv);
 	unsigned waited_ms = 0;
 	while (r == 0 && scsi_lu_inflight(lu) && waited_ms < 60000) {
@@ -279,10 +260,9 @@ static int lun_drain_destroy(struct lun_change *lc, struct tgt_target *t, FILE *
 			fprintf(f, "LUN %llu unpublished, but tasks are still in flight: its backend stays open\n",
 				(unsigned long long)lc->lun);
 	} else {
-		tgt_storage_lu_removed(lc->cfg, lu);    /* no 38/07 to it any more */
-		scsi_lun_map_release(t->map, lu);       /* closes its backend: a thin volume can be deleted */
+		tgt_model_destroy_lu(lc->cfg, t, lu);
 	}
-	tgt_config_forget_lun(t, lc->lun);
+	tgt_model_forget_lun(t, lc->lun);
 	return 0;
 }
 
@@ -295,11 +275,9 @@ static int lun_prepare(struct live_ctx *x, struct tgt_target *nt, const char **w
 	*why = "the new [lun] section did not parse as expected";
 	if (!l)
 		return -EINVAL;
-	int r = tgt_config_add_lun(x->cfg, x->t, l, x->err, sizeof(x->err));
+	int r = tgt_model_add_lun(x->cfg, x->t, l, x->err, sizeof(x->err));
 	*why = x->err;
 	lc->published = r == 0;
-	if (r == 0)
-		scsi_lun_map_changed(x->t->map, scsi_lun_map_get(x->t->map, lc->lun));
 	return r;
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include "common/log.h"
 #include "target/admin/admin.h"
+#include "target/model/model.h"
 #include "target/transport/server.h"
 
 #define KURA_VERSION "0.1.0"
@@ -406,7 +407,7 @@ static int start(struct daemon *d)
 	snprintf(d->pid_path, sizeof(d->pid_path), "%s/kura-targetd.pid", d->cfg.data_dir);
 	if (!d->o->foreground && (d->pid_fd = write_pid_file(d->pid_path)) < 0)
 		return EXIT_RUNTIME;
-	if (tgt_admin_alua_setup(&d->cfg) < 0)
+	if (tgt_model_alua_setup(&d->cfg) < 0)
 		return runtime_failure("too many ALUA port groups / ports");
 	if (tgt_server_start(&d->cfg, &d->server, err, sizeof(err)) < 0)
 		return runtime_failure(err);

@@ -1,9 +1,12 @@
 /* The target daemon's model: configuration as loaded (portals, targets, LUNs,
- * ACLs, CHAP, limits) and the server that runs it (listeners, worker
- * threads, sessions).
+ * ACLs, CHAP, limits) and the live objects built from it (LUs, LUN maps,
+ * storage stacks).
  *
- * config.c fills a tgt_config from an INI file or the embedded default and
- * opens the LUNs; server.c / conn.c / session.c run it. main.c glues them.
+ * config.c / config_sections.c fill a tgt_config from an INI file or the
+ * embedded default; tgt_config_open_luns (model.c) builds the live model
+ * from it; after that only the operations of model.h change it (the admin
+ * socket calls them); conf_write.c writes the file back. The server
+ * (target/transport/) runs it; main.c glues them.
  */
 #ifndef KURA_TGT_H
 #define KURA_TGT_H
@@ -87,18 +90,8 @@ int tgt_config_set_data_dir(struct tgt_config *cfg, const char *dir);
 /* Open every LUN's backend and create LUs and LUN maps. -errno + reason. */
 int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen);
 void tgt_config_free(struct tgt_config *cfg);
-/* Run time (admin thread only): open src (a LUN of a parsed copy of the
- * configuration; its strings are copied) in target t and publish it in t's
- * LUN map. file / memory backends only. -errno + reason. */
-int tgt_config_add_lun(struct tgt_config *cfg, struct tgt_target *t, const struct tgt_lun_conf *src,
-		       char *err, size_t errlen);
-/* Drop LUN lun from t->luns once its LU has been removed and destroyed. */
-void tgt_config_forget_lun(struct tgt_target *t, uint64_t lun);
+/* Run-time changes to the model: model.h. */
 /* The embedded default configuration text (INI). */
 extern const char tgt_default_config[];
-
-/* Keep p (bytes long, malloc'ed) until tgt_config_free, which wipes and
- * frees it: an array replaced at run time that a login may still read. */
-void tgt_config_retire(struct tgt_config *cfg, void *p, size_t bytes);
 
 #endif

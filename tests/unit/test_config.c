@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "target/model/config.c"
+#include "target/model/config_sections.c"
+#include "target/model/model.c"
 #include "target/model/config_default.c"
 /* iscsi_target_limits_default() is the login engine's; it lives in kura_target,
  * which unit tests do not link, so the engine comes in as source. */

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "target/model/config.c"
+#include "target/model/config_sections.c"
+#include "target/model/model.c"
 #include "target/model/config_default.c"
 #include "target/iscsi/iscsi_login.c"
 #include "target/iscsi/iscsi_keys.c"
