@@ -11,6 +11,12 @@
  *       two hosts join, heartbeat, a host id in use refused, leases (acquire,
  *       migration window, third host's steal fails, hand-over), a fence of a
  *       silent host, then the HA take-over of its lease (only after FENCED)
+ *   kura-it-client_lock paths DEAD_URL URL   a first path that never answers
+ *       is abandoned at its deadline; reads and CAW go over the second
+ *   kura-it-client_lock stall URL SECS   reads in a loop while the target is
+ *       frozen: each call ends within its deadlines, reads work again after
+ *   kura-it-client_lock restart URL   a read before and after a target restart
+ *       (synchronised by a line on stdin)
  *   kura-it-client_lock keys URL      READ KEYS, sorted, comma separated
  *   kura-it-client_lock race HA_URL VM_URL N   two hosts fence each other at
  *       the same instant, N rounds: exactly one wins each round
@@ -329,6 +335,98 @@ static void race_main(const char *ha_url, const char *vm_url, int rounds)
 	}
 }
 
+/* ---- paths and deadlines ---- */
+static double now_s(void)
+{
+	return (double)lock_now_boot_ns() / 1e9;
+}
+
+static struct lock_lun *lun_open_paths(const char **urls, int n, unsigned timeout_ms)
+{
+	struct lock_lun_params p = { .urls = urls, .n_urls = n,
+				     .initiator = "iqn.2026-12.org.kura:lock-paths",
+				     .io_timeout_ms = timeout_ms };
+	int err;
+	struct lock_lun *l = lock_lun_open(&p, &err);
+	CHECK(l, "lock_lun_open: %s", lock_strerror(err));
+	return l;
+}
+
+/* The first path leads to a portal that accepts and never answers. */
+static int paths_main(const char *dead, const char *url)
+{
+	const char *urls[2] = { dead, url };
+	struct lock_lun *l = lun_open_paths(urls, 2, 500);
+	uint8_t a[4096], b[4096];
+	double t0 = now_s();
+	int rc = lock_lun_read(l, 200, 1, a);
+	double dt = now_s() - t0;
+	CHECK(rc == 0, "read over the second path: %s", lock_strerror(rc));
+	CHECK(dt >= 0.45 && dt < 3, "first path abandoned after its deadline (%.2f s)", dt);
+	memcpy(b, a, sizeof(b));
+	b[0] ^= 1;
+	uint64_t key = lock_key(0x7777, 9, 1);
+	CHECK(lock_lun_register(l, key) == 0, "register over the second path");
+	rc = lock_lun_caw(l, 200, a, b);
+	CHECK(rc == 0, "CAW over the second path: %s", lock_strerror(rc));
+	CHECK(lock_lun_unregister(l, key) == 0, "unregister");
+	printf("ok: a dead first path is abandoned at its deadline (%.2f s) and the next path "
+	       "serves reads and COMPARE AND WRITE\n", dt);
+	lock_lun_close(l);
+	return 0;
+}
+
+/* Reads in a loop for `secs` while the test freezes the target for a while:
+ * every call returns within its deadlines, and reads work again after. */
+static int stall_main(const char *url, double secs)
+{
+	const char *urls[1] = { url };
+	struct lock_lun *l = lun_open_paths(urls, 1, 500);
+	uint8_t a[4096];
+	double end = now_s() + secs, worst = 0;
+	int ok_n = 0, fail_n = 0, last_ok = 0;
+	printf("ready\n");
+	fflush(stdout);
+	while (now_s() < end) {
+		double t0 = now_s();
+		int rc = lock_lun_read(l, 0, 1, a);
+		double dt = now_s() - t0;
+		worst = dt > worst ? dt : worst;
+		rc == 0 ? ok_n++ : fail_n++;
+		last_ok = rc == 0;
+		struct timespec ts = { 0, 100 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	printf("reads ok %d failed %d slowest %.2f s last %s\n", ok_n, fail_n, worst,
+	       last_ok ? "ok" : "failed");
+	CHECK(fail_n > 0 && last_ok && worst < 2.0, "deadline and reconnect");
+	printf("ok: reads fail within their deadline during the stall and work again after "
+	       "(reconnect)\n");
+	lock_lun_close(l);
+	return 0;
+}
+
+/* Reads before and after the test restarts the target (a line on stdin in
+ * between): the new session's UNIT ATTENTION is consumed, never success. */
+static int restart_main(const char *url)
+{
+	struct lock_lun *l = lun_open(url, INI1);
+	uint8_t a[4096] = { 0 }, b[4096] = { 0 };
+	CHECK(lock_lun_read(l, 0, 1, a) == 0, "read before");
+	lock_lun_take_events(l);
+	printf("ready\n");
+	fflush(stdout);
+	char line[16];
+	CHECK(fgets(line, sizeof(line), stdin), "go");
+	int rc = lock_lun_read(l, 0, 1, b);
+	unsigned ev = lock_lun_take_events(l);
+	CHECK(rc == 0 && !memcmp(a, b, sizeof(a)), "read after the restart: %s", lock_strerror(rc));
+	printf("ok: after a target restart the session is rebuilt and the read succeeds "
+	       "(events %#x)\n", ev);
+	lock_lun_close(l);
+	return 0;
+}
+
 /* ---- keys: READ KEYS, sorted, one line ---- */
 static int cmp_u64(const void *a, const void *b)
 {
@@ -358,6 +456,12 @@ int main(int argc, char **argv)
 		ha_main(argv[2], argv[3]);
 	else if (argc >= 3 && !strcmp(argv[1], "keys"))
 		return print_keys(argv[2]);
+	else if (argc >= 4 && !strcmp(argv[1], "paths"))
+		return paths_main(argv[2], argv[3]);
+	else if (argc >= 4 && !strcmp(argv[1], "stall"))
+		return stall_main(argv[2], atof(argv[3]));
+	else if (argc >= 3 && !strcmp(argv[1], "restart"))
+		return restart_main(argv[2]);
 	else if (argc >= 5 && !strcmp(argv[1], "race"))
 		race_main(argv[2], argv[3], atoi(argv[4]));
 	else {

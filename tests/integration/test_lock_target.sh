@@ -12,8 +12,13 @@
 #     the HA take-over only after it, rejoin with a new incarnation (I4).
 #  3. Two hosts fence each other at the same instant: exactly one wins, every
 #     round (fewer rounds under sanitizers, said in the output).
-#  4. Fences survive kill -9 and restart of kura-targetd (APTPL, I11 at library
-#     level): the fenced key is still absent, the winner's still present.
+#  4. Paths and deadlines: a first path to a portal that never answers is
+#     abandoned at its deadline and the second one serves; reads while the
+#     target is frozen (SIGSTOP) fail within their deadline and work again
+#     after SIGCONT (the session is rebuilt).
+#  5. kill -9 and restart of kura-targetd: a client's next read rebuilds its
+#     session and succeeds (the new session's unit attention consumed, I9);
+#     the registrations are those from before (APTPL, I11 at library level).
 source "$(dirname "$0")/lib.sh"
 it_init lock_target
 CLIENT=$(need_client lock)
@@ -56,9 +61,38 @@ check "mutual fence: exactly one wins ($ROUNDS rounds)" \
   bash -c "'$CLIENT' race '$HA' '$VM' $ROUNDS >'$IT_DIR/race.out' 2>&1"
 grep -v 'info:\|warn:' "$IT_DIR/race.out"
 
+wait_line() {  # wait_line FILE TEXT: until FILE has a line TEXT (10 s)
+  local i
+  for i in $(seq 1 100); do grep -qx "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+
+BH=$(free_port)
+python3 -c $'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(("127.0.0.1",'"$BH"$'))\ns.listen(16)\nc=[]\nwhile True:\n  c.append(s.accept()[0])' &
+IT_PIDS+=($!)
+wait_port 127.0.0.1 "$BH" 10 || die "black-hole portal did not listen"
+check "a dead first path is abandoned at its deadline" \
+  bash -c "'$CLIENT' paths '$(kura_url 127.0.0.1:$BH 1 $IQN)' '$VM' >'$IT_DIR/paths.out' 2>&1"
+cat "$IT_DIR/paths.out"
+
+"$CLIENT" stall "$VM" 5 >"$IT_DIR/stall.out" 2>&1 &
+cpid=$!; IT_PIDS+=($cpid)
+wait_line "$IT_DIR/stall.out" ready || die "stall client did not start"
+sleep 1; kill -STOP "$KURA_PID"; sleep 2; kill -CONT "$KURA_PID"
+check "reads during a frozen target end at their deadline; they work again after" wait $cpid
+grep -v '^ready' "$IT_DIR/stall.out"
+
+mkfifo "$IT_DIR/go"
+"$CLIENT" restart "$VM" <"$IT_DIR/go" >"$IT_DIR/restart.out" 2>&1 &
+cpid=$!; IT_PIDS+=($cpid)
+exec 5>"$IT_DIR/go"
+wait_line "$IT_DIR/restart.out" ready || die "restart client did not start"
 keys_before=$("$CLIENT" keys "$VM" 2>/dev/null)
 kura_kill9
 kura_restart
+echo go >&5; exec 5>&-
+check "a read after kill -9 + restart of the target succeeds" wait $cpid
+grep -v '^ready' "$IT_DIR/restart.out"
 keys_after=$("$CLIENT" keys "$VM" 2>/dev/null)
 log "VM LUN keys before kill -9: $keys_before; after restart: $keys_after"
 check "registrations after kill -9 + restart equal those before (APTPL)" \
