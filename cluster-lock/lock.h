@@ -24,6 +24,9 @@
  *     (LOCK_E_FENCED once the fencer's PREEMPT lands, 0 if it lost).
  *   - lock_fence returns LOCK_E_FENCED also when my own CAW/PREEMPT got
  *     RESERVATION CONFLICT because my key is gone (I lost a mutual fence).
+ *   - new: lock_ha_register_vm(h, vm_lun): lock_lun_register of my key, but
+ *     only after READ KEYS on the HA LUN shows my key (else LOCK_E_FENCED):
+ *     prefer it to lock_lun_register for VM disks (I4 enforced here).
  *
  * How the daemon uses it (the library's contract):
  *   - heartbeat thread: h = lock_ha_open(...); lock_ha_join(h, 0) once; then
@@ -35,8 +38,8 @@
  *   - work thread: a second handle, lock_ha_adopt(h2, lock_ha_incarnation(h))
  *     (no join), for lock_fence and lock_lease_*.
  *   - VM disks: one struct lock_lun per disk (its paths), opened with the
- *     host's initiator name (the same name QEMU uses); lock_lun_register(l,
- *     lock_ha_key(h)) before QEMU starts, lock_lun_unregister after it
+ *     host's initiator name (the same name QEMU uses); lock_ha_register_vm(h,
+ *     l) before QEMU starts, lock_lun_unregister after it
  *     stopped or migrated away. After any call on a VM LUN,
  *     lock_lun_take_events() tells about 2A/05 (preempted) and conflicts.
  *   - lock_hb verdict LOCK_HB_FENCED covers FENCING too. A FENCING slot whose
@@ -206,6 +209,9 @@ struct lock_ha_params {
 struct lock_ha *lock_ha_open(const struct lock_ha_params *p, int *err);
 void lock_ha_close(struct lock_ha *h);
 struct lock_lun *lock_ha_lun(struct lock_ha *h);
+/* lock_lun_register(vm, my key) if my key is still on the HA LUN, else
+ * LOCK_E_FENCED: a fenced host never registers its key again (I4). */
+int lock_ha_register_vm(struct lock_ha *h, struct lock_lun *vm);
 
 /* Writes header, free slots and free leases. Refuses a LUN that holds
  * another cluster's header (LOCK_E_FOREIGN) unless force; force also

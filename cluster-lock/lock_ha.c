@@ -33,6 +33,8 @@ static int ops_caw(void *ctx, uint64_t lba, const uint8_t *expect, const uint8_t
 static int ops_preempt(void *ctx, struct lock_lun *lun, uint64_t my_key, uint64_t victim)
 {
 	struct lock_ha *h = ctx;
+	if (lun && lock_lun_has_key(lun, my_key) == 0 && lock_lun_has_key(h->lun, my_key) != 1)
+		return LOCK_E_FENCED;	/* never register a key the HA LUN lost (I4) */
 	return lock_pr_preempt(lun ? lun : h->lun, my_key, victim, lun != NULL);
 }
 
@@ -102,6 +104,19 @@ void lock_ha_close(struct lock_ha *h)
 }
 
 struct lock_lun *lock_ha_lun(struct lock_ha *h) { return h->lun; }
+
+/* A VM disk registration only while my key is on the HA LUN: a fenced host
+ * never registers its key anywhere again (I4). */
+int lock_ha_register_vm(struct lock_ha *h, struct lock_lun *vm)
+{
+	uint64_t key = lock_ha_key(h);
+	if (!key)
+		return -EINVAL;
+	int has = lock_lun_has_key(h->lun, key);
+	if (has != 1)
+		return has == 0 ? LOCK_E_FENCED : has;
+	return lock_lun_register(vm, key);
+}
 
 /* ---- reading ---- */
 static int ha_block_size(struct lock_ha *h)

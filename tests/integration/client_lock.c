@@ -205,6 +205,9 @@ static void ha_fence(struct lock_ha *h1, struct lock_ha *h2, struct lock_lun *vm
 	rc = lock_ha_heartbeat(h2);
 	CHECK(rc == LOCK_E_FENCED, "victim's heartbeat: %s", lock_strerror(rc));
 	ok("the victim's next heartbeat reports LOCK_E_FENCED");
+	CHECK(lock_ha_register_vm(h2, vm2) == LOCK_E_FENCED, "fenced host registers again");
+	CHECK(lock_lun_has_key(vm, lock_ha_key(h2)) == 0, "still gone");
+	ok("a fenced host cannot register its key on a VM LUN again (I4)");
 	CHECK(lock_lease_acquire(h1, "web1", UINT64_MAX, &l) == 0 && l.owner == 1, "take-over");
 	ok("HA take-over of the fenced host's lease");
 	CHECK(lock_ha_join(h2, 1) == 0 && lock_ha_incarnation(h2) == 2, "rejoin");
