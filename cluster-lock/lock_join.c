@@ -209,7 +209,8 @@ int lock_ha_heartbeat(struct lock_ha *h)
 	else if (rc == LOCK_E_MISCOMPARE)	/* took my slot back, or it changed harmlessly */
 		rc = own_update(h, state);
 	unsigned ev = h->lun ? lock_lun_take_events(h->lun) : 0;
-	if (!rc && (ev & LOCK_EV_PREEMPTED) && h->ops->has_key(h->ops_ctx, NULL, lock_ha_key(h)) == 0)
+	if (!rc && (ev & LOCK_EV_PREEMPTED) &&
+	    h->ops->has_key(h->ops_ctx, NULL, lock_ha_key(h)) == 0)
 		rc = LOCK_E_FENCED;
 	return rc;
 }

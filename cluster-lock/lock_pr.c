@@ -71,7 +71,8 @@ static int preempt_leftovers(struct lock_lun *l, uint64_t key, struct mine *m)
 	uint64_t tmp = key & ~(uint64_t)0xFFFFFFFF;
 	int rc = prout(l, LOCK_PR_REGISTER_IGNORE, 0, tmp, LOCK_PRF_APTPL);
 	for (int i = 0; !rc && m->others && i < UNREG_ROUNDS; i++) {
-		rc = m->other_key == tmp ? 0 : prout(l, LOCK_PR_PREEMPT_ABORT, tmp, m->other_key, 0);
+		if (m->other_key != tmp)
+			rc = prout(l, LOCK_PR_PREEMPT_ABORT, tmp, m->other_key, 0);
 		if (!rc)
 			rc = count_mine(l, key, m);
 		if (!rc && m->others == 1 && m->other_key == tmp)

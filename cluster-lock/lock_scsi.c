@@ -151,7 +151,8 @@ static int pump(struct iscsi_context *ctx, const int *flag, uint64_t deadline)
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		uint64_t left_ms = (deadline - now) / 1000000 + 1;
-		struct pollfd pfd = { .fd = iscsi_get_fd(ctx), .events = (short)iscsi_which_events(ctx) };
+		struct pollfd pfd = { .fd = iscsi_get_fd(ctx),
+				      .events = (short)iscsi_which_events(ctx) };
 		int n = poll(&pfd, 1, left_ms > 100 ? 100 : (int)left_ms);
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -359,7 +360,8 @@ int lock_lun_write(struct lock_lun *l, uint64_t lba, uint32_t n, const uint8_t *
 	int rc = lock_lun_geometry(l, &bs, NULL);
 	if (rc)
 		return rc;
-	struct lock_cmd c = { .dir = SCSI_XFER_WRITE, .out = buf, .out_len = n * bs, .resend = true };
+	struct lock_cmd c = { .dir = SCSI_XFER_WRITE, .out = buf, .out_len = n * bs,
+			      .resend = true };
 	rw16_cdb(&c, 0x8A, lba, n);
 	return lun_exec(l, &c);
 }

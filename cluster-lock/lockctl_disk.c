@@ -84,8 +84,9 @@ int lockctl_format(const struct lock_ha_params *p, bool force, FILE *out, FILE *
 	} else {
 		char u[37];
 		uuid_str(hdr.uuid, u);
-		fprintf(out, "formatted HA LUN for cluster %s (uuid %s, %u-byte blocks, %u host slots, "
-			"%u leases)\n", hdr.cluster, u, hdr.block_size, hdr.max_hosts, hdr.max_leases);
+		fprintf(out, "formatted HA LUN for cluster %s (uuid %s, %u-byte blocks, "
+			"%u host slots, %u leases)\n", hdr.cluster, u, hdr.block_size,
+			hdr.max_hosts, hdr.max_leases);
 	}
 	lock_ha_close(h);
 	return exit_code(rc);
@@ -107,7 +108,8 @@ static void text_slot(uint16_t id, const struct lock_slot *s, uint8_t st, FILE *
 {
 	char w[32];
 	if (st != LOCK_REC_OK) {
-		fprintf(out, "host %u: CORRUPT (bad checksum or fields; never taken as free)\n", id);
+		fprintf(out, "host %u: CORRUPT (bad checksum or fields; never taken as free)\n",
+			id);
 		return;
 	}
 	if (s->state == LOCK_SLOT_FREE && !s->incarnation)
@@ -131,7 +133,8 @@ static void text_lease(uint32_t i, const struct lock_lease *l, uint8_t st, FILE 
 {
 	char w[32];
 	if (st != LOCK_REC_OK) {
-		fprintf(out, "lease %u: CORRUPT (bad checksum or fields; never taken as free)\n", i);
+		fprintf(out, "lease %u: CORRUPT (bad checksum or fields; never taken as free)\n",
+			i);
 		return;
 	}
 	if (!l->vm[0])
@@ -148,8 +151,8 @@ static void text_keys(const uint64_t *keys, int n, FILE *out)
 {
 	fprintf(out, "registered keys:");
 	for (int i = 0; i < n; i++)
-		fprintf(out, " %016" PRIx64 " (host %u incarnation %u)", keys[i], lock_key_host(keys[i]),
-			lock_key_incarnation(keys[i]));
+		fprintf(out, " %016" PRIx64 " (host %u incarnation %u)", keys[i],
+			lock_key_host(keys[i]), lock_key_incarnation(keys[i]));
 	fprintf(out, n > 0 ? "\n" : " none\n");
 }
 
@@ -217,7 +220,8 @@ static void json_lease(uint32_t i, const struct lock_lease *l, uint8_t st, FILE 
 	fprintf(out, "{\"index\": %u, \"status\": \"ok\", \"vm\": ", i);
 	json_str(l->vm, out);
 	fprintf(out, ", \"owner\": %u, \"owner_incarnation\": %u, \"lver\": %" PRIu64 ", "
-		"\"migration\": {\"src\": %u, \"dst\": %u, \"phase\": \"%s\"}, \"fence_epoch\": %u, "
+		"\"migration\": {\"src\": %u, \"dst\": %u, \"phase\": \"%s\"}, "
+		"\"fence_epoch\": %u, "
 		"\"wall\": %" PRId64 "}", l->owner, l->owner_incarnation, l->lver, l->mig_src,
 		l->mig_dst, mig_name(l->mig_phase), l->fence_epoch, l->wall);
 }

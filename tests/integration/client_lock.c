@@ -258,9 +258,9 @@ static void ha_main(const char *ha_url, const char *vm_url)
 	ha_leases(h1, h2, h3);
 	struct lock_lun *vm = lun_open(vm_url, INI1), *vm2 = lun_open(vm_url, INI2);
 	ha_fence(h1, h2, vm, vm2);
-	CHECK(lockctl_dump(&(struct lock_ha_params){ .cluster = "lab", .urls = &ha_url, .n_urls = 1,
-						     .initiator = INI3 }, true, stdout, stdout) == 0,
-	      "dump --json");
+	struct lock_ha_params dp = { .cluster = "lab", .urls = &ha_url, .n_urls = 1,
+				     .initiator = INI3 };
+	CHECK(lockctl_dump(&dp, true, stdout, stdout) == 0, "dump --json");
 	lock_lun_close(vm);
 	lock_lun_close(vm2);
 	lock_ha_close(h1);
