@@ -57,15 +57,13 @@ struct live_ctx {
 	const struct tgt_config *parsed;   /* the new text, loaded, while prepare runs */
 };
 
-static char *embedded_text;   /* the embedded default as changed (admin thread only) */
-
 static int load_current(struct live_ctx *x)
 {
 	const char *path = x->cfg->config_path;
 	if (!path[0]) {
 		snprintf(x->dir, sizeof(x->dir), "%s", x->cfg->data_dir);
 		x->mode = 0600;
-		const char *s = embedded_text ? embedded_text : tgt_default_config;
+		const char *s = tgt_model_text(x->cfg);
 		return conf_buf_put(&x->text, s, strlen(s));
 	}
 	struct stat st;
@@ -120,15 +118,8 @@ static int commit(struct live_ctx *x, const struct conf_buf *next, const char **
 		*why = "cannot rename the new configuration file into place";
 		r = conf_install(tmp, x->cfg->config_path);
 	} else if (r == 0) {
-		char *s = strdup(next->s);
 		*why = "out of memory";
-		r = s ? 0 : -ENOMEM;
-		if (s && embedded_text)
-			explicit_bzero(embedded_text, strlen(embedded_text));
-		if (s) {
-			free(embedded_text);
-			embedded_text = s;
-		}
+		r = tgt_model_set_text(x->cfg, next->s);
 	}
 	unlink(tmp);   /* already gone after the rename */
 	if (x->finish && (loaded || r < 0))

@@ -253,6 +253,28 @@ void tgt_model_set_access(struct tgt_config *cfg, struct tgt_target *t, struct t
 	retire(cfg, old_chap, (size_t)old_nchap * sizeof(*old_chap));
 }
 
+const char *tgt_model_text(const struct tgt_config *cfg)
+{
+	return cfg->run_text ? cfg->run_text : tgt_default_config;
+}
+
+static void wipe_text(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+int tgt_model_set_text(struct tgt_config *cfg, const char *text)
+{
+	char *s = strdup(text);
+	if (!s)
+		return -ENOMEM;
+	wipe_text(cfg->run_text);
+	cfg->run_text = s;
+	return 0;
+}
+
 /* ---- free ---- */
 
 static void free_retired(struct tgt_config *cfg)
@@ -299,6 +321,8 @@ void tgt_config_free(struct tgt_config *cfg)
 	free_accounts(cfg->disc_chap_out, 1);
 	cfg_store_free(cfg);
 	free_retired(cfg);
+	wipe_text(cfg->run_text);
+	cfg->run_text = NULL;
 	cfg->targets = NULL;
 	cfg->n_targets = 0;
 	cfg->disc_chap_in = cfg->disc_chap_out = NULL;

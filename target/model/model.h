@@ -39,6 +39,13 @@ void tgt_model_destroy_lu(struct tgt_config *cfg, struct tgt_target *t, struct s
 /* Drop LUN lun from t->luns (after unpublishing it). */
 void tgt_model_forget_lun(struct tgt_target *t, uint64_t lun);
 
+/* Started without -c FILE, the configuration text that run-time changes
+ * edit: the embedded default, or the text as last changed (kept with the
+ * model until tgt_config_free, which wipes it: it may hold CHAP secrets). */
+const char *tgt_model_text(const struct tgt_config *cfg);
+/* Keep a copy of text as that text. 0 or -ENOMEM. */
+int tgt_model_set_text(struct tgt_config *cfg, const char *text);
+
 /* Register the portals' port groups with the ALUA table and the hook that
  * raises 2A/06 on every LU of cfg. Before the server starts. */
 int tgt_model_alua_setup(struct tgt_config *cfg);

@@ -79,6 +79,7 @@ struct tgt_config {
 	pthread_mutex_t live_lock;
 	struct tgt_retired *retired;
 	char config_path[4096];      /* absolute path of -c FILE ("" => embedded) */
+	char *run_text;              /* private: without -c FILE, the text as changed at run time (model.h) */
 };
 
 /* Parse an INI file (path) or, if path is NULL, the embedded default.
