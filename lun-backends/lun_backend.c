@@ -45,6 +45,7 @@ static lun_submit_fn op_fn(const struct lun_backend *be, enum lun_op op)
 	case LUN_OP_WRITE_ZEROES: return o->submit_write_zeroes;
 	case LUN_OP_COMPARE_AND_WRITE: return o->submit_compare_and_write;
 	case LUN_OP_BLOCK_STATUS: return o->submit_block_status;
+	case LUN_OP_COPY: return o->submit_copy ? o->submit_copy : lun_copy_generic;
 	}
 	return NULL;
 }
@@ -54,15 +55,59 @@ bool lun_backend_has(const struct lun_backend *be, enum lun_op op)
 	return op_fn(be, op) != NULL;
 }
 
+unsigned lun_backend_caps(const struct lun_backend *be)
+{
+	return be->ops->caps;
+}
+
+static const struct { unsigned cap; enum lun_op op; } cap_ops[] = {
+	{ LUN_CAP_FLUSH, LUN_OP_FLUSH },
+	{ LUN_CAP_UNMAP, LUN_OP_UNMAP },
+	{ LUN_CAP_WRITE_ZEROES, LUN_OP_WRITE_ZEROES },
+	{ LUN_CAP_ATOMIC_CAW, LUN_OP_COMPARE_AND_WRITE },
+	{ LUN_CAP_BLOCK_STATUS, LUN_OP_BLOCK_STATUS },
+};
+
+bool lun_backend_caps_consistent(const struct lun_backend *be)
+{
+	for (size_t i = 0; i < sizeof(cap_ops) / sizeof(cap_ops[0]); i++)
+		if (!(be->ops->caps & cap_ops[i].cap) != !lun_backend_has(be, cap_ops[i].op))
+			return false;
+	if ((be->ops->caps & LUN_CAP_COPY_SHARE) && (!be->ops->submit_copy || !be->copy_domain))
+		return false;
+	return true;
+}
+
+bool lun_copy_can_share(const struct lun_backend *src, const struct lun_backend *dst, uint32_t *granularity)
+{
+	if (!(src->ops->caps & dst->ops->caps & LUN_CAP_COPY_SHARE) || !src->copy_domain ||
+	    src->copy_domain != dst->copy_domain)
+		return false;
+	*granularity = dst->copy_granularity;
+	return true;
+}
+
 static bool op_writes(enum lun_op op)
 {
 	return op == LUN_OP_WRITE || op == LUN_OP_UNMAP || op == LUN_OP_WRITE_ZEROES ||
-	       op == LUN_OP_COMPARE_AND_WRITE;
+	       op == LUN_OP_COMPARE_AND_WRITE || op == LUN_OP_COPY;
 }
 
-static bool op_has_data(enum lun_op op)
+static bool op_has_data(const struct lun_io *io)
 {
-	return op == LUN_OP_READ || op == LUN_OP_WRITE || op == LUN_OP_COMPARE_AND_WRITE;
+	return io->op == LUN_OP_READ || io->op == LUN_OP_WRITE || io->op == LUN_OP_COMPARE_AND_WRITE ||
+	       (io->op == LUN_OP_COPY && !(io->flags & LUN_IO_COPY_SHARE));
+}
+
+/* COPY: a source of the same block size, the range inside it (overflow-safe). */
+static int validate_copy_src(const struct lun_backend *be, const struct lun_io *io)
+{
+	const struct lun_backend *src = io->copy_src;
+	if (!src || src->block_size != be->block_size || io->copy_src_offset % be->block_size)
+		return -EINVAL;
+	if (io->copy_src_offset > src->size || io->length > src->size - io->copy_src_offset)
+		return -ERANGE;
+	return 0;
 }
 
 /* 0 if io is well formed for be, else the -errno to complete it with. */
@@ -77,7 +122,9 @@ static int validate(const struct lun_backend *be, const struct lun_io *io)
 	/* overflow-safe: offset + length may wrap */
 	if (io->offset > be->size || io->length > be->size - io->offset)
 		return -ERANGE;
-	if (op_has_data(io->op)) {
+	if (io->op == LUN_OP_COPY && validate_copy_src(be, io))
+		return validate_copy_src(be, io);
+	if (op_has_data(io)) {
 		uint64_t want = io->op == LUN_OP_COMPARE_AND_WRITE ? 2 * io->length : io->length;
 		if (io->iovcnt < 0 || (io->iovcnt > 0 && !io->iov) ||
 		    lun_iov_bytes(io->iov, io->iovcnt) != want)
@@ -90,6 +137,7 @@ void lun_submit(struct lun_backend *be, struct lun_io *io)
 {
 	io->result = 0;
 	io->miscompare_offset = 0;
+	io->copy_skip = io->copy_bytes = 0;
 	lun_submit_fn fn = op_fn(be, io->op);
 	int r = fn ? validate(be, io) : -EOPNOTSUPP;
 	if (r == 0 && io->length == 0 && io->op != LUN_OP_FLUSH && io->op != LUN_OP_BLOCK_STATUS)

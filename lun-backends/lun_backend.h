@@ -6,9 +6,19 @@
  * ops submit lun_io's to the layer beneath, so every layer has this same
  * interface.
  *
- * Capabilities are shown by presence: a NULL op means "not supported" (the
- * SCSI layer then emulates, e.g. write_zeroes by writing a zero buffer, or
- * advertises the feature as absent, e.g. no unmap => LBPME=0).
+ * Capabilities are declared: ops->caps (LUN_CAP_*) says what the backend
+ * does natively, and the SCSI layer advertises and uses features from that
+ * declaration alone, never from the kind (absent => it emulates, e.g.
+ * write_zeroes by writing a zero buffer, or advertises the feature as
+ * absent, e.g. no unmap => LBPME=0). A declared capability has its op; an
+ * op without its capability is never called by the SCSI layer.
+ *
+ * COPY (EXTENDED COPY offload) is the one op every backend has: with
+ * LUN_IO_COPY_SHARE a backend that declares LUN_CAP_COPY_SHARE maps what it
+ * can of the range to the source's storage (no data moves; the others do
+ * nothing); without it, the range is copied, by the backend's own
+ * submit_copy or by the generic read-then-write copy (lun_copy.c) through
+ * the caller's bounce buffer, on io->loop.
  *
  * Threading: a backend object is shared by every worker thread. submit() is
  * called on a worker thread whose kloop is given in io->loop; the backend
@@ -36,27 +46,42 @@ enum lun_op {
 	LUN_OP_WRITE_ZEROES,     /* LUN_IO_UNMAP: may deallocate instead of writing */
 	LUN_OP_COMPARE_AND_WRITE,/* iov holds 2*length bytes: compare data, then write data */
 	LUN_OP_BLOCK_STATUS,     /* out: bs_mapped, bs_length for the extent at offset */
+	LUN_OP_COPY,             /* copy length bytes from copy_src at copy_src_offset to offset */
 };
+
+/* Capabilities (struct lun_backend_ops.caps). */
+#define LUN_CAP_FLUSH        (1u << 0)  /* FLUSH writes a volatile cache back (SYNCHRONIZE CACHE) */
+#define LUN_CAP_UNMAP        (1u << 1)  /* UNMAP deallocates: logical block provisioning (LBPME) */
+#define LUN_CAP_WRITE_ZEROES (1u << 2)  /* WRITE_ZEROES offload (WRITE SAME of zeros) */
+#define LUN_CAP_ATOMIC_CAW   (1u << 3)  /* COMPARE_AND_WRITE atomic in the backend */
+#define LUN_CAP_BLOCK_STATUS (1u << 4)  /* thin provisioning status: mapped or hole (GET LBA STATUS) */
+#define LUN_CAP_COPY_SHARE   (1u << 5)  /* COPY by reference within one copy_domain */
 
 #define LUN_IO_FUA   (1u << 0)   /* write through to stable storage before done */
 #define LUN_IO_UNMAP (1u << 1)   /* WRITE_ZEROES may deallocate */
+#define LUN_IO_COPY_SHARE (1u << 2) /* COPY: by reference only; the part done in copy_skip/copy_bytes */
 
 struct lun_io {
 	enum lun_op op;
 	unsigned flags;
 	uint64_t offset;         /* bytes, multiple of the block size */
 	uint64_t length;         /* bytes; 0 allowed for FLUSH (= whole device) */
-	struct iovec *iov;       /* READ destination / WRITE source / CAW compare+write */
+	struct iovec *iov;       /* READ destination / WRITE source / CAW compare+write /
+				    COPY bounce buffer of length bytes */
 	int iovcnt;
 	struct kloop *loop;      /* the submitting worker's loop */
 	void (*done)(struct lun_io *io);
 	void *priv;              /* for the submitter */
+	struct lun_backend *copy_src; /* COPY: the source (same block size) */
+	uint64_t copy_src_offset;     /* COPY: bytes */
 
 	/* results */
 	int result;              /* 0 or -errno; -EILSEQ = miscompare (CAW) */
 	uint64_t miscompare_offset; /* CAW: byte offset within the range of the first difference */
 	bool bs_mapped;          /* BLOCK_STATUS: extent at offset is mapped (true) or a hole */
 	uint64_t bs_length;      /* BLOCK_STATUS: bytes in that extent (>= block size) */
+	uint64_t copy_skip;      /* COPY_SHARE: [copy_skip, copy_skip + copy_bytes) of the range */
+	uint64_t copy_bytes;     /*   was shared; the caller copies the rest */
 
 	void *backend_priv[4];   /* scratch for the backend while in flight */
 };
@@ -65,6 +90,7 @@ struct lun_backend;
 
 struct lun_backend_ops {
 	const char *name;
+	unsigned caps;           /* LUN_CAP_* the backend declares */
 	/* Required. */
 	void (*submit_read)(struct lun_backend *be, struct lun_io *io);
 	void (*submit_write)(struct lun_backend *be, struct lun_io *io);
@@ -74,6 +100,8 @@ struct lun_backend_ops {
 	void (*submit_write_zeroes)(struct lun_backend *be, struct lun_io *io);
 	void (*submit_compare_and_write)(struct lun_backend *be, struct lun_io *io);
 	void (*submit_block_status)(struct lun_backend *be, struct lun_io *io);
+	/* NULL: the generic read-then-write copy (and nothing shared). */
+	void (*submit_copy)(struct lun_backend *be, struct lun_io *io);
 	/* Release everything; called once no I/O is in flight. */
 	void (*close)(struct lun_backend *be);
 };
@@ -87,6 +115,8 @@ struct lun_backend {
 	bool read_only;
 	bool zeroes_after_unmap;  /* LBPRZ: unmapped blocks read as zeros */
 	bool volatile_cache;      /* writes may sit in a cache until FLUSH (WCE) */
+	const void *copy_domain;  /* LUN_CAP_COPY_SHARE: backends that can share storage */
+	uint32_t copy_granularity;/* bytes of the unit shared (a thin pool's chunk) */
 	void *priv;
 };
 
@@ -109,8 +139,17 @@ void lun_backend_close(struct lun_backend *be);
 /* Submit io to be (dispatches on io->op; an absent op completes with -EOPNOTSUPP). */
 void lun_submit(struct lun_backend *be, struct lun_io *io);
 
-/* True if the backend provides op natively. */
+/* True if the backend provides op natively (the op function; tests and
+ * stacking layers). The SCSI layer reads lun_backend_caps instead. */
 bool lun_backend_has(const struct lun_backend *be, enum lun_op op);
+/* The declared capabilities (LUN_CAP_*). */
+unsigned lun_backend_caps(const struct lun_backend *be);
+/* Every declared capability has its op and every optional op its
+ * capability (LUN_CAP_ATOMIC_CAW <-> compare_and_write, ...). */
+bool lun_backend_caps_consistent(const struct lun_backend *be);
+/* COPY_SHARE between src and dst can map something: both declare it, in one
+ * domain; *granularity: the unit shared. */
+bool lun_copy_can_share(const struct lun_backend *src, const struct lun_backend *dst, uint32_t *granularity);
 
 /* Backend constructors (called by lun_backend_open). */
 int lun_file_open(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen);

@@ -474,6 +474,7 @@ static void lf_close(struct lun_backend *be)
 
 static const struct lun_backend_ops file_ops = {
 	.name = "file",
+	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_ATOMIC_CAW | LUN_CAP_BLOCK_STATUS,
 	.submit_read = lf_submit_rw,
 	.submit_write = lf_submit_rw,
 	.submit_flush = lf_submit_flush,
@@ -486,6 +487,7 @@ static const struct lun_backend_ops file_ops = {
 
 static const struct lun_backend_ops blk_ops = {
 	.name = "file",
+	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_ATOMIC_CAW | LUN_CAP_BLOCK_STATUS,
 	.submit_read = lf_submit_rw,
 	.submit_write = lf_submit_rw,
 	.submit_flush = lf_submit_flush,
@@ -499,6 +501,7 @@ static const struct lun_backend_ops blk_ops = {
 /* Same as blk_ops for devices that cannot discard: no UNMAP (LBPME=0). */
 static const struct lun_backend_ops blk_nodiscard_ops = {
 	.name = "file",
+	.caps = LUN_CAP_FLUSH | LUN_CAP_WRITE_ZEROES | LUN_CAP_ATOMIC_CAW | LUN_CAP_BLOCK_STATUS,
 	.submit_read = lf_submit_rw,
 	.submit_write = lf_submit_rw,
 	.submit_flush = lf_submit_flush,

@@ -22,6 +22,10 @@
  * inline). Uses the first two words of backend_priv. */
 void lun_complete_later(struct lun_io *io, int result);
 
+/* COPY of a backend without submit_copy (lun_copy.c): nothing shared;
+ * without LUN_IO_COPY_SHARE, read copy_src into io->iov, then write it. */
+void lun_copy_generic(struct lun_backend *be, struct lun_io *io);
+
 /* Total bytes described by an iovec array. */
 size_t lun_iov_bytes(const struct iovec *iov, int iovcnt);
 

@@ -215,6 +215,7 @@ static void lm_close(struct lun_backend *be)
 
 static const struct lun_backend_ops mem_ops = {
 	.name = "memory",
+	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_ATOMIC_CAW | LUN_CAP_BLOCK_STATUS,
 	.submit_read = lm_read,
 	.submit_write = lm_write,
 	.submit_flush = lm_flush,

@@ -103,7 +103,7 @@ static int write_all_sync(struct raid *r, bool flush_first)
 		struct raid_member *m = spare ? &r->spare[i - r->n] : &r->m[i];
 		if (!m->be || (!spare && !raid_writable(r, i)))
 			continue;
-		if (flush_first && lun_backend_has(m->be, LUN_OP_FLUSH))
+		if (flush_first && (lun_backend_caps(m->be) & LUN_CAP_FLUSH))
 			raid_sync_io(m->be, LUN_OP_FLUSH, 0, 0, NULL, 0);
 		raid_fill_sb(r, sb, m, spare ? (int)RAID_ROLE_SPARE : i);
 		ok += raid_sb_write_sync(m->be, sb) == 0;
@@ -176,10 +176,11 @@ static struct raid *raid_from_sb(const struct raid_sb *sb, const struct lun_raid
 	return r;
 }
 
-static bool all_have(const struct raid *r, enum lun_op op)
+/* Every member declares cap (a capability of the array needs all of them). */
+static bool all_have(const struct raid *r, unsigned cap)
 {
 	for (int i = 0; i < r->n; i++)
-		if (r->m[i].be && !lun_backend_has(r->m[i].be, op))
+		if (r->m[i].be && !(lun_backend_caps(r->m[i].be) & cap))
 			return false;
 	return true;
 }
@@ -187,14 +188,17 @@ static bool all_have(const struct raid *r, enum lun_op op)
 static void raid_setup_be(struct raid *r)
 {
 	bool parity = r->level == 5 || r->level == 6;
-	r->ops = (struct lun_backend_ops){ .name = "raid", .close = raid_close, .submit_flush = raid_submit_flush };
+	r->ops = (struct lun_backend_ops){ .name = "raid", .close = raid_close, .submit_flush = raid_submit_flush,
+					   .caps = LUN_CAP_FLUSH };
 	r->ops.submit_read = r->ops.submit_write = parity ? raid_submit_parity : raid_submit_mirror;
 	if (parity)
 		r->ops.submit_write_zeroes = raid_submit_parity; /* zeros written as data; no UNMAP */
-	if (!parity && all_have(r, LUN_OP_UNMAP))
+	if (!parity && all_have(r, LUN_CAP_UNMAP))
 		r->ops.submit_unmap = raid_submit_mirror;
-	if (!parity && all_have(r, LUN_OP_WRITE_ZEROES))
+	if (!parity && all_have(r, LUN_CAP_WRITE_ZEROES))
 		r->ops.submit_write_zeroes = raid_submit_mirror;
+	r->ops.caps |= r->ops.submit_unmap ? LUN_CAP_UNMAP : 0;
+	r->ops.caps |= r->ops.submit_write_zeroes ? LUN_CAP_WRITE_ZEROES : 0;
 	r->be.ops = &r->ops;
 	r->be.priv = r;
 	r->be.size = raid_array_size(r);

@@ -225,7 +225,7 @@ void raid_submit_flush(struct lun_backend *be, struct lun_io *io)
 	if (!q)
 		return lun_complete_later(io, atomic_load(&r->failed) ? -ENODEV : -ENOMEM);
 	for (int i = 0; i < r->n; i++) {
-		bool can = raid_writable(r, i) && lun_backend_has(r->m[i].be, LUN_OP_FLUSH);
+		bool can = raid_writable(r, i) && (lun_backend_caps(r->m[i].be) & LUN_CAP_FLUSH);
 		struct mflush *f = can ? calloc(1, sizeof(*f)) : NULL;
 		if (!f)
 			continue;

@@ -77,7 +77,26 @@ struct thin_vol {
 	struct thin_open *opener;   /* the open backend, or NULL */
 };
 
-struct thin_ctl;
+/* A control operation for the service thread (lun_thin_pool.c). */
+enum thin_ctl_op { CTL_REC, CTL_OPEN, CTL_CHECKPOINT, CTL_CHECK, CTL_STOP, CTL_FN };
+
+struct thin_ctl {
+	struct kloop_task t;
+	struct thin_ctl *next;
+	struct lun_thin_pool *pool;
+	enum thin_ctl_op op;
+	struct thin_rec rec;
+	uint32_t block_size;
+	struct lun_backend **out;
+	bool flag;                   /* CHECK: repair; STOP: checkpoint */
+	struct lun_thin_check_report *rep;
+	int (*fn)(struct lun_thin_pool *, void *); /* CTL_FN */
+	void *arg;
+	int result;
+	bool done;
+	void (*done_cb)(struct thin_ctl *c);   /* thin_ctl_post: on the service thread */
+};
+
 
 /* An opened volume: the lun_backend handed to the SCSI layer. */
 struct thin_open {
@@ -194,6 +213,13 @@ void thin_ref_dec(struct lun_thin_pool *pool, uint32_t p);
 void thin_pin(struct lun_thin_pool *pool, uint32_t p);
 void thin_unpin(struct lun_thin_pool *pool, uint32_t p);
 void thin_commit_post(struct lun_thin_pool *pool, struct thin_seg *s);
+/* LUN_OP_COPY of a volume (lun_thin_share.c). */
+void thin_submit_copy(struct lun_backend *be, struct lun_io *io);
+
+/* Any thread: run c->fn(pool, c->arg) on the service thread as
+ * thin_ctl_run does, without waiting: c->done_cb(c) is called there with
+ * c->result set (it posts to the caller's loop). c lives until then. */
+void thin_ctl_post(struct lun_thin_pool *pool, struct thin_ctl *c);
 /* Control thread: run fn on the service thread between journal blocks, as
  * control operations run (it may thin_journal_append, then must apply what
  * it journaled), and wait for its result. A checkpoint may follow. */

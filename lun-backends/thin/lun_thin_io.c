@@ -519,12 +519,14 @@ static void thin_close(struct lun_backend *be)
 
 static const struct lun_backend_ops thin_ops = {
 	.name = "thin",
+	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_BLOCK_STATUS | LUN_CAP_COPY_SHARE,
 	.submit_read = thin_submit,
 	.submit_write = thin_submit,
 	.submit_flush = thin_submit,
 	.submit_unmap = thin_submit,
 	.submit_write_zeroes = thin_submit,
 	.submit_block_status = thin_block_status,
+	.submit_copy = thin_submit_copy,
 	.close = thin_close,
 };
 
@@ -549,6 +551,7 @@ int thin_open_backend(struct lun_thin_pool *pool, struct thin_vol *v, uint32_t b
 		.optimal_io = pool->chunk_size, .unmap_granularity = pool->chunk_size,
 		.read_only = v->flags & THIN_VOL_RO, .zeroes_after_unmap = true,
 		.volatile_cache = pool->data->volatile_cache, .priv = to,
+		.copy_domain = pool, .copy_granularity = pool->chunk_size,
 	};
 	v->opener = to;
 	*out = &to->be;

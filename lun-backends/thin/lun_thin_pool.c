@@ -43,24 +43,6 @@
 
 #define THIN_BATCH_MAX 4096u
 
-enum thin_ctl_op { CTL_REC, CTL_OPEN, CTL_CHECKPOINT, CTL_CHECK, CTL_STOP, CTL_FN };
-
-struct thin_ctl {
-	struct kloop_task t;
-	struct thin_ctl *next;
-	struct lun_thin_pool *pool;
-	enum thin_ctl_op op;
-	struct thin_rec rec;
-	uint32_t block_size;
-	struct lun_backend **out;
-	bool flag;                   /* CHECK: repair; STOP: checkpoint */
-	struct lun_thin_check_report *rep;
-	int (*fn)(struct lun_thin_pool *, void *); /* CTL_FN */
-	void *arg;
-	int result;
-	bool done;
-};
-
 /* ---- maps ---- */
 
 struct thin_vol *thin_vol_find(struct lun_thin_pool *pool, uint32_t id)
@@ -668,6 +650,11 @@ static void svc_kick(struct lun_thin_pool *pool)
 		if (!pool->ctlq)
 			pool->ctlq_tail = &pool->ctlq;
 		int r = ctl_exec(pool, c);
+		if (c->done_cb) {   /* thin_ctl_post: the caller does not wait */
+			c->result = r;
+			c->done_cb(c);
+			continue;
+		}
 		pthread_mutex_lock(&pool->ctl_mu);
 		c->result = r;
 		c->done = true;
@@ -712,6 +699,15 @@ int thin_ctl_run(struct lun_thin_pool *pool, int (*fn)(struct lun_thin_pool *, v
 {
 	struct thin_ctl c = { .op = CTL_FN, .fn = fn, .arg = arg };
 	return ctl_call(pool, &c);
+}
+
+void thin_ctl_post(struct lun_thin_pool *pool, struct thin_ctl *c)
+{
+	c->pool = pool;
+	c->op = CTL_FN;
+	c->t.fn = ctl_arrive;
+	c->done = false;
+	kloop_post(pool->svc, &c->t);
 }
 
 static int ctl_record(struct lun_thin_pool *pool, struct thin_rec r)

@@ -33,14 +33,23 @@
  *
  * A destination entry that is already PENDING (a write allocating or
  * copying it) cannot be waited for on the service thread, which has to
- * commit it: the batch stops there and the calling thread retries after a
+ * commit it: the batch stops there and the caller retries after a
  * millisecond, for at most SHARE_WAIT_MS; then what remains is left for
  * the caller to copy.
+ *
+ * Two callers: lun_thin_share_range (a control thread; it waits for each
+ * batch) and the volume's LUN_OP_COPY with LUN_IO_COPY_SHARE
+ * (thin_submit_copy, EXTENDED COPY on a worker): each batch is posted to
+ * the service thread (thin_ctl_post), its end posted back to io->loop,
+ * which posts the next batch or, when destination chunks are busy, waits a
+ * millisecond on a kloop timer; no thread of its own, nothing blocks the
+ * worker. A COPY without LUN_IO_COPY_SHARE is the generic data copy.
  *
  * Not for: copying data (the caller does the unaligned head and tail) or
  * SCSI semantics (target/scsi/scsi_xcopy.c).
  */
 #include "lun-backends/thin/lun_thin_internal.h"
+#include "common/container.h"
 #include "common/log.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -199,6 +208,69 @@ static int run_job(struct lun_thin_pool *pool, struct share_job *j)
 	return 0;
 }
 
+/* ---- LUN_OP_COPY: the same job, one batch at a time, from io->loop ---- */
+
+struct share_op {
+	struct share_job j;
+	struct lun_io *io;
+	struct lun_thin_pool *pool;
+	struct thin_ctl ctl;
+	struct kloop_task back;      /* service thread -> io->loop */
+	struct kloop_timer retry;
+	uint64_t head, deadline;
+};
+
+static void share_op_end(struct share_op *op, int r)
+{
+	struct lun_io *io = op->io;
+	io->copy_skip = op->head;
+	io->copy_bytes = op->j.done << op->pool->chunk_shift;
+	free(op->j.recs);
+	free(op->j.fence);
+	free(op);
+	io->result = r;
+	io->done(io);
+}
+
+static void share_ctl_done(struct thin_ctl *c)
+{
+	struct share_op *op = container_of(c, struct share_op, ctl);
+	kloop_post(op->io->loop, &op->back);
+}
+
+static void share_post(struct share_op *op)
+{
+	op->ctl = (struct thin_ctl){ .fn = share_batch, .arg = &op->j, .done_cb = share_ctl_done };
+	thin_ctl_post(op->pool, &op->ctl);
+}
+
+static void share_retry(struct kloop_timer *t)
+{
+	struct share_op *op = container_of(t, struct share_op, retry);
+	kloop_timer_stop(op->io->loop, t);
+	share_post(op);
+}
+
+/* io->loop: a batch is over. */
+static void share_back(struct kloop_task *t)
+{
+	struct share_op *op = container_of(t, struct share_op, back);
+	int r = op->ctl.result;
+	if (r == -EBUSY && kloop_now_ms(op->io->loop) > op->deadline) {
+		kwarn("thin share: destination chunks stayed busy for %u ms; %llu of %llu chunks "
+		      "shared, the rest is copied", SHARE_WAIT_MS, (unsigned long long)op->j.done,
+		      (unsigned long long)op->j.n);
+		return share_op_end(op, 0);
+	}
+	if (r == -EBUSY) {
+		op->retry.fn = share_retry;
+		return kloop_timer_start(op->io->loop, &op->retry, 1);
+	}
+	if (r || op->j.done == op->j.n)
+		return share_op_end(op, r);
+	share_post(op);
+}
+
 /* Which part of the range is made of whole chunks aligned on both sides. */
 static void span(uint32_t cs, uint64_t src_off, uint64_t dst_off, uint64_t len, uint64_t *skip, uint64_t *n)
 {
@@ -222,6 +294,32 @@ static int share_check(struct thin_open *s, uint64_t src_off, struct thin_open *
 	return 0;
 }
 
+/* The job of a share of len bytes (span, records, fence); 0 with j->n 0:
+ * nothing to share. */
+static int job_init(struct share_job *j, struct thin_open *s, uint64_t src_off, struct thin_open *d,
+		    uint64_t dst_off, uint64_t len, uint64_t *head)
+{
+	struct lun_thin_pool *pool = s->pool;
+	uint64_t n;
+	int r = share_check(s, src_off, d, dst_off, len);
+	span(pool->chunk_size, src_off, dst_off, len, head, &n);
+	*j = (struct share_job){ .src = s, .dst = d };
+	if (r || !n)
+		return r;
+	/* a journal block may take a quarter of the ring, in whole sectors */
+	uint64_t maxrec = (pool->jsize / 4 / THIN_SECTOR * THIN_SECTOR - THIN_JHDR) / THIN_REC;
+	j->svc = (src_off + *head) >> pool->chunk_shift;
+	j->dvc = (dst_off + *head) >> pool->chunk_shift;
+	j->n = n;
+	j->max = (unsigned)(maxrec < SHARE_BATCH ? maxrec : SHARE_BATCH);
+	j->recs = calloc(j->max, sizeof(*j->recs));
+	j->fence = calloc(1, sizeof(*j->fence) + j->max * sizeof(struct thin_seg));
+	if (!j->recs || !j->fence)
+		return -ENOMEM;
+	*j->fence = (struct thin_req){ .to = d, .pool = pool };
+	return 0;
+}
+
 int lun_thin_share_range(struct lun_backend *src, uint64_t src_off, struct lun_backend *dst, uint64_t dst_off,
 			 uint64_t len, uint64_t *skip, uint64_t *shared_bytes)
 {
@@ -229,28 +327,37 @@ int lun_thin_share_range(struct lun_backend *src, uint64_t src_off, struct lun_b
 	*skip = *shared_bytes = 0;
 	if (!s || !d || s->pool != d->pool)
 		return -EXDEV;
-	struct lun_thin_pool *pool = s->pool;
-	int r = share_check(s, src_off, d, dst_off, len);
-	uint64_t head, n;
-	span(pool->chunk_size, src_off, dst_off, len, &head, &n);
-	if (r || !n)
-		return r;
-	/* a journal block may take a quarter of the ring, in whole sectors */
-	uint64_t maxrec = (pool->jsize / 4 / THIN_SECTOR * THIN_SECTOR - THIN_JHDR) / THIN_REC;
-	struct share_job j = { .src = s, .dst = d, .svc = (src_off + head) >> pool->chunk_shift,
-			       .dvc = (dst_off + head) >> pool->chunk_shift, .n = n,
-			       .max = (unsigned)(maxrec < SHARE_BATCH ? maxrec : SHARE_BATCH) };
-	j.recs = calloc(j.max, sizeof(*j.recs));
-	j.fence = calloc(1, sizeof(*j.fence) + j.max * sizeof(struct thin_seg));
-	if (j.recs && j.fence) {
-		*j.fence = (struct thin_req){ .to = d, .pool = pool };
-		r = run_job(pool, &j);
-	} else {
-		r = -ENOMEM;
-	}
+	struct share_job j;
+	uint64_t head = 0;
+	int r = job_init(&j, s, src_off, d, dst_off, len, &head);
+	if (!r && j.n)
+		r = run_job(s->pool, &j);
 	free(j.recs);
 	free(j.fence);
 	*skip = head;
-	*shared_bytes = j.done << pool->chunk_shift;
+	*shared_bytes = j.done << s->pool->chunk_shift;
 	return r;
+}
+
+/* LUN_OP_COPY of a thin volume (thin_ops): with LUN_IO_COPY_SHARE, share
+ * what is whole chunks on both sides when the source is a volume of the
+ * same pool; else the generic copy. */
+void thin_submit_copy(struct lun_backend *be, struct lun_io *io)
+{
+	struct thin_open *d = thin_open_of(be), *s = thin_open_of(io->copy_src);
+	if (!(io->flags & LUN_IO_COPY_SHARE) || !s || s->pool != d->pool)
+		return lun_copy_generic(be, io);
+	struct share_op *op = calloc(1, sizeof(*op));
+	if (!op)
+		return lun_complete_later(io, -ENOMEM);
+	*op = (struct share_op){ .io = io, .pool = d->pool, .back.fn = share_back };
+	int r = job_init(&op->j, s, io->copy_src_offset, d, io->offset, io->length, &op->head);
+	if (r || !op->j.n) {
+		free(op->j.recs);
+		free(op->j.fence);
+		free(op);
+		return lun_complete_later(io, r);
+	}
+	op->deadline = kloop_now_ms(io->loop) + SHARE_WAIT_MS;
+	share_post(op);
 }

@@ -134,7 +134,8 @@ static int shared_backend(struct lun_backend *inner, struct lun_backend **out)
 		return -ENOMEM;
 	s->be = *inner;
 	s->be.priv = inner;
-	s->ops = (struct lun_backend_ops){ .name = inner->ops->name, .close = shared_close };
+	s->ops = (struct lun_backend_ops){ .name = inner->ops->name, .close = shared_close,
+					   .caps = inner->ops->caps };
 	const struct { op_slot dst; bool has; } slots[] = {
 		{ &s->ops.submit_read, true }, { &s->ops.submit_write, true },
 		{ &s->ops.submit_flush, inner->ops->submit_flush != NULL },
@@ -142,6 +143,7 @@ static int shared_backend(struct lun_backend *inner, struct lun_backend **out)
 		{ &s->ops.submit_write_zeroes, inner->ops->submit_write_zeroes != NULL },
 		{ &s->ops.submit_compare_and_write, inner->ops->submit_compare_and_write != NULL },
 		{ &s->ops.submit_block_status, inner->ops->submit_block_status != NULL },
+		{ &s->ops.submit_copy, inner->ops->submit_copy != NULL },
 	};
 	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
 		if (slots[i].has)
@@ -176,7 +178,7 @@ static void offline_close(struct lun_backend *be)
 }
 
 static const struct lun_backend_ops offline_ops = {
-	.name = "offline", .submit_read = offline_submit, .submit_write = offline_submit,
+	.name = "offline", .caps = LUN_CAP_FLUSH, .submit_read = offline_submit, .submit_write = offline_submit,
 	.submit_flush = offline_submit, .close = offline_close,
 };
 

@@ -94,7 +94,7 @@ int scsi_lu_create(const struct scsi_lu_params *p, struct lun_backend *be, struc
 	lu->bs = be->block_size;
 	atomic_init(&lu->nblocks, be->size / be->block_size);
 	lu_identity(lu, p);
-	lu->thin = p->thin && lun_backend_has(be, LUN_OP_UNMAP);
+	lu->thin = p->thin && (lun_backend_caps(be) & LUN_CAP_UNMAP);
 	lu->report_unmap_gran = p->unmap_gran_hint == SCSI_UG_YES ||
 	                        (p->unmap_gran_hint == SCSI_UG_AUTO && lu->bs == 512);
 	lu->default_wce = p->write_cache;

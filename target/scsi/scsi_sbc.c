@@ -243,7 +243,7 @@ int scsi_exec_sync_cache(struct scsi_task *t)
 	int r = rw_prologue(t, &c);
 	if (r != SR_GOOD)
 		return r;
-	if (!lun_backend_has(t->lu->be, LUN_OP_FLUSH))
+	if (!(lun_backend_caps(t->lu->be) & LUN_CAP_FLUSH))
 		return SR_GOOD;
 	scsi_submit(t, LUN_OP_FLUSH, 0, 0, 0, NULL, 0, flush_done);
 	return SR_PENDING;
@@ -303,7 +303,7 @@ static void caw_start(struct scsi_task *t)
 		return;  /* reservations changed while it waited */
 	size_t len = (size_t)t->st.pos;
 	uint64_t off = t->st.lba * t->lu->bs;
-	bool native = lun_backend_has(t->lu->be, LUN_OP_COMPARE_AND_WRITE);
+	bool native = lun_backend_caps(t->lu->be) & LUN_CAP_ATOMIC_CAW;
 	if (native && t->out_len == 2 * len) {
 		scsi_submit(t, LUN_OP_COMPARE_AND_WRITE, write_flags(t, t->st.flags & SCSI_RW_FUA), off, len,
 			    t->out_iov, t->out_iovcnt, caw_native_done);
@@ -393,7 +393,7 @@ static void ws_start(struct scsi_task *t)
 	if (!scsi_pr_recheck(t))
 		return;  /* reservations changed while it waited */
 	uint64_t total = t->st.end - t->st.pos;
-	if ((t->st.flags & WS_ZERO) && lun_backend_has(t->lu->be, LUN_OP_WRITE_ZEROES)) {
+	if ((t->st.flags & WS_ZERO) && (lun_backend_caps(t->lu->be) & LUN_CAP_WRITE_ZEROES)) {
 		unsigned fl = write_flags(t, false) | ((t->st.flags & WS_UNMAP) ? LUN_IO_UNMAP : 0);
 		scsi_submit(t, LUN_OP_WRITE_ZEROES, fl, t->st.pos, total, NULL, 0, ws_done);
 		return;
@@ -614,7 +614,7 @@ int scsi_exec_get_lba_status(struct scsi_task *t)
 	t->st.aux = maxd;
 	t->st.pos = lba;
 	t->st.end = cap;
-	if (!lun_backend_has(t->lu->be, LUN_OP_BLOCK_STATUS)) {
+	if (!(lun_backend_caps(t->lu->be) & LUN_CAP_BLOCK_STATUS)) {
 		gls_add(t, lba, cap - lba, 0);  /* no block status: all mapped */
 		gls_finish(t);
 		return SR_PENDING;

@@ -6,9 +6,10 @@
  * NAA designator of its VPD page 83h, block-to-block segment descriptors
  * (type 02h) say what to copy. The parameter list is parsed once by a pure
  * parser (scsi_xcopy_parse); then each segment is copied in chunks of
- * XCOPY_CHUNK bytes through one pooled kbuf: read from the source LU's
- * backend, write to the destination's under a shared range lock, both
- * asynchronous on the task's loop. The destination is checked like a WRITE
+ * XCOPY_CHUNK bytes through one pooled kbuf: a LUN_OP_COPY of the
+ * destination's backend from the source's (lun_backend.h: read, then write,
+ * through that buffer, or the backend's own copy) under a shared range
+ * lock, asynchronous on the task's loop. The destination is checked like a WRITE
  * (write protection, reservations, re-checked once the range is locked), the
  * source like a READ.
  *
@@ -28,12 +29,13 @@
  * command, so a status is always "completed"; failed copies are not held
  * (no RECEIVE COPY FAILURE DETAILS).
  *
- * Thin volumes of one pool (same block length): a segment is first offered
- * to lun_thin_share_range, which maps the destination's whole chunks that
- * are chunk-aligned on both sides to the source's physical chunks (no data
- * moves; either side copies on write later). That call blocks on the pool's
- * journal, so it runs on a short-lived thread of its own while the task
- * waits (its loop keeps serving). Meanwhile the SOURCE range is locked
+ * Backends that share storage (LUN_CAP_COPY_SHARE in one copy domain, e.g.
+ * thin volumes of one pool; same block length): a segment is first offered
+ * as a LUN_OP_COPY with LUN_IO_COPY_SHARE, which maps the destination's
+ * whole units (thin chunks) that are aligned on both sides to the source's
+ * storage (no data moves; either side copies on write later). The backend
+ * does that without blocking the task's loop (the thin pool on its service
+ * thread) and completes on it. Meanwhile the SOURCE range is locked
  * exclusively: I/O in flight on it drains first and new I/O waits, so no
  * write can land in a chunk once it is shared (the copy cannot change after
  * GOOD), and the FLUSH of the source that comes next makes the shared data
@@ -47,17 +49,15 @@
  * destination lies above the source (as memmove), so the destination ends
  * up holding what the source held before the copy.
  *
- *   loop:   seg_begin -> lock src range (excl) -> FLUSH src ...... share_done: unlock, copy head, tail
- *   thread:                                  share_range (journal, fsync) -^
+ *   loop:     seg_begin -> lock src range (excl) -> FLUSH src -> COPY_SHARE ... share_done: unlock, copy the rest
+ *   backend:                                                   (journal, fsync) -^
  *
  * Not for: LID4 / ROD tokens (POPULATE TOKEN, WRITE USING TOKEN), inline
  * data, stream or other segment types.
  */
-#include <pthread.h>
 #include <string.h>
 #include "common/kbuf.h"
 #include "common/log.h"
-#include "lun-backends/thin/lun_thin.h"
 #include "target/scsi/scsi_internal.h"
 
 /* Limits (RECEIVE COPY RESULTS OPERATING PARAMETERS, VPD 8Fh). The
@@ -206,8 +206,6 @@ struct xcopy_state {
 	                                        source: pieces go last to first (memmove) */
 	uint64_t bytes;                      /* total copied */
 	uint64_t sh_from, sh_len;            /* blocks of the segment shared, not copied */
-	uint64_t sh_skip, sh_bytes;          /* the share thread's answer */
-	int sh_result;
 	bool sh_tried;                       /* the segment was offered for sharing */
 	struct iovec iov;
 	uint8_t *buf;
@@ -273,29 +271,26 @@ static void xcopy_end(struct scsi_task *t, int reason)
 	scsi_task_finish(t, reason);
 }
 
-static void xc_xsubmit(struct scsi_task *t, struct scsi_lu *lu, enum lun_op op, unsigned flags, uint64_t lba,
+/* LUN_OP_COPY of n blocks from the source's src_lba to the destination's
+ * dst_lba: through s->buf, or by reference with LUN_IO_COPY_SHARE. */
+static void xc_copy(struct scsi_task *t, unsigned flags, uint64_t src_lba, uint64_t dst_lba, uint64_t n,
 		    void (*fn)(struct lun_io *io))
 {
 	struct xcopy_state *s = xc_xs_of(t);
 	struct lun_io *io = &t->io;
-	s->iov = (struct iovec){ s->buf, (size_t)(s->n * lu->bs) };
-	memset(io, 0, sizeof(*io));
-	io->op = op;
-	io->flags = flags;
-	io->offset = lba * lu->bs;
-	io->length = s->iov.iov_len;
-	io->iov = &s->iov;
-	io->iovcnt = 1;
-	io->loop = t->loop;
-	io->done = fn;
-	io->priv = t;
-	lun_submit(lu->be, io);
+	bool share = flags & LUN_IO_COPY_SHARE;
+	s->iov = (struct iovec){ s->buf, (size_t)(n * s->dst->bs) };
+	*io = (struct lun_io){ .op = LUN_OP_COPY, .flags = flags, .offset = dst_lba * s->dst->bs,
+			       .length = n * s->dst->bs, .iov = share ? NULL : &s->iov, .iovcnt = !share,
+			       .loop = t->loop, .done = fn, .priv = t, .copy_src = s->src->be,
+			       .copy_src_offset = src_lba * s->src->bs };
+	lun_submit(s->dst->be, io);
 }
 
 static void xcopy_next(struct scsi_task *t);
 static void xc_share_start(struct scsi_task *t);
 
-static void xc_write_done(struct lun_io *io)
+static void xc_chunk_done(struct lun_io *io)
 {
 	struct scsi_task *t = TASK_OF_XIO(io);
 	struct xcopy_state *s = xc_xs_of(t);
@@ -307,19 +302,6 @@ static void xc_write_done(struct lun_io *io)
 	xcopy_next(t);
 }
 
-static void xc_read_done(struct lun_io *io)
-{
-	struct scsi_task *t = TASK_OF_XIO(io);
-	struct xcopy_state *s = xc_xs_of(t);
-	if (io->result < 0) {
-		scsi_range_unlock(s->dst, t);
-		return xcopy_end(t, SR_COPY_DEVICE_FAILURE);
-	}
-	const struct xcopy_seg *g = &s->l.seg[s->seg];
-	unsigned fl = atomic_load(&s->dst->wce) ? 0 : LUN_IO_FUA;
-	xc_xsubmit(t, s->dst, LUN_OP_WRITE, fl, g->dst_lba + s->off, xc_write_done);
-}
-
 /* Destination range locked: reservations may have changed while it waited. */
 static void xc_chunk_locked(struct scsi_task *t)
 {
@@ -328,7 +310,9 @@ static void xc_chunk_locked(struct scsi_task *t)
 		scsi_range_unlock(s->dst, t);
 		return xcopy_end(t, SR_RESERVATION_CONFLICT);
 	}
-	xc_xsubmit(t, s->src, LUN_OP_READ, 0, s->l.seg[s->seg].src_lba + s->off, xc_read_done);
+	const struct xcopy_seg *g = &s->l.seg[s->seg];
+	unsigned fl = atomic_load(&s->dst->wce) ? 0 : LUN_IO_FUA;
+	xc_copy(t, fl, g->src_lba + s->off, g->dst_lba + s->off, s->n, xc_chunk_done);
 }
 
 /* Checks of a segment before its first chunk (SPC-4 6.4.6.1). */
@@ -354,52 +338,32 @@ static int xc_seg_begin(struct scsi_task *t, struct xcopy_state *s)
 	return SR_GOOD;
 }
 
-/* ---- sharing chunks of thin volumes (see the file comment) ---- */
+/* ---- copy by reference (see the file comment) ---- */
 
-static void xc_share_done(struct kloop_task *kt)
+static void xc_share_done(struct lun_io *io)
 {
-	struct scsi_task *t = (struct scsi_task *)((char *)kt - offsetof(struct scsi_task, st.kt));
+	struct scsi_task *t = TASK_OF_XIO(io);
 	struct xcopy_state *s = xc_xs_of(t);
 	uint32_t bs = s->dst->bs;
 	scsi_range_unlock(s->src, t);
-	if (s->sh_result && s->sh_result != -EXDEV)
-		kdebug("xcopy: sharing chunks refused (%d); copying", s->sh_result);
-	s->sh_from = s->sh_skip / bs;
-	s->sh_len = s->sh_bytes / bs;
-	s->bytes += s->sh_bytes;
+	if (io->result)
+		kdebug("xcopy: sharing chunks refused (%d); copying", io->result);
+	s->sh_from = io->copy_skip / bs;
+	s->sh_len = io->copy_bytes / bs;
+	s->bytes += io->copy_bytes;
 	xcopy_next(t);
-}
-
-static void *xc_share_main(void *arg)
-{
-	struct scsi_task *t = arg;
-	struct xcopy_state *s = xc_xs_of(t);
-	const struct xcopy_seg *g = &s->l.seg[s->seg];
-	uint32_t bs = s->dst->bs;
-	s->sh_result = lun_thin_share_range(s->src->be, g->src_lba * bs, s->dst->be, g->dst_lba * bs,
-					    (uint64_t)g->nblocks * bs, &s->sh_skip, &s->sh_bytes);
-	t->st.kt.fn = xc_share_done;
-	kloop_post(t->loop, &t->st.kt);
-	return NULL;
 }
 
 static void xc_share_flushed(struct lun_io *io)
 {
 	struct scsi_task *t = TASK_OF_XIO(io);
 	struct xcopy_state *s = xc_xs_of(t);
-	pthread_t th;
-	pthread_attr_t a;
-	s->sh_skip = s->sh_bytes = 0;
-	s->sh_result = io->result;
-	if (!io->result && !pthread_attr_init(&a)) {
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		s->sh_result = -pthread_create(&th, &a, xc_share_main, t);
-		pthread_attr_destroy(&a);
-		if (!s->sh_result)
-			return;  /* xc_share_done follows on t->loop */
+	const struct xcopy_seg *g = &s->l.seg[s->seg];
+	if (io->result) {   /* not shared: all copied */
+		io->copy_skip = io->copy_bytes = 0;
+		return xc_share_done(io);
 	}
-	t->st.kt.fn = xc_share_done;
-	kloop_defer(t->loop, &t->st.kt);
+	xc_copy(t, LUN_IO_COPY_SHARE, g->src_lba, g->dst_lba, g->nblocks, xc_share_done);
 }
 
 /* Source range locked: reservations may have changed while it waited. */
@@ -420,13 +384,14 @@ static void xc_share_locked(struct scsi_task *t)
 	lun_submit(s->src->be, io);
 }
 
-/* Thin volumes of one pool, one block length, and not one LU copied onto
- * an overlapping range of itself. */
+/* Backends that can share storage (thin volumes of one pool), one block
+ * length, a unit or more, and not one LU copied onto an overlapping range
+ * of itself. */
 static bool xc_can_share(const struct xcopy_state *s)
 {
 	const struct xcopy_seg *g = &s->l.seg[s->seg];
 	uint32_t cs;
-	if (s->src->bs != s->dst->bs || !lun_thin_same_pool(s->src->be, s->dst->be, &cs) ||
+	if (s->src->bs != s->dst->bs || !lun_copy_can_share(s->src->be, s->dst->be, &cs) ||
 	    (uint64_t)g->nblocks * s->dst->bs < cs)
 		return false;
 	return s->src != s->dst || g->src_lba + g->nblocks <= g->dst_lba || g->dst_lba + g->nblocks <= g->src_lba;

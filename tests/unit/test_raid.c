@@ -84,7 +84,7 @@ static void fy_close(struct lun_backend *be)
 }
 
 static const struct lun_backend_ops faulty_ops = {
-	.name = "faulty", .submit_read = fy_read, .submit_write = fy_write, .submit_flush = fy_pass,
+	.name = "faulty", .caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES, .submit_read = fy_read, .submit_write = fy_write, .submit_flush = fy_pass,
 	.submit_unmap = fy_pass, .submit_write_zeroes = fy_pass, .close = fy_close,
 };
 

@@ -152,6 +152,7 @@ static void test_caw(void **s)
 	struct lun_backend_ops ops = *H.lu->be->ops;
 	const struct lun_backend_ops *saved = H.lu->be->ops;
 	ops.submit_compare_and_write = NULL;
+	ops.caps &= ~LUN_CAP_ATOMIC_CAW;
 	H.lu->be->ops = &ops;
 	th_cmd(&H, c, 16, buf2, 4 * TH_BS, &r);
 	assert_check(&r, SCSI_SK_MISCOMPARE, SCSI_ASC_MISCOMPARE_DURING_VERIFY);
@@ -619,7 +620,7 @@ static void fake_close(struct lun_backend *be) {}
 
 static void test_backend_errors(void **s)
 {
-	static const struct lun_backend_ops ops = { .name = "fake", .submit_read = fake_submit,
+	static const struct lun_backend_ops ops = { .name = "fake", .caps = LUN_CAP_FLUSH, .submit_read = fake_submit,
 		.submit_write = fake_submit, .submit_flush = fake_submit, .close = fake_close };
 	struct lun_backend be = { .ops = &ops, .size = 64 * TH_BS, .block_size = TH_BS };
 	struct scsi_lu_params p = { .target_iqn = TH_IQN, .lun = 9 };
