@@ -127,7 +127,7 @@ static int validate(const struct lun_backend *be, const struct lun_io *io)
 	if (op_has_data(io)) {
 		uint64_t want = io->op == LUN_OP_COMPARE_AND_WRITE ? 2 * io->length : io->length;
 		if (io->iovcnt < 0 || (io->iovcnt > 0 && !io->iov) ||
-		    lun_iov_bytes(io->iov, io->iovcnt) != want)
+		    kiov_bytes(io->iov, io->iovcnt) != want)
 			return -EINVAL;
 	}
 	return 0;
@@ -167,86 +167,4 @@ void lun_complete_later(struct lun_io *io, int result)
 	io->result = result;
 	l->t.fn = later_fn;
 	kloop_defer(io->loop, &l->t);
-}
-
-size_t lun_iov_bytes(const struct iovec *iov, int iovcnt)
-{
-	size_t n = 0;
-	for (int i = 0; i < iovcnt; i++)
-		n += iov[i].iov_len;
-	return n;
-}
-
-/* Calls fn on each (iov piece, buffer piece) pair of the window [skip, skip+len);
- * stops early and returns the window position if fn returns false. */
-static size_t iov_walk(const struct iovec *iov, int iovcnt, size_t skip, size_t len,
-		       bool (*fn)(char *seg, char *buf, size_t n, size_t *at), char *buf)
-{
-	size_t pos = 0;
-	for (int i = 0; i < iovcnt && pos < len; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		size_t n = iov[i].iov_len - skip;
-		if (n > len - pos)
-			n = len - pos;
-		size_t at = n;
-		if (!fn((char *)iov[i].iov_base + skip, buf ? buf + pos : NULL, n, &at))
-			return pos + at;
-		pos += n;
-		skip = 0;
-	}
-	return pos;
-}
-
-static bool copy_out(char *seg, char *buf, size_t n, size_t *at) { memcpy(buf, seg, n); return true; }
-static bool copy_in(char *seg, char *buf, size_t n, size_t *at) { memcpy(seg, buf, n); return true; }
-
-static bool cmp_seg(char *seg, char *buf, size_t n, size_t *at)
-{
-	if (memcmp(seg, buf, n) == 0)
-		return true;
-	size_t i = 0;
-	while (seg[i] == buf[i])
-		i++;
-	*at = i;
-	return false;
-}
-
-static bool zero_seg(char *seg, char *buf, size_t n, size_t *at) { memset(seg, 0, n); return true; }
-
-static bool cmp_zero_seg(char *seg, char *buf, size_t n, size_t *at)
-{
-	for (size_t i = 0; i < n; i++)
-		if (seg[i]) {
-			*at = i;
-			return false;
-		}
-	return true;
-}
-
-void lun_iov_zero(const struct iovec *iov, int iovcnt, size_t skip, size_t len)
-{
-	iov_walk(iov, iovcnt, skip, len, zero_seg, NULL);
-}
-
-size_t lun_iov_cmp_zero(const struct iovec *iov, int iovcnt, size_t skip, size_t len)
-{
-	return iov_walk(iov, iovcnt, skip, len, cmp_zero_seg, NULL);
-}
-
-void lun_iov_to_buf(const struct iovec *iov, int iovcnt, size_t skip, void *buf, size_t len)
-{
-	iov_walk(iov, iovcnt, skip, len, copy_out, buf);
-}
-
-void lun_buf_to_iov(const struct iovec *iov, int iovcnt, size_t skip, const void *buf, size_t len)
-{
-	iov_walk(iov, iovcnt, skip, len, copy_in, (char *)buf);
-}
-
-size_t lun_iov_cmp(const struct iovec *iov, int iovcnt, size_t skip, const void *buf, size_t len)
-{
-	return iov_walk(iov, iovcnt, skip, len, cmp_seg, (char *)buf);
 }

@@ -365,7 +365,7 @@ static void caw_read_issue(struct lun_io *io)
 static void caw_compare(struct lun_io *io)
 {
 	struct lf_io *st = st_of(io);
-	size_t diff = lun_iov_cmp(io->iov, io->iovcnt, 0, st->aux, io->length);
+	size_t diff = kiov_cmp(io->iov, io->iovcnt, 0, st->aux, io->length);
 	kbuf_free(st->aux);
 	st->aux = NULL;
 	if (diff < io->length) {

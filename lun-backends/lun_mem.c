@@ -88,9 +88,9 @@ static int read_piece(struct lun_mem *lm, struct lun_io *io, uint64_t ci, uint64
 {
 	char *p = chunk_peek(lm, ci);
 	if (p)
-		lun_buf_to_iov(io->iov, io->iovcnt, pos, p + coff, n);
+		kiov_from_buf(io->iov, io->iovcnt, pos, p + coff, n);
 	else
-		lun_iov_zero(io->iov, io->iovcnt, pos, n);
+		kiov_zero(io->iov, io->iovcnt, pos, n);
 	return 0;
 }
 
@@ -105,7 +105,7 @@ static int write_piece_at(struct lun_mem *lm, struct lun_io *io, uint64_t ci, ui
 	if (io->op == LUN_OP_WRITE_ZEROES)
 		memset(p + coff, 0, n);
 	else
-		lun_iov_to_buf(io->iov, io->iovcnt, pos + skip, p + coff, n);
+		kiov_to_buf(io->iov, io->iovcnt, pos + skip, p + coff, n);
 	return 0;
 }
 
@@ -136,8 +136,8 @@ static int compare_piece(struct lun_mem *lm, struct lun_io *io, uint64_t ci, uin
 			 uint64_t pos)
 {
 	char *p = chunk_peek(lm, ci);
-	size_t d = p ? lun_iov_cmp(io->iov, io->iovcnt, pos, p + coff, n)
-		     : lun_iov_cmp_zero(io->iov, io->iovcnt, pos, n);
+	size_t d = p ? kiov_cmp(io->iov, io->iovcnt, pos, p + coff, n)
+		     : kiov_cmp_zero(io->iov, io->iovcnt, pos, n);
 	if (d == n)
 		return 0;
 	io->miscompare_offset = pos + d;

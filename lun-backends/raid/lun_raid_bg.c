@@ -211,7 +211,7 @@ static void bg_step(struct raid *r)
 
 void raid_bg_tick(struct kloop_timer *t)
 {
-	struct raid *r = (struct raid *)((char *)t - offsetof(struct raid, timer));
+	struct raid *r = container_of(t, struct raid, timer);
 	raid_bm_clear_idle(r);
 	if (r->closing || r->bg_busy)
 		return;

@@ -313,7 +313,7 @@ static void meta_io_done(struct lun_io *io)
 
 static void meta_kick_fn(struct kloop_task *t)
 {
-	struct raid *r = (struct raid *)((char *)t - offsetof(struct raid, meta_kick));
+	struct raid *r = container_of(t, struct raid, meta_kick);
 	struct raid_sb *sb = malloc(sizeof(*sb));
 	pthread_mutex_lock(&r->mu);
 	r->meta_kicked = false;

@@ -172,7 +172,7 @@ static void mirror_issue(struct raid_req *q)
 
 static void mirror_bm_ready(struct kloop_task *t)
 {
-	struct raid_req *q = (struct raid_req *)((char *)t - offsetof(struct raid_req, w));
+	struct raid_req *q = container_of(t, struct raid_req, w);
 	if (q->w.result) {
 		q->err = q->w.result;
 		return raid_req_piece_done(q, 0);

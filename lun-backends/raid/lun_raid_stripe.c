@@ -406,11 +406,11 @@ static void fg_copy(struct raid_sop *s, const struct raid_sop *p, int d, bool ou
 	uint64_t pos = p->req_pos + (uint64_t)d * s->r->chunk + lo - p->a;
 	uint8_t *b = s->slot[d] + (lo - s->w0);
 	if (out)
-		lun_buf_to_iov(io->iov, io->iovcnt, pos, b, hi - lo);
+		kiov_from_buf(io->iov, io->iovcnt, pos, b, hi - lo);
 	else if (p->kind == RAID_K_ZERO)
 		memset(b, 0, hi - lo);
 	else
-		lun_iov_to_buf(io->iov, io->iovcnt, pos, b, hi - lo);
+		kiov_to_buf(io->iov, io->iovcnt, pos, b, hi - lo);
 }
 
 /* The caller's bytes [pos, pos + len) if they are one contiguous span
@@ -734,7 +734,7 @@ static void req_complete(struct raid_req *q)
 
 static void req_meta_done(struct kloop_task *t)
 {
-	struct raid_req *q = (struct raid_req *)((char *)t - offsetof(struct raid_req, w));
+	struct raid_req *q = container_of(t, struct raid_req, w);
 	if (q->w.result && !q->err)
 		q->err = q->w.result;
 	req_complete(q);
@@ -786,7 +786,7 @@ static void parity_issue(struct raid_req *q)
 
 static void parity_bm_ready(struct kloop_task *t)
 {
-	struct raid_req *q = (struct raid_req *)((char *)t - offsetof(struct raid_req, w));
+	struct raid_req *q = container_of(t, struct raid_req, w);
 	if (q->w.result) {
 		q->err = q->w.result;
 		return raid_req_piece_done(q, 0);
@@ -796,7 +796,7 @@ static void parity_bm_ready(struct kloop_task *t)
 
 static void req_release_fn(struct kloop_task *t)
 {
-	raid_req_piece_done((struct raid_req *)((char *)t - offsetof(struct raid_req, rel)), 0);
+	raid_req_piece_done(container_of(t, struct raid_req, rel), 0);
 }
 
 void raid_req_defer_release(struct raid_req *q)

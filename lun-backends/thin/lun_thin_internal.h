@@ -213,6 +213,13 @@ void thin_ref_dec(struct lun_thin_pool *pool, uint32_t p);
 void thin_pin(struct lun_thin_pool *pool, uint32_t p);
 void thin_unpin(struct lun_thin_pool *pool, uint32_t p);
 void thin_commit_post(struct lun_thin_pool *pool, struct thin_seg *s);
+/* Control thread: run c on the service thread and wait for its result;
+ * thin_ctl_record: journal and apply one record that way. */
+int thin_ctl_call(struct lun_thin_pool *pool, struct thin_ctl *c);
+int thin_ctl_record(struct lun_thin_pool *pool, struct thin_rec r);
+/* Lock held: raise the low-water event if free chunks fell below the mark. */
+void thin_low_water_check(struct lun_thin_pool *pool);
+
 /* LUN_OP_COPY of a volume (lun_thin_share.c). */
 void thin_submit_copy(struct lun_backend *be, struct lun_io *io);
 

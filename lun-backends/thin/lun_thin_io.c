@@ -44,7 +44,7 @@ lun_priv_fits(struct thin_retry);
 
 static struct thin_seg *seg_of_task(struct kloop_task *t)
 {
-	return (struct thin_seg *)(void *)((char *)t - offsetof(struct thin_seg, t));
+	return container_of(t, struct thin_seg, t);
 }
 
 static struct thin_vol *seg_vol(const struct thin_seg *s) { return s->req->to->vol; }
@@ -53,7 +53,7 @@ static struct thin_vol *seg_vol(const struct thin_seg *s) { return s->req->to->v
 
 static void req_finish(struct kloop_task *t)
 {
-	struct thin_req *q = (struct thin_req *)(void *)((char *)t - offsetof(struct thin_req, done_t));
+	struct thin_req *q = container_of(t, struct thin_req, done_t);
 	struct lun_io *io = q->io;
 	for (int i = 0; i < q->nseg; i++)
 		kbuf_free(q->seg[i].buf);
@@ -267,7 +267,7 @@ static void cow_read_done(struct lun_io *c)
 	if (s->zero_src)
 		memset((char *)s->buf + s->off, 0, s->len);
 	else
-		lun_iov_to_buf(io->iov, io->iovcnt, s->skip, (char *)s->buf + s->off, s->len);
+		kiov_to_buf(io->iov, io->iovcnt, s->skip, (char *)s->buf + s->off, s->len);
 	s->iov[0] = (struct iovec){ s->buf, pool->chunk_size };
 	s->iovcnt = 1;
 	child_submit(s, LUN_OP_WRITE, (uint64_t)s->newp << pool->chunk_shift, pool->chunk_size, 0,
@@ -370,7 +370,7 @@ static void seg_start(struct thin_seg *s)
 	case ACT_DONE: return seg_done(s, res);
 	case ACT_WAIT: return;
 	case ACT_ZERO:
-		lun_iov_zero(s->req->io->iov, s->req->io->iovcnt, s->skip, s->len);
+		kiov_zero(s->req->io->iov, s->req->io->iovcnt, s->skip, s->len);
 		return seg_done(s, 0);
 	case ACT_INPLACE: return do_inplace(s);
 	case ACT_ALLOC: return do_alloc(s);

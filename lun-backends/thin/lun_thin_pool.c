@@ -1,5 +1,5 @@
-/* Thin pool: in-memory state, the metadata service thread, and the control
- * API of lun_thin.h.
+/* Thin pool: in-memory state and the metadata service thread (the control
+ * API of lun_thin.h that calls into it is lun_thin_ctl.c).
  *
  * State: per volume a two-level map (virtual chunk -> physical chunk), per
  * physical chunk a refcount (number of volumes mapping it, +1 while an
@@ -20,7 +20,8 @@
  *    N's journal block is being written;
  *  - control operations (volume create/delete/resize, snapshot, clone,
  *    grow, checkpoint, check, open, stop), each journaled alone, run
- *    between batches, while their caller waits on a condition variable.
+ *    between batches, while their caller waits on a condition variable
+ *    (thin_ctl_call) or, posted with thin_ctl_post, on its own loop.
  * A chunk whose refcount drops to 0 is released only while applying a
  * durable record, and only once no data I/O pins it, so it is never handed
  * to another volume before its free record is durable or while a stale read
@@ -153,7 +154,7 @@ static void free_set(struct lun_thin_pool *pool, uint64_t p)
 		pool->lw_below = false;
 }
 
-static void low_water_check(struct lun_thin_pool *pool)
+void thin_low_water_check(struct lun_thin_pool *pool)
 {
 	if (pool->lw && pool->nfree < pool->lw && !pool->lw_below) {
 		pool->lw_below = true;
@@ -252,7 +253,7 @@ int thin_alloc(struct lun_thin_pool *pool, uint32_t *out)
 	pool->nfree--;
 	pool->ref[p] = 1;
 	pool->cursor = ((uint64_t)p + 1) % pool->nr_chunks;
-	low_water_check(pool);
+	thin_low_water_check(pool);
 	*out = (uint32_t)p;
 	return 0;
 }
@@ -492,7 +493,7 @@ static int batch_prepare(struct lun_thin_pool *pool, struct thin_seg *list)
 
 static void journal_done(struct kloop_completion *c, int res, uint32_t flags)
 {
-	struct lun_thin_pool *pool = (struct lun_thin_pool *)(void *)((char *)c - offsetof(struct lun_thin_pool, jc));
+	struct lun_thin_pool *pool = container_of(c, struct lun_thin_pool, jc);
 	struct thin_seg *list = pool->journaling;
 	pool->journaling = NULL;
 	if (res >= 0 && (uint64_t)res == pool->jb.len) {
@@ -571,7 +572,7 @@ static void flush_start(struct lun_thin_pool *pool)
 
 static void seg_arrive(struct kloop_task *t)
 {
-	struct thin_seg *s = (struct thin_seg *)((char *)t - offsetof(struct thin_seg, t));
+	struct thin_seg *s = container_of(t, struct thin_seg, t);
 	struct lun_thin_pool *pool = s->req->pool;
 	s->next = NULL;
 	*pool->batch_tail = s;
@@ -682,7 +683,7 @@ static void ctl_arrive(struct kloop_task *t)
 }
 
 /* Control thread: run c on the service thread and wait for its result. */
-static int ctl_call(struct lun_thin_pool *pool, struct thin_ctl *c)
+int thin_ctl_call(struct lun_thin_pool *pool, struct thin_ctl *c)
 {
 	c->pool = pool;
 	c->t.fn = ctl_arrive;
@@ -698,7 +699,7 @@ static int ctl_call(struct lun_thin_pool *pool, struct thin_ctl *c)
 int thin_ctl_run(struct lun_thin_pool *pool, int (*fn)(struct lun_thin_pool *, void *), void *arg)
 {
 	struct thin_ctl c = { .op = CTL_FN, .fn = fn, .arg = arg };
-	return ctl_call(pool, &c);
+	return thin_ctl_call(pool, &c);
 }
 
 void thin_ctl_post(struct lun_thin_pool *pool, struct thin_ctl *c)
@@ -710,10 +711,10 @@ void thin_ctl_post(struct lun_thin_pool *pool, struct thin_ctl *c)
 	kloop_post(pool->svc, &c->t);
 }
 
-static int ctl_record(struct lun_thin_pool *pool, struct thin_rec r)
+int thin_ctl_record(struct lun_thin_pool *pool, struct thin_rec r)
 {
 	struct thin_ctl c = { .op = CTL_REC, .rec = r };
-	return ctl_call(pool, &c);
+	return thin_ctl_call(pool, &c);
 }
 
 /* ---- check ---- */
@@ -851,7 +852,7 @@ static int pool_start(struct lun_thin_pool *pool, char *err, size_t errlen)
 void thin_pool_shutdown(struct lun_thin_pool *pool, bool checkpoint, int *result)
 {
 	struct thin_ctl c = { .op = CTL_STOP, .flag = checkpoint };
-	int r = pool->thr_started ? ctl_call(pool, &c) : 0;
+	int r = pool->thr_started ? thin_ctl_call(pool, &c) : 0;
 	if (result)
 		*result = r;
 	pool_free(pool);
@@ -985,136 +986,4 @@ int lun_thin_pool_close(struct lun_thin_pool *pool)
 	int r;
 	thin_pool_shutdown(pool, true, &r);
 	return r;
-}
-
-/* ---- control API ---- */
-
-void lun_thin_pool_status(struct lun_thin_pool *pool, struct lun_thin_pool_status *st)
-{
-	pthread_mutex_lock(&pool->lock);
-	uint64_t virt = 0;
-	for (uint32_t i = 0; i < pool->nvols; i++)
-		virt += pool->vols[i]->size;
-	*st = (struct lun_thin_pool_status){
-		.chunk_size = pool->chunk_size, .chunks_total = pool->nr_chunks,
-		.chunks_free = pool->nfree, .chunks_used = pool->nr_chunks - pool->nfree,
-		.volumes = pool->nvols, .virtual_bytes = virt,
-		.overcommit = (double)virt / (double)(pool->nr_chunks << pool->chunk_shift),
-		.low_water = pool->lw, .low_water_events = pool->lw_gen, .failed = pool->failed,
-	};
-	pthread_mutex_unlock(&pool->lock);
-}
-
-int lun_thin_pool_grow(struct lun_thin_pool *pool, uint64_t new_bytes)
-{
-	if (new_bytes > pool->data->size)
-		return -EINVAL;
-	return ctl_record(pool, (struct thin_rec){ .type = THIN_R_GROW, .a = new_bytes >> pool->chunk_shift });
-}
-
-void lun_thin_pool_set_low_water(struct lun_thin_pool *pool, uint64_t free_chunks,
-				 void (*cb)(void *arg, uint64_t generation), void *arg)
-{
-	pthread_mutex_lock(&pool->lock);
-	pool->lw = free_chunks;
-	pool->lw_cb = cb;
-	pool->lw_arg = arg;
-	pool->lw_below = false;
-	low_water_check(pool);
-	pthread_mutex_unlock(&pool->lock);
-}
-
-bool lun_thin_pool_low_water_crossed(struct lun_thin_pool *pool, uint64_t *generation)
-{
-	pthread_mutex_lock(&pool->lock);
-	uint64_t g = pool->lw_gen;
-	pthread_mutex_unlock(&pool->lock);
-	bool crossed = g != *generation;
-	*generation = g;
-	return crossed;
-}
-
-int lun_thin_pool_checkpoint(struct lun_thin_pool *pool)
-{
-	struct thin_ctl c = { .op = CTL_CHECKPOINT };
-	return ctl_call(pool, &c);
-}
-
-int lun_thin_volume_create(struct lun_thin_pool *pool, uint32_t id, uint64_t size)
-{
-	return ctl_record(pool, (struct thin_rec){ .type = THIN_R_VOL_CREATE, .vol = id, .a = size });
-}
-
-int lun_thin_volume_delete(struct lun_thin_pool *pool, uint32_t id)
-{
-	return ctl_record(pool, (struct thin_rec){ .type = THIN_R_VOL_DELETE, .vol = id });
-}
-
-int lun_thin_volume_resize(struct lun_thin_pool *pool, uint32_t id, uint64_t size)
-{
-	return ctl_record(pool, (struct thin_rec){ .type = THIN_R_VOL_RESIZE, .vol = id, .a = size });
-}
-
-int lun_thin_volume_open(struct lun_thin_pool *pool, uint32_t id, uint32_t block_size,
-			 struct lun_backend **out)
-{
-	*out = NULL;
-	if (block_size != 512 && block_size != 4096)
-		return -EINVAL;
-	struct thin_ctl c = { .op = CTL_OPEN, .rec.vol = id, .block_size = block_size, .out = out };
-	return ctl_call(pool, &c);
-}
-
-int lun_thin_snapshot(struct lun_thin_pool *pool, uint32_t origin, uint32_t new_id)
-{
-	return ctl_record(pool, (struct thin_rec){ .type = THIN_R_CLONE, .vol = new_id, .a = origin,
-						   .flags = THIN_VOL_RO });
-}
-
-int lun_thin_clone(struct lun_thin_pool *pool, uint32_t origin, uint32_t new_id)
-{
-	return ctl_record(pool, (struct thin_rec){ .type = THIN_R_CLONE, .vol = new_id, .a = origin });
-}
-
-int lun_thin_check(struct lun_thin_pool *pool, bool repair, struct lun_thin_check_report *r)
-{
-	struct lun_thin_check_report dummy;
-	struct thin_ctl c = { .op = CTL_CHECK, .flag = repair, .rep = r ? r : &dummy };
-	return ctl_call(pool, &c);
-}
-
-static uint64_t vol_mapped_chunks(const struct thin_vol *v)
-{
-	uint64_t n = 0;
-	for (uint64_t li = 0; li < v->nleaves; li++)
-		for (uint32_t i = 0; v->leaves[li] && i < THIN_LEAF_N; i++)
-			n += (v->leaves[li][i] & ~THIN_PENDING) != 0;
-	return n;
-}
-
-static int vol_info_cmp(const void *a, const void *b)
-{
-	uint32_t x = ((const struct lun_thin_volume_info *)a)->id, y = ((const struct lun_thin_volume_info *)b)->id;
-	return x < y ? -1 : x > y;
-}
-
-int lun_thin_volume_list(struct lun_thin_pool *pool, struct lun_thin_volume_info **out, size_t *n)
-{
-	pthread_mutex_lock(&pool->lock);
-	size_t nv = pool->nvols;
-	struct lun_thin_volume_info *v = calloc(nv ? nv : 1, sizeof(*v));
-	for (size_t i = 0; v && i < nv; i++) {
-		const struct thin_vol *tv = pool->vols[i];
-		v[i] = (struct lun_thin_volume_info){ .id = tv->id, .size = tv->size,
-						      .mapped_chunks = vol_mapped_chunks(tv),
-						      .read_only = tv->flags & THIN_VOL_RO,
-						      .open = tv->opener != NULL };
-	}
-	pthread_mutex_unlock(&pool->lock);
-	if (!v)
-		return -ENOMEM;
-	qsort(v, nv, sizeof(*v), vol_info_cmp);
-	*out = v;
-	*n = nv;
-	return 0;
 }

@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/container.h"
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "lun-backends/raid/lun_raid.h"
@@ -160,7 +161,7 @@ _Static_assert(sizeof(struct kloop_task) <= sizeof(((struct lun_io *)0)->backend
 
 static void offline_done(struct kloop_task *t)
 {
-	struct lun_io *io = (struct lun_io *)((char *)t - offsetof(struct lun_io, backend_priv));
+	struct lun_io *io = container_of(t, struct lun_io, backend_priv);
 	io->result = -ENODEV;
 	io->done(io);
 }
@@ -311,7 +312,7 @@ static void raids_open(struct tgt_storage_rt *rt)
 
 static void low_water_ua(struct kloop_task *t)
 {
-	struct lun_pool_rt *pr = (struct lun_pool_rt *)((char *)t - offsetof(struct lun_pool_rt, ua_task));
+	struct lun_pool_rt *pr = container_of(t, struct lun_pool_rt, ua_task);
 	atomic_store(&pr->posted, false);
 	pthread_mutex_lock(&pr->mu);
 	for (int i = 0; i < pr->n_lus; i++)   /* SBC-4 4.7.3.8: soft threshold, once per nexus */
@@ -524,7 +525,7 @@ static void status_pool(FILE *f, const struct lun_pool_conf *pc)
 /* Written to a temporary file and renamed: readers never see half a file. */
 static void status_tick(struct kloop_timer *t)
 {
-	struct tgt_storage_rt *rt = (struct tgt_storage_rt *)((char *)t - offsetof(struct tgt_storage_rt, tick));
+	struct tgt_storage_rt *rt = container_of(t, struct tgt_storage_rt, tick);
 	struct tgt_config *cfg = rt->cfg;
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	uint64_t now = kloop_now_ms(rt->loop);

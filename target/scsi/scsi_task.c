@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <string.h>
 #include "common/container.h"
+#include "common/iov.h"
 #include "common/kbuf.h"
 #include "target/scsi/scsi_internal.h"
 
@@ -362,46 +363,12 @@ void *scsi_scratch_alloc(struct scsi_task *t, size_t len, void (*resume)(struct 
 
 size_t scsi_out_cmp(const struct scsi_task *t, size_t off, const uint8_t *buf, size_t len)
 {
-	size_t done = 0, pos = 0;
-	for (int i = 0; i < t->out_iovcnt && done < len; i++) {
-		size_t l = t->out_iov[i].iov_len;
-		if (off < pos + l) {
-			size_t skip = off > pos ? off - pos : 0;
-			size_t n = l - skip;
-			if (n > len - done)
-				n = len - done;
-			const uint8_t *src = (const uint8_t *)t->out_iov[i].iov_base + skip;
-			if (memcmp(src, buf + done, n) != 0) {
-				size_t k = 0;
-				while (src[k] == buf[done + k])
-					k++;
-				return done + k;
-			}
-			done += n;
-			off += n;
-		}
-		pos += l;
-	}
-	return done;
+	return kiov_cmp(t->out_iov, t->out_iovcnt, off, buf, len);
 }
 
 size_t scsi_out_copy(const struct scsi_task *t, size_t off, void *dst, size_t len)
 {
-	size_t done = 0, pos = 0;
-	for (int i = 0; i < t->out_iovcnt && done < len; i++) {
-		size_t l = t->out_iov[i].iov_len;
-		if (off < pos + l) {
-			size_t skip = off > pos ? off - pos : 0;
-			size_t n = l - skip;
-			if (n > len - done)
-				n = len - done;
-			memcpy((uint8_t *)dst + done, (uint8_t *)t->out_iov[i].iov_base + skip, n);
-			done += n;
-			off += n;
-		}
-		pos += l;
-	}
-	return done;
+	return kiov_to_buf(t->out_iov, t->out_iovcnt, off, dst, len);
 }
 
 void scsi_submit(struct scsi_task *t, enum lun_op op, unsigned flags, uint64_t off, uint64_t len,

@@ -11,6 +11,7 @@
 #include "lun-backends/lun_file.c"
 #include "lun-backends/thin/lun_thin_meta.c"
 #include "lun-backends/thin/lun_thin_pool.c"
+#include "lun-backends/thin/lun_thin_ctl.c"
 #include "lun-backends/thin/lun_thin_io.c"
 
 #include <poll.h>
