@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers of the cluster-lock tests (sourced, bash). A "cluster" here
+# is one kura-targetd on loopback (reused from tests/integration/lib.sh)
+# serving an HA LUN and VM disks, N kura-lockd "hosts" on this machine with
+# their own initiator names, sockets and state directories, and tiny QEMU
+# TCG guests in the cluster-writer mode of vm/guest-init.sh.
+#
+#   source "$(dirname "$0")/cluster_lib.sh"
+#   cl_init i7                         # exit 77 without QEMU / guest / binaries
+#   cl_target 2                        # target with LUN 0 (HA) + LUNs 1..2 (VM disks)
+#   cl_config 3 2 [KEY=VALUE...]       # hv1..hv3, vm1..vm2, [cluster] overrides
+#   cl_format; cl_host_start hv1; ...
+#   cl_ctl hv1 status --json           # kura-lockctl -c CONF --host hv1 ...
+#
+# Not for: assertions of one invariant (the test_*.sh scripts).
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../integration/lib.sh"
+CL_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CL_IQN=iqn.2026-12.org.kura:cluster
+declare -A CL_PID=()
+
+cl_init() {
+  it_init "$1"
+  LOCKD=${KURA_LOCKD:-$KURA_BUILD/cluster-lock/kura-lockd}
+  LOCKCTL=${KURA_LOCKCTL:-$KURA_BUILD/cluster-lock/kura-lockctl}
+  [ -x "$LOCKD" ] && [ -x "$LOCKCTL" ] || skip "kura-lockd / kura-lockctl not built"
+  need_cmd qemu-system-x86_64 python3 qemu-img
+  local g rc
+  g=$("$CL_HERE/../integration/vm/build-guest.sh" 2>"$IT_DIR/build-guest.log"); rc=$?
+  [ $rc -eq 77 ] && skip "cannot build the guest: $(grep build-guest: "$IT_DIR/build-guest.log" | tail -1)"
+  [ $rc -eq 0 ] || { cat "$IT_DIR/build-guest.log"; die "vm/build-guest.sh failed ($rc)"; }
+  CL_KERNEL=$(echo "$g" | sed -n 's/^KERNEL=//p'); CL_INITRD=$(echo "$g" | sed -n 's/^INITRD=//p')
+  CL_ASAN=0
+  grep -q '^KURA_SANITIZE:BOOL=ON' "$KURA_BUILD/CMakeCache.txt" 2>/dev/null && CL_ASAN=1
+  CL_D=$IT_DIR
+  trap cl_cleanup EXIT
+}
+
+# Every daemon pid of every (sub)cluster is in a file $CL_D/pids: the EXIT
+# trap finds them even when subshells started them.
+cl_cleanup() {
+  local p
+  for p in $(cat "$IT_DIR"/pids "$IT_DIR"/*/pids 2>/dev/null); do
+    kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null
+  done
+  for p in $(cl_qemu_pids_all); do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+  it_cleanup
+}
+
+# cl_target NVMS [PORTAL...]: kura-targetd with the HA LUN (lun 0) and NVMS
+# VM disks (lun 1..NVMS); portals default to one free port on 127.0.0.1.
+cl_target() {
+  local n=$1 i; shift
+  CL_PORT=$(free_port)
+  {
+    echo "[global]"; echo "data_dir = $IT_DIR/data"
+    echo "[portal p1]"; echo "address = 127.0.0.1:$CL_PORT"
+    echo "[target $CL_IQN]"
+    echo "[lun 0]"; echo "backend = file"; echo "path = ha.img"; echo "size = 16M"; echo "create = yes"
+    for i in $(seq 1 "$n"); do
+      echo "[lun $i]"; echo "backend = file"; echo "path = vm$i.img"; echo "size = 16M"; echo "create = yes"
+    done
+  } >"$IT_DIR/kura.conf"
+  kura_start -c "$IT_DIR/kura.conf" --listen "127.0.0.1:$CL_PORT"
+}
+
+cl_url() { echo "iscsi://127.0.0.1:${2:-$CL_PORT}/$CL_IQN/$1"; }
+
+# cl_config NHOSTS NVMS [KEY=VALUE...]: $CL_D/cluster.conf; KEY=VALUE go to
+# [cluster] (e.g. fail_after=3), or to every [vm] when KEY starts with vm.
+# The HA LUN is lun CL_HA_LUN (0), vmI's disk lun CL_VM_BASE + I (0 + I);
+# a sub-cluster sets CL_D (its own directory) and these two.
+cl_config() {
+  local nh=$1 nv=$2 i kv; shift 2
+  mkdir -p "$CL_D"
+  CONF=$CL_D/cluster.conf
+  {
+    echo "[cluster]"; echo "name = test-$IT_NAME-${CL_HA_LUN:-0}"
+    echo "ha_lun = ${CL_HA_URL:-$(cl_url "${CL_HA_LUN:-0}")}"
+    for kv in "$@"; do case $kv in vm.*) ;; *) echo "${kv%%=*} = ${kv#*=}" ;; esac; done
+    for i in $(seq 1 "$nh"); do
+      echo "[host hv$i]"; echo "id = $i"; echo "initiator = iqn.2026-12.org.kura:hv$i"
+      echo "address = 127.0.0.1"; echo "socket = $CL_D/hv$i.sock"; echo "state_dir = $CL_D/hv$i"
+    done
+    for i in $(seq 1 "$nv"); do
+      echo "[vm vm$i]"; echo "disks = $(cl_url $(( ${CL_VM_BASE:-0} + i )))"
+      echo "qemu = -accel tcg -m 128 -nographic -monitor none -nic none -no-reboot" \
+           "-kernel $CL_KERNEL -initrd $CL_INITRD" \
+           "-append \"console=ttyS0 quiet panic=-1 kura.mode=cluster kura.pause=${CL_PAUSE:-200}\""
+      echo "ha = yes"
+      for kv in "$@"; do case $kv in vm.*) kv=${kv#vm.}; echo "${kv%%=*} = ${kv#*=}" ;; esac; done
+    done
+  } >"$CONF"
+}
+
+cl_lockctl() { "$LOCKCTL" -c "$CONF" "$@"; }
+cl_ctl() { local h=$1; shift; "$LOCKCTL" -c "$CONF" --host "$h" "$@"; }
+cl_format() { cl_lockctl format --force >>"$CL_D/lockctl.log" 2>&1 || die "kura-lockctl format failed: $(tail -2 "$CL_D/lockctl.log")"; }
+
+# cl_host_start hvN: start its kura-lockd; waits for its control socket.
+cl_host_start() {
+  local h=$1 i
+  mkdir -p "$CL_D/$h"
+  rm -f "$CL_D/$h.sock"
+  echo "==== start $(date +%T.%N)" >>"$CL_D/$h.log"
+  "$LOCKD" -c "$CONF" --host "$h" --foreground --log-level "${CL_LOG_LEVEL:-info}" \
+    >>"$CL_D/$h.log" 2>&1 &
+  CL_PID[$h]=$!
+  echo "${CL_PID[$h]}" >>"$CL_D/pids"
+  for i in $(seq 1 100); do
+    [ -S "$CL_D/$h.sock" ] && return 0
+    kill -0 "${CL_PID[$h]}" 2>/dev/null || { tail -5 "$CL_D/$h.log"; die "kura-lockd $h exited at start"; }
+    sleep 0.1
+  done
+  die "kura-lockd $h: no control socket after 10 s"
+}
+
+# cl_vm_pid HOST VM: the QEMU pid HOST's daemon reports for VM (0 = none).
+cl_vm_pid() {
+  cl_ctl "$1" status --json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+except Exception:
+    print(0); sys.exit()
+print(next((v["pid"] for v in d["vms"] if v["name"] == sys.argv[1]), 0))' "$2"
+}
+
+# cl_json HOST EXPR: evaluate a python expression over HOST's status --json (d).
+cl_json() {
+  cl_ctl "$1" status --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+hosts = {h["name"]: h for h in d["hosts"]}
+vms = {v["name"]: v for v in d["vms"]}
+print(eval(sys.argv[1]))' "$2"
+}
+
+cl_qemu_pids_all() { pgrep -f "qemu-system-x86_64.*-qmp unix:$IT_DIR/" 2>/dev/null; }
+
+# cl_host_kill9 HOST: kill -9 its daemon and its QEMUs (a host crash).
+cl_host_kill9() {
+  local h=$1 p
+  for p in $(pgrep -f "qemu-system-x86_64.*-qmp unix:$CL_D/$h/"); do kill -9 "$p"; done
+  kill -9 "${CL_PID[$h]}" 2>/dev/null
+  wait "${CL_PID[$h]}" 2>/dev/null
+  unset "CL_PID[$h]"
+}
+
+# cl_console HOST VM: the console log of VM's QEMU on HOST.
+cl_console() { echo "$CL_D/$1/$2.log"; }
+
+# cl_writes FILE: how many verified writes a console log shows.
+cl_writes() { local n; n=$(grep -ac 'KURA-CW tag [^ ]* seq [0-9]* blk [0-9]* ok' "$1" 2>/dev/null); echo "${n:-0}"; }
+cl_writes_gt() { [ "$(cl_writes "$1")" -gt "$2" ]; }
+# cl_wait_writes HOST VM N SECONDS: until N more verified writes in that console.
+cl_wait_writes() {
+  local f; f=$(cl_console "$1" "$2")
+  wait_for "$4" cl_writes_gt "$f" $(( $(cl_writes "$f") + $3 - 1 ))
+}
+# cl_state_is OBSERVER HOST STATE: OBSERVER's status shows HOST in STATE.
+cl_state_is() { [ "$(cl_json "$1" "hosts['$2']['state']" 2>/dev/null)" = "$3" ]; }
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s.
+wait_for() {
+  local t=$1 end; shift
+  end=$(( $(now_ms) + t * 1000 ))
+  while [ "$(now_ms)" -lt "$end" ]; do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+now_ms() { date +%s%3N; }
+
+# cl_lun_scan LUN: every cluster-writer block on a VM disk, as "tag seq" lines.
+cl_lun_scan() {
+  local out=$CL_D/scan-$1.raw
+  qemu-img convert -f raw -O raw "$(cl_url "$1")" "$out" || return 1
+  python3 - "$out" <<'PY'
+import re, sys
+data = open(sys.argv[1], "rb").read()
+for off in range(0, len(data), 4096):
+    m = re.match(rb"KURA-CW tag (\S+) +seq (\d+) blk (\d+)", data[off:off + 64])
+    if m:
+        print(m.group(1).decode(), int(m.group(2)), int(m.group(3)), off // 4096)
+PY
+}
