@@ -162,10 +162,24 @@ static int pump(struct iscsi_context *ctx, const int *flag, uint64_t deadline)
 	return 0;
 }
 
-static void conn_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
+/* Login in two async steps (TCP connect, then iSCSI login) rather than
+ * iscsi_full_connect_async: a context destroyed while a full connect is
+ * pending leaks the connect's private state inside libiscsi, and a dead
+ * path is abandoned exactly then. Unit attentions of the new session are
+ * handled by the command retry, so no TEST UNIT READY is needed here. */
+static void login_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
 {
 	struct lock_path *p = priv;
 	p->conn_state = status == SCSI_STATUS_GOOD ? 1 : -1;
+}
+
+static void tcp_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
+{
+	struct lock_path *p = priv;
+	if (p->conn_state != 0)
+		return;	/* a later report of the connection: not ours to act on */
+	if (status != SCSI_STATUS_GOOD || iscsi_login_async(ctx, login_cb, p) != 0)
+		p->conn_state = -1;
 }
 
 static int ctx_setup(struct lock_lun *l, struct lock_path *p)
@@ -183,21 +197,19 @@ static int ctx_setup(struct lock_lun *l, struct lock_path *p)
 /* Logs in if needed; -ENOTCONN means nothing was sent on this path. */
 static int path_connect(struct lock_lun *l, struct lock_path *p)
 {
-	if (p->ctx && p->conn_state == 1)
+	if (p->ctx && p->conn_state == 1 && iscsi_is_logged_in(p->ctx))
 		return 0;
 	path_drop(p);
 	int rc = ctx_setup(l, p);
 	if (rc)
 		return rc;
 	p->conn_state = 0;
-	if (iscsi_full_connect_async(p->ctx, p->portal, p->lun, conn_cb, p) != 0) {
+	if (iscsi_connect_async(p->ctx, p->portal, tcp_cb, p) != 0) {
 		path_drop(p);
 		return -ENOTCONN;
 	}
-	int flag_ok = 0;
 	rc = pump(p->ctx, &p->conn_state, lock_now_boot_ns() + l->timeout_ns);
-	flag_ok = p->conn_state == 1;
-	if (rc || !flag_ok) {
+	if (rc || p->conn_state != 1) {
 		path_drop(p);
 		return -ENOTCONN;
 	}
