@@ -7,9 +7,12 @@
  * of a block writes a record that differs from all earlier ones (counter or
  * lver + 1, and the writer's identity), so the block holding exactly my new
  * bytes proves my CAW landed, and the block holding exactly the expected
- * bytes proves no CAW landed (mine was lost before execution, or the
- * connection drop aborted it; kura-targetd aborts a dropped connection's
- * tasks before the next command on the LU runs, docs/reservations.md).
+ * bytes proves no CAW landed yet. Sending the same bytes again is then safe
+ * even if the first attempt is still queued somewhere and lands late: both
+ * carry the same expected and new data, so whichever runs second
+ * miscompares, and a miscompare is resolved by the same re-read (my bytes:
+ * success). Anything but LOCK_E_MISCOMPARE / LOCK_E_CONFLICT from the
+ * callers means "unknown": read the record again before deciding.
  *
  *   me                         target                  other host
  *   CAW(old -> mine) --------> executes, block = mine
