@@ -27,6 +27,7 @@ enum { EX_OK = 0, EX_USAGE = 1, EX_NOENT = 2, EX_CONFLICT = 3, EX_UNREACHABLE = 
 
 static const char help[] =
 	"usage: kura-lockctl [-c FILE --host NAME | --socket PATH] [--json] COMMAND [ARGS]\n"
+	"(-c FILE without --host: the first host of FILE whose daemon answers)\n"
 	"\n"
 	"Commands on the HA LUN itself (need -c FILE; no daemon):\n"
 	"  format [--force]        write an empty HA LUN layout (refused on a LUN holding\n"
@@ -117,12 +118,25 @@ static const char *host_socket(struct ctl *c, const char *name, char *buf, size_
 	return buf;
 }
 
-/* The socket of the daemon this invocation talks to by default. */
+/* The socket of the daemon this invocation talks to by default: --socket,
+ * else --host's, else (with -c only) the first host whose daemon answers. */
 static const char *my_socket(struct ctl *c, char *buf, size_t len)
 {
 	if (c->socket)
 		return c->socket;
-	return c->have_cfg && c->host ? host_socket(c, c->host, buf, len) : NULL;
+	if (!c->have_cfg)
+		return NULL;
+	if (c->host)
+		return host_socket(c, c->host, buf, len);
+	for (int i = 0; i < c->cfg.n_hosts; i++) {
+		const char *s = host_socket(c, c->cfg.hosts[i].name, buf, len);
+		int fd = ctl_connect(s);
+		if (fd >= 0) {
+			close(fd);
+			return s;
+		}
+	}
+	return c->cfg.n_hosts ? host_socket(c, c->cfg.hosts[0].name, buf, len) : NULL;
 }
 
 /* ------------------------------------------------------------ commands */

@@ -48,6 +48,21 @@ static int free_port(const char *addr)
 	return r;
 }
 
+/* QEMU listens for the migration stream before its monitor answers: once
+ * QMP says "inmigrate", the source may connect. */
+static int wait_listening(struct lockd_vm *vm)
+{
+	struct lock_qmp q = { .fd = -1 };
+	char st[32] = "";
+	int r = lock_qmp_open(&q, vm->qmp, 10000);
+	if (r == 0)
+		r = lock_qmp_run_status(&q, st, sizeof(st), 5000);
+	lock_qmp_close(&q);
+	if (r == 0 && strcmp(st, "inmigrate") != 0)
+		r = -EPROTO;
+	return r;
+}
+
 int lockd_mig_incoming(struct lockd *d, struct lockd_vm *vm, FILE *out)
 {
 	const char *addr = d->me->address[0] ? d->me->address : "127.0.0.1";
@@ -65,7 +80,10 @@ int lockd_mig_incoming(struct lockd *d, struct lockd_vm *vm, FILE *out)
 	int r = lockd_vm_register(d, vm);
 	if (r == 0)
 		r = lockd_vm_spawn(d, vm, uri);
+	if (r == 0)
+		r = wait_listening(vm);
 	if (r < 0) {
+		lockd_vm_kill(d, vm);
 		lockd_vm_unregister(d, vm);
 		return lockd_fail(out, lockd_err_code(r), "vm %s: %s", vm->cfg->name,
 				  lock_strerror(r));
@@ -166,9 +184,10 @@ int lockd_mig_finish(struct lockd *d, struct lockd_vm *vm, uint64_t lver, FILE *
 	return 0;
 }
 
+/* Also after the incoming QEMU died (state FAILED): its key must go. */
 int lockd_mig_cancel(struct lockd *d, struct lockd_vm *vm, FILE *out)
 {
-	if (vm->state != LOCKD_VM_INCOMING)
+	if (vm->state != LOCKD_VM_INCOMING && vm->state != LOCKD_VM_FAILED)
 		return lockd_fail(out, LOCKD_EX_CONFLICT, "vm %s is not incoming here",
 				  vm->cfg->name);
 	vm->state = LOCKD_VM_STOPPED;

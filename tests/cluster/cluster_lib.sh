@@ -43,6 +43,7 @@ cl_cleanup() {
     kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null
   done
   for p in $(cl_qemu_pids_all); do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+  for p in $(cat "$IT_DIR"/pids "$IT_DIR"/*/pids 2>/dev/null); do wait "$p" 2>/dev/null; done
   it_cleanup
 }
 
@@ -85,7 +86,7 @@ cl_config() {
       echo "[vm vm$i]"; echo "disks = $(cl_url $(( ${CL_VM_BASE:-0} + i )))"
       echo "qemu = -accel tcg -m 128 -nographic -monitor none -nic none -no-reboot" \
            "-kernel $CL_KERNEL -initrd $CL_INITRD" \
-           "-append \"console=ttyS0 quiet panic=-1 kura.mode=cluster kura.pause=${CL_PAUSE:-200}\""
+           "-append \"console=ttyS0 quiet panic=-1 no_timer_check kura.mode=cluster kura.pause=${CL_PAUSE:-200}\""
       echo "ha = yes"
       for kv in "$@"; do case $kv in vm.*) kv=${kv#vm.}; echo "${kv%%=*} = ${kv#*=}" ;; esac; done
     done
@@ -145,6 +146,15 @@ cl_host_kill9() {
   wait "${CL_PID[$h]}" 2>/dev/null
   unset "CL_PID[$h]"
 }
+
+# cl_log_ms HOST REGEX: time of day (ms) of the last line of HOST's daemon
+# log matching REGEX (the daemon stamps HH:MM:SS.mmm); empty if none.
+cl_log_ms() {
+  grep -a -E "$2" "$CL_D/$1.log" | tail -n 1 | \
+    awk '{split($1, t, "[:.]"); if (t[4] != "") print ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 + t[4]}'
+}
+cl_count() { local n; n=$(grep -a -c -E "$2" "$CL_D/$1.log" 2>/dev/null); echo "${n:-0}"; }
+cl_count_gt() { [ "$(cl_count "$1" "$2")" -gt "$3" ]; }
 
 # cl_console HOST VM: the console log of VM's QEMU on HOST.
 cl_console() { echo "$CL_D/$1/$2.log"; }
