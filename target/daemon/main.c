@@ -402,7 +402,7 @@ static int start(struct daemon *d)
 	int r;
 	if (!d->o->foreground && (r = daemonize(&d->notify)) < 0)
 		return runtime_failure(strerror(-r));
-	if (tgt_config_open_luns(&d->cfg, err, sizeof(err)) < 0)
+	if (tgt_model_open(&d->cfg, err, sizeof(err)) < 0)
 		return runtime_failure(err);
 	snprintf(d->pid_path, sizeof(d->pid_path), "%s/kura-targetd.pid", d->cfg.data_dir);
 	if (!d->o->foreground && (d->pid_fd = write_pid_file(d->pid_path)) < 0)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The live model of kura-targetd: the LUs, LUN maps and storage stacks built
- * from a parsed configuration (tgt_config_open_luns), and the operations
+ * from a parsed configuration (tgt_model_open), and the operations
  * that change them at run time (model.h), which the admin socket calls.
  *
  * Not for: parsing (config.c, config_sections.c) or writing (conf_write.c)
@@ -68,7 +68,7 @@ static int open_lun(struct tgt_config *cfg, struct tgt_target *t, struct tgt_lun
 	return r;
 }
 
-int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen)
+int tgt_model_open(struct tgt_config *cfg, char *err, size_t errlen)
 {
 	int r = kfile_mkdir_p(cfg->data_dir, 0700);
 	if (r < 0) {

@@ -23,6 +23,11 @@
 #include <stdint.h>
 #include "target/model/tgt.h"
 
+/* Build the live model from the parsed configuration: open every LUN's
+ * backend (and the [raid] / [pool] stacks), create the LUs and LUN maps.
+ * -errno + reason. */
+int tgt_model_open(struct tgt_config *cfg, char *err, size_t errlen);
+
 /* Take from's acl and chap_in arrays into t (from loses them). */
 void tgt_model_set_access(struct tgt_config *cfg, struct tgt_target *t, struct tgt_target *from);
 

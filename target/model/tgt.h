@@ -3,7 +3,7 @@
  * storage stacks).
  *
  * config.c / config_sections.c fill a tgt_config from an INI file or the
- * embedded default; tgt_config_open_luns (model.c) builds the live model
+ * embedded default; tgt_model_open (model.h) builds the live model
  * from it; after that only the operations of model.h change it (the admin
  * socket calls them); conf_write.c writes the file back. The server
  * (target/transport/) runs it; main.c glues them.
@@ -34,7 +34,7 @@ struct tgt_lun_conf {
 	uint64_t lun;
 	struct lun_backend_params backend;  /* strings point into the config's storage */
 	struct scsi_lu_params ident;
-	struct scsi_lu *lu;          /* opened by tgt_config_open_luns() */
+	struct scsi_lu *lu;          /* opened by tgt_model_open() */
 	struct lun_stack_lun stor;   /* backend = thin / raid (lun-backends/lun_registry.h) */
 };
 
@@ -48,7 +48,7 @@ struct tgt_target {
 	struct chap_account *chap_in;   /* accounts initiators log in with; 0 => none required */
 	int n_chap_in;
 	struct chap_account *chap_out;  /* mutual CHAP: the target's own account, or NULL */
-	struct scsi_lun_map *map;    /* built by tgt_config_open_luns() */
+	struct scsi_lun_map *map;    /* built by tgt_model_open() */
 };
 
 struct tgt_config {
@@ -88,8 +88,6 @@ int tgt_config_load(const char *path, struct tgt_config *cfg, char *err, size_t 
 /* Apply command-line overrides after load. */
 int tgt_config_set_listen(struct tgt_config *cfg, const char *const *addrs, int n, char *err, size_t errlen);
 int tgt_config_set_data_dir(struct tgt_config *cfg, const char *dir);
-/* Open every LUN's backend and create LUs and LUN maps. -errno + reason. */
-int tgt_config_open_luns(struct tgt_config *cfg, char *err, size_t errlen);
 void tgt_config_free(struct tgt_config *cfg);
 /* Run-time changes to the model: model.h. */
 /* The embedded default configuration text (INI). */

@@ -28,11 +28,11 @@
 #include "target/iscsi/iscsi_keys.c"
 #include "target/iscsi/chap.c"
 
-/* The SCSI layer's LUs and LUN maps, for tgt_config_open_luns(). */
+/* The SCSI layer's LUs and LUN maps, for tgt_model_open(). */
 #include "target/scsi/scsi_lu.c"
 #include "target/scsi/scsi_pr.c"
 #include "target/scsi/scsi_pr_file.c"
-/* [raid] / [pool] runtime, for tgt_config_open_luns() and tgt_config_free(). */
+/* [raid] / [pool] runtime, for tgt_model_open() and tgt_config_free(). */
 #include "target/model/storage.c"
 
 /* ---- helpers ---- */
@@ -537,7 +537,7 @@ static void test_open_luns(void **state)
 		 "[lun 1]\nbackend = memory\nsize = 4M\n");
 	assert_int_equal(parse_text(text, &cfg), 0);
 	assert_int_equal(tgt_config_set_data_dir(&cfg, sub), 0);
-	int r = tgt_config_open_luns(&cfg, err, sizeof(err));
+	int r = tgt_model_open(&cfg, err, sizeof(err));
 	if (r)
 		print_error("%s\n", err);
 	assert_int_equal(r, 0);
@@ -561,7 +561,7 @@ static void test_open_luns(void **state)
 	/* a missing file without create: the error names the LUN */
 	assert_int_equal(parse_text(TARGET "[lun 5]\npath = missing.img\n", &cfg), 0);
 	assert_int_equal(tgt_config_set_data_dir(&cfg, sub), 0);
-	assert_true(tgt_config_open_luns(&cfg, err, sizeof(err)) < 0);
+	assert_true(tgt_model_open(&cfg, err, sizeof(err)) < 0);
 	snprintf(text, sizeof(text), "target iqn.2026-11.org.kura:t LUN 5 (file %s/missing.img): ", sub);
 	if (strncmp(err, text, strlen(text)))
 		fail_msg("got '%s'", err);

@@ -61,7 +61,7 @@ static void load(const char *body, struct tgt_config *cfg)
 static void load_open(const char *body, struct tgt_config *cfg)
 {
 	load(body, cfg);
-	if (tgt_config_open_luns(cfg, err, sizeof(err)) != 0)
+	if (tgt_model_open(cfg, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 }
 

@@ -150,7 +150,7 @@ static void open_in(const char *text, const char *dir, struct tgt_config *cfg)
 {
 	assert_int_equal(parse_text(text, cfg), 0);
 	assert_int_equal(tgt_config_set_data_dir(cfg, dir), 0);
-	int r = tgt_config_open_luns(cfg, err, sizeof(err));
+	int r = tgt_model_open(cfg, err, sizeof(err));
 	if (r)
 		fail_msg("open: %s", err);
 }
@@ -193,7 +193,7 @@ static void test_thin_luns(void **state)
 	/* a volume that does not exist and has no size: a configuration error naming it */
 	assert_int_equal(parse_text(POOL TARGET "[lun 0]\nbackend = thin\npool = p\nvolume = 9\n", &cfg), 0);
 	assert_int_equal(tgt_config_set_data_dir(&cfg, dir), 0);
-	assert_true(tgt_config_open_luns(&cfg, err, sizeof(err)) < 0);
+	assert_true(tgt_model_open(&cfg, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "pool p volume 9: does not exist (give 'size' to create it)"));
 	tgt_config_free(&cfg);
 	rm_rf(dir);
