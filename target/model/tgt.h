@@ -7,6 +7,15 @@
  * from it; after that only the operations of model.h change it (the admin
  * socket calls them); conf_write.c writes the file back. The server
  * (target/transport/) runs it; main.c glues them.
+ *
+ * The parsed value and the live model still share these structs. Fields
+ * marked "model:" belong to the live model: written only by model.c (the
+ * operations of model.h) and, for the storage stacks, by storage.c's control
+ * thread. Every other field is the parsed value: set by tgt_config_load and
+ * the command-line overrides, completed by tgt_model_open (LUN paths made
+ * absolute, the PR directory), and never written once the server runs. A
+ * run-time change parses a new copy of the configuration and the model
+ * operations read what they need from that copy, which is then freed.
  */
 #ifndef KURA_TGT_H
 #define KURA_TGT_H
@@ -34,21 +43,21 @@ struct tgt_lun_conf {
 	uint64_t lun;
 	struct lun_backend_params backend;  /* strings point into the config's storage */
 	struct scsi_lu_params ident;
-	struct scsi_lu *lu;          /* opened by tgt_model_open() */
+	struct scsi_lu *lu;          /* model: opened by tgt_model_open() */
 	struct lun_stack_lun stor;   /* backend = thin / raid (lun-backends/lun_registry.h) */
 };
 
 struct tgt_target {
 	char iqn[224];
 	char alias[256];
-	struct tgt_lun_conf *luns;
+	struct tgt_lun_conf *luns;   /* model: grows and shrinks at run time (admin thread) */
 	int n_luns;
-	char (*acl)[224];            /* initiator names allowed; n_acl == 0 => everyone */
+	char (*acl)[224];            /* model: initiator names allowed; n_acl == 0 => everyone */
 	int n_acl;
-	struct chap_account *chap_in;   /* accounts initiators log in with; 0 => none required */
+	struct chap_account *chap_in;   /* model: accounts initiators log in with; 0 => none required */
 	int n_chap_in;
 	struct chap_account *chap_out;  /* mutual CHAP: the target's own account, or NULL */
-	struct scsi_lun_map *map;    /* built by tgt_model_open() */
+	struct scsi_lun_map *map;    /* model: built by tgt_model_open() */
 };
 
 struct tgt_config {
@@ -69,17 +78,17 @@ struct tgt_config {
 	int log_level;               /* enum klog_level from [global] log_level, or -1 if unset */
 	char source[4096];           /* file name for messages, or "<embedded>" */
 	void *storage;               /* private: string storage */
-	struct lun_stack_conf stack; /* [raid NAME] / [pool NAME] sections (lun-backends/lun_registry.h) */
-	struct tgt_storage_rt *stor_rt; /* private: control thread (storage.c) */
-	/* Run-time ACL / CHAP changes (admin_live.c): live_lock is held by the
-	 * login policy while it reads a target's acl / chap_in and by the admin
-	 * thread while it swaps them in; never across I/O. Arrays replaced at run
-	 * time are kept on `retired` until tgt_config_free(), because a login in
-	 * progress may still point at the old CHAP accounts. */
+	struct lun_stack_conf stack; /* [raid] / [pool] sections (lun_registry.h); model: grows at run time */
+	struct tgt_storage_rt *stor_rt; /* model, private: control thread (storage.c) */
+	/* model: run-time ACL / CHAP changes (tgt_model_set_access): live_lock
+	 * is held by the login policy while it reads a target's acl / chap_in and
+	 * by the admin thread while it swaps them in; never across I/O. Arrays
+	 * replaced at run time are kept on `retired` until tgt_config_free(),
+	 * because a login in progress may still point at the old CHAP accounts. */
 	pthread_mutex_t live_lock;
 	struct tgt_retired *retired;
 	char config_path[4096];      /* absolute path of -c FILE ("" => embedded) */
-	char *run_text;              /* private: without -c FILE, the text as changed at run time (model.h) */
+	char *run_text;              /* model, private: without -c FILE, the text as changed (model.h) */
 };
 
 /* Parse an INI file (path) or, if path is NULL, the embedded default.
