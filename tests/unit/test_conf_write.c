@@ -4,7 +4,8 @@
  * each edit changing exactly the lines it is about (comments, blank lines,
  * unknown keys and ordering kept; expected texts written out in full), the
  * refusals with their reasons, and the atomic replace of the file (mode
- * kept, no temporary file left, the old file intact until install).
+ * kept, no temporary file left, the old file intact until install, a
+ * writer killed at any point leaves the old or the new text whole).
  *
  * Not for: the INI grammar (test_config.c) or the admin requests that use
  * the writer (the targetctl integration tests).
@@ -15,11 +16,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "target/model/conf_write.h"
@@ -411,6 +414,40 @@ static void test_replace_fails_cleanly(void **state)
 	conf_buf_free(&b);
 }
 
+/* A writer killed at any point leaves the old text or the new one, whole,
+ * and a temporary file it left behind does not stop the next writer. */
+static void test_killed_writer(void **state)
+{
+	(void)state;
+	static char a[64 * 1024], b[64 * 1024];
+	char path[128];
+	memset(a, 'a', sizeof(a) - 1);
+	memset(b, 'b', sizeof(b) - 1);
+	a[sizeof(a) - 1] = b[sizeof(b) - 1] = '\0';
+	path_of("killed.conf", path, sizeof(path));
+	assert_int_equal(conf_write_file(path, a), 0);
+	for (int round = 0; round < 20; round++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			for (int i = 0;; i++)
+				conf_write_file(path, i & 1 ? a : b);
+		}
+		usleep(1000 + 1500 * (useconds_t)round);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		struct conf_buf back = { 0 };
+		assert_int_equal(conf_read(path, &back), 0);
+		assert_true(!strcmp(back.s, a) || !strcmp(back.s, b));
+		conf_buf_free(&back);
+	}
+	assert_int_equal(conf_write_file(path, "after\n"), 0);
+	struct conf_buf back = { 0 };
+	assert_int_equal(conf_read(path, &back), 0);
+	assert_string_equal(back.s, "after\n");
+	conf_buf_free(&back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_lun_drop),
 		cmocka_unit_test(test_atomic_replace),
 		cmocka_unit_test(test_replace_fails_cleanly),
+		cmocka_unit_test(test_killed_writer),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
