@@ -126,36 +126,18 @@ struct tgt_lun_conf *cfg_cur_lun(struct cfg_parser *p)
 
 /* ---------------------------------------------------------------- value parsers */
 
-int cfg_u64(struct cfg_parser *p, const char *key, const char *v, uint64_t min,
-		     uint64_t max, uint64_t *out)
+/* The registry's value parsers (lun-backends/lun_registry.c), so that a
+ * number or a yes / no reads the same in every section. */
+int cfg_u64(struct cfg_parser *p, const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char *end;
-	if (!isdigit((unsigned char)v[0]))
-		return cfg_fail(p, "%s: '%s' is not a number", key, v);
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 10);
-	if (*end)
-		return cfg_fail(p, "%s: '%s' is not a number", key, v);
-	if (errno == ERANGE || x < min || x > max)
-		return cfg_fail(p, "%s: %s is out of range %llu..%llu", key, v,
-			    (unsigned long long)min, (unsigned long long)max);
-	*out = x;
-	return 0;
+	struct lun_conf_ctx c = cfg_reg_ctx(p, p->lineno);
+	return lun_conf_u64(&c, key, v, min, max, out) < 0 ? cfg_reg_fail(p, &c) : 0;
 }
-
-static const struct { const char *word; bool val; } bool_words[] = {
-	{ "yes", true }, { "true", true }, { "on", true }, { "1", true },
-	{ "no", false }, { "false", false }, { "off", false }, { "0", false },
-};
 
 int cfg_bool(struct cfg_parser *p, const char *key, const char *v, bool *out)
 {
-	for (size_t i = 0; i < sizeof(bool_words) / sizeof(bool_words[0]); i++)
-		if (strcasecmp(v, bool_words[i].word) == 0) {
-			*out = bool_words[i].val;
-			return 0;
-		}
-	return cfg_fail(p, "%s: '%s' is not yes or no", key, v);
+	struct lun_conf_ctx c = cfg_reg_ctx(p, p->lineno);
+	return lun_conf_bool(&c, key, v, out) < 0 ? cfg_reg_fail(p, &c) : 0;
 }
 
 bool cfg_all_hex(const char *s, size_t n)
