@@ -55,7 +55,7 @@ struct kbuf_tls {
 	struct kbuf_hdr *free[KBUF_NCLASS];
 	size_t idle;
 	struct kloop *wait_loop;        /* loop the waiters belong to */
-	struct kloop_task *wait_head, *wait_tail;
+	struct kloop_taskq wait;
 	struct kloop_timer timer;       /* 10 ms fallback wake-up */
 };
 
@@ -125,7 +125,7 @@ static void release_lists(struct kbuf_tls *t)
 static void tls_destroy(void *p)
 {
 	struct kbuf_tls *t = p;
-	if (t->wait_head)
+	if (t->wait.head)
 		kwarn("kbuf: thread exiting with tasks waiting for buffers");
 	release_lists(t);
 	free(t);
@@ -167,11 +167,10 @@ static void hand_over(struct kloop *l, struct kloop_task *list)
 
 static void wake_waiters(struct kbuf_tls *t)
 {
-	struct kloop_task *list = t->wait_head;
 	struct kloop *l = t->wait_loop;
+	struct kloop_task *list = kloop_taskq_take(&t->wait);
 	if (!list)
 		return;
-	t->wait_head = t->wait_tail = NULL;
 	kloop_timer_stop(l, &t->timer);
 	hand_over(l, list);
 }
@@ -190,19 +189,14 @@ void kbuf_wait(struct kloop_task *task)
 		kerr("kbuf_wait: no event loop on this thread; task dropped");
 		return;
 	}
-	if (t->wait_head && t->wait_loop != l)
+	if (t->wait.head && t->wait_loop != l)
 		wake_waiters(t); /* a new loop on this thread: release the old ones */
-	if (!t->wait_head) {
+	if (!t->wait.head) {
 		t->wait_loop = l;
 		t->timer.fn = wait_timer_fn;
 		kloop_timer_start(l, &t->timer, KBUF_WAIT_MS);
 	}
-	task->next = NULL;
-	if (t->wait_tail)
-		t->wait_tail->next = task;
-	else
-		t->wait_head = task;
-	t->wait_tail = task;
+	kloop_taskq_push(&t->wait, task);
 }
 
 /* ---- public API ---- */

@@ -46,7 +46,7 @@ struct kloop {
 	int post_efd;                      /* kloop_post / kloop_stop wake-up */
 	struct io_uring ring;
 	uint64_t now_ms;
-	struct kloop_task *defer_head, *defer_tail;
+	struct kloop_taskq defer;
 	_Atomic(struct kloop_task *) posted; /* Treiber stack, newest first */
 	struct kloop_timer *timers;        /* sorted by next_ms */
 	atomic_bool stop;
@@ -209,12 +209,7 @@ static void reap_cqes(struct kloop *l)
 
 void kloop_defer(struct kloop *l, struct kloop_task *t)
 {
-	t->next = NULL;
-	if (l->defer_tail)
-		l->defer_tail->next = t;
-	else
-		l->defer_head = t;
-	l->defer_tail = t;
+	kloop_taskq_push(&l->defer, t);
 }
 
 /* Only the poster that turns the stack non-empty writes the eventfd: the
@@ -255,8 +250,7 @@ static void run_posted(struct kloop *l)
  * iteration, so a task that re-defers itself cannot starve I/O. */
 static void run_deferred(struct kloop *l)
 {
-	struct kloop_task *t = l->defer_head;
-	l->defer_head = l->defer_tail = NULL;
+	struct kloop_task *t = kloop_taskq_take(&l->defer);
 	while (t) {
 		struct kloop_task *next = t->next;
 		t->fn(t);
@@ -337,7 +331,7 @@ void kloop_stop(struct kloop *l)
 
 static bool work_pending(struct kloop *l)
 {
-	return l->defer_head || io_uring_cq_ready(&l->ring) || io_uring_cq_has_overflow(&l->ring) ||
+	return l->defer.head || io_uring_cq_ready(&l->ring) || io_uring_cq_has_overflow(&l->ring) ||
 	       atomic_load_explicit(&l->posted, memory_order_relaxed) ||
 	       atomic_load_explicit(&l->stop, memory_order_relaxed);
 }

@@ -33,6 +33,30 @@ struct kloop_task {
 	struct kloop_task *next; /* owned by the loop while queued */
 };
 
+/* A FIFO of tasks linked through their next field, owned by one thread
+ * (the loop's deferred tasks, kbuf's tasks waiting for buffers). */
+struct kloop_taskq {
+	struct kloop_task *head, *tail;
+};
+
+static inline void kloop_taskq_push(struct kloop_taskq *q, struct kloop_task *t)
+{
+	t->next = NULL;
+	if (q->tail)
+		q->tail->next = t;
+	else
+		q->head = t;
+	q->tail = t;
+}
+
+/* Empty the queue; its tasks, still linked, in order. */
+static inline struct kloop_task *kloop_taskq_take(struct kloop_taskq *q)
+{
+	struct kloop_task *list = q->head;
+	q->head = q->tail = NULL;
+	return list;
+}
+
 /* Periodic timer with millisecond resolution; fn runs on the loop's thread. */
 struct kloop_timer {
 	void (*fn)(struct kloop_timer *t);

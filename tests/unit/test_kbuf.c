@@ -178,7 +178,7 @@ static void test_wait_woken_by_free(void **state)
 	assert_int_equal(kloop_run(l), 0);
 	assert_int_equal(w.runs, 1);
 	assert_non_null(w.buf);
-	assert_null(tls->wait_head);
+	assert_null(tls->wait.head);
 	assert_false(tls->timer.armed); /* woken by the free, timer cancelled */
 	kbuf_free(w.buf);
 	kloop_free(l);

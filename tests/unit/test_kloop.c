@@ -143,10 +143,10 @@ static void test_defer_next_iteration(void **state)
 	kloop_defer(l, &a.t);
 	run_deferred(l);
 	assert_string_equal(log, "A");
-	assert_ptr_equal(l->defer_head, &b.t);
+	assert_ptr_equal(l->defer.head, &b.t);
 	run_deferred(l);
 	assert_string_equal(log, "AB");
-	assert_null(l->defer_head);
+	assert_null(l->defer.head);
 	kloop_free(l);
 }
 
