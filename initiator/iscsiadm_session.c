@@ -281,6 +281,26 @@ static void login_desc(char *buf, size_t len, const struct nodedb_node_id *id)
 		 id->address, (unsigned)id->port);
 }
 
+/* The daemon's answer to LOGIN / LOGOUT, worded as iscsiadm does ("Login to
+ * [...] successful." / "Could not login to [...]."); with daemon_msg the
+ * daemon's own message too when it says more than the error code. Frees rep
+ * and returns its code. */
+static int report_reply(struct adm *a, struct ctlc_reply *rep, const char *done, const char *verb,
+			const char *desc, bool daemon_msg)
+{
+	int rc = rep->code;
+	if (rc == 0) {
+		fprintf(a->out, "%s %s successful.\n", done, desc);
+	} else {
+		adm_errf(a, "Could not %s %s.", verb, desc);
+		adm_errf(a, "initiator reported error (%d - %s)", rc, adm_err_str(rc));
+		if (daemon_msg && rep->msg && rep->msg[0] && strcmp(rep->msg, adm_err_str(rc)))
+			adm_errf(a, "kura-initiatord: %s", rep->msg);
+	}
+	ctlc_reply_free(rep);
+	return rc;
+}
+
 static int login_one(struct adm *a, const char *root, const struct nodedb_node_id *id)
 {
 	char port[16], tpgt[16], desc[512];
@@ -296,17 +316,7 @@ static int login_one(struct adm *a, const char *root, const struct nodedb_node_i
 		adm_errf(a, "Could not login to %s.", desc);
 		return rc == -EACCES ? ADM_ERR_ACCESS : ADM_ERR_ISCSID_NOTCONN;
 	}
-	rc = rep.code;
-	if (rc == 0)
-		fprintf(a->out, "Login to %s successful.\n", desc);
-	else {
-		adm_errf(a, "Could not login to %s.", desc);
-		adm_errf(a, "initiator reported error (%d - %s)", rc, adm_err_str(rc));
-		if (rep.msg && rep.msg[0] && strcmp(rep.msg, adm_err_str(rc)))
-			adm_errf(a, "kura-initiatord: %s", rep.msg);
-	}
-	ctlc_reply_free(&rep);
-	return rc;
+	return report_reply(a, &rep, "Login to", "login to", desc, true);
 }
 
 int adm_login_nodes(struct adm *a, const struct nodedb_node_id *ids, int n)
@@ -346,15 +356,7 @@ static int logout_one(struct adm *a, const struct sess *s)
 		adm_errf(a, "Could not logout of %s.", desc);
 		return ADM_ERR_ISCSID_NOTCONN;
 	}
-	rc = rep.code;
-	if (rc == 0)
-		fprintf(a->out, "Logout of %s successful.\n", desc);
-	else {
-		adm_errf(a, "Could not logout of %s.", desc);
-		adm_errf(a, "initiator reported error (%d - %s)", rc, adm_err_str(rc));
-	}
-	ctlc_reply_free(&rep);
-	return rc;
+	return report_reply(a, &rep, "Logout of", "logout of", desc, false);
 }
 
 static bool startup_matches(struct adm *a, const struct sess *s, const char *want)
