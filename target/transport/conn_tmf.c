@@ -236,14 +236,19 @@ static uint8_t tmf_precheck(struct conn *c, const struct iscsi_tmf_req *r, struc
 	}
 }
 
+/* A request header the decoder refused is rejected (11.17.1); false then. */
+static bool decoded(struct conn *c, enum iscsi_pdu_err e)
+{
+	if (e != ISCSI_PDU_OK)
+		conn_send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
+	return e == ISCSI_PDU_OK;
+}
+
 void conn_tmf_complete(struct conn *c)
 {
 	struct iscsi_tmf_req r;
-	if (iscsi_decode_tmf_req(c->hdr, &r)) {
-		conn_send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
-		return;
-	}
-	if (conn_cmdsn_check(c, r.cmdsn, r.immediate, false) == SN_DROP)
+	if (!decoded(c, iscsi_decode_tmf_req(c->hdr, &r)) ||
+	    conn_cmdsn_check(c, r.cmdsn, r.immediate, false) == SN_DROP)
 		return;
 	struct tmf *m = calloc(1, sizeof(*m));
 	if (!m) {
@@ -272,10 +277,8 @@ void conn_tmf_complete(struct conn *c)
 void conn_nop_out_complete(struct conn *c)
 {
 	struct iscsi_nop_out n;
-	if (iscsi_decode_nop_out(c->hdr, &n)) {
-		conn_send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
+	if (!decoded(c, iscsi_decode_nop_out(c->hdr, &n)))
 		return;
-	}
 	if (n.itt == ISCSI_RSVD_TAG) {       /* answer to our ping (11.18.1) */
 		if (n.ttt == c->ping_ttt)
 			c->ping_out = false;
@@ -377,11 +380,8 @@ static void text_ack_part(struct conn *c, const struct iscsi_text_req *r)
 void conn_text_complete(struct conn *c)
 {
 	struct iscsi_text_req r;
-	if (iscsi_decode_text_req(c->hdr, &r)) {
-		conn_send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
-		return;
-	}
-	if (conn_cmdsn_check(c, r.cmdsn, r.immediate, false) == SN_DROP)
+	if (!decoded(c, iscsi_decode_text_req(c->hdr, &r)) ||
+	    conn_cmdsn_check(c, r.cmdsn, r.immediate, false) == SN_DROP)
 		return;
 	bool ours = r.ttt != ISCSI_RSVD_TAG && r.ttt == c->text_ttt;
 	if (r.ttt != ISCSI_RSVD_TAG && !ours) {
@@ -415,11 +415,8 @@ void conn_text_complete(struct conn *c)
 void conn_logout_complete(struct conn *c)
 {
 	struct iscsi_logout_req r;
-	if (iscsi_decode_logout_req(c->hdr, &r)) {
-		conn_send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
-		return;
-	}
-	if (conn_cmdsn_check(c, r.cmdsn, r.immediate, false) == SN_DROP)
+	if (!decoded(c, iscsi_decode_logout_req(c->hdr, &r)) ||
+	    conn_cmdsn_check(c, r.cmdsn, r.immediate, false) == SN_DROP)
 		return;
 	uint8_t rsp = ISCSI_LOGOUT_RSP_SUCCESS;
 	if (r.reason == ISCSI_LOGOUT_REMOVE_FOR_RECOVERY)
