@@ -305,6 +305,13 @@ static int check_key(struct prout *c)
 	return SR_GOOD;
 }
 
+/* RESERVE and PREEMPT: scope and type first, then the key. */
+static int check_scope_type_key(struct prout *c)
+{
+	int r = check_scope_type(c);
+	return r == SR_GOOD ? check_key(c) : r;
+}
+
 /* SPEC_I_PT (SPC-4 6.16.3): bytes 24..27 TRANSPORTID PARAMETER DATA
  * LENGTH, then that many bytes of TransportIDs. Validates all of them and
  * fills ids[] (max n); returns SR_GOOD and *count. */
@@ -402,9 +409,7 @@ static int do_register(struct prout *c)
 /* ---- RESERVE / RELEASE (SPC-4 5.13.9, 5.13.11.2) ---- */
 static int do_reserve(struct prout *c)
 {
-	int r = check_scope_type(c);
-	if (r == SR_GOOD)
-		r = check_key(c);
+	int r = check_scope_type_key(c);
 	if (r != SR_GOOD)
 		return r;
 	struct scsi_pr *pr = c->pr;
@@ -517,9 +522,7 @@ static int preempt_reserved(struct prout *c)
 
 static int do_preempt(struct prout *c)
 {
-	int r = check_scope_type(c);
-	if (r == SR_GOOD)
-		r = check_key(c);
+	int r = check_scope_type_key(c);
 	if (r != SR_GOOD)
 		return r;
 	c->changed = c->gen = true;
