@@ -11,6 +11,8 @@ PKGS=(
   libiscsi-dev liburing-dev libssl-dev libinih-dev libcmocka-dev libisal-dev libfuse3-dev
   # libFuzzer / sanitizer runtimes for the clang fuzz build
   libclang-rt-14-dev
+  # tools/format.sh (.clang-format needs version 14)
+  clang-format
   # clients used by integration / conformance tests and the benchmark
   libiscsi-bin qemu-utils qemu-block-extra
   # peer target for the side-by-side benchmark
