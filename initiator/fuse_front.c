@@ -23,6 +23,7 @@
 #define FUSE_USE_VERSION 312
 #include "initiator/front_ends.h"
 #include "common/container.h"
+#include "common/fileutil.h"
 #include "common/log.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -492,7 +493,7 @@ int fuse_front_start(struct ini_daemon *d)
 	}
 	pthread_mutex_init(&f->tk->mu, NULL);
 	snprintf(f->mnt, sizeof(f->mnt), "%s", d->o.fuse_dir);
-	mkdir(f->mnt, 0755);
+	kfile_mkdir_p(f->mnt, 0755);   /* a failure shows at the mount below */
 	char *argv[] = { "kura-initiatord", "-o", "allow_other,default_permissions,fsname=kura,subtype=kura", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	f->se = fuse_session_new(&args, &fuse_ops, sizeof(fuse_ops), f);
