@@ -232,6 +232,7 @@ static void test_chap(void **state)
 	snprintf(line, sizeof(line), "chap add %s alice %s", IQN, secret);
 	ok(line, ADMIN_CHAP_ADD, 5);
 	secret[599 - 6] = 's';      /* 600 bytes: does not */
+	secret[600 - 6] = '\0';
 	snprintf(line, sizeof(line), "chap add %s alice %s", IQN, secret);
 	refused(line, "CHAP user or secret too long");
 }
