@@ -42,9 +42,10 @@
  *     l) before QEMU starts, lock_lun_unregister after it
  *     stopped or migrated away. After any call on a VM LUN,
  *     lock_lun_take_events() tells about 2A/05 (preempted) and conflicts.
- *   - lock_hb verdict LOCK_HB_FENCED covers FENCING too. A FENCING slot whose
- *     fencer is itself dead can be taken over: call lock_fence with that
- *     FENCING record as `stale` (step 1 then CAWs it to FENCING by me).
+ *   - lock_hb verdict LOCK_HB_FENCED covers FENCING too, except that a
+ *     FENCING slot unchanged for fail_after (its fencer died half-way) is
+ *     LOCK_HB_DEAD again: fence it as usual, lock_fence takes the FENCING
+ *     record over (step 1 CAWs it to FENCING by me) and completes it.
  */
 #ifndef KURA_LOCK_H
 #define KURA_LOCK_H
@@ -254,7 +255,7 @@ enum lock_hb_verdict {
 	LOCK_HB_SUSPECT,	/* counter stale, but not long enough (or observer unsure) */
 	LOCK_HB_DEAD,		/* may be fenced now */
 	LOCK_HB_LEAVING,	/* drained: never fenced */
-	LOCK_HB_FENCED,		/* FENCING or FENCED */
+	LOCK_HB_FENCED,		/* FENCING (not stale) or FENCED */
 	LOCK_HB_LEFT,
 	LOCK_HB_CORRUPT,	/* slot unreadable: reported, not fenced on that basis */
 };

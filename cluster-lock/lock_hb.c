@@ -16,6 +16,11 @@
  * and must not fence them in that gap (I6). An own stall is a gap of more
  * than two intervals between completed own writes.
  *
+ * A FENCING slot is reported FENCED, unless it stays unchanged for
+ * fail_after under the same rule: then its fencer died half-way (a live one
+ * finishes in well under a second) and the slot is DEAD again, so that a
+ * survivor takes the fence over (lock_fence with the FENCING record).
+ *
  * Not for acting: the daemon decides whom to fence from these verdicts.
  */
 #include <string.h>
@@ -106,9 +111,11 @@ enum lock_hb_verdict lock_hb_observe(struct lock_hb *hb, const struct lock_slot 
 		p->changed_ns = now_ns;
 	}
 	enum lock_hb_verdict v = by_state(s->state);
-	if (v != LOCK_HB_ALIVE || s->host_id == hb->self_id)
+	if (s->host_id == hb->self_id)
 		return v;
-	return staleness(hb, p, now_ns);
+	if (s->state == LOCK_SLOT_FENCING)	/* a fencer that died half-way */
+		return staleness(hb, p, now_ns) == LOCK_HB_DEAD ? LOCK_HB_DEAD : v;
+	return v == LOCK_HB_ALIVE ? staleness(hb, p, now_ns) : v;
 }
 
 uint64_t lock_hb_age_ms(const struct lock_hb *hb, uint16_t host_id, uint64_t now_ns)

@@ -165,6 +165,26 @@ static void test_fencing_in_progress(void **state)
 	assert_int_equal(lock_ha_heartbeat(&hv[2].h), LOCK_E_FENCED);
 }
 
+/* Host 3 died half-way through fencing 2: host 1 takes the fence over. */
+static void test_take_over_fence(void **state)
+{
+	struct lock_lun *luns[MOCK_LUNS];
+	struct lock_fence_req r = victim2(luns);
+	struct lock_slot s = r.stale;
+	s.state = LOCK_SLOT_FENCING;
+	s.fenced_by = 3;
+	s.fence_epoch = 1;
+	lock_slot_encode(&s, disk.blk[lock_slot_lba(2)], MOCK_BS);
+	r.stale = s;
+	assert_int_equal(lock_fence(&hv[1].h, &r), 0);
+	s = disk_slot(2);
+	assert_int_equal(s.state, LOCK_SLOT_FENCED);
+	assert_int_equal(s.fenced_by, 1);
+	assert_int_equal(s.fence_epoch, 2);
+	assert_true(mock_log_index(&disk, "slot 2 fencing") < mock_log_index(&disk,
+									   "preempt lun 0 host 2"));
+}
+
 static void test_heartbeat(void **state)
 {
 	assert_int_equal(lock_ha_heartbeat(&hv[1].h), 0);
@@ -220,6 +240,7 @@ int main(void)
 		cmocka_unit_test_setup(test_lost_race, setup),
 		cmocka_unit_test_setup(test_lost_race_early, setup),
 		cmocka_unit_test_setup(test_fencing_in_progress, setup),
+		cmocka_unit_test_setup(test_take_over_fence, setup),
 		cmocka_unit_test_setup(test_heartbeat, setup),
 		cmocka_unit_test_setup(test_drain_mark, setup),
 		cmocka_unit_test_setup(test_bad_requests, setup),

@@ -134,15 +134,18 @@ static void test_states(void **state)
 	peer.state = LOCK_SLOT_FENCED;
 	assert_int_equal(run(61 * S, 62 * S, true, false), LOCK_HB_FENCED);
 	peer.state = LOCK_SLOT_FENCING;
-	assert_int_equal(run(63 * S, 64 * S, true, false), LOCK_HB_FENCED);
+	assert_int_equal(run(63 * S, 72 * S, true, false), LOCK_HB_FENCED);
+	assert_int_equal(run(73 * S, 73 * S, true, false), LOCK_HB_DEAD);	/* fencer died */
+	peer.state = LOCK_SLOT_FENCED;
+	assert_int_equal(run(74 * S, 74 * S, true, false), LOCK_HB_FENCED);
 	peer.state = LOCK_SLOT_LEFT;
-	assert_int_equal(run(65 * S, 66 * S, true, false), LOCK_HB_LEFT);
+	assert_int_equal(run(75 * S, 76 * S, true, false), LOCK_HB_LEFT);
 	peer.state = LOCK_SLOT_FREE;
-	assert_int_equal(run(67 * S, 68 * S, true, false), LOCK_HB_EMPTY);
-	assert_int_equal(lock_hb_observe(&hb, &peer, true, 69 * S), LOCK_HB_CORRUPT);
+	assert_int_equal(run(77 * S, 78 * S, true, false), LOCK_HB_EMPTY);
+	assert_int_equal(lock_hb_observe(&hb, &peer, true, 79 * S), LOCK_HB_CORRUPT);
 	peer.host_id = 1;	/* myself */
 	peer.state = LOCK_SLOT_JOINED;
-	assert_int_equal(run(70 * S, 99 * S, true, false), LOCK_HB_ALIVE);
+	assert_int_equal(run(80 * S, 99 * S, true, false), LOCK_HB_ALIVE);
 	peer.host_id = 0;
 	assert_int_equal(lock_hb_observe(&hb, &peer, false, 100 * S), LOCK_HB_CORRUPT);
 	assert_string_equal(lock_hb_verdict_name(LOCK_HB_DEAD), "dead");
