@@ -39,6 +39,7 @@ cl_init() {
 # trap finds them even when subshells started them.
 cl_cleanup() {
   local p
+  exec 2>/dev/null          # no "Killed" job notices for what is killed below
   for p in $(cat "$IT_DIR"/pids "$IT_DIR"/*/pids 2>/dev/null); do
     kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null
   done
