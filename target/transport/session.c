@@ -262,6 +262,17 @@ static struct smsg *smsg_new(struct session *s, enum smsg_kind kind)
 	return m;
 }
 
+/* A message for session o holding a new reference to it (under srv->lock,
+ * as the table walks do); NULL, and no reference, when out of memory. */
+static struct smsg *smsg_to(struct session *o, enum smsg_kind kind)
+{
+	session_get(o);
+	struct smsg *m = smsg_new(o, kind);
+	if (!m)
+		session_put(o);
+	return m;
+}
+
 void session_reinstate(struct session *old, struct kloop *wloop, struct kloop_task *waiter)
 {
 	struct smsg *m = smsg_new(old, SMSG_REINSTATE);
@@ -295,12 +306,9 @@ void session_fanout_abort(struct session *self, struct scsi_lu *lu, bool clear_u
 	for (struct session *o = srv->sessions; o; o = o->next) {
 		if (!affected(o, self, lu))
 			continue;
-		session_get(o);
-		struct smsg *m = smsg_new(o, SMSG_ABORT);
-		if (!m) {
-			session_put(o);
+		struct smsg *m = smsg_to(o, SMSG_ABORT);
+		if (!m)
 			continue;
-		}
 		m->lu = lu;
 		m->clear_ua = clear_ua;
 		m->close_after = close_after;
@@ -316,12 +324,9 @@ void session_table_request_logout(struct tgt_server *srv, uint16_t seconds)
 {
 	pthread_mutex_lock(&srv->lock);
 	for (struct session *o = srv->sessions; o; o = o->next) {
-		session_get(o);
-		struct smsg *m = smsg_new(o, SMSG_LOGOUT);
-		if (!m) {
-			session_put(o);
+		struct smsg *m = smsg_to(o, SMSG_LOGOUT);
+		if (!m)
 			continue;
-		}
 		m->seconds = seconds;
 		kloop_post(o->w->loop, &m->t);
 	}
@@ -336,12 +341,9 @@ int session_table_close_if(struct tgt_server *srv, const struct tgt_target *t,
 	for (struct session *o = srv->sessions; o; o = o->next) {
 		if (o->discovery || strcasecmp(o->target, t->iqn) != 0 || allowed(t, o->initiator))
 			continue;
-		session_get(o);
-		struct smsg *m = smsg_new(o, SMSG_REVOKE);
-		if (!m) {
-			session_put(o);
+		struct smsg *m = smsg_to(o, SMSG_REVOKE);
+		if (!m)
 			continue;
-		}
 		kloop_post(o->w->loop, &m->t);
 		n++;
 	}
