@@ -84,7 +84,35 @@ static struct tgt_target *find_target(struct tgt_config *cfg, const char *iqn)
 	return NULL;
 }
 
-/* Write, validate (tgt_config_load), rename (or keep in memory), adopt. */
+/* Parse the staged file tmp into parsed; a refusal names the real file. */
+static int validate(struct live_ctx *x, const char *tmp, struct tgt_config *parsed, const char **why)
+{
+	int r = tgt_config_load(tmp, parsed, x->err, sizeof(x->err));
+	size_t tl = strlen(tmp);
+	*why = x->err;     /* the parser's "file:line: reason", named after the real file */
+	if (r < 0 && !strncmp(x->err, tmp, tl)) {
+		char msg[sizeof(x->err)];
+		const char *name = x->cfg->config_path[0] ? x->cfg->config_path : "<embedded>";
+		snprintf(msg, sizeof(msg), "%.*s", (int)(sizeof(msg) - 1), x->err + tl);
+		snprintf(x->err, sizeof(x->err), "refused, the file would not parse: %.512s%.600s", name, msg);
+	}
+	return r;
+}
+
+/* The staged file replaces the configuration file; without one, the text
+ * becomes the model's run-time text. */
+static int install(struct live_ctx *x, const char *tmp, const char *text, const char **why)
+{
+	if (x->cfg->config_path[0]) {
+		*why = "cannot rename the new configuration file into place";
+		return conf_install(tmp, x->cfg->config_path);
+	}
+	*why = "out of memory";
+	return tgt_model_set_text(x->cfg, text);
+}
+
+/* Write, validate, prepare (may refuse), install, then apply to the model:
+ * the ACL / CHAP swap, or finish() of a LUN / storage change. */
 static int commit(struct live_ctx *x, const struct conf_buf *next, const char **why)
 {
 	char tmp[4200];
@@ -95,16 +123,8 @@ static int commit(struct live_ctx *x, const struct conf_buf *next, const char **
 		free(parsed);
 		return r;
 	}
-	r = tgt_config_load(tmp, parsed, x->err, sizeof(x->err));
+	r = validate(x, tmp, parsed, why);
 	bool loaded = r == 0;
-	*why = x->err;     /* the parser's "file:line: reason", named after the real file */
-	size_t tl = strlen(tmp);
-	if (!loaded && !strncmp(x->err, tmp, tl)) {
-		char msg[sizeof(x->err)];
-		const char *name = x->cfg->config_path[0] ? x->cfg->config_path : "<embedded>";
-		snprintf(msg, sizeof(msg), "%.*s", (int)(sizeof(msg) - 1), x->err + tl);
-		snprintf(x->err, sizeof(x->err), "refused, the file would not parse: %.512s%.600s", name, msg);
-	}
 	struct tgt_target *nt = loaded && x->t ? find_target(parsed, x->t->iqn) : NULL;
 	if (loaded && x->t && !nt) {
 		*why = "the change would remove the target";
@@ -114,13 +134,8 @@ static int commit(struct live_ctx *x, const struct conf_buf *next, const char **
 	if (r == 0 && x->prepare)
 		r = x->prepare(x, nt, why);
 	x->parsed = NULL;
-	if (r == 0 && x->cfg->config_path[0]) {
-		*why = "cannot rename the new configuration file into place";
-		r = conf_install(tmp, x->cfg->config_path);
-	} else if (r == 0) {
-		*why = "out of memory";
-		r = tgt_model_set_text(x->cfg, next->s);
-	}
+	if (r == 0)
+		r = install(x, tmp, next->s, why);
 	unlink(tmp);   /* already gone after the rename */
 	if (x->finish && (loaded || r < 0))
 		x->finish(x, nt, r);
