@@ -1,4 +1,4 @@
-/* The backend dispatcher: opening by type name, capability queries, and
+/* The backend dispatcher: opening by kind name (through the registry), capability queries, and
  * lun_submit(), which is the one place where a lun_io is validated (range,
  * alignment, iovec length, read-only) before a backend sees it. Backends
  * below this edge may assume well-formed requests.
@@ -6,6 +6,7 @@
  * Not for: backend logic (lun_file.c, lun_mem.c) or SCSI semantics.
  */
 #include "lun-backends/lun_internal.h"
+#include "lun-backends/lun_registry.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,10 +19,9 @@ int lun_backend_open(const struct lun_backend_params *p, struct lun_backend **ou
 		snprintf(err, errlen, "backend type missing");
 		return -EINVAL;
 	}
-	if (strcmp(p->type, "file") == 0)
-		return lun_file_open(p, out, err, errlen);
-	if (strcmp(p->type, "memory") == 0)
-		return lun_mem_open(p, out, err, errlen);
+	const struct lun_kind *k = lun_kind_find(p->type);   /* lun_registry.c */
+	if (k && k->open)
+		return k->open(p, out, err, errlen);
 	snprintf(err, errlen, "unknown backend type '%s' (expected file or memory)", p->type);
 	return -EINVAL;
 }

@@ -322,8 +322,8 @@ static int memory_check(struct lun_conf_ctx *c, const struct lun_conf_lun *l)
 	return size_fits_blocks(c, b);
 }
 
-static const struct lun_kind lun_kind_file = { .name = "file", .lun_check = file_check };
-static const struct lun_kind lun_kind_memory = { .name = "memory", .lun_check = memory_check };
+static const struct lun_kind lun_kind_file = { .name = "file", .lun_check = file_check, .open = lun_file_open };
+static const struct lun_kind lun_kind_memory = { .name = "memory", .lun_check = memory_check, .open = lun_mem_open };
 
 /* ---------------------------------------------------------------- stack sections */
 

@@ -15,7 +15,10 @@
  * Adding a kind: its folder defines a struct lun_kind, lun_registry.c lists
  * it in lun_kinds[], the build file compiles the folder.
  *
- * Not for: opening the storage (lun_backend_open, target/model/storage.c),
+ * Opening: leaf kinds (file, memory) through lun_backend_open, stacked
+ * kinds (raid, thin) through the stack builder (lun_stack.h).
+ *
+ * Not for: the daemon's control thread (target/model/storage.c),
  * SCSI identity keys of a [lun] (serial, vendor, ...: the target's config).
  */
 #ifndef KURA_LUN_REGISTRY_H
@@ -28,6 +31,7 @@
 #define LUN_STACK_NAME_MAX 64
 
 struct lun_pool_rt;
+struct lun_stack_open;
 
 /* [raid NAME] */
 struct lun_raid_conf {
@@ -135,6 +139,12 @@ struct lun_kind {
 	/* After the whole file: the names a LUN of this kind gives exist. */
 	int (*lun_resolve)(struct lun_conf_ctx *c, const struct lun_stack_conf *sc,
 			   const struct lun_stack_lun *s);
+	/* Leaf kinds: open from the LUN's parameters (lun_backend_open). */
+	int (*open)(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen);
+	/* Stacked kinds: open on what the stack builder opened (lun_stack.h). */
+	int (*open_lun)(struct lun_stack_conf *sc, const struct lun_conf_lun *l, struct lun_backend **out,
+			struct lun_stack_open *o);
+	bool open_blocks;            /* open_lun blocks (control calls): a control thread only */
 };
 
 /* Refuse with a formatted reason: writes c->why, returns -EINVAL. */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The raid kind in the backend registry: the [raid NAME] section (level,
- * chunk, members, spares, create, direct, member_size, rebuild_rate) and a
- * LUN's "backend = raid" with "raid = NAME". Reference: docs/storage.md.
+ * chunk, members, spares, create, direct, member_size, rebuild_rate), a
+ * LUN's "backend = raid" with "raid = NAME", and opening such a LUN on its
+ * array (shared: closing the LUN's backend closes nothing). Reference:
+ * docs/storage.md.
  *
- * Not for: assembling or running an array (lun_raid*.c, target/model/storage.c).
+ * Not for: assembling (lun-backends/lun_stack.c) or running an array (lun_raid*.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include "lun-backends/lun_registry.h"
+#include "lun-backends/lun_stack.h"
 #include "lun-backends/raid/lun_raid.h"
 
 static struct lun_raid_conf *rc(void *obj) { return obj; }
@@ -178,6 +181,22 @@ static int raid_lun_resolve(struct lun_conf_ctx *c, const struct lun_stack_conf 
 	return 0;
 }
 
+static int raid_open_lun(struct lun_stack_conf *sc, const struct lun_conf_lun *l, struct lun_backend **out,
+			 struct lun_stack_open *o)
+{
+	int i = lun_stack_find_raid(sc, l->s->raid);
+	struct lun_raid_conf *rc = i >= 0 ? &sc->raids[i] : NULL;
+	if (!rc || rc->failed) {
+		o->offline = true;
+		snprintf(o->why, sizeof(o->why), "%s", rc ? rc->why : "no such raid");
+		return -ENODEV;
+	}
+	int r = lun_stack_shared(rc->be, out);
+	if (r == 0)
+		(*out)->read_only |= l->b->read_only;
+	return r;
+}
+
 const struct lun_kind lun_kind_raid = {
 	.name = "raid",
 	.lun_keys = raid_lun_keys,
@@ -188,4 +207,5 @@ const struct lun_kind lun_kind_raid = {
 	.section = &raid_section,
 	.layer = 1,
 	.lun_resolve = raid_lun_resolve,
+	.open_lun = raid_open_lun,
 };

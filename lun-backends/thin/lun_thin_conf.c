@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The thin kind in the backend registry: the [pool NAME] section (data,
- * meta, chunk_size, size, low_water) and a LUN's "backend = thin" with
- * pool, volume, snapshot_of and clone_of. Reference: docs/storage.md.
+ * meta, chunk_size, size, low_water), a LUN's "backend = thin" with pool,
+ * volume, snapshot_of and clone_of, and opening such a LUN: its volume,
+ * created first (new, snapshot, clone) when the configuration says how.
+ * Opening blocks on the pool's metadata: a control thread only.
+ * Reference: docs/storage.md.
  *
- * Not for: opening pools or volumes (lun_thin_pool.c, target/model/storage.c).
+ * Not for: opening pools (lun-backends/lun_stack.c) or their internals.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "common/log.h"
 #include "lun-backends/lun_registry.h"
+#include "lun-backends/lun_stack.h"
 #include "lun-backends/thin/lun_thin.h"
 
 static struct lun_pool_conf *pc(void *obj) { return obj; }
@@ -155,6 +160,51 @@ static int thin_lun_resolve(struct lun_conf_ctx *c, const struct lun_stack_conf 
 	return 0;
 }
 
+/* The LUN's volume, created first (new, snapshot_of, clone_of) when missing. */
+static int open_volume(struct lun_pool_conf *pc, const struct lun_conf_lun *l, struct lun_backend **out,
+		       bool *created)
+{
+	const struct lun_stack_lun *s = l->s;
+	int r = lun_thin_volume_open(pc->pool, s->volume, l->b->block_size, out);
+	if (r != -ENOENT)
+		return r;
+	if (s->snapshot)
+		r = lun_thin_snapshot(pc->pool, s->origin, s->volume);
+	else if (s->clone)
+		r = lun_thin_clone(pc->pool, s->origin, s->volume);
+	else
+		r = l->b->size ? lun_thin_volume_create(pc->pool, s->volume, l->b->size) : -ENOENT;
+	if (r < 0)
+		return r;
+	*created = true;
+	kinfo("pool %s: volume %u created (%s)", pc->name, s->volume,
+	      s->snapshot ? "snapshot" : s->clone ? "clone" : "new");
+	return lun_thin_volume_open(pc->pool, s->volume, l->b->block_size, out);
+}
+
+static int thin_open_lun(struct lun_stack_conf *sc, const struct lun_conf_lun *l, struct lun_backend **out,
+			 struct lun_stack_open *o)
+{
+	int i = lun_stack_find_pool(sc, l->s->pool);
+	struct lun_pool_conf *pc = i >= 0 ? &sc->pools[i] : NULL;
+	if (!pc || pc->failed) {
+		o->offline = true;
+		snprintf(o->why, sizeof(o->why), "%s", pc ? pc->why : strerror(ENODEV));
+		return -ENODEV;
+	}
+	int r = open_volume(pc, l, out, &o->created);
+	/* a thin volume's backend belongs to the LU: read_only = yes (or a
+	 * snapshot) makes the LU write-protected */
+	if (r == 0 && l->b->read_only)
+		(*out)->read_only = true;
+	if (r < 0)   /* the pool works: a bad volume is a configuration error */
+		snprintf(o->why, sizeof(o->why), "pool %s volume %u: %s", pc->name, l->s->volume,
+			 r == -ENOENT ? "does not exist (give 'size' to create it)"
+			 : r == -EBUSY ? "is open already (exported by another LUN: a volume has one opener)"
+			 : strerror(-r));
+	return r;
+}
+
 const struct lun_kind lun_kind_thin = {
 	.name = "thin",
 	.lun_keys = thin_lun_keys,
@@ -165,4 +215,6 @@ const struct lun_kind lun_kind_thin = {
 	.section = &pool_section,
 	.layer = 2,
 	.lun_resolve = thin_lun_resolve,
+	.open_lun = thin_open_lun,
+	.open_blocks = true,
 };

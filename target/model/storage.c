@@ -1,7 +1,9 @@
 /* Runtime of the stacked storage declared in the configuration ([raid NAME],
- * [pool NAME], backend = thin / raid LUNs): opens each array and pool once,
- * hands their LUNs backends, runs the control thread and closes everything
- * in order.
+ * [pool NAME], backend = thin / raid LUNs): has the stack builder
+ * (lun-backends/lun_stack.h) open each array and pool once, hands their LUNs
+ * backends through the registry (a kind whose opening blocks is opened on
+ * the control thread), runs the control thread and closes everything in
+ * order. The status file is storage_status.c.
  *
  * Threads: a RAID array needs a loop for its background work (metadata,
  * resync, rebuild, scrub); it gets the control thread's kloop, never a
@@ -24,7 +26,8 @@
  * Shutdown: LUs (volumes) -> pools -> arrays quiesced on the loop (no
  * background step in flight) -> stop the loop -> arrays closed.
  *
- * Not for: parsing (config.c), RAID or thin internals (lun-backends/).
+ * Not for: parsing (lun-backends/lun_registry.h), building stacks
+ * (lun-backends/lun_stack.c), RAID or thin internals (lun-backends/).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,273 +42,21 @@
 #include "common/container.h"
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "lun-backends/lun_stack.h"
 #include "lun-backends/raid/lun_raid.h"
 #include "lun-backends/thin/lun_thin.h"
+#include "target/model/storage_internal.h"
 #include "target/model/tgt.h"
-
-#define STOR_TICK_MS 250
-#define STOR_DEFAULT_RATE (160ull << 20)   /* bytes per second of rebuild / resync */
-
-struct tgt_storage_rt {
-	struct tgt_config *cfg;
-	struct kloop *loop;
-	pthread_t thread;
-	bool running;
-	struct kloop_timer tick;
-};
-
-/* Per pool: the LUs to notify when it runs low. */
-struct lun_pool_rt {
-	struct tgt_storage_rt *rt;
-	struct lun_pool_conf *pc;
-	pthread_mutex_t mu;
-	struct scsi_lu **lus;
-	int n_lus;
-	struct kloop_task ua_task;
-	atomic_bool posted;
-};
-
-/* ---------------------------------------------------------------- helpers */
 
 /* Relative paths are taken from data_dir, like LUN paths. */
 static bool abs_path(const struct tgt_config *cfg, const char *p, char *out, size_t len)
 {
-	size_t dl = p[0] == '/' ? 0 : strlen(cfg->data_dir) + 1, pl = strlen(p);
-	if (dl + pl >= len)
-		return false;
-	if (dl) {
-		memcpy(out, cfg->data_dir, dl - 1);
-		out[dl - 1] = '/';
-	}
-	memcpy(out + dl, p, pl + 1);
-	return true;
+	return lun_stack_path(cfg->data_dir, p, out, len);
 }
 
-/* Create path as a sparse file of size bytes if missing or smaller. */
-static int ensure_file(const char *path, uint64_t size)
+static struct lun_stack_env stack_env(const struct tgt_storage_rt *rt)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	struct stat st;
-	if (fd < 0)
-		return -errno;
-	int r = fstat(fd, &st) < 0 ? -errno : 0;
-	if (r == 0 && (uint64_t)st.st_size < size && ftruncate(fd, (off_t)size) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-static bool file_exists(const char *path)
-{
-	return access(path, F_OK) == 0;
-}
-
-static int find_named(const char *name, const void *arr, int n, size_t elem)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp((const char *)arr + (size_t)i * elem, name) == 0)   /* name is the first member */
-			return i;
-	return -1;
-}
-
-/* ---------------------------------------------------------------- backends */
-
-/* A shared array under a LUN: forwards every op, closing it closes nothing. */
-struct shared_be {
-	struct lun_backend be;
-	struct lun_backend_ops ops;
-};
-
-static void shared_fwd(struct lun_backend *be, struct lun_io *io)
-{
-	lun_submit(be->priv, io);
-}
-
-static void shared_close(struct lun_backend *be)
-{
-	free(be);    /* be is the first member of struct shared_be */
-}
-
-typedef void (**op_slot)(struct lun_backend *, struct lun_io *);
-
-static int shared_backend(struct lun_backend *inner, struct lun_backend **out)
-{
-	struct shared_be *s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->be = *inner;
-	s->be.priv = inner;
-	s->ops = (struct lun_backend_ops){ .name = inner->ops->name, .close = shared_close,
-					   .caps = inner->ops->caps };
-	const struct { op_slot dst; bool has; } slots[] = {
-		{ &s->ops.submit_read, true }, { &s->ops.submit_write, true },
-		{ &s->ops.submit_flush, inner->ops->submit_flush != NULL },
-		{ &s->ops.submit_unmap, inner->ops->submit_unmap != NULL },
-		{ &s->ops.submit_write_zeroes, inner->ops->submit_write_zeroes != NULL },
-		{ &s->ops.submit_compare_and_write, inner->ops->submit_compare_and_write != NULL },
-		{ &s->ops.submit_block_status, inner->ops->submit_block_status != NULL },
-		{ &s->ops.submit_copy, inner->ops->submit_copy != NULL },
-	};
-	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
-		if (slots[i].has)
-			*slots[i].dst = shared_fwd;
-	s->be.ops = &s->ops;
-	*out = &s->be;
-	return 0;
-}
-
-/* Offline: every I/O completes (later, as the interface demands) with
- * -ENODEV, which the SCSI layer answers with NOT READY, MANUAL INTERVENTION
- * REQUIRED (04/03): hosts fail the I/O instead of waiting for readiness. */
-_Static_assert(sizeof(struct kloop_task) <= sizeof(((struct lun_io *)0)->backend_priv), "task fits");
-
-static void offline_done(struct kloop_task *t)
-{
-	struct lun_io *io = container_of(t, struct lun_io, backend_priv);
-	io->result = -ENODEV;
-	io->done(io);
-}
-
-static void offline_submit(struct lun_backend *be, struct lun_io *io)
-{
-	struct kloop_task *t = (struct kloop_task *)io->backend_priv;
-	t->fn = offline_done;
-	kloop_defer(io->loop, t);
-}
-
-static void offline_close(struct lun_backend *be)
-{
-	free(be);
-}
-
-static const struct lun_backend_ops offline_ops = {
-	.name = "offline", .caps = LUN_CAP_FLUSH, .submit_read = offline_submit, .submit_write = offline_submit,
-	.submit_flush = offline_submit, .close = offline_close,
-};
-
-int tgt_storage_offline_backend(uint64_t size, uint32_t block_size, struct lun_backend **out)
-{
-	struct lun_backend *be = calloc(1, sizeof(*be));
-	if (!be)
-		return -ENOMEM;
-	be->ops = &offline_ops;
-	be->block_size = block_size ? block_size : 512;
-	be->size = size >= be->block_size ? size - size % be->block_size : 1u << 20;
-	*out = be;
-	return 0;
-}
-
-/* ---------------------------------------------------------------- arrays */
-
-struct raid_paths {
-	char **p;
-	int n;
-};
-
-static void paths_free(struct raid_paths *rp)
-{
-	for (int i = 0; i < rp->n; i++)
-		free(rp->p[i]);
-	free(rp->p);
-}
-
-/* Members then spares, absolute. */
-static int raid_paths(const struct tgt_config *cfg, const struct lun_raid_conf *rc, struct raid_paths *rp)
-{
-	char buf[PATH_MAX];
-	rp->n = 0;
-	rp->p = calloc((size_t)(rc->n_members + rc->n_spares), sizeof(char *));
-	if (!rp->p)
-		return -ENOMEM;
-	for (int i = 0; i < rc->n_members + rc->n_spares; i++) {
-		abs_path(cfg, i < rc->n_members ? rc->members[i] : rc->spares[i - rc->n_members], buf, sizeof(buf));
-		if (!(rp->p[rp->n++] = strdup(buf)))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static void raid_params(const struct tgt_storage_rt *rt, const struct lun_raid_conf *rc, const struct raid_paths *rp,
-			int npaths, struct lun_raid_params *p)
-{
-	uint64_t rate = rc->rebuild_rate ? rc->rebuild_rate : STOR_DEFAULT_RATE;
-	uint64_t per_tick = (rate >> 20) / 10;     /* lun_raid ticks every 100 ms */
-	*p = (struct lun_raid_params){ .level = rc->level, .chunk = rc->chunk, .paths = (const char *const *)rp->p,
-				       .npaths = npaths, .loop = rt->loop, .member_size = rc->member_size,
-				       .direct = rc->direct, .tick_ms = 100,
-				       .rebuild_mib_per_tick = (uint32_t)(per_tick ? per_tick : 1) };
-}
-
-/* Configured spares that the assembled array does not know yet. */
-static void raid_add_spares(struct lun_raid_conf *rc, const struct raid_paths *rp)
-{
-	char e[256];
-	for (int i = rc->n_members; i < rp->n; i++) {
-		if (lun_raid_has_path(rc->be, rp->p[i]))
-			continue;
-		if (rc->member_size && ensure_file(rp->p[i], rc->member_size) < 0)
-			kwarn("raid %s: cannot create spare %s", rc->name, rp->p[i]);
-		int r = lun_raid_add_spare(rc->be, rp->p[i], e, sizeof(e));
-		if (r < 0)
-			kwarn("raid %s: spare %s not added: %s", rc->name, rp->p[i], e);
-		else
-			kinfo("raid %s: spare %s added", rc->name, rp->p[i]);
-	}
-}
-
-/* Assemble from superblocks; with create = yes and no superblock anywhere,
- * create (clean, without a resync, if every member file is new). */
-static int raid_open_one(struct tgt_storage_rt *rt, struct lun_raid_conf *rc)
-{
-	struct raid_paths rp;
-	struct lun_raid_params p;
-	int r = raid_paths(rt->cfg, rc, &rp);
-	bool any = false;
-	for (int i = 0; r == 0 && i < rc->n_members; i++)
-		any |= file_exists(rp.p[i]);
-	for (int i = rc->n_members; r == 0 && rc->member_size && i < rp.n; i++)
-		if (!file_exists(rp.p[i]) && ensure_file(rp.p[i], rc->member_size) < 0)
-			kwarn("raid %s: cannot create spare %s", rc->name, rp.p[i]);   /* add_spare says why */
-	if (r == 0) {
-		raid_params(rt, rc, &rp, rp.n, &p);
-		r = any ? lun_raid_assemble(&p, &rc->be, rc->why, sizeof(rc->why)) : -ENODEV;
-		if (!any)
-			snprintf(rc->why, sizeof(rc->why), "no member file exists");
-	}
-	bool blank = r == -ENODEV && (!any || strstr(rc->why, "no member with a valid superblock"));
-	if (blank && rc->create) {
-		raid_params(rt, rc, &rp, rc->n_members, &p);
-		p.assume_clean = !any && rc->member_size;   /* new sparse files: all zeros, parity holds */
-		r = lun_raid_create(&p, &rc->be, rc->why, sizeof(rc->why));
-		if (r == 0)
-			kinfo("raid %s: created raid%d over %d members%s", rc->name, rc->level, rc->n_members,
-			      p.assume_clean ? " (new files, no initial resync)" : "");
-	}
-	if (r == 0)
-		raid_add_spares(rc, &rp);
-	paths_free(&rp);
-	return r;
-}
-
-static void raids_open(struct tgt_storage_rt *rt)
-{
-	struct tgt_config *cfg = rt->cfg;
-	for (int i = 0; i < cfg->stack.n_raids; i++) {
-		struct lun_raid_conf *rc = &cfg->stack.raids[i];
-		int r = raid_open_one(rt, rc);
-		if (r < 0) {
-			rc->failed = true;
-			if (!rc->why[0])
-				snprintf(rc->why, sizeof(rc->why), "%s", strerror(-r));
-			kerr("raid %s: cannot assemble: %s; its LUNs and pools answer NOT READY", rc->name, rc->why);
-			continue;
-		}
-		struct lun_raid_status st;
-		lun_raid_status(rc->be, &st);
-		static const char *const states[] = { "clean", "dirty", "degraded", "failed" };
-		kinfo("raid %s: raid%d, %d members, %llu bytes, %s", rc->name, st.level, st.nmembers,
-		      (unsigned long long)st.size, states[st.state]);
-	}
+	return (struct lun_stack_env){ .data_dir = rt->cfg->data_dir, .loop = rt->loop };
 }
 
 /* ---------------------------------------------------------------- pools */
@@ -327,66 +78,6 @@ static void low_water_cb(void *arg, uint64_t generation)
 	struct lun_pool_rt *pr = arg;
 	if (!atomic_exchange(&pr->posted, true))
 		kloop_post(pr->rt->loop, &pr->ua_task);
-}
-
-static int pool_data(struct tgt_storage_rt *rt, struct lun_pool_conf *pc, bool *own)
-{
-	char path[PATH_MAX];
-	*own = pc->data_raid < 0;
-	if (!*own) {
-		struct lun_raid_conf *rc = &rt->cfg->stack.raids[pc->data_raid];
-		if (rc->failed) {
-			snprintf(pc->why, sizeof(pc->why), "raid %s is not available: %.150s", rc->name, rc->why);
-			return -ENODEV;
-		}
-		return shared_backend(rc->be, &pc->data_be);
-	}
-	abs_path(rt->cfg, pc->data, path, sizeof(path));
-	int r = pc->size ? ensure_file(path, pc->size) : 0;   /* a larger size grows the file */
-	if (r < 0) {
-		snprintf(pc->why, sizeof(pc->why), "data %.200s: %s", path, strerror(-r));
-		return r;
-	}
-	struct lun_backend_params bp = { .type = "file", .path = path, .block_size = 512 };
-	return lun_backend_open(&bp, &pc->data_be, pc->why, sizeof(pc->why));
-}
-
-static uint64_t low_water_chunks(const struct lun_pool_conf *pc, const struct lun_thin_pool_status *st)
-{
-	if (pc->low_water_pct)
-		return st->chunks_total * pc->low_water / 100;
-	return (pc->low_water + st->chunk_size - 1) / st->chunk_size;
-}
-
-/* Open (or create) the pool, take new data space, arm the low-water mark. */
-static int pool_open_one(struct tgt_storage_rt *rt, struct lun_pool_conf *pc)
-{
-	char meta[PATH_MAX];
-	bool own;
-	int r = pool_data(rt, pc, &own);
-	if (r < 0)
-		return r;
-	abs_path(rt->cfg, pc->meta, meta, sizeof(meta));
-	struct lun_thin_pool_params pp = { .meta_path = meta, .data = pc->data_be, .chunk_size = pc->chunk_size };
-	bool fresh = !file_exists(meta);
-	r = fresh ? lun_thin_pool_create(&pp, &pc->pool, pc->why, sizeof(pc->why))
-		  : lun_thin_pool_open(&pp, &pc->pool, pc->why, sizeof(pc->why));
-	if (r < 0)
-		return r;
-	struct lun_thin_pool_status st;
-	lun_thin_pool_status(pc->pool, &st);
-	uint64_t usable = pc->data_be->size / st.chunk_size;
-	if (usable > st.chunks_total) {   /* data store grew since the last start */
-		r = lun_thin_pool_grow(pc->pool, usable * st.chunk_size);
-		kinfo("pool %s: grown from %llu to %llu chunks: %s", pc->name, (unsigned long long)st.chunks_total,
-		      (unsigned long long)usable, r < 0 ? strerror(-r) : "ok");
-		lun_thin_pool_status(pc->pool, &st);
-	}
-	lun_thin_pool_set_low_water(pc->pool, low_water_chunks(pc, &st), low_water_cb, pc->rt);
-	kinfo("pool %s: %s, %llu of %llu chunks of %u bytes free, %u volume(s)", pc->name,
-	      fresh ? "created" : "opened", (unsigned long long)st.chunks_free,
-	      (unsigned long long)st.chunks_total, st.chunk_size, st.volumes);
-	return 0;
 }
 
 static struct lun_pool_rt *pool_rt_new(struct tgt_storage_rt *rt, struct lun_pool_conf *pc)
@@ -420,131 +111,12 @@ static void pools_open(struct tgt_storage_rt *rt)
 			continue;
 		}
 		pc->rt = pr;
-		if (pool_open_one(rt, pc) < 0) {
+		struct lun_stack_env env = stack_env(rt);
+		if (lun_stack_open_pool(&env, &cfg->stack, pc, low_water_cb, pr) < 0) {
 			pc->failed = true;
 			kerr("pool %s: cannot open: %s; its LUNs answer NOT READY", pc->name, pc->why);
 		}
 	}
-}
-
-/* ---------------------------------------------------------------- status */
-
-static const char *const raid_state_names[] = { "clean", "dirty", "degraded", "failed" };
-
-/* Bytes one member holds of the array's data (what a rebuild writes). */
-static uint64_t member_bytes(const struct lun_raid_status *st)
-{
-	int n = st->nmembers;
-	int k = st->level == 5 ? n - 1 : st->level == 6 ? n - 2 : st->level == 10 ? n / 2 : st->level == 1 ? 1 : n;
-	return k > 0 ? st->size / (uint64_t)k : 0;
-}
-
-/* Rebuild start / end (or a switch to the next role) as seen by the tick;
- * logs the throughput of each role. */
-static void rebuild_track(struct lun_raid_conf *rc, const struct lun_raid_status *st, uint64_t now)
-{
-	if (rc->rebuild_t0_ms && (!st->rebuilding || st->rebuild_role != rc->rebuild_role)) {
-		double s = (double)(now - rc->rebuild_t0_ms) / 1000.0;
-		double mib = (double)member_bytes(st) / 1048576.0;
-		rc->last_rebuild_s = s;
-		rc->last_rebuild_mib_s = s > 0 ? mib / s : 0;
-		rc->rebuild_t0_ms = 0;
-		kinfo("raid %s: rebuild of role %d done: %.0f MiB in %.2f s (%.1f MiB/s)", rc->name, rc->rebuild_role,
-		      mib, s, rc->last_rebuild_mib_s);
-	}
-	if (st->rebuilding && !rc->rebuild_t0_ms) {
-		rc->rebuild_t0_ms = now ? now : 1;
-		rc->rebuild_role = st->rebuild_role;
-		kinfo("raid %s: rebuilding role %d", rc->name, st->rebuild_role);
-	}
-}
-
-/* <data_dir>/raid-NAME.scrub holding "repair" (or anything else: check). */
-static void scrub_request(const struct tgt_config *cfg, struct lun_raid_conf *rc)
-{
-	char path[PATH_MAX], word[16] = "";
-	if (snprintf(path, sizeof(path), "%s/raid-%s.scrub", cfg->data_dir, rc->name) >= (int)sizeof(path))
-		return;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return;
-	if (!fgets(word, sizeof(word), f))
-		word[0] = '\0';
-	fclose(f);
-	bool repair = strncmp(word, "repair", 6) == 0;
-	int r = lun_raid_scrub_start(rc->be, repair);
-	if (r == -EBUSY)
-		return;    /* a resync / rebuild / scrub runs: try again next tick */
-	unlink(path);
-	if (r < 0)
-		kwarn("raid %s: scrub not started: %s", rc->name, strerror(-r));
-	else
-		kinfo("raid %s: scrub (%s) started", rc->name, repair ? "repair" : "check");
-}
-
-static void status_raid(FILE *f, struct lun_raid_conf *rc, uint64_t now)
-{
-	struct lun_raid_status st;
-	if (rc->failed || lun_raid_status(rc->be, &st) < 0) {
-		fprintf(f, "raid %s state=failed reason=\"%s\"\n", rc->name, rc->why);
-		return;
-	}
-	rebuild_track(rc, &st, now);
-	int active = 0, failed = 0;
-	for (int i = 0; i < st.nmembers; i++) {
-		active += st.member[i].state == LUN_RAID_M_ACTIVE;
-		failed += st.member[i].state == LUN_RAID_M_FAILED;
-	}
-	fprintf(f, "raid %s state=%s level=%d members=%d active=%d failed=%d spares=%d rebuilding=%d "
-		"rebuild_role=%d rebuild_pct=%u resyncing=%d resync_pct=%u scrubbing=%d scrub_pct=%u "
-		"scrub_units=%llu scrub_mismatches=%llu scrub_repaired=%llu dirty_regions=%llu "
-		"last_rebuild_s=%.2f last_rebuild_mib_s=%.1f\n",
-		rc->name, raid_state_names[st.state], st.level, st.nmembers, active, failed, st.nspares,
-		st.rebuilding, st.rebuild_role, st.rebuild_pct, st.resyncing, st.resync_pct, st.scrubbing,
-		st.scrub_pct, (unsigned long long)st.scrub_units, (unsigned long long)st.scrub_mismatches,
-		(unsigned long long)st.scrub_repaired, (unsigned long long)st.dirty_regions, rc->last_rebuild_s,
-		rc->last_rebuild_mib_s);
-}
-
-static void status_pool(FILE *f, const struct lun_pool_conf *pc)
-{
-	struct lun_thin_pool_status st;
-	if (pc->failed || !pc->pool) {
-		fprintf(f, "pool %s state=failed reason=\"%s\"\n", pc->name, pc->why);
-		return;
-	}
-	lun_thin_pool_status(pc->pool, &st);
-	fprintf(f, "pool %s state=%s chunk_size=%u chunks_total=%llu chunks_used=%llu chunks_free=%llu "
-		"volumes=%u virtual_bytes=%llu low_water=%llu low_water_events=%llu\n", pc->name,
-		st.failed ? "failed" : "ok", st.chunk_size, (unsigned long long)st.chunks_total,
-		(unsigned long long)st.chunks_used, (unsigned long long)st.chunks_free, st.volumes,
-		(unsigned long long)st.virtual_bytes, (unsigned long long)st.low_water,
-		(unsigned long long)st.low_water_events);
-}
-
-/* Written to a temporary file and renamed: readers never see half a file. */
-static void status_tick(struct kloop_timer *t)
-{
-	struct tgt_storage_rt *rt = container_of(t, struct tgt_storage_rt, tick);
-	struct tgt_config *cfg = rt->cfg;
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	uint64_t now = kloop_now_ms(rt->loop);
-	if (snprintf(path, sizeof(path), "%s/storage.status", cfg->data_dir) >= (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return;
-	for (int i = 0; i < cfg->stack.n_raids; i++)
-		if (!cfg->stack.raids[i].failed)
-			scrub_request(cfg, &cfg->stack.raids[i]);
-	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return;
-	fprintf(f, "time_ms=%llu\n", (unsigned long long)now);
-	for (int i = 0; i < cfg->stack.n_raids; i++)
-		status_raid(f, &cfg->stack.raids[i], now);
-	for (int i = 0; i < cfg->stack.n_pools; i++)
-		status_pool(f, &cfg->stack.pools[i]);
-	if (fclose(f) == 0)
-		rename(tmp, path);
 }
 
 /* ---------------------------------------------------------------- admin requests */
@@ -569,6 +141,7 @@ struct stor_call {
 	uint32_t id, origin;
 	uint64_t size, *old, *now;
 	struct tgt_lun_conf *lun;
+	struct lun_stack_open *opened;     /* tgt_storage_open_lun */
 	const struct tgt_config *parsed;   /* tgt_storage_add */
 	bool is_pool;
 	void *out;
@@ -739,7 +312,7 @@ static int raid_spare_fn(struct stor_call *c)
 		snprintf(c->err, c->errlen, "path too long");
 		return -ENAMETOOLONG;
 	}
-	int r = !file_exists(path) && rc->member_size ? ensure_file(path, rc->member_size) : 0;
+	int r = !lun_stack_file_exists(path) && rc->member_size ? lun_stack_ensure_file(path, rc->member_size) : 0;
 	if (r < 0) {
 		snprintf(c->err, c->errlen, "cannot create %s: %s", path, strerror(-r));
 		return r;
@@ -974,7 +547,7 @@ static int pool_grow_fn(struct stor_call *c)
 		return r;
 	}
 	lun_thin_pool_status(pc->pool, &ps);
-	lun_thin_pool_set_low_water(pc->pool, low_water_chunks(pc, &ps), low_water_cb, pc->rt);
+	lun_thin_pool_set_low_water(pc->pool, lun_stack_low_water_chunks(pc, &ps), low_water_cb, pc->rt);
 	pc->size = want;
 	*c->now = want;
 	kinfo("pool %s: grown from %llu to %llu bytes (%llu chunks, %llu free) (admin)", pc->name,
@@ -989,18 +562,19 @@ static int add_raid_fn(struct stor_call *c)
 	struct tgt_storage_rt *rt = c->cfg->stor_rt;
 	const struct tgt_config *pa = c->parsed;
 	char path[PATH_MAX];
-	int i = find_named(c->path, pa->stack.raids, pa->stack.n_raids, sizeof(pa->stack.raids[0]));
+	int i = lun_stack_find_raid(&pa->stack, c->path);
 	if (i < 0)
 		return -ENOENT;
 	struct lun_raid_conf rc = pa->stack.raids[i];
 	for (int m = 0; m < rc.n_members; m++)
-		if (abs_path(c->cfg, rc.members[m], path, sizeof(path)) && file_exists(path)) {
+		if (abs_path(c->cfg, rc.members[m], path, sizeof(path)) && lun_stack_file_exists(path)) {
 			snprintf(c->err, c->errlen, "member %s exists: raid create makes new arrays only (to "
 				 "assemble an existing one, add its section to the file and restart)", path);
 			return -EEXIST;
 		}
 	rc.create = true;
-	int r = raid_open_one(rt, &rc);
+	struct lun_stack_env env = stack_env(rt);
+	int r = lun_stack_open_raid(&env, &rc);
 	if (r < 0) {
 		snprintf(c->err, c->errlen, "%s", rc.why[0] ? rc.why : strerror(-r));
 		return r;
@@ -1019,11 +593,11 @@ static int add_raid_fn(struct stor_call *c)
 static int add_pool_check(struct stor_call *c, const struct lun_pool_conf *pc)
 {
 	char meta[PATH_MAX], data[PATH_MAX];
-	if (pc->data_raid < 0 && !pc->size && abs_path(c->cfg, pc->data, data, sizeof(data)) && !file_exists(data)) {
+	if (pc->data_raid < 0 && !pc->size && abs_path(c->cfg, pc->data, data, sizeof(data)) && !lun_stack_file_exists(data)) {
 		snprintf(c->err, c->errlen, "data file %s does not exist: give --size to create it", data);
 		return -ENOENT;
 	}
-	if (abs_path(c->cfg, pc->meta, meta, sizeof(meta)) && file_exists(meta)) {
+	if (abs_path(c->cfg, pc->meta, meta, sizeof(meta)) && lun_stack_file_exists(meta)) {
 		snprintf(c->err, c->errlen, "metadata file %s exists: pool create makes new pools only (to open "
 			 "an existing one, add its section to the file and restart)", meta);
 		return -EEXIST;
@@ -1041,17 +615,18 @@ static int add_pool_fn(struct stor_call *c)
 	struct tgt_storage_rt *rt = c->cfg->stor_rt;
 	struct tgt_config *cfg = c->cfg;
 	const struct tgt_config *pa = c->parsed;
-	int i = find_named(c->path, pa->stack.pools, pa->stack.n_pools, sizeof(pa->stack.pools[0]));
+	int i = lun_stack_find_pool(&pa->stack, c->path);
 	if (i < 0)
 		return -ENOENT;
 	struct lun_pool_conf pc = pa->stack.pools[i];
-	pc.data_raid = find_named(pc.data, cfg->stack.raids, cfg->stack.n_raids, sizeof(cfg->stack.raids[0]));
+	pc.data_raid = lun_stack_find_raid(&cfg->stack, pc.data);
 	int r = add_pool_check(c, &pc);
 	if (r < 0)
 		return r;
 	if (!(pc.rt = pool_rt_new(rt, NULL)))
 		return -ENOMEM;
-	r = pool_open_one(rt, &pc);
+	struct lun_stack_env env = stack_env(rt);
+	r = lun_stack_open_pool(&env, &cfg->stack, &pc, low_water_cb, pc.rt);
 	int idx = r < 0 ? r : tgt_config_adopt_pool(cfg, &pc);
 	if (idx < 0) {
 		snprintf(c->err, c->errlen, "%s", r < 0 && pc.why[0] ? pc.why : strerror(-idx));
@@ -1181,8 +756,9 @@ int tgt_storage_open(struct tgt_config *cfg, char *err, size_t errlen)
 	char path[PATH_MAX];
 	if (abs_path(cfg, "storage.status", path, sizeof(path)))
 		unlink(path);                  /* never show the last run's state */
-	raids_open(rt);                    /* loop not running yet (lun_raid.h) */
-	rt->tick.fn = status_tick;
+	struct lun_stack_env env = stack_env(rt);
+	lun_stack_open_raids(&env, &cfg->stack);   /* loop not running yet (lun_raid.h) */
+	rt->tick.fn = tgt_storage_status_tick;
 	kloop_timer_start(rt->loop, &rt->tick, STOR_TICK_MS);
 	int r = pthread_create(&rt->thread, NULL, control_main, rt);
 	if (r) {
@@ -1194,77 +770,48 @@ int tgt_storage_open(struct tgt_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Control thread (open_volume_fn): open the LUN's volume, creating it
- * first (new, snapshot_of, clone_of) when the configuration says how. */
-static int open_volume(struct tgt_config *cfg, struct lun_pool_conf *pc, struct tgt_lun_conf *l,
-		       struct lun_backend **out)
+/* Control thread: a kind whose opening blocks (a thin volume). */
+static int open_lun_fn(struct stor_call *c)
+{
+	struct lun_conf_lun l = { &c->lun->backend, &c->lun->stor };
+	return lun_stack_open_lun(&c->cfg->stack, &l, c->out, c->opened);
+}
+
+/* A snapshot or clone created for its LUN: the pool's lineage file says so. */
+static void lun_lineage(struct tgt_config *cfg, const struct tgt_lun_conf *l)
 {
 	const struct lun_stack_lun *s = &l->stor;
-	int r = lun_thin_volume_open(pc->pool, s->volume, l->backend.block_size, out);
-	if (r != -ENOENT)
-		return r;
-	if (s->snapshot)
-		r = lun_thin_snapshot(pc->pool, s->origin, s->volume);
-	else if (s->clone)
-		r = lun_thin_clone(pc->pool, s->origin, s->volume);
-	else
-		r = l->backend.size ? lun_thin_volume_create(pc->pool, s->volume, l->backend.size) : -ENOENT;
-	if (r < 0)
-		return r;
-	if (s->snapshot || s->clone)
-		lineage_update(cfg, pc, s->volume, s->snapshot ? "snapshot" : "clone", s->origin);
-	kinfo("pool %s: volume %u created (%s)", pc->name, s->volume,
-	      s->snapshot ? "snapshot" : s->clone ? "clone" : "new");
-	return lun_thin_volume_open(pc->pool, s->volume, l->backend.block_size, out);
+	int i = s->pool && (s->snapshot || s->clone) ? lun_stack_find_pool(&cfg->stack, s->pool) : -1;
+	if (i >= 0)
+		lineage_update(cfg, &cfg->stack.pools[i], s->volume, s->snapshot ? "snapshot" : "clone", s->origin);
 }
 
-static int open_volume_fn(struct stor_call *c)
-{
-	struct lun_pool_conf *pc = call_pool(c);
-	int r = open_volume(c->cfg, pc, c->lun, c->out);
-	/* a thin volume's backend belongs to the LU: read_only = yes (or a
-	 * snapshot) makes the LU write-protected */
-	if (r == 0 && c->lun->backend.read_only)
-		(*(struct lun_backend **)c->out)->read_only = true;
-	return r;
-}
-
+/* Through the registry: the LUN's kind opens it on the stack (on the
+ * control thread if that blocks); storage that failed gives an offline
+ * backend (NOT READY), anything else is a configuration error. */
 int tgt_storage_open_lun(struct tgt_config *cfg, struct tgt_lun_conf *l, struct lun_backend **out,
 			 char *err, size_t errlen)
 {
-	const char *why = NULL;
-	int r = -ENODEV;
-	if (l->stor.raid) {
-		int i = find_named(l->stor.raid, cfg->stack.raids, cfg->stack.n_raids, sizeof(cfg->stack.raids[0]));
-		struct lun_raid_conf *rc = i >= 0 ? &cfg->stack.raids[i] : NULL;
-		if (rc && !rc->failed && (r = shared_backend(rc->be, out)) == 0)
-			(*out)->read_only |= l->backend.read_only;
-		if (rc && !rc->failed)
-			return r;
-		why = rc ? rc->why : "no such raid";
-	} else {
-		int i = find_named(l->stor.pool, cfg->stack.pools, cfg->stack.n_pools, sizeof(cfg->stack.pools[0]));
-		struct lun_pool_conf *pc = i >= 0 ? &cfg->stack.pools[i] : NULL;
-		struct stor_call c = { .fn = open_volume_fn, .cfg = cfg, .idx = i, .lun = l, .out = out };
-		if (pc && !pc->failed && (r = stor_call(&c)) == 0)
-			return 0;
-		why = pc && pc->failed ? pc->why : strerror(-r);
-		if (pc && !pc->failed) {    /* the pool works: a bad volume is a configuration error */
-			snprintf(err, errlen, "pool %s volume %u: %s", pc->name, l->stor.volume,
-				 r == -ENOENT ? "does not exist (give 'size' to create it)"
-				 : r == -EBUSY ? "is open already (exported by another LUN: a volume has one opener)"
-				 : strerror(-r));
-			return r;
-		}
+	const struct lun_kind *k = lun_kind_find(l->backend.type);
+	struct lun_conf_lun ref = { &l->backend, &l->stor };
+	struct lun_stack_open o = { .offline = false };
+	struct stor_call c = { .fn = open_lun_fn, .cfg = cfg, .lun = l, .out = out, .opened = &o };
+	int r = k && k->open_blocks ? stor_call(&c) : lun_stack_open_lun(&cfg->stack, &ref, out, &o);
+	if (r == 0 && o.created)
+		lun_lineage(cfg, l);
+	if (r == 0 || !o.offline) {
+		if (r < 0 && o.why[0])
+			snprintf(err, errlen, "%s", o.why);
+		return r;
 	}
 	kerr("LUN %llu (%s %s): %s: answering NOT READY", (unsigned long long)l->lun, l->backend.type,
-	     l->stor.raid ? l->stor.raid : l->stor.pool, why);
-	return tgt_storage_offline_backend(l->backend.size, l->backend.block_size, out);
+	     l->stor.raid ? l->stor.raid : l->stor.pool, o.why);
+	return lun_offline_open(l->backend.size, l->backend.block_size, out);
 }
 
 void tgt_storage_lu_created(struct tgt_config *cfg, struct tgt_lun_conf *l)
 {
-	int i = l->stor.pool ? find_named(l->stor.pool, cfg->stack.pools, cfg->stack.n_pools, sizeof(cfg->stack.pools[0])) : -1;
+	int i = l->stor.pool ? lun_stack_find_pool(&cfg->stack, l->stor.pool) : -1;
 	struct lun_pool_rt *pr = i >= 0 ? cfg->stack.pools[i].rt : NULL;
 	if (!pr)
 		return;

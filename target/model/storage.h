@@ -136,7 +136,4 @@ int tgt_config_adopt_pool(struct tgt_config *cfg, const struct lun_pool_conf *sr
  * keys (config.c). 0, -EINVAL or -ERANGE. */
 int tgt_config_parse_size(const char *v, uint64_t *out);
 
-/* An always-failing backend of size bytes: every I/O completes with -ENODEV
- * (NOT READY 04/03), for a LUN whose array or pool cannot be opened. */
-int tgt_storage_offline_backend(uint64_t size, uint32_t block_size, struct lun_backend **out);
 #endif

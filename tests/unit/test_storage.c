@@ -29,6 +29,7 @@
 #include "target/scsi/scsi_pr.c"
 #include "target/scsi/scsi_pr_file.c"
 #include "target/model/storage.c"
+#include "target/model/storage_status.c"
 
 static char err[1024];
 
@@ -252,7 +253,7 @@ static void test_ua_raise_all(void **state)
 	struct lun_backend *be = NULL;
 	struct scsi_lu *lu = NULL;
 	struct scsi_lu_params p = { .lun = 0 };
-	assert_int_equal(tgt_storage_offline_backend(1 << 20, 512, &be), 0);
+	assert_int_equal(lun_offline_open(1 << 20, 512, &be), 0);
 	assert_int_equal(scsi_lu_create(&p, be, &lu, err, sizeof(err)), 0);
 	struct scsi_lun_map *m = scsi_lun_map_new();
 	assert_int_equal(scsi_lun_map_add(m, 0, lu), 0);

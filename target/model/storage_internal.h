@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared by storage.c (control thread, admin requests, opening LUNs) and
+ * storage_status.c (the status file and scrub requests of the tick); not a
+ * public header.
+ */
+#ifndef KURA_TGT_STORAGE_INTERNAL_H
+#define KURA_TGT_STORAGE_INTERNAL_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include "common/kloop.h"
+#include "target/model/tgt.h"
+
+#define STOR_TICK_MS 250
+
+struct tgt_storage_rt {
+	struct tgt_config *cfg;
+	struct kloop *loop;
+	pthread_t thread;
+	bool running;
+	struct kloop_timer tick;
+};
+
+/* Per pool: the LUs to notify when it runs low. */
+struct lun_pool_rt {
+	struct tgt_storage_rt *rt;
+	struct lun_pool_conf *pc;
+	pthread_mutex_t mu;
+	struct scsi_lu **lus;
+	int n_lus;
+	struct kloop_task ua_task;
+	atomic_bool posted;
+};
+
+/* Control loop, every STOR_TICK_MS: scrub requests, rebuild tracking, the
+ * status file (storage_status.c). */
+void tgt_storage_status_tick(struct kloop_timer *t);
+#endif
