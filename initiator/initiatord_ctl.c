@@ -41,6 +41,7 @@ struct ctl_conn {
 	char *out;
 	size_t outlen, outcap;
 	bool pending;    /* LOGIN reply outstanding */
+	struct path_waiter login;   /* the path's first login answers it */
 	bool closing;
 };
 
@@ -106,7 +107,7 @@ static void conn_close(struct ctl_conn *c)
 	struct ini_daemon *d = c->d;
 	struct ctl_set *set = ctl_set_of(d);
 	for (int i = 0; i < INI_MAX_PATHS; i++)
-		if (d->paths[i] && d->paths[i]->waiter == c)
+		if (d->paths[i] && d->paths[i]->waiter == &c->login)
 			d->paths[i]->waiter = NULL;
 	for (int i = 0; i < CTL_MAX_CONNS; i++)
 		if (set->c[i] == c)
@@ -341,8 +342,9 @@ static void verb_logout(struct ctl_conn *c, int argc, char **argv)
 	out_line(c, "OK");
 }
 
-void ctl_login_result(struct ctl_conn *c, int err, const char *msg)
+static void login_result(struct path_waiter *w, int err, const char *msg)
 {
+	struct ctl_conn *c = container_of(w, struct ctl_conn, login);
 	if (!c->pending)
 		return;
 	c->pending = false;
@@ -369,7 +371,8 @@ static int login_new_path(struct ctl_conn *c, const struct nodedb_node_id *id, c
 		return -ENOSPC;
 	}
 	c->pending = true;
-	p->waiter = c;
+	c->login.fn = login_result;
+	p->waiter = &c->login;
 	kinfo("path %d: LOGIN %s %s:%u", p->sid, id->target, id->address, id->port);
 	path_start(p);
 	return 0;
@@ -392,7 +395,8 @@ static void verb_login(struct ctl_conn *c, int argc, char **argv)
 	}
 	if (p) {                  /* automatic node still trying: wait for its next attempt */
 		c->pending = true;
-		p->waiter = c;
+		c->login.fn = login_result;
+		p->waiter = &c->login;
 		return;
 	}
 	login_new_path(c, &id, argv[1]);

@@ -72,6 +72,12 @@ struct path_lun {
 	int tpg;
 };
 
+/* Someone waiting for a path's first login (the control socket's LOGIN):
+ * told once, on the loop thread, with 0 or an iscsiadm error code. */
+struct path_waiter {
+	void (*fn)(struct path_waiter *w, int code, const char *msg);
+};
+
 struct ini_path {
 	struct ini_daemon *d;
 	int sid;
@@ -101,7 +107,7 @@ struct ini_path {
 	unsigned failures;
 	uint64_t up_since_ms, down_since_ms;
 	char last_error[160];
-	struct ctl_conn *waiter;     /* LOGIN waiting for the first login */
+	struct path_waiter *waiter;  /* LOGIN waiting for the first login */
 	struct kloop_task reap;
 };
 
@@ -221,7 +227,6 @@ void ini_io_submit(struct ini_daemon *d, struct ini_io *io);
 /* initiatord_ctl.c */
 int ctl_start(struct ini_daemon *d);
 void ctl_stop(struct ini_daemon *d);
-void ctl_login_result(struct ctl_conn *c, int err, const char *msg);
 
 /* initiatord.c */
 void ini_opts_defaults(struct ini_opts *o);

@@ -147,9 +147,10 @@ static void path_fd_event(struct kloop_fd *h, uint32_t events)
 
 static void path_waiter_done(struct ini_path *p, int code, const char *msg)
 {
-	if (p->waiter) {
-		ctl_login_result(p->waiter, code, msg);
+	struct path_waiter *w = p->waiter;
+	if (w) {
 		p->waiter = NULL;
+		w->fn(w, code, msg);
 	}
 }
 
