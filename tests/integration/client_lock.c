@@ -11,6 +11,9 @@
  *       two hosts join, heartbeat, a host id in use refused, leases (acquire,
  *       migration window, third host's steal fails, hand-over), a fence of a
  *       silent host, then the HA take-over of its lease (only after FENCED)
+ *   kura-it-client_lock ports URL1 URL2   the same LUN through two portals: a
+ *       registration through one covers a session through the other (I10),
+ *       a preempt removes both
  *   kura-it-client_lock paths DEAD_URL URL   a first path that never answers
  *       is abandoned at its deadline; reads and CAW go over the second
  *   kura-it-client_lock stall URL SECS   reads in a loop while the target is
@@ -430,6 +433,36 @@ static int restart_main(const char *url)
 	return 0;
 }
 
+/* I10 at the library level: a registration made through one portal covers a
+ * later session through another portal (another target port, another ISID);
+ * a preempt removes both. */
+static int ports_main(const char *url1, const char *url2)
+{
+	struct lock_lun *a1 = lun_open(url1, INI1), *a2 = lun_open(url2, INI1);
+	struct lock_lun *b = lun_open(url1, INI2);
+	uint64_t ka = lock_key(0x5151, 1, 1), kb = lock_key(0x5151, 2, 1);
+	uint8_t x[4096] = { 0 }, y[4096];
+	CHECK(lock_lun_register(a1, ka) == 0, "register through portal 1");
+	CHECK(lock_lun_read(a2, 300, 1, x) == 0, "read through portal 2");
+	memcpy(y, x, sizeof(y));
+	y[0] ^= 0x5A;
+	int rc = lock_lun_caw(a2, 300, x, y);
+	CHECK(rc == 0, "CAW through portal 2, never registered there: %s", lock_strerror(rc));
+	ok("a registration through one portal covers a new session through another (I10)");
+	CHECK(lock_lun_register(b, kb) == 0 && lock_lun_preempt_abort(b, kb, ka) == 0, "preempt");
+	rc = lock_lun_caw(a2, 300, y, x);
+	CHECK(rc == LOCK_E_RESV_CONFLICT, "portal 2 after the preempt: %s", lock_strerror(rc));
+	lock_lun_disconnect(a1);
+	rc = lock_lun_caw(a1, 300, y, x);
+	CHECK(rc == LOCK_E_RESV_CONFLICT, "portal 1 after the preempt: %s", lock_strerror(rc));
+	ok("a preempt removes every nexus of the victim, on every portal (I10)");
+	CHECK(lock_lun_unregister(b, kb) == 0, "cleanup");
+	lock_lun_close(a1);
+	lock_lun_close(a2);
+	lock_lun_close(b);
+	return 0;
+}
+
 /* ---- keys: READ KEYS, sorted, one line ---- */
 static int cmp_u64(const void *a, const void *b)
 {
@@ -459,6 +492,8 @@ int main(int argc, char **argv)
 		ha_main(argv[2], argv[3]);
 	else if (argc >= 3 && !strcmp(argv[1], "keys"))
 		return print_keys(argv[2]);
+	else if (argc >= 4 && !strcmp(argv[1], "ports"))
+		return ports_main(argv[2], argv[3]);
 	else if (argc >= 4 && !strcmp(argv[1], "paths"))
 		return paths_main(argv[2], argv[3]);
 	else if (argc >= 4 && !strcmp(argv[1], "stall"))

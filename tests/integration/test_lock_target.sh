@@ -7,6 +7,8 @@
 #     (SPEC_I_PT, TransportID 00h) confirmed by READ FULL STATUS and valid for a
 #     new session; PREEMPT AND ABORT; READ KEYS; UA 2A/05 consumed (I9);
 #     the preempted host gets RESERVATION CONFLICT.
+#     Two portals (two target ports): a registration made through one covers
+#     a new session through the other; a preempt removes both (I10).
 #  2. HA LUN: format (foreign header refused), dump, join, a live host's id
 #     refused, leases (migration window, third host's steal fails), a fence,
 #     the HA take-over only after it, rejoin with a new incarnation (I4).
@@ -43,12 +45,17 @@ block_size = 512
 CONF
 
 P=$(free_port)
-kura_start -c "$IT_DIR/kura.conf" --listen 127.0.0.1:$P
+P2=$(free_port)
+kura_start -c "$IT_DIR/kura.conf" --listen 127.0.0.1:$P --listen 127.0.0.1:$P2
 HA=$(kura_url 127.0.0.1:$P 0 $IQN)
 VM=$(kura_url 127.0.0.1:$P 1 $IQN)
+VM2=$(kura_url 127.0.0.1:$P2 1 $IQN)
 
 check "lock_scsi against the target" bash -c "'$CLIENT' scsi '$VM' >'$IT_DIR/scsi.out' 2>&1"
 cat "$IT_DIR/scsi.out"
+check "two portals: one registration covers both, one preempt removes both (I10)" \
+  bash -c "'$CLIENT' ports '$VM' '$VM2' >'$IT_DIR/ports.out' 2>&1"
+cat "$IT_DIR/ports.out"
 check "HA LUN: format, join, leases, fence, take-over" \
   bash -c "'$CLIENT' ha '$HA' '$VM' >'$IT_DIR/ha.out' 2>&1"
 grep -v '^{' "$IT_DIR/ha.out"
