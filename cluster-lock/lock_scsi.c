@@ -25,6 +25,7 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 #include "common/byteorder.h"
+#include "common/log.h"
 #include "cluster-lock/lock_scsi.h"
 
 #define UA_RETRIES 16
@@ -41,6 +42,7 @@ struct lock_lun {
 	struct lock_path path[LOCK_MAX_PATHS];
 	int n_paths, cur;
 	bool pinned;		/* lock_lun_pin: no failover to other paths */
+	int saved_cur;		/* the current path before pinning */
 	char initiator[LOCK_INITIATOR_MAX];
 	uint64_t timeout_ns;
 	uint32_t block_size;
@@ -135,8 +137,13 @@ int lock_lun_paths(const struct lock_lun *l) { return l->n_paths; }
 
 void lock_lun_pin(struct lock_lun *l, int path)
 {
-	l->pinned = path >= 0 && path < l->n_paths;
-	if (l->pinned)
+	bool pin = path >= 0 && path < l->n_paths;
+	if (pin && !l->pinned)
+		l->saved_cur = l->cur;
+	else if (!pin && l->pinned)
+		l->cur = l->saved_cur;	/* back to the path in use before */
+	l->pinned = pin;
+	if (pin)
 		l->cur = path;
 }
 
@@ -312,6 +319,8 @@ static int lun_exec(struct lock_lun *l, struct lock_cmd *c)
 			continue;
 		if (rc != -ENOTCONN && !lost_in_flight(rc))
 			return rc;
+		kwarn("lock: path %s (%s): %s", p->portal, p->target,
+		      rc == -ENOTCONN ? "no session" : "command lost, session dropped");
 		if (!l->pinned)
 			l->cur = (l->cur + 1) % l->n_paths;
 		if (lost_in_flight(rc) && !c->resend)

@@ -11,6 +11,9 @@
  *       two hosts join, heartbeat, a host id in use refused, leases (acquire,
  *       migration window, third host's steal fails, hand-over), a fence of a
  *       silent host, then the HA take-over of its lease (only after FENCED)
+ *   kura-it-client_lock lost PROXY_URL URL   a lease CAW whose completion a
+ *       forwarder swallows (the test mutes it on "go"): success after the
+ *       re-read through the direct path, lver + 1 once (I8)
  *   kura-it-client_lock ports URL1 URL2   the same LUN through two portals: a
  *       registration through one covers a session through the other (I10),
  *       a preempt removes both
@@ -463,6 +466,46 @@ static int ports_main(const char *url1, const char *url2)
 	return 0;
 }
 
+/* I8 against the target: the HA LUN through [forwarder, direct]; while the
+ * test mutes the forwarder's responses, a lease CAW goes out through it and
+ * executes, its completion never comes back. The library must report
+ * success after re-reading through the direct path, with exactly one
+ * change (lver + 1), and another host must then see the lease taken. */
+static int lost_main(const char *proxy_url, const char *direct_url)
+{
+	const char *urls[2] = { proxy_url, direct_url };
+	struct lock_ha_params p = { .cluster = "lost", .urls = urls, .n_urls = 2,
+				    .initiator = INI1, .host_id = 1, .host_name = "hv1",
+				    .hb_interval_ms = 1000, .io_timeout_ms = 1000 };
+	struct lock_ha_params q = p;
+	q.urls = &urls[1];
+	q.n_urls = 1;
+	CHECK(lockctl_format(&q, true, stdout, stdout) == 0, "format");
+	int err;
+	struct lock_ha *h = lock_ha_open(&p, &err);
+	struct lock_ha *h2 = ha_open("lost", direct_url, INI2, 2, "hv2");
+	CHECK(h && lock_ha_join(h, 1) == 0 && lock_ha_join(h2, 1) == 0, "joins");
+	struct lock_lease l, d;
+	CHECK(lock_lease_get(h, "vm", &l) == 0, "lease record");
+	printf("ready\n");
+	fflush(stdout);
+	char line[16];
+	CHECK(fgets(line, sizeof(line), stdin), "go");
+	double t0 = now_s();
+	int rc = lock_lease_acquire(h, "vm", l.lver, &d);
+	double dt = now_s() - t0;
+	CHECK(rc == 0 && d.owner == 1 && d.lver == l.lver + 1, "acquire: %s (lver %llu -> %llu)",
+	      lock_strerror(rc), (unsigned long long)l.lver, (unsigned long long)d.lver);
+	CHECK(dt >= 0.9, "the completion was lost (%.2f s)", dt);
+	CHECK(lock_lease_get(h2, "vm", &d) == 0 && d.owner == 1 && d.lver == l.lver + 1, "on disk");
+	CHECK(lock_lease_acquire(h2, "vm", UINT64_MAX, &d) == LOCK_E_CONFLICT, "no double grant");
+	printf("ok: a lease CAW whose completion was lost (%.2f s) counts as success after a "
+	       "re-read through the other path: lver + 1 once, nobody else gets it (I8)\n", dt);
+	lock_ha_close(h);
+	lock_ha_close(h2);
+	return 0;
+}
+
 /* ---- keys: READ KEYS, sorted, one line ---- */
 static int cmp_u64(const void *a, const void *b)
 {
@@ -492,6 +535,8 @@ int main(int argc, char **argv)
 		ha_main(argv[2], argv[3]);
 	else if (argc >= 3 && !strcmp(argv[1], "keys"))
 		return print_keys(argv[2]);
+	else if (argc >= 4 && !strcmp(argv[1], "lost"))
+		return lost_main(argv[2], argv[3]);
 	else if (argc >= 4 && !strcmp(argv[1], "ports"))
 		return ports_main(argv[2], argv[3]);
 	else if (argc >= 4 && !strcmp(argv[1], "paths"))

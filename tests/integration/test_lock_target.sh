@@ -18,6 +18,9 @@
 #     abandoned at its deadline and the second one serves; reads while the
 #     target is frozen (SIGSTOP) fail within their deadline and work again
 #     after SIGCONT (the session is rebuilt).
+#     A forwarder swallows the completion of a lease COMPARE AND WRITE: the
+#     library re-reads through the direct path and reports success, lver + 1
+#     once, no double grant (I8 against the target).
 #  5. kill -9 and restart of kura-targetd: a client's next read rebuilds its
 #     session and succeeds (the new session's unit attention consumed, I9);
 #     the registrations are those from before (APTPL, I11 at library level).
@@ -88,6 +91,57 @@ wait_line "$IT_DIR/stall.out" ready || die "stall client did not start"
 sleep 1; kill -STOP "$KURA_PID"; sleep 2; kill -CONT "$KURA_PID"
 check "reads during a frozen target end at their deadline; they work again after" wait $cpid
 grep -v '^ready' "$IT_DIR/stall.out"
+
+# A forwarder that, once $IT_DIR/mute exists, swallows every response after the
+# next COMPARE AND WRITE command it sees going to the target (a SCSI Command
+# PDU, opcode 01h, whose CDB starts with 89h): that CAW executes, its
+# completion is lost. Plain reads before it pass.
+FP=$(free_port)
+python3 - "$FP" "$P" "$IT_DIR/mute" >"$IT_DIR/fwd.log" 2>&1 <<'PY' &
+import os, socket, sys, threading
+lport, port, mute = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+muted = threading.Event()
+def pump(src, dst, to_target):
+    try:
+        while True:
+            b = src.recv(65536)
+            if not b:
+                break
+            if to_target and os.path.exists(mute) and len(b) >= 48 and \
+               (b[0] & 0x3f) == 0x01 and b[32] == 0x89 and not muted.is_set():
+                print("CAW seen: muting the responses", flush=True)
+                muted.set()
+            if to_target or not muted.is_set():
+                dst.sendall(b)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", lport))
+ls.listen(16)
+while True:
+    c, _ = ls.accept()
+    u = socket.create_connection(("127.0.0.1", port))
+    threading.Thread(target=pump, args=(c, u, True), daemon=True).start()
+    threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
+PY
+IT_PIDS+=($!)
+wait_port 127.0.0.1 "$FP" 10 || die "forwarder did not listen"
+mkfifo "$IT_DIR/go-lost"
+"$CLIENT" lost "$(kura_url 127.0.0.1:$FP 0 $IQN)" "$HA" <"$IT_DIR/go-lost" >"$IT_DIR/lost.out" 2>&1 &
+cpid=$!; IT_PIDS+=($cpid)
+exec 6>"$IT_DIR/go-lost"
+wait_line "$IT_DIR/lost.out" ready || die "lost client did not start"
+touch "$IT_DIR/mute"; echo go >&6; exec 6>&-
+check "a lost CAW completion is resolved by a re-read: success, no double grant (I8)" wait $cpid
+check "the forwarder did swallow a CAW's completion" grep -q "CAW seen" "$IT_DIR/fwd.log"
+rm -f "$IT_DIR/mute"
+grep -v 'info:\|warn:\|^ready\|^formatted' "$IT_DIR/lost.out"
 
 mkfifo "$IT_DIR/go"
 "$CLIENT" restart "$VM" <"$IT_DIR/go" >"$IT_DIR/restart.out" 2>&1 &
