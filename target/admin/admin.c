@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include "common/log.h"
 #include "common/unixsock.h"
-#include "target/admin/admin.h"
+#include "target/admin/admin_internal.h"
 #include "target/model/model.h"
 #include "target/scsi/scsi_admin.h"
 #include "target/scsi/scsi_alua.h"

@@ -34,7 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "common/log.h"
-#include "target/admin/admin.h"
+#include "target/admin/admin_internal.h"
 #include "target/model/conf_write.h"
 #include "target/model/model.h"
 #include "target/scsi/scsi_admin.h"

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "common/log.h"
-#include "target/admin/admin.h"
+#include "target/admin/admin_internal.h"
 #include "target/model/storage.h"
 
 static const char *const raid_state_names[] = { "clean", "dirty", "degraded", "failed" };

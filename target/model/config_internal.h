@@ -20,7 +20,6 @@
 #define CFG_SECRET_MAX 255
 #define CFG_ISCSI_NAME_MAX 223
 
-
 /* ---------------------------------------------------------------- parser state */
 
 enum cfg_sect_kind { CS_GLOBAL, CS_PORTAL, CS_LIMITS, CS_DISCOVERY, CS_TARGET, CS_LUN, CS_STACK };
