@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
   --thin-chunk) THIN_CHUNK=$2; shift ;;
   --kura) KURA=$2; shift ;;
   --keep) KEEP=1 ;;
-  -h|--help) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//; /^set -e/d'; exit 0 ;;
+  -h|--help) bench_help "$0"; exit 0 ;;
   *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -48,8 +48,7 @@ for c in qemu-img python3 ss; do command -v $c >/dev/null || { echo "kura-bench-
 WORK=$(mktemp -d /dev/shm/kura-bench-storage.XXXXXX)
 KPID=""
 cleanup() {
-  if [ -n "$KPID" ]; then reap "$KPID"; fi
-  [ "$KEEP" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+  bench_cleanup_kura
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -62,12 +61,7 @@ conf() {   # conf [SPARE]
 log_level = info
 [portal bench]
 address = 127.0.0.1:$P
-[limits]
-max_recv_data_segment_length = 262144
-max_burst_length = 1048576
-first_burst_length = 262144
-initial_r2t = no
-immediate_data = yes
+$(bench_limits)
 [raid r6]
 level = 6
 members = m0.img, m1.img, m2.img, m3.img, m4.img, m5.img

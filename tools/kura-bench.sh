@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
   --workers) WORKERS=$2; shift ;;
   --pin) PIN=1 ;;
   --keep) KEEP=1 ;;
-  -h|--help) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//; /^set -e/d'; exit 0 ;;
+  -h|--help) bench_help "$0"; exit 0 ;;
   *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -56,8 +56,7 @@ cleanup() {
     tgtadm -C "$TCTL" --op delete --mode system >/dev/null 2>&1 || true
     sleep 0.2; kill -9 "$TPID" 2>/dev/null || true; wait "$TPID" 2>/dev/null || true
   fi
-  if [ -n "$KPID" ]; then reap "$KPID"; fi
-  [ "$KEEP" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+  bench_cleanup_kura
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -88,12 +87,7 @@ workers = $WORKERS
 [portal bench]
 address = 127.0.0.1:$KP
 
-[limits]
-max_recv_data_segment_length = 262144
-max_burst_length = 1048576
-first_burst_length = 262144
-initial_r2t = no
-immediate_data = yes
+$(bench_limits)
 
 [target $IQN]
 
