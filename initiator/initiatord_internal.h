@@ -10,7 +10,9 @@
  *
  * Layers: initiatord.c wires everything; the front ends (front_ends.h) sit
  * on the multipath core (mpath.c) and learn of LUs through its events
- * (mpath_subscribe); the core never calls or includes a front end.
+ * (mpath_subscribe); the control socket learns of a LOGIN's outcome through
+ * a path_waiter callback. The core (path.c, mpath.c) never calls or
+ * includes a front end or the control socket.
  *
  * Threads: every ini_path, ini_lu and in-flight ini_io belongs to the event
  * loop thread. Front ends (FUSE workers, NBD connection threads) build an
