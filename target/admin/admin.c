@@ -249,7 +249,7 @@ static int cmd_show(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 	if (!lu)
 		return -ENOENT;
 	struct scsi_admin_lu info;
-	static struct scsi_admin_reg regs[SHOW_MAX_REGS];   /* admin thread only */
+	struct scsi_admin_reg regs[SHOW_MAX_REGS];
 	scsi_admin_lu_info(lu, &info, regs, SHOW_MAX_REGS);
 	unsigned n = info.nregs < SHOW_MAX_REGS ? info.nregs : SHOW_MAX_REGS;
 	(c->json ? show_json : show_text)(f, &info, regs, n);
@@ -357,10 +357,14 @@ static const admin_handler handlers[ADMIN_N_OPS] = {
 static void run_line(struct admin *a, const char *line, size_t len, FILE *f)
 {
 	struct admin_cmd c;
+	char msg[ADMIN_MSG_MAX];
 	const char *why = "unknown command";
 	/* The parser's last reason is the handler's default one: a handler
 	 * sets its own before anything else can fail. */
 	int r = admin_parse(line, len, &c, &why);
+	c.msg = msg;
+	c.msglen = sizeof(msg);
+	msg[0] = '\0';
 	if (r == 0)
 		r = handlers[c.op](a, &c, f, &why);
 	if (r < 0)
@@ -368,6 +372,7 @@ static void run_line(struct admin *a, const char *line, size_t len, FILE *f)
 	else
 		fputs("OK\n", f);
 	explicit_bzero(&c, sizeof(c));
+	explicit_bzero(msg, sizeof(msg));
 }
 
 /* ---- the socket ---- */

@@ -15,6 +15,16 @@
 #include "target/admin/admin.h"
 #include "target/admin/admin_parse.h"
 
+/* Bytes of the reason buffer of a request (admin_cmd.msg). */
+#define ADMIN_MSG_MAX 4400
+
+/* At most n bytes of c's reason buffer: the length each reason has always
+ * been cut to. */
+static inline size_t admin_msg_len(const struct admin_cmd *c, size_t n)
+{
+	return c->msglen < n ? c->msglen : n;
+}
+
 /* acl / chap requests (admin_live.c): edit the configuration text
  * (conf_write.c), validate it with tgt_config_load, save it atomically, then
  * swap the target's new ACL / CHAP arrays in (tgt_model_set_access).
@@ -37,17 +47,17 @@ int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct 
  * renamed into place. Prints "saved to FILE". (admin_live.c) */
 typedef int (*admin_apply_fn)(void *arg, const struct tgt_config *parsed, char *err, size_t errlen);
 int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char *name, const char *key,
-			   const char *value, bool append, admin_apply_fn apply, void *arg, FILE *f,
-			   const char **why);
+			   const char *value, bool append, admin_apply_fn apply, void *arg,
+			   const struct admin_cmd *c, FILE *f, const char **why);
 /* Drop the items naming path (absolute; items relative to data_dir are
  * resolved) from the members and spares lists of [KIND NAME] (an emptied
  * list loses its line), the same way: -ENOENT if no item names it. */
 int admin_live_section_drop(struct tgt_config *cfg, const char *kind, const char *name, const char *path,
-			    admin_apply_fn apply, void *arg, FILE *f, const char **why);
+			    admin_apply_fn apply, void *arg, const struct admin_cmd *c, FILE *f, const char **why);
 /* Append a whole new section (text ending in "\n") the same way; apply gets
  * the parsed new configuration (raid create / pool create). */
-int admin_live_add_section(struct tgt_config *cfg, const char *section, admin_apply_fn apply, void *arg, FILE *f,
-			   const char **why);
+int admin_live_add_section(struct tgt_config *cfg, const char *section, admin_apply_fn apply, void *arg,
+			   const struct admin_cmd *c, FILE *f, const char **why);
 
 /* JSON string literal of s (quotes, backslashes and control bytes escaped). */
 void admin_json_str(FILE *f, const char *s);

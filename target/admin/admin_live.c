@@ -41,13 +41,16 @@
 
 /* ---- the change ---- */
 
+#define LIVE_ERR_MAX 1200     /* a reason is cut to this, as it always was */
+
 struct live_ctx {
 	struct tgt_config *cfg;
 	struct tgt_target *t;
 	struct conf_buf text;      /* current text, then the new one */
 	char dir[4096];
 	mode_t mode;
-	char err[1200];            /* reasons handed back through *why */
+	char *err;                 /* reasons handed back through *why: the request's */
+	size_t errlen;             /* buffer (admin_cmd.msg), LIVE_ERR_MAX bytes of it */
 	/* lun add / remove (admin_lun.c): run before the new text is installed
 	 * (may refuse) and after (r = outcome); NULL => acl / chap: tgt_model_set_access(). */
 	int (*prepare)(struct live_ctx *x, struct tgt_target *nt, const char **why);
@@ -87,14 +90,14 @@ static struct tgt_target *find_target(struct tgt_config *cfg, const char *iqn)
 /* Parse the staged file tmp into parsed; a refusal names the real file. */
 static int validate(struct live_ctx *x, const char *tmp, struct tgt_config *parsed, const char **why)
 {
-	int r = tgt_config_load(tmp, parsed, x->err, sizeof(x->err));
+	int r = tgt_config_load(tmp, parsed, x->err, x->errlen);
 	size_t tl = strlen(tmp);
 	*why = x->err;     /* the parser's "file:line: reason", named after the real file */
 	if (r < 0 && !strncmp(x->err, tmp, tl)) {
-		char msg[sizeof(x->err)];
+		char msg[LIVE_ERR_MAX];
 		const char *name = x->cfg->config_path[0] ? x->cfg->config_path : "<embedded>";
 		snprintf(msg, sizeof(msg), "%.*s", (int)(sizeof(msg) - 1), x->err + tl);
-		snprintf(x->err, sizeof(x->err), "refused, the file would not parse: %.512s%.600s", name, msg);
+		snprintf(x->err, x->errlen, "refused, the file would not parse: %.512s%.600s", name, msg);
 	}
 	return r;
 }
@@ -147,13 +150,19 @@ static int commit(struct live_ctx *x, const struct conf_buf *next, const char **
 	return r;
 }
 
-/* Edit, commit and tell the administrator where the change lives. */
-static int change(struct tgt_config *cfg, const struct conf_edit *ed, FILE *f, const char **why)
+/* A change of cfg for request c (whose buffer takes the reasons). */
+static void live_init(struct live_ctx *x, struct tgt_config *cfg, const struct admin_cmd *c)
 {
-	static struct live_ctx x;   /* admin thread only: err outlives the call for *why */
-	conf_buf_free(&x.text);
-	memset(&x, 0, sizeof(x));
-	x.cfg = cfg;
+	*x = (struct live_ctx){ .cfg = cfg, .err = c->msg,
+				.errlen = c->msglen < LIVE_ERR_MAX ? c->msglen : LIVE_ERR_MAX };
+}
+
+/* Edit, commit and tell the administrator where the change lives. */
+static int change(struct tgt_config *cfg, const struct conf_edit *ed, const struct admin_cmd *c, FILE *f,
+		  const char **why)
+{
+	struct live_ctx x;
+	live_init(&x, cfg, c);
 	x.t = find_target(cfg, ed->name);
 	*why = "no such target";
 	if (!x.t)
@@ -185,7 +194,7 @@ int admin_live_acl(struct tgt_config *cfg, struct tgt_server *srv, const struct 
 	bool add = c->op == ADMIN_ACL_ADD;
 	struct conf_edit ed = { .op = add ? CONF_LINE_ADD : CONF_LINE_DROP, .kind = "target", .name = c->iqn,
 				.key = "allow", .value = c->argv[3] };
-	int r = change(cfg, &ed, f, why);
+	int r = change(cfg, &ed, c, f, why);
 	if (r == 0)
 		kinfo("admin: %s initiator %s %s the ACL of %s", add ? "added" : "removed", ed.value,
 		      add ? "to" : "from", c->argv[2]);
@@ -213,7 +222,7 @@ int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, 
 	/* a remove drops the chap / chap_file lines of USER ("USER:" prefix) */
 	struct conf_edit ed = { .op = add ? CONF_LINE_ADD : CONF_LINE_DROP, .kind = "target", .name = c->iqn,
 				.key = "chap", .alias = "chap_file", .value = value, .prefix = true };
-	int r = change(cfg, &ed, f, why);
+	int r = change(cfg, &ed, c, f, why);
 	explicit_bzero(value, sizeof(value));
 	if (r == 0)
 		kinfo("admin: %s CHAP user %s %s %s", add ? "added" : "removed", user, add ? "to" : "from",
@@ -281,7 +290,7 @@ static int lun_prepare(struct live_ctx *x, struct tgt_target *nt, const char **w
 	*why = "the new [lun] section did not parse as expected";
 	if (!l)
 		return -EINVAL;
-	int r = tgt_model_add_lun(x->cfg, x->t, l, x->err, sizeof(x->err));
+	int r = tgt_model_add_lun(x->cfg, x->t, l, x->err, x->errlen);
 	*why = x->err;
 	lc->published = r == 0;
 	return r;
@@ -344,12 +353,10 @@ static int lun_check(struct live_ctx *x, struct lun_change *lc, const char **why
 int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
 		   const char **why)
 {
-	static struct live_ctx x;   /* admin thread only: err outlives the call for *why */
+	struct live_ctx x;
 	struct lun_change lc = { .add = c->op == ADMIN_LUN_ADD, .force = c->force, .lun = c->lun, .iqn = c->iqn,
 				 .srv = srv, .cfg = cfg };
-	conf_buf_free(&x.text);
-	memset(&x, 0, sizeof(x));
-	x.cfg = cfg;
+	live_init(&x, cfg, c);
 	x.prepare = lun_prepare;
 	x.finish = lun_finish;
 	x.arg = &lc;
@@ -396,7 +403,7 @@ static int sect_prepare(struct live_ctx *x, struct tgt_target *nt, const char **
 	struct sect_change *sc = x->arg;
 	(void)nt;
 	x->err[0] = '\0';
-	int r = sc->apply(sc->arg, x->parsed, x->err, sizeof(x->err));
+	int r = sc->apply(sc->arg, x->parsed, x->err, x->errlen);
 	*why = x->err[0] ? x->err : strerror(-r);
 	return r;
 }
@@ -406,41 +413,41 @@ static void sect_finish(struct live_ctx *x, struct tgt_target *nt, int r)
 	(void)x, (void)nt, (void)r;    /* nothing to adopt: apply() changed the running storage */
 }
 
-static int sect_change_run(struct tgt_config *cfg, struct sect_change *sc, FILE *f, const char **why);
+static int sect_change_run(struct tgt_config *cfg, struct sect_change *sc, const struct admin_cmd *c, FILE *f,
+			   const char **why);
 
 int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char *name, const char *key,
-			   const char *value, bool append, admin_apply_fn apply, void *arg, FILE *f,
-			   const char **why)
+			   const char *value, bool append, admin_apply_fn apply, void *arg,
+			   const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct sect_change sc = { { .op = CONF_KEY_SET, .kind = kind, .name = name, .key = key, .value = value,
 				    .append = append }, apply, arg };
 	*why = "a value cannot hold ',', ';', '#', '[' or ']'";
 	if (strpbrk(value, ",;#[]"))
 		return -EINVAL;
-	return sect_change_run(cfg, &sc, f, why);
+	return sect_change_run(cfg, &sc, c, f, why);
 }
 
 int admin_live_section_drop(struct tgt_config *cfg, const char *kind, const char *name, const char *path,
-			    admin_apply_fn apply, void *arg, FILE *f, const char **why)
+			    admin_apply_fn apply, void *arg, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct sect_change sc = { { .op = CONF_ITEM_DROP, .kind = kind, .name = name, .value = path,
 				    .data_dir = cfg->data_dir }, apply, arg };
-	return sect_change_run(cfg, &sc, f, why);
+	return sect_change_run(cfg, &sc, c, f, why);
 }
 
-int admin_live_add_section(struct tgt_config *cfg, const char *section, admin_apply_fn apply, void *arg, FILE *f,
-			   const char **why)
+int admin_live_add_section(struct tgt_config *cfg, const char *section, admin_apply_fn apply, void *arg,
+			   const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct sect_change sc = { { .op = CONF_SECTION_ADD, .section = section }, apply, arg };
-	return sect_change_run(cfg, &sc, f, why);
+	return sect_change_run(cfg, &sc, c, f, why);
 }
 
-static int sect_change_run(struct tgt_config *cfg, struct sect_change *sc, FILE *f, const char **why)
+static int sect_change_run(struct tgt_config *cfg, struct sect_change *sc, const struct admin_cmd *c, FILE *f,
+			   const char **why)
 {
-	static struct live_ctx x;   /* admin thread only: err outlives the call for *why */
-	conf_buf_free(&x.text);
-	memset(&x, 0, sizeof(x));
-	x.cfg = cfg;
+	struct live_ctx x;
+	live_init(&x, cfg, c);
 	x.prepare = sect_prepare;
 	x.finish = sect_finish;
 	x.arg = sc;

@@ -68,6 +68,10 @@ struct admin_cmd {
 	enum admin_list what;        /* list */
 	bool force, repair, stop;    /* lun remove --force; raid scrub --repair / --stop */
 	char buf[ADMIN_MAX_LINE + 1];   /* the words point here */
+	/* Not the parser's: the request's scratch for a reason a handler builds
+	 * (*why may point here until the answer is sent); set by admin.c. */
+	char *msg;
+	size_t msglen;
 };
 
 /* Split one request line (len bytes, no NUL needed; a trailing "\n" or

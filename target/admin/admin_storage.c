@@ -113,7 +113,7 @@ static void raid_json(FILE *f, const char *name, const struct tgt_raid_info *in)
 
 static int raid_one(struct tgt_config *cfg, int idx, FILE *f, bool json, const char **why)
 {
-	static struct tgt_raid_info in;     /* admin thread only; ~9 KiB */
+	struct tgt_raid_info in;
 	int r = tgt_storage_raid_info(cfg, idx, &in);
 	*why = "storage control thread not running";
 	if (r < 0)
@@ -147,13 +147,12 @@ static int raid_status(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 /* Where the stopped scrub got to and what it found so far. */
 static int raid_scrub_stop(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	static struct lun_raid_status st;   /* admin thread only; ~9 KiB */
-	static char msg[128];
+	struct lun_raid_status st;
 	int i = find_raid(cfg, c->argv[2], why);
 	int r = i < 0 ? i : tgt_storage_raid_scrub_stop(cfg, i, &st);
 	if (r == -ESRCH) {
-		snprintf(msg, sizeof(msg), "no scrub running on %s", c->argv[2]);
-		*why = msg;
+		snprintf(c->msg, admin_msg_len(c, 128), "no scrub running on %s", c->argv[2]);
+		*why = c->msg;
 	} else if (r == -ENODEV) {
 		*why = "the array is not assembled";
 	} else if (r == 0) {
@@ -221,7 +220,7 @@ static int raid_add_spare(struct tgt_config *cfg, const struct admin_cmd *c, FIL
 	if (i < 0)
 		return i;
 	struct spare_arg a = { cfg, i, c->argv[3] };
-	int r = admin_live_section_key(cfg, "raid", c->argv[2], "spares", c->argv[3], true, spare_apply, &a, f, why);
+	int r = admin_live_section_key(cfg, "raid", c->argv[2], "spares", c->argv[3], true, spare_apply, &a, c, f, why);
 	if (r == 0)
 		fprintf(f, "spare %s added to %s\n", c->argv[3], c->argv[2]);
 	return r;
@@ -247,8 +246,9 @@ static int remove_apply(void *arg, const struct tgt_config *parsed, char *err, s
  * array (apply) before the new file is renamed into place. */
 static int raid_remove(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	static struct remove_arg a;         /* admin thread only */
-	static char err[PATH_MAX + 128];
+	struct remove_arg a;
+	char *err = c->msg;
+	size_t errlen = admin_msg_len(c, PATH_MAX + 128);
 	int i = find_raid(cfg, c->argv[2], why);
 	if (i < 0)
 		return i;
@@ -256,13 +256,14 @@ static int raid_remove(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 	a = (struct remove_arg){ .cfg = cfg, .idx = i, .role = -1, .what = w };
 	if (strspn(w, "0123456789") == strlen(w))
 		a.role = strlen(w) < 4 ? atoi(w) : LUN_RAID_MAX_MEMBERS;
-	int r = tgt_storage_raid_remove(cfg, i, a.role, w, true, a.path, err, sizeof(err));
+	err[0] = '\0';
+	int r = tgt_storage_raid_remove(cfg, i, a.role, w, true, a.path, err, errlen);
 	*why = err[0] ? err : r == -ENODEV ? "the array is not assembled" : strerror(-r);
 	if (r < 0)
 		return r;
 	if (a.role < 0)
 		a.what = a.path;
-	r = admin_live_section_drop(cfg, "raid", c->argv[2], a.path, remove_apply, &a, f, why);
+	r = admin_live_section_drop(cfg, "raid", c->argv[2], a.path, remove_apply, &a, c, f, why);
 	if (r == 0 && a.role >= 0)
 		fprintf(f, "role %d of %s removed (%s)\n", a.role, c->argv[2], a.path);
 	else if (r == 0)
@@ -318,7 +319,7 @@ static int add_storage(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 		       const char **why)
 {
 	struct add_arg a = { cfg, c->argv[2], pool };
-	int r = admin_live_add_section(cfg, sect, add_apply, &a, f, why);
+	int r = admin_live_add_section(cfg, sect, add_apply, &a, c, f, why);
 	if (r == 0)
 		fprintf(f, "%s %s created\n", pool ? "pool" : "raid", c->argv[2]);
 	return r;
@@ -453,7 +454,7 @@ static int grow_apply(void *arg, const struct tgt_config *parsed, char *err, siz
 static int grow_size(struct tgt_config *cfg, const struct lun_pool_conf *pc, const struct admin_cmd *c,
 		     uint64_t *size, const char **why)
 {
-	static char msg[600];     /* admin thread only; *why may point here */
+
 	char path[8300];
 	struct stat st;
 	*why = "usage: pool grow NAME [size=S]";
@@ -467,8 +468,8 @@ static int grow_size(struct tgt_config *cfg, const struct lun_pool_conf *pc, con
 		 pc->data[0] == '/' ? "" : "/", pc->data);
 	if (stat(path, &st) < 0) {
 		int e = errno;
-		snprintf(msg, sizeof(msg), "data %.500s: %s", path, strerror(e));
-		*why = msg;
+		snprintf(c->msg, admin_msg_len(c, 600), "data %.500s: %s", path, strerror(e));
+		*why = c->msg;
 		return -e;
 	}
 	*size = (uint64_t)st.st_size;
@@ -477,16 +478,15 @@ static int grow_size(struct tgt_config *cfg, const struct lun_pool_conf *pc, con
 
 static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	static char msg[300];     /* admin thread only; *why may point here */
 	char value[32];
 	int i = find_pool(cfg, c->argv[2], why);
 	if (i < 0)
 		return i;
 	const struct lun_pool_conf *pc = &cfg->stack.pools[i];
 	if (pc->data_raid >= 0) {
-		snprintf(msg, sizeof(msg), "pool %s keeps its data on raid %s, and arrays cannot grow (no "
+		snprintf(c->msg, admin_msg_len(c, 300), "pool %s keeps its data on raid %s, and arrays cannot grow (no "
 			 "reshape): put new volumes in a new pool", pc->name, pc->data);
-		*why = msg;
+		*why = c->msg;
 		return -EOPNOTSUPP;
 	}
 	struct grow_arg g = { cfg, i, 0, 0, 0, c->argc == 4 };
@@ -494,7 +494,7 @@ static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f,
 	if (r < 0)
 		return r;
 	snprintf(value, sizeof(value), "%llu", (unsigned long long)g.size);
-	r = admin_live_section_key(cfg, "pool", pc->name, "size", value, false, grow_apply, &g, f, why);
+	r = admin_live_section_key(cfg, "pool", pc->name, "size", value, false, grow_apply, &g, c, f, why);
 	if (r == 0)
 		fprintf(f, "pool %s grown from %llu to %llu bytes\n", pc->name, (unsigned long long)g.old,
 			(unsigned long long)g.now);
@@ -548,17 +548,18 @@ static int parse_size_word(const char *w, uint64_t *out, const char **why)
 }
 
 /* The reason for a library error on volume id of pool (or origin). */
-static const char *vol_why(int r, uint32_t id, uint32_t origin, bool copy)
+static const char *vol_why(const struct admin_cmd *c, int r, uint32_t id, uint32_t origin, bool copy)
 {
-	static char msg[200];     /* admin thread only */
+	char *msg = c->msg;
+	size_t len = admin_msg_len(c, 200);
 	switch (r) {
-	case -EEXIST: snprintf(msg, sizeof(msg), "volume %u exists", id); break;
-	case -ENOENT: snprintf(msg, sizeof(msg), "no volume %u in the pool", copy ? origin : id); break;
-	case -EBUSY: snprintf(msg, sizeof(msg), "volume %u is open (exported)", id); break;
-	case -EINVAL: snprintf(msg, sizeof(msg), "bad size (a non-zero multiple of 4096)"); break;
-	case -ENODEV: snprintf(msg, sizeof(msg), "the pool is not open (pool status says why)"); break;
-	case -EIO: snprintf(msg, sizeof(msg), "the pool's metadata failed: allocation is refused"); break;
-	default: snprintf(msg, sizeof(msg), "%s", strerror(-r)); break;
+	case -EEXIST: snprintf(msg, len, "volume %u exists", id); break;
+	case -ENOENT: snprintf(msg, len, "no volume %u in the pool", copy ? origin : id); break;
+	case -EBUSY: snprintf(msg, len, "volume %u is open (exported)", id); break;
+	case -EINVAL: snprintf(msg, len, "bad size (a non-zero multiple of 4096)"); break;
+	case -ENODEV: snprintf(msg, len, "the pool is not open (pool status says why)"); break;
+	case -EIO: snprintf(msg, len, "the pool's metadata failed: allocation is refused"); break;
+	default: snprintf(msg, len, "%s", strerror(-r)); break;
 	}
 	return msg;
 }
@@ -604,7 +605,7 @@ static void volume_out(FILE *f, const struct tgt_volume_info *v, uint32_t chunk,
 
 static int volume_list(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	static struct tgt_pool_info in;     /* admin thread only */
+	struct tgt_pool_info in;
 	struct tgt_volume_info *v = NULL;
 	struct vol_export x[MAX_EXPORTS];
 	int n = 0;
@@ -664,7 +665,7 @@ static int volume_create(struct tgt_config *cfg, int pi, const struct admin_cmd 
 		return r;
 	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_CREATE, id, 0, size);
 	if (r < 0) {
-		*why = vol_why(r, id, 0, false);
+		*why = vol_why(c, r, id, 0, false);
 		return r;
 	}
 	fprintf(f, "volume %u created in %s: %" PRIu64 " bytes\n", id, cfg->stack.pools[pi].name, size);
@@ -675,7 +676,6 @@ static int volume_create(struct tgt_config *cfg, int pi, const struct admin_cmd 
  * exporting it takes the new capacity and raises 2A/09 (SBC-4 4.6). */
 static int volume_resize(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	static char msg[400];     /* admin thread only */
 	struct vol_export x[MAX_EXPORTS];
 	uint32_t id;
 	uint64_t size;
@@ -686,14 +686,14 @@ static int volume_resize(struct tgt_config *cfg, int pi, const struct admin_cmd 
 	int nx = exports_of(cfg, pool, id, x);
 	uint64_t old = volume_size(cfg, pi, id);
 	if (nx && size < old) {
-		snprintf(msg, sizeof(msg), "volume %u is exported as %s LUN %" PRIu64 ": a shrink would cut data "
+		snprintf(c->msg, admin_msg_len(c, 400), "volume %u is exported as %s LUN %" PRIu64 ": a shrink would cut data "
 			 "from under its initiators; lun remove it first", id, x[0].iqn, x[0].lun);
-		*why = msg;
+		*why = c->msg;
 		return -EBUSY;
 	}
 	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_RESIZE, id, 0, size);
 	if (r < 0) {
-		*why = vol_why(r, id, 0, false);
+		*why = vol_why(c, r, id, 0, false);
 		return r;
 	}
 	for (int k = 0; k < nx; k++)
@@ -709,7 +709,6 @@ static int volume_resize(struct tgt_config *cfg, int pi, const struct admin_cmd 
 
 static int volume_delete(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	static char msg[400];     /* admin thread only */
 	struct vol_export x[MAX_EXPORTS];
 	struct tgt_pool_info in;
 	uint32_t id;
@@ -720,14 +719,14 @@ static int volume_delete(struct tgt_config *cfg, int pi, const struct admin_cmd 
 	if (r < 0)
 		return r;
 	if (exports_of(cfg, cfg->stack.pools[pi].name, id, x)) {
-		snprintf(msg, sizeof(msg), "volume %u is exported as %s LUN %" PRIu64 ": lun remove it first", id,
+		snprintf(c->msg, admin_msg_len(c, 400), "volume %u is exported as %s LUN %" PRIu64 ": lun remove it first", id,
 			 x[0].iqn, x[0].lun);
-		*why = msg;
+		*why = c->msg;
 		return -EBUSY;
 	}
 	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_DELETE, id, 0, 0);
 	if (r < 0) {
-		*why = vol_why(r, id, 0, false);
+		*why = vol_why(c, r, id, 0, false);
 		return r;
 	}
 	fprintf(f, "volume %u deleted from %s", id, cfg->stack.pools[pi].name);
@@ -766,7 +765,7 @@ int admin_storage_copy(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 	r = tgt_storage_volume_op(cfg, pi, snap ? TGT_VOL_SNAPSHOT : TGT_VOL_CLONE, id, origin, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r < 0) {
-		*why = vol_why(r, id, origin, true);
+		*why = vol_why(c, r, id, origin, true);
 		return r;
 	}
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
