@@ -8,7 +8,8 @@
  *   request  = one line, at most ADMIN_MAX_LINE bytes, words separated by
  *              single or repeated spaces / tabs, ended by "\n". Words are
  *              printable ASCII (0x21..0x7E); at most ADMIN_MAX_ARGS words.
- *              The word "--json" anywhere asks for JSON output.
+ *              The word "--json" anywhere asks for JSON output. The parser
+ *              (admin_parse.h) decodes it; its reasons are the ERR texts.
  *   response = zero or more lines of output, then one status line:
  *              "OK" or "ERR <reason>". The daemon then closes.
  * Requests:
@@ -29,7 +30,10 @@
  *                                 scrub progress (one object with NAME,
  *                                 else a list)
  *   raid scrub NAME [--repair]    start a scrub (ERR while one runs)
+ *   raid scrub NAME --stop        stop it; prints where and its counters
  *   raid fail NAME ROLE           drop a member as if it had failed
+ *   raid remove NAME ROLE|PATH    take a failed member or an unused spare
+ *                                 out of the array and of the section
  *   raid add-spare NAME PATH      add a hot spare (PATH relative to data_dir;
  *                                 created with member_size if missing)
  *                                 and list it under the section's spares
@@ -51,8 +55,9 @@
  *   lun add IQN LUN backend=thin pool=P volume=ID [read_only=yes]
  *           [block_size=512|4096]
  *   raid / pool requests run on the storage control thread (storage.h).
- *   acl / chap changes are saved to the -c FILE (admin_live.c) before they
- *   apply; with the embedded default they are run-time only (the reply says so).
+ *   acl / chap / lun / raid / pool changes are saved to the -c FILE
+ *   (admin_live.c, through model/conf_write.c) before they apply; with the
+ *   embedded default they are run-time only (the reply says so).
  *
  * Not for: anything an initiator does (SCSI), configuration parsing.
  */
