@@ -51,7 +51,7 @@ struct live_ctx {
 	mode_t mode;
 	char *err;                 /* reasons handed back through *why: the request's */
 	size_t errlen;             /* buffer (admin_cmd.msg), LIVE_ERR_MAX bytes of it */
-	/* lun add / remove (admin_lun.c): run before the new text is installed
+	/* lun add / remove, raid / pool edits: run before the new text is installed
 	 * (may refuse) and after (r = outcome); NULL => acl / chap: tgt_model_set_access(). */
 	int (*prepare)(struct live_ctx *x, struct tgt_target *nt, const char **why);
 	/* (x->t is NULL for a [raid] / [pool] change: nt is then NULL too) */
