@@ -34,6 +34,10 @@
 #define LOCK_REC_BYTES 152	/* largest record; blocks are >= 512 */
 #define LOCK_BLOCK_MAX 4096
 
+_Static_assert(LOCK_REC_BYTES <= 512, "every record fits the smallest block");
+_Static_assert(LOCK_LEASE_LBA == 65 && LOCK_TOTAL_BLOCKS == 321,
+	       "the layout in docs/cluster-lock.md");
+
 static inline uint64_t lock_slot_lba(uint16_t host_id) { return LOCK_SLOT_LBA + host_id - 1u; }
 static inline uint64_t lock_lease_lba(uint32_t index) { return LOCK_LEASE_LBA + index; }
 static inline int lock_block_size_ok(uint32_t bs) { return bs == 512 || bs == 4096; }
