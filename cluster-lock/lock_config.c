@@ -475,7 +475,7 @@ static void config_defaults(struct lock_config *c, const char *source)
 	snprintf(c->source, sizeof(c->source), "%s", source);
 	c->heartbeat_interval_ms = 1000;
 	c->fail_after_ms = 10000;
-	c->io_timeout_ms = 2000;
+	c->io_timeout_ms = 0;             /* the library's default: heartbeat_interval */
 	strcpy(c->qemu_binary, "qemu-system-x86_64");
 }
 

@@ -55,7 +55,7 @@ struct lock_config {
 	int n_ha_lun;
 	unsigned heartbeat_interval_ms; /* default 1000 */
 	unsigned fail_after_ms;         /* default 10000 */
-	unsigned io_timeout_ms;         /* per lock I/O deadline, default 2000 */
+	unsigned io_timeout_ms;         /* per lock I/O deadline, 0 = heartbeat_interval */
 	char qemu_binary[LOCK_CFG_PATH]; /* default qemu-system-x86_64 */
 	struct lock_host_cfg hosts[LOCK_CFG_MAX_HOSTS];
 	int n_hosts;

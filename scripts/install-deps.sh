@@ -21,9 +21,12 @@ PKGS=(
   # initiator), timeout (coreutils), losetup (util-linux), mkfs.ext4 /
   # fsck.ext4 for the initiator's loop-device tests (e2fsprogs)
   iproute2 procps python3 coreutils util-linux e2fsprogs
-  # test_vm_nbd_failover.sh: a TCG guest (its kernel and busybox-static are
-  # fetched by tests/integration/vm/build-guest.sh with apt-get download)
+  # test_vm_nbd_failover.sh and tests/cluster/: a TCG guest (its kernel and
+  # busybox-static are fetched by tests/integration/vm/build-guest.sh with
+  # apt-get download)
   qemu-system-x86
+  # tools/kura-ha-bench.sh: Debian's sanlock as the peer of kura-lockd; bc
+  sanlock bc
 )
 
 missing=()

@@ -193,3 +193,44 @@ for off in range(0, len(data), 4096):
         print(m.group(1).decode(), int(m.group(2)), int(m.group(3)), off // 4096)
 PY
 }
+
+# cl_crash_trials K N: N host-crash trials in a two-host sub-cluster K with
+# the default timings (I7 and tools/kura-ha-bench.sh). The owner of vm1 is
+# killed (-9, daemon and QEMU); then the survivor restarts vm1; the victim's
+# daemon is started again (new incarnation) and the next trial kills the
+# other host. One line per trial in $CL_D/times:
+#   RESTART_MS FIRST_WRITE_MS
+# both from the victim's last heartbeat (its daemon's "heartbeat written",
+# debug level) to the survivor's "QEMU pid N started", resp. to the first
+# verified write seen on the survivor's console (polled every 0.1 s; -1
+# when not awaited: only the last trial, or every one with CL_EVERY_WRITE=1).
+cl_crash_trials() {
+  local k=$1 n=$2 t own=hv1 sur=hv2 pid f base starts hb st dt first
+  CL_D=$IT_DIR/c$k CL_HA_LUN=$((2 * k)) CL_VM_BASE=$((2 * k)) CL_LOG_LEVEL=debug
+  cl_config 2 1
+  cl_format
+  cl_host_start hv1; cl_host_start hv2
+  cl_ctl hv1 start vm1 >>"$CL_D/lockctl.log" 2>&1 || die "c$k: start vm1 failed"
+  cl_wait_writes hv1 vm1 2 120 || die "c$k: the guest on hv1 does not write"
+  for t in $(seq 1 "$n"); do
+    f=$(cl_console $sur vm1); base=$(cl_writes "$f")
+    starts=$(cl_count $sur 'vm vm1: QEMU pid [0-9]+ started')
+    cl_host_kill9 $own
+    dt=999999; first=-1; hb=$(cl_log_ms $own 'heartbeat written')
+    if wait_for 60 cl_count_gt $sur 'vm vm1: QEMU pid [0-9]+ started' "$starts"; then
+      st=$(cl_log_ms $sur 'vm vm1: QEMU pid [0-9]+ started')
+      dt=$(( (st - hb + 86400000) % 86400000 ))
+    fi
+    if [ "$t" = "$n" ] || [ -n "${CL_EVERY_WRITE:-}" ]; then
+      first=999999
+      wait_for 120 cl_writes_gt "$f" "$base" && \
+        first=$(( ($(date +%s%3N) % 86400000 - hb + 86400000) % 86400000 ))
+    fi
+    pid=$(grep -a -o 'vm vm1: QEMU pid [0-9]* started' "$CL_D/$sur.log" | tail -n 1 | awk '{print $5}')
+    echo "$dt $first" >>"$CL_D/times"
+    echo "[c$k trial $t] $own killed: vm1 (pid $pid) started on $sur $dt ms after $own's last heartbeat; first verified write at $first ms"
+    cl_host_start $own
+    wait_for 20 cl_state_is $sur $own alive || log "c$k: $own does not show alive after its restart"
+    t=$own; own=$sur; sur=$t
+  done
+}

@@ -52,7 +52,7 @@ static void test_good(void **state)
 	assert_string_equal(c.ha_lun[1], "iscsi://192.0.2.11:3260/iqn.2026-12.org.example:ha/0");
 	assert_int_equal(c.heartbeat_interval_ms, 500);
 	assert_int_equal(c.fail_after_ms, 10000);
-	assert_int_equal(c.io_timeout_ms, 2000);
+	assert_int_equal(c.io_timeout_ms, 0);
 	assert_int_equal(c.n_hosts, 2);
 	assert_string_equal(lock_config_host(&c, "hv1")->initiator, "iqn.2026-12.org.example:hv1");
 	assert_string_equal(lock_config_host_by_id(&c, 2)->name, "hv2");
