@@ -263,8 +263,15 @@ int main(int argc, char **argv)
 		main_loop(&d, sfd);
 	lockd_hb_stop(&d);
 	lockd_vm_teardown(&d);
-	if (d.listen_fd >= 0)
+	if (d.listen_fd >= 0) {
 		unlink(d.socket_path);
+		close(d.listen_fd);
+	}
 	kinfo("kura-lockd host %s: exit", d.me ? d.me->name : "?");
+	if (d.ha_hb)
+		lock_ha_close(d.ha_hb);
+	if (d.ha_main)
+		lock_ha_close(d.ha_main);
+	lock_config_free(&d.cfg);
 	return r;
 }

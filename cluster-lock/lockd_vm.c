@@ -74,6 +74,8 @@ void lockd_vm_teardown(struct lockd *d)
 {
 	for (int i = 0; i < d->cfg.n_vms; i++) {
 		struct lockd_vm *vm = &d->vm[i];
+		if (!vm->cfg)
+			continue;           /* start-up failed before lockd_vm_setup */
 		lockd_vm_kill(d, vm);
 		for (int k = 0; k < LOCK_CFG_MAX_DISKS; k++)
 			if (vm->lun[k])

@@ -39,9 +39,9 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [-n TRIALS] [-p PARALLEL] [-s SANLOCK_TRIALS] [--no-sanlock]" >&2; exit 1 ;;
   esac
 done
-source "$KURA_SRC/tests/cluster/cluster_lib.sh"
-source "$HERE/bench_lib.sh"
+source "$HERE/bench_lib.sh"      # first: lib.sh's free_port / wait_port take other arguments
 source "$HERE/ha_bench_sanlock.sh"
+source "$KURA_SRC/tests/cluster/cluster_lib.sh"
 cl_init ha-bench
 SL_IQN=iqn.2026-12.org.kura:ha-bench-sanlock
 LOOP=""; SL_DIR=$IT_DIR/sanlock
