@@ -82,18 +82,20 @@ static int step4(struct lock_ha *h, const struct lock_fence_req *r, uint64_t v)
 static int step5(struct lock_ha *h, const struct lock_fence_req *r, const uint8_t *fencing,
 		 struct lock_slot s)
 {
-	uint8_t old[LOCK_BLOCK_MAX], blk[LOCK_BLOCK_MAX];
+	uint8_t old[LOCK_BLOCK_MAX], blk[LOCK_BLOCK_MAX], cur[LOCK_BLOCK_MAX];
 	memcpy(old, fencing, h->bs);
-	int rc = LOCK_E_MISCOMPARE;
-	for (int i = 0; i < STEP5_ATTEMPTS && rc == LOCK_E_MISCOMPARE; i++) {
+	for (int i = 0; i < STEP5_ATTEMPTS; i++) {
 		fence_record(h, &s, LOCK_SLOT_FENCED);
 		lock_slot_encode(&s, blk, h->bs);
-		rc = lock_caw_resolve(h, lock_slot_lba(r->victim), old, blk, old);
-		if (rc == LOCK_E_MISCOMPARE && (lock_slot_decode(old, h->bs, r->victim, &s) ||
-						s.incarnation != r->stale.incarnation))
+		int rc = lock_caw_resolve(h, lock_slot_lba(r->victim), old, blk, cur);
+		if (rc != LOCK_E_MISCOMPARE)
+			return rc;
+		if (lock_slot_decode(cur, h->bs, r->victim, &s) ||
+		    s.incarnation != r->stale.incarnation)
 			return LOCK_E_MISCOMPARE;
+		memcpy(old, cur, h->bs);	/* the same incarnation: CAW over it */
 	}
-	return rc;
+	return LOCK_E_MISCOMPARE;
 }
 
 static int fence_check(struct lock_ha *h, const struct lock_fence_req *r)

@@ -57,7 +57,7 @@ int lock_ha_lease_read(struct lock_ha *h, uint32_t index, uint8_t *blk, struct l
  * success, the expected data = send again (bounded), anything else =
  * LOCK_E_MISCOMPARE with the block now on disk in cur (if not NULL). A
  * target miscompare is checked the same way (a late landing of my own
- * earlier attempt is success, not a conflict). */
+ * earlier attempt is success, not a conflict). cur must not alias expect. */
 int lock_caw_resolve(struct lock_ha *h, uint64_t lba, const uint8_t *expect,
 		     const uint8_t *data, uint8_t *cur);
 

@@ -191,7 +191,8 @@ int lock_slot_decode(const uint8_t *blk, uint32_t bs, uint16_t host_id, struct l
 	out->fence_epoch = get_le32(blk + 44);
 	out->fenced_boot_ns = get_le64(blk + 48);
 	out->wall = (int64_t)get_le64(blk + 56);
-	if (out->host_id != host_id || out->state > LOCK_SLOT_LEFT || get_le16(blk + 42))
+	if (out->host_id != host_id || out->state > LOCK_SLOT_LEFT || get_le16(blk + 42) ||
+	    out->fenced_by > LOCK_MAX_HOSTS)
 		return LOCK_E_CORRUPT;
 	return 0;
 }
@@ -229,7 +230,8 @@ int lock_lease_decode(const uint8_t *blk, uint32_t bs, uint32_t index, struct lo
 	out->fence_epoch = get_le32(blk + 108);
 	out->lver = get_le64(blk + 112);
 	out->wall = (int64_t)get_le64(blk + 120);
-	if (out->mig_phase > LOCK_MIG_ACTIVE || out->owner > LOCK_MAX_HOSTS)
+	if (out->mig_phase > LOCK_MIG_ACTIVE || out->owner > LOCK_MAX_HOSTS ||
+	    out->mig_src > LOCK_MAX_HOSTS || out->mig_dst > LOCK_MAX_HOSTS)
 		return LOCK_E_CORRUPT;
 	return 0;
 }

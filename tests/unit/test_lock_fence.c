@@ -185,6 +185,28 @@ static void test_take_over_fence(void **state)
 									   "preempt lun 0 host 2"));
 }
 
+/* Step 5 finds another record of the same incarnation (another fencer
+ * finished first): it writes FENCED over it; another incarnation: stop. */
+static void step5_case(uint32_t incarnation, int expect)
+{
+	struct lock_lun *luns[MOCK_LUNS];
+	struct lock_fence_req r = victim2(luns);
+	struct lock_slot other = r.stale;
+	other.state = LOCK_SLOT_FENCED;
+	other.fenced_by = 3;
+	other.incarnation = incarnation;
+	lock_slot_encode(&other, disk.steal, MOCK_BS);
+	disk.fault[disk.nfault++] = FAULT_NONE;		/* step 1 */
+	disk.fault[disk.nfault++] = FAULT_STEAL;	/* step 5 */
+	assert_int_equal(lock_fence(&hv[1].h, &r), expect);
+	struct lock_slot s = disk_slot(2);
+	assert_int_equal(s.state, LOCK_SLOT_FENCED);
+	assert_int_equal(s.fenced_by, expect == 0 ? 1 : 3);
+}
+
+static void test_step5_same_incarnation(void **state) { step5_case(5, 0); }
+static void test_step5_other_incarnation(void **state) { step5_case(6, LOCK_E_MISCOMPARE); }
+
 static void test_heartbeat(void **state)
 {
 	assert_int_equal(lock_ha_heartbeat(&hv[1].h), 0);
@@ -241,6 +263,8 @@ int main(void)
 		cmocka_unit_test_setup(test_lost_race_early, setup),
 		cmocka_unit_test_setup(test_fencing_in_progress, setup),
 		cmocka_unit_test_setup(test_take_over_fence, setup),
+		cmocka_unit_test_setup(test_step5_same_incarnation, setup),
+		cmocka_unit_test_setup(test_step5_other_incarnation, setup),
 		cmocka_unit_test_setup(test_heartbeat, setup),
 		cmocka_unit_test_setup(test_drain_mark, setup),
 		cmocka_unit_test_setup(test_bad_requests, setup),

@@ -235,6 +235,14 @@ static void test_hostile_fields(void **state)
 	l.owner = LOCK_MAX_HOSTS + 1;
 	lock_lease_encode(&l, 200, blk, 512);
 	assert_int_equal(dec_lease(blk, 512), LOCK_E_CORRUPT);
+	sample_slot(&s);
+	s.fenced_by = LOCK_MAX_HOSTS + 1;
+	lock_slot_encode(&s, blk, 512);
+	assert_int_equal(dec_slot(blk, 512), LOCK_E_CORRUPT);
+	sample_lease(&l);
+	l.mig_dst = 1000;
+	lock_lease_encode(&l, 200, blk, 512);
+	assert_int_equal(dec_lease(blk, 512), LOCK_E_CORRUPT);
 	sample_lease(&l);
 	lock_lease_encode(&l, 200, blk, 512);
 	memset(blk + 16, 'x', LOCK_NAME_MAX);	/* unterminated name */
