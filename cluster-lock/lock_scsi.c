@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 #include "common/byteorder.h"
@@ -301,6 +302,17 @@ static int path_send(struct lock_lun *l, struct lock_path *p, struct lock_cmd *c
 	return rc;
 }
 
+/* A unit attention is resent at once; BUSY, TASK SET FULL and NOT READY
+ * after a short pause that grows with the attempts (5 ms, 10 ms, ...). */
+static void backoff(const struct lock_lun *l, int attempt)
+{
+	if (l->sense.status == SCSI_STATUS_CHECK_CONDITION &&
+	    l->sense.key == SCSI_SENSE_UNIT_ATTENTION)
+		return;
+	struct timespec ts = { 0, 5000000L * attempt };
+	nanosleep(&ts, NULL);
+}
+
 static bool lost_in_flight(int rc)
 {
 	return rc == -ETIMEDOUT || rc == -ECONNRESET;
@@ -315,8 +327,10 @@ static int lun_exec(struct lock_lun *l, struct lock_cmd *c)
 		int rc = path_connect(l, p);
 		if (!rc)
 			rc = path_send(l, p, c);
-		if (rc == -EAGAIN && ++again < UA_RETRIES)
+		if (rc == -EAGAIN && ++again < UA_RETRIES) {
+			backoff(l, again);
 			continue;
+		}
 		if (rc != -ENOTCONN && !lost_in_flight(rc))
 			return rc;
 		kwarn("lock: path %s (%s): %s", p->portal, p->target,
