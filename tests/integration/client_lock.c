@@ -133,6 +133,17 @@ static void scsi_pr(const char *url)
 	ok("the preempted host gets RESERVATION CONFLICT and cannot preempt back");
 	CHECK(lock_lun_unregister(b, kb) == 0 && lock_lun_has_key(a, kb) == 0, "unregister b");
 	ok("unregister");
+	/* an older incarnation of a that left without being fenced: its
+	 * registrations (name-wide and the old session's own) must go when a
+	 * registers a new key from a new session */
+	uint64_t ka2 = lock_key(0x1234, 1, 2), ka3 = lock_key(0x1234, 1, 3);
+	CHECK(lock_lun_register(a, ka2) == 0, "register a, incarnation 2");
+	lock_lun_disconnect(a);
+	CHECK(lock_lun_register(a, ka3) == 0, "register a, incarnation 3, new session");
+	CHECK(lock_lun_has_key(b, ka2) == 0 && lock_lun_has_key(b, ka3) == 1, "old key gone");
+	CHECK(name_registered(b, INI1, ka3), "name-wide registration of the new key");
+	ok("a new key replaces every registration of an older one, of any session");
+	CHECK(lock_lun_unregister(a, ka3) == 0, "cleanup");
 	lock_lun_close(a);
 	lock_lun_close(b);
 }
