@@ -24,6 +24,9 @@
  *     (LOCK_E_FENCED once the fencer's PREEMPT lands, 0 if it lost).
  *   - lock_fence returns LOCK_E_FENCED also when my own CAW/PREEMPT got
  *     RESERVATION CONFLICT because my key is gone (I lost a mutual fence).
+ *   - new: lock_ha_read_leases + lock_image_lease: one read of the lease
+ *     table for a whole status listing, without creating records
+ *     (lock_lease_get reads the table and creates a missing record).
  *   - new: lock_ha_register_vm(h, vm_lun): lock_lun_register of my key, but
  *     only after READ KEYS on the HA LUN shows my key (else LOCK_E_FENCED):
  *     prefer it to lock_lun_register for VM disks (I4 enforced here).
@@ -224,6 +227,12 @@ int lock_ha_read_header(struct lock_ha *h, struct lock_header *out);
 int lock_ha_read_all(struct lock_ha *h, struct lock_image *img);
 /* Reads the slot table only (what an observer needs every interval). */
 int lock_ha_read_slots(struct lock_ha *h, struct lock_image *img);
+/* Reads the lease table only (slots left unread). */
+int lock_ha_read_leases(struct lock_ha *h, struct lock_image *img);
+/* Index of vm's lease in an image (read_all / read_leases), or
+ * LOCK_E_NOTFOUND, or LOCK_E_CORRUPT when a corrupt lease record exists and
+ * no other matches (it might be vm's). Pure; writes nothing (for status). */
+int lock_image_lease(const struct lock_image *img, const char *vm);
 
 /* Join: reads my slot; refuses (LOCK_E_INUSE) a JOINED slot whose counter
  * still moves within watch_ms (0: 2 x hb interval); incarnation + 1;

@@ -230,6 +230,28 @@ int lock_ha_read_all(struct lock_ha *h, struct lock_image *img)
 	return rc ? rc : read_table(h, LOCK_LEASE_LBA, LOCK_MAX_LEASES, take_lease, img);
 }
 
+int lock_ha_read_leases(struct lock_ha *h, struct lock_image *img)
+{
+	image_reset(img);
+	int rc = lock_ha_hdr(h);
+	if (rc)
+		return rc;
+	img->hdr = h->hdr;
+	return read_table(h, LOCK_LEASE_LBA, LOCK_MAX_LEASES, take_lease, img);
+}
+
+int lock_image_lease(const struct lock_image *img, const char *vm)
+{
+	int corrupt = 0;
+	for (uint32_t i = 0; i < LOCK_MAX_LEASES; i++) {
+		if (img->lease_status[i] != LOCK_REC_OK)
+			corrupt++;
+		else if (vm[0] && !strcmp(img->lease[i].vm, vm))
+			return (int)i;
+	}
+	return corrupt ? LOCK_E_CORRUPT : LOCK_E_NOTFOUND;
+}
+
 /* ---- format ---- */
 static void new_header(struct lock_ha *h, struct lock_header *hdr)
 {

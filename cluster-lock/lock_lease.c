@@ -32,31 +32,27 @@ struct found {
 	struct lock_lease rec;
 };
 
-/* Scans the lease table for vm; else the first free index (*free_ix). */
+/* Looks vm up in the lease table; else the first free index (*free_ix). */
 static int scan(struct lock_ha *h, const char *vm, struct found *f, int64_t *free_ix)
 {
 	struct lock_image *img = malloc(sizeof(*img));
 	if (!img)
 		return -ENOMEM;
-	int rc = lock_ha_read_all(h, img), corrupt = 0;
-	*free_ix = -1;
-	for (uint32_t i = 0; !rc && i < LOCK_MAX_LEASES; i++) {
-		if (img->lease_status[i] != LOCK_REC_OK) {
-			corrupt++;
-			continue;
-		}
-		if (!strcmp(img->lease[i].vm, vm)) {
-			f->index = i;
-			f->rec = img->lease[i];
-			lock_lease_encode(&f->rec, i, f->blk, h->bs);
-			free(img);
-			return 0;
-		}
-		if (!img->lease[i].vm[0] && *free_ix < 0)
-			*free_ix = i;
+	int rc = lock_ha_read_leases(h, img);
+	if (!rc)
+		rc = lock_image_lease(img, vm);
+	if (rc >= 0) {
+		f->index = (uint32_t)rc;
+		f->rec = img->lease[rc];
+		lock_lease_encode(&f->rec, f->index, f->blk, h->bs);
+		rc = 0;
 	}
+	*free_ix = -1;
+	for (uint32_t i = 0; rc == LOCK_E_NOTFOUND && *free_ix < 0 && i < LOCK_MAX_LEASES; i++)
+		if (img->lease_status[i] == LOCK_REC_OK && !img->lease[i].vm[0])
+			*free_ix = i;
 	free(img);
-	return rc ? rc : (corrupt ? LOCK_E_CORRUPT : LOCK_E_NOTFOUND);
+	return rc;
 }
 
 static int claim(struct lock_ha *h, const char *vm, uint32_t index)

@@ -217,6 +217,26 @@ static void test_takeover_needs_fenced(void **state)
 	assert_int_equal(l.fence_epoch, 3);
 }
 
+/* The status listing's lookup: read-only, no record created. */
+static void test_image_lookup(void **state)
+{
+	static struct lock_image img;
+	struct lock_lease l;
+	assert_int_equal(lock_lease_acquire(&hv[1].h, "a", UINT64_MAX, &l), 0);
+	assert_int_equal(lock_lease_acquire(&hv[2].h, "b", UINT64_MAX, &l), 0);
+	int before = disk.caw_executed;
+	assert_int_equal(lock_ha_read_leases(&hv[3].h, &img), 0);
+	assert_int_equal(lock_image_lease(&img, "b"), 1);
+	assert_int_equal(img.lease[1].owner, 2);
+	assert_int_equal(lock_image_lease(&img, "zz"), LOCK_E_NOTFOUND);
+	assert_int_equal(lock_image_lease(&img, ""), LOCK_E_NOTFOUND);
+	img.lease_status[5] = LOCK_REC_CORRUPT;
+	assert_int_equal(lock_image_lease(&img, "zz"), LOCK_E_CORRUPT);
+	assert_int_equal(lock_image_lease(&img, "a"), 0);
+	assert_int_equal(disk.caw_executed, before);
+	assert_int_equal(img.slot_status[1], LOCK_REC_UNREAD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +249,7 @@ int main(void)
 		cmocka_unit_test_setup(test_migration_window, setup),
 		cmocka_unit_test_setup(test_corrupt, setup),
 		cmocka_unit_test_setup(test_takeover_needs_fenced, setup),
+		cmocka_unit_test_setup(test_image_lookup, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
