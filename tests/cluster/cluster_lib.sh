@@ -87,7 +87,7 @@ cl_config() {
       echo "[vm vm$i]"; echo "disks = $(cl_url $(( ${CL_VM_BASE:-0} + i )))"
       echo "qemu = -accel tcg -m 128 -nographic -monitor none -nic none -no-reboot" \
            "-kernel $CL_KERNEL -initrd $CL_INITRD" \
-           "-append \"console=ttyS0 quiet panic=-1 no_timer_check kura.mode=cluster kura.pause=${CL_PAUSE:-200}\""
+           "-append \"console=ttyS0 quiet panic=-1 no_timer_check kura.mode=cluster kura.pause=${CL_PAUSE:-200}${CL_APPEND:+ $CL_APPEND}\""
       echo "ha = yes"
       for kv in "$@"; do case $kv in vm.*) kv=${kv#vm.}; echo "${kv%%=*} = ${kv#*=}" ;; esac; done
     done

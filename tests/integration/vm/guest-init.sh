@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: Apache-2.0
 # /init of the kura test guest (see build-guest.sh). Loads the virtio modules,
 # then loops over /dev/vda: iteration N writes a 64 KiB block whose every
 # 64-byte line names N and the block (O_DIRECT, then fsync = FLUSH), reads it
@@ -19,7 +20,8 @@
 #   KURA-CW tag T seq N blk K ok          (durable and verified)
 #   KURA-CW tag T seq N blk K FAIL <step>  (e.g. RESERVATION CONFLICT: the
 #                                           guest keeps trying, never powers off)
-# Default B = 1024 (4 MiB); kura.pause=MS between writes (default 100).
+# Default B = 1024 (4 MiB); kura.pause=MS between writes (default 100);
+# kura.base=OFF fixes OFF (two boots then write the same blocks).
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
@@ -41,6 +43,7 @@ cluster_writer() {
   grep -q kura.blocks= /proc/cmdline || BLOCKS=1024
   [ -n "$TAG" ] || TAG=$(cut -c1-8 /proc/sys/kernel/random/boot_id)
   base=$(( 0x$(echo "$TAG" | md5sum | cut -c1-6) % BLOCKS ))
+  [ -n "$BASE" ] && base=$BASE
   echo "KURA-CW ready tag $TAG blocks $BLOCKS off $base"
   n=1
   while [ "$ITERS" = 0 ] || [ $n -le "$ITERS" ]; do
@@ -76,12 +79,13 @@ for a in $(cat /proc/cmdline); do
     kura.iters=*) ITERS=${a#kura.iters=} ;;
   esac
 done
-MODE=disk; TAG=""; PAUSE=100
+MODE=disk; TAG=""; PAUSE=100; BASE=""
 for a in $(cat /proc/cmdline); do
   case $a in
     kura.mode=*) MODE=${a#kura.mode=} ;;
     kura.tag=*) TAG=${a#kura.tag=} ;;
     kura.pause=*) PAUSE=${a#kura.pause=} ;;
+    kura.base=*) BASE=${a#kura.base=} ;;
   esac
 done
 [ "$MODE" = cluster ] && cluster_writer
