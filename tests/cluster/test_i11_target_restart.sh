@@ -9,7 +9,9 @@
 #   - hv1's QEMU alone is resumed (its daemon stays frozen, so nothing kills
 #     it): its guest reconnects, and not one of its writes lands (the blocks
 #     carrying its tag are those there at the fence), no verified write;
-#   - hv2's guest writes on after the restart (hv2's registration survived);
+#   - hv2's guest writes on after the restart (hv2's registration survived),
+#     and hv2 stays joined: the power-on unit attentions every session gets
+#     after the restart are consumed, not taken for a fence (I9);
 #   - hv1's daemon, resumed last, reports itself fenced and kills its QEMU.
 source "$(dirname "$0")/cluster_lib.sh"
 cl_init i11
@@ -41,6 +43,8 @@ A_OK=$(cl_writes "$A_CON")
 kill -CONT "$A_QEMU"
 sleep 8
 check "hv2's guest writes after the restart" cl_wait_writes hv2 vm1 3 60
+check "hv2 still joined after the restart (its unit attentions consumed, I9)" \
+  bash -c "\"$LOCKCTL\" -c '$CONF' dump | grep -q '^host 2 hv2: joined'"
 cl_lun_scan 1 | awk -v t="$A_TAG" '$1 == t' | sort >"$CL_D/a_after"
 NEW=$(comm -13 "$CL_D/a_at_fence" "$CL_D/a_after" | wc -l)
 check "no write of the fenced guest landed after the target restart ($NEW)" [ "$NEW" = 0 ]
