@@ -25,7 +25,9 @@ cl_init() {
   [ -x "$LOCKD" ] && [ -x "$LOCKCTL" ] || skip "kura-lockd / kura-lockctl not built"
   need_cmd qemu-system-x86_64 python3 qemu-img
   local g rc
-  g=$("$CL_HERE/../integration/vm/build-guest.sh" 2>"$IT_DIR/build-guest.log"); rc=$?
+  # one build at a time: parallel tests would race on a first download
+  g=$(flock "${TMPDIR:-/tmp}/kura-build-guest.lock" "$CL_HERE/../integration/vm/build-guest.sh" \
+        2>"$IT_DIR/build-guest.log"); rc=$?
   [ $rc -eq 77 ] && skip "cannot build the guest: $(grep build-guest: "$IT_DIR/build-guest.log" | tail -1)"
   [ $rc -eq 0 ] || { cat "$IT_DIR/build-guest.log"; die "vm/build-guest.sh failed ($rc)"; }
   CL_KERNEL=$(echo "$g" | sed -n 's/^KERNEL=//p'); CL_INITRD=$(echo "$g" | sed -n 's/^INITRD=//p')
