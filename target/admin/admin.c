@@ -30,7 +30,7 @@
 
 /* ---- output helpers ---- */
 struct admin {
-	struct tgt_config *cfg;
+	struct tgt_model *m;
 	struct tgt_server *srv;
 };
 
@@ -54,7 +54,7 @@ static const char *sep(int i) { return i ? "," : ""; }
 /* ---- list ---- */
 static int list_targets(struct admin *a, FILE *f, bool json)
 {
-	const struct tgt_config *c = a->cfg;
+	const struct tgt_model *c = a->m;
 	fputs(json ? "[" : "", f);
 	for (int i = 0; i < c->n_targets; i++) {
 		const struct tgt_target *t = &c->targets[i];
@@ -80,7 +80,7 @@ static int list_targets(struct admin *a, FILE *f, bool json)
 
 static int list_portals(struct admin *a, FILE *f, bool json)
 {
-	const struct tgt_config *c = a->cfg;
+	const struct tgt_config *c = a->m->conf;
 	fputs(json ? "[" : "", f);
 	for (int i = 0; i < c->n_portals; i++) {
 		const struct tgt_portal *p = &c->portals[i];
@@ -101,13 +101,14 @@ static int list_portals(struct admin *a, FILE *f, bool json)
 
 static int list_luns(struct admin *a, FILE *f, bool json)
 {
-	const struct tgt_config *c = a->cfg;
+	const struct tgt_model *c = a->m;
 	int n = 0;
 	fputs(json ? "[" : "", f);
 	for (int i = 0; i < c->n_targets; i++)
 		for (int k = 0; k < c->targets[i].n_luns; k++) {
-			const struct tgt_lun_conf *l = &c->targets[i].luns[k];
-			uint64_t blocks = l->lu ? scsi_lu_size_blocks(l->lu) : 0;
+			const struct tgt_lun *ml = &c->targets[i].luns[k];
+			const struct tgt_lun_conf *l = &ml->c;
+			uint64_t blocks = ml->lu ? scsi_lu_size_blocks(ml->lu) : 0;
 			const char *path = l->backend.path ? l->backend.path : "";
 			if (json) {
 				fprintf(f, "%s{\"target\":", sep(n));
@@ -197,9 +198,9 @@ static int cmd_list(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 static struct scsi_lu *find_lu(struct admin *a, const char *iqn, uint64_t n, const char **why)
 {
 	const struct tgt_target *t = NULL;
-	for (int i = 0; i < a->cfg->n_targets && !t; i++)
-		if (!strcmp(a->cfg->targets[i].iqn, iqn))
-			t = &a->cfg->targets[i];
+	for (int i = 0; i < a->m->n_targets && !t; i++)
+		if (!strcmp(a->m->targets[i].iqn, iqn))
+			t = &a->m->targets[i];
 	*why = "no such target";
 	if (!t)
 		return NULL;
@@ -305,37 +306,37 @@ static int cmd_alua_set(struct admin *a, const struct admin_cmd *c, FILE *f, con
 
 static int cmd_acl(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	return admin_live_acl(a->cfg, a->srv, c, f, why);
+	return admin_live_acl(a->m, a->srv, c, f, why);
 }
 
 static int cmd_chap(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	return admin_live_chap(a->cfg, c, f, why);
+	return admin_live_chap(a->m, c, f, why);
 }
 
 static int cmd_lun(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	return admin_live_lun(a->cfg, a->srv, c, f, why);
+	return admin_live_lun(a->m, a->srv, c, f, why);
 }
 
 static int cmd_raid(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	return admin_storage_raid(a->cfg, c, f, why);
+	return admin_storage_raid(a->m, c, f, why);
 }
 
 static int cmd_pool(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	return admin_storage_pool(a->cfg, c, f, why);
+	return admin_storage_pool(a->m, c, f, why);
 }
 
 static int cmd_volume(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	return admin_storage_volume(a->cfg, c, f, why);
+	return admin_storage_volume(a->m, c, f, why);
 }
 
 static int cmd_copy(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	return admin_storage_copy(a->cfg, c, f, why);
+	return admin_storage_copy(a->m, c, f, why);
 }
 
 typedef int (*admin_handler)(struct admin *, const struct admin_cmd *, FILE *, const char **);
@@ -450,15 +451,15 @@ static int bind_socket(struct tgt_admin *ad, char *err, size_t errlen)
 	return ad->lfd < 0 ? ad->lfd : 0;
 }
 
-int tgt_admin_start(struct tgt_config *cfg, struct tgt_server *srv, const char *path,
+int tgt_admin_start(struct tgt_model *m, struct tgt_server *srv, const char *path,
 		    struct tgt_admin **out, char *err, size_t errlen)
 {
 	struct tgt_admin *ad = calloc(1, sizeof(*ad));
 	if (!ad)
 		return -ENOMEM;
-	ad->a = (struct admin){ cfg, srv };
+	ad->a = (struct admin){ m, srv };
 	int n = path ? snprintf(ad->path, sizeof(ad->path), "%s", path)
-		     : snprintf(ad->path, sizeof(ad->path), "%s/kura-targetd.sock", cfg->data_dir);
+		     : snprintf(ad->path, sizeof(ad->path), "%s/kura-targetd.sock", m->conf->data_dir);
 	int r = n >= (int)sizeof(ad->path) ? -ENAMETOOLONG : 0;
 	if (r < 0)
 		snprintf(err, errlen, "admin socket path too long");

@@ -70,7 +70,7 @@
 
 struct tgt_admin;
 /* Bind path (NULL => <data_dir>/kura-targetd.sock) and serve it on a thread. */
-int tgt_admin_start(struct tgt_config *cfg, struct tgt_server *srv, const char *path,
+int tgt_admin_start(struct tgt_model *m, struct tgt_server *srv, const char *path,
 		    struct tgt_admin **out, char *err, size_t errlen);
 void tgt_admin_stop(struct tgt_admin *a);
 #endif

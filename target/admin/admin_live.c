@@ -10,8 +10,8 @@
  * tgt_config_load() — a change that would make the file invalid is refused
  * with the parser's reason — then renamed over the file and the directory
  * fsync'ed. Only then does the running target take the target's new acl /
- * chap_in arrays from the parsed copy, swapped in under cfg->live_lock; the
- * old arrays are retired (kept until tgt_config_free) because a login in
+ * chap_in arrays from the parsed copy, swapped in under m->live_lock; the
+ * old arrays are retired (kept until tgt_model_close) because a login in
  * progress may still use them.
  *
  * Started without -c FILE, the text edited is an in-memory copy of the
@@ -44,7 +44,7 @@
 #define LIVE_ERR_MAX 1200     /* a reason is cut to this, as it always was */
 
 struct live_ctx {
-	struct tgt_config *cfg;
+	struct tgt_model *m;
 	struct tgt_target *t;
 	struct conf_buf text;      /* current text, then the new one */
 	char dir[4096];
@@ -53,33 +53,34 @@ struct live_ctx {
 	size_t errlen;             /* buffer (admin_cmd.msg), LIVE_ERR_MAX bytes of it */
 	/* lun add / remove, raid / pool edits: run before the new text is installed
 	 * (may refuse) and after (r = outcome); NULL => acl / chap: tgt_model_set_access(). */
-	int (*prepare)(struct live_ctx *x, struct tgt_target *nt, const char **why);
+	int (*prepare)(struct live_ctx *x, const struct tgt_target_conf *nt, const char **why);
 	/* (x->t is NULL for a [raid] / [pool] change: nt is then NULL too) */
-	void (*finish)(struct live_ctx *x, struct tgt_target *nt, int r);
+	void (*finish)(struct live_ctx *x, const struct tgt_target_conf *nt, int r);
 	void *arg;
 	const struct tgt_config *parsed;   /* the new text, loaded, while prepare runs */
 };
 
 static int load_current(struct live_ctx *x)
 {
-	const char *path = x->cfg->config_path;
+	const char *path = x->m->conf->config_path;
 	if (!path[0]) {
-		snprintf(x->dir, sizeof(x->dir), "%s", x->cfg->data_dir);
+		snprintf(x->dir, sizeof(x->dir), "%s", x->m->conf->data_dir);
 		x->mode = 0600;
-		const char *s = tgt_model_text(x->cfg);
+		const char *s = tgt_model_text(x->m);
 		return conf_buf_put(&x->text, s, strlen(s));
 	}
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return -errno;
 	x->mode = st.st_mode & 07777;
-	char copy[sizeof(x->cfg->config_path)];
+	char copy[sizeof(x->m->conf->config_path)];
 	snprintf(copy, sizeof(copy), "%s", path);
 	snprintf(x->dir, sizeof(x->dir), "%s", dirname(copy));
 	return conf_read(path, &x->text);
 }
 
-static struct tgt_target *find_target(struct tgt_config *cfg, const char *iqn)
+/* A target of the parsed new text. */
+static const struct tgt_target_conf *find_target(const struct tgt_config *cfg, const char *iqn)
 {
 	for (int i = 0; i < cfg->n_targets; i++)
 		if (!strcasecmp(cfg->targets[i].iqn, iqn))
@@ -95,7 +96,7 @@ static int validate(struct live_ctx *x, const char *tmp, struct tgt_config *pars
 	*why = x->err;     /* the parser's "file:line: reason", named after the real file */
 	if (r < 0 && !strncmp(x->err, tmp, tl)) {
 		char msg[LIVE_ERR_MAX];
-		const char *name = x->cfg->config_path[0] ? x->cfg->config_path : "<embedded>";
+		const char *name = x->m->conf->config_path[0] ? x->m->conf->config_path : "<embedded>";
 		snprintf(msg, sizeof(msg), "%.*s", (int)(sizeof(msg) - 1), x->err + tl);
 		snprintf(x->err, x->errlen, "refused, the file would not parse: %.512s%.600s", name, msg);
 	}
@@ -106,12 +107,12 @@ static int validate(struct live_ctx *x, const char *tmp, struct tgt_config *pars
  * becomes the model's run-time text. */
 static int install(struct live_ctx *x, const char *tmp, const char *text, const char **why)
 {
-	if (x->cfg->config_path[0]) {
+	if (x->m->conf->config_path[0]) {
 		*why = "cannot rename the new configuration file into place";
-		return conf_install(tmp, x->cfg->config_path);
+		return conf_install(tmp, x->m->conf->config_path);
 	}
 	*why = "out of memory";
-	return tgt_model_set_text(x->cfg, text);
+	return tgt_model_set_text(x->m, text);
 }
 
 /* Write, validate, prepare (may refuse), install, then apply to the model:
@@ -128,7 +129,7 @@ static int commit(struct live_ctx *x, const struct conf_buf *next, const char **
 	}
 	r = validate(x, tmp, parsed, why);
 	bool loaded = r == 0;
-	struct tgt_target *nt = loaded && x->t ? find_target(parsed, x->t->iqn) : NULL;
+	const struct tgt_target_conf *nt = loaded && x->t ? find_target(parsed, x->t->iqn) : NULL;
 	if (loaded && x->t && !nt) {
 		*why = "the change would remove the target";
 		r = -EINVAL;
@@ -142,28 +143,28 @@ static int commit(struct live_ctx *x, const struct conf_buf *next, const char **
 	unlink(tmp);   /* already gone after the rename */
 	if (x->finish && (loaded || r < 0))
 		x->finish(x, nt, r);
-	else if (r == 0)
-		tgt_model_set_access(x->cfg, x->t, nt);
+	else if (r == 0 && (r = tgt_model_set_access(x->m, x->t, nt)) < 0)
+		*why = "out of memory";
 	if (loaded)
 		tgt_config_free(parsed);
 	free(parsed);
 	return r;
 }
 
-/* A change of cfg for request c (whose buffer takes the reasons). */
-static void live_init(struct live_ctx *x, struct tgt_config *cfg, const struct admin_cmd *c)
+/* A change of m for request c (whose buffer takes the reasons). */
+static void live_init(struct live_ctx *x, struct tgt_model *m, const struct admin_cmd *c)
 {
-	*x = (struct live_ctx){ .cfg = cfg, .err = c->msg,
+	*x = (struct live_ctx){ .m = m, .err = c->msg,
 				.errlen = c->msglen < LIVE_ERR_MAX ? c->msglen : LIVE_ERR_MAX };
 }
 
 /* Edit, commit and tell the administrator where the change lives. */
-static int change(struct tgt_config *cfg, const struct conf_edit *ed, const struct admin_cmd *c, FILE *f,
+static int change(struct tgt_model *m, const struct conf_edit *ed, const struct admin_cmd *c, FILE *f,
 		  const char **why)
 {
 	struct live_ctx x;
-	live_init(&x, cfg, c);
-	x.t = find_target(cfg, ed->name);
+	live_init(&x, m, c);
+	x.t = tgt_model_find_target(m, ed->name);
 	*why = "no such target";
 	if (!x.t)
 		return -ENOENT;
@@ -180,21 +181,21 @@ static int change(struct tgt_config *cfg, const struct conf_edit *ed, const stru
 		r = commit(&x, &next, why);
 	conf_buf_free(&next);
 	conf_buf_free(&x.text);
-	if (r == 0 && cfg->config_path[0])
-		fprintf(f, "saved to %s\n", cfg->config_path);
+	if (r == 0 && m->conf->config_path[0])
+		fprintf(f, "saved to %s\n", m->conf->config_path);
 	else if (r == 0)
 		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE); "
 		      "the change is lost when it stops\n", f);
 	return r;
 }
 
-int admin_live_acl(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
+int admin_live_acl(struct tgt_model *m, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
 		   const char **why)
 {
 	bool add = c->op == ADMIN_ACL_ADD;
 	struct conf_edit ed = { .op = add ? CONF_LINE_ADD : CONF_LINE_DROP, .kind = "target", .name = c->iqn,
 				.key = "allow", .value = c->argv[3] };
-	int r = change(cfg, &ed, c, f, why);
+	int r = change(m, &ed, c, f, why);
 	if (r == 0)
 		kinfo("admin: %s initiator %s %s the ACL of %s", add ? "added" : "removed", ed.value,
 		      add ? "to" : "from", c->argv[2]);
@@ -210,7 +211,7 @@ int admin_live_acl(struct tgt_config *cfg, struct tgt_server *srv, const struct 
 
 /* chap add IQN USER SECRET | chap remove IQN USER. The secret arrives on the
  * socket (kura-targetctl read it from a file or stdin) and is never logged. */
-int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+int admin_live_chap(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	bool add = c->op == ADMIN_CHAP_ADD;
 	const char *user = c->user;
@@ -222,7 +223,7 @@ int admin_live_chap(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, 
 	/* a remove drops the chap / chap_file lines of USER ("USER:" prefix) */
 	struct conf_edit ed = { .op = add ? CONF_LINE_ADD : CONF_LINE_DROP, .kind = "target", .name = c->iqn,
 				.key = "chap", .alias = "chap_file", .value = value, .prefix = true };
-	int r = change(cfg, &ed, c, f, why);
+	int r = change(m, &ed, c, f, why);
 	explicit_bzero(value, sizeof(value));
 	if (r == 0)
 		kinfo("admin: %s CHAP user %s %s %s", add ? "added" : "removed", user, add ? "to" : "from",
@@ -244,10 +245,10 @@ struct lun_change {
 	char section[ADMIN_LUN_SECTION_MAX];   /* add: the text of the new section */
 	bool published;           /* add: the LU is in the map */
 	struct tgt_server *srv;
-	struct tgt_config *cfg;
+	struct tgt_model *m;
 };
 
-static struct tgt_lun_conf *find_lun(struct tgt_target *t, uint64_t lun)
+static const struct tgt_lun_conf *find_lun(const struct tgt_target_conf *t, uint64_t lun)
 {
 	for (int i = 0; t && i < t->n_luns; i++)
 		if (t->luns[i].lun == lun)
@@ -275,28 +276,28 @@ static int lun_drain_destroy(struct lun_change *lc, struct tgt_target *t, FILE *
 			fprintf(f, "LUN %llu unpublished, but tasks are still in flight: its backend stays open\n",
 				(unsigned long long)lc->lun);
 	} else {
-		tgt_model_destroy_lu(lc->cfg, t, lu);
+		tgt_model_destroy_lu(lc->m, t, lu);
 	}
 	tgt_model_forget_lun(t, lc->lun);
 	return 0;
 }
 
-static int lun_prepare(struct live_ctx *x, struct tgt_target *nt, const char **why)
+static int lun_prepare(struct live_ctx *x, const struct tgt_target_conf *nt, const char **why)
 {
 	struct lun_change *lc = x->arg;
 	if (!lc->add)
 		return 0;
-	struct tgt_lun_conf *l = find_lun(nt, lc->lun);
+	const struct tgt_lun_conf *l = find_lun(nt, lc->lun);
 	*why = "the new [lun] section did not parse as expected";
 	if (!l)
 		return -EINVAL;
-	int r = tgt_model_add_lun(x->cfg, x->t, l, x->err, x->errlen);
+	int r = tgt_model_add_lun(x->m, x->t, l, x->err, x->errlen);
 	*why = x->err;
 	lc->published = r == 0;
 	return r;
 }
 
-static void lun_finish(struct live_ctx *x, struct tgt_target *nt, int r)
+static void lun_finish(struct live_ctx *x, const struct tgt_target_conf *nt, int r)
 {
 	struct lun_change *lc = x->arg;
 	(void)nt;
@@ -339,7 +340,7 @@ static int lun_check_remove(struct lun_change *lc, struct tgt_target *t, const c
 
 static int lun_check(struct live_ctx *x, struct lun_change *lc, const char **why)
 {
-	x->t = find_target(x->cfg, lc->iqn);
+	x->t = tgt_model_find_target(x->m, lc->iqn);
 	*why = "no such target";
 	if (!x->t)
 		return -ENOENT;
@@ -350,13 +351,13 @@ static int lun_check(struct live_ctx *x, struct lun_change *lc, const char **why
 	return lun_check_remove(lc, x->t, why);
 }
 
-int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
+int admin_live_lun(struct tgt_model *m, struct tgt_server *srv, const struct admin_cmd *c, FILE *f,
 		   const char **why)
 {
 	struct live_ctx x;
 	struct lun_change lc = { .add = c->op == ADMIN_LUN_ADD, .force = c->force, .lun = c->lun, .iqn = c->iqn,
-				 .srv = srv, .cfg = cfg };
-	live_init(&x, cfg, c);
+				 .srv = srv, .m = m };
+	live_init(&x, m, c);
 	x.prepare = lun_prepare;
 	x.finish = lun_finish;
 	x.arg = &lc;
@@ -379,8 +380,8 @@ int admin_live_lun(struct tgt_config *cfg, struct tgt_server *srv, const struct 
 	if (r < 0)
 		return r;
 	kinfo("admin: %s LUN %llu of %s", lc.add ? "added" : "removed", (unsigned long long)lc.lun, lc.iqn);
-	if (cfg->config_path[0])
-		fprintf(f, "saved to %s\n", cfg->config_path);
+	if (m->conf->config_path[0])
+		fprintf(f, "saved to %s\n", m->conf->config_path);
 	else
 		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE); "
 		      "the change is lost when it stops\n", f);
@@ -398,7 +399,7 @@ struct sect_change {
 	void *arg;
 };
 
-static int sect_prepare(struct live_ctx *x, struct tgt_target *nt, const char **why)
+static int sect_prepare(struct live_ctx *x, const struct tgt_target_conf *nt, const char **why)
 {
 	struct sect_change *sc = x->arg;
 	(void)nt;
@@ -408,15 +409,15 @@ static int sect_prepare(struct live_ctx *x, struct tgt_target *nt, const char **
 	return r;
 }
 
-static void sect_finish(struct live_ctx *x, struct tgt_target *nt, int r)
+static void sect_finish(struct live_ctx *x, const struct tgt_target_conf *nt, int r)
 {
 	(void)x, (void)nt, (void)r;    /* nothing to adopt: apply() changed the running storage */
 }
 
-static int sect_change_run(struct tgt_config *cfg, struct sect_change *sc, const struct admin_cmd *c, FILE *f,
+static int sect_change_run(struct tgt_model *m, struct sect_change *sc, const struct admin_cmd *c, FILE *f,
 			   const char **why);
 
-int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char *name, const char *key,
+int admin_live_section_key(struct tgt_model *m, const char *kind, const char *name, const char *key,
 			   const char *value, bool append, admin_apply_fn apply, void *arg,
 			   const struct admin_cmd *c, FILE *f, const char **why)
 {
@@ -425,29 +426,29 @@ int admin_live_section_key(struct tgt_config *cfg, const char *kind, const char 
 	*why = "a value cannot hold ',', ';', '#', '[' or ']'";
 	if (strpbrk(value, ",;#[]"))
 		return -EINVAL;
-	return sect_change_run(cfg, &sc, c, f, why);
+	return sect_change_run(m, &sc, c, f, why);
 }
 
-int admin_live_section_drop(struct tgt_config *cfg, const char *kind, const char *name, const char *path,
+int admin_live_section_drop(struct tgt_model *m, const char *kind, const char *name, const char *path,
 			    admin_apply_fn apply, void *arg, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct sect_change sc = { { .op = CONF_ITEM_DROP, .kind = kind, .name = name, .value = path,
-				    .data_dir = cfg->data_dir }, apply, arg };
-	return sect_change_run(cfg, &sc, c, f, why);
+				    .data_dir = m->conf->data_dir }, apply, arg };
+	return sect_change_run(m, &sc, c, f, why);
 }
 
-int admin_live_add_section(struct tgt_config *cfg, const char *section, admin_apply_fn apply, void *arg,
+int admin_live_add_section(struct tgt_model *m, const char *section, admin_apply_fn apply, void *arg,
 			   const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct sect_change sc = { { .op = CONF_SECTION_ADD, .section = section }, apply, arg };
-	return sect_change_run(cfg, &sc, c, f, why);
+	return sect_change_run(m, &sc, c, f, why);
 }
 
-static int sect_change_run(struct tgt_config *cfg, struct sect_change *sc, const struct admin_cmd *c, FILE *f,
+static int sect_change_run(struct tgt_model *m, struct sect_change *sc, const struct admin_cmd *c, FILE *f,
 			   const char **why)
 {
 	struct live_ctx x;
-	live_init(&x, cfg, c);
+	live_init(&x, m, c);
 	x.prepare = sect_prepare;
 	x.finish = sect_finish;
 	x.arg = sc;
@@ -460,8 +461,8 @@ static int sect_change_run(struct tgt_config *cfg, struct sect_change *sc, const
 		r = commit(&x, &next, why);
 	conf_buf_free(&next);
 	conf_buf_free(&x.text);
-	if (r == 0 && cfg->config_path[0])
-		fprintf(f, "saved to %s\n", cfg->config_path);
+	if (r == 0 && m->conf->config_path[0])
+		fprintf(f, "saved to %s\n", m->conf->config_path);
 	else if (r == 0)
 		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE)\n", f);
 	return r;

@@ -40,19 +40,19 @@ static const char *member_state(const struct lun_raid_status *st, int i)
 
 static const char *tf(bool b) { return b ? "true" : "false"; }
 
-static int find_raid(const struct tgt_config *cfg, const char *name, const char **why)
+static int find_raid(const struct tgt_model *m, const char *name, const char **why)
 {
-	for (int i = 0; i < cfg->stack.n_raids; i++)
-		if (!strcmp(cfg->stack.raids[i].name, name))
+	for (int i = 0; i < m->stack.n_raids; i++)
+		if (!strcmp(m->stack.raids[i].name, name))
 			return i;
 	*why = "no such raid";
 	return -ENOENT;
 }
 
-static int find_pool(const struct tgt_config *cfg, const char *name, const char **why)
+static int find_pool(const struct tgt_model *m, const char *name, const char **why)
 {
-	for (int i = 0; i < cfg->stack.n_pools; i++)
-		if (!strcmp(cfg->stack.pools[i].name, name))
+	for (int i = 0; i < m->stack.n_pools; i++)
+		if (!strcmp(m->stack.pools[i].name, name))
 			return i;
 	*why = "no such pool";
 	return -ENOENT;
@@ -111,30 +111,30 @@ static void raid_json(FILE *f, const char *name, const struct tgt_raid_info *in)
 		s->scrub_pct, s->scrub_units, s->scrub_mismatches, s->scrub_repaired, s->dirty_regions);
 }
 
-static int raid_one(struct tgt_config *cfg, int idx, FILE *f, bool json, const char **why)
+static int raid_one(struct tgt_model *m, int idx, FILE *f, bool json, const char **why)
 {
 	struct tgt_raid_info in;
-	int r = tgt_storage_raid_info(cfg, idx, &in);
+	int r = tgt_storage_raid_info(m, idx, &in);
 	*why = "storage control thread not running";
 	if (r < 0)
 		return r;
-	(json ? raid_json : raid_text)(f, cfg->stack.raids[idx].name, &in);
+	(json ? raid_json : raid_text)(f, m->stack.raids[idx].name, &in);
 	return 0;
 }
 
-static int raid_status(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+static int raid_status(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	if (c->argc == 3) {
-		int i = find_raid(cfg, c->argv[2], why);
-		int r = i < 0 ? i : raid_one(cfg, i, f, c->json, why);
+		int i = find_raid(m, c->argv[2], why);
+		int r = i < 0 ? i : raid_one(m, i, f, c->json, why);
 		if (r == 0 && c->json)
 			fputc('\n', f);
 		return r;
 	}
 	fputs(c->json ? "[" : "", f);
-	for (int i = 0; i < cfg->stack.n_raids; i++) {
+	for (int i = 0; i < m->stack.n_raids; i++) {
 		fputs(c->json && i ? "," : "", f);
-		int r = raid_one(cfg, i, f, c->json, why);
+		int r = raid_one(m, i, f, c->json, why);
 		if (r < 0)
 			return r;
 	}
@@ -145,11 +145,11 @@ static int raid_status(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 /* ---- raid scrub / fail / add-spare ---- */
 
 /* Where the stopped scrub got to and what it found so far. */
-static int raid_scrub_stop(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+static int raid_scrub_stop(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct lun_raid_status st;
-	int i = find_raid(cfg, c->argv[2], why);
-	int r = i < 0 ? i : tgt_storage_raid_scrub_stop(cfg, i, &st);
+	int i = find_raid(m, c->argv[2], why);
+	int r = i < 0 ? i : tgt_storage_raid_scrub_stop(m, i, &st);
 	if (r == -ESRCH) {
 		snprintf(c->msg, admin_msg_len(c, 128), "no scrub running on %s", c->argv[2]);
 		*why = c->msg;
@@ -162,13 +162,13 @@ static int raid_scrub_stop(struct tgt_config *cfg, const struct admin_cmd *c, FI
 	return r;
 }
 
-static int raid_scrub(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+static int raid_scrub(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	bool repair = c->repair;
 	if (c->stop)
-		return raid_scrub_stop(cfg, c, f, why);
-	int i = find_raid(cfg, c->argv[2], why);
-	int r = i < 0 ? i : tgt_storage_raid_scrub(cfg, i, repair);
+		return raid_scrub_stop(m, c, f, why);
+	int i = find_raid(m, c->argv[2], why);
+	int r = i < 0 ? i : tgt_storage_raid_scrub(m, i, repair);
 	if (r == -EBUSY)
 		*why = "a resync, rebuild or scrub is running; try again when it has finished";
 	else if (r == -ENODEV)
@@ -178,11 +178,11 @@ static int raid_scrub(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f
 	return r;
 }
 
-static int raid_fail(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+static int raid_fail(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	long role = (long)c->num;
-	int i = find_raid(cfg, c->argv[2], why);
-	int r = i < 0 ? i : tgt_storage_raid_fail(cfg, i, (int)role);
+	int i = find_raid(m, c->argv[2], why);
+	int r = i < 0 ? i : tgt_storage_raid_fail(m, i, (int)role);
 	if (r == -EINVAL)
 		*why = "no such role";
 	else if (r == -EALREADY)
@@ -195,7 +195,7 @@ static int raid_fail(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f,
 }
 
 struct spare_arg {
-	struct tgt_config *cfg;
+	struct tgt_model *m;
 	int idx;
 	const char *path;
 };
@@ -204,7 +204,7 @@ struct spare_arg {
 static int spare_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
 {
 	struct spare_arg *a = arg;
-	int r = tgt_storage_raid_add_spare(a->cfg, a->idx, a->path, err, errlen);
+	int r = tgt_storage_raid_add_spare(a->m, a->idx, a->path, err, errlen);
 	if (r == -ENODEV && !err[0])
 		snprintf(err, errlen, "the array is not assembled");
 	else if (r < 0 && !err[0])
@@ -214,20 +214,20 @@ static int spare_apply(void *arg, const struct tgt_config *parsed, char *err, si
 
 /* The spare is added to the array, and to the section's spares list so that
  * the next start finds it (assembly takes members and spares in any order). */
-static int raid_add_spare(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+static int raid_add_spare(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	int i = find_raid(cfg, c->argv[2], why);
+	int i = find_raid(m, c->argv[2], why);
 	if (i < 0)
 		return i;
-	struct spare_arg a = { cfg, i, c->argv[3] };
-	int r = admin_live_section_key(cfg, "raid", c->argv[2], "spares", c->argv[3], true, spare_apply, &a, c, f, why);
+	struct spare_arg a = { m, i, c->argv[3] };
+	int r = admin_live_section_key(m, "raid", c->argv[2], "spares", c->argv[3], true, spare_apply, &a, c, f, why);
 	if (r == 0)
 		fprintf(f, "spare %s added to %s\n", c->argv[3], c->argv[2]);
 	return r;
 }
 
 struct remove_arg {
-	struct tgt_config *cfg;
+	struct tgt_model *m;
 	int idx, role;
 	const char *what;
 	char path[PATH_MAX];
@@ -238,32 +238,32 @@ static int remove_apply(void *arg, const struct tgt_config *parsed, char *err, s
 {
 	struct remove_arg *a = arg;
 	char path[PATH_MAX];
-	return tgt_storage_raid_remove(a->cfg, a->idx, a->role, a->what, false, path, err, errlen);
+	return tgt_storage_raid_remove(a->m, a->idx, a->role, a->what, false, path, err, errlen);
 }
 
 /* raid remove NAME ROLE|PATH: checked and resolved to a path first, so that
  * the path can leave the section's members / spares; then removed from the
  * array (apply) before the new file is renamed into place. */
-static int raid_remove(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+static int raid_remove(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct remove_arg a;
 	char *err = c->msg;
 	size_t errlen = admin_msg_len(c, PATH_MAX + 128);
-	int i = find_raid(cfg, c->argv[2], why);
+	int i = find_raid(m, c->argv[2], why);
 	if (i < 0)
 		return i;
 	const char *w = c->argv[3];
-	a = (struct remove_arg){ .cfg = cfg, .idx = i, .role = -1, .what = w };
+	a = (struct remove_arg){ .m = m, .idx = i, .role = -1, .what = w };
 	if (strspn(w, "0123456789") == strlen(w))
 		a.role = strlen(w) < 4 ? atoi(w) : LUN_RAID_MAX_MEMBERS;
 	err[0] = '\0';
-	int r = tgt_storage_raid_remove(cfg, i, a.role, w, true, a.path, err, errlen);
+	int r = tgt_storage_raid_remove(m, i, a.role, w, true, a.path, err, errlen);
 	*why = err[0] ? err : r == -ENODEV ? "the array is not assembled" : strerror(-r);
 	if (r < 0)
 		return r;
 	if (a.role < 0)
 		a.what = a.path;
-	r = admin_live_section_drop(cfg, "raid", c->argv[2], a.path, remove_apply, &a, c, f, why);
+	r = admin_live_section_drop(m, "raid", c->argv[2], a.path, remove_apply, &a, c, f, why);
 	if (r == 0 && a.role >= 0)
 		fprintf(f, "role %d of %s removed (%s)\n", a.role, c->argv[2], a.path);
 	else if (r == 0)
@@ -277,7 +277,7 @@ static int raid_remove(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
  * thread (new arrays and pools only), then the file is renamed into place. */
 
 struct add_arg {
-	struct tgt_config *cfg;
+	struct tgt_model *m;
 	const char *name;
 	bool pool;
 };
@@ -285,7 +285,7 @@ struct add_arg {
 static int add_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
 {
 	struct add_arg *a = arg;
-	return parsed ? tgt_storage_add(a->cfg, parsed, a->pool, a->name, err, errlen) : -EINVAL;
+	return parsed ? tgt_storage_add(a->m, parsed, a->pool, a->name, err, errlen) : -EINVAL;
 }
 
 /* "key=value" words from argv[from] into "KEY = value" lines (keys[k][0] is
@@ -315,22 +315,22 @@ static bool has_word(const struct admin_cmd *c, int from, const char *prefix)
 	return false;
 }
 
-static int add_storage(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char *sect, bool pool,
+static int add_storage(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char *sect, bool pool,
 		       const char **why)
 {
-	struct add_arg a = { cfg, c->argv[2], pool };
-	int r = admin_live_add_section(cfg, sect, add_apply, &a, c, f, why);
+	struct add_arg a = { m, c->argv[2], pool };
+	int r = admin_live_add_section(m, sect, add_apply, &a, c, f, why);
 	if (r == 0)
 		fprintf(f, "%s %s created\n", pool ? "pool" : "raid", c->argv[2]);
 	return r;
 }
 
-static int raid_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+static int raid_create(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	static const char *const keys[][2] = { { "level", "level" }, { "members", "members" },
 		{ "member_size", "member_size" }, { "chunk", "chunk" } };
 	char sect[ADMIN_MAX_LINE + 128];
-	if (find_raid(cfg, c->argv[2], why) >= 0) {
+	if (find_raid(m, c->argv[2], why) >= 0) {
 		*why = "the array exists";
 		return -EEXIST;
 	}
@@ -339,20 +339,20 @@ static int raid_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 	    len + 16 >= sizeof(sect))
 		return -EINVAL;
 	snprintf(sect + len, sizeof(sect) - len, "create = yes\n");
-	return add_storage(cfg, c, f, sect, false, why);
+	return add_storage(m, c, f, sect, false, why);
 }
 
 /* raid ... requests, decoded by admin_parse.c (which also checked the words
  * that need no lookup). */
-int admin_storage_raid(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+int admin_storage_raid(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	switch (c->op) {
-	case ADMIN_RAID_STATUS: return raid_status(cfg, c, f, why);
-	case ADMIN_RAID_SCRUB: return raid_scrub(cfg, c, f, why);
-	case ADMIN_RAID_FAIL: return raid_fail(cfg, c, f, why);
-	case ADMIN_RAID_ADD_SPARE: return raid_add_spare(cfg, c, f, why);
-	case ADMIN_RAID_REMOVE: return raid_remove(cfg, c, f, why);
-	case ADMIN_RAID_CREATE: return raid_create(cfg, c, f, why);
+	case ADMIN_RAID_STATUS: return raid_status(m, c, f, why);
+	case ADMIN_RAID_SCRUB: return raid_scrub(m, c, f, why);
+	case ADMIN_RAID_FAIL: return raid_fail(m, c, f, why);
+	case ADMIN_RAID_ADD_SPARE: return raid_add_spare(m, c, f, why);
+	case ADMIN_RAID_REMOVE: return raid_remove(m, c, f, why);
+	case ADMIN_RAID_CREATE: return raid_create(m, c, f, why);
 	default: return -EINVAL;
 	}
 }
@@ -387,16 +387,16 @@ static void pool_out(FILE *f, const char *name, const struct tgt_pool_info *in, 
 	}
 }
 
-static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why);
+static int pool_grow(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why);
 
 /* pool create NAME path=FILE [size=S] | raid=R, [chunk_size=C] [meta=M]
  * (meta defaults to NAME.meta in data_dir). */
-static int pool_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+static int pool_create(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	static const char *const keys[][2] = { { "path", "data" }, { "raid", "data" }, { "size", "size" },
 		{ "chunk_size", "chunk_size" }, { "meta", "meta" } };
 	char sect[ADMIN_MAX_LINE + 128];
-	if (find_pool(cfg, c->argv[2], why) >= 0) {
+	if (find_pool(m, c->argv[2], why) >= 0) {
 		*why = "the pool exists";
 		return -EEXIST;
 	}
@@ -406,29 +406,29 @@ static int pool_create(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 		return -EINVAL;
 	if (!has_word(c, 3, "meta="))
 		snprintf(sect + len, sizeof(sect) - len, "meta = %s.meta\n", c->argv[2]);
-	return add_storage(cfg, c, f, sect, true, why);
+	return add_storage(m, c, f, sect, true, why);
 }
 
-int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+int admin_storage_pool(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct tgt_pool_info in;
 	if (c->op == ADMIN_POOL_GROW)
-		return pool_grow(cfg, c, f, why);
+		return pool_grow(m, c, f, why);
 	if (c->op == ADMIN_POOL_CREATE)
-		return pool_create(cfg, c, f, why);
-	int from = 0, to = cfg->stack.n_pools;
-	if (c->argc == 3 && (from = find_pool(cfg, c->argv[2], why)) < 0)
+		return pool_create(m, c, f, why);
+	int from = 0, to = m->stack.n_pools;
+	if (c->argc == 3 && (from = find_pool(m, c->argv[2], why)) < 0)
 		return from;
 	to = c->argc == 3 ? from + 1 : to;
 	bool list = c->json && c->argc == 2;
 	fputs(list ? "[" : "", f);
 	for (int i = from; i < to; i++) {
-		int r = tgt_storage_pool_info(cfg, i, &in);
+		int r = tgt_storage_pool_info(m, i, &in);
 		*why = "storage control thread not running";
 		if (r < 0)
 			return r;
 		fputs(list && i ? "," : "", f);
-		pool_out(f, cfg->stack.pools[i].name, &in, c->json);
+		pool_out(f, m->stack.pools[i].name, &in, c->json);
 	}
 	fputs(list ? "]\n" : c->json ? "\n" : "", f);
 	return 0;
@@ -437,7 +437,7 @@ int admin_storage_pool(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 /* ---- pool grow ---- */
 
 struct grow_arg {
-	struct tgt_config *cfg;
+	struct tgt_model *m;
 	int idx;
 	uint64_t size, old, now;
 	bool given;               /* size= was given */
@@ -447,11 +447,11 @@ static int grow_apply(void *arg, const struct tgt_config *parsed, char *err, siz
 {
 	struct grow_arg *g = arg;
 	/* without size=, storage.c takes the file's size itself (and says so) */
-	return tgt_storage_pool_grow(g->cfg, g->idx, g->given ? g->size : 0, &g->old, &g->now, err, errlen);
+	return tgt_storage_pool_grow(g->m, g->idx, g->given ? g->size : 0, &g->old, &g->now, err, errlen);
 }
 
 /* size=S, or the data file's size when the administrator extended it. */
-static int grow_size(struct tgt_config *cfg, const struct lun_pool_conf *pc, const struct admin_cmd *c,
+static int grow_size(struct tgt_model *m, const struct lun_pool_conf *pc, const struct admin_cmd *c,
 		     uint64_t *size, const char **why)
 {
 
@@ -464,7 +464,7 @@ static int grow_size(struct tgt_config *cfg, const struct lun_pool_conf *pc, con
 		*why = "size=S: not a size (a number with optional K, M, G, T)";
 		return tgt_config_parse_size(c->argv[3] + 5, size) < 0 || !*size ? -EINVAL : 0;
 	}
-	snprintf(path, sizeof(path), "%s%s%s", pc->data[0] == '/' ? "" : cfg->data_dir,
+	snprintf(path, sizeof(path), "%s%s%s", pc->data[0] == '/' ? "" : m->conf->data_dir,
 		 pc->data[0] == '/' ? "" : "/", pc->data);
 	if (stat(path, &st) < 0) {
 		int e = errno;
@@ -476,25 +476,25 @@ static int grow_size(struct tgt_config *cfg, const struct lun_pool_conf *pc, con
 	return 0;
 }
 
-static int pool_grow(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+static int pool_grow(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	char value[32];
-	int i = find_pool(cfg, c->argv[2], why);
+	int i = find_pool(m, c->argv[2], why);
 	if (i < 0)
 		return i;
-	const struct lun_pool_conf *pc = &cfg->stack.pools[i];
+	const struct lun_pool_conf *pc = &m->stack.pools[i];
 	if (pc->data_raid >= 0) {
 		snprintf(c->msg, admin_msg_len(c, 300), "pool %s keeps its data on raid %s, and arrays cannot grow (no "
 			 "reshape): put new volumes in a new pool", pc->name, pc->data);
 		*why = c->msg;
 		return -EOPNOTSUPP;
 	}
-	struct grow_arg g = { cfg, i, 0, 0, 0, c->argc == 4 };
-	int r = grow_size(cfg, pc, c, &g.size, why);
+	struct grow_arg g = { m, i, 0, 0, 0, c->argc == 4 };
+	int r = grow_size(m, pc, c, &g.size, why);
 	if (r < 0)
 		return r;
 	snprintf(value, sizeof(value), "%llu", (unsigned long long)g.size);
-	r = admin_live_section_key(cfg, "pool", pc->name, "size", value, false, grow_apply, &g, c, f, why);
+	r = admin_live_section_key(m, "pool", pc->name, "size", value, false, grow_apply, &g, c, f, why);
 	if (r == 0)
 		fprintf(f, "pool %s grown from %llu to %llu bytes\n", pc->name, (unsigned long long)g.old,
 			(unsigned long long)g.now);
@@ -512,16 +512,17 @@ struct vol_export {
 };
 
 /* The LUNs exporting volume id of pool (t->luns: this thread's). */
-static int exports_of(const struct tgt_config *cfg, const char *pool, uint32_t id, struct vol_export *out)
+static int exports_of(const struct tgt_model *m, const char *pool, uint32_t id, struct vol_export *out)
 {
 	int n = 0;
-	for (int t = 0; t < cfg->n_targets; t++)
-		for (int k = 0; k < cfg->targets[t].n_luns; k++) {
-			const struct tgt_lun_conf *l = &cfg->targets[t].luns[k];
-			if (!l->lu || !l->stor.pool || strcmp(l->stor.pool, pool) || l->stor.volume != id)
+	for (int t = 0; t < m->n_targets; t++)
+		for (int k = 0; k < m->targets[t].n_luns; k++) {
+			const struct tgt_lun *ml = &m->targets[t].luns[k];
+			const struct tgt_lun_conf *l = &ml->c;
+			if (!ml->lu || !l->stor.pool || strcmp(l->stor.pool, pool) || l->stor.volume != id)
 				continue;
 			if (n < MAX_EXPORTS)
-				out[n] = (struct vol_export){ cfg->targets[t].iqn, l->lun, l->lu };
+				out[n] = (struct vol_export){ m->targets[t].iqn, l->lun, ml->lu };
 			n++;
 		}
 	return n < MAX_EXPORTS ? n : MAX_EXPORTS;
@@ -603,7 +604,7 @@ static void volume_out(FILE *f, const struct tgt_volume_info *v, uint32_t chunk,
 	fputs(nx ? "\n" : "-\n", f);
 }
 
-static int volume_list(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+static int volume_list(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct tgt_pool_info in;
 	struct tgt_volume_info *v = NULL;
@@ -612,18 +613,18 @@ static int volume_list(struct tgt_config *cfg, int pi, const struct admin_cmd *c
 	*why = "usage: volume list POOL [--json]";
 	if (c->argc != 3)
 		return -EINVAL;
-	int r = tgt_storage_pool_info(cfg, pi, &in);
+	int r = tgt_storage_pool_info(m, pi, &in);
 	if (r == 0 && in.failed)
 		r = -ENODEV;
 	if (r == 0)
-		r = tgt_storage_volume_list(cfg, pi, &v, &n);
+		r = tgt_storage_volume_list(m, pi, &v, &n);
 	if (r < 0) {
 		*why = r == -ENODEV ? "the pool is not open (pool status says why)" : "storage control thread not running";
 		return r;
 	}
 	fputs(c->json ? "[" : "", f);
 	for (int i = 0; i < n; i++) {
-		int nx = exports_of(cfg, cfg->stack.pools[pi].name, v[i].id, x);
+		int nx = exports_of(m, m->stack.pools[pi].name, v[i].id, x);
 		fputs(c->json && i ? "," : "", f);
 		volume_out(f, &v[i], in.st.chunk_size, x, nx, c->json);
 	}
@@ -632,12 +633,12 @@ static int volume_list(struct tgt_config *cfg, int pi, const struct admin_cmd *c
 	return 0;
 }
 
-static uint64_t volume_size(struct tgt_config *cfg, int pi, uint32_t id)
+static uint64_t volume_size(struct tgt_model *m, int pi, uint32_t id)
 {
 	struct tgt_volume_info *v = NULL;
 	int n = 0;
 	uint64_t size = 0;
-	if (tgt_storage_volume_list(cfg, pi, &v, &n) == 0)
+	if (tgt_storage_volume_list(m, pi, &v, &n) == 0)
 		for (int i = 0; i < n; i++)
 			if (v[i].id == id)
 				size = v[i].size;
@@ -656,25 +657,25 @@ static int parse_id_size(const struct admin_cmd *c, const char *usage, uint32_t 
 	return r < 0 ? r : parse_size_word(c->argv[4], size, why);
 }
 
-static int volume_create(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+static int volume_create(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	uint32_t id;
 	uint64_t size;
 	int r = parse_id_size(c, "usage: volume create POOL ID size=S", &id, &size, why);
 	if (r < 0)
 		return r;
-	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_CREATE, id, 0, size);
+	r = tgt_storage_volume_op(m, pi, TGT_VOL_CREATE, id, 0, size);
 	if (r < 0) {
 		*why = vol_why(c, r, id, 0, false);
 		return r;
 	}
-	fprintf(f, "volume %u created in %s: %" PRIu64 " bytes\n", id, cfg->stack.pools[pi].name, size);
+	fprintf(f, "volume %u created in %s: %" PRIu64 " bytes\n", id, m->stack.pools[pi].name, size);
 	return 0;
 }
 
 /* Grow online: the library updates the open volume's size; every LU
  * exporting it takes the new capacity and raises 2A/09 (SBC-4 4.6). */
-static int volume_resize(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+static int volume_resize(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct vol_export x[MAX_EXPORTS];
 	uint32_t id;
@@ -682,16 +683,16 @@ static int volume_resize(struct tgt_config *cfg, int pi, const struct admin_cmd 
 	int r = parse_id_size(c, "usage: volume resize POOL ID size=S", &id, &size, why);
 	if (r < 0)
 		return r;
-	const char *pool = cfg->stack.pools[pi].name;
-	int nx = exports_of(cfg, pool, id, x);
-	uint64_t old = volume_size(cfg, pi, id);
+	const char *pool = m->stack.pools[pi].name;
+	int nx = exports_of(m, pool, id, x);
+	uint64_t old = volume_size(m, pi, id);
 	if (nx && size < old) {
 		snprintf(c->msg, admin_msg_len(c, 400), "volume %u is exported as %s LUN %" PRIu64 ": a shrink would cut data "
 			 "from under its initiators; lun remove it first", id, x[0].iqn, x[0].lun);
 		*why = c->msg;
 		return -EBUSY;
 	}
-	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_RESIZE, id, 0, size);
+	r = tgt_storage_volume_op(m, pi, TGT_VOL_RESIZE, id, 0, size);
 	if (r < 0) {
 		*why = vol_why(c, r, id, 0, false);
 		return r;
@@ -707,7 +708,7 @@ static int volume_resize(struct tgt_config *cfg, int pi, const struct admin_cmd 
 	return 0;
 }
 
-static int volume_delete(struct tgt_config *cfg, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+static int volume_delete(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct vol_export x[MAX_EXPORTS];
 	struct tgt_pool_info in;
@@ -718,51 +719,51 @@ static int volume_delete(struct tgt_config *cfg, int pi, const struct admin_cmd 
 	int r = parse_id(c->argv[3], &id, why);
 	if (r < 0)
 		return r;
-	if (exports_of(cfg, cfg->stack.pools[pi].name, id, x)) {
+	if (exports_of(m, m->stack.pools[pi].name, id, x)) {
 		snprintf(c->msg, admin_msg_len(c, 400), "volume %u is exported as %s LUN %" PRIu64 ": lun remove it first", id,
 			 x[0].iqn, x[0].lun);
 		*why = c->msg;
 		return -EBUSY;
 	}
-	r = tgt_storage_volume_op(cfg, pi, TGT_VOL_DELETE, id, 0, 0);
+	r = tgt_storage_volume_op(m, pi, TGT_VOL_DELETE, id, 0, 0);
 	if (r < 0) {
 		*why = vol_why(c, r, id, 0, false);
 		return r;
 	}
-	fprintf(f, "volume %u deleted from %s", id, cfg->stack.pools[pi].name);
-	if (tgt_storage_pool_info(cfg, pi, &in) == 0 && !in.failed)
+	fprintf(f, "volume %u deleted from %s", id, m->stack.pools[pi].name);
+	if (tgt_storage_pool_info(m, pi, &in) == 0 && !in.failed)
 		fprintf(f, "; %" PRIu64 " of %" PRIu64 " chunks used", in.st.chunks_used, in.st.chunks_total);
 	fputc('\n', f);
 	return 0;
 }
 
 /* Indexed by c->op - ADMIN_VOLUME_LIST. */
-static int (*const volume_cmds[])(struct tgt_config *, int, const struct admin_cmd *, FILE *, const char **) = {
+static int (*const volume_cmds[])(struct tgt_model *, int, const struct admin_cmd *, FILE *, const char **) = {
 	volume_list, volume_create, volume_resize, volume_delete,
 };
 
-int admin_storage_volume(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+int admin_storage_volume(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	int pi = find_pool(cfg, c->argv[2], why);
-	return pi < 0 ? pi : volume_cmds[c->op - ADMIN_VOLUME_LIST](cfg, pi, c, f, why);
+	int pi = find_pool(m, c->argv[2], why);
+	return pi < 0 ? pi : volume_cmds[c->op - ADMIN_VOLUME_LIST](m, pi, c, f, why);
 }
 
 /* snapshot create POOL ORIGIN NEW | clone create POOL ORIGIN NEW: one
  * journal record and a copy of the origin's map, timed here (the admin
  * thread's view: includes the hop to the control thread). */
-int admin_storage_copy(struct tgt_config *cfg, const struct admin_cmd *c, FILE *f, const char **why)
+int admin_storage_copy(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	bool snap = c->op == ADMIN_SNAPSHOT_CREATE;
 	uint32_t origin, id;
 	struct timespec t0, t1;
-	int pi = find_pool(cfg, c->argv[2], why);
+	int pi = find_pool(m, c->argv[2], why);
 	int r = pi < 0 ? pi : parse_id(c->argv[3], &origin, why);
 	if (r == 0)
 		r = parse_id(c->argv[4], &id, why);
 	if (r < 0)
 		return r;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = tgt_storage_volume_op(cfg, pi, snap ? TGT_VOL_SNAPSHOT : TGT_VOL_CLONE, id, origin, 0);
+	r = tgt_storage_volume_op(m, pi, snap ? TGT_VOL_SNAPSHOT : TGT_VOL_CLONE, id, origin, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r < 0) {
 		*why = vol_why(c, r, id, origin, true);
@@ -770,7 +771,7 @@ int admin_storage_copy(struct tgt_config *cfg, const struct admin_cmd *c, FILE *
 	}
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (c->json)
-		fprintf(f, "{\"pool\":\"%s\",\"id\":%u,\"origin\":%u,\"kind\":\"%s\",\"ms\":%.3f}\n", cfg->stack.pools[pi].name,
+		fprintf(f, "{\"pool\":\"%s\",\"id\":%u,\"origin\":%u,\"kind\":\"%s\",\"ms\":%.3f}\n", m->stack.pools[pi].name,
 			id, origin, snap ? "snapshot" : "clone", ms);
 	else
 		fprintf(f, "%s %u of volume %u %s in %.3f ms\n", snap ? "snapshot" : "clone", id, origin,

@@ -297,11 +297,12 @@ static void human_size(uint64_t bytes, char *out, size_t len)
 	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-static void print_lun(const struct tgt_lun_conf *l, const char *sep)
+static void print_lun(const struct tgt_lun *ml, const char *sep)
 {
 	char size[32];
+	const struct tgt_lun_conf *l = &ml->c;
 	const struct lun_backend_params *b = &l->backend;
-	human_size(scsi_lu_size_blocks(l->lu) * b->block_size, size, sizeof(size));
+	human_size(scsi_lu_size_blocks(ml->lu) * b->block_size, size, sizeof(size));
 	if (l->stor.pool || l->stor.raid) {   /* thin volume / array (docs/storage.md) */
 		if (l->stor.pool)
 			printf("%sLUN %llu: %s%s thin pool %s volume %u", sep, (unsigned long long)l->lun, size,
@@ -323,11 +324,12 @@ static void url_host(const struct tgt_portal *p, char *out, size_t len)
 	snprintf(out, len, strchr(a, ':') ? "[%s]" : "%s", a);
 }
 
-static void print_banner(const struct tgt_config *cfg)
+static void print_banner(const struct tgt_model *m)
 {
+	const struct tgt_config *cfg = m->conf;
 	char host[80], first[512] = "";
-	for (int i = 0; i < cfg->n_targets; i++) {
-		const struct tgt_target *t = &cfg->targets[i];
+	for (int i = 0; i < m->n_targets; i++) {
+		const struct tgt_target *t = &m->targets[i];
 		printf("kura-targetd: serving %s (", t->iqn);
 		for (int j = 0; j < t->n_luns; j++)
 			print_lun(&t->luns[j], j ? ", " : "");
@@ -338,11 +340,11 @@ static void print_banner(const struct tgt_config *cfg)
 		       cfg->portals[i].addr, strchr(cfg->portals[i].addr, ':') ? "]" : "",
 		       cfg->portals[i].port, cfg->portals[i].tpgt);
 	url_host(&cfg->portals[0], host, sizeof(host));
-	for (int i = 0; i < cfg->n_targets; i++)
-		for (int j = 0; j < cfg->targets[i].n_luns; j++) {
+	for (int i = 0; i < m->n_targets; i++)
+		for (int j = 0; j < m->targets[i].n_luns; j++) {
 			char url[512];
 			snprintf(url, sizeof(url), "iscsi://%s:%u/%s/%llu", host, cfg->portals[0].port,
-				 cfg->targets[i].iqn, (unsigned long long)cfg->targets[i].luns[j].lun);
+				 m->targets[i].iqn, (unsigned long long)m->targets[i].luns[j].c.lun);
 			printf("url:  %s\n", url);
 			if (!first[0])
 				snprintf(first, sizeof(first), "%s", url);
@@ -379,7 +381,8 @@ static void wait_for_stop(const sigset_t *set)
 
 struct daemon {
 	struct opts *o;
-	struct tgt_config cfg;
+	struct tgt_config cfg;       /* the parsed value: const once loaded */
+	struct tgt_model *model;     /* the live model built from it (model.h) */
 	struct tgt_server *server;
 	struct tgt_admin *admin;     /* kura-targetctl socket (admin.c) */
 	uid_t uid;
@@ -402,20 +405,20 @@ static int start(struct daemon *d)
 	int r;
 	if (!d->o->foreground && (r = daemonize(&d->notify)) < 0)
 		return runtime_failure(strerror(-r));
-	if (tgt_model_open(&d->cfg, err, sizeof(err)) < 0)
+	if (tgt_model_open(&d->cfg, &d->model, err, sizeof(err)) < 0)
 		return runtime_failure(err);
 	snprintf(d->pid_path, sizeof(d->pid_path), "%s/kura-targetd.pid", d->cfg.data_dir);
 	if (!d->o->foreground && (d->pid_fd = write_pid_file(d->pid_path)) < 0)
 		return EXIT_RUNTIME;
-	if (tgt_model_alua_setup(&d->cfg) < 0)
+	if (tgt_model_alua_setup(d->model) < 0)
 		return runtime_failure("too many ALUA port groups / ports");
-	if (tgt_server_start(&d->cfg, &d->server, err, sizeof(err)) < 0)
+	if (tgt_server_start(d->model, &d->server, err, sizeof(err)) < 0)
 		return runtime_failure(err);
-	if (tgt_admin_start(&d->cfg, d->server, NULL, &d->admin, err, sizeof(err)) < 0)
+	if (tgt_admin_start(d->model, d->server, NULL, &d->admin, err, sizeof(err)) < 0)
 		kwarn("%s (kura-targetctl will not work)", err);
 	if (drop_privileges(&d->cfg, d->uid, d->gid) < 0)
 		return EXIT_RUNTIME;
-	print_banner(&d->cfg);
+	print_banner(d->model);
 	if (d->notify >= 0)
 		daemon_ready(d->notify);
 	return EXIT_OK;
@@ -426,6 +429,7 @@ static void stop(struct daemon *d)
 	tgt_admin_stop(d->admin);
 	if (d->server)
 		tgt_server_shutdown(d->server, 2000);
+	tgt_model_close(d->model);
 	tgt_config_free(&d->cfg);
 	if (d->pid_fd >= 0) {
 		unlink(d->pid_path);    /* may fail once root is dropped; the lock is what counts */

@@ -64,27 +64,37 @@ struct cfg_str {
 	char s[];
 };
 
-const char *cfg_store_str(struct tgt_config *cfg, const char *s)
+const char *cfg_store_in(void **store, const char *s)
 {
 	size_t n = strlen(s) + 1;
 	struct cfg_str *node = malloc(sizeof(*node) + n);
 	if (!node)
 		return NULL;
 	memcpy(node->s, s, n);
-	node->next = cfg->storage;
-	cfg->storage = node;
+	node->next = *store;
+	*store = node;
 	return node->s;
 }
 
-void cfg_store_free(struct tgt_config *cfg)
+void cfg_store_free_all(void **store)
 {
-	struct cfg_str *n = cfg->storage;
+	struct cfg_str *n = *store;
 	while (n) {
 		struct cfg_str *next = n->next;
 		free(n);
 		n = next;
 	}
-	cfg->storage = NULL;
+	*store = NULL;
+}
+
+const char *cfg_store_str(struct tgt_config *cfg, const char *s)
+{
+	return cfg_store_in(&cfg->storage, s);
+}
+
+void cfg_store_free(struct tgt_config *cfg)
+{
+	cfg_store_free_all(&cfg->storage);
 }
 
 /* Grow *arr (of elem-byte items, *n in use) by one zeroed item. */
@@ -113,14 +123,14 @@ int cfg_fail_line(struct cfg_parser *p, int line, const char *fmt, ...)
 	return -EINVAL;
 }
 
-struct tgt_target *cfg_cur_target(struct cfg_parser *p)
+struct tgt_target_conf *cfg_cur_target(struct cfg_parser *p)
 {
 	return &p->cfg->targets[p->cur_target];
 }
 
 struct tgt_lun_conf *cfg_cur_lun(struct cfg_parser *p)
 {
-	struct tgt_target *t = cfg_cur_target(p);
+	struct tgt_target_conf *t = cfg_cur_target(p);
 	return &t->luns[t->n_luns - 1];
 }
 
@@ -509,7 +519,6 @@ static void config_defaults(struct tgt_config *cfg, const char *src)
 	cfg->queue_depth = 256;
 	cfg->log_level = -1;
 	snprintf(cfg->source, sizeof(cfg->source), "%s", src);
-	pthread_mutex_init(&cfg->live_lock, NULL);
 }
 
 /* Portals without rel_port_id get the lowest free ids, in file order. */
@@ -641,3 +650,33 @@ int tgt_config_parse_size(const char *v, uint64_t *out)
 	return lun_parse_size(v, out);
 }
 
+
+/* ---------------------------------------------------------------- free */
+
+/* Secrets are wiped before their memory goes back to the allocator. */
+static void free_accounts(struct chap_account *a, int n)
+{
+	if (a)
+		explicit_bzero(a, (size_t)n * sizeof(*a));
+	free(a);
+}
+
+void tgt_config_free(struct tgt_config *cfg)
+{
+	for (int i = 0; i < cfg->n_targets; i++) {
+		struct tgt_target_conf *t = &cfg->targets[i];
+		free(t->luns);
+		free(t->acl);
+		free_accounts(t->chap_in, t->n_chap_in);
+		free_accounts(t->chap_out, 1);
+	}
+	lun_stack_conf_free(&cfg->stack);
+	free(cfg->targets);
+	free_accounts(cfg->disc_chap_in, cfg->n_disc_chap_in);
+	free_accounts(cfg->disc_chap_out, 1);
+	cfg_store_free(cfg);
+	cfg->targets = NULL;
+	cfg->n_targets = 0;
+	cfg->disc_chap_in = cfg->disc_chap_out = NULL;
+	cfg->n_disc_chap_in = 0;
+}

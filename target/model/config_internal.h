@@ -76,12 +76,15 @@ struct cfg_parser {
 
 int cfg_fail_line(struct cfg_parser *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #define cfg_fail(p, ...) cfg_fail_line((p), (p)->lineno, __VA_ARGS__)
-struct tgt_target *cfg_cur_target(struct cfg_parser *p);
+struct tgt_target_conf *cfg_cur_target(struct cfg_parser *p);
 struct tgt_lun_conf *cfg_cur_lun(struct cfg_parser *p);
 
 /* Strings the configuration points at (cfg->storage); freed with it. */
 const char *cfg_store_str(struct tgt_config *cfg, const char *s);
 void cfg_store_free(struct tgt_config *cfg);
+/* The same on any list of strings (the model keeps its own). */
+const char *cfg_store_in(void **store, const char *s);
+void cfg_store_free_all(void **store);
 /* Grow *arr (of elem-byte items, *n in use) by one zeroed item. */
 void *cfg_grow(void *arr_p, int *n, size_t elem);
 

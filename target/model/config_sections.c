@@ -232,7 +232,7 @@ static struct chap_lists chap_lists_of(struct cfg_parser *p)
 	if (p->sect->kind == CS_DISCOVERY)
 		return (struct chap_lists){ &p->cfg->disc_chap_in, &p->cfg->n_disc_chap_in,
 					    &p->cfg->disc_chap_out };
-	struct tgt_target *t = cfg_cur_target(p);
+	struct tgt_target_conf *t = cfg_cur_target(p);
 	return (struct chap_lists){ &t->chap_in, &t->n_chap_in, &t->chap_out };
 }
 
@@ -360,7 +360,7 @@ static int target_begin(struct cfg_parser *p, const char *iqn)
 			return cfg_fail(p, "target %s is defined twice", iqn);
 	if (p->cfg->n_targets == TGT_MAX_TARGETS)
 		return cfg_fail(p, "too many targets (at most %d)", TGT_MAX_TARGETS);
-	struct tgt_target *t = cfg_grow(&p->cfg->targets, &p->cfg->n_targets, sizeof(*t));
+	struct tgt_target_conf *t = cfg_grow(&p->cfg->targets, &p->cfg->n_targets, sizeof(*t));
 	if (!t)
 		return cfg_fail(p, "out of memory");
 	strcpy(t->iqn, iqn);
@@ -383,7 +383,7 @@ static int add_allow(struct cfg_parser *p, const char *key, const char *v)
 	const char *why = cfg_name_error(v);
 	if (why)
 		return cfg_fail(p, "%s: initiator name '%s': %s", key, v, why);
-	struct tgt_target *t = cfg_cur_target(p);
+	struct tgt_target_conf *t = cfg_cur_target(p);
 	for (int i = 0; i < t->n_acl; i++)
 		if (strcmp(t->acl[i], v) == 0)
 			return cfg_fail(p, "%s: %s is listed twice", key, v);
@@ -436,7 +436,7 @@ static int lun_begin(struct cfg_parser *p, const char *arg)
 	uint64_t n;
 	if (lun_owner(p, arg, &num) < 0 || cfg_u64(p, "LUN number", num, 0, SCSI_MAX_LUNS - 1, &n) < 0)
 		return -EINVAL;
-	struct tgt_target *t = cfg_cur_target(p);
+	struct tgt_target_conf *t = cfg_cur_target(p);
 	for (int i = 0; i < t->n_luns; i++)
 		if (t->luns[i].lun == n)
 			return cfg_fail(p, "LUN %llu of %s is defined twice", (unsigned long long)n, t->iqn);

@@ -12,24 +12,24 @@
 
 static void raise_all(void *arg, const struct scsi_itn *except)
 {
-	struct tgt_config *cfg = arg;
-	for (int i = 0; i < cfg->n_targets; i++)
-		for (unsigned l = 0; cfg->targets[i].map && l < SCSI_MAX_LUNS; l++) {
-			struct scsi_lu *lu = scsi_lun_map_get(cfg->targets[i].map, l);
+	struct tgt_model *m = arg;
+	for (int i = 0; i < m->n_targets; i++)
+		for (unsigned l = 0; m->targets[i].map && l < SCSI_MAX_LUNS; l++) {
+			struct scsi_lu *lu = scsi_lun_map_get(m->targets[i].map, l);
 			if (lu)
 				scsi_alua_raise_changed(lu, except);
 		}
 }
 
-int tgt_model_alua_setup(struct tgt_config *cfg)
+int tgt_model_alua_setup(struct tgt_model *m)
 {
 	scsi_alua_reset();
-	for (int i = 0; i < cfg->n_portals; i++) {
-		int r = scsi_alua_add_port(cfg->portals[i].tpg_id, cfg->portals[i].rel_port_id);
+	for (int i = 0; i < m->conf->n_portals; i++) {
+		int r = scsi_alua_add_port(m->conf->portals[i].tpg_id, m->conf->portals[i].rel_port_id);
 		if (r < 0)
 			return r;
 	}
-	scsi_alua_set_change_hook(raise_all, cfg);
+	scsi_alua_set_change_hook(raise_all, m);
 	return 0;
 }
 

@@ -46,17 +46,17 @@
 #include "lun-backends/raid/lun_raid.h"
 #include "lun-backends/thin/lun_thin.h"
 #include "target/model/storage_internal.h"
-#include "target/model/tgt.h"
+#include "target/model/model.h"
 
 /* Relative paths are taken from data_dir, like LUN paths. */
-static bool abs_path(const struct tgt_config *cfg, const char *p, char *out, size_t len)
+static bool abs_path(const struct tgt_model *cfg, const char *p, char *out, size_t len)
 {
-	return lun_stack_path(cfg->data_dir, p, out, len);
+	return lun_stack_path(cfg->conf->data_dir, p, out, len);
 }
 
 static struct lun_stack_env stack_env(const struct tgt_storage_rt *rt)
 {
-	return (struct lun_stack_env){ .data_dir = rt->cfg->data_dir, .loop = rt->loop };
+	return (struct lun_stack_env){ .data_dir = rt->cfg->conf->data_dir, .loop = rt->loop };
 }
 
 /* ---------------------------------------------------------------- pools */
@@ -101,7 +101,7 @@ static void pool_rt_free(struct lun_pool_rt *pr)
 
 static void pools_open(struct tgt_storage_rt *rt)
 {
-	struct tgt_config *cfg = rt->cfg;
+	struct tgt_model *cfg = rt->cfg;
 	for (int i = 0; i < cfg->stack.n_pools; i++) {
 		struct lun_pool_conf *pc = &cfg->stack.pools[i];
 		struct lun_pool_rt *pr = pool_rt_new(rt, pc);
@@ -132,7 +132,7 @@ static void pools_open(struct tgt_storage_rt *rt)
 struct stor_call {
 	struct kloop_task t;
 	int (*fn)(struct stor_call *c);
-	struct tgt_config *cfg;
+	struct tgt_model *cfg;
 	int idx;
 	bool repair;
 	int role;
@@ -334,13 +334,13 @@ struct lineage {
 	char kind[12];
 };
 
-static bool lineage_path(const struct tgt_config *cfg, const struct lun_pool_conf *pc, char *out, size_t len)
+static bool lineage_path(const struct tgt_model *cfg, const struct lun_pool_conf *pc, char *out, size_t len)
 {
-	return snprintf(out, len, "%s/pool-%s.lineage", cfg->data_dir, pc->name) < (int)len;
+	return snprintf(out, len, "%s/pool-%s.lineage", cfg->conf->data_dir, pc->name) < (int)len;
 }
 
 /* A missing or unreadable file is an empty lineage. *out malloc'ed. */
-static int lineage_read(const struct tgt_config *cfg, const struct lun_pool_conf *pc, struct lineage **out, int *n)
+static int lineage_read(const struct tgt_model *cfg, const struct lun_pool_conf *pc, struct lineage **out, int *n)
 {
 	char path[PATH_MAX], line[128];
 	*out = NULL;
@@ -372,7 +372,7 @@ static int lineage_read(const struct tgt_config *cfg, const struct lun_pool_conf
 }
 
 /* Set (kind != NULL) or drop volume id's line. */
-static void lineage_update(const struct tgt_config *cfg, const struct lun_pool_conf *pc, uint32_t id,
+static void lineage_update(const struct tgt_model *cfg, const struct lun_pool_conf *pc, uint32_t id,
 			   const char *kind, uint32_t origin)
 {
 	struct lineage *l;
@@ -579,7 +579,7 @@ static int add_raid_fn(struct stor_call *c)
 		snprintf(c->err, c->errlen, "%s", rc.why[0] ? rc.why : strerror(-r));
 		return r;
 	}
-	int idx = tgt_config_adopt_raid(c->cfg, &rc);
+	int idx = tgt_model_adopt_raid(c->cfg, &rc);
 	if (idx < 0) {
 		lun_backend_close(rc.be);
 		snprintf(c->err, c->errlen, "out of memory");
@@ -613,7 +613,7 @@ static int add_pool_check(struct stor_call *c, const struct lun_pool_conf *pc)
 static int add_pool_fn(struct stor_call *c)
 {
 	struct tgt_storage_rt *rt = c->cfg->stor_rt;
-	struct tgt_config *cfg = c->cfg;
+	struct tgt_model *cfg = c->cfg;
 	const struct tgt_config *pa = c->parsed;
 	int i = lun_stack_find_pool(&pa->stack, c->path);
 	if (i < 0)
@@ -627,7 +627,7 @@ static int add_pool_fn(struct stor_call *c)
 		return -ENOMEM;
 	struct lun_stack_env env = stack_env(rt);
 	r = lun_stack_open_pool(&env, &cfg->stack, &pc, low_water_cb, pc.rt);
-	int idx = r < 0 ? r : tgt_config_adopt_pool(cfg, &pc);
+	int idx = r < 0 ? r : tgt_model_adopt_pool(cfg, &pc);
 	if (idx < 0) {
 		snprintf(c->err, c->errlen, "%s", r < 0 && pc.why[0] ? pc.why : strerror(-idx));
 		if (pc.pool)
@@ -643,7 +643,7 @@ static int add_pool_fn(struct stor_call *c)
 	return 0;
 }
 
-int tgt_storage_add(struct tgt_config *cfg, const struct tgt_config *parsed, bool pool, const char *name,
+int tgt_storage_add(struct tgt_model *cfg, const struct tgt_config *parsed, bool pool, const char *name,
 		    char *err, size_t errlen)
 {
 	err[0] = '\0';
@@ -657,7 +657,7 @@ int tgt_storage_add(struct tgt_config *cfg, const struct tgt_config *parsed, boo
 	return r;
 }
 
-int tgt_storage_volume_list(struct tgt_config *cfg, int idx, struct tgt_volume_info **out, int *n)
+int tgt_storage_volume_list(struct tgt_model *cfg, int idx, struct tgt_volume_info **out, int *n)
 {
 	uint64_t count = 0;
 	struct stor_call c = { .fn = volume_list_fn, .cfg = cfg, .idx = idx, .out = out, .now = &count };
@@ -667,7 +667,7 @@ int tgt_storage_volume_list(struct tgt_config *cfg, int idx, struct tgt_volume_i
 	return r;
 }
 
-int tgt_storage_volume_op(struct tgt_config *cfg, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
+int tgt_storage_volume_op(struct tgt_model *cfg, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
 			  uint64_t size)
 {
 	struct stor_call c = { .fn = volume_op_fn, .cfg = cfg, .idx = idx, .op = op, .id = id, .origin = origin,
@@ -675,7 +675,7 @@ int tgt_storage_volume_op(struct tgt_config *cfg, int idx, enum tgt_vol_op op, u
 	return stor_call(&c);
 }
 
-int tgt_storage_pool_grow(struct tgt_config *cfg, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
+int tgt_storage_pool_grow(struct tgt_model *cfg, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
 			  char *err, size_t errlen)
 {
 	struct stor_call c = { .fn = pool_grow_fn, .cfg = cfg, .idx = idx, .size = new_size, .old = old,
@@ -685,31 +685,31 @@ int tgt_storage_pool_grow(struct tgt_config *cfg, int idx, uint64_t new_size, ui
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_info(struct tgt_config *cfg, int idx, struct tgt_raid_info *out)
+int tgt_storage_raid_info(struct tgt_model *cfg, int idx, struct tgt_raid_info *out)
 {
 	struct stor_call c = { .fn = raid_info_fn, .cfg = cfg, .idx = idx, .out = out };
 	return stor_call(&c);
 }
 
-int tgt_storage_pool_info(struct tgt_config *cfg, int idx, struct tgt_pool_info *out)
+int tgt_storage_pool_info(struct tgt_model *cfg, int idx, struct tgt_pool_info *out)
 {
 	struct stor_call c = { .fn = pool_info_fn, .cfg = cfg, .idx = idx, .out = out };
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_scrub(struct tgt_config *cfg, int idx, bool repair)
+int tgt_storage_raid_scrub(struct tgt_model *cfg, int idx, bool repair)
 {
 	struct stor_call c = { .fn = raid_scrub_fn, .cfg = cfg, .idx = idx, .repair = repair };
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_scrub_stop(struct tgt_config *cfg, int idx, struct lun_raid_status *st)
+int tgt_storage_raid_scrub_stop(struct tgt_model *cfg, int idx, struct lun_raid_status *st)
 {
 	struct stor_call c = { .fn = raid_scrub_stop_fn, .cfg = cfg, .idx = idx, .out = st };
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_remove(struct tgt_config *cfg, int idx, int role, const char *what, bool check,
+int tgt_storage_raid_remove(struct tgt_model *cfg, int idx, int role, const char *what, bool check,
 			    char *path, char *err, size_t errlen)
 {
 	struct stor_call c = { .fn = raid_remove_fn, .cfg = cfg, .idx = idx, .role = role, .path = what,
@@ -718,13 +718,13 @@ int tgt_storage_raid_remove(struct tgt_config *cfg, int idx, int role, const cha
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_fail(struct tgt_config *cfg, int idx, int role)
+int tgt_storage_raid_fail(struct tgt_model *cfg, int idx, int role)
 {
 	struct stor_call c = { .fn = raid_fail_fn, .cfg = cfg, .idx = idx, .role = role };
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_add_spare(struct tgt_config *cfg, int idx, const char *path, char *err, size_t errlen)
+int tgt_storage_raid_add_spare(struct tgt_model *cfg, int idx, const char *path, char *err, size_t errlen)
 {
 	struct stor_call c = { .fn = raid_spare_fn, .cfg = cfg, .idx = idx, .path = path, .err = err,
 			       .errlen = errlen };
@@ -743,7 +743,7 @@ static void *control_main(void *arg)
 	return NULL;
 }
 
-int tgt_storage_open(struct tgt_config *cfg, char *err, size_t errlen)
+int tgt_storage_open(struct tgt_model *cfg, char *err, size_t errlen)
 {
 	struct tgt_storage_rt *rt = calloc(1, sizeof(*rt));
 	if (!rt || !(rt->loop = kloop_new(256))) {
@@ -778,7 +778,7 @@ static int open_lun_fn(struct stor_call *c)
 }
 
 /* A snapshot or clone created for its LUN: the pool's lineage file says so. */
-static void lun_lineage(struct tgt_config *cfg, const struct tgt_lun_conf *l)
+static void lun_lineage(struct tgt_model *cfg, const struct tgt_lun_conf *l)
 {
 	const struct lun_stack_lun *s = &l->stor;
 	int i = s->pool && (s->snapshot || s->clone) ? lun_stack_find_pool(&cfg->stack, s->pool) : -1;
@@ -789,7 +789,7 @@ static void lun_lineage(struct tgt_config *cfg, const struct tgt_lun_conf *l)
 /* Through the registry: the LUN's kind opens it on the stack (on the
  * control thread if that blocks); storage that failed gives an offline
  * backend (NOT READY), anything else is a configuration error. */
-int tgt_storage_open_lun(struct tgt_config *cfg, struct tgt_lun_conf *l, struct lun_backend **out,
+int tgt_storage_open_lun(struct tgt_model *cfg, struct tgt_lun_conf *l, struct lun_backend **out,
 			 char *err, size_t errlen)
 {
 	const struct lun_kind *k = lun_kind_find(l->backend.type);
@@ -809,7 +809,7 @@ int tgt_storage_open_lun(struct tgt_config *cfg, struct tgt_lun_conf *l, struct 
 	return lun_offline_open(l->backend.size, l->backend.block_size, out);
 }
 
-void tgt_storage_lu_created(struct tgt_config *cfg, struct tgt_lun_conf *l)
+void tgt_storage_lu_created(struct tgt_model *cfg, const struct tgt_lun_conf *l, struct scsi_lu *lu)
 {
 	int i = l->stor.pool ? lun_stack_find_pool(&cfg->stack, l->stor.pool) : -1;
 	struct lun_pool_rt *pr = i >= 0 ? cfg->stack.pools[i].rt : NULL;
@@ -819,12 +819,12 @@ void tgt_storage_lu_created(struct tgt_config *cfg, struct tgt_lun_conf *l)
 	struct scsi_lu **n = realloc(pr->lus, (size_t)(pr->n_lus + 1) * sizeof(*n));
 	if (n) {
 		pr->lus = n;
-		pr->lus[pr->n_lus++] = l->lu;
+		pr->lus[pr->n_lus++] = lu;
 	}
 	pthread_mutex_unlock(&pr->mu);
 }
 
-void tgt_storage_lu_removed(struct tgt_config *cfg, struct scsi_lu *lu)
+void tgt_storage_lu_removed(struct tgt_model *cfg, struct scsi_lu *lu)
 {
 	for (int i = 0; i < cfg->stack.n_pools; i++) {
 		struct lun_pool_rt *pr = cfg->stack.pools[i].rt;
@@ -838,7 +838,7 @@ void tgt_storage_lu_removed(struct tgt_config *cfg, struct scsi_lu *lu)
 	}
 }
 
-void tgt_storage_forget_lus(struct tgt_config *cfg)
+void tgt_storage_forget_lus(struct tgt_model *cfg)
 {
 	for (int i = 0; i < cfg->stack.n_pools; i++) {
 		struct lun_pool_rt *pr = cfg->stack.pools[i].rt;
@@ -850,7 +850,7 @@ void tgt_storage_forget_lus(struct tgt_config *cfg)
 	}
 }
 
-static void pools_close(struct tgt_config *cfg)
+static void pools_close(struct tgt_model *cfg)
 {
 	for (int i = 0; i < cfg->stack.n_pools; i++) {
 		struct lun_pool_conf *pc = &cfg->stack.pools[i];
@@ -868,7 +868,7 @@ static void pools_close(struct tgt_config *cfg)
 /* Runs on the control loop: are all arrays idle (no step in flight)? */
 struct quiesce_req {
 	struct kloop_task t;
-	struct tgt_config *cfg;
+	struct tgt_model *cfg;
 	atomic_int state;            /* 0 asked, 1 busy, 2 idle */
 };
 
@@ -899,7 +899,7 @@ static void raids_quiesce(struct tgt_storage_rt *rt)
 	kwarn("storage: a RAID background step did not finish within 5 s; closing anyway");
 }
 
-void tgt_storage_close(struct tgt_config *cfg)
+void tgt_storage_close(struct tgt_model *cfg)
 {
 	struct tgt_storage_rt *rt = cfg->stor_rt;
 	if (!rt)

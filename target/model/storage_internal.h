@@ -9,12 +9,12 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include "common/kloop.h"
-#include "target/model/tgt.h"
+#include "target/model/model.h"
 
 #define STOR_TICK_MS 250
 
 struct tgt_storage_rt {
-	struct tgt_config *cfg;
+	struct tgt_model *cfg;
 	struct kloop *loop;
 	pthread_t thread;
 	bool running;

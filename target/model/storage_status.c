@@ -48,10 +48,10 @@ static void rebuild_track(struct lun_raid_conf *rc, const struct lun_raid_status
 }
 
 /* <data_dir>/raid-NAME.scrub holding "repair" (or anything else: check). */
-static void scrub_request(const struct tgt_config *cfg, struct lun_raid_conf *rc)
+static void scrub_request(const struct tgt_model *cfg, struct lun_raid_conf *rc)
 {
 	char path[PATH_MAX], word[16] = "";
-	if (snprintf(path, sizeof(path), "%s/raid-%s.scrub", cfg->data_dir, rc->name) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/raid-%s.scrub", cfg->conf->data_dir, rc->name) >= (int)sizeof(path))
 		return;
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -114,10 +114,10 @@ static void status_pool(FILE *f, const struct lun_pool_conf *pc)
 void tgt_storage_status_tick(struct kloop_timer *t)
 {
 	struct tgt_storage_rt *rt = container_of(t, struct tgt_storage_rt, tick);
-	struct tgt_config *cfg = rt->cfg;
+	struct tgt_model *cfg = rt->cfg;
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	uint64_t now = kloop_now_ms(rt->loop);
-	if (snprintf(path, sizeof(path), "%s/storage.status", cfg->data_dir) >= (int)sizeof(path) ||
+	if (snprintf(path, sizeof(path), "%s/storage.status", cfg->conf->data_dir) >= (int)sizeof(path) ||
 	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return;
 	for (int i = 0; i < cfg->stack.n_raids; i++)

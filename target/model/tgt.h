@@ -1,21 +1,17 @@
-/* The target daemon's model: configuration as loaded (portals, targets, LUNs,
- * ACLs, CHAP, limits) and the live objects built from it (LUs, LUN maps,
- * storage stacks).
+/* The target daemon's parsed configuration: portals, targets, LUNs, ACLs,
+ * CHAP, limits, the [raid] / [pool] sections, as loaded from an INI file or
+ * the embedded default.
  *
- * config.c / config_sections.c fill a tgt_config from an INI file or the
- * embedded default; tgt_model_open (model.h) builds the live model
- * from it; after that only the operations of model.h change it (the admin
- * socket calls them); conf_write.c writes the file back. The server
- * (target/transport/) runs it; main.c glues them.
- *
- * The parsed value and the live model still share these structs. Fields
- * marked "model:" belong to the live model: written only by model.c (the
- * operations of model.h) and, for the storage stacks, by storage.c's control
- * thread. Every other field is the parsed value: set by tgt_config_load and
- * the command-line overrides, completed by tgt_model_open (LUN paths made
- * absolute, the PR directory), and never written once the server runs. A
- * run-time change parses a new copy of the configuration and the model
- * operations read what they need from that copy, which is then freed.
+ * config.c / config_sections.c fill a tgt_config (tgt_config_load, then the
+ * command-line overrides tgt_config_set_*); after that it is a value that
+ * nothing writes: every function that reads it takes it const. The live
+ * model (struct tgt_model, model.h) is a separate type built from it by
+ * tgt_model_open: it copies what changes at run time (a target's LUN list,
+ * ACL, CHAP accounts, the storage sections), completes LUN paths (data_dir)
+ * and holds the LUs and LUN maps; only the operations of model.h change it.
+ * conf_write.c writes the file back; the server (target/transport/) runs the
+ * model; main.c glues them. A run-time change parses a new copy of the
+ * configuration and the model operations copy what they need from it.
  */
 #ifndef KURA_TGT_H
 #define KURA_TGT_H
@@ -43,27 +39,26 @@ struct tgt_lun_conf {
 	uint64_t lun;
 	struct lun_backend_params backend;  /* strings point into the config's storage */
 	struct scsi_lu_params ident;
-	struct scsi_lu *lu;          /* model: opened by tgt_model_open() */
 	struct lun_stack_lun stor;   /* backend = thin / raid (lun-backends/lun_registry.h) */
 };
 
-struct tgt_target {
+/* A [target] as parsed; its live counterpart is struct tgt_target (model.h). */
+struct tgt_target_conf {
 	char iqn[224];
 	char alias[256];
-	struct tgt_lun_conf *luns;   /* model: grows and shrinks at run time (admin thread) */
+	struct tgt_lun_conf *luns;
 	int n_luns;
-	char (*acl)[224];            /* model: initiator names allowed; n_acl == 0 => everyone */
+	char (*acl)[224];            /* initiator names allowed; n_acl == 0 => everyone */
 	int n_acl;
-	struct chap_account *chap_in;   /* model: accounts initiators log in with; 0 => none required */
+	struct chap_account *chap_in;   /* accounts initiators log in with; 0 => none required */
 	int n_chap_in;
 	struct chap_account *chap_out;  /* mutual CHAP: the target's own account, or NULL */
-	struct scsi_lun_map *map;    /* model: built by tgt_model_open() */
 };
 
 struct tgt_config {
 	struct tgt_portal portals[TGT_MAX_PORTALS];
 	int n_portals;
-	struct tgt_target *targets;
+	struct tgt_target_conf *targets;
 	int n_targets;
 	struct chap_account *disc_chap_in;  /* discovery authentication (0 => none) */
 	int n_disc_chap_in;
@@ -78,17 +73,8 @@ struct tgt_config {
 	int log_level;               /* enum klog_level from [global] log_level, or -1 if unset */
 	char source[4096];           /* file name for messages, or "<embedded>" */
 	void *storage;               /* private: string storage */
-	struct lun_stack_conf stack; /* [raid] / [pool] sections (lun_registry.h); model: grows at run time */
-	struct tgt_storage_rt *stor_rt; /* model, private: control thread (storage.c) */
-	/* model: run-time ACL / CHAP changes (tgt_model_set_access): live_lock
-	 * is held by the login policy while it reads a target's acl / chap_in and
-	 * by the admin thread while it swaps them in; never across I/O. Arrays
-	 * replaced at run time are kept on `retired` until tgt_config_free(),
-	 * because a login in progress may still point at the old CHAP accounts. */
-	pthread_mutex_t live_lock;
-	struct tgt_retired *retired;
+	struct lun_stack_conf stack; /* [raid] / [pool] sections (lun_registry.h) */
 	char config_path[4096];      /* absolute path of -c FILE ("" => embedded) */
-	char *run_text;              /* model, private: without -c FILE, the text as changed (model.h) */
 };
 
 /* Parse an INI file (path) or, if path is NULL, the embedded default.
@@ -97,8 +83,9 @@ int tgt_config_load(const char *path, struct tgt_config *cfg, char *err, size_t 
 /* Apply command-line overrides after load. */
 int tgt_config_set_listen(struct tgt_config *cfg, const char *const *addrs, int n, char *err, size_t errlen);
 int tgt_config_set_data_dir(struct tgt_config *cfg, const char *dir);
+/* Free what load allocated (after the model built from cfg is closed). */
 void tgt_config_free(struct tgt_config *cfg);
-/* Run-time changes to the model: model.h. */
+/* The live model and its run-time changes: model.h. */
 /* The embedded default configuration text (INI). */
 extern const char tgt_default_config[];
 

@@ -128,7 +128,7 @@ void conn_login_init(struct conn *c)
 static void login_finish(struct conn *c, const struct iscsi_login_rsp *rsp)
 {
 	const struct iscsi_session_params *p = iscsi_login_params(c->login);
-	const struct tgt_target *tgt = p->discovery ? NULL : tgt_find_target(c->srv->cfg, p->target_name);
+	const struct tgt_target *tgt = p->discovery ? NULL : tgt_model_find_target(c->srv->model, p->target_name);
 	if (!p->discovery && !tgt) {
 		login_fail(c, ISCSI_LS_NOT_FOUND);
 		return;

@@ -28,14 +28,6 @@
 
 /* ---- login policy over the configuration ---- */
 
-const struct tgt_target *tgt_find_target(const struct tgt_config *cfg, const char *iqn)
-{
-	for (int i = 0; i < cfg->n_targets; i++)
-		if (strcasecmp(cfg->targets[i].iqn, iqn) == 0)   /* iSCSI names compare case-folded (RFC 3722) */
-			return &cfg->targets[i];
-	return NULL;
-}
-
 static bool acl_allows(const struct tgt_target *t, const char *initiator)
 {
 	if (t->n_acl == 0)
@@ -50,13 +42,13 @@ static int pol_lookup_target(void *ctx, const char *name, const char *initiator,
 			     struct iscsi_target_info *out)
 {
 	struct conn_policy_ctx *pc = ctx;
-	struct tgt_config *cfg = pc->srv->cfg;
-	const struct tgt_target *t = tgt_find_target(cfg, name);
+	struct tgt_model *m = pc->srv->model;
+	const struct tgt_target *t = tgt_model_find_target(m, name);
 	if (!t)
 		return -ENOENT;
 	/* kura-targetctl may swap acl / chap_in now; the arrays we copy pointers
-	 * to stay valid until tgt_config_free (admin_live.c retires them). */
-	pthread_mutex_lock(&cfg->live_lock);
+	 * to stay valid until tgt_model_close (tgt_model_set_access retires them). */
+	pthread_mutex_lock(&m->live_lock);
 	bool ok = acl_allows(t, initiator);
 	memset(out, 0, sizeof(*out));
 	out->iqn = t->iqn;
@@ -65,7 +57,7 @@ static int pol_lookup_target(void *ctx, const char *name, const char *initiator,
 	out->chap_in = t->chap_in;
 	out->n_chap_in = t->n_chap_in;
 	out->chap_out = t->chap_out;
-	pthread_mutex_unlock(&cfg->live_lock);
+	pthread_mutex_unlock(&m->live_lock);
 	return ok ? 0 : -EACCES;
 }
 
@@ -118,12 +110,13 @@ static size_t pol_send_targets(void *ctx, const char *initiator, const char *whi
 			       char *buf, size_t len)
 {
 	struct conn_policy_ctx *pc = ctx;
-	struct tgt_config *cfg = pc->srv->cfg;
+	struct tgt_model *m = pc->srv->model;
+	const struct tgt_config *cfg = m->conf;
 	size_t off = 0;
 	char kv[512];
-	pthread_mutex_lock(&cfg->live_lock);   /* the ACLs may change at run time */
-	for (int i = 0; i < cfg->n_targets; i++) {
-		const struct tgt_target *t = &cfg->targets[i];
+	pthread_mutex_lock(&m->live_lock);   /* the ACLs may change at run time */
+	for (int i = 0; i < m->n_targets; i++) {
+		const struct tgt_target *t = &m->targets[i];
 		if (!acl_allows(t, initiator) || (!all && strcasecmp(which, t->iqn) != 0))
 			continue;
 		size_t mark = off;
@@ -138,20 +131,20 @@ static size_t pol_send_targets(void *ctx, const char *initiator, const char *whi
 			break;
 		}
 	}
-	pthread_mutex_unlock(&cfg->live_lock);
+	pthread_mutex_unlock(&m->live_lock);
 	return off;
 }
 
 int tgt_server_close_revoked(struct tgt_server *srv, const char *iqn)
 {
-	struct tgt_config *cfg = srv->cfg;
-	const struct tgt_target *t = tgt_find_target(cfg, iqn);
+	struct tgt_model *m = srv->model;
+	const struct tgt_target *t = tgt_model_find_target(m, iqn);
 	if (!t)
 		return 0;
-	/* lock order: cfg->live_lock, then the session table's srv->lock */
-	pthread_mutex_lock(&cfg->live_lock);
+	/* lock order: m->live_lock, then the session table's srv->lock */
+	pthread_mutex_lock(&m->live_lock);
 	int n = session_table_close_if(srv, t, acl_allows);
-	pthread_mutex_unlock(&cfg->live_lock);
+	pthread_mutex_unlock(&m->live_lock);
 	return n;
 }
 
@@ -355,11 +348,13 @@ static int start_listeners(struct tgt_server *s, char *err, size_t errlen)
 	return 0;
 }
 
-int tgt_server_start(struct tgt_config *cfg, struct tgt_server **out, char *err, size_t errlen)
+int tgt_server_start(struct tgt_model *m, struct tgt_server **out, char *err, size_t errlen)
 {
+	const struct tgt_config *cfg = m->conf;
 	struct tgt_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->model = m;
 	s->cfg = cfg;
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&s->lock, NULL);

@@ -1,16 +1,16 @@
 /* The iSCSI server (target/transport/): listeners, worker threads,
- * connections and sessions, serving a tgt_config (target/model/tgt.h).
+ * connections and sessions, serving a live model (target/model/model.h).
  *
  * Not for: parsing or changing the configuration (target/model/) or the
  * admin socket (target/admin/), which call in here.
  */
 #ifndef KURA_TGT_SERVER_H
 #define KURA_TGT_SERVER_H
-#include "target/model/tgt.h"
+#include "target/model/model.h"
 
 struct tgt_server;
-/* Bind every portal and start cfg->workers threads. -errno + reason. */
-int tgt_server_start(struct tgt_config *cfg, struct tgt_server **out, char *err, size_t errlen);
+/* Bind every portal of m->conf and start its `workers` threads. -errno + reason. */
+int tgt_server_start(struct tgt_model *m, struct tgt_server **out, char *err, size_t errlen);
 /* Send an Asynchronous Message (request logout) to every session, wait up to
  * grace_ms for them to log out, then close everything and join the threads. */
 void tgt_server_shutdown(struct tgt_server *s, unsigned grace_ms);

@@ -52,7 +52,8 @@ struct tgt_listener {
 };
 
 struct tgt_server {
-	struct tgt_config *cfg;
+	struct tgt_model *model;     /* the live targets (model.h) */
+	const struct tgt_config *cfg;   /* model->conf: portals, limits, timers */
 	struct tgt_worker *workers;
 	int n_workers;
 	struct tgt_listener listeners[TGT_MAX_PORTALS];
@@ -146,7 +147,6 @@ struct conn_policy_ctx {
 	bool local_v6;
 };
 extern const struct iscsi_login_policy tgt_policy_template;
-const struct tgt_target *tgt_find_target(const struct tgt_config *cfg, const char *iqn);
 
 /* ---- conn.c, conn_login.c, conn_scsi.c, conn_tmf.c ----
  * One connection: conn.c owns its life cycle, the socket and the receive

@@ -110,6 +110,7 @@ void scsi_task_exec(struct scsi_task *t)
 /* ---- the harness ---- */
 static struct tgt_config fz_cfg;
 static struct tgt_target fz_tgt;
+static struct tgt_model fz_model;
 static struct tgt_server *fz_srv;
 static struct tgt_worker fz_w;
 static int fz_peer = -1;
@@ -135,8 +136,10 @@ static void fz_init(void)
 	klog_set_level(KLOG_ERR);
 	snprintf(fz_tgt.iqn, sizeof(fz_tgt.iqn), "iqn.fuzz");
 	fz_tgt.map = (struct scsi_lun_map *)&fz_lu;
-	fz_cfg.targets = &fz_tgt;
-	fz_cfg.n_targets = 1;
+	fz_model.targets = &fz_tgt;
+	fz_model.n_targets = 1;
+	fz_model.conf = &fz_cfg;
+	pthread_mutex_init(&fz_model.live_lock, NULL);
 	fz_cfg.n_portals = 1;
 	snprintf(fz_cfg.portals[0].addr, sizeof(fz_cfg.portals[0].addr), "127.0.0.1");
 	fz_cfg.portals[0].port = 3260;
@@ -148,6 +151,7 @@ static void fz_init(void)
 	fz_cfg.limits.max_recv_dsl = 16384;
 	fz_srv = calloc(1, sizeof(*fz_srv));
 	fz_srv->cfg = &fz_cfg;
+	fz_srv->model = &fz_model;
 	pthread_mutex_init(&fz_srv->lock, NULL);
 	fz_srv->next_tsih = 1;
 	fz_srv->workers = &fz_w;

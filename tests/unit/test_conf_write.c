@@ -99,7 +99,7 @@ static void dump(const struct tgt_config *c, char *out, size_t cap)
 	for (int i = 0; i < c->n_portals; i++)
 		n += (size_t)snprintf(out + n, cap - n, "portal %s:%u\n", c->portals[i].addr, c->portals[i].port);
 	for (int i = 0; i < c->n_targets; i++) {
-		const struct tgt_target *t = &c->targets[i];
+		const struct tgt_target_conf *t = &c->targets[i];
 		n += (size_t)snprintf(out + n, cap - n, "target %s alias=%s\n", t->iqn, t->alias);
 		for (int k = 0; k < t->n_acl; k++)
 			n += (size_t)snprintf(out + n, cap - n, " allow %s\n", t->acl[k]);

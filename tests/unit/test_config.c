@@ -68,7 +68,7 @@ static void test_default_config(void **state)
 	assert_int_equal(cfg.portals[0].rel_port_id, 1);
 	assert_int_equal(cfg.portals[0].tpg_id, 1);
 	assert_int_equal(cfg.n_targets, 1);
-	struct tgt_target *t = &cfg.targets[0];
+	struct tgt_target_conf *t = &cfg.targets[0];
 	assert_string_equal(t->iqn, "iqn.2026-11.org.kura:demo");
 	assert_string_equal(t->alias, "kura demo");
 	assert_int_equal(t->n_acl, 0);
@@ -208,7 +208,7 @@ static void test_full_example(void **state)
 	assert_string_equal(cfg.disc_chap_out->user, "target");
 
 	assert_int_equal(cfg.n_targets, 2);
-	struct tgt_target *t = &cfg.targets[0];
+	struct tgt_target_conf *t = &cfg.targets[0];
 	assert_string_equal(t->alias, "VM one");
 	assert_int_equal(t->n_acl, 2);
 	assert_string_equal(t->acl[1], "iqn.2026-11.org.kura:host2");
@@ -538,34 +538,38 @@ static void test_open_luns(void **state)
 		 "[lun 1]\nbackend = memory\nsize = 4M\n");
 	assert_int_equal(parse_text(text, &cfg), 0);
 	assert_int_equal(tgt_config_set_data_dir(&cfg, sub), 0);
-	int r = tgt_model_open(&cfg, err, sizeof(err));
+	struct tgt_model *m;
+	int r = tgt_model_open(&cfg, &m, err, sizeof(err));
 	if (r)
 		print_error("%s\n", err);
 	assert_int_equal(r, 0);
 	assert_int_equal(stat(sub, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	snprintf(img, sizeof(img), "%s/d.img", sub);
-	assert_string_equal(cfg.targets[0].luns[0].backend.path, img);
+	assert_string_equal(m->targets[0].luns[0].c.backend.path, img);
+	assert_string_equal(cfg.targets[0].luns[0].backend.path, "d.img");   /* as parsed */
 	assert_int_equal(stat(img, &st), 0);
 	assert_int_equal(st.st_size, 1 << 20);
-	assert_non_null(cfg.targets[0].luns[0].lu);
-	assert_non_null(cfg.targets[0].luns[1].lu);
-	assert_int_equal(scsi_lu_size_blocks(cfg.targets[0].luns[0].lu), 2048);
-	assert_int_equal(scsi_lu_size_blocks(cfg.targets[0].luns[1].lu), 8192);
-	assert_ptr_equal(scsi_lun_map_get(cfg.targets[0].map, 1), cfg.targets[0].luns[1].lu);
+	assert_non_null(m->targets[0].luns[0].lu);
+	assert_non_null(m->targets[0].luns[1].lu);
+	assert_int_equal(scsi_lu_size_blocks(m->targets[0].luns[0].lu), 2048);
+	assert_int_equal(scsi_lu_size_blocks(m->targets[0].luns[1].lu), 8192);
+	assert_ptr_equal(scsi_lun_map_get(m->targets[0].map, 1), m->targets[0].luns[1].lu);
 	/* persistent reservation state goes to <data_dir>/pr (created) */
 	snprintf(img, sizeof(img), "%s/pr", sub);
-	assert_string_equal(cfg.targets[0].luns[0].ident.pr_dir, img);
+	assert_string_equal(m->targets[0].luns[0].c.ident.pr_dir, img);
 	assert_int_equal(stat(img, &st), 0);
+	tgt_model_close(m);
 	tgt_config_free(&cfg);
 
 	/* a missing file without create: the error names the LUN */
 	assert_int_equal(parse_text(TARGET "[lun 5]\npath = missing.img\n", &cfg), 0);
 	assert_int_equal(tgt_config_set_data_dir(&cfg, sub), 0);
-	assert_true(tgt_model_open(&cfg, err, sizeof(err)) < 0);
+	assert_true(tgt_model_open(&cfg, &m, err, sizeof(err)) < 0);
 	snprintf(text, sizeof(text), "target iqn.2026-11.org.kura:t LUN 5 (file %s/missing.img): ", sub);
 	if (strncmp(err, text, strlen(text)))
 		fail_msg("got '%s'", err);
+	tgt_model_close(m);
 	tgt_config_free(&cfg);
 	unlink(img);
 	snprintf(img, sizeof(img), "%s/pr", sub);

@@ -103,6 +103,7 @@ static void release(int i, uint32_t in_len, uint32_t out_wanted, bool sense)
 /* ---- harness ---- */
 static struct tgt_config cfg;
 static struct tgt_target tgt;
+static struct tgt_model model;
 static struct tgt_server *srv;
 static struct tgt_worker w;
 static int peer = -1;
@@ -126,8 +127,10 @@ static int group_setup(void **state)
 	klog_set_level(KLOG_ERR);
 	snprintf(tgt.iqn, sizeof(tgt.iqn), "iqn.test");
 	tgt.map = (struct scsi_lun_map *)&lu_token;
-	cfg.targets = &tgt;
-	cfg.n_targets = 1;
+	model.targets = &tgt;
+	model.n_targets = 1;
+	model.conf = &cfg;
+	pthread_mutex_init(&model.live_lock, NULL);
 	cfg.n_portals = 1;
 	snprintf(cfg.portals[0].addr, sizeof(cfg.portals[0].addr), "127.0.0.1");
 	cfg.portals[0].tpgt = 1;
@@ -135,6 +138,7 @@ static int group_setup(void **state)
 	iscsi_target_limits_default(&cfg.limits);
 	srv = calloc(1, sizeof(*srv));
 	srv->cfg = &cfg;
+	srv->model = &model;
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->next_tsih = 1;
 	srv->workers = &w;

@@ -147,13 +147,23 @@ static void test_bad_configs(void **state)
 
 /* ---- runtime ---- */
 
+static struct tgt_model *model;
+
 static void open_in(const char *text, const char *dir, struct tgt_config *cfg)
 {
 	assert_int_equal(parse_text(text, cfg), 0);
 	assert_int_equal(tgt_config_set_data_dir(cfg, dir), 0);
-	int r = tgt_model_open(cfg, err, sizeof(err));
+	int r = tgt_model_open(cfg, &model, err, sizeof(err));
 	if (r)
 		fail_msg("open: %s", err);
+}
+
+/* The model, then the parsed value it was built from. */
+static void close_all(struct tgt_config *cfg)
+{
+	tgt_model_close(model);
+	model = NULL;
+	tgt_config_free(cfg);
 }
 
 static void test_thin_luns(void **state)
@@ -166,7 +176,7 @@ static void test_thin_luns(void **state)
 		"[lun 1]\nbackend = thin\npool = p\nvolume = 2\nsnapshot_of = 1\n"
 		"[lun 2]\nbackend = thin\npool = p\nvolume = 3\nclone_of = 1\nblock_size = 4096\n";
 	open_in(text, dir, &cfg);
-	struct tgt_lun_conf *l = cfg.targets[0].luns;
+	struct tgt_lun *l = model->targets[0].luns;
 	assert_int_equal(scsi_lu_size_blocks(l[0].lu), (64 << 20) / 512);
 	assert_int_equal(scsi_lu_size_blocks(l[1].lu), (64 << 20) / 512);
 	assert_int_equal(scsi_lu_size_blocks(l[2].lu), (64 << 20) / 4096);
@@ -174,29 +184,29 @@ static void test_thin_luns(void **state)
 	assert_false(scsi_lu_write_protected(l[2].lu));
 	assert_true(scsi_lu_can_unmap(l[0].lu));
 	struct lun_thin_pool_status st;
-	lun_thin_pool_status(cfg.stack.pools[0].pool, &st);
+	lun_thin_pool_status(model->stack.pools[0].pool, &st);
 	assert_int_equal(st.volumes, 3);
 	assert_int_equal(st.chunks_total, 256);
 	assert_int_equal(st.low_water, 128);
-	assert_int_equal(cfg.stack.pools[0].rt->n_lus, 3);
-	tgt_config_free(&cfg);
+	assert_int_equal(model->stack.pools[0].rt->n_lus, 3);
+	close_all(&cfg);
 
 	/* second start: volumes exist, nothing is created again; a larger size grows the pool */
 	char grown[1024];
 	snprintf(grown, sizeof(grown), "%s", text);
 	memcpy(strstr(grown, "16M"), "32M", 3);
 	open_in(grown, dir, &cfg);
-	lun_thin_pool_status(cfg.stack.pools[0].pool, &st);
+	lun_thin_pool_status(model->stack.pools[0].pool, &st);
 	assert_int_equal(st.volumes, 3);
 	assert_int_equal(st.chunks_total, 512);
-	tgt_config_free(&cfg);
+	close_all(&cfg);
 
 	/* a volume that does not exist and has no size: a configuration error naming it */
 	assert_int_equal(parse_text(POOL TARGET "[lun 0]\nbackend = thin\npool = p\nvolume = 9\n", &cfg), 0);
 	assert_int_equal(tgt_config_set_data_dir(&cfg, dir), 0);
-	assert_true(tgt_model_open(&cfg, err, sizeof(err)) < 0);
+	assert_true(tgt_model_open(&cfg, &model, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "pool p volume 9: does not exist (give 'size' to create it)"));
-	tgt_config_free(&cfg);
+	close_all(&cfg);
 	rm_rf(dir);
 }
 
@@ -228,23 +238,23 @@ static void test_raid_missing_not_ready(void **state)
 	open_in("[raid r]\nmembers = a,b,c,d\n[pool p]\ndata = r\nmeta = p.meta\n" TARGET
 		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n"
 		"[lun 1]\nbackend = raid\nraid = r\n", dir, &cfg);
-	assert_true(cfg.stack.raids[0].failed);
-	assert_true(cfg.stack.pools[0].failed);
-	struct tgt_lun_conf *l = cfg.targets[0].luns;
+	assert_true(model->stack.raids[0].failed);
+	assert_true(model->stack.pools[0].failed);
+	struct tgt_lun *l = model->targets[0].luns;
 	assert_int_equal(scsi_lu_size_blocks(l[0].lu), 2048);
 	assert_int_equal(one_read(l[0].lu->be), -ENODEV);
 	assert_int_equal(one_read(l[1].lu->be), -ENODEV);
-	tgt_config_free(&cfg);
+	close_all(&cfg);
 
 	/* create = yes over new files: a working array shared by a raid LUN and a pool */
 	open_in("[raid r]\nlevel = 5\nmembers = a,b,c\nmember_size = 8M\ncreate = yes\n"
 		"[pool p]\ndata = r\nmeta = p.meta\n" TARGET
 		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n", dir, &cfg);
-	assert_false(cfg.stack.raids[0].failed);
-	assert_false(cfg.stack.pools[0].failed);
-	assert_int_equal(one_read(cfg.targets[0].luns[0].lu->be), 0);
-	assert_true(lun_raid_has_path(cfg.stack.raids[0].be, strcat(strcpy(err, dir), "/a")));
-	tgt_config_free(&cfg);
+	assert_false(model->stack.raids[0].failed);
+	assert_false(model->stack.pools[0].failed);
+	assert_int_equal(one_read(model->targets[0].luns[0].lu->be), 0);
+	assert_true(lun_raid_has_path(model->stack.raids[0].be, strcat(strcpy(err, dir), "/a")));
+	close_all(&cfg);
 	rm_rf(dir);
 }
 
