@@ -47,14 +47,6 @@ struct lun_raid_conf {
 	bool direct;                 /* members with O_DIRECT */
 	uint64_t member_size;        /* create missing member / spare files this big */
 	uint64_t rebuild_rate;       /* bytes per second of resync / rebuild; 0 = 160 MiB/s */
-	/* runtime (target/model/storage.c) */
-	struct lun_backend *be;
-	bool failed;                 /* could not assemble: its LUNs answer NOT READY */
-	char why[256];
-	uint64_t rebuild_t0_ms;      /* rebuild start (status / throughput) */
-	int rebuild_role;
-	double last_rebuild_mib_s;
-	double last_rebuild_s;
 };
 
 /* [pool NAME] */
@@ -68,12 +60,6 @@ struct lun_pool_conf {
 	uint64_t size;               /* data file size (file data store) */
 	uint64_t low_water;          /* bytes, or percent of the pool when low_water_pct */
 	bool low_water_pct;
-	/* runtime (target/model/storage.c) */
-	struct lun_backend *data_be; /* the pool's data device (owned here if a file) */
-	struct lun_thin_pool *pool;
-	bool failed;
-	char why[256];
-	struct lun_pool_rt *rt;      /* LUs to notify of low water */
 };
 
 /* The stacked storage sections of one configuration. */
@@ -82,6 +68,36 @@ struct lun_stack_conf {
 	int n_raids;
 	struct lun_pool_conf *pools;
 	int n_pools;
+};
+
+/* The run-time state of an opened [raid NAME] / [pool NAME], kept apart
+ * from the parsed section (which nothing writes once parsed): the stack
+ * builder (lun_stack.c) fills it, its host (target/model/storage.c) owns
+ * it and keeps the rebuild figures. */
+struct lun_raid_run {
+	struct lun_backend *be;
+	bool failed;                 /* could not assemble: its LUNs answer NOT READY */
+	char why[256];
+	uint64_t rebuild_t0_ms;      /* rebuild start (status / throughput) */
+	int rebuild_role;            /* -1: none seen */
+	double last_rebuild_mib_s;
+	double last_rebuild_s;
+};
+
+struct lun_pool_run {
+	struct lun_backend *data_be; /* the pool's data device (owned here if a file) */
+	struct lun_thin_pool *pool;
+	bool failed;
+	char why[256];
+	struct lun_pool_rt *rt;      /* the host's: LUs to notify of low water */
+};
+
+/* A stack being run: the parsed sections and, index for index, the state
+ * of each (raids[i] is conf->raids[i]'s, pools[i] conf->pools[i]'s). */
+struct lun_stack {
+	const struct lun_stack_conf *conf;
+	struct lun_raid_run *raids;
+	struct lun_pool_run *pools;
 };
 
 /* A LUN's thin / raid keys (backend = thin | raid). */
@@ -142,7 +158,7 @@ struct lun_kind {
 	/* Leaf kinds: open from the LUN's parameters (lun_backend_open). */
 	int (*open)(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen);
 	/* Stacked kinds: open on what the stack builder opened (lun_stack.h). */
-	int (*open_lun)(struct lun_stack_conf *sc, const struct lun_conf_lun *l, struct lun_backend **out,
+	int (*open_lun)(const struct lun_stack *st, const struct lun_conf_lun *l, struct lun_backend **out,
 			struct lun_stack_open *o);
 	bool open_blocks;            /* open_lun blocks (control calls): a control thread only */
 };

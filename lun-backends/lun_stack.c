@@ -175,15 +175,15 @@ static void raid_params(const struct lun_stack_env *env, const struct lun_raid_c
 }
 
 /* Configured spares that the assembled array does not know yet. */
-static void raid_add_spares(struct lun_raid_conf *rc, const struct raid_paths *rp)
+static void raid_add_spares(const struct lun_raid_conf *rc, struct lun_raid_run *rr, const struct raid_paths *rp)
 {
 	char e[256];
 	for (int i = rc->n_members; i < rp->n; i++) {
-		if (lun_raid_has_path(rc->be, rp->p[i]))
+		if (lun_raid_has_path(rr->be, rp->p[i]))
 			continue;
 		if (rc->member_size && lun_stack_ensure_file(rp->p[i], rc->member_size) < 0)
 			kwarn("raid %s: cannot create spare %s", rc->name, rp->p[i]);
-		int r = lun_raid_add_spare(rc->be, rp->p[i], e, sizeof(e));
+		int r = lun_raid_add_spare(rr->be, rp->p[i], e, sizeof(e));
 		if (r < 0)
 			kwarn("raid %s: spare %s not added: %s", rc->name, rp->p[i], e);
 		else
@@ -205,7 +205,7 @@ static bool raid_files(const struct lun_raid_conf *rc, const struct raid_paths *
 
 /* Assemble from superblocks; with create = yes and no superblock anywhere,
  * create (clean, without a resync, if every member file is new). */
-int lun_stack_open_raid(const struct lun_stack_env *env, struct lun_raid_conf *rc)
+int lun_stack_open_raid(const struct lun_stack_env *env, const struct lun_raid_conf *rc, struct lun_raid_run *rr)
 {
 	struct raid_paths rp;
 	struct lun_raid_params p;
@@ -213,40 +213,41 @@ int lun_stack_open_raid(const struct lun_stack_env *env, struct lun_raid_conf *r
 	bool any = r == 0 && raid_files(rc, &rp);
 	if (r == 0) {
 		raid_params(env, rc, &rp, rp.n, &p);
-		r = any ? lun_raid_assemble(&p, &rc->be, rc->why, sizeof(rc->why)) : -ENODEV;
+		r = any ? lun_raid_assemble(&p, &rr->be, rr->why, sizeof(rr->why)) : -ENODEV;
 		if (!any)
-			snprintf(rc->why, sizeof(rc->why), "no member file exists");
+			snprintf(rr->why, sizeof(rr->why), "no member file exists");
 	}
-	bool blank = r == -ENODEV && (!any || strstr(rc->why, "no member with a valid superblock"));
+	bool blank = r == -ENODEV && (!any || strstr(rr->why, "no member with a valid superblock"));
 	if (blank && rc->create) {
 		raid_params(env, rc, &rp, rc->n_members, &p);
 		p.assume_clean = !any && rc->member_size;   /* new sparse files: all zeros, parity holds */
-		r = lun_raid_create(&p, &rc->be, rc->why, sizeof(rc->why));
+		r = lun_raid_create(&p, &rr->be, rr->why, sizeof(rr->why));
 		if (r == 0)
 			kinfo("raid %s: created raid%d over %d members%s", rc->name, rc->level, rc->n_members,
 			      p.assume_clean ? " (new files, no initial resync)" : "");
 	}
 	if (r == 0)
-		raid_add_spares(rc, &rp);
+		raid_add_spares(rc, rr, &rp);
 	paths_free(&rp);
 	return r;
 }
 
-void lun_stack_open_raids(const struct lun_stack_env *env, struct lun_stack_conf *sc)
+void lun_stack_open_raids(const struct lun_stack_env *env, const struct lun_stack *stack)
 {
 	static const char *const states[] = { "clean", "dirty", "degraded", "failed" };
-	for (int i = 0; i < sc->n_raids; i++) {
-		struct lun_raid_conf *rc = &sc->raids[i];
-		int r = lun_stack_open_raid(env, rc);
+	for (int i = 0; i < stack->conf->n_raids; i++) {
+		const struct lun_raid_conf *rc = &stack->conf->raids[i];
+		struct lun_raid_run *rr = &stack->raids[i];
+		int r = lun_stack_open_raid(env, rc, rr);
 		if (r < 0) {
-			rc->failed = true;
-			if (!rc->why[0])
-				snprintf(rc->why, sizeof(rc->why), "%s", strerror(-r));
-			kerr("raid %s: cannot assemble: %s; its LUNs and pools answer NOT READY", rc->name, rc->why);
+			rr->failed = true;
+			if (!rr->why[0])
+				snprintf(rr->why, sizeof(rr->why), "%s", strerror(-r));
+			kerr("raid %s: cannot assemble: %s; its LUNs and pools answer NOT READY", rc->name, rr->why);
 			continue;
 		}
 		struct lun_raid_status st;
-		lun_raid_status(rc->be, &st);
+		lun_raid_status(rr->be, &st);
 		kinfo("raid %s: raid%d, %d members, %llu bytes, %s", rc->name, st.level, st.nmembers,
 		      (unsigned long long)st.size, states[st.state]);
 	}
@@ -254,25 +255,27 @@ void lun_stack_open_raids(const struct lun_stack_env *env, struct lun_stack_conf
 
 /* ---------------------------------------------------------------- pools */
 
-static int pool_data(const struct lun_stack_env *env, struct lun_stack_conf *sc, struct lun_pool_conf *pc)
+static int pool_data(const struct lun_stack_env *env, const struct lun_stack *stack,
+		     const struct lun_pool_conf *pc, struct lun_pool_run *pr)
 {
 	char path[PATH_MAX];
 	if (pc->data_raid >= 0) {
-		struct lun_raid_conf *rc = &sc->raids[pc->data_raid];
-		if (rc->failed) {
-			snprintf(pc->why, sizeof(pc->why), "raid %s is not available: %.150s", rc->name, rc->why);
+		const struct lun_raid_conf *rc = &stack->conf->raids[pc->data_raid];
+		const struct lun_raid_run *rr = &stack->raids[pc->data_raid];
+		if (rr->failed) {
+			snprintf(pr->why, sizeof(pr->why), "raid %s is not available: %.150s", rc->name, rr->why);
 			return -ENODEV;
 		}
-		return lun_stack_shared(rc->be, &pc->data_be);
+		return lun_stack_shared(rr->be, &pr->data_be);
 	}
 	lun_stack_path(env->data_dir, pc->data, path, sizeof(path));
 	int r = pc->size ? lun_stack_ensure_file(path, pc->size) : 0;   /* a larger size grows the file */
 	if (r < 0) {
-		snprintf(pc->why, sizeof(pc->why), "data %.200s: %s", path, strerror(-r));
+		snprintf(pr->why, sizeof(pr->why), "data %.200s: %s", path, strerror(-r));
 		return r;
 	}
 	struct lun_backend_params bp = { .type = "file", .path = path, .block_size = 512 };
-	return lun_backend_open(&bp, &pc->data_be, pc->why, sizeof(pc->why));
+	return lun_backend_open(&bp, &pr->data_be, pr->why, sizeof(pr->why));
 }
 
 uint64_t lun_stack_low_water_chunks(const struct lun_pool_conf *pc, const struct lun_thin_pool_status *st)
@@ -283,35 +286,36 @@ uint64_t lun_stack_low_water_chunks(const struct lun_pool_conf *pc, const struct
 }
 
 /* The data store grew since the last start: give the pool the new chunks. */
-static void pool_take_space(struct lun_pool_conf *pc, struct lun_thin_pool_status *st)
+static void pool_take_space(const struct lun_pool_conf *pc, struct lun_pool_run *pr,
+			    struct lun_thin_pool_status *st)
 {
-	uint64_t usable = pc->data_be->size / st->chunk_size;
+	uint64_t usable = pr->data_be->size / st->chunk_size;
 	if (usable <= st->chunks_total)
 		return;
-	int r = lun_thin_pool_grow(pc->pool, usable * st->chunk_size);
+	int r = lun_thin_pool_grow(pr->pool, usable * st->chunk_size);
 	kinfo("pool %s: grown from %llu to %llu chunks: %s", pc->name, (unsigned long long)st->chunks_total,
 	      (unsigned long long)usable, r < 0 ? strerror(-r) : "ok");
-	lun_thin_pool_status(pc->pool, st);
+	lun_thin_pool_status(pr->pool, st);
 }
 
-int lun_stack_open_pool(const struct lun_stack_env *env, struct lun_stack_conf *sc, struct lun_pool_conf *pc,
-			void (*cb)(void *arg, uint64_t generation), void *arg)
+int lun_stack_open_pool(const struct lun_stack_env *env, const struct lun_stack *stack, const struct lun_pool_conf *pc,
+			struct lun_pool_run *pr, void (*cb)(void *arg, uint64_t generation), void *arg)
 {
 	char meta[PATH_MAX];
-	int r = pool_data(env, sc, pc);
+	int r = pool_data(env, stack, pc, pr);
 	if (r < 0)
 		return r;
 	lun_stack_path(env->data_dir, pc->meta, meta, sizeof(meta));
-	struct lun_thin_pool_params pp = { .meta_path = meta, .data = pc->data_be, .chunk_size = pc->chunk_size };
+	struct lun_thin_pool_params pp = { .meta_path = meta, .data = pr->data_be, .chunk_size = pc->chunk_size };
 	bool fresh = !lun_stack_file_exists(meta);
-	r = fresh ? lun_thin_pool_create(&pp, &pc->pool, pc->why, sizeof(pc->why))
-		  : lun_thin_pool_open(&pp, &pc->pool, pc->why, sizeof(pc->why));
+	r = fresh ? lun_thin_pool_create(&pp, &pr->pool, pr->why, sizeof(pr->why))
+		  : lun_thin_pool_open(&pp, &pr->pool, pr->why, sizeof(pr->why));
 	if (r < 0)
 		return r;
 	struct lun_thin_pool_status st;
-	lun_thin_pool_status(pc->pool, &st);
-	pool_take_space(pc, &st);
-	lun_thin_pool_set_low_water(pc->pool, lun_stack_low_water_chunks(pc, &st), cb, arg);
+	lun_thin_pool_status(pr->pool, &st);
+	pool_take_space(pc, pr, &st);
+	lun_thin_pool_set_low_water(pr->pool, lun_stack_low_water_chunks(pc, &st), cb, arg);
 	kinfo("pool %s: %s, %llu of %llu chunks of %u bytes free, %u volume(s)", pc->name,
 	      fresh ? "created" : "opened", (unsigned long long)st.chunks_free,
 	      (unsigned long long)st.chunks_total, st.chunk_size, st.volumes);
@@ -320,7 +324,7 @@ int lun_stack_open_pool(const struct lun_stack_env *env, struct lun_stack_conf *
 
 /* ---------------------------------------------------------------- LUNs */
 
-int lun_stack_open_lun(struct lun_stack_conf *sc, const struct lun_conf_lun *l, struct lun_backend **out,
+int lun_stack_open_lun(const struct lun_stack *stack, const struct lun_conf_lun *l, struct lun_backend **out,
 		       struct lun_stack_open *o)
 {
 	const struct lun_kind *k = lun_kind_find(l->b->type);
@@ -329,5 +333,5 @@ int lun_stack_open_lun(struct lun_stack_conf *sc, const struct lun_conf_lun *l, 
 		snprintf(o->why, sizeof(o->why), "backend %s is not a stacked kind", l->b->type);
 		return -EINVAL;
 	}
-	return k->open_lun(sc, l, out, o);
+	return k->open_lun(stack, l, out, o);
 }

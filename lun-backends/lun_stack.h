@@ -38,16 +38,17 @@ int lun_stack_shared(struct lun_backend *inner, struct lun_backend **out);
 /* Every I/O completes (later) with -ENODEV. */
 int lun_offline_open(uint64_t size, uint32_t block_size, struct lun_backend **out);
 
-/* Assemble (or create) one array; rc->be, or -errno and rc->why. The loop
+/* Assemble (or create) one array; rr->be, or -errno and rr->why. The loop
  * must not run yet or this must run on it (lun_raid.h). */
-int lun_stack_open_raid(const struct lun_stack_env *env, struct lun_raid_conf *rc);
-/* Every array of sc; a failure marks it failed (its LUNs answer NOT READY). */
-void lun_stack_open_raids(const struct lun_stack_env *env, struct lun_stack_conf *sc);
-/* Open (or create) one pool over its data store, take new data space and
- * arm the low-water mark (cb(arg, generation) on the allocating thread).
- * Blocks: a control thread. -errno and pc->why. */
-int lun_stack_open_pool(const struct lun_stack_env *env, struct lun_stack_conf *sc, struct lun_pool_conf *pc,
-			void (*cb)(void *arg, uint64_t generation), void *arg);
+int lun_stack_open_raid(const struct lun_stack_env *env, const struct lun_raid_conf *rc, struct lun_raid_run *rr);
+/* Every array of st; a failure marks it failed (its LUNs answer NOT READY). */
+void lun_stack_open_raids(const struct lun_stack_env *env, const struct lun_stack *st);
+/* Open (or create) pool pc over its data store (an array of st, or a file),
+ * take new data space and arm the low-water mark (cb(arg, generation) on
+ * the allocating thread); the state goes to pr. Blocks: a control thread.
+ * -errno and pr->why. */
+int lun_stack_open_pool(const struct lun_stack_env *env, const struct lun_stack *st, const struct lun_pool_conf *pc,
+			struct lun_pool_run *pr, void (*cb)(void *arg, uint64_t generation), void *arg);
 
 /* The pool's low_water key in free chunks (st: the pool's status). */
 struct lun_thin_pool_status;
@@ -61,6 +62,6 @@ struct lun_stack_open {
 };
 
 /* A stacked LUN (a kind with open_lun): 0 and *out, or -errno with o->why. */
-int lun_stack_open_lun(struct lun_stack_conf *sc, const struct lun_conf_lun *l, struct lun_backend **out,
+int lun_stack_open_lun(const struct lun_stack *st, const struct lun_conf_lun *l, struct lun_backend **out,
 		       struct lun_stack_open *o);
 #endif

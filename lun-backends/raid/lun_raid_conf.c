@@ -29,7 +29,6 @@ static void *raid_begin(struct lun_conf_ctx *c, struct lun_stack_conf *sc, const
 	strcpy(r->name, name);
 	r->line = c->line;
 	r->level = -1;
-	r->rebuild_role = -1;
 	return r;
 }
 
@@ -181,17 +180,17 @@ static int raid_lun_resolve(struct lun_conf_ctx *c, const struct lun_stack_conf 
 	return 0;
 }
 
-static int raid_open_lun(struct lun_stack_conf *sc, const struct lun_conf_lun *l, struct lun_backend **out,
+static int raid_open_lun(const struct lun_stack *st, const struct lun_conf_lun *l, struct lun_backend **out,
 			 struct lun_stack_open *o)
 {
-	int i = lun_stack_find_raid(sc, l->s->raid);
-	struct lun_raid_conf *rc = i >= 0 ? &sc->raids[i] : NULL;
-	if (!rc || rc->failed) {
+	int i = lun_stack_find_raid(st->conf, l->s->raid);
+	const struct lun_raid_run *rr = i >= 0 ? &st->raids[i] : NULL;
+	if (!rr || rr->failed) {
 		o->offline = true;
-		snprintf(o->why, sizeof(o->why), "%s", rc ? rc->why : "no such raid");
+		snprintf(o->why, sizeof(o->why), "%s", rr ? rr->why : "no such raid");
 		return -ENODEV;
 	}
-	int r = lun_stack_shared(rc->be, out);
+	int r = lun_stack_shared(rr->be, out);
 	if (r == 0)
 		(*out)->read_only |= l->b->read_only;
 	return r;

@@ -161,38 +161,39 @@ static int thin_lun_resolve(struct lun_conf_ctx *c, const struct lun_stack_conf 
 }
 
 /* The LUN's volume, created first (new, snapshot_of, clone_of) when missing. */
-static int open_volume(struct lun_pool_conf *pc, const struct lun_conf_lun *l, struct lun_backend **out,
-		       bool *created)
+static int open_volume(const struct lun_pool_conf *pc, struct lun_thin_pool *pool, const struct lun_conf_lun *l,
+		       struct lun_backend **out, bool *created)
 {
 	const struct lun_stack_lun *s = l->s;
-	int r = lun_thin_volume_open(pc->pool, s->volume, l->b->block_size, out);
+	int r = lun_thin_volume_open(pool, s->volume, l->b->block_size, out);
 	if (r != -ENOENT)
 		return r;
 	if (s->snapshot)
-		r = lun_thin_snapshot(pc->pool, s->origin, s->volume);
+		r = lun_thin_snapshot(pool, s->origin, s->volume);
 	else if (s->clone)
-		r = lun_thin_clone(pc->pool, s->origin, s->volume);
+		r = lun_thin_clone(pool, s->origin, s->volume);
 	else
-		r = l->b->size ? lun_thin_volume_create(pc->pool, s->volume, l->b->size) : -ENOENT;
+		r = l->b->size ? lun_thin_volume_create(pool, s->volume, l->b->size) : -ENOENT;
 	if (r < 0)
 		return r;
 	*created = true;
 	kinfo("pool %s: volume %u created (%s)", pc->name, s->volume,
 	      s->snapshot ? "snapshot" : s->clone ? "clone" : "new");
-	return lun_thin_volume_open(pc->pool, s->volume, l->b->block_size, out);
+	return lun_thin_volume_open(pool, s->volume, l->b->block_size, out);
 }
 
-static int thin_open_lun(struct lun_stack_conf *sc, const struct lun_conf_lun *l, struct lun_backend **out,
+static int thin_open_lun(const struct lun_stack *st, const struct lun_conf_lun *l, struct lun_backend **out,
 			 struct lun_stack_open *o)
 {
-	int i = lun_stack_find_pool(sc, l->s->pool);
-	struct lun_pool_conf *pc = i >= 0 ? &sc->pools[i] : NULL;
-	if (!pc || pc->failed) {
+	int i = lun_stack_find_pool(st->conf, l->s->pool);
+	const struct lun_pool_conf *pc = i >= 0 ? &st->conf->pools[i] : NULL;
+	const struct lun_pool_run *pr = i >= 0 ? &st->pools[i] : NULL;
+	if (!pr || pr->failed) {
 		o->offline = true;
-		snprintf(o->why, sizeof(o->why), "%s", pc ? pc->why : strerror(ENODEV));
+		snprintf(o->why, sizeof(o->why), "%s", pr ? pr->why : strerror(ENODEV));
 		return -ENODEV;
 	}
-	int r = open_volume(pc, l, out, &o->created);
+	int r = open_volume(pc, pr->pool, l, out, &o->created);
 	/* a thin volume's backend belongs to the LU: read_only = yes (or a
 	 * snapshot) makes the LU write-protected */
 	if (r == 0 && l->b->read_only)

@@ -68,7 +68,7 @@ static void low_water_ua(struct kloop_task *t)
 	pthread_mutex_lock(&pr->mu);
 	for (int i = 0; i < pr->n_lus; i++)   /* SBC-4 4.7.3.8: soft threshold, once per nexus */
 		scsi_lu_raise_ua_all(pr->lus[i], 0x38, 0x07);
-	kinfo("pool %s: low-water mark crossed: 38/07 raised on %d LU(s)", pr->pc->name, pr->n_lus);
+	kinfo("pool %s: low-water mark crossed: 38/07 raised on %d LU(s)", pr->name, pr->n_lus);
 	pthread_mutex_unlock(&pr->mu);
 }
 
@@ -80,13 +80,13 @@ static void low_water_cb(void *arg, uint64_t generation)
 		kloop_post(pr->rt->loop, &pr->ua_task);
 }
 
-static struct lun_pool_rt *pool_rt_new(struct tgt_storage_rt *rt, struct lun_pool_conf *pc)
+static struct lun_pool_rt *pool_rt_new(struct tgt_storage_rt *rt, const char *name)
 {
 	struct lun_pool_rt *pr = calloc(1, sizeof(*pr));
 	if (!pr)
 		return NULL;
 	pr->rt = rt;
-	pr->pc = pc;
+	snprintf(pr->name, sizeof(pr->name), "%s", name);
 	pr->ua_task.fn = low_water_ua;
 	pthread_mutex_init(&pr->mu, NULL);
 	return pr;
@@ -99,22 +99,47 @@ static void pool_rt_free(struct lun_pool_rt *pr)
 	free(pr);
 }
 
+/* Make room for n_raids / n_pools run-time entries (new ones zeroed, no
+ * rebuild seen). Control thread, or before it starts. 0 or -ENOMEM. */
+static int runs_fit(struct tgt_storage_rt *rt, int n_raids, int n_pools)
+{
+	if (n_raids > rt->n_raids) {
+		struct lun_raid_run *a = realloc(rt->stack.raids, (size_t)n_raids * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		for (int i = rt->n_raids; i < n_raids; i++)
+			a[i] = (struct lun_raid_run){ .rebuild_role = -1 };
+		rt->stack.raids = a;
+		rt->n_raids = n_raids;
+	}
+	if (n_pools > rt->n_pools) {
+		struct lun_pool_run *a = realloc(rt->stack.pools, (size_t)n_pools * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		memset(a + rt->n_pools, 0, (size_t)(n_pools - rt->n_pools) * sizeof(*a));
+		rt->stack.pools = a;
+		rt->n_pools = n_pools;
+	}
+	return 0;
+}
+
 static void pools_open(struct tgt_storage_rt *rt)
 {
 	struct tgt_model *cfg = rt->cfg;
 	for (int i = 0; i < cfg->stack.n_pools; i++) {
-		struct lun_pool_conf *pc = &cfg->stack.pools[i];
-		struct lun_pool_rt *pr = pool_rt_new(rt, pc);
+		const struct lun_pool_conf *pc = &cfg->stack.pools[i];
+		struct lun_pool_run *pst = &rt->stack.pools[i];
+		struct lun_pool_rt *pr = pool_rt_new(rt, pc->name);
 		if (!pr) {
-			pc->failed = true;
-			snprintf(pc->why, sizeof(pc->why), "out of memory");
+			pst->failed = true;
+			snprintf(pst->why, sizeof(pst->why), "out of memory");
 			continue;
 		}
-		pc->rt = pr;
+		pst->rt = pr;
 		struct lun_stack_env env = stack_env(rt);
-		if (lun_stack_open_pool(&env, &cfg->stack, pc, low_water_cb, pr) < 0) {
-			pc->failed = true;
-			kerr("pool %s: cannot open: %s; its LUNs answer NOT READY", pc->name, pc->why);
+		if (lun_stack_open_pool(&env, &rt->stack, pc, pst, low_water_cb, pr) < 0) {
+			pst->failed = true;
+			kerr("pool %s: cannot open: %s; its LUNs answer NOT READY", pc->name, pst->why);
 		}
 	}
 }
@@ -187,40 +212,59 @@ static struct lun_raid_conf *call_raid(struct stor_call *c)
 	return c->idx >= 0 && c->idx < c->cfg->stack.n_raids ? &c->cfg->stack.raids[c->idx] : NULL;
 }
 
+/* The run-time state of call_raid's array (NULL with it). */
+static struct lun_raid_run *call_raid_run(struct stor_call *c)
+{
+	return call_raid(c) ? &c->cfg->stor_rt->stack.raids[c->idx] : NULL;
+}
+
+static struct lun_pool_conf *call_pool(struct stor_call *c)
+{
+	return c->idx >= 0 && c->idx < c->cfg->stack.n_pools ? &c->cfg->stack.pools[c->idx] : NULL;
+}
+
+/* The run-time state of call_pool's pool (NULL with it). */
+static struct lun_pool_run *call_pool_run(struct stor_call *c)
+{
+	return call_pool(c) ? &c->cfg->stor_rt->stack.pools[c->idx] : NULL;
+}
+
 static int raid_info_fn(struct stor_call *c)
 {
 	struct lun_raid_conf *rc = call_raid(c);
+	struct lun_raid_run *rr = call_raid_run(c);
 	struct tgt_raid_info *o = c->out;
 	if (!rc)
 		return -ENOENT;
 	memset(o, 0, sizeof(*o));
-	o->failed = rc->failed || !rc->be || lun_raid_status(rc->be, &o->st) < 0;
-	snprintf(o->why, sizeof(o->why), "%s", rc->why);
-	o->last_rebuild_s = rc->last_rebuild_s;
-	o->last_rebuild_mib_s = rc->last_rebuild_mib_s;
+	o->failed = rr->failed || !rr->be || lun_raid_status(rr->be, &o->st) < 0;
+	snprintf(o->why, sizeof(o->why), "%s", rr->why);
+	o->last_rebuild_s = rr->last_rebuild_s;
+	o->last_rebuild_mib_s = rr->last_rebuild_mib_s;
 	return 0;
 }
 
 static int pool_info_fn(struct stor_call *c)
 {
 	struct tgt_pool_info *o = c->out;
-	if (c->idx < 0 || c->idx >= c->cfg->stack.n_pools)
+	const struct lun_pool_run *pst = call_pool_run(c);
+	if (!pst)
 		return -ENOENT;
-	const struct lun_pool_conf *pc = &c->cfg->stack.pools[c->idx];
 	memset(o, 0, sizeof(*o));
-	o->failed = pc->failed || !pc->pool;
-	snprintf(o->why, sizeof(o->why), "%s", pc->why);
+	o->failed = pst->failed || !pst->pool;
+	snprintf(o->why, sizeof(o->why), "%s", pst->why);
 	if (!o->failed)
-		lun_thin_pool_status(pc->pool, &o->st);
+		lun_thin_pool_status(pst->pool, &o->st);
 	return 0;
 }
 
 static int raid_scrub_fn(struct stor_call *c)
 {
 	struct lun_raid_conf *rc = call_raid(c);
-	if (!rc || rc->failed || !rc->be)
+	struct lun_raid_run *rr = call_raid_run(c);
+	if (!rc || rr->failed || !rr->be)
 		return rc ? -ENODEV : -ENOENT;
-	int r = lun_raid_scrub_start(rc->be, c->repair);
+	int r = lun_raid_scrub_start(rr->be, c->repair);
 	if (r == 0)
 		kinfo("raid %s: scrub (%s) started (admin)", rc->name, c->repair ? "repair" : "check");
 	return r;
@@ -229,19 +273,20 @@ static int raid_scrub_fn(struct stor_call *c)
 static int raid_scrub_stop_fn(struct stor_call *c)
 {
 	struct lun_raid_conf *rc = call_raid(c);
-	if (!rc || rc->failed || !rc->be)
+	struct lun_raid_run *rr = call_raid_run(c);
+	if (!rc || rr->failed || !rr->be)
 		return rc ? -ENODEV : -ENOENT;
-	int r = lun_raid_scrub_stop(rc->be, c->out);
+	int r = lun_raid_scrub_stop(rr->be, c->out);
 	if (r == 0)
 		kinfo("raid %s: scrub stopped (admin)", rc->name);
 	return r;
 }
 
 /* Which member path role resolves to, if it may be removed (see lun_raid.h). */
-static int remove_role_check(struct lun_raid_conf *rc, int role, char *path, char *err, size_t errlen)
+static int remove_role_check(struct lun_raid_run *rr, int role, char *path, char *err, size_t errlen)
 {
 	static struct lun_raid_status st;    /* control thread only */
-	if (lun_raid_status(rc->be, &st) < 0 || role >= st.nmembers) {
+	if (lun_raid_status(rr->be, &st) < 0 || role >= st.nmembers) {
 		snprintf(err, errlen, "no such role");
 		return -EINVAL;
 	}
@@ -263,8 +308,9 @@ static int remove_role_check(struct lun_raid_conf *rc, int role, char *path, cha
 static int raid_remove_fn(struct stor_call *c)
 {
 	struct lun_raid_conf *rc = call_raid(c);
+	struct lun_raid_run *rr = call_raid_run(c);
 	char *path = c->out;
-	if (!rc || rc->failed || !rc->be)
+	if (!rc || rr->failed || !rr->be)
 		return rc ? -ENODEV : -ENOENT;
 	int role = c->role;
 	if (role < 0 && !abs_path(c->cfg, c->path, path, PATH_MAX)) {
@@ -272,15 +318,15 @@ static int raid_remove_fn(struct stor_call *c)
 		return -ENAMETOOLONG;
 	}
 	if (role < 0)
-		role = lun_raid_role_of(rc->be, path);
-	int r = role >= 0 ? remove_role_check(rc, role, path, c->err, c->errlen) : 0;
-	if (role < 0 && !lun_raid_has_path(rc->be, path)) {
+		role = lun_raid_role_of(rr->be, path);
+	int r = role >= 0 ? remove_role_check(rr, role, path, c->err, c->errlen) : 0;
+	if (role < 0 && !lun_raid_has_path(rr->be, path)) {
 		snprintf(c->err, c->errlen, "%s is not a member or spare of %s", path, rc->name);
 		r = -ENOENT;
 	}
 	if (r < 0 || c->repair)
 		return r;
-	r = role >= 0 ? lun_raid_remove_member(rc->be, role) : lun_raid_remove_spare(rc->be, path);
+	r = role >= 0 ? lun_raid_remove_member(rr->be, role) : lun_raid_remove_spare(rr->be, path);
 	if (r == 0)
 		kwarn("raid %s: %s %s removed by the administrator", rc->name, role >= 0 ? "member" : "spare", path);
 	else if (r == -ENOSPC)
@@ -294,9 +340,10 @@ static int raid_remove_fn(struct stor_call *c)
 static int raid_fail_fn(struct stor_call *c)
 {
 	struct lun_raid_conf *rc = call_raid(c);
-	if (!rc || rc->failed || !rc->be)
+	struct lun_raid_run *rr = call_raid_run(c);
+	if (!rc || rr->failed || !rr->be)
 		return rc ? -ENODEV : -ENOENT;
-	int r = lun_raid_fail_member(rc->be, c->role);
+	int r = lun_raid_fail_member(rr->be, c->role);
 	if (r == 0)
 		kwarn("raid %s: role %d failed by the administrator", rc->name, c->role);
 	return r;
@@ -305,8 +352,9 @@ static int raid_fail_fn(struct stor_call *c)
 static int raid_spare_fn(struct stor_call *c)
 {
 	struct lun_raid_conf *rc = call_raid(c);
+	struct lun_raid_run *rr = call_raid_run(c);
 	char path[PATH_MAX];
-	if (!rc || rc->failed || !rc->be)
+	if (!rc || rr->failed || !rr->be)
 		return rc ? -ENODEV : -ENOENT;
 	if (!abs_path(c->cfg, c->path, path, sizeof(path))) {
 		snprintf(c->err, c->errlen, "path too long");
@@ -317,7 +365,7 @@ static int raid_spare_fn(struct stor_call *c)
 		snprintf(c->err, c->errlen, "cannot create %s: %s", path, strerror(-r));
 		return r;
 	}
-	r = lun_raid_add_spare(rc->be, path, c->err, c->errlen);
+	r = lun_raid_add_spare(rr->be, path, c->err, c->errlen);
 	if (r == 0)
 		kinfo("raid %s: spare %s added (admin)", rc->name, path);
 	return r;
@@ -401,11 +449,6 @@ static void lineage_update(const struct tgt_model *cfg, const struct lun_pool_co
 	free(l);
 }
 
-static struct lun_pool_conf *call_pool(struct stor_call *c)
-{
-	return c->idx >= 0 && c->idx < c->cfg->stack.n_pools ? &c->cfg->stack.pools[c->idx] : NULL;
-}
-
 /* ---- volume list: the library's table plus the lineage file's kinds ---- */
 static int pool_peek(struct lun_thin_pool *pool, struct tgt_volume_info **out, int *n)
 {
@@ -430,12 +473,13 @@ static int pool_peek(struct lun_thin_pool *pool, struct tgt_volume_info **out, i
 static int volume_list_fn(struct stor_call *c)
 {
 	struct lun_pool_conf *pc = call_pool(c);
+	struct lun_pool_run *pst = call_pool_run(c);
 	struct tgt_volume_info *v = NULL;
 	struct lineage *l = NULL;
 	int n = 0, nl = 0;
-	if (!pc || pc->failed || !pc->pool)
+	if (!pc || pst->failed || !pst->pool)
 		return pc ? -ENODEV : -ENOENT;
-	int r = pool_peek(pc->pool, &v, &n);
+	int r = pool_peek(pst->pool, &v, &n);
 	if (r == 0)
 		r = lineage_read(c->cfg, pc, &l, &nl);
 	for (int i = 0; r == 0 && i < n; i++) {
@@ -461,16 +505,17 @@ static int volume_list_fn(struct stor_call *c)
 static int volume_op_fn(struct stor_call *c)
 {
 	struct lun_pool_conf *pc = call_pool(c);
-	if (!pc || pc->failed || !pc->pool)
+	struct lun_pool_run *pst = call_pool_run(c);
+	if (!pc || pst->failed || !pst->pool)
 		return pc ? -ENODEV : -ENOENT;
 	static const char *const names[] = { "created", "deleted", "resized", "snapshot", "clone" };
 	int r;
 	switch (c->op) {
-	case TGT_VOL_CREATE: r = lun_thin_volume_create(pc->pool, c->id, c->size); break;
-	case TGT_VOL_DELETE: r = lun_thin_volume_delete(pc->pool, c->id); break;
-	case TGT_VOL_RESIZE: r = lun_thin_volume_resize(pc->pool, c->id, c->size); break;
-	case TGT_VOL_SNAPSHOT: r = lun_thin_snapshot(pc->pool, c->origin, c->id); break;
-	case TGT_VOL_CLONE: r = lun_thin_clone(pc->pool, c->origin, c->id); break;
+	case TGT_VOL_CREATE: r = lun_thin_volume_create(pst->pool, c->id, c->size); break;
+	case TGT_VOL_DELETE: r = lun_thin_volume_delete(pst->pool, c->id); break;
+	case TGT_VOL_RESIZE: r = lun_thin_volume_resize(pst->pool, c->id, c->size); break;
+	case TGT_VOL_SNAPSHOT: r = lun_thin_snapshot(pst->pool, c->origin, c->id); break;
+	case TGT_VOL_CLONE: r = lun_thin_clone(pst->pool, c->origin, c->id); break;
 	default: return -EINVAL;
 	}
 	if (r < 0)
@@ -487,7 +532,8 @@ static int volume_op_fn(struct stor_call *c)
 }
 
 /* ---- pool grow ---- */
-static int grow_check(struct stor_call *c, struct lun_pool_conf *pc, const char *path, uint64_t *want)
+static int grow_check(struct stor_call *c, const struct lun_pool_conf *pc, const struct lun_pool_run *pst,
+		      const char *path, uint64_t *want)
 {
 	struct stat st;
 	if (pc->data_raid >= 0) {
@@ -504,9 +550,9 @@ static int grow_check(struct stor_call *c, struct lun_pool_conf *pc, const char 
 		snprintf(c->err, c->errlen, "data %s is not a regular file: only a file data store grows here", path);
 		return -EOPNOTSUPP;
 	}
-	uint64_t cur = pc->data_be->size, chunk;
+	uint64_t cur = pst->data_be->size, chunk;
 	struct lun_thin_pool_status ps;
-	lun_thin_pool_status(pc->pool, &ps);
+	lun_thin_pool_status(pst->pool, &ps);
 	chunk = ps.chunk_size;
 	*want = c->size ? c->size : (uint64_t)st.st_size;
 	*c->old = cur;
@@ -523,31 +569,32 @@ static int grow_check(struct stor_call *c, struct lun_pool_conf *pc, const char 
 static int pool_grow_fn(struct stor_call *c)
 {
 	struct lun_pool_conf *pc = call_pool(c);
+	struct lun_pool_run *pst = call_pool_run(c);
 	char path[PATH_MAX];
 	uint64_t want = 0;
 	if (!pc)
 		return -ENOENT;
-	if (pc->failed || !pc->pool) {
-		snprintf(c->err, c->errlen, "pool %s is not open: %s", pc->name, pc->why);
+	if (pst->failed || !pst->pool) {
+		snprintf(c->err, c->errlen, "pool %s is not open: %s", pc->name, pst->why);
 		return -ENODEV;
 	}
 	if (!abs_path(c->cfg, pc->data, path, sizeof(path)))
 		return -ENAMETOOLONG;
-	int r = grow_check(c, pc, path, &want);
-	if (r == 0 && (r = lun_file_grow(pc->data_be, want)) < 0)
+	int r = grow_check(c, pc, pst, path, &want);
+	if (r == 0 && (r = lun_file_grow(pst->data_be, want)) < 0)
 		snprintf(c->err, c->errlen, "cannot extend %s: %s", path, strerror(-r));
 	if (r < 0)
 		return r;
-	want = pc->data_be->size;   /* rounded to the block size */
+	want = pst->data_be->size;   /* rounded to the block size */
 	struct lun_thin_pool_status ps;
-	lun_thin_pool_status(pc->pool, &ps);
-	r = lun_thin_pool_grow(pc->pool, want - want % ps.chunk_size);
+	lun_thin_pool_status(pst->pool, &ps);
+	r = lun_thin_pool_grow(pst->pool, want - want % ps.chunk_size);
 	if (r < 0) {
 		snprintf(c->err, c->errlen, "the pool did not take the new space: %s", strerror(-r));
 		return r;
 	}
-	lun_thin_pool_status(pc->pool, &ps);
-	lun_thin_pool_set_low_water(pc->pool, lun_stack_low_water_chunks(pc, &ps), low_water_cb, pc->rt);
+	lun_thin_pool_status(pst->pool, &ps);
+	lun_thin_pool_set_low_water(pst->pool, lun_stack_low_water_chunks(pc, &ps), low_water_cb, pst->rt);
 	pc->size = want;
 	*c->now = want;
 	kinfo("pool %s: grown from %llu to %llu bytes (%llu chunks, %llu free) (admin)", pc->name,
@@ -574,17 +621,20 @@ static int add_raid_fn(struct stor_call *c)
 		}
 	rc.create = true;
 	struct lun_stack_env env = stack_env(rt);
-	int r = lun_stack_open_raid(&env, &rc);
+	struct lun_raid_run rr = { .rebuild_role = -1 };
+	int r = lun_stack_open_raid(&env, &rc, &rr);
 	if (r < 0) {
-		snprintf(c->err, c->errlen, "%s", rc.why[0] ? rc.why : strerror(-r));
+		snprintf(c->err, c->errlen, "%s", rr.why[0] ? rr.why : strerror(-r));
 		return r;
 	}
-	int idx = tgt_model_adopt_raid(c->cfg, &rc);
+	int n = c->cfg->stack.n_raids;
+	int idx = runs_fit(rt, n + 1, rt->n_pools) < 0 ? -ENOMEM : tgt_model_adopt_raid(c->cfg, &rc);
 	if (idx < 0) {
-		lun_backend_close(rc.be);
+		lun_backend_close(rr.be);
 		snprintf(c->err, c->errlen, "out of memory");
 		return idx;
 	}
+	rt->stack.raids[idx] = rr;
 	kinfo("raid %s: created at run time (admin)", rc.name);
 	return 0;
 }
@@ -623,22 +673,24 @@ static int add_pool_fn(struct stor_call *c)
 	int r = add_pool_check(c, &pc);
 	if (r < 0)
 		return r;
-	if (!(pc.rt = pool_rt_new(rt, NULL)))
+	struct lun_pool_run pst = { .rt = pool_rt_new(rt, pc.name) };
+	if (!pst.rt || runs_fit(rt, rt->n_raids, cfg->stack.n_pools + 1) < 0) {
+		if (pst.rt)
+			pool_rt_free(pst.rt);
 		return -ENOMEM;
+	}
 	struct lun_stack_env env = stack_env(rt);
-	r = lun_stack_open_pool(&env, &cfg->stack, &pc, low_water_cb, pc.rt);
+	r = lun_stack_open_pool(&env, &rt->stack, &pc, &pst, low_water_cb, pst.rt);
 	int idx = r < 0 ? r : tgt_model_adopt_pool(cfg, &pc);
 	if (idx < 0) {
-		snprintf(c->err, c->errlen, "%s", r < 0 && pc.why[0] ? pc.why : strerror(-idx));
-		if (pc.pool)
-			lun_thin_pool_close(pc.pool);
-		lun_backend_close(pc.data_be);
-		pool_rt_free(pc.rt);
+		snprintf(c->err, c->errlen, "%s", r < 0 && pst.why[0] ? pst.why : strerror(-idx));
+		if (pst.pool)
+			lun_thin_pool_close(pst.pool);
+		lun_backend_close(pst.data_be);
+		pool_rt_free(pst.rt);
 		return idx;
 	}
-	for (int k = 0; k < cfg->stack.n_pools; k++)   /* the array may have moved */
-		if (cfg->stack.pools[k].rt)
-			cfg->stack.pools[k].rt->pc = &cfg->stack.pools[k];
+	rt->stack.pools[idx] = pst;
 	kinfo("pool %s: created at run time (admin)", pc.name);
 	return 0;
 }
@@ -752,12 +804,17 @@ int tgt_storage_open(struct tgt_model *cfg, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	rt->cfg = cfg;
+	rt->stack.conf = &cfg->stack;
 	cfg->stor_rt = rt;
+	if (runs_fit(rt, cfg->stack.n_raids, cfg->stack.n_pools) < 0) {
+		snprintf(err, errlen, "storage: out of memory");
+		return -ENOMEM;
+	}
 	char path[PATH_MAX];
 	if (abs_path(cfg, "storage.status", path, sizeof(path)))
 		unlink(path);                  /* never show the last run's state */
 	struct lun_stack_env env = stack_env(rt);
-	lun_stack_open_raids(&env, &cfg->stack);   /* loop not running yet (lun_raid.h) */
+	lun_stack_open_raids(&env, &rt->stack);   /* loop not running yet (lun_raid.h) */
 	rt->tick.fn = tgt_storage_status_tick;
 	kloop_timer_start(rt->loop, &rt->tick, STOR_TICK_MS);
 	int r = pthread_create(&rt->thread, NULL, control_main, rt);
@@ -774,7 +831,7 @@ int tgt_storage_open(struct tgt_model *cfg, char *err, size_t errlen)
 static int open_lun_fn(struct stor_call *c)
 {
 	struct lun_conf_lun l = { &c->lun->backend, &c->lun->stor };
-	return lun_stack_open_lun(&c->cfg->stack, &l, c->out, c->opened);
+	return lun_stack_open_lun(&c->cfg->stor_rt->stack, &l, c->out, c->opened);
 }
 
 /* A snapshot or clone created for its LUN: the pool's lineage file says so. */
@@ -796,7 +853,9 @@ int tgt_storage_open_lun(struct tgt_model *cfg, struct tgt_lun_conf *l, struct l
 	struct lun_conf_lun ref = { &l->backend, &l->stor };
 	struct lun_stack_open o = { .offline = false };
 	struct stor_call c = { .fn = open_lun_fn, .cfg = cfg, .lun = l, .out = out, .opened = &o };
-	int r = k && k->open_blocks ? stor_call(&c) : lun_stack_open_lun(&cfg->stack, &ref, out, &o);
+	struct lun_stack none = { .conf = &cfg->stack };   /* no storage runs: no section is found */
+	const struct lun_stack *st = cfg->stor_rt ? &cfg->stor_rt->stack : &none;
+	int r = k && k->open_blocks && cfg->stor_rt ? stor_call(&c) : lun_stack_open_lun(st, &ref, out, &o);
 	if (r == 0 && o.created)
 		lun_lineage(cfg, l);
 	if (r == 0 || !o.offline) {
@@ -812,7 +871,7 @@ int tgt_storage_open_lun(struct tgt_model *cfg, struct tgt_lun_conf *l, struct l
 void tgt_storage_lu_created(struct tgt_model *cfg, const struct tgt_lun_conf *l, struct scsi_lu *lu)
 {
 	int i = l->stor.pool ? lun_stack_find_pool(&cfg->stack, l->stor.pool) : -1;
-	struct lun_pool_rt *pr = i >= 0 ? cfg->stack.pools[i].rt : NULL;
+	struct lun_pool_rt *pr = i >= 0 && cfg->stor_rt ? cfg->stor_rt->stack.pools[i].rt : NULL;
 	if (!pr)
 		return;
 	pthread_mutex_lock(&pr->mu);
@@ -826,8 +885,8 @@ void tgt_storage_lu_created(struct tgt_model *cfg, const struct tgt_lun_conf *l,
 
 void tgt_storage_lu_removed(struct tgt_model *cfg, struct scsi_lu *lu)
 {
-	for (int i = 0; i < cfg->stack.n_pools; i++) {
-		struct lun_pool_rt *pr = cfg->stack.pools[i].rt;
+	for (int i = 0; cfg->stor_rt && i < cfg->stack.n_pools; i++) {
+		struct lun_pool_rt *pr = cfg->stor_rt->stack.pools[i].rt;
 		if (!pr)
 			continue;
 		pthread_mutex_lock(&pr->mu);    /* low_water_ua holds it while it raises */
@@ -840,8 +899,8 @@ void tgt_storage_lu_removed(struct tgt_model *cfg, struct scsi_lu *lu)
 
 void tgt_storage_forget_lus(struct tgt_model *cfg)
 {
-	for (int i = 0; i < cfg->stack.n_pools; i++) {
-		struct lun_pool_rt *pr = cfg->stack.pools[i].rt;
+	for (int i = 0; cfg->stor_rt && i < cfg->stack.n_pools; i++) {
+		struct lun_pool_rt *pr = cfg->stor_rt->stack.pools[i].rt;
 		if (!pr)
 			continue;
 		pthread_mutex_lock(&pr->mu);
@@ -850,25 +909,26 @@ void tgt_storage_forget_lus(struct tgt_model *cfg)
 	}
 }
 
-static void pools_close(struct tgt_model *cfg)
+static void pools_close(struct tgt_storage_rt *rt)
 {
-	for (int i = 0; i < cfg->stack.n_pools; i++) {
-		struct lun_pool_conf *pc = &cfg->stack.pools[i];
-		if (pc->pool) {
-			int r = lun_thin_pool_close(pc->pool);
+	for (int i = 0; i < rt->cfg->stack.n_pools; i++) {
+		const struct lun_pool_conf *pc = &rt->cfg->stack.pools[i];
+		struct lun_pool_run *pst = &rt->stack.pools[i];
+		if (pst->pool) {
+			int r = lun_thin_pool_close(pst->pool);
 			if (r < 0)
 				kerr("pool %s: close: %s", pc->name, strerror(-r));
 		}
-		lun_backend_close(pc->data_be);   /* the file, or the shared view of an array */
-		pc->pool = NULL;
-		pc->data_be = NULL;
+		lun_backend_close(pst->data_be);   /* the file, or the shared view of an array */
+		pst->pool = NULL;
+		pst->data_be = NULL;
 	}
 }
 
 /* Runs on the control loop: are all arrays idle (no step in flight)? */
 struct quiesce_req {
 	struct kloop_task t;
-	struct tgt_model *cfg;
+	struct tgt_storage_rt *rt;
 	atomic_int state;            /* 0 asked, 1 busy, 2 idle */
 };
 
@@ -876,9 +936,9 @@ static void quiesce_fn(struct kloop_task *t)
 {
 	struct quiesce_req *q = (struct quiesce_req *)t;
 	bool idle = true;
-	for (int i = 0; i < q->cfg->stack.n_raids; i++)
-		if (q->cfg->stack.raids[i].be)
-			idle &= lun_raid_quiesce(q->cfg->stack.raids[i].be);
+	for (int i = 0; i < q->rt->n_raids; i++)
+		if (q->rt->stack.raids[i].be)
+			idle &= lun_raid_quiesce(q->rt->stack.raids[i].be);
 	atomic_store(&q->state, idle ? 2 : 1);
 }
 
@@ -886,7 +946,7 @@ static void quiesce_fn(struct kloop_task *t)
  * loop stops, so that none of their I/O outlives the arrays. */
 static void raids_quiesce(struct tgt_storage_rt *rt)
 {
-	struct quiesce_req q = { .t.fn = quiesce_fn, .cfg = rt->cfg };
+	struct quiesce_req q = { .t.fn = quiesce_fn, .rt = rt };
 	for (int i = 0; i < 1000; i++) {
 		atomic_store(&q.state, 0);
 		kloop_post(rt->loop, &q.t);
@@ -904,7 +964,7 @@ void tgt_storage_close(struct tgt_model *cfg)
 	struct tgt_storage_rt *rt = cfg->stor_rt;
 	if (!rt)
 		return;
-	pools_close(cfg);
+	pools_close(rt);
 	if (rt->running)
 		raids_quiesce(rt);
 	if (rt->running) {
@@ -912,17 +972,13 @@ void tgt_storage_close(struct tgt_model *cfg)
 		pthread_join(rt->thread, NULL);
 	}
 	kloop_timer_stop(rt->loop, &rt->tick);
-	for (int i = 0; i < cfg->stack.n_raids; i++) {    /* loop stopped: allowed by lun_raid.h */
-		lun_backend_close(cfg->stack.raids[i].be);
-		cfg->stack.raids[i].be = NULL;
-	}
-	for (int i = 0; i < cfg->stack.n_pools; i++) {
-		struct lun_pool_rt *pr = cfg->stack.pools[i].rt;
-		if (pr) {
-			pool_rt_free(pr);
-			cfg->stack.pools[i].rt = NULL;
-		}
-	}
+	for (int i = 0; i < rt->n_raids; i++)    /* loop stopped: allowed by lun_raid.h */
+		lun_backend_close(rt->stack.raids[i].be);
+	for (int i = 0; i < rt->n_pools; i++)
+		if (rt->stack.pools[i].rt)
+			pool_rt_free(rt->stack.pools[i].rt);
+	free(rt->stack.raids);
+	free(rt->stack.pools);
 	kloop_free(rt->loop);
 	free(rt);
 	cfg->stor_rt = NULL;

@@ -15,6 +15,12 @@
 
 struct tgt_storage_rt {
 	struct tgt_model *cfg;
+	/* The model's [raid] / [pool] sections (stack.conf = &cfg->stack) and,
+	 * index for index, their run-time state, which only this file and the
+	 * stack builder write. n_raids / n_pools: entries allocated (the
+	 * sections grow at run time: raid create / pool create). */
+	struct lun_stack stack;
+	int n_raids, n_pools;
 	struct kloop *loop;
 	pthread_t thread;
 	bool running;
@@ -24,7 +30,7 @@ struct tgt_storage_rt {
 /* Per pool: the LUs to notify when it runs low. */
 struct lun_pool_rt {
 	struct tgt_storage_rt *rt;
-	struct lun_pool_conf *pc;
+	char name[TGT_STORAGE_NAME_MAX];   /* the pool's, for messages */
 	pthread_mutex_t mu;
 	struct scsi_lu **lus;
 	int n_lus;

@@ -29,26 +29,27 @@ static uint64_t member_bytes(const struct lun_raid_status *st)
 
 /* Rebuild start / end (or a switch to the next role) as seen by the tick;
  * logs the throughput of each role. */
-static void rebuild_track(struct lun_raid_conf *rc, const struct lun_raid_status *st, uint64_t now)
+static void rebuild_track(const struct lun_raid_conf *rc, struct lun_raid_run *rr, const struct lun_raid_status *st,
+			  uint64_t now)
 {
-	if (rc->rebuild_t0_ms && (!st->rebuilding || st->rebuild_role != rc->rebuild_role)) {
-		double s = (double)(now - rc->rebuild_t0_ms) / 1000.0;
+	if (rr->rebuild_t0_ms && (!st->rebuilding || st->rebuild_role != rr->rebuild_role)) {
+		double s = (double)(now - rr->rebuild_t0_ms) / 1000.0;
 		double mib = (double)member_bytes(st) / 1048576.0;
-		rc->last_rebuild_s = s;
-		rc->last_rebuild_mib_s = s > 0 ? mib / s : 0;
-		rc->rebuild_t0_ms = 0;
-		kinfo("raid %s: rebuild of role %d done: %.0f MiB in %.2f s (%.1f MiB/s)", rc->name, rc->rebuild_role,
-		      mib, s, rc->last_rebuild_mib_s);
+		rr->last_rebuild_s = s;
+		rr->last_rebuild_mib_s = s > 0 ? mib / s : 0;
+		rr->rebuild_t0_ms = 0;
+		kinfo("raid %s: rebuild of role %d done: %.0f MiB in %.2f s (%.1f MiB/s)", rc->name, rr->rebuild_role,
+		      mib, s, rr->last_rebuild_mib_s);
 	}
-	if (st->rebuilding && !rc->rebuild_t0_ms) {
-		rc->rebuild_t0_ms = now ? now : 1;
-		rc->rebuild_role = st->rebuild_role;
+	if (st->rebuilding && !rr->rebuild_t0_ms) {
+		rr->rebuild_t0_ms = now ? now : 1;
+		rr->rebuild_role = st->rebuild_role;
 		kinfo("raid %s: rebuilding role %d", rc->name, st->rebuild_role);
 	}
 }
 
 /* <data_dir>/raid-NAME.scrub holding "repair" (or anything else: check). */
-static void scrub_request(const struct tgt_model *cfg, struct lun_raid_conf *rc)
+static void scrub_request(const struct tgt_model *cfg, const struct lun_raid_conf *rc, struct lun_raid_run *rr)
 {
 	char path[PATH_MAX], word[16] = "";
 	if (snprintf(path, sizeof(path), "%s/raid-%s.scrub", cfg->conf->data_dir, rc->name) >= (int)sizeof(path))
@@ -60,7 +61,7 @@ static void scrub_request(const struct tgt_model *cfg, struct lun_raid_conf *rc)
 		word[0] = '\0';
 	fclose(f);
 	bool repair = strncmp(word, "repair", 6) == 0;
-	int r = lun_raid_scrub_start(rc->be, repair);
+	int r = lun_raid_scrub_start(rr->be, repair);
 	if (r == -EBUSY)
 		return;    /* a resync / rebuild / scrub runs: try again next tick */
 	unlink(path);
@@ -70,14 +71,14 @@ static void scrub_request(const struct tgt_model *cfg, struct lun_raid_conf *rc)
 		kinfo("raid %s: scrub (%s) started", rc->name, repair ? "repair" : "check");
 }
 
-static void status_raid(FILE *f, struct lun_raid_conf *rc, uint64_t now)
+static void status_raid(FILE *f, const struct lun_raid_conf *rc, struct lun_raid_run *rr, uint64_t now)
 {
 	struct lun_raid_status st;
-	if (rc->failed || lun_raid_status(rc->be, &st) < 0) {
-		fprintf(f, "raid %s state=failed reason=\"%s\"\n", rc->name, rc->why);
+	if (rr->failed || lun_raid_status(rr->be, &st) < 0) {
+		fprintf(f, "raid %s state=failed reason=\"%s\"\n", rc->name, rr->why);
 		return;
 	}
-	rebuild_track(rc, &st, now);
+	rebuild_track(rc, rr, &st, now);
 	int active = 0, failed = 0;
 	for (int i = 0; i < st.nmembers; i++) {
 		active += st.member[i].state == LUN_RAID_M_ACTIVE;
@@ -90,18 +91,18 @@ static void status_raid(FILE *f, struct lun_raid_conf *rc, uint64_t now)
 		rc->name, raid_state_names[st.state], st.level, st.nmembers, active, failed, st.nspares,
 		st.rebuilding, st.rebuild_role, st.rebuild_pct, st.resyncing, st.resync_pct, st.scrubbing,
 		st.scrub_pct, (unsigned long long)st.scrub_units, (unsigned long long)st.scrub_mismatches,
-		(unsigned long long)st.scrub_repaired, (unsigned long long)st.dirty_regions, rc->last_rebuild_s,
-		rc->last_rebuild_mib_s);
+		(unsigned long long)st.scrub_repaired, (unsigned long long)st.dirty_regions, rr->last_rebuild_s,
+		rr->last_rebuild_mib_s);
 }
 
-static void status_pool(FILE *f, const struct lun_pool_conf *pc)
+static void status_pool(FILE *f, const struct lun_pool_conf *pc, const struct lun_pool_run *pr)
 {
 	struct lun_thin_pool_status st;
-	if (pc->failed || !pc->pool) {
-		fprintf(f, "pool %s state=failed reason=\"%s\"\n", pc->name, pc->why);
+	if (pr->failed || !pr->pool) {
+		fprintf(f, "pool %s state=failed reason=\"%s\"\n", pc->name, pr->why);
 		return;
 	}
-	lun_thin_pool_status(pc->pool, &st);
+	lun_thin_pool_status(pr->pool, &st);
 	fprintf(f, "pool %s state=%s chunk_size=%u chunks_total=%llu chunks_used=%llu chunks_free=%llu "
 		"volumes=%u virtual_bytes=%llu low_water=%llu low_water_events=%llu\n", pc->name,
 		st.failed ? "failed" : "ok", st.chunk_size, (unsigned long long)st.chunks_total,
@@ -121,16 +122,16 @@ void tgt_storage_status_tick(struct kloop_timer *t)
 	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return;
 	for (int i = 0; i < cfg->stack.n_raids; i++)
-		if (!cfg->stack.raids[i].failed)
-			scrub_request(cfg, &cfg->stack.raids[i]);
+		if (!rt->stack.raids[i].failed)
+			scrub_request(cfg, &cfg->stack.raids[i], &rt->stack.raids[i]);
 	FILE *f = fopen(tmp, "we");
 	if (!f)
 		return;
 	fprintf(f, "time_ms=%llu\n", (unsigned long long)now);
 	for (int i = 0; i < cfg->stack.n_raids; i++)
-		status_raid(f, &cfg->stack.raids[i], now);
+		status_raid(f, &cfg->stack.raids[i], &rt->stack.raids[i], now);
 	for (int i = 0; i < cfg->stack.n_pools; i++)
-		status_pool(f, &cfg->stack.pools[i]);
+		status_pool(f, &cfg->stack.pools[i], &rt->stack.pools[i]);
 	if (fclose(f) == 0)
 		rename(tmp, path);
 }

@@ -272,47 +272,50 @@ static void test_stack(void **state)
 		skip();
 	struct lun_stack_conf sc = parsed_stack();
 	struct lun_stack_env env = { .data_dir = dir, .loop = loop };
-	lun_stack_open_raids(&env, &sc);
-	assert_false(sc.raids[0].failed);
-	assert_true(sc.raids[1].failed);
-	assert_int_equal(lun_stack_open_pool(&env, &sc, &sc.pools[0], low_water, NULL), 0);
+	struct lun_raid_run raids[2] = { { .rebuild_role = -1 }, { .rebuild_role = -1 } };
+	struct lun_pool_run pools[1] = { { .pool = NULL } };
+	struct lun_stack st = { &sc, raids, pools };   /* the run-time state beside the parsed sections */
+	lun_stack_open_raids(&env, &st);
+	assert_false(raids[0].failed);
+	assert_true(raids[1].failed);
+	assert_int_equal(lun_stack_open_pool(&env, &st, &sc.pools[0], &pools[0], low_water, NULL), 0);
 	/* a thin LUN: its volume is created (size given) and opened */
 	struct lun_backend_params b = { .type = "thin", .size = 8 * MiB, .block_size = 512, .read_only = true };
 	struct lun_stack_lun s = { .pool = "p1", .volume = 3, .has_volume = true };
 	struct lun_conf_lun l = { &b, &s };
 	struct lun_stack_open o;
 	struct lun_backend *vol, *arr, *off;
-	assert_int_equal(lun_stack_open_lun(&sc, &l, &vol, &o), 0);
+	assert_int_equal(lun_stack_open_lun(&st, &l, &vol, &o), 0);
 	assert_true(o.created);
 	assert_int_equal(vol->size, 8 * MiB);
 	assert_true(vol->read_only);
 	/* the same volume twice: a configuration error, not an offline LUN */
 	struct lun_backend *again;
-	assert_int_equal(lun_stack_open_lun(&sc, &l, &again, &o), -EBUSY);
+	assert_int_equal(lun_stack_open_lun(&st, &l, &again, &o), -EBUSY);
 	assert_false(o.offline);
 	assert_string_equal(o.why, "pool p1 volume 3: is open already (exported by another LUN: a volume has one opener)");
 	/* a raid LUN shares the array; over the failed array: offline */
 	struct lun_backend_params rb = { .type = "raid", .block_size = 512 };
 	struct lun_stack_lun rsl = { .raid = "r1" };
 	struct lun_conf_lun rl = { &rb, &rsl };
-	assert_int_equal(lun_stack_open_lun(&sc, &rl, &arr, &o), 0);
-	assert_int_equal(arr->size, sc.raids[0].be->size);
+	assert_int_equal(lun_stack_open_lun(&st, &rl, &arr, &o), 0);
+	assert_int_equal(arr->size, raids[0].be->size);
 	rsl.raid = "gone";
-	assert_int_equal(lun_stack_open_lun(&sc, &rl, &off, &o), -ENODEV);
+	assert_int_equal(lun_stack_open_lun(&st, &rl, &off, &o), -ENODEV);
 	assert_true(o.offline);
-	assert_string_equal(o.why, sc.raids[1].why);
+	assert_string_equal(o.why, raids[1].why);
 	/* capabilities as declared */
 	assert_true(lun_backend_caps_consistent(vol));
 	assert_int_equal(lun_backend_caps(vol), LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES |
 						LUN_CAP_BLOCK_STATUS | LUN_CAP_COPY_SHARE);
 	assert_true(lun_backend_caps_consistent(arr));
-	assert_int_equal(lun_backend_caps(arr), lun_backend_caps(sc.raids[0].be));
+	assert_int_equal(lun_backend_caps(arr), lun_backend_caps(raids[0].be));
 	assert_false(lun_backend_caps(arr) & LUN_CAP_ATOMIC_CAW);
 	lun_backend_close(vol);
 	lun_backend_close(arr);   /* closes the wrapper only */
-	assert_int_equal(lun_thin_pool_close(sc.pools[0].pool), 0);
-	lun_backend_close(sc.pools[0].data_be);
-	lun_backend_close(sc.raids[0].be);
+	assert_int_equal(lun_thin_pool_close(pools[0].pool), 0);
+	lun_backend_close(pools[0].data_be);
+	lun_backend_close(raids[0].be);
 	lun_stack_conf_free(&sc);
 	kloop_free(loop);
 }

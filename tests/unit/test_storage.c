@@ -184,11 +184,11 @@ static void test_thin_luns(void **state)
 	assert_false(scsi_lu_write_protected(l[2].lu));
 	assert_true(scsi_lu_can_unmap(l[0].lu));
 	struct lun_thin_pool_status st;
-	lun_thin_pool_status(model->stack.pools[0].pool, &st);
+	lun_thin_pool_status(model->stor_rt->stack.pools[0].pool, &st);
 	assert_int_equal(st.volumes, 3);
 	assert_int_equal(st.chunks_total, 256);
 	assert_int_equal(st.low_water, 128);
-	assert_int_equal(model->stack.pools[0].rt->n_lus, 3);
+	assert_int_equal(model->stor_rt->stack.pools[0].rt->n_lus, 3);
 	close_all(&cfg);
 
 	/* second start: volumes exist, nothing is created again; a larger size grows the pool */
@@ -196,7 +196,7 @@ static void test_thin_luns(void **state)
 	snprintf(grown, sizeof(grown), "%s", text);
 	memcpy(strstr(grown, "16M"), "32M", 3);
 	open_in(grown, dir, &cfg);
-	lun_thin_pool_status(model->stack.pools[0].pool, &st);
+	lun_thin_pool_status(model->stor_rt->stack.pools[0].pool, &st);
 	assert_int_equal(st.volumes, 3);
 	assert_int_equal(st.chunks_total, 512);
 	close_all(&cfg);
@@ -238,8 +238,8 @@ static void test_raid_missing_not_ready(void **state)
 	open_in("[raid r]\nmembers = a,b,c,d\n[pool p]\ndata = r\nmeta = p.meta\n" TARGET
 		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n"
 		"[lun 1]\nbackend = raid\nraid = r\n", dir, &cfg);
-	assert_true(model->stack.raids[0].failed);
-	assert_true(model->stack.pools[0].failed);
+	assert_true(model->stor_rt->stack.raids[0].failed);
+	assert_true(model->stor_rt->stack.pools[0].failed);
 	struct tgt_lun *l = model->targets[0].luns;
 	assert_int_equal(scsi_lu_size_blocks(l[0].lu), 2048);
 	assert_int_equal(one_read(l[0].lu->be), -ENODEV);
@@ -250,10 +250,10 @@ static void test_raid_missing_not_ready(void **state)
 	open_in("[raid r]\nlevel = 5\nmembers = a,b,c\nmember_size = 8M\ncreate = yes\n"
 		"[pool p]\ndata = r\nmeta = p.meta\n" TARGET
 		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n", dir, &cfg);
-	assert_false(model->stack.raids[0].failed);
-	assert_false(model->stack.pools[0].failed);
+	assert_false(model->stor_rt->stack.raids[0].failed);
+	assert_false(model->stor_rt->stack.pools[0].failed);
 	assert_int_equal(one_read(model->targets[0].luns[0].lu->be), 0);
-	assert_true(lun_raid_has_path(model->stack.raids[0].be, strcat(strcpy(err, dir), "/a")));
+	assert_true(lun_raid_has_path(model->stor_rt->stack.raids[0].be, strcat(strcpy(err, dir), "/a")));
 	close_all(&cfg);
 	rm_rf(dir);
 }
