@@ -236,3 +236,20 @@ cl_crash_trials() {
     t=$own; own=$sur; sur=$t
   done
 }
+
+# cl_oks_after CONSOLE N: "tag seq" of the verified writes after the first N.
+cl_oks_after() {
+  tr -d '\r' <"$1" | awk '$1 == "KURA-CW" && $2 == "tag" && $8 == "ok" {print $3, $5}' | tail -n +$(( $2 + 1 ))
+}
+# cl_late_oks CONSOLE N AT_FENCE: how many verified writes after the first N
+# are not among the blocks on the disk at the fence (AT_FENCE: cl_lun_scan
+# lines). A write in flight when its host froze may land before the fence
+# and be verified (read back) after the resume: that one is on the disk at
+# the fence; any other is a write that landed after the fence.
+cl_late_oks() {
+  local n=0 tag seq
+  while read -r tag seq; do
+    awk -v t="$tag" -v q="$seq" '$1 == t && $2 == q {f = 1} END {exit !f}' "$3" || n=$((n + 1))
+  done < <(cl_oks_after "$1" "$2")
+  echo "$n"
+}
