@@ -107,7 +107,9 @@ static void status_hosts(struct lockd *d, bool json, FILE *out)
 
 static const char *vm_state(struct lockd *d, struct lockd_vm *vm, const struct lock_lease *l)
 {
-	if (vm->pidfd >= 0 || vm->state == LOCKD_VM_FAILED)
+	/* a QEMU of mine, or mine that failed while I still hold the lease;
+	 * otherwise the lease tells (a VM that failed here may run elsewhere) */
+	if (vm->pidfd >= 0 || (vm->state == LOCKD_VM_FAILED && l->owner == d->me->id))
 		return lockd_vm_state_name(vm->state);
 	if (!l->owner)
 		return "stopped";
