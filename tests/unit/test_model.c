@@ -159,6 +159,8 @@ struct image {
 
 static void put(struct image *im, const void *p, size_t n)
 {
+	if (!n)
+		return;    /* an empty array may be NULL */
 	if (im->n + n > im->cap) {
 		im->cap = (im->n + n) * 2;
 		im->p = realloc(im->p, im->cap);
