@@ -138,13 +138,19 @@ static int commit(struct live_ctx *x, const struct conf_buf *next, const char **
 	if (r == 0 && x->prepare)
 		r = x->prepare(x, nt, why);
 	x->parsed = NULL;
+	/* acl / chap: copy the new arrays before the file changes, so that
+	 * nothing can fail once it has */
+	struct tgt_access acc = { 0 };
+	if (r == 0 && !x->finish && (r = tgt_model_access_copy(nt, &acc)) < 0)
+		*why = "out of memory";
 	if (r == 0)
 		r = install(x, tmp, next->s, why);
 	unlink(tmp);   /* already gone after the rename */
 	if (x->finish && (loaded || r < 0))
 		x->finish(x, nt, r);
-	else if (r == 0 && (r = tgt_model_set_access(x->m, x->t, nt)) < 0)
-		*why = "out of memory";
+	else if (r == 0)
+		tgt_model_set_access(x->m, x->t, &acc);
+	tgt_model_access_free(&acc);   /* not swapped in (or emptied by the swap) */
 	if (loaded)
 		tgt_config_free(parsed);
 	free(parsed);

@@ -337,27 +337,39 @@ static void wipe_accounts(struct chap_account *a, int n)
 	free(a);
 }
 
-int tgt_model_set_access(struct tgt_model *m, struct tgt_target *t, const struct tgt_target_conf *from)
+void tgt_model_access_free(struct tgt_access *a)
 {
-	char (*acl)[224] = dup_array(from->acl, (size_t)from->n_acl * sizeof(*from->acl));
-	struct chap_account *chap = dup_array(from->chap_in, (size_t)from->n_chap_in * sizeof(*from->chap_in));
-	if ((from->n_acl && !acl) || (from->n_chap_in && !chap)) {
-		free(acl);
-		wipe_accounts(chap, from->n_chap_in);
+	free(a->acl);
+	wipe_accounts(a->chap_in, a->n_chap_in);
+	*a = (struct tgt_access){ 0 };
+}
+
+int tgt_model_access_copy(const struct tgt_target_conf *from, struct tgt_access *out)
+{
+	*out = (struct tgt_access){ .n_acl = from->n_acl, .n_chap_in = from->n_chap_in };
+	out->acl = dup_array(from->acl, (size_t)from->n_acl * sizeof(*from->acl));
+	out->chap_in = dup_array(from->chap_in, (size_t)from->n_chap_in * sizeof(*from->chap_in));
+	if ((from->n_acl && !out->acl) || (from->n_chap_in && !out->chap_in)) {
+		tgt_model_access_free(out);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+void tgt_model_set_access(struct tgt_model *m, struct tgt_target *t, struct tgt_access *a)
+{
 	char (*old_acl)[224] = t->acl;
 	struct chap_account *old_chap = t->chap_in;
 	int old_nacl = t->n_acl, old_nchap = t->n_chap_in;
 	pthread_mutex_lock(&m->live_lock);
-	t->acl = acl;
-	t->n_acl = from->n_acl;
-	t->chap_in = chap;
-	t->n_chap_in = from->n_chap_in;
+	t->acl = a->acl;
+	t->n_acl = a->n_acl;
+	t->chap_in = a->chap_in;
+	t->n_chap_in = a->n_chap_in;
 	pthread_mutex_unlock(&m->live_lock);
+	*a = (struct tgt_access){ 0 };
 	retire(m, old_acl, (size_t)old_nacl * sizeof(*old_acl));
 	retire(m, old_chap, (size_t)old_nchap * sizeof(*old_chap));
-	return 0;
 }
 
 /* ---------------------------------------------------------------- text */

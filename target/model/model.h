@@ -81,9 +81,23 @@ int tgt_model_open(const struct tgt_config *cfg, struct tgt_model **out, char *e
 /* Close every LU, the storage stacks, and free the model (NULL: nothing). */
 void tgt_model_close(struct tgt_model *m);
 
-/* Give t copies of from's acl and chap_in arrays (from is a target of a
- * parsed copy of the configuration). 0 or -ENOMEM (t unchanged). */
-int tgt_model_set_access(struct tgt_model *m, struct tgt_target *t, const struct tgt_target_conf *from);
+/* A target's ACL and CHAP accounts copied from a parsed target, to be
+ * swapped in once the new file is saved: copying is what can fail, so it
+ * comes first and the swap cannot fail. */
+struct tgt_access {
+	char (*acl)[224];
+	int n_acl;
+	struct chap_account *chap_in;
+	int n_chap_in;
+};
+/* Copy from's acl and chap_in arrays (from is a target of a parsed copy of
+ * the configuration). 0, or -ENOMEM with nothing to free. */
+int tgt_model_access_copy(const struct tgt_target_conf *from, struct tgt_access *out);
+/* A copy that is not swapped in: wiped (CHAP secrets) and freed. */
+void tgt_model_access_free(struct tgt_access *a);
+/* Swap a's arrays into t (t takes them, a is emptied); t's old arrays are
+ * retired until tgt_model_close. */
+void tgt_model_set_access(struct tgt_model *m, struct tgt_target *t, struct tgt_access *a);
 
 /* Open src (a LUN of a parsed copy of the configuration; its strings are
  * copied) in target t and publish it in t's LUN map; sessions see 3F/0E.

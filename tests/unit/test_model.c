@@ -86,7 +86,11 @@ static void test_set_access(void **state)
 	const struct tgt_target_conf *nt = &parsed.targets[0];
 	assert_int_equal(t->n_acl, 1);
 	assert_int_equal(t->n_chap_in, 1);
-	assert_int_equal(tgt_model_set_access(m, t, nt), 0);
+	struct tgt_access acc;
+	assert_int_equal(tgt_model_access_copy(nt, &acc), 0);
+	tgt_model_set_access(m, t, &acc);
+	assert_null(acc.acl);           /* t took the arrays */
+	tgt_model_access_free(&acc);    /* nothing left: a no-op */
 	assert_int_equal(t->n_acl, 2);
 	assert_string_equal(t->acl[0], "iqn.2026-11.org.kura:b");
 	assert_string_equal(t->acl[1], "iqn.2026-11.org.kura:c");
@@ -99,7 +103,8 @@ static void test_set_access(void **state)
 	assert_string_equal(t->acl[1], "iqn.2026-11.org.kura:c");
 	/* and back: the running target's old arrays are retired, not freed */
 	load("[target " IQN "]\nchap = bob:bob-secret-1234\n", &parsed);
-	assert_int_equal(tgt_model_set_access(m, t, &parsed.targets[0]), 0);
+	assert_int_equal(tgt_model_access_copy(&parsed.targets[0], &acc), 0);
+	tgt_model_set_access(m, t, &acc);
 	assert_int_equal(t->n_acl, 0);
 	assert_int_equal(t->n_chap_in, 1);
 	assert_string_equal(t->chap_in[0].user, "bob");
@@ -249,7 +254,9 @@ static void test_parsed_value_unchanged(void **state)
 	load("[target " IQN "]\nallow = iqn.2026-11.org.kura:b\n"
 	     "[lun 5]\nbackend = memory\nsize = 2M\n", &parsed);
 	assert_int_equal(tgt_model_add_lun(m, t, &parsed.targets[0].luns[0], err, sizeof(err)), 0);
-	assert_int_equal(tgt_model_set_access(m, t, &parsed.targets[0]), 0);
+	struct tgt_access acc;
+	assert_int_equal(tgt_model_access_copy(&parsed.targets[0], &acc), 0);
+	tgt_model_set_access(m, t, &acc);
 	tgt_config_free(&parsed);
 	struct scsi_lu *lu = NULL;
 	assert_int_equal(tgt_model_unpublish_lun(t, 1, &lu), 0);
