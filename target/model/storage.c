@@ -49,14 +49,14 @@
 #include "target/model/model.h"
 
 /* Relative paths are taken from data_dir, like LUN paths. */
-static bool abs_path(const struct tgt_model *cfg, const char *p, char *out, size_t len)
+static bool abs_path(const struct tgt_model *m, const char *p, char *out, size_t len)
 {
-	return lun_stack_path(cfg->conf->data_dir, p, out, len);
+	return lun_stack_path(m->conf->data_dir, p, out, len);
 }
 
 static struct lun_stack_env stack_env(const struct tgt_storage_rt *rt)
 {
-	return (struct lun_stack_env){ .data_dir = rt->cfg->conf->data_dir, .loop = rt->loop };
+	return (struct lun_stack_env){ .data_dir = rt->m->conf->data_dir, .loop = rt->loop };
 }
 
 /* ---------------------------------------------------------------- pools */
@@ -125,9 +125,9 @@ static int runs_fit(struct tgt_storage_rt *rt, int n_raids, int n_pools)
 
 static void pools_open(struct tgt_storage_rt *rt)
 {
-	struct tgt_model *cfg = rt->cfg;
-	for (int i = 0; i < cfg->stack.n_pools; i++) {
-		const struct lun_pool_conf *pc = &cfg->stack.pools[i];
+	struct tgt_model *m = rt->m;
+	for (int i = 0; i < m->stack.n_pools; i++) {
+		const struct lun_pool_conf *pc = &m->stack.pools[i];
 		struct lun_pool_run *pst = &rt->stack.pools[i];
 		struct lun_pool_rt *pr = pool_rt_new(rt, pc->name);
 		if (!pr) {
@@ -157,7 +157,7 @@ static void pools_open(struct tgt_storage_rt *rt)
 struct stor_call {
 	struct kloop_task t;
 	int (*fn)(struct stor_call *c);
-	struct tgt_model *cfg;
+	struct tgt_model *m;
 	int idx;
 	bool repair;
 	int role;
@@ -191,7 +191,7 @@ static void call_task(struct kloop_task *t)
 
 static int stor_call(struct stor_call *c)
 {
-	struct tgt_storage_rt *rt = c->cfg->stor_rt;
+	struct tgt_storage_rt *rt = c->m->stor_rt;
 	if (!rt || !rt->running)
 		return -ENODEV;
 	c->t.fn = call_task;
@@ -209,24 +209,24 @@ static int stor_call(struct stor_call *c)
 
 static struct lun_raid_conf *call_raid(struct stor_call *c)
 {
-	return c->idx >= 0 && c->idx < c->cfg->stack.n_raids ? &c->cfg->stack.raids[c->idx] : NULL;
+	return c->idx >= 0 && c->idx < c->m->stack.n_raids ? &c->m->stack.raids[c->idx] : NULL;
 }
 
 /* The run-time state of call_raid's array (NULL with it). */
 static struct lun_raid_run *call_raid_run(struct stor_call *c)
 {
-	return call_raid(c) ? &c->cfg->stor_rt->stack.raids[c->idx] : NULL;
+	return call_raid(c) ? &c->m->stor_rt->stack.raids[c->idx] : NULL;
 }
 
 static struct lun_pool_conf *call_pool(struct stor_call *c)
 {
-	return c->idx >= 0 && c->idx < c->cfg->stack.n_pools ? &c->cfg->stack.pools[c->idx] : NULL;
+	return c->idx >= 0 && c->idx < c->m->stack.n_pools ? &c->m->stack.pools[c->idx] : NULL;
 }
 
 /* The run-time state of call_pool's pool (NULL with it). */
 static struct lun_pool_run *call_pool_run(struct stor_call *c)
 {
-	return call_pool(c) ? &c->cfg->stor_rt->stack.pools[c->idx] : NULL;
+	return call_pool(c) ? &c->m->stor_rt->stack.pools[c->idx] : NULL;
 }
 
 static int raid_info_fn(struct stor_call *c)
@@ -313,7 +313,7 @@ static int raid_remove_fn(struct stor_call *c)
 	if (!rc || rr->failed || !rr->be)
 		return rc ? -ENODEV : -ENOENT;
 	int role = c->role;
-	if (role < 0 && !abs_path(c->cfg, c->path, path, PATH_MAX)) {
+	if (role < 0 && !abs_path(c->m, c->path, path, PATH_MAX)) {
 		snprintf(c->err, c->errlen, "path too long");
 		return -ENAMETOOLONG;
 	}
@@ -356,7 +356,7 @@ static int raid_spare_fn(struct stor_call *c)
 	char path[PATH_MAX];
 	if (!rc || rr->failed || !rr->be)
 		return rc ? -ENODEV : -ENOENT;
-	if (!abs_path(c->cfg, c->path, path, sizeof(path))) {
+	if (!abs_path(c->m, c->path, path, sizeof(path))) {
 		snprintf(c->err, c->errlen, "path too long");
 		return -ENAMETOOLONG;
 	}
@@ -382,18 +382,18 @@ struct lineage {
 	char kind[12];
 };
 
-static bool lineage_path(const struct tgt_model *cfg, const struct lun_pool_conf *pc, char *out, size_t len)
+static bool lineage_path(const struct tgt_model *m, const struct lun_pool_conf *pc, char *out, size_t len)
 {
-	return snprintf(out, len, "%s/pool-%s.lineage", cfg->conf->data_dir, pc->name) < (int)len;
+	return snprintf(out, len, "%s/pool-%s.lineage", m->conf->data_dir, pc->name) < (int)len;
 }
 
 /* A missing or unreadable file is an empty lineage. *out malloc'ed. */
-static int lineage_read(const struct tgt_model *cfg, const struct lun_pool_conf *pc, struct lineage **out, int *n)
+static int lineage_read(const struct tgt_model *m, const struct lun_pool_conf *pc, struct lineage **out, int *n)
 {
 	char path[PATH_MAX], line[128];
 	*out = NULL;
 	*n = 0;
-	FILE *f = lineage_path(cfg, pc, path, sizeof(path)) ? fopen(path, "re") : NULL;
+	FILE *f = lineage_path(m, pc, path, sizeof(path)) ? fopen(path, "re") : NULL;
 	if (!f)
 		return 0;
 	int cap = 0;
@@ -420,13 +420,13 @@ static int lineage_read(const struct tgt_model *cfg, const struct lun_pool_conf 
 }
 
 /* Set (kind != NULL) or drop volume id's line. */
-static void lineage_update(const struct tgt_model *cfg, const struct lun_pool_conf *pc, uint32_t id,
+static void lineage_update(const struct tgt_model *m, const struct lun_pool_conf *pc, uint32_t id,
 			   const char *kind, uint32_t origin)
 {
 	struct lineage *l;
 	int n;
 	char path[PATH_MAX];
-	if (lineage_read(cfg, pc, &l, &n) < 0 || !lineage_path(cfg, pc, path, sizeof(path))) {
+	if (lineage_read(m, pc, &l, &n) < 0 || !lineage_path(m, pc, path, sizeof(path))) {
 		free(l);
 		return;
 	}
@@ -481,7 +481,7 @@ static int volume_list_fn(struct stor_call *c)
 		return pc ? -ENODEV : -ENOENT;
 	int r = pool_peek(pst->pool, &v, &n);
 	if (r == 0)
-		r = lineage_read(c->cfg, pc, &l, &nl);
+		r = lineage_read(c->m, pc, &l, &nl);
 	for (int i = 0; r == 0 && i < n; i++) {
 		snprintf(v[i].kind, sizeof(v[i].kind), "%s", v[i].read_only ? "snapshot" : "volume");
 		for (int k = 0; k < nl; k++)
@@ -521,9 +521,9 @@ static int volume_op_fn(struct stor_call *c)
 	if (r < 0)
 		return r;
 	if (c->op == TGT_VOL_SNAPSHOT || c->op == TGT_VOL_CLONE)
-		lineage_update(c->cfg, pc, c->id, names[c->op], c->origin);
+		lineage_update(c->m, pc, c->id, names[c->op], c->origin);
 	else if (c->op != TGT_VOL_RESIZE)
-		lineage_update(c->cfg, pc, c->id, NULL, 0);   /* a new or deleted id has no lineage */
+		lineage_update(c->m, pc, c->id, NULL, 0);   /* a new or deleted id has no lineage */
 	if (c->op == TGT_VOL_SNAPSHOT || c->op == TGT_VOL_CLONE)
 		kinfo("pool %s: volume %u: %s of volume %u (admin)", pc->name, c->id, names[c->op], c->origin);
 	else
@@ -578,7 +578,7 @@ static int pool_grow_fn(struct stor_call *c)
 		snprintf(c->err, c->errlen, "pool %s is not open: %s", pc->name, pst->why);
 		return -ENODEV;
 	}
-	if (!abs_path(c->cfg, pc->data, path, sizeof(path)))
+	if (!abs_path(c->m, pc->data, path, sizeof(path)))
 		return -ENAMETOOLONG;
 	int r = grow_check(c, pc, pst, path, &want);
 	if (r == 0 && (r = lun_file_grow(pst->data_be, want)) < 0)
@@ -606,15 +606,15 @@ static int pool_grow_fn(struct stor_call *c)
 /* ---- raid create / pool create ---- */
 static int add_raid_fn(struct stor_call *c)
 {
-	struct tgt_storage_rt *rt = c->cfg->stor_rt;
+	struct tgt_storage_rt *rt = c->m->stor_rt;
 	const struct tgt_config *pa = c->parsed;
 	char path[PATH_MAX];
 	int i = lun_stack_find_raid(&pa->stack, c->path);
 	if (i < 0)
 		return -ENOENT;
 	struct lun_raid_conf rc = pa->stack.raids[i];
-	for (int m = 0; m < rc.n_members; m++)
-		if (abs_path(c->cfg, rc.members[m], path, sizeof(path)) && lun_stack_file_exists(path)) {
+	for (int k = 0; k < rc.n_members; k++)
+		if (abs_path(c->m, rc.members[k], path, sizeof(path)) && lun_stack_file_exists(path)) {
 			snprintf(c->err, c->errlen, "member %s exists: raid create makes new arrays only (to "
 				 "assemble an existing one, add its section to the file and restart)", path);
 			return -EEXIST;
@@ -627,8 +627,8 @@ static int add_raid_fn(struct stor_call *c)
 		snprintf(c->err, c->errlen, "%s", rr.why[0] ? rr.why : strerror(-r));
 		return r;
 	}
-	int n = c->cfg->stack.n_raids;
-	int idx = runs_fit(rt, n + 1, rt->n_pools) < 0 ? -ENOMEM : tgt_model_adopt_raid(c->cfg, &rc);
+	int n = c->m->stack.n_raids;
+	int idx = runs_fit(rt, n + 1, rt->n_pools) < 0 ? -ENOMEM : tgt_model_adopt_raid(c->m, &rc);
 	if (idx < 0) {
 		lun_backend_close(rr.be);
 		snprintf(c->err, c->errlen, "out of memory");
@@ -643,18 +643,18 @@ static int add_raid_fn(struct stor_call *c)
 static int add_pool_check(struct stor_call *c, const struct lun_pool_conf *pc)
 {
 	char meta[PATH_MAX], data[PATH_MAX];
-	if (pc->data_raid < 0 && !pc->size && abs_path(c->cfg, pc->data, data, sizeof(data)) && !lun_stack_file_exists(data)) {
+	if (pc->data_raid < 0 && !pc->size && abs_path(c->m, pc->data, data, sizeof(data)) && !lun_stack_file_exists(data)) {
 		snprintf(c->err, c->errlen, "data file %s does not exist: give --size to create it", data);
 		return -ENOENT;
 	}
-	if (abs_path(c->cfg, pc->meta, meta, sizeof(meta)) && lun_stack_file_exists(meta)) {
+	if (abs_path(c->m, pc->meta, meta, sizeof(meta)) && lun_stack_file_exists(meta)) {
 		snprintf(c->err, c->errlen, "metadata file %s exists: pool create makes new pools only (to open "
 			 "an existing one, add its section to the file and restart)", meta);
 		return -EEXIST;
 	}
-	for (int k = 0; pc->data_raid >= 0 && k < c->cfg->stack.n_pools; k++)
-		if (c->cfg->stack.pools[k].data_raid == pc->data_raid) {
-			snprintf(c->err, c->errlen, "raid %s already holds pool %s", pc->data, c->cfg->stack.pools[k].name);
+	for (int k = 0; pc->data_raid >= 0 && k < c->m->stack.n_pools; k++)
+		if (c->m->stack.pools[k].data_raid == pc->data_raid) {
+			snprintf(c->err, c->errlen, "raid %s already holds pool %s", pc->data, c->m->stack.pools[k].name);
 			return -EBUSY;
 		}
 	return 0;
@@ -662,26 +662,26 @@ static int add_pool_check(struct stor_call *c, const struct lun_pool_conf *pc)
 
 static int add_pool_fn(struct stor_call *c)
 {
-	struct tgt_storage_rt *rt = c->cfg->stor_rt;
-	struct tgt_model *cfg = c->cfg;
+	struct tgt_storage_rt *rt = c->m->stor_rt;
+	struct tgt_model *m = c->m;
 	const struct tgt_config *pa = c->parsed;
 	int i = lun_stack_find_pool(&pa->stack, c->path);
 	if (i < 0)
 		return -ENOENT;
 	struct lun_pool_conf pc = pa->stack.pools[i];
-	pc.data_raid = lun_stack_find_raid(&cfg->stack, pc.data);
+	pc.data_raid = lun_stack_find_raid(&m->stack, pc.data);
 	int r = add_pool_check(c, &pc);
 	if (r < 0)
 		return r;
 	struct lun_pool_run pst = { .rt = pool_rt_new(rt, pc.name) };
-	if (!pst.rt || runs_fit(rt, rt->n_raids, cfg->stack.n_pools + 1) < 0) {
+	if (!pst.rt || runs_fit(rt, rt->n_raids, m->stack.n_pools + 1) < 0) {
 		if (pst.rt)
 			pool_rt_free(pst.rt);
 		return -ENOMEM;
 	}
 	struct lun_stack_env env = stack_env(rt);
 	r = lun_stack_open_pool(&env, &rt->stack, &pc, &pst, low_water_cb, pst.rt);
-	int idx = r < 0 ? r : tgt_model_adopt_pool(cfg, &pc);
+	int idx = r < 0 ? r : tgt_model_adopt_pool(m, &pc);
 	if (idx < 0) {
 		snprintf(c->err, c->errlen, "%s", r < 0 && pst.why[0] ? pst.why : strerror(-idx));
 		if (pst.pool)
@@ -695,12 +695,12 @@ static int add_pool_fn(struct stor_call *c)
 	return 0;
 }
 
-int tgt_storage_add(struct tgt_model *cfg, const struct tgt_config *parsed, bool pool, const char *name,
+int tgt_storage_add(struct tgt_model *m, const struct tgt_config *parsed, bool pool, const char *name,
 		    char *err, size_t errlen)
 {
 	err[0] = '\0';
-	int r = cfg->stor_rt ? 0 : tgt_storage_open(cfg, err, errlen);   /* no storage at start */
-	struct stor_call c = { .fn = pool ? add_pool_fn : add_raid_fn, .cfg = cfg, .parsed = parsed,
+	int r = m->stor_rt ? 0 : tgt_storage_open(m, err, errlen);   /* no storage at start */
+	struct stor_call c = { .fn = pool ? add_pool_fn : add_raid_fn, .m = m, .parsed = parsed,
 			       .is_pool = pool, .path = name, .err = err, .errlen = errlen };
 	if (r == 0)
 		r = stor_call(&c);
@@ -709,76 +709,76 @@ int tgt_storage_add(struct tgt_model *cfg, const struct tgt_config *parsed, bool
 	return r;
 }
 
-int tgt_storage_volume_list(struct tgt_model *cfg, int idx, struct tgt_volume_info **out, int *n)
+int tgt_storage_volume_list(struct tgt_model *m, int idx, struct tgt_volume_info **out, int *n)
 {
 	uint64_t count = 0;
-	struct stor_call c = { .fn = volume_list_fn, .cfg = cfg, .idx = idx, .out = out, .now = &count };
+	struct stor_call c = { .fn = volume_list_fn, .m = m, .idx = idx, .out = out, .now = &count };
 	*out = NULL;
 	int r = stor_call(&c);
 	*n = (int)count;
 	return r;
 }
 
-int tgt_storage_volume_op(struct tgt_model *cfg, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
+int tgt_storage_volume_op(struct tgt_model *m, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
 			  uint64_t size)
 {
-	struct stor_call c = { .fn = volume_op_fn, .cfg = cfg, .idx = idx, .op = op, .id = id, .origin = origin,
+	struct stor_call c = { .fn = volume_op_fn, .m = m, .idx = idx, .op = op, .id = id, .origin = origin,
 			       .size = size };
 	return stor_call(&c);
 }
 
-int tgt_storage_pool_grow(struct tgt_model *cfg, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
+int tgt_storage_pool_grow(struct tgt_model *m, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
 			  char *err, size_t errlen)
 {
-	struct stor_call c = { .fn = pool_grow_fn, .cfg = cfg, .idx = idx, .size = new_size, .old = old,
+	struct stor_call c = { .fn = pool_grow_fn, .m = m, .idx = idx, .size = new_size, .old = old,
 			       .now = now, .err = err, .errlen = errlen };
 	err[0] = '\0';
 	*old = *now = 0;
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_info(struct tgt_model *cfg, int idx, struct tgt_raid_info *out)
+int tgt_storage_raid_info(struct tgt_model *m, int idx, struct tgt_raid_info *out)
 {
-	struct stor_call c = { .fn = raid_info_fn, .cfg = cfg, .idx = idx, .out = out };
+	struct stor_call c = { .fn = raid_info_fn, .m = m, .idx = idx, .out = out };
 	return stor_call(&c);
 }
 
-int tgt_storage_pool_info(struct tgt_model *cfg, int idx, struct tgt_pool_info *out)
+int tgt_storage_pool_info(struct tgt_model *m, int idx, struct tgt_pool_info *out)
 {
-	struct stor_call c = { .fn = pool_info_fn, .cfg = cfg, .idx = idx, .out = out };
+	struct stor_call c = { .fn = pool_info_fn, .m = m, .idx = idx, .out = out };
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_scrub(struct tgt_model *cfg, int idx, bool repair)
+int tgt_storage_raid_scrub(struct tgt_model *m, int idx, bool repair)
 {
-	struct stor_call c = { .fn = raid_scrub_fn, .cfg = cfg, .idx = idx, .repair = repair };
+	struct stor_call c = { .fn = raid_scrub_fn, .m = m, .idx = idx, .repair = repair };
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_scrub_stop(struct tgt_model *cfg, int idx, struct lun_raid_status *st)
+int tgt_storage_raid_scrub_stop(struct tgt_model *m, int idx, struct lun_raid_status *st)
 {
-	struct stor_call c = { .fn = raid_scrub_stop_fn, .cfg = cfg, .idx = idx, .out = st };
+	struct stor_call c = { .fn = raid_scrub_stop_fn, .m = m, .idx = idx, .out = st };
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_remove(struct tgt_model *cfg, int idx, int role, const char *what, bool check,
+int tgt_storage_raid_remove(struct tgt_model *m, int idx, int role, const char *what, bool check,
 			    char *path, char *err, size_t errlen)
 {
-	struct stor_call c = { .fn = raid_remove_fn, .cfg = cfg, .idx = idx, .role = role, .path = what,
+	struct stor_call c = { .fn = raid_remove_fn, .m = m, .idx = idx, .role = role, .path = what,
 			       .repair = check, .out = path, .err = err, .errlen = errlen };
 	err[0] = '\0';
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_fail(struct tgt_model *cfg, int idx, int role)
+int tgt_storage_raid_fail(struct tgt_model *m, int idx, int role)
 {
-	struct stor_call c = { .fn = raid_fail_fn, .cfg = cfg, .idx = idx, .role = role };
+	struct stor_call c = { .fn = raid_fail_fn, .m = m, .idx = idx, .role = role };
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_add_spare(struct tgt_model *cfg, int idx, const char *path, char *err, size_t errlen)
+int tgt_storage_raid_add_spare(struct tgt_model *m, int idx, const char *path, char *err, size_t errlen)
 {
-	struct stor_call c = { .fn = raid_spare_fn, .cfg = cfg, .idx = idx, .path = path, .err = err,
+	struct stor_call c = { .fn = raid_spare_fn, .m = m, .idx = idx, .path = path, .err = err,
 			       .errlen = errlen };
 	err[0] = '\0';
 	return stor_call(&c);
@@ -795,7 +795,7 @@ static void *control_main(void *arg)
 	return NULL;
 }
 
-int tgt_storage_open(struct tgt_model *cfg, char *err, size_t errlen)
+int tgt_storage_open(struct tgt_model *m, char *err, size_t errlen)
 {
 	struct tgt_storage_rt *rt = calloc(1, sizeof(*rt));
 	if (!rt || !(rt->loop = kloop_new(256))) {
@@ -803,15 +803,15 @@ int tgt_storage_open(struct tgt_model *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "storage: cannot create the control loop");
 		return -ENOMEM;
 	}
-	rt->cfg = cfg;
-	rt->stack.conf = &cfg->stack;
-	cfg->stor_rt = rt;
-	if (runs_fit(rt, cfg->stack.n_raids, cfg->stack.n_pools) < 0) {
+	rt->m = m;
+	rt->stack.conf = &m->stack;
+	m->stor_rt = rt;
+	if (runs_fit(rt, m->stack.n_raids, m->stack.n_pools) < 0) {
 		snprintf(err, errlen, "storage: out of memory");
 		return -ENOMEM;
 	}
 	char path[PATH_MAX];
-	if (abs_path(cfg, "storage.status", path, sizeof(path)))
+	if (abs_path(m, "storage.status", path, sizeof(path)))
 		unlink(path);                  /* never show the last run's state */
 	struct lun_stack_env env = stack_env(rt);
 	lun_stack_open_raids(&env, &rt->stack);   /* loop not running yet (lun_raid.h) */
@@ -831,33 +831,33 @@ int tgt_storage_open(struct tgt_model *cfg, char *err, size_t errlen)
 static int open_lun_fn(struct stor_call *c)
 {
 	struct lun_conf_lun l = { &c->lun->backend, &c->lun->stor };
-	return lun_stack_open_lun(&c->cfg->stor_rt->stack, &l, c->out, c->opened);
+	return lun_stack_open_lun(&c->m->stor_rt->stack, &l, c->out, c->opened);
 }
 
 /* A snapshot or clone created for its LUN: the pool's lineage file says so. */
-static void lun_lineage(struct tgt_model *cfg, const struct tgt_lun_conf *l)
+static void lun_lineage(struct tgt_model *m, const struct tgt_lun_conf *l)
 {
 	const struct lun_stack_lun *s = &l->stor;
-	int i = s->pool && (s->snapshot || s->clone) ? lun_stack_find_pool(&cfg->stack, s->pool) : -1;
+	int i = s->pool && (s->snapshot || s->clone) ? lun_stack_find_pool(&m->stack, s->pool) : -1;
 	if (i >= 0)
-		lineage_update(cfg, &cfg->stack.pools[i], s->volume, s->snapshot ? "snapshot" : "clone", s->origin);
+		lineage_update(m, &m->stack.pools[i], s->volume, s->snapshot ? "snapshot" : "clone", s->origin);
 }
 
 /* Through the registry: the LUN's kind opens it on the stack (on the
  * control thread if that blocks); storage that failed gives an offline
  * backend (NOT READY), anything else is a configuration error. */
-int tgt_storage_open_lun(struct tgt_model *cfg, struct tgt_lun_conf *l, struct lun_backend **out,
+int tgt_storage_open_lun(struct tgt_model *m, struct tgt_lun_conf *l, struct lun_backend **out,
 			 char *err, size_t errlen)
 {
 	const struct lun_kind *k = lun_kind_find(l->backend.type);
 	struct lun_conf_lun ref = { &l->backend, &l->stor };
 	struct lun_stack_open o = { .offline = false };
-	struct stor_call c = { .fn = open_lun_fn, .cfg = cfg, .lun = l, .out = out, .opened = &o };
-	struct lun_stack none = { .conf = &cfg->stack };   /* no storage runs: no section is found */
-	const struct lun_stack *st = cfg->stor_rt ? &cfg->stor_rt->stack : &none;
-	int r = k && k->open_blocks && cfg->stor_rt ? stor_call(&c) : lun_stack_open_lun(st, &ref, out, &o);
+	struct stor_call c = { .fn = open_lun_fn, .m = m, .lun = l, .out = out, .opened = &o };
+	struct lun_stack none = { .conf = &m->stack };   /* no storage runs: no section is found */
+	const struct lun_stack *st = m->stor_rt ? &m->stor_rt->stack : &none;
+	int r = k && k->open_blocks && m->stor_rt ? stor_call(&c) : lun_stack_open_lun(st, &ref, out, &o);
 	if (r == 0 && o.created)
-		lun_lineage(cfg, l);
+		lun_lineage(m, l);
 	if (r == 0 || !o.offline) {
 		if (r < 0 && o.why[0])
 			snprintf(err, errlen, "%s", o.why);
@@ -868,10 +868,10 @@ int tgt_storage_open_lun(struct tgt_model *cfg, struct tgt_lun_conf *l, struct l
 	return lun_offline_open(l->backend.size, l->backend.block_size, out);
 }
 
-void tgt_storage_lu_created(struct tgt_model *cfg, const struct tgt_lun_conf *l, struct scsi_lu *lu)
+void tgt_storage_lu_created(struct tgt_model *m, const struct tgt_lun_conf *l, struct scsi_lu *lu)
 {
-	int i = l->stor.pool ? lun_stack_find_pool(&cfg->stack, l->stor.pool) : -1;
-	struct lun_pool_rt *pr = i >= 0 && cfg->stor_rt ? cfg->stor_rt->stack.pools[i].rt : NULL;
+	int i = l->stor.pool ? lun_stack_find_pool(&m->stack, l->stor.pool) : -1;
+	struct lun_pool_rt *pr = i >= 0 && m->stor_rt ? m->stor_rt->stack.pools[i].rt : NULL;
 	if (!pr)
 		return;
 	pthread_mutex_lock(&pr->mu);
@@ -883,10 +883,10 @@ void tgt_storage_lu_created(struct tgt_model *cfg, const struct tgt_lun_conf *l,
 	pthread_mutex_unlock(&pr->mu);
 }
 
-void tgt_storage_lu_removed(struct tgt_model *cfg, struct scsi_lu *lu)
+void tgt_storage_lu_removed(struct tgt_model *m, struct scsi_lu *lu)
 {
-	for (int i = 0; cfg->stor_rt && i < cfg->stack.n_pools; i++) {
-		struct lun_pool_rt *pr = cfg->stor_rt->stack.pools[i].rt;
+	for (int i = 0; m->stor_rt && i < m->stack.n_pools; i++) {
+		struct lun_pool_rt *pr = m->stor_rt->stack.pools[i].rt;
 		if (!pr)
 			continue;
 		pthread_mutex_lock(&pr->mu);    /* low_water_ua holds it while it raises */
@@ -897,10 +897,10 @@ void tgt_storage_lu_removed(struct tgt_model *cfg, struct scsi_lu *lu)
 	}
 }
 
-void tgt_storage_forget_lus(struct tgt_model *cfg)
+void tgt_storage_forget_lus(struct tgt_model *m)
 {
-	for (int i = 0; cfg->stor_rt && i < cfg->stack.n_pools; i++) {
-		struct lun_pool_rt *pr = cfg->stor_rt->stack.pools[i].rt;
+	for (int i = 0; m->stor_rt && i < m->stack.n_pools; i++) {
+		struct lun_pool_rt *pr = m->stor_rt->stack.pools[i].rt;
 		if (!pr)
 			continue;
 		pthread_mutex_lock(&pr->mu);
@@ -911,8 +911,8 @@ void tgt_storage_forget_lus(struct tgt_model *cfg)
 
 static void pools_close(struct tgt_storage_rt *rt)
 {
-	for (int i = 0; i < rt->cfg->stack.n_pools; i++) {
-		const struct lun_pool_conf *pc = &rt->cfg->stack.pools[i];
+	for (int i = 0; i < rt->m->stack.n_pools; i++) {
+		const struct lun_pool_conf *pc = &rt->m->stack.pools[i];
 		struct lun_pool_run *pst = &rt->stack.pools[i];
 		if (pst->pool) {
 			int r = lun_thin_pool_close(pst->pool);
@@ -959,9 +959,9 @@ static void raids_quiesce(struct tgt_storage_rt *rt)
 	kwarn("storage: a RAID background step did not finish within 5 s; closing anyway");
 }
 
-void tgt_storage_close(struct tgt_model *cfg)
+void tgt_storage_close(struct tgt_model *m)
 {
-	struct tgt_storage_rt *rt = cfg->stor_rt;
+	struct tgt_storage_rt *rt = m->stor_rt;
 	if (!rt)
 		return;
 	pools_close(rt);
@@ -981,5 +981,5 @@ void tgt_storage_close(struct tgt_model *cfg)
 	free(rt->stack.pools);
 	kloop_free(rt->loop);
 	free(rt);
-	cfg->stor_rt = NULL;
+	m->stor_rt = NULL;
 }

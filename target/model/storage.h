@@ -33,17 +33,17 @@ struct tgt_lun_conf;
  * are the backend registry's: lun-backends/lun_registry.h. */
 
 /* Open arrays, start the control thread, open pools (before the LUNs). */
-int tgt_storage_open(struct tgt_model *cfg, char *err, size_t errlen);
+int tgt_storage_open(struct tgt_model *m, char *err, size_t errlen);
 /* Open the backend of a thin or raid LUN (shared objects stay shared:
  * closing the returned backend never closes an array). */
-int tgt_storage_open_lun(struct tgt_model *cfg, struct tgt_lun_conf *l, struct lun_backend **out,
+int tgt_storage_open_lun(struct tgt_model *m, struct tgt_lun_conf *l, struct lun_backend **out,
 			 char *err, size_t errlen);
 /* The LU of a thin LUN now exists: it gets 38/07 when its pool runs low. */
-void tgt_storage_lu_created(struct tgt_model *cfg, const struct tgt_lun_conf *l, struct scsi_lu *lu);
+void tgt_storage_lu_created(struct tgt_model *m, const struct tgt_lun_conf *l, struct scsi_lu *lu);
 /* Forget every LU (call before they are destroyed). */
-void tgt_storage_forget_lus(struct tgt_model *cfg);
+void tgt_storage_forget_lus(struct tgt_model *m);
 /* Close pools, stop the control thread, close arrays. Idempotent. */
-void tgt_storage_close(struct tgt_model *cfg);
+void tgt_storage_close(struct tgt_model *m);
 /* Run-time requests of the admin socket (admin_storage.c). Each one runs on
  * the control thread: the caller posts it to the control loop and sleeps
  * until it is answered, so it must not be called from that loop. idx is an
@@ -60,24 +60,24 @@ struct tgt_pool_info {
 	char why[256];
 	struct lun_thin_pool_status st;
 };
-int tgt_storage_raid_info(struct tgt_model *cfg, int idx, struct tgt_raid_info *out);
-int tgt_storage_pool_info(struct tgt_model *cfg, int idx, struct tgt_pool_info *out);
+int tgt_storage_raid_info(struct tgt_model *m, int idx, struct tgt_raid_info *out);
+int tgt_storage_pool_info(struct tgt_model *m, int idx, struct tgt_pool_info *out);
 /* -EBUSY while a resync, rebuild or scrub runs. */
-int tgt_storage_raid_scrub(struct tgt_model *cfg, int idx, bool repair);
+int tgt_storage_raid_scrub(struct tgt_model *m, int idx, bool repair);
 /* -ESRCH if no scrub runs; st: the status right after the stop. */
-int tgt_storage_raid_scrub_stop(struct tgt_model *cfg, int idx, struct lun_raid_status *st);
+int tgt_storage_raid_scrub_stop(struct tgt_model *m, int idx, struct lun_raid_status *st);
 /* raid remove: role >= 0, or -1 and what: a member's or spare's path
  * (relative to data_dir unless absolute). path (PATH_MAX bytes) gets the
  * absolute path of what is removed; check: only resolve and check. -EBUSY
  * the role is active or being rebuilt onto, -ENOENT nothing to remove; the
  * reason goes to err. */
-int tgt_storage_raid_remove(struct tgt_model *cfg, int idx, int role, const char *what, bool check,
+int tgt_storage_raid_remove(struct tgt_model *m, int idx, int role, const char *what, bool check,
 			    char *path, char *err, size_t errlen);
 /* -EINVAL bad role, -EALREADY already failed. */
-int tgt_storage_raid_fail(struct tgt_model *cfg, int idx, int role);
+int tgt_storage_raid_fail(struct tgt_model *m, int idx, int role);
 /* path relative to data_dir unless absolute; created with the array's
  * member_size if missing. The reason of a refusal goes to err. */
-int tgt_storage_raid_add_spare(struct tgt_model *cfg, int idx, const char *path, char *err, size_t errlen);
+int tgt_storage_raid_add_spare(struct tgt_model *m, int idx, const char *path, char *err, size_t errlen);
 
 /* Thin volumes of a pool (volume list). kind and origin come from the
  * pool's lineage file <data_dir>/pool-NAME.lineage, kept by storage.c when it
@@ -95,14 +95,14 @@ struct tgt_volume_info {
 	uint32_t origin;
 };
 /* *out is malloc'ed (free() it), *n entries sorted by id. */
-int tgt_storage_volume_list(struct tgt_model *cfg, int idx, struct tgt_volume_info **out, int *n);
+int tgt_storage_volume_list(struct tgt_model *m, int idx, struct tgt_volume_info **out, int *n);
 
 /* Volume management on the control thread: create (size), delete, resize
  * (size; a shrink only while closed), snapshot / clone (origin -> id). The
  * lineage file follows. -errno as lun_thin.h: -EEXIST, -ENOENT, -EBUSY
  * (open), -EINVAL (size not a multiple of 4096), -ENODEV (pool failed). */
 enum tgt_vol_op { TGT_VOL_CREATE, TGT_VOL_DELETE, TGT_VOL_RESIZE, TGT_VOL_SNAPSHOT, TGT_VOL_CLONE };
-int tgt_storage_volume_op(struct tgt_model *cfg, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
+int tgt_storage_volume_op(struct tgt_model *m, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
 			  uint64_t size);
 
 /* Grow a pool whose data store is a file: extend the file to new_size bytes
@@ -111,12 +111,12 @@ int tgt_storage_volume_op(struct tgt_model *cfg, int idx, enum tgt_vol_op op, ui
  * (-EOPNOTSUPP) for a pool on a RAID array: arrays cannot reshape. *old and
  * *now get the data bytes before and after; the reason of a refusal goes to
  * err. */
-int tgt_storage_pool_grow(struct tgt_model *cfg, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
+int tgt_storage_pool_grow(struct tgt_model *m, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
 			  char *err, size_t errlen);
 
 /* The LU of a thin LUN is about to be destroyed (run-time lun remove): stop
  * notifying it of low water. */
-void tgt_storage_lu_removed(struct tgt_model *cfg, struct scsi_lu *lu);
+void tgt_storage_lu_removed(struct tgt_model *m, struct scsi_lu *lu);
 
 /* raid create / pool create at run time: open the [raid NAME] or [pool NAME]
  * section of parsed (the validated new configuration) as a new array or
@@ -126,12 +126,12 @@ void tgt_storage_lu_removed(struct tgt_model *cfg, struct scsi_lu *lu);
  * refused (-EEXIST; assemble or open those by adding the section and
  * restarting), as is a second pool on one array (-EBUSY). The reason goes
  * to err. */
-int tgt_storage_add(struct tgt_model *cfg, const struct tgt_config *parsed, bool pool, const char *name,
+int tgt_storage_add(struct tgt_model *m, const struct tgt_config *parsed, bool pool, const char *name,
 		    char *err, size_t errlen);
 /* model.c: copy a parsed section (strings too) into the model's array; the index
  * or -ENOMEM. Only on the control thread while the admin thread waits. */
-int tgt_model_adopt_raid(struct tgt_model *cfg, const struct lun_raid_conf *src);
-int tgt_model_adopt_pool(struct tgt_model *cfg, const struct lun_pool_conf *src);
+int tgt_model_adopt_raid(struct tgt_model *m, const struct lun_raid_conf *src);
+int tgt_model_adopt_pool(struct tgt_model *m, const struct lun_pool_conf *src);
 
 /* "8G", "512", "64K": bytes (powers of 1024), as the configuration's size
  * keys (config.c). 0, -EINVAL or -ERANGE. */

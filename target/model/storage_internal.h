@@ -14,8 +14,8 @@
 #define STOR_TICK_MS 250
 
 struct tgt_storage_rt {
-	struct tgt_model *cfg;
-	/* The model's [raid] / [pool] sections (stack.conf = &cfg->stack) and,
+	struct tgt_model *m;
+	/* The model's [raid] / [pool] sections (stack.conf = &m->stack) and,
 	 * index for index, their run-time state, which only this file and the
 	 * stack builder write. n_raids / n_pools: entries allocated (the
 	 * sections grow at run time: raid create / pool create). */

@@ -49,10 +49,10 @@ static void rebuild_track(const struct lun_raid_conf *rc, struct lun_raid_run *r
 }
 
 /* <data_dir>/raid-NAME.scrub holding "repair" (or anything else: check). */
-static void scrub_request(const struct tgt_model *cfg, const struct lun_raid_conf *rc, struct lun_raid_run *rr)
+static void scrub_request(const struct tgt_model *m, const struct lun_raid_conf *rc, struct lun_raid_run *rr)
 {
 	char path[PATH_MAX], word[16] = "";
-	if (snprintf(path, sizeof(path), "%s/raid-%s.scrub", cfg->conf->data_dir, rc->name) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/raid-%s.scrub", m->conf->data_dir, rc->name) >= (int)sizeof(path))
 		return;
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -115,23 +115,23 @@ static void status_pool(FILE *f, const struct lun_pool_conf *pc, const struct lu
 void tgt_storage_status_tick(struct kloop_timer *t)
 {
 	struct tgt_storage_rt *rt = container_of(t, struct tgt_storage_rt, tick);
-	struct tgt_model *cfg = rt->cfg;
+	struct tgt_model *m = rt->m;
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	uint64_t now = kloop_now_ms(rt->loop);
-	if (snprintf(path, sizeof(path), "%s/storage.status", cfg->conf->data_dir) >= (int)sizeof(path) ||
+	if (snprintf(path, sizeof(path), "%s/storage.status", m->conf->data_dir) >= (int)sizeof(path) ||
 	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return;
-	for (int i = 0; i < cfg->stack.n_raids; i++)
+	for (int i = 0; i < m->stack.n_raids; i++)
 		if (!rt->stack.raids[i].failed)
-			scrub_request(cfg, &cfg->stack.raids[i], &rt->stack.raids[i]);
+			scrub_request(m, &m->stack.raids[i], &rt->stack.raids[i]);
 	FILE *f = fopen(tmp, "we");
 	if (!f)
 		return;
 	fprintf(f, "time_ms=%llu\n", (unsigned long long)now);
-	for (int i = 0; i < cfg->stack.n_raids; i++)
-		status_raid(f, &cfg->stack.raids[i], &rt->stack.raids[i], now);
-	for (int i = 0; i < cfg->stack.n_pools; i++)
-		status_pool(f, &cfg->stack.pools[i], &rt->stack.pools[i]);
+	for (int i = 0; i < m->stack.n_raids; i++)
+		status_raid(f, &m->stack.raids[i], &rt->stack.raids[i], now);
+	for (int i = 0; i < m->stack.n_pools; i++)
+		status_pool(f, &m->stack.pools[i], &rt->stack.pools[i]);
 	if (fclose(f) == 0)
 		rename(tmp, path);
 }
