@@ -976,7 +976,10 @@ static void test_gather_random_and_shallow(void **state)
 	fill(shadow, size, 18);
 	assert_int_equal(run_stream(h, shadow, 0, size, 4 * KiB, 16, true), 0);
 	check_all(h, shadow);
-	r->hold_us = 200000; /* a hold that waited for a write that cannot come would show */
+	/* A hold that waited for a write that cannot come would last the whole
+	 * hold: 5 s is far above what 4 MiB take on a loaded machine (a 200 ms
+	 * hold failed once under CI-like load without any wrong hold). */
+	r->hold_us = 5000000;
 	for (int qd = 1; qd <= 3; qd++) {
 		fill(shadow, 4 * MiB, 20 + (unsigned)qd);
 		struct timespec t0, t1;
