@@ -142,6 +142,7 @@ static int header_valid(const struct lock_header *h, const uint8_t *blk, uint32_
 int lock_header_decode(const uint8_t *blk, uint32_t bs, const char *cluster,
 		       struct lock_header *out)
 {
+	memset(out, 0, sizeof(*out));    /* padding too: decoded records compare with memcmp */
 	if (lock_block_size_ok(bs) && all_zero(blk, bs))
 		return LOCK_E_UNFORMATTED;
 	int rc = prefix_check(blk, bs, LOCK_KIND_HEADER, 0);
@@ -176,6 +177,7 @@ void lock_slot_encode(const struct lock_slot *s, uint8_t *blk, uint32_t bs)
 
 int lock_slot_decode(const uint8_t *blk, uint32_t bs, uint16_t host_id, struct lock_slot *out)
 {
+	memset(out, 0, sizeof(*out));
 	int rc = prefix_check(blk, bs, LOCK_KIND_SLOT, host_id);
 	if (!rc)
 		rc = name_get(out->host_name, blk + 64);
@@ -216,6 +218,7 @@ void lock_lease_encode(const struct lock_lease *l, uint32_t index, uint8_t *blk,
 
 int lock_lease_decode(const uint8_t *blk, uint32_t bs, uint32_t index, struct lock_lease *out)
 {
+	memset(out, 0, sizeof(*out));
 	int rc = prefix_check(blk, bs, LOCK_KIND_LEASE, index);
 	if (!rc)
 		rc = name_get(out->vm, blk + 16);
