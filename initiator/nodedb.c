@@ -1,6 +1,7 @@
 /* The node database (initiator/nodedb.h): open-iscsi's record text format,
  * its directory layout under a root (default /etc/iscsi), the default
- * settings of new node / discovery / iface records, and the initiator name.
+ * settings of new node / discovery / iface records (field tables in
+ * nodedb_fields.c), and the initiator name.
  *
  * For: kura-iscsiadm (administration) and kura-initiatord (reads the node
  * record at login). Not for: deciding anything about sessions; this file only
@@ -381,21 +382,16 @@ static int node_dir(const char *root, const struct nodedb_node_id *id, char *out
 		     (unsigned)id->port, id->tpgt);
 }
 
-static const char *iface_of(const struct nodedb_node_id *id)
-{
-	return id->iface[0] ? id->iface : "default";
-}
-
 int nodedb_node_load(const char *root, const struct nodedb_node_id *id, struct nodedb_rec **out)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	int rc = node_dir(root, id, dir, sizeof(dir));
-	if (rc || !component_ok(iface_of(id)) ||
-	    (rc = pathf(path, sizeof(path), "%s/%s", dir, iface_of(id))))
+	if (rc || !component_ok(nodedb_iface_of(id)) ||
+	    (rc = pathf(path, sizeof(path), "%s/%s", dir, nodedb_iface_of(id))))
 		return rc ? rc : -EINVAL;
 	rc = load_rec(path, out);
 	/* Old open-iscsi layout: the portal entry is itself the default record. */
-	if (rc == -ENOTDIR && strcmp(iface_of(id), "default") == 0)
+	if (rc == -ENOTDIR && strcmp(nodedb_iface_of(id), "default") == 0)
 		rc = load_rec(dir, out);
 	return rc;
 }
@@ -405,11 +401,11 @@ int nodedb_node_store(const char *root, const struct nodedb_node_id *id, const s
 	char dir[PATH_MAX];
 	struct stat sb;
 	int rc = node_dir(root, id, dir, sizeof(dir));
-	if (rc || !component_ok(iface_of(id)))
+	if (rc || !component_ok(nodedb_iface_of(id)))
 		return rc ? rc : -EINVAL;
 	if (lstat(dir, &sb) == 0 && S_ISREG(sb.st_mode))
 		unlink(dir);               /* convert an old-layout record */
-	return store_rec(dir, iface_of(id), r);
+	return store_rec(dir, nodedb_iface_of(id), r);
 }
 
 static void rmdir_parents(char *path, int levels)
@@ -429,8 +425,8 @@ int nodedb_node_delete(const char *root, const struct nodedb_node_id *id)
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct stat sb;
 	int rc = node_dir(root, id, dir, sizeof(dir));
-	if (rc || !component_ok(iface_of(id)) ||
-	    (rc = pathf(path, sizeof(path), "%s/%s", dir, iface_of(id))))
+	if (rc || !component_ok(nodedb_iface_of(id)) ||
+	    (rc = pathf(path, sizeof(path), "%s/%s", dir, nodedb_iface_of(id))))
 		return rc ? rc : -EINVAL;
 	if (lstat(dir, &sb) == 0 && S_ISREG(sb.st_mode))
 		strcpy(path, dir);
@@ -589,209 +585,8 @@ int nodedb_node_foreach(const char *root, const char *target, const char *addres
 	return rc;
 }
 
-/* ---- defaults ------------------------------------------------------ */
+/* ---- iscsid.conf over new records ---------------------------------- */
 
-/* open-iscsi's defaults for a new node record, in its print order. Empty
- * strings are shown as <empty> and not written to disk. */
-static const struct nodedb_field node_fields[] = {
-	{ "node.name", "", NODEDB_T_STR, NULL },
-	{ "node.tpgt", "-1", NODEDB_T_INT, NULL },
-	{ "node.startup", "manual", NODEDB_T_ENUM, "manual|automatic|onboot" },
-	{ "node.leading_login", "No", NODEDB_T_ENUM, "No|Yes" },
-	{ "iface.iscsi_ifacename", "default", NODEDB_T_STR, NULL },
-	{ "iface.net_ifacename", "", NODEDB_T_STR, NULL },
-	{ "iface.ipaddress", "", NODEDB_T_STR, NULL },
-	{ "iface.hwaddress", "", NODEDB_T_STR, NULL },
-	{ "iface.transport_name", "tcp", NODEDB_T_STR, NULL },
-	{ "iface.initiatorname", "", NODEDB_T_STR, NULL },
-	{ "node.discovery_address", "", NODEDB_T_STR, NULL },
-	{ "node.discovery_port", "0", NODEDB_T_INT, NULL },
-	{ "node.discovery_type", "static", NODEDB_T_ENUM, "send_targets|isns|offload_send_targets|slp|static|fw" },
-	{ "node.session.initial_cmdsn", "0", NODEDB_T_INT, NULL },
-	{ "node.session.initial_login_retry_max", "8", NODEDB_T_INT, NULL },
-	{ "node.session.xmit_thread_priority", "-20", NODEDB_T_INT, NULL },
-	{ "node.session.cmds_max", "128", NODEDB_T_INT, NULL },
-	{ "node.session.queue_depth", "32", NODEDB_T_INT, NULL },
-	{ "node.session.nr_sessions", "1", NODEDB_T_INT, NULL },
-	{ "node.session.auth.authmethod", "None", NODEDB_T_ENUM, "None|CHAP" },
-	{ "node.session.auth.username", "", NODEDB_T_STR, NULL },
-	{ "node.session.auth.password", "", NODEDB_T_SECRET, NULL },
-	{ "node.session.auth.username_in", "", NODEDB_T_STR, NULL },
-	{ "node.session.auth.password_in", "", NODEDB_T_SECRET, NULL },
-	{ "node.session.auth.chap_algs", "MD5", NODEDB_T_STR, NULL },
-	{ "node.session.timeo.replacement_timeout", "120", NODEDB_T_INT, NULL },
-	{ "node.session.err_timeo.abort_timeout", "15", NODEDB_T_INT, NULL },
-	{ "node.session.err_timeo.lu_reset_timeout", "30", NODEDB_T_INT, NULL },
-	{ "node.session.err_timeo.tgt_reset_timeout", "30", NODEDB_T_INT, NULL },
-	{ "node.session.err_timeo.host_reset_timeout", "60", NODEDB_T_INT, NULL },
-	{ "node.session.iscsi.FastAbort", "Yes", NODEDB_T_ENUM, "No|Yes" },
-	{ "node.session.iscsi.InitialR2T", "No", NODEDB_T_ENUM, "No|Yes" },
-	{ "node.session.iscsi.ImmediateData", "Yes", NODEDB_T_ENUM, "No|Yes" },
-	{ "node.session.iscsi.FirstBurstLength", "262144", NODEDB_T_INT, NULL },
-	{ "node.session.iscsi.MaxBurstLength", "16776192", NODEDB_T_INT, NULL },
-	{ "node.session.iscsi.DefaultTime2Retain", "0", NODEDB_T_INT, NULL },
-	{ "node.session.iscsi.DefaultTime2Wait", "2", NODEDB_T_INT, NULL },
-	{ "node.session.iscsi.MaxConnections", "1", NODEDB_T_INT, NULL },
-	{ "node.session.iscsi.MaxOutstandingR2T", "1", NODEDB_T_INT, NULL },
-	{ "node.session.iscsi.ERL", "0", NODEDB_T_INT, NULL },
-	{ "node.session.scan", "auto", NODEDB_T_ENUM, "auto|manual" },
-	{ "node.session.reopen_max", "0", NODEDB_T_INT, NULL },
-	{ "node.conn[0].address", "", NODEDB_T_STR, NULL },
-	{ "node.conn[0].port", "3260", NODEDB_T_INT, NULL },
-	{ "node.conn[0].startup", "manual", NODEDB_T_ENUM, "manual|automatic|onboot" },
-	{ "node.conn[0].tcp.window_size", "524288", NODEDB_T_INT, NULL },
-	{ "node.conn[0].tcp.type_of_service", "0", NODEDB_T_INT, NULL },
-	{ "node.conn[0].timeo.logout_timeout", "15", NODEDB_T_INT, NULL },
-	{ "node.conn[0].timeo.login_timeout", "15", NODEDB_T_INT, NULL },
-	{ "node.conn[0].timeo.auth_timeout", "45", NODEDB_T_INT, NULL },
-	{ "node.conn[0].timeo.noop_out_interval", "5", NODEDB_T_INT, NULL },
-	{ "node.conn[0].timeo.noop_out_timeout", "5", NODEDB_T_INT, NULL },
-	{ "node.conn[0].iscsi.MaxXmitDataSegmentLength", "0", NODEDB_T_INT, NULL },
-	{ "node.conn[0].iscsi.MaxRecvDataSegmentLength", "262144", NODEDB_T_INT, NULL },
-	{ "node.conn[0].iscsi.HeaderDigest", "None", NODEDB_T_ENUM, "None|CRC32C|CRC32C,None|None,CRC32C" },
-	{ "node.conn[0].iscsi.DataDigest", "None", NODEDB_T_ENUM, "None|CRC32C|CRC32C,None|None,CRC32C" },
-	{ "node.conn[0].iscsi.IFMarker", "No", NODEDB_T_ENUM, "No|Yes" },
-	{ "node.conn[0].iscsi.OFMarker", "No", NODEDB_T_ENUM, "No|Yes" },
-	{ NULL, NULL, 0, NULL },
-};
-
-static const struct nodedb_field st_fields[] = {
-	{ "discovery.startup", "manual", NODEDB_T_ENUM, "manual|automatic" },
-	{ "discovery.type", "sendtargets", NODEDB_T_ENUM, "sendtargets" },
-	{ "discovery.sendtargets.address", "", NODEDB_T_STR, NULL },
-	{ "discovery.sendtargets.port", "3260", NODEDB_T_INT, NULL },
-	{ "discovery.sendtargets.auth.authmethod", "None", NODEDB_T_ENUM, "None|CHAP" },
-	{ "discovery.sendtargets.auth.username", "", NODEDB_T_STR, NULL },
-	{ "discovery.sendtargets.auth.password", "", NODEDB_T_SECRET, NULL },
-	{ "discovery.sendtargets.auth.username_in", "", NODEDB_T_STR, NULL },
-	{ "discovery.sendtargets.auth.password_in", "", NODEDB_T_SECRET, NULL },
-	{ "discovery.sendtargets.timeo.login_timeout", "15", NODEDB_T_INT, NULL },
-	{ "discovery.sendtargets.use_discoveryd", "No", NODEDB_T_ENUM, "No|Yes" },
-	{ "discovery.sendtargets.discoveryd_poll_inval", "30", NODEDB_T_INT, NULL },
-	{ "discovery.sendtargets.reopen_max", "5", NODEDB_T_INT, NULL },
-	{ "discovery.sendtargets.timeo.auth_timeout", "45", NODEDB_T_INT, NULL },
-	{ "discovery.sendtargets.timeo.active_timeout", "30", NODEDB_T_INT, NULL },
-	{ "discovery.sendtargets.iscsi.MaxRecvDataSegmentLength", "32768", NODEDB_T_INT, NULL },
-	{ NULL, NULL, 0, NULL },
-};
-
-static const struct nodedb_field iface_fields[] = {
-	{ "iface.iscsi_ifacename", "", NODEDB_T_STR, NULL },
-	{ "iface.net_ifacename", "", NODEDB_T_STR, NULL },
-	{ "iface.ipaddress", "", NODEDB_T_STR, NULL },
-	{ "iface.prefix_len", "0", NODEDB_T_INT, NULL },
-	{ "iface.hwaddress", "", NODEDB_T_STR, NULL },
-	{ "iface.transport_name", "tcp", NODEDB_T_ENUM, "tcp" },
-	{ "iface.initiatorname", "", NODEDB_T_STR, NULL },
-	{ "iface.state", "", NODEDB_T_STR, NULL },
-	{ "iface.vlan_id", "0", NODEDB_T_INT, NULL },
-	{ "iface.vlan_priority", "0", NODEDB_T_INT, NULL },
-	{ "iface.iface_num", "0", NODEDB_T_INT, NULL },
-	{ "iface.mtu", "0", NODEDB_T_INT, NULL },
-	{ "iface.port", "0", NODEDB_T_INT, NULL },
-	{ NULL, NULL, 0, NULL },
-};
-
-const struct nodedb_field *nodedb_fields(enum nodedb_kind kind)
-{
-	static const struct nodedb_field *const t[] = {
-		[NODEDB_NODE] = node_fields, [NODEDB_ST] = st_fields, [NODEDB_IFACE] = iface_fields,
-	};
-	return t[kind];
-}
-
-const struct nodedb_field *nodedb_field_find(enum nodedb_kind kind, const char *key)
-{
-	for (const struct nodedb_field *f = nodedb_fields(kind); f->key; f++)
-		if (strcmp(f->key, key) == 0)
-			return f;
-	return NULL;
-}
-
-static bool enum_has(const char *opts, const char *v)
-{
-	size_t n = strlen(v);
-	for (const char *p = opts; p && *p;) {
-		const char *bar = strchr(p, '|');
-		size_t len = bar ? (size_t)(bar - p) : strlen(p);
-		if (len == n && strncmp(p, v, n) == 0)
-			return true;
-		p = bar ? bar + 1 : NULL;
-	}
-	return false;
-}
-
-int nodedb_field_check(const struct nodedb_field *f, const char *value)
-{
-	char *end;
-	if (!nodedb_value_valid(value))
-		return -EINVAL;
-	switch (f->type) {
-	case NODEDB_T_INT:
-		errno = 0;
-		(void)strtol(value, &end, 10);
-		return value[0] && !*end && !errno ? 0 : -EINVAL;
-	case NODEDB_T_ENUM:
-		return enum_has(f->opts, value) ? 0 : -EINVAL;
-	default:
-		return 0;
-	}
-}
-
-static struct nodedb_rec *rec_from(const struct nodedb_field *f)
-{
-	struct nodedb_rec *r = nodedb_rec_new();
-	for (; r && f->key; f++)
-		if (nodedb_set(r, f->key, f->def)) {
-			nodedb_rec_free(r);
-			return NULL;
-		}
-	return r;
-}
-
-struct nodedb_rec *nodedb_node_defaults(const struct nodedb_node_id *id)
-{
-	struct nodedb_rec *r = rec_from(node_fields);
-	char num[16];
-	if (!r)
-		return NULL;
-	snprintf(num, sizeof(num), "%d", id->tpgt);
-	int rc = nodedb_set(r, "node.name", id->target) | nodedb_set(r, "node.tpgt", num) |
-		 nodedb_set(r, "iface.iscsi_ifacename", iface_of(id)) |
-		 nodedb_set(r, "node.conn[0].address", id->address);
-	snprintf(num, sizeof(num), "%u", (unsigned)id->port);
-	rc |= nodedb_set(r, "node.conn[0].port", num);
-	if (rc) {
-		nodedb_rec_free(r);
-		return NULL;
-	}
-	return r;
-}
-
-struct nodedb_rec *nodedb_st_defaults(const char *address, uint16_t port)
-{
-	struct nodedb_rec *r = rec_from(st_fields);
-	char num[16];
-	snprintf(num, sizeof(num), "%u", (unsigned)port);
-	if (r && (nodedb_set(r, "discovery.sendtargets.address", address) ||
-		  nodedb_set(r, "discovery.sendtargets.port", num))) {
-		nodedb_rec_free(r);
-		return NULL;
-	}
-	return r;
-}
-
-struct nodedb_rec *nodedb_iface_defaults(const char *name)
-{
-	struct nodedb_rec *r = rec_from(iface_fields);
-	if (r && nodedb_set(r, "iface.iscsi_ifacename", name)) {
-		nodedb_rec_free(r);
-		return NULL;
-	}
-	return r;
-}
-
-/* Keys that name the record (its path) and so never come from iscsid.conf. */
 static bool conf_identity_key(const char *k)
 {
 	static const char *const ids[] = {

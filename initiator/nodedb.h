@@ -46,6 +46,12 @@ struct nodedb_node_id {
 	char iface[64];          /* "default" unless bound */
 };
 
+/* The iface a node record is bound to: its own, or "default". */
+static inline const char *nodedb_iface_of(const struct nodedb_node_id *id)
+{
+	return id->iface[0] ? id->iface : "default";
+}
+
 /* Filesystem operations under root. All return 0 or -errno. */
 int nodedb_initiator_name(const char *root, char *out, size_t len);
 int nodedb_node_load(const char *root, const struct nodedb_node_id *id, struct nodedb_rec **out);
