@@ -35,6 +35,7 @@
 /* [raid] / [pool] runtime, for tgt_model_open() and tgt_config_free(). */
 #include "target/model/storage.c"
 #include "target/model/storage_status.c"
+#include "target/model/storage_volumes.c"
 
 /* ---- helpers ---- */
 
