@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include "common/fileutil.h"
 #include "target/model/config_internal.h"
+#include "lun-backends/lun_registry.h"
 #include "target/model/model.h"
 
 static const char *mstr(struct tgt_model *m, const char *s)
@@ -56,7 +57,10 @@ static int open_lun(struct tgt_model *m, struct tgt_target *t, struct tgt_lun *m
 	int r = resolve_path(m, l);
 	if (r == 0)
 		r = pr_dir(m, l);
-	bool stacked = l->stor.pool || l->stor.raid;   /* thin / raid: storage.c */
+	/* A kind that opens on the stack (open_lun: thin, raid) goes through
+	 * storage.c, which owns the stack; the others open by themselves. */
+	const struct lun_kind *k = lun_kind_find(l->backend.type);
+	bool stacked = k && k->open_lun;
 	if (r == 0)
 		r = stacked ? tgt_storage_open_lun(m, l, &be, why, sizeof(why))
 			    : lun_backend_open(&l->backend, &be, why, sizeof(why));
