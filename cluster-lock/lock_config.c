@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "common/ini_line.h"
 
 #define LOCK_CFG_MAX_LINE 4096
 
@@ -390,23 +391,14 @@ static char *cfg_reader(char *buf, int num, void *stream)
 	const char *s = p->text;
 	p->text += len + (p->text[len] == '\n');
 	p->lineno++;
-	while (len && (s[len - 1] == '\r' || isblank((unsigned char)s[len - 1])))
-		len--;
-	while (len && isblank((unsigned char)*s))
-		s++, len--;
-	if (len > (size_t)num - 2) {
+	char section[256];
+	int r = kini_line(s, len, buf, (size_t)num, section, sizeof(section));
+	if (r == -E2BIG) {
 		cfg_fail(p, "line longer than %d characters", num - 2);
 		return NULL;
 	}
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	const char *rb = buf[0] == '[' ? strchr(buf, ']') : NULL;
-	if (rb) {
-		char text[256];
-		snprintf(text, sizeof(text), "%.*s", (int)(rb - buf - 1), buf + 1);
-		if (section_begin(p, text) < 0)
-			return NULL;
-	}
+	if (r == 1 && section_begin(p, section) < 0)
+		return NULL;
 	return buf;
 }
 

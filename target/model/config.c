@@ -33,27 +33,10 @@
 #include <sys/stat.h>
 #include <arpa/inet.h>
 #include <unistd.h>
-#include "common/log.h"
-#include "lun-backends/lun_registry.h"
-
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ini.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <arpa/inet.h>
-#include <unistd.h>
+#include "common/ini_line.h"
 #include "common/log.h"
 #include "lun-backends/lun_registry.h"
 #include "target/model/config_internal.h"
-
 
 /* ---------------------------------------------------------------- storage */
 
@@ -487,23 +470,14 @@ static char *cfg_reader(char *buf, int num, void *stream)
 	p->lineno++;
 	if (p->lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 		s += 3, len -= 3;
-	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-		len--;
-	while (len && isspace((unsigned char)*s))
-		s++, len--;
-	if (len > (size_t)num - 2) {
+	char section[256];
+	int r = kini_line(s, len, buf, (size_t)num, section, sizeof(section));
+	if (r == -E2BIG) {
 		cfg_fail(p, "line longer than %d characters (put long secrets in a chap_file)", num - 2);
 		return NULL;
 	}
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	const char *rb = buf[0] == '[' ? strchr(buf, ']') : NULL;
-	if (rb) {
-		char text[256];
-		snprintf(text, sizeof(text), "%.*s", (int)(rb - buf - 1), buf + 1);
-		if (cfg_section_begin(p, text) < 0)
-			return NULL;
-	}
+	if (r == 1 && cfg_section_begin(p, section) < 0)
+		return NULL;
 	return buf;
 }
 
