@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/unixsock.h"
 
 /* ------------------------------------------------------------ argv */
 
@@ -183,23 +184,6 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static int qmp_connect_once(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
 /* One line (without "\n") into LINE; waits until DEADLINE (monotonic ms). */
 static int qmp_read_line(struct lock_qmp *q, char *line, size_t size, long long deadline)
 {
@@ -265,7 +249,7 @@ int lock_qmp_open(struct lock_qmp *q, const char *path, unsigned timeout_ms)
 	long long deadline = now_ms() + timeout_ms;
 	char line[8192];
 	q->len = 0;
-	while ((q->fd = qmp_connect_once(path)) < 0) {
+	while ((q->fd = kunix_connect(path)) < 0) {
 		if (now_ms() >= deadline)
 			return q->fd;
 		usleep(20000);

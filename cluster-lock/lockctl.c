@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "common/unixsock.h"
 
 enum { EX_OK = 0, EX_USAGE = 1, EX_NOENT = 2, EX_CONFLICT = 3, EX_UNREACHABLE = 4,
        EX_NODAEMON = 5 };
@@ -60,23 +61,11 @@ struct ctl {
 
 /* ------------------------------------------------------------ socket */
 
-static int ctl_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
 /* Send LINE to the daemon at PATH; output lines go to OUT (or into CAP when
  * CAP is given). Returns the exit code of the answer. */
 static int ctl_request(const char *path, const char *line, FILE *out, char *cap, size_t caplen)
 {
-	int fd = ctl_connect(path);
+	int fd = kunix_connect(path);
 	if (fd < 0) {
 		fprintf(stderr, "kura-lockctl: no kura-lockd at %s: %s\n", path, strerror(errno));
 		return EX_NODAEMON;
@@ -130,7 +119,7 @@ static const char *my_socket(struct ctl *c, char *buf, size_t len)
 		return host_socket(c, c->host, buf, len);
 	for (int i = 0; i < c->cfg.n_hosts; i++) {
 		const char *s = host_socket(c, c->cfg.hosts[i].name, buf, len);
-		int fd = ctl_connect(s);
+		int fd = kunix_connect(s);
 		if (fd >= 0) {
 			close(fd);
 			return s;

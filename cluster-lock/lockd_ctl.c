@@ -26,30 +26,16 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "common/unixsock.h"
 
 #define CTL_MAX_LINE 1024
 #define CTL_MAX_ARGS 8
 
 int lockd_ctl_listen(struct lockd *d)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(d->socket_path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, d->socket_path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = kunix_listen(d->socket_path, 16, true);
 	if (fd < 0)
-		return -errno;
-	unlink(d->socket_path);
-	mode_t old = umask(0177);
-	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r == 0)
-		r = listen(fd, 16);
-	if (r < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
+		return fd;
 	d->listen_fd = fd;
 	return 0;
 }
@@ -226,15 +212,6 @@ static int dispatch(struct lockd *d, char **argv, int argc, FILE *out)
 	return cmd_vm(d, argv, argc, out);
 }
 
-static bool peer_ok(int fd)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
-		return false;
-	return cr.uid == 0 || cr.uid == getuid();
-}
-
 static int read_request(int fd, char *line, size_t size)
 {
 	size_t n = 0;
@@ -262,7 +239,7 @@ static void serve(struct lockd *d, int fd)
 		close(fd);
 		return;
 	}
-	if (!peer_ok(fd)) {
+	if (!kunix_peer_allowed(fd)) {
 		fprintf(out, "ERR %d permission denied\n", LOCKD_EX_USAGE);
 	} else if (read_request(fd, line, sizeof(line)) < 0) {
 		fprintf(out, "ERR %d bad request\n", LOCKD_EX_USAGE);
