@@ -241,6 +241,14 @@ static int set_host_id(struct cfg_parser *p, const char *k, struct lock_host_cfg
 	return 0;
 }
 
+static int set_abs_path(struct cfg_parser *p, const char *key, char *dst, size_t size,
+			const char *v)
+{
+	if (*v && *v != '/')
+		return cfg_fail(p, "key '%s': expected an absolute path, got '%s'", key, v);
+	return set_str(p, key, dst, size, v);
+}
+
 static int host_key(struct cfg_parser *p, const char *k, const char *v)
 {
 	struct lock_host_cfg *h = &p->cfg->hosts[p->cfg->n_hosts - 1];
@@ -254,6 +262,8 @@ static int host_key(struct cfg_parser *p, const char *k, const char *v)
 		return set_str(p, k, h->socket, sizeof(h->socket), v);
 	if (strcmp(k, "state_dir") == 0)
 		return set_str(p, k, h->state_dir, sizeof(h->state_dir), v);
+	if (strcmp(k, "initiatord_dir") == 0)
+		return set_abs_path(p, k, h->initiatord_dir, sizeof(h->initiatord_dir), v);
 	return cfg_fail(p, "key '%s': unknown in [host %s]", k, h->name);
 }
 
@@ -293,6 +303,16 @@ static int set_disk_device(struct cfg_parser *p, const char *k, struct lock_vm_c
 	return 0;
 }
 
+static int set_disk_via(struct cfg_parser *p, const char *k, struct lock_vm_cfg *vm,
+			const char *v)
+{
+	if (strcmp(v, "iscsi") != 0 && strcmp(v, "initiatord") != 0)
+		return cfg_fail(p, "key '%s': expected iscsi or initiatord, got '%s'", k, v);
+	vm->via_initiatord = strcmp(v, "initiatord") == 0;
+	vm->via_line = p->lineno;
+	return 0;
+}
+
 static int vm_key(struct cfg_parser *p, const char *k, const char *v)
 {
 	struct lock_vm_cfg *vm = &p->cfg->vms[p->cfg->n_vms - 1];
@@ -306,6 +326,8 @@ static int vm_key(struct cfg_parser *p, const char *k, const char *v)
 		return set_str(p, k, vm->prefer, sizeof(vm->prefer), v);
 	if (strcmp(k, "disk_device") == 0)
 		return set_disk_device(p, k, vm, v);
+	if (strcmp(k, "disk_via") == 0)
+		return set_disk_via(p, k, vm, v);
 	return cfg_fail(p, "key '%s': unknown in [vm %s]", k, vm->name);
 }
 
@@ -426,6 +448,25 @@ static int check_host(struct cfg_parser *p, int i)
 	return 0;
 }
 
+/* disk_via = initiatord: the lock daemon still registers and fences through
+ * the disks' iscsi:// URLs, and the VM may run (HA, migration) on any host,
+ * so every disk is a URL and every host names its kura-initiatord. */
+static int check_via_initiatord(struct cfg_parser *p, const struct lock_vm_cfg *vm)
+{
+	for (int k = 0; k < vm->n_disks; k++)
+		if (strncmp(vm->disks[k], "iscsi://", 8) != 0)
+			return cfg_fail_line(p, vm->via_line, "key 'disk_via': initiatord needs "
+					     "iscsi:// URLs in 'disks', got '%s'", vm->disks[k]);
+	for (int i = 0; i < p->cfg->n_hosts; i++) {
+		const struct lock_host_cfg *h = &p->cfg->hosts[i];
+		if (!h->initiatord_dir[0])
+			return cfg_fail_line(p, vm->via_line, "key 'disk_via': initiatord needs "
+					     "key 'initiatord_dir' in [host %s] (line %d)",
+					     h->name, h->line);
+	}
+	return 0;
+}
+
 static int check_vm(struct cfg_parser *p, int i)
 {
 	const struct lock_vm_cfg *vm = &p->cfg->vms[i];
@@ -434,6 +475,8 @@ static int check_vm(struct cfg_parser *p, int i)
 	if (vm->prefer[0] && !lock_config_host(p->cfg, vm->prefer))
 		return cfg_fail_line(p, vm->line, "[vm %s]: key 'prefer': no [host %s]",
 				     vm->name, vm->prefer);
+	if (vm->via_initiatord && check_via_initiatord(p, vm) < 0)
+		return -EINVAL;
 	for (int j = 0; j < i; j++)
 		if (strcmp(p->cfg->vms[j].name, vm->name) == 0)
 			return cfg_fail_line(p, vm->line, "[vm %s]: defined twice (line %d)",

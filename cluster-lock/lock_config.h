@@ -32,12 +32,15 @@ struct lock_host_cfg {
 	char address[64];               /* where its incoming migrations listen */
 	char socket[LOCK_CFG_PATH];     /* kura-lockd control socket */
 	char state_dir[LOCK_CFG_PATH];  /* QMP sockets, console logs, pid files */
+	char initiatord_dir[LOCK_CFG_PATH]; /* its kura-initiatord --fuse-dir, "" = none */
 	int line;                       /* of the [host NAME] header */
 };
 
 struct lock_vm_cfg {
 	char name[LOCK_CFG_NAME];
 	char *disks[LOCK_CFG_MAX_DISKS]; /* iscsi:// URLs, or a device path / nbd URL */
+	bool via_initiatord;            /* disk_via = initiatord: QEMU opens the host's
+					 * kura-initiatord FUSE file naa.<hex> of each disk */
 	int n_disks;
 	char **qemu_argv;               /* the `qemu` words, NULL-terminated */
 	int qemu_argc;
@@ -45,6 +48,7 @@ struct lock_vm_cfg {
 	char prefer[LOCK_CFG_NAME];     /* preferred host, "" = lowest live id */
 	bool disk_device;               /* add -device virtio-blk-pci per disk */
 	int index;                      /* 0-based order in the file = lease slot */
+	int via_line;                   /* of the disk_via line */
 	int line;
 };
 

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -366,6 +367,47 @@ int lock_lun_geometry(struct lock_lun *l, uint32_t *block_size, uint64_t *blocks
 	if (blocks)
 		*blocks = l->blocks;
 	return 0;
+}
+
+int lock_vpd83_wwid(const uint8_t *b, size_t len, char *out, size_t outlen)
+{
+	if (len < 4 || b[1] != 0x83)
+		return -EINVAL;
+	size_t end = 4 + get_be16(b + 2), off = 4, n;
+	const uint8_t *naa = NULL;
+	unsigned naa_len = 0;
+	if (end > len)
+		end = len;	/* truncated by the allocation length: parse what came */
+	for (; off + 4 <= end; off += 4 + b[off + 3]) {
+		const uint8_t *d = b + off;
+		unsigned dlen = d[3];
+		if (off + 4 + dlen > end)
+			return -EINVAL;
+		/* designator type 3 (NAA), association 0 (the LU), 8 or 16 bytes */
+		if ((d[1] & 0xf) == 3 && ((d[1] >> 4) & 3) == 0 && (dlen == 8 || dlen == 16) &&
+		    dlen > naa_len) {
+			naa = d + 4;
+			naa_len = dlen;
+		}
+	}
+	if (!naa)
+		return -ENOENT;
+	if (outlen < 5 + 2 * naa_len)
+		return -ENAMETOOLONG;
+	n = (size_t)snprintf(out, outlen, "naa.");
+	for (unsigned i = 0; i < naa_len; i++)
+		n += (size_t)snprintf(out + n, outlen - n, "%02x", naa[i]);
+	return 0;
+}
+
+int lock_lun_wwid(struct lock_lun *l, char *out, size_t outlen)
+{
+	uint8_t buf[1024];
+	struct lock_cmd c = { .cdb = { 0x12, 0x01, 0x83 }, .cdb_len = 6, .dir = SCSI_XFER_READ,
+			      .in = buf, .in_len = sizeof(buf), .resend = true };
+	put_be16(c.cdb + 3, sizeof(buf));
+	int rc = lun_exec(l, &c);
+	return rc ? rc : lock_vpd83_wwid(buf, c.in_got, out, outlen);
 }
 
 static void rw16_cdb(struct lock_cmd *c, uint8_t op, uint64_t lba, uint32_t n)

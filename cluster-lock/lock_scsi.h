@@ -12,6 +12,7 @@
 #ifndef KURA_LOCK_SCSI_H
 #define KURA_LOCK_SCSI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "cluster-lock/lock.h"
 
@@ -73,6 +74,12 @@ const char *lock_lun_initiator(const struct lock_lun *l);
 /* Number of paths; pin all commands to one path (-1: fail over again). */
 int lock_lun_paths(const struct lock_lun *l);
 void lock_lun_pin(struct lock_lun *l, int path);
+/* Pure: the WWID "naa.<hex>" of a VPD 0x83 page (the longest NAA designator
+ * with LU association, as kura-initiatord names its FUSE files), or -ENOENT
+ * without one / -EINVAL when malformed. */
+int lock_vpd83_wwid(const uint8_t *b, size_t len, char *out, size_t outlen);
+/* INQUIRY VPD 0x83 through this LUN's own session, then lock_vpd83_wwid. */
+int lock_lun_wwid(struct lock_lun *l, char *out, size_t outlen);
 /* Drop every path's session now (tests, and a daemon that wants fresh ones). */
 void lock_lun_disconnect(struct lock_lun *l);
 

@@ -6,12 +6,17 @@
  * WRITE, register this host's key on every path of every iscsi:// disk
  * (the library confirms with READ FULL STATUS), and only then start QEMU.
  * Stop is the reverse: QMP quit (QEMU flushes), unregister, release.
- * Disks that are not iscsi:// URLs (a kura-initiatord device) carry the key
- * through that daemon's --pr-key and are not registered here.
+ * A VM with disk_via = initiatord has the same iscsi:// URLs in `disks`: they
+ * are registered and fenced here exactly the same way, and QEMU opens the
+ * host's kura-initiatord FUSE file of each disk instead. That daemon runs with
+ * the host's initiator name, so the name-wide registration (SPEC_I_PT,
+ * TransportID format 00h) covers its sessions too (docs/cluster-lock.md).
+ * Other disks (a device path) are neither registered nor fenced.
  *
  * Not for: deciding where a VM runs (lockd_ha.c), migration (lockd_mig.c).
  */
 #include "cluster-lock/lockd.h"
+#include "cluster-lock/lock_scsi.h"
 #include "common/log.h"
 #include <errno.h>
 #include <signal.h>
@@ -116,8 +121,29 @@ static void set_pidfd(struct lockd *d, struct lockd_vm *vm, int fd)
 	pthread_mutex_unlock(&d->mu);
 }
 
+/* disk_via = initiatord: QEMU opens <initiatord_dir>/naa.<hex>, the FUSE file
+ * this host's kura-initiatord serves for the disk's WWID (VPD 0x83, read
+ * through the daemon's own session to the same LU). */
+static int initiatord_files(struct lockd *d, struct lockd_vm *vm,
+			    char files[][LOCK_CFG_PATH + 40], char **out)
+{
+	for (int k = 0; k < vm->cfg->n_disks; k++) {
+		char wwid[40];
+		int r = vm->lun[k] ? lock_lun_wwid(vm->lun[k], wwid, sizeof(wwid)) : -EINVAL;
+		if (r < 0) {
+			kerr("vm %s: WWID of %s: %s", vm->cfg->name, vm->cfg->disks[k],
+			     lock_strerror(r));
+			return r;
+		}
+		snprintf(files[k], LOCK_CFG_PATH + 40, "%s/%s", d->me->initiatord_dir, wwid);
+		out[k] = files[k];
+	}
+	return 0;
+}
+
 int lockd_vm_spawn(struct lockd *d, struct lockd_vm *vm, const char *incoming)
 {
+	char files[LOCK_CFG_MAX_DISKS][LOCK_CFG_PATH + 40], *via[LOCK_CFG_MAX_DISKS];
 	struct lock_qemu_spec s = {
 		.binary = d->cfg.qemu_binary, .vm_name = vm->cfg->name,
 		.qemu_argv = vm->cfg->qemu_argv, .qemu_argc = vm->cfg->qemu_argc,
@@ -126,12 +152,18 @@ int lockd_vm_spawn(struct lockd *d, struct lockd_vm *vm, const char *incoming)
 		.qmp_path = vm->qmp, .incoming = incoming, .log_path = vm->log,
 	};
 	int fd = -1;
-	int r = lock_qemu_spawn(&s, &vm->pid, &fd);
+	int r = vm->cfg->via_initiatord ? initiatord_files(d, vm, files, via) : 0;
+	if (r < 0)
+		return r;
+	if (vm->cfg->via_initiatord)
+		s.disks = via;
+	r = lock_qemu_spawn(&s, &vm->pid, &fd);
 	if (r < 0)
 		return r;
 	set_pidfd(d, vm, fd);
 	vm->started_boot_ns = lock_now_boot_ns();
-	kinfo("vm %s: QEMU pid %d started%s%s", vm->cfg->name, (int)vm->pid,
+	kinfo("vm %s: QEMU pid %d started%s%s%s", vm->cfg->name, (int)vm->pid,
+	      vm->cfg->via_initiatord ? " on kura-initiatord files" : "",
 	      incoming ? ", incoming on " : "", incoming ? incoming : "");
 	return 0;
 }

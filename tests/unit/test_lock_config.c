@@ -20,10 +20,12 @@ static const char good[] =
 	"id = 1\n"
 	"  initiator = iqn.2026-12.org.example:hv1\n"
 	"address = 192.0.2.21\n"
+	"initiatord_dir = /run/kura-initiatord/fs\n"
 	"[host hv2]\n"
 	"id = 2\n"
 	"initiator = iqn.2026-12.org.example:hv2\n"
 	"socket = /run/hv2.sock\n"
+	"initiatord_dir = /mnt/kura\n"
 	"[vm web1]\n"
 	"disks = iscsi://192.0.2.10:3260/iqn.2026-12.org.example:vms/1 "
 	"iscsi://192.0.2.10:3260/iqn.2026-12.org.example:vms/2\n"
@@ -31,6 +33,7 @@ static const char good[] =
 	"-append \"console=ttyS0 quiet\"   ; no disks here\n"
 	"ha = yes\n"
 	"prefer = hv2\n"
+	"disk_via = initiatord\n"
 	"[vm db]\n"
 	"disks = /dev/loop3\n"
 	"disk_device = none\n";
@@ -64,6 +67,8 @@ static void test_good(void **state)
 	assert_true(w->ha);
 	assert_true(w->disk_device);
 	assert_string_equal(w->prefer, "hv2");
+	assert_true(w->via_initiatord);
+	assert_string_equal(lock_config_host(&c, "hv1")->initiatord_dir, "/run/kura-initiatord/fs");
 	assert_int_equal(w->qemu_argc, 10);
 	assert_string_equal(w->qemu_argv[9], "console=ttyS0 quiet");
 	assert_null(w->qemu_argv[10]);
@@ -71,6 +76,7 @@ static void test_good(void **state)
 	assert_int_equal(d->index, 1);
 	assert_false(d->ha);
 	assert_false(d->disk_device);
+	assert_false(d->via_initiatord);
 	assert_int_equal(d->qemu_argc, 0);
 	lock_config_free(&c);
 }
@@ -163,6 +169,16 @@ static void test_bad(void **state)
 	bad_is("[vm v]\nha = maybe\n", "bad.conf:5: key 'ha': expected yes or no, got 'maybe'");
 	bad_is("[vm v]\ndisk_device = scsi\n", "bad.conf:5: key 'disk_device': expected "
 	       "virtio-blk-pci or none, got 'scsi'");
+	bad_is("[vm v]\ndisk_via = fuse\n", "bad.conf:5: key 'disk_via': expected iscsi or "
+	       "initiatord, got 'fuse'");
+	bad_is("[host a]\ninitiatord_dir = fs\n", "bad.conf:5: key 'initiatord_dir': expected "
+	       "an absolute path, got 'fs'");
+	bad_is("[host a]\nid = 1\ninitiator = i1\ninitiatord_dir = /fs\n[vm v]\n"
+	       "disks = /dev/sdb\ndisk_via = initiatord\n", "bad.conf:10: key 'disk_via': "
+	       "initiatord needs iscsi:// URLs in 'disks', got '/dev/sdb'");
+	bad_is("[host a]\nid = 1\ninitiator = i1\n[vm v]\ndisk_via = initiatord\n"
+	       "disks = iscsi://h/i/1\n", "bad.conf:8: key 'disk_via': initiatord needs key "
+	       "'initiatord_dir' in [host a] (line 4)");
 	bad_is("[vm v]\nha = yes\n", "bad.conf:4: [vm v]: key 'disks' missing");
 	bad_is("[vm v]\ndisks = d\nprefer = hv9\n", "bad.conf:4: [vm v]: key 'prefer': no "
 	       "[host hv9]");

@@ -121,6 +121,26 @@ static void test_transport_id(void **state)
 	assert_int_equal(get_be16(p + 2) % 4, 0);
 }
 
+/* VPD 0x83: the longest NAA designator of the LU, as kura-initiatord names it. */
+static void test_wwid(void **state)
+{
+	(void)state;
+	static const uint8_t page[] = {
+		0x00, 0x83, 0x00, 0x2c,
+		0x01, 0x13, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8,          /* NAA, target port */
+		0x01, 0x03, 0x00, 0x08, 0x60, 1, 2, 3, 4, 5, 6, 7,       /* NAA 8, LU */
+		0x01, 0x03, 0x00, 0x10, 0x6a, 0xbc, 0, 0, 0, 0, 0, 0,    /* NAA 16, LU */
+		0, 0, 0, 0, 0, 0, 0, 0x2f,
+	};
+	char w[40];
+	assert_int_equal(lock_vpd83_wwid(page, sizeof(page), w, sizeof(w)), 0);
+	assert_string_equal(w, "naa.6abc000000000000000000000000002f");
+	assert_int_equal(lock_vpd83_wwid(page, 36, w, sizeof(w)), -EINVAL);  /* cut descriptor */
+	assert_int_equal(lock_vpd83_wwid(page, 16, w, sizeof(w)), -ENOENT);  /* port NAA only */
+	assert_int_equal(lock_vpd83_wwid(page, 3, w, sizeof(w)), -EINVAL);
+	assert_int_equal(lock_vpd83_wwid(page, sizeof(page), w, 20), -ENAMETOOLONG);
+}
+
 static void test_open(void **state)
 {
 	const char *good[2] = { "iscsi://127.0.0.1:3260/iqn.2026-12.org.kura:a/1",
@@ -154,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_unit_attentions),
 		cmocka_unit_test(test_full_status),
 		cmocka_unit_test(test_transport_id),
+		cmocka_unit_test(test_wwid),
 		cmocka_unit_test(test_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
