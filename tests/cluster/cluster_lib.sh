@@ -100,6 +100,29 @@ cl_lockctl() { "$LOCKCTL" -c "$CONF" "$@"; }
 cl_ctl() { local h=$1; shift; "$LOCKCTL" -c "$CONF" --host "$h" "$@"; }
 cl_format() { cl_lockctl format --force >>"$CL_D/lockctl.log" 2>&1 || die "kura-lockctl format failed: $(tail -2 "$CL_D/lockctl.log")"; }
 
+# cl_need_prc: PRC, the PR client the tests read registrations with.
+cl_need_prc() {
+  PRC=$IT_CLIENTS/kura-it-client_pr
+  [ -x "$PRC" ] || skip "kura-it-client_pr not built"
+}
+
+# cl_cluster N [KEY=VALUE...]: the start most invariant tests share: one VM
+# LUN, hosts hv1..hvN with 0.5 s heartbeats and fail_after 4 s (plus the
+# keys given, as cl_config takes them), the HA LUN formatted, every host
+# joined, vm1 started on hv1.
+cl_cluster() {
+  local n=$1 i
+  shift
+  cl_target 1
+  cl_config "$n" 1 heartbeat_interval=0.5 fail_after=4 "$@"
+  cl_format
+  for i in $(seq 1 "$n"); do cl_host_start "hv$i"; done
+  cl_ctl hv1 start vm1 >>"$CL_D/lockctl.log" 2>&1 || die "start vm1 on hv1 failed"
+}
+
+# cl_host_key HOST: HOST's current PR key, from its daemon's log.
+cl_host_key() { grep -ao 'key [0-9a-f]\{16\}' "$CL_D/$1.log" | tail -1 | awk '{print $2}'; }
+
 # cl_host_start hvN: start its kura-lockd; waits for its control socket.
 cl_host_start() {
   local h=$1 i

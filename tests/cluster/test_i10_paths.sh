@@ -14,8 +14,7 @@
 source "$(dirname "$0")/cluster_lib.sh"
 cl_init i10
 CL_LOG_LEVEL=debug
-PRC=$IT_CLIENTS/kura-it-client_pr
-[ -x "$PRC" ] || skip "kura-it-client_pr not built"
+cl_need_prc
 cl_target 1
 PA=$(free_port); PB=$(free_port)
 python3 "$CL_HERE/tcp_proxy.py" "$PA" 127.0.0.1 "$CL_PORT" >/dev/null 2>&1 & FA=$!

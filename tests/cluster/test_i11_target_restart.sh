@@ -15,18 +15,13 @@
 #   - hv1's daemon, resumed last, reports itself fenced and kills its QEMU.
 source "$(dirname "$0")/cluster_lib.sh"
 cl_init i11
-PRC=$IT_CLIENTS/kura-it-client_pr
-[ -x "$PRC" ] || skip "kura-it-client_pr not built"
-cl_target 1
-cl_config 2 1 heartbeat_interval=0.5 fail_after=4
-cl_format
-cl_host_start hv1; cl_host_start hv2
-cl_ctl hv1 start vm1 >>"$CL_D/lockctl.log" 2>&1 || die "start vm1 on hv1 failed"
+cl_need_prc
+cl_cluster 2
 check "hv1's guest writes" cl_wait_writes hv1 vm1 3 90
 A_CON=$(cl_console hv1 vm1)
 A_TAG=$(grep -ao 'KURA-CW ready tag [^ ]*' "$A_CON" | tail -1 | awk '{print $4}')
 A_QEMU=$(cl_vm_pid hv1 vm1)
-A_KEY=$(grep -ao 'key [0-9a-f]\{16\}' "$CL_D/hv1.log" | tail -1 | awk '{print $2}')
+A_KEY=$(cl_host_key hv1)
 kill -STOP "${CL_PID[hv1]}" "$A_QEMU"
 check "hv2 fences hv1" wait_for 30 cl_state_is hv2 hv1 fenced
 check "hv2 runs vm1" wait_for 30 bash -c "[ \"\$(\"$LOCKCTL\" -c \"$CONF\" --host hv2 status | awk '\$2 == \"vm1\" {print \$4}')\" = hv2 ]"

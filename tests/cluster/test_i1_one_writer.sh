@@ -12,11 +12,7 @@
 # first boot's blocks carry sequence numbers it wrote before the fence.
 source "$(dirname "$0")/cluster_lib.sh"
 cl_init i1
-cl_target 1
-CL_APPEND="kura.base=100" cl_config 3 1 heartbeat_interval=0.5 fail_after=4 vm.prefer=hv1
-cl_format
-cl_host_start hv1; cl_host_start hv2; cl_host_start hv3
-cl_ctl hv1 start vm1 >>"$CL_D/lockctl.log" 2>&1 || die "start vm1 on hv1 failed"
+CL_APPEND="kura.base=100" cl_cluster 3 vm.prefer=hv1
 check "the guest writes on hv1" cl_wait_writes hv1 vm1 3 90
 T1=$(grep -ao 'KURA-CW ready tag [^ ]*' "$(cl_console hv1 vm1)" | tail -1 | awk '{print $4}')
 check "migrate vm1 to hv2" cl_lockctl migrate vm1 --to hv2

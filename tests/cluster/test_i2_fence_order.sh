@@ -11,14 +11,9 @@
 # lease shows hv2, and samples were taken on both sides of the move.
 source "$(dirname "$0")/cluster_lib.sh"
 cl_init i2
-PRC=$IT_CLIENTS/kura-it-client_pr
-[ -x "$PRC" ] || skip "kura-it-client_pr not built"
-cl_target 1
-cl_config 2 1 heartbeat_interval=0.5 fail_after=4
-cl_format
-cl_host_start hv1; cl_host_start hv2
-cl_ctl hv1 start vm1 >>"$CL_D/lockctl.log" 2>&1 || die "start vm1 on hv1 failed"
-K1=$(grep -ao 'key [0-9a-f]\{16\}' "$CL_D/hv1.log" | tail -1 | awk '{print $2}')
+cl_need_prc
+cl_cluster 2
+K1=$(cl_host_key hv1)
 "$PRC" status "$(cl_url 1)" >"$CL_D/keys0" 2>&1; cat "$CL_D/keys0"
 check "hv1's key $K1 is on the VM disk" grep -q "$K1" "$CL_D/keys0"
 

@@ -12,11 +12,7 @@
 # Short timings (heartbeat 0.5 s, fail_after 4 s): this test is about safety.
 source "$(dirname "$0")/cluster_lib.sh"
 cl_init i3
-cl_target 1
-cl_config 2 1 heartbeat_interval=0.5 fail_after=4
-cl_format
-cl_host_start hv1; cl_host_start hv2
-cl_ctl hv1 start vm1 >>"$CL_D/lockctl.log" 2>&1 || die "start vm1 on hv1 failed"
+cl_cluster 2
 check "hv1's guest writes" cl_wait_writes hv1 vm1 3 90
 A_CON=$(cl_console hv1 vm1)
 A_TAG=$(grep -ao 'KURA-CW ready tag [^ ]*' "$A_CON" | tail -1 | awk '{print $4}')

@@ -12,14 +12,9 @@
 #     join (exit 3), and hv2 is not disturbed.
 source "$(dirname "$0")/cluster_lib.sh"
 cl_init i4
-PRC=$IT_CLIENTS/kura-it-client_pr
-[ -x "$PRC" ] || skip "kura-it-client_pr not built"
-cl_target 1
-cl_config 2 1 heartbeat_interval=0.5 fail_after=4
-cl_format
-cl_host_start hv1; cl_host_start hv2
-cl_ctl hv1 start vm1 >>"$CL_D/lockctl.log" 2>&1 || die "start vm1 on hv1 failed"
-K1=$(grep -ao 'key [0-9a-f]\{16\}' "$CL_D/hv1.log" | tail -1 | awk '{print $2}')
+cl_need_prc
+cl_cluster 2
+K1=$(cl_host_key hv1)
 INC1=$(cl_json hv2 "hosts['hv1']['incarnation']")
 A_QEMU=$(cl_vm_pid hv1 vm1)
 kill -STOP "${CL_PID[hv1]}" "$A_QEMU"
@@ -40,7 +35,7 @@ cl_ctl hv1 join hv1 >>"$CL_D/lockctl.log" 2>&1
 check "join hv1 exits 0" [ $? = 0 ]
 check "hv2 sees hv1 alive again" wait_for 10 cl_state_is hv2 hv1 alive
 INC2=$(cl_json hv2 "hosts['hv1']['incarnation']")
-K2=$(grep -ao 'key [0-9a-f]\{16\}' "$CL_D/hv1.log" | tail -1 | awk '{print $2}')
+K2=$(cl_host_key hv1)
 check "new incarnation ($INC1 -> $INC2) and key ($K1 -> $K2)" [ "$INC2" -gt "$INC1" ] && [ "$K1" != "$K2" ]
 cl_ctl hv2 stop vm1 >>"$CL_D/lockctl.log" 2>&1
 check "vm1 starts on hv1 again" cl_ctl hv1 start vm1

@@ -13,13 +13,8 @@
 #     and `migrate` exits non-zero.
 source "$(dirname "$0")/cluster_lib.sh"
 cl_init i5
-PRC=$IT_CLIENTS/kura-it-client_pr
-[ -x "$PRC" ] || skip "kura-it-client_pr not built"
-cl_target 1
-cl_config 3 1 heartbeat_interval=0.5 fail_after=4
-cl_format
-cl_host_start hv1; cl_host_start hv2; cl_host_start hv3
-cl_ctl hv1 start vm1 >>"$CL_D/lockctl.log" 2>&1 || die "start vm1 on hv1 failed"
+cl_need_prc
+cl_cluster 3
 check "the guest writes on hv1" cl_wait_writes hv1 vm1 3 90
 TAG=$(grep -ao 'KURA-CW ready tag [^ ]*' "$(cl_console hv1 vm1)" | tail -1 | awk '{print $4}')
 LVER0=$(cl_json hv1 "vms['vm1']['lver']")
