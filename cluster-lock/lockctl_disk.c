@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common/json.h"
 #include "cluster-lock/lock_internal.h"
 #include "cluster-lock/lock_scsi.h"
 
@@ -168,27 +169,12 @@ static void dump_text(const struct lock_image *img, const uint64_t *keys, int nk
 }
 
 /* ---- dump, JSON ---- */
-static void json_str(const char *s, FILE *out)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static void json_header(const struct lock_header *h, FILE *out)
 {
 	char u[37];
 	uuid_str(h->uuid, u);
 	fprintf(out, "\"cluster\": {\"name\": ");
-	json_str(h->cluster, out);
+	kjson_str(out, h->cluster);
 	fprintf(out, ", \"uuid\": \"%s\", \"tag\": %u, \"layout_version\": %u, \"block_size\": %u, "
 		"\"max_hosts\": %u, \"max_leases\": %u, \"heartbeat_interval_ms\": %u, "
 		"\"fail_after_ms\": %u, \"formatted_wall\": %" PRId64 "}", u, h->tag,
@@ -203,7 +189,7 @@ static void json_slot(uint16_t id, const struct lock_slot *s, uint8_t st, FILE *
 		return;
 	}
 	fprintf(out, "{\"id\": %u, \"status\": \"ok\", \"name\": ", id);
-	json_str(s->host_name, out);
+	kjson_str(out, s->host_name);
 	fprintf(out, ", \"state\": \"%s\", \"incarnation\": %u, \"counter\": %" PRIu64 ", "
 		"\"heartbeat_interval_ms\": %u, \"fail_after_ms\": %u, \"fenced_by\": %u, "
 		"\"fence_epoch\": %u, \"wall\": %" PRId64 "}", lock_slot_state_name(s->state),
@@ -218,7 +204,7 @@ static void json_lease(uint32_t i, const struct lock_lease *l, uint8_t st, FILE 
 		return;
 	}
 	fprintf(out, "{\"index\": %u, \"status\": \"ok\", \"vm\": ", i);
-	json_str(l->vm, out);
+	kjson_str(out, l->vm);
 	fprintf(out, ", \"owner\": %u, \"owner_incarnation\": %u, \"lver\": %" PRIu64 ", "
 		"\"migration\": {\"src\": %u, \"dst\": %u, \"phase\": \"%s\"}, "
 		"\"fence_epoch\": %u, "

@@ -34,21 +34,6 @@ struct admin {
 	struct tgt_server *srv;
 };
 
-void admin_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static const char *sep(int i) { return i ? "," : ""; }
 
 /* ---- list ---- */
@@ -60,13 +45,13 @@ static int list_targets(struct admin *a, FILE *f, bool json)
 		const struct tgt_target *t = &c->targets[i];
 		if (json) {
 			fprintf(f, "%s{\"iqn\":", sep(i));
-			admin_json_str(f, t->iqn);
+			kjson_str(f, t->iqn);
 			fprintf(f, ",\"alias\":");
-			admin_json_str(f, t->alias);
+			kjson_str(f, t->alias);
 			fprintf(f, ",\"luns\":%d,\"acl\":[", t->n_luns);
 			for (int k = 0; k < t->n_acl; k++) {
 				fputs(sep(k), f);
-				admin_json_str(f, t->acl[k]);
+				kjson_str(f, t->acl[k]);
 			}
 			fprintf(f, "],\"chap\":%s}", t->n_chap_in ? "true" : "false");
 		} else {
@@ -87,7 +72,7 @@ static int list_portals(struct admin *a, FILE *f, bool json)
 		int st = scsi_alua_get_state(p->tpg_id);
 		if (json) {
 			fprintf(f, "%s{\"address\":", sep(i));
-			admin_json_str(f, p->addr);
+			kjson_str(f, p->addr);
 			fprintf(f, ",\"port\":%u,\"tpgt\":%u,\"rel_port_id\":%u,\"port_group\":%u,\"alua\":\"%s\"}",
 				p->port, p->tpgt, p->rel_port_id, p->tpg_id, scsi_alua_state_name(st));
 		} else {
@@ -112,9 +97,9 @@ static int list_luns(struct admin *a, FILE *f, bool json)
 			const char *path = l->backend.path ? l->backend.path : "";
 			if (json) {
 				fprintf(f, "%s{\"target\":", sep(n));
-				admin_json_str(f, c->targets[i].iqn);
+				kjson_str(f, c->targets[i].iqn);
 				fprintf(f, ",\"lun\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"path\":", l->lun, blocks);
-				admin_json_str(f, path);
+				kjson_str(f, path);
 				fputc('}', f);
 			} else {
 				fprintf(f, "%s %" PRIu64 " blocks=%" PRIu64 " path=%s\n", c->targets[i].iqn,
@@ -138,11 +123,11 @@ static void sess_json(FILE *f, const struct tgt_session_info *si, const char *is
 {
 	const struct iscsi_session_params *p = &si->params;
 	fputs("{\"initiator\":", f);
-	admin_json_str(f, si->initiator);
+	kjson_str(f, si->initiator);
 	fputs(",\"target\":", f);
-	admin_json_str(f, si->target);
+	kjson_str(f, si->target);
 	fputs(",\"address\":", f);
-	admin_json_str(f, si->peer);
+	kjson_str(f, si->peer);
 	fprintf(f, ",\"isid\":\"%s\",\"tsih\":%u,\"discovery\":%s,\"header_digest\":\"%s\","
 		"\"data_digest\":\"%s\",\"in_flight\":%u,\"params\":{\"MaxRecvDataSegmentLength\":%u,"
 		"\"MaxBurstLength\":%u,\"FirstBurstLength\":%u,\"InitialR2T\":%s,\"ImmediateData\":%s,"
@@ -230,14 +215,14 @@ static void show_json(FILE *f, const struct scsi_admin_lu *i, const struct scsi_
 {
 	fprintf(f, "{\"blocks\":%" PRIu64 ",\"block_size\":%u,\"size\":%" PRIu64 ",\"naa\":\"%s\",\"serial\":",
 		i->nblocks, i->block_size, i->nblocks * i->block_size, i->naa);
-	admin_json_str(f, i->serial);
+	kjson_str(f, i->serial);
 	fprintf(f, ",\"pr_generation\":%u,\"reserved\":%s,\"type\":%u,\"spc2_reserved\":%s,\"registrations\":[",
 		i->generation, i->reserved ? "true" : "false", i->type, i->spc2_reserved ? "true" : "false");
 	for (unsigned k = 0; k < n; k++) {
 		char isid[13];
 		isid_hex(r[k].isid, isid);
 		fprintf(f, "%s{\"initiator\":", sep((int)k));
-		admin_json_str(f, r[k].name);
+		kjson_str(f, r[k].name);
 		fprintf(f, ",\"isid\":\"%s\",\"rel_port\":%u,\"key\":\"0x%016" PRIx64 "\",\"holder\":%s}",
 			r[k].any_isid ? "*" : isid, r[k].rel_port, r[k].key, r[k].holder ? "true" : "false");
 	}

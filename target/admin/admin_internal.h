@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include "common/json.h"
 #include "target/admin/admin.h"
 #include "target/admin/admin_parse.h"
 
@@ -59,8 +60,6 @@ int admin_live_section_drop(struct tgt_model *m, const char *kind, const char *n
 int admin_live_add_section(struct tgt_model *m, const char *section, admin_apply_fn apply, void *arg,
 			   const struct admin_cmd *c, FILE *f, const char **why);
 
-/* JSON string literal of s (quotes, backslashes and control bytes escaped). */
-void admin_json_str(FILE *f, const char *s);
 /* raid ... / pool status requests (admin_storage.c). */
 int admin_storage_raid(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why);
 int admin_storage_pool(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why);

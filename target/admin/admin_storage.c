@@ -88,10 +88,10 @@ static void raid_json(FILE *f, const char *name, const struct tgt_raid_info *in)
 {
 	const struct lun_raid_status *s = &in->st;
 	fputs("{\"name\":", f);
-	admin_json_str(f, name);
+	kjson_str(f, name);
 	if (in->failed) {
 		fputs(",\"state\":\"failed\",\"reason\":", f);
-		admin_json_str(f, in->why);
+		kjson_str(f, in->why);
 		fputs("}", f);
 		return;
 	}
@@ -99,7 +99,7 @@ static void raid_json(FILE *f, const char *name, const struct tgt_raid_info *in)
 		raid_state_names[s->state], s->level, s->chunk, s->size);
 	for (int i = 0; i < s->nmembers; i++) {
 		fprintf(f, "%s{\"role\":%d,\"state\":\"%s\",\"path\":", i ? "," : "", i, member_state(s, i));
-		admin_json_str(f, s->member[i].path);
+		kjson_str(f, s->member[i].path);
 		fputc('}', f);
 	}
 	fprintf(f, "],\"spares\":%d,\"rebuild\":{\"running\":%s,\"role\":%d,\"pct\":%u,\"last_s\":%.2f,"
@@ -364,15 +364,15 @@ static void pool_out(FILE *f, const char *name, const struct tgt_pool_info *in, 
 	const struct lun_thin_pool_status *s = &in->st;
 	if (in->failed && json) {
 		fputs("{\"name\":", f);
-		admin_json_str(f, name);
+		kjson_str(f, name);
 		fputs(",\"state\":\"failed\",\"reason\":", f);
-		admin_json_str(f, in->why);
+		kjson_str(f, in->why);
 		fputc('}', f);
 	} else if (in->failed) {
 		fprintf(f, "%s state=failed reason=\"%s\"\n", name, in->why);
 	} else if (json) {
 		fputs("{\"name\":", f);
-		admin_json_str(f, name);
+		kjson_str(f, name);
 		fprintf(f, ",\"state\":\"%s\",\"chunk_size\":%u,\"chunks\":{\"total\":%" PRIu64 ",\"used\":%" PRIu64
 			",\"free\":%" PRIu64 "},\"volumes\":%u,\"virtual_bytes\":%" PRIu64 ",\"overcommit\":%.3f,"
 			"\"low_water\":%" PRIu64 ",\"low_water_events\":%" PRIu64 "}",
@@ -570,7 +570,7 @@ static void export_json(FILE *f, const struct vol_export *x, int n)
 	fputs("[", f);
 	for (int k = 0; k < n; k++) {
 		fputs(k ? ",{\"target\":" : "{\"target\":", f);
-		admin_json_str(f, x[k].iqn);
+		kjson_str(f, x[k].iqn);
 		fprintf(f, ",\"lun\":%" PRIu64 "}", x[k].lun);
 	}
 	fputs("]", f);
