@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Explicit big-endian (network / SCSI) and little-endian (on-disk) field
  * accessors. Wire structures are byte arrays read through these, never
  * bitfields or casts to packed structs. */

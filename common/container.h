@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* container_of: the structure that embeds a member, from a pointer to that
  * member. The one definition every folder uses (kloop tasks, lun_io
  * private areas, list links).

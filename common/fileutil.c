@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fileutil: temporary file, fsync, rename, fsync of the directory
  * (fileutil.h says when to use it). Shared by the target's run-time
  * configuration changes and the initiator's node database.

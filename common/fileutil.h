@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fileutil: crash-safe replacement of small files (configuration, node
  * records). The data goes to a temporary file in the same directory, which is
  * fsync'ed, renamed (or linked) over the real name, and then the directory is

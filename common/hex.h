@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hex: the value of one hexadecimal digit, for the parsers that read hex text
  * (CHAP 0x binary values, 0x numbers in login keys, %XX escapes in control
  * replies). Header-only so that unit tests which #include a module's .c files

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kbuf: pooled, page-aligned command buffers (contract in common/kbuf.h).
  *
  * Layout: every buffer is one allocation of (class size + one page). The

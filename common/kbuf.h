@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kbuf: pooled data buffers for commands.
  *
  * Large commands (128 KiB .. several MiB) must not pay page faults for a

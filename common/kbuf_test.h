@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test hooks for kbuf (common/kbuf.c). Production code must not call these.
  *
  * kbuf_fail_next(n): the next n kbuf_alloc() calls (on any thread) return

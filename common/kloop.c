@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kloop: the per-worker event loop (see common/kloop.h for the contract).
  *
  * One iteration:  submit queued SQEs (one io_uring_enter for the batch)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kloop: one event loop per worker thread.
  *
  * A loop multiplexes sockets (epoll), disk I/O (an io_uring owned by the loop

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Leveled logging to stderr. One atomic level; each line written with a
  * single write so lines from worker threads do not interleave. */
 #include "common/log.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging for the daemons: leveled, to stderr (journald captures it).
  * Never pass secrets (CHAP secrets, responses) to these functions. */
 #ifndef KURA_LOG_H

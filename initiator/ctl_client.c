@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Client side of the kura-initiatord control protocol (see ctl_proto.h for
  * the wire format): one request line, "D <payload>" lines, then "OK" or
  * "ERR <code> <message>".

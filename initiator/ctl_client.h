@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Client side of the kura-initiatord control protocol (ctl_proto.h).
  *
  * For: kura-iscsiadm and other tools. Not for: the daemon's side.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The control protocol between kura-iscsiadm (and other tools) and
  * kura-initiatord, over a Unix stream socket (default
  * /run/kura/initiatord.sock, mode 0600, owner checked with SO_PEERCRED:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SendTargets discovery with libiscsi, for kura-iscsiadm (discovery.h).
  *
  * For: one blocking discovery session per call (connect, login with the

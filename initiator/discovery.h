@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SendTargets discovery (RFC 7143 section 12.2 / appendix C) with libiscsi,
  * and the parser of the "address[:port][,tpgt]" portal strings that
  * iscsiadm's -p and SendTargets' TargetAddress use.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FUSE front end of kura-initiatord: a mount point (e.g. /run/kura/lu) with
  * one regular file per multipath LU, named by its WWID ("naa.<hex>"), size =
  * LU capacity, plus a symlink "<target>-lun<N>" pointing at it. Files are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-initiatord's life cycle: build the daemon object from the options,
  * start a path for every node record with node.startup = automatic (and
  * every --login), run the event loop with a 100 ms tick (path checker,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The control socket of kura-initiatord (protocol in initiator/ctl_proto.h):
  * a Unix stream socket, mode 0600, peers checked with SO_PEERCRED (root or
  * our own uid). One request per line, percent-encoded arguments; replies

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Objects of kura-initiatord shared by its files (initiatord*.c, path.c,
  * mpath.c, fuse_front.c, nbd_*.c, ublk.c).
  *

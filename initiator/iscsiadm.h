@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-iscsiadm internals, shared by initiator/iscsiadm*.c only.
  *
  * adm_parse turns argv into struct adm_opts and checks the mode / option /

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-iscsiadm: command line parsing, the mode / option table, the exit
  * code texts, and main dispatch.
  *

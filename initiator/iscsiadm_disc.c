@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-iscsiadm -m discovery / -m discoverydb: SendTargets discovery and the
  * discovery records under <root>/send_targets.
  *

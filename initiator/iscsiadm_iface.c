@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-iscsiadm -m iface: list, show, new, update, delete of iface records
  * (<root>/ifaces/<name>).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-iscsiadm -m node: list (-P 0/1), show, new, update, delete, and the
  * login / logout entry points; plus the record printing and -n/-v update
  * helpers shared with the discoverydb and iface modes.

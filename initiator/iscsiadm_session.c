@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-iscsiadm -m session, and node login / logout: everything that talks
  * to kura-initiatord over its control socket (ctl_client.h).
  *

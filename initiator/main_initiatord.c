@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-initiatord: the host-side iSCSI initiator daemon (multipath over
  * libiscsi, FUSE / NBD front ends, control socket for kura-iscsiadm).
  * This file only parses the command line; see initiatord.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Multipath LUs of kura-initiatord: paths that report the same NAA identity
  * (VPD 0x83) form one LU; each front-end request is sent on the path the
  * policy picks (mpath_core.c), resubmitted on another path when its path

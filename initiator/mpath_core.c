@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pure multipath logic (see mpath_internal.h): identity parsing, outcome
  * classification, path selection, no-path queue deadline, backoff.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pure multipath logic of kura-initiatord: parsing of the identity pages a
  * path reports (INQUIRY VPD 0x83, standard INQUIRY TPGS, REPORT TARGET PORT
  * GROUPS), classification of a command's outcome (retry on another path or

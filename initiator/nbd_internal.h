@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* NBD wire protocol as spoken by kura-initiatord's NBD front end
  * (NBD protocol, "fixed newstyle" negotiation, simple replies only):
  * constants, pure parsers of what a client sends (option headers, GO/INFO

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* NBD protocol parsers and builders (see nbd_internal.h). Pure: bytes in,
  * decoded struct or error out; every length is checked before it is used.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* NBD front end of kura-initiatord: one Unix socket per multipath LU,
  * <nbd-dir>/<wwid>.sock (and a symlink <target>-lun<N>.sock), speaking
  * fixed-newstyle NBD with NBD_OPT_GO / NBD_OPT_INFO / NBD_OPT_EXPORT_NAME and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The node database (initiator/nodedb.h): open-iscsi's record text format,
  * its directory layout under a root (default /etc/iscsi), the default
  * settings of new node / discovery / iface records (field tables in

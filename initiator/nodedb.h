@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The initiator's node database, in open-iscsi's on-disk layout and record
  * format, so an existing /etc/iscsi tree can be read and administrators'
  * habits carry over:

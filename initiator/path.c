@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One path of kura-initiatord: an iSCSI session to one portal over its own
  * libiscsi context, driven asynchronously from the daemon's event loop
  * (iscsi_get_fd / iscsi_which_events / iscsi_service).

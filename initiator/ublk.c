@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ublk front end of kura-initiatord: detection only. The ublk driver
  * (/dev/ublk-control) is absent on the machines this was built on, so the
  * front end logs that and stays off; FUSE + loop and NBD cover the need.

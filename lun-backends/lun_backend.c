@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The backend dispatcher: opening by kind name (through the registry), capability queries, and
  * lun_submit(), which is the one place where a lun_io is validated (range,
  * alignment, iovec length, read-only) before a backend sees it. Backends

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The LUN backend interface: the storage under a logical unit.
  *
  * The SCSI layer (target/) decodes CDBs into the byte-addressed operations

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The file backend: a LUN stored in a regular file or a block device.
  *
  * Data path: every read, write, flush and fallocate goes through the io_uring

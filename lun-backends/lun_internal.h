@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the LUN backends in this folder (not a public header).
  *
  * io->backend_priv is the in-flight scratch of whichever backend received

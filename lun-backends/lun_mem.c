@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The memory backend: a volatile LUN in RAM, for tests, benchmarks and
  * scratch disks.
  *

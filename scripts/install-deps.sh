@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Install every Debian 12 package that kura's build, tests and benchmark need.
 # The single place listing them. Idempotent: when every package is already
 # installed (dpkg -s), apt is not touched at all, so it is fast and works offline.

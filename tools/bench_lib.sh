@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by tools/kura-bench.sh and tools/kura-bench-storage.sh (sourced):
 # free_port prints a free TCP port on 127.0.0.1 below the ephemeral range;
 # wait_port PORT waits up to 10 s for a listener there; reap PID stops a

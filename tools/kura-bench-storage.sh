@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-bench-storage: what the storage layers cost. One kura-targetd serves
 # two LUNs, everything on /dev/shm so the layers, not a disk, are measured:
 #   LUN 0  plain file LUN (file backend)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-bench: kura-targetd and tgt side by side, same machine, same client.
 #
 # Starts kura-targetd (memory LUN, or a file LUN on /dev/shm) and a private tgtd

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-ini-bench.sh: overhead of kura-initiatord's front ends. Starts a
 # kura-targetd on loopback with a tmpfs-backed LUN and two portals, a
 # kura-initiatord presenting the LU as FUSE file (+ loop device) and NBD

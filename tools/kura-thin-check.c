@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-thin-check: check (and with --repair, fix) a thin pool's metadata.
  *
  * Opens the pool as the daemon would (newest valid checkpoint, journal

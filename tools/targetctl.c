@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-targetctl: send one administration request to a running kura-targetd
  * over its Unix socket and print the answer. The protocol is in
  * target/admin/admin.h: one request line, then output lines and "OK" / "ERR why".

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kura's full test run (what CI runs): deps, three builds, three test passes.
 #  1. gcc Release-ish build with -Werror: every CTest test (unit, integration,
 #     conformance).

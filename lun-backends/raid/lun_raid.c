@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The RAID backend's life cycle: create, assemble, status, failing members,
  * spares, scrub requests and close (the public API of lun_raid.h).
  *

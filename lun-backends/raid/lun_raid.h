@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Software RAID as a LUN backend layer: levels 0, 1, 5, 6 and 10 over
  * member backends (normally file backends over files or block devices).
  *

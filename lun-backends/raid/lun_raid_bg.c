@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RAID background work on the array's loop: rebuild onto a spare, resync of
  * dirty bitmap regions, scrub; plus lazy clearing of idle bitmap bits.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared state of the RAID backend (lun_raid*.c only; not a public header).
  *
  * Vocabulary:

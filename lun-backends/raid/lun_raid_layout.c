@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RAID layouts and parity arithmetic.
  *
  * Layouts (n members, row = chunk-sized slice of each member):

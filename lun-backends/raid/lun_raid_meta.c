@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RAID control state: unit locks, metadata writes, the write-intent bitmap
  * and member failure.
  *

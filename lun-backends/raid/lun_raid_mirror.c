@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RAID-0/1/10 foreground I/O and FLUSH for every level.
  *
  * A request is split at chunk boundaries; each piece goes straight to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RAID superblock records: encoding, decoding and the two-copy write rule.
  *
  * Each member keeps two copies of its record, at member offsets 0 and

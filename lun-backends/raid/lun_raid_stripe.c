@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RAID unit operations: one stripe (RAID-5/6) or one logical chunk's copies
  * (RAID-1/10, background only) read, computed and written under its unit
  * lock, plus the parent request that splits a RAID-5/6 lun_io into stripes.

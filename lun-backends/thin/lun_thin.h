@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Thin provisioning: a pool of data chunks shared by thin volumes, snapshots
  * and clones. Public API (what target/ and the daemon may call).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Thin pool internals shared by lun_thin_meta.c (on-disk formats, journal,
  * checkpoints), lun_thin_pool.c (in-memory state, metadata service thread,
  * control API) and lun_thin_io.c (the volume backend). Not a public header.

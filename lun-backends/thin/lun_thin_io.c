@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Thin volume data path: the lun_backend of an opened thin volume.
  *
  * A request is cut into one segment per virtual chunk it touches; each

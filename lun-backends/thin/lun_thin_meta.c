@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Thin pool metadata on disk: superblock, two checkpoint slots and the
  * journal ring (layout in lun_thin_internal.h). Everything is explicit
  * little-endian with a CRC32C over the encoded bytes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Thin pool: in-memory state and the metadata service thread (the control
  * API of lun_thin.h that calls into it is lun_thin_ctl.c).
  *

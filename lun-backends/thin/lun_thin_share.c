@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Copy by sharing chunks between thin volumes of one pool: the EXTENDED
  * COPY offload of lun_thin.h (lun_thin_share_range).
  *

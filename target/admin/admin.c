@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The administration socket: a thread that accepts one kura-targetctl
  * request at a time on a Unix socket, checks the peer's uid, parses the line
  * (admin_parse.c, pure), runs the command's handler from a table indexed by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The daemon's administration socket (kura-targetctl's other end).
  *
  * Socket: a Unix stream socket at <data_dir>/kura-targetd.sock, mode 0600

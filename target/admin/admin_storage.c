@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The admin socket's storage requests (admin.h): `raid status|scrub|fail|
  * remove|add-spare`, `pool status|grow`, `volume list|create|resize|delete`,
  * `snapshot create` and `clone create`, text or JSON.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura-targetd: the iSCSI target daemon's main. Parses the command line,
  * loads and checks the configuration, daemonizes (unless --foreground),
  * opens the LUNs, starts the server, drops root, prints a paste-able

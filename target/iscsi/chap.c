@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CHAP for iSCSI login (RFC 1994, RFC 7143 12.1.3): the binary value codec
  * (0x hex / 0b base64, RFC 7143 6.1), the digests (MD5, SHA-1, SHA-256,
  * SHA3-256 through OpenSSL EVP; algorithm numbers from the IANA PPP

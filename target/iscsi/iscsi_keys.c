@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iSCSI text keys: the key=value list codec (RFC 7143 6.1), the declarative
  * table of keys (RFC 7143 section 13, RFC 7144 for iSCSIProtocolLevel), the
  * negotiation of operational keys with their combination rules (6.2.2), and

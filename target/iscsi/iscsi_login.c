@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The iSCSI login engine: one object per connection in login phase, fed one
  * Login Request at a time. It owns the stage machine of RFC 7143 6.3
  * (security -> operational -> full feature, never backwards), the C-bit

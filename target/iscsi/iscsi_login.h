@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iSCSI login and text negotiation (RFC 7143 sections 6, 12, 13) and CHAP
  * (RFC 1994 / RFC 7143 section 12.1.3), as pure logic.
  *

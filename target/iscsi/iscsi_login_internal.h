@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal interfaces shared by the login engine's three files:
  * iscsi_keys.c (key lists, the RFC 7143 section 13 key table, operational
  * negotiation, Text in full feature phase), chap.c (CHAP codec, digests and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iSCSI PDU codec: pure decoders for initiator PDUs, encoders for target
  * PDUs, AHS parsing and CRC32C (RFC 7143 sections 11 and 13.1).
  *

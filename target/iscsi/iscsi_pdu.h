@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iSCSI PDU codec (RFC 7143 section 11): pure decoding of the Basic Header
  * Segment of every initiator PDU, parsing of additional header segments,
  * encoding of every target PDU's BHS, and the CRC32C digest.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iSCSI wire constants and Basic Header Segment layout (RFC 7143 section 11).
  *
  * Everything here is a number the RFC fixes: opcodes, flag bits, byte offsets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The embedded default configuration of kura-targetd: what the daemon serves
  * when started without -c, and what `kura-targetd --print-default-config`
  * prints as a starting point for a real file.

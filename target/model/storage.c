@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Runtime of the stacked storage declared in the configuration ([raid NAME],
  * [pool NAME], backend = thin / raid LUNs): has the stack builder
  * (lun-backends/lun_stack.h) open each array and pool once, hands their LUNs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Stacked storage declared in the daemon's configuration: software RAID
  * arrays ([raid NAME]), thin pools ([pool NAME]) and the LUNs that sit on
  * them (backend = thin / backend = raid).

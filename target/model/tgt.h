@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The target daemon's parsed configuration: portals, targets, LUNs, ACLs,
  * CHAP, limits, the [raid] / [pool] sections, as loaded from an INI file or
  * the embedded default.

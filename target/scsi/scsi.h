@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The SCSI command layer (SPC-4 / SBC-4) as the iSCSI transport sees it.
  *
  * The transport (target/transport/conn.c) builds a scsi_task per SCSI Command PDU,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Administrator access to SCSI layer state (kura-targetctl through admin.c):
  * a snapshot of a LU's identity and reservations, and the reservation
  * override. Both take the same locks, in the same order (pr->lock), as the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the administration socket (admin.c) may read or change inside the
  * SCSI layer: a logical unit's identity, size and reservation state, and the
  * administrator override that clears a LU's persistent reservations.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Asymmetric logical unit access (SPC-4 5.16): the port group table, the
  * per-command access check, REPORT TARGET PORT GROUPS (SPC-4 6.27) and SET
  * TARGET PORT GROUPS (SPC-4 6.36).

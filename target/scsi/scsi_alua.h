@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Asymmetric logical unit access (SPC-4 5.16) as the rest of the daemon sees
  * it: the target port groups, their asymmetric access states, and the pure
  * encoders / decoders of REPORT / SET TARGET PORT GROUPS.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pure CDB and parameter-list parsers of the SCSI layer.
  *
  * Everything here takes bytes and a length and returns a decoded struct plus

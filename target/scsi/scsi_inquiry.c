@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* INQUIRY (SPC-4 6.6): standard data and the vital product data pages.
  *
  * Each VPD page has a builder in one table; the SUPPORTED VPD PAGES page is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal header of the SCSI command layer (target/scsi_*.c only).
  *
  * Holds the logical-unit, nexus and LUN-map objects, the opcode table entry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logical units, LUN maps, I_T nexuses, unit attentions and the LU range lock.
  *
  * An LU is shared by every worker thread. Its mutable state is either atomic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MODE SENSE(6/10) and MODE SELECT(6/10) (SPC-4 6.11-6.14, 7.5; SBC-4 6.5).
  *
  * Pages: read-write error recovery (01h), caching (08h, WCE changeable),

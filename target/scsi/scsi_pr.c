@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reservation state of a logical unit: registrations keyed by I_T nexus
  * identity, the persistent reservation, SPC-2 RESERVE/RELEASE, the conflict
  * decision every command goes through, and the unit attentions reservation

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* PERSISTENT RESERVE IN and PERSISTENT RESERVE OUT (SPC-4 5.13, 6.15, 6.16),
  * SPC-2 RESERVE / RELEASE (6) and (10), and the execution-time reservation
  * re-check of medium accesses (scsi_pr_recheck; see scsi_pr.c for why).

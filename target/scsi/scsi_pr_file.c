@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The persistent-reservation state file of an LU and the helper thread that
  * writes it, so that no worker loop ever waits for an fsync.
  *

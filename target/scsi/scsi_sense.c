@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SCSI outcomes and sense data (SPC-4 4.5).
  *
  * One table maps every enum scsi_reason to SAM status, sense key and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Primary commands (SPC-4) that are not about the medium: TEST UNIT READY,
  * REQUEST SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES (built from
  * the opcode table, so it can never disagree with dispatch), REPORT

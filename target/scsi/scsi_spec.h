@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SCSI wire constants (SPC-4, SBC-4, SAM-5): operation codes, service
  * actions, sense keys, ASC/ASCQ pairs, mode and VPD page codes, and the sizes
  * of the fixed-layout structures the command layer builds.

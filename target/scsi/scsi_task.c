@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Command execution: the opcode tables, dispatch, unit-attention delivery,
  * completion (status + sense built here and only here) and the small buffer
  * and I/O helpers the handlers share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iSCSI connections: everything between a TCP socket and the phase that
  * handles a PDU.
  *

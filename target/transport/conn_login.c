@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The login phase of a connection (RFC 7143 6, 11.12-11.13): Login
  * Requests go one at a time to the login engine (iscsi_login_step); on the
  * final transition to full feature phase the session is created, registered

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SCSI commands on a connection (RFC 7143 11.3-11.4, 11.7-11.8): the task
  * table indexed by ITT, the SCSI Command PDU with its CmdSN window and
  * immediate data, unsolicited and solicited Data-Out with R2T, then Data-In

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The non-command requests of full feature phase: task management (RFC
  * 7143 11.5-11.6, with the LUN / target reset fan-out to other sessions and
  * the PREEMPT AND ABORT request of the SCSI layer), NOP-Out echo (11.18-

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The target server: listening sockets, the accept thread, worker threads
  * (one kloop each), and the login policy over tgt_config (target lookup with
  * ACLs, discovery authentication, SendTargets).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The iSCSI server (target/transport/): listeners, worker threads,
  * connections and sessions, serving a live model (target/model/model.h).
  *

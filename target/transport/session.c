@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iSCSI sessions: the global session table (TSIH allocation, session
  * reinstatement, RFC 7143 6.3.5), the CmdSN window (4.2.2.1), and the
  * cross-session messages a session may receive from other worker threads:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal header of the iSCSI transport: the server (server.c), sessions
  * and the global session table (session.c), and connections with their
  * tasks and PDU queues (conn.c, conn_login.c, conn_scsi.c, conn_tmf.c).

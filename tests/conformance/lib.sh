@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Conformance helpers: reuse the integration harness (daemon start/stop, ports,
 # cleanup traps) and add the iscsi-test-cu output parser.
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../integration/lib.sh"

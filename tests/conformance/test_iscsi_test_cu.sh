@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Conformance gate: the full libiscsi iscsi-test-cu (all four families ALL,
 # SCSI, LINUX, iSCSI: 615 tests in libiscsi 1.19, the same set a plain
 # `iscsi-test-cu -d URL URL2` runs; ALL alone holds the 230 distinct tests)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Conformance on thin provisioning: iscsi-test-cu -d, suites SCSI.Unmap,
 # SCSI.WriteSame10, SCSI.WriteSame16 and SCSI.GetLBAStatus against a thin
 # volume LUN (backend = thin, docs/storage.md) on a file-backed pool, with a

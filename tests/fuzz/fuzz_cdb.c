@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the SCSI command layer: arbitrary CDBs (+ Data-Out)
  * run through scsi_task_exec() against a memory-backed LU on a real kloop.
  * Asserts: done() runs exactly once and never inline, the status is a SAM

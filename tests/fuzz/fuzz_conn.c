@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the connection receive state machine (target/conn*.c
  * with session.c and server.c): arbitrary bytes arrive on a socketpair as
  * the traffic of a session that has just logged in, and the worker loop runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the login engine: arbitrary bytes go to the key list
  * parser, the CHAP value decoder, and a scripted multi-request login against
  * a fake policy, then to the Text Request handler of the resulting session.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the iSCSI PDU codec (target/iscsi/iscsi_pdu.c): arbitrary
  * bytes are cut into 48-byte headers (plus what follows as AHS), decoded by
  * the common decoder and by every per-opcode decoder, the AHS list is parsed,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura integration client: out-of-range and invalid CDBs must fail cleanly.
  *
  *   kura-it-client_cdb URL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura integration client: durability of acknowledged writes.
  *
  *   kura-it-client_durable URL fua    TAG FIRST_LBA COUNT

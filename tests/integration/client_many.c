@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura integration client: many concurrent sessions on one LUN.
  *
  *   kura-it-client_many URL [SESSIONS] [ROUNDS]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura integration client for persistent reservations (libiscsi, raw CDBs).
  *
  *   kura-it-client_pr storm  URL SEED N   two initiators run N PROUT commands

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura integration client: thin provisioning answers and crash consistency
  * of a thin LUN, over libiscsi. Units are 4 KiB records ("recs").
  *

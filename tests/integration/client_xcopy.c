@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kura integration client: one EXTENDED COPY (LID1) between two LUNs of a
  * target, then RECEIVE COPY RESULTS for it.
  *

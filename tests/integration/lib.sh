@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared helpers for kura integration and conformance tests (sourced, bash).
 #
 #   source "$(dirname "$0")/lib.sh"

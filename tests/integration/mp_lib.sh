@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by test_multipath_failover.sh, test_multipath_nbd.sh and
 # test_vm_nbd_failover.sh (sourced after lib.sh): mp_setup builds a network
 # namespace $NS with two veth pairs ($HA/$TA at $ADDR_A, $HB/$TB at $ADDR_B),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ACL: a target that allows only initiator X. X sees the target in discovery
 # and logs in; Y does not see it and cannot log in. An open target next to it
 # stays visible to both (so "Y sees nothing" is not just a broken discovery).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # ALUA through two portals in different port groups (docs/multipath.md):
 # TPGS = 3 in INQUIRY, REPORT TARGET PORT GROUPS identical through both
 # ports (both formats), kura-targetctl puts group 2 in standby: READ through

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Hostile input: raw malformed PDUs and hostile login keys (python3, no pip
 # packages), then out-of-range / invalid CDBs through libiscsi
 # (client_cdb.c: READ past the end -> ILLEGAL REQUEST 21/00 etc.).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # CHAP: one-way and mutual (target authenticates to the initiator) on normal
 # sessions, and discovery CHAP. Correct credentials log in and move data;
 # a wrong secret, a wrong user, no credentials, and (mutual) a wrong expected

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Acknowledged writes survive kill -9 of the target.
 # Phase 1: WRITE(16) FUA=1 one record at a time; phase 2: plain WRITE(16)s in
 # batches followed by SYNCHRONIZE CACHE(10). The client (client_durable.c)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Header and data digests (CRC32C).
 #  - qemu-io (QEMU's libiscsi driver, header-digest=crc32c) writes and reads a
 #    pattern; libiscsi 1.19 negotiates only header digests, so

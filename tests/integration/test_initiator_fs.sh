@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-initiatord as a host's block layer, end to end: a kura-targetd with
 # one-way + mutual CHAP and two portals (127.0.0.1 and 127.0.0.2); the node
 # DB (open-iscsi layout) carries the CHAP accounts; the LU is presented as a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # ublk front end of kura-initiatord: needs the ublk driver (/dev/ublk-control).
 # Where it is missing (no ublk_drv module) the daemon logs that and stays on
 # FUSE/NBD, and this test exits 77 saying so.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-iscsiadm against a real kura-targetd: SendTargets discovery output and
 # the records it writes (open-iscsi layout), node list / -P 1 / show / update /
 # delete, discoverydb with CHAP (right: targets listed; wrong: exit 24), an

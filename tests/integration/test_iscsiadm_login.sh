@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-iscsiadm login / session / logout through a real kura-initiatord and
 # kura-targetd (two portals, so one target gives two paths): discovery, node
 # --login prints open-iscsi's lines, -m session lists both paths (-P 0/1/3),

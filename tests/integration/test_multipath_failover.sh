@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-initiatord multipath failover, end to end with real daemons and the
 # kernel loop driver:
 #   - one kura-targetd in its own network namespace with two portals on two

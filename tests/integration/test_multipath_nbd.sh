@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-initiatord NBD front end while a path fails: one kura-targetd in a
 # network namespace with two portals on two veth pairs; kura-initiatord
 # exports the multipath LU on a Unix socket; `qemu-img info` and `qemu-io`

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Persistent reservation key registration by kura-initiatord: with
 # --pr-key, REGISTER AND IGNORE EXISTING KEY goes out on every path at login
 # and again whenever a path comes back. Verified with PERSISTENT RESERVE IN /

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # ALL_TG_PT over two portals (SPC-4 5.14.7): a REGISTER with ALL_TG_PT=1
 # through target port 1 registers the initiator port with every target port,
 # so the same initiator port (name + ISID) may RESERVE through target port 2

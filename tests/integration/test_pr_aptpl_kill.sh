@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Persistent reservations against the real daemon (client_pr.c, libiscsi):
 #  1. APTPL crash loop: two initiators storm PROUT commands (register / reserve
 #     / release / preempt / clear with changing keys, APTPL on every REGISTER);

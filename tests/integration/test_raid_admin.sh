@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-targetctl raid scrub --stop and raid remove through the real daemon:
 # a thin LUN on RAID-6 r over six 64M member files (rebuild_rate 10M, so a
 # scrub or rebuild takes seconds); qemu-io writes a pattern.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Data written through iSCSI survives a clean restart (SIGTERM) and a crash
 # restart (kill -9): qemu-io writes distinct patterns at several offsets and
 # sizes (4K, 1 MiB, unaligned to 128K, near the end of the LUN), reads them back

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # 64 concurrent sessions on one LUN (each its own initiator name), plus two
 # sessions with the SAME initiator name and different ISIDs, all logged in at
 # once and writing/verifying their own regions concurrently (client_many.c).

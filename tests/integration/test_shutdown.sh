@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # SIGTERM with a client session logged in (and another idle TCP connection):
 # the daemon exits with status 0 within a few seconds.
 source "$(dirname "$0")/lib.sh"

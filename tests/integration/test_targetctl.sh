@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-targetctl against a running daemon: every listing in text and --json
 # (validated by python3 json), session fields of a live py_iscsi session,
 # show lun, clear-reservation after a PROUT RESERVE, exit codes, and refusal

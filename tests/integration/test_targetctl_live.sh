@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-targetctl acl / chap at run time: while a qemu-io loop writes and
 # verifies target A, target B's ACL and CHAP accounts change (the loop sees
 # no error). acl add => the new initiator sees B in discovery and logs in;

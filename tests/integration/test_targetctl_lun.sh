@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-targetctl lun add / remove at run time: with a qemu-io loop writing
 # and verifying LUN 0 for the whole run, `lun add` LUN 1 => REPORT LUNS lists
 # it, a session logged in before sees 3F/0E REPORTED LUNS DATA HAS CHANGED

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-targetctl raid / pool commands on a thin LUN over RAID-6 of 6 member
 # files (as test_thin_raid6.sh): `raid status --json` parses and shows 6
 # active members; `pool status` shows used chunks after a qemu-io write;

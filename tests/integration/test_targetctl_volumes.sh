@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kura-targetctl thin volume administration through the real daemon and real
 # clients: `volume create` + `lun add --backend thin` at run time, a qemu-io
 # pattern, `snapshot create` / `clone create` (timed), the clone exported

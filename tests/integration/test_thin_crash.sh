@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Crash consistency of a thin LUN through iSCSI: KURA_THIN_CRASH_CYCLES
 # (default 100, as issue 4 asks) times, a libiscsi client runs a storm of random writes and
 # UNMAPs (one in flight, each logged before it is sent and after GOOD) and

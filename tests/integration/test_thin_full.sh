@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A thin pool smaller than its volume, through iSCSI (docs/storage.md):
 # READ CAPACITY(16) / VPD B2 advertise provisioning; filling the pool crosses
 # the low-water mark (UNIT ATTENTION 38/07, once for the session) and then a

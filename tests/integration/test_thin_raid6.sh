@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A thin volume on RAID-6 over 6 member files, through iSCSI (docs/storage.md):
 # a pattern written with qemu-io survives one and then two deleted members
 # (the array assembles degraded); with three gone the LUN answers NOT READY

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Snapshots and clones declared in the config (docs/storage.md): a LUN with
 # snapshot_of / clone_of gets its volume created at the first start from the
 # origin's contents; the snapshot is read-only (WRITE => DATA PROTECT 27/00),

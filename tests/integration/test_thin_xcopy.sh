@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # EXTENDED COPY between thin volumes of one pool shares chunks instead of
 # copying (docs/storage.md, "Copy offload (EXTENDED COPY)"): two thin LUNs
 # and a file LUN on one target; an XCOPY (LID1, block -> block segments)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # A QEMU VM (TCG) whose disk is kura-initiatord's NBD export keeps running
 # while a path fails:
 #   - kura-targetd in a network namespace with two portals on two veth pairs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by test_thin_crash.sh and test_thin_snap.sh (sourced after lib.sh):
 # thin_conf IQN POOL_SIZE LUN_SIZE writes $IT_DIR/kura.conf with one thin
 # pool p (p.data / p.meta in data_dir) and target IQN whose LUN 0 is thin

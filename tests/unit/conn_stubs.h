@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Stubs shared by the transport tests that #include target/conn*.c
  * (tests/unit/test_conn.c, tests/fuzz/fuzz_conn.c): the parts of the login
  * engine and of the SCSI layer that both replace the same way. Each test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the backend unit tests (test_lun_file.c, test_lun_mem.c): a
  * harness that runs one lun_io at a time on a real kloop (and fails if it
  * completes inside lun_submit() or not within 10 s), plus the semantic suite

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for target/iscsi/chap.c: the 0x/0b binary value codec, the four
  * digests (known answers computed independently with OpenSSL one-shot
  * functions and with fixed vectors from Python's hashlib), constant-time

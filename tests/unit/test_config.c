@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of target/model/config.c: the embedded default, a full example, every
  * validation error with its line number and reason (table-driven), sizes,
  * iSCSI names, portal addresses, --listen / --data-dir overrides, CHAP secret

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the iSCSI transport (target/conn*.c, session.c, server.c):
  * a real worker loop and a socketpair, a stub login engine that goes
  * straight to full feature phase with chosen parameters, and a stub SCSI

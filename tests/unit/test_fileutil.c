@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for common/fileutil.c: a replace round trip (new and existing
  * file), the file mode asked for is the mode on disk, kfile_create refuses
  * an existing file without touching it, and a write into a missing directory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of kura-iscsiadm (initiator/iscsiadm*.c) and its pure helpers:
  * the argument table (every supported mode / operation combination, long and
  * short options, bad combinations -> exit 7 with a message), portal strings,

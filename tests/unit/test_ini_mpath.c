@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of kura-initiatord's pure multipath logic (mpath_core.c) and
  * NBD protocol parsers (nbd_proto.c): VPD 0x83 / RTPG parsing incl.
  * truncated and hostile pages, path grouping by identity, outcome

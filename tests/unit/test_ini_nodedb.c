@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of initiator/nodedb.c: record parse / format round trip,
  * open-iscsi sample records (comments, odd spacing, CRLF), hostile records
  * (missing END, huge lines, duplicate keys, binary junk, bad keys), the

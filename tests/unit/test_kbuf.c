@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for common/kbuf.c: size classes, alignment, reuse, the idle
  * cap, cross-thread frees, thread exit, corrupt frees, and out-of-memory
  * back-pressure (kbuf_fail_next + kbuf_wait woken by a free or the 10 ms

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for common/kloop.c: fd readiness, defer ordering, cross-thread
  * posts, timers, io_uring completions and stopping from another thread. Each
  * test drives a real loop; a watchdog timer fails a test that would hang.

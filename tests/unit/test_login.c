@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the login engine (target/iscsi/iscsi_login.c, iscsi_keys.c,
  * chap.c): whole logins scripted request by request against a fake policy
  * (discovery, normal, CHAP and mutual CHAP with every digest and both value

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the file backend (lun-backends/lun_file.c) and the backend
  * dispatcher (lun_backend.c): the same semantic suite on a file in /tmp and
  * one on /dev/shm (tmpfs: no FALLOC_FL_ZERO_RANGE, so the zero-writing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the memory backend (lun-backends/lun_mem.c): the same
  * semantic suite as the file backend (with 1 MiB allocation granules), sparse
  * allocation of a large LUN, chunk release on unmap, open errors, and two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the iSCSI PDU codec (target/iscsi/iscsi_pdu.c): every initiator
  * PDU decoded from hand-built bytes, every target PDU encoded and compared
  * byte for byte, AHS parsing, hostile headers, and CRC32C against the test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the RAID backend (lun-backends/lun_raid*.c): every level
  * writes a pattern and reads it back (also after reassembly in shuffled
  * order); degraded RAID-5 / RAID-6 reads and writes; one failure too many

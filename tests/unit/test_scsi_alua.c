@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ALUA (target/scsi/scsi_alua.c): RTPG encoding in both formats with truncation,
  * STPG parameter-list decoding with hostile input, state names, the port
  * group table, and the per-opcode access check of every state against the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pure parser tests of the SCSI layer (target/scsi/scsi_cdb.c): every CDB length
  * of the block commands, truncated CDBs, hostile fields, overflow-safe range
  * checks, CDB usage-map checking, UNMAP parameter lists, LUN encodings, and

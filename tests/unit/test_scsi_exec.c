@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Execution tests of the SCSI layer: commands through scsi_task_exec() on a
  * memory-backed LU with a real kloop (read/write patterns, COMPARE AND WRITE
  * match, miscompare offset and atomicity against concurrent writers on two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared harness of the SCSI layer's unit tests (test_scsi_*.c): includes the
  * layer's .c files, builds memory-backed LUs in a LUN map with two I_T
  * nexuses, and runs one CDB (+ Data-Out) through scsi_task_exec() on a real

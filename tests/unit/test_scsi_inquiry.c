@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* INQUIRY tests (target/scsi/scsi_inquiry.c): standard data, every VPD page byte
  * by byte where fixed, allocation-length truncation, invalid page codes, and
  * NAA designator stability (same target IQN + LUN => same designator across

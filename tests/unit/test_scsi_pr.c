@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Persistent reservations and SPC-2 RESERVE/RELEASE through scsi_task_exec():
  * every PROUT service action and type, every PRIN service action, the
  * conflict table (opcode class x type x holder / registered / unregistered),

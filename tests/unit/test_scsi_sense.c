@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sense data tests (target/scsi/scsi_sense.c): fixed (70h) and descriptor (72h)
  * encodings byte for byte, with and without INFORMATION and sense-key
  * specific field pointers, and the reason table's mappings. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* EXTENDED COPY / RECEIVE COPY RESULTS (target/scsi/scsi_xcopy.c): the pure
  * parameter-list parser with hand-built, truncated and hostile lists, and
  * copies through scsi_task_exec() between two memory LUs (several chunks,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* EXTENDED COPY between thin volumes of one pool (target/scsi/scsi_xcopy.c with
  * lun_thin_share_range): through scsi_task_exec() on a real kloop, thin
  * LUNs 1 and 2 of a pool over a memory data store, LUN 0 a memory LU. A

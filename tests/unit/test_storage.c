@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the stacked storage configuration and runtime:
  * [raid NAME] / [pool NAME] sections and the thin / raid LUN keys
  * (target/model/config.c), and target/model/storage.c (opening a pool and its volumes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the thin pool (lun-backends/lun_thin_*.c): volumes over a
  * real file backend in a temp dir, driven through a real kloop. Covers data
  * semantics (patterns, zeros for holes and around a first partial write,

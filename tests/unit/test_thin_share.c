@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for copy by sharing chunks (lun-backends/thin/lun_thin_share.c):
  * volumes of a thin pool over a file in a temp dir, driven through a real
  * kloop like test_thin.c. Covers: both sides read the same after a share,

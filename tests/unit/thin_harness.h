@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Thin pool unit-test harness shared by test_thin.c and test_thin_share.c
  * (include after lun-backends/lun_thin_*.c and cmocka.h): a pool over a
  * file backend in a temp dir, created / reopened / dropped as a crash would,

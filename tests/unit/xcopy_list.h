@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the XCOPY unit tests: EXTENDED COPY (LID1) parameter-list
  * builders (CSCD identification descriptors naming an LU by its NAA
  * designator, block-to-block segment descriptors and the list header;

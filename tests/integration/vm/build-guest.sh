@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Build a tiny QEMU guest for tests/integration/test_vm_nbd_failover.sh:
 #   - a Debian kernel (linux-image-cloud-amd64, else linux-image-amd64) and
 #     busybox-static, fetched with `apt-get download` into a cache directory
