@@ -39,13 +39,13 @@ static int write_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
-int kfile_write_temp(const char *dir, const char *stem, const void *data, size_t len,
-		     mode_t mode, char *tmp, size_t tmplen)
+int kfile_write_temp(const char *dir, const char *stem, const void *data, size_t len, mode_t mode,
+		     char *tmp, size_t tmplen)
 {
 	int n = snprintf(tmp, tmplen, "%s/.%s.XXXXXX", dir, stem);
 	if (n < 0 || (size_t)n >= tmplen)
 		return -ENAMETOOLONG;
-	int fd = mkstemp(tmp);   /* unique across threads and processes; 0600 */
+	int fd = mkstemp(tmp); /* unique across threads and processes; 0600 */
 	if (fd < 0)
 		return -errno;
 	int r = fchmod(fd, mode) < 0 ? -errno : write_all(fd, data, len);
@@ -62,9 +62,9 @@ int kfile_write_temp(const char *dir, const char *stem, const void *data, size_t
 static int dir_of(const char *path, char *out, size_t outlen)
 {
 	const char *slash = strrchr(path, '/');
-	int n = !slash ? snprintf(out, outlen, ".")
+	int n = !slash          ? snprintf(out, outlen, ".")
 		: slash == path ? snprintf(out, outlen, "/")
-		: snprintf(out, outlen, "%.*s", (int)(slash - path), path);
+				: snprintf(out, outlen, "%.*s", (int)(slash - path), path);
 	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 
@@ -85,7 +85,8 @@ static int put_file(const char *path, const void *data, size_t len, mode_t mode,
 	const char *slash = strrchr(path, '/');
 	int r = dir_of(path, dir, sizeof(dir));
 	if (r == 0)
-		r = kfile_write_temp(dir, slash ? slash + 1 : path, data, len, mode, tmp, sizeof(tmp));
+		r = kfile_write_temp(dir, slash ? slash + 1 : path, data, len, mode, tmp,
+				     sizeof(tmp));
 	return r < 0 ? r : kfile_install(tmp, path, excl);
 }
 

@@ -24,8 +24,8 @@ int kfile_fsync_dir(const char *dir);
 /* Write data to a new temporary file dir/.stem.XXXXXX with the given mode,
  * fsync and close it; its name is returned in tmp (tmplen bytes). On failure
  * nothing is left behind. */
-int kfile_write_temp(const char *dir, const char *stem, const void *data, size_t len,
-		     mode_t mode, char *tmp, size_t tmplen);
+int kfile_write_temp(const char *dir, const char *stem, const void *data, size_t len, mode_t mode,
+		     char *tmp, size_t tmplen);
 
 /* Put the temporary file tmp in place as path (same directory), then fsync
  * the directory. With excl an existing path is left alone and -EEXIST

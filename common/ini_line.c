@@ -9,7 +9,8 @@
 
 int kini_line(const char *s, size_t len, char *buf, size_t size, char *section, size_t secsize)
 {
-	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || isblank((unsigned char)s[len - 1])))
+	while (len &&
+	       (s[len - 1] == '\n' || s[len - 1] == '\r' || isblank((unsigned char)s[len - 1])))
 		len--;
 	while (len && isspace((unsigned char)*s))
 		s++, len--;

@@ -40,8 +40,16 @@ static size_t iov_walk(const struct iovec *iov, int iovcnt, size_t skip, size_t 
 	return pos;
 }
 
-static bool copy_out(char *seg, char *buf, size_t n, size_t *at) { memcpy(buf, seg, n); return true; }
-static bool copy_in(char *seg, char *buf, size_t n, size_t *at) { memcpy(seg, buf, n); return true; }
+static bool copy_out(char *seg, char *buf, size_t n, size_t *at)
+{
+	memcpy(buf, seg, n);
+	return true;
+}
+static bool copy_in(char *seg, char *buf, size_t n, size_t *at)
+{
+	memcpy(seg, buf, n);
+	return true;
+}
 
 static bool cmp_seg(char *seg, char *buf, size_t n, size_t *at)
 {
@@ -54,7 +62,11 @@ static bool cmp_seg(char *seg, char *buf, size_t n, size_t *at)
 	return false;
 }
 
-static bool zero_seg(char *seg, char *buf, size_t n, size_t *at) { memset(seg, 0, n); return true; }
+static bool zero_seg(char *seg, char *buf, size_t n, size_t *at)
+{
+	memset(seg, 0, n);
+	return true;
+}
 
 static bool cmp_zero_seg(char *seg, char *buf, size_t n, size_t *at)
 {

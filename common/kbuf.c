@@ -36,39 +36,48 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#define KBUF_PAGE        4096u
-#define KBUF_HDR         KBUF_PAGE
-#define KBUF_MIN_SHIFT   12
-#define KBUF_MAX_SHIFT   24
-#define KBUF_NCLASS      (KBUF_MAX_SHIFT - KBUF_MIN_SHIFT + 1)
-#define KBUF_MMAP_SHIFT  18     /* 256 KiB and up come from mmap */
-#define KBUF_MAGIC       0x6b627566u /* "kbuf": handed out */
-#define KBUF_IDLE_MAGIC  0x6b626964u /* "kbid": in a free list */
-#define KBUF_WAIT_MS     10
+#define KBUF_PAGE       4096u
+#define KBUF_HDR        KBUF_PAGE
+#define KBUF_MIN_SHIFT  12
+#define KBUF_MAX_SHIFT  24
+#define KBUF_NCLASS     (KBUF_MAX_SHIFT - KBUF_MIN_SHIFT + 1)
+#define KBUF_MMAP_SHIFT 18          /* 256 KiB and up come from mmap */
+#define KBUF_MAGIC      0x6b627566u /* "kbuf": handed out */
+#define KBUF_IDLE_MAGIC 0x6b626964u /* "kbid": in a free list */
+#define KBUF_WAIT_MS    10
 
 struct kbuf_hdr {
 	uint32_t magic;
 	uint32_t cls;
-	struct kbuf_hdr *next;  /* free-list link while idle */
+	struct kbuf_hdr *next; /* free-list link while idle */
 };
 
 struct kbuf_tls {
 	struct kbuf_hdr *free[KBUF_NCLASS];
 	size_t idle;
-	struct kloop *wait_loop;        /* loop the waiters belong to */
+	struct kloop *wait_loop; /* loop the waiters belong to */
 	struct kloop_taskq wait;
-	struct kloop_timer timer;       /* 10 ms fallback wake-up */
+	struct kloop_timer timer; /* 10 ms fallback wake-up */
 };
 
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 static __thread struct kbuf_tls *tls;
-static __thread bool tls_dead;  /* thread is exiting: no more caching */
-static atomic_uint fail_next;   /* test hook, see kbuf_test.h */
+static __thread bool tls_dead; /* thread is exiting: no more caching */
+static atomic_uint fail_next;  /* test hook, see kbuf_test.h */
 
-static size_t class_size(unsigned cls) { return (size_t)1 << (cls + KBUF_MIN_SHIFT); }
-static struct kbuf_hdr *hdr_of(const void *buf) { return (struct kbuf_hdr *)((char *)buf - KBUF_HDR); }
-static void *data_of(struct kbuf_hdr *h) { return (char *)h + KBUF_HDR; }
+static size_t class_size(unsigned cls)
+{
+	return (size_t)1 << (cls + KBUF_MIN_SHIFT);
+}
+static struct kbuf_hdr *hdr_of(const void *buf)
+{
+	return (struct kbuf_hdr *)((char *)buf - KBUF_HDR);
+}
+static void *data_of(struct kbuf_hdr *h)
+{
+	return (char *)h + KBUF_HDR;
+}
 
 static unsigned class_of(size_t len)
 {
@@ -259,7 +268,10 @@ size_t kbuf_size(const void *buf)
 
 /* ---- test hooks (kbuf_test.h) ---- */
 
-void kbuf_fail_next(unsigned n) { atomic_store(&fail_next, n); }
+void kbuf_fail_next(unsigned n)
+{
+	atomic_store(&fail_next, n);
+}
 
 size_t kbuf_idle_bytes(void)
 {

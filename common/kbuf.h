@@ -16,8 +16,8 @@
 
 struct kloop_task;
 
-void *kbuf_alloc(size_t len);   /* NULL if len > 16 MiB or out of memory */
-void kbuf_free(void *buf);      /* NULL is a no-op */
+void *kbuf_alloc(size_t len);      /* NULL if len > 16 MiB or out of memory */
+void kbuf_free(void *buf);         /* NULL is a no-op */
 size_t kbuf_size(const void *buf); /* usable size of the buffer's class */
 
 /* Out-of-memory back-pressure: queue t to run on the calling thread's loop

@@ -43,13 +43,13 @@ static struct kloop_fd ring_wake_h, post_wake_h;
 
 struct kloop {
 	int epfd;
-	int ring_efd;                      /* signalled by the kernel on each CQE */
-	int post_efd;                      /* kloop_post / kloop_stop wake-up */
+	int ring_efd; /* signalled by the kernel on each CQE */
+	int post_efd; /* kloop_post / kloop_stop wake-up */
 	struct io_uring ring;
 	uint64_t now_ms;
 	struct kloop_taskq defer;
 	_Atomic(struct kloop_task *) posted; /* Treiber stack, newest first */
-	struct kloop_timer *timers;        /* sorted by next_ms */
+	struct kloop_timer *timers;          /* sorted by next_ms */
 	atomic_bool stop;
 };
 
@@ -180,7 +180,11 @@ void kloop_sqe_done(struct kloop *l, struct io_uring_sqe *sqe, struct kloop_comp
 static unsigned reap_batch(struct kloop *l)
 {
 	struct io_uring_cqe *cqes[KLOOP_CQE_BATCH];
-	struct { struct kloop_completion *c; int res; uint32_t flags; } got[KLOOP_CQE_BATCH];
+	struct {
+		struct kloop_completion *c;
+		int res;
+		uint32_t flags;
+	} got[KLOOP_CQE_BATCH];
 	unsigned n = io_uring_peek_batch_cqe(&l->ring, cqes, KLOOP_CQE_BATCH);
 	for (unsigned i = 0; i < n; i++) {
 		got[i].c = io_uring_cqe_get_data(cqes[i]);

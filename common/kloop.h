@@ -62,9 +62,9 @@ static inline struct kloop_task *kloop_taskq_take(struct kloop_taskq *q)
 struct kloop_timer {
 	void (*fn)(struct kloop_timer *t);
 	uint64_t period_ms;
-	uint64_t next_ms;        /* private */
+	uint64_t next_ms;         /* private */
 	struct kloop_timer *next; /* private */
-	bool armed;              /* private */
+	bool armed;               /* private */
 };
 
 /* Create a loop with an io_uring of ring_entries SQEs. NULL on failure (errno set). */

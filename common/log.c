@@ -12,8 +12,14 @@
 static volatile int g_level = KLOG_INFO;
 static const char *const names[] = { "error", "warn", "info", "debug" };
 
-void klog_set_level(enum klog_level lvl) { __atomic_store_n(&g_level, lvl, __ATOMIC_RELAXED); }
-enum klog_level klog_get_level(void) { return (enum klog_level)__atomic_load_n(&g_level, __ATOMIC_RELAXED); }
+void klog_set_level(enum klog_level lvl)
+{
+	__atomic_store_n(&g_level, lvl, __ATOMIC_RELAXED);
+}
+enum klog_level klog_get_level(void)
+{
+	return (enum klog_level)__atomic_load_n(&g_level, __ATOMIC_RELAXED);
+}
 
 int klog_parse_level(const char *s, enum klog_level *out)
 {

@@ -12,8 +12,12 @@ enum klog_level klog_get_level(void);
 int klog_parse_level(const char *s, enum klog_level *out); /* 0 or -EINVAL */
 void klog(enum klog_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define kerr(...)   klog(KLOG_ERR, __VA_ARGS__)
-#define kwarn(...)  klog(KLOG_WARN, __VA_ARGS__)
-#define kinfo(...)  klog(KLOG_INFO, __VA_ARGS__)
-#define kdebug(...) do { if (klog_get_level() >= KLOG_DEBUG) klog(KLOG_DEBUG, __VA_ARGS__); } while (0)
+#define kerr(...)  klog(KLOG_ERR, __VA_ARGS__)
+#define kwarn(...) klog(KLOG_WARN, __VA_ARGS__)
+#define kinfo(...) klog(KLOG_INFO, __VA_ARGS__)
+#define kdebug(...) \
+	do { \
+		if (klog_get_level() >= KLOG_DEBUG) \
+			klog(KLOG_DEBUG, __VA_ARGS__); \
+	} while (0)
 #endif

@@ -58,7 +58,7 @@ int kunix_listen(const char *path, int backlog, bool nonblock)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0)
 		return -errno;
-	unlink(path);   /* a stale socket of a previous run (callers hold a pid/lock file) */
+	unlink(path); /* a stale socket of a previous run (callers hold a pid/lock file) */
 	mode_t old = umask(0077);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);

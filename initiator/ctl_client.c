@@ -21,7 +21,7 @@
 #include "common/hex.h"
 #include "common/unixsock.h"
 
-#define CTLC_MAX_LINE 65536
+#define CTLC_MAX_LINE  65536
 #define CTLC_MAX_LINES 100000
 
 const char *ctlc_sock_path(const char *explicit_path)

@@ -8,9 +8,9 @@
 #include <stddef.h>
 
 struct ctlc_reply {
-	int code;               /* 0 for OK, else the <code> of "ERR <code> <msg>" */
-	char *msg;              /* ERR message (malloc'd) or NULL */
-	char **lines;           /* decoded D payloads */
+	int code;     /* 0 for OK, else the <code> of "ERR <code> <msg>" */
+	char *msg;    /* ERR message (malloc'd) or NULL */
+	char **lines; /* decoded D payloads */
 	int nlines;
 };
 

@@ -89,14 +89,16 @@ int disc_parse_portal(const char *s, char *addr, size_t addrlen, uint16_t *port,
  * (RFC 7143 section 11.13.5). Table: substring -> iscsiadm exit code. */
 int disc_login_error_code(const char *liberr)
 {
-	static const struct { const char *needle; int code; } map[] = {
-		{ "(513)", 24 }, { "(514)", 24 }, { "uthenticat", 24 }, { "uthoriz", 24 },
-		{ "CHAP", 24 },
-		{ "(515)", 19 }, { "(516)", 19 }, { "(517)", 19 }, { "(518)", 19 },
-		{ "(519)", 19 }, { "(520)", 19 }, { "(521)", 19 }, { "(522)", 19 },
-		{ "timed out", 8 }, { "imeout", 8 },
-		{ "refused", 4 }, { "unreachable", 4 }, { "No route", 4 }, { "reset", 4 },
-		{ "closed", 4 }, { "connect", 4 },
+	static const struct {
+		const char *needle;
+		int code;
+	} map[] = {
+		{ "(513)", 24 },      { "(514)", 24 },    { "uthenticat", 24 }, { "uthoriz", 24 },
+		{ "CHAP", 24 },       { "(515)", 19 },    { "(516)", 19 },      { "(517)", 19 },
+		{ "(518)", 19 },      { "(519)", 19 },    { "(520)", 19 },      { "(521)", 19 },
+		{ "(522)", 19 },      { "timed out", 8 }, { "imeout", 8 },      { "refused", 4 },
+		{ "unreachable", 4 }, { "No route", 4 },  { "reset", 4 },       { "closed", 4 },
+		{ "connect", 4 },
 	};
 	for (size_t i = 0; liberr && i < sizeof(map) / sizeof(map[0]); i++)
 		if (strstr(liberr, map[i].needle))
@@ -138,9 +140,9 @@ static int collect(const struct iscsi_discovery_address *da, struct disc_target 
 		if (!da->target_name || strlen(da->target_name) >= sizeof(v->target))
 			continue;
 		for (const struct iscsi_target_portal *p = da->portals; p; p = p->next) {
-			if (!p->portal || disc_parse_portal(p->portal, v[k].address,
-							    sizeof(v[k].address), &v[k].port,
-							    &v[k].tpgt))
+			if (!p->portal ||
+			    disc_parse_portal(p->portal, v[k].address, sizeof(v[k].address),
+					      &v[k].port, &v[k].tpgt))
 				continue;
 			strcpy(v[k++].target, da->target_name);
 		}
@@ -177,8 +179,8 @@ static int run(struct iscsi_context *ctx, const char *portal, struct disc_target
 }
 
 int disc_sendtargets(const char *initiator, const char *address, uint16_t port,
-		     const struct disc_auth *auth, int timeout_s,
-		     struct disc_target **out, int *n, char *err, size_t errlen)
+		     const struct disc_auth *auth, int timeout_s, struct disc_target **out, int *n,
+		     char *err, size_t errlen)
 {
 	char portal[96];
 	*out = NULL;

@@ -14,15 +14,15 @@
 
 struct disc_target {
 	char target[224];
-	char address[64];       /* as the target sent it; IPv6 without brackets */
+	char address[64]; /* as the target sent it; IPv6 without brackets */
 	uint16_t port;
-	int tpgt;               /* -1 if the target sent none */
+	int tpgt; /* -1 if the target sent none */
 };
 
 /* CHAP for the discovery session; NULL / empty user = no CHAP. */
 struct disc_auth {
-	const char *user, *pass;        /* initiator -> target */
-	const char *user_in, *pass_in;  /* mutual: target -> initiator */
+	const char *user, *pass;       /* initiator -> target */
+	const char *user_in, *pass_in; /* mutual: target -> initiator */
 };
 
 /* Pure: "1.2.3.4", "1.2.3.4:3261", "1.2.3.4:3261,2", "[::1]:3260,1",
@@ -36,8 +36,8 @@ int disc_parse_portal(const char *s, char *addr, size_t addrlen, uint16_t *port,
  * (4 connection failure, 8 timeout, 24 authorization failure, 5 other login
  * failure, 19 non-retryable login failure, 3 no memory) with a message in err. */
 int disc_sendtargets(const char *initiator, const char *address, uint16_t port,
-		     const struct disc_auth *auth, int timeout_s,
-		     struct disc_target **out, int *n, char *err, size_t errlen);
+		     const struct disc_auth *auth, int timeout_s, struct disc_target **out, int *n,
+		     char *err, size_t errlen);
 /* Pure: classify a libiscsi error string after a failed login (exit code). */
 int disc_login_error_code(const char *liberr);
 #endif

@@ -40,7 +40,7 @@ struct fio_tickets;
 
 struct ini_fuse {
 	struct ini_daemon *d;
-	struct mpath_listener events;   /* LU added: its file appears */
+	struct mpath_listener events; /* LU added: its file appears */
 	struct fio_tickets *tk;
 	struct fuse_session *se;
 	pthread_t thr;
@@ -52,9 +52,9 @@ struct ini_fuse {
 struct fio {
 	struct ini_io io;
 	fuse_req_t req;
-	uint32_t slot, gen;    /* interrupt ticket, see below */
+	uint32_t slot, gen; /* interrupt ticket, see below */
 	bool replied;
-	uint32_t skip, want;   /* unaligned read: bytes to drop / to return */
+	uint32_t skip, want; /* unaligned read: bytes to drop / to return */
 	size_t reply_len;
 	uint8_t data[];
 };
@@ -77,8 +77,14 @@ struct fio_intr_msg {
 };
 
 #define INO_ROOT 1
-static fuse_ino_t ino_file(int i) { return (fuse_ino_t)(2 + 2 * i); }
-static fuse_ino_t ino_link(int i) { return (fuse_ino_t)(3 + 2 * i); }
+static fuse_ino_t ino_file(int i)
+{
+	return (fuse_ino_t)(2 + 2 * i);
+}
+static fuse_ino_t ino_link(int i)
+{
+	return (fuse_ino_t)(3 + 2 * i);
+}
 
 /* Snapshot of one LU for the FUSE threads. */
 struct lu_view {
@@ -156,10 +162,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	for (int i = 0; lu_view(f->d, i, &v); i++) {
-		fuse_ino_t ino = !strcmp(name, v.wwid) ? ino_file(i) : !strcmp(name, v.alias) ? ino_link(i) : 0;
+		fuse_ino_t ino = !strcmp(name, v.wwid)    ? ino_file(i)
+				 : !strcmp(name, v.alias) ? ino_link(i)
+							  : 0;
 		if (!ino)
 			continue;
-		struct fuse_entry_param e = { .ino = ino, .attr_timeout = 1.0, .entry_timeout = 1.0 };
+		struct fuse_entry_param e = { .ino = ino,
+					      .attr_timeout = 1.0,
+					      .entry_timeout = 1.0 };
 		bool found;
 		fill_attr(f->d, ino, &e.attr, &found);
 		fuse_reply_entry(req, &e);
@@ -178,15 +188,16 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_readlink(req, v.wwid);
 }
 
-static size_t add_dirent(fuse_req_t req, char *buf, size_t cap, size_t used, const char *name, fuse_ino_t ino,
-			 mode_t mode, off_t next)
+static size_t add_dirent(fuse_req_t req, char *buf, size_t cap, size_t used, const char *name,
+			 fuse_ino_t ino, mode_t mode, off_t next)
 {
 	struct stat st = { .st_ino = ino, .st_mode = mode };
 	size_t n = fuse_add_direntry(req, buf + used, cap - used, name, &st, next);
 	return n > cap - used ? 0 : n;
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	struct ini_fuse *f = fuse_req_userdata(req);
 	if (ino != INO_ROOT) {
@@ -210,9 +221,11 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		else if (!lu_view(f->d, (int)((k - 2) / 2), &v))
 			break;
 		else if ((k - 2) % 2 == 0)
-			n = add_dirent(req, buf, size, used, v.wwid, ino_file((int)((k - 2) / 2)), S_IFREG, k + 1);
+			n = add_dirent(req, buf, size, used, v.wwid, ino_file((int)((k - 2) / 2)),
+				       S_IFREG, k + 1);
 		else
-			n = add_dirent(req, buf, size, used, v.alias, ino_link((int)((k - 2) / 2)), S_IFLNK, k + 1);
+			n = add_dirent(req, buf, size, used, v.alias, ino_link((int)((k - 2) / 2)),
+				       S_IFLNK, k + 1);
 		if (!n)
 			break;
 		used += n;
@@ -231,7 +244,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ELOOP);
 		return;
 	}
-	fi->direct_io = 1;     /* every read/write reaches us: no page cache between hosts */
+	fi->direct_io = 1; /* every read/write reaches us: no page cache between hosts */
 	fi->keep_cache = 0;
 	fuse_reply_open(req, fi);
 }
@@ -347,7 +360,8 @@ static bool file_lu(struct ini_fuse *f, fuse_ino_t ino, struct lu_view *v)
 	return ino >= 2 && !(ino & 1) && lu_view(f->d, (int)((ino - 2) / 2), v);
 }
 
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
 {
 	struct ini_fuse *f = fuse_req_userdata(req);
 	struct lu_view v;
@@ -361,7 +375,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	}
 	if (size > v.size - (uint64_t)off)
 		size = (size_t)(v.size - (uint64_t)off);
-	uint64_t start = (uint64_t)off / v.bs * v.bs;             /* unaligned: read around it */
+	uint64_t start = (uint64_t)off / v.bs * v.bs; /* unaligned: read around it */
 	uint64_t end = ((uint64_t)off + size + v.bs - 1) / v.bs * v.bs;
 	struct fio *x = fio_new(req, v.lu, INI_READ, (size_t)(end - start));
 	if (!x) {
@@ -415,7 +429,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);   /* close(): nothing cached here (direct_io) */
+	fuse_reply_err(req, 0); /* close(): nothing cached here (direct_io) */
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
@@ -428,7 +442,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		return;
 	}
 	if (!(mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))) {
-		fuse_reply_err(req, mode & ~FALLOC_FL_KEEP_SIZE ? EOPNOTSUPP : 0);  /* plain allocate: a no-op */
+		fuse_reply_err(req, mode & ~FALLOC_FL_KEEP_SIZE ? EOPNOTSUPP
+								: 0); /* plain allocate: a no-op */
 		return;
 	}
 	if ((uint64_t)off % v.bs || (uint64_t)len % v.bs || (uint64_t)len > UINT32_MAX / 2) {
@@ -454,9 +469,17 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 }
 
 static const struct fuse_lowlevel_ops fuse_ops = {
-	.init = op_init, .lookup = op_lookup, .getattr = op_getattr, .readlink = op_readlink,
-	.readdir = op_readdir, .open = op_open, .read = op_read, .write = op_write, .fsync = op_fsync,
-	.flush = op_flush, .fallocate = op_fallocate,
+	.init = op_init,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.readlink = op_readlink,
+	.readdir = op_readdir,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.fsync = op_fsync,
+	.flush = op_flush,
+	.fallocate = op_fallocate,
 };
 
 static void *fuse_thread(void *arg)
@@ -494,8 +517,9 @@ int fuse_front_start(struct ini_daemon *d)
 	}
 	pthread_mutex_init(&f->tk->mu, NULL);
 	snprintf(f->mnt, sizeof(f->mnt), "%s", d->o.fuse_dir);
-	kfile_mkdir_p(f->mnt, 0755);   /* a failure shows at the mount below */
-	char *argv[] = { "kura-initiatord", "-o", "allow_other,default_permissions,fsname=kura,subtype=kura", NULL };
+	kfile_mkdir_p(f->mnt, 0755); /* a failure shows at the mount below */
+	char *argv[] = { "kura-initiatord", "-o",
+			 "allow_other,default_permissions,fsname=kura,subtype=kura", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	f->se = fuse_session_new(&args, &fuse_ops, sizeof(fuse_ops), f);
 	fuse_opt_free_args(&args);
@@ -527,7 +551,7 @@ void fuse_front_stop(struct ini_daemon *d)
 		return;
 	mpath_unsubscribe(d, &f->events);
 	fuse_session_exit(f->se);
-	fuse_session_unmount(f->se);    /* wakes the workers blocked in read(/dev/fuse) */
+	fuse_session_unmount(f->se); /* wakes the workers blocked in read(/dev/fuse) */
 	if (f->thread_started)
 		pthread_join(f->thr, NULL);
 	fuse_session_destroy(f->se);

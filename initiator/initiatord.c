@@ -46,8 +46,8 @@ struct ini_path *ini_find_path(struct ini_daemon *d, const char *target, const c
 {
 	for (int i = 0; i < INI_MAX_PATHS; i++) {
 		struct ini_path *p = d->paths[i];
-		if (p && p->state != PATH_GONE && !strcmp(p->id.target, target) && !strcmp(p->id.address, addr) &&
-		    (port <= 0 || p->id.port == port))
+		if (p && p->state != PATH_GONE && !strcmp(p->id.target, target) &&
+		    !strcmp(p->id.address, addr) && (port <= 0 || p->id.port == port))
 			return p;
 	}
 	return NULL;
@@ -65,7 +65,8 @@ int ini_add_path(struct ini_daemon *d, struct ini_path *p)
 	return -ENOSPC;
 }
 
-static void start_path(struct ini_daemon *d, const struct nodedb_node_id *id, const struct nodedb_rec *rec)
+static void start_path(struct ini_daemon *d, const struct nodedb_node_id *id,
+		       const struct nodedb_rec *rec)
 {
 	if (ini_find_path(d, id->target, id->address, id->port))
 		return;
@@ -75,7 +76,8 @@ static void start_path(struct ini_daemon *d, const struct nodedb_node_id *id, co
 		free(p);
 		return;
 	}
-	kinfo("path %d: logging in to %s at %s:%u in the background", p->sid, id->target, id->address, id->port);
+	kinfo("path %d: logging in to %s at %s:%u in the background", p->sid, id->target,
+	      id->address, id->port);
 	path_start(p);
 }
 
@@ -134,7 +136,7 @@ static void start_all(struct ini_daemon *d)
 			continue;
 		}
 		struct nodedb_rec *rec = NULL;
-		nodedb_node_load(d->o.root, &id, &rec);   /* CHAP from the DB if a record exists */
+		nodedb_node_load(d->o.root, &id, &rec); /* CHAP from the DB if a record exists */
 		start_path(d, &id, rec);
 		if (rec)
 			nodedb_rec_free(rec);
@@ -168,7 +170,7 @@ static int setup_signals(struct ini_daemon *d)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);   /* before any thread starts: inherited */
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts: inherited */
 	signal(SIGPIPE, SIG_IGN);
 	d->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (d->sig_fd < 0)
@@ -181,12 +183,14 @@ static void resolve_name(struct ini_daemon *d)
 {
 	if (d->o.initiator_name[0])
 		return;
-	if (nodedb_initiator_name(d->o.root, d->o.initiator_name, sizeof(d->o.initiator_name)) == 0 &&
+	if (nodedb_initiator_name(d->o.root, d->o.initiator_name, sizeof(d->o.initiator_name)) ==
+		    0 &&
 	    d->o.initiator_name[0])
 		return;
 	char host[64] = "localhost";
 	gethostname(host, sizeof(host) - 1);
-	snprintf(d->o.initiator_name, sizeof(d->o.initiator_name), "iqn.2026-11.org.kura:initiator:%s", host);
+	snprintf(d->o.initiator_name, sizeof(d->o.initiator_name),
+		 "iqn.2026-11.org.kura:initiator:%s", host);
 	kwarn("no %s/initiatorname.iscsi: using %s", d->o.root, d->o.initiator_name);
 }
 
@@ -214,12 +218,14 @@ int ini_daemon_run(const struct ini_opts *o)
 	if (!(d->loop = kloop_new(64)))
 		goto out;
 	resolve_name(d);
-	if ((rc = setup_signals(d)) < 0 || (rc = ctl_start(d)) < 0 || (rc = start_front_ends(d)) < 0)
+	if ((rc = setup_signals(d)) < 0 || (rc = ctl_start(d)) < 0 ||
+	    (rc = start_front_ends(d)) < 0)
 		goto out;
 	d->started_ms = kloop_now_ms(d->loop);
 	d->tick.fn = tick_fn;
 	kloop_timer_start(d->loop, &d->tick, 100);
-	kinfo("kura-initiatord: initiator %s, control socket %s", d->o.initiator_name, d->o.ctl_sock);
+	kinfo("kura-initiatord: initiator %s, control socket %s", d->o.initiator_name,
+	      d->o.ctl_sock);
 	start_all(d);
 	rc = kloop_run(d->loop);
 	kinfo("kura-initiatord: stopping");
@@ -238,7 +244,7 @@ void ini_daemon_free(struct ini_daemon *d)
 		struct ini_path *p = d->paths[i];
 		if (p && p->iscsi) {
 			p->state = PATH_GONE;
-			iscsi_destroy_context(p->iscsi);   /* I/O callbacks: CANCELLED, requeued */
+			iscsi_destroy_context(p->iscsi); /* I/O callbacks: CANCELLED, requeued */
 			p->iscsi = NULL;
 		}
 	}

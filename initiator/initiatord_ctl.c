@@ -30,7 +30,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CTL_MAX_ARGS 8
+#define CTL_MAX_ARGS  8
 #define CTL_MAX_CONNS 32
 
 struct ctl_conn {
@@ -41,8 +41,8 @@ struct ctl_conn {
 	size_t inlen;
 	char *out;
 	size_t outlen, outcap;
-	bool pending;    /* LOGIN reply outstanding */
-	struct path_waiter login;   /* the path's first login answers it */
+	bool pending;             /* LOGIN reply outstanding */
+	struct path_waiter login; /* the path's first login answers it */
 	bool closing;
 };
 
@@ -70,7 +70,8 @@ static void out_add(struct ctl_conn *c, const char *s, size_t n)
 	c->outlen += n;
 }
 
-static void out_line(struct ctl_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_line(struct ctl_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void out_line(struct ctl_conn *c, const char *fmt, ...)
 {
 	char buf[2048];
@@ -158,7 +159,8 @@ static void pct_decode(char *s)
 static int split_args(char *line, char **argv)
 {
 	int n = 0;
-	for (char *tok = strtok(line, " \t\r"); tok && n < CTL_MAX_ARGS; tok = strtok(NULL, " \t\r")) {
+	for (char *tok = strtok(line, " \t\r"); tok && n < CTL_MAX_ARGS;
+	     tok = strtok(NULL, " \t\r")) {
 		pct_decode(tok);
 		argv[n++] = tok;
 	}
@@ -167,15 +169,19 @@ static int split_args(char *line, char **argv)
 
 /* ---- verbs ---------------------------------------------------------------- */
 
-static void path_luns(const struct ini_path *p, char *lu, size_t lulen, char *dev, size_t devlen, char *luns, size_t lnlen)
+static void path_luns(const struct ini_path *p, char *lu, size_t lulen, char *dev, size_t devlen,
+		      char *luns, size_t lnlen)
 {
 	size_t a = 0, b = 0, c = 0;
 	lu[0] = dev[0] = luns[0] = 0;
 	for (int i = 0; i < p->n_luns; i++) {
 		const struct ini_lu *l = p->luns[i].lu;
-		a += (size_t)snprintf(lu + a, a < lulen ? lulen - a : 0, "%s%s", i ? "," : "", l->wwid);
-		b += (size_t)snprintf(dev + b, b < devlen ? devlen - b : 0, "%s%s", i ? "," : "", l->device[0] ? l->device : "-");
-		c += (size_t)snprintf(luns + c, c < lnlen ? lnlen - c : 0, "%s%d", i ? "," : "", p->luns[i].lun);
+		a += (size_t)snprintf(lu + a, a < lulen ? lulen - a : 0, "%s%s", i ? "," : "",
+				      l->wwid);
+		b += (size_t)snprintf(dev + b, b < devlen ? devlen - b : 0, "%s%s", i ? "," : "",
+				      l->device[0] ? l->device : "-");
+		c += (size_t)snprintf(luns + c, c < lnlen ? lnlen - c : 0, "%s%d", i ? "," : "",
+				      p->luns[i].lun);
 	}
 }
 
@@ -194,20 +200,23 @@ static bool path_active(const struct ini_path *p)
 	const struct ini_lu *lu = p->luns[0].lu;
 	if (lu->d->o.policy == MPATH_ROUND_ROBIN)
 		return true;
-	return lu->sel.current >= 0 && lu->sel.current < lu->n_paths && lu->paths[lu->sel.current].p == p;
+	return lu->sel.current >= 0 && lu->sel.current < lu->n_paths &&
+	       lu->paths[lu->sel.current].p == p;
 }
 
 static void fmt_path(const struct ini_path *p, char *buf, size_t len)
 {
 	char lu[512], dev[1024], luns[128];
 	path_luns(p, lu, sizeof(lu), dev, sizeof(dev), luns, sizeof(luns));
-	snprintf(buf, len,
-		 "sid=%d target=%s address=%s port=%u tpgt=%d iface=%s state=%s isid=c0%06x%04x lun=%s lu=%s device=%s "
-		 "group=%d alua=%d active=%s",
-		 p->sid, p->id.target, p->id.address, p->id.port, p->id.tpgt, p->id.iface[0] ? p->id.iface : "default",
-		 path_state_name(p->state), path_isid_rnd(p), p->sid & 0xffff, luns[0] ? luns : "-", lu[0] ? lu : "-",
-		 dev[0] ? dev : "-", path_group(p), p->n_luns ? p->luns[0].alua_state : -1,
-		 path_active(p) ? "yes" : "no");
+	snprintf(
+		buf, len,
+		"sid=%d target=%s address=%s port=%u tpgt=%d iface=%s state=%s isid=c0%06x%04x lun=%s lu=%s device=%s "
+		"group=%d alua=%d active=%s",
+		p->sid, p->id.target, p->id.address, p->id.port, p->id.tpgt,
+		p->id.iface[0] ? p->id.iface : "default", path_state_name(p->state),
+		path_isid_rnd(p), p->sid & 0xffff, luns[0] ? luns : "-", lu[0] ? lu : "-",
+		dev[0] ? dev : "-", path_group(p), p->n_luns ? p->luns[0].alua_state : -1,
+		path_active(p) ? "yes" : "no");
 }
 
 static void verb_sessions(struct ctl_conn *c, int argc, char **argv)
@@ -237,17 +246,21 @@ static void session_details(struct ctl_conn *c, const struct ini_path *p)
 	uint64_t now = kloop_now_ms(c->d->loop);
 	fmt_path(p, buf, sizeof(buf));
 	out_data(c, buf);
-	snprintf(buf, sizeof(buf), "auth=%s mutual=%s pr_key=%s inflight=%d failures=%u up_for_ms=%llu last_error=%s",
-		 p->user[0] ? "CHAP" : "None", p->user_in[0] ? "yes" : "no", p->pr_key ? "set" : "none",
-		 p->n_inflight, p->failures,
+	snprintf(buf, sizeof(buf),
+		 "auth=%s mutual=%s pr_key=%s inflight=%d failures=%u up_for_ms=%llu last_error=%s",
+		 p->user[0] ? "CHAP" : "None", p->user_in[0] ? "yes" : "no",
+		 p->pr_key ? "set" : "none", p->n_inflight, p->failures,
 		 (unsigned long long)(p->state == PATH_UP ? now - p->up_since_ms : 0),
 		 p->last_error[0] ? p->last_error : "-");
 	out_data(c, buf);
 	for (int i = 0; i < p->n_luns; i++) {
 		const struct ini_lu *lu = p->luns[i].lu;
-		snprintf(buf, sizeof(buf), "lun=%d lu=%s alias=%s size=%llu block_size=%u device=%s paths=%d queued=%d",
-			 p->luns[i].lun, lu->wwid, lu->alias, (unsigned long long)(lu->blocks * lu->block_size),
-			 lu->block_size, lu->device[0] ? lu->device : "-", lu->n_paths, lu->n_queued);
+		snprintf(
+			buf, sizeof(buf),
+			"lun=%d lu=%s alias=%s size=%llu block_size=%u device=%s paths=%d queued=%d",
+			p->luns[i].lun, lu->wwid, lu->alias,
+			(unsigned long long)(lu->blocks * lu->block_size), lu->block_size,
+			lu->device[0] ? lu->device : "-", lu->n_paths, lu->n_queued);
 		out_data(c, buf);
 	}
 }
@@ -273,25 +286,30 @@ static void verb_status(struct ctl_conn *c, int argc, char **argv)
 			n++;
 			up += d->paths[i]->state == PATH_UP;
 		}
-	snprintf(buf, sizeof(buf),
-		 "initiator=%s paths=%d paths_up=%d lus=%d policy=%s failback=%s no_path_retry_s=%llu fuse=%s nbd=%s "
-		 "uptime_ms=%llu",
-		 d->o.initiator_name, n, up, d->n_lus, d->o.policy == MPATH_ROUND_ROBIN ? "round-robin" : "failover",
-		 d->o.failback_immediate ? "immediate" : "manual", (unsigned long long)(d->o.no_path_retry_ms / 1000),
-		 d->o.fuse_dir[0] ? d->o.fuse_dir : "-", d->o.nbd_dir[0] ? d->o.nbd_dir : "-",
-		 (unsigned long long)(kloop_now_ms(d->loop) - d->started_ms));
+	snprintf(
+		buf, sizeof(buf),
+		"initiator=%s paths=%d paths_up=%d lus=%d policy=%s failback=%s no_path_retry_s=%llu fuse=%s nbd=%s "
+		"uptime_ms=%llu",
+		d->o.initiator_name, n, up, d->n_lus,
+		d->o.policy == MPATH_ROUND_ROBIN ? "round-robin" : "failover",
+		d->o.failback_immediate ? "immediate" : "manual",
+		(unsigned long long)(d->o.no_path_retry_ms / 1000),
+		d->o.fuse_dir[0] ? d->o.fuse_dir : "-", d->o.nbd_dir[0] ? d->o.nbd_dir : "-",
+		(unsigned long long)(kloop_now_ms(d->loop) - d->started_ms));
 	out_data(c, buf);
 	for (int i = 0; i < d->n_lus; i++) {
 		const struct ini_lu *lu = d->lus[i];
 		int pu = 0;
 		for (int k = 0; k < lu->n_paths; k++)
 			pu += lu->paths[k].p->state == PATH_UP;
-		snprintf(buf, sizeof(buf),
-			 "lu=%s alias=%s size=%llu paths=%d paths_up=%d queued=%d failing=%d io=%llu retries=%llu "
-			 "failovers=%llu device=%s",
-			 lu->wwid, lu->alias, (unsigned long long)(lu->blocks * lu->block_size), lu->n_paths, pu,
-			 lu->n_queued, lu->q.failing, (unsigned long long)lu->n_io, (unsigned long long)lu->n_retries,
-			 (unsigned long long)lu->n_failovers, lu->device[0] ? lu->device : "-");
+		snprintf(
+			buf, sizeof(buf),
+			"lu=%s alias=%s size=%llu paths=%d paths_up=%d queued=%d failing=%d io=%llu retries=%llu "
+			"failovers=%llu device=%s",
+			lu->wwid, lu->alias, (unsigned long long)(lu->blocks * lu->block_size),
+			lu->n_paths, pu, lu->n_queued, lu->q.failing, (unsigned long long)lu->n_io,
+			(unsigned long long)lu->n_retries, (unsigned long long)lu->n_failovers,
+			lu->device[0] ? lu->device : "-");
 		out_data(c, buf);
 	}
 	out_line(c, "OK");
@@ -334,7 +352,9 @@ static void verb_fail_queue(struct ctl_conn *c, int argc, char **argv)
 
 static void verb_logout(struct ctl_conn *c, int argc, char **argv)
 {
-	struct ini_path *p = argc >= 3 ? ini_find_path(c->d, argv[1], argv[2], argc > 3 ? atoi(argv[3]) : 0) : NULL;
+	struct ini_path *p =
+		argc >= 3 ? ini_find_path(c->d, argv[1], argv[2], argc > 3 ? atoi(argv[3]) : 0)
+			  : NULL;
 	if (!p) {
 		out_line(c, "ERR 21 no matching sessions found");
 		return;
@@ -394,7 +414,7 @@ static void verb_login(struct ctl_conn *c, int argc, char **argv)
 		out_line(c, "ERR 15 session exists");
 		return;
 	}
-	if (p) {                  /* automatic node still trying: wait for its next attempt */
+	if (p) { /* automatic node still trying: wait for its next attempt */
 		c->pending = true;
 		c->login.fn = login_result;
 		p->waiter = &c->login;
@@ -409,9 +429,13 @@ static void handle_line(struct ctl_conn *c, char *line)
 	int argc = split_args(line, argv);
 	if (!argc)
 		return;
-	static const struct { const char *verb; void (*fn)(struct ctl_conn *, int, char **); } verbs[] = {
-		{ "LOGIN", verb_login }, { "LOGOUT", verb_logout }, { "SESSIONS", verb_sessions },
-		{ "SESSION", verb_session }, { "RESCAN", verb_rescan }, { "FAIL-QUEUE", verb_fail_queue },
+	static const struct {
+		const char *verb;
+		void (*fn)(struct ctl_conn *, int, char **);
+	} verbs[] = {
+		{ "LOGIN", verb_login },       { "LOGOUT", verb_logout },
+		{ "SESSIONS", verb_sessions }, { "SESSION", verb_session },
+		{ "RESCAN", verb_rescan },     { "FAIL-QUEUE", verb_fail_queue },
 		{ "STATUS", verb_status },
 	};
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {

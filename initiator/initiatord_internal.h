@@ -34,7 +34,7 @@
 
 #define INI_MAX_LUS      64
 #define INI_MAX_PATHS    64
-#define INI_MAX_LUNS     16     /* per session */
+#define INI_MAX_LUNS     16 /* per session */
 #define INI_MAX_LU_PATHS 8
 
 struct ini_daemon;
@@ -43,29 +43,29 @@ struct ini_path;
 struct ctl_conn;
 
 struct ini_opts {
-	char root[256];              /* node DB */
+	char root[256]; /* node DB */
 	char initiator_name[224];
 	char ctl_sock[108];
-	char fuse_dir[256];          /* "" = no FUSE front end */
-	char nbd_dir[256];           /* "" = no NBD front end */
+	char fuse_dir[256]; /* "" = no FUSE front end */
+	char nbd_dir[256];  /* "" = no NBD front end */
 	bool ublk;
-	uint64_t pr_key;             /* 0 = none */
+	uint64_t pr_key; /* 0 = none */
 	uint64_t no_path_retry_ms;
 	enum mpath_policy policy;
 	bool failback_immediate;
 	uint64_t retry_min_ms, retry_max_ms;
 	uint64_t nop_interval_ms, nop_timeout_ms, cmd_timeout_ms, login_timeout_ms;
-	char extra[8][320];          /* --login IQN@ADDR:PORT, outside the node DB */
+	char extra[8][320]; /* --login IQN@ADDR:PORT, outside the node DB */
 	int n_extra;
 };
 
 enum path_state {
-	PATH_WAIT,        /* backoff before the next attempt */
-	PATH_CONNECTING,  /* TCP connect + login */
-	PATH_PROBING,     /* REPORT LUNS, INQUIRY, READ CAPACITY, PR */
+	PATH_WAIT,       /* backoff before the next attempt */
+	PATH_CONNECTING, /* TCP connect + login */
+	PATH_PROBING,    /* REPORT LUNS, INQUIRY, READ CAPACITY, PR */
 	PATH_UP,
-	PATH_FAILED,      /* torn down, about to go to WAIT */
-	PATH_GONE,        /* logged out: freed on the next loop turn */
+	PATH_FAILED, /* torn down, about to go to WAIT */
+	PATH_GONE,   /* logged out: freed on the next loop turn */
 };
 
 struct path_lun {
@@ -85,14 +85,14 @@ struct ini_path {
 	struct ini_daemon *d;
 	int sid;
 	struct nodedb_node_id id;
-	char user[128], secret[256], user_in[128], secret_in[256];  /* never logged */
+	char user[128], secret[256], user_in[128], secret_in[256]; /* never logged */
 	uint64_t pr_key;
-	bool retry_forever;          /* startup=automatic or logged in once */
+	bool retry_forever; /* startup=automatic or logged in once */
 	enum path_state state;
 	struct iscsi_context *iscsi;
 	int fd;
 	struct kloop_fd kfd;
-	uint64_t deadline_ms;        /* connect/login/probe deadline, or backoff end */
+	uint64_t deadline_ms; /* connect/login/probe deadline, or backoff end */
 	uint64_t backoff_ms;
 	uint64_t nop_sent_ms, last_ok_ms;
 	bool nop_pending;
@@ -105,12 +105,12 @@ struct ini_path {
 	char digest[32];
 	uint64_t probe_blocks;
 	uint32_t probe_bs;
-	struct ini_io *inflight;     /* doubly linked through io->pnext/pprev */
+	struct ini_io *inflight; /* doubly linked through io->pnext/pprev */
 	int n_inflight;
 	unsigned failures;
 	uint64_t up_since_ms, down_since_ms;
 	char last_error[160];
-	struct path_waiter *waiter;  /* LOGIN waiting for the first login */
+	struct path_waiter *waiter; /* LOGIN waiting for the first login */
 	struct kloop_task reap;
 };
 
@@ -118,24 +118,27 @@ struct ini_lu {
 	struct ini_daemon *d;
 	int index;
 	char wwid[40];
-	char alias[300];             /* <target>-lun<N> */
+	char alias[300]; /* <target>-lun<N> */
 	uint64_t blocks;
 	uint32_t block_size;
 	struct mpath_ident ident;
-	struct { struct ini_path *p; int lun; } paths[INI_MAX_LU_PATHS];
+	struct {
+		struct ini_path *p;
+		int lun;
+	} paths[INI_MAX_LU_PATHS];
 	int n_paths;
 	struct mpath_sel sel;
 	struct mpath_queue q;
-	struct ini_io *qhead, *qtail;  /* waiting for a path */
+	struct ini_io *qhead, *qtail; /* waiting for a path */
 	int n_queued;
-	bool zeroes_fallback;        /* WRITE SAME refused: write zero buffers */
+	bool zeroes_fallback; /* WRITE SAME refused: write zero buffers */
 	bool unmap_unsupported;
 	uint64_t n_io, n_retries, n_failovers;
-	uint64_t last_failover_ms;   /* duration of the last path switch */
-	char device[300];            /* how it is presented (FUSE path / NBD socket) */
+	uint64_t last_failover_ms; /* duration of the last path switch */
+	char device[300];          /* how it is presented (FUSE path / NBD socket) */
 	struct kloop_task kick;
 	bool kick_queued;
-	uint64_t hold_until_ms;      /* BUSY: pause dispatch until then */
+	uint64_t hold_until_ms; /* BUSY: pause dispatch until then */
 };
 
 enum ini_op { INI_READ, INI_WRITE, INI_FLUSH, INI_UNMAP, INI_ZEROES };
@@ -144,12 +147,12 @@ struct ini_io {
 	struct kloop_task task;
 	struct ini_lu *lu;
 	enum ini_op op;
-	uint64_t off;                /* bytes, block aligned */
+	uint64_t off; /* bytes, block aligned */
 	uint32_t len;
 	uint8_t *buf;
 	bool fua;
-	bool unmap;                  /* INI_ZEROES: may deallocate (reads return zeroes) */
-	void (*done)(struct ini_io *io, int res);   /* loop thread; res = 0 or -errno */
+	bool unmap; /* INI_ZEROES: may deallocate (reads return zeroes) */
+	void (*done)(struct ini_io *io, int res); /* loop thread; res = 0 or -errno */
 	void *priv;
 	/* private to mpath.c / path.c */
 	uint64_t submit_ms, deadline_ms;
@@ -168,15 +171,15 @@ struct ini_nbd;
  * presents or reports LUs). Delivered on the loop thread, in subscription
  * order, after the LU's state has changed. */
 enum mpath_event {
-	MPATH_EV_LU_ADDED,      /* a new LU (its first path): now in d->lus */
-	MPATH_EV_LU_RESIZED,    /* a rescan reported a new size (lu->blocks) */
-	MPATH_EV_PATH_UP,       /* the LU has a usable path (again): I/O flows */
-	MPATH_EV_NO_PATH,       /* the last usable path went: I/O queues */
-	MPATH_EV_QUEUE_FAILED,  /* queued and new I/O fails (deadline or FAIL-QUEUE) until a path is back */
+	MPATH_EV_LU_ADDED,   /* a new LU (its first path): now in d->lus */
+	MPATH_EV_LU_RESIZED, /* a rescan reported a new size (lu->blocks) */
+	MPATH_EV_PATH_UP,    /* the LU has a usable path (again): I/O flows */
+	MPATH_EV_NO_PATH,    /* the last usable path went: I/O queues */
+	MPATH_EV_QUEUE_FAILED, /* queued and new I/O fails (deadline or FAIL-QUEUE) until a path is back */
 };
 struct mpath_listener {
 	void (*fn)(struct mpath_listener *l, struct ini_lu *lu, enum mpath_event ev);
-	struct mpath_listener *next;     /* private to mpath.c */
+	struct mpath_listener *next; /* private to mpath.c */
 };
 
 struct ini_daemon {
@@ -186,13 +189,13 @@ struct ini_daemon {
 	int next_sid;
 	struct ini_lu *lus[INI_MAX_LUS];
 	int n_lus;
-	pthread_mutex_t lus_mu;      /* guards n_lus growth and LU sizes for front ends */
+	pthread_mutex_t lus_mu; /* guards n_lus growth and LU sizes for front ends */
 	struct kloop_timer tick;
 	int ctl_fd;
-	void *ctl_priv;              /* initiatord_ctl.c's connection set */
+	void *ctl_priv; /* initiatord_ctl.c's connection set */
 	struct kloop_fd ctl_kfd;
-	struct mpath_listener *listeners;   /* mpath_subscribe() */
-	struct ini_fuse *fuse;       /* front ends' state, owned by them */
+	struct mpath_listener *listeners; /* mpath_subscribe() */
+	struct ini_fuse *fuse;            /* front ends' state, owned by them */
 	struct ini_nbd *nbd;
 	uint64_t started_ms;
 	int sig_fd;
@@ -211,8 +214,8 @@ const char *path_state_name(enum path_state s);
 void path_free(struct ini_path *p);
 
 /* mpath.c */
-struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun, const struct mpath_ident *id,
-			    uint64_t blocks, uint32_t bs);
+struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun,
+			    const struct mpath_ident *id, uint64_t blocks, uint32_t bs);
 void mpath_detach_path(struct ini_daemon *d, struct ini_path *p);
 void mpath_paths_changed(struct ini_lu *lu);
 void mpath_dispatch(struct ini_lu *lu);
@@ -235,6 +238,7 @@ void ctl_stop(struct ini_daemon *d);
 void ini_opts_defaults(struct ini_opts *o);
 int ini_daemon_run(const struct ini_opts *o);
 void ini_daemon_free(struct ini_daemon *d);
-struct ini_path *ini_find_path(struct ini_daemon *d, const char *target, const char *addr, int port);
+struct ini_path *ini_find_path(struct ini_daemon *d, const char *target, const char *addr,
+			       int port);
 int ini_add_path(struct ini_daemon *d, struct ini_path *p);
 #endif

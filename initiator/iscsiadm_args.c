@@ -17,21 +17,38 @@
 #include <string.h>
 
 static const char *const err_text[] = {
-	[0] = "", [1] = "unknown error", [2] = "session not found",
-	[3] = "no available memory", [4] = "encountered connection failure",
-	[5] = "encountered iSCSI login failure", [6] = "encountered iSCSI database failure",
-	[7] = "invalid parameter", [8] = "connection timed out", [9] = "internal error",
-	[10] = "encountered iSCSI logout failure", [11] = "iSCSI PDU timed out",
+	[0] = "",
+	[1] = "unknown error",
+	[2] = "session not found",
+	[3] = "no available memory",
+	[4] = "encountered connection failure",
+	[5] = "encountered iSCSI login failure",
+	[6] = "encountered iSCSI database failure",
+	[7] = "invalid parameter",
+	[8] = "connection timed out",
+	[9] = "internal error",
+	[10] = "encountered iSCSI logout failure",
+	[11] = "iSCSI PDU timed out",
 	[12] = "iSCSI driver not found. Please make sure it is loaded, and retry the operation",
-	[13] = "daemon access denied", [14] = "iSCSI driver does not support requested capability.",
-	[15] = "session exists", [16] = "Unknown request", [17] = "iSNS service not supported",
-	[18] = "could not communicate to iscsid", [19] = "encountered non-retryable iSCSI login failure",
-	[20] = "could not connect to iscsid", [21] = "no objects found",
-	[22] = "sysfs lookup failure", [23] = "host not found",
-	[24] = "iSCSI login failed due to authorization failure", [25] = "iSNS query failed",
-	[26] = "iSNS registration failed", [27] = "operation not supported",
-	[28] = "device or resource in use", [29] = "operation failed but retry may succeed",
-	[30] = "unknown discovery type", [31] = "child process terminated",
+	[13] = "daemon access denied",
+	[14] = "iSCSI driver does not support requested capability.",
+	[15] = "session exists",
+	[16] = "Unknown request",
+	[17] = "iSNS service not supported",
+	[18] = "could not communicate to iscsid",
+	[19] = "encountered non-retryable iSCSI login failure",
+	[20] = "could not connect to iscsid",
+	[21] = "no objects found",
+	[22] = "sysfs lookup failure",
+	[23] = "host not found",
+	[24] = "iSCSI login failed due to authorization failure",
+	[25] = "iSNS query failed",
+	[26] = "iSNS registration failed",
+	[27] = "operation not supported",
+	[28] = "device or resource in use",
+	[29] = "operation failed but retry may succeed",
+	[30] = "unknown discovery type",
+	[31] = "child process terminated",
 	[32] = "session not connected",
 };
 
@@ -63,43 +80,67 @@ void adm_fmt_portal(char *buf, size_t len, const char *addr, unsigned port)
 static const struct mode_rule {
 	const char *name;
 	enum adm_mode mode;
-	unsigned opts;          /* OB_* allowed */
-	unsigned ops;           /* ADM_OP_* allowed */
-	bool multi_op;          /* -o may repeat */
+	unsigned opts; /* OB_* allowed */
+	unsigned ops;  /* ADM_OP_* allowed */
+	bool multi_op; /* -o may repeat */
 } mode_rules[] = {
-	{ "discovery", ADM_M_DISCOVERY, OB_p | OB_t | OB_I | OB_o | OB_n | OB_v | OB_l | OB_P | OB_S | OB_D,
+	{ "discovery", ADM_M_DISCOVERY,
+	  OB_p | OB_t | OB_I | OB_o | OB_n | OB_v | OB_l | OB_P | OB_S | OB_D,
 	  ADM_OP_NEW | ADM_OP_DELETE | ADM_OP_UPDATE | ADM_OP_NONPERSISTENT, true },
-	{ "discoverydb", ADM_M_DISCOVERYDB, OB_p | OB_t | OB_I | OB_o | OB_n | OB_v | OB_l | OB_P | OB_S | OB_D,
+	{ "discoverydb", ADM_M_DISCOVERYDB,
+	  OB_p | OB_t | OB_I | OB_o | OB_n | OB_v | OB_l | OB_P | OB_S | OB_D,
 	  ADM_OP_NEW | ADM_OP_DELETE | ADM_OP_UPDATE | ADM_OP_SHOW | ADM_OP_NONPERSISTENT, true },
-	{ "node", ADM_M_NODE, OB_p | OB_T | OB_I | OB_o | OB_n | OB_v | OB_l | OB_u | OB_L | OB_U | OB_P | OB_S,
+	{ "node", ADM_M_NODE,
+	  OB_p | OB_T | OB_I | OB_o | OB_n | OB_v | OB_l | OB_u | OB_L | OB_U | OB_P | OB_S,
 	  ADM_OP_NEW | ADM_OP_DELETE | ADM_OP_UPDATE | ADM_OP_SHOW, false },
 	{ "session", ADM_M_SESSION, OB_r | OB_R | OB_P | OB_u | OB_S | OB_s, 0, false },
 	{ "iface", ADM_M_IFACE, OB_I | OB_o | OB_n | OB_v | OB_P | OB_S,
 	  ADM_OP_NEW | ADM_OP_DELETE | ADM_OP_UPDATE | ADM_OP_SHOW, false },
 };
 
-static const struct { const char *name; enum adm_op op; } op_names[] = {
-	{ "new", ADM_OP_NEW }, { "delete", ADM_OP_DELETE }, { "update", ADM_OP_UPDATE },
-	{ "show", ADM_OP_SHOW }, { "nonpersistent", ADM_OP_NONPERSISTENT },
+static const struct {
+	const char *name;
+	enum adm_op op;
+} op_names[] = {
+	{ "new", ADM_OP_NEW },
+	{ "delete", ADM_OP_DELETE },
+	{ "update", ADM_OP_UPDATE },
+	{ "show", ADM_OP_SHOW },
+	{ "nonpersistent", ADM_OP_NONPERSISTENT },
 };
 
 static const struct option long_opts[] = {
-	{ "mode", required_argument, NULL, 'm' }, { "portal", required_argument, NULL, 'p' },
-	{ "targetname", required_argument, NULL, 'T' }, { "interface", required_argument, NULL, 'I' },
-	{ "op", required_argument, NULL, 'o' }, { "type", required_argument, NULL, 't' },
-	{ "name", required_argument, NULL, 'n' }, { "value", required_argument, NULL, 'v' },
-	{ "sid", required_argument, NULL, 'r' }, { "rescan", no_argument, NULL, 'R' },
-	{ "print", required_argument, NULL, 'P' }, { "discover", no_argument, NULL, 'D' },
-	{ "login", no_argument, NULL, 'l' }, { "loginall", required_argument, NULL, 'L' },
-	{ "logout", no_argument, NULL, 'u' }, { "logoutall", required_argument, NULL, 'U' },
-	{ "stats", no_argument, NULL, 's' }, { "show", no_argument, NULL, 'S' },
-	{ "debug", required_argument, NULL, 'd' }, { "version", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' }, { "root", required_argument, NULL, 1 },
-	{ "ctl", required_argument, NULL, 2 }, { NULL, 0, NULL, 0 },
+	{ "mode", required_argument, NULL, 'm' },
+	{ "portal", required_argument, NULL, 'p' },
+	{ "targetname", required_argument, NULL, 'T' },
+	{ "interface", required_argument, NULL, 'I' },
+	{ "op", required_argument, NULL, 'o' },
+	{ "type", required_argument, NULL, 't' },
+	{ "name", required_argument, NULL, 'n' },
+	{ "value", required_argument, NULL, 'v' },
+	{ "sid", required_argument, NULL, 'r' },
+	{ "rescan", no_argument, NULL, 'R' },
+	{ "print", required_argument, NULL, 'P' },
+	{ "discover", no_argument, NULL, 'D' },
+	{ "login", no_argument, NULL, 'l' },
+	{ "loginall", required_argument, NULL, 'L' },
+	{ "logout", no_argument, NULL, 'u' },
+	{ "logoutall", required_argument, NULL, 'U' },
+	{ "stats", no_argument, NULL, 's' },
+	{ "show", no_argument, NULL, 'S' },
+	{ "debug", required_argument, NULL, 'd' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "root", required_argument, NULL, 1 },
+	{ "ctl", required_argument, NULL, 2 },
+	{ NULL, 0, NULL, 0 },
 };
 static const char short_opts[] = "+m:p:T:I:o:t:n:v:r:RP:DlL:uU:sSd:Vh";
 
-static const struct { char c; unsigned bit; } opt_bits[] = {
+static const struct {
+	char c;
+	unsigned bit;
+} opt_bits[] = {
 	{ 'p', OB_p }, { 'T', OB_T }, { 'I', OB_I }, { 'o', OB_o }, { 't', OB_t }, { 'n', OB_n },
 	{ 'v', OB_v }, { 'r', OB_r }, { 'R', OB_R }, { 'P', OB_P }, { 'l', OB_l }, { 'u', OB_u },
 	{ 'L', OB_L }, { 'U', OB_U }, { 'S', OB_S }, { 's', OB_s }, { 'D', OB_D },
@@ -129,7 +170,11 @@ static const struct mode_rule *rule_of(enum adm_mode m)
 	return NULL;
 }
 
-#define FAIL(...) do { snprintf(msg, msglen, __VA_ARGS__); return ADM_ERR_INVAL; } while (0)
+#define FAIL(...) \
+	do { \
+		snprintf(msg, msglen, __VA_ARGS__); \
+		return ADM_ERR_INVAL; \
+	} while (0)
 
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
@@ -203,7 +248,8 @@ static int take_opt(struct adm_opts *o, int c, char *msg, size_t msglen)
 		if (parse_int(optarg, 0, 3, &o->print))
 			FAIL("Invalid print level '%s' (0 to 3)", optarg);
 		return 0;
-	case 'L': case 'U':
+	case 'L':
+	case 'U':
 		if (!startup_word(optarg))
 			FAIL("Invalid %s value '%s': all, manual, automatic or onboot",
 			     c == 'L' ? "loginall" : "logoutall", optarg);
@@ -214,9 +260,13 @@ static int take_opt(struct adm_opts *o, int c, char *msg, size_t msglen)
 	case 'h': o->help = true; return 0;
 	case 1: o->root = optarg; return 0;
 	case 2: o->ctl = optarg; return 0;
-	case 'd': case 'R': case 'l': case 'u': case 's': case 'D': return 0;
-	default:
-		FAIL("invalid option or missing argument (see --help)");
+	case 'd':
+	case 'R':
+	case 'l':
+	case 'u':
+	case 's':
+	case 'D': return 0;
+	default: FAIL("invalid option or missing argument (see --help)");
 	}
 }
 
@@ -228,7 +278,7 @@ int adm_parse(int argc, char **argv, struct adm_opts *o, char *msg, size_t msgle
 	o->tpgt = -1;
 	o->print = -1;
 	msg[0] = '\0';
-	optind = 0;                 /* glibc: full re-initialisation (tests call us repeatedly) */
+	optind = 0; /* glibc: full re-initialisation (tests call us repeatedly) */
 	opterr = 0;
 	int c, rc;
 	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1)
@@ -260,7 +310,7 @@ static int check_discovery(const struct adm_opts *o, char *msg, size_t msglen)
 {
 	bool list = !o->portal && !o->type && !o->nops && !(o->seen & (OB_l | OB_D));
 	if (list)
-		return 0;          /* list the discovery records */
+		return 0; /* list the discovery records */
 	if (!o->type)
 		FAIL("discovery mode: option '-t' is required");
 	if (strcmp(o->type, "st") && strcmp(o->type, "sendtargets")) {
@@ -305,8 +355,9 @@ static int check_session(const struct adm_opts *o, char *msg, size_t msglen)
 static int check_iface(const struct adm_opts *o, char *msg, size_t msglen)
 {
 	if ((o->ops & (ADM_OP_NEW | ADM_OP_DELETE | ADM_OP_UPDATE)) && !o->iface)
-		FAIL("iface mode: -o %s requires -I NAME",
-		     o->ops & ADM_OP_NEW ? "new" : o->ops & ADM_OP_DELETE ? "delete" : "update");
+		FAIL("iface mode: -o %s requires -I NAME", o->ops & ADM_OP_NEW      ? "new"
+							   : o->ops & ADM_OP_DELETE ? "delete"
+										    : "update");
 	return check_nv(o, msg, msglen);
 }
 
@@ -314,13 +365,14 @@ static int check_combo(const struct adm_opts *o, char *msg, size_t msglen)
 {
 	static int (*const per_mode[])(const struct adm_opts *, char *, size_t) = {
 		[ADM_M_DISCOVERY] = check_discovery, [ADM_M_DISCOVERYDB] = check_discovery,
-		[ADM_M_NODE] = check_node, [ADM_M_SESSION] = check_session,
+		[ADM_M_NODE] = check_node,           [ADM_M_SESSION] = check_session,
 		[ADM_M_IFACE] = check_iface,
 	};
 	const struct mode_rule *r = rule_of(o->mode);
 	unsigned bad = o->seen & ~r->opts;
 	if (bad)
-		FAIL("%s mode: option '-%c' is not allowed/supported", r->name, letter_of(bad & -bad));
+		FAIL("%s mode: option '-%c' is not allowed/supported", r->name,
+		     letter_of(bad & -bad));
 	if (o->ops & ~r->ops)
 		FAIL("%s mode: operation not allowed/supported", r->name);
 	if (o->nops > 1 && !r->multi_op)
@@ -348,7 +400,7 @@ int adm_main(int argc, char **argv, FILE *out, FILE *err)
 {
 	static int (*const cmd[])(struct adm *) = {
 		[ADM_M_DISCOVERY] = adm_cmd_discovery, [ADM_M_DISCOVERYDB] = adm_cmd_discovery,
-		[ADM_M_NODE] = adm_cmd_node, [ADM_M_SESSION] = adm_cmd_session,
+		[ADM_M_NODE] = adm_cmd_node,           [ADM_M_SESSION] = adm_cmd_session,
 		[ADM_M_IFACE] = adm_cmd_iface,
 	};
 	struct adm a = { .out = out, .err = err };

@@ -66,7 +66,8 @@ static int st_store(struct adm *a, const struct nodedb_rec *r)
 {
 	int err = nodedb_st_store(a->root, a->o.address, a->o.port, r);
 	if (err)
-		adm_errf(a, "Could not write discovery record under %s: %s", a->root, strerror(-err));
+		adm_errf(a, "Could not write discovery record under %s: %s", a->root,
+			 strerror(-err));
 	return err ? ADM_ERR_IDBM : ADM_OK;
 }
 
@@ -118,7 +119,7 @@ static int add_node(struct adm *a, const struct nodedb_node_id *id)
 	struct nodedb_rec *r;
 	char port[16];
 	if (nodedb_node_load(a->root, id, &r) == 0) {
-		nodedb_rec_free(r);       /* existing record: keep its settings */
+		nodedb_rec_free(r); /* existing record: keep its settings */
 		return ADM_OK;
 	}
 	r = nodedb_node_defaults(id);
@@ -172,8 +173,8 @@ static int run_discovery(struct adm *a, const struct nodedb_rec *st)
 		return ADM_ERR_IDBM;
 	}
 	rc = disc_sendtargets(init, a->o.address, a->o.port, &auth,
-			      atoi(nodedb_get(st, "discovery.sendtargets.timeo.login_timeout")),
-			      &t, &n, err, sizeof(err));
+			      atoi(nodedb_get(st, "discovery.sendtargets.timeo.login_timeout")), &t,
+			      &n, err, sizeof(err));
 	if (rc) {
 		adm_errf(a, "%s", err);
 		adm_errf(a, "Could not perform SendTargets discovery: %s", adm_err_str(rc));
@@ -236,7 +237,8 @@ static int del_cb(const struct nodedb_node_id *id, void *arg)
 static int db_delete(struct adm *a, bool exists)
 {
 	if (!exists) {
-		adm_errf(a, "Discovery record [%s,%u] not found.", a->o.address, (unsigned)a->o.port);
+		adm_errf(a, "Discovery record [%s,%u] not found.", a->o.address,
+			 (unsigned)a->o.port);
 		return ADM_ERR_NO_OBJS;
 	}
 	nodedb_node_foreach(a->root, NULL, NULL, 0, del_cb, a);

@@ -21,9 +21,10 @@ static const char *or_empty(const struct nodedb_rec *r, const char *k)
 /* "name transport,hwaddress,ipaddress,net_ifacename,initiatorname" */
 static void list_line(struct adm *a, const char *name, const struct nodedb_rec *r)
 {
-	fprintf(a->out, "%s %s,%s,%s,%s,%s\n", name, r ? or_empty(r, "iface.transport_name") : "tcp",
-		or_empty(r, "iface.hwaddress"), or_empty(r, "iface.ipaddress"),
-		or_empty(r, "iface.net_ifacename"), or_empty(r, "iface.initiatorname"));
+	fprintf(a->out, "%s %s,%s,%s,%s,%s\n", name,
+		r ? or_empty(r, "iface.transport_name") : "tcp", or_empty(r, "iface.hwaddress"),
+		or_empty(r, "iface.ipaddress"), or_empty(r, "iface.net_ifacename"),
+		or_empty(r, "iface.initiatorname"));
 }
 
 static int list_cb(const char *name, void *arg)

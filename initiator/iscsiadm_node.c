@@ -63,9 +63,15 @@ void adm_print_rec(struct adm *a, const struct nodedb_rec *r, enum nodedb_kind k
 static bool fixed_key(const char *k)
 {
 	static const char *const ids[] = {
-		"node.name", "node.tpgt", "node.conn[0].address", "node.conn[0].port",
-		"iface.iscsi_ifacename", "discovery.sendtargets.address",
-		"discovery.sendtargets.port", "iface.transport_name", NULL,
+		"node.name",
+		"node.tpgt",
+		"node.conn[0].address",
+		"node.conn[0].port",
+		"iface.iscsi_ifacename",
+		"discovery.sendtargets.address",
+		"discovery.sendtargets.port",
+		"iface.transport_name",
+		NULL,
 	};
 	for (int i = 0; ids[i]; i++)
 		if (!strcmp(k, ids[i]))
@@ -158,8 +164,9 @@ static void list_tree(struct adm *a, const struct id_vec *iv)
 		if (!prev || strcmp(prev->target, id->target))
 			fprintf(a->out, "Target: %s\n", id->target);
 		adm_fmt_portal(portal, sizeof(portal), id->address, id->port);
-		if (!prev || strcmp(prev->target, id->target) || strcmp(prev->address, id->address) ||
-		    prev->port != id->port || prev->tpgt != id->tpgt)
+		if (!prev || strcmp(prev->target, id->target) ||
+		    strcmp(prev->address, id->address) || prev->port != id->port ||
+		    prev->tpgt != id->tpgt)
 			fprintf(a->out, "\tPortal: %s,%d\n", portal, id->tpgt);
 		fprintf(a->out, "\t\tIface Name: %s\n", id->iface);
 	}
@@ -171,7 +178,8 @@ static int show_nodes(struct adm *a, const struct id_vec *iv)
 		int err;
 		struct nodedb_rec *r = adm_node_load_full(a->root, &iv->v[i], &err);
 		if (!r) {
-			adm_errf(a, "Could not read record for %s: %s", iv->v[i].target, strerror(-err));
+			adm_errf(a, "Could not read record for %s: %s", iv->v[i].target,
+				 strerror(-err));
 			return ADM_ERR_IDBM;
 		}
 		adm_print_rec(a, r, NODEDB_NODE);
@@ -186,12 +194,14 @@ static int update_nodes(struct adm *a, const struct id_vec *iv)
 		int err, rc;
 		struct nodedb_rec *r = adm_node_load_full(a->root, &iv->v[i], &err);
 		if (!r) {
-			adm_errf(a, "Could not read record for %s: %s", iv->v[i].target, strerror(-err));
+			adm_errf(a, "Could not read record for %s: %s", iv->v[i].target,
+				 strerror(-err));
 			return ADM_ERR_IDBM;
 		}
 		rc = adm_update_rec(a, r, NODEDB_NODE);
 		if (rc == ADM_OK && (err = nodedb_node_store(a->root, &iv->v[i], r))) {
-			adm_errf(a, "Could not write record for %s: %s", iv->v[i].target, strerror(-err));
+			adm_errf(a, "Could not write record for %s: %s", iv->v[i].target,
+				 strerror(-err));
 			rc = ADM_ERR_IDBM;
 		}
 		nodedb_rec_free(r);
@@ -206,7 +216,8 @@ static int delete_nodes(struct adm *a, const struct id_vec *iv)
 	for (int i = 0; i < iv->n; i++) {
 		int err = nodedb_node_delete(a->root, &iv->v[i]);
 		if (err && err != -ENOENT) {
-			adm_errf(a, "Could not delete record for %s: %s", iv->v[i].target, strerror(-err));
+			adm_errf(a, "Could not delete record for %s: %s", iv->v[i].target,
+				 strerror(-err));
 			return ADM_ERR_IDBM;
 		}
 	}
@@ -246,8 +257,9 @@ static int new_node(struct adm *a)
 		return ADM_ERR_SESS_EXISTS;
 	}
 	r = nodedb_node_defaults(&id);
-	int rc = !r ? ADM_ERR_NOMEM : nodedb_apply_conf(a->root, r, "node.") ? ADM_ERR_IDBM :
-		 adm_update_rec(a, r, NODEDB_NODE);
+	int rc = !r                                       ? ADM_ERR_NOMEM
+		 : nodedb_apply_conf(a->root, r, "node.") ? ADM_ERR_IDBM
+							  : adm_update_rec(a, r, NODEDB_NODE);
 	int err = rc ? 0 : nodedb_node_store(a->root, &id, r);
 	nodedb_rec_free(r);
 	if (err) {
@@ -255,7 +267,8 @@ static int new_node(struct adm *a)
 		return err == -EINVAL ? ADM_ERR_INVAL : ADM_ERR_IDBM;
 	}
 	if (rc == ADM_OK)
-		fprintf(a->out, "New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=%s] %s,%u,%d %s] added\n",
+		fprintf(a->out,
+			"New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=%s] %s,%u,%d %s] added\n",
 			id.iface, id.address, (unsigned)id.port, id.tpgt, id.target);
 	return rc;
 }
@@ -289,7 +302,7 @@ static int node_ops(struct adm *a, struct id_vec *iv)
 	if (a->o.print == 1)
 		list_tree(a, iv);
 	else if (a->o.target && a->o.portal)
-		return show_nodes(a, iv);  /* iscsiadm -m node -T X -p Y shows the record */
+		return show_nodes(a, iv); /* iscsiadm -m node -T X -p Y shows the record */
 	else
 		list_flat(a, iv);
 	return ADM_OK;

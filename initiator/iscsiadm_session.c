@@ -15,14 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CTL_TIMEOUT_MS 10000
+#define CTL_TIMEOUT_MS       10000
 #define CTL_LOGIN_TIMEOUT_MS 120000
 
 struct sess {
 	int sid, tpgt;
 	unsigned port;
 	char target[224], address[64], iface[64], state[32];
-	const char *line;             /* the decoded SESSIONS payload */
+	const char *line; /* the decoded SESSIONS payload */
 };
 
 static void kv(const char *line, const char *key, char *out, size_t len, const char *def)
@@ -51,8 +51,9 @@ static int sess_parse(const char *line, struct sess *s)
 
 static void daemon_down(struct adm *a, int err)
 {
-	adm_errf(a, "kura-initiatord is not running or not reachable (%s: %s); start it first "
-		    "(kura-initiatord), or point --ctl / KURA_INITIATORD_SOCK at its socket",
+	adm_errf(a,
+		 "kura-initiatord is not running or not reachable (%s: %s); start it first "
+		 "(kura-initiatord), or point --ctl / KURA_INITIATORD_SOCK at its socket",
 		 a->sock, strerror(-err));
 }
 
@@ -102,7 +103,7 @@ static void portal_str(char *buf, size_t len, const struct sess *s)
 
 struct detail {
 	struct ctlc_reply rep;
-	char all[8192];               /* every D line joined, for kv() */
+	char all[8192]; /* every D line joined, for kv() */
 };
 
 static void get_detail(struct adm *a, const struct sess *s, struct detail *d)
@@ -119,11 +120,11 @@ static void get_detail(struct adm *a, const struct sess *s, struct detail *d)
 }
 
 /* kura-initiatord path states -> open-iscsi's connection / session states. */
-static const struct { const char *kura, *conn, *sess; } states[] = {
-	{ "up", "LOGGED IN", "LOGGED_IN" },
-	{ "connecting", "IN LOGIN", "FREE" },
-	{ "probing", "IN LOGIN", "FREE" },
-	{ "wait", "TRANSPORT WAIT", "FAILED" },
+static const struct {
+	const char *kura, *conn, *sess;
+} states[] = {
+	{ "up", "LOGGED IN", "LOGGED_IN" },       { "connecting", "IN LOGIN", "FREE" },
+	{ "probing", "IN LOGIN", "FREE" },        { "wait", "TRANSPORT WAIT", "FAILED" },
 	{ "failed", "TRANSPORT WAIT", "FAILED" },
 };
 
@@ -167,28 +168,35 @@ static void print_iface(struct adm *a, const struct sess *s, const char *all)
 	if (ctlc_kv_get(all, "initiator", init, sizeof(init)))
 		read_initiator(a, init, sizeof(init));
 	kv(all, "local_address", ip, sizeof(ip), "<empty>");
-	fprintf(a->out, "\t\t**********\n\t\tInterface:\n\t\t**********\n"
-			"\t\tIface Name: %s\n\t\tIface Transport: tcp\n"
-			"\t\tIface Initiatorname: %s\n\t\tIface IPaddress: %s\n"
-			"\t\tIface HWaddress: default\n\t\tIface Netdev: default\n"
-			"\t\tSID: %d\n\t\tiSCSI Connection State: %s\n"
-			"\t\tiSCSI Session State: %s\n\t\tInternal iscsid Session State: NO CHANGE\n",
+	fprintf(a->out,
+		"\t\t**********\n\t\tInterface:\n\t\t**********\n"
+		"\t\tIface Name: %s\n\t\tIface Transport: tcp\n"
+		"\t\tIface Initiatorname: %s\n\t\tIface IPaddress: %s\n"
+		"\t\tIface HWaddress: default\n\t\tIface Netdev: default\n"
+		"\t\tSID: %d\n\t\tiSCSI Connection State: %s\n"
+		"\t\tiSCSI Session State: %s\n\t\tInternal iscsid Session State: NO CHANGE\n",
 		s->iface, init, ip, s->sid, conn_state(s->state), sess_state(s->state));
 }
 
 static void print_params(struct adm *a, const char *all)
 {
-	static const struct { const char *label, *key; } p[] = {
-		{ "HeaderDigest", "header_digest" }, { "DataDigest", "data_digest" },
+	static const struct {
+		const char *label, *key;
+	} p[] = {
+		{ "HeaderDigest", "header_digest" },
+		{ "DataDigest", "data_digest" },
 		{ "MaxRecvDataSegmentLength", "max_recv_dsl" },
 		{ "MaxXmitDataSegmentLength", "max_xmit_dsl" },
-		{ "FirstBurstLength", "first_burst" }, { "MaxBurstLength", "max_burst" },
-		{ "ImmediateData", "immediate_data" }, { "InitialR2T", "initial_r2t" },
+		{ "FirstBurstLength", "first_burst" },
+		{ "MaxBurstLength", "max_burst" },
+		{ "ImmediateData", "immediate_data" },
+		{ "InitialR2T", "initial_r2t" },
 		{ "MaxOutstandingR2T", "max_outstanding_r2t" },
 	};
 	char v[64];
-	fprintf(a->out, "\t\t************************\n\t\tNegotiated iSCSI params:\n"
-			"\t\t************************\n");
+	fprintf(a->out,
+		"\t\t************************\n\t\tNegotiated iSCSI params:\n"
+		"\t\t************************\n");
 	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
 		kv(all, p[i].key, v, sizeof(v), "<empty>");
 		fprintf(a->out, "\t\t%s: %s\n", p[i].label, v);
@@ -210,14 +218,17 @@ static void print_node_bits(struct adm *a, const struct sess *s)
 		return;
 #define G(k) (nodedb_get(r, k)[0] ? nodedb_get(r, k) : "<empty>")
 #define M(k) (nodedb_get(r, k)[0] && !a->o.show_secrets ? "********" : G(k))
-	fprintf(a->out, "\t\t*********\n\t\tTimeouts:\n\t\t*********\n"
-			"\t\tRecovery Timeout: %s\n\t\tTarget Reset Timeout: %s\n"
-			"\t\tLUN Reset Timeout: %s\n\t\tAbort Timeout: %s\n",
+	fprintf(a->out,
+		"\t\t*********\n\t\tTimeouts:\n\t\t*********\n"
+		"\t\tRecovery Timeout: %s\n\t\tTarget Reset Timeout: %s\n"
+		"\t\tLUN Reset Timeout: %s\n\t\tAbort Timeout: %s\n",
 		G("node.session.timeo.replacement_timeout"),
 		G("node.session.err_timeo.tgt_reset_timeout"),
-		G("node.session.err_timeo.lu_reset_timeout"), G("node.session.err_timeo.abort_timeout"));
-	fprintf(a->out, "\t\t*****\n\t\tCHAP:\n\t\t*****\n\t\tusername: %s\n\t\tpassword: %s\n"
-			"\t\tusername_in: %s\n\t\tpassword_in: %s\n",
+		G("node.session.err_timeo.lu_reset_timeout"),
+		G("node.session.err_timeo.abort_timeout"));
+	fprintf(a->out,
+		"\t\t*****\n\t\tCHAP:\n\t\t*****\n\t\tusername: %s\n\t\tpassword: %s\n"
+		"\t\tusername_in: %s\n\t\tpassword_in: %s\n",
 		G("node.session.auth.username"), M("node.session.auth.password"),
 		G("node.session.auth.username_in"), M("node.session.auth.password_in"));
 #undef G
@@ -230,17 +241,19 @@ static void print_node_bits(struct adm *a, const struct sess *s)
 static void print_devices(struct adm *a, const struct detail *d)
 {
 	char lun[16], lu[128], dev[256], paths[16];
-	fprintf(a->out, "\t\t************************\n\t\tAttached SCSI devices:\n"
-			"\t\t************************\n");
+	fprintf(a->out,
+		"\t\t************************\n\t\tAttached SCSI devices:\n"
+		"\t\t************************\n");
 	for (int i = 0; i < d->rep.nlines; i++) {
 		if (ctlc_kv_get(d->rep.lines[i], "lun", lun, sizeof(lun)) ||
 		    ctlc_kv_get(d->rep.lines[i], "sid", paths, sizeof(paths)) == 0)
-			continue;          /* skip the path summary line (it has lun= too) */
+			continue; /* skip the path summary line (it has lun= too) */
 		kv(d->rep.lines[i], "lu", lu, sizeof(lu), "<empty>");
 		kv(d->rep.lines[i], "device", dev, sizeof(dev), "-");
 		kv(d->rep.lines[i], "paths", paths, sizeof(paths), "?");
-		fprintf(a->out, "\t\tLun: %s\tLU: %s\n\t\t\tAttached kura device: %s\t\tPaths: %s\n",
-			lun, lu, strcmp(dev, "-") ? dev : "<none>", paths);
+		fprintf(a->out,
+			"\t\tLun: %s\tLU: %s\n\t\t\tAttached kura device: %s\t\tPaths: %s\n", lun,
+			lu, strcmp(dev, "-") ? dev : "<none>", paths);
 	}
 }
 
@@ -337,7 +350,7 @@ int adm_login_nodes(struct adm *a, const struct nodedb_node_id *ids, int n)
 		if (rc && !first)
 			first = rc;
 		if (rc == ADM_ERR_ISCSID_NOTCONN || rc == ADM_ERR_ACCESS)
-			break;             /* no daemon: the others would fail the same way */
+			break; /* no daemon: the others would fail the same way */
 	}
 	if (first)
 		adm_errf(a, "Could not log into all portals");
@@ -375,8 +388,8 @@ static bool startup_matches(struct adm *a, const struct sess *s, const char *wan
 	return m;
 }
 
-static bool sess_match(struct adm *a, const struct sess *s, const char *target,
-		       const char *address, uint16_t port, const char *startup)
+static bool sess_match(struct adm *a, const struct sess *s, const char *target, const char *address,
+		       uint16_t port, const char *startup)
 {
 	return (!target || !strcmp(target, s->target)) &&
 	       (!address || !strcmp(address, s->address)) && (!port || port == s->port) &&
@@ -430,7 +443,8 @@ static int rescan(struct adm *a, const struct sess *s, int n)
 		snprintf(desc, sizeof(desc), "[sid: %d, target: %s, portal: %s,%u]", s[i].sid,
 			 s[i].target, s[i].address, s[i].port);
 		fprintf(a->out, "Rescanning session %s\n", desc);
-		int rc = call(a, 2, argv, CTL_TIMEOUT_MS * 3, &rep) ? ADM_ERR_ISCSID_NOTCONN : rep.code;
+		int rc = call(a, 2, argv, CTL_TIMEOUT_MS * 3, &rep) ? ADM_ERR_ISCSID_NOTCONN
+								    : rep.code;
 		if (rc)
 			adm_errf(a, "Could not rescan session %d: %s", s[i].sid,
 				 rep.msg ? rep.msg : adm_err_str(rc));
@@ -472,7 +486,8 @@ int adm_cmd_session(struct adm *a)
 		return adm_logout_matching(a, NULL, NULL, 0, NULL);
 	if ((rc = get_sessions(a, &rep, &s, &n))) {
 		if (rc == -EACCES) {
-			adm_errf(a, "permission denied on %s (root or the daemon's user only)", a->sock);
+			adm_errf(a, "permission denied on %s (root or the daemon's user only)",
+				 a->sock);
 			return ADM_ERR_ACCESS;
 		}
 		adm_errf(a, "No active sessions.");

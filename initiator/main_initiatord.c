@@ -78,13 +78,26 @@ static int parse_opt(struct ini_opts *o, int c, const char *a)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "root", 1, 0, 'r' }, { "initiator-name", 1, 0, 'n' }, { "ctl-sock", 1, 0, 's' },
-		{ "fuse-dir", 1, 0, 'f' }, { "nbd-dir", 1, 0, 'b' }, { "ublk", 0, 0, 'u' },
-		{ "login", 1, 0, 'L' }, { "pr-key", 1, 0, 'k' }, { "no-path-retry", 1, 0, 'q' },
-		{ "policy", 1, 0, 'p' }, { "failback", 1, 0, 'F' }, { "retry-max", 1, 0, 'R' },
-		{ "nop-interval-ms", 1, 0, 'i' }, { "nop-timeout-ms", 1, 0, 't' }, { "cmd-timeout-ms", 1, 0, 'c' },
-		{ "login-timeout-ms", 1, 0, 'T' }, { "log-level", 1, 0, 'l' }, { "help", 0, 0, 'h' },
-		{ "foreground", 0, 0, 'g' }, { 0, 0, 0, 0 },
+		{ "root", 1, 0, 'r' },
+		{ "initiator-name", 1, 0, 'n' },
+		{ "ctl-sock", 1, 0, 's' },
+		{ "fuse-dir", 1, 0, 'f' },
+		{ "nbd-dir", 1, 0, 'b' },
+		{ "ublk", 0, 0, 'u' },
+		{ "login", 1, 0, 'L' },
+		{ "pr-key", 1, 0, 'k' },
+		{ "no-path-retry", 1, 0, 'q' },
+		{ "policy", 1, 0, 'p' },
+		{ "failback", 1, 0, 'F' },
+		{ "retry-max", 1, 0, 'R' },
+		{ "nop-interval-ms", 1, 0, 'i' },
+		{ "nop-timeout-ms", 1, 0, 't' },
+		{ "cmd-timeout-ms", 1, 0, 'c' },
+		{ "login-timeout-ms", 1, 0, 'T' },
+		{ "log-level", 1, 0, 'l' },
+		{ "help", 0, 0, 'h' },
+		{ "foreground", 0, 0, 'g' },
+		{ 0, 0, 0, 0 },
 	};
 	struct ini_opts o;
 	ini_opts_defaults(&o);
@@ -95,7 +108,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (c == 'g')
-			continue;     /* always in the foreground (systemd Type=simple) */
+			continue; /* always in the foreground (systemd Type=simple) */
 		if (parse_opt(&o, c, optarg) < 0) {
 			usage(stderr);
 			return 2;

@@ -38,7 +38,7 @@ void mpath_subscribe(struct ini_daemon *d, struct mpath_listener *l)
 	while (*at)
 		at = &(*at)->next;
 	l->next = NULL;
-	*at = l;     /* at the end: listeners hear events in subscription order */
+	*at = l; /* at the end: listeners hear events in subscription order */
 }
 
 void mpath_unsubscribe(struct ini_daemon *d, struct mpath_listener *l)
@@ -53,7 +53,7 @@ void mpath_unsubscribe(struct ini_daemon *d, struct mpath_listener *l)
 static void lu_notify(struct ini_lu *lu, enum mpath_event ev)
 {
 	for (struct mpath_listener *l = lu->d->listeners, *next; l; l = next) {
-		next = l->next;     /* a listener may unsubscribe itself */
+		next = l->next; /* a listener may unsubscribe itself */
 		l->fn(l, lu, ev);
 	}
 }
@@ -87,7 +87,8 @@ static int lu_select(struct ini_lu *lu)
 		c[i].alua_state = lu_alua(lu, i);
 	}
 	int before = lu->sel.current;
-	int i = mpath_select(c, lu->n_paths, lu->d->o.policy, lu->d->o.failback_immediate, &lu->sel);
+	int i = mpath_select(c, lu->n_paths, lu->d->o.policy, lu->d->o.failback_immediate,
+			     &lu->sel);
 	if (lu->d->o.policy == MPATH_FAILOVER && i >= 0 && before != i) {
 		kinfo("LU %s: I/O now on path %d (%s:%u)", lu->wwid, lu->paths[i].p->sid,
 		      lu->paths[i].p->id.address, lu->paths[i].p->id.port);
@@ -114,7 +115,8 @@ static void lu_kick(struct ini_lu *lu)
 	kloop_defer(lu->d->loop, &lu->kick);
 }
 
-static struct ini_lu *lu_new(struct ini_daemon *d, struct ini_path *p, int lun, const struct mpath_ident *id)
+static struct ini_lu *lu_new(struct ini_daemon *d, struct ini_path *p, int lun,
+			     const struct mpath_ident *id)
 {
 	struct ini_lu *lu = calloc(1, sizeof(*lu));
 	if (!lu)
@@ -135,7 +137,8 @@ static struct ini_lu *lu_new(struct ini_daemon *d, struct ini_path *p, int lun, 
 static struct ini_lu *lu_find(struct ini_daemon *d, const struct mpath_ident *id)
 {
 	for (int i = 0; i < d->n_lus; i++)
-		if (d->lus[i]->ident.naa_len == id->naa_len && !memcmp(d->lus[i]->ident.naa, id->naa, (size_t)id->naa_len))
+		if (d->lus[i]->ident.naa_len == id->naa_len &&
+		    !memcmp(d->lus[i]->ident.naa, id->naa, (size_t)id->naa_len))
 			return d->lus[i];
 	return NULL;
 }
@@ -147,7 +150,7 @@ static int lu_add_path(struct ini_lu *lu, struct ini_path *p, int lun)
 			return 0;
 	if (lu->n_paths >= INI_MAX_LU_PATHS)
 		return -ENOSPC;
-	int at = lu->n_paths;          /* keep sid order: failover prefers the first node */
+	int at = lu->n_paths; /* keep sid order: failover prefers the first node */
 	while (at > 0 && lu->paths[at - 1].p->sid > p->sid) {
 		lu->paths[at] = lu->paths[at - 1];
 		at--;
@@ -156,13 +159,13 @@ static int lu_add_path(struct ini_lu *lu, struct ini_path *p, int lun)
 	lu->paths[at].lun = lun;
 	lu->n_paths++;
 	lu->sel.current = -1;
-	kinfo("LU %s (%s): path %d %s:%u LUN %d added (%d path%s)", lu->wwid, lu->alias, p->sid, p->id.address,
-	      p->id.port, lun, lu->n_paths, lu->n_paths == 1 ? "" : "s");
+	kinfo("LU %s (%s): path %d %s:%u LUN %d added (%d path%s)", lu->wwid, lu->alias, p->sid,
+	      p->id.address, p->id.port, lun, lu->n_paths, lu->n_paths == 1 ? "" : "s");
 	return 0;
 }
 
-struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun, const struct mpath_ident *id,
-			    uint64_t blocks, uint32_t bs)
+struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun,
+			    const struct mpath_ident *id, uint64_t blocks, uint32_t bs)
 {
 	struct ini_lu *lu = lu_find(d, id);
 	bool fresh = false;
@@ -172,12 +175,13 @@ struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun, c
 		fresh = true;
 	}
 	if (!fresh && lu->block_size != bs) {
-		kerr("LU %s: path %d reports block size %u, others %u: not added", lu->wwid, p->sid, bs, lu->block_size);
+		kerr("LU %s: path %d reports block size %u, others %u: not added", lu->wwid, p->sid,
+		     bs, lu->block_size);
 		return NULL;
 	}
 	bool resized = !fresh && lu->blocks != blocks;
 	pthread_mutex_lock(&d->lus_mu);
-	lu->blocks = blocks;       /* a rescan picks up a grown LU */
+	lu->blocks = blocks; /* a rescan picks up a grown LU */
 	lu->block_size = bs;
 	pthread_mutex_unlock(&d->lus_mu);
 	if (lu_add_path(lu, p, lun) < 0)
@@ -271,7 +275,8 @@ void mpath_dispatch(struct ini_lu *lu)
 			break;
 		struct ini_io *io = lu_dequeue(lu);
 		if (path_submit(lu->paths[i].p, io, lu->paths[i].lun) < 0)
-			lu_enqueue(lu, io, true);   /* that path just failed; the loop picks another */
+			lu_enqueue(lu, io,
+				   true); /* that path just failed; the loop picks another */
 	}
 	lu_note_failing(lu, was_failing);
 }
@@ -303,8 +308,8 @@ static bool io_advance(struct ini_io *io)
 
 static bool zeroes_refused(struct ini_io *io, int status, int key, int asc)
 {
-	return io->op == INI_ZEROES && !io->lu->zeroes_fallback && status == SCSI_STATUS_CHECK_CONDITION &&
-	       key == SCSI_SENSE_ILLEGAL_REQUEST;
+	return io->op == INI_ZEROES && !io->lu->zeroes_fallback &&
+	       status == SCSI_STATUS_CHECK_CONDITION && key == SCSI_SENSE_ILLEGAL_REQUEST;
 }
 
 void mpath_io_finished(struct ini_io *io, int status, int skey, int asc, int ascq)
@@ -343,7 +348,8 @@ void mpath_io_finished(struct ini_io *io, int status, int skey, int asc, int asc
 		}
 		break;
 	}
-	kdebug("LU %s: command failed, status 0x%x sense %d/%02x/%02x", lu->wwid, status, skey, asc, ascq);
+	kdebug("LU %s: command failed, status 0x%x sense %d/%02x/%02x", lu->wwid, status, skey, asc,
+	       ascq);
 	io_complete(io, mpath_fail_errno(status, skey, asc, ascq));
 }
 
@@ -379,7 +385,9 @@ static void io_submit_task(struct kloop_task *t)
 		io->done(io, -ENOSPC);
 		return;
 	}
-	if ((io->op == INI_READ || io->op == INI_WRITE || io->op == INI_UNMAP || io->op == INI_ZEROES) && !io->len) {
+	if ((io->op == INI_READ || io->op == INI_WRITE || io->op == INI_UNMAP ||
+	     io->op == INI_ZEROES) &&
+	    !io->len) {
 		io->done(io, 0);
 		return;
 	}

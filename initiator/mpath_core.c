@@ -12,10 +12,23 @@
 #include <iscsi/scsi-lowlevel.h>
 
 /* Sense keys (SPC-4 table 54). */
-enum { SK_NOT_READY = 2, SK_MEDIUM = 3, SK_ILLEGAL = 5, SK_UA = 6, SK_DATA_PROTECT = 7, SK_ABORTED = 0xb };
+enum {
+	SK_NOT_READY = 2,
+	SK_MEDIUM = 3,
+	SK_ILLEGAL = 5,
+	SK_UA = 6,
+	SK_DATA_PROTECT = 7,
+	SK_ABORTED = 0xb
+};
 
-static unsigned be16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static unsigned be16(const uint8_t *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 /* One designation descriptor (SPC-4 7.8.6.1, table 590). */
 static void vpd83_desc(const uint8_t *d, unsigned dlen, struct mpath_ident *out)
@@ -24,7 +37,7 @@ static void vpd83_desc(const uint8_t *d, unsigned dlen, struct mpath_ident *out)
 	const uint8_t *v = d + 4;
 
 	if (type == 3 && assoc == 0 && (dlen == 8 || dlen == 16) && out->naa_len < (int)dlen) {
-		memcpy(out->naa, v, dlen);    /* prefer the longer NAA (IEEE registered extended) */
+		memcpy(out->naa, v, dlen); /* prefer the longer NAA (IEEE registered extended) */
 		out->naa_len = (int)dlen;
 	} else if (type == 4 && assoc == 1 && dlen == 4) {
 		out->rel_port = (int)be16(v + 2);
@@ -41,7 +54,7 @@ int mpath_parse_vpd83(const uint8_t *b, size_t len, struct mpath_ident *out)
 		return -EINVAL;
 	size_t end = 4 + be16(b + 2);
 	if (end > len)
-		end = len;        /* truncated by the allocation length: parse what came */
+		end = len; /* truncated by the allocation length: parse what came */
 	for (size_t off = 4; off + 4 <= end;) {
 		unsigned dlen = b[off + 3];
 		if (off + 4 + dlen > end)
@@ -97,21 +110,18 @@ int mpath_alua_prio(int state)
 	switch (state) {
 	case ALUA_AO: return 50;
 	case ALUA_ANO: return 10;
-	case ALUA_STANDBY: return 0;   /* cannot serve reads/writes (SPC-4 5.15.2.4.4) */
-	default: return 0;             /* unavailable, transitioning, offline */
+	case ALUA_STANDBY: return 0; /* cannot serve reads/writes (SPC-4 5.15.2.4.4) */
+	default: return 0;           /* unavailable, transitioning, offline */
 	}
 }
 
 static enum mpath_verdict classify_sense(int key, int asc, int ascq)
 {
 	switch (key) {
-	case SK_UA:
-		return MV_RETRY_SAME;
-	case SK_NOT_READY:       /* ALUA transitioning/standby, becoming ready */
-	case SK_ABORTED: /* e.g. the target lost the connection's task */
-		return MV_RETRY_OTHER;
-	default:                         /* ILLEGAL REQUEST, MEDIUM ERROR, DATA PROTECT, ... */
-		return MV_FAIL;
+	case SK_UA: return MV_RETRY_SAME;
+	case SK_NOT_READY: /* ALUA transitioning/standby, becoming ready */
+	case SK_ABORTED: /* e.g. the target lost the connection's task */ return MV_RETRY_OTHER;
+	default: /* ILLEGAL REQUEST, MEDIUM ERROR, DATA PROTECT, ... */ return MV_FAIL;
 	}
 }
 
@@ -119,17 +129,12 @@ enum mpath_verdict mpath_classify(int status, int sense_key, int asc, int ascq)
 {
 	switch (status) {
 	case SCSI_STATUS_GOOD:
-	case SCSI_STATUS_CONDITION_MET:
-		return MV_OK;
-	case SCSI_STATUS_CHECK_CONDITION:
-		return classify_sense(sense_key, asc, ascq);
+	case SCSI_STATUS_CONDITION_MET: return MV_OK;
+	case SCSI_STATUS_CHECK_CONDITION: return classify_sense(sense_key, asc, ascq);
 	case SCSI_STATUS_BUSY:
-	case SCSI_STATUS_TASK_SET_FULL:
-		return MV_BUSY;
-	case SCSI_STATUS_RESERVATION_CONFLICT:
-		return MV_FAIL;
-	default:                         /* CANCELLED, ERROR, TIMEOUT, TASK ABORTED, ... */
-		return MV_RETRY_OTHER;
+	case SCSI_STATUS_TASK_SET_FULL: return MV_BUSY;
+	case SCSI_STATUS_RESERVATION_CONFLICT: return MV_FAIL;
+	default: /* CANCELLED, ERROR, TIMEOUT, TASK ABORTED, ... */ return MV_RETRY_OTHER;
 	}
 }
 
@@ -138,11 +143,11 @@ int mpath_fail_errno(int status, int sense_key, int asc, int ascq)
 	if (status == SCSI_STATUS_RESERVATION_CONFLICT)
 		return -EBADE;
 	if (sense_key == SK_DATA_PROTECT && asc == 0x27 && ascq == 0x07)
-		return -ENOSPC;               /* space allocation failed write protect */
+		return -ENOSPC; /* space allocation failed write protect */
 	if (sense_key == SK_DATA_PROTECT)
 		return -EROFS;
 	if (sense_key == SK_ILLEGAL && asc == 0x20)
-		return -EOPNOTSUPP;           /* invalid command operation code */
+		return -EOPNOTSUPP; /* invalid command operation code */
 	return -EIO;
 }
 
@@ -160,7 +165,8 @@ static bool in_best(const struct mpath_cand *c, int i, int best)
 	return c[i].up && mpath_alua_prio(c[i].alua_state) == best;
 }
 
-static int select_failover(const struct mpath_cand *c, int n, int best, bool failback, struct mpath_sel *st)
+static int select_failover(const struct mpath_cand *c, int n, int best, bool failback,
+			   struct mpath_sel *st)
 {
 	int first = -1;
 	for (int i = 0; i < n && first < 0; i++)

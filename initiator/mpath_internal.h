@@ -17,9 +17,9 @@
 /* Identity of a logical unit seen through one path (SPC-4 7.8.6). */
 struct mpath_ident {
 	uint8_t naa[16];
-	int naa_len;     /* 8 or 16; 0 = no NAA designator */
-	int rel_port;    /* relative target port id, -1 unknown */
-	int tpg;         /* target port group, -1 unknown */
+	int naa_len;  /* 8 or 16; 0 = no NAA designator */
+	int rel_port; /* relative target port id, -1 unknown */
+	int tpg;      /* target port group, -1 unknown */
 };
 /* 0, -EINVAL (malformed page), -ENOENT (no LU-associated NAA designator). */
 int mpath_parse_vpd83(const uint8_t *b, size_t len, struct mpath_ident *out);
@@ -38,9 +38,9 @@ int mpath_alua_prio(int state);
 
 /* What to do with a finished command (SAM-5 status, SPC-4 sense keys). */
 enum mpath_verdict {
-	MV_OK,          /* done */
-	MV_RETRY_SAME,  /* unit attention: resend, any path */
-	MV_BUSY,        /* busy / task set full: resend after a pause */
+	MV_OK,         /* done */
+	MV_RETRY_SAME, /* unit attention: resend, any path */
+	MV_BUSY,       /* busy / task set full: resend after a pause */
 	MV_RETRY_OTHER, /* transport error, timeout, path not ready: fail the path, resend elsewhere */
 	MV_FAIL,        /* the command's own fault: return the error */
 };
@@ -52,12 +52,12 @@ int mpath_fail_errno(int status, int sense_key, int asc, int ascq);
 /* Path selection. */
 enum mpath_policy { MPATH_FAILOVER = 0, MPATH_ROUND_ROBIN = 1 };
 struct mpath_cand {
-	bool up;         /* session logged in and LU probed */
-	int alua_state;  /* ALUA_AO when the target has no ALUA */
+	bool up;        /* session logged in and LU probed */
+	int alua_state; /* ALUA_AO when the target has no ALUA */
 };
 struct mpath_sel {
-	int current;     /* failover: path in use, -1 none */
-	unsigned rr;     /* round-robin cursor */
+	int current; /* failover: path in use, -1 none */
+	unsigned rr; /* round-robin cursor */
 };
 /* Index of the path for the next command, or -1 if none is usable.
  * Failover: stay on the current path while it is usable and in the best

@@ -8,12 +8,33 @@
 #include <errno.h>
 #include <string.h>
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
 
 int nbd_parse_opt_hdr(const uint8_t *b, size_t len, struct nbd_opt_hdr *out)
 {
@@ -70,7 +91,7 @@ uint32_t nbd_check_request(const struct nbd_request *r, uint64_t size, uint32_t 
 		return 0;
 	if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE) && r->length > NBD_MAX_REQUEST)
 		return NBD_EOVERFLOW;
-	if (r->offset > size || r->length > size - r->offset)   /* overflow-safe */
+	if (r->offset > size || r->length > size - r->offset) /* overflow-safe */
 		return NBD_ENOSPC;
 	if (!bs || r->offset % bs || r->length % bs)
 		return NBD_EINVAL;
@@ -118,7 +139,9 @@ uint32_t nbd_errno(int res)
 	case -EINVAL: return NBD_EINVAL;
 	case -ENOSPC: return NBD_ENOSPC;
 	case -ENOMEM: return NBD_ENOMEM;
-	case -EROFS: case -EPERM: case -EBADE: return NBD_EPERM;
+	case -EROFS:
+	case -EPERM:
+	case -EBADE: return NBD_EPERM;
 	case -EOPNOTSUPP: return NBD_ENOTSUP;
 	default: return NBD_EIO;
 	}

@@ -43,7 +43,7 @@ struct nbd_listener {
 };
 
 struct ini_nbd {
-	struct mpath_listener events;   /* LU added: a socket to export it */
+	struct mpath_listener events; /* LU added: a socket to export it */
 	struct nbd_listener *l[INI_MAX_LUS];
 	int n;
 };
@@ -65,7 +65,7 @@ struct nbd_conn {
 	int fd;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct nio *rq_head, *rq_tail;   /* replies to send */
+	struct nio *rq_head, *rq_tail; /* replies to send */
 	int inflight;
 	bool reader_done, writer_done, dead;
 };
@@ -120,7 +120,8 @@ static uint16_t export_flags(void)
 
 /* ---- negotiation -------------------------------------------------------------- */
 
-static int opt_reply(struct nbd_conn *c, uint32_t opt, uint32_t type, const void *data, uint32_t len)
+static int opt_reply(struct nbd_conn *c, uint32_t opt, uint32_t type, const void *data,
+		     uint32_t len)
 {
 	uint8_t h[20];
 	nbd_put_opt_reply(h, opt, type, len);
@@ -146,10 +147,12 @@ static int opt_go(struct nbd_conn *c, uint32_t opt, const uint8_t *data, uint32_
 	uint32_t bs;
 	lu_geom(c, &size, &bs);
 	uint8_t info[16];
-	int rc = opt_reply(c, opt, NBD_REP_INFO, info, (uint32_t)nbd_put_info_export(info, size, export_flags()));
+	int rc = opt_reply(c, opt, NBD_REP_INFO, info,
+			   (uint32_t)nbd_put_info_export(info, size, export_flags()));
 	if (rc == 0 && go.want_block_size)
 		rc = opt_reply(c, opt, NBD_REP_INFO, info,
-			       (uint32_t)nbd_put_info_block_size(info, bs, 4096 > bs ? 4096 : bs, NBD_MAX_REQUEST));
+			       (uint32_t)nbd_put_info_block_size(info, bs, 4096 > bs ? 4096 : bs,
+								 NBD_MAX_REQUEST));
 	if (rc == 0)
 		rc = opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
 	return rc < 0 ? rc : opt == NBD_OPT_GO;
@@ -159,7 +162,10 @@ static int opt_list(struct nbd_conn *c, uint32_t opt)
 {
 	uint8_t buf[64];
 	uint32_t n = (uint32_t)strlen(c->lu->wwid);
-	buf[0] = (uint8_t)(n >> 24); buf[1] = (uint8_t)(n >> 16); buf[2] = (uint8_t)(n >> 8); buf[3] = (uint8_t)n;
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
 	memcpy(buf + 4, c->lu->wwid, n);
 	int rc = opt_reply(c, opt, NBD_REP_SERVER, buf, 4 + n);
 	return rc < 0 ? rc : opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
@@ -179,22 +185,19 @@ static int export_name_reply(struct nbd_conn *c, bool no_zeroes)
 }
 
 /* One option. 1 = transmission, 0 = continue, <0 = close. */
-static int handle_option(struct nbd_conn *c, const struct nbd_opt_hdr *h, const uint8_t *data, bool no_zeroes)
+static int handle_option(struct nbd_conn *c, const struct nbd_opt_hdr *h, const uint8_t *data,
+			 bool no_zeroes)
 {
 	switch (h->option) {
 	case NBD_OPT_EXPORT_NAME:
 		if (!name_matches(c, (const char *)data, h->len))
-			return -ENOENT;       /* the protocol's only answer: close */
+			return -ENOENT; /* the protocol's only answer: close */
 		return export_name_reply(c, no_zeroes) < 0 ? -EIO : 1;
-	case NBD_OPT_ABORT:
-		opt_reply(c, h->option, NBD_REP_ACK, NULL, 0);
-		return -ECONNRESET;
-	case NBD_OPT_LIST:
-		return opt_list(c, h->option);
+	case NBD_OPT_ABORT: opt_reply(c, h->option, NBD_REP_ACK, NULL, 0); return -ECONNRESET;
+	case NBD_OPT_LIST: return opt_list(c, h->option);
 	case NBD_OPT_INFO:
-	case NBD_OPT_GO:
-		return opt_go(c, h->option, data, h->len);
-	default:                          /* STARTTLS, STRUCTURED_REPLY, META_CONTEXT, ... */
+	case NBD_OPT_GO: return opt_go(c, h->option, data, h->len);
+	default: /* STARTTLS, STRUCTURED_REPLY, META_CONTEXT, ... */
 		return opt_reply(c, h->option, NBD_REP_ERR_UNSUP, NULL, 0);
 	}
 }
@@ -213,10 +216,11 @@ static int negotiate(struct nbd_conn *c)
 		return -EIO;
 	bool no_zeroes = cf[3] & NBD_FLAG_C_NO_ZEROES;
 	uint8_t data[NBD_OPT_MAX_LEN + 1];
-	for (int n = 0; n < 64; n++) {         /* a client that never ends negotiation is cut off */
+	for (int n = 0; n < 64; n++) { /* a client that never ends negotiation is cut off */
 		uint8_t hb[16];
 		struct nbd_opt_hdr h;
-		if (read_full(c->fd, hb, 16) < 0 || nbd_parse_opt_hdr(hb, 16, &h) < 0 || read_full(c->fd, data, h.len) < 0)
+		if (read_full(c->fd, hb, 16) < 0 || nbd_parse_opt_hdr(hb, 16, &h) < 0 ||
+		    read_full(c->fd, data, h.len) < 0)
 			return -EIO;
 		data[h.len] = 0;
 		int rc = handle_option(c, &h, data, no_zeroes);
@@ -263,9 +267,10 @@ static void send_reply(struct nbd_conn *c, struct nio *x)
 	nbd_put_simple_reply(h, x->err, x->handle);
 	if (c->dead)
 		return;
-	if (write_full(c->fd, h, sizeof(h)) < 0 || (x->is_read && !x->err && write_full(c->fd, x->data, x->io.len) < 0)) {
+	if (write_full(c->fd, h, sizeof(h)) < 0 ||
+	    (x->is_read && !x->err && write_full(c->fd, x->data, x->io.len) < 0)) {
 		c->dead = true;
-		shutdown(c->fd, SHUT_RDWR);   /* wakes the reader */
+		shutdown(c->fd, SHUT_RDWR); /* wakes the reader */
 	}
 }
 
@@ -359,12 +364,13 @@ static int handle_request(struct nbd_conn *c, const struct nbd_request *r)
 	if (r->type == NBD_CMD_DISC)
 		return -ECONNRESET;
 	if (err) {
-		if (r->type == NBD_CMD_WRITE && r->length <= NBD_MAX_REQUEST && drain_payload(c->fd, r->length) < 0)
+		if (r->type == NBD_CMD_WRITE && r->length <= NBD_MAX_REQUEST &&
+		    drain_payload(c->fd, r->length) < 0)
 			return -EIO;
 		struct nio *x = calloc(1, sizeof(*x));
 		if (!x || (r->type == NBD_CMD_WRITE && r->length > NBD_MAX_REQUEST)) {
 			free(x);
-			return -EIO;            /* cannot resync past an oversized payload */
+			return -EIO; /* cannot resync past an oversized payload */
 		}
 		x->c = c;
 		x->handle = r->handle;
@@ -389,7 +395,7 @@ static void *reader_thread(void *arg)
 {
 	struct nbd_conn *c = arg;
 	struct timeval tv = { .tv_sec = 30 };
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));   /* negotiation only */
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)); /* negotiation only */
 	int rc = negotiate(c);
 	pthread_t wt;
 	bool writer = rc == 0 && pthread_create(&wt, NULL, writer_thread, c) == 0;
@@ -398,8 +404,8 @@ static void *reader_thread(void *arg)
 		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 		uint8_t b[28];
 		struct nbd_request r;
-		while (read_full(c->fd, b, sizeof(b)) == 0 && nbd_parse_request(b, sizeof(b), &r) == 0 &&
-		       handle_request(c, &r) == 0)
+		while (read_full(c->fd, b, sizeof(b)) == 0 &&
+		       nbd_parse_request(b, sizeof(b), &r) == 0 && handle_request(c, &r) == 0)
 			;
 	}
 	pthread_mutex_lock(&c->mu);

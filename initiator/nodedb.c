@@ -212,7 +212,7 @@ static int parse_line(struct nodedb_rec *r, struct parse_state *st, char *line)
 	if (k == LINE_BLANK || k == LINE_COMMENT)
 		return 0;
 	if (st->ended || k == LINE_BAD)
-		return -EINVAL;            /* nothing may follow END RECORD */
+		return -EINVAL; /* nothing may follow END RECORD */
 	if (k == LINE_BEGIN) {
 		if (st->begun || r->n)
 			return -EINVAL;
@@ -257,7 +257,7 @@ int nodedb_parse(const char *text, size_t len, struct nodedb_rec **out, int *err
 	}
 	if (rc == 0 && st.begun && !st.ended) {
 		lineno++;
-		rc = -EINVAL;              /* torn record: no END line */
+		rc = -EINVAL; /* torn record: no END line */
 	}
 	if (rc) {
 		if (errline)
@@ -300,8 +300,7 @@ static bool component_ok(const char *s)
 	return true;
 }
 
-static int pathf(char *out, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int pathf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int pathf(char *out, size_t len, const char *fmt, ...)
 {
 	va_list ap;
@@ -325,7 +324,8 @@ static int read_text(const char *path, char **text, size_t *len)
 	char *buf = malloc((size_t)sb.st_size + 1);
 	size_t got = 0;
 	ssize_t n = 1;
-	while (buf && got < (size_t)sb.st_size && (n = read(fd, buf + got, (size_t)sb.st_size - got)) > 0)
+	while (buf && got < (size_t)sb.st_size &&
+	       (n = read(fd, buf + got, (size_t)sb.st_size - got)) > 0)
 		got += (size_t)n;
 	int e = !buf ? -ENOMEM : n < 0 ? -errno : 0;
 	close(fd);
@@ -405,7 +405,7 @@ int nodedb_node_store(const char *root, const struct nodedb_node_id *id, const s
 	if (rc || !component_ok(nodedb_iface_of(id)))
 		return rc ? rc : -EINVAL;
 	if (lstat(dir, &sb) == 0 && S_ISREG(sb.st_mode))
-		unlink(dir);               /* convert an old-layout record */
+		unlink(dir); /* convert an old-layout record */
 	return store_rec(dir, nodedb_iface_of(id), r);
 }
 
@@ -433,7 +433,7 @@ int nodedb_node_delete(const char *root, const struct nodedb_node_id *id)
 		strcpy(path, dir);
 	if (unlink(path))
 		return -errno;
-	rmdir_parents(path, 2);            /* the portal dir, then the target dir */
+	rmdir_parents(path, 2); /* the portal dir, then the target dir */
 	return 0;
 }
 
@@ -508,7 +508,7 @@ static int scan_portal(const char *tdir, const char *target, const char *name,
 
 	memset(&id, 0, sizeof(id));
 	if (nodedb_parse_portal_dir(name, &id) || strlen(target) >= sizeof(id.target))
-		return 0;                  /* not ours: ignore */
+		return 0; /* not ours: ignore */
 	strcpy(id.target, target);
 	if (!filter_match(f, &id) || pathf(path, sizeof(path), "%s/%s", tdir, name) ||
 	    lstat(path, &sb))
@@ -591,9 +591,14 @@ int nodedb_node_foreach(const char *root, const char *target, const char *addres
 static bool conf_identity_key(const char *k)
 {
 	static const char *const ids[] = {
-		"node.name", "node.tpgt", "node.conn[0].address", "node.conn[0].port",
-		"iface.iscsi_ifacename", "discovery.sendtargets.address",
-		"discovery.sendtargets.port", NULL,
+		"node.name",
+		"node.tpgt",
+		"node.conn[0].address",
+		"node.conn[0].port",
+		"iface.iscsi_ifacename",
+		"discovery.sendtargets.address",
+		"discovery.sendtargets.port",
+		NULL,
 	};
 	for (int i = 0; ids[i]; i++)
 		if (strcmp(ids[i], k) == 0)
@@ -635,7 +640,8 @@ int nodedb_st_load(const char *root, const char *address, uint16_t port, struct 
 	return load_rec(path, out);
 }
 
-int nodedb_st_store(const char *root, const char *address, uint16_t port, const struct nodedb_rec *r)
+int nodedb_st_store(const char *root, const char *address, uint16_t port,
+		    const struct nodedb_rec *r)
 {
 	char dir[PATH_MAX];
 	int rc = st_dir(root, address, port, dir, sizeof(dir));
@@ -757,8 +763,8 @@ static int generate_name(char *out, size_t len)
 	clean[j] = '\0';
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -EIO;
-	int n = snprintf(out, len, "iqn.2026-11.org.kura:%s%s%02x%02x%02x%02x%02x%02x",
-			 clean, j ? "-" : "", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	int n = snprintf(out, len, "iqn.2026-11.org.kura:%s%s%02x%02x%02x%02x%02x%02x", clean,
+			 j ? "-" : "", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
@@ -782,9 +788,10 @@ int nodedb_initiator_name(const char *root, char *out, size_t len)
 		snprintf(text, sizeof(text),
 			 "## Written by kura-iscsiadm the first time it was needed.\n"
 			 "## Targets' ACLs refer to this name: change it only with care.\n"
-			 "InitiatorName=%s\n", name);
+			 "InitiatorName=%s\n",
+			 name);
 		rc = atomic_write(root, "initiatorname.iscsi", text, true);
-		if (rc && rc != -EEXIST)   /* EEXIST: another process won; read theirs */
+		if (rc && rc != -EEXIST) /* EEXIST: another process won; read theirs */
 			return rc;
 	}
 	return -EIO;

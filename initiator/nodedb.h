@@ -30,21 +30,21 @@
 struct nodedb_rec;
 struct nodedb_rec *nodedb_rec_new(void);
 void nodedb_rec_free(struct nodedb_rec *r);
-const char *nodedb_get(const struct nodedb_rec *r, const char *key);   /* NULL if absent */
+const char *nodedb_get(const struct nodedb_rec *r, const char *key);      /* NULL if absent */
 int nodedb_set(struct nodedb_rec *r, const char *key, const char *value); /* 0 / -errno */
 int nodedb_count(const struct nodedb_rec *r);
 const char *nodedb_key_at(const struct nodedb_rec *r, int i);
 /* Parse / format the record text. parse: 0 or -EINVAL (line in *errline). */
 int nodedb_parse(const char *text, size_t len, struct nodedb_rec **out, int *errline);
-char *nodedb_format(const struct nodedb_rec *r);   /* malloc'd */
+char *nodedb_format(const struct nodedb_rec *r); /* malloc'd */
 
 /* Identity of a node record. */
 struct nodedb_node_id {
 	char target[224];
-	char address[64];        /* numeric IP (IPv6 without brackets) */
+	char address[64]; /* numeric IP (IPv6 without brackets) */
 	uint16_t port;
-	int tpgt;                /* -1 if unknown */
-	char iface[64];          /* "default" unless bound */
+	int tpgt;       /* -1 if unknown */
+	char iface[64]; /* "default" unless bound */
 };
 
 /* The iface a node record is bound to: its own, or "default". */
@@ -56,7 +56,8 @@ static inline const char *nodedb_iface_of(const struct nodedb_node_id *id)
 /* Filesystem operations under root. All return 0 or -errno. */
 int nodedb_initiator_name(const char *root, char *out, size_t len);
 int nodedb_node_load(const char *root, const struct nodedb_node_id *id, struct nodedb_rec **out);
-int nodedb_node_store(const char *root, const struct nodedb_node_id *id, const struct nodedb_rec *r);
+int nodedb_node_store(const char *root, const struct nodedb_node_id *id,
+		      const struct nodedb_rec *r);
 int nodedb_node_delete(const char *root, const struct nodedb_node_id *id);
 /* Enumerate node records matching the filter (NULL / empty / port 0 / tpgt -1 = any). */
 typedef int (*nodedb_node_cb)(const struct nodedb_node_id *id, void *arg);
@@ -66,21 +67,22 @@ int nodedb_node_foreach(const char *root, const char *target, const char *addres
 struct nodedb_rec *nodedb_node_defaults(const struct nodedb_node_id *id);
 
 int nodedb_st_load(const char *root, const char *address, uint16_t port, struct nodedb_rec **out);
-int nodedb_st_store(const char *root, const char *address, uint16_t port, const struct nodedb_rec *r);
+int nodedb_st_store(const char *root, const char *address, uint16_t port,
+		    const struct nodedb_rec *r);
 int nodedb_st_delete(const char *root, const char *address, uint16_t port);
 int nodedb_iface_load(const char *root, const char *name, struct nodedb_rec **out);
 int nodedb_iface_store(const char *root, const char *name, const struct nodedb_rec *r);
 int nodedb_iface_delete(const char *root, const char *name);
 /* ---- additions (kura-iscsiadm, I1) ------------------------------------ */
-#define NODEDB_RECORD_VERSION "2.1.8"   /* written after "# BEGIN RECORD" */
-#define NODEDB_MAX_LINE 4096            /* longer record lines are refused */
-#define NODEDB_MAX_KEY 255
-#define NODEDB_MAX_KEYS 4096
-#define NODEDB_MAX_FILE (1 << 20)       /* bigger record files are refused */
+#define NODEDB_RECORD_VERSION "2.1.8" /* written after "# BEGIN RECORD" */
+#define NODEDB_MAX_LINE       4096    /* longer record lines are refused */
+#define NODEDB_MAX_KEY        255
+#define NODEDB_MAX_KEYS       4096
+#define NODEDB_MAX_FILE       (1 << 20) /* bigger record files are refused */
 
-int nodedb_unset(struct nodedb_rec *r, const char *key);  /* 0 / -ENOENT */
-bool nodedb_key_valid(const char *key);       /* [A-Za-z0-9._[]-]{1,255} */
-bool nodedb_value_valid(const char *value);   /* no control characters */
+int nodedb_unset(struct nodedb_rec *r, const char *key); /* 0 / -ENOENT */
+bool nodedb_key_valid(const char *key);                  /* [A-Za-z0-9._[]-]{1,255} */
+bool nodedb_value_valid(const char *value);              /* no control characters */
 
 /* The fields kura knows for each record kind, with open-iscsi's defaults, in
  * open-iscsi's print order (other keys are kept but not validated). */
@@ -89,11 +91,11 @@ enum nodedb_type { NODEDB_T_STR, NODEDB_T_INT, NODEDB_T_ENUM, NODEDB_T_SECRET };
 struct nodedb_field {
 	const char *key, *def;
 	enum nodedb_type type;
-	const char *opts;            /* NODEDB_T_ENUM: "a|b|c" */
+	const char *opts; /* NODEDB_T_ENUM: "a|b|c" */
 };
-const struct nodedb_field *nodedb_fields(enum nodedb_kind kind);   /* NULL-key terminated */
+const struct nodedb_field *nodedb_fields(enum nodedb_kind kind); /* NULL-key terminated */
 const struct nodedb_field *nodedb_field_find(enum nodedb_kind kind, const char *key);
-int nodedb_field_check(const struct nodedb_field *f, const char *value);  /* 0 / -EINVAL */
+int nodedb_field_check(const struct nodedb_field *f, const char *value); /* 0 / -EINVAL */
 
 struct nodedb_rec *nodedb_st_defaults(const char *address, uint16_t port);
 struct nodedb_rec *nodedb_iface_defaults(const char *name);

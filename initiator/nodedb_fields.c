@@ -30,7 +30,8 @@ static const struct nodedb_field node_fields[] = {
 	{ "iface.initiatorname", "", NODEDB_T_STR, NULL },
 	{ "node.discovery_address", "", NODEDB_T_STR, NULL },
 	{ "node.discovery_port", "0", NODEDB_T_INT, NULL },
-	{ "node.discovery_type", "static", NODEDB_T_ENUM, "send_targets|isns|offload_send_targets|slp|static|fw" },
+	{ "node.discovery_type", "static", NODEDB_T_ENUM,
+	  "send_targets|isns|offload_send_targets|slp|static|fw" },
 	{ "node.session.initial_cmdsn", "0", NODEDB_T_INT, NULL },
 	{ "node.session.initial_login_retry_max", "8", NODEDB_T_INT, NULL },
 	{ "node.session.xmit_thread_priority", "-20", NODEDB_T_INT, NULL },
@@ -72,8 +73,10 @@ static const struct nodedb_field node_fields[] = {
 	{ "node.conn[0].timeo.noop_out_timeout", "5", NODEDB_T_INT, NULL },
 	{ "node.conn[0].iscsi.MaxXmitDataSegmentLength", "0", NODEDB_T_INT, NULL },
 	{ "node.conn[0].iscsi.MaxRecvDataSegmentLength", "262144", NODEDB_T_INT, NULL },
-	{ "node.conn[0].iscsi.HeaderDigest", "None", NODEDB_T_ENUM, "None|CRC32C|CRC32C,None|None,CRC32C" },
-	{ "node.conn[0].iscsi.DataDigest", "None", NODEDB_T_ENUM, "None|CRC32C|CRC32C,None|None,CRC32C" },
+	{ "node.conn[0].iscsi.HeaderDigest", "None", NODEDB_T_ENUM,
+	  "None|CRC32C|CRC32C,None|None,CRC32C" },
+	{ "node.conn[0].iscsi.DataDigest", "None", NODEDB_T_ENUM,
+	  "None|CRC32C|CRC32C,None|None,CRC32C" },
 	{ "node.conn[0].iscsi.IFMarker", "No", NODEDB_T_ENUM, "No|Yes" },
 	{ "node.conn[0].iscsi.OFMarker", "No", NODEDB_T_ENUM, "No|Yes" },
 	{ NULL, NULL, 0, NULL },
@@ -119,7 +122,9 @@ static const struct nodedb_field iface_fields[] = {
 const struct nodedb_field *nodedb_fields(enum nodedb_kind kind)
 {
 	static const struct nodedb_field *const t[] = {
-		[NODEDB_NODE] = node_fields, [NODEDB_ST] = st_fields, [NODEDB_IFACE] = iface_fields,
+		[NODEDB_NODE] = node_fields,
+		[NODEDB_ST] = st_fields,
+		[NODEDB_IFACE] = iface_fields,
 	};
 	return t[kind];
 }
@@ -155,10 +160,8 @@ int nodedb_field_check(const struct nodedb_field *f, const char *value)
 		errno = 0;
 		(void)strtol(value, &end, 10);
 		return value[0] && !*end && !errno ? 0 : -EINVAL;
-	case NODEDB_T_ENUM:
-		return enum_has(f->opts, value) ? 0 : -EINVAL;
-	default:
-		return 0;
+	case NODEDB_T_ENUM: return enum_has(f->opts, value) ? 0 : -EINVAL;
+	default: return 0;
 	}
 }
 

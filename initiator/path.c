@@ -139,7 +139,8 @@ static void path_fd_event(struct kloop_fd *h, uint32_t events)
 	if (!p->iscsi || p->state == PATH_FAILED)
 		return;
 	if (iscsi_service(p->iscsi, rev) < 0) {
-		path_fail(p, p->state == PATH_CONNECTING ? "cannot connect" : iscsi_get_error(p->iscsi));
+		path_fail(p, p->state == PATH_CONNECTING ? "cannot connect"
+							 : iscsi_get_error(p->iscsi));
 		return;
 	}
 	if (p->state != PATH_FAILED)
@@ -181,7 +182,7 @@ static void path_teardown(struct kloop_task *t)
 	p->fd = -1;
 	if (p->iscsi) {
 		struct iscsi_context *ctx = p->iscsi;
-		p->iscsi = NULL;      /* I/O callbacks run now with CANCELLED: requeued */
+		p->iscsi = NULL; /* I/O callbacks run now with CANCELLED: requeued */
 		iscsi_destroy_context(ctx);
 	}
 	if (p->state == PATH_GONE) {
@@ -194,10 +195,11 @@ static void path_teardown(struct kloop_task *t)
 		path_remove(p, code, p->last_error);
 		return;
 	}
-	p->backoff_ms = mpath_backoff_next(p->backoff_ms, p->d->o.retry_min_ms, p->d->o.retry_max_ms);
+	p->backoff_ms =
+		mpath_backoff_next(p->backoff_ms, p->d->o.retry_min_ms, p->d->o.retry_max_ms);
 	p->state = PATH_WAIT;
 	p->deadline_ms = kloop_now_ms(p->d->loop) + p->backoff_ms;
-	path_waiter_done(p, code, p->last_error);  /* automatic node: report, keep trying */
+	path_waiter_done(p, code, p->last_error); /* automatic node: report, keep trying */
 }
 
 static void path_up(struct ini_path *p)
@@ -224,10 +226,12 @@ static bool probe_ok(struct ini_path *p, int status, struct scsi_task *task, con
 		return false;
 	if (status == SCSI_STATUS_GOOD)
 		return true;
-	if (status == SCSI_STATUS_CHECK_CONDITION && task && task->sense.key == SCSI_SENSE_UNIT_ATTENTION)
-		return false;   /* caller retries */
+	if (status == SCSI_STATUS_CHECK_CONDITION && task &&
+	    task->sense.key == SCSI_SENSE_UNIT_ATTENTION)
+		return false; /* caller retries */
 	char why[128];
-	snprintf(why, sizeof(why), "%s failed: %s", what, p->iscsi ? iscsi_get_error(p->iscsi) : "cancelled");
+	snprintf(why, sizeof(why), "%s failed: %s", what,
+		 p->iscsi ? iscsi_get_error(p->iscsi) : "cancelled");
 	path_fail(p, why);
 	return false;
 }
@@ -244,7 +248,9 @@ static void probe_issue(struct ini_path *p)
 	case P_VPD: t = iscsi_inquiry_task(p->iscsi, lun, 1, 0x83, 1024, probe_cb, p); break;
 	case P_CAP: t = iscsi_readcapacity16_task(p->iscsi, lun, probe_cb, p); break;
 	case P_RTPG: {
-		t = scsi_create_task(12, (unsigned char[12]){ 0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0 },
+		t = scsi_create_task(12,
+				     (unsigned char[12]){ 0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 4, 0, 0,
+							  0 },
 				     SCSI_XFER_READ, 1024);
 		if (t && iscsi_scsi_command_async(p->iscsi, lun, t, probe_cb, NULL, p) < 0) {
 			scsi_free_scsi_task(t);
@@ -253,9 +259,11 @@ static void probe_issue(struct ini_path *p)
 		break;
 	}
 	case P_PR: {
-		struct scsi_persistent_reserve_out_basic b = { .service_action_reservation_key = p->pr_key };
-		t = iscsi_persistent_reserve_out_task(p->iscsi, lun, SCSI_PERSISTENT_RESERVE_REGISTER_AND_IGNORE_EXISTING_KEY,
-						      0, 0, &b, probe_cb, p);
+		struct scsi_persistent_reserve_out_basic b = { .service_action_reservation_key =
+								       p->pr_key };
+		t = iscsi_persistent_reserve_out_task(
+			p->iscsi, lun, SCSI_PERSISTENT_RESERVE_REGISTER_AND_IGNORE_EXISTING_KEY, 0,
+			0, &b, probe_cb, p);
 		break;
 	}
 	}
@@ -326,11 +334,11 @@ static void probe_after_cap(struct ini_path *p)
 static void probe_rtpg_done(struct ini_path *p, struct scsi_task *t, int status)
 {
 	int tpg = -1, state = ALUA_AO;
-	if (status == SCSI_STATUS_GOOD &&
-	    mpath_parse_rtpg(t->datain.data, (size_t)t->datain.size, p->probe_id.rel_port, &tpg, &state) == 0)
+	if (status == SCSI_STATUS_GOOD && mpath_parse_rtpg(t->datain.data, (size_t)t->datain.size,
+							   p->probe_id.rel_port, &tpg, &state) == 0)
 		p->probe_id.tpg = tpg;
 	else
-		state = ALUA_AO;  /* TPGS claimed but no usable answer: one group */
+		state = ALUA_AO; /* TPGS claimed but no usable answer: one group */
 	p->probe_tpgs = 0;
 	p->probe_alua = state;
 	probe_after_cap(p);
@@ -341,9 +349,9 @@ static void probe_pr_done(struct ini_path *p, struct scsi_task *t, int status)
 	int lun = p->report[p->probe_lun];
 	if (status == SCSI_STATUS_GOOD)
 		kinfo("path %d LUN %d: PR key registered", p->sid, lun);
-	else   /* ILLEGAL REQUEST / INVALID OPCODE: the target has no PR; the path still works */
-		kwarn("path %d LUN %d: PR REGISTER refused (status 0x%x, sense %d/0x%04x)", p->sid, lun,
-		      status, t ? (int)t->sense.key : 0, t ? t->sense.ascq : 0);
+	else /* ILLEGAL REQUEST / INVALID OPCODE: the target has no PR; the path still works */
+		kwarn("path %d LUN %d: PR REGISTER refused (status 0x%x, sense %d/0x%04x)", p->sid,
+		      lun, status, t ? (int)t->sense.key : 0, t ? t->sense.ascq : 0);
 	probe_next_lun(p);
 }
 
@@ -354,7 +362,7 @@ static void probe_step_done(struct ini_path *p, struct scsi_task *t, int status)
 	case P_INQ: {
 		uint8_t *b = t->datain.data;
 		if (t->datain.size < 6 || (b[0] & 0xe0) || (b[0] & 0x1f) != 0) {
-			probe_next_lun(p);   /* not a connected direct-access device */
+			probe_next_lun(p); /* not a connected direct-access device */
 			return;
 		}
 		p->probe_tpgs = mpath_std_tpgs(b, (size_t)t->datain.size);
@@ -396,7 +404,7 @@ static void probe_cb(struct iscsi_context *ctx, int status, void *data, void *pr
 	else if (probe_ok(p, status, t, "probe"))
 		probe_step_done(p, t, status);
 	else if (p->state == PATH_PROBING && t && t->sense.key == SCSI_SENSE_UNIT_ATTENTION)
-		probe_issue(p);     /* power on / reset UA after login: repeat the step */
+		probe_issue(p); /* power on / reset UA after login: repeat the step */
 	if (t)
 		scsi_free_scsi_task(t);
 }
@@ -447,7 +455,7 @@ static enum iscsi_header_digest digest_from_rec(const char *v)
 uint32_t path_isid_rnd(const struct ini_path *p);
 uint32_t path_isid_rnd(const struct ini_path *p)
 {
-	uint32_t h = 2166136261u;   /* FNV-1a of the initiator name: stable across restarts */
+	uint32_t h = 2166136261u; /* FNV-1a of the initiator name: stable across restarts */
 	for (const char *s = p->d->o.initiator_name; *s; s++)
 		h = (h ^ (uint8_t)*s) * 16777619u;
 	return h & 0xffffff;
@@ -455,7 +463,8 @@ uint32_t path_isid_rnd(const struct ini_path *p)
 
 static int path_configure(struct ini_path *p, struct iscsi_context *ctx)
 {
-	if (iscsi_set_targetname(ctx, p->id.target) || iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL) ||
+	if (iscsi_set_targetname(ctx, p->id.target) ||
+	    iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL) ||
 	    iscsi_set_header_digest(ctx, digest_from_rec(p->digest)))
 		return -EINVAL;
 	iscsi_set_noautoreconnect(ctx, 1);
@@ -475,13 +484,16 @@ static void path_connect(struct ini_path *p)
 	p->iscsi = iscsi_create_context(p->d->o.initiator_name);
 	p->state = PATH_CONNECTING;
 	p->deadline_ms = kloop_now_ms(p->d->loop) + p->d->o.login_timeout_ms;
-	if (!p->iscsi || path_configure(p, p->iscsi) < 0 || iscsi_connect_async(p->iscsi, portal, connect_cb, p) < 0) {
-		path_fail(p, p->iscsi ? iscsi_get_error(p->iscsi) : "cannot create libiscsi context");
+	if (!p->iscsi || path_configure(p, p->iscsi) < 0 ||
+	    iscsi_connect_async(p->iscsi, portal, connect_cb, p) < 0) {
+		path_fail(p,
+			  p->iscsi ? iscsi_get_error(p->iscsi) : "cannot create libiscsi context");
 		return;
 	}
 	p->fd = iscsi_get_fd(p->iscsi);
 	p->kfd.fn = path_fd_event;
-	if (kloop_add_fd(p->d->loop, p->fd, to_epoll(iscsi_which_events(p->iscsi)) | EPOLLIN, &p->kfd) < 0) {
+	if (kloop_add_fd(p->d->loop, p->fd, to_epoll(iscsi_which_events(p->iscsi)) | EPOLLIN,
+			 &p->kfd) < 0) {
 		p->fd = -1;
 		path_fail(p, "epoll registration failed");
 	}
@@ -498,7 +510,7 @@ void path_logout(struct ini_path *p)
 {
 	if (p->state == PATH_GONE)
 		return;
-	bool queued = p->state == PATH_FAILED;  /* teardown already deferred */
+	bool queued = p->state == PATH_FAILED; /* teardown already deferred */
 	p->state = PATH_GONE;
 	kinfo("path %d %s %s:%u logged out", p->sid, p->id.target, p->id.address, p->id.port);
 	for (int i = 0; i < p->n_luns; i++)
@@ -513,7 +525,7 @@ void path_rescan(struct ini_path *p)
 {
 	if (p->state != PATH_UP)
 		return;
-	p->state = PATH_PROBING;     /* I/O keeps flowing on other paths meanwhile */
+	p->state = PATH_PROBING; /* I/O keeps flowing on other paths meanwhile */
 	for (int i = 0; i < p->n_luns; i++)
 		mpath_paths_changed(p->luns[i].lu);
 	p->deadline_ms = kloop_now_ms(p->d->loop) + p->d->o.login_timeout_ms;
@@ -575,11 +587,8 @@ void path_tick(struct ini_path *p, uint64_t now)
 		if (now >= p->deadline_ms)
 			path_fail(p, "login timeout");
 		break;
-	case PATH_UP:
-		path_check_up(p, now);
-		break;
-	default:
-		break;
+	case PATH_UP: path_check_up(p, now); break;
+	default: break;
 	}
 }
 
@@ -622,14 +631,16 @@ static void io_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
 		asc = (t->sense.ascq >> 8) & 0xff;
 		ascq = t->sense.ascq & 0xff;
 	}
-	if (p && status != SCSI_STATUS_CANCELLED && status != SCSI_STATUS_ERROR && status != SCSI_STATUS_TIMEOUT)
-		p->last_ok_ms = kloop_now_ms(p->d->loop);   /* any answer proves the path alive */
+	if (p && status != SCSI_STATUS_CANCELLED && status != SCSI_STATUS_ERROR &&
+	    status != SCSI_STATUS_TIMEOUT)
+		p->last_ok_ms = kloop_now_ms(p->d->loop); /* any answer proves the path alive */
 	inflight_del(io);
 	io->stask = NULL;
 	if (t)
 		scsi_free_scsi_task(t);
 	if (p && mpath_classify(status, key, asc, ascq) == MV_RETRY_OTHER)
-		path_fail(p, status == SCSI_STATUS_CANCELLED ? "cancelled" : "command failed on transport");
+		path_fail(p, status == SCSI_STATUS_CANCELLED ? "cancelled"
+							     : "command failed on transport");
 	mpath_io_finished(io, status, key, asc, ascq);
 }
 
@@ -651,12 +662,14 @@ static struct scsi_task *io_issue(struct ini_path *p, struct ini_io *io, int lun
 	struct scsi_task *t = NULL;
 	switch (io->op) {
 	case INI_READ:
-		t = iscsi_read16_task(p->iscsi, lun, lba, io->len, (int)bs, 0, 0, 0, 0, 0, io_cb, io);
+		t = iscsi_read16_task(p->iscsi, lun, lba, io->len, (int)bs, 0, 0, 0, 0, 0, io_cb,
+				      io);
 		if (t)
 			scsi_task_add_data_in_buffer(t, (int)io->len, io->buf);
 		break;
 	case INI_WRITE:
-		t = iscsi_write16_task(p->iscsi, lun, lba, io->buf, io->len, (int)bs, 0, 0, io->fua, 0, 0, io_cb, io);
+		t = iscsi_write16_task(p->iscsi, lun, lba, io->buf, io->len, (int)bs, 0, 0, io->fua,
+				       0, 0, io_cb, io);
 		break;
 	case INI_FLUSH:
 		t = iscsi_synchronizecache10_task(p->iscsi, lun, 0, 0, 0, 0, io_cb, io);
@@ -670,9 +683,11 @@ static struct scsi_task *io_issue(struct ini_path *p, struct ini_io *io, int lun
 		if (!io->zbuf && !(io->zbuf = calloc(1, io->lu->zeroes_fallback ? 1u << 20 : bs)))
 			return NULL;
 		if (io->lu->zeroes_fallback)
-			t = iscsi_write16_task(p->iscsi, lun, lba, io->zbuf, n, (int)bs, 0, 0, io->fua, 0, 0, io_cb, io);
+			t = iscsi_write16_task(p->iscsi, lun, lba, io->zbuf, n, (int)bs, 0, 0,
+					       io->fua, 0, 0, io_cb, io);
 		else
-			t = iscsi_writesame16_task(p->iscsi, lun, lba, io->zbuf, bs, n / bs, 0, io->unmap, 0, 0, io_cb, io);
+			t = iscsi_writesame16_task(p->iscsi, lun, lba, io->zbuf, bs, n / bs, 0,
+						   io->unmap, 0, 0, io_cb, io);
 		break;
 	}
 	return t;

@@ -20,7 +20,7 @@ int lun_backend_open(const struct lun_backend_params *p, struct lun_backend **ou
 		snprintf(err, errlen, "backend type missing");
 		return -EINVAL;
 	}
-	const struct lun_kind *k = lun_kind_find(p->type);   /* lun_registry.c */
+	const struct lun_kind *k = lun_kind_find(p->type); /* lun_registry.c */
 	if (k && k->open)
 		return k->open(p, out, err, errlen);
 	snprintf(err, errlen, "unknown backend type '%s' (expected file or memory)", p->type);
@@ -61,7 +61,10 @@ unsigned lun_backend_caps(const struct lun_backend *be)
 	return be->ops->caps;
 }
 
-static const struct { unsigned cap; enum lun_op op; } cap_ops[] = {
+static const struct {
+	unsigned cap;
+	enum lun_op op;
+} cap_ops[] = {
 	{ LUN_CAP_FLUSH, LUN_OP_FLUSH },
 	{ LUN_CAP_UNMAP, LUN_OP_UNMAP },
 	{ LUN_CAP_WRITE_ZEROES, LUN_OP_WRITE_ZEROES },
@@ -79,7 +82,8 @@ bool lun_backend_caps_consistent(const struct lun_backend *be)
 	return true;
 }
 
-bool lun_copy_can_share(const struct lun_backend *src, const struct lun_backend *dst, uint32_t *granularity)
+bool lun_copy_can_share(const struct lun_backend *src, const struct lun_backend *dst,
+			uint32_t *granularity)
 {
 	if (!(src->ops->caps & dst->ops->caps & LUN_CAP_COPY_SHARE) || !src->copy_domain ||
 	    src->copy_domain != dst->copy_domain)
@@ -96,7 +100,8 @@ static bool op_writes(enum lun_op op)
 
 static bool op_has_data(const struct lun_io *io)
 {
-	return io->op == LUN_OP_READ || io->op == LUN_OP_WRITE || io->op == LUN_OP_COMPARE_AND_WRITE ||
+	return io->op == LUN_OP_READ || io->op == LUN_OP_WRITE ||
+	       io->op == LUN_OP_COMPARE_AND_WRITE ||
 	       (io->op == LUN_OP_COPY && !(io->flags & LUN_IO_COPY_SHARE));
 }
 

@@ -41,57 +41,59 @@
 
 enum lun_op {
 	LUN_OP_READ,
-	LUN_OP_WRITE,            /* honours LUN_IO_FUA */
-	LUN_OP_FLUSH,            /* make all completed writes durable */
-	LUN_OP_UNMAP,            /* deallocate; reads return zeros afterwards */
-	LUN_OP_WRITE_ZEROES,     /* LUN_IO_UNMAP: may deallocate instead of writing */
-	LUN_OP_COMPARE_AND_WRITE,/* iov holds 2*length bytes: compare data, then write data */
-	LUN_OP_BLOCK_STATUS,     /* out: bs_mapped, bs_length for the extent at offset */
-	LUN_OP_COPY,             /* copy length bytes from copy_src at copy_src_offset to offset */
+	LUN_OP_WRITE,             /* honours LUN_IO_FUA */
+	LUN_OP_FLUSH,             /* make all completed writes durable */
+	LUN_OP_UNMAP,             /* deallocate; reads return zeros afterwards */
+	LUN_OP_WRITE_ZEROES,      /* LUN_IO_UNMAP: may deallocate instead of writing */
+	LUN_OP_COMPARE_AND_WRITE, /* iov holds 2*length bytes: compare data, then write data */
+	LUN_OP_BLOCK_STATUS,      /* out: bs_mapped, bs_length for the extent at offset */
+	LUN_OP_COPY,              /* copy length bytes from copy_src at copy_src_offset to offset */
 };
 
 /* Capabilities (struct lun_backend_ops.caps). */
-#define LUN_CAP_FLUSH        (1u << 0)  /* FLUSH writes a volatile cache back (SYNCHRONIZE CACHE) */
-#define LUN_CAP_UNMAP        (1u << 1)  /* UNMAP deallocates: logical block provisioning (LBPME) */
-#define LUN_CAP_WRITE_ZEROES (1u << 2)  /* WRITE_ZEROES offload (WRITE SAME of zeros) */
-#define LUN_CAP_ATOMIC_CAW   (1u << 3)  /* COMPARE_AND_WRITE atomic in the backend */
-#define LUN_CAP_BLOCK_STATUS (1u << 4)  /* thin provisioning status: mapped or hole (GET LBA STATUS) */
-#define LUN_CAP_COPY_SHARE   (1u << 5)  /* COPY by reference within one copy_domain */
+#define LUN_CAP_FLUSH        (1u << 0) /* FLUSH writes a volatile cache back (SYNCHRONIZE CACHE) */
+#define LUN_CAP_UNMAP        (1u << 1) /* UNMAP deallocates: logical block provisioning (LBPME) */
+#define LUN_CAP_WRITE_ZEROES (1u << 2) /* WRITE_ZEROES offload (WRITE SAME of zeros) */
+#define LUN_CAP_ATOMIC_CAW   (1u << 3) /* COMPARE_AND_WRITE atomic in the backend */
+#define LUN_CAP_BLOCK_STATUS \
+	(1u << 4)                    /* thin provisioning status: mapped or hole (GET LBA STATUS) */
+#define LUN_CAP_COPY_SHARE (1u << 5) /* COPY by reference within one copy_domain */
 
-#define LUN_IO_FUA   (1u << 0)   /* write through to stable storage before done */
-#define LUN_IO_UNMAP (1u << 1)   /* WRITE_ZEROES may deallocate */
-#define LUN_IO_COPY_SHARE (1u << 2) /* COPY: by reference only; the part done in copy_skip/copy_bytes */
+#define LUN_IO_FUA         (1u << 0) /* write through to stable storage before done */
+#define LUN_IO_UNMAP       (1u << 1) /* WRITE_ZEROES may deallocate */
+#define LUN_IO_COPY_SHARE \
+	(1u << 2) /* COPY: by reference only; the part done in copy_skip/copy_bytes */
 
 struct lun_io {
 	enum lun_op op;
 	unsigned flags;
-	uint64_t offset;         /* bytes, multiple of the block size */
-	uint64_t length;         /* bytes; 0 allowed for FLUSH (= whole device) */
-	struct iovec *iov;       /* READ destination / WRITE source / CAW compare+write /
+	uint64_t offset;   /* bytes, multiple of the block size */
+	uint64_t length;   /* bytes; 0 allowed for FLUSH (= whole device) */
+	struct iovec *iov; /* READ destination / WRITE source / CAW compare+write /
 				    COPY bounce buffer of length bytes */
 	int iovcnt;
-	struct kloop *loop;      /* the submitting worker's loop */
+	struct kloop *loop; /* the submitting worker's loop */
 	void (*done)(struct lun_io *io);
-	void *priv;              /* for the submitter */
+	void *priv;                   /* for the submitter */
 	struct lun_backend *copy_src; /* COPY: the source (same block size) */
 	uint64_t copy_src_offset;     /* COPY: bytes */
 
 	/* results */
-	int result;              /* 0 or -errno; -EILSEQ = miscompare (CAW) */
+	int result;                 /* 0 or -errno; -EILSEQ = miscompare (CAW) */
 	uint64_t miscompare_offset; /* CAW: byte offset within the range of the first difference */
-	bool bs_mapped;          /* BLOCK_STATUS: extent at offset is mapped (true) or a hole */
-	uint64_t bs_length;      /* BLOCK_STATUS: bytes in that extent (>= block size) */
-	uint64_t copy_skip;      /* COPY_SHARE: [copy_skip, copy_skip + copy_bytes) of the range */
-	uint64_t copy_bytes;     /*   was shared; the caller copies the rest */
+	bool bs_mapped;             /* BLOCK_STATUS: extent at offset is mapped (true) or a hole */
+	uint64_t bs_length;         /* BLOCK_STATUS: bytes in that extent (>= block size) */
+	uint64_t copy_skip;  /* COPY_SHARE: [copy_skip, copy_skip + copy_bytes) of the range */
+	uint64_t copy_bytes; /*   was shared; the caller copies the rest */
 
-	void *backend_priv[4];   /* scratch for the backend while in flight */
+	void *backend_priv[4]; /* scratch for the backend while in flight */
 };
 
 struct lun_backend;
 
 struct lun_backend_ops {
 	const char *name;
-	unsigned caps;           /* LUN_CAP_* the backend declares */
+	unsigned caps; /* LUN_CAP_* the backend declares */
 	/* Required. */
 	void (*submit_read)(struct lun_backend *be, struct lun_io *io);
 	void (*submit_write)(struct lun_backend *be, struct lun_io *io);
@@ -109,32 +111,33 @@ struct lun_backend_ops {
 
 struct lun_backend {
 	const struct lun_backend_ops *ops;
-	uint64_t size;            /* bytes */
-	uint32_t block_size;      /* 512 or 4096 */
-	uint32_t optimal_io;      /* bytes, 0 = unknown */
+	uint64_t size;              /* bytes */
+	uint32_t block_size;        /* 512 or 4096 */
+	uint32_t optimal_io;        /* bytes, 0 = unknown */
 	uint32_t unmap_granularity; /* bytes, 0 = block size */
 	bool read_only;
-	bool zeroes_after_unmap;  /* LBPRZ: unmapped blocks read as zeros */
-	bool volatile_cache;      /* writes may sit in a cache until FLUSH (WCE) */
-	const void *copy_domain;  /* LUN_CAP_COPY_SHARE: backends that can share storage */
-	uint32_t copy_granularity;/* bytes of the unit shared (a thin pool's chunk) */
+	bool zeroes_after_unmap;   /* LBPRZ: unmapped blocks read as zeros */
+	bool volatile_cache;       /* writes may sit in a cache until FLUSH (WCE) */
+	const void *copy_domain;   /* LUN_CAP_COPY_SHARE: backends that can share storage */
+	uint32_t copy_granularity; /* bytes of the unit shared (a thin pool's chunk) */
 	void *priv;
 };
 
 /* Parameters for opening a backend; keys come from a [lun] config section. */
 struct lun_backend_params {
-	const char *type;         /* "file" or "memory" */
-	const char *path;         /* file / block device (file) */
-	uint64_t size;            /* bytes: create a sparse file of this size if missing (file), or the size (memory) */
-	uint32_t block_size;      /* 512 or 4096 */
-	bool direct;              /* O_DIRECT (file) */
+	const char *type; /* "file" or "memory" */
+	const char *path; /* file / block device (file) */
+	uint64_t
+		size; /* bytes: create a sparse file of this size if missing (file), or the size (memory) */
+	uint32_t block_size; /* 512 or 4096 */
+	bool direct;         /* O_DIRECT (file) */
 	bool read_only;
-	bool create;              /* create the file if it does not exist */
+	bool create; /* create the file if it does not exist */
 };
 
 /* Open a backend of params->type. 0 or -errno; *err gets a human reason. */
-int lun_backend_open(const struct lun_backend_params *params, struct lun_backend **out,
-		     char *err, size_t errlen);
+int lun_backend_open(const struct lun_backend_params *params, struct lun_backend **out, char *err,
+		     size_t errlen);
 void lun_backend_close(struct lun_backend *be);
 
 /* Submit io to be (dispatches on io->op; an absent op completes with -EOPNOTSUPP). */
@@ -150,15 +153,18 @@ unsigned lun_backend_caps(const struct lun_backend *be);
 bool lun_backend_caps_consistent(const struct lun_backend *be);
 /* COPY_SHARE between src and dst can map something: both declare it, in one
  * domain; *granularity: the unit shared. */
-bool lun_copy_can_share(const struct lun_backend *src, const struct lun_backend *dst, uint32_t *granularity);
+bool lun_copy_can_share(const struct lun_backend *src, const struct lun_backend *dst,
+			uint32_t *granularity);
 
 /* Backend constructors (called by lun_backend_open). */
-int lun_file_open(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen);
+int lun_file_open(const struct lun_backend_params *p, struct lun_backend **out, char *err,
+		  size_t errlen);
 /* Grow an open file backend on a regular file to size bytes (rounded down
  * to the block size), online: the file is extended sparse through the open
  * descriptor and be->size follows. -EOPNOTSUPP for any other backend (block
  * devices included), -EINVAL if size is not larger. Callers serialize it
  * with anything reading be->size. */
 int lun_file_grow(struct lun_backend *be, uint64_t size);
-int lun_mem_open(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen);
+int lun_mem_open(const struct lun_backend_params *p, struct lun_backend **out, char *err,
+		 size_t errlen);
 #endif

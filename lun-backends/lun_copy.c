@@ -15,7 +15,7 @@
 #include <stdlib.h>
 
 struct copy_op {
-	struct lun_io io;            /* the read, then the write */
+	struct lun_io io; /* the read, then the write */
 	struct lun_io *outer;
 	struct lun_backend *dst;
 };
@@ -54,8 +54,13 @@ void lun_copy_generic(struct lun_backend *be, struct lun_io *io)
 		return lun_complete_later(io, -ENOMEM);
 	c->outer = io;
 	c->dst = be;
-	c->io = (struct lun_io){ .op = LUN_OP_READ, .offset = io->copy_src_offset, .length = io->length,
-				 .iov = io->iov, .iovcnt = io->iovcnt, .loop = io->loop,
-				 .done = copy_read_done, .priv = c };
+	c->io = (struct lun_io){ .op = LUN_OP_READ,
+				 .offset = io->copy_src_offset,
+				 .length = io->length,
+				 .iov = io->iov,
+				 .iovcnt = io->iovcnt,
+				 .loop = io->loop,
+				 .done = copy_read_done,
+				 .priv = c };
 	lun_submit(io->copy_src, &c->io);
 }

@@ -54,24 +54,27 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define LF_ZERO_LEN  (64u * 1024)   /* zero buffer; writev of up to LF_ZERO_IOVS of it */
-#define LF_ZERO_IOVS 16
-#define LF_CAW_MAX   ((uint64_t)16 << 20)
-#define LF_MAX_OP    (1u << 30)      /* bytes per read/write SQE (kernel caps near 2 GiB) */
-#define LF_INLINE_MAX (256u * 1024)  /* largest I/O done inline on a memory file system */
+#define LF_ZERO_LEN   (64u * 1024) /* zero buffer; writev of up to LF_ZERO_IOVS of it */
+#define LF_ZERO_IOVS  16
+#define LF_CAW_MAX    ((uint64_t)16 << 20)
+#define LF_MAX_OP     (1u << 30)    /* bytes per read/write SQE (kernel caps near 2 GiB) */
+#define LF_INLINE_MAX (256u * 1024) /* largest I/O done inline on a memory file system */
 
 struct lun_file {
 	struct lun_backend be;
 	int fd;
 	bool blockdev;
-	bool mem_fs;                /* tmpfs: synchronous I/O never waits on a disk */
-	bool nowait_read;           /* preadv2(RWF_NOWAIT) works: try cache hits inline */
-	atomic_bool no_zero_range;  /* fs refused FALLOC_FL_ZERO_RANGE once */
-	void *zero;                 /* LF_ZERO_LEN zeros, page aligned; read-only after open */
+	bool mem_fs;               /* tmpfs: synchronous I/O never waits on a disk */
+	bool nowait_read;          /* preadv2(RWF_NOWAIT) works: try cache hits inline */
+	atomic_bool no_zero_range; /* fs refused FALLOC_FL_ZERO_RANGE once */
+	void *zero;                /* LF_ZERO_LEN zeros, page aligned; read-only after open */
 	struct iovec zero_iov[LF_ZERO_IOVS];
 };
 
-static struct lun_file *lf_of(struct lun_backend *be) { return be->priv; }
+static struct lun_file *lf_of(struct lun_backend *be)
+{
+	return be->priv;
+}
 
 /* In-flight state, overlaid on io->backend_priv (4 words):
  *   word 0: completion fn / task fn     word 1: lf (task.next while queued)
@@ -80,17 +83,26 @@ static struct lun_file *lf_of(struct lun_backend *be) { return be->priv; }
  * lf, so lf is parked in aux meanwhile. */
 struct lf_io {
 	union {
-		struct kloop_completion c;  /* io_uring completion */
-		struct kloop_task t;        /* kbuf_wait retry (CAW scratch) */
-		struct { void *fn; struct lun_file *lf; } b;
+		struct kloop_completion c; /* io_uring completion */
+		struct kloop_task t;       /* kbuf_wait retry (CAW scratch) */
+		struct {
+			void *fn;
+			struct lun_file *lf;
+		} b;
 	} u;
-	uint64_t done;   /* bytes transferred in the current phase */
-	void *aux;       /* heap iovec copy (rw phase) or CAW scratch kbuf (compare phase) */
+	uint64_t done; /* bytes transferred in the current phase */
+	void *aux;     /* heap iovec copy (rw phase) or CAW scratch kbuf (compare phase) */
 };
 lun_priv_fits(struct lf_io);
 
-static struct lf_io *st_of(struct lun_io *io) { return lun_priv(io, struct lf_io); }
-static struct lun_io *io_of_c(struct kloop_completion *c) { return lun_io_of_priv(c); }
+static struct lf_io *st_of(struct lun_io *io)
+{
+	return lun_priv(io, struct lf_io);
+}
+static struct lun_io *io_of_c(struct kloop_completion *c)
+{
+	return lun_io_of_priv(c);
+}
 
 static void lf_finish(struct lun_io *io, int res)
 {
@@ -109,7 +121,8 @@ static void lf_start(struct lun_backend *be, struct lun_io *io)
 	st->aux = NULL;
 }
 
-static struct io_uring_sqe *lf_sqe(struct lun_io *io, void (*fn)(struct kloop_completion *, int, uint32_t))
+static struct io_uring_sqe *lf_sqe(struct lun_io *io,
+				   void (*fn)(struct kloop_completion *, int, uint32_t))
 {
 	struct io_uring_sqe *sqe = kloop_sqe(io->loop);
 	if (sqe)
@@ -135,7 +148,8 @@ static void rw_done(struct kloop_completion *c, int res, uint32_t flags);
 /* Describe iov from byte skip to its end: one segment (ptr,len) if it fits
  * in one entry, else an iovec array (io->iov itself when skip falls on an
  * entry boundary, else a heap copy kept in st->aux). */
-static int rw_window(struct lun_io *io, uint64_t skip, const struct iovec **iov, int *cnt, size_t *seg_skip)
+static int rw_window(struct lun_io *io, uint64_t skip, const struct iovec **iov, int *cnt,
+		     size_t *seg_skip)
 {
 	int k = 0;
 	while (k < io->iovcnt && skip >= io->iov[k].iov_len)
@@ -302,7 +316,8 @@ static void zfill_issue(struct lun_io *io)
 		return lf_finish(io, -EIO);
 	if (rem >= LF_ZERO_LEN) {
 		uint64_t n = rem / LF_ZERO_LEN;
-		io_uring_prep_writev(sqe, lf->fd, lf->zero_iov, n > LF_ZERO_IOVS ? LF_ZERO_IOVS : (unsigned)n, off);
+		io_uring_prep_writev(sqe, lf->fd, lf->zero_iov,
+				     n > LF_ZERO_IOVS ? LF_ZERO_IOVS : (unsigned)n, off);
 	} else {
 		io_uring_prep_write(sqe, lf->fd, lf->zero, (unsigned)rem, off);
 	}
@@ -327,7 +342,8 @@ static void zero_range_done(struct kloop_completion *c, int res, uint32_t flags)
 {
 	struct lun_io *io = io_of_c(c);
 	if (res == -EOPNOTSUPP || res == -EINVAL) {
-		atomic_store_explicit(&st_of(io)->u.b.lf->no_zero_range, true, memory_order_relaxed);
+		atomic_store_explicit(&st_of(io)->u.b.lf->no_zero_range, true,
+				      memory_order_relaxed);
 		return zfill_issue(io);
 	}
 	lf_finish(io, res < 0 ? res : 0);
@@ -475,7 +491,8 @@ static void lf_close(struct lun_backend *be)
 
 static const struct lun_backend_ops file_ops = {
 	.name = "file",
-	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_ATOMIC_CAW | LUN_CAP_BLOCK_STATUS,
+	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_ATOMIC_CAW |
+		LUN_CAP_BLOCK_STATUS,
 	.submit_read = lf_submit_rw,
 	.submit_write = lf_submit_rw,
 	.submit_flush = lf_submit_flush,
@@ -488,7 +505,8 @@ static const struct lun_backend_ops file_ops = {
 
 static const struct lun_backend_ops blk_ops = {
 	.name = "file",
-	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_ATOMIC_CAW | LUN_CAP_BLOCK_STATUS,
+	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_ATOMIC_CAW |
+		LUN_CAP_BLOCK_STATUS,
 	.submit_read = lf_submit_rw,
 	.submit_write = lf_submit_rw,
 	.submit_flush = lf_submit_flush,
@@ -516,7 +534,8 @@ static const struct lun_backend_ops blk_nodiscard_ops = {
 static uint64_t sysfs_queue_u64(dev_t rdev, const char *attr)
 {
 	char path[128];
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/%s", major(rdev), minor(rdev), attr);
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/%s", major(rdev), minor(rdev),
+		 attr);
 	FILE *f = fopen(path, "re");
 	unsigned long long v = 0;
 	if (f) {
@@ -530,7 +549,8 @@ static uint64_t sysfs_queue_u64(dev_t rdev, const char *attr)
 static bool sysfs_write_through(dev_t rdev)
 {
 	char path[128], buf[32] = "";
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/write_cache", major(rdev), minor(rdev));
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/write_cache", major(rdev),
+		 minor(rdev));
 	FILE *f = fopen(path, "re");
 	if (f) {
 		if (!fgets(buf, sizeof(buf), f))
@@ -546,7 +566,8 @@ static int open_fd(const struct lun_backend_params *p, char *err, size_t errlen)
 	int fd = open(p->path, flags);
 	if (fd < 0 && errno == ENOENT && p->create && !p->read_only) {
 		if (p->size == 0) {
-			snprintf(err, errlen, "%s does not exist and no size was given to create it", p->path);
+			snprintf(err, errlen,
+				 "%s does not exist and no size was given to create it", p->path);
 			return -EINVAL;
 		}
 		fd = open(p->path, flags | O_CREAT | O_EXCL, 0600);
@@ -557,7 +578,8 @@ static int open_fd(const struct lun_backend_params *p, char *err, size_t errlen)
 	if (e == EINVAL && p->direct)
 		snprintf(err, errlen, "%s: the file system refuses O_DIRECT (direct=yes)", p->path);
 	else if (e == ENOENT)
-		snprintf(err, errlen, "%s does not exist (set create=yes and a size to create it)", p->path);
+		snprintf(err, errlen, "%s does not exist (set create=yes and a size to create it)",
+			 p->path);
 	else
 		snprintf(err, errlen, "cannot open %s: %s", p->path, strerror(e));
 	return -e;
@@ -565,8 +587,8 @@ static int open_fd(const struct lun_backend_params *p, char *err, size_t errlen)
 
 /* Size in bytes of the regular file or block device, extending a regular
  * file to p->size when creation is allowed. */
-static int probe_size(struct lun_file *lf, const struct lun_backend_params *p, const struct stat *st,
-		      uint64_t *size, char *err, size_t errlen)
+static int probe_size(struct lun_file *lf, const struct lun_backend_params *p,
+		      const struct stat *st, uint64_t *size, char *err, size_t errlen)
 {
 	if (lf->blockdev) {
 		if (ioctl(lf->fd, BLKGETSIZE64, size) == 0)
@@ -588,7 +610,8 @@ static int probe_size(struct lun_file *lf, const struct lun_backend_params *p, c
 
 /* Some file systems accept O_DIRECT at open and refuse it at I/O time, or
  * need a larger alignment than the LUN block size: find out now. */
-static int probe_direct(struct lun_file *lf, const struct lun_backend_params *p, char *err, size_t errlen)
+static int probe_direct(struct lun_file *lf, const struct lun_backend_params *p, char *err,
+			size_t errlen)
 {
 	void *buf;
 	if (posix_memalign(&buf, 4096, lf->be.block_size) != 0)
@@ -599,8 +622,10 @@ static int probe_direct(struct lun_file *lf, const struct lun_backend_params *p,
 	if (e == 0)
 		return 0;
 	if (e == EINVAL)
-		snprintf(err, errlen, "%s: O_DIRECT I/O of %u-byte blocks refused (file system without "
-			 "direct I/O, or block size below its alignment)", p->path, lf->be.block_size);
+		snprintf(err, errlen,
+			 "%s: O_DIRECT I/O of %u-byte blocks refused (file system without "
+			 "direct I/O, or block size below its alignment)",
+			 p->path, lf->be.block_size);
 	else
 		snprintf(err, errlen, "%s: O_DIRECT test read failed: %s", p->path, strerror(e));
 	return -e;
@@ -637,8 +662,8 @@ static void describe(struct lun_file *lf, const struct lun_backend_params *p, co
 	be->priv = lf;
 	if (!lf->blockdev) {
 		be->ops = &file_ops;
-		be->zeroes_after_unmap = true;  /* punched holes read as zeros */
-		be->volatile_cache = true;      /* page cache (and the disk's cache below it) */
+		be->zeroes_after_unmap = true; /* punched holes read as zeros */
+		be->volatile_cache = true;     /* page cache (and the disk's cache below it) */
 		be->unmap_granularity = (uint32_t)st->st_blksize;
 		return;
 	}
@@ -663,7 +688,8 @@ static int check_params(const struct lun_backend_params *p, char *err, size_t er
 	return 0;
 }
 
-static int lf_setup(struct lun_file *lf, const struct lun_backend_params *p, char *err, size_t errlen)
+static int lf_setup(struct lun_file *lf, const struct lun_backend_params *p, char *err,
+		    size_t errlen)
 {
 	struct stat st;
 	if (fstat(lf->fd, &st) != 0) {
@@ -682,7 +708,8 @@ static int lf_setup(struct lun_file *lf, const struct lun_backend_params *p, cha
 		return r;
 	lf->be.size = size - size % lf->be.block_size;
 	if (lf->be.size == 0) {
-		snprintf(err, errlen, "%s is smaller than one %u-byte block", p->path, lf->be.block_size);
+		snprintf(err, errlen, "%s is smaller than one %u-byte block", p->path,
+			 lf->be.block_size);
 		return -EINVAL;
 	}
 	if (p->direct && (r = probe_direct(lf, p, err, errlen)) < 0)
@@ -696,7 +723,8 @@ static int lf_setup(struct lun_file *lf, const struct lun_backend_params *p, cha
 	return 0;
 }
 
-int lun_file_open(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen)
+int lun_file_open(const struct lun_backend_params *p, struct lun_backend **out, char *err,
+		  size_t errlen)
 {
 	*out = NULL;
 	int r = check_params(p, err, errlen);

@@ -15,11 +15,12 @@
 #include "common/iov.h"
 #include "lun-backends/lun_backend.h"
 
-#define lun_priv_fits(type) _Static_assert(sizeof(type) <= sizeof(((struct lun_io *)0)->backend_priv), \
-					   #type " must fit in lun_io.backend_priv")
+#define lun_priv_fits(type) \
+	_Static_assert(sizeof(type) <= sizeof(((struct lun_io *)0)->backend_priv), \
+		       #type " must fit in lun_io.backend_priv")
 
 #define lun_priv(io, type) ((type *)(void *)(io)->backend_priv)
-#define lun_io_of_priv(p) container_of((void *)(p), struct lun_io, backend_priv)
+#define lun_io_of_priv(p)  container_of((void *)(p), struct lun_io, backend_priv)
 
 /* Complete io with result on io->loop from the next loop iteration (never
  * inline). Uses the first two words of backend_priv. */

@@ -34,11 +34,14 @@
 struct lun_mem {
 	struct lun_backend be;
 	uint64_t nchunks;
-	_Atomic(char *) *chunk;  /* NULL until first written */
-	atomic_bool *mapped;     /* chunk holds data (false after a whole-chunk unmap) */
+	_Atomic(char *) *chunk; /* NULL until first written */
+	atomic_bool *mapped;    /* chunk holds data (false after a whole-chunk unmap) */
 };
 
-static struct lun_mem *lm_of(struct lun_backend *be) { return be->priv; }
+static struct lun_mem *lm_of(struct lun_backend *be)
+{
+	return be->priv;
+}
 
 /* The chunk for index i, installing a zeroed one if absent. NULL: no memory. */
 static char *chunk_get(struct lun_mem *lm, uint64_t i)
@@ -46,7 +49,8 @@ static char *chunk_get(struct lun_mem *lm, uint64_t i)
 	char *p = atomic_load_explicit(&lm->chunk[i], memory_order_acquire);
 	if (p)
 		return p;
-	char *fresh = mmap(NULL, LM_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *fresh =
+		mmap(NULL, LM_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (fresh == MAP_FAILED)
 		return NULL;
 	if (atomic_compare_exchange_strong_explicit(&lm->chunk[i], &p, fresh, memory_order_acq_rel,
@@ -110,14 +114,15 @@ static int write_piece_at(struct lun_mem *lm, struct lun_io *io, uint64_t ci, ui
 	return 0;
 }
 
-static int write_piece(struct lun_mem *lm, struct lun_io *io, uint64_t ci, uint64_t coff, uint64_t n,
-		       uint64_t pos)
+static int write_piece(struct lun_mem *lm, struct lun_io *io, uint64_t ci, uint64_t coff,
+		       uint64_t n, uint64_t pos)
 {
-	return write_piece_at(lm, io, ci, coff, n, pos, io->op == LUN_OP_COMPARE_AND_WRITE ? io->length : 0);
+	return write_piece_at(lm, io, ci, coff, n, pos,
+			      io->op == LUN_OP_COMPARE_AND_WRITE ? io->length : 0);
 }
 
-static int unmap_piece(struct lun_mem *lm, struct lun_io *io, uint64_t ci, uint64_t coff, uint64_t n,
-		       uint64_t pos)
+static int unmap_piece(struct lun_mem *lm, struct lun_io *io, uint64_t ci, uint64_t coff,
+		       uint64_t n, uint64_t pos)
 {
 	char *p = chunk_peek(lm, ci);
 	if (!p)
@@ -133,8 +138,8 @@ static int unmap_piece(struct lun_mem *lm, struct lun_io *io, uint64_t ci, uint6
 }
 
 /* CAW compare: returns 1 and sets io->miscompare_offset on a difference. */
-static int compare_piece(struct lun_mem *lm, struct lun_io *io, uint64_t ci, uint64_t coff, uint64_t n,
-			 uint64_t pos)
+static int compare_piece(struct lun_mem *lm, struct lun_io *io, uint64_t ci, uint64_t coff,
+			 uint64_t n, uint64_t pos)
 {
 	char *p = chunk_peek(lm, ci);
 	size_t d = p ? kiov_cmp(io->iov, io->iovcnt, pos, p + coff, n)
@@ -216,7 +221,8 @@ static void lm_close(struct lun_backend *be)
 
 static const struct lun_backend_ops mem_ops = {
 	.name = "memory",
-	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_ATOMIC_CAW | LUN_CAP_BLOCK_STATUS,
+	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_ATOMIC_CAW |
+		LUN_CAP_BLOCK_STATUS,
 	.submit_read = lm_read,
 	.submit_write = lm_write,
 	.submit_flush = lm_flush,
@@ -235,17 +241,20 @@ static int lm_check(const struct lun_backend_params *p, char *err, size_t errlen
 		return -EINVAL;
 	}
 	if (p->size < bs) {
-		snprintf(err, errlen, "memory backend needs a size of at least one %u-byte block", bs);
+		snprintf(err, errlen, "memory backend needs a size of at least one %u-byte block",
+			 bs);
 		return -EINVAL;
 	}
 	if (p->size > ((uint64_t)1 << 50)) {
-		snprintf(err, errlen, "memory backend size %llu is too large", (unsigned long long)p->size);
+		snprintf(err, errlen, "memory backend size %llu is too large",
+			 (unsigned long long)p->size);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int lun_mem_open(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen)
+int lun_mem_open(const struct lun_backend_params *p, struct lun_backend **out, char *err,
+		 size_t errlen)
 {
 	*out = NULL;
 	int r = lm_check(p, err, errlen);
@@ -263,12 +272,18 @@ int lun_mem_open(const struct lun_backend_params *p, struct lun_backend **out, c
 	if (!lm || !lm->chunk || !lm->mapped) {
 		if (lm)
 			lm_close(&lm->be);
-		snprintf(err, errlen, "out of memory for a %llu-byte memory LUN", (unsigned long long)size);
+		snprintf(err, errlen, "out of memory for a %llu-byte memory LUN",
+			 (unsigned long long)size);
 		return -ENOMEM;
 	}
-	lm->be = (struct lun_backend){ .ops = &mem_ops, .size = size, .block_size = bs,
-				       .unmap_granularity = (uint32_t)LM_CHUNK, .read_only = p->read_only,
-				       .zeroes_after_unmap = true, .volatile_cache = false, .priv = lm };
+	lm->be = (struct lun_backend){ .ops = &mem_ops,
+				       .size = size,
+				       .block_size = bs,
+				       .unmap_granularity = (uint32_t)LM_CHUNK,
+				       .read_only = p->read_only,
+				       .zeroes_after_unmap = true,
+				       .volatile_cache = false,
+				       .priv = lm };
 	*out = &lm->be;
 	return 0;
 }

@@ -28,8 +28,14 @@ static const struct lun_kind *const lun_kinds[] = {
 };
 #define N_KINDS (sizeof(lun_kinds) / sizeof(lun_kinds[0]))
 
-size_t lun_kind_count(void) { return N_KINDS; }
-const struct lun_kind *lun_kind_at(size_t i) { return i < N_KINDS ? lun_kinds[i] : NULL; }
+size_t lun_kind_count(void)
+{
+	return N_KINDS;
+}
+const struct lun_kind *lun_kind_at(size_t i)
+{
+	return i < N_KINDS ? lun_kinds[i] : NULL;
+}
 
 const struct lun_kind *lun_kind_find(const char *name)
 {
@@ -61,14 +67,17 @@ int lun_conf_u64(struct lun_conf_ctx *c, const char *key, const char *v, uint64_
 	if (*end)
 		return lun_conf_fail(c, "%s: '%s' is not a number", key, v);
 	if (errno == ERANGE || x < min || x > max)
-		return lun_conf_fail(c, "%s: %s is out of range %llu..%llu", key, v, (unsigned long long)min,
-				     (unsigned long long)max);
+		return lun_conf_fail(c, "%s: %s is out of range %llu..%llu", key, v,
+				     (unsigned long long)min, (unsigned long long)max);
 	*out = x;
 	return 0;
 }
 
-static const struct { const char *word; bool val; } bool_words[] = {
-	{ "yes", true }, { "true", true }, { "on", true }, { "1", true },
+static const struct {
+	const char *word;
+	bool val;
+} bool_words[] = {
+	{ "yes", true }, { "true", true },   { "on", true },   { "1", true },
 	{ "no", false }, { "false", false }, { "off", false }, { "0", false },
 };
 
@@ -82,7 +91,10 @@ int lun_conf_bool(struct lun_conf_ctx *c, const char *key, const char *v, bool *
 	return lun_conf_fail(c, "%s: '%s' is not yes or no", key, v);
 }
 
-static const struct { char c; unsigned shift; } size_suffixes[] = {
+static const struct {
+	char c;
+	unsigned shift;
+} size_suffixes[] = {
 	{ 'K', 10 }, { 'M', 20 }, { 'G', 30 }, { 'T', 40 }, { 'P', 50 },
 };
 
@@ -120,7 +132,8 @@ int lun_conf_size(struct lun_conf_ctx *c, const char *key, const char *v, uint64
 	if (r == -ERANGE)
 		return lun_conf_fail(c, "%s: '%s' is too large", key, v);
 	if (r < 0)
-		return lun_conf_fail(c, "%s: '%s' is not a size (a number with optional K, M, G, T, P)", key, v);
+		return lun_conf_fail(
+			c, "%s: '%s' is not a size (a number with optional K, M, G, T, P)", key, v);
 	return 0;
 }
 
@@ -131,8 +144,8 @@ int lun_conf_pow2(struct lun_conf_ctx *c, const char *key, const char *v, uint64
 	if (lun_conf_size(c, key, v, &x) < 0)
 		return -EINVAL;
 	if (x < lo || x > hi || (x & (x - 1)))
-		return lun_conf_fail(c, "%s: '%s' must be a power of two from %lluK to %lluK", key, v,
-				     (unsigned long long)lo >> 10, (unsigned long long)hi >> 10);
+		return lun_conf_fail(c, "%s: '%s' must be a power of two from %lluK to %lluK", key,
+				     v, (unsigned long long)lo >> 10, (unsigned long long)hi >> 10);
 	*out = (uint32_t)x;
 	return 0;
 }
@@ -150,7 +163,9 @@ int lun_conf_check_name(struct lun_conf_ctx *c, const char *kind, const char *na
 				     LUN_STACK_NAME_MAX - 1);
 	for (const char *p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
-			return lun_conf_fail(c, "%s name '%s': use letters, digits, '.', '_' or '-'", kind, name);
+			return lun_conf_fail(c,
+					     "%s name '%s': use letters, digits, '.', '_' or '-'",
+					     kind, name);
 	return dup ? lun_conf_fail(c, "[%s %s] is defined twice", kind, name) : 0;
 }
 
@@ -167,7 +182,10 @@ void *lun_conf_grow(void *arr_p, int *n, size_t elem)
 
 /* ---------------------------------------------------------------- shared [lun] keys */
 
-static struct lun_backend_params *lb(void *obj) { return ((struct lun_conf_lun *)obj)->b; }
+static struct lun_backend_params *lb(void *obj)
+{
+	return ((struct lun_conf_lun *)obj)->b;
+}
 
 /* "file, memory, thin or raid" */
 static void kind_names(char *out, size_t len)
@@ -175,7 +193,10 @@ static void kind_names(char *out, size_t len)
 	size_t o = 0;
 	out[0] = '\0';
 	for (size_t i = 0; i < N_KINDS && o < len; i++)
-		o += (size_t)snprintf(out + o, len - o, "%s%s", i == 0 ? "" : i + 1 == N_KINDS ? " or " : ", ",
+		o += (size_t)snprintf(out + o, len - o, "%s%s",
+				      i == 0             ? ""
+				      : i + 1 == N_KINDS ? " or "
+							 : ", ",
 				      lun_kinds[i]->name);
 }
 
@@ -213,17 +234,23 @@ static int set_block_size(struct lun_conf_ctx *c, void *obj, const char *key, co
 	return 0;
 }
 
-static int set_direct(struct lun_conf_ctx *c, void *o, const char *k, const char *v) { return lun_conf_bool(c, k, v, &lb(o)->direct); }
-static int set_read_only(struct lun_conf_ctx *c, void *o, const char *k, const char *v) { return lun_conf_bool(c, k, v, &lb(o)->read_only); }
-static int set_create(struct lun_conf_ctx *c, void *o, const char *k, const char *v) { return lun_conf_bool(c, k, v, &lb(o)->create); }
+static int set_direct(struct lun_conf_ctx *c, void *o, const char *k, const char *v)
+{
+	return lun_conf_bool(c, k, v, &lb(o)->direct);
+}
+static int set_read_only(struct lun_conf_ctx *c, void *o, const char *k, const char *v)
+{
+	return lun_conf_bool(c, k, v, &lb(o)->read_only);
+}
+static int set_create(struct lun_conf_ctx *c, void *o, const char *k, const char *v)
+{
+	return lun_conf_bool(c, k, v, &lb(o)->create);
+}
 
 static const struct lun_key shared_keys[] = {
-	{ "backend", set_backend, false },
-	{ "path", set_path, false },
-	{ "size", set_size, false },
-	{ "block_size", set_block_size, false },
-	{ "direct", set_direct, false },
-	{ "read_only", set_read_only, false },
+	{ "backend", set_backend, false }, { "path", set_path, false },
+	{ "size", set_size, false },       { "block_size", set_block_size, false },
+	{ "direct", set_direct, false },   { "read_only", set_read_only, false },
 	{ "create", set_create, false },
 };
 #define N_SHARED (sizeof(shared_keys) / sizeof(shared_keys[0]))
@@ -279,7 +306,8 @@ int lun_registry_lun_end(struct lun_conf_ctx *c, const struct lun_conf_lun *l)
 	const struct lun_kind *kind = lun_kind_find(l->b->type);
 	l->s->line = c->line;
 	for (size_t i = 0; i < N_KINDS; i++)
-		if (lun_kinds[i] != kind && lun_kinds[i]->lun_keys_given && lun_kinds[i]->lun_keys_given(l))
+		if (lun_kinds[i] != kind && lun_kinds[i]->lun_keys_given &&
+		    lun_kinds[i]->lun_keys_given(l))
 			return lun_conf_fail(c, "%s", lun_kinds[i]->misplaced);
 	return kind && kind->lun_check ? kind->lun_check(c, l) : 0;
 }
@@ -322,15 +350,20 @@ static int memory_check(struct lun_conf_ctx *c, const struct lun_conf_lun *l)
 	return size_fits_blocks(c, b);
 }
 
-static const struct lun_kind lun_kind_file = { .name = "file", .lun_check = file_check, .open = lun_file_open };
-static const struct lun_kind lun_kind_memory = { .name = "memory", .lun_check = memory_check, .open = lun_mem_open };
+static const struct lun_kind lun_kind_file = { .name = "file",
+					       .lun_check = file_check,
+					       .open = lun_file_open };
+static const struct lun_kind lun_kind_memory = { .name = "memory",
+						 .lun_check = memory_check,
+						 .open = lun_mem_open };
 
 /* ---------------------------------------------------------------- stack sections */
 
 static int find_named(const char *name, const void *arr, int n, size_t elem)
 {
 	for (int i = 0; i < n; i++)
-		if (strcmp((const char *)arr + (size_t)i * elem, name) == 0)   /* name is the first member */
+		if (strcmp((const char *)arr + (size_t)i * elem, name) ==
+		    0) /* name is the first member */
 			return i;
 	return -1;
 }

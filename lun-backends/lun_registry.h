@@ -36,29 +36,29 @@ struct lun_stack_open;
 /* [raid NAME] */
 struct lun_raid_conf {
 	char name[LUN_STACK_NAME_MAX];
-	int line;                    /* of the section header, for messages */
-	int level;                   /* 0, 1, 5, 6, 10 */
-	uint32_t chunk;              /* bytes; 0 = 64 KiB */
-	const char **members;        /* role order (create) or any order (assemble) */
+	int line;             /* of the section header, for messages */
+	int level;            /* 0, 1, 5, 6, 10 */
+	uint32_t chunk;       /* bytes; 0 = 64 KiB */
+	const char **members; /* role order (create) or any order (assemble) */
 	int n_members;
 	const char **spares;
 	int n_spares;
-	bool create;                 /* create if no member carries a superblock */
-	bool direct;                 /* members with O_DIRECT */
-	uint64_t member_size;        /* create missing member / spare files this big */
-	uint64_t rebuild_rate;       /* bytes per second of resync / rebuild; 0 = 160 MiB/s */
+	bool create;           /* create if no member carries a superblock */
+	bool direct;           /* members with O_DIRECT */
+	uint64_t member_size;  /* create missing member / spare files this big */
+	uint64_t rebuild_rate; /* bytes per second of resync / rebuild; 0 = 160 MiB/s */
 };
 
 /* [pool NAME] */
 struct lun_pool_conf {
 	char name[LUN_STACK_NAME_MAX];
 	int line;
-	const char *data;            /* a [raid] name or a file path */
-	int data_raid;               /* index into raids, or -1 for a file (lun_stack_resolve) */
-	const char *meta;            /* metadata file */
-	uint32_t chunk_size;         /* 0 = LUN_THIN_CHUNK_DEFAULT */
-	uint64_t size;               /* data file size (file data store) */
-	uint64_t low_water;          /* bytes, or percent of the pool when low_water_pct */
+	const char *data;    /* a [raid] name or a file path */
+	int data_raid;       /* index into raids, or -1 for a file (lun_stack_resolve) */
+	const char *meta;    /* metadata file */
+	uint32_t chunk_size; /* 0 = LUN_THIN_CHUNK_DEFAULT */
+	uint64_t size;       /* data file size (file data store) */
+	uint64_t low_water;  /* bytes, or percent of the pool when low_water_pct */
 	bool low_water_pct;
 };
 
@@ -76,10 +76,10 @@ struct lun_stack_conf {
  * it and keeps the rebuild figures. */
 struct lun_raid_run {
 	struct lun_backend *be;
-	bool failed;                 /* could not assemble: its LUNs answer NOT READY */
+	bool failed; /* could not assemble: its LUNs answer NOT READY */
 	char why[256];
-	uint64_t rebuild_t0_ms;      /* rebuild start (status / throughput) */
-	int rebuild_role;            /* -1: none seen */
+	uint64_t rebuild_t0_ms; /* rebuild start (status / throughput) */
+	int rebuild_role;       /* -1: none seen */
 	double last_rebuild_mib_s;
 	double last_rebuild_s;
 };
@@ -89,7 +89,7 @@ struct lun_pool_run {
 	struct lun_thin_pool *pool;
 	bool failed;
 	char why[256];
-	struct lun_pool_rt *rt;      /* the host's: LUs to notify of low water */
+	struct lun_pool_rt *rt; /* the host's: LUs to notify of low water */
 };
 
 /* A stack being run: the parsed sections and, index for index, the state
@@ -102,22 +102,22 @@ struct lun_stack {
 
 /* A LUN's thin / raid keys (backend = thin | raid). */
 struct lun_stack_lun {
-	const char *pool;            /* backend = thin */
-	const char *raid;            /* backend = raid */
+	const char *pool; /* backend = thin */
+	const char *raid; /* backend = raid */
 	uint32_t volume;
 	bool has_volume;
-	uint32_t origin;             /* snapshot_of / clone_of */
+	uint32_t origin; /* snapshot_of / clone_of */
 	bool snapshot, clone;
-	int line;                    /* of the [lun] header */
+	int line; /* of the [lun] header */
 };
 
 /* What a key setter or a check needs from the parser that calls it. */
 struct lun_conf_ctx {
-	char *why;                   /* reason of a refusal (the caller prefixes FILE:LINE) */
+	char *why; /* reason of a refusal (the caller prefixes FILE:LINE) */
 	size_t whylen;
-	int line;                    /* line of the key, or of the section header at its end */
-	int err_line;                /* set by a check that blames another line (0: line) */
-	const char *(*store)(void *arg, const char *s);  /* keep s as long as the configuration */
+	int line;     /* line of the key, or of the section header at its end */
+	int err_line; /* set by a check that blames another line (0: line) */
+	const char *(*store)(void *arg, const char *s); /* keep s as long as the configuration */
 	void *arg;
 };
 
@@ -130,7 +130,7 @@ struct lun_conf_lun {
 struct lun_key {
 	const char *name;
 	int (*set)(struct lun_conf_ctx *c, void *obj, const char *key, const char *v);
-	bool repeatable;             /* may be given more than once (lists) */
+	bool repeatable; /* may be given more than once (lists) */
 };
 
 /* A section a kind owns: [name ARG]. begin returns the object its keys
@@ -144,27 +144,29 @@ struct lun_section {
 };
 
 struct lun_kind {
-	const char *name;            /* backend = NAME */
-	const struct lun_key *lun_keys;  /* [lun] keys of its own (others: lun_registry.c) */
+	const char *name;               /* backend = NAME */
+	const struct lun_key *lun_keys; /* [lun] keys of its own (others: lun_registry.c) */
 	size_t n_lun_keys;
 	bool (*lun_keys_given)(const struct lun_conf_lun *l);
-	const char *misplaced;       /* refusal when its keys go to a LUN of another kind */
+	const char *misplaced; /* refusal when its keys go to a LUN of another kind */
 	int (*lun_check)(struct lun_conf_ctx *c, const struct lun_conf_lun *l);
-	const struct lun_section *section;   /* or NULL */
-	int layer;                   /* in a stack: 0 leaf (file, memory), 1 array, 2 pool */
+	const struct lun_section *section; /* or NULL */
+	int layer;                         /* in a stack: 0 leaf (file, memory), 1 array, 2 pool */
 	/* After the whole file: the names a LUN of this kind gives exist. */
 	int (*lun_resolve)(struct lun_conf_ctx *c, const struct lun_stack_conf *sc,
 			   const struct lun_stack_lun *s);
 	/* Leaf kinds: open from the LUN's parameters (lun_backend_open). */
-	int (*open)(const struct lun_backend_params *p, struct lun_backend **out, char *err, size_t errlen);
+	int (*open)(const struct lun_backend_params *p, struct lun_backend **out, char *err,
+		    size_t errlen);
 	/* Stacked kinds: open on what the stack builder opened (lun_stack.h). */
-	int (*open_lun)(const struct lun_stack *st, const struct lun_conf_lun *l, struct lun_backend **out,
-			struct lun_stack_open *o);
-	bool open_blocks;            /* open_lun blocks (control calls): a control thread only */
+	int (*open_lun)(const struct lun_stack *st, const struct lun_conf_lun *l,
+			struct lun_backend **out, struct lun_stack_open *o);
+	bool open_blocks; /* open_lun blocks (control calls): a control thread only */
 };
 
 /* Refuse with a formatted reason: writes c->why, returns -EINVAL. */
-int lun_conf_fail(struct lun_conf_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int lun_conf_fail(struct lun_conf_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Value parsers shared by the kinds' key tables (messages as the parser's). */
 int lun_conf_u64(struct lun_conf_ctx *c, const char *key, const char *v, uint64_t min, uint64_t max,
 		 uint64_t *out);

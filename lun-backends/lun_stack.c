@@ -21,7 +21,7 @@
 #include "lun-backends/raid/lun_raid.h"
 #include "lun-backends/thin/lun_thin.h"
 
-#define STACK_DEFAULT_RATE (160ull << 20)   /* bytes per second of rebuild / resync */
+#define STACK_DEFAULT_RATE (160ull << 20) /* bytes per second of rebuild / resync */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -82,10 +82,15 @@ int lun_stack_shared(struct lun_backend *inner, struct lun_backend **out)
 		return -ENOMEM;
 	s->be = *inner;
 	s->be.priv = inner;
-	s->ops = (struct lun_backend_ops){ .name = inner->ops->name, .close = shared_close,
+	s->ops = (struct lun_backend_ops){ .name = inner->ops->name,
+					   .close = shared_close,
 					   .caps = inner->ops->caps };
-	const struct { op_slot dst; bool has; } slots[] = {
-		{ &s->ops.submit_read, true }, { &s->ops.submit_write, true },
+	const struct {
+		op_slot dst;
+		bool has;
+	} slots[] = {
+		{ &s->ops.submit_read, true },
+		{ &s->ops.submit_write, true },
 		{ &s->ops.submit_flush, inner->ops->submit_flush != NULL },
 		{ &s->ops.submit_unmap, inner->ops->submit_unmap != NULL },
 		{ &s->ops.submit_write_zeroes, inner->ops->submit_write_zeroes != NULL },
@@ -116,8 +121,12 @@ static void offline_close(struct lun_backend *be)
 }
 
 static const struct lun_backend_ops offline_ops = {
-	.name = "offline", .caps = LUN_CAP_FLUSH, .submit_read = offline_submit, .submit_write = offline_submit,
-	.submit_flush = offline_submit, .close = offline_close,
+	.name = "offline",
+	.caps = LUN_CAP_FLUSH,
+	.submit_read = offline_submit,
+	.submit_write = offline_submit,
+	.submit_flush = offline_submit,
+	.close = offline_close,
 };
 
 int lun_offline_open(uint64_t size, uint32_t block_size, struct lun_backend **out)
@@ -147,7 +156,8 @@ static void paths_free(struct raid_paths *rp)
 }
 
 /* Members then spares, absolute. */
-static int raid_paths(const struct lun_stack_env *env, const struct lun_raid_conf *rc, struct raid_paths *rp)
+static int raid_paths(const struct lun_stack_env *env, const struct lun_raid_conf *rc,
+		      struct raid_paths *rp)
 {
 	char buf[PATH_MAX];
 	rp->n = 0;
@@ -155,7 +165,8 @@ static int raid_paths(const struct lun_stack_env *env, const struct lun_raid_con
 	if (!rp->p)
 		return -ENOMEM;
 	for (int i = 0; i < rc->n_members + rc->n_spares; i++) {
-		lun_stack_path(env->data_dir, i < rc->n_members ? rc->members[i] : rc->spares[i - rc->n_members],
+		lun_stack_path(env->data_dir,
+			       i < rc->n_members ? rc->members[i] : rc->spares[i - rc->n_members],
 			       buf, sizeof(buf));
 		if (!(rp->p[rp->n++] = strdup(buf)))
 			return -ENOMEM;
@@ -167,15 +178,22 @@ static void raid_params(const struct lun_stack_env *env, const struct lun_raid_c
 			const struct raid_paths *rp, int npaths, struct lun_raid_params *p)
 {
 	uint64_t rate = rc->rebuild_rate ? rc->rebuild_rate : STACK_DEFAULT_RATE;
-	uint64_t per_tick = (rate >> 20) / 10;     /* lun_raid ticks every 100 ms */
-	*p = (struct lun_raid_params){ .level = rc->level, .chunk = rc->chunk, .paths = (const char *const *)rp->p,
-				       .npaths = npaths, .loop = env->loop, .member_size = rc->member_size,
-				       .direct = rc->direct, .tick_ms = 100,
-				       .rebuild_mib_per_tick = (uint32_t)(per_tick ? per_tick : 1) };
+	uint64_t per_tick = (rate >> 20) / 10; /* lun_raid ticks every 100 ms */
+	*p = (struct lun_raid_params){ .level = rc->level,
+				       .chunk = rc->chunk,
+				       .paths = (const char *const *)rp->p,
+				       .npaths = npaths,
+				       .loop = env->loop,
+				       .member_size = rc->member_size,
+				       .direct = rc->direct,
+				       .tick_ms = 100,
+				       .rebuild_mib_per_tick =
+					       (uint32_t)(per_tick ? per_tick : 1) };
 }
 
 /* Configured spares that the assembled array does not know yet. */
-static void raid_add_spares(const struct lun_raid_conf *rc, struct lun_raid_run *rr, const struct raid_paths *rp)
+static void raid_add_spares(const struct lun_raid_conf *rc, struct lun_raid_run *rr,
+			    const struct raid_paths *rp)
 {
 	char e[256];
 	for (int i = rc->n_members; i < rp->n; i++) {
@@ -198,14 +216,17 @@ static bool raid_files(const struct lun_raid_conf *rc, const struct raid_paths *
 	for (int i = 0; i < rc->n_members; i++)
 		any |= lun_stack_file_exists(rp->p[i]);
 	for (int i = rc->n_members; rc->member_size && i < rp->n; i++)
-		if (!lun_stack_file_exists(rp->p[i]) && lun_stack_ensure_file(rp->p[i], rc->member_size) < 0)
-			kwarn("raid %s: cannot create spare %s", rc->name, rp->p[i]);   /* add_spare says why */
+		if (!lun_stack_file_exists(rp->p[i]) &&
+		    lun_stack_ensure_file(rp->p[i], rc->member_size) < 0)
+			kwarn("raid %s: cannot create spare %s", rc->name,
+			      rp->p[i]); /* add_spare says why */
 	return any;
 }
 
 /* Assemble from superblocks; with create = yes and no superblock anywhere,
  * create (clean, without a resync, if every member file is new). */
-int lun_stack_open_raid(const struct lun_stack_env *env, const struct lun_raid_conf *rc, struct lun_raid_run *rr)
+int lun_stack_open_raid(const struct lun_stack_env *env, const struct lun_raid_conf *rc,
+			struct lun_raid_run *rr)
 {
 	struct raid_paths rp;
 	struct lun_raid_params p;
@@ -220,10 +241,12 @@ int lun_stack_open_raid(const struct lun_stack_env *env, const struct lun_raid_c
 	bool blank = r == -ENODEV && (!any || strstr(rr->why, "no member with a valid superblock"));
 	if (blank && rc->create) {
 		raid_params(env, rc, &rp, rc->n_members, &p);
-		p.assume_clean = !any && rc->member_size;   /* new sparse files: all zeros, parity holds */
+		p.assume_clean = !any &&
+				 rc->member_size; /* new sparse files: all zeros, parity holds */
 		r = lun_raid_create(&p, &rr->be, rr->why, sizeof(rr->why));
 		if (r == 0)
-			kinfo("raid %s: created raid%d over %d members%s", rc->name, rc->level, rc->n_members,
+			kinfo("raid %s: created raid%d over %d members%s", rc->name, rc->level,
+			      rc->n_members,
 			      p.assume_clean ? " (new files, no initial resync)" : "");
 	}
 	if (r == 0)
@@ -243,13 +266,14 @@ void lun_stack_open_raids(const struct lun_stack_env *env, const struct lun_stac
 			rr->failed = true;
 			if (!rr->why[0])
 				snprintf(rr->why, sizeof(rr->why), "%s", strerror(-r));
-			kerr("raid %s: cannot assemble: %s; its LUNs and pools answer NOT READY", rc->name, rr->why);
+			kerr("raid %s: cannot assemble: %s; its LUNs and pools answer NOT READY",
+			     rc->name, rr->why);
 			continue;
 		}
 		struct lun_raid_status st;
 		lun_raid_status(rr->be, &st);
-		kinfo("raid %s: raid%d, %d members, %llu bytes, %s", rc->name, st.level, st.nmembers,
-		      (unsigned long long)st.size, states[st.state]);
+		kinfo("raid %s: raid%d, %d members, %llu bytes, %s", rc->name, st.level,
+		      st.nmembers, (unsigned long long)st.size, states[st.state]);
 	}
 }
 
@@ -263,13 +287,15 @@ static int pool_data(const struct lun_stack_env *env, const struct lun_stack *st
 		const struct lun_raid_conf *rc = &stack->conf->raids[pc->data_raid];
 		const struct lun_raid_run *rr = &stack->raids[pc->data_raid];
 		if (rr->failed) {
-			snprintf(pr->why, sizeof(pr->why), "raid %s is not available: %.150s", rc->name, rr->why);
+			snprintf(pr->why, sizeof(pr->why), "raid %s is not available: %.150s",
+				 rc->name, rr->why);
 			return -ENODEV;
 		}
 		return lun_stack_shared(rr->be, &pr->data_be);
 	}
 	lun_stack_path(env->data_dir, pc->data, path, sizeof(path));
-	int r = pc->size ? lun_stack_ensure_file(path, pc->size) : 0;   /* a larger size grows the file */
+	int r = pc->size ? lun_stack_ensure_file(path, pc->size)
+			 : 0; /* a larger size grows the file */
 	if (r < 0) {
 		snprintf(pr->why, sizeof(pr->why), "data %.200s: %s", path, strerror(-r));
 		return r;
@@ -278,7 +304,8 @@ static int pool_data(const struct lun_stack_env *env, const struct lun_stack *st
 	return lun_backend_open(&bp, &pr->data_be, pr->why, sizeof(pr->why));
 }
 
-uint64_t lun_stack_low_water_chunks(const struct lun_pool_conf *pc, const struct lun_thin_pool_status *st)
+uint64_t lun_stack_low_water_chunks(const struct lun_pool_conf *pc,
+				    const struct lun_thin_pool_status *st)
 {
 	if (pc->low_water_pct)
 		return st->chunks_total * pc->low_water / 100;
@@ -293,20 +320,24 @@ static void pool_take_space(const struct lun_pool_conf *pc, struct lun_pool_run 
 	if (usable <= st->chunks_total)
 		return;
 	int r = lun_thin_pool_grow(pr->pool, usable * st->chunk_size);
-	kinfo("pool %s: grown from %llu to %llu chunks: %s", pc->name, (unsigned long long)st->chunks_total,
-	      (unsigned long long)usable, r < 0 ? strerror(-r) : "ok");
+	kinfo("pool %s: grown from %llu to %llu chunks: %s", pc->name,
+	      (unsigned long long)st->chunks_total, (unsigned long long)usable,
+	      r < 0 ? strerror(-r) : "ok");
 	lun_thin_pool_status(pr->pool, st);
 }
 
-int lun_stack_open_pool(const struct lun_stack_env *env, const struct lun_stack *stack, const struct lun_pool_conf *pc,
-			struct lun_pool_run *pr, void (*cb)(void *arg, uint64_t generation), void *arg)
+int lun_stack_open_pool(const struct lun_stack_env *env, const struct lun_stack *stack,
+			const struct lun_pool_conf *pc, struct lun_pool_run *pr,
+			void (*cb)(void *arg, uint64_t generation), void *arg)
 {
 	char meta[PATH_MAX];
 	int r = pool_data(env, stack, pc, pr);
 	if (r < 0)
 		return r;
 	lun_stack_path(env->data_dir, pc->meta, meta, sizeof(meta));
-	struct lun_thin_pool_params pp = { .meta_path = meta, .data = pr->data_be, .chunk_size = pc->chunk_size };
+	struct lun_thin_pool_params pp = { .meta_path = meta,
+					   .data = pr->data_be,
+					   .chunk_size = pc->chunk_size };
 	bool fresh = !lun_stack_file_exists(meta);
 	r = fresh ? lun_thin_pool_create(&pp, &pr->pool, pr->why, sizeof(pr->why))
 		  : lun_thin_pool_open(&pp, &pr->pool, pr->why, sizeof(pr->why));
@@ -324,8 +355,8 @@ int lun_stack_open_pool(const struct lun_stack_env *env, const struct lun_stack 
 
 /* ---------------------------------------------------------------- LUNs */
 
-int lun_stack_open_lun(const struct lun_stack *stack, const struct lun_conf_lun *l, struct lun_backend **out,
-		       struct lun_stack_open *o)
+int lun_stack_open_lun(const struct lun_stack *stack, const struct lun_conf_lun *l,
+		       struct lun_backend **out, struct lun_stack_open *o)
 {
 	const struct lun_kind *k = lun_kind_find(l->b->type);
 	*o = (struct lun_stack_open){ .offline = false };

@@ -23,8 +23,8 @@
 
 /* What the builder needs from its host. */
 struct lun_stack_env {
-	const char *data_dir;        /* relative paths are taken from here */
-	struct kloop *loop;          /* the arrays' background loop */
+	const char *data_dir; /* relative paths are taken from here */
+	struct kloop *loop;   /* the arrays' background loop */
 };
 
 /* path made absolute (relative to data_dir); false if it does not fit. */
@@ -40,28 +40,31 @@ int lun_offline_open(uint64_t size, uint32_t block_size, struct lun_backend **ou
 
 /* Assemble (or create) one array; rr->be, or -errno and rr->why. The loop
  * must not run yet or this must run on it (lun_raid.h). */
-int lun_stack_open_raid(const struct lun_stack_env *env, const struct lun_raid_conf *rc, struct lun_raid_run *rr);
+int lun_stack_open_raid(const struct lun_stack_env *env, const struct lun_raid_conf *rc,
+			struct lun_raid_run *rr);
 /* Every array of st; a failure marks it failed (its LUNs answer NOT READY). */
 void lun_stack_open_raids(const struct lun_stack_env *env, const struct lun_stack *st);
 /* Open (or create) pool pc over its data store (an array of st, or a file),
  * take new data space and arm the low-water mark (cb(arg, generation) on
  * the allocating thread); the state goes to pr. Blocks: a control thread.
  * -errno and pr->why. */
-int lun_stack_open_pool(const struct lun_stack_env *env, const struct lun_stack *st, const struct lun_pool_conf *pc,
-			struct lun_pool_run *pr, void (*cb)(void *arg, uint64_t generation), void *arg);
+int lun_stack_open_pool(const struct lun_stack_env *env, const struct lun_stack *st,
+			const struct lun_pool_conf *pc, struct lun_pool_run *pr,
+			void (*cb)(void *arg, uint64_t generation), void *arg);
 
 /* The pool's low_water key in free chunks (st: the pool's status). */
 struct lun_thin_pool_status;
-uint64_t lun_stack_low_water_chunks(const struct lun_pool_conf *pc, const struct lun_thin_pool_status *st);
+uint64_t lun_stack_low_water_chunks(const struct lun_pool_conf *pc,
+				    const struct lun_thin_pool_status *st);
 
 /* The outcome of opening a LUN's stack beyond 0 / -errno. */
 struct lun_stack_open {
-	bool offline;                /* the storage below failed: answer NOT READY (why) */
-	bool created;                /* a thin volume was created (new, snapshot, clone) */
+	bool offline; /* the storage below failed: answer NOT READY (why) */
+	bool created; /* a thin volume was created (new, snapshot, clone) */
 	char why[256];
 };
 
 /* A stacked LUN (a kind with open_lun): 0 and *out, or -errno with o->why. */
-int lun_stack_open_lun(const struct lun_stack *st, const struct lun_conf_lun *l, struct lun_backend **out,
-		       struct lun_stack_open *o);
+int lun_stack_open_lun(const struct lun_stack *st, const struct lun_conf_lun *l,
+		       struct lun_backend **out, struct lun_stack_open *o);
 #endif

@@ -24,10 +24,10 @@ static void print_status(struct lun_thin_pool *pool)
 	struct lun_thin_pool_status st;
 	lun_thin_pool_status(pool, &st);
 	printf("chunk size %u, chunks %llu total, %llu used, %llu free; %u volumes, "
-	       "%llu virtual bytes (overcommit %.2f)\n", st.chunk_size,
-	       (unsigned long long)st.chunks_total, (unsigned long long)st.chunks_used,
-	       (unsigned long long)st.chunks_free, st.volumes, (unsigned long long)st.virtual_bytes,
-	       st.overcommit);
+	       "%llu virtual bytes (overcommit %.2f)\n",
+	       st.chunk_size, (unsigned long long)st.chunks_total,
+	       (unsigned long long)st.chunks_used, (unsigned long long)st.chunks_free, st.volumes,
+	       (unsigned long long)st.virtual_bytes, st.overcommit);
 }
 
 static int check(struct lun_thin_pool *pool, bool repair)
@@ -46,7 +46,8 @@ static int check(struct lun_thin_pool *pool, bool repair)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "repair", no_argument, NULL, 'r' },
-					      { "help", no_argument, NULL, 'h' }, { 0 } };
+					      { "help", no_argument, NULL, 'h' },
+					      { 0 } };
 	bool repair = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "rh", opts, NULL)) != -1) {
@@ -63,7 +64,9 @@ int main(int argc, char **argv)
 	}
 	char err[512];
 	struct lun_backend *data;
-	struct lun_backend_params dp = { .type = "file", .path = argv[optind + 1], .block_size = 512 };
+	struct lun_backend_params dp = { .type = "file",
+					 .path = argv[optind + 1],
+					 .block_size = 512 };
 	if (lun_backend_open(&dp, &data, err, sizeof(err))) {
 		fprintf(stderr, "kura-thin-check: %s\n", err);
 		return 2;

@@ -156,8 +156,9 @@ static int chap_words(int argc, char **argv, char **words, char *secret, size_t 
 	if (!chap_add)
 		return n;
 	if (n != 4 || read_secret(file, secret, cap) < 0) {
-		fprintf(stderr, "kura-targetctl: chap add IQN USER [--secret-file F]: the secret "
-				"(from F or stdin) must be 12..255 printable characters without spaces\n");
+		fprintf(stderr,
+			"kura-targetctl: chap add IQN USER [--secret-file F]: the secret "
+			"(from F or stdin) must be 12..255 printable characters without spaces\n");
 		return -1;
 	}
 	words[n++] = secret;
@@ -172,14 +173,24 @@ static int chap_words(int argc, char **argv, char **words, char *secret, size_t 
  * member_size=S...); other words pass through. */
 static int lun_words(int n, char **words, char (*buf)[600])
 {
-	static const char *const opt[][2] = { { "--backend", "backend" }, { "--path", "path" },
-		{ "--size", "size" }, { "--block-size", "block_size" }, { "--thin", "thin" },
-		{ "--pool", "pool" }, { "--volume", "volume" }, { "--raid", "raid" },
-		{ "--chunk-size", "chunk_size" }, { "--meta", "meta" }, { "--level", "level" },
-		{ "--members", "members" }, { "--member-size", "member_size" }, { "--chunk", "chunk" } };
+	static const char *const opt[][2] = { { "--backend", "backend" },
+					      { "--path", "path" },
+					      { "--size", "size" },
+					      { "--block-size", "block_size" },
+					      { "--thin", "thin" },
+					      { "--pool", "pool" },
+					      { "--volume", "volume" },
+					      { "--raid", "raid" },
+					      { "--chunk-size", "chunk_size" },
+					      { "--meta", "meta" },
+					      { "--level", "level" },
+					      { "--members", "members" },
+					      { "--member-size", "member_size" },
+					      { "--chunk", "chunk" } };
 	bool lun_add = n >= 2 && !strcmp(words[0], "lun") && !strcmp(words[1], "add");
 	bool raid_create = n >= 2 && !strcmp(words[0], "raid") && !strcmp(words[1], "create");
-	if (!lun_add && !raid_create && (n < 2 || (strcmp(words[0], "volume") && strcmp(words[0], "pool"))))
+	if (!lun_add && !raid_create &&
+	    (n < 2 || (strcmp(words[0], "volume") && strcmp(words[0], "pool"))))
 		return n;
 	int out = 0, nb = 0;
 	for (int i = 0; i < n; i++) {
@@ -207,7 +218,7 @@ static int relay(int fd)
 	if (!f)
 		return EXIT_CONNECT;
 	char line[8192];
-	int code = EXIT_DAEMON;     /* no status line: the daemon went away */
+	int code = EXIT_DAEMON; /* no status line: the daemon went away */
 	while (fgets(line, sizeof(line), f)) {
 		if (!strcmp(line, "OK\n")) {
 			code = EXIT_OK;
@@ -282,13 +293,14 @@ static int wait_raid(const char *sock, const char *name)
 	for (;;) {
 		int code = fetch(sock, req, st, sizeof(st));
 		if (code != EXIT_OK) {
-			fprintf(stderr, "kura-targetctl: raid status %s: %s", name, code == EXIT_CONNECT ?
-				"cannot connect\n" : st);
+			fprintf(stderr, "kura-targetctl: raid status %s: %s", name,
+				code == EXIT_CONNECT ? "cannot connect\n" : st);
 			return code;
 		}
 		long pct = -1;
 		if (field(st, "rebuilding") == 1) {
-			snprintf(what, sizeof(what), "rebuild %s role %ld", name, field(st, "rebuild_role"));
+			snprintf(what, sizeof(what), "rebuild %s role %ld", name,
+				 field(st, "rebuild_role"));
 			pct = field(st, "rebuild_pct");
 		} else if (field(st, "resyncing") == 1) {
 			snprintf(what, sizeof(what), "resync %s", name);
@@ -301,7 +313,7 @@ static int wait_raid(const char *sock, const char *name)
 		}
 		if (pct >= 0 && (pct != last_pct || strcmp(what, last))) {
 			if (tty && last[0] && strcmp(what, last)) {
-				progress(last, 100, tty);     /* the previous step is done */
+				progress(last, 100, tty); /* the previous step is done */
 				putchar('\n');
 			}
 			progress(what, pct, tty);
@@ -314,7 +326,7 @@ static int wait_raid(const char *sock, const char *name)
 		progress(last, 100, tty);
 	if (last[0] && tty)
 		putchar('\n');
-	fwrite(st, 1, strcspn(st, "\n") + 1, stdout);    /* the final status line */
+	fwrite(st, 1, strcspn(st, "\n") + 1, stdout); /* the final status line */
 	return EXIT_OK;
 }
 
@@ -361,7 +373,8 @@ int main(int argc, char **argv)
 	nw = lun_words(nw, words, lun_buf);
 	bool wait = take_wait(&nw, words);
 	if (wait && (nw < 3 || strcmp(words[0], "raid") || !strcmp(words[2], "--json"))) {
-		fprintf(stderr, "kura-targetctl: --wait goes with raid status|scrub|fail|add-spare NAME\n");
+		fprintf(stderr,
+			"kura-targetctl: --wait goes with raid status|scrub|fail|add-spare NAME\n");
 		return EXIT_USAGE;
 	}
 	int br = build_request(nw, words, req, sizeof(req));

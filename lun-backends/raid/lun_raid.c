@@ -31,11 +31,15 @@ struct open_ctx {
 	uint64_t size;
 };
 
-static int open_file_member(void *ctx, const char *path, struct lun_backend **out, char *err, size_t errlen)
+static int open_file_member(void *ctx, const char *path, struct lun_backend **out, char *err,
+			    size_t errlen)
 {
 	const struct open_ctx *c = ctx;
-	struct lun_backend_params p = { .type = "file", .path = path, .direct = c->direct,
-					.create = c->create, .size = c->size };
+	struct lun_backend_params p = { .type = "file",
+					.path = path,
+					.direct = c->direct,
+					.create = c->create,
+					.size = c->size };
 	return lun_file_open(&p, out, err, errlen);
 }
 
@@ -56,13 +60,17 @@ static void new_uuid(uint8_t *u)
 
 static bool level_ok(int level, int n, char *err, size_t errlen)
 {
-	int min = level == 0 || level == 1 || level == 10 ? 2 : level == 5 ? 3 : level == 6 ? 4 : -1;
+	int min = level == 0 || level == 1 || level == 10 ? 2
+		  : level == 5                            ? 3
+		  : level == 6                            ? 4
+							  : -1;
 	if (min < 0) {
 		snprintf(err, errlen, "raid level %d not supported (0, 1, 5, 6, 10)", level);
 		return false;
 	}
 	if (n < min || n > LUN_RAID_MAX_MEMBERS) {
-		snprintf(err, errlen, "raid%d needs %d..%d members, got %d", level, min, LUN_RAID_MAX_MEMBERS, n);
+		snprintf(err, errlen, "raid%d needs %d..%d members, got %d", level, min,
+			 LUN_RAID_MAX_MEMBERS, n);
 		return false;
 	}
 	return true;
@@ -120,12 +128,14 @@ static void raid_close(struct lun_backend *be)
 	kloop_timer_stop(r->loop, &r->timer);
 	if (r->level == 5 || r->level == 6)
 		kinfo("raid: stripe writes: %llu full stripe (no reads), %llu reconstruct-write, %llu read-modify-write; %llu writes gathered into others",
-		      (unsigned long long)atomic_load(&r->stat_full), (unsigned long long)atomic_load(&r->stat_rcw),
-		      (unsigned long long)atomic_load(&r->stat_rmw), (unsigned long long)atomic_load(&r->stat_gathered));
+		      (unsigned long long)atomic_load(&r->stat_full),
+		      (unsigned long long)atomic_load(&r->stat_rcw),
+		      (unsigned long long)atomic_load(&r->stat_rmw),
+		      (unsigned long long)atomic_load(&r->stat_gathered));
 	if (!r->bg_busy && !r->meta_busy && !atomic_load(&r->failed)) {
 		for (uint32_t g = 0; g < r->nregions; g++)
 			if (!r->bm_inflight[g])
-				r->bm[g / 8] &= (uint8_t)~(1u << (g % 8));
+				r->bm[g / 8] &= (uint8_t) ~(1u << (g % 8));
 		write_all_sync(r, true);
 	}
 	raid_teardown(r);
@@ -141,7 +151,8 @@ static int raid_alloc_maps(struct raid *r)
 	r->resync_list = calloc(r->nregions, sizeof(*r->resync_list));
 	size_t len = raid_sb_len(r->nregions);
 	r->meta_buf = aligned_alloc(4096, len * (LUN_RAID_MAX_MEMBERS + LUN_RAID_MAX_SPARES));
-	return r->bm && r->bm_inflight && r->bm_last_ms && r->resync_list && r->meta_buf ? 0 : -ENOMEM;
+	return r->bm && r->bm_inflight && r->bm_last_ms && r->resync_list && r->meta_buf ? 0
+											 : -ENOMEM;
 }
 
 static struct raid *raid_from_sb(const struct raid_sb *sb, const struct lun_raid_params *p)
@@ -189,11 +200,14 @@ static bool all_have(const struct raid *r, unsigned cap)
 static void raid_setup_be(struct raid *r)
 {
 	bool parity = r->level == 5 || r->level == 6;
-	r->ops = (struct lun_backend_ops){ .name = "raid", .close = raid_close, .submit_flush = raid_submit_flush,
+	r->ops = (struct lun_backend_ops){ .name = "raid",
+					   .close = raid_close,
+					   .submit_flush = raid_submit_flush,
 					   .caps = LUN_CAP_FLUSH };
 	r->ops.submit_read = r->ops.submit_write = parity ? raid_submit_parity : raid_submit_mirror;
 	if (parity)
-		r->ops.submit_write_zeroes = raid_submit_parity; /* zeros written as data; no UNMAP */
+		r->ops.submit_write_zeroes =
+			raid_submit_parity; /* zeros written as data; no UNMAP */
 	if (!parity && all_have(r, LUN_CAP_UNMAP))
 		r->ops.submit_unmap = raid_submit_mirror;
 	if (!parity && all_have(r, LUN_CAP_WRITE_ZEROES))
@@ -303,7 +317,8 @@ static bool accept_member(struct raid *r, const struct raid_sb *ref, struct foun
 	bool live = t->state == LUN_RAID_M_ACTIVE || t->state == LUN_RAID_M_REBUILDING;
 	if (!live || memcmp(t->dev_uuid, f->sb->dev_uuid, 16) || r->m[role].be)
 		return false;
-	if (f->be->size < r->data_offset + (r->rows << r->chunk_shift) || f->be->block_size > r->be.block_size)
+	if (f->be->size < r->data_offset + (r->rows << r->chunk_shift) ||
+	    f->be->block_size > r->be.block_size)
 		return false;
 	struct raid_member *m = &r->m[role];
 	if (t->state == LUN_RAID_M_REBUILDING && rebuilding_role(r) >= 0)
@@ -331,16 +346,18 @@ static void place_members(struct raid *r, const struct raid_sb *ref, struct foun
 			continue;
 		if (f[i].sb->role == RAID_ROLE_SPARE) {
 			if (f[i].sb->events < ref->events) /* removed (or missed the last update) */
-				kwarn("raid: %s: stale spare (events %llu, array at %llu): refused", f[i].path,
-				      (unsigned long long)f[i].sb->events, (unsigned long long)ref->events);
+				kwarn("raid: %s: stale spare (events %llu, array at %llu): refused",
+				      f[i].path, (unsigned long long)f[i].sb->events,
+				      (unsigned long long)ref->events);
 			else if (!add_spare_member(r, &f[i]))
 				kwarn("raid: %s: too many spares, ignored", f[i].path);
 			continue;
 		}
 		merge_bitmap(r, f[i].sb);
 		if (!accept_member(r, ref, &f[i]))
-			kwarn("raid: %s: stale member of role %u (events %llu, array at %llu): refused", f[i].path,
-			      f[i].sb->role, (unsigned long long)f[i].sb->events, (unsigned long long)ref->events);
+			kwarn("raid: %s: stale member of role %u (events %llu, array at %llu): refused",
+			      f[i].path, f[i].sb->role, (unsigned long long)f[i].sb->events,
+			      (unsigned long long)ref->events);
 	}
 }
 
@@ -363,7 +380,8 @@ static int describe_missing(struct raid *r, char *err, size_t errlen)
 	int lost = 0;
 	for (int i = 0; i < r->n; i++)
 		lost += atomic_load(&r->m[i].state) != LUN_RAID_M_ACTIVE;
-	snprintf(err, errlen, "raid%d: %d of %d members missing, stale or failed; the level tolerates %d",
+	snprintf(err, errlen,
+		 "raid%d: %d of %d members missing, stale or failed; the level tolerates %d",
 		 r->level, lost, r->n, raid_tolerance(r->level, r->n));
 	return -ENODEV;
 }
@@ -377,8 +395,8 @@ static uint64_t max_seq(const struct found *f, int n, const uint8_t *uuid)
 	return s;
 }
 
-static int assemble_from(const struct lun_raid_params *p, struct found *f, int ref, struct raid **out,
-			 char *err, size_t errlen)
+static int assemble_from(const struct lun_raid_params *p, struct found *f, int ref,
+			 struct raid **out, char *err, size_t errlen)
 {
 	const struct raid_sb *sb = f[ref].sb;
 	struct raid *r = raid_from_sb(sb, p);
@@ -411,7 +429,8 @@ static void raid_start(struct raid *r)
 	kloop_timer_start(r->loop, &r->timer, r->tick_ms);
 }
 
-int lun_raid_assemble(const struct lun_raid_params *p, struct lun_backend **out, char *err, size_t errlen)
+int lun_raid_assemble(const struct lun_raid_params *p, struct lun_backend **out, char *err,
+		      size_t errlen)
 {
 	*out = NULL;
 	if (!p->loop || p->npaths <= 0 || p->npaths > LUN_RAID_MAX_MEMBERS + LUN_RAID_MAX_SPARES) {
@@ -438,7 +457,8 @@ int lun_raid_assemble(const struct lun_raid_params *p, struct lun_backend **out,
 
 /* ---- create ---- */
 
-static int create_check(const struct lun_raid_params *p, uint32_t chunk, uint32_t bs, char *err, size_t errlen)
+static int create_check(const struct lun_raid_params *p, uint32_t chunk, uint32_t bs, char *err,
+			size_t errlen)
 {
 	if (!p->loop) {
 		snprintf(err, errlen, "raid: need a loop");
@@ -447,7 +467,8 @@ static int create_check(const struct lun_raid_params *p, uint32_t chunk, uint32_
 	if (!level_ok(p->level, p->npaths, err, errlen))
 		return -EINVAL;
 	if (chunk < 4096 || (chunk & (chunk - 1)) || chunk > (4u << 20)) {
-		snprintf(err, errlen, "raid chunk %u must be a power of two in 4 KiB..4 MiB", chunk);
+		snprintf(err, errlen, "raid chunk %u must be a power of two in 4 KiB..4 MiB",
+			 chunk);
 		return -EINVAL;
 	}
 	if (bs != 512 && bs != 4096) {
@@ -457,9 +478,12 @@ static int create_check(const struct lun_raid_params *p, uint32_t chunk, uint32_
 	return 0;
 }
 
-static int open_all(const struct lun_raid_params *p, struct lun_backend **be, uint64_t *min, char *err, size_t errlen)
+static int open_all(const struct lun_raid_params *p, struct lun_backend **be, uint64_t *min,
+		    char *err, size_t errlen)
 {
-	struct open_ctx oc = { .direct = p->direct, .create = p->member_size > 0, .size = p->member_size };
+	struct open_ctx oc = { .direct = p->direct,
+			       .create = p->member_size > 0,
+			       .size = p->member_size };
 	*min = UINT64_MAX;
 	for (int i = 0; i < p->npaths; i++) {
 		int e = open_member(p, &oc, p->paths[i], &be[i], err, errlen);
@@ -471,8 +495,8 @@ static int open_all(const struct lun_raid_params *p, struct lun_backend **be, ui
 	return 0;
 }
 
-static void create_sb(const struct lun_raid_params *p, struct raid_sb *sb, uint32_t chunk, uint32_t bs,
-		      uint64_t rows)
+static void create_sb(const struct lun_raid_params *p, struct raid_sb *sb, uint32_t chunk,
+		      uint32_t bs, uint64_t rows)
 {
 	memset(sb, 0, sizeof(*sb));
 	new_uuid(sb->uuid);
@@ -509,7 +533,8 @@ static int write_fresh(struct lun_backend **be, int n, struct raid_sb *sb)
 	return 0;
 }
 
-int lun_raid_create(const struct lun_raid_params *p, struct lun_backend **out, char *err, size_t errlen)
+int lun_raid_create(const struct lun_raid_params *p, struct lun_backend **out, char *err,
+		    size_t errlen)
 {
 	*out = NULL;
 	uint32_t chunk = p->chunk ? p->chunk : 64u << 10, bs = p->block_size ? p->block_size : 512;
@@ -520,9 +545,11 @@ int lun_raid_create(const struct lun_raid_params *p, struct lun_backend **out, c
 	struct raid_sb *sb = malloc(sizeof(*sb));
 	uint64_t min = 0;
 	e = sb ? open_all(p, be, &min, err, errlen) : -ENOMEM;
-	uint64_t rows = e == 0 && min > LUN_RAID_DATA_OFFSET ? (min - LUN_RAID_DATA_OFFSET) / chunk : 0;
+	uint64_t rows = e == 0 && min > LUN_RAID_DATA_OFFSET ? (min - LUN_RAID_DATA_OFFSET) / chunk
+							     : 0;
 	if (e == 0 && rows == 0) {
-		snprintf(err, errlen, "raid members too small (%llu bytes)", (unsigned long long)min);
+		snprintf(err, errlen, "raid members too small (%llu bytes)",
+			 (unsigned long long)min);
 		e = -EINVAL;
 	}
 	if (e == 0) {
@@ -542,7 +569,10 @@ int lun_raid_create(const struct lun_raid_params *p, struct lun_backend **out, c
 
 /* ---- runtime control ---- */
 
-static bool is_raid(struct lun_backend *be) { return be && be->ops && be->ops->close == raid_close; }
+static bool is_raid(struct lun_backend *be)
+{
+	return be && be->ops && be->ops->close == raid_close;
+}
 
 int lun_raid_fail_member(struct lun_backend *be, int role)
 {
@@ -560,13 +590,16 @@ int lun_raid_add_spare(struct lun_backend *be, const char *path, char *err, size
 	if (!is_raid(be))
 		return -EINVAL;
 	struct raid *r = raid_of(be);
-	struct lun_raid_params p = { .open_member = r->open_member, .open_ctx = r->open_ctx, .direct = r->direct };
+	struct lun_raid_params p = { .open_member = r->open_member,
+				     .open_ctx = r->open_ctx,
+				     .direct = r->direct };
 	struct open_ctx oc = { .direct = r->direct };
 	struct lun_backend *m;
 	int e = open_member(&p, &oc, path, &m, err, errlen);
 	if (e < 0)
 		return e;
-	if (m->size < r->data_offset + (r->rows << r->chunk_shift) || m->block_size > r->be.block_size) {
+	if (m->size < r->data_offset + (r->rows << r->chunk_shift) ||
+	    m->block_size > r->be.block_size) {
 		snprintf(err, errlen, "spare %s is too small or has larger blocks", path);
 		lun_backend_close(m);
 		return -EINVAL;
@@ -702,7 +735,10 @@ int lun_raid_remove_spare(struct lun_backend *be, const char *path)
 	return e;
 }
 
-static unsigned pct(uint64_t a, uint64_t b) { return b ? (unsigned)(a * 100 / b) : 100; }
+static unsigned pct(uint64_t a, uint64_t b)
+{
+	return b ? (unsigned)(a * 100 / b) : 100;
+}
 
 static enum lun_raid_state array_state(struct raid *r)
 {
@@ -726,8 +762,10 @@ static void status_bg(struct raid *r, struct lun_raid_status *st)
 	st->resync_pct = pct(r->resync_done, r->resync_n);
 	st->scrubbing = r->bg == RAID_BG_SCRUB;
 	st->scrub_stopped = r->scrub_stopped;
-	st->scrub_pct = st->scrubbing ? pct(r->bg_unit, r->units) : r->scrub_stopped ? pct(r->scrub_stop_unit, r->units)
-		      : r->scrub_ran ? 100 : 0;
+	st->scrub_pct = st->scrubbing      ? pct(r->bg_unit, r->units)
+			: r->scrub_stopped ? pct(r->scrub_stop_unit, r->units)
+			: r->scrub_ran     ? 100
+					   : 0;
 	st->scrub_units = atomic_load(&r->scrub_units);
 	st->scrub_mismatches = atomic_load(&r->scrub_mismatch);
 	st->scrub_repaired = atomic_load(&r->scrub_repaired);
@@ -740,13 +778,18 @@ int lun_raid_status(struct lun_backend *be, struct lun_raid_status *st)
 	struct raid *r = raid_of(be);
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&r->mu);
-	*st = (struct lun_raid_status){ .level = r->level, .chunk = r->chunk, .nmembers = r->n,
-					.state = array_state(r), .events = r->events, .size = r->be.size,
+	*st = (struct lun_raid_status){ .level = r->level,
+					.chunk = r->chunk,
+					.nmembers = r->n,
+					.state = array_state(r),
+					.events = r->events,
+					.size = r->be.size,
 					.nspares = r->nspares };
 	for (int i = 0; i < r->n; i++) {
 		st->member[i].state = (enum lun_raid_mstate)atomic_load(&r->m[i].state);
 		st->member[i].present = r->m[i].be != NULL;
-		snprintf(st->member[i].path, sizeof(st->member[i].path), "%s", r->m[i].path ? r->m[i].path : "");
+		snprintf(st->member[i].path, sizeof(st->member[i].path), "%s",
+			 r->m[i].path ? r->m[i].path : "");
 	}
 	for (uint32_t g = 0; g < r->nregions; g++)
 		st->dirty_regions += (r->bm[g / 8] >> (g % 8)) & 1;

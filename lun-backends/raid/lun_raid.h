@@ -29,26 +29,26 @@
 
 #define LUN_RAID_MAX_MEMBERS 32
 #define LUN_RAID_MAX_SPARES  8
-#define LUN_RAID_DATA_OFFSET ((uint64_t)1 << 20)  /* superblocks + bitmap live below */
+#define LUN_RAID_DATA_OFFSET ((uint64_t)1 << 20) /* superblocks + bitmap live below */
 
 /* Open one member: default is the file backend (O_DIRECT if params->direct). */
 typedef int (*lun_raid_open_fn)(void *ctx, const char *path, struct lun_backend **out, char *err,
 				size_t errlen);
 
 struct lun_raid_params {
-	int level;                 /* 0, 1, 5, 6 or 10 (create; ignored by assemble) */
-	uint32_t chunk;            /* bytes, power of two >= 4 KiB; 0 = 64 KiB (create) */
-	uint32_t block_size;       /* 512 or 4096; 0 = 512 (create) */
-	const char *const *paths;  /* member paths, any order (assemble) or role order (create) */
+	int level;                /* 0, 1, 5, 6 or 10 (create; ignored by assemble) */
+	uint32_t chunk;           /* bytes, power of two >= 4 KiB; 0 = 64 KiB (create) */
+	uint32_t block_size;      /* 512 or 4096; 0 = 512 (create) */
+	const char *const *paths; /* member paths, any order (assemble) or role order (create) */
 	int npaths;
-	struct kloop *loop;        /* runs background work; required */
-	uint64_t member_size;      /* create: make missing member files this big (0: must exist) */
-	bool assume_clean;         /* create: members hold consistent parity (e.g. all zeros): no initial resync */
-	bool direct;               /* members with O_DIRECT (default opener) */
-	uint32_t region_mib;       /* write-intent bitmap granularity per member; 0 = 64 MiB */
+	struct kloop *loop;   /* runs background work; required */
+	uint64_t member_size; /* create: make missing member files this big (0: must exist) */
+	bool assume_clean; /* create: members hold consistent parity (e.g. all zeros): no initial resync */
+	bool direct;                   /* members with O_DIRECT (default opener) */
+	uint32_t region_mib;           /* write-intent bitmap granularity per member; 0 = 64 MiB */
 	uint32_t rebuild_mib_per_tick; /* background rate; 0 = 16 MiB per tick */
-	uint32_t tick_ms;          /* background tick; 0 = 100 ms */
-	uint32_t bitmap_idle_ms;   /* clear a region's bit this long after its last write; 0 = 2000 */
+	uint32_t tick_ms;              /* background tick; 0 = 100 ms */
+	uint32_t bitmap_idle_ms; /* clear a region's bit this long after its last write; 0 = 2000 */
 	lun_raid_open_fn open_member; /* NULL = file backend */
 	void *open_ctx;
 };
@@ -56,14 +56,16 @@ struct lun_raid_params {
 /* Write fresh superblocks on params->paths (role = position) and assemble.
  * Unless assume_clean, every bitmap region starts dirty so parity is made
  * consistent in the background (reads and writes work meanwhile). */
-int lun_raid_create(const struct lun_raid_params *p, struct lun_backend **out, char *err, size_t errlen);
+int lun_raid_create(const struct lun_raid_params *p, struct lun_backend **out, char *err,
+		    size_t errlen);
 
 /* Assemble from superblocks: groups members by array UUID (the largest group
  * wins), orders by role, refuses stale members (state failed in the newest
  * superblock, or replaced), starts degraded if the level tolerates the missing
  * roles, else fails with -ENODEV and a reason in err. Dirty bitmap regions
  * are resynced and interrupted rebuilds resumed in the background. */
-int lun_raid_assemble(const struct lun_raid_params *p, struct lun_backend **out, char *err, size_t errlen);
+int lun_raid_assemble(const struct lun_raid_params *p, struct lun_backend **out, char *err,
+		      size_t errlen);
 
 /* Drop a member as if it had returned an I/O error. 0, -EINVAL (bad role),
  * -EALREADY (already failed). A spare, if any, starts rebuilding. */
@@ -130,12 +132,12 @@ struct lun_raid_status {
 	bool resyncing;
 	unsigned resync_pct;
 	bool scrubbing;
-	bool scrub_stopped;        /* the last scrub was stopped (lun_raid_scrub_stop) */
-	unsigned scrub_pct;        /* of the running scrub, or where the last one ended */
-	uint64_t scrub_units;      /* stripes (5/6) or chunks (1/10) checked by the last/current scrub */
+	bool scrub_stopped;   /* the last scrub was stopped (lun_raid_scrub_stop) */
+	unsigned scrub_pct;   /* of the running scrub, or where the last one ended */
+	uint64_t scrub_units; /* stripes (5/6) or chunks (1/10) checked by the last/current scrub */
 	uint64_t scrub_mismatches;
 	uint64_t scrub_repaired;
-	uint64_t dirty_regions;    /* bits set in the write-intent bitmap */
+	uint64_t dirty_regions; /* bits set in the write-intent bitmap */
 };
 
 /* Ahead of close: start no further background step (resync, rebuild and

@@ -63,7 +63,8 @@ static void bg_choose(struct raid *r)
 	int t = role_in(r, LUN_RAID_M_REBUILDING);
 	if (t < 0 && r->nspares > 0 && r->level != 0) {
 		t = role_in(r, LUN_RAID_M_FAILED);
-		if (t >= 0 && r->m[t].be && r->nretired >= (int)(sizeof(r->retired) / sizeof(r->retired[0])))
+		if (t >= 0 && r->m[t].be &&
+		    r->nretired >= (int)(sizeof(r->retired) / sizeof(r->retired[0])))
 			t = -1; /* no room to keep the failed backend until close: wait for a restart */
 		if (t >= 0)
 			take_spare(r, t);
@@ -105,8 +106,11 @@ static void bg_unit_done(struct raid *r, int res)
 {
 	r->bg_busy = false;
 	if (res < 0) {
-		kwarn("raid: background %s stopped: %d", r->bg == RAID_BG_REBUILD ? "rebuild" :
-		      r->bg == RAID_BG_RESYNC ? "resync" : "scrub", res);
+		kwarn("raid: background %s stopped: %d",
+		      r->bg == RAID_BG_REBUILD  ? "rebuild"
+		      : r->bg == RAID_BG_RESYNC ? "resync"
+						: "scrub",
+		      res);
 		r->bg = RAID_BG_NONE;
 		return;
 	}
@@ -187,7 +191,8 @@ static bool resync_step(struct raid *r)
 static bool scrub_step(struct raid *r)
 {
 	if (r->bg_unit >= r->units) {
-		kinfo("raid: scrub done: %llu mismatches", (unsigned long long)atomic_load(&r->scrub_mismatch));
+		kinfo("raid: scrub done: %llu mismatches",
+		      (unsigned long long)atomic_load(&r->scrub_mismatch));
 		r->bg = RAID_BG_NONE;
 		return false;
 	}

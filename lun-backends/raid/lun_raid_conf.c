@@ -17,7 +17,10 @@
 #include "lun-backends/lun_stack.h"
 #include "lun-backends/raid/lun_raid.h"
 
-static struct lun_raid_conf *rc(void *obj) { return obj; }
+static struct lun_raid_conf *rc(void *obj)
+{
+	return obj;
+}
 
 static void *raid_begin(struct lun_conf_ctx *c, struct lun_stack_conf *sc, const char *name)
 {
@@ -33,7 +36,8 @@ static void *raid_begin(struct lun_conf_ctx *c, struct lun_stack_conf *sc, const
 }
 
 /* "a.img, b.img" or one path per repeated key; appended to *list. */
-static int add_paths(struct lun_conf_ctx *c, const char *key, const char *v, const char ***list, int *n)
+static int add_paths(struct lun_conf_ctx *c, const char *key, const char *v, const char ***list,
+		     int *n)
 {
 	char buf[PATH_MAX];
 	for (const char *s = v; *s;) {
@@ -110,8 +114,14 @@ static int set_rebuild_rate(struct lun_conf_ctx *c, void *o, const char *key, co
 	return 0;
 }
 
-static int set_create(struct lun_conf_ctx *c, void *o, const char *k, const char *v) { return lun_conf_bool(c, k, v, &rc(o)->create); }
-static int set_direct(struct lun_conf_ctx *c, void *o, const char *k, const char *v) { return lun_conf_bool(c, k, v, &rc(o)->direct); }
+static int set_create(struct lun_conf_ctx *c, void *o, const char *k, const char *v)
+{
+	return lun_conf_bool(c, k, v, &rc(o)->create);
+}
+static int set_direct(struct lun_conf_ctx *c, void *o, const char *k, const char *v)
+{
+	return lun_conf_bool(c, k, v, &rc(o)->direct);
+}
 
 static const struct lun_key raid_keys[] = {
 	{ "level", set_level, false },
@@ -136,10 +146,11 @@ static int raid_end(struct lun_conf_ctx *c, struct lun_stack_conf *sc, void *obj
 	if (r->create && r->level < 0)
 		return lun_conf_fail(c, "[raid %s]: create = yes needs 'level'", r->name);
 	if (r->level >= 0 && r->n_members < min_members[r->level])
-		return lun_conf_fail(c, "[raid %s]: raid%d needs at least %d members, got %d", r->name,
-				     r->level, min_members[r->level], r->n_members);
+		return lun_conf_fail(c, "[raid %s]: raid%d needs at least %d members, got %d",
+				     r->name, r->level, min_members[r->level], r->n_members);
 	if (r->level == 10 && r->n_members % 2)
-		return lun_conf_fail(c, "[raid %s]: raid10 needs an even number of members", r->name);
+		return lun_conf_fail(c, "[raid %s]: raid10 needs an even number of members",
+				     r->name);
 	return 0;
 }
 
@@ -180,8 +191,8 @@ static int raid_lun_resolve(struct lun_conf_ctx *c, const struct lun_stack_conf 
 	return 0;
 }
 
-static int raid_open_lun(const struct lun_stack *st, const struct lun_conf_lun *l, struct lun_backend **out,
-			 struct lun_stack_open *o)
+static int raid_open_lun(const struct lun_stack *st, const struct lun_conf_lun *l,
+			 struct lun_backend **out, struct lun_stack_open *o)
 {
 	int i = lun_stack_find_raid(st->conf, l->s->raid);
 	const struct lun_raid_run *rr = i >= 0 ? &st->raids[i] : NULL;

@@ -21,10 +21,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define RAID_SLOT_MAX   LUN_RAID_MAX_MEMBERS
-#define RAID_SB_SLOT    ((uint64_t)64 << 10)   /* each superblock copy gets 64 KiB */
-#define RAID_SB_MAX     RAID_SB_SLOT
-#define RAID_ROLE_SPARE 0xffffffffu
+#define RAID_SLOT_MAX     LUN_RAID_MAX_MEMBERS
+#define RAID_SB_SLOT      ((uint64_t)64 << 10) /* each superblock copy gets 64 KiB */
+#define RAID_SB_MAX       RAID_SB_SLOT
+#define RAID_ROLE_SPARE   0xffffffffu
 #define RAID_LOCK_BUCKETS 256
 /* A partial-stripe write of a sequential stream waits at most this long
  * for the rest of its stripe (lun_raid_stripe.c, sop_hold). */
@@ -36,20 +36,20 @@
 /* ---- superblock record (lun_raid_sb.c) ---- */
 
 struct raid_sb_member {
-	uint32_t state;            /* enum lun_raid_mstate */
-	uint64_t recovery_row;     /* REBUILDING: rows below this are rebuilt */
+	uint32_t state;        /* enum lun_raid_mstate */
+	uint64_t recovery_row; /* REBUILDING: rows below this are rebuilt */
 	uint8_t dev_uuid[16];
 };
 
 struct raid_sb {
 	uint8_t uuid[16];
-	uint8_t dev_uuid[16];      /* this member */
+	uint8_t dev_uuid[16]; /* this member */
 	uint32_t level, chunk, nmembers, role, block_size, state_flags;
 	uint64_t events, seq;
 	uint64_t data_offset, data_size, region_size;
 	uint32_t nregions;
 	struct raid_sb_member m[LUN_RAID_MAX_MEMBERS];
-	uint8_t bitmap[RAID_SB_MAX];  /* (nregions + 7) / 8 bytes used */
+	uint8_t bitmap[RAID_SB_MAX]; /* (nregions + 7) / 8 bytes used */
 };
 
 #define RAID_SB_DIRTY    1u
@@ -62,7 +62,8 @@ void raid_sb_encode(const struct raid_sb *sb, uint8_t *buf);
 int raid_sb_decode(const uint8_t *buf, size_t len, struct raid_sb *sb);
 /* Blocking helpers over a member backend, driving a private loop (create,
  * assemble, clean close only). */
-int raid_sync_io(struct lun_backend *be, enum lun_op op, unsigned flags, uint64_t off, void *buf, uint64_t len);
+int raid_sync_io(struct lun_backend *be, enum lun_op op, unsigned flags, uint64_t off, void *buf,
+		 uint64_t len);
 /* Read both copies and return the valid one with the higher seq. */
 int raid_sb_read(struct lun_backend *be, struct raid_sb *sb);
 int raid_sb_write_sync(struct lun_backend *be, const struct raid_sb *sb);
@@ -70,21 +71,21 @@ int raid_sb_write_sync(struct lun_backend *be, const struct raid_sb *sb);
 /* ---- in-memory array ---- */
 
 struct raid_member {
-	struct lun_backend *be;    /* NULL: missing */
+	struct lun_backend *be; /* NULL: missing */
 	char *path;
-	_Atomic int state;         /* enum lun_raid_mstate */
+	_Atomic int state; /* enum lun_raid_mstate */
 	uint8_t dev_uuid[16];
-	uint64_t fail_seq;         /* metadata seq that records the failure */
+	uint64_t fail_seq; /* metadata seq that records the failure */
 };
 
 /* Something parked until a condition (unit lock, metadata seq) holds. A
  * unit lock's holder is its own raid_wait, chained in the lock table by
  * next, with the waiters queued behind it (qhead..qtail, linked by next). */
 struct raid_wait {
-	struct kloop_task t;       /* run on loop when woken */
+	struct kloop_task t; /* run on loop when woken */
 	struct kloop *loop;
-	uint64_t key;              /* unit or metadata seq */
-	int result;                /* metadata waits: 0 or -errno */
+	uint64_t key; /* unit or metadata seq */
+	int result;   /* metadata waits: 0 or -errno */
 	struct raid_wait *next;
 	struct raid_wait *qhead, *qtail;
 };
@@ -95,12 +96,12 @@ struct raid {
 	struct lun_backend be;
 	struct lun_backend_ops ops;
 	int level;
-	int n;                     /* roles */
-	int k;                     /* data slots per stripe (5/6) */
-	int np;                    /* parity slots (5: 1, 6: 2) */
+	int n;  /* roles */
+	int k;  /* data slots per stripe (5/6) */
+	int np; /* parity slots (5: 1, 6: 2) */
 	uint32_t chunk, chunk_shift;
-	uint64_t data_offset, rows;  /* rows per member */
-	uint64_t units;            /* lock/background units */
+	uint64_t data_offset, rows; /* rows per member */
+	uint64_t units;             /* lock/background units */
 	uint8_t uuid[16];
 	struct kloop *loop;
 	uint32_t rate_bytes, tick_ms, idle_ms;
@@ -110,7 +111,7 @@ struct raid {
 	struct raid_member m[LUN_RAID_MAX_MEMBERS];
 	struct raid_member spare[LUN_RAID_MAX_SPARES];
 	int nspares;
-	atomic_bool failed;        /* beyond what the level tolerates */
+	atomic_bool failed;            /* beyond what the level tolerates */
 	_Atomic uint64_t recovery_row; /* of the rebuilding role */
 	uint64_t events;
 
@@ -130,46 +131,46 @@ struct raid {
 	uint8_t *bm;
 	uint32_t *bm_inflight;
 	uint64_t *bm_last_ms;
-	uint64_t bm_seq;           /* metadata seq that last set a bit */
+	uint64_t bm_seq; /* metadata seq that last set a bit */
 
 	/* unit locks */
 	struct raid_wait *locks[RAID_LOCK_BUCKETS];
 	/* failed members replaced by spares: closed with the array */
 	struct lun_backend *retired[2 * LUN_RAID_MAX_MEMBERS];
 	int nretired;
-	bool meta_clearing;        /* queued write clears bitmap bits: flush members first */
-	int meta_phase;            /* 0 flush, 1 write */
+	bool meta_clearing; /* queued write clears bitmap bits: flush members first */
+	int meta_phase;     /* 0 flush, 1 write */
 	int meta_ok;
 	int meta_npending_targets;
-	uint64_t meta_seq;         /* seq being written */
+	uint64_t meta_seq;                                         /* seq being written */
 	int meta_role[LUN_RAID_MAX_MEMBERS + LUN_RAID_MAX_SPARES]; /* role, or -1: a spare */
 	struct lun_backend *meta_be[LUN_RAID_MAX_MEMBERS + LUN_RAID_MAX_SPARES];
 
 	/* background (lun_raid_bg.c): only on r->loop */
 	enum raid_bg_kind bg;
-	uint64_t bg_unit;          /* next unit */
-	int bg_role;               /* rebuild target */
+	uint64_t bg_unit; /* next unit */
+	int bg_role;      /* rebuild target */
 	bool bg_repair, bg_busy, closing;
 	uint64_t bg_budget;
 	uint64_t resync_total, resync_done;
 	_Atomic uint64_t scrub_units, scrub_mismatch, scrub_repaired;
-	_Atomic uint64_t stat_rmw;     /* read-modify-write stripe updates (tests) */
-	_Atomic uint64_t stat_rcw;     /* reconstruct-writes that read something */
-	_Atomic uint64_t stat_full;    /* stripe writes that read nothing */
+	_Atomic uint64_t stat_rmw;      /* read-modify-write stripe updates (tests) */
+	_Atomic uint64_t stat_rcw;      /* reconstruct-writes that read something */
+	_Atomic uint64_t stat_full;     /* stripe writes that read nothing */
 	_Atomic uint64_t stat_gathered; /* writes gathered into another's stripe write */
-	_Atomic uint64_t stat_held;    /* stripe writes held for the rest of their stripe */
+	_Atomic uint64_t stat_held;     /* stripe writes held for the rest of their stripe */
 	/* write gathering (lun_raid_stripe.c) */
-	uint32_t hold_us;          /* longest hold of a partial stripe write */
-	_Atomic uint64_t last_end; /* array byte after the last write submitted */
-	_Atomic int wr_inflight;   /* parity-level write requests in flight */
-	_Atomic int wr_held;       /* of those, pieces in held stripe writes */
+	uint32_t hold_us;              /* longest hold of a partial stripe write */
+	_Atomic uint64_t last_end;     /* array byte after the last write submitted */
+	_Atomic int wr_inflight;       /* parity-level write requests in flight */
+	_Atomic int wr_held;           /* of those, pieces in held stripe writes */
 	_Atomic uint64_t last_done_us; /* when the last write request completed */
-	_Atomic uint64_t wr_bytes; /* bytes of the write requests in flight */
-	_Atomic uint64_t wr_depth; /* ... as the host keeps it (smoothed; a hint) */
+	_Atomic uint64_t wr_bytes;     /* bytes of the write requests in flight */
+	_Atomic uint64_t wr_depth;     /* ... as the host keeps it (smoothed; a hint) */
 	bool scrub_ran;
-	bool scrub_stopped;        /* lun_raid_scrub_stop: ... at unit scrub_stop_unit */
+	bool scrub_stopped; /* lun_raid_scrub_stop: ... at unit scrub_stop_unit */
 	uint64_t scrub_stop_unit;
-	uint32_t *resync_list;     /* regions to resync */
+	uint32_t *resync_list; /* regions to resync */
 	uint32_t resync_n, resync_i;
 	/* how to open spares */
 	lun_raid_open_fn open_member;
@@ -177,7 +178,10 @@ struct raid {
 	bool direct;
 };
 
-static inline struct raid *raid_of(struct lun_backend *be) { return be->priv; }
+static inline struct raid *raid_of(struct lun_backend *be)
+{
+	return be->priv;
+}
 
 /* ---- layout (lun_raid_layout.c) ---- */
 
@@ -232,7 +236,14 @@ void raid_wake(struct raid_wait *w);
 /* ---- data path ---- */
 
 /* One stripe/unit operation (lun_raid_stripe.c). */
-enum raid_op_kind { RAID_K_READ, RAID_K_WRITE, RAID_K_ZERO, RAID_K_RESYNC, RAID_K_REBUILD, RAID_K_SCRUB };
+enum raid_op_kind {
+	RAID_K_READ,
+	RAID_K_WRITE,
+	RAID_K_ZERO,
+	RAID_K_RESYNC,
+	RAID_K_REBUILD,
+	RAID_K_SCRUB
+};
 struct raid_req;
 struct raid_sop;
 void raid_sop_start(struct raid *r, struct kloop *loop, enum raid_op_kind kind, uint64_t unit,
@@ -245,13 +256,13 @@ struct raid_req {
 	struct lun_io *io;
 	int pending;
 	int err;
-	uint64_t need_seq;         /* metadata seq to wait for before completing */
-	uint64_t row0, row1;       /* bitmap rows held (writes) */
+	uint64_t need_seq;   /* metadata seq to wait for before completing */
+	uint64_t row0, row1; /* bitmap rows held (writes) */
 	bool bm_held;
-	bool write;                /* counted in r->wr_inflight */
-	bool seq;                  /* starts where the previous write ended */
+	bool write; /* counted in r->wr_inflight */
+	bool seq;   /* starts where the previous write ended */
 	struct raid_wait w;
-	struct kloop_task rel;     /* drops the submit reference on the next iteration */
+	struct kloop_task rel; /* drops the submit reference on the next iteration */
 };
 /* A request holds one reference for its submission plus one per piece; the
  * submit path gives its own up with raid_req_defer_release, so io->done never
@@ -259,7 +270,8 @@ struct raid_req {
 struct raid_req *raid_req_new(struct raid *r, struct lun_io *io);
 void raid_req_defer_release(struct raid_req *q);
 /* Take bitmap rows [row0, row1] for a write, then run go (now or later). */
-void raid_req_bm_then(struct raid_req *q, uint64_t row0, uint64_t row1, void (*go)(struct kloop_task *t));
+void raid_req_bm_then(struct raid_req *q, uint64_t row0, uint64_t row1,
+		      void (*go)(struct kloop_task *t));
 void raid_req_piece_done(struct raid_req *q, int res);
 void raid_req_note_skip(struct raid_req *q, int role);
 void raid_submit_parity(struct lun_backend *be, struct lun_io *io);

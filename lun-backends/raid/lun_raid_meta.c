@@ -239,10 +239,15 @@ static void meta_issue(struct raid *r, int cnt)
 	for (int i = 0; i < cnt; i++) {
 		struct lun_io *io = &r->meta_io[i];
 		bool wr = r->meta_phase == 1;
-		*io = (struct lun_io){ .op = wr ? LUN_OP_WRITE : LUN_OP_FLUSH, .flags = wr ? LUN_IO_FUA : 0,
-				       .offset = wr ? (r->meta_seq & 1) * RAID_SB_SLOT : 0, .length = wr ? len : 0,
-				       .iov = wr ? &r->meta_iov[i] : NULL, .iovcnt = wr, .loop = r->loop,
-				       .done = meta_io_done, .priv = r };
+		*io = (struct lun_io){ .op = wr ? LUN_OP_WRITE : LUN_OP_FLUSH,
+				       .flags = wr ? LUN_IO_FUA : 0,
+				       .offset = wr ? (r->meta_seq & 1) * RAID_SB_SLOT : 0,
+				       .length = wr ? len : 0,
+				       .iov = wr ? &r->meta_iov[i] : NULL,
+				       .iovcnt = wr,
+				       .loop = r->loop,
+				       .done = meta_io_done,
+				       .priv = r };
 		lun_submit(r->meta_be[i], io);
 	}
 }
@@ -352,13 +357,16 @@ static uint32_t region_of(const struct raid *r, uint64_t row)
 	return (uint32_t)((row << r->chunk_shift) / r->region_size);
 }
 
-static bool bit_get(const uint8_t *bm, uint32_t i) { return bm[i / 8] & (1u << (i % 8)); }
+static bool bit_get(const uint8_t *bm, uint32_t i)
+{
+	return bm[i / 8] & (1u << (i % 8));
+}
 static void bit_put(uint8_t *bm, uint32_t i, bool v)
 {
 	if (v)
 		bm[i / 8] |= (uint8_t)(1u << (i % 8));
 	else
-		bm[i / 8] &= (uint8_t)~(1u << (i % 8));
+		bm[i / 8] &= (uint8_t) ~(1u << (i % 8));
 }
 
 bool raid_bm_enter(struct raid *r, uint64_t row0, uint64_t row1, struct raid_wait *w)
@@ -397,7 +405,8 @@ void raid_bm_clear_idle(struct raid *r)
 	bool any = false;
 	pthread_mutex_lock(&r->mu);
 	for (uint32_t g = 0; g < r->nregions; g++)
-		if (bit_get(r->bm, g) && !r->bm_inflight[g] && now - r->bm_last_ms[g] >= r->idle_ms) {
+		if (bit_get(r->bm, g) && !r->bm_inflight[g] &&
+		    now - r->bm_last_ms[g] >= r->idle_ms) {
 			bit_put(r->bm, g, false);
 			any = true;
 		}

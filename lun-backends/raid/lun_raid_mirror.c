@@ -20,10 +20,10 @@
 #include <stdlib.h>
 
 struct mpiece {
-	struct raid_wait w;         /* unit lock, w.key = logical chunk */
+	struct raid_wait w; /* unit lock, w.key = logical chunk */
 	struct raid_req *q;
 	uint32_t inner, len;
-	uint64_t pos;               /* in the request's iov */
+	uint64_t pos; /* in the request's iov */
 	int ncopy, pending, ok;
 	uint32_t tried;
 	int role[RAID_SLOT_MAX];
@@ -34,7 +34,8 @@ struct mpiece {
 };
 
 /* Slice [pos, pos + len) of iov into a fresh array. */
-static struct iovec *iov_slice(const struct iovec *iov, int cnt, uint64_t pos, uint64_t len, int *out)
+static struct iovec *iov_slice(const struct iovec *iov, int cnt, uint64_t pos, uint64_t len,
+			       int *out)
 {
 	int first = 0;
 	while (first < cnt && pos >= iov[first].iov_len)
@@ -65,10 +66,15 @@ static void mp_submit(struct mpiece *p, int i, void (*done)(struct lun_io *))
 	struct lun_io *io = p->q->io;
 	struct raid *r = p->q->r;
 	bool data = io->op == LUN_OP_READ || io->op == LUN_OP_WRITE;
-	p->sub[i] = (struct lun_io){ .op = io->op, .flags = io->flags,
-				     .offset = raid_member_off(r, p->row[i], p->inner), .length = p->len,
-				     .iov = data ? p->iov : NULL, .iovcnt = data ? p->iovcnt : 0,
-				     .loop = io->loop, .done = done, .priv = p };
+	p->sub[i] = (struct lun_io){ .op = io->op,
+				     .flags = io->flags,
+				     .offset = raid_member_off(r, p->row[i], p->inner),
+				     .length = p->len,
+				     .iov = data ? p->iov : NULL,
+				     .iovcnt = data ? p->iovcnt : 0,
+				     .loop = io->loop,
+				     .done = done,
+				     .priv = p };
 	p->pending++;
 	lun_submit(r->m[p->role[i]].be, &p->sub[i]);
 }
@@ -129,7 +135,10 @@ static void mp_write_all(struct mpiece *p)
 		mp_finish(p, -ENODEV);
 }
 
-static void mp_locked(struct kloop_task *t) { mp_write_all((struct mpiece *)(void *)t); }
+static void mp_locked(struct kloop_task *t)
+{
+	mp_write_all((struct mpiece *)(void *)t);
+}
 
 /* ---- splitting ---- */
 
@@ -141,7 +150,12 @@ static void mp_start(struct raid_req *q, uint64_t c, uint32_t inner, uint32_t le
 	q->pending++;
 	if (!p)
 		return raid_req_piece_done(q, -ENOMEM);
-	*p = (struct mpiece){ .w.key = c, .w.loop = io->loop, .q = q, .inner = inner, .len = len, .pos = pos };
+	*p = (struct mpiece){ .w.key = c,
+			      .w.loop = io->loop,
+			      .q = q,
+			      .inner = inner,
+			      .len = len,
+			      .pos = pos };
 	p->ncopy = raid_chunk_map(r, c, p->role, p->row);
 	if (io->op == LUN_OP_READ || io->op == LUN_OP_WRITE) {
 		p->iov = iov_slice(io->iov, io->iovcnt, pos, len, &p->iovcnt);
@@ -164,7 +178,8 @@ static void mirror_issue(struct raid_req *q)
 	for (uint64_t pos = 0; pos < io->length;) {
 		uint64_t at = io->offset + pos, c = at >> r->chunk_shift;
 		uint32_t inner = (uint32_t)(at & (r->chunk - 1));
-		uint64_t n = r->chunk - inner < io->length - pos ? r->chunk - inner : io->length - pos;
+		uint64_t n = r->chunk - inner < io->length - pos ? r->chunk - inner
+								 : io->length - pos;
 		mp_start(q, c, inner, (uint32_t)n, pos);
 		pos += n;
 	}
@@ -194,9 +209,11 @@ void raid_submit_mirror(struct lun_backend *be, struct lun_io *io)
 		mirror_issue(q);
 		return raid_req_defer_release(q);
 	}
-	uint64_t c0 = io->offset >> r->chunk_shift, c1 = (io->offset + io->length - 1) >> r->chunk_shift;
+	uint64_t c0 = io->offset >> r->chunk_shift,
+		 c1 = (io->offset + io->length - 1) >> r->chunk_shift;
 	uint64_t n = (uint64_t)r->n;
-	uint64_t row0 = r->level == 1 ? c0 : 2 * c0 / n, row1 = r->level == 1 ? c1 : (2 * c1 + 1) / n;
+	uint64_t row0 = r->level == 1 ? c0 : 2 * c0 / n,
+		 row1 = r->level == 1 ? c1 : (2 * c1 + 1) / n;
 	raid_req_bm_then(q, row0, row1, mirror_bm_ready);
 	raid_req_defer_release(q);
 }
@@ -230,8 +247,12 @@ void raid_submit_flush(struct lun_backend *be, struct lun_io *io)
 		struct mflush *f = can ? calloc(1, sizeof(*f)) : NULL;
 		if (!f)
 			continue;
-		*f = (struct mflush){ .q = q, .role = i,
-				      .sub = { .op = LUN_OP_FLUSH, .loop = io->loop, .done = flush_done, .priv = f } };
+		*f = (struct mflush){ .q = q,
+				      .role = i,
+				      .sub = { .op = LUN_OP_FLUSH,
+					       .loop = io->loop,
+					       .done = flush_done,
+					       .priv = f } };
 		f->sub.priv = f;
 		q->pending++;
 		lun_submit(r->m[i].be, &f->sub);

@@ -29,10 +29,10 @@
 #include <string.h>
 
 #define SB_MAGIC_BYTES "KURARAID"
-#define SB_VERSION 1u
-#define SB_TABLE   128u
-#define SB_ENTRY   32u
-#define SB_BITMAP  (SB_TABLE + SB_ENTRY * LUN_RAID_MAX_MEMBERS)
+#define SB_VERSION     1u
+#define SB_TABLE       128u
+#define SB_ENTRY       32u
+#define SB_BITMAP      (SB_TABLE + SB_ENTRY * LUN_RAID_MAX_MEMBERS)
 
 size_t raid_sb_len(uint32_t nregions)
 {
@@ -84,7 +84,8 @@ void raid_sb_encode(const struct raid_sb *sb, uint8_t *buf)
 static int sb_check_fields(const struct raid_sb *sb)
 {
 	bool pow2 = sb->chunk >= 4096 && (sb->chunk & (sb->chunk - 1)) == 0;
-	bool lvl = sb->level == 0 || sb->level == 1 || sb->level == 5 || sb->level == 6 || sb->level == 10;
+	bool lvl = sb->level == 0 || sb->level == 1 || sb->level == 5 || sb->level == 6 ||
+		   sb->level == 10;
 	if (!pow2 || !lvl || sb->nmembers == 0 || sb->nmembers > LUN_RAID_MAX_MEMBERS)
 		return -EINVAL;
 	if (sb->role != RAID_ROLE_SPARE && sb->role >= sb->nmembers)
@@ -139,16 +140,26 @@ int raid_sb_decode(const uint8_t *buf, size_t len, struct raid_sb *sb)
 
 /* ---- blocking I/O through a member backend ---- */
 
-static void sync_done(struct lun_io *io) { kloop_stop(io->loop); }
+static void sync_done(struct lun_io *io)
+{
+	kloop_stop(io->loop);
+}
 
-int raid_sync_io(struct lun_backend *be, enum lun_op op, unsigned flags, uint64_t off, void *buf, uint64_t len)
+int raid_sync_io(struct lun_backend *be, enum lun_op op, unsigned flags, uint64_t off, void *buf,
+		 uint64_t len)
 {
 	struct kloop *l = kloop_new(8);
 	if (!l)
 		return -ENOMEM;
 	struct iovec iov = { buf, len };
-	struct lun_io io = { .op = op, .flags = flags, .offset = off, .length = len,
-			     .iov = buf ? &iov : NULL, .iovcnt = buf ? 1 : 0, .loop = l, .done = sync_done };
+	struct lun_io io = { .op = op,
+			     .flags = flags,
+			     .offset = off,
+			     .length = len,
+			     .iov = buf ? &iov : NULL,
+			     .iovcnt = buf ? 1 : 0,
+			     .loop = l,
+			     .done = sync_done };
 	lun_submit(be, &io);
 	int r = kloop_run(l);
 	kloop_free(l);

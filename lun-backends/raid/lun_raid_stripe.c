@@ -48,22 +48,22 @@
 #include <string.h>
 #include <time.h>
 
-#define RAID_GATHER_MAX 32       /* writes one stripe write may carry */
+#define RAID_GATHER_MAX 32 /* writes one stripe write may carry */
 
 struct raid_sop {
-	struct raid_wait w;         /* unit lock; w.key = unit */
+	struct raid_wait w; /* unit lock; w.key = unit */
 	struct raid *r;
 	enum raid_op_kind kind;
 	struct raid_unit u;
 	uint32_t w0, wlen;
-	uint64_t a, b;              /* parity foreground: stripe-relative byte range */
+	uint64_t a, b; /* parity foreground: stripe-relative byte range */
 	struct raid_req *req;
-	uint64_t req_pos;           /* offset in req->io's iov of stripe byte a */
+	uint64_t req_pos; /* offset in req->io's iov of stripe byte a */
 	void (*bg_done)(struct raid *r, int res);
-	struct raid_sop *more;      /* writes gathered into this one, oldest first */
-	int nparts;                 /* this one + gathered */
-	int held;                   /* parts counted in r->wr_held while holding */
-	uint64_t hold_until;        /* CLOCK_MONOTONIC us; 0: not holding yet */
+	struct raid_sop *more; /* writes gathered into this one, oldest first */
+	int nparts;            /* this one + gathered */
+	int held;              /* parts counted in r->wr_held while holding */
+	uint64_t hold_until;   /* CLOCK_MONOTONIC us; 0: not holding yet */
 	uint8_t *buf;
 	uint8_t *slot[RAID_SLOT_MAX + 3]; /* slots, expected parity (np), scratch */
 	uint32_t need, got;
@@ -73,8 +73,14 @@ struct raid_sop {
 	struct iovec iov[RAID_SLOT_MAX];
 };
 
-static bool parity_level(const struct raid *r) { return r->level == 5 || r->level == 6; }
-static uint32_t full_mask(int n) { return n >= 32 ? ~0u : (1u << n) - 1; }
+static bool parity_level(const struct raid *r)
+{
+	return r->level == 5 || r->level == 6;
+}
+static uint32_t full_mask(int n)
+{
+	return n >= 32 ? ~0u : (1u << n) - 1;
+}
 
 /* Bytes of data slot d inside one part's [a, b), in chunk coordinates. */
 static bool part_range(const struct raid_sop *p, int d, uint32_t *lo, uint32_t *hi)
@@ -179,13 +185,19 @@ static void note_skip(struct raid_sop *s, int role)
 
 static void sop_io_done(struct lun_io *io);
 
-static void sop_issue(struct raid_sop *s, int i, enum lun_op op, uint32_t lo, uint32_t hi, uint8_t *src)
+static void sop_issue(struct raid_sop *s, int i, enum lun_op op, uint32_t lo, uint32_t hi,
+		      uint8_t *src)
 {
 	unsigned fua = !s->req || s->fua ? LUN_IO_FUA : 0;
 	s->iov[i] = (struct iovec){ src, hi - lo };
-	s->io[i] = (struct lun_io){ .op = op, .flags = op == LUN_OP_WRITE ? fua : 0,
-				    .offset = raid_member_off(s->r, s->u.row[i], lo), .length = hi - lo,
-				    .iov = &s->iov[i], .iovcnt = 1, .loop = s->w.loop, .done = sop_io_done,
+	s->io[i] = (struct lun_io){ .op = op,
+				    .flags = op == LUN_OP_WRITE ? fua : 0,
+				    .offset = raid_member_off(s->r, s->u.row[i], lo),
+				    .length = hi - lo,
+				    .iov = &s->iov[i],
+				    .iovcnt = 1,
+				    .loop = s->w.loop,
+				    .done = sop_io_done,
 				    .priv = s };
 	s->pending++;
 	lun_submit(s->r->m[s->u.role[i]].be, &s->io[i]);
@@ -259,7 +271,8 @@ static bool is_write(const struct raid_sop *s)
 static bool gather_take(struct raid_wait *w, void *ctx)
 {
 	struct raid_sop *s = ctx, *o = (struct raid_sop *)(void *)w;
-	if (w->t.fn != sop_locked || w->loop != s->w.loop || !is_write(o) || s->nparts >= RAID_GATHER_MAX)
+	if (w->t.fn != sop_locked || w->loop != s->w.loop || !is_write(o) ||
+	    s->nparts >= RAID_GATHER_MAX)
 		return false;
 	s->nparts++;
 	return true;
@@ -325,7 +338,8 @@ static bool sop_hold(struct raid_sop *s)
 	atomic_fetch_add(&r->wr_held, s->nparts - s->held);
 	s->held = s->nparts;
 	bool others = atomic_load(&r->wr_inflight) > atomic_load(&r->wr_held);
-	bool grace = atomic_load(&r->wr_depth) >= sbytes && now - atomic_load(&r->last_done_us) < RAID_GRACE_US;
+	bool grace = atomic_load(&r->wr_depth) >= sbytes &&
+		     now - atomic_load(&r->last_done_us) < RAID_GRACE_US;
 	bool hold = now < s->hold_until && (others || grace);
 	if (hold && !s->counted) {
 		s->counted = true;
@@ -380,7 +394,10 @@ static void sop_run(struct raid_sop *s)
 		sop_after_reads(s);
 }
 
-static void sop_locked(struct kloop_task *t) { sop_run((struct raid_sop *)(void *)t); }
+static void sop_locked(struct kloop_task *t)
+{
+	sop_run((struct raid_sop *)(void *)t);
+}
 
 /* ---- computing ---- */
 
@@ -417,12 +434,14 @@ static void fg_copy(struct raid_sop *s, const struct raid_sop *p, int d, bool ou
 /* The caller's bytes [pos, pos + len) if they are one contiguous span
  * aligned as ISA-L's parity code (32 bytes) and O_DIRECT members (a page)
  * need, else NULL. */
-static uint8_t *iov_span(const struct raid *r, const struct iovec *iov, int cnt, uint64_t pos, uint64_t len)
+static uint8_t *iov_span(const struct raid *r, const struct iovec *iov, int cnt, uint64_t pos,
+			 uint64_t len)
 {
 	for (int i = 0; i < cnt; i++) {
 		if (pos < iov[i].iov_len) {
 			uint8_t *b = (uint8_t *)iov[i].iov_base + pos;
-			bool ok = pos + len <= iov[i].iov_len && ((uintptr_t)b & (r->direct ? 4095u : 31u)) == 0;
+			bool ok = pos + len <= iov[i].iov_len &&
+				  ((uintptr_t)b & (r->direct ? 4095u : 31u)) == 0;
 			return ok ? b : NULL;
 		}
 		pos -= iov[i].iov_len;
@@ -479,7 +498,8 @@ static void rmw_update(struct raid_sop *s)
 		for (int d = 0; d < r->k; d++) {
 			if (!part_range(p, d, &lo, &hi))
 				continue;
-			uint8_t *par[2] = { s->slot[r->k] + (lo - s->w0), s->slot[r->k + r->np - 1] + (lo - s->w0) };
+			uint8_t *par[2] = { s->slot[r->k] + (lo - s->w0),
+					    s->slot[r->k + r->np - 1] + (lo - s->w0) };
 			uint8_t *data = s->slot[d] + (lo - s->w0);
 			ec_encode_data_update((int)(hi - lo), r->k, r->np, d, tbls, data, par);
 			fg_copy(s, p, d, false);
@@ -524,7 +544,8 @@ static int locate_bad_data(struct raid_sop *s)
 	for (int z = 0; z < r->k; z++) {
 		memcpy(v, s->slot, sizeof(v[0]) * (size_t)(r->k + 2));
 		v[z] = s->slot[r->k + 2 * r->np];
-		if (raid_reconstruct(r->k, 1, s->wlen, v, 1u << z) == 0 && pq_check(r->k + 2, (int)s->wlen, (void **)v) == 0)
+		if (raid_reconstruct(r->k, 1, s->wlen, v, 1u << z) == 0 &&
+		    pq_check(r->k + 2, (int)s->wlen, (void **)v) == 0)
 			return z;
 	}
 	return -1;
@@ -568,7 +589,8 @@ static int bg_parity(struct raid_sop *s)
 {
 	struct raid *r = s->r;
 	uint32_t missing = full_mask(r->k + r->np) & ~s->got;
-	if (__builtin_popcount(missing) > r->np || raid_reconstruct(r->k, r->np, s->wlen, s->slot, missing))
+	if (__builtin_popcount(missing) > r->np ||
+	    raid_reconstruct(r->k, r->np, s->wlen, s->slot, missing))
 		return -ENODEV;
 	uint32_t mism = bg_parity_mismatch(s);
 	uint32_t end = s->w0 + s->wlen;
@@ -579,7 +601,8 @@ static int bg_parity(struct raid_sop *s)
 		return 0;
 	}
 	int z = -1;
-	if (s->kind == RAID_K_SCRUB && r->np == 2 && mism == (3u << r->k) && s->got == full_mask(r->k + 2))
+	if (s->kind == RAID_K_SCRUB && r->np == 2 && mism == (3u << r->k) &&
+	    s->got == full_mask(r->k + 2))
 		z = locate_bad_data(s);
 	bool fix = s->kind == RAID_K_RESYNC || r->bg_repair;
 	if (s->kind == RAID_K_SCRUB)
@@ -653,7 +676,8 @@ static void sop_window(struct raid_sop *s)
 	s->wlen = w1 - w0;
 }
 
-static struct raid_sop *sop_new(struct raid *r, struct kloop *loop, enum raid_op_kind kind, uint64_t unit)
+static struct raid_sop *sop_new(struct raid *r, struct kloop *loop, enum raid_op_kind kind,
+				uint64_t unit)
 {
 	struct raid_sop *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -773,8 +797,9 @@ static void parity_issue(struct raid_req *q)
 	struct raid *r = q->r;
 	struct lun_io *io = q->io;
 	uint64_t sbytes = (uint64_t)r->k << r->chunk_shift;
-	enum raid_op_kind kind = io->op == LUN_OP_READ ? RAID_K_READ
-				 : io->op == LUN_OP_WRITE_ZEROES ? RAID_K_ZERO : RAID_K_WRITE;
+	enum raid_op_kind kind = io->op == LUN_OP_READ           ? RAID_K_READ
+				 : io->op == LUN_OP_WRITE_ZEROES ? RAID_K_ZERO
+								 : RAID_K_WRITE;
 	for (uint64_t pos = 0; pos < io->length;) {
 		uint64_t at = io->offset + pos, s = at / sbytes, a = at % sbytes;
 		uint64_t n = sbytes - a < io->length - pos ? sbytes - a : io->length - pos;
@@ -818,7 +843,8 @@ struct raid_req *raid_req_new(struct raid *r, struct lun_io *io)
 	return q;
 }
 
-void raid_req_bm_then(struct raid_req *q, uint64_t row0, uint64_t row1, void (*go)(struct kloop_task *t))
+void raid_req_bm_then(struct raid_req *q, uint64_t row0, uint64_t row1,
+		      void (*go)(struct kloop_task *t))
 {
 	q->row0 = row0;
 	q->row1 = row1;
@@ -845,10 +871,12 @@ void raid_submit_parity(struct lun_backend *be, struct lun_io *io)
 	q->write = true;
 	atomic_fetch_add(&r->wr_inflight, 1);
 	/* wr_depth follows the bytes in flight at submission: up at once, down slowly */
-	uint64_t now_b = atomic_fetch_add(&r->wr_bytes, io->length) + io->length, d = atomic_load(&r->wr_depth);
+	uint64_t now_b = atomic_fetch_add(&r->wr_bytes, io->length) + io->length,
+		 d = atomic_load(&r->wr_depth);
 	atomic_store(&r->wr_depth, now_b >= d ? now_b : d - d / 16 + now_b / 16);
 	q->seq = atomic_exchange(&r->last_end, io->offset + io->length) == io->offset;
 	q->pending++;
-	raid_req_bm_then(q, io->offset / sbytes, (io->offset + io->length - 1) / sbytes, parity_bm_ready);
+	raid_req_bm_then(q, io->offset / sbytes, (io->offset + io->length - 1) / sbytes,
+			 parity_bm_ready);
 	raid_req_defer_release(q);
 }

@@ -42,31 +42,31 @@
 struct lun_thin_pool;
 
 struct lun_thin_pool_params {
-	const char *meta_path;       /* metadata file (created by _create, must not exist) */
-	struct lun_backend *data;    /* data device; not owned by the pool */
-	uint64_t data_bytes;         /* bytes of data to use; 0 = data->size (create only) */
-	uint32_t chunk_size;         /* power of two, 64 KiB..1 MiB; 0 = default (create only) */
-	uint64_t journal_bytes;      /* metadata journal ring; 0 = default 32 MiB (create only) */
+	const char *meta_path;    /* metadata file (created by _create, must not exist) */
+	struct lun_backend *data; /* data device; not owned by the pool */
+	uint64_t data_bytes;      /* bytes of data to use; 0 = data->size (create only) */
+	uint32_t chunk_size;      /* power of two, 64 KiB..1 MiB; 0 = default (create only) */
+	uint64_t journal_bytes;   /* metadata journal ring; 0 = default 32 MiB (create only) */
 };
 
 int lun_thin_pool_create(const struct lun_thin_pool_params *p, struct lun_thin_pool **out,
 			 char *err, size_t errlen);
-int lun_thin_pool_open(const struct lun_thin_pool_params *p, struct lun_thin_pool **out,
-		       char *err, size_t errlen);
+int lun_thin_pool_open(const struct lun_thin_pool_params *p, struct lun_thin_pool **out, char *err,
+		       size_t errlen);
 /* Every volume must be closed (-EBUSY otherwise). Writes a final checkpoint. */
 int lun_thin_pool_close(struct lun_thin_pool *pool);
 
 struct lun_thin_pool_status {
 	uint32_t chunk_size;
 	uint64_t chunks_total;
-	uint64_t chunks_used;        /* mapped, or freed and not yet reusable */
-	uint64_t chunks_free;        /* allocatable now */
-	uint32_t volumes;            /* volumes, snapshots and clones */
-	uint64_t virtual_bytes;      /* sum of volume sizes */
-	double overcommit;           /* virtual_bytes / data bytes */
-	uint64_t low_water;          /* free-chunk threshold (0 = off) */
-	uint64_t low_water_events;   /* times free chunks fell below low_water */
-	bool failed;                 /* a metadata write failed: allocation refused */
+	uint64_t chunks_used;      /* mapped, or freed and not yet reusable */
+	uint64_t chunks_free;      /* allocatable now */
+	uint32_t volumes;          /* volumes, snapshots and clones */
+	uint64_t virtual_bytes;    /* sum of volume sizes */
+	double overcommit;         /* virtual_bytes / data bytes */
+	uint64_t low_water;        /* free-chunk threshold (0 = off) */
+	uint64_t low_water_events; /* times free chunks fell below low_water */
+	bool failed;               /* a metadata write failed: allocation refused */
 };
 void lun_thin_pool_status(struct lun_thin_pool *pool, struct lun_thin_pool_status *st);
 
@@ -91,8 +91,9 @@ int lun_thin_pool_checkpoint(struct lun_thin_pool *pool);
 /* Volumes are named by a caller-chosen 32-bit id. size: multiple of 4096,
  * may exceed the pool (overcommit). */
 int lun_thin_volume_create(struct lun_thin_pool *pool, uint32_t id, uint64_t size);
-int lun_thin_volume_delete(struct lun_thin_pool *pool, uint32_t id);      /* -EBUSY if open */
-int lun_thin_volume_resize(struct lun_thin_pool *pool, uint32_t id, uint64_t size); /* shrink: closed only */
+int lun_thin_volume_delete(struct lun_thin_pool *pool, uint32_t id); /* -EBUSY if open */
+int lun_thin_volume_resize(struct lun_thin_pool *pool, uint32_t id,
+			   uint64_t size); /* shrink: closed only */
 /* One opener at a time (-EBUSY). Close with lun_backend_close(). */
 int lun_thin_volume_open(struct lun_thin_pool *pool, uint32_t id, uint32_t block_size,
 			 struct lun_backend **out);
@@ -105,9 +106,9 @@ int lun_thin_clone(struct lun_thin_pool *pool, uint32_t origin, uint32_t new_id)
 struct lun_thin_volume_info {
 	uint32_t id;
 	uint64_t size;
-	uint64_t mapped_chunks;      /* virtual chunks that map a data chunk (shared ones too) */
-	bool read_only;              /* a snapshot */
-	bool open;                   /* opened (lun_thin_volume_open) */
+	uint64_t mapped_chunks; /* virtual chunks that map a data chunk (shared ones too) */
+	bool read_only;         /* a snapshot */
+	bool open;              /* opened (lun_thin_volume_open) */
 };
 /* A copy of the volume table, sorted by id: *out is malloc'ed (free() it).
  * Walks every map under the pool lock, O(virtual chunks): for
@@ -115,10 +116,10 @@ struct lun_thin_volume_info {
 int lun_thin_volume_list(struct lun_thin_pool *pool, struct lun_thin_volume_info **out, size_t *n);
 
 struct lun_thin_check_report {
-	uint64_t bad_mappings;       /* map entries pointing outside the pool */
-	uint64_t bad_refcounts;      /* refcount differs from the mappings */
-	uint64_t free_and_mapped;    /* chunk allocatable although mapped */
-	uint64_t leaked;             /* chunk unmapped but not allocatable */
+	uint64_t bad_mappings;    /* map entries pointing outside the pool */
+	uint64_t bad_refcounts;   /* refcount differs from the mappings */
+	uint64_t free_and_mapped; /* chunk allocatable although mapped */
+	uint64_t leaked;          /* chunk unmapped but not allocatable */
 	bool repaired;
 };
 /* Walk the metadata; with repair, fix what was found and checkpoint.
@@ -156,6 +157,6 @@ bool lun_thin_same_pool(struct lun_backend *a, struct lun_backend *b, uint32_t *
  * -EXDEV: not thin volumes of one pool; -EROFS: dst is a snapshot;
  * -EINVAL: range beyond a volume, or src == dst with overlapping ranges and
  * dst_off > src_off (the caller copies, backwards); -EIO: pool failed. */
-int lun_thin_share_range(struct lun_backend *src, uint64_t src_off, struct lun_backend *dst, uint64_t dst_off,
-			 uint64_t len, uint64_t *skip, uint64_t *shared_bytes);
+int lun_thin_share_range(struct lun_backend *src, uint64_t src_off, struct lun_backend *dst,
+			 uint64_t dst_off, uint64_t len, uint64_t *skip, uint64_t *shared_bytes);
 #endif

@@ -16,7 +16,10 @@
 #include "lun-backends/lun_stack.h"
 #include "lun-backends/thin/lun_thin.h"
 
-static struct lun_pool_conf *pc(void *obj) { return obj; }
+static struct lun_pool_conf *pc(void *obj)
+{
+	return obj;
+}
 
 static void *pool_begin(struct lun_conf_ctx *c, struct lun_stack_conf *sc, const char *name)
 {
@@ -69,10 +72,8 @@ static int set_low_water(struct lun_conf_ctx *c, void *o, const char *key, const
 }
 
 static const struct lun_key pool_keys[] = {
-	{ "data", set_data, false },
-	{ "meta", set_meta, false },
-	{ "chunk_size", set_chunk, false },
-	{ "size", set_size, false },
+	{ "data", set_data, false },           { "meta", set_meta, false },
+	{ "chunk_size", set_chunk, false },    { "size", set_size, false },
 	{ "low_water", set_low_water, false },
 };
 
@@ -81,7 +82,8 @@ static int pool_end(struct lun_conf_ctx *c, struct lun_stack_conf *sc, void *obj
 	const struct lun_pool_conf *pl = obj;
 	(void)sc;
 	if (!pl->data || !pl->meta)
-		return lun_conf_fail(c, "[pool %s] needs 'data = RAID-NAME|PATH' and 'meta = PATH'", pl->name);
+		return lun_conf_fail(c, "[pool %s] needs 'data = RAID-NAME|PATH' and 'meta = PATH'",
+				     pl->name);
 	return 0;
 }
 
@@ -91,7 +93,10 @@ static const struct lun_section pool_section = {
 
 /* ---- [lun] backend = thin ---- */
 
-static struct lun_stack_lun *ls(void *o) { return ((struct lun_conf_lun *)o)->s; }
+static struct lun_stack_lun *ls(void *o)
+{
+	return ((struct lun_conf_lun *)o)->s;
+}
 
 static int set_lun_pool(struct lun_conf_ctx *c, void *o, const char *k, const char *v)
 {
@@ -113,7 +118,8 @@ static int set_origin(struct lun_conf_ctx *c, struct lun_stack_lun *s, const cha
 {
 	uint64_t x = 0;
 	if (s->snapshot || s->clone)
-		return lun_conf_fail(c, "%s: a LUN is either a snapshot_of or a clone_of, not both", k);
+		return lun_conf_fail(c, "%s: a LUN is either a snapshot_of or a clone_of, not both",
+				     k);
 	if (lun_conf_u64(c, k, v, 0, UINT32_MAX, &x) < 0)
 		return -EINVAL;
 	s->origin = (uint32_t)x;
@@ -122,8 +128,14 @@ static int set_origin(struct lun_conf_ctx *c, struct lun_stack_lun *s, const cha
 	return 0;
 }
 
-static int set_snapshot_of(struct lun_conf_ctx *c, void *o, const char *k, const char *v) { return set_origin(c, ls(o), k, v, true); }
-static int set_clone_of(struct lun_conf_ctx *c, void *o, const char *k, const char *v) { return set_origin(c, ls(o), k, v, false); }
+static int set_snapshot_of(struct lun_conf_ctx *c, void *o, const char *k, const char *v)
+{
+	return set_origin(c, ls(o), k, v, true);
+}
+static int set_clone_of(struct lun_conf_ctx *c, void *o, const char *k, const char *v)
+{
+	return set_origin(c, ls(o), k, v, false);
+}
 
 static const struct lun_key thin_lun_keys[] = {
 	{ "pool", set_lun_pool, false },
@@ -161,8 +173,8 @@ static int thin_lun_resolve(struct lun_conf_ctx *c, const struct lun_stack_conf 
 }
 
 /* The LUN's volume, created first (new, snapshot_of, clone_of) when missing. */
-static int open_volume(const struct lun_pool_conf *pc, struct lun_thin_pool *pool, const struct lun_conf_lun *l,
-		       struct lun_backend **out, bool *created)
+static int open_volume(const struct lun_pool_conf *pc, struct lun_thin_pool *pool,
+		       const struct lun_conf_lun *l, struct lun_backend **out, bool *created)
 {
 	const struct lun_stack_lun *s = l->s;
 	int r = lun_thin_volume_open(pool, s->volume, l->b->block_size, out);
@@ -178,12 +190,14 @@ static int open_volume(const struct lun_pool_conf *pc, struct lun_thin_pool *poo
 		return r;
 	*created = true;
 	kinfo("pool %s: volume %u created (%s)", pc->name, s->volume,
-	      s->snapshot ? "snapshot" : s->clone ? "clone" : "new");
+	      s->snapshot ? "snapshot"
+	      : s->clone  ? "clone"
+			  : "new");
 	return lun_thin_volume_open(pool, s->volume, l->b->block_size, out);
 }
 
-static int thin_open_lun(const struct lun_stack *st, const struct lun_conf_lun *l, struct lun_backend **out,
-			 struct lun_stack_open *o)
+static int thin_open_lun(const struct lun_stack *st, const struct lun_conf_lun *l,
+			 struct lun_backend **out, struct lun_stack_open *o)
 {
 	int i = lun_stack_find_pool(st->conf, l->s->pool);
 	const struct lun_pool_conf *pc = i >= 0 ? &st->conf->pools[i] : NULL;
@@ -198,11 +212,13 @@ static int thin_open_lun(const struct lun_stack *st, const struct lun_conf_lun *
 	 * snapshot) makes the LU write-protected */
 	if (r == 0 && l->b->read_only)
 		(*out)->read_only = true;
-	if (r < 0)   /* the pool works: a bad volume is a configuration error */
-		snprintf(o->why, sizeof(o->why), "pool %s volume %u: %s", pc->name, l->s->volume,
-			 r == -ENOENT ? "does not exist (give 'size' to create it)"
-			 : r == -EBUSY ? "is open already (exported by another LUN: a volume has one opener)"
-			 : strerror(-r));
+	if (r < 0) /* the pool works: a bad volume is a configuration error */
+		snprintf(
+			o->why, sizeof(o->why), "pool %s volume %u: %s", pc->name, l->s->volume,
+			r == -ENOENT ? "does not exist (give 'size' to create it)"
+			: r == -EBUSY
+				? "is open already (exported by another LUN: a volume has one opener)"
+				: strerror(-r));
 	return r;
 }
 

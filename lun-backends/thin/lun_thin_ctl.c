@@ -23,11 +23,16 @@ void lun_thin_pool_status(struct lun_thin_pool *pool, struct lun_thin_pool_statu
 	for (uint32_t i = 0; i < pool->nvols; i++)
 		virt += pool->vols[i]->size;
 	*st = (struct lun_thin_pool_status){
-		.chunk_size = pool->chunk_size, .chunks_total = pool->nr_chunks,
-		.chunks_free = pool->nfree, .chunks_used = pool->nr_chunks - pool->nfree,
-		.volumes = pool->nvols, .virtual_bytes = virt,
+		.chunk_size = pool->chunk_size,
+		.chunks_total = pool->nr_chunks,
+		.chunks_free = pool->nfree,
+		.chunks_used = pool->nr_chunks - pool->nfree,
+		.volumes = pool->nvols,
+		.virtual_bytes = virt,
 		.overcommit = (double)virt / (double)(pool->nr_chunks << pool->chunk_shift),
-		.low_water = pool->lw, .low_water_events = pool->lw_gen, .failed = pool->failed,
+		.low_water = pool->lw,
+		.low_water_events = pool->lw_gen,
+		.failed = pool->failed,
 	};
 	pthread_mutex_unlock(&pool->lock);
 }
@@ -36,7 +41,8 @@ int lun_thin_pool_grow(struct lun_thin_pool *pool, uint64_t new_bytes)
 {
 	if (new_bytes > pool->data->size)
 		return -EINVAL;
-	return thin_ctl_record(pool, (struct thin_rec){ .type = THIN_R_GROW, .a = new_bytes >> pool->chunk_shift });
+	return thin_ctl_record(pool, (struct thin_rec){ .type = THIN_R_GROW,
+							.a = new_bytes >> pool->chunk_shift });
 }
 
 void lun_thin_pool_set_low_water(struct lun_thin_pool *pool, uint64_t free_chunks,
@@ -69,7 +75,9 @@ int lun_thin_pool_checkpoint(struct lun_thin_pool *pool)
 
 int lun_thin_volume_create(struct lun_thin_pool *pool, uint32_t id, uint64_t size)
 {
-	return thin_ctl_record(pool, (struct thin_rec){ .type = THIN_R_VOL_CREATE, .vol = id, .a = size });
+	return thin_ctl_record(pool, (struct thin_rec){ .type = THIN_R_VOL_CREATE,
+							.vol = id,
+							.a = size });
 }
 
 int lun_thin_volume_delete(struct lun_thin_pool *pool, uint32_t id)
@@ -79,7 +87,9 @@ int lun_thin_volume_delete(struct lun_thin_pool *pool, uint32_t id)
 
 int lun_thin_volume_resize(struct lun_thin_pool *pool, uint32_t id, uint64_t size)
 {
-	return thin_ctl_record(pool, (struct thin_rec){ .type = THIN_R_VOL_RESIZE, .vol = id, .a = size });
+	return thin_ctl_record(pool, (struct thin_rec){ .type = THIN_R_VOL_RESIZE,
+							.vol = id,
+							.a = size });
 }
 
 int lun_thin_volume_open(struct lun_thin_pool *pool, uint32_t id, uint32_t block_size,
@@ -94,13 +104,17 @@ int lun_thin_volume_open(struct lun_thin_pool *pool, uint32_t id, uint32_t block
 
 int lun_thin_snapshot(struct lun_thin_pool *pool, uint32_t origin, uint32_t new_id)
 {
-	return thin_ctl_record(pool, (struct thin_rec){ .type = THIN_R_CLONE, .vol = new_id, .a = origin,
-						   .flags = THIN_VOL_RO });
+	return thin_ctl_record(pool, (struct thin_rec){ .type = THIN_R_CLONE,
+							.vol = new_id,
+							.a = origin,
+							.flags = THIN_VOL_RO });
 }
 
 int lun_thin_clone(struct lun_thin_pool *pool, uint32_t origin, uint32_t new_id)
 {
-	return thin_ctl_record(pool, (struct thin_rec){ .type = THIN_R_CLONE, .vol = new_id, .a = origin });
+	return thin_ctl_record(pool, (struct thin_rec){ .type = THIN_R_CLONE,
+							.vol = new_id,
+							.a = origin });
 }
 
 int lun_thin_check(struct lun_thin_pool *pool, bool repair, struct lun_thin_check_report *r)
@@ -121,7 +135,8 @@ static uint64_t vol_mapped_chunks(const struct thin_vol *v)
 
 static int vol_info_cmp(const void *a, const void *b)
 {
-	uint32_t x = ((const struct lun_thin_volume_info *)a)->id, y = ((const struct lun_thin_volume_info *)b)->id;
+	uint32_t x = ((const struct lun_thin_volume_info *)a)->id,
+		 y = ((const struct lun_thin_volume_info *)b)->id;
 	return x < y ? -1 : x > y;
 }
 
@@ -132,7 +147,8 @@ int lun_thin_volume_list(struct lun_thin_pool *pool, struct lun_thin_volume_info
 	struct lun_thin_volume_info *v = calloc(nv ? nv : 1, sizeof(*v));
 	for (size_t i = 0; v && i < nv; i++) {
 		const struct thin_vol *tv = pool->vols[i];
-		v[i] = (struct lun_thin_volume_info){ .id = tv->id, .size = tv->size,
+		v[i] = (struct lun_thin_volume_info){ .id = tv->id,
+						      .size = tv->size,
 						      .mapped_chunks = vol_mapped_chunks(tv),
 						      .read_only = tv->flags & THIN_VOL_RO,
 						      .open = tv->opener != NULL };

@@ -18,30 +18,30 @@
  * 4 KiB   checkpoint slot header 0     8 KiB  checkpoint slot header 1
  * 1 MiB   journal ring (journal_bytes)
  * after   checkpoint bodies, each slot's area placed/grown at the file end */
-#define THIN_VERSION        1u
-#define THIN_SB_MAGIC       0x4e49485441525543ull /* "CURATHIN" */
-#define THIN_SLOT_MAGIC     0x4b43544bu           /* "KTCK" */
-#define THIN_BODY_MAGIC     0x4243544bu           /* "KTCB" */
-#define THIN_JBLK_MAGIC     0x424a544bu           /* "KTJB" */
-#define THIN_SECTOR         4096u
-#define THIN_SLOT0_OFF      4096u
-#define THIN_JOURNAL_OFF    (1024u * 1024)
+#define THIN_VERSION         1u
+#define THIN_SB_MAGIC        0x4e49485441525543ull /* "CURATHIN" */
+#define THIN_SLOT_MAGIC      0x4b43544bu           /* "KTCK" */
+#define THIN_BODY_MAGIC      0x4243544bu           /* "KTCB" */
+#define THIN_JBLK_MAGIC      0x424a544bu           /* "KTJB" */
+#define THIN_SECTOR          4096u
+#define THIN_SLOT0_OFF       4096u
+#define THIN_JOURNAL_OFF     (1024u * 1024)
 #define THIN_JOURNAL_DEFAULT ((uint64_t)32 << 20)
-#define THIN_JOURNAL_MIN    ((uint64_t)64 << 10)
-#define THIN_JHDR           32u   /* journal block header bytes */
-#define THIN_REC            24u   /* journal record bytes */
-#define THIN_BODY_HDR       48u
-#define THIN_VOL_DESC       24u
-#define THIN_RUN            16u
+#define THIN_JOURNAL_MIN     ((uint64_t)64 << 10)
+#define THIN_JHDR            32u /* journal block header bytes */
+#define THIN_REC             24u /* journal record bytes */
+#define THIN_BODY_HDR        48u
+#define THIN_VOL_DESC        24u
+#define THIN_RUN             16u
 
 enum thin_rec_type {
-	THIN_R_MAP = 1,       /* vol, a = vchunk, b = pchunk (alloc or CoW) */
-	THIN_R_UNMAP,         /* vol, a = vchunk */
-	THIN_R_VOL_CREATE,    /* vol, a = size, flags */
-	THIN_R_VOL_DELETE,    /* vol */
-	THIN_R_VOL_RESIZE,    /* vol, a = size */
-	THIN_R_CLONE,         /* vol = new id, a = origin id, flags */
-	THIN_R_GROW,          /* a = chunks */
+	THIN_R_MAP = 1,    /* vol, a = vchunk, b = pchunk (alloc or CoW) */
+	THIN_R_UNMAP,      /* vol, a = vchunk */
+	THIN_R_VOL_CREATE, /* vol, a = size, flags */
+	THIN_R_VOL_DELETE, /* vol */
+	THIN_R_VOL_RESIZE, /* vol, a = size */
+	THIN_R_CLONE,      /* vol = new id, a = origin id, flags */
+	THIN_R_GROW,       /* a = chunks */
 };
 
 struct thin_rec {
@@ -53,19 +53,19 @@ struct thin_rec {
 /* A journal block prepared for writing. */
 struct thin_jblock {
 	uint8_t *buf;
-	uint64_t len, pos, waste;   /* pos: offset in the ring */
+	uint64_t len, pos, waste; /* pos: offset in the ring */
 };
 
 /* ---- in-memory state ---- */
-#define THIN_LEAF_SHIFT 12                 /* 4096 entries (16 KiB) per map leaf */
-#define THIN_LEAF_N     (1u << THIN_LEAF_SHIFT)
-#define THIN_PENDING    0x80000000u        /* map entry: an update is in flight */
-#define THIN_MAX_CHUNKS 0x7fff0000u
-#define THIN_PIN_FREE   0x8000u            /* pins: release once unpinned */
-#define THIN_PIN_STALE  0x4000u            /* pins: lost a sharer while pinned */
-#define THIN_PIN_COUNT  0x3fffu
+#define THIN_LEAF_SHIFT   12 /* 4096 entries (16 KiB) per map leaf */
+#define THIN_LEAF_N       (1u << THIN_LEAF_SHIFT)
+#define THIN_PENDING      0x80000000u /* map entry: an update is in flight */
+#define THIN_MAX_CHUNKS   0x7fff0000u
+#define THIN_PIN_FREE     0x8000u /* pins: release once unpinned */
+#define THIN_PIN_STALE    0x4000u /* pins: lost a sharer while pinned */
+#define THIN_PIN_COUNT    0x3fffu
 #define THIN_PEND_BUCKETS 4096u
-#define THIN_VOL_RO     1u
+#define THIN_VOL_RO       1u
 
 /* A volume's map: virtual chunk -> physical chunk + 1 (0 = unmapped), in
  * leaves allocated on first use. THIN_PENDING marks an entry whose update
@@ -75,7 +75,7 @@ struct thin_vol {
 	uint32_t id, flags;
 	uint64_t size, nvchunks, nleaves;
 	uint32_t **leaves;
-	struct thin_open *opener;   /* the open backend, or NULL */
+	struct thin_open *opener; /* the open backend, or NULL */
 };
 
 /* A control operation for the service thread (lun_thin_pool.c). */
@@ -89,13 +89,13 @@ struct thin_ctl {
 	struct thin_rec rec;
 	uint32_t block_size;
 	struct lun_backend **out;
-	bool flag;                   /* CHECK: repair; STOP: checkpoint */
+	bool flag; /* CHECK: repair; STOP: checkpoint */
 	struct lun_thin_check_report *rep;
 	int (*fn)(struct lun_thin_pool *, void *); /* CTL_FN */
 	void *arg;
 	int result;
 	bool done;
-	void (*done_cb)(struct thin_ctl *c);   /* thin_ctl_post: on the service thread */
+	void (*done_cb)(struct thin_ctl *c); /* thin_ctl_post: on the service thread */
 };
 
 
@@ -113,23 +113,23 @@ enum thin_seg_state { THIN_ST_IO, THIN_ST_ALLOC, THIN_ST_COW, THIN_ST_UNMAP };
  * request's loop except while queued for commit on the service thread. */
 struct thin_seg {
 	struct thin_req *req;
-	uint64_t vc;                /* virtual chunk */
-	uint32_t off, len;          /* bytes within the chunk */
-	uint64_t skip;              /* bytes into the request's iovec */
+	uint64_t vc;       /* virtual chunk */
+	uint32_t off, len; /* bytes within the chunk */
+	uint64_t skip;     /* bytes into the request's iovec */
 	enum thin_seg_kind kind;
-	bool zero_src;              /* write zeros (write_zeroes, partial unmap) */
-	bool keep_holes;            /* zero_src on an unmapped chunk: nothing to do */
+	bool zero_src;   /* write zeros (write_zeroes, partial unmap) */
+	bool keep_holes; /* zero_src on an unmapped chunk: nothing to do */
 	enum thin_seg_state st;
-	uint32_t p, newp;           /* pinned old chunk / chunk being installed */
+	uint32_t p, newp; /* pinned old chunk / chunk being installed */
 	bool pinned;
-	void *buf;                  /* copy-on-write chunk buffer (kbuf) */
-	struct iovec *iov;          /* child iovec (iovcap entries) */
+	void *buf;         /* copy-on-write chunk buffer (kbuf) */
+	struct iovec *iov; /* child iovec (iovcap entries) */
 	int iovcnt, iovcap;
 	struct lun_io child;
-	struct kloop_task t;        /* commit post / completion post / re-drive */
-	struct thin_seg *next;      /* commit batch or wait list */
-	struct thin_seg *hnext;     /* pending table chain */
-	struct thin_seg *waiters;   /* segments waiting for this one's commit */
+	struct kloop_task t;      /* commit post / completion post / re-drive */
+	struct thin_seg *next;    /* commit batch or wait list */
+	struct thin_seg *hnext;   /* pending table chain */
+	struct thin_seg *waiters; /* segments waiting for this one's commit */
 	int result;
 };
 
@@ -150,9 +150,9 @@ struct lun_thin_pool {
 	uint32_t chunk_size, chunk_shift;
 	uint64_t nr_chunks;
 	/* chunk state */
-	uint32_t *ref;              /* mappings (+1 while an allocation is in flight) */
-	uint16_t *pins;             /* data I/Os in flight; THIN_PIN_FREE bit */
-	uint64_t *freemap;          /* bit set = allocatable */
+	uint32_t *ref;     /* mappings (+1 while an allocation is in flight) */
+	uint16_t *pins;    /* data I/Os in flight; THIN_PIN_FREE bit */
+	uint64_t *freemap; /* bit set = allocatable */
 	uint64_t nfree, cursor;
 	/* volumes */
 	struct thin_vol **vols;
@@ -164,22 +164,22 @@ struct lun_thin_pool {
 	void (*lw_cb)(void *, uint64_t);
 	void *lw_arg;
 	bool failed;
-	void *zero;                 /* chunk_size zeros, read-only */
+	void *zero; /* chunk_size zeros, read-only */
 	/* metadata file (service thread only after open) */
 	int fd;
 	uint64_t jsize, jpos, jseq; /* ring size, next write offset in ring, next seq */
 	uint64_t jused, jlive;      /* bytes since the newest / the older checkpoint */
 	uint64_t ck_gen;
-	int ck_slot;                /* slot holding ck_gen */
+	int ck_slot; /* slot holding ck_gen */
 	uint64_t body_off[2], body_cap[2];
 	/* service thread */
 	pthread_t thr;
 	bool thr_started;
 	struct kloop *svc;
 	struct thin_seg *batch, **batch_tail; /* arriving */
-	struct thin_seg *flushing;  /* data flush in flight for these */
-	struct thin_seg *ready;     /* flushed, waiting for the journal */
-	struct thin_seg *journaling;/* journal write in flight for these */
+	struct thin_seg *flushing;            /* data flush in flight for these */
+	struct thin_seg *ready;               /* flushed, waiting for the journal */
+	struct thin_seg *journaling;          /* journal write in flight for these */
 	struct thin_jblock jb;
 	struct kloop_completion jc;
 	struct thin_ctl *ctlq, **ctlq_tail;

@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define THIN_BS_SCAN 65536u   /* chunks block status looks at per call */
+#define THIN_BS_SCAN 65536u /* chunks block status looks at per call */
 
 struct thin_retry {
 	struct kloop_task t;
@@ -48,7 +48,10 @@ static struct thin_seg *seg_of_task(struct kloop_task *t)
 	return container_of(t, struct thin_seg, t);
 }
 
-static struct thin_vol *seg_vol(const struct thin_seg *s) { return s->req->to->vol; }
+static struct thin_vol *seg_vol(const struct thin_seg *s)
+{
+	return s->req->to->vol;
+}
 
 /* ---- completion ---- */
 
@@ -106,7 +109,10 @@ struct thin_seg *thin_seg_take_waiters(struct lun_thin_pool *pool, struct thin_s
 
 static void seg_start(struct thin_seg *s);
 
-static void redrive_fn(struct kloop_task *t) { seg_start(seg_of_task(t)); }
+static void redrive_fn(struct kloop_task *t)
+{
+	seg_start(seg_of_task(t));
+}
 
 void thin_seg_redrive(struct thin_seg *w)
 {
@@ -122,7 +128,9 @@ void thin_seg_redrive(struct thin_seg *w)
 void thin_seg_rec(const struct thin_seg *s, struct thin_rec *r)
 {
 	*r = (struct thin_rec){ .type = s->st == THIN_ST_UNMAP ? THIN_R_UNMAP : THIN_R_MAP,
-				.vol = seg_vol(s)->id, .a = s->vc, .b = s->newp };
+				.vol = seg_vol(s)->id,
+				.a = s->vc,
+				.b = s->newp };
 }
 
 void thin_seg_apply(struct lun_thin_pool *pool, struct thin_seg *s)
@@ -198,11 +206,18 @@ static void add_window(struct thin_seg *s)
 	}
 }
 
-static void child_submit(struct thin_seg *s, enum lun_op op, uint64_t off, uint64_t len, unsigned flags,
-			 void (*done)(struct lun_io *))
+static void child_submit(struct thin_seg *s, enum lun_op op, uint64_t off, uint64_t len,
+			 unsigned flags, void (*done)(struct lun_io *))
 {
-	s->child = (struct lun_io){ .op = op, .flags = flags, .offset = off, .length = len, .iov = s->iov,
-				    .iovcnt = s->iovcnt, .loop = s->req->io->loop, .done = done, .priv = s };
+	s->child = (struct lun_io){ .op = op,
+				    .flags = flags,
+				    .offset = off,
+				    .length = len,
+				    .iov = s->iov,
+				    .iovcnt = s->iovcnt,
+				    .loop = s->req->io->loop,
+				    .done = done,
+				    .priv = s };
 	lun_submit(s->req->pool->data, &s->child);
 }
 
@@ -281,14 +296,27 @@ static void do_cow(struct thin_seg *s)
 	struct lun_thin_pool *pool = s->req->pool;
 	s->iov[0] = (struct iovec){ s->buf, pool->chunk_size };
 	s->iovcnt = 1;
-	child_submit(s, LUN_OP_READ, (uint64_t)s->p << pool->chunk_shift, pool->chunk_size, 0, cow_read_done);
+	child_submit(s, LUN_OP_READ, (uint64_t)s->p << pool->chunk_shift, pool->chunk_size, 0,
+		     cow_read_done);
 }
 
-static void seg_flush_done(struct lun_io *c) { seg_done(c->priv, c->result); }
+static void seg_flush_done(struct lun_io *c)
+{
+	seg_done(c->priv, c->result);
+}
 
 /* ---- planning (pool lock held) ---- */
 
-enum thin_act { ACT_DONE, ACT_WAIT, ACT_ZERO, ACT_INPLACE, ACT_ALLOC, ACT_COW, ACT_COMMIT, ACT_NEEDBUF };
+enum thin_act {
+	ACT_DONE,
+	ACT_WAIT,
+	ACT_ZERO,
+	ACT_INPLACE,
+	ACT_ALLOC,
+	ACT_COW,
+	ACT_COMMIT,
+	ACT_NEEDBUF
+};
 
 static void pin_seg(struct lun_thin_pool *pool, struct thin_seg *s, uint32_t p)
 {
@@ -315,7 +343,8 @@ static enum thin_act plan_new(struct lun_thin_pool *pool, struct thin_seg *s, ui
 	return ACT_COW;
 }
 
-static enum thin_act plan_write(struct lun_thin_pool *pool, struct thin_seg *s, uint32_t e, int *res)
+static enum thin_act plan_write(struct lun_thin_pool *pool, struct thin_seg *s, uint32_t e,
+				int *res)
 {
 	if (!e && s->keep_holes)
 		return ACT_DONE;
@@ -348,15 +377,16 @@ static enum thin_act plan(struct lun_thin_pool *pool, struct thin_seg *s, int *r
 		s->st = THIN_ST_UNMAP;
 		pend_insert(pool, s);
 		return ACT_COMMIT;
-	case THIN_S_WRITE:
-		return plan_write(pool, s, e, res);
-	case THIN_S_FLUSH:
-		break;
+	case THIN_S_WRITE: return plan_write(pool, s, e, res);
+	case THIN_S_FLUSH: break;
 	}
 	return ACT_DONE;
 }
 
-static void buf_retry(struct kloop_task *t) { seg_start(seg_of_task(t)); }
+static void buf_retry(struct kloop_task *t)
+{
+	seg_start(seg_of_task(t));
+}
 
 static void seg_start(struct thin_seg *s)
 {
@@ -387,9 +417,13 @@ static void seg_start(struct thin_seg *s)
 
 /* ---- submission ---- */
 
-static struct thin_open *to_of(struct lun_backend *be) { return be->priv; }
+static struct thin_open *to_of(struct lun_backend *be)
+{
+	return be->priv;
+}
 
-static void seg_init(struct thin_req *q, struct thin_seg *s, uint64_t off, uint64_t len, uint64_t skip)
+static void seg_init(struct thin_req *q, struct thin_seg *s, uint64_t off, uint64_t len,
+		     uint64_t skip)
 {
 	struct lun_thin_pool *pool = q->pool;
 	struct lun_io *io = q->io;
@@ -417,8 +451,8 @@ static void seg_init(struct thin_req *q, struct thin_seg *s, uint64_t off, uint6
 static struct thin_req *req_new(struct thin_open *to, struct lun_io *io, int nseg)
 {
 	int cap = (io->iovcnt > 0 ? io->iovcnt : 1) + 2;
-	size_t sz = sizeof(struct thin_req) + (size_t)nseg * (sizeof(struct thin_seg) +
-							      (size_t)cap * sizeof(struct iovec));
+	size_t sz = sizeof(struct thin_req) +
+		    (size_t)nseg * (sizeof(struct thin_seg) + (size_t)cap * sizeof(struct iovec));
 	struct thin_req *q = calloc(1, sz);
 	if (!q)
 		return NULL;
@@ -443,8 +477,9 @@ static void thin_submit(struct lun_backend *be, struct lun_io *io)
 {
 	struct thin_open *to = to_of(be);
 	uint32_t shift = to->pool->chunk_shift;
-	int n = io->op == LUN_OP_FLUSH ? 1 :
-		(int)(((io->offset + io->length - 1) >> shift) - (io->offset >> shift) + 1);
+	int n = io->op == LUN_OP_FLUSH ? 1
+				       : (int)(((io->offset + io->length - 1) >> shift) -
+					       (io->offset >> shift) + 1);
 	struct thin_req *q = req_new(to, io, n);
 	if (!q) { /* out of memory: retry, do not fail */
 		struct thin_retry *rt = lun_priv(io, struct thin_retry);
@@ -453,7 +488,8 @@ static void thin_submit(struct lun_backend *be, struct lun_io *io)
 		return kbuf_wait(&rt->t);
 	}
 	if (io->op == LUN_OP_FLUSH) {
-		q->seg[0] = (struct thin_seg){ .req = q, .kind = THIN_S_FLUSH, .iov = q->seg[0].iov };
+		q->seg[0] =
+			(struct thin_seg){ .req = q, .kind = THIN_S_FLUSH, .iov = q->seg[0].iov };
 		return seg_start(&q->seg[0]);
 	}
 	uint64_t off = io->offset, end = io->offset + io->length;
@@ -520,7 +556,8 @@ static void thin_close(struct lun_backend *be)
 
 static const struct lun_backend_ops thin_ops = {
 	.name = "thin",
-	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_BLOCK_STATUS | LUN_CAP_COPY_SHARE,
+	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_BLOCK_STATUS |
+		LUN_CAP_COPY_SHARE,
 	.submit_read = thin_submit,
 	.submit_write = thin_submit,
 	.submit_flush = thin_submit,
@@ -548,11 +585,17 @@ int thin_open_backend(struct lun_thin_pool *pool, struct thin_vol *v, uint32_t b
 	to->pool = pool;
 	to->vol = v;
 	to->be = (struct lun_backend){
-		.ops = &thin_ops, .size = v->size, .block_size = block_size,
-		.optimal_io = pool->chunk_size, .unmap_granularity = pool->chunk_size,
-		.read_only = v->flags & THIN_VOL_RO, .zeroes_after_unmap = true,
-		.volatile_cache = pool->data->volatile_cache, .priv = to,
-		.copy_domain = pool, .copy_granularity = pool->chunk_size,
+		.ops = &thin_ops,
+		.size = v->size,
+		.block_size = block_size,
+		.optimal_io = pool->chunk_size,
+		.unmap_granularity = pool->chunk_size,
+		.read_only = v->flags & THIN_VOL_RO,
+		.zeroes_after_unmap = true,
+		.volatile_cache = pool->data->volatile_cache,
+		.priv = to,
+		.copy_domain = pool,
+		.copy_granularity = pool->chunk_size,
 	};
 	v->opener = to;
 	*out = &to->be;

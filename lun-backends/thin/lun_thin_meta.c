@@ -48,7 +48,10 @@ uint32_t thin_crc(const void *buf, size_t len)
 	return c;
 }
 
-static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
 
 int thin_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
@@ -87,7 +90,10 @@ int thin_pread(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static int sync_fd(int fd) { return fdatasync(fd) ? -errno : 0; }
+static int sync_fd(int fd)
+{
+	return fdatasync(fd) ? -errno : 0;
+}
 
 /* ---- superblock: written once at create ---- */
 
@@ -116,13 +122,16 @@ int thin_sb_read(struct lun_thin_pool *pool, char *err, size_t errlen)
 	}
 	if (get_le64(b) != THIN_SB_MAGIC || get_le32(b + 8) != THIN_VERSION ||
 	    get_le32(b + 48) != thin_crc(b, 48)) {
-		snprintf(err, errlen, "not a kura thin pool metadata file (bad superblock magic, version or checksum)");
+		snprintf(
+			err, errlen,
+			"not a kura thin pool metadata file (bad superblock magic, version or checksum)");
 		return -EINVAL;
 	}
 	uint32_t cs = get_le32(b + 12);
 	uint64_t js = get_le64(b + 24);
-	if (cs < LUN_THIN_CHUNK_MIN || cs > LUN_THIN_CHUNK_MAX || (cs & (cs - 1)) || js < THIN_JOURNAL_MIN ||
-	    js % THIN_SECTOR || get_le64(b + 16) != THIN_JOURNAL_OFF || get_le64(b + 32) != THIN_SLOT0_OFF) {
+	if (cs < LUN_THIN_CHUNK_MIN || cs > LUN_THIN_CHUNK_MAX || (cs & (cs - 1)) ||
+	    js < THIN_JOURNAL_MIN || js % THIN_SECTOR || get_le64(b + 16) != THIN_JOURNAL_OFF ||
+	    get_le64(b + 32) != THIN_SLOT0_OFF) {
 		snprintf(err, errlen, "superblock geometry invalid");
 		return -EINVAL;
 	}
@@ -232,7 +241,8 @@ static int body_encode(struct lun_thin_pool *pool, struct dbuf *d, uint64_t gen)
 	return 0;
 }
 
-static void slot_encode(uint8_t *b, uint64_t gen, uint64_t off, uint64_t cap, uint64_t len, uint32_t crc)
+static void slot_encode(uint8_t *b, uint64_t gen, uint64_t off, uint64_t cap, uint64_t len,
+			uint32_t crc)
 {
 	memset(b, 0, THIN_SECTOR);
 	put_le32(b, THIN_SLOT_MAGIC);
@@ -302,7 +312,7 @@ struct slot_info {
 	uint64_t gen, off, cap, len;
 	uint32_t crc;
 	uint8_t *body;
-	const char *why;     /* reason the slot is unusable */
+	const char *why; /* reason the slot is unusable */
 };
 
 static void slot_read(struct lun_thin_pool *pool, int s, struct slot_info *si)
@@ -328,26 +338,33 @@ static void slot_read(struct lun_thin_pool *pool, int s, struct slot_info *si)
 		si->why = "body length invalid";
 		return;
 	}
-	if (thin_pread(pool->fd, si->body, si->len, si->off) < 0 || thin_crc(si->body, si->len) != si->crc ||
-	    get_le32(si->body) != THIN_BODY_MAGIC || get_le64(si->body + 8) != si->gen) {
+	if (thin_pread(pool->fd, si->body, si->len, si->off) < 0 ||
+	    thin_crc(si->body, si->len) != si->crc || get_le32(si->body) != THIN_BODY_MAGIC ||
+	    get_le64(si->body + 8) != si->gen) {
 		si->why = "body checksum or generation bad";
 		free(si->body);
 		si->body = NULL;
 	}
 }
 
-static struct thin_vol *vol_add(struct lun_thin_pool *pool, uint32_t id, uint32_t flags, uint64_t size)
+static struct thin_vol *vol_add(struct lun_thin_pool *pool, uint32_t id, uint32_t flags,
+				uint64_t size)
 {
-	struct thin_rec r = { .type = THIN_R_VOL_CREATE, .vol = id, .a = size, .flags = (uint8_t)flags };
+	struct thin_rec r = { .type = THIN_R_VOL_CREATE,
+			      .vol = id,
+			      .a = size,
+			      .flags = (uint8_t)flags };
 	return thin_apply(pool, &r, false) ? NULL : thin_vol_find(pool, id);
 }
 
-static int runs_decode(struct lun_thin_pool *pool, struct thin_vol *v, const uint8_t *b, uint64_t nruns)
+static int runs_decode(struct lun_thin_pool *pool, struct thin_vol *v, const uint8_t *b,
+		       uint64_t nruns)
 {
 	for (uint64_t i = 0; i < nruns; i++, b += THIN_RUN) {
 		uint64_t vs = get_le64(b), n = get_le32(b + 12);
 		uint32_t ps = get_le32(b + 8);
-		if (vs > v->nvchunks || n > v->nvchunks - vs || ps > pool->nr_chunks || n > pool->nr_chunks - ps)
+		if (vs > v->nvchunks || n > v->nvchunks - vs || ps > pool->nr_chunks ||
+		    n > pool->nr_chunks - ps)
 			return -EINVAL;
 		for (uint64_t k = 0; k < n; k++) {
 			uint32_t *slot = thin_map_slot(v, vs + k, true);
@@ -403,12 +420,15 @@ static void rec_put(uint8_t *b, const struct thin_rec *r)
 
 static void rec_get(const uint8_t *b, struct thin_rec *r)
 {
-	*r = (struct thin_rec){ .type = b[0], .flags = b[1], .vol = get_le32(b + 4),
-				.a = get_le64(b + 8), .b = get_le64(b + 16) };
+	*r = (struct thin_rec){ .type = b[0],
+				.flags = b[1],
+				.vol = get_le32(b + 4),
+				.a = get_le64(b + 8),
+				.b = get_le64(b + 16) };
 }
 
-static uint8_t *jblock_encode(const struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n,
-			      uint64_t len)
+static uint8_t *jblock_encode(const struct lun_thin_pool *pool, const struct thin_rec *recs,
+			      unsigned n, uint64_t len)
 {
 	uint8_t *b = calloc(1, len);
 	if (!b)
@@ -492,12 +512,14 @@ int thin_journal_append(struct lun_thin_pool *pool, const struct thin_rec *recs,
 static uint8_t *jblock_read(struct lun_thin_pool *pool, uint64_t pos, uint64_t seq, uint64_t *len)
 {
 	uint8_t h[THIN_JHDR];
-	if (thin_pread(pool->fd, h, sizeof(h), THIN_JOURNAL_OFF + pos) < 0 || get_le32(h) != THIN_JBLK_MAGIC ||
-	    get_le32(h + 4) != THIN_VERSION || get_le64(h + 8) != seq)
+	if (thin_pread(pool->fd, h, sizeof(h), THIN_JOURNAL_OFF + pos) < 0 ||
+	    get_le32(h) != THIN_JBLK_MAGIC || get_le32(h + 4) != THIN_VERSION ||
+	    get_le64(h + 8) != seq)
 		return NULL;
 	*len = get_le32(h + 20);
 	uint64_t nrec = get_le32(h + 16);
-	if (*len % THIN_SECTOR || *len == 0 || *len > pool->jsize - pos || THIN_JHDR + nrec * THIN_REC > *len)
+	if (*len % THIN_SECTOR || *len == 0 || *len > pool->jsize - pos ||
+	    THIN_JHDR + nrec * THIN_REC > *len)
 		return NULL;
 	uint8_t *b = malloc(*len);
 	if (!b)
@@ -520,7 +542,8 @@ static int jblock_apply(struct lun_thin_pool *pool, const uint8_t *b, char *err,
 		rec_get(b + THIN_JHDR + (size_t)i * THIN_REC, &r);
 		int e = thin_apply(pool, &r, false);
 		if (e) {
-			snprintf(err, errlen, "journal block %llu record %u (type %u, volume %u) invalid: %s",
+			snprintf(err, errlen,
+				 "journal block %llu record %u (type %u, volume %u) invalid: %s",
 				 (unsigned long long)pool->jseq, i, r.type, r.vol, strerror(-e));
 			return e;
 		}
@@ -560,8 +583,10 @@ static int pick_slot(struct lun_thin_pool *pool, struct slot_info si[2], char *e
 		if (si[s].body && (best < 0 || si[s].gen > si[best].gen))
 			best = s;
 	if (best < 0) {
-		snprintf(err, errlen, "both metadata checkpoint slots are unusable (slot 0: %s; slot 1: %s); "
-			 "refusing to open the pool rather than present it empty", si[0].why, si[1].why);
+		snprintf(err, errlen,
+			 "both metadata checkpoint slots are unusable (slot 0: %s; slot 1: %s); "
+			 "refusing to open the pool rather than present it empty",
+			 si[0].why, si[1].why);
 		return -EUCLEAN;
 	}
 	if (!si[best ^ 1].body)

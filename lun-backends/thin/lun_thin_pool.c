@@ -89,12 +89,15 @@ static uint64_t vchunks_of(const struct lun_thin_pool *pool, uint64_t size)
 	return (size + pool->chunk_size - 1) >> pool->chunk_shift;
 }
 
-static struct thin_vol *vol_new(struct lun_thin_pool *pool, uint32_t id, uint32_t flags, uint64_t size)
+static struct thin_vol *vol_new(struct lun_thin_pool *pool, uint32_t id, uint32_t flags,
+				uint64_t size)
 {
 	struct thin_vol *v = calloc(1, sizeof(*v));
 	if (!v)
 		return NULL;
-	*v = (struct thin_vol){ .id = id, .flags = flags & THIN_VOL_RO, .size = size,
+	*v = (struct thin_vol){ .id = id,
+				.flags = flags & THIN_VOL_RO,
+				.size = size,
 				.nvchunks = vchunks_of(pool, size) };
 	v->nleaves = (v->nvchunks + THIN_LEAF_N - 1) >> THIN_LEAF_SHIFT;
 	v->leaves = calloc(v->nleaves ? v->nleaves : 1, sizeof(*v->leaves));
@@ -276,7 +279,10 @@ static void ref_entry(void *arg, uint32_t *e)
 	ref_inc(arg, (*e & ~THIN_PENDING) - 1);
 }
 
-static void clear_entry(void *arg, uint32_t *e) { *e = 0; }
+static void clear_entry(void *arg, uint32_t *e)
+{
+	*e = 0;
+}
 
 int thin_rebuild_refs(struct lun_thin_pool *pool)
 {
@@ -320,20 +326,15 @@ static int rec_check(struct lun_thin_pool *pool, const struct thin_rec *r)
 	struct thin_vol *v = thin_vol_find(pool, r->vol);
 	switch (r->type) {
 	case THIN_R_MAP:
-	case THIN_R_UNMAP:
-		return check_map(pool, r, v);
-	case THIN_R_VOL_CREATE:
-		return v ? -EEXIST : size_ok(pool, r->a) ? 0 : -EINVAL;
-	case THIN_R_VOL_DELETE:
-		return !v ? -ENOENT : v->opener ? -EBUSY : 0;
+	case THIN_R_UNMAP: return check_map(pool, r, v);
+	case THIN_R_VOL_CREATE: return v ? -EEXIST : size_ok(pool, r->a) ? 0 : -EINVAL;
+	case THIN_R_VOL_DELETE: return !v ? -ENOENT : v->opener ? -EBUSY : 0;
 	case THIN_R_VOL_RESIZE:
 		if (!v)
 			return -ENOENT;
 		return !size_ok(pool, r->a) ? -EINVAL : r->a < v->size && v->opener ? -EBUSY : 0;
-	case THIN_R_CLONE:
-		return v ? -EEXIST : thin_vol_find(pool, (uint32_t)r->a) ? 0 : -ENOENT;
-	case THIN_R_GROW:
-		return r->a > pool->nr_chunks && r->a <= THIN_MAX_CHUNKS ? 0 : -EINVAL;
+	case THIN_R_CLONE: return v ? -EEXIST : thin_vol_find(pool, (uint32_t)r->a) ? 0 : -ENOENT;
+	case THIN_R_GROW: return r->a > pool->nr_chunks && r->a <= THIN_MAX_CHUNKS ? 0 : -EINVAL;
 	}
 	return -EINVAL;
 }
@@ -566,7 +567,9 @@ static void flush_start(struct lun_thin_pool *pool)
 		return;
 	}
 	pool->flushing = list;
-	pool->flush_io = (struct lun_io){ .op = LUN_OP_FLUSH, .loop = pool->svc, .done = commit_flush_done,
+	pool->flush_io = (struct lun_io){ .op = LUN_OP_FLUSH,
+					  .loop = pool->svc,
+					  .done = commit_flush_done,
 					  .priv = pool };
 	lun_submit(pool->data, &pool->flush_io);
 }
@@ -617,7 +620,9 @@ static int ctl_open(struct lun_thin_pool *pool, struct thin_ctl *c)
 {
 	pthread_mutex_lock(&pool->lock);
 	struct thin_vol *v = thin_vol_find(pool, c->rec.vol);
-	int r = !v ? -ENOENT : v->opener ? -EBUSY : thin_open_backend(pool, v, c->block_size, c->out);
+	int r = !v          ? -ENOENT
+		: v->opener ? -EBUSY
+			    : thin_open_backend(pool, v, c->block_size, c->out);
 	pthread_mutex_unlock(&pool->lock);
 	return r;
 }
@@ -652,7 +657,7 @@ static void svc_kick(struct lun_thin_pool *pool)
 		if (!pool->ctlq)
 			pool->ctlq_tail = &pool->ctlq;
 		int r = ctl_exec(pool, c);
-		if (c->done_cb) {   /* thin_ctl_post: the caller does not wait */
+		if (c->done_cb) { /* thin_ctl_post: the caller does not wait */
 			c->result = r;
 			c->done_cb(c);
 			continue;
@@ -866,15 +871,19 @@ static int create_params(const struct lun_thin_pool_params *p, uint32_t *cs, uin
 	*js = p->journal_bytes ? p->journal_bytes : THIN_JOURNAL_DEFAULT;
 	uint64_t bytes = p->data_bytes ? p->data_bytes : p->data ? p->data->size : 0;
 	if (!p->meta_path || !p->data || bytes > p->data->size) {
-		snprintf(err, errlen, "thin pool needs a metadata path and a data backend of at least data_bytes");
+		snprintf(
+			err, errlen,
+			"thin pool needs a metadata path and a data backend of at least data_bytes");
 		return -EINVAL;
 	}
 	if (*cs < LUN_THIN_CHUNK_MIN || *cs > LUN_THIN_CHUNK_MAX || (*cs & (*cs - 1))) {
-		snprintf(err, errlen, "chunk size %u: must be a power of two from 64 KiB to 1 MiB", *cs);
+		snprintf(err, errlen, "chunk size %u: must be a power of two from 64 KiB to 1 MiB",
+			 *cs);
 		return -EINVAL;
 	}
 	if (*js < THIN_JOURNAL_MIN || *js % THIN_SECTOR) {
-		snprintf(err, errlen, "journal size must be a multiple of 4 KiB and at least 64 KiB");
+		snprintf(err, errlen,
+			 "journal size must be a multiple of 4 KiB and at least 64 KiB");
 		return -EINVAL;
 	}
 	*chunks = bytes / *cs;
@@ -939,7 +948,8 @@ static int open_load(struct lun_thin_pool *pool, char *err, size_t errlen)
 	if (!r)
 		r = thin_load(pool, err, errlen);
 	if (!r && (pool->nr_chunks << pool->chunk_shift) > pool->data->size) {
-		snprintf(err, errlen, "data device (%llu bytes) is smaller than the pool (%llu chunks)",
+		snprintf(err, errlen,
+			 "data device (%llu bytes) is smaller than the pool (%llu chunks)",
 			 (unsigned long long)pool->data->size, (unsigned long long)pool->nr_chunks);
 		r = -EINVAL;
 	}
@@ -948,8 +958,8 @@ static int open_load(struct lun_thin_pool *pool, char *err, size_t errlen)
 	return r;
 }
 
-int lun_thin_pool_open(const struct lun_thin_pool_params *p, struct lun_thin_pool **out,
-		       char *err, size_t errlen)
+int lun_thin_pool_open(const struct lun_thin_pool_params *p, struct lun_thin_pool **out, char *err,
+		       size_t errlen)
 {
 	*out = NULL;
 	if (!p->meta_path || !p->data) {

@@ -57,16 +57,16 @@
 #include <string.h>
 #include <time.h>
 
-#define SHARE_BATCH   4096u   /* chunks per journal block (96 KiB of records) */
-#define SHARE_WAIT_MS 2000u   /* give up on busy destination chunks after this */
+#define SHARE_BATCH   4096u /* chunks per journal block (96 KiB of records) */
+#define SHARE_WAIT_MS 2000u /* give up on busy destination chunks after this */
 
 struct share_job {
 	struct thin_open *src, *dst;
-	uint64_t svc, dvc, n;       /* src chunk svc + i -> dst chunk dvc + i, i < n */
-	uint64_t done;              /* pairs shared so far */
-	unsigned max;               /* pairs per batch */
+	uint64_t svc, dvc, n; /* src chunk svc + i -> dst chunk dvc + i, i < n */
+	uint64_t done;        /* pairs shared so far */
+	unsigned max;         /* pairs per batch */
 	struct thin_rec *recs;
-	struct thin_req *fence;     /* placeholder owners of the fenced entries */
+	struct thin_req *fence; /* placeholder owners of the fenced entries */
 };
 
 bool lun_thin_same_pool(struct lun_backend *a, struct lun_backend *b, uint32_t *chunk_size)
@@ -101,8 +101,10 @@ static unsigned batch_recs(struct share_job *j, unsigned n)
 		uint32_t s = thin_map_get(j->src->vol, j->svc + j->done + i) & ~THIN_PENDING;
 		if (s == (thin_map_get(j->dst->vol, dvc) & ~THIN_PENDING))
 			continue;
-		j->recs[k++] = (struct thin_rec){ .type = s ? THIN_R_MAP : THIN_R_UNMAP, .vol = j->dst->vol->id,
-						  .a = dvc, .b = s ? s - 1 : 0 };
+		j->recs[k++] = (struct thin_rec){ .type = s ? THIN_R_MAP : THIN_R_UNMAP,
+						  .vol = j->dst->vol->id,
+						  .a = dvc,
+						  .b = s ? s - 1 : 0 };
 	}
 	return k;
 }
@@ -114,7 +116,7 @@ static int fence(struct lun_thin_pool *pool, struct share_job *j, unsigned k)
 	for (unsigned i = 0; i < k; i++) {
 		uint32_t *slot = thin_map_slot(j->dst->vol, j->recs[i].a, true);
 		if (!slot) {
-			j->recs[i].type = 0;  /* unfence() stops here */
+			j->recs[i].type = 0; /* unfence() stops here */
 			return -ENOMEM;
 		}
 		*slot |= THIN_PENDING;
@@ -131,7 +133,8 @@ static int fence(struct lun_thin_pool *pool, struct share_job *j, unsigned k)
 
 /* Lock held: apply the journaled records (unless res), lift the fence and
  * collect the segments that waited on it. */
-static struct thin_seg *unfence(struct lun_thin_pool *pool, struct share_job *j, unsigned k, int res)
+static struct thin_seg *unfence(struct lun_thin_pool *pool, struct share_job *j, unsigned k,
+				int res)
 {
 	struct thin_seg *all = NULL;
 	for (unsigned i = 0; i < k && j->recs[i].type; i++) {
@@ -167,7 +170,8 @@ static int share_batch(struct lun_thin_pool *pool, void *arg)
 	if (!n)
 		return -EBUSY;
 	if (!r && k && (r = thin_journal_append(pool, j->recs, k)))
-		kerr("thin share: journal write failed (%s): allocation disabled until reopened", strerror(-r));
+		kerr("thin share: journal write failed (%s): allocation disabled until reopened",
+		     strerror(-r));
 	pthread_mutex_lock(&pool->lock);
 	if (r && r != -ENOMEM)
 		pool->failed = true;
@@ -196,7 +200,8 @@ static int run_job(struct lun_thin_pool *pool, struct share_job *j)
 		if (r == -EBUSY) {
 			if (now_ms() > deadline) {
 				kwarn("thin share: destination chunks stayed busy for %u ms; %llu of %llu chunks "
-				      "shared, the rest is copied", SHARE_WAIT_MS, (unsigned long long)j->done,
+				      "shared, the rest is copied",
+				      SHARE_WAIT_MS, (unsigned long long)j->done,
 				      (unsigned long long)j->n);
 				return 0;
 			}
@@ -216,7 +221,7 @@ struct share_op {
 	struct lun_io *io;
 	struct lun_thin_pool *pool;
 	struct thin_ctl ctl;
-	struct kloop_task back;      /* service thread -> io->loop */
+	struct kloop_task back; /* service thread -> io->loop */
 	struct kloop_timer retry;
 	uint64_t head, deadline;
 };
@@ -259,8 +264,8 @@ static void share_back(struct kloop_task *t)
 	int r = op->ctl.result;
 	if (r == -EBUSY && kloop_now_ms(op->io->loop) > op->deadline) {
 		kwarn("thin share: destination chunks stayed busy for %u ms; %llu of %llu chunks "
-		      "shared, the rest is copied", SHARE_WAIT_MS, (unsigned long long)op->j.done,
-		      (unsigned long long)op->j.n);
+		      "shared, the rest is copied",
+		      SHARE_WAIT_MS, (unsigned long long)op->j.done, (unsigned long long)op->j.n);
 		return share_op_end(op, 0);
 	}
 	if (r == -EBUSY) {
@@ -273,7 +278,8 @@ static void share_back(struct kloop_task *t)
 }
 
 /* Which part of the range is made of whole chunks aligned on both sides. */
-static void span(uint32_t cs, uint64_t src_off, uint64_t dst_off, uint64_t len, uint64_t *skip, uint64_t *n)
+static void span(uint32_t cs, uint64_t src_off, uint64_t dst_off, uint64_t len, uint64_t *skip,
+		 uint64_t *n)
 {
 	uint64_t head = (cs - (src_off & (cs - 1))) & (cs - 1);
 	*skip = 0;
@@ -284,11 +290,13 @@ static void span(uint32_t cs, uint64_t src_off, uint64_t dst_off, uint64_t len, 
 	*n = (len - head) / cs;
 }
 
-static int share_check(struct thin_open *s, uint64_t src_off, struct thin_open *d, uint64_t dst_off, uint64_t len)
+static int share_check(struct thin_open *s, uint64_t src_off, struct thin_open *d, uint64_t dst_off,
+		       uint64_t len)
 {
 	if (d->be.read_only)
 		return -EROFS;
-	if (src_off > s->be.size || len > s->be.size - src_off || dst_off > d->be.size || len > d->be.size - dst_off)
+	if (src_off > s->be.size || len > s->be.size - src_off || dst_off > d->be.size ||
+	    len > d->be.size - dst_off)
 		return -EINVAL;
 	if (s == d && dst_off > src_off && dst_off < src_off + len)
 		return -EINVAL; /* forward sharing would read what it already overwrote */
@@ -321,8 +329,8 @@ static int job_init(struct share_job *j, struct thin_open *s, uint64_t src_off, 
 	return 0;
 }
 
-int lun_thin_share_range(struct lun_backend *src, uint64_t src_off, struct lun_backend *dst, uint64_t dst_off,
-			 uint64_t len, uint64_t *skip, uint64_t *shared_bytes)
+int lun_thin_share_range(struct lun_backend *src, uint64_t src_off, struct lun_backend *dst,
+			 uint64_t dst_off, uint64_t len, uint64_t *skip, uint64_t *shared_bytes)
 {
 	struct thin_open *s = thin_open_of(src), *d = thin_open_of(dst);
 	*skip = *shared_bytes = 0;

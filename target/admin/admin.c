@@ -35,7 +35,10 @@ struct admin {
 	struct tgt_server *srv;
 };
 
-static const char *sep(int i) { return i ? "," : ""; }
+static const char *sep(int i)
+{
+	return i ? "," : "";
+}
 
 /* ---- list ---- */
 static int list_targets(struct admin *a, FILE *f, bool json)
@@ -74,11 +77,14 @@ static int list_portals(struct admin *a, FILE *f, bool json)
 		if (json) {
 			fprintf(f, "%s{\"address\":", sep(i));
 			kjson_str(f, p->addr);
-			fprintf(f, ",\"port\":%u,\"tpgt\":%u,\"rel_port_id\":%u,\"port_group\":%u,\"alua\":\"%s\"}",
-				p->port, p->tpgt, p->rel_port_id, p->tpg_id, scsi_alua_state_name(st));
+			fprintf(f,
+				",\"port\":%u,\"tpgt\":%u,\"rel_port_id\":%u,\"port_group\":%u,\"alua\":\"%s\"}",
+				p->port, p->tpgt, p->rel_port_id, p->tpg_id,
+				scsi_alua_state_name(st));
 		} else {
-			fprintf(f, "%s:%u tpgt=%u rel_port_id=%u port_group=%u alua=%s\n", p->addr, p->port,
-				p->tpgt, p->rel_port_id, p->tpg_id, scsi_alua_state_name(st));
+			fprintf(f, "%s:%u tpgt=%u rel_port_id=%u port_group=%u alua=%s\n", p->addr,
+				p->port, p->tpgt, p->rel_port_id, p->tpg_id,
+				scsi_alua_state_name(st));
 		}
 	}
 	fputs(json ? "]\n" : "", f);
@@ -99,12 +105,13 @@ static int list_luns(struct admin *a, FILE *f, bool json)
 			if (json) {
 				fprintf(f, "%s{\"target\":", sep(n));
 				kjson_str(f, c->targets[i].iqn);
-				fprintf(f, ",\"lun\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"path\":", l->lun, blocks);
+				fprintf(f, ",\"lun\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"path\":",
+					l->lun, blocks);
 				kjson_str(f, path);
 				fputc('}', f);
 			} else {
-				fprintf(f, "%s %" PRIu64 " blocks=%" PRIu64 " path=%s\n", c->targets[i].iqn,
-					l->lun, blocks, path);
+				fprintf(f, "%s %" PRIu64 " blocks=%" PRIu64 " path=%s\n",
+					c->targets[i].iqn, l->lun, blocks, path);
 			}
 			n++;
 		}
@@ -112,7 +119,11 @@ static int list_luns(struct admin *a, FILE *f, bool json)
 	return 0;
 }
 
-struct sess_ctx { FILE *f; bool json; int n; };
+struct sess_ctx {
+	FILE *f;
+	bool json;
+	int n;
+};
 
 static void isid_hex(const uint8_t isid[6], char out[13])
 {
@@ -129,14 +140,17 @@ static void sess_json(FILE *f, const struct tgt_session_info *si, const char *is
 	kjson_str(f, si->target);
 	fputs(",\"address\":", f);
 	kjson_str(f, si->peer);
-	fprintf(f, ",\"isid\":\"%s\",\"tsih\":%u,\"discovery\":%s,\"header_digest\":\"%s\","
+	fprintf(f,
+		",\"isid\":\"%s\",\"tsih\":%u,\"discovery\":%s,\"header_digest\":\"%s\","
 		"\"data_digest\":\"%s\",\"in_flight\":%u,\"params\":{\"MaxRecvDataSegmentLength\":%u,"
 		"\"MaxBurstLength\":%u,\"FirstBurstLength\":%u,\"InitialR2T\":%s,\"ImmediateData\":%s,"
 		"\"MaxOutstandingR2T\":%u,\"ErrorRecoveryLevel\":%u,\"authenticated\":%s}}",
-		isid, si->tsih, si->discovery ? "true" : "false", p->header_digest ? "CRC32C" : "None",
-		p->data_digest ? "CRC32C" : "None", si->in_flight, p->max_recv_dsl_initiator, p->max_burst,
-		p->first_burst, p->initial_r2t ? "true" : "false", p->immediate_data ? "true" : "false",
-		p->max_outstanding_r2t, p->error_recovery_level, p->authenticated ? "true" : "false");
+		isid, si->tsih, si->discovery ? "true" : "false",
+		p->header_digest ? "CRC32C" : "None", p->data_digest ? "CRC32C" : "None",
+		si->in_flight, p->max_recv_dsl_initiator, p->max_burst, p->first_burst,
+		p->initial_r2t ? "true" : "false", p->immediate_data ? "true" : "false",
+		p->max_outstanding_r2t, p->error_recovery_level,
+		p->authenticated ? "true" : "false");
 }
 
 static void sess_cb(void *arg, const struct tgt_session_info *si)
@@ -149,13 +163,15 @@ static void sess_cb(void *arg, const struct tgt_session_info *si)
 		sess_json(c->f, si, isid);
 	} else {
 		const struct iscsi_session_params *p = &si->params;
-		fprintf(c->f, "%s isid=%s tsih=%u address=%s target=%s hd=%s dd=%s in_flight=%u "
+		fprintf(c->f,
+			"%s isid=%s tsih=%u address=%s target=%s hd=%s dd=%s in_flight=%u "
 			"MaxRecvDataSegmentLength=%u MaxBurstLength=%u FirstBurstLength=%u "
-			"InitialR2T=%s ImmediateData=%s\n", si->initiator, isid, si->tsih, si->peer,
-			si->discovery ? "(discovery)" : si->target, p->header_digest ? "CRC32C" : "None",
-			p->data_digest ? "CRC32C" : "None", si->in_flight, p->max_recv_dsl_initiator,
-			p->max_burst, p->first_burst, p->initial_r2t ? "Yes" : "No",
-			p->immediate_data ? "Yes" : "No");
+			"InitialR2T=%s ImmediateData=%s\n",
+			si->initiator, isid, si->tsih, si->peer,
+			si->discovery ? "(discovery)" : si->target,
+			p->header_digest ? "CRC32C" : "None", p->data_digest ? "CRC32C" : "None",
+			si->in_flight, p->max_recv_dsl_initiator, p->max_burst, p->first_burst,
+			p->initial_r2t ? "Yes" : "No", p->immediate_data ? "Yes" : "No");
 	}
 	c->n++;
 }
@@ -171,7 +187,10 @@ static int list_sessions(struct admin *a, FILE *f, bool json)
 
 /* Indexed by enum admin_list. */
 static int (*const lists[])(struct admin *, FILE *, bool) = {
-	list_targets, list_portals, list_luns, list_sessions,
+	list_targets,
+	list_portals,
+	list_luns,
+	list_sessions,
 };
 
 static int cmd_list(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
@@ -197,9 +216,12 @@ static struct scsi_lu *find_lu(struct admin *a, const char *iqn, uint64_t n, con
 
 #define SHOW_MAX_REGS 64
 
-static void show_text(FILE *f, const struct scsi_admin_lu *i, const struct scsi_admin_reg *r, unsigned n)
+static void show_text(FILE *f, const struct scsi_admin_lu *i, const struct scsi_admin_reg *r,
+		      unsigned n)
 {
-	fprintf(f, "blocks=%" PRIu64 " block_size=%u size=%" PRIu64 "\nnaa=%s serial=%s vendor=%s product=%s\n"
+	fprintf(f,
+		"blocks=%" PRIu64 " block_size=%u size=%" PRIu64
+		"\nnaa=%s serial=%s vendor=%s product=%s\n"
 		"pr_generation=%u reserved=%s type=%u spc2_reserved=%s registrations=%u\n",
 		i->nblocks, i->block_size, i->nblocks * i->block_size, i->naa, i->serial, i->vendor,
 		i->product, i->generation, i->reserved ? "yes" : "no", i->type,
@@ -207,25 +229,34 @@ static void show_text(FILE *f, const struct scsi_admin_lu *i, const struct scsi_
 	for (unsigned k = 0; k < n; k++) {
 		char isid[13];
 		isid_hex(r[k].isid, isid);
-		fprintf(f, "registration %s isid=%s rel_port=%u key=0x%016" PRIx64 "%s\n", r[k].name,
-			r[k].any_isid ? "*" : isid, r[k].rel_port, r[k].key, r[k].holder ? " holder" : "");
+		fprintf(f, "registration %s isid=%s rel_port=%u key=0x%016" PRIx64 "%s\n",
+			r[k].name, r[k].any_isid ? "*" : isid, r[k].rel_port, r[k].key,
+			r[k].holder ? " holder" : "");
 	}
 }
 
-static void show_json(FILE *f, const struct scsi_admin_lu *i, const struct scsi_admin_reg *r, unsigned n)
+static void show_json(FILE *f, const struct scsi_admin_lu *i, const struct scsi_admin_reg *r,
+		      unsigned n)
 {
-	fprintf(f, "{\"blocks\":%" PRIu64 ",\"block_size\":%u,\"size\":%" PRIu64 ",\"naa\":\"%s\",\"serial\":",
+	fprintf(f,
+		"{\"blocks\":%" PRIu64 ",\"block_size\":%u,\"size\":%" PRIu64
+		",\"naa\":\"%s\",\"serial\":",
 		i->nblocks, i->block_size, i->nblocks * i->block_size, i->naa);
 	kjson_str(f, i->serial);
-	fprintf(f, ",\"pr_generation\":%u,\"reserved\":%s,\"type\":%u,\"spc2_reserved\":%s,\"registrations\":[",
-		i->generation, i->reserved ? "true" : "false", i->type, i->spc2_reserved ? "true" : "false");
+	fprintf(f,
+		",\"pr_generation\":%u,\"reserved\":%s,\"type\":%u,\"spc2_reserved\":%s,\"registrations\":[",
+		i->generation, i->reserved ? "true" : "false", i->type,
+		i->spc2_reserved ? "true" : "false");
 	for (unsigned k = 0; k < n; k++) {
 		char isid[13];
 		isid_hex(r[k].isid, isid);
 		fprintf(f, "%s{\"initiator\":", sep((int)k));
 		kjson_str(f, r[k].name);
-		fprintf(f, ",\"isid\":\"%s\",\"rel_port\":%u,\"key\":\"0x%016" PRIx64 "\",\"holder\":%s}",
-			r[k].any_isid ? "*" : isid, r[k].rel_port, r[k].key, r[k].holder ? "true" : "false");
+		fprintf(f,
+			",\"isid\":\"%s\",\"rel_port\":%u,\"key\":\"0x%016" PRIx64
+			"\",\"holder\":%s}",
+			r[k].any_isid ? "*" : isid, r[k].rel_port, r[k].key,
+			r[k].holder ? "true" : "false");
 	}
 	fputs("]}\n", f);
 }
@@ -249,7 +280,8 @@ static int cmd_clear_resv(struct admin *a, const struct admin_cmd *c, FILE *f, c
 	if (!lu)
 		return -ENOENT;
 	int n = scsi_admin_clear_pr(lu);
-	kinfo("admin: cleared reservation and %d registration(s) of %s LUN %s", n, c->argv[1], c->argv[2]);
+	kinfo("admin: cleared reservation and %d registration(s) of %s LUN %s", n, c->argv[1],
+	      c->argv[2]);
 	fprintf(f, "cleared %d registration(s)\n", n);
 	return 0;
 }
@@ -262,10 +294,11 @@ static int alua_show(FILE *f, bool json)
 	fputs(json ? "[" : "", f);
 	for (unsigned i = 0; i < n; i++) {
 		if (json)
-			fprintf(f, "%s{\"port_group\":%u,\"state\":\"%s\",\"rel_ports\":[", sep((int)i), g[i].id,
-				scsi_alua_state_name(g[i].state));
+			fprintf(f, "%s{\"port_group\":%u,\"state\":\"%s\",\"rel_ports\":[",
+				sep((int)i), g[i].id, scsi_alua_state_name(g[i].state));
 		else
-			fprintf(f, "port_group=%u state=%s rel_ports=", g[i].id, scsi_alua_state_name(g[i].state));
+			fprintf(f, "port_group=%u state=%s rel_ports=", g[i].id,
+				scsi_alua_state_name(g[i].state));
 		for (unsigned k = 0; k < g[i].n_ports; k++)
 			fprintf(f, "%s%u", k ? "," : "", g[i].ports[k]);
 		fputs(json ? "]}" : "\n", f);
@@ -328,17 +361,32 @@ static int cmd_copy(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 typedef int (*admin_handler)(struct admin *, const struct admin_cmd *, FILE *, const char **);
 
 static const admin_handler handlers[ADMIN_N_OPS] = {
-	[ADMIN_LIST] = cmd_list, [ADMIN_SHOW_LUN] = cmd_show, [ADMIN_CLEAR_RESV] = cmd_clear_resv,
-	[ADMIN_ALUA_SHOW] = cmd_alua_show, [ADMIN_ALUA_SET] = cmd_alua_set,
-	[ADMIN_ACL_ADD] = cmd_acl, [ADMIN_ACL_REMOVE] = cmd_acl,
-	[ADMIN_CHAP_ADD] = cmd_chap, [ADMIN_CHAP_REMOVE] = cmd_chap,
-	[ADMIN_LUN_ADD] = cmd_lun, [ADMIN_LUN_REMOVE] = cmd_lun,
-	[ADMIN_RAID_STATUS] = cmd_raid, [ADMIN_RAID_SCRUB] = cmd_raid, [ADMIN_RAID_FAIL] = cmd_raid,
-	[ADMIN_RAID_ADD_SPARE] = cmd_raid, [ADMIN_RAID_REMOVE] = cmd_raid, [ADMIN_RAID_CREATE] = cmd_raid,
-	[ADMIN_POOL_STATUS] = cmd_pool, [ADMIN_POOL_GROW] = cmd_pool, [ADMIN_POOL_CREATE] = cmd_pool,
-	[ADMIN_VOLUME_LIST] = cmd_volume, [ADMIN_VOLUME_CREATE] = cmd_volume,
-	[ADMIN_VOLUME_RESIZE] = cmd_volume, [ADMIN_VOLUME_DELETE] = cmd_volume,
-	[ADMIN_SNAPSHOT_CREATE] = cmd_copy, [ADMIN_CLONE_CREATE] = cmd_copy,
+	[ADMIN_LIST] = cmd_list,
+	[ADMIN_SHOW_LUN] = cmd_show,
+	[ADMIN_CLEAR_RESV] = cmd_clear_resv,
+	[ADMIN_ALUA_SHOW] = cmd_alua_show,
+	[ADMIN_ALUA_SET] = cmd_alua_set,
+	[ADMIN_ACL_ADD] = cmd_acl,
+	[ADMIN_ACL_REMOVE] = cmd_acl,
+	[ADMIN_CHAP_ADD] = cmd_chap,
+	[ADMIN_CHAP_REMOVE] = cmd_chap,
+	[ADMIN_LUN_ADD] = cmd_lun,
+	[ADMIN_LUN_REMOVE] = cmd_lun,
+	[ADMIN_RAID_STATUS] = cmd_raid,
+	[ADMIN_RAID_SCRUB] = cmd_raid,
+	[ADMIN_RAID_FAIL] = cmd_raid,
+	[ADMIN_RAID_ADD_SPARE] = cmd_raid,
+	[ADMIN_RAID_REMOVE] = cmd_raid,
+	[ADMIN_RAID_CREATE] = cmd_raid,
+	[ADMIN_POOL_STATUS] = cmd_pool,
+	[ADMIN_POOL_GROW] = cmd_pool,
+	[ADMIN_POOL_CREATE] = cmd_pool,
+	[ADMIN_VOLUME_LIST] = cmd_volume,
+	[ADMIN_VOLUME_CREATE] = cmd_volume,
+	[ADMIN_VOLUME_RESIZE] = cmd_volume,
+	[ADMIN_VOLUME_DELETE] = cmd_volume,
+	[ADMIN_SNAPSHOT_CREATE] = cmd_copy,
+	[ADMIN_CLONE_CREATE] = cmd_copy,
 };
 
 static void run_line(struct admin *a, const char *line, size_t len, FILE *f)
@@ -383,7 +431,7 @@ static ssize_t read_line(int fd, char *buf, size_t cap)
 		if (memchr(buf, '\n', n))
 			return (ssize_t)((char *)memchr(buf, '\n', n) - buf + 1);
 	}
-	return (ssize_t)n;   /* too long: the parser says so */
+	return (ssize_t)n; /* too long: the parser says so */
 }
 
 static void serve_one(struct tgt_admin *ad, int fd)
@@ -405,7 +453,7 @@ static void serve_one(struct tgt_admin *ad, int fd)
 		fputs("ERR no request\n", f);
 	else
 		run_line(&ad->a, buf, (size_t)n, f);
-	explicit_bzero(buf, sizeof(buf));   /* a chap add request carries a secret */
+	explicit_bzero(buf, sizeof(buf)); /* a chap add request carries a secret */
 	fclose(f);
 }
 
@@ -445,7 +493,8 @@ int tgt_admin_start(struct tgt_model *m, struct tgt_server *srv, const char *pat
 		return -ENOMEM;
 	ad->a = (struct admin){ m, srv };
 	int n = path ? snprintf(ad->path, sizeof(ad->path), "%s", path)
-		     : snprintf(ad->path, sizeof(ad->path), "%s/kura-targetd.sock", m->conf->data_dir);
+		     : snprintf(ad->path, sizeof(ad->path), "%s/kura-targetd.sock",
+				m->conf->data_dir);
 	int r = n >= (int)sizeof(ad->path) ? -ENAMETOOLONG : 0;
 	if (r < 0)
 		snprintf(err, errlen, "admin socket path too long");

@@ -53,12 +53,13 @@ int admin_live_section_key(struct tgt_model *m, const char *kind, const char *na
 /* Drop the items naming path (absolute; items relative to data_dir are
  * resolved) from the members and spares lists of [KIND NAME] (an emptied
  * list loses its line), the same way: -ENOENT if no item names it. */
-int admin_live_section_drop(struct tgt_model *m, const char *kind, const char *name, const char *path,
-			    admin_apply_fn apply, void *arg, const struct admin_cmd *c, FILE *f, const char **why);
+int admin_live_section_drop(struct tgt_model *m, const char *kind, const char *name,
+			    const char *path, admin_apply_fn apply, void *arg,
+			    const struct admin_cmd *c, FILE *f, const char **why);
 /* Append a whole new section (text ending in "\n") the same way; apply gets
  * the parsed new configuration (raid create / pool create). */
-int admin_live_add_section(struct tgt_model *m, const char *section, admin_apply_fn apply, void *arg,
-			   const struct admin_cmd *c, FILE *f, const char **why);
+int admin_live_add_section(struct tgt_model *m, const char *section, admin_apply_fn apply,
+			   void *arg, const struct admin_cmd *c, FILE *f, const char **why);
 
 /* raid ... / pool status requests (admin_storage.c). */
 int admin_storage_raid(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why);

@@ -41,23 +41,23 @@
 
 /* ---- the change ---- */
 
-#define LIVE_ERR_MAX 1200     /* a reason is cut to this, as it always was */
+#define LIVE_ERR_MAX 1200 /* a reason is cut to this, as it always was */
 
 struct live_ctx {
 	struct tgt_model *m;
 	struct tgt_target *t;
-	struct conf_buf text;      /* current text, then the new one */
+	struct conf_buf text; /* current text, then the new one */
 	char dir[4096];
 	mode_t mode;
-	char *err;                 /* reasons handed back through *why: the request's */
-	size_t errlen;             /* buffer (admin_cmd.msg), LIVE_ERR_MAX bytes of it */
+	char *err;     /* reasons handed back through *why: the request's */
+	size_t errlen; /* buffer (admin_cmd.msg), LIVE_ERR_MAX bytes of it */
 	/* lun add / remove, raid / pool edits: run before the new text is installed
 	 * (may refuse) and after (r = outcome); NULL => acl / chap: tgt_model_set_access(). */
 	int (*prepare)(struct live_ctx *x, const struct tgt_target_conf *nt, const char **why);
 	/* (x->t is NULL for a [raid] / [pool] change: nt is then NULL too) */
 	void (*finish)(struct live_ctx *x, const struct tgt_target_conf *nt, int r);
 	void *arg;
-	const struct tgt_config *parsed;   /* the new text, loaded, while prepare runs */
+	const struct tgt_config *parsed; /* the new text, loaded, while prepare runs */
 };
 
 static int load_current(struct live_ctx *x)
@@ -89,16 +89,19 @@ static const struct tgt_target_conf *find_target(const struct tgt_config *cfg, c
 }
 
 /* Parse the staged file tmp into parsed; a refusal names the real file. */
-static int validate(struct live_ctx *x, const char *tmp, struct tgt_config *parsed, const char **why)
+static int validate(struct live_ctx *x, const char *tmp, struct tgt_config *parsed,
+		    const char **why)
 {
 	int r = tgt_config_load(tmp, parsed, x->err, x->errlen);
 	size_t tl = strlen(tmp);
-	*why = x->err;     /* the parser's "file:line: reason", named after the real file */
+	*why = x->err; /* the parser's "file:line: reason", named after the real file */
 	if (r < 0 && !strncmp(x->err, tmp, tl)) {
 		char msg[LIVE_ERR_MAX];
-		const char *name = x->m->conf->config_path[0] ? x->m->conf->config_path : "<embedded>";
+		const char *name = x->m->conf->config_path[0] ? x->m->conf->config_path
+							      : "<embedded>";
 		snprintf(msg, sizeof(msg), "%.*s", (int)(sizeof(msg) - 1), x->err + tl);
-		snprintf(x->err, x->errlen, "refused, the file would not parse: %.512s%.600s", name, msg);
+		snprintf(x->err, x->errlen, "refused, the file would not parse: %.512s%.600s", name,
+			 msg);
 	}
 	return r;
 }
@@ -145,12 +148,12 @@ static int commit(struct live_ctx *x, const struct conf_buf *next, const char **
 		*why = "out of memory";
 	if (r == 0)
 		r = install(x, tmp, next->s, why);
-	unlink(tmp);   /* already gone after the rename */
+	unlink(tmp); /* already gone after the rename */
 	if (x->finish && (loaded || r < 0))
 		x->finish(x, nt, r);
 	else if (r == 0)
 		tgt_model_set_access(x->m, x->t, &acc);
-	tgt_model_access_free(&acc);   /* not swapped in (or emptied by the swap) */
+	tgt_model_access_free(&acc); /* not swapped in (or emptied by the swap) */
 	if (loaded)
 		tgt_config_free(parsed);
 	free(parsed);
@@ -160,13 +163,14 @@ static int commit(struct live_ctx *x, const struct conf_buf *next, const char **
 /* A change of m for request c (whose buffer takes the reasons). */
 static void live_init(struct live_ctx *x, struct tgt_model *m, const struct admin_cmd *c)
 {
-	*x = (struct live_ctx){ .m = m, .err = c->msg,
+	*x = (struct live_ctx){ .m = m,
+				.err = c->msg,
 				.errlen = c->msglen < LIVE_ERR_MAX ? c->msglen : LIVE_ERR_MAX };
 }
 
 /* Edit, commit and tell the administrator where the change lives. */
-static int change(struct tgt_model *m, const struct conf_edit *ed, const struct admin_cmd *c, FILE *f,
-		  const char **why)
+static int change(struct tgt_model *m, const struct conf_edit *ed, const struct admin_cmd *c,
+		  FILE *f, const char **why)
 {
 	struct live_ctx x;
 	live_init(&x, m, c);
@@ -175,11 +179,11 @@ static int change(struct tgt_model *m, const struct conf_edit *ed, const struct 
 	if (!x.t)
 		return -ENOENT;
 	struct conf_edit e = *ed;
-	e.name = x.t->iqn;         /* as spelled in the file */
+	e.name = x.t->iqn; /* as spelled in the file */
 	struct conf_buf next = { 0 };
 	int r = load_current(&x);
 	if (ed->op == CONF_LINE_ADD && !strcmp(ed->key, "chap"))
-		x.mode &= (mode_t)~077;   /* the file now holds a secret */
+		x.mode &= (mode_t)~077; /* the file now holds a secret */
 	*why = "cannot read the configuration file";
 	if (r == 0)
 		r = conf_edit_text(x.text.s, &e, &next, why);
@@ -191,7 +195,8 @@ static int change(struct tgt_model *m, const struct conf_edit *ed, const struct 
 		fprintf(f, "saved to %s\n", m->conf->config_path);
 	else if (r == 0)
 		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE); "
-		      "the change is lost when it stops\n", f);
+		      "the change is lost when it stops\n",
+		      f);
 	return r;
 }
 
@@ -199,18 +204,22 @@ int admin_live_acl(struct tgt_model *m, struct tgt_server *srv, const struct adm
 		   const char **why)
 {
 	bool add = c->op == ADMIN_ACL_ADD;
-	struct conf_edit ed = { .op = add ? CONF_LINE_ADD : CONF_LINE_DROP, .kind = "target", .name = c->iqn,
-				.key = "allow", .value = c->argv[3] };
+	struct conf_edit ed = { .op = add ? CONF_LINE_ADD : CONF_LINE_DROP,
+				.kind = "target",
+				.name = c->iqn,
+				.key = "allow",
+				.value = c->argv[3] };
 	int r = change(m, &ed, c, f, why);
 	if (r == 0)
-		kinfo("admin: %s initiator %s %s the ACL of %s", add ? "added" : "removed", ed.value,
-		      add ? "to" : "from", c->argv[2]);
+		kinfo("admin: %s initiator %s %s the ACL of %s", add ? "added" : "removed",
+		      ed.value, add ? "to" : "from", c->argv[2]);
 	if (r == 0 && !add && srv) {
 		/* a revoked initiator loses its sessions now, not at its next login */
 		int n = tgt_server_close_revoked(srv, c->argv[2]);
 		fprintf(f, "closed %d session%s no longer allowed\n", n, n == 1 ? "" : "s");
 		if (n)
-			kinfo("admin: closed %d session(s) on %s no longer allowed by its ACL", n, c->argv[2]);
+			kinfo("admin: closed %d session(s) on %s no longer allowed by its ACL", n,
+			      c->argv[2]);
 	}
 	return r;
 }
@@ -221,19 +230,24 @@ int admin_live_chap(struct tgt_model *m, const struct admin_cmd *c, FILE *f, con
 {
 	bool add = c->op == ADMIN_CHAP_ADD;
 	const char *user = c->user;
-	char value[600];      /* admin_parse.c checked that "USER:SECRET" fits */
+	char value[600]; /* admin_parse.c checked that "USER:SECRET" fits */
 	if (add)
 		snprintf(value, sizeof(value), "%s:%s", user, c->argv[4]);
 	else
 		snprintf(value, sizeof(value), "%s:", user);
 	/* a remove drops the chap / chap_file lines of USER ("USER:" prefix) */
-	struct conf_edit ed = { .op = add ? CONF_LINE_ADD : CONF_LINE_DROP, .kind = "target", .name = c->iqn,
-				.key = "chap", .alias = "chap_file", .value = value, .prefix = true };
+	struct conf_edit ed = { .op = add ? CONF_LINE_ADD : CONF_LINE_DROP,
+				.kind = "target",
+				.name = c->iqn,
+				.key = "chap",
+				.alias = "chap_file",
+				.value = value,
+				.prefix = true };
 	int r = change(m, &ed, c, f, why);
 	explicit_bzero(value, sizeof(value));
 	if (r == 0)
-		kinfo("admin: %s CHAP user %s %s %s", add ? "added" : "removed", user, add ? "to" : "from",
-		      c->argv[2]);
+		kinfo("admin: %s CHAP user %s %s %s", add ? "added" : "removed", user,
+		      add ? "to" : "from", c->argv[2]);
 	return r;
 }
 
@@ -248,8 +262,8 @@ struct lun_change {
 	bool add, force;
 	uint64_t lun;
 	const char *iqn;
-	char section[ADMIN_LUN_SECTION_MAX];   /* add: the text of the new section */
-	bool published;           /* add: the LU is in the map */
+	char section[ADMIN_LUN_SECTION_MAX]; /* add: the text of the new section */
+	bool published;                      /* add: the LU is in the map */
 	struct tgt_server *srv;
 	struct tgt_model *m;
 };
@@ -279,7 +293,8 @@ static int lun_drain_destroy(struct lun_change *lc, struct tgt_target *t, FILE *
 		kerr("admin: LUN %llu of %s still has %u task(s) in flight; left open until restart",
 		     (unsigned long long)lc->lun, t->iqn, scsi_lu_inflight(lu));
 		if (f)
-			fprintf(f, "LUN %llu unpublished, but tasks are still in flight: its backend stays open\n",
+			fprintf(f,
+				"LUN %llu unpublished, but tasks are still in flight: its backend stays open\n",
 				(unsigned long long)lc->lun);
 	} else {
 		tgt_model_destroy_lu(lc->m, t, lu);
@@ -308,20 +323,21 @@ static void lun_finish(struct live_ctx *x, const struct tgt_target_conf *nt, int
 	struct lun_change *lc = x->arg;
 	(void)nt;
 	if (lc->add && r < 0 && lc->published)
-		lun_drain_destroy(lc, x->t, NULL);   /* the file was not changed: take it back */
+		lun_drain_destroy(lc, x->t, NULL); /* the file was not changed: take it back */
 }
 
 /* key=value words into the text of a [lun N] section (admin_parse.c
  * checked the keys and that the section fits). */
 static void lun_section(const struct admin_cmd *c, struct lun_change *lc)
 {
-	size_t n = (size_t)snprintf(lc->section, sizeof(lc->section), "[lun %llu]\n", (unsigned long long)lc->lun);
+	size_t n = (size_t)snprintf(lc->section, sizeof(lc->section), "[lun %llu]\n",
+				    (unsigned long long)lc->lun);
 	bool file = false;
 	for (int i = 4; i < c->argc && n < sizeof(lc->section); i++) {
 		const char *a = c->argv[i], *eq = strchr(a, '=');
 		file |= !strcmp(a, "backend=file");
-		n += (size_t)snprintf(lc->section + n, sizeof(lc->section) - n, "%.*s = %s\n", (int)(eq - a), a,
-				      eq + 1);
+		n += (size_t)snprintf(lc->section + n, sizeof(lc->section) - n, "%.*s = %s\n",
+				      (int)(eq - a), a, eq + 1);
 	}
 	if (file && n < sizeof(lc->section))
 		n += (size_t)snprintf(lc->section + n, sizeof(lc->section) - n, "create = yes\n");
@@ -350,7 +366,7 @@ static int lun_check(struct live_ctx *x, struct lun_change *lc, const char **why
 	*why = "no such target";
 	if (!x->t)
 		return -ENOENT;
-	lc->iqn = x->t->iqn;   /* as spelled in the file */
+	lc->iqn = x->t->iqn; /* as spelled in the file */
 	*why = "the LUN exists";
 	if (lc->add)
 		return x->t->map && scsi_lun_map_get(x->t->map, lc->lun) ? -EEXIST : 0;
@@ -361,8 +377,12 @@ int admin_live_lun(struct tgt_model *m, struct tgt_server *srv, const struct adm
 		   const char **why)
 {
 	struct live_ctx x;
-	struct lun_change lc = { .add = c->op == ADMIN_LUN_ADD, .force = c->force, .lun = c->lun, .iqn = c->iqn,
-				 .srv = srv, .m = m };
+	struct lun_change lc = { .add = c->op == ADMIN_LUN_ADD,
+				 .force = c->force,
+				 .lun = c->lun,
+				 .iqn = c->iqn,
+				 .srv = srv,
+				 .m = m };
 	live_init(&x, m, c);
 	x.prepare = lun_prepare;
 	x.finish = lun_finish;
@@ -374,8 +394,12 @@ int admin_live_lun(struct tgt_model *m, struct tgt_server *srv, const struct adm
 	if (r == 0 && (r = load_current(&x)) < 0)
 		*why = "cannot read the configuration file";
 	if (r == 0)
-		r = conf_edit_text(x.text.s, &(struct conf_edit){ .op = lc.add ? CONF_LUN_ADD : CONF_LUN_DROP,
-					.kind = "target", .name = lc.iqn, .lun = lc.lun, .section = lc.section },
+		r = conf_edit_text(x.text.s,
+				   &(struct conf_edit){ .op = lc.add ? CONF_LUN_ADD : CONF_LUN_DROP,
+							.kind = "target",
+							.name = lc.iqn,
+							.lun = lc.lun,
+							.section = lc.section },
 				   &next, why);
 	if (r == 0)
 		r = commit(&x, &next, why);
@@ -385,12 +409,14 @@ int admin_live_lun(struct tgt_model *m, struct tgt_server *srv, const struct adm
 		r = lun_drain_destroy(&lc, x.t, f);
 	if (r < 0)
 		return r;
-	kinfo("admin: %s LUN %llu of %s", lc.add ? "added" : "removed", (unsigned long long)lc.lun, lc.iqn);
+	kinfo("admin: %s LUN %llu of %s", lc.add ? "added" : "removed", (unsigned long long)lc.lun,
+	      lc.iqn);
 	if (m->conf->config_path[0])
 		fprintf(f, "saved to %s\n", m->conf->config_path);
 	else
 		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE); "
-		      "the change is lost when it stops\n", f);
+		      "the change is lost when it stops\n",
+		      f);
 	return 0;
 }
 
@@ -400,7 +426,7 @@ int admin_live_lun(struct tgt_model *m, struct tgt_server *srv, const struct adm
  * parsed, before it is renamed into place: a refusal leaves the file alone. */
 
 struct sect_change {
-	struct conf_edit edit;    /* CONF_KEY_SET, CONF_ITEM_DROP or CONF_SECTION_ADD */
+	struct conf_edit edit; /* CONF_KEY_SET, CONF_ITEM_DROP or CONF_SECTION_ADD */
 	int (*apply)(void *arg, const struct tgt_config *parsed, char *err, size_t errlen);
 	void *arg;
 };
@@ -417,41 +443,53 @@ static int sect_prepare(struct live_ctx *x, const struct tgt_target_conf *nt, co
 
 static void sect_finish(struct live_ctx *x, const struct tgt_target_conf *nt, int r)
 {
-	(void)x, (void)nt, (void)r;    /* nothing to adopt: apply() changed the running storage */
+	(void)x, (void)nt, (void)r; /* nothing to adopt: apply() changed the running storage */
 }
 
-static int sect_change_run(struct tgt_model *m, struct sect_change *sc, const struct admin_cmd *c, FILE *f,
-			   const char **why);
+static int sect_change_run(struct tgt_model *m, struct sect_change *sc, const struct admin_cmd *c,
+			   FILE *f, const char **why);
 
 int admin_live_section_key(struct tgt_model *m, const char *kind, const char *name, const char *key,
 			   const char *value, bool append, admin_apply_fn apply, void *arg,
 			   const struct admin_cmd *c, FILE *f, const char **why)
 {
-	struct sect_change sc = { { .op = CONF_KEY_SET, .kind = kind, .name = name, .key = key, .value = value,
-				    .append = append }, apply, arg };
+	struct sect_change sc = { { .op = CONF_KEY_SET,
+				    .kind = kind,
+				    .name = name,
+				    .key = key,
+				    .value = value,
+				    .append = append },
+				  apply,
+				  arg };
 	*why = "a value cannot hold ',', ';', '#', '[' or ']'";
 	if (strpbrk(value, ",;#[]"))
 		return -EINVAL;
 	return sect_change_run(m, &sc, c, f, why);
 }
 
-int admin_live_section_drop(struct tgt_model *m, const char *kind, const char *name, const char *path,
-			    admin_apply_fn apply, void *arg, const struct admin_cmd *c, FILE *f, const char **why)
+int admin_live_section_drop(struct tgt_model *m, const char *kind, const char *name,
+			    const char *path, admin_apply_fn apply, void *arg,
+			    const struct admin_cmd *c, FILE *f, const char **why)
 {
-	struct sect_change sc = { { .op = CONF_ITEM_DROP, .kind = kind, .name = name, .value = path,
-				    .data_dir = m->conf->data_dir }, apply, arg };
+	struct sect_change sc = { { .op = CONF_ITEM_DROP,
+				    .kind = kind,
+				    .name = name,
+				    .value = path,
+				    .data_dir = m->conf->data_dir },
+				  apply,
+				  arg };
 	return sect_change_run(m, &sc, c, f, why);
 }
 
-int admin_live_add_section(struct tgt_model *m, const char *section, admin_apply_fn apply, void *arg,
-			   const struct admin_cmd *c, FILE *f, const char **why)
+int admin_live_add_section(struct tgt_model *m, const char *section, admin_apply_fn apply,
+			   void *arg, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	struct sect_change sc = { { .op = CONF_SECTION_ADD, .section = section }, apply, arg };
 	return sect_change_run(m, &sc, c, f, why);
 }
 
-static int sect_change_run(struct tgt_model *m, struct sect_change *sc, const struct admin_cmd *c, FILE *f,
-			   const char **why)
+static int sect_change_run(struct tgt_model *m, struct sect_change *sc, const struct admin_cmd *c,
+			   FILE *f, const char **why)
 {
 	struct live_ctx x;
 	live_init(&x, m, c);
@@ -470,6 +508,7 @@ static int sect_change_run(struct tgt_model *m, struct sect_change *sc, const st
 	if (r == 0 && m->conf->config_path[0])
 		fprintf(f, "saved to %s\n", m->conf->config_path);
 	else if (r == 0)
-		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE)\n", f);
+		fputs("run-time only: the daemon runs the embedded default configuration (no -c FILE)\n",
+		      f);
 	return r;
 }

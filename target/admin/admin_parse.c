@@ -159,8 +159,8 @@ static int dec_chap(struct admin_cmd *c, const char **why)
 	return n >= ADMIN_CHAP_VALUE_MAX ? -EINVAL : 0;
 }
 
-static const char *const lun_keys[] = { "backend=", "path=", "size=", "block_size=", "thin=",
-					 "pool=", "volume=", "raid=", "read_only=" };
+static const char *const lun_keys[] = { "backend=", "path=",   "size=", "block_size=", "thin=",
+					"pool=",    "volume=", "raid=", "read_only=" };
 
 /* The key=value words of lun add, checked as the [lun N] section they
  * become (conf_lun_section) is built: a word past its ADMIN_LUN_SECTION_MAX
@@ -179,7 +179,7 @@ static int lun_words(const struct admin_cmd *c, const char **why)
 		if (k == N_OF(lun_keys) || strpbrk(a, ";#[]"))
 			return -EINVAL;
 		file |= !strcmp(a, "backend=file");
-		n += strlen(a) + 3;      /* "key=value" -> "key = value\n" */
+		n += strlen(a) + 3; /* "key=value" -> "key = value\n" */
 	}
 	if (file && n < ADMIN_LUN_SECTION_MAX)
 		n += strlen("create = yes\n");
@@ -241,13 +241,20 @@ static int dec_raid_fail(struct admin_cmd *c, const char **why)
 static int dec_raid_create(struct admin_cmd *c, const char **why)
 {
 	*why = "usage: raid create NAME level=0|1|5|6|10 members=P1,P2,... member_size=S [chunk=C]";
-	return c->argc < 6 || !name_ok(c->argv[2]) || !has_word(c, 3, "level=") || !has_word(c, 3, "members=") ||
-	       !has_word(c, 3, "member_size=") ? -EINVAL : 0;
+	return c->argc < 6 || !name_ok(c->argv[2]) || !has_word(c, 3, "level=") ||
+			       !has_word(c, 3, "members=") || !has_word(c, 3, "member_size=")
+		       ? -EINVAL
+		       : 0;
 }
 
 static int dec_raid(struct admin_cmd *c, const char **why)
 {
-	static const struct { const char *name; enum admin_op op; int words; const char *usage; } sub[] = {
+	static const struct {
+		const char *name;
+		enum admin_op op;
+		int words;
+		const char *usage;
+	} sub[] = {
 		{ "status", ADMIN_RAID_STATUS, 0, NULL },
 		{ "scrub", ADMIN_RAID_SCRUB, -1, NULL },
 		{ "fail", ADMIN_RAID_FAIL, -1, NULL },
@@ -270,9 +277,10 @@ static int dec_raid(struct admin_cmd *c, const char **why)
 		*why = sub[i].usage;
 		return c->argc != sub[i].words ? -EINVAL : 0;
 	}
-	return c->op == ADMIN_RAID_SCRUB ? dec_raid_scrub(c, why)
-	     : c->op == ADMIN_RAID_FAIL ? dec_raid_fail(c, why)
-	     : c->op == ADMIN_RAID_CREATE ? dec_raid_create(c, why) : 0;
+	return c->op == ADMIN_RAID_SCRUB    ? dec_raid_scrub(c, why)
+	       : c->op == ADMIN_RAID_FAIL   ? dec_raid_fail(c, why)
+	       : c->op == ADMIN_RAID_CREATE ? dec_raid_create(c, why)
+					    : 0;
 }
 
 static int dec_pool(struct admin_cmd *c, const char **why)
@@ -311,7 +319,8 @@ static int dec_copy(struct admin_cmd *c, const char **why)
 {
 	bool snap = !strcmp(c->argv[0], "snapshot");
 	c->op = snap ? ADMIN_SNAPSHOT_CREATE : ADMIN_CLONE_CREATE;
-	*why = snap ? "usage: snapshot create POOL ORIGIN_ID NEW_ID" : "usage: clone create POOL ORIGIN_ID NEW_ID";
+	*why = snap ? "usage: snapshot create POOL ORIGIN_ID NEW_ID"
+		    : "usage: clone create POOL ORIGIN_ID NEW_ID";
 	return c->argc != 5 || strcmp(c->argv[1], "create") ? -EINVAL : 0;
 }
 
@@ -319,11 +328,10 @@ static const struct {
 	const char *verb;
 	int (*decode)(struct admin_cmd *c, const char **why);
 } verbs[] = {
-	{ "list", dec_list }, { "show", dec_show },
-	{ "clear-reservation", dec_clear_resv }, { "alua", dec_alua },
-	{ "acl", dec_acl }, { "chap", dec_chap }, { "lun", dec_lun },
-	{ "raid", dec_raid }, { "pool", dec_pool }, { "volume", dec_volume },
-	{ "snapshot", dec_copy }, { "clone", dec_copy },
+	{ "list", dec_list },     { "show", dec_show },     { "clear-reservation", dec_clear_resv },
+	{ "alua", dec_alua },     { "acl", dec_acl },       { "chap", dec_chap },
+	{ "lun", dec_lun },       { "raid", dec_raid },     { "pool", dec_pool },
+	{ "volume", dec_volume }, { "snapshot", dec_copy }, { "clone", dec_copy },
 };
 
 int admin_decode(struct admin_cmd *c, const char **why)

@@ -24,27 +24,27 @@
 #define ADMIN_LUN_SECTION_MAX 1024
 
 enum admin_op {
-	ADMIN_LIST,            /* list targets|portals|luns|sessions: `what` */
-	ADMIN_SHOW_LUN,        /* show lun IQN LUN: iqn, lun */
-	ADMIN_CLEAR_RESV,      /* clear-reservation IQN LUN: iqn, lun */
+	ADMIN_LIST,       /* list targets|portals|luns|sessions: `what` */
+	ADMIN_SHOW_LUN,   /* show lun IQN LUN: iqn, lun */
+	ADMIN_CLEAR_RESV, /* clear-reservation IQN LUN: iqn, lun */
 	ADMIN_ALUA_SHOW,
-	ADMIN_ALUA_SET,        /* alua set GROUP STATE: num, state */
-	ADMIN_ACL_ADD,         /* acl add|remove IQN INITIATOR: iqn, argv[3] */
+	ADMIN_ALUA_SET, /* alua set GROUP STATE: num, state */
+	ADMIN_ACL_ADD,  /* acl add|remove IQN INITIATOR: iqn, argv[3] */
 	ADMIN_ACL_REMOVE,
-	ADMIN_CHAP_ADD,        /* chap add IQN USER SECRET: iqn, user, argv[4] */
-	ADMIN_CHAP_REMOVE,     /* chap remove IQN USER: iqn, user */
-	ADMIN_LUN_ADD,         /* lun add IQN LUN key=value...: iqn, lun, argv[4..] */
-	ADMIN_LUN_REMOVE,      /* lun remove IQN LUN [--force]: iqn, lun, force */
-	ADMIN_RAID_STATUS,     /* raid status [NAME] */
-	ADMIN_RAID_SCRUB,      /* raid scrub NAME [--repair | --stop]: repair, stop */
-	ADMIN_RAID_FAIL,       /* raid fail NAME ROLE: num */
-	ADMIN_RAID_ADD_SPARE,  /* raid add-spare NAME PATH */
-	ADMIN_RAID_REMOVE,     /* raid remove NAME ROLE|PATH */
-	ADMIN_RAID_CREATE,     /* raid create NAME key=value... */
-	ADMIN_POOL_STATUS,     /* pool status [NAME] */
-	ADMIN_POOL_GROW,       /* pool grow NAME [size=S] */
-	ADMIN_POOL_CREATE,     /* pool create NAME key=value... */
-	ADMIN_VOLUME_LIST,     /* volume list|create|resize|delete POOL ... */
+	ADMIN_CHAP_ADD,       /* chap add IQN USER SECRET: iqn, user, argv[4] */
+	ADMIN_CHAP_REMOVE,    /* chap remove IQN USER: iqn, user */
+	ADMIN_LUN_ADD,        /* lun add IQN LUN key=value...: iqn, lun, argv[4..] */
+	ADMIN_LUN_REMOVE,     /* lun remove IQN LUN [--force]: iqn, lun, force */
+	ADMIN_RAID_STATUS,    /* raid status [NAME] */
+	ADMIN_RAID_SCRUB,     /* raid scrub NAME [--repair | --stop]: repair, stop */
+	ADMIN_RAID_FAIL,      /* raid fail NAME ROLE: num */
+	ADMIN_RAID_ADD_SPARE, /* raid add-spare NAME PATH */
+	ADMIN_RAID_REMOVE,    /* raid remove NAME ROLE|PATH */
+	ADMIN_RAID_CREATE,    /* raid create NAME key=value... */
+	ADMIN_POOL_STATUS,    /* pool status [NAME] */
+	ADMIN_POOL_GROW,      /* pool grow NAME [size=S] */
+	ADMIN_POOL_CREATE,    /* pool create NAME key=value... */
+	ADMIN_VOLUME_LIST,    /* volume list|create|resize|delete POOL ... */
 	ADMIN_VOLUME_CREATE,
 	ADMIN_VOLUME_RESIZE,
 	ADMIN_VOLUME_DELETE,
@@ -57,17 +57,17 @@ enum admin_list { ADMIN_LIST_TARGETS, ADMIN_LIST_PORTALS, ADMIN_LIST_LUNS, ADMIN
 
 struct admin_cmd {
 	enum admin_op op;
-	int argc;                    /* words, "--json" left out; argv[0] is the verb */
+	int argc; /* words, "--json" left out; argv[0] is the verb */
 	const char *argv[ADMIN_MAX_ARGS];
-	bool json;                   /* "--json" anywhere */
-	const char *iqn;             /* acl, chap, lun, show, clear-reservation: argv[2] or [1] */
-	const char *user;            /* chap: argv[3] */
-	uint64_t lun;                /* show, clear-reservation, lun */
-	unsigned long num;           /* alua set: port group; raid fail: role */
-	int state;                   /* alua set: enum scsi_alua_state */
-	enum admin_list what;        /* list */
-	bool force, repair, stop;    /* lun remove --force; raid scrub --repair / --stop */
-	char buf[ADMIN_MAX_LINE + 1];   /* the words point here */
+	bool json;                    /* "--json" anywhere */
+	const char *iqn;              /* acl, chap, lun, show, clear-reservation: argv[2] or [1] */
+	const char *user;             /* chap: argv[3] */
+	uint64_t lun;                 /* show, clear-reservation, lun */
+	unsigned long num;            /* alua set: port group; raid fail: role */
+	int state;                    /* alua set: enum scsi_alua_state */
+	enum admin_list what;         /* list */
+	bool force, repair, stop;     /* lun remove --force; raid scrub --repair / --stop */
+	char buf[ADMIN_MAX_LINE + 1]; /* the words point here */
 	/* Not the parser's: the request's scratch for a reason a handler builds
 	 * (*why may point here until the answer is sent); set by admin.c. */
 	char *msg;

@@ -39,7 +39,10 @@ static const char *member_state(const struct lun_raid_status *st, int i)
 	}
 }
 
-static const char *tf(bool b) { return b ? "true" : "false"; }
+static const char *tf(bool b)
+{
+	return b ? "true" : "false";
+}
 
 static int find_raid(const struct tgt_model *m, const char *name, const char **why)
 {
@@ -73,16 +76,21 @@ static void raid_text(FILE *f, const char *name, const struct tgt_raid_info *in)
 		active += s->member[i].state == LUN_RAID_M_ACTIVE;
 		failed += s->member[i].state == LUN_RAID_M_FAILED;
 	}
-	fprintf(f, "%s state=%s level=%d chunk=%u size=%" PRIu64 " members=%d active=%d failed=%d spares=%d "
+	fprintf(f,
+		"%s state=%s level=%d chunk=%u size=%" PRIu64
+		" members=%d active=%d failed=%d spares=%d "
 		"rebuilding=%d rebuild_role=%d rebuild_pct=%u resyncing=%d resync_pct=%u scrubbing=%d "
-		"scrub_pct=%u scrub_units=%" PRIu64 " scrub_mismatches=%" PRIu64 " scrub_repaired=%" PRIu64
-		" scrub_stopped=%d dirty_regions=%" PRIu64 " last_rebuild_s=%.2f last_rebuild_mib_s=%.1f\n",
-		name, raid_state_names[s->state], s->level, s->chunk, s->size, s->nmembers, active, failed,
-		s->nspares, s->rebuilding, s->rebuild_role, s->rebuild_pct, s->resyncing, s->resync_pct,
-		s->scrubbing, s->scrub_pct, s->scrub_units, s->scrub_mismatches, s->scrub_repaired,
-		s->scrub_stopped, s->dirty_regions, in->last_rebuild_s, in->last_rebuild_mib_s);
+		"scrub_pct=%u scrub_units=%" PRIu64 " scrub_mismatches=%" PRIu64
+		" scrub_repaired=%" PRIu64 " scrub_stopped=%d dirty_regions=%" PRIu64
+		" last_rebuild_s=%.2f last_rebuild_mib_s=%.1f\n",
+		name, raid_state_names[s->state], s->level, s->chunk, s->size, s->nmembers, active,
+		failed, s->nspares, s->rebuilding, s->rebuild_role, s->rebuild_pct, s->resyncing,
+		s->resync_pct, s->scrubbing, s->scrub_pct, s->scrub_units, s->scrub_mismatches,
+		s->scrub_repaired, s->scrub_stopped, s->dirty_regions, in->last_rebuild_s,
+		in->last_rebuild_mib_s);
 	for (int i = 0; i < s->nmembers; i++)
-		fprintf(f, "  role=%d state=%s path=%s\n", i, member_state(s, i), s->member[i].path);
+		fprintf(f, "  role=%d state=%s path=%s\n", i, member_state(s, i),
+			s->member[i].path);
 }
 
 static void raid_json(FILE *f, const char *name, const struct tgt_raid_info *in)
@@ -99,17 +107,22 @@ static void raid_json(FILE *f, const char *name, const struct tgt_raid_info *in)
 	fprintf(f, ",\"state\":\"%s\",\"level\":%d,\"chunk\":%u,\"size\":%" PRIu64 ",\"members\":[",
 		raid_state_names[s->state], s->level, s->chunk, s->size);
 	for (int i = 0; i < s->nmembers; i++) {
-		fprintf(f, "%s{\"role\":%d,\"state\":\"%s\",\"path\":", i ? "," : "", i, member_state(s, i));
+		fprintf(f, "%s{\"role\":%d,\"state\":\"%s\",\"path\":", i ? "," : "", i,
+			member_state(s, i));
 		kjson_str(f, s->member[i].path);
 		fputc('}', f);
 	}
-	fprintf(f, "],\"spares\":%d,\"rebuild\":{\"running\":%s,\"role\":%d,\"pct\":%u,\"last_s\":%.2f,"
+	fprintf(f,
+		"],\"spares\":%d,\"rebuild\":{\"running\":%s,\"role\":%d,\"pct\":%u,\"last_s\":%.2f,"
 		"\"last_mib_s\":%.1f},\"resync\":{\"running\":%s,\"pct\":%u},\"scrub\":{\"running\":%s,"
-		"\"stopped\":%s,\"pct\":%u,\"units\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"repaired\":%" PRIu64 "},"
+		"\"stopped\":%s,\"pct\":%u,\"units\":%" PRIu64 ",\"mismatches\":%" PRIu64
+		",\"repaired\":%" PRIu64
+		"},"
 		"\"dirty_regions\":%" PRIu64 "}",
 		s->nspares, tf(s->rebuilding), s->rebuild_role, s->rebuild_pct, in->last_rebuild_s,
-		in->last_rebuild_mib_s, tf(s->resyncing), s->resync_pct, tf(s->scrubbing), tf(s->scrub_stopped),
-		s->scrub_pct, s->scrub_units, s->scrub_mismatches, s->scrub_repaired, s->dirty_regions);
+		in->last_rebuild_mib_s, tf(s->resyncing), s->resync_pct, tf(s->scrubbing),
+		tf(s->scrub_stopped), s->scrub_pct, s->scrub_units, s->scrub_mismatches,
+		s->scrub_repaired, s->dirty_regions);
 }
 
 static int raid_one(struct tgt_model *m, int idx, FILE *f, bool json, const char **why)
@@ -146,7 +159,8 @@ static int raid_status(struct tgt_model *m, const struct admin_cmd *c, FILE *f, 
 /* ---- raid scrub / fail / add-spare ---- */
 
 /* Where the stopped scrub got to and what it found so far. */
-static int raid_scrub_stop(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
+static int raid_scrub_stop(struct tgt_model *m, const struct admin_cmd *c, FILE *f,
+			   const char **why)
 {
 	struct lun_raid_status st;
 	int i = find_raid(m, c->argv[2], why);
@@ -157,8 +171,11 @@ static int raid_scrub_stop(struct tgt_model *m, const struct admin_cmd *c, FILE 
 	} else if (r == -ENODEV) {
 		*why = "the array is not assembled";
 	} else if (r == 0) {
-		fprintf(f, "scrub of %s stopped at %u%%: units=%" PRIu64 " mismatches=%" PRIu64 " repaired=%" PRIu64
-			"\n", c->argv[2], st.scrub_pct, st.scrub_units, st.scrub_mismatches, st.scrub_repaired);
+		fprintf(f,
+			"scrub of %s stopped at %u%%: units=%" PRIu64 " mismatches=%" PRIu64
+			" repaired=%" PRIu64 "\n",
+			c->argv[2], st.scrub_pct, st.scrub_units, st.scrub_mismatches,
+			st.scrub_repaired);
 	}
 	return r;
 }
@@ -221,7 +238,8 @@ static int raid_add_spare(struct tgt_model *m, const struct admin_cmd *c, FILE *
 	if (i < 0)
 		return i;
 	struct spare_arg a = { m, i, c->argv[3] };
-	int r = admin_live_section_key(m, "raid", c->argv[2], "spares", c->argv[3], true, spare_apply, &a, c, f, why);
+	int r = admin_live_section_key(m, "raid", c->argv[2], "spares", c->argv[3], true,
+				       spare_apply, &a, c, f, why);
 	if (r == 0)
 		fprintf(f, "spare %s added to %s\n", c->argv[3], c->argv[2]);
 	return r;
@@ -291,13 +309,15 @@ static int add_apply(void *arg, const struct tgt_config *parsed, char *err, size
 
 /* "key=value" words from argv[from] into "KEY = value" lines (keys[k][0] is
  * the word's key, keys[k][1] the section's). */
-static int section_words(const struct admin_cmd *c, int from, const char *const (*keys)[2], size_t nkeys,
-			 char *sect, size_t cap, size_t *len)
+static int section_words(const struct admin_cmd *c, int from, const char *const (*keys)[2],
+			 size_t nkeys, char *sect, size_t cap, size_t *len)
 {
 	for (int i = from; i < c->argc; i++) {
 		const char *w = c->argv[i], *eq = strchr(w, '=');
 		size_t k = 0;
-		while (eq && k < nkeys && (strlen(keys[k][0]) != (size_t)(eq - w) || strncmp(w, keys[k][0], (size_t)(eq - w))))
+		while (eq && k < nkeys &&
+		       (strlen(keys[k][0]) != (size_t)(eq - w) ||
+			strncmp(w, keys[k][0], (size_t)(eq - w))))
 			k++;
 		if (!eq || k == nkeys || !eq[1] || strpbrk(eq + 1, ";#[]="))
 			return -EINVAL;
@@ -316,8 +336,8 @@ static bool has_word(const struct admin_cmd *c, int from, const char *prefix)
 	return false;
 }
 
-static int add_storage(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char *sect, bool pool,
-		       const char **why)
+static int add_storage(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char *sect,
+		       bool pool, const char **why)
 {
 	struct add_arg a = { m, c->argv[2], pool };
 	int r = admin_live_add_section(m, sect, add_apply, &a, c, f, why);
@@ -328,15 +348,18 @@ static int add_storage(struct tgt_model *m, const struct admin_cmd *c, FILE *f, 
 
 static int raid_create(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	static const char *const keys[][2] = { { "level", "level" }, { "members", "members" },
-		{ "member_size", "member_size" }, { "chunk", "chunk" } };
+	static const char *const keys[][2] = { { "level", "level" },
+					       { "members", "members" },
+					       { "member_size", "member_size" },
+					       { "chunk", "chunk" } };
 	char sect[ADMIN_MAX_LINE + 128];
 	if (find_raid(m, c->argv[2], why) >= 0) {
 		*why = "the array exists";
 		return -EEXIST;
 	}
 	size_t len = (size_t)snprintf(sect, sizeof(sect), "[raid %s]\n", c->argv[2]);
-	if (section_words(c, 3, keys, sizeof(keys) / sizeof(keys[0]), sect, sizeof(sect), &len) < 0 ||
+	if (section_words(c, 3, keys, sizeof(keys) / sizeof(keys[0]), sect, sizeof(sect), &len) <
+		    0 ||
 	    len + 16 >= sizeof(sect))
 		return -EINVAL;
 	snprintf(sect + len, sizeof(sect) - len, "create = yes\n");
@@ -374,17 +397,23 @@ static void pool_out(FILE *f, const char *name, const struct tgt_pool_info *in, 
 	} else if (json) {
 		fputs("{\"name\":", f);
 		kjson_str(f, name);
-		fprintf(f, ",\"state\":\"%s\",\"chunk_size\":%u,\"chunks\":{\"total\":%" PRIu64 ",\"used\":%" PRIu64
-			",\"free\":%" PRIu64 "},\"volumes\":%u,\"virtual_bytes\":%" PRIu64 ",\"overcommit\":%.3f,"
+		fprintf(f,
+			",\"state\":\"%s\",\"chunk_size\":%u,\"chunks\":{\"total\":%" PRIu64
+			",\"used\":%" PRIu64 ",\"free\":%" PRIu64
+			"},\"volumes\":%u,\"virtual_bytes\":%" PRIu64
+			",\"overcommit\":%.3f,"
 			"\"low_water\":%" PRIu64 ",\"low_water_events\":%" PRIu64 "}",
-			s->failed ? "failed" : "ok", s->chunk_size, s->chunks_total, s->chunks_used, s->chunks_free,
-			s->volumes, s->virtual_bytes, s->overcommit, s->low_water, s->low_water_events);
+			s->failed ? "failed" : "ok", s->chunk_size, s->chunks_total, s->chunks_used,
+			s->chunks_free, s->volumes, s->virtual_bytes, s->overcommit, s->low_water,
+			s->low_water_events);
 	} else {
-		fprintf(f, "%s state=%s chunk_size=%u chunks_total=%" PRIu64 " chunks_used=%" PRIu64
-			" chunks_free=%" PRIu64 " volumes=%u virtual_bytes=%" PRIu64 " overcommit=%.3f low_water=%"
-			PRIu64 " low_water_events=%" PRIu64 "\n", name, s->failed ? "failed" : "ok", s->chunk_size,
-			s->chunks_total, s->chunks_used, s->chunks_free, s->volumes, s->virtual_bytes,
-			s->overcommit, s->low_water, s->low_water_events);
+		fprintf(f,
+			"%s state=%s chunk_size=%u chunks_total=%" PRIu64 " chunks_used=%" PRIu64
+			" chunks_free=%" PRIu64 " volumes=%u virtual_bytes=%" PRIu64
+			" overcommit=%.3f low_water=%" PRIu64 " low_water_events=%" PRIu64 "\n",
+			name, s->failed ? "failed" : "ok", s->chunk_size, s->chunks_total,
+			s->chunks_used, s->chunks_free, s->volumes, s->virtual_bytes, s->overcommit,
+			s->low_water, s->low_water_events);
 	}
 }
 
@@ -394,15 +423,19 @@ static int pool_grow(struct tgt_model *m, const struct admin_cmd *c, FILE *f, co
  * (meta defaults to NAME.meta in data_dir). */
 static int pool_create(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
-	static const char *const keys[][2] = { { "path", "data" }, { "raid", "data" }, { "size", "size" },
-		{ "chunk_size", "chunk_size" }, { "meta", "meta" } };
+	static const char *const keys[][2] = { { "path", "data" },
+					       { "raid", "data" },
+					       { "size", "size" },
+					       { "chunk_size", "chunk_size" },
+					       { "meta", "meta" } };
 	char sect[ADMIN_MAX_LINE + 128];
 	if (find_pool(m, c->argv[2], why) >= 0) {
 		*why = "the pool exists";
 		return -EEXIST;
 	}
 	size_t len = (size_t)snprintf(sect, sizeof(sect), "[pool %s]\n", c->argv[2]);
-	if (section_words(c, 3, keys, sizeof(keys) / sizeof(keys[0]), sect, sizeof(sect), &len) < 0 ||
+	if (section_words(c, 3, keys, sizeof(keys) / sizeof(keys[0]), sect, sizeof(sect), &len) <
+		    0 ||
 	    len + TGT_STORAGE_NAME_MAX + 16 >= sizeof(sect))
 		return -EINVAL;
 	if (!has_word(c, 3, "meta="))
@@ -441,14 +474,15 @@ struct grow_arg {
 	struct tgt_model *m;
 	int idx;
 	uint64_t size, old, now;
-	bool given;               /* size= was given */
+	bool given; /* size= was given */
 };
 
 static int grow_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
 {
 	struct grow_arg *g = arg;
 	/* without size=, storage.c takes the file's size itself (and says so) */
-	return tgt_storage_pool_grow(g->m, g->idx, g->given ? g->size : 0, &g->old, &g->now, err, errlen);
+	return tgt_storage_pool_grow(g->m, g->idx, g->given ? g->size : 0, &g->old, &g->now, err,
+				     errlen);
 }
 
 /* size=S, or the data file's size when the administrator extended it. */
@@ -485,8 +519,10 @@ static int pool_grow(struct tgt_model *m, const struct admin_cmd *c, FILE *f, co
 		return i;
 	const struct lun_pool_conf *pc = &m->stack.pools[i];
 	if (pc->data_raid >= 0) {
-		snprintf(c->msg, admin_msg_len(c, 300), "pool %s keeps its data on raid %s, and arrays cannot grow (no "
-			 "reshape): put new volumes in a new pool", pc->name, pc->data);
+		snprintf(c->msg, admin_msg_len(c, 300),
+			 "pool %s keeps its data on raid %s, and arrays cannot grow (no "
+			 "reshape): put new volumes in a new pool",
+			 pc->name, pc->data);
 		*why = c->msg;
 		return -EOPNOTSUPP;
 	}
@@ -495,10 +531,11 @@ static int pool_grow(struct tgt_model *m, const struct admin_cmd *c, FILE *f, co
 	if (r < 0)
 		return r;
 	snprintf(value, sizeof(value), "%llu", (unsigned long long)g.size);
-	r = admin_live_section_key(m, "pool", pc->name, "size", value, false, grow_apply, &g, c, f, why);
+	r = admin_live_section_key(m, "pool", pc->name, "size", value, false, grow_apply, &g, c, f,
+				   why);
 	if (r == 0)
-		fprintf(f, "pool %s grown from %llu to %llu bytes\n", pc->name, (unsigned long long)g.old,
-			(unsigned long long)g.now);
+		fprintf(f, "pool %s grown from %llu to %llu bytes\n", pc->name,
+			(unsigned long long)g.old, (unsigned long long)g.now);
 	return r;
 }
 
@@ -513,14 +550,16 @@ struct vol_export {
 };
 
 /* The LUNs exporting volume id of pool (t->luns: this thread's). */
-static int exports_of(const struct tgt_model *m, const char *pool, uint32_t id, struct vol_export *out)
+static int exports_of(const struct tgt_model *m, const char *pool, uint32_t id,
+		      struct vol_export *out)
 {
 	int n = 0;
 	for (int t = 0; t < m->n_targets; t++)
 		for (int k = 0; k < m->targets[t].n_luns; k++) {
 			const struct tgt_lun *ml = &m->targets[t].luns[k];
 			const struct tgt_lun_conf *l = &ml->c;
-			if (!ml->lu || !l->stor.pool || strcmp(l->stor.pool, pool) || l->stor.volume != id)
+			if (!ml->lu || !l->stor.pool || strcmp(l->stor.pool, pool) ||
+			    l->stor.volume != id)
 				continue;
 			if (n < MAX_EXPORTS)
 				out[n] = (struct vol_export){ m->targets[t].iqn, l->lun, ml->lu };
@@ -550,7 +589,8 @@ static int parse_size_word(const char *w, uint64_t *out, const char **why)
 }
 
 /* The reason for a library error on volume id of pool (or origin). */
-static const char *vol_why(const struct admin_cmd *c, int r, uint32_t id, uint32_t origin, bool copy)
+static const char *vol_why(const struct admin_cmd *c, int r, uint32_t id, uint32_t origin,
+			   bool copy)
 {
 	char *msg = c->msg;
 	size_t len = admin_msg_len(c, 200);
@@ -577,24 +617,28 @@ static void export_json(FILE *f, const struct vol_export *x, int n)
 	fputs("]", f);
 }
 
-static void volume_out(FILE *f, const struct tgt_volume_info *v, uint32_t chunk, const struct vol_export *x,
-		       int nx, bool json)
+static void volume_out(FILE *f, const struct tgt_volume_info *v, uint32_t chunk,
+		       const struct vol_export *x, int nx, bool json)
 {
 	if (json) {
-		fprintf(f, "{\"id\":%u,\"size\":%" PRIu64 ",\"mapped_chunks\":%" PRIu64 ",\"mapped_bytes\":%" PRIu64
-			",\"kind\":\"%s\",\"origin\":", v->id, v->size, v->mapped_chunks, v->mapped_chunks * chunk,
-			v->kind);
+		fprintf(f,
+			"{\"id\":%u,\"size\":%" PRIu64 ",\"mapped_chunks\":%" PRIu64
+			",\"mapped_bytes\":%" PRIu64 ",\"kind\":\"%s\",\"origin\":",
+			v->id, v->size, v->mapped_chunks, v->mapped_chunks * chunk, v->kind);
 		if (v->has_origin)
 			fprintf(f, "%u", v->origin);
 		else
 			fputs("null", f);
-		fprintf(f, ",\"read_only\":%s,\"open\":%s,\"exported\":", tf(v->read_only), tf(v->open));
+		fprintf(f, ",\"read_only\":%s,\"open\":%s,\"exported\":", tf(v->read_only),
+			tf(v->open));
 		export_json(f, x, nx);
 		fputc('}', f);
 		return;
 	}
-	fprintf(f, "%u size=%" PRIu64 " mapped_chunks=%" PRIu64 " mapped_bytes=%" PRIu64 " kind=%s origin=", v->id,
-		v->size, v->mapped_chunks, v->mapped_chunks * chunk, v->kind);
+	fprintf(f,
+		"%u size=%" PRIu64 " mapped_chunks=%" PRIu64 " mapped_bytes=%" PRIu64
+		" kind=%s origin=",
+		v->id, v->size, v->mapped_chunks, v->mapped_chunks * chunk, v->kind);
 	if (v->has_origin)
 		fprintf(f, "%u", v->origin);
 	else
@@ -605,7 +649,8 @@ static void volume_out(FILE *f, const struct tgt_volume_info *v, uint32_t chunk,
 	fputs(nx ? "\n" : "-\n", f);
 }
 
-static int volume_list(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+static int volume_list(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f,
+		       const char **why)
 {
 	struct tgt_pool_info in;
 	struct tgt_volume_info *v = NULL;
@@ -620,7 +665,8 @@ static int volume_list(struct tgt_model *m, int pi, const struct admin_cmd *c, F
 	if (r == 0)
 		r = tgt_storage_volume_list(m, pi, &v, &n);
 	if (r < 0) {
-		*why = r == -ENODEV ? "the pool is not open (pool status says why)" : "storage control thread not running";
+		*why = r == -ENODEV ? "the pool is not open (pool status says why)"
+				    : "storage control thread not running";
 		return r;
 	}
 	fputs(c->json ? "[" : "", f);
@@ -658,7 +704,8 @@ static int parse_id_size(const struct admin_cmd *c, const char *usage, uint32_t 
 	return r < 0 ? r : parse_size_word(c->argv[4], size, why);
 }
 
-static int volume_create(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+static int volume_create(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f,
+			 const char **why)
 {
 	uint32_t id;
 	uint64_t size;
@@ -670,13 +717,15 @@ static int volume_create(struct tgt_model *m, int pi, const struct admin_cmd *c,
 		*why = vol_why(c, r, id, 0, false);
 		return r;
 	}
-	fprintf(f, "volume %u created in %s: %" PRIu64 " bytes\n", id, m->stack.pools[pi].name, size);
+	fprintf(f, "volume %u created in %s: %" PRIu64 " bytes\n", id, m->stack.pools[pi].name,
+		size);
 	return 0;
 }
 
 /* Grow online: the library updates the open volume's size; every LU
  * exporting it takes the new capacity and raises 2A/09 (SBC-4 4.6). */
-static int volume_resize(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+static int volume_resize(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f,
+			 const char **why)
 {
 	struct vol_export x[MAX_EXPORTS];
 	uint32_t id;
@@ -688,8 +737,11 @@ static int volume_resize(struct tgt_model *m, int pi, const struct admin_cmd *c,
 	int nx = exports_of(m, pool, id, x);
 	uint64_t old = volume_size(m, pi, id);
 	if (nx && size < old) {
-		snprintf(c->msg, admin_msg_len(c, 400), "volume %u is exported as %s LUN %" PRIu64 ": a shrink would cut data "
-			 "from under its initiators; lun remove it first", id, x[0].iqn, x[0].lun);
+		snprintf(c->msg, admin_msg_len(c, 400),
+			 "volume %u is exported as %s LUN %" PRIu64
+			 ": a shrink would cut data "
+			 "from under its initiators; lun remove it first",
+			 id, x[0].iqn, x[0].lun);
 		*why = c->msg;
 		return -EBUSY;
 	}
@@ -700,16 +752,20 @@ static int volume_resize(struct tgt_model *m, int pi, const struct admin_cmd *c,
 	}
 	for (int k = 0; k < nx; k++)
 		scsi_lu_capacity_changed(x[k].lu);
-	kinfo("admin: pool %s volume %u resized from %" PRIu64 " to %" PRIu64 " bytes; 2A/09 raised on %d LU(s)",
+	kinfo("admin: pool %s volume %u resized from %" PRIu64 " to %" PRIu64
+	      " bytes; 2A/09 raised on %d LU(s)",
 	      pool, id, old, size, nx);
 	fprintf(f, "volume %u resized from %" PRIu64 " to %" PRIu64 " bytes", id, old, size);
 	if (nx)
-		fprintf(f, "; %d exported LU(s) report the new capacity (2A/09 CAPACITY DATA HAS CHANGED)", nx);
+		fprintf(f,
+			"; %d exported LU(s) report the new capacity (2A/09 CAPACITY DATA HAS CHANGED)",
+			nx);
 	fputc('\n', f);
 	return 0;
 }
 
-static int volume_delete(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f, const char **why)
+static int volume_delete(struct tgt_model *m, int pi, const struct admin_cmd *c, FILE *f,
+			 const char **why)
 {
 	struct vol_export x[MAX_EXPORTS];
 	struct tgt_pool_info in;
@@ -721,7 +777,8 @@ static int volume_delete(struct tgt_model *m, int pi, const struct admin_cmd *c,
 	if (r < 0)
 		return r;
 	if (exports_of(m, m->stack.pools[pi].name, id, x)) {
-		snprintf(c->msg, admin_msg_len(c, 400), "volume %u is exported as %s LUN %" PRIu64 ": lun remove it first", id,
+		snprintf(c->msg, admin_msg_len(c, 400),
+			 "volume %u is exported as %s LUN %" PRIu64 ": lun remove it first", id,
 			 x[0].iqn, x[0].lun);
 		*why = c->msg;
 		return -EBUSY;
@@ -733,14 +790,19 @@ static int volume_delete(struct tgt_model *m, int pi, const struct admin_cmd *c,
 	}
 	fprintf(f, "volume %u deleted from %s", id, m->stack.pools[pi].name);
 	if (tgt_storage_pool_info(m, pi, &in) == 0 && !in.failed)
-		fprintf(f, "; %" PRIu64 " of %" PRIu64 " chunks used", in.st.chunks_used, in.st.chunks_total);
+		fprintf(f, "; %" PRIu64 " of %" PRIu64 " chunks used", in.st.chunks_used,
+			in.st.chunks_total);
 	fputc('\n', f);
 	return 0;
 }
 
 /* Indexed by c->op - ADMIN_VOLUME_LIST. */
-static int (*const volume_cmds[])(struct tgt_model *, int, const struct admin_cmd *, FILE *, const char **) = {
-	volume_list, volume_create, volume_resize, volume_delete,
+static int (*const volume_cmds[])(struct tgt_model *, int, const struct admin_cmd *, FILE *,
+				  const char **) = {
+	volume_list,
+	volume_create,
+	volume_resize,
+	volume_delete,
 };
 
 int admin_storage_volume(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
@@ -772,10 +834,11 @@ int admin_storage_copy(struct tgt_model *m, const struct admin_cmd *c, FILE *f, 
 	}
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (c->json)
-		fprintf(f, "{\"pool\":\"%s\",\"id\":%u,\"origin\":%u,\"kind\":\"%s\",\"ms\":%.3f}\n", m->stack.pools[pi].name,
-			id, origin, snap ? "snapshot" : "clone", ms);
+		fprintf(f,
+			"{\"pool\":\"%s\",\"id\":%u,\"origin\":%u,\"kind\":\"%s\",\"ms\":%.3f}\n",
+			m->stack.pools[pi].name, id, origin, snap ? "snapshot" : "clone", ms);
 	else
-		fprintf(f, "%s %u of volume %u %s in %.3f ms\n", snap ? "snapshot" : "clone", id, origin,
-			snap ? "taken" : "cloned", ms);
+		fprintf(f, "%s %u of volume %u %s in %.3f ms\n", snap ? "snapshot" : "clone", id,
+			origin, snap ? "taken" : "cloned", ms);
 	return 0;
 }

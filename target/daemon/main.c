@@ -36,13 +36,13 @@
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_BAD = 2 };
 
 struct opts {
-	const char *config;           /* NULL => embedded default */
+	const char *config; /* NULL => embedded default */
 	const char *listen[TGT_MAX_PORTALS];
 	int n_listen;
 	char data_dir[PATH_MAX];
 	bool foreground, check, print_default;
-	int log_level;                /* -1 => config, else info */
-	int workers;                  /* -1 => config */
+	int log_level; /* -1 => config, else info */
+	int workers;   /* -1 => config */
 };
 
 static const char usage_text[] =
@@ -67,8 +67,16 @@ static const char usage_text[] =
 	"logged (reload is not supported yet).\n"
 	"Reference: docs/configuration.md\n";
 
-enum { OPT_LISTEN = 256, OPT_DATA_DIR, OPT_FOREGROUND, OPT_LOG_LEVEL, OPT_WORKERS,
-       OPT_PRINT_DEFAULT, OPT_CHECK, OPT_VERSION };
+enum {
+	OPT_LISTEN = 256,
+	OPT_DATA_DIR,
+	OPT_FOREGROUND,
+	OPT_LOG_LEVEL,
+	OPT_WORKERS,
+	OPT_PRINT_DEFAULT,
+	OPT_CHECK,
+	OPT_VERSION
+};
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -127,7 +135,9 @@ static int take_opt(struct opts *o, int c, const char *arg)
 		o->listen[o->n_listen++] = arg;
 		return -1;
 	case OPT_DATA_DIR:
-		return absolute_dir(arg, o->data_dir) < 0 ? bad_usage("--data-dir %s: path too long", arg) : -1;
+		return absolute_dir(arg, o->data_dir) < 0
+			       ? bad_usage("--data-dir %s: path too long", arg)
+			       : -1;
 	case OPT_FOREGROUND: o->foreground = true; return -1;
 	case OPT_LOG_LEVEL:
 		if (klog_parse_level(arg, &lvl) < 0)
@@ -135,12 +145,14 @@ static int take_opt(struct opts *o, int c, const char *arg)
 		o->log_level = (int)lvl;
 		return -1;
 	case OPT_WORKERS:
-		return parse_workers(arg, &o->workers) < 0 ? bad_usage("--workers %s: use 0..256", arg) : -1;
+		return parse_workers(arg, &o->workers) < 0
+			       ? bad_usage("--workers %s: use 0..256", arg)
+			       : -1;
 	case OPT_PRINT_DEFAULT: o->print_default = true; return -1;
 	case OPT_CHECK: o->check = true; return -1;
 	case 'h': fputs(usage_text, stdout); return EXIT_OK;
 	case OPT_VERSION: printf("kura-targetd %s\n", KURA_VERSION); return EXIT_OK;
-	default:            /* getopt_long has said what was wrong */
+	default: /* getopt_long has said what was wrong */
 		fprintf(stderr, "Try 'kura-targetd --help'.\n");
 		return EXIT_BAD;
 	}
@@ -190,7 +202,8 @@ static int resolve_user(const struct tgt_config *cfg, uid_t *uid, gid_t *gid)
 		return 0;
 	struct passwd *pw = getpwnam(cfg->user);
 	if (!pw) {
-		fprintf(stderr, "kura-targetd: %s: user = %s: no such user\n", cfg->source, cfg->user);
+		fprintf(stderr, "kura-targetd: %s: user = %s: no such user\n", cfg->source,
+			cfg->user);
 		return -ENOENT;
 	}
 	*uid = pw->pw_uid;
@@ -304,12 +317,14 @@ static void print_lun(const struct tgt_lun *ml, const char *sep)
 	const struct tgt_lun_conf *l = &ml->c;
 	const struct lun_backend_params *b = &l->backend;
 	human_size(scsi_lu_size_blocks(ml->lu) * b->block_size, size, sizeof(size));
-	if (l->stor.pool || l->stor.raid) {   /* thin volume / array (docs/storage.md) */
+	if (l->stor.pool || l->stor.raid) { /* thin volume / array (docs/storage.md) */
 		if (l->stor.pool)
-			printf("%sLUN %llu: %s%s thin pool %s volume %u", sep, (unsigned long long)l->lun, size,
+			printf("%sLUN %llu: %s%s thin pool %s volume %u", sep,
+			       (unsigned long long)l->lun, size,
 			       l->stor.snapshot ? " snapshot" : "", l->stor.pool, l->stor.volume);
 		else
-			printf("%sLUN %llu: %s raid %s", sep, (unsigned long long)l->lun, size, l->stor.raid);
+			printf("%sLUN %llu: %s raid %s", sep, (unsigned long long)l->lun, size,
+			       l->stor.raid);
 		return;
 	}
 	printf("%sLUN %llu: %s%s%s %s%s%s", sep, (unsigned long long)l->lun, size,
@@ -321,7 +336,8 @@ static void print_lun(const struct tgt_lun *ml, const char *sep)
 static void url_host(const struct tgt_portal *p, char *out, size_t len)
 {
 	const char *a = strcmp(p->addr, "0.0.0.0") == 0 ? "127.0.0.1"
-			: strcmp(p->addr, "::") == 0     ? "::1" : p->addr;
+			: strcmp(p->addr, "::") == 0    ? "::1"
+							: p->addr;
 	snprintf(out, len, strchr(a, ':') ? "[%s]" : "%s", a);
 }
 
@@ -344,8 +360,9 @@ static void print_banner(const struct tgt_model *m)
 	for (int i = 0; i < m->n_targets; i++)
 		for (int j = 0; j < m->targets[i].n_luns; j++) {
 			char url[512];
-			snprintf(url, sizeof(url), "iscsi://%s:%u/%s/%llu", host, cfg->portals[0].port,
-				 m->targets[i].iqn, (unsigned long long)m->targets[i].luns[j].c.lun);
+			snprintf(url, sizeof(url), "iscsi://%s:%u/%s/%llu", host,
+				 cfg->portals[0].port, m->targets[i].iqn,
+				 (unsigned long long)m->targets[i].luns[j].c.lun);
 			printf("url:  %s\n", url);
 			if (!first[0])
 				snprintf(first, sizeof(first), "%s", url);
@@ -364,7 +381,7 @@ static void block_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
-	sigprocmask(SIG_BLOCK, set, NULL);   /* inherited by the worker threads */
+	sigprocmask(SIG_BLOCK, set, NULL); /* inherited by the worker threads */
 }
 
 static void wait_for_stop(const sigset_t *set)
@@ -382,13 +399,13 @@ static void wait_for_stop(const sigset_t *set)
 
 struct daemon {
 	struct opts *o;
-	struct tgt_config cfg;       /* the parsed value: const once loaded */
-	struct tgt_model *model;     /* the live model built from it (model.h) */
+	struct tgt_config cfg;   /* the parsed value: const once loaded */
+	struct tgt_model *model; /* the live model built from it (model.h) */
 	struct tgt_server *server;
-	struct tgt_admin *admin;     /* kura-targetctl socket (admin.c) */
+	struct tgt_admin *admin; /* kura-targetctl socket (admin.c) */
 	uid_t uid;
 	gid_t gid;
-	int notify;                  /* pipe to the waiting parent, or -1 */
+	int notify; /* pipe to the waiting parent, or -1 */
 	int pid_fd;
 	char pid_path[PATH_MAX + 32];
 };
@@ -433,7 +450,7 @@ static void stop(struct daemon *d)
 	tgt_model_close(d->model);
 	tgt_config_free(&d->cfg);
 	if (d->pid_fd >= 0) {
-		unlink(d->pid_path);    /* may fail once root is dropped; the lock is what counts */
+		unlink(d->pid_path); /* may fail once root is dropped; the lock is what counts */
 		close(d->pid_fd);
 	}
 }

@@ -116,7 +116,11 @@ void chap_encode_hex(const uint8_t *in, size_t len, char *out, size_t outlen)
 /* ------------------------------------------------------------------ */
 /* Digests                                                              */
 
-struct chap_alg { enum chap_digest d; const EVP_MD *(*md)(void); int len; };
+struct chap_alg {
+	enum chap_digest d;
+	const EVP_MD *(*md)(void);
+	int len;
+};
 
 static const struct chap_alg chap_algs[] = {
 	{ CHAP_MD5, EVP_md5, 16 },
@@ -147,12 +151,10 @@ int chap_response(enum chap_digest d, uint8_t id, const uint8_t *secret, size_t 
 	if (!a || outlen < (size_t)a->len)
 		return -EINVAL;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx && EVP_DigestInit_ex(ctx, a->md(), NULL) &&
-		 EVP_DigestUpdate(ctx, &id, 1) &&
+	int ok = ctx && EVP_DigestInit_ex(ctx, a->md(), NULL) && EVP_DigestUpdate(ctx, &id, 1) &&
 		 EVP_DigestUpdate(ctx, secret, secret_len) &&
-		 EVP_DigestUpdate(ctx, challenge, chal_len) &&
-		 EVP_DigestFinal_ex(ctx, out, &got);
-	EVP_MD_CTX_free(ctx);           /* cleanses its state */
+		 EVP_DigestUpdate(ctx, challenge, chal_len) && EVP_DigestFinal_ex(ctx, out, &got);
+	EVP_MD_CTX_free(ctx); /* cleanses its state */
 	return ok && got == (unsigned int)a->len ? a->len : -EINVAL;
 }
 
@@ -183,7 +185,8 @@ static const struct chap_alg *chap_pick(const char *list, uint32_t mask)
 		if (l < sizeof(item)) {
 			memcpy(item, p, l);
 			item[l] = '\0';
-			const struct chap_alg *a = iscsi_parse_number(item, &v) ? NULL : chap_alg_find(v);
+			const struct chap_alg *a = iscsi_parse_number(item, &v) ? NULL
+										: chap_alg_find(v);
 			if (a && (mask & (1u << a->d)))
 				return a;
 		}
@@ -202,7 +205,7 @@ int chap_begin(struct chap_exchange *cx, const char *chap_a, uint32_t mask, stru
 		return -ENOTSUP;
 	}
 	cx->digest = a->d;
-	cx->chal_len = (size_t)a->len;  /* challenge as long as the digest (>= 16) */
+	cx->chal_len = (size_t)a->len; /* challenge as long as the digest (>= 16) */
 	if (RAND_bytes(&cx->id, 1) != 1 || RAND_bytes(cx->challenge, (int)cx->chal_len) != 1)
 		return -EIO;
 	chap_encode_hex(cx->challenge, cx->chal_len, hex, sizeof(hex));
@@ -218,7 +221,8 @@ static const struct chap_account *chap_find(const struct iscsi_target_info *ti, 
 {
 	const struct chap_account *found = NULL;
 	for (int i = 0; i < ti->n_chap_in; i++)
-		if (!found && strncmp(ti->chap_in[i].user, user, sizeof(ti->chap_in[i].user)) == 0 &&
+		if (!found &&
+		    strncmp(ti->chap_in[i].user, user, sizeof(ti->chap_in[i].user)) == 0 &&
 		    strlen(user) < sizeof(ti->chap_in[i].user))
 			found = &ti->chap_in[i];
 	return found;
@@ -229,9 +233,8 @@ static size_t secret_len(const struct chap_account *acc)
 	return acc->secret_len > sizeof(acc->secret) ? sizeof(acc->secret) : acc->secret_len;
 }
 
-static bool chap_check_initiator(const struct chap_exchange *cx,
-				 const struct iscsi_target_info *ti, const char *chap_n,
-				 const char *chap_r)
+static bool chap_check_initiator(const struct chap_exchange *cx, const struct iscsi_target_info *ti,
+				 const char *chap_n, const char *chap_r)
 {
 	static const struct chap_account dummy = { .user = "", .secret = "x", .secret_len = 1 };
 	const struct chap_account *acc = chap_find(ti, chap_n);
@@ -277,8 +280,8 @@ static int chap_answer_mutual(const struct chap_exchange *cx, const struct iscsi
 }
 
 int chap_verify(const struct chap_exchange *cx, const struct iscsi_target_info *ti,
-		const char *chap_n, const char *chap_r, const char *chap_i,
-		const char *chap_c, struct kv_out *o)
+		const char *chap_n, const char *chap_r, const char *chap_i, const char *chap_c,
+		struct kv_out *o)
 {
 	if (!chap_n || !chap_r || !chap_check_initiator(cx, ti, chap_n, chap_r))
 		return -EACCES;

@@ -141,17 +141,17 @@ bool iscsi_list_has(const char *list, const char *item)
 /* The key table (RFC 7143 section 13)                                 */
 
 enum key_type {
-	KT_BOOL_AND,     /* result Yes only if both say Yes (6.2.2) */
-	KT_BOOL_OR,      /* result Yes if either says Yes */
-	KT_NUM_MIN,      /* result = min(offered, ours) */
-	KT_NUM_MAX,      /* result = max(offered, ours) */
-	KT_NUM_DECL,     /* declarative number: recorded, not answered */
-	KT_DIGEST,       /* list CRC32C / None: first of the offer we allow */
-	KT_TASK_REPORT,  /* list: we only do RFC3720 (13.23) */
-	KT_MARKER,       /* obsolete OFMarker/IFMarker: answer No (13.25) */
-	KT_IRRELEVANT,   /* obsolete OFMarkInt/IFMarkInt: answer Irrelevant */
-	KT_TARGET_DECL,  /* declared by targets only: answer Irrelevant */
-	KT_OTHER,        /* identity, auth, FFP keys: handled elsewhere */
+	KT_BOOL_AND,    /* result Yes only if both say Yes (6.2.2) */
+	KT_BOOL_OR,     /* result Yes if either says Yes */
+	KT_NUM_MIN,     /* result = min(offered, ours) */
+	KT_NUM_MAX,     /* result = max(offered, ours) */
+	KT_NUM_DECL,    /* declarative number: recorded, not answered */
+	KT_DIGEST,      /* list CRC32C / None: first of the offer we allow */
+	KT_TASK_REPORT, /* list: we only do RFC3720 (13.23) */
+	KT_MARKER,      /* obsolete OFMarker/IFMarker: answer No (13.25) */
+	KT_IRRELEVANT,  /* obsolete OFMarkInt/IFMarkInt: answer Irrelevant */
+	KT_TARGET_DECL, /* declared by targets only: answer Irrelevant */
+	KT_OTHER,       /* identity, auth, FFP keys: handled elsewhere */
 	KT_COUNT_
 };
 
@@ -159,73 +159,114 @@ enum key_use { USE_LO, USE_ALL, USE_FFP };
 
 struct key_def {
 	const char *name;
-	uint8_t type;             /* enum key_type */
-	uint8_t use;              /* enum key_use: LO keys are login only */
-	uint8_t cls;              /* enum iscsi_key_class */
-	bool disc_irrelevant;     /* "Irrelevant when: SessionType=Discovery" */
-	uint32_t lo, hi, dflt;    /* numeric range and RFC default */
+	uint8_t type;          /* enum key_type */
+	uint8_t use;           /* enum key_use: LO keys are login only */
+	uint8_t cls;           /* enum iscsi_key_class */
+	bool disc_irrelevant;  /* "Irrelevant when: SessionType=Discovery" */
+	uint32_t lo, hi, dflt; /* numeric range and RFC default */
 	/* Our own value for the combination rule (bool 0/1 or number). */
 	uint32_t (*ours)(const struct iscsi_target_limits *lim);
 };
 
-static uint32_t ours_initial_r2t(const struct iscsi_target_limits *l) { return !l->allow_initial_r2t_no; }
-static uint32_t ours_immediate(const struct iscsi_target_limits *l) { return l->allow_immediate_data; }
-static uint32_t ours_max_burst(const struct iscsi_target_limits *l) { return l->max_burst; }
-static uint32_t ours_first_burst(const struct iscsi_target_limits *l) { return l->first_burst; }
-static uint32_t ours_max_r2t(const struct iscsi_target_limits *l) { return l->max_outstanding_r2t; }
-static uint32_t ours_hdigest(const struct iscsi_target_limits *l) { return l->allow_header_digest; }
-static uint32_t ours_ddigest(const struct iscsi_target_limits *l) { return l->allow_data_digest; }
+static uint32_t ours_initial_r2t(const struct iscsi_target_limits *l)
+{
+	return !l->allow_initial_r2t_no;
+}
+static uint32_t ours_immediate(const struct iscsi_target_limits *l)
+{
+	return l->allow_immediate_data;
+}
+static uint32_t ours_max_burst(const struct iscsi_target_limits *l)
+{
+	return l->max_burst;
+}
+static uint32_t ours_first_burst(const struct iscsi_target_limits *l)
+{
+	return l->first_burst;
+}
+static uint32_t ours_max_r2t(const struct iscsi_target_limits *l)
+{
+	return l->max_outstanding_r2t;
+}
+static uint32_t ours_hdigest(const struct iscsi_target_limits *l)
+{
+	return l->allow_header_digest;
+}
+static uint32_t ours_ddigest(const struct iscsi_target_limits *l)
+{
+	return l->allow_data_digest;
+}
 
 #define NUM(n, t, use, di, lo_, hi_, df, fn) \
-	{ n, t, use, KC_OPERATIONAL, di, lo_, hi_, df, fn }
-#define OTHER(n, use, cls) { n, KT_OTHER, use, cls, false, 0, 0, 0, NULL }
+	{ \
+		n, t, use, KC_OPERATIONAL, di, lo_, hi_, df, fn \
+	}
+#define OTHER(n, use, cls) \
+	{ \
+		n, KT_OTHER, use, cls, false, 0, 0, 0, NULL \
+	}
 
 /* Our fixed values: MaxConnections 1 (one connection per session),
  * ErrorRecoveryLevel 0, DefaultTime2Wait 2, DefaultTime2Retain 20, the
  * in-order flags Yes, iSCSIProtocolLevel 1 (RFC 7144 2.1: RFC 7143). */
-static uint32_t ours_one(const struct iscsi_target_limits *l) { return 1; }
-static uint32_t ours_zero(const struct iscsi_target_limits *l) { return 0; }
-static uint32_t ours_t2w(const struct iscsi_target_limits *l) { return 2; }
-static uint32_t ours_t2r(const struct iscsi_target_limits *l) { return 20; }
+static uint32_t ours_one(const struct iscsi_target_limits *l)
+{
+	return 1;
+}
+static uint32_t ours_zero(const struct iscsi_target_limits *l)
+{
+	return 0;
+}
+static uint32_t ours_t2w(const struct iscsi_target_limits *l)
+{
+	return 2;
+}
+static uint32_t ours_t2r(const struct iscsi_target_limits *l)
+{
+	return 20;
+}
 
 static const struct key_def key_table[K_COUNT] = {
-	[K_HEADER_DIGEST]   = NUM("HeaderDigest", KT_DIGEST, USE_LO, false, 0, 1, 0, ours_hdigest),
-	[K_DATA_DIGEST]     = NUM("DataDigest", KT_DIGEST, USE_LO, false, 0, 1, 0, ours_ddigest),
-	[K_MAX_CONNECTIONS] = NUM("MaxConnections", KT_NUM_MIN, USE_LO, true, 1, 65535, 1, ours_one),
-	[K_SEND_TARGETS]    = OTHER("SendTargets", USE_FFP, KC_FFP),
-	[K_TARGET_NAME]     = OTHER("TargetName", USE_LO, KC_IDENTITY),
-	[K_INITIATOR_NAME]  = OTHER("InitiatorName", USE_LO, KC_IDENTITY),
-	[K_TARGET_ALIAS]    = NUM("TargetAlias", KT_TARGET_DECL, USE_ALL, false, 0, 0, 0, NULL),
+	[K_HEADER_DIGEST] = NUM("HeaderDigest", KT_DIGEST, USE_LO, false, 0, 1, 0, ours_hdigest),
+	[K_DATA_DIGEST] = NUM("DataDigest", KT_DIGEST, USE_LO, false, 0, 1, 0, ours_ddigest),
+	[K_MAX_CONNECTIONS] =
+		NUM("MaxConnections", KT_NUM_MIN, USE_LO, true, 1, 65535, 1, ours_one),
+	[K_SEND_TARGETS] = OTHER("SendTargets", USE_FFP, KC_FFP),
+	[K_TARGET_NAME] = OTHER("TargetName", USE_LO, KC_IDENTITY),
+	[K_INITIATOR_NAME] = OTHER("InitiatorName", USE_LO, KC_IDENTITY),
+	[K_TARGET_ALIAS] = NUM("TargetAlias", KT_TARGET_DECL, USE_ALL, false, 0, 0, 0, NULL),
 	[K_INITIATOR_ALIAS] = OTHER("InitiatorAlias", USE_ALL, KC_IDENTITY),
-	[K_TARGET_ADDRESS]  = NUM("TargetAddress", KT_TARGET_DECL, USE_ALL, false, 0, 0, 0, NULL),
-	[K_TPGT]            = NUM("TargetPortalGroupTag", KT_TARGET_DECL, USE_LO, false, 0, 0, 0, NULL),
-	[K_INITIAL_R2T]     = NUM("InitialR2T", KT_BOOL_OR, USE_LO, true, 0, 1, 1, ours_initial_r2t),
-	[K_IMMEDIATE_DATA]  = NUM("ImmediateData", KT_BOOL_AND, USE_LO, true, 0, 1, 1, ours_immediate),
-	[K_MRDSL]           = NUM("MaxRecvDataSegmentLength", KT_NUM_DECL, USE_ALL, false,
-				  512, 16777215, 8192, NULL),
-	[K_MAX_BURST]       = NUM("MaxBurstLength", KT_NUM_MIN, USE_LO, true,
-				  512, 16777215, 262144, ours_max_burst),
-	[K_FIRST_BURST]     = NUM("FirstBurstLength", KT_NUM_MIN, USE_LO, true,
-				  512, 16777215, 65536, ours_first_burst),
-	[K_T2W]             = NUM("DefaultTime2Wait", KT_NUM_MAX, USE_LO, false, 0, 3600, 2, ours_t2w),
-	[K_T2R]             = NUM("DefaultTime2Retain", KT_NUM_MIN, USE_LO, false, 0, 3600, 20, ours_t2r),
-	[K_MAX_R2T]         = NUM("MaxOutstandingR2T", KT_NUM_MIN, USE_LO, true, 1, 65535, 1, ours_max_r2t),
-	[K_PDU_IN_ORDER]    = NUM("DataPDUInOrder", KT_BOOL_OR, USE_LO, true, 0, 1, 1, ours_one),
-	[K_SEQ_IN_ORDER]    = NUM("DataSequenceInOrder", KT_BOOL_OR, USE_LO, true, 0, 1, 1, ours_one),
-	[K_ERL]             = NUM("ErrorRecoveryLevel", KT_NUM_MIN, USE_LO, false, 0, 2, 0, ours_zero),
-	[K_SESSION_TYPE]    = OTHER("SessionType", USE_LO, KC_IDENTITY),
-	[K_AUTH_METHOD]     = OTHER("AuthMethod", USE_LO, KC_AUTH),
-	[K_CHAP_A]          = OTHER("CHAP_A", USE_LO, KC_AUTH),
-	[K_CHAP_I]          = OTHER("CHAP_I", USE_LO, KC_AUTH),
-	[K_CHAP_C]          = OTHER("CHAP_C", USE_LO, KC_AUTH),
-	[K_CHAP_N]          = OTHER("CHAP_N", USE_LO, KC_AUTH),
-	[K_CHAP_R]          = OTHER("CHAP_R", USE_LO, KC_AUTH),
-	[K_OF_MARKER]       = NUM("OFMarker", KT_MARKER, USE_LO, false, 0, 1, 0, ours_zero),
-	[K_IF_MARKER]       = NUM("IFMarker", KT_MARKER, USE_LO, false, 0, 1, 0, ours_zero),
-	[K_OF_MARK_INT]     = NUM("OFMarkInt", KT_IRRELEVANT, USE_LO, false, 0, 0, 0, NULL),
-	[K_IF_MARK_INT]     = NUM("IFMarkInt", KT_IRRELEVANT, USE_LO, false, 0, 0, 0, NULL),
-	[K_TASK_REPORTING]  = NUM("TaskReporting", KT_TASK_REPORT, USE_LO, true, 0, 0, 0, NULL),
-	[K_PROTOCOL_LEVEL]  = NUM("iSCSIProtocolLevel", KT_NUM_MIN, USE_LO, false, 0, 31, 0, ours_one),
+	[K_TARGET_ADDRESS] = NUM("TargetAddress", KT_TARGET_DECL, USE_ALL, false, 0, 0, 0, NULL),
+	[K_TPGT] = NUM("TargetPortalGroupTag", KT_TARGET_DECL, USE_LO, false, 0, 0, 0, NULL),
+	[K_INITIAL_R2T] = NUM("InitialR2T", KT_BOOL_OR, USE_LO, true, 0, 1, 1, ours_initial_r2t),
+	[K_IMMEDIATE_DATA] =
+		NUM("ImmediateData", KT_BOOL_AND, USE_LO, true, 0, 1, 1, ours_immediate),
+	[K_MRDSL] = NUM("MaxRecvDataSegmentLength", KT_NUM_DECL, USE_ALL, false, 512, 16777215,
+			8192, NULL),
+	[K_MAX_BURST] = NUM("MaxBurstLength", KT_NUM_MIN, USE_LO, true, 512, 16777215, 262144,
+			    ours_max_burst),
+	[K_FIRST_BURST] = NUM("FirstBurstLength", KT_NUM_MIN, USE_LO, true, 512, 16777215, 65536,
+			      ours_first_burst),
+	[K_T2W] = NUM("DefaultTime2Wait", KT_NUM_MAX, USE_LO, false, 0, 3600, 2, ours_t2w),
+	[K_T2R] = NUM("DefaultTime2Retain", KT_NUM_MIN, USE_LO, false, 0, 3600, 20, ours_t2r),
+	[K_MAX_R2T] = NUM("MaxOutstandingR2T", KT_NUM_MIN, USE_LO, true, 1, 65535, 1, ours_max_r2t),
+	[K_PDU_IN_ORDER] = NUM("DataPDUInOrder", KT_BOOL_OR, USE_LO, true, 0, 1, 1, ours_one),
+	[K_SEQ_IN_ORDER] = NUM("DataSequenceInOrder", KT_BOOL_OR, USE_LO, true, 0, 1, 1, ours_one),
+	[K_ERL] = NUM("ErrorRecoveryLevel", KT_NUM_MIN, USE_LO, false, 0, 2, 0, ours_zero),
+	[K_SESSION_TYPE] = OTHER("SessionType", USE_LO, KC_IDENTITY),
+	[K_AUTH_METHOD] = OTHER("AuthMethod", USE_LO, KC_AUTH),
+	[K_CHAP_A] = OTHER("CHAP_A", USE_LO, KC_AUTH),
+	[K_CHAP_I] = OTHER("CHAP_I", USE_LO, KC_AUTH),
+	[K_CHAP_C] = OTHER("CHAP_C", USE_LO, KC_AUTH),
+	[K_CHAP_N] = OTHER("CHAP_N", USE_LO, KC_AUTH),
+	[K_CHAP_R] = OTHER("CHAP_R", USE_LO, KC_AUTH),
+	[K_OF_MARKER] = NUM("OFMarker", KT_MARKER, USE_LO, false, 0, 1, 0, ours_zero),
+	[K_IF_MARKER] = NUM("IFMarker", KT_MARKER, USE_LO, false, 0, 1, 0, ours_zero),
+	[K_OF_MARK_INT] = NUM("OFMarkInt", KT_IRRELEVANT, USE_LO, false, 0, 0, 0, NULL),
+	[K_IF_MARK_INT] = NUM("IFMarkInt", KT_IRRELEVANT, USE_LO, false, 0, 0, 0, NULL),
+	[K_TASK_REPORTING] = NUM("TaskReporting", KT_TASK_REPORT, USE_LO, true, 0, 0, 0, NULL),
+	[K_PROTOCOL_LEVEL] =
+		NUM("iSCSIProtocolLevel", KT_NUM_MIN, USE_LO, false, 0, 31, 0, ours_one),
 };
 
 enum iscsi_key_id iscsi_key_lookup(const char *name)
@@ -270,7 +311,10 @@ static int parse_bool(const char *v)
 	return -1;
 }
 
-static const char *yes_no(uint32_t b) { return b ? "Yes" : "No"; }
+static const char *yes_no(uint32_t b)
+{
+	return b ? "Yes" : "No";
+}
 
 static const char *neg_bool_and(const struct key_def *k, const char *v, uint32_t ours,
 				uint32_t *val, char num[16])
@@ -282,8 +326,8 @@ static const char *neg_bool_and(const struct key_def *k, const char *v, uint32_t
 	return yes_no(*val);
 }
 
-static const char *neg_bool_or(const struct key_def *k, const char *v, uint32_t ours,
-			       uint32_t *val, char num[16])
+static const char *neg_bool_or(const struct key_def *k, const char *v, uint32_t ours, uint32_t *val,
+			       char num[16])
 {
 	int b = parse_bool(v);
 	if (b < 0)
@@ -314,14 +358,14 @@ static const char *neg_num(const struct key_def *k, const char *v, uint32_t ours
 	return num;
 }
 
-static const char *neg_num_min(const struct key_def *k, const char *v, uint32_t ours,
-			       uint32_t *val, char num[16])
+static const char *neg_num_min(const struct key_def *k, const char *v, uint32_t ours, uint32_t *val,
+			       char num[16])
 {
 	return neg_num(k, v, ours, val, num, true);
 }
 
-static const char *neg_num_max(const struct key_def *k, const char *v, uint32_t ours,
-			       uint32_t *val, char num[16])
+static const char *neg_num_max(const struct key_def *k, const char *v, uint32_t ours, uint32_t *val,
+			       char num[16])
 {
 	return neg_num(k, v, ours, val, num, false);
 }
@@ -344,8 +388,8 @@ static const char *neg_num_decl(const struct key_def *k, const char *v, uint32_t
 }
 
 /* HeaderDigest / DataDigest (13.1): the initiator's order decides. */
-static const char *neg_digest(const struct key_def *k, const char *v, uint32_t ours,
-			      uint32_t *val, char num[16])
+static const char *neg_digest(const struct key_def *k, const char *v, uint32_t ours, uint32_t *val,
+			      char num[16])
 {
 	for (const char *p = v;;) {
 		const char *comma = strchr(p, ',');
@@ -370,8 +414,8 @@ static const char *neg_task_report(const struct key_def *k, const char *v, uint3
 	return iscsi_list_has(v, "RFC3720") ? "RFC3720" : "Reject";
 }
 
-static const char *neg_marker(const struct key_def *k, const char *v, uint32_t ours,
-			      uint32_t *val, char num[16])
+static const char *neg_marker(const struct key_def *k, const char *v, uint32_t ours, uint32_t *val,
+			      char num[16])
 {
 	return parse_bool(v) < 0 ? "Reject" : "No";
 }
@@ -383,11 +427,11 @@ static const char *neg_irrelevant(const struct key_def *k, const char *v, uint32
 }
 
 static const neg_fn neg_table[KT_COUNT_] = {
-	[KT_BOOL_AND] = neg_bool_and,     [KT_BOOL_OR] = neg_bool_or,
-	[KT_NUM_MIN] = neg_num_min,       [KT_NUM_MAX] = neg_num_max,
-	[KT_NUM_DECL] = neg_num_decl,     [KT_DIGEST] = neg_digest,
+	[KT_BOOL_AND] = neg_bool_and,       [KT_BOOL_OR] = neg_bool_or,
+	[KT_NUM_MIN] = neg_num_min,         [KT_NUM_MAX] = neg_num_max,
+	[KT_NUM_DECL] = neg_num_decl,       [KT_DIGEST] = neg_digest,
 	[KT_TASK_REPORT] = neg_task_report, [KT_MARKER] = neg_marker,
-	[KT_IRRELEVANT] = neg_irrelevant, [KT_TARGET_DECL] = neg_irrelevant,
+	[KT_IRRELEVANT] = neg_irrelevant,   [KT_TARGET_DECL] = neg_irrelevant,
 	[KT_OTHER] = neg_irrelevant,
 };
 
@@ -398,7 +442,7 @@ int iscsi_neg_key(struct iscsi_neg *n, enum iscsi_key_id id, const char *value, 
 	char num[16];
 	const char *ans;
 	if (n->seen[id])
-		return -EPROTO;         /* 6.2: negotiating a key twice */
+		return -EPROTO; /* 6.2: negotiating a key twice */
 	n->seen[id] = true;
 	if (discovery && k->disc_irrelevant) {
 		ans = "Irrelevant";
@@ -461,8 +505,8 @@ static void text_send_targets(const struct iscsi_login_policy *policy,
 	}
 	if (o->overflow || !policy->send_targets)
 		return;
-	o->len += policy->send_targets(policy->ctx, sp->initiator_name, which, all,
-				       o->buf + o->len, o->cap - o->len);
+	o->len += policy->send_targets(policy->ctx, sp->initiator_name, which, all, o->buf + o->len,
+				       o->cap - o->len);
 }
 
 /* Keys other than SendTargets in FFP: login-only keys and negotiable keys
@@ -500,5 +544,5 @@ size_t iscsi_text_respond(const struct iscsi_login_policy *policy,
 			text_other(&kv[i], &o);
 	}
 	free(scratch);
-	return o.len;            /* whole pairs only: kv_out_add is atomic */
+	return o.len; /* whole pairs only: kv_out_add is atomic */
 }

@@ -22,27 +22,27 @@
 #define ISCSI_LS_ACL_REFUSED ISCSI_LS_NOT_FOUND
 
 enum auth_state {
-	AUTH_START,        /* AuthMethod not negotiated yet */
-	AUTH_NONE,         /* no authentication (none required) */
-	AUTH_WAIT_CHAP_A,  /* we answered AuthMethod=CHAP */
-	AUTH_WAIT_CHAP_R,  /* we sent CHAP_A/I/C */
-	AUTH_DONE,         /* CHAP succeeded */
+	AUTH_START,       /* AuthMethod not negotiated yet */
+	AUTH_NONE,        /* no authentication (none required) */
+	AUTH_WAIT_CHAP_A, /* we answered AuthMethod=CHAP */
+	AUTH_WAIT_CHAP_R, /* we sent CHAP_A/I/C */
+	AUTH_DONE,        /* CHAP succeeded */
 };
 
 struct iscsi_login {
 	const struct iscsi_login_policy *policy;
 	struct iscsi_target_limits lim;
-	uint8_t stage;               /* current stage (CSG expected) */
-	bool started;                /* leading request processed */
+	uint8_t stage; /* current stage (CSG expected) */
+	bool started;  /* leading request processed */
 	bool complete;
 	bool mrdsl_declared;
-	uint16_t failed;             /* non-zero: the status we failed with */
+	uint16_t failed; /* non-zero: the status we failed with */
 	enum auth_state auth;
 	bool auth_required;
 	struct iscsi_target_info ti;
 	struct chap_exchange cx;
 	struct iscsi_neg neg;
-	uint8_t *acc;                /* continued request being assembled */
+	uint8_t *acc; /* continued request being assembled */
 	size_t acc_len;
 	bool in_cont;
 	uint8_t cont_csg;
@@ -50,7 +50,9 @@ struct iscsi_login {
 };
 
 /* Security keys of one request, gathered before the CHAP step runs. */
-struct auth_keys { const char *method, *a, *i, *c, *n, *r; };
+struct auth_keys {
+	const char *method, *a, *i, *c, *n, *r;
+};
 
 void iscsi_target_limits_default(struct iscsi_target_limits *l)
 {
@@ -111,7 +113,7 @@ static bool stage_fields_ok(const struct iscsi_login *l, const struct iscsi_logi
 	if (l->started ? req->csg != l->stage : (l->in_cont && req->csg != l->cont_csg))
 		return false;
 	if (req->cont && req->transit)
-		return false;            /* 11.12.2: C and T never both set */
+		return false; /* 11.12.2: C and T never both set */
 	if (req->transit && (req->nsg <= req->csg || req->nsg == 2 || req->nsg > ISCSI_STAGE_FULL))
 		return false;
 	return true;
@@ -177,7 +179,9 @@ static uint16_t find_target(struct iscsi_login *l, const char *tname)
 		char a[80], b[80];
 		kinfo("login: %s -> %s refused (%s)", log_safe(l->sp.initiator_name, a),
 		      log_safe(tname, b),
-		      rc == -EACCES ? "ACL" : rc == -ENOENT ? "no such target" : "lookup error");
+		      rc == -EACCES   ? "ACL"
+		      : rc == -ENOENT ? "no such target"
+				      : "lookup error");
 		return lookup_status(rc);
 	}
 	strcpy(l->sp.target_name, tname);
@@ -231,7 +235,7 @@ static void auth_keys_add(struct auth_keys *ak, enum iscsi_key_id id, const char
 {
 	const char **slot[] = {
 		[K_AUTH_METHOD] = &ak->method, [K_CHAP_A] = &ak->a, [K_CHAP_I] = &ak->i,
-		[K_CHAP_C] = &ak->c, [K_CHAP_N] = &ak->n, [K_CHAP_R] = &ak->r,
+		[K_CHAP_C] = &ak->c,           [K_CHAP_N] = &ak->n, [K_CHAP_R] = &ak->r,
 	};
 	*slot[id] = v;
 }
@@ -289,7 +293,7 @@ static uint16_t auth_step(struct iscsi_login *l, const struct auth_keys *ak, str
 	if (l->auth == AUTH_WAIT_CHAP_A && ak->a)
 		return chap_a_step(l, ak, o);
 	if (l->auth == AUTH_WAIT_CHAP_A && entry == AUTH_WAIT_CHAP_A)
-		return ISCSI_LS_AUTH_FAILED;          /* CHAP_A was due */
+		return ISCSI_LS_AUTH_FAILED; /* CHAP_A was due */
 	if (l->auth == AUTH_WAIT_CHAP_R)
 		return chap_r_step(l, ak, o);
 	return any_chap ? ISCSI_LS_AUTH_FAILED : ISCSI_LS_SUCCESS;
@@ -302,27 +306,24 @@ static uint16_t one_key(struct iscsi_login *l, const struct iscsi_kv *kv, struct
 			struct kv_out *o)
 {
 	enum iscsi_key_id id = iscsi_key_lookup(kv->key);
-	if (id == K_UNKNOWN) {                    /* includes X- keys (6.2, 13) */
+	if (id == K_UNKNOWN) { /* includes X- keys (6.2, 13) */
 		kv_out_add(o, kv->key, "NotUnderstood");
 		return ISCSI_LS_SUCCESS;
 	}
 	switch (iscsi_key_class(id)) {
-	case KC_IDENTITY:
-		return identity_again(l, id, kv->value);
-	case KC_FFP:
-		kv_out_add(o, kv->key, "Irrelevant");
-		return ISCSI_LS_SUCCESS;
+	case KC_IDENTITY: return identity_again(l, id, kv->value);
+	case KC_FFP: kv_out_add(o, kv->key, "Irrelevant"); return ISCSI_LS_SUCCESS;
 	case KC_AUTH:
 		if (l->stage != ISCSI_STAGE_SECURITY || l->neg.seen[id])
-			return ISCSI_LS_INIT_ERR;     /* security keys: security stage, once */
+			return ISCSI_LS_INIT_ERR; /* security keys: security stage, once */
 		l->neg.seen[id] = true;
 		auth_keys_add(ak, id, kv->value);
 		return ISCSI_LS_SUCCESS;
-	case KC_OPERATIONAL:
-		break;
+	case KC_OPERATIONAL: break;
 	}
 	return iscsi_neg_key(&l->neg, id, kv->value, l->sp.discovery, &l->lim, o)
-		       ? ISCSI_LS_INIT_ERR : ISCSI_LS_SUCCESS;
+		       ? ISCSI_LS_INIT_ERR
+		       : ISCSI_LS_SUCCESS;
 }
 
 /* RFC 7143 13.9: TargetPortalGroupTag in the first response of a normal
@@ -341,7 +342,7 @@ static bool may_transit(const struct iscsi_login *l, uint16_t *status)
 	if (l->stage != ISCSI_STAGE_SECURITY || !l->auth_required)
 		return true;
 	if (l->auth == AUTH_START)
-		*status = ISCSI_LS_AUTH_FAILED;       /* tried to skip authentication */
+		*status = ISCSI_LS_AUTH_FAILED; /* tried to skip authentication */
 	return l->auth == AUTH_DONE;
 }
 
@@ -401,7 +402,7 @@ static uint16_t process(struct iscsi_login *l, const struct iscsi_login_req *req
 static void rsp_init(struct iscsi_login_rsp *rsp, const struct iscsi_login_req *req)
 {
 	rsp->csg = req->csg;
-	rsp->nsg = req->csg;             /* NSG is reserved while T = 0 */
+	rsp->nsg = req->csg; /* NSG is reserved while T = 0 */
 	rsp->transit = false;
 	rsp->status = ISCSI_LS_SUCCESS;
 	rsp->len = 0;
@@ -430,13 +431,14 @@ int iscsi_login_step(struct iscsi_login *l, const struct iscsi_login_req *req,
 	if (req->cont || l->in_cont) {
 		int rc = cont_append(l, req->data, req->len);
 		if (rc) {
-			login_fail(l, rsp, rc == -ENOMEM ? ISCSI_LS_OUT_OF_RESOURCES : ISCSI_LS_INIT_ERR);
+			login_fail(l, rsp,
+				   rc == -ENOMEM ? ISCSI_LS_OUT_OF_RESOURCES : ISCSI_LS_INIT_ERR);
 			return 0;
 		}
 		l->in_cont = req->cont;
 		l->cont_csg = req->csg;
 		if (req->cont)
-			return 0;                 /* empty response: send the next part */
+			return 0; /* empty response: send the next part */
 	} else if (req->len > ISCSI_LOGIN_MAX_DATA) {
 		login_fail(l, rsp, ISCSI_LS_INIT_ERR);
 		return 0;

@@ -23,40 +23,40 @@
 #define ISCSI_STAGE_FULL        3
 
 /* Login status class / detail (RFC 7143 11.13.5) */
-#define ISCSI_LS_SUCCESS            0x0000
-#define ISCSI_LS_TARGET_MOVED_TEMP  0x0101
-#define ISCSI_LS_INIT_ERR           0x0200
-#define ISCSI_LS_AUTH_FAILED        0x0201
-#define ISCSI_LS_FORBIDDEN          0x0202
-#define ISCSI_LS_NOT_FOUND          0x0203
-#define ISCSI_LS_TARGET_REMOVED     0x0204
-#define ISCSI_LS_UNSUPPORTED_VER    0x0205
-#define ISCSI_LS_TOO_MANY_CONNS     0x0206
-#define ISCSI_LS_MISSING_PARAM      0x0207
-#define ISCSI_LS_CANT_INCLUDE       0x0208
-#define ISCSI_LS_SESSION_TYPE_UNSUP 0x0209
-#define ISCSI_LS_SESSION_NOT_EXIST  0x020a
+#define ISCSI_LS_SUCCESS              0x0000
+#define ISCSI_LS_TARGET_MOVED_TEMP    0x0101
+#define ISCSI_LS_INIT_ERR             0x0200
+#define ISCSI_LS_AUTH_FAILED          0x0201
+#define ISCSI_LS_FORBIDDEN            0x0202
+#define ISCSI_LS_NOT_FOUND            0x0203
+#define ISCSI_LS_TARGET_REMOVED       0x0204
+#define ISCSI_LS_UNSUPPORTED_VER      0x0205
+#define ISCSI_LS_TOO_MANY_CONNS       0x0206
+#define ISCSI_LS_MISSING_PARAM        0x0207
+#define ISCSI_LS_CANT_INCLUDE         0x0208
+#define ISCSI_LS_SESSION_TYPE_UNSUP   0x0209
+#define ISCSI_LS_SESSION_NOT_EXIST    0x020a
 #define ISCSI_LS_INVALID_DURING_LOGIN 0x020b
-#define ISCSI_LS_TARGET_ERROR       0x0300
-#define ISCSI_LS_SERVICE_UNAVAIL    0x0301
-#define ISCSI_LS_OUT_OF_RESOURCES   0x0302
+#define ISCSI_LS_TARGET_ERROR         0x0300
+#define ISCSI_LS_SERVICE_UNAVAIL      0x0301
+#define ISCSI_LS_OUT_OF_RESOURCES     0x0302
 
 enum chap_digest { CHAP_MD5 = 5, CHAP_SHA1 = 6, CHAP_SHA256 = 7, CHAP_SHA3_256 = 8 };
 
 struct chap_account {
 	char user[256];
-	char secret[256];            /* raw bytes (length below): never logged */
+	char secret[256]; /* raw bytes (length below): never logged */
 	size_t secret_len;
 };
 
 /* What the login engine needs to know of one target, from the policy. */
 struct iscsi_target_info {
 	const char *iqn;
-	const char *alias;                     /* may be NULL */
-	uint16_t tpgt;                         /* of the portal the connection came in on */
-	const struct chap_account *chap_in;    /* accounts initiators may log in with */
-	int n_chap_in;                         /* 0 => no CHAP required (AuthMethod=None allowed) */
-	const struct chap_account *chap_out;   /* target's account for mutual CHAP, or NULL */
+	const char *alias;                   /* may be NULL */
+	uint16_t tpgt;                       /* of the portal the connection came in on */
+	const struct chap_account *chap_in;  /* accounts initiators may log in with */
+	int n_chap_in;                       /* 0 => no CHAP required (AuthMethod=None allowed) */
+	const struct chap_account *chap_out; /* target's account for mutual CHAP, or NULL */
 };
 
 /* Target limits / declarations (from configuration; defaults in brackets). */
@@ -85,32 +85,32 @@ struct iscsi_login_policy {
 	/* SendTargets: append "TargetName=..\0TargetAddress=ip:port,tpgt\0..." for
 	 * each target initiator_name may see (all, or only `which` if not "All").
 	 * Return bytes written to buf (<= len), truncating at a key boundary. */
-	size_t (*send_targets)(void *ctx, const char *initiator_name, const char *which,
-			       bool all, char *buf, size_t len);
+	size_t (*send_targets)(void *ctx, const char *initiator_name, const char *which, bool all,
+			       char *buf, size_t len);
 };
 
 /* Negotiated result, valid once the login reaches full feature phase. */
 struct iscsi_session_params {
-	bool discovery;               /* SessionType=Discovery */
+	bool discovery; /* SessionType=Discovery */
 	char initiator_name[224];
 	char initiator_alias[256];
-	char target_name[224];        /* empty for discovery */
+	char target_name[224];           /* empty for discovery */
 	uint32_t max_recv_dsl_initiator; /* cut Data-In / R2T'd data to this [8192] */
 	uint32_t max_recv_dsl_target;    /* what we declared */
-	uint32_t max_burst;           /* [262144] */
-	uint32_t first_burst;         /* [65536] */
-	uint32_t max_outstanding_r2t; /* [1] */
-	uint32_t max_connections;     /* [1] */
-	uint16_t default_time2wait;   /* [2] */
-	uint16_t default_time2retain; /* [20] */
-	uint8_t error_recovery_level; /* [0] */
-	bool initial_r2t;             /* [Yes] */
-	bool immediate_data;          /* [Yes] */
-	bool data_pdu_in_order;       /* [Yes] */
-	bool data_sequence_in_order;  /* [Yes] */
-	bool header_digest;           /* CRC32C agreed */
+	uint32_t max_burst;              /* [262144] */
+	uint32_t first_burst;            /* [65536] */
+	uint32_t max_outstanding_r2t;    /* [1] */
+	uint32_t max_connections;        /* [1] */
+	uint16_t default_time2wait;      /* [2] */
+	uint16_t default_time2retain;    /* [20] */
+	uint8_t error_recovery_level;    /* [0] */
+	bool initial_r2t;                /* [Yes] */
+	bool immediate_data;             /* [Yes] */
+	bool data_pdu_in_order;          /* [Yes] */
+	bool data_sequence_in_order;     /* [Yes] */
+	bool header_digest;              /* CRC32C agreed */
 	bool data_digest;
-	bool authenticated;           /* CHAP was performed and succeeded */
+	bool authenticated; /* CHAP was performed and succeeded */
 };
 
 struct iscsi_login;
@@ -122,16 +122,16 @@ void iscsi_login_free(struct iscsi_login *l);
 
 struct iscsi_login_req {
 	uint8_t csg, nsg;
-	bool transit, cont;           /* T and C bits */
-	const uint8_t *data;          /* data segment: key=value\0 ... */
+	bool transit, cont;  /* T and C bits */
+	const uint8_t *data; /* data segment: key=value\0 ... */
 	size_t len;
 };
 
 struct iscsi_login_rsp {
 	uint8_t csg, nsg;
 	bool transit;
-	uint16_t status;              /* ISCSI_LS_* (class << 8 | detail) */
-	size_t len;                   /* bytes placed in the caller's buffer */
+	uint16_t status; /* ISCSI_LS_* (class << 8 | detail) */
+	size_t len;      /* bytes placed in the caller's buffer */
 };
 
 /* Process one Login Request. buf/buflen: space for the response data segment
@@ -153,7 +153,10 @@ size_t iscsi_text_respond(const struct iscsi_login_policy *policy,
 			  uint8_t *buf, size_t buflen);
 
 /* ---- key=value lists (exposed for unit tests and the fuzzer) ---- */
-struct iscsi_kv { const char *key; const char *value; };
+struct iscsi_kv {
+	const char *key;
+	const char *value;
+};
 /* Split a data segment into at most max pairs (pointers into a private copy
  * made in scratch, which must be len+1 bytes). -EINVAL on a malformed list
  * (missing '=', empty key, key > 63 chars, value > 8192 chars, duplicate key). */

@@ -15,18 +15,18 @@
 #include <stdint.h>
 #include "target/iscsi/iscsi_login.h"
 
-#define ISCSI_KEY_NAME_MAX   63      /* RFC 7143 6.1 */
-#define ISCSI_VALUE_MAX      8192    /* longest value we parse (binary values) */
-#define ISCSI_TEXT_VALUE_MAX 255     /* RFC 7143 6.1: ordinary text values */
-#define ISCSI_NAME_MAX       223     /* RFC 3722 / 7143 4.2.7.1 */
-#define ISCSI_LOGIN_MAX_DATA 65536   /* cap on a (continued) login request */
-#define ISCSI_LOGIN_MAX_KEYS 256     /* pairs in one request */
+#define ISCSI_KEY_NAME_MAX   63    /* RFC 7143 6.1 */
+#define ISCSI_VALUE_MAX      8192  /* longest value we parse (binary values) */
+#define ISCSI_TEXT_VALUE_MAX 255   /* RFC 7143 6.1: ordinary text values */
+#define ISCSI_NAME_MAX       223   /* RFC 3722 / 7143 4.2.7.1 */
+#define ISCSI_LOGIN_MAX_DATA 65536 /* cap on a (continued) login request */
+#define ISCSI_LOGIN_MAX_KEYS 256   /* pairs in one request */
 
 /* ---- response builder (iscsi_keys.c) ---- */
 struct kv_out {
 	char *buf;
 	size_t cap, len;
-	bool overflow;                /* something did not fit: response invalid */
+	bool overflow; /* something did not fit: response invalid */
 };
 void kv_out_init(struct kv_out *o, uint8_t *buf, size_t cap);
 void kv_out_add(struct kv_out *o, const char *key, const char *value);
@@ -39,13 +39,40 @@ bool iscsi_list_has(const char *list, const char *item);
 
 /* ---- operational key negotiation (iscsi_keys.c) ---- */
 enum iscsi_key_id {
-	K_HEADER_DIGEST, K_DATA_DIGEST, K_MAX_CONNECTIONS, K_SEND_TARGETS,
-	K_TARGET_NAME, K_INITIATOR_NAME, K_TARGET_ALIAS, K_INITIATOR_ALIAS,
-	K_TARGET_ADDRESS, K_TPGT, K_INITIAL_R2T, K_IMMEDIATE_DATA, K_MRDSL,
-	K_MAX_BURST, K_FIRST_BURST, K_T2W, K_T2R, K_MAX_R2T, K_PDU_IN_ORDER,
-	K_SEQ_IN_ORDER, K_ERL, K_SESSION_TYPE, K_AUTH_METHOD, K_CHAP_A, K_CHAP_I,
-	K_CHAP_C, K_CHAP_N, K_CHAP_R, K_OF_MARKER, K_IF_MARKER, K_OF_MARK_INT,
-	K_IF_MARK_INT, K_TASK_REPORTING, K_PROTOCOL_LEVEL,
+	K_HEADER_DIGEST,
+	K_DATA_DIGEST,
+	K_MAX_CONNECTIONS,
+	K_SEND_TARGETS,
+	K_TARGET_NAME,
+	K_INITIATOR_NAME,
+	K_TARGET_ALIAS,
+	K_INITIATOR_ALIAS,
+	K_TARGET_ADDRESS,
+	K_TPGT,
+	K_INITIAL_R2T,
+	K_IMMEDIATE_DATA,
+	K_MRDSL,
+	K_MAX_BURST,
+	K_FIRST_BURST,
+	K_T2W,
+	K_T2R,
+	K_MAX_R2T,
+	K_PDU_IN_ORDER,
+	K_SEQ_IN_ORDER,
+	K_ERL,
+	K_SESSION_TYPE,
+	K_AUTH_METHOD,
+	K_CHAP_A,
+	K_CHAP_I,
+	K_CHAP_C,
+	K_CHAP_N,
+	K_CHAP_R,
+	K_OF_MARKER,
+	K_IF_MARKER,
+	K_OF_MARK_INT,
+	K_IF_MARK_INT,
+	K_TASK_REPORTING,
+	K_PROTOCOL_LEVEL,
 	K_COUNT,
 	K_UNKNOWN = -1,
 };
@@ -60,7 +87,7 @@ const char *iscsi_key_name(enum iscsi_key_id id);
 /* Values agreed so far for each operational key (RFC 7143 13). */
 struct iscsi_neg {
 	bool seen[K_COUNT];
-	uint32_t val[K_COUNT];        /* booleans as 0/1; digests 1 = CRC32C */
+	uint32_t val[K_COUNT]; /* booleans as 0/1; digests 1 = CRC32C */
 };
 void iscsi_neg_init(struct iscsi_neg *n);
 /* Negotiate one operational key offered by the initiator and append our
@@ -73,8 +100,8 @@ void iscsi_neg_finish(const struct iscsi_neg *n, const struct iscsi_target_limit
 		      struct iscsi_session_params *sp);
 
 /* ---- CHAP exchange (chap.c), RFC 7143 12.1.3 ---- */
-#define CHAP_CHALLENGE_MAX 64         /* our challenge: digest length */
-#define CHAP_MUTUAL_CHAL_MAX 1024     /* initiator's challenge length bound */
+#define CHAP_CHALLENGE_MAX   64   /* our challenge: digest length */
+#define CHAP_MUTUAL_CHAL_MAX 1024 /* initiator's challenge length bound */
 
 struct chap_exchange {
 	enum chap_digest digest;
@@ -89,7 +116,7 @@ int chap_begin(struct chap_exchange *cx, const char *chap_a, uint32_t mask, stru
 /* The initiator's answer. chap_i / chap_c are NULL unless it asks for mutual
  * authentication. Appends CHAP_N / CHAP_R for mutual CHAP. 0 or -EACCES. */
 int chap_verify(const struct chap_exchange *cx, const struct iscsi_target_info *ti,
-		const char *chap_n, const char *chap_r, const char *chap_i,
-		const char *chap_c, struct kv_out *o);
+		const char *chap_n, const char *chap_r, const char *chap_i, const char *chap_c,
+		struct kv_out *o);
 int chap_digest_len(enum chap_digest d);
 #endif

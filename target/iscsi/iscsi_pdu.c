@@ -58,7 +58,7 @@ enum iscsi_pdu_err iscsi_bhs_decode(const uint8_t *b, size_t len, uint32_t max_d
 	 * trust that its data segment fits the buffer it has. */
 	if (out->dsl > max_dsl)
 		return ISCSI_PDU_TOO_LONG;
-	if (b[ISCSI_OFF_OPCODE] & 0x80)   /* bit 0 of byte 0 is reserved */
+	if (b[ISCSI_OFF_OPCODE] & 0x80) /* bit 0 of byte 0 is reserved */
 		return ISCSI_PDU_BAD_FIELD;
 	if (!initiator_opcode(out->opcode))
 		return ISCSI_PDU_BAD_OPCODE;
@@ -109,7 +109,7 @@ enum iscsi_pdu_err iscsi_decode_data_out(const uint8_t *b, struct iscsi_data_out
 	out->datasn = get_be32(b + ISCSI_OFF_36);
 	out->offset = get_be32(b + ISCSI_OFF_40);
 	out->dsl = get_be24(b + ISCSI_OFF_DSL);
-	if (b[ISCSI_OFF_TOTAHSLEN])           /* 11.8: no AHS on Data-Out */
+	if (b[ISCSI_OFF_TOTAHSLEN]) /* 11.8: no AHS on Data-Out */
 		return ISCSI_PDU_BAD_FIELD;
 	return ISCSI_PDU_OK;
 }
@@ -183,7 +183,7 @@ enum iscsi_pdu_err iscsi_decode_text_req(const uint8_t *b, struct iscsi_text_req
 	out->cmdsn = get_be32(b + ISCSI_OFF_24);
 	out->exp_statsn = get_be32(b + ISCSI_OFF_28);
 	out->dsl = get_be24(b + ISCSI_OFF_DSL);
-	if ((out->final && out->cont) || out->itt == ISCSI_RSVD_TAG)   /* 11.10.2 */
+	if ((out->final && out->cont) || out->itt == ISCSI_RSVD_TAG) /* 11.10.2 */
 		return ISCSI_PDU_BAD_FIELD;
 	return ISCSI_PDU_OK;
 }
@@ -196,7 +196,8 @@ enum iscsi_pdu_err iscsi_decode_logout_req(const uint8_t *b, struct iscsi_logout
 	out->cid = get_be16(b + ISCSI_OFF_20);
 	out->cmdsn = get_be32(b + ISCSI_OFF_24);
 	out->exp_statsn = get_be32(b + ISCSI_OFF_28);
-	if (!(b[ISCSI_OFF_FLAGS] & ISCSI_FLAG_FINAL) || out->reason > ISCSI_LOGOUT_REMOVE_FOR_RECOVERY)
+	if (!(b[ISCSI_OFF_FLAGS] & ISCSI_FLAG_FINAL) ||
+	    out->reason > ISCSI_LOGOUT_REMOVE_FOR_RECOVERY)
 		return ISCSI_PDU_BAD_FIELD;
 	return ISCSI_PDU_OK;
 }
@@ -217,7 +218,8 @@ enum iscsi_pdu_err iscsi_decode_snack(const uint8_t *b, struct iscsi_snack *out)
 
 /* One AHS (11.2.2): AHSLength (bytes of AHS-specific data, incl. the
  * reserved byte after the type), AHSType, then data padded to 4. */
-static enum iscsi_pdu_err ahs_one(const uint8_t *p, size_t avail, struct iscsi_ahs *out, size_t *used)
+static enum iscsi_pdu_err ahs_one(const uint8_t *p, size_t avail, struct iscsi_ahs *out,
+				  size_t *used)
 {
 	if (avail < 4)
 		return ISCSI_PDU_BAD_AHS;
@@ -292,7 +294,7 @@ void iscsi_encode_scsi_rsp(uint8_t *b, const struct iscsi_scsi_rsp *r, const str
 void iscsi_encode_data_in(uint8_t *b, const struct iscsi_data_in *d, const struct iscsi_seq *s)
 {
 	uint8_t f = d->final ? ISCSI_FLAG_FINAL : 0;
-	if (d->has_status)     /* 11.7.2: S implies F; O/U only with S */
+	if (d->has_status) /* 11.7.2: S implies F; O/U only with S */
 		f |= ISCSI_FLAG_FINAL | ISCSI_DATAIN_STATUS |
 		     (d->flags & (ISCSI_DATAIN_OVERFLOW | ISCSI_DATAIN_UNDERFLOW));
 	put_head(b, ISCSI_OP_DATA_IN, f, d->dsl, d->itt);
@@ -335,13 +337,16 @@ void iscsi_encode_tmf_rsp(uint8_t *b, uint32_t itt, uint8_t response, const stru
 	put_seq(b, s);
 }
 
-void iscsi_encode_login_rsp(uint8_t *b, const struct iscsi_login_rsp_hdr *l, const struct iscsi_seq *s)
+void iscsi_encode_login_rsp(uint8_t *b, const struct iscsi_login_rsp_hdr *l,
+			    const struct iscsi_seq *s)
 {
-	uint8_t f = (uint8_t)((l->transit ? ISCSI_LOGIN_TRANSIT : 0) | (l->cont ? ISCSI_LOGIN_CONT : 0) |
-			      (l->csg & 3) << ISCSI_LOGIN_CSG_SHIFT | (l->transit ? (l->nsg & 3) : 0));
+	uint8_t f =
+		(uint8_t)((l->transit ? ISCSI_LOGIN_TRANSIT : 0) |
+			  (l->cont ? ISCSI_LOGIN_CONT : 0) | (l->csg & 3) << ISCSI_LOGIN_CSG_SHIFT |
+			  (l->transit ? (l->nsg & 3) : 0));
 	put_head(b, ISCSI_OP_LOGIN_RSP, f, l->dsl, l->itt);
-	b[ISCSI_OFF_BYTE2] = ISCSI_VERSION;   /* Version-max */
-	b[ISCSI_OFF_BYTE3] = ISCSI_VERSION;   /* Version-active */
+	b[ISCSI_OFF_BYTE2] = ISCSI_VERSION; /* Version-max */
+	b[ISCSI_OFF_BYTE3] = ISCSI_VERSION; /* Version-active */
 	memcpy(b + ISCSI_LOGIN_OFF_ISID, l->isid, 6);
 	put_be16(b + ISCSI_LOGIN_OFF_TSIH, l->tsih);
 	put_seq(b, s);
@@ -409,5 +414,11 @@ uint32_t iscsi_crc32c(const void *p, size_t len)
 	return iscsi_crc32c_final(iscsi_crc32c_update(ISCSI_CRC_INIT, p, len));
 }
 
-void iscsi_digest_put(uint8_t out[4], uint32_t digest) { put_le32(out, digest); }
-uint32_t iscsi_digest_get(const uint8_t in[4]) { return get_le32(in); }
+void iscsi_digest_put(uint8_t out[4], uint32_t digest)
+{
+	put_le32(out, digest);
+}
+uint32_t iscsi_digest_get(const uint8_t in[4])
+{
+	return get_le32(in);
+}

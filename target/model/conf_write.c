@@ -60,15 +60,17 @@ static int put_str(struct conf_buf *b, const char *s)
 /* "key = value\n" */
 static int put_kv(struct conf_buf *b, const char *key, const char *value)
 {
-	return put_str(b, key) || put_str(b, " = ") || put_str(b, value) || put_str(b, "\n") ? -ENOMEM : 0;
+	return put_str(b, key) || put_str(b, " = ") || put_str(b, value) || put_str(b, "\n")
+		       ? -ENOMEM
+		       : 0;
 }
 
 /* ---- lines ---- */
 
 struct line {
-	const char *b, *e, *next;    /* [b, e) without the "\n"; next line */
-	bool nl;                     /* ended by "\n" (the last line may not be) */
-	bool header;                 /* first non-blank is '[' */
+	const char *b, *e, *next; /* [b, e) without the "\n"; next line */
+	bool nl;                  /* ended by "\n" (the last line may not be) */
+	bool header;              /* first non-blank is '[' */
 };
 
 static const char *skip_ws(const char *p, const char *e)
@@ -125,7 +127,8 @@ static bool is_header(const struct line *l, const char *kind, const char *name)
 }
 
 /* Split "key = value"; false for comments, headers, blanks. */
-static bool line_kv(const struct line *l, const char **kb, const char **ke, const char **vb, const char **ve)
+static bool line_kv(const struct line *l, const char **kb, const char **ke, const char **vb,
+		    const char **ve)
 {
 	const char *b = skip_ws(l->b, l->e);
 	const char *eq = memchr(b, '=', (size_t)(l->e - b));
@@ -139,7 +142,8 @@ static bool line_kv(const struct line *l, const char **kb, const char **ke, cons
 }
 
 /* A key line of ed->key (or its alias); its value in *vb..*ve. */
-static bool key_line(const struct conf_edit *ed, const struct line *l, const char **vb, const char **ve)
+static bool key_line(const struct conf_edit *ed, const struct line *l, const char **vb,
+		     const char **ve)
 {
 	const char *kb, *ke;
 	if (!line_kv(l, &kb, &ke, vb, ve))
@@ -172,7 +176,8 @@ static const char *insert_point(const char *text, const struct conf_edit *ed)
 	return at;
 }
 
-static int line_edit(const char *text, const struct conf_edit *ed, struct conf_buf *out, const char **why)
+static int line_edit(const char *text, const struct conf_edit *ed, struct conf_buf *out,
+		     const char **why)
 {
 	bool add = ed->op == CONF_LINE_ADD, in = false;
 	const char *at = insert_point(text, ed), *vb, *ve;
@@ -189,7 +194,9 @@ static int line_edit(const char *text, const struct conf_edit *ed, struct conf_b
 		if (!drop)
 			r = put_line(out, &l);
 		if (r == 0 && add && l.next == at)
-			r = (l.nl ? 0 : put_str(out, "\n")) || put_kv(out, ed->key, ed->value) ? -ENOMEM : 0;
+			r = (l.nl ? 0 : put_str(out, "\n")) || put_kv(out, ed->key, ed->value)
+				    ? -ENOMEM
+				    : 0;
 	}
 	*why = "out of memory";
 	if (r == 0 && !add && !removed) {
@@ -205,7 +212,8 @@ static int line_edit(const char *text, const struct conf_edit *ed, struct conf_b
 static bool is_lun_header(const struct line *l, const char **ab, const char **ae)
 {
 	const char *b = skip_ws(l->b, l->e), *e = trim_end(b, l->e);
-	if (e - b < 6 || *b != '[' || e[-1] != ']' || strncmp(b + 1, "lun", 3) || (b[4] != ' ' && b[4] != '\t'))
+	if (e - b < 6 || *b != '[' || e[-1] != ']' || strncmp(b + 1, "lun", 3) ||
+	    (b[4] != ' ' && b[4] != '\t'))
 		return false;
 	*ab = skip_ws(b + 4, e - 1);
 	*ae = trim_end(*ab, e - 1);
@@ -233,17 +241,19 @@ static bool lun_section_starts(const struct conf_edit *ed, const struct line *l,
 	const char *colon = NULL;
 	for (const char *c = ab; c < ae; c++)
 		if (*c == ':')
-			colon = c;   /* the last ':' (an IQN has some) */
+			colon = c; /* the last ':' (an IQN has some) */
 	if (!colon)
 		return *in_target && lun_arg_is(ab, ae, ed->lun);
 	*in_target = span_eq(ab, colon, ed->name);
 	return *in_target && lun_arg_is(colon + 1, ae, ed->lun);
 }
 
-static int lun_edit(const char *text, const struct conf_edit *ed, struct conf_buf *out, const char **why)
+static int lun_edit(const char *text, const struct conf_edit *ed, struct conf_buf *out,
+		    const char **why)
 {
 	bool add = ed->op == CONF_LUN_ADD;
-	bool in_target = false, after_target = false, inserted = false, dropping = false, found = false;
+	bool in_target = false, after_target = false, inserted = false, dropping = false,
+	     found = false;
 	int r = 0;
 	struct line l;
 	for (const char *p = text; r == 0 && line_at(p, &l); p = l.next) {
@@ -281,7 +291,8 @@ static int lun_edit(const char *text, const struct conf_edit *ed, struct conf_bu
 
 /* A new section goes at the end, after a blank line (the parser refuses a
  * name used twice). */
-static int section_add(const char *text, const struct conf_edit *ed, struct conf_buf *out, const char **why)
+static int section_add(const char *text, const struct conf_edit *ed, struct conf_buf *out,
+		       const char **why)
 {
 	size_t n = strlen(text);
 	int r = conf_buf_put(out, text, n);
@@ -308,8 +319,8 @@ static bool item_is(const struct conf_edit *ed, const char *b, const char *e)
 /* The value [vb, ve) of a members / spares line without the items naming
  * ed->value; a list left empty drops the whole line; a line without such an
  * item is not written (*dropped stays false: the caller copies it). */
-static int drop_items(const struct conf_edit *ed, const char *kb, const char *ke, const char *vb, const char *ve,
-		      struct conf_buf *out, bool *dropped)
+static int drop_items(const struct conf_edit *ed, const char *kb, const char *ke, const char *vb,
+		      const char *ve, struct conf_buf *out, bool *dropped)
 {
 	struct conf_buf v = { 0 };
 	int r = 0;
@@ -320,17 +331,23 @@ static int drop_items(const struct conf_edit *ed, const char *kb, const char *ke
 		if (ie > ib && item_is(ed, ib, ie))
 			*dropped = true;
 		else if (ie > ib)
-			r = (v.len ? put_str(&v, ", ") : 0) || conf_buf_put(&v, ib, (size_t)(ie - ib)) ? -ENOMEM : 0;
+			r = (v.len ? put_str(&v, ", ") : 0) ||
+					    conf_buf_put(&v, ib, (size_t)(ie - ib))
+				    ? -ENOMEM
+				    : 0;
 		b = e + 1;
 	}
 	if (r == 0 && v.len && *dropped)
-		r = conf_buf_put(out, kb, (size_t)(ke - kb)) || put_str(out, " = ") || put_str(out, v.s) ||
-		    put_str(out, "\n") ? -ENOMEM : 0;
+		r = conf_buf_put(out, kb, (size_t)(ke - kb)) || put_str(out, " = ") ||
+				    put_str(out, v.s) || put_str(out, "\n")
+			    ? -ENOMEM
+			    : 0;
 	conf_buf_free(&v);
 	return r;
 }
 
-static int item_drop(const char *text, const struct conf_edit *ed, struct conf_buf *out, const char **why)
+static int item_drop(const char *text, const struct conf_edit *ed, struct conf_buf *out,
+		     const char **why)
 {
 	bool in = false, dropped = false;
 	int r = 0;
@@ -340,7 +357,8 @@ static int item_drop(const char *text, const struct conf_edit *ed, struct conf_b
 		bool here = false;
 		if (l.header)
 			in = is_header(&l, ed->kind, ed->name);
-		if (in && line_kv(&l, &kb, &ke, &vb, &ve) && (span_eq(kb, ke, "members") || span_eq(kb, ke, "spares")))
+		if (in && line_kv(&l, &kb, &ke, &vb, &ve) &&
+		    (span_eq(kb, ke, "members") || span_eq(kb, ke, "spares")))
 			r = drop_items(ed, kb, ke, vb, ve, out, &here);
 		if (r == 0 && !here)
 			r = put_line(out, &l);
@@ -379,7 +397,8 @@ static int put_set(struct conf_buf *out, const struct conf_edit *ed, const char 
 	return r ? r : put_str(out, ed->value) || put_str(out, "\n") ? -ENOMEM : 0;
 }
 
-static int key_set(const char *text, const struct conf_edit *ed, struct conf_buf *out, const char **why)
+static int key_set(const char *text, const struct conf_edit *ed, struct conf_buf *out,
+		   const char **why)
 {
 	bool has_key, in = false, done = false;
 	const char *vb, *ve;
@@ -398,7 +417,9 @@ static int key_set(const char *text, const struct conf_edit *ed, struct conf_buf
 			r = put_line(out, &l);
 		}
 		if (r == 0 && in && l.header && !has_key && !done) {
-			r = (l.nl ? 0 : put_str(out, "\n")) || put_kv(out, ed->key, ed->value) ? -ENOMEM : 0;
+			r = (l.nl ? 0 : put_str(out, "\n")) || put_kv(out, ed->key, ed->value)
+				    ? -ENOMEM
+				    : 0;
 			done = true;
 		}
 	}
@@ -406,7 +427,8 @@ static int key_set(const char *text, const struct conf_edit *ed, struct conf_buf
 	return r;
 }
 
-int conf_edit_text(const char *text, const struct conf_edit *ed, struct conf_buf *out, const char **why)
+int conf_edit_text(const char *text, const struct conf_edit *ed, struct conf_buf *out,
+		   const char **why)
 {
 	switch (ed->op) {
 	case CONF_LINE_ADD:

@@ -54,19 +54,20 @@ enum conf_edit_op {
 
 struct conf_edit {
 	enum conf_edit_op op;
-	const char *kind, *name;     /* the section [KIND NAME] (LUN ops: kind "target") */
-	const char *key, *alias;     /* alias: a second key the line ops also match, or NULL */
+	const char *kind, *name; /* the section [KIND NAME] (LUN ops: kind "target") */
+	const char *key, *alias; /* alias: a second key the line ops also match, or NULL */
 	const char *value;
 	bool prefix, append;
-	const char *section;         /* CONF_SECTION_ADD, CONF_LUN_ADD */
-	uint64_t lun;                /* CONF_LUN_DROP */
-	const char *data_dir;        /* CONF_ITEM_DROP */
+	const char *section;  /* CONF_SECTION_ADD, CONF_LUN_ADD */
+	uint64_t lun;         /* CONF_LUN_DROP */
+	const char *data_dir; /* CONF_ITEM_DROP */
 };
 
 /* Apply ed to text (NUL-terminated) into *out (empty on entry; the caller
  * frees it). 0, or -errno with *why: -ENOENT when the section or the entry
  * is not there, -ENOMEM. */
-int conf_edit_text(const char *text, const struct conf_edit *ed, struct conf_buf *out, const char **why);
+int conf_edit_text(const char *text, const struct conf_edit *ed, struct conf_buf *out,
+		   const char **why);
 
 /* The file's whole text into *out. 0 or -errno. */
 int conf_read(const char *path, struct conf_buf *out);

@@ -121,7 +121,8 @@ struct tgt_lun_conf *cfg_cur_lun(struct cfg_parser *p)
 
 /* The registry's value parsers (lun-backends/lun_registry.c), so that a
  * number or a yes / no reads the same in every section. */
-int cfg_u64(struct cfg_parser *p, const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out)
+int cfg_u64(struct cfg_parser *p, const char *key, const char *v, uint64_t min, uint64_t max,
+	    uint64_t *out)
 {
 	struct lun_conf_ctx c = cfg_reg_ctx(p, p->lineno);
 	return lun_conf_u64(&c, key, v, min, max, out) < 0 ? cfg_reg_fail(p, &c) : 0;
@@ -181,8 +182,9 @@ const char *cfg_name_error(const char *s)
 	if (strncmp(s, "eui.", 4) == 0)
 		return cfg_all_hex(s + 4, 16) ? NULL : "eui. names have exactly 16 hex digits";
 	if (strncmp(s, "naa.", 4) == 0)
-		return cfg_all_hex(s + 4, 16) || cfg_all_hex(s + 4, 32) ? NULL
-								: "naa. names have 16 or 32 hex digits";
+		return cfg_all_hex(s + 4, 16) || cfg_all_hex(s + 4, 32)
+			       ? NULL
+			       : "naa. names have 16 or 32 hex digits";
 	return "iSCSI names start with iqn., eui. or naa.";
 }
 
@@ -216,7 +218,8 @@ int cfg_parse_portal(const char *s, struct tgt_portal *out, const char **why)
 	int fam = strchr(host, ':') ? AF_INET6 : AF_INET;
 	if (inet_pton(fam, host, bin) != 1)
 		return *why = fam == AF_INET6 ? "not a numeric IPv6 address"
-					      : "not a numeric IPv4 address", -EINVAL;
+					      : "not a numeric IPv4 address",
+		       -EINVAL;
 	unsigned long pn = 3260;
 	if (port) {
 		char *end;
@@ -250,12 +253,18 @@ static int cfg_set_generic(struct cfg_parser *p, const struct cfg_key *k, const 
 
 /* ---- the backend registry's keys and sections ---- */
 
-static const char *ctx_store(void *cfg, const char *s) { return cfg_store_str(cfg, s); }
+static const char *ctx_store(void *cfg, const char *s)
+{
+	return cfg_store_str(cfg, s);
+}
 
 struct lun_conf_ctx cfg_reg_ctx(struct cfg_parser *p, int line)
 {
-	return (struct lun_conf_ctx){ .why = p->why, .whylen = sizeof(p->why), .line = line,
-				      .store = ctx_store, .arg = p->cfg };
+	return (struct lun_conf_ctx){ .why = p->why,
+				      .whylen = sizeof(p->why),
+				      .line = line,
+				      .store = ctx_store,
+				      .arg = p->cfg };
 }
 
 /* A refusal of the registry, at its line. */
@@ -303,7 +312,8 @@ static void section_names(char *out, size_t len)
 {
 	size_t o = 0, n = cfg_n_sections;
 	for (size_t i = 0; i < n && o < len; i++)
-		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "", cfg_sections[i].name);
+		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "",
+				      cfg_sections[i].name);
 	for (size_t i = 0; lun_registry_section_at(i) && o < len; i++)
 		o += (size_t)snprintf(out + o, len - o, ", %s", lun_registry_section_at(i)->name);
 }
@@ -316,7 +326,7 @@ static const struct cfg_sect *reg_section(struct cfg_parser *p, const char *name
 	if (!p->reg_sect)
 		return NULL;
 	p->reg_row = (struct cfg_sect){ p->reg_sect->name, CS_STACK, true, false, reg_sect_begin,
-					reg_sect_end, NULL, NULL, 0 };
+					reg_sect_end,      NULL,     NULL, 0 };
 	return &p->reg_row;
 }
 
@@ -330,7 +340,8 @@ static int cfg_section_end(struct cfg_parser *p)
 static const struct cfg_sect *cfg_find_section(const char *name, size_t len)
 {
 	for (size_t i = 0; i < cfg_n_sections; i++)
-		if (strlen(cfg_sections[i].name) == len && strncmp(cfg_sections[i].name, name, len) == 0)
+		if (strlen(cfg_sections[i].name) == len &&
+		    strncmp(cfg_sections[i].name, name, len) == 0)
 			return &cfg_sections[i];
 	return NULL;
 }
@@ -351,8 +362,9 @@ static int cfg_section_begin(struct cfg_parser *p, const char *text)
 	if (s != &p->reg_row)
 		p->reg_sect = NULL;
 	if (s->has_arg != (*arg != '\0'))
-		return cfg_fail(p, s->has_arg ? "[%s] needs a name: [%s NAME]" : "[%s] takes no name",
-			    s->name, s->name);
+		return cfg_fail(p,
+				s->has_arg ? "[%s] needs a name: [%s NAME]" : "[%s] takes no name",
+				s->name, s->name);
 	if (arg[strcspn(arg, " \t")])
 		return cfg_fail(p, "[%s %s]: the name must not contain spaces", s->name, arg);
 	if (s->singleton && (p->seen_sect & (1u << s->kind)))
@@ -390,7 +402,8 @@ static const struct lun_key *reg_find_key(struct cfg_parser *p, const char *name
 	return k;
 }
 
-static int reg_set_key(struct cfg_parser *p, const struct lun_key *k, const char *name, const char *value)
+static int reg_set_key(struct cfg_parser *p, const struct lun_key *k, const char *name,
+		       const char *value)
 {
 	struct lun_conf_ctx c = cfg_reg_ctx(p, p->lineno);
 	struct lun_conf_lun l = { NULL, NULL };
@@ -407,7 +420,8 @@ static int key_seen(struct cfg_parser *p, const char *name, size_t i, bool repea
 	if (i >= CFG_MAX_KEYS)
 		return cfg_fail(p, "'%s': too many keys in [%s]", name, p->sect->name);
 	if (!repeatable && p->seen[i])
-		return cfg_fail(p, "'%s' is set twice in this section (first on line %d)", name, p->seen[i]);
+		return cfg_fail(p, "'%s' is set twice in this section (first on line %d)", name,
+				p->seen[i]);
 	p->seen[i] = p->lineno;
 	return 0;
 }
@@ -433,7 +447,7 @@ static int cfg_set_key(struct cfg_parser *p, const char *name, const char *value
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct cfg_parser *p = user;
-	(void)section;      /* inih truncates long section names; we track our own */
+	(void)section; /* inih truncates long section names; we track our own */
 	if (p->failed)
 		return 1;
 	return cfg_set_key(p, name, value) == 0;
@@ -473,7 +487,8 @@ static char *cfg_reader(char *buf, int num, void *stream)
 	char section[256];
 	int r = kini_line(s, len, buf, (size_t)num, section, sizeof(section));
 	if (r == -E2BIG) {
-		cfg_fail(p, "line longer than %d characters (put long secrets in a chap_file)", num - 2);
+		cfg_fail(p, "line longer than %d characters (put long secrets in a chap_file)",
+			 num - 2);
 		return NULL;
 	}
 	if (r == 1 && cfg_section_begin(p, section) < 0)
@@ -575,7 +590,7 @@ int tgt_config_load(const char *path, struct tgt_config *cfg, char *err, size_t 
 		return -e;
 	}
 	int r = cfg_load(&p, path);
-	if (r == 0 && !realpath(path, cfg->config_path))   /* kura-targetctl rewrites it */
+	if (r == 0 && !realpath(path, cfg->config_path)) /* kura-targetctl rewrites it */
 		cfg->config_path[0] = '\0';
 	struct stat st;
 	if (r == 0 && p.has_secrets && fstat(fileno(p.file), &st) == 0 && (st.st_mode & S_IROTH))

@@ -15,9 +15,9 @@
 #include "lun-backends/lun_registry.h"
 #include "target/model/tgt.h"
 
-#define CFG_MAX_KEYS 24
-#define CFG_SECRET_MIN 12     /* RFC 7143 recommends at least 96 bits */
-#define CFG_SECRET_MAX 255
+#define CFG_MAX_KEYS       24
+#define CFG_SECRET_MIN     12 /* RFC 7143 recommends at least 96 bits */
+#define CFG_SECRET_MAX     255
 #define CFG_ISCSI_NAME_MAX 223
 
 /* ---------------------------------------------------------------- parser state */
@@ -31,9 +31,9 @@ enum cfg_key_type { CK_U32, CK_U16, CK_INT, CK_BOOL, CK_FUNC };
 struct cfg_key {
 	const char *name;
 	enum cfg_key_type type;
-	size_t off;                   /* into the section's object (K_U32..K_BOOL) */
+	size_t off; /* into the section's object (K_U32..K_BOOL) */
 	uint64_t min, max;
-	int (*set)(struct cfg_parser *p, const char *key, const char *v);  /* K_FUNC */
+	int (*set)(struct cfg_parser *p, const char *key, const char *v); /* K_FUNC */
 	bool repeatable;
 	bool empty_ok;
 };
@@ -52,29 +52,30 @@ struct cfg_sect {
 
 struct cfg_parser {
 	struct tgt_config *cfg;
-	const char *src;              /* for messages */
-	FILE *file;                   /* input: file ... */
-	const char *str;              /* ... or string cursor */
-	char *line;                   /* getline buffer */
+	const char *src; /* for messages */
+	FILE *file;      /* input: file ... */
+	const char *str; /* ... or string cursor */
+	char *line;      /* getline buffer */
 	size_t line_cap;
 	int lineno;
-	const struct cfg_sect *sect;  /* current section, NULL before the first */
+	const struct cfg_sect *sect; /* current section, NULL before the first */
 	int sect_line;
-	int seen[CFG_MAX_KEYS];       /* line a key was set on in this section, 0 = unset */
-	unsigned seen_sect;           /* bit per enum sect_kind for the singleton sections */
+	int seen[CFG_MAX_KEYS]; /* line a key was set on in this section, 0 = unset */
+	unsigned seen_sect;     /* bit per enum sect_kind for the singleton sections */
 	bool rel_given[TGT_MAX_PORTALS];
-	int cur_target;               /* index, -1 before the first [target] */
-	bool has_secrets;             /* inline secrets: warn if the file is world-readable */
+	int cur_target;   /* index, -1 before the first [target] */
+	bool has_secrets; /* inline secrets: warn if the file is world-readable */
 	bool failed;
 	char *err;
 	size_t errlen;
-	const struct lun_section *reg_sect;  /* current section is the registry's ([raid], [pool]) */
-	struct cfg_sect reg_row;      /* ... seen through this row */
-	void *reg_obj;                /* the object its keys fill */
-	char why[512];                /* a refusal of the registry */
+	const struct lun_section *reg_sect; /* current section is the registry's ([raid], [pool]) */
+	struct cfg_sect reg_row;            /* ... seen through this row */
+	void *reg_obj;                      /* the object its keys fill */
+	char why[512];                      /* a refusal of the registry */
 };
 
-int cfg_fail_line(struct cfg_parser *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cfg_fail_line(struct cfg_parser *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 #define cfg_fail(p, ...) cfg_fail_line((p), (p)->lineno, __VA_ARGS__)
 struct tgt_target_conf *cfg_cur_target(struct cfg_parser *p);
 struct tgt_lun_conf *cfg_cur_lun(struct cfg_parser *p);
@@ -89,7 +90,8 @@ void cfg_store_free_all(void **store);
 void *cfg_grow(void *arr_p, int *n, size_t elem);
 
 /* Value parsers: 0, or -EINVAL after cfg_fail(). */
-int cfg_u64(struct cfg_parser *p, const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out);
+int cfg_u64(struct cfg_parser *p, const char *key, const char *v, uint64_t min, uint64_t max,
+	    uint64_t *out);
 int cfg_bool(struct cfg_parser *p, const char *key, const char *v, bool *out);
 bool cfg_all_hex(const char *s, size_t n);
 /* NULL, or why s is not a valid iSCSI name. */
@@ -102,10 +104,22 @@ int cfg_reg_fail(struct cfg_parser *p, const struct lun_conf_ctx *c);
 struct lun_conf_lun cfg_lun_ref(struct cfg_parser *p);
 
 /* Key table rows: a number or boolean stored by offset, or a setter. */
-#define CK_NUM(n, t, st, f, lo, hi) { .name = n, .type = t, .off = offsetof(st, f), .min = lo, .max = hi }
-#define CK_FLAG(n, st, f) { .name = n, .type = CK_BOOL, .off = offsetof(st, f) }
-#define CK_FN(n, fn) { .name = n, .type = CK_FUNC, .set = fn }
-#define CK_LIST(n, fn) { .name = n, .type = CK_FUNC, .set = fn, .repeatable = true }
+#define CK_NUM(n, t, st, f, lo, hi) \
+	{ \
+		.name = n, .type = t, .off = offsetof(st, f), .min = lo, .max = hi \
+	}
+#define CK_FLAG(n, st, f) \
+	{ \
+		.name = n, .type = CK_BOOL, .off = offsetof(st, f) \
+	}
+#define CK_FN(n, fn) \
+	{ \
+		.name = n, .type = CK_FUNC, .set = fn \
+	}
+#define CK_LIST(n, fn) \
+	{ \
+		.name = n, .type = CK_FUNC, .set = fn, .repeatable = true \
+	}
 
 /* The parser's own sections (config_sections.c); the registry adds its own. */
 extern const struct cfg_sect cfg_sections[];

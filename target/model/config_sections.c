@@ -65,7 +65,10 @@ static const struct cfg_key global_keys[] = {
 	{ "user", CK_FUNC, .set = set_user, .empty_ok = true },
 };
 
-static void *global_obj(struct cfg_parser *p) { return p->cfg; }
+static void *global_obj(struct cfg_parser *p)
+{
+	return p->cfg;
+}
 
 /* ---- [portal NAME] ---- */
 
@@ -74,13 +77,17 @@ static struct tgt_portal *cur_portal(struct cfg_parser *p)
 	return &p->cfg->portals[p->cfg->n_portals - 1];
 }
 
-static void *portal_obj(struct cfg_parser *p) { return cur_portal(p); }
+static void *portal_obj(struct cfg_parser *p)
+{
+	return cur_portal(p);
+}
 
 static int portal_begin(struct cfg_parser *p, const char *name)
 {
 	for (const char *c = name; *c; c++)
 		if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
-			return cfg_fail(p, "portal name '%s': use letters, digits, '.', '_' or '-'", name);
+			return cfg_fail(p, "portal name '%s': use letters, digits, '.', '_' or '-'",
+					name);
 	if (p->cfg->n_portals == TGT_MAX_PORTALS)
 		return cfg_fail(p, "too many portals (at most %d)", TGT_MAX_PORTALS);
 	struct tgt_portal *pt = &p->cfg->portals[p->cfg->n_portals++];
@@ -97,7 +104,8 @@ static int set_address(struct cfg_parser *p, const char *key, const char *v)
 	if (cfg_parse_portal(v, pt, &why) < 0)
 		return cfg_fail(p, "%s: '%s': %s", key, v, why);
 	for (int i = 0; i < p->cfg->n_portals - 1; i++)
-		if (strcmp(p->cfg->portals[i].addr, pt->addr) == 0 && p->cfg->portals[i].port == pt->port)
+		if (strcmp(p->cfg->portals[i].addr, pt->addr) == 0 &&
+		    p->cfg->portals[i].port == pt->port)
 			return cfg_fail(p, "%s: %s is already used by another portal", key, v);
 	return 0;
 }
@@ -131,7 +139,10 @@ static int portal_end(struct cfg_parser *p)
 
 /* ---- [limits] ---- */
 
-static void *limits_obj(struct cfg_parser *p) { return &p->cfg->limits; }
+static void *limits_obj(struct cfg_parser *p)
+{
+	return &p->cfg->limits;
+}
 
 /* initial_r2t = yes: we insist on InitialR2T=Yes; no: we accept No (RFC 7143 13.10). */
 static int set_initial_r2t(struct cfg_parser *p, const char *key, const char *v)
@@ -157,8 +168,13 @@ static int set_digest(struct cfg_parser *p, const char *key, const char *v)
 	return 0;
 }
 
-static const struct { const char *name; enum chap_digest d; } chap_digest_names[] = {
-	{ "md5", CHAP_MD5 }, { "sha1", CHAP_SHA1 }, { "sha256", CHAP_SHA256 },
+static const struct {
+	const char *name;
+	enum chap_digest d;
+} chap_digest_names[] = {
+	{ "md5", CHAP_MD5 },
+	{ "sha1", CHAP_SHA1 },
+	{ "sha256", CHAP_SHA256 },
 	{ "sha3-256", CHAP_SHA3_256 },
 };
 
@@ -183,8 +199,8 @@ static int set_chap_digests(struct cfg_parser *p, const char *key, const char *v
 		if (len == 0)
 			break;
 		if (chap_digest_bit(s, len, &bit) < 0)
-			return cfg_fail(p, "%s: '%.*s' is not one of sha3-256, sha256, sha1, md5", key,
-				    (int)len, s);
+			return cfg_fail(p, "%s: '%.*s' is not one of sha3-256, sha256, sha1, md5",
+					key, (int)len, s);
 		mask |= bit;
 		s += len;
 	}
@@ -213,9 +229,10 @@ static int limits_end(struct cfg_parser *p)
 {
 	const struct iscsi_target_limits *l = &p->cfg->limits;
 	if (l->first_burst > l->max_burst)
-		return cfg_fail_line(p, p->sect_line,
-				 "first_burst_length %u exceeds max_burst_length %u (RFC 7143 13.14)",
-				 l->first_burst, l->max_burst);
+		return cfg_fail_line(
+			p, p->sect_line,
+			"first_burst_length %u exceeds max_burst_length %u (RFC 7143 13.14)",
+			l->first_burst, l->max_burst);
 	return 0;
 }
 
@@ -244,7 +261,8 @@ static int read_secret_file(struct cfg_parser *p, const char *key, const char *p
 		return cfg_fail(p, "%s: secret file '%s' must be an absolute path", key, path);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return cfg_fail(p, "%s: cannot read secret file '%s': %s", key, path, strerror(errno));
+		return cfg_fail(p, "%s: cannot read secret file '%s': %s", key, path,
+				strerror(errno));
 	struct stat st;
 	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH))
 		kwarn("%s: secret file %s is world-readable; chmod 600 it", p->src, path);
@@ -264,7 +282,8 @@ static int parse_account(struct cfg_parser *p, const char *key, const char *v, b
 {
 	const char *colon = strchr(v, ':');
 	if (!colon || colon == v)
-		return cfg_fail(p, "%s: expected USER:%s", key, from_file ? "/PATH/TO/SECRET" : "SECRET");
+		return cfg_fail(p, "%s: expected USER:%s", key,
+				from_file ? "/PATH/TO/SECRET" : "SECRET");
 	size_t ul = (size_t)(colon - v);
 	if (ul >= sizeof(a->user))
 		return cfg_fail(p, "%s: CHAP user name longer than 255 bytes", key);
@@ -280,9 +299,10 @@ static int parse_account(struct cfg_parser *p, const char *key, const char *v, b
 		p->has_secrets = true;
 	}
 	if (sl < CFG_SECRET_MIN || sl > CFG_SECRET_MAX)
-		return cfg_fail(p, "%s: CHAP secret of user '%s' is %zu bytes; it must be %d..%d "
-			    "(RFC 7143 recommends at least 96 bits)", key, a->user, sl,
-			    CFG_SECRET_MIN, CFG_SECRET_MAX);
+		return cfg_fail(p,
+				"%s: CHAP secret of user '%s' is %zu bytes; it must be %d..%d "
+				"(RFC 7143 recommends at least 96 bits)",
+				key, a->user, sl, CFG_SECRET_MIN, CFG_SECRET_MAX);
 	memcpy(a->secret, buf, sl);
 	a->secret_len = sl;
 	return 0;
@@ -316,10 +336,22 @@ static int set_mutual(struct cfg_parser *p, const char *key, const char *v, bool
 	return parse_account(p, key, v, from_file, a);
 }
 
-static int set_chap(struct cfg_parser *p, const char *k, const char *v) { return add_chap(p, k, v, false); }
-static int set_chap_file(struct cfg_parser *p, const char *k, const char *v) { return add_chap(p, k, v, true); }
-static int set_mchap(struct cfg_parser *p, const char *k, const char *v) { return set_mutual(p, k, v, false); }
-static int set_mchap_file(struct cfg_parser *p, const char *k, const char *v) { return set_mutual(p, k, v, true); }
+static int set_chap(struct cfg_parser *p, const char *k, const char *v)
+{
+	return add_chap(p, k, v, false);
+}
+static int set_chap_file(struct cfg_parser *p, const char *k, const char *v)
+{
+	return add_chap(p, k, v, true);
+}
+static int set_mchap(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_mutual(p, k, v, false);
+}
+static int set_mchap_file(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_mutual(p, k, v, true);
+}
 
 /* Mutual CHAP needs one-way CHAP first (the initiator authenticates first,
  * RFC 7143 12.1.3), and the two directions must not share a secret. */
@@ -329,17 +361,23 @@ static int chap_end(struct cfg_parser *p)
 	if (!*l.out)
 		return 0;
 	if (*l.n_in == 0)
-		return cfg_fail_line(p, p->sect_line, "mutual CHAP needs at least one 'chap = USER:SECRET'");
+		return cfg_fail_line(p, p->sect_line,
+				     "mutual CHAP needs at least one 'chap = USER:SECRET'");
 	for (int i = 0; i < *l.n_in; i++)
 		if ((*l.in)[i].secret_len == (*l.out)->secret_len &&
 		    memcmp((*l.in)[i].secret, (*l.out)->secret, (*l.out)->secret_len) == 0)
-			return cfg_fail_line(p, p->sect_line,
-					 "mutual CHAP secret equals the secret of user '%s'; use "
-					 "different secrets for each direction", (*l.in)[i].user);
+			return cfg_fail_line(
+				p, p->sect_line,
+				"mutual CHAP secret equals the secret of user '%s'; use "
+				"different secrets for each direction",
+				(*l.in)[i].user);
 	return 0;
 }
 
-static void *no_obj(struct cfg_parser *p) { return p->cfg; }
+static void *no_obj(struct cfg_parser *p)
+{
+	return p->cfg;
+}
 
 static const struct cfg_key discovery_keys[] = {
 	CK_LIST("chap", set_chap),
@@ -368,7 +406,10 @@ static int target_begin(struct cfg_parser *p, const char *iqn)
 	return 0;
 }
 
-static void *target_obj(struct cfg_parser *p) { return cfg_cur_target(p); }
+static void *target_obj(struct cfg_parser *p)
+{
+	return cfg_cur_target(p);
+}
 
 static int set_alias(struct cfg_parser *p, const char *key, const char *v)
 {
@@ -395,12 +436,9 @@ static int add_allow(struct cfg_parser *p, const char *key, const char *v)
 }
 
 static const struct cfg_key target_keys[] = {
-	CK_FN("alias", set_alias),
-	CK_LIST("allow", add_allow),
-	CK_LIST("chap", set_chap),
-	CK_LIST("chap_file", set_chap_file),
-	CK_FN("mutual_chap", set_mchap),
-	CK_FN("mutual_chap_file", set_mchap_file),
+	CK_FN("alias", set_alias),       CK_LIST("allow", add_allow),
+	CK_LIST("chap", set_chap),       CK_LIST("chap_file", set_chap_file),
+	CK_FN("mutual_chap", set_mchap), CK_FN("mutual_chap_file", set_mchap_file),
 };
 
 /* ---- [lun N] / [lun IQN:N] ---- */
@@ -408,7 +446,8 @@ static const struct cfg_key target_keys[] = {
 static int cfg_find_target(struct cfg_parser *p, const char *iqn, size_t len)
 {
 	for (int i = 0; i < p->cfg->n_targets; i++)
-		if (strlen(p->cfg->targets[i].iqn) == len && strncmp(p->cfg->targets[i].iqn, iqn, len) == 0)
+		if (strlen(p->cfg->targets[i].iqn) == len &&
+		    strncmp(p->cfg->targets[i].iqn, iqn, len) == 0)
 			return i;
 	return -1;
 }
@@ -425,7 +464,8 @@ static int lun_owner(struct cfg_parser *p, const char *arg, const char **num)
 	}
 	int t = cfg_find_target(p, arg, (size_t)(colon - arg));
 	if (t < 0)
-		return cfg_fail(p, "[lun %s]: target %.*s is not defined above", arg, (int)(colon - arg), arg);
+		return cfg_fail(p, "[lun %s]: target %.*s is not defined above", arg,
+				(int)(colon - arg), arg);
 	p->cur_target = t;
 	return 0;
 }
@@ -434,24 +474,33 @@ static int lun_begin(struct cfg_parser *p, const char *arg)
 {
 	const char *num;
 	uint64_t n;
-	if (lun_owner(p, arg, &num) < 0 || cfg_u64(p, "LUN number", num, 0, SCSI_MAX_LUNS - 1, &n) < 0)
+	if (lun_owner(p, arg, &num) < 0 ||
+	    cfg_u64(p, "LUN number", num, 0, SCSI_MAX_LUNS - 1, &n) < 0)
 		return -EINVAL;
 	struct tgt_target_conf *t = cfg_cur_target(p);
 	for (int i = 0; i < t->n_luns; i++)
 		if (t->luns[i].lun == n)
-			return cfg_fail(p, "LUN %llu of %s is defined twice", (unsigned long long)n, t->iqn);
+			return cfg_fail(p, "LUN %llu of %s is defined twice", (unsigned long long)n,
+					t->iqn);
 	struct tgt_lun_conf *l = cfg_grow(&t->luns, &t->n_luns, sizeof(*l));
 	const char *iqn = cfg_store_str(p->cfg, t->iqn);
 	if (!l || !iqn)
 		return cfg_fail(p, "out of memory");
 	l->lun = n;
 	lun_conf_lun_init(&l->backend, &l->stor);
-	l->ident = (struct scsi_lu_params){ .target_iqn = iqn, .lun = n, .vendor = "KURA",
-					    .product = "kura-lun", .thin = true, .write_cache = true };
+	l->ident = (struct scsi_lu_params){ .target_iqn = iqn,
+					    .lun = n,
+					    .vendor = "KURA",
+					    .product = "kura-lun",
+					    .thin = true,
+					    .write_cache = true };
 	return 0;
 }
 
-static void *lun_obj(struct cfg_parser *p) { return cfg_cur_lun(p); }
+static void *lun_obj(struct cfg_parser *p)
+{
+	return cfg_cur_lun(p);
+}
 
 static int set_str(struct cfg_parser *p, const char *key, const char *v, const char **dst)
 {
@@ -472,10 +521,22 @@ static int set_ascii(struct cfg_parser *p, const char *key, const char *v, size_
 	return set_str(p, key, v, dst);
 }
 
-static int set_serial(struct cfg_parser *p, const char *k, const char *v) { return set_ascii(p, k, v, 64, &cfg_cur_lun(p)->ident.serial); }
-static int set_vendor(struct cfg_parser *p, const char *k, const char *v) { return set_ascii(p, k, v, 8, &cfg_cur_lun(p)->ident.vendor); }
-static int set_product(struct cfg_parser *p, const char *k, const char *v) { return set_ascii(p, k, v, 16, &cfg_cur_lun(p)->ident.product); }
-static int set_revision(struct cfg_parser *p, const char *k, const char *v) { return set_ascii(p, k, v, 4, &cfg_cur_lun(p)->ident.revision); }
+static int set_serial(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_ascii(p, k, v, 64, &cfg_cur_lun(p)->ident.serial);
+}
+static int set_vendor(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_ascii(p, k, v, 8, &cfg_cur_lun(p)->ident.vendor);
+}
+static int set_product(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_ascii(p, k, v, 16, &cfg_cur_lun(p)->ident.product);
+}
+static int set_revision(struct cfg_parser *p, const char *k, const char *v)
+{
+	return set_ascii(p, k, v, 4, &cfg_cur_lun(p)->ident.revision);
+}
 
 /* NAA-6 (IEEE Registered Extended, SPC-4 7.8.6.6.6): 16 hex digits for the
  * first half, or 32 for first half + vendor specific extension. */
@@ -485,7 +546,8 @@ static int set_naa(struct cfg_parser *p, const char *key, const char *v)
 	if ((n != 16 && n != 32) || !cfg_all_hex(v, n))
 		return cfg_fail(p, "%s: '%s' must be 16 or 32 hex digits", key, v);
 	if (v[0] != '6')
-		return cfg_fail(p, "%s: '%s' must start with 6 (NAA IEEE Registered Extended)", key, v);
+		return cfg_fail(p, "%s: '%s' must start with 6 (NAA IEEE Registered Extended)", key,
+				v);
 	char half[17];
 	struct scsi_lu_params *id = &cfg_cur_lun(p)->ident;
 	memcpy(half, v, 16);
@@ -546,10 +608,12 @@ static int lun_end(struct cfg_parser *p)
 #define CK_KEYS(t) t, sizeof(t) / sizeof(t[0])
 const struct cfg_sect cfg_sections[] = {
 	{ "global", CS_GLOBAL, false, true, NULL, NULL, global_obj, CK_KEYS(global_keys) },
-	{ "portal", CS_PORTAL, true, false, portal_begin, portal_end, portal_obj, CK_KEYS(portal_keys) },
+	{ "portal", CS_PORTAL, true, false, portal_begin, portal_end, portal_obj,
+	  CK_KEYS(portal_keys) },
 	{ "limits", CS_LIMITS, false, true, NULL, limits_end, limits_obj, CK_KEYS(limits_keys) },
 	{ "discovery", CS_DISCOVERY, false, true, NULL, chap_end, no_obj, CK_KEYS(discovery_keys) },
-	{ "target", CS_TARGET, true, false, target_begin, chap_end, target_obj, CK_KEYS(target_keys) },
+	{ "target", CS_TARGET, true, false, target_begin, chap_end, target_obj,
+	  CK_KEYS(target_keys) },
 	{ "lun", CS_LUN, true, false, lun_begin, lun_end, lun_obj, CK_KEYS(lun_keys) },
 };
 

@@ -49,7 +49,8 @@ static int pr_dir(struct tgt_model *m, struct tgt_lun_conf *l)
 	return r;
 }
 
-static int open_lun(struct tgt_model *m, struct tgt_target *t, struct tgt_lun *ml, char *err, size_t errlen)
+static int open_lun(struct tgt_model *m, struct tgt_target *t, struct tgt_lun *ml, char *err,
+		    size_t errlen)
 {
 	char why[1024] = "";
 	struct lun_backend *be = NULL;
@@ -76,7 +77,10 @@ static int open_lun(struct tgt_model *m, struct tgt_target *t, struct tgt_lun *m
 	if (r < 0)
 		snprintf(err, errlen, "target %s LUN %llu (%s %s): %s", t->iqn,
 			 (unsigned long long)l->lun, l->backend.type,
-			 l->backend.path ? l->backend.path : l->stor.pool ? l->stor.pool : l->stor.raid ? l->stor.raid : "",
+			 l->backend.path ? l->backend.path
+			 : l->stor.pool  ? l->stor.pool
+			 : l->stor.raid  ? l->stor.raid
+					 : "",
 			 why[0] ? why : strerror(-r));
 	return r;
 }
@@ -91,9 +95,10 @@ static int restore(struct tgt_model *m, const char **s)
 /* Strings of l point into a parsed configuration: copy them. */
 static int adopt_lun_strings(struct tgt_model *m, struct tgt_lun_conf *l)
 {
-	const char **s[] = { &l->backend.type, &l->backend.path, &l->ident.target_iqn, &l->ident.serial,
-			     &l->ident.vendor, &l->ident.product, &l->ident.revision, &l->ident.pr_dir,
-			     &l->stor.pool, &l->stor.raid };
+	const char **s[] = { &l->backend.type,   &l->backend.path, &l->ident.target_iqn,
+			     &l->ident.serial,   &l->ident.vendor, &l->ident.product,
+			     &l->ident.revision, &l->ident.pr_dir, &l->stor.pool,
+			     &l->stor.raid };
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if (restore(m, s[i]) < 0)
 			return -ENOMEM;
@@ -101,7 +106,8 @@ static int adopt_lun_strings(struct tgt_model *m, struct tgt_lun_conf *l)
 }
 
 /* Append a copy of src to t's LUN list (not opened yet). NULL if out of memory. */
-static struct tgt_lun *lun_copy(struct tgt_model *m, struct tgt_target *t, const struct tgt_lun_conf *src)
+static struct tgt_lun *lun_copy(struct tgt_model *m, struct tgt_target *t,
+				const struct tgt_lun_conf *src)
 {
 	struct tgt_lun *l = cfg_grow(&t->luns, &t->n_luns, sizeof(*l));
 	if (!l)
@@ -239,7 +245,8 @@ int tgt_model_adopt_raid(struct tgt_model *m, const struct lun_raid_conf *src)
 	int r = copy_paths(m, src->members, src->n_members, &c.members);
 	if (r == 0)
 		r = copy_paths(m, src->spares, src->n_spares, &c.spares);
-	struct lun_raid_conf *slot = r == 0 ? cfg_grow(&m->stack.raids, &m->stack.n_raids, sizeof(*slot)) : NULL;
+	struct lun_raid_conf *slot =
+		r == 0 ? cfg_grow(&m->stack.raids, &m->stack.n_raids, sizeof(*slot)) : NULL;
 	if (!slot) {
 		free(c.members);
 		free(c.spares);
@@ -269,11 +276,13 @@ int tgt_model_add_lun(struct tgt_model *m, struct tgt_target *t, const struct tg
 		      char *err, size_t errlen)
 {
 	if ((src->stor.pool || src->stor.raid) && !m->stor_rt) {
-		snprintf(err, errlen, "the daemon runs no [pool] or [raid] section (restart it with one)");
+		snprintf(err, errlen,
+			 "the daemon runs no [pool] or [raid] section (restart it with one)");
 		return -EOPNOTSUPP;
 	}
 	if (!t->map || scsi_lun_map_get(t->map, src->lun)) {
-		snprintf(err, errlen, "LUN %llu of %s exists", (unsigned long long)src->lun, t->iqn);
+		snprintf(err, errlen, "LUN %llu of %s exists", (unsigned long long)src->lun,
+			 t->iqn);
 		return -EEXIST;
 	}
 	struct tgt_lun *l = lun_copy(m, t, src);
@@ -283,9 +292,9 @@ int tgt_model_add_lun(struct tgt_model *m, struct tgt_target *t, const struct tg
 	}
 	int r = open_lun(m, t, l, err, errlen);
 	if (r < 0)
-		t->n_luns--;   /* nothing was published: open_lun adds to the map last */
+		t->n_luns--; /* nothing was published: open_lun adds to the map last */
 	else
-		scsi_lun_map_changed(t->map, l->lu);   /* SPC-4 6.33: 3F/0E to the other LUs */
+		scsi_lun_map_changed(t->map, l->lu); /* SPC-4 6.33: 3F/0E to the other LUs */
 	return r;
 }
 
@@ -293,21 +302,22 @@ int tgt_model_unpublish_lun(struct tgt_target *t, uint64_t lun, struct scsi_lu *
 {
 	if (!t->map || scsi_lun_map_remove(t->map, lun, lu) < 0)
 		return -ENOENT;
-	scsi_lun_map_changed(t->map, NULL);   /* SPC-4 6.33: 3F/0E via the other LUs */
+	scsi_lun_map_changed(t->map, NULL); /* SPC-4 6.33: 3F/0E via the other LUs */
 	return 0;
 }
 
 void tgt_model_destroy_lu(struct tgt_model *m, struct tgt_target *t, struct scsi_lu *lu)
 {
-	tgt_storage_lu_removed(m, lu);      /* no 38/07 to it any more */
-	scsi_lun_map_release(t->map, lu);   /* closes its backend: a thin volume can be deleted */
+	tgt_storage_lu_removed(m, lu);    /* no 38/07 to it any more */
+	scsi_lun_map_release(t->map, lu); /* closes its backend: a thin volume can be deleted */
 }
 
 void tgt_model_forget_lun(struct tgt_target *t, uint64_t lun)
 {
 	for (int i = 0; i < t->n_luns; i++)
 		if (t->luns[i].c.lun == lun) {
-			memmove(&t->luns[i], &t->luns[i + 1], (size_t)(t->n_luns - i - 1) * sizeof(t->luns[0]));
+			memmove(&t->luns[i], &t->luns[i + 1],
+				(size_t)(t->n_luns - i - 1) * sizeof(t->luns[0]));
 			t->n_luns--;
 			return;
 		}
@@ -362,7 +372,7 @@ int tgt_model_access_copy(const struct tgt_target_conf *from, struct tgt_access 
 
 void tgt_model_set_access(struct tgt_model *m, struct tgt_target *t, struct tgt_access *a)
 {
-	char (*old_acl)[224] = t->acl;
+	char(*old_acl)[224] = t->acl;
 	struct chap_account *old_chap = t->chap_in;
 	int old_nacl = t->n_acl, old_nchap = t->n_chap_in;
 	pthread_mutex_lock(&m->live_lock);
@@ -407,7 +417,7 @@ static void free_retired(struct tgt_model *m)
 	while (m->retired) {
 		struct tgt_retired *r = m->retired;
 		m->retired = r->next;
-		explicit_bzero(r->p, r->bytes);   /* old CHAP secrets */
+		explicit_bzero(r->p, r->bytes); /* old CHAP secrets */
 		free(r->p);
 		free(r);
 	}
@@ -433,7 +443,7 @@ void tgt_model_close(struct tgt_model *m)
 	tgt_storage_forget_lus(m);
 	for (int i = 0; i < m->n_targets; i++)
 		target_free(&m->targets[i]);
-	tgt_storage_close(m);   /* after the LUs: volumes -> pools -> arrays */
+	tgt_storage_close(m); /* after the LUs: volumes -> pools -> arrays */
 	lun_stack_conf_free(&m->stack);
 	free(m->targets);
 	free_retired(m);

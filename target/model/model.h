@@ -46,21 +46,22 @@ struct tgt_lun {
 struct tgt_target {
 	char iqn[224];
 	char alias[256];
-	struct tgt_lun *luns;        /* grows and shrinks at run time (admin thread) */
+	struct tgt_lun *luns; /* grows and shrinks at run time (admin thread) */
 	int n_luns;
-	char (*acl)[224];            /* initiator names allowed; n_acl == 0 => everyone */
+	char (*acl)[224]; /* initiator names allowed; n_acl == 0 => everyone */
 	int n_acl;
-	struct chap_account *chap_in;   /* accounts initiators log in with; 0 => none required */
+	struct chap_account *chap_in; /* accounts initiators log in with; 0 => none required */
 	int n_chap_in;
-	struct chap_account *chap_out;  /* mutual CHAP: the target's own account, or NULL */
+	struct chap_account *chap_out; /* mutual CHAP: the target's own account, or NULL */
 	struct scsi_lun_map *map;
 };
 
 struct tgt_model {
-	const struct tgt_config *conf;  /* the parsed value it was built from (never written) */
+	const struct tgt_config *conf; /* the parsed value it was built from (never written) */
 	struct tgt_target *targets;
 	int n_targets;
-	struct lun_stack_conf stack; /* the [raid] / [pool] sections run: grows at run time (storage.c) */
+	struct lun_stack_conf
+		stack; /* the [raid] / [pool] sections run: grows at run time (storage.c) */
 	struct tgt_storage_rt *stor_rt; /* private: control thread (storage.c) */
 	/* Run-time ACL / CHAP changes (tgt_model_set_access): live_lock is held
 	 * by the login policy while it reads a target's acl / chap_in and by the
@@ -69,8 +70,8 @@ struct tgt_model {
 	 * login in progress may still point at the old CHAP accounts. */
 	pthread_mutex_t live_lock;
 	struct tgt_retired *retired;
-	char *run_text;              /* private: without -c FILE, the text as changed */
-	void *storage;               /* private: string storage */
+	char *run_text; /* private: without -c FILE, the text as changed */
+	void *storage;  /* private: string storage */
 };
 
 /* Build the live model from the parsed configuration cfg (kept as

@@ -25,7 +25,8 @@ int tgt_model_alua_setup(struct tgt_model *m)
 {
 	scsi_alua_reset();
 	for (int i = 0; i < m->conf->n_portals; i++) {
-		int r = scsi_alua_add_port(m->conf->portals[i].tpg_id, m->conf->portals[i].rel_port_id);
+		int r = scsi_alua_add_port(m->conf->portals[i].tpg_id,
+					   m->conf->portals[i].rel_port_id);
 		if (r < 0)
 			return r;
 	}

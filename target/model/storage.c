@@ -67,7 +67,7 @@ static void low_water_ua(struct kloop_task *t)
 	struct lun_pool_rt *pr = container_of(t, struct lun_pool_rt, ua_task);
 	atomic_store(&pr->posted, false);
 	pthread_mutex_lock(&pr->mu);
-	for (int i = 0; i < pr->n_lus; i++)   /* SBC-4 4.7.3.8: soft threshold, once per nexus */
+	for (int i = 0; i < pr->n_lus; i++) /* SBC-4 4.7.3.8: soft threshold, once per nexus */
 		scsi_lu_raise_ua_all(pr->lus[i], 0x38, 0x07);
 	kinfo("pool %s: low-water mark crossed: 38/07 raised on %d LU(s)", pr->name, pr->n_lus);
 	pthread_mutex_unlock(&pr->mu);
@@ -140,7 +140,8 @@ static void pools_open(struct tgt_storage_rt *rt)
 		struct lun_stack_env env = stack_env(rt);
 		if (lun_stack_open_pool(&env, &rt->stack, pc, pst, low_water_cb, pr) < 0) {
 			pst->failed = true;
-			kerr("pool %s: cannot open: %s; its LUNs answer NOT READY", pc->name, pst->why);
+			kerr("pool %s: cannot open: %s; its LUNs answer NOT READY", pc->name,
+			     pst->why);
 		}
 	}
 }
@@ -213,7 +214,8 @@ static int raid_scrub_fn(struct stor_call *c)
 		return rc ? -ENODEV : -ENOENT;
 	int r = lun_raid_scrub_start(rr->be, c->repair);
 	if (r == 0)
-		kinfo("raid %s: scrub (%s) started (admin)", rc->name, c->repair ? "repair" : "check");
+		kinfo("raid %s: scrub (%s) started (admin)", rc->name,
+		      c->repair ? "repair" : "check");
 	return r;
 }
 
@@ -230,16 +232,21 @@ static int raid_scrub_stop_fn(struct stor_call *c)
 }
 
 /* Which member path role resolves to, if it may be removed (see lun_raid.h). */
-static int remove_role_check(struct lun_raid_run *rr, int role, char *path, char *err, size_t errlen)
+static int remove_role_check(struct lun_raid_run *rr, int role, char *path, char *err,
+			     size_t errlen)
 {
-	static struct lun_raid_status st;    /* control thread only */
+	static struct lun_raid_status st; /* control thread only */
 	if (lun_raid_status(rr->be, &st) < 0 || role >= st.nmembers) {
 		snprintf(err, errlen, "no such role");
 		return -EINVAL;
 	}
 	if (st.member[role].state != LUN_RAID_M_FAILED) {
-		snprintf(err, errlen, st.member[role].state == LUN_RAID_M_ACTIVE ? "member %d is active: fail it first" :
-			 "member %d is being rebuilt onto: wait for the rebuild, or fail it first", role);
+		snprintf(
+			err, errlen,
+			st.member[role].state == LUN_RAID_M_ACTIVE
+				? "member %d is active: fail it first"
+				: "member %d is being rebuilt onto: wait for the rebuild, or fail it first",
+			role);
 		return -EBUSY;
 	}
 	if (!st.member[role].present && !st.member[role].path[0]) {
@@ -275,10 +282,13 @@ static int raid_remove_fn(struct stor_call *c)
 		return r;
 	r = role >= 0 ? lun_raid_remove_member(rr->be, role) : lun_raid_remove_spare(rr->be, path);
 	if (r == 0)
-		kwarn("raid %s: %s %s removed by the administrator", rc->name, role >= 0 ? "member" : "spare", path);
+		kwarn("raid %s: %s %s removed by the administrator", rc->name,
+		      role >= 0 ? "member" : "spare", path);
 	else if (r == -ENOSPC)
-		snprintf(c->err, c->errlen, "too many members removed or replaced since %s was assembled: restart "
-			 "the daemon first", rc->name);
+		snprintf(c->err, c->errlen,
+			 "too many members removed or replaced since %s was assembled: restart "
+			 "the daemon first",
+			 rc->name);
 	else
 		snprintf(c->err, c->errlen, "cannot remove %s: %s", path, strerror(-r));
 	return r;
@@ -307,7 +317,9 @@ static int raid_spare_fn(struct stor_call *c)
 		snprintf(c->err, c->errlen, "path too long");
 		return -ENAMETOOLONG;
 	}
-	int r = !lun_stack_file_exists(path) && rc->member_size ? lun_stack_ensure_file(path, rc->member_size) : 0;
+	int r = !lun_stack_file_exists(path) && rc->member_size
+			? lun_stack_ensure_file(path, rc->member_size)
+			: 0;
 	if (r < 0) {
 		snprintf(c->err, c->errlen, "cannot create %s: %s", path, strerror(-r));
 		return r;
@@ -319,13 +331,15 @@ static int raid_spare_fn(struct stor_call *c)
 }
 
 /* ---- pool grow ---- */
-static int grow_check(struct stor_call *c, const struct lun_pool_conf *pc, const struct lun_pool_run *pst,
-		      const char *path, uint64_t *want)
+static int grow_check(struct stor_call *c, const struct lun_pool_conf *pc,
+		      const struct lun_pool_run *pst, const char *path, uint64_t *want)
 {
 	struct stat st;
 	if (pc->data_raid >= 0) {
-		snprintf(c->err, c->errlen, "pool %s keeps its data on raid %s, and arrays cannot grow (no reshape): "
-			 "put new volumes in a new pool", pc->name, pc->data);
+		snprintf(c->err, c->errlen,
+			 "pool %s keeps its data on raid %s, and arrays cannot grow (no reshape): "
+			 "put new volumes in a new pool",
+			 pc->name, pc->data);
 		return -EOPNOTSUPP;
 	}
 	if (stat(path, &st) < 0) {
@@ -334,7 +348,8 @@ static int grow_check(struct stor_call *c, const struct lun_pool_conf *pc, const
 		return -e;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(c->err, c->errlen, "data %s is not a regular file: only a file data store grows here", path);
+		snprintf(c->err, c->errlen,
+			 "data %s is not a regular file: only a file data store grows here", path);
 		return -EOPNOTSUPP;
 	}
 	uint64_t cur = pst->data_be->size, chunk;
@@ -344,9 +359,12 @@ static int grow_check(struct stor_call *c, const struct lun_pool_conf *pc, const
 	*want = c->size ? c->size : (uint64_t)st.st_size;
 	*c->old = cur;
 	if (*want / chunk <= ps.chunks_total) {
-		snprintf(c->err, c->errlen, c->size ? "the new size must add at least one chunk (%llu bytes) to the "
-			 "pool's %llu bytes of data" : "the data file is not larger than the pool's %llu bytes by a "
-			 "chunk (%llu bytes): give --size", (unsigned long long)(c->size ? chunk : cur),
+		snprintf(c->err, c->errlen,
+			 c->size ? "the new size must add at least one chunk (%llu bytes) to the "
+				   "pool's %llu bytes of data"
+				 : "the data file is not larger than the pool's %llu bytes by a "
+				   "chunk (%llu bytes): give --size",
+			 (unsigned long long)(c->size ? chunk : cur),
 			 (unsigned long long)(c->size ? cur : chunk));
 		return -EINVAL;
 	}
@@ -372,29 +390,37 @@ static int pool_grow_fn(struct stor_call *c)
 		snprintf(c->err, c->errlen, "cannot extend %s: %s", path, strerror(-r));
 	if (r < 0)
 		return r;
-	want = pst->data_be->size;   /* rounded to the block size */
+	want = pst->data_be->size; /* rounded to the block size */
 	struct lun_thin_pool_status ps;
 	lun_thin_pool_status(pst->pool, &ps);
 	r = lun_thin_pool_grow(pst->pool, want - want % ps.chunk_size);
 	if (r < 0) {
-		snprintf(c->err, c->errlen, "the pool did not take the new space: %s", strerror(-r));
+		snprintf(c->err, c->errlen, "the pool did not take the new space: %s",
+			 strerror(-r));
 		return r;
 	}
 	lun_thin_pool_status(pst->pool, &ps);
-	lun_thin_pool_set_low_water(pst->pool, lun_stack_low_water_chunks(pc, &ps), low_water_cb, pst->rt);
+	lun_thin_pool_set_low_water(pst->pool, lun_stack_low_water_chunks(pc, &ps), low_water_cb,
+				    pst->rt);
 	pc->size = want;
 	*c->now = want;
 	kinfo("pool %s: grown from %llu to %llu bytes (%llu chunks, %llu free) (admin)", pc->name,
-	      (unsigned long long)*c->old, (unsigned long long)want, (unsigned long long)ps.chunks_total,
-	      (unsigned long long)ps.chunks_free);
+	      (unsigned long long)*c->old, (unsigned long long)want,
+	      (unsigned long long)ps.chunks_total, (unsigned long long)ps.chunks_free);
 	return 0;
 }
 
-int tgt_storage_pool_grow(struct tgt_model *m, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
-			  char *err, size_t errlen)
+int tgt_storage_pool_grow(struct tgt_model *m, int idx, uint64_t new_size, uint64_t *old,
+			  uint64_t *now, char *err, size_t errlen)
 {
-	struct stor_call c = { .fn = pool_grow_fn, .m = m, .idx = idx, .size = new_size, .old = old,
-			       .now = now, .err = err, .errlen = errlen };
+	struct stor_call c = { .fn = pool_grow_fn,
+			       .m = m,
+			       .idx = idx,
+			       .size = new_size,
+			       .old = old,
+			       .now = now,
+			       .err = err,
+			       .errlen = errlen };
 	err[0] = '\0';
 	*old = *now = 0;
 	return stor_call(&c);
@@ -411,9 +437,13 @@ static int add_raid_fn(struct stor_call *c)
 		return -ENOENT;
 	struct lun_raid_conf rc = pa->stack.raids[i];
 	for (int k = 0; k < rc.n_members; k++)
-		if (abs_path(c->m, rc.members[k], path, sizeof(path)) && lun_stack_file_exists(path)) {
-			snprintf(c->err, c->errlen, "member %s exists: raid create makes new arrays only (to "
-				 "assemble an existing one, add its section to the file and restart)", path);
+		if (abs_path(c->m, rc.members[k], path, sizeof(path)) &&
+		    lun_stack_file_exists(path)) {
+			snprintf(
+				c->err, c->errlen,
+				"member %s exists: raid create makes new arrays only (to "
+				"assemble an existing one, add its section to the file and restart)",
+				path);
 			return -EEXIST;
 		}
 	rc.create = true;
@@ -440,18 +470,23 @@ static int add_raid_fn(struct stor_call *c)
 static int add_pool_check(struct stor_call *c, const struct lun_pool_conf *pc)
 {
 	char meta[PATH_MAX], data[PATH_MAX];
-	if (pc->data_raid < 0 && !pc->size && abs_path(c->m, pc->data, data, sizeof(data)) && !lun_stack_file_exists(data)) {
-		snprintf(c->err, c->errlen, "data file %s does not exist: give --size to create it", data);
+	if (pc->data_raid < 0 && !pc->size && abs_path(c->m, pc->data, data, sizeof(data)) &&
+	    !lun_stack_file_exists(data)) {
+		snprintf(c->err, c->errlen, "data file %s does not exist: give --size to create it",
+			 data);
 		return -ENOENT;
 	}
 	if (abs_path(c->m, pc->meta, meta, sizeof(meta)) && lun_stack_file_exists(meta)) {
-		snprintf(c->err, c->errlen, "metadata file %s exists: pool create makes new pools only (to open "
-			 "an existing one, add its section to the file and restart)", meta);
+		snprintf(c->err, c->errlen,
+			 "metadata file %s exists: pool create makes new pools only (to open "
+			 "an existing one, add its section to the file and restart)",
+			 meta);
 		return -EEXIST;
 	}
 	for (int k = 0; pc->data_raid >= 0 && k < c->m->stack.n_pools; k++)
 		if (c->m->stack.pools[k].data_raid == pc->data_raid) {
-			snprintf(c->err, c->errlen, "raid %s already holds pool %s", pc->data, c->m->stack.pools[k].name);
+			snprintf(c->err, c->errlen, "raid %s already holds pool %s", pc->data,
+				 c->m->stack.pools[k].name);
 			return -EBUSY;
 		}
 	return 0;
@@ -492,21 +527,24 @@ static int add_pool_fn(struct stor_call *c)
 	return 0;
 }
 
-int tgt_storage_add(struct tgt_model *m, const struct tgt_config *parsed, bool pool, const char *name,
-		    char *err, size_t errlen)
+int tgt_storage_add(struct tgt_model *m, const struct tgt_config *parsed, bool pool,
+		    const char *name, char *err, size_t errlen)
 {
 	err[0] = '\0';
-	int r = m->stor_rt ? 0 : tgt_storage_open(m, err, errlen);   /* no storage at start */
-	struct stor_call c = { .fn = pool ? add_pool_fn : add_raid_fn, .m = m, .parsed = parsed,
-			       .is_pool = pool, .path = name, .err = err, .errlen = errlen };
+	int r = m->stor_rt ? 0 : tgt_storage_open(m, err, errlen); /* no storage at start */
+	struct stor_call c = { .fn = pool ? add_pool_fn : add_raid_fn,
+			       .m = m,
+			       .parsed = parsed,
+			       .is_pool = pool,
+			       .path = name,
+			       .err = err,
+			       .errlen = errlen };
 	if (r == 0)
 		r = stor_call(&c);
 	if (r < 0 && !err[0])
 		snprintf(err, errlen, "%s", strerror(-r));
 	return r;
 }
-
-
 
 
 int tgt_storage_raid_info(struct tgt_model *m, int idx, struct tgt_raid_info *out)
@@ -536,8 +574,15 @@ int tgt_storage_raid_scrub_stop(struct tgt_model *m, int idx, struct lun_raid_st
 int tgt_storage_raid_remove(struct tgt_model *m, int idx, int role, const char *what, bool check,
 			    char *path, char *err, size_t errlen)
 {
-	struct stor_call c = { .fn = raid_remove_fn, .m = m, .idx = idx, .role = role, .path = what,
-			       .repair = check, .out = path, .err = err, .errlen = errlen };
+	struct stor_call c = { .fn = raid_remove_fn,
+			       .m = m,
+			       .idx = idx,
+			       .role = role,
+			       .path = what,
+			       .repair = check,
+			       .out = path,
+			       .err = err,
+			       .errlen = errlen };
 	err[0] = '\0';
 	return stor_call(&c);
 }
@@ -548,9 +593,14 @@ int tgt_storage_raid_fail(struct tgt_model *m, int idx, int role)
 	return stor_call(&c);
 }
 
-int tgt_storage_raid_add_spare(struct tgt_model *m, int idx, const char *path, char *err, size_t errlen)
+int tgt_storage_raid_add_spare(struct tgt_model *m, int idx, const char *path, char *err,
+			       size_t errlen)
 {
-	struct stor_call c = { .fn = raid_spare_fn, .m = m, .idx = idx, .path = path, .err = err,
+	struct stor_call c = { .fn = raid_spare_fn,
+			       .m = m,
+			       .idx = idx,
+			       .path = path,
+			       .err = err,
 			       .errlen = errlen };
 	err[0] = '\0';
 	return stor_call(&c);
@@ -584,9 +634,9 @@ int tgt_storage_open(struct tgt_model *m, char *err, size_t errlen)
 	}
 	char path[PATH_MAX];
 	if (abs_path(m, "storage.status", path, sizeof(path)))
-		unlink(path);                  /* never show the last run's state */
+		unlink(path); /* never show the last run's state */
 	struct lun_stack_env env = stack_env(rt);
-	lun_stack_open_raids(&env, &rt->stack);   /* loop not running yet (lun_raid.h) */
+	lun_stack_open_raids(&env, &rt->stack); /* loop not running yet (lun_raid.h) */
 	rt->tick.fn = tgt_storage_status_tick;
 	kloop_timer_start(rt->loop, &rt->tick, STOR_TICK_MS);
 	int r = pthread_create(&rt->thread, NULL, control_main, rt);
@@ -612,7 +662,8 @@ static void lun_lineage(struct tgt_model *m, const struct tgt_lun_conf *l)
 	const struct lun_stack_lun *s = &l->stor;
 	int i = s->pool && (s->snapshot || s->clone) ? lun_stack_find_pool(&m->stack, s->pool) : -1;
 	if (i >= 0)
-		lineage_update(m, &m->stack.pools[i], s->volume, s->snapshot ? "snapshot" : "clone", s->origin);
+		lineage_update(m, &m->stack.pools[i], s->volume, s->snapshot ? "snapshot" : "clone",
+			       s->origin);
 }
 
 /* Through the registry: the LUN's kind opens it on the stack (on the
@@ -625,9 +676,10 @@ int tgt_storage_open_lun(struct tgt_model *m, struct tgt_lun_conf *l, struct lun
 	struct lun_conf_lun ref = { &l->backend, &l->stor };
 	struct lun_stack_open o = { .offline = false };
 	struct stor_call c = { .fn = open_lun_fn, .m = m, .lun = l, .out = out, .opened = &o };
-	struct lun_stack none = { .conf = &m->stack };   /* no storage runs: no section is found */
+	struct lun_stack none = { .conf = &m->stack }; /* no storage runs: no section is found */
 	const struct lun_stack *st = m->stor_rt ? &m->stor_rt->stack : &none;
-	int r = k && k->open_blocks && m->stor_rt ? stor_call(&c) : lun_stack_open_lun(st, &ref, out, &o);
+	int r = k && k->open_blocks && m->stor_rt ? stor_call(&c)
+						  : lun_stack_open_lun(st, &ref, out, &o);
 	if (r == 0 && o.created)
 		lun_lineage(m, l);
 	if (r == 0 || !o.offline) {
@@ -635,8 +687,8 @@ int tgt_storage_open_lun(struct tgt_model *m, struct tgt_lun_conf *l, struct lun
 			snprintf(err, errlen, "%s", o.why);
 		return r;
 	}
-	kerr("LUN %llu (%s %s): %s: answering NOT READY", (unsigned long long)l->lun, l->backend.type,
-	     l->stor.raid ? l->stor.raid : l->stor.pool, o.why);
+	kerr("LUN %llu (%s %s): %s: answering NOT READY", (unsigned long long)l->lun,
+	     l->backend.type, l->stor.raid ? l->stor.raid : l->stor.pool, o.why);
 	return lun_offline_open(l->backend.size, l->backend.block_size, out);
 }
 
@@ -661,7 +713,7 @@ void tgt_storage_lu_removed(struct tgt_model *m, struct scsi_lu *lu)
 		struct lun_pool_rt *pr = m->stor_rt->stack.pools[i].rt;
 		if (!pr)
 			continue;
-		pthread_mutex_lock(&pr->mu);    /* low_water_ua holds it while it raises */
+		pthread_mutex_lock(&pr->mu); /* low_water_ua holds it while it raises */
 		for (int k = 0; k < pr->n_lus; k++)
 			if (pr->lus[k] == lu)
 				pr->lus[k--] = pr->lus[--pr->n_lus];
@@ -691,7 +743,7 @@ static void pools_close(struct tgt_storage_rt *rt)
 			if (r < 0)
 				kerr("pool %s: close: %s", pc->name, strerror(-r));
 		}
-		lun_backend_close(pst->data_be);   /* the file, or the shared view of an array */
+		lun_backend_close(pst->data_be); /* the file, or the shared view of an array */
 		pst->pool = NULL;
 		pst->data_be = NULL;
 	}
@@ -701,7 +753,7 @@ static void pools_close(struct tgt_storage_rt *rt)
 struct quiesce_req {
 	struct kloop_task t;
 	struct tgt_storage_rt *rt;
-	atomic_int state;            /* 0 asked, 1 busy, 2 idle */
+	atomic_int state; /* 0 asked, 1 busy, 2 idle */
 };
 
 static void quiesce_fn(struct kloop_task *t)
@@ -744,7 +796,7 @@ void tgt_storage_close(struct tgt_model *m)
 		pthread_join(rt->thread, NULL);
 	}
 	kloop_timer_stop(rt->loop, &rt->tick);
-	for (int i = 0; i < rt->n_raids; i++)    /* loop stopped: allowed by lun_raid.h */
+	for (int i = 0; i < rt->n_raids; i++) /* loop stopped: allowed by lun_raid.h */
 		lun_backend_close(rt->stack.raids[i].be);
 	for (int i = 0; i < rt->n_pools; i++)
 		if (rt->stack.pools[i].rt)

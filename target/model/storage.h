@@ -53,7 +53,7 @@ void tgt_storage_close(struct tgt_model *m);
 struct tgt_raid_info {
 	bool failed;
 	char why[256];
-	struct lun_raid_status st;     /* progress fields exact (read on the loop) */
+	struct lun_raid_status st; /* progress fields exact (read on the loop) */
 	double last_rebuild_s, last_rebuild_mib_s;
 };
 struct tgt_pool_info {
@@ -78,7 +78,8 @@ int tgt_storage_raid_remove(struct tgt_model *m, int idx, int role, const char *
 int tgt_storage_raid_fail(struct tgt_model *m, int idx, int role);
 /* path relative to data_dir unless absolute; created with the array's
  * member_size if missing. The reason of a refusal goes to err. */
-int tgt_storage_raid_add_spare(struct tgt_model *m, int idx, const char *path, char *err, size_t errlen);
+int tgt_storage_raid_add_spare(struct tgt_model *m, int idx, const char *path, char *err,
+			       size_t errlen);
 
 /* Thin volumes of a pool (volume list). kind and origin come from the
  * pool's lineage file <data_dir>/pool-NAME.lineage, kept by storage.c when it
@@ -88,10 +89,10 @@ int tgt_storage_raid_add_spare(struct tgt_model *m, int idx, const char *path, c
 struct tgt_volume_info {
 	uint32_t id;
 	uint64_t size;
-	uint64_t mapped_chunks;       /* virtual chunks that map a data chunk */
-	bool read_only;               /* a snapshot */
-	bool open;                    /* exported (opened by a LUN) */
-	char kind[12];                /* volume, snapshot, clone */
+	uint64_t mapped_chunks; /* virtual chunks that map a data chunk */
+	bool read_only;         /* a snapshot */
+	bool open;              /* exported (opened by a LUN) */
+	char kind[12];          /* volume, snapshot, clone */
 	bool has_origin;
 	uint32_t origin;
 };
@@ -103,8 +104,8 @@ int tgt_storage_volume_list(struct tgt_model *m, int idx, struct tgt_volume_info
  * lineage file follows. -errno as lun_thin.h: -EEXIST, -ENOENT, -EBUSY
  * (open), -EINVAL (size not a multiple of 4096), -ENODEV (pool failed). */
 enum tgt_vol_op { TGT_VOL_CREATE, TGT_VOL_DELETE, TGT_VOL_RESIZE, TGT_VOL_SNAPSHOT, TGT_VOL_CLONE };
-int tgt_storage_volume_op(struct tgt_model *m, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
-			  uint64_t size);
+int tgt_storage_volume_op(struct tgt_model *m, int idx, enum tgt_vol_op op, uint32_t id,
+			  uint32_t origin, uint64_t size);
 
 /* Grow a pool whose data store is a file: extend the file to new_size bytes
  * (0: take the file's current size, grown by hand), then give the pool the
@@ -112,8 +113,8 @@ int tgt_storage_volume_op(struct tgt_model *m, int idx, enum tgt_vol_op op, uint
  * (-EOPNOTSUPP) for a pool on a RAID array: arrays cannot reshape. *old and
  * *now get the data bytes before and after; the reason of a refusal goes to
  * err. */
-int tgt_storage_pool_grow(struct tgt_model *m, int idx, uint64_t new_size, uint64_t *old, uint64_t *now,
-			  char *err, size_t errlen);
+int tgt_storage_pool_grow(struct tgt_model *m, int idx, uint64_t new_size, uint64_t *old,
+			  uint64_t *now, char *err, size_t errlen);
 
 /* The LU of a thin LUN is about to be destroyed (run-time lun remove): stop
  * notifying it of low water. */
@@ -127,8 +128,8 @@ void tgt_storage_lu_removed(struct tgt_model *m, struct scsi_lu *lu);
  * refused (-EEXIST; assemble or open those by adding the section and
  * restarting), as is a second pool on one array (-EBUSY). The reason goes
  * to err. */
-int tgt_storage_add(struct tgt_model *m, const struct tgt_config *parsed, bool pool, const char *name,
-		    char *err, size_t errlen);
+int tgt_storage_add(struct tgt_model *m, const struct tgt_config *parsed, bool pool,
+		    const char *name, char *err, size_t errlen);
 /* model.c: copy a parsed section (strings too) into the model's array; the index
  * or -ENOMEM. Only on the control thread while the admin thread waits. */
 int tgt_model_adopt_raid(struct tgt_model *m, const struct lun_raid_conf *src);

@@ -30,7 +30,7 @@ struct tgt_storage_rt {
 /* Per pool: the LUs to notify when it runs low. */
 struct lun_pool_rt {
 	struct tgt_storage_rt *rt;
-	char name[TGT_STORAGE_NAME_MAX];   /* the pool's, for messages */
+	char name[TGT_STORAGE_NAME_MAX]; /* the pool's, for messages */
 	pthread_mutex_t mu;
 	struct scsi_lu **lus;
 	int n_lus;
@@ -58,8 +58,8 @@ struct stor_call {
 	uint32_t id, origin;
 	uint64_t size, *old, *now;
 	struct tgt_lun_conf *lun;
-	struct lun_stack_open *opened;     /* tgt_storage_open_lun */
-	const struct tgt_config *parsed;   /* tgt_storage_add */
+	struct lun_stack_open *opened;   /* tgt_storage_open_lun */
+	const struct tgt_config *parsed; /* tgt_storage_add */
 	bool is_pool;
 	void *out;
 	char *err;

@@ -31,13 +31,15 @@ struct lineage {
 	char kind[12];
 };
 
-static bool lineage_path(const struct tgt_model *m, const struct lun_pool_conf *pc, char *out, size_t len)
+static bool lineage_path(const struct tgt_model *m, const struct lun_pool_conf *pc, char *out,
+			 size_t len)
 {
 	return snprintf(out, len, "%s/pool-%s.lineage", m->conf->data_dir, pc->name) < (int)len;
 }
 
 /* A missing or unreadable file is an empty lineage. *out malloc'ed. */
-static int lineage_read(const struct tgt_model *m, const struct lun_pool_conf *pc, struct lineage **out, int *n)
+static int lineage_read(const struct tgt_model *m, const struct lun_pool_conf *pc,
+			struct lineage **out, int *n)
 {
 	char path[PATH_MAX], line[128];
 	*out = NULL;
@@ -49,7 +51,8 @@ static int lineage_read(const struct tgt_model *m, const struct lun_pool_conf *p
 	while (fgets(line, sizeof(line), f)) {
 		struct lineage e = { 0 };
 		unsigned long id, origin;
-		if (sscanf(line, "%lu %11s %lu", &id, e.kind, &origin) != 3 || id > UINT32_MAX || origin > UINT32_MAX)
+		if (sscanf(line, "%lu %11s %lu", &id, e.kind, &origin) != 3 || id > UINT32_MAX ||
+		    origin > UINT32_MAX)
 			continue;
 		e.id = (uint32_t)id;
 		e.origin = (uint32_t)origin;
@@ -87,7 +90,8 @@ void lineage_update(const struct tgt_model *m, const struct lun_pool_conf *pc, u
 			changed = true;
 			continue;
 		}
-		len += (size_t)snprintf(text + len, cap - len, "%u %s %u\n", l[i].id, l[i].kind, l[i].origin);
+		len += (size_t)snprintf(text + len, cap - len, "%u %s %u\n", l[i].id, l[i].kind,
+					l[i].origin);
 	}
 	if (text && kind)
 		len += (size_t)snprintf(text + len, cap - len, "%u %s %u\n", id, kind, origin);
@@ -108,9 +112,11 @@ static int pool_peek(struct lun_thin_pool *pool, struct tgt_volume_info **out, i
 		return r;
 	struct tgt_volume_info *v = calloc(nv ? nv : 1, sizeof(*v));
 	for (size_t i = 0; v && i < nv; i++)
-		v[i] = (struct tgt_volume_info){ .id = lv[i].id, .size = lv[i].size,
+		v[i] = (struct tgt_volume_info){ .id = lv[i].id,
+						 .size = lv[i].size,
 						 .mapped_chunks = lv[i].mapped_chunks,
-						 .read_only = lv[i].read_only, .open = lv[i].open };
+						 .read_only = lv[i].read_only,
+						 .open = lv[i].open };
 	free(lv);
 	if (!v)
 		return -ENOMEM;
@@ -132,7 +138,8 @@ static int volume_list_fn(struct stor_call *c)
 	if (r == 0)
 		r = lineage_read(c->m, pc, &l, &nl);
 	for (int i = 0; r == 0 && i < n; i++) {
-		snprintf(v[i].kind, sizeof(v[i].kind), "%s", v[i].read_only ? "snapshot" : "volume");
+		snprintf(v[i].kind, sizeof(v[i].kind), "%s",
+			 v[i].read_only ? "snapshot" : "volume");
 		for (int k = 0; k < nl; k++)
 			if (l[k].id == v[i].id) {
 				snprintf(v[i].kind, sizeof(v[i].kind), "%s", l[k].kind);
@@ -145,7 +152,7 @@ static int volume_list_fn(struct stor_call *c)
 		free(v);
 		return r;
 	}
-	*(struct tgt_volume_info **)c->out = v;   /* sorted by id by the library */
+	*(struct tgt_volume_info **)c->out = v; /* sorted by id by the library */
 	*c->now = (uint64_t)n;
 	return 0;
 }
@@ -172,9 +179,10 @@ static int volume_op_fn(struct stor_call *c)
 	if (c->op == TGT_VOL_SNAPSHOT || c->op == TGT_VOL_CLONE)
 		lineage_update(c->m, pc, c->id, names[c->op], c->origin);
 	else if (c->op != TGT_VOL_RESIZE)
-		lineage_update(c->m, pc, c->id, NULL, 0);   /* a new or deleted id has no lineage */
+		lineage_update(c->m, pc, c->id, NULL, 0); /* a new or deleted id has no lineage */
 	if (c->op == TGT_VOL_SNAPSHOT || c->op == TGT_VOL_CLONE)
-		kinfo("pool %s: volume %u: %s of volume %u (admin)", pc->name, c->id, names[c->op], c->origin);
+		kinfo("pool %s: volume %u: %s of volume %u (admin)", pc->name, c->id, names[c->op],
+		      c->origin);
 	else
 		kinfo("pool %s: volume %u %s (admin)", pc->name, c->id, names[c->op]);
 	return 0;
@@ -183,17 +191,26 @@ static int volume_op_fn(struct stor_call *c)
 int tgt_storage_volume_list(struct tgt_model *m, int idx, struct tgt_volume_info **out, int *n)
 {
 	uint64_t count = 0;
-	struct stor_call c = { .fn = volume_list_fn, .m = m, .idx = idx, .out = out, .now = &count };
+	struct stor_call c = { .fn = volume_list_fn,
+			       .m = m,
+			       .idx = idx,
+			       .out = out,
+			       .now = &count };
 	*out = NULL;
 	int r = stor_call(&c);
 	*n = (int)count;
 	return r;
 }
 
-int tgt_storage_volume_op(struct tgt_model *m, int idx, enum tgt_vol_op op, uint32_t id, uint32_t origin,
-			  uint64_t size)
+int tgt_storage_volume_op(struct tgt_model *m, int idx, enum tgt_vol_op op, uint32_t id,
+			  uint32_t origin, uint64_t size)
 {
-	struct stor_call c = { .fn = volume_op_fn, .m = m, .idx = idx, .op = op, .id = id, .origin = origin,
+	struct stor_call c = { .fn = volume_op_fn,
+			       .m = m,
+			       .idx = idx,
+			       .op = op,
+			       .id = id,
+			       .origin = origin,
 			       .size = size };
 	return stor_call(&c);
 }

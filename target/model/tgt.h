@@ -29,18 +29,18 @@
 #define TGT_MAX_TARGETS 64
 
 struct tgt_portal {
-	char addr[64];               /* numeric IPv4 or IPv6 address as configured */
+	char addr[64]; /* numeric IPv4 or IPv6 address as configured */
 	uint16_t port;
-	uint16_t tpgt;               /* target portal group tag advertised in SendTargets */
-	uint16_t rel_port_id;        /* SCSI relative target port identifier (1-based) */
-	uint16_t tpg_id;             /* ALUA target port group */
+	uint16_t tpgt;        /* target portal group tag advertised in SendTargets */
+	uint16_t rel_port_id; /* SCSI relative target port identifier (1-based) */
+	uint16_t tpg_id;      /* ALUA target port group */
 };
 
 struct tgt_lun_conf {
 	uint64_t lun;
-	struct lun_backend_params backend;  /* strings point into the config's storage */
+	struct lun_backend_params backend; /* strings point into the config's storage */
 	struct scsi_lu_params ident;
-	struct lun_stack_lun stor;   /* backend = thin / raid (lun-backends/lun_registry.h) */
+	struct lun_stack_lun stor; /* backend = thin / raid (lun-backends/lun_registry.h) */
 };
 
 /* A [target] as parsed; its live counterpart is struct tgt_target (model.h). */
@@ -49,11 +49,11 @@ struct tgt_target_conf {
 	char alias[256];
 	struct tgt_lun_conf *luns;
 	int n_luns;
-	char (*acl)[224];            /* initiator names allowed; n_acl == 0 => everyone */
+	char (*acl)[224]; /* initiator names allowed; n_acl == 0 => everyone */
 	int n_acl;
-	struct chap_account *chap_in;   /* accounts initiators log in with; 0 => none required */
+	struct chap_account *chap_in; /* accounts initiators log in with; 0 => none required */
 	int n_chap_in;
-	struct chap_account *chap_out;  /* mutual CHAP: the target's own account, or NULL */
+	struct chap_account *chap_out; /* mutual CHAP: the target's own account, or NULL */
 };
 
 struct tgt_config {
@@ -61,19 +61,19 @@ struct tgt_config {
 	int n_portals;
 	struct tgt_target_conf *targets;
 	int n_targets;
-	struct chap_account *disc_chap_in;  /* discovery authentication (0 => none) */
+	struct chap_account *disc_chap_in; /* discovery authentication (0 => none) */
 	int n_disc_chap_in;
 	struct chap_account *disc_chap_out;
 	struct iscsi_target_limits limits;
 	char data_dir[4096];
-	int workers;                 /* worker threads; 0 => one per CPU */
-	uint32_t nop_interval_ms;    /* NOP-In ping interval when idle [5000] */
-	uint32_t nop_timeout_ms;     /* connection dead if no answer [15000] */
-	uint32_t queue_depth;        /* commands per session window (MaxCmdSN - ExpCmdSN + 1) [256] */
-	char user[64];               /* drop root to this account after binding ("" => no drop) */
-	int log_level;               /* enum klog_level from [global] log_level, or -1 if unset */
-	char source[4096];           /* file name for messages, or "<embedded>" */
-	void *storage;               /* private: string storage */
+	int workers;              /* worker threads; 0 => one per CPU */
+	uint32_t nop_interval_ms; /* NOP-In ping interval when idle [5000] */
+	uint32_t nop_timeout_ms;  /* connection dead if no answer [15000] */
+	uint32_t queue_depth;     /* commands per session window (MaxCmdSN - ExpCmdSN + 1) [256] */
+	char user[64];            /* drop root to this account after binding ("" => no drop) */
+	int log_level;            /* enum klog_level from [global] log_level, or -1 if unset */
+	char source[4096];        /* file name for messages, or "<embedded>" */
+	void *storage;            /* private: string storage */
 	struct lun_stack_conf stack; /* [raid] / [pool] sections (lun_registry.h) */
 	char config_path[4096];      /* absolute path of -c FILE ("" => embedded) */
 };
@@ -82,7 +82,8 @@ struct tgt_config {
  * On error returns -EINVAL and writes "file:line: reason" into err. */
 int tgt_config_load(const char *path, struct tgt_config *cfg, char *err, size_t errlen);
 /* Apply command-line overrides after load. */
-int tgt_config_set_listen(struct tgt_config *cfg, const char *const *addrs, int n, char *err, size_t errlen);
+int tgt_config_set_listen(struct tgt_config *cfg, const char *const *addrs, int n, char *err,
+			  size_t errlen);
 int tgt_config_set_data_dir(struct tgt_config *cfg, const char *dir);
 /* Free what load allocated (after the model built from cfg is closed). */
 void tgt_config_free(struct tgt_config *cfg);

@@ -40,17 +40,17 @@ struct scsi_lun_map; /* the LUNs a target exposes (REPORT LUNS) */
 
 /* Identity of a logical unit, from configuration. */
 struct scsi_lu_params {
-	const char *target_iqn;   /* owning target (SCSI name designator of the target port) */
-	uint64_t lun;             /* LUN number (0..SCSI_MAX_LUNS-1) */
-	const char *serial;       /* VPD 0x80; unique per LU; NULL => derived from naa */
-	uint64_t naa;             /* NAA-6 designator high 64 bits (IEEE company id + vendor specific);
+	const char *target_iqn; /* owning target (SCSI name designator of the target port) */
+	uint64_t lun;           /* LUN number (0..SCSI_MAX_LUNS-1) */
+	const char *serial;     /* VPD 0x80; unique per LU; NULL => derived from naa */
+	uint64_t naa;         /* NAA-6 designator high 64 bits (IEEE company id + vendor specific);
 	                             0 => derived stably from target_iqn + lun */
-	uint64_t naa_ext;         /* NAA-6 low 64 bits (vendor specific identifier extension) */
-	const char *vendor;       /* INQUIRY vendor (8 chars), default "KURA" */
-	const char *product;      /* INQUIRY product (16 chars), default "kura-lun" */
-	const char *revision;     /* INQUIRY revision (4 chars) */
-	bool thin;                /* advertise logical block provisioning if backend can unmap */
-	bool write_cache;         /* initial WCE */
+	uint64_t naa_ext;     /* NAA-6 low 64 bits (vendor specific identifier extension) */
+	const char *vendor;   /* INQUIRY vendor (8 chars), default "KURA" */
+	const char *product;  /* INQUIRY product (16 chars), default "kura-lun" */
+	const char *revision; /* INQUIRY revision (4 chars) */
+	bool thin;            /* advertise logical block provisioning if backend can unmap */
+	bool write_cache;     /* initial WCE */
 	/* OPTIMAL UNMAP GRANULARITY in VPD B0: SCSI_UG_AUTO reports it for
 	 * 512-byte LUs only (see scsi_inquiry.c vpd_block_limits for why). */
 	enum { SCSI_UG_AUTO = 0, SCSI_UG_YES, SCSI_UG_NO } unmap_gran_hint;
@@ -64,69 +64,69 @@ struct scsi_lu_params {
 
 /* A target port as a relative port identifier + target port group. */
 struct scsi_port {
-	uint16_t rel_port_id;     /* 1-based relative target port identifier */
-	uint16_t tpg_id;          /* target port group (ALUA) */
-	const char *target_iqn;   /* for the SCSI name designator "<iqn>,t,0x<tpgt>" */
+	uint16_t rel_port_id;   /* 1-based relative target port identifier */
+	uint16_t tpg_id;        /* target port group (ALUA) */
+	const char *target_iqn; /* for the SCSI name designator "<iqn>,t,0x<tpgt>" */
 	uint16_t tpgt;
 };
 
 struct scsi_task {
 	/* ---- filled by the transport before scsi_task_exec() ---- */
-	uint8_t cdb[260];          /* CDB incl. extended CDB from AHS */
+	uint8_t cdb[260]; /* CDB incl. extended CDB from AHS */
 	uint16_t cdb_len;
-	uint64_t lun;              /* decoded LUN number (flat / peripheral addressing) */
-	struct scsi_lu *lu;        /* NULL if the LUN does not exist (=> LUN NOT SUPPORTED etc.) */
+	uint64_t lun;       /* decoded LUN number (flat / peripheral addressing) */
+	struct scsi_lu *lu; /* NULL if the LUN does not exist (=> LUN NOT SUPPORTED etc.) */
 	struct scsi_itn *itn;
 	struct scsi_lun_map *map;
-	struct kloop *loop;        /* the worker loop that owns this task */
-	enum scsi_dir dir;         /* from the R/W bits of the PDU */
-	uint32_t edtl;             /* expected data transfer length (write or read) */
-	uint32_t edtl_in;          /* bidirectional: expected read length */
-	uint8_t task_attr;         /* SAM task attribute: 0 untagged,1 simple,2 ordered,3 HoQ,4 ACA */
-	uint32_t tag;              /* initiator task tag (for ABORT TASK) */
-	struct iovec *out_iov;     /* all Data-Out received (edtl bytes, or fewer if the
+	struct kloop *loop;    /* the worker loop that owns this task */
+	enum scsi_dir dir;     /* from the R/W bits of the PDU */
+	uint32_t edtl;         /* expected data transfer length (write or read) */
+	uint32_t edtl_in;      /* bidirectional: expected read length */
+	uint8_t task_attr;     /* SAM task attribute: 0 untagged,1 simple,2 ordered,3 HoQ,4 ACA */
+	uint32_t tag;          /* initiator task tag (for ABORT TASK) */
+	struct iovec *out_iov; /* all Data-Out received (edtl bytes, or fewer if the
 	                              transport received fewer); may be NULL if none */
 	int out_iovcnt;
-	uint32_t out_len;          /* bytes in out_iov */
+	uint32_t out_len; /* bytes in out_iov */
 	void (*done)(struct scsi_task *t);
-	void *priv;                /* for the transport */
+	void *priv; /* for the transport */
 
 	/* ---- filled by the SCSI layer ---- */
-	uint8_t status;            /* SAM status */
+	uint8_t status; /* SAM status */
 	uint8_t sense[96];
-	uint8_t sense_len;         /* 0 if none */
-	void *in_buf;              /* Data-In (kbuf); freed by scsi_task_release() */
-	uint32_t in_len;           /* bytes of Data-In the command produced, before any
+	uint8_t sense_len;   /* 0 if none */
+	void *in_buf;        /* Data-In (kbuf); freed by scsi_task_release() */
+	uint32_t in_len;     /* bytes of Data-In the command produced, before any
 	                              truncation to edtl (transport sends min(in_len, edtl)
 	                              and sets the overflow / underflow residual) */
-	uint32_t out_wanted;       /* bytes of Data-Out the CDB asked for (transport
+	uint32_t out_wanted; /* bytes of Data-Out the CDB asked for (transport
 	                              compares with edtl for the write residual) */
-	bool aborted;              /* set by scsi_task_abort(): no response is sent */
+	bool aborted;        /* set by scsi_task_abort(): no response is sent */
 
 	/* ---- private to the SCSI layer ---- */
 	void *scsi_priv[8];
 	struct lun_io io;
 	struct scsi_task *lock_next;
-	struct scsi_task_state {       /* per-command state of target/scsi_*.c (added) */
-		struct kloop_task kt;      /* defer / post / kbuf_wait continuation */
+	struct scsi_task_state {      /* per-command state of target/scsi_*.c (added) */
+		struct kloop_task kt; /* defer / post / kbuf_wait continuation */
 		void (*resume)(struct scsi_task *t);
-		const void *op;            /* opcode table entry */
-		uint64_t lba, nblocks;     /* decoded range */
-		uint64_t pos, end;         /* progress of multi-step commands (bytes or LBAs) */
-		void *scratch;             /* kbuf owned by the command */
+		const void *op;        /* opcode table entry */
+		uint64_t lba, nblocks; /* decoded range */
+		uint64_t pos, end;     /* progress of multi-step commands (bytes or LBAs) */
+		void *scratch;         /* kbuf owned by the command */
 		struct iovec iov[2];
-		uint32_t reason;           /* enum scsi_reason of the outcome */
-		uint32_t aux;              /* handler specific */
-		uint64_t info;             /* sense INFORMATION */
-		uint8_t sks[3];            /* sense-key specific bytes (SKSV set if used) */
-		uint8_t flags;             /* handler specific */
+		uint32_t reason; /* enum scsi_reason of the outcome */
+		uint32_t aux;    /* handler specific */
+		uint64_t info;   /* sense INFORMATION */
+		uint8_t sks[3];  /* sense-key specific bytes (SKSV set if used) */
+		uint8_t flags;   /* handler specific */
 		bool info_valid, in_exec;
-		uint8_t rl_state;          /* range lock: 0 none, 1 held, 2 waiting */
+		uint8_t rl_state; /* range lock: 0 none, 1 held, 2 waiting */
 		bool rl_excl;
 		uint64_t rl_start, rl_end; /* locked LBA range [start, end) */
 		struct scsi_task *rl_prev, *rl_next;
 		void (*rl_resume)(struct scsi_task *t);
-		bool lu_ref;               /* counted in lu->inflight (released by scsi_task_release) */
+		bool lu_ref; /* counted in lu->inflight (released by scsi_task_release) */
 	} st;
 };
 

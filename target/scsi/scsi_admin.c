@@ -14,15 +14,16 @@
 #include "target/scsi/scsi_admin.h"
 #include "target/scsi/scsi_internal.h"
 
-static void reg_info(const struct scsi_pr *pr, const struct scsi_pr_reg *r, struct scsi_admin_reg *o)
+static void reg_info(const struct scsi_pr *pr, const struct scsi_pr_reg *r,
+		     struct scsi_admin_reg *o)
 {
 	snprintf(o->name, sizeof(o->name), "%s", r->id.name);
 	memcpy(o->isid, r->id.isid, 6);
 	o->any_isid = r->id.flags & PRID_ANY_ISID;
 	o->rel_port = (r->id.flags & PRID_ANY_PORT) ? 0 : r->id.rel_port;
 	o->key = r->key;
-	o->holder = pr->reserved && (pr->holder == r || pr->type == SCSI_PR_WE_AR ||
-				     pr->type == SCSI_PR_EA_AR);
+	o->holder = pr->reserved &&
+		    (pr->holder == r || pr->type == SCSI_PR_WE_AR || pr->type == SCSI_PR_EA_AR);
 }
 
 void scsi_admin_lu_info(struct scsi_lu *lu, struct scsi_admin_lu *out, struct scsi_admin_reg *regs,
@@ -77,7 +78,7 @@ int scsi_admin_clear_pr(struct scsi_lu *lu)
 	while (pr->regs) {
 		struct scsi_pr_reg *r = pr->regs;
 		pr->regs = r->next;
-		scsi_pr_raise_ua(lu, &r->id, SCSI_UA_RES_PREEMPTED);  /* SPC-4 5.13.11.2.4 */
+		scsi_pr_raise_ua(lu, &r->id, SCSI_UA_RES_PREEMPTED); /* SPC-4 5.13.11.2.4 */
 		free(r);
 		n++;
 	}

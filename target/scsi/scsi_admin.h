@@ -23,14 +23,14 @@ struct scsi_admin_reg {
 struct scsi_admin_lu {
 	uint64_t nblocks;
 	uint32_t block_size;
-	char naa[33];                /* hex */
+	char naa[33]; /* hex */
 	char serial[65];
 	char vendor[9], product[17];
-	uint32_t generation;         /* PRgeneration */
+	uint32_t generation; /* PRgeneration */
 	bool reserved;
-	uint8_t type;                /* reservation type when reserved */
+	uint8_t type; /* reservation type when reserved */
 	bool spc2_reserved;
-	unsigned nregs;              /* all registrations (regs holds min(nregs, max)) */
+	unsigned nregs; /* all registrations (regs holds min(nregs, max)) */
 };
 
 /* Copy lu's state; regs gets up to max registrations. */

@@ -18,10 +18,16 @@
 #include "target/scsi/scsi_internal.h"
 
 /* ---- pure helpers ---- */
-static const struct { const char *name; int state; } state_names[] = {
-	{ "active-optimized", SCSI_ALUA_AO },      { "ao", SCSI_ALUA_AO },
-	{ "active-nonoptimized", SCSI_ALUA_AN },   { "an", SCSI_ALUA_AN },
-	{ "standby", SCSI_ALUA_STANDBY },          { "unavailable", SCSI_ALUA_UNAVAILABLE },
+static const struct {
+	const char *name;
+	int state;
+} state_names[] = {
+	{ "active-optimized", SCSI_ALUA_AO },
+	{ "ao", SCSI_ALUA_AO },
+	{ "active-nonoptimized", SCSI_ALUA_AN },
+	{ "an", SCSI_ALUA_AN },
+	{ "standby", SCSI_ALUA_STANDBY },
+	{ "unavailable", SCSI_ALUA_UNAVAILABLE },
 	{ "transitioning", SCSI_ALUA_TRANSITIONING },
 };
 
@@ -46,7 +52,7 @@ static size_t rtpg_desc(const struct scsi_alua_group *g, uint8_t *d, size_t room
 {
 	size_t len = 8 + 4u * g->n_ports;
 	uint8_t tmp[8 + 4 * SCSI_ALUA_MAX_PORTS] = { 0 };
-	tmp[0] = (uint8_t)(g->state & 0x0F);      /* PREF = 0 */
+	tmp[0] = (uint8_t)(g->state & 0x0F); /* PREF = 0 */
 	tmp[1] = SCSI_ALUA_SUP_BITS;
 	put_be16(tmp + 2, g->id);
 	tmp[5] = g->status;
@@ -63,13 +69,13 @@ size_t scsi_rtpg_encode(const struct scsi_alua_group *g, unsigned n, bool extend
 	uint8_t hdr[8] = { 0 };
 	size_t hlen = extended ? 8 : 4;
 	if (extended) {
-		hdr[4] = 0x10;                     /* FORMAT TYPE 001b (SPC-4 table 177) */
-		hdr[5] = transition_s;             /* IMPLICIT TRANSITION TIME */
+		hdr[4] = 0x10;         /* FORMAT TYPE 001b (SPC-4 table 177) */
+		hdr[5] = transition_s; /* IMPLICIT TRANSITION TIME */
 	}
 	size_t pos = hlen;
 	for (unsigned i = 0; i < n; i++)
 		pos += rtpg_desc(&g[i], pos < cap ? out + pos : out, pos < cap ? cap - pos : 0);
-	put_be32(hdr, (uint32_t)(pos - 4));       /* RETURN DATA LENGTH */
+	put_be32(hdr, (uint32_t)(pos - 4)); /* RETURN DATA LENGTH */
 	memcpy(out, hdr, hlen < cap ? hlen : cap);
 	return pos;
 }
@@ -105,7 +111,7 @@ int scsi_stpg_parse(const uint8_t *p, size_t len, struct scsi_stpg_desc *out, un
 
 /* ---- the port group table ---- */
 static struct {
-	pthread_mutex_t lock;          /* n, ports, status; state is also atomic */
+	pthread_mutex_t lock; /* n, ports, status; state is also atomic */
 	struct scsi_alua_group g[SCSI_ALUA_MAX_GROUPS];
 	_Atomic uint8_t state[SCSI_ALUA_MAX_GROUPS];
 	_Atomic unsigned n;
@@ -226,7 +232,7 @@ static uint8_t allow_bit(int state)
 
 static int refusal(int state)
 {
-	switch (state) {   /* SPC-4 5.16.2.4.4, 5.16.2.4.5, 5.16.2.5 */
+	switch (state) { /* SPC-4 5.16.2.4.4, 5.16.2.4.5, 5.16.2.5 */
 	case SCSI_ALUA_STANDBY: return SR_ALUA_STANDBY;
 	case SCSI_ALUA_UNAVAILABLE: return SR_ALUA_UNAVAILABLE;
 	default: return SR_ALUA_TRANSITIONING;
@@ -252,9 +258,11 @@ int scsi_exec_rtpg(struct scsi_task *t)
 		return scsi_fail_field(t, 1, 7);
 	struct scsi_alua_group g[SCSI_ALUA_MAX_GROUPS];
 	unsigned n = scsi_alua_snapshot(g, SCSI_ALUA_MAX_GROUPS);
-	if (n == 0) {      /* no table (unit tests, embedded use): the nexus's own port */
-		g[0] = (struct scsi_alua_group){ .id = t->itn ? t->itn->port.tpg_id : 1, .n_ports = 1,
-						 .ports = { t->itn ? t->itn->port.rel_port_id : 1 } };
+	if (n == 0) { /* no table (unit tests, embedded use): the nexus's own port */
+		g[0] = (struct scsi_alua_group){ .id = t->itn ? t->itn->port.tpg_id : 1,
+						 .n_ports = 1,
+						 .ports = { t->itn ? t->itn->port.rel_port_id
+								   : 1 } };
 		n = 1;
 	}
 	uint8_t *b = scsi_in_alloc(t, RTPG_MAX_LEN);
@@ -298,6 +306,6 @@ int scsi_exec_stpg(struct scsi_task *t)
 	if (bad >= 0)
 		return scsi_fail_param(t, (uint16_t)(4 + 4 * bad + 2), 7);
 	if (changed)
-		notify(t->itn);   /* SPC-4 5.16.2.6: not to the nexus that asked */
+		notify(t->itn); /* SPC-4 5.16.2.6: not to the nexus that asked */
 	return SR_GOOD;
 }

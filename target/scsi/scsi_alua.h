@@ -22,27 +22,27 @@
 
 /* ASYMMETRIC ACCESS STATE values (SPC-4 table 178). */
 enum scsi_alua_state {
-	SCSI_ALUA_AO = 0x0,            /* active/optimized */
-	SCSI_ALUA_AN = 0x1,            /* active/non-optimized */
+	SCSI_ALUA_AO = 0x0, /* active/optimized */
+	SCSI_ALUA_AN = 0x1, /* active/non-optimized */
 	SCSI_ALUA_STANDBY = 0x2,
 	SCSI_ALUA_UNAVAILABLE = 0x3,
 	SCSI_ALUA_TRANSITIONING = 0xF,
 };
 
 #define SCSI_ALUA_MAX_GROUPS 16
-#define SCSI_ALUA_MAX_PORTS  16        /* per group */
-#define SCSI_ALUA_TPGS       0x3       /* INQUIRY TPGS: implicit and explicit */
+#define SCSI_ALUA_MAX_PORTS  16  /* per group */
+#define SCSI_ALUA_TPGS       0x3 /* INQUIRY TPGS: implicit and explicit */
 /* Supported-state bits of an RTPG descriptor byte 1 (SPC-4 table 179):
  * T_SUP, U_SUP, S_SUP, AN_SUP, AO_SUP; not O_SUP (offline) nor LBD_SUP. */
-#define SCSI_ALUA_SUP_BITS   0x8F
+#define SCSI_ALUA_SUP_BITS 0x8F
 
 /* STATUS CODE of an RTPG descriptor (SPC-4 table 180). */
 enum { SCSI_ALUA_ST_NONE = 0, SCSI_ALUA_ST_STPG = 1, SCSI_ALUA_ST_IMPLICIT = 2 };
 
 struct scsi_alua_group {
 	uint16_t id;
-	uint8_t state;                 /* enum scsi_alua_state */
-	uint8_t status;                /* SCSI_ALUA_ST_* (why it last changed) */
+	uint8_t state;  /* enum scsi_alua_state */
+	uint8_t status; /* SCSI_ALUA_ST_* (why it last changed) */
 	uint16_t ports[SCSI_ALUA_MAX_PORTS];
 	uint8_t n_ports;
 };
@@ -57,7 +57,10 @@ const char *scsi_alua_state_name(int state);
  * the full length the data has (the caller truncates to ALLOCATION LENGTH). */
 size_t scsi_rtpg_encode(const struct scsi_alua_group *g, unsigned n, bool extended,
 			uint8_t transition_s, uint8_t *out, size_t cap);
-struct scsi_stpg_desc { uint16_t tpg; uint8_t state; };
+struct scsi_stpg_desc {
+	uint16_t tpg;
+	uint8_t state;
+};
 /* SET TARGET PORT GROUPS parameter list (SPC-4 6.36, table 297): a 4-byte
  * header then 4-byte descriptors. Returns the number of descriptors (<= max)
  * or -1 with *bad_byte = the offending parameter byte (a state that cannot be

@@ -20,7 +20,8 @@ unsigned scsi_cdb_group_len(uint8_t opcode)
 	return len[opcode >> 5];
 }
 
-int scsi_cdb_check_usage(const uint8_t *cdb, size_t len, const uint8_t *usage, bool sa_field, int *bit)
+int scsi_cdb_check_usage(const uint8_t *cdb, size_t len, const uint8_t *usage, bool sa_field,
+			 int *bit)
 {
 	for (size_t i = 1; i < len && i < 16; i++) {
 		uint8_t allowed = usage[i];
@@ -42,35 +43,35 @@ int scsi_cdb_check_usage(const uint8_t *cdb, size_t len, const uint8_t *usage, b
  * (SBC-4 tables 55 .. 96). */
 enum rw_kind { RWK_NONE, RWK_RW, RWK_VERIFY, RWK_WS, RWK_SYNC, RWK_CAW };
 struct rw_layout {
-	uint8_t len;       /* CDB length */
-	uint8_t lba_sz;    /* 3 (6-byte CDB), 4 or 8 */
+	uint8_t len;    /* CDB length */
+	uint8_t lba_sz; /* 3 (6-byte CDB), 4 or 8 */
 	uint8_t nb_off, nb_sz;
 	uint8_t grp_off;
 	uint8_t kind;
-	uint8_t ndob;      /* WRITE SAME(16) only */
+	uint8_t ndob; /* WRITE SAME(16) only */
 };
 
 static const struct rw_layout rw_layouts[256] = {
-	[SCSI_OP_READ6]          = { 6, 3, 4, 1, 0, RWK_RW, 0 },
-	[SCSI_OP_WRITE6]         = { 6, 3, 4, 1, 0, RWK_RW, 0 },
-	[SCSI_OP_READ10]         = { 10, 4, 7, 2, 6, RWK_RW, 0 },
-	[SCSI_OP_WRITE10]        = { 10, 4, 7, 2, 6, RWK_RW, 0 },
+	[SCSI_OP_READ6] = { 6, 3, 4, 1, 0, RWK_RW, 0 },
+	[SCSI_OP_WRITE6] = { 6, 3, 4, 1, 0, RWK_RW, 0 },
+	[SCSI_OP_READ10] = { 10, 4, 7, 2, 6, RWK_RW, 0 },
+	[SCSI_OP_WRITE10] = { 10, 4, 7, 2, 6, RWK_RW, 0 },
 	[SCSI_OP_WRITE_VERIFY10] = { 10, 4, 7, 2, 6, RWK_VERIFY, 0 },
-	[SCSI_OP_VERIFY10]       = { 10, 4, 7, 2, 6, RWK_VERIFY, 0 },
-	[SCSI_OP_PREFETCH10]     = { 10, 4, 7, 2, 6, RWK_SYNC, 0 },
-	[SCSI_OP_SYNC_CACHE10]   = { 10, 4, 7, 2, 6, RWK_SYNC, 0 },
-	[SCSI_OP_WRITE_SAME10]   = { 10, 4, 7, 2, 6, RWK_WS, 0 },
-	[SCSI_OP_READ12]         = { 12, 4, 6, 4, 10, RWK_RW, 0 },
-	[SCSI_OP_WRITE12]        = { 12, 4, 6, 4, 10, RWK_RW, 0 },
+	[SCSI_OP_VERIFY10] = { 10, 4, 7, 2, 6, RWK_VERIFY, 0 },
+	[SCSI_OP_PREFETCH10] = { 10, 4, 7, 2, 6, RWK_SYNC, 0 },
+	[SCSI_OP_SYNC_CACHE10] = { 10, 4, 7, 2, 6, RWK_SYNC, 0 },
+	[SCSI_OP_WRITE_SAME10] = { 10, 4, 7, 2, 6, RWK_WS, 0 },
+	[SCSI_OP_READ12] = { 12, 4, 6, 4, 10, RWK_RW, 0 },
+	[SCSI_OP_WRITE12] = { 12, 4, 6, 4, 10, RWK_RW, 0 },
 	[SCSI_OP_WRITE_VERIFY12] = { 12, 4, 6, 4, 10, RWK_VERIFY, 0 },
-	[SCSI_OP_VERIFY12]       = { 12, 4, 6, 4, 10, RWK_VERIFY, 0 },
-	[SCSI_OP_READ16]         = { 16, 8, 10, 4, 14, RWK_RW, 0 },
-	[SCSI_OP_WRITE16]        = { 16, 8, 10, 4, 14, RWK_RW, 0 },
+	[SCSI_OP_VERIFY12] = { 12, 4, 6, 4, 10, RWK_VERIFY, 0 },
+	[SCSI_OP_READ16] = { 16, 8, 10, 4, 14, RWK_RW, 0 },
+	[SCSI_OP_WRITE16] = { 16, 8, 10, 4, 14, RWK_RW, 0 },
 	[SCSI_OP_WRITE_VERIFY16] = { 16, 8, 10, 4, 14, RWK_VERIFY, 0 },
-	[SCSI_OP_VERIFY16]       = { 16, 8, 10, 4, 14, RWK_VERIFY, 0 },
-	[SCSI_OP_PREFETCH16]     = { 16, 8, 10, 4, 14, RWK_SYNC, 0 },
-	[SCSI_OP_SYNC_CACHE16]   = { 16, 8, 10, 4, 14, RWK_SYNC, 0 },
-	[SCSI_OP_WRITE_SAME16]   = { 16, 8, 10, 4, 14, RWK_WS, 1 },
+	[SCSI_OP_VERIFY16] = { 16, 8, 10, 4, 14, RWK_VERIFY, 0 },
+	[SCSI_OP_PREFETCH16] = { 16, 8, 10, 4, 14, RWK_SYNC, 0 },
+	[SCSI_OP_SYNC_CACHE16] = { 16, 8, 10, 4, 14, RWK_SYNC, 0 },
+	[SCSI_OP_WRITE_SAME16] = { 16, 8, 10, 4, 14, RWK_WS, 1 },
 	[SCSI_OP_COMPARE_AND_WRITE] = { 16, 8, 13, 1, 14, RWK_CAW, 0 },
 };
 
@@ -91,19 +92,14 @@ static uint8_t rw_flags(const struct rw_layout *l, uint8_t b1)
 		f |= (b1 & 0x08) ? SCSI_RW_FUA : 0;
 		f |= (b1 & 0x10) ? SCSI_RW_DPO : 0;
 		break;
-	case RWK_VERIFY:
-		f |= (b1 & 0x10) ? SCSI_RW_DPO : 0;
-		break;
+	case RWK_VERIFY: f |= (b1 & 0x10) ? SCSI_RW_DPO : 0; break;
 	case RWK_WS:
 		f |= (b1 & 0x08) ? SCSI_RW_UNMAP : 0;
 		f |= (b1 & 0x10) ? SCSI_RW_ANCHOR : 0;
 		f |= (l->ndob && (b1 & 0x01)) ? SCSI_RW_NDOB : 0;
 		break;
-	case RWK_SYNC:
-		f |= (b1 & 0x02) ? SCSI_RW_IMMED : 0;
-		break;
-	default:
-		break;
+	case RWK_SYNC: f |= (b1 & 0x02) ? SCSI_RW_IMMED : 0; break;
+	default: break;
 	}
 	return f;
 }
@@ -142,7 +138,7 @@ int scsi_parse_unmap_params(const uint8_t *p, size_t len, uint32_t *ndesc, uint1
 	size_t bddl = get_be16(p + 2);
 	size_t avail = len - SCSI_UNMAP_HDR_LEN;
 	if (bddl > avail)
-		bddl = avail;  /* truncated list: use the descriptors that arrived */
+		bddl = avail; /* truncated list: use the descriptors that arrived */
 	uint32_t n = (uint32_t)(bddl / SCSI_UNMAP_DESC_LEN);
 	if (n > SCSI_MAX_UNMAP_DESC) {
 		*bad_byte = 2;
@@ -167,7 +163,7 @@ uint64_t scsi_decode_lun(const uint8_t f[8])
 	if (method > 1)
 		return UINT64_MAX;
 	if (method == 0 && (f[0] & 0x3F))
-		return UINT64_MAX;  /* bus identifier != 0: no such LUN */
+		return UINT64_MAX; /* bus identifier != 0: no such LUN */
 	return (uint64_t)(f[0] & 0x3F) << 8 | f[1];
 }
 
@@ -223,7 +219,7 @@ int scsi_tid_parse(const uint8_t *p, size_t avail, struct scsi_tid *out)
 	const char *s = (const char *)p + SCSI_TID_HDR_LEN;
 	size_t n = strnlen(s, alen);
 	if (n == alen)
-		return -1;  /* not NUL-terminated inside its own length */
+		return -1; /* not NUL-terminated inside its own length */
 	if (fmt == SCSI_TID_FMT_NAME)
 		return tid_name(s, n, out) ? (int)total : -1;
 	const char *sep = memmem(s, n, ",i,0x", 5);
@@ -240,10 +236,11 @@ size_t scsi_tid_encode(const struct scsi_pr_id *id, uint8_t *out)
 {
 	char s[SCSI_TID_MAX_LEN];
 	bool port = !(id->flags & PRID_ANY_ISID);
-	int n = port ? snprintf(s, sizeof(s), "%s,i,0x%02x%02x%02x%02x%02x%02x", id->name, id->isid[0],
-				id->isid[1], id->isid[2], id->isid[3], id->isid[4], id->isid[5])
+	int n = port ? snprintf(s, sizeof(s), "%s,i,0x%02x%02x%02x%02x%02x%02x", id->name,
+				id->isid[0], id->isid[1], id->isid[2], id->isid[3], id->isid[4],
+				id->isid[5])
 		     : snprintf(s, sizeof(s), "%s", id->name);
-	size_t len = (size_t)n + 1;                 /* with its NUL */
+	size_t len = (size_t)n + 1; /* with its NUL */
 	size_t alen = (len + 3) & ~(size_t)3;
 	if (alen < 20)
 		alen = 20;

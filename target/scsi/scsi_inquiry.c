@@ -37,10 +37,10 @@ static size_t inq_standard(const struct scsi_lu *lu, uint8_t *b)
 					     0x0460 /* SPC-4 */, 0x04C0 /* SBC-3 */ };
 	b[0] = lu ? SCSI_TYPE_DISK : SCSI_INQ_PQ_NOT_CONNECTED;
 	b[2] = SCSI_INQ_VERSION_SPC4;
-	b[3] = 0x10 | 0x02;          /* HISUP, RESPONSE DATA FORMAT 2 */
+	b[3] = 0x10 | 0x02; /* HISUP, RESPONSE DATA FORMAT 2 */
 	b[4] = SCSI_INQ_STD_LEN - 5;
 	b[5] = (uint8_t)(lu_tpgs(lu) << 4);
-	b[7] = 0x02;                 /* CMDQUE */
+	b[7] = 0x02; /* CMDQUE */
 	put_str(b + 8, lu ? lu->vendor : "KURA", 8);
 	put_str(b + 16, lu ? lu->product : "kura-lun", 16);
 	put_str(b + 32, lu ? lu->revision : "0001", 4);
@@ -78,7 +78,8 @@ static size_t vpd_serial(const struct vpd_ctx *c, uint8_t *b)
 }
 
 /* One designation descriptor (SPC-4 table 589). */
-static size_t desig(uint8_t *d, uint8_t proto_codeset, uint8_t piv_assoc_type, const void *id, size_t n)
+static size_t desig(uint8_t *d, uint8_t proto_codeset, uint8_t piv_assoc_type, const void *id,
+		    size_t n)
 {
 	d[0] = proto_codeset;
 	d[1] = piv_assoc_type;
@@ -124,11 +125,13 @@ static size_t vpd_devid(const struct vpd_ctx *c, uint8_t *b)
 	const struct scsi_lu *lu = c->lu;
 	size_t n = 4;
 	uint8_t t10[8 + 64];
-	n += desig(b + n, SCSI_DESIG_CODESET_BINARY, SCSI_DESIG_ASSOC_LU | SCSI_DESIG_NAA, lu->naa, 16);
+	n += desig(b + n, SCSI_DESIG_CODESET_BINARY, SCSI_DESIG_ASSOC_LU | SCSI_DESIG_NAA, lu->naa,
+		   16);
 	put_str(t10, lu->vendor, 8);
 	size_t sl = strlen(lu->serial);
 	memcpy(t10 + 8, lu->serial, sl);
-	n += desig(b + n, SCSI_DESIG_CODESET_ASCII, SCSI_DESIG_ASSOC_LU | SCSI_DESIG_T10, t10, 8 + sl);
+	n += desig(b + n, SCSI_DESIG_CODESET_ASCII, SCSI_DESIG_ASSOC_LU | SCSI_DESIG_T10, t10,
+		   8 + sl);
 	if (c->itn)
 		n += desig_port(b + n, c->itn);
 	n += desig_name(b + n, SCSI_DESIG_ASSOC_TARGET, lu->target_iqn);
@@ -138,9 +141,9 @@ static size_t vpd_devid(const struct vpd_ctx *c, uint8_t *b)
 /* SPC-4 7.8.7 extended INQUIRY data. */
 static size_t vpd_extended(const struct vpd_ctx *c, uint8_t *b)
 {
-	b[5] = 0x01;                               /* SIMPSUP */
+	b[5] = 0x01;                                 /* SIMPSUP */
 	b[6] = c->lu->be->volatile_cache ? 0x01 : 0; /* V_SUP */
-	b[7] = 0x01;                               /* LUICLR: UAs are per I_T nexus */
+	b[7] = 0x01;                                 /* LUICLR: UAs are per I_T nexus */
 	return vpd_finish(b, SCSI_VPD_EXTENDED_INQ, SCSI_VPD_EXTENDED_INQ_LEN);
 }
 
@@ -152,12 +155,12 @@ static size_t vpd_block_limits(const struct vpd_ctx *c, uint8_t *b)
 	uint32_t gran = bs < 4096 ? 4096 / bs : 1;
 	uint32_t maxx = SCSI_MAX_XFER_BYTES / bs;
 	uint32_t opt = lu->be->optimal_io >= bs ? lu->be->optimal_io / bs : (1u << 20) / bs;
-	b[4] = 0x01;                         /* WSNZ: WRITE SAME with 0 blocks is rejected */
+	b[4] = 0x01; /* WSNZ: WRITE SAME with 0 blocks is rejected */
 	b[5] = SCSI_MAX_CAW_BLOCKS;
 	put_be16(b + 6, (uint16_t)gran);
 	put_be32(b + 8, maxx);
 	put_be32(b + 12, opt < maxx ? opt : maxx);
-	put_be32(b + 16, maxx);              /* MAXIMUM PREFETCH LENGTH */
+	put_be32(b + 16, maxx); /* MAXIMUM PREFETCH LENGTH */
 	if (lu->thin) {
 		uint32_t ug = lu->be->unmap_granularity >= bs ? lu->be->unmap_granularity / bs : 1;
 		put_be32(b + 20, SCSI_MAX_UNMAP_BLOCKS);
@@ -171,7 +174,7 @@ static size_t vpd_block_limits(const struct vpd_ctx *c, uint8_t *b)
 		 * uses the physical block size as discard granularity. */
 		if (lu->report_unmap_gran) {
 			put_be32(b + 28, ug);
-			put_be32(b + 32, 0x80000000u);  /* UGAVALID, alignment 0 */
+			put_be32(b + 32, 0x80000000u); /* UGAVALID, alignment 0 */
 		}
 	}
 	put_be64(b + 36, SCSI_MAX_WS_BLOCKS);
@@ -181,7 +184,7 @@ static size_t vpd_block_limits(const struct vpd_ctx *c, uint8_t *b)
 /* SBC-4 6.6.2 block device characteristics. */
 static size_t vpd_bdc(const struct vpd_ctx *c, uint8_t *b)
 {
-	put_be16(b + 4, 1);                  /* MEDIUM ROTATION RATE: non-rotating */
+	put_be16(b + 4, 1); /* MEDIUM ROTATION RATE: non-rotating */
 	return vpd_finish(b, SCSI_VPD_BLOCK_DEV_CHAR, SCSI_VPD_BDC_LEN);
 }
 
@@ -190,10 +193,10 @@ static size_t vpd_lbp(const struct vpd_ctx *c, uint8_t *b)
 {
 	const struct scsi_lu *lu = c->lu;
 	if (lu->thin) {
-		b[5] = 0x80 | 0x40 | 0x20;       /* LBPU, LBPWS, LBPWS10 */
+		b[5] = 0x80 | 0x40 | 0x20; /* LBPU, LBPWS, LBPWS10 */
 		if (lu->be->zeroes_after_unmap)
-			b[5] |= 0x04;            /* LBPRZ = 001b */
-		b[6] = 0x02;                     /* PROVISIONING TYPE: thin */
+			b[5] |= 0x04; /* LBPRZ = 001b */
+		b[6] = 0x02;          /* PROVISIONING TYPE: thin */
 	}
 	return vpd_finish(b, SCSI_VPD_LBP, SCSI_VPD_LBP_LEN);
 }
@@ -202,19 +205,16 @@ static size_t vpd_lbp(const struct vpd_ctx *c, uint8_t *b)
 static size_t vpd_tpc(const struct vpd_ctx *c, uint8_t *b)
 {
 	(void)c;
-	return vpd_finish(b, SCSI_VPD_THIRD_PARTY_COPY, SCSI_VPD_HDR_LEN + scsi_xcopy_vpd(b + SCSI_VPD_HDR_LEN));
+	return vpd_finish(b, SCSI_VPD_THIRD_PARTY_COPY,
+			  SCSI_VPD_HDR_LEN + scsi_xcopy_vpd(b + SCSI_VPD_HDR_LEN));
 }
 
 /* Ascending page codes (SPC-4 7.8.16). */
 static const struct vpd_page vpd_pages[] = {
-	{ SCSI_VPD_SUPPORTED, vpd_supported },
-	{ SCSI_VPD_SERIAL, vpd_serial },
-	{ SCSI_VPD_DEVICE_ID, vpd_devid },
-	{ SCSI_VPD_EXTENDED_INQ, vpd_extended },
-	{ SCSI_VPD_THIRD_PARTY_COPY, vpd_tpc },
-	{ SCSI_VPD_BLOCK_LIMITS, vpd_block_limits },
-	{ SCSI_VPD_BLOCK_DEV_CHAR, vpd_bdc },
-	{ SCSI_VPD_LBP, vpd_lbp },
+	{ SCSI_VPD_SUPPORTED, vpd_supported },  { SCSI_VPD_SERIAL, vpd_serial },
+	{ SCSI_VPD_DEVICE_ID, vpd_devid },      { SCSI_VPD_EXTENDED_INQ, vpd_extended },
+	{ SCSI_VPD_THIRD_PARTY_COPY, vpd_tpc }, { SCSI_VPD_BLOCK_LIMITS, vpd_block_limits },
+	{ SCSI_VPD_BLOCK_DEV_CHAR, vpd_bdc },   { SCSI_VPD_LBP, vpd_lbp },
 };
 static const size_t vpd_count = sizeof(vpd_pages) / sizeof(vpd_pages[0]);
 
@@ -241,7 +241,7 @@ int scsi_exec_inquiry(struct scsi_task *t)
 	uint16_t alloc = get_be16(cdb + 3);
 	const struct vpd_page *pg = NULL;
 	if (!evpd && cdb[2] != 0)
-		return scsi_fail_field(t, 2, 7);   /* SPC-4 6.6.1: PAGE CODE without EVPD */
+		return scsi_fail_field(t, 2, 7); /* SPC-4 6.6.1: PAGE CODE without EVPD */
 	if (evpd && !t->lu)
 		return SR_LU_NOT_SUPPORTED;
 	if (evpd && !(pg = vpd_find(cdb[2])))

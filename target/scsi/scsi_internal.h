@@ -19,24 +19,24 @@
 #include "target/scsi/scsi_spec.h"
 
 /* ---- limits we advertise (VPD B0) ---- */
-#define SCSI_MAX_XFER_BYTES   (8u << 20)  /* one kbuf; MAXIMUM TRANSFER LENGTH */
-#define SCSI_MAX_CAW_BLOCKS   255u        /* MAXIMUM COMPARE AND WRITE LENGTH (1 byte) */
-#define SCSI_MAX_UNMAP_DESC   256u
-#define SCSI_MAX_UNMAP_BLOCKS (1u << 20)  /* per descriptor (libiscsi: <= 1M is sane) */
-#define SCSI_MAX_WS_BLOCKS    0xFFFFu     /* MAXIMUM WRITE SAME LENGTH */
-#define SCSI_WS_CHUNK_BYTES   (1u << 20)  /* pattern buffer for WRITE SAME */
+#define SCSI_MAX_XFER_BYTES      (8u << 20) /* one kbuf; MAXIMUM TRANSFER LENGTH */
+#define SCSI_MAX_CAW_BLOCKS      255u       /* MAXIMUM COMPARE AND WRITE LENGTH (1 byte) */
+#define SCSI_MAX_UNMAP_DESC      256u
+#define SCSI_MAX_UNMAP_BLOCKS    (1u << 20) /* per descriptor (libiscsi: <= 1M is sane) */
+#define SCSI_MAX_WS_BLOCKS       0xFFFFu    /* MAXIMUM WRITE SAME LENGTH */
+#define SCSI_WS_CHUNK_BYTES      (1u << 20) /* pattern buffer for WRITE SAME */
 #define SCSI_MAX_LBA_STATUS_DESC 128u
 
 /* ---- outcomes: every way a command can end (mapped by scsi_reason_table) ---- */
 enum scsi_reason {
 	SR_GOOD = 0,
 	SR_CONDITION_MET,
-	SR_PENDING,              /* not an outcome: the handler completes later */
-	SR_NO_SENSE,             /* REQUEST SENSE with nothing pending */
+	SR_PENDING,  /* not an outcome: the handler completes later */
+	SR_NO_SENSE, /* REQUEST SENSE with nothing pending */
 	SR_INVALID_OPCODE,
 	SR_INVALID_FIELD_CDB,
 	SR_INVALID_FIELD_PARAM,
-	SR_INVALID_FIELD_IU,     /* Data-Out shorter than the CDB needs */
+	SR_INVALID_FIELD_IU, /* Data-Out shorter than the CDB needs */
 	SR_PARAM_LIST_LENGTH,
 	SR_LBA_OUT_OF_RANGE,
 	SR_LU_NOT_SUPPORTED,
@@ -47,10 +47,10 @@ enum scsi_reason {
 	SR_WRITE_PROTECTED,
 	SR_SPACE_ALLOC_FAILED,
 	SR_NOT_READY,
-	SR_NOT_READY_MANUAL,     /* 04/03: the storage is gone (array cannot assemble), no point retrying */
+	SR_NOT_READY_MANUAL, /* 04/03: the storage is gone (array cannot assemble), no point retrying */
 	SR_ALUA_STANDBY,
-	SR_ALUA_UNAVAILABLE,      /* 04/0C (SPC-4 5.16.2.4.5) */
-	SR_ALUA_TRANSITIONING,    /* 04/0A (SPC-4 5.16.2.5) */
+	SR_ALUA_UNAVAILABLE,   /* 04/0C (SPC-4 5.16.2.4.5) */
+	SR_ALUA_TRANSITIONING, /* 04/0A (SPC-4 5.16.2.5) */
 	SR_INTERNAL_FAILURE,
 	SR_RESERVATION_CONFLICT,
 	SR_BUSY,
@@ -58,12 +58,12 @@ enum scsi_reason {
 	SR_INVALID_RELEASE_PR,   /* PROUT RELEASE with the wrong type (SPC-4 5.13.11.2) */
 	SR_INSUFFICIENT_REG_RES, /* no room for another registration (SPC-4 5.13.7) */
 	/* EXTENDED COPY (SPC-4 6.4.3, 6.4.6) */
-	SR_TOO_MANY_TGT_DESC,    /* 26/06 TOO MANY TARGET DESCRIPTORS */
-	SR_UNSUPP_TGT_DESC,      /* 26/07 UNSUPPORTED TARGET DESCRIPTOR TYPE CODE */
-	SR_TOO_MANY_SEG_DESC,    /* 26/08 TOO MANY SEGMENT DESCRIPTORS */
-	SR_UNSUPP_SEG_DESC,      /* 26/09 UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE */
-	SR_COPY_UNREACHABLE,     /* COPY ABORTED 0D/02 COPY TARGET DEVICE NOT REACHABLE */
-	SR_COPY_DEVICE_FAILURE,  /* COPY ABORTED 0D/01 THIRD PARTY DEVICE FAILURE */
+	SR_TOO_MANY_TGT_DESC,   /* 26/06 TOO MANY TARGET DESCRIPTORS */
+	SR_UNSUPP_TGT_DESC,     /* 26/07 UNSUPPORTED TARGET DESCRIPTOR TYPE CODE */
+	SR_TOO_MANY_SEG_DESC,   /* 26/08 TOO MANY SEGMENT DESCRIPTORS */
+	SR_UNSUPP_SEG_DESC,     /* 26/09 UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE */
+	SR_COPY_UNREACHABLE,    /* COPY ABORTED 0D/02 COPY TARGET DEVICE NOT REACHABLE */
+	SR_COPY_DEVICE_FAILURE, /* COPY ABORTED 0D/01 THIRD PARTY DEVICE FAILURE */
 	/* unit attentions, in the order of enum scsi_ua */
 	SR_UA_FIRST,
 	SR_UA_POWER_ON = SR_UA_FIRST,
@@ -77,25 +77,35 @@ enum scsi_reason {
 	SR_UA_RES_RELEASED,
 	SR_UA_REG_PREEMPTED,
 	SR_UA_ALUA_CHANGED,
-	SR_UA_THIN_THRESHOLD,    /* 38/07 THIN PROVISIONING SOFT THRESHOLD REACHED */
-	SR_UA_LUNS_CHANGED,      /* 3F/0E REPORTED LUNS DATA HAS CHANGED (lun add / remove) */
+	SR_UA_THIN_THRESHOLD, /* 38/07 THIN PROVISIONING SOFT THRESHOLD REACHED */
+	SR_UA_LUNS_CHANGED,   /* 3F/0E REPORTED LUNS DATA HAS CHANGED (lun add / remove) */
 	SR__COUNT
 };
 
 struct scsi_reason_info {
-	uint8_t status;   /* SAM status */
-	uint8_t key;      /* sense key (CHECK CONDITION only) */
-	uint16_t asc;     /* ASC << 8 | ASCQ */
+	uint8_t status; /* SAM status */
+	uint8_t key;    /* sense key (CHECK CONDITION only) */
+	uint16_t asc;   /* ASC << 8 | ASCQ */
 };
 extern const struct scsi_reason_info scsi_reason_table[SR__COUNT];
 
 /* Unit attention kinds: bit numbers in a nexus's pending mask; lower bit =
  * reported first (SAM-5 5.14: reset conditions before parameter changes). */
 enum scsi_ua {
-	SCSI_UA_POWER_ON = 0, SCSI_UA_POR, SCSI_UA_TARGET_RESET, SCSI_UA_BDR,
-	SCSI_UA_CMDS_CLEARED, SCSI_UA_MODE_CHANGED, SCSI_UA_CAPACITY_CHANGED,
-	SCSI_UA_RES_PREEMPTED, SCSI_UA_RES_RELEASED, SCSI_UA_REG_PREEMPTED,
-	SCSI_UA_ALUA_CHANGED, SCSI_UA_THIN_THRESHOLD, SCSI_UA_LUNS_CHANGED, SCSI_UA__COUNT
+	SCSI_UA_POWER_ON = 0,
+	SCSI_UA_POR,
+	SCSI_UA_TARGET_RESET,
+	SCSI_UA_BDR,
+	SCSI_UA_CMDS_CLEARED,
+	SCSI_UA_MODE_CHANGED,
+	SCSI_UA_CAPACITY_CHANGED,
+	SCSI_UA_RES_PREEMPTED,
+	SCSI_UA_RES_RELEASED,
+	SCSI_UA_REG_PREEMPTED,
+	SCSI_UA_ALUA_CHANGED,
+	SCSI_UA_THIN_THRESHOLD,
+	SCSI_UA_LUNS_CHANGED,
+	SCSI_UA__COUNT
 };
 _Static_assert(SR_UA_FIRST + SCSI_UA__COUNT == SR__COUNT, "one reason per UA kind");
 
@@ -115,17 +125,17 @@ void scsi_sks_field(uint8_t sks[3], bool cd, uint16_t byte, int bit);
 /* ---- pure CDB parsers (scsi_cdb.c) ---- */
 #define SCSI_RW_FUA    0x01
 #define SCSI_RW_DPO    0x02
-#define SCSI_RW_UNMAP  0x04   /* WRITE SAME */
-#define SCSI_RW_ANCHOR 0x08   /* WRITE SAME / UNMAP */
-#define SCSI_RW_NDOB   0x10   /* WRITE SAME(16) */
-#define SCSI_RW_IMMED  0x20   /* SYNC CACHE / PRE-FETCH */
+#define SCSI_RW_UNMAP  0x04 /* WRITE SAME */
+#define SCSI_RW_ANCHOR 0x08 /* WRITE SAME / UNMAP */
+#define SCSI_RW_NDOB   0x10 /* WRITE SAME(16) */
+#define SCSI_RW_IMMED  0x20 /* SYNC CACHE / PRE-FETCH */
 
 struct scsi_rw_cdb {
 	uint64_t lba;
 	uint32_t nblocks;
-	uint8_t flags;      /* SCSI_RW_* */
-	uint8_t bytchk;     /* VERIFY / WRITE AND VERIFY */
-	uint8_t protect;    /* RDPROTECT / WRPROTECT / VRPROTECT */
+	uint8_t flags;   /* SCSI_RW_* */
+	uint8_t bytchk;  /* VERIFY / WRITE AND VERIFY */
+	uint8_t protect; /* RDPROTECT / WRPROTECT / VRPROTECT */
 	uint8_t group;
 };
 
@@ -135,7 +145,8 @@ unsigned scsi_cdb_group_len(uint8_t opcode);
 /* Check every bit of cdb[1..len-1] against a usage map (RSOC CDB USAGE DATA;
  * byte 1 bits 4..0 skipped when sa_field). Returns -1 when clean, else the
  * byte index of the first bad bit and *bit its number. */
-int scsi_cdb_check_usage(const uint8_t *cdb, size_t len, const uint8_t *usage, bool sa_field, int *bit);
+int scsi_cdb_check_usage(const uint8_t *cdb, size_t len, const uint8_t *usage, bool sa_field,
+			 int *bit);
 /* Decode the LBA / length / flag fields of the read, write, verify, write
  * same, sync cache, pre-fetch and compare-and-write CDBs. Returns SR_GOOD or
  * SR_INVALID_FIELD_CDB (truncated or unknown opcode). */
@@ -146,7 +157,10 @@ static inline bool scsi_lba_range_ok(uint64_t lba, uint64_t n, uint64_t capacity
 	return n <= capacity && lba <= capacity - n;
 }
 
-struct scsi_unmap_desc { uint64_t lba; uint32_t nblocks; };
+struct scsi_unmap_desc {
+	uint64_t lba;
+	uint32_t nblocks;
+};
 /* UNMAP parameter list (SBC-4 5.32.2): returns SR_GOOD and *ndesc, or a
  * reason; st_byte gets the offending parameter byte for SKS. */
 int scsi_parse_unmap_params(const uint8_t *p, size_t len, uint32_t *ndesc, uint16_t *bad_byte);
@@ -159,17 +173,17 @@ void scsi_unmap_desc_get(const uint8_t *p, uint32_t i, struct scsi_unmap_desc *d
  * (SAM-5 4.6.1, SPC-4 5.13.1). */
 struct scsi_lu_nexus;
 struct scsi_op;
-#define SCSI_PR_NAME_MAX 224
-#define SCSI_PR_MAX_REGS 1024       /* INSUFFICIENT REGISTRATION RESOURCES beyond */
+#define SCSI_PR_NAME_MAX       224
+#define SCSI_PR_MAX_REGS       1024 /* INSUFFICIENT REGISTRATION RESOURCES beyond */
 #define SCSI_PR_MAX_PENDING_UA 1024 /* UAs kept for absent nexuses */
-#define PRID_ANY_ISID 0x01          /* TransportID format 00h: every ISID of the name */
-#define PRID_ANY_PORT 0x02          /* ALL_TG_PT: every target port */
+#define PRID_ANY_ISID          0x01 /* TransportID format 00h: every ISID of the name */
+#define PRID_ANY_PORT          0x02 /* ALL_TG_PT: every target port */
 
 struct scsi_pr_id {
 	char name[SCSI_PR_NAME_MAX];
 	uint8_t isid[6];
 	uint16_t rel_port;
-	uint8_t flags;              /* PRID_* */
+	uint8_t flags; /* PRID_* */
 };
 
 struct scsi_pr_reg {
@@ -178,28 +192,28 @@ struct scsi_pr_reg {
 	struct scsi_pr_reg *next;
 };
 
-struct scsi_pr_ua {                 /* a UA for a nexus that has no session now */
+struct scsi_pr_ua { /* a UA for a nexus that has no session now */
 	struct scsi_pr_id id;
 	unsigned mask;
 	struct scsi_pr_ua *next;
 };
 
-struct scsi_pr_persist;             /* scsi_pr_file.c: helper thread + queue */
+struct scsi_pr_persist; /* scsi_pr_file.c: helper thread + queue */
 
 struct scsi_pr {
-	pthread_mutex_t lock;       /* everything below; taken before lu->lock */
-	atomic_bool active;         /* any reservation (PR or SPC-2): fast path */
+	pthread_mutex_t lock; /* everything below; taken before lu->lock */
+	atomic_bool active;   /* any reservation (PR or SPC-2): fast path */
 	struct scsi_pr_reg *regs;
 	unsigned nregs;
 	bool reserved;
-	uint8_t type;               /* SCSI_PR_* when reserved */
-	struct scsi_pr_reg *holder; /* non-AR types: the holder's registration */
-	uint32_t generation;        /* PRgeneration (SPC-4 6.15.2) */
-	bool aptpl;                 /* persist through power loss (last APTPL) */
+	uint8_t type;                       /* SCSI_PR_* when reserved */
+	struct scsi_pr_reg *holder;         /* non-AR types: the holder's registration */
+	uint32_t generation;                /* PRgeneration (SPC-4 6.15.2) */
+	bool aptpl;                         /* persist through power loss (last APTPL) */
 	const struct scsi_itn *spc2_holder; /* SPC-2 RESERVE(6)/(10) holder */
 	struct scsi_pr_ua *pending;
 	unsigned npending;
-	char *path;                 /* state file, NULL => no persistence */
+	char *path; /* state file, NULL => no persistence */
 	bool persist_all;
 	struct scsi_pr_persist *pst;
 };
@@ -208,7 +222,7 @@ struct scsi_pr {
 struct scsi_tid {
 	char name[SCSI_PR_NAME_MAX];
 	uint8_t isid[6];
-	bool has_isid;              /* format 01h */
+	bool has_isid; /* format 01h */
 };
 /* Pure: parse one iSCSI TransportID at p (avail bytes). Returns its length
  * (>= SCSI_TID_MIN_LEN, multiple of 4) or -1 when malformed / truncated /
@@ -218,7 +232,7 @@ int scsi_tid_parse(const uint8_t *p, size_t avail, struct scsi_tid *out);
 size_t scsi_tid_encode(const struct scsi_pr_id *id, uint8_t *out);
 
 /* On-disk record of the PR state (scsi_pr_file.c). */
-#define SCSI_PR_FILE_MAGIC   0x3152504Bu  /* "KPR1" little-endian */
+#define SCSI_PR_FILE_MAGIC   0x3152504Bu /* "KPR1" little-endian */
 #define SCSI_PR_FILE_VERSION 1u
 #define SCSI_PR_FILE_MAX     (64u + SCSI_PR_MAX_REGS * (16u + SCSI_PR_NAME_MAX) + 4u)
 /* Encode pr (lock held) into a malloc'd buffer; NULL on ENOMEM. */
@@ -233,8 +247,8 @@ int scsi_pr_write_file(const char *path, const uint8_t *b, size_t len);
 /* Queue snapshot b (ownership passes) and call done(arg, 0 | -errno) from
  * the helper thread once it, or a later snapshot, is durable. Never blocks
  * the caller (call it with pr->lock held so snapshots queue in order). */
-void scsi_pr_persist(struct scsi_pr *pr, uint8_t *b, size_t len, void (*done)(void *arg, int result),
-		     void *arg);
+void scsi_pr_persist(struct scsi_pr *pr, uint8_t *b, size_t len,
+		     void (*done)(void *arg, int result), void *arg);
 void scsi_pr_persist_stop(struct scsi_pr *pr);
 
 /* scsi_pr.c */
@@ -259,7 +273,7 @@ void scsi_pr_update_active(struct scsi_pr *pr);
 bool scsi_pr_recheck(struct scsi_task *t);
 
 /* ---- logical units, nexuses, maps (scsi_lu.c) ---- */
-struct scsi_lu_nexus {          /* one (LU, I_T nexus) pair */
+struct scsi_lu_nexus { /* one (LU, I_T nexus) pair */
 	struct scsi_itn *itn;
 	struct scsi_lu *lu;
 	atomic_uint ua;             /* pending unit attentions (1 << enum scsi_ua) */
@@ -275,21 +289,21 @@ struct scsi_lu {
 	char serial[65];
 	char vendor[9], product[17], revision[5];
 	uint8_t naa[16];
-	bool thin;                  /* logical block provisioning advertised (LBPME) */
-	bool report_unmap_gran;     /* OPTIMAL UNMAP GRANULARITY filled in VPD B0 */
+	bool thin;              /* logical block provisioning advertised (LBPME) */
+	bool report_unmap_gran; /* OPTIMAL UNMAP GRANULARITY filled in VPD B0 */
 	bool default_wce;
 	/* mode parameters: current values (SPC-4 7.5) */
 	atomic_bool wce, d_sense, swp;
 
-	pthread_mutex_t lock;       /* nexuses + UA raising */
+	pthread_mutex_t lock; /* nexuses + UA raising */
 	struct scsi_lu_nexus *nexuses;
 
-	pthread_mutex_t rl_lock;    /* range lock (COMPARE AND WRITE atomicity) */
-	struct scsi_task *rl_held;  /* doubly linked through st.rl_prev/rl_next */
+	pthread_mutex_t rl_lock;   /* range lock (COMPARE AND WRITE atomicity) */
+	struct scsi_task *rl_held; /* doubly linked through st.rl_prev/rl_next */
 	struct scsi_task *rl_wait_head, *rl_wait_tail; /* FIFO through lock_next */
 	unsigned rl_excl_held;
 
-	struct scsi_pr pr;          /* persistent + SPC-2 reservations */
+	struct scsi_pr pr; /* persistent + SPC-2 reservations */
 	/* Tasks between scsi_task_exec() and scsi_task_release() (run-time
 	 * removal drains it before destroying the LU, scsi_lun_map_remove). */
 	atomic_uint inflight;
@@ -304,11 +318,11 @@ struct scsi_lun_map {
 };
 
 #define SCSI_XCOPY_HELD 4
-struct scsi_xcopy_held {        /* SPC-4 6.18.2: status of a finished copy */
+struct scsi_xcopy_held { /* SPC-4 6.18.2: status of a finished copy */
 	bool used;
 	uint8_t list_id;
-	uint8_t status;             /* COPY MANAGER STATUS */
-	uint16_t segments;          /* SEGMENTS PROCESSED */
+	uint8_t status;    /* COPY MANAGER STATUS */
+	uint16_t segments; /* SEGMENTS PROCESSED */
 	uint64_t bytes;
 };
 
@@ -348,18 +362,19 @@ void scsi_naa_derive(const char *iqn, uint64_t lun, uint8_t out[16]);
 typedef int (*scsi_exec_fn)(struct scsi_task *t);
 typedef bool (*scsi_avail_fn)(const struct scsi_lu *lu);
 
-#define OPF_NO_LU   0x01  /* runs without a logical unit (INQUIRY, REPORT LUNS, REQUEST SENSE) */
-#define OPF_NO_UA   0x02  /* not blocked by a pending unit attention (SAM-5 5.14) */
-#define OPF_WRITE   0x04  /* modifies the medium: write-protect checked */
-#define OPF_SA      0x08  /* byte 1 bits 4..0 are a service action */
+#define OPF_NO_LU    0x01 /* runs without a logical unit (INQUIRY, REPORT LUNS, REQUEST SENSE) */
+#define OPF_NO_UA    0x02 /* not blocked by a pending unit attention (SAM-5 5.14) */
+#define OPF_WRITE    0x04 /* modifies the medium: write-protect checked */
+#define OPF_SA       0x08 /* byte 1 bits 4..0 are a service action */
 #define OPF_DATA_OUT 0x10 /* takes Data-Out */
 
 /* Reservation-conflict bits (SPC-4 table 44 columns): set = allowed. The PR
  * layer reads these; 0 means "conflicts" for every reservation type. */
-#define PR_ALLOW_WE   0x01  /* Write Exclusive, from a non-holder */
-#define PR_ALLOW_EA   0x02  /* Exclusive Access, from a non-holder */
-#define PR_ALLOW_ALL  0x03
-#define PR_ALLOW_SPC2 0x04  /* allowed from a non-holder under an SPC-2 RESERVE
+#define PR_ALLOW_WE  0x01 /* Write Exclusive, from a non-holder */
+#define PR_ALLOW_EA  0x02 /* Exclusive Access, from a non-holder */
+#define PR_ALLOW_ALL 0x03
+#define PR_ALLOW_SPC2 \
+	0x04 /* allowed from a non-holder under an SPC-2 RESERVE
 			       (SPC-2 5.5.1: INQUIRY, REQUEST SENSE, REPORT LUNS,
 			       RELEASE, PERSISTENT RESERVE IN) */
 /* ALUA states in which a command is allowed (SPC-4 table 232). */
@@ -372,16 +387,16 @@ typedef bool (*scsi_avail_fn)(const struct scsi_lu *lu);
 struct scsi_sa_table;
 struct scsi_op {
 	const char *name;
-	scsi_exec_fn exec;           /* NULL: slot empty */
-	scsi_avail_fn avail;         /* NULL: always available */
+	scsi_exec_fn exec;               /* NULL: slot empty */
+	scsi_avail_fn avail;             /* NULL: always available */
 	const struct scsi_sa_table *sat; /* service-action sub-table */
-	uint8_t flags;               /* OPF_* */
+	uint8_t flags;                   /* OPF_* */
 	uint8_t cdb_len;
 	uint8_t sa;
 	uint8_t pr_allow;
 	uint8_t alua_allow;
-	uint16_t timeout_s;          /* RSOC command timeouts descriptor */
-	uint8_t usage[16];           /* RSOC CDB USAGE DATA (byte 0 = opcode) */
+	uint16_t timeout_s; /* RSOC command timeouts descriptor */
+	uint8_t usage[16];  /* RSOC CDB USAGE DATA (byte 0 = opcode) */
 };
 struct scsi_sa_table {
 	unsigned n;
@@ -395,8 +410,9 @@ bool scsi_op_available(const struct scsi_op *op, const struct scsi_lu *lu);
 /* ---- shared helpers (scsi_task.c) ---- */
 /* Complete t with its current st.reason (builds status + sense). */
 void scsi_task_finish(struct scsi_task *t, int reason);
-int scsi_fail_field(struct scsi_task *t, uint16_t byte, int bit);       /* INVALID FIELD IN CDB */
-int scsi_fail_param(struct scsi_task *t, uint16_t byte, int bit);       /* INVALID FIELD IN PARAMETER LIST */
+int scsi_fail_field(struct scsi_task *t, uint16_t byte, int bit); /* INVALID FIELD IN CDB */
+int scsi_fail_param(struct scsi_task *t, uint16_t byte,
+		    int bit); /* INVALID FIELD IN PARAMETER LIST */
 /* Data-In buffer of cap bytes, zeroed; NULL => the handler is re-run later
  * (kbuf back-pressure) and must return SR_PENDING. */
 uint8_t *scsi_in_alloc(struct scsi_task *t, size_t cap);
@@ -419,16 +435,16 @@ int scsi_errno_reason(int err, bool is_write);
 bool scsi_lu_write_protected(const struct scsi_lu *lu);
 
 /* ---- handlers ---- */
-int scsi_exec_inquiry(struct scsi_task *t);        /* scsi_inquiry.c */
-int scsi_exec_mode_sense(struct scsi_task *t);     /* scsi_mode.c */
+int scsi_exec_inquiry(struct scsi_task *t);    /* scsi_inquiry.c */
+int scsi_exec_mode_sense(struct scsi_task *t); /* scsi_mode.c */
 int scsi_exec_mode_select(struct scsi_task *t);
-int scsi_exec_tur(struct scsi_task *t);            /* scsi_spc.c */
+int scsi_exec_tur(struct scsi_task *t); /* scsi_spc.c */
 int scsi_exec_request_sense(struct scsi_task *t);
 int scsi_exec_report_luns(struct scsi_task *t);
 int scsi_exec_rsoc(struct scsi_task *t);
 int scsi_exec_rstmf(struct scsi_task *t);
 int scsi_exec_start_stop(struct scsi_task *t);
-int scsi_exec_read(struct scsi_task *t);           /* scsi_sbc.c */
+int scsi_exec_read(struct scsi_task *t); /* scsi_sbc.c */
 int scsi_exec_write(struct scsi_task *t);
 int scsi_exec_verify(struct scsi_task *t);
 int scsi_exec_write_verify(struct scsi_task *t);
@@ -440,13 +456,13 @@ int scsi_exec_unmap(struct scsi_task *t);
 int scsi_exec_get_lba_status(struct scsi_task *t);
 int scsi_exec_read_capacity10(struct scsi_task *t);
 int scsi_exec_read_capacity16(struct scsi_task *t);
-int scsi_exec_prin(struct scsi_task *t);           /* scsi_pr_cmd.c */
+int scsi_exec_prin(struct scsi_task *t); /* scsi_pr_cmd.c */
 int scsi_exec_prout(struct scsi_task *t);
-int scsi_exec_xcopy(struct scsi_task *t);          /* scsi_xcopy.c */
+int scsi_exec_xcopy(struct scsi_task *t); /* scsi_xcopy.c */
 int scsi_exec_rcr(struct scsi_task *t);
 /* Third-party copy descriptors of VPD page 8Fh after its 4-byte header. */
 size_t scsi_xcopy_vpd(uint8_t *b);
-int scsi_exec_reserve(struct scsi_task *t);        /* scsi_pr.c */
+int scsi_exec_reserve(struct scsi_task *t); /* scsi_pr.c */
 int scsi_exec_release(struct scsi_task *t);
 /* scsi_alua.c. Weak references: unit tests that #include the other
  * scsi_*.c files without scsi_alua.c link (RTPG / STPG slots then read as

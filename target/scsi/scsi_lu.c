@@ -60,7 +60,8 @@ static void copy_str(char *dst, size_t cap, const char *src, const char *def)
 
 static void lu_identity(struct scsi_lu *lu, const struct scsi_lu_params *p)
 {
-	copy_str(lu->target_iqn, sizeof(lu->target_iqn), p->target_iqn, "iqn.2026-01.org.kura:unnamed");
+	copy_str(lu->target_iqn, sizeof(lu->target_iqn), p->target_iqn,
+		 "iqn.2026-01.org.kura:unnamed");
 	copy_str(lu->vendor, sizeof(lu->vendor), p->vendor, "KURA");
 	copy_str(lu->product, sizeof(lu->product), p->product, "kura-lun");
 	copy_str(lu->revision, sizeof(lu->revision), p->revision, "0001");
@@ -97,7 +98,7 @@ int scsi_lu_create(const struct scsi_lu_params *p, struct lun_backend *be, struc
 	lu_identity(lu, p);
 	lu->thin = p->thin && (lun_backend_caps(be) & LUN_CAP_UNMAP);
 	lu->report_unmap_gran = p->unmap_gran_hint == SCSI_UG_YES ||
-	                        (p->unmap_gran_hint == SCSI_UG_AUTO && lu->bs == 512);
+				(p->unmap_gran_hint == SCSI_UG_AUTO && lu->bs == 512);
 	lu->default_wce = p->write_cache;
 	atomic_init(&lu->wce, p->write_cache);
 	atomic_init(&lu->d_sense, false);
@@ -109,7 +110,7 @@ int scsi_lu_create(const struct scsi_lu_params *p, struct lun_backend *be, struc
 		scsi_pr_fini(lu);
 		pthread_mutex_destroy(&lu->lock);
 		pthread_mutex_destroy(&lu->rl_lock);
-		free(lu);   /* the backend stays the caller's on failure */
+		free(lu); /* the backend stays the caller's on failure */
 		return r;
 	}
 	*out = lu;
@@ -255,7 +256,8 @@ static struct scsi_lu_nexus *nexus_attach(struct scsi_itn *itn, struct scsi_lu *
 {
 	struct scsi_lu_nexus *ln = calloc(1, sizeof(*ln));
 	if (!ln) {
-		kerr("scsi: out of memory attaching a nexus to LUN %llu", (unsigned long long)lu->lun);
+		kerr("scsi: out of memory attaching a nexus to LUN %llu",
+		     (unsigned long long)lu->lun);
 		return NULL;
 	}
 	ln->itn = itn;
@@ -266,7 +268,7 @@ static struct scsi_lu_nexus *nexus_attach(struct scsi_itn *itn, struct scsi_lu *
 	lu->nexuses = ln;
 	pthread_mutex_unlock(&lu->lock);
 	itn->ln[lu->lun] = ln;
-	scsi_pr_nexus_attached(lu, itn, ln);  /* UAs kept while it was away */
+	scsi_pr_nexus_attached(lu, itn, ln); /* UAs kept while it was away */
 	return ln;
 }
 
@@ -290,7 +292,7 @@ struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *initiator_n
 	for (unsigned i = 0; m && i < SCSI_MAX_LUNS; i++) {
 		struct scsi_lu *lu = scsi_lun_map_get(m, i);
 		if (lu)
-			nexus_attach(itn, lu, 1u << SCSI_UA_POWER_ON);  /* SAM-5 5.14: 29/00 once */
+			nexus_attach(itn, lu, 1u << SCSI_UA_POWER_ON); /* SAM-5 5.14: 29/00 once */
 	}
 	return itn;
 }
@@ -298,7 +300,7 @@ struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *initiator_n
 static void nexus_detach(struct scsi_lu_nexus *ln)
 {
 	struct scsi_lu *lu = ln->lu;
-	scsi_pr_nexus_lost(lu, ln->itn);  /* SPC-2 reservations end with the nexus */
+	scsi_pr_nexus_lost(lu, ln->itn); /* SPC-2 reservations end with the nexus */
 	pthread_mutex_lock(&lu->lock);
 	for (struct scsi_lu_nexus **pp = &lu->nexuses; *pp; pp = &(*pp)->next) {
 		if (*pp == ln) {
@@ -315,7 +317,7 @@ void scsi_itn_destroy(struct scsi_itn *itn)
 	if (!itn)
 		return;
 	if (itn->map)
-		pthread_mutex_lock(&itn->map->topo);  /* against scsi_lun_map_release */
+		pthread_mutex_lock(&itn->map->topo); /* against scsi_lun_map_release */
 	for (unsigned i = 0; i < SCSI_MAX_LUNS; i++)
 		if (itn->ln[i])
 			nexus_detach(itn->ln[i]);
@@ -335,8 +337,11 @@ void scsi_lu_raise_ua(struct scsi_lu *lu, enum scsi_ua ua, const struct scsi_itn
 }
 
 /* UAs raised from outside the SCSI layer, by ASC/ASCQ. */
-static const struct { uint16_t asc; enum scsi_ua ua; } ua_by_asc[] = {
-	{ SCSI_ASC_THIN_SOFT_THRESHOLD, SCSI_UA_THIN_THRESHOLD },   /* SBC-4 4.7.3.8 */
+static const struct {
+	uint16_t asc;
+	enum scsi_ua ua;
+} ua_by_asc[] = {
+	{ SCSI_ASC_THIN_SOFT_THRESHOLD, SCSI_UA_THIN_THRESHOLD }, /* SBC-4 4.7.3.8 */
 	{ SCSI_ASC_CAPACITY_DATA_CHANGED, SCSI_UA_CAPACITY_CHANGED },
 };
 
@@ -399,7 +404,7 @@ static void lu_reset_modes(struct scsi_lu *lu)
  * layer. */
 void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from)
 {
-	scsi_pr_spc2_reset(lu);   /* persistent reservations survive (SPC-4 5.13.1) */
+	scsi_pr_spc2_reset(lu); /* persistent reservations survive (SPC-4 5.13.1) */
 	scsi_lu_raise_ua(lu, SCSI_UA_BDR, NULL);
 }
 
@@ -426,15 +431,15 @@ void scsi_itn_commands_cleared(struct scsi_itn *itn, struct scsi_lu *lu)
 /* ---- hook: ALUA (scsi_alua.c; reservations: scsi_pr.c) ---- */
 int scsi_lu_alua_check(struct scsi_lu *lu, const struct scsi_itn *itn, const struct scsi_op *op)
 {
-	(void)lu;   /* the state is per target port group, target-wide */
+	(void)lu; /* the state is per target port group, target-wide */
 	return scsi_alua_check ? scsi_alua_check(itn, op) : SR_GOOD;
 }
 
 /* ---- range lock ---- */
 static bool rl_conflict(const struct scsi_task *a, const struct scsi_task *b)
 {
-	return (a->st.rl_excl || b->st.rl_excl) &&
-	       a->st.rl_start < b->st.rl_end && b->st.rl_start < a->st.rl_end;
+	return (a->st.rl_excl || b->st.rl_excl) && a->st.rl_start < b->st.rl_end &&
+	       b->st.rl_start < a->st.rl_end;
 }
 
 static bool rl_conflicts_held(const struct scsi_lu *lu, const struct scsi_task *t)
@@ -488,7 +493,7 @@ bool scsi_range_lock(struct scsi_lu *lu, struct scsi_task *t, uint64_t lba, uint
 	t->st.rl_resume = resume;
 	pthread_mutex_lock(&lu->rl_lock);
 	bool wait = false;
-	if (excl || lu->rl_excl_held || lu->rl_wait_head)  /* fast path: shared, nothing exclusive */
+	if (excl || lu->rl_excl_held || lu->rl_wait_head) /* fast path: shared, nothing exclusive */
 		wait = rl_conflicts_held(lu, t) || rl_conflicts_waiting(lu, t, NULL);
 	if (wait) {
 		t->st.rl_state = 2;
@@ -548,7 +553,7 @@ void scsi_range_unlock(struct scsi_lu *lu, struct scsi_task *t)
 	struct scsi_task *woken = lu->rl_wait_head ? rl_grant(lu) : NULL;
 	pthread_mutex_unlock(&lu->rl_lock);
 	while (woken) {
-		struct scsi_task *next = woken->lock_next;  /* read before posting */
+		struct scsi_task *next = woken->lock_next; /* read before posting */
 		woken->st.kt.fn = rl_resume_fn;
 		kloop_post(woken->loop, &woken->st.kt);
 		woken = next;

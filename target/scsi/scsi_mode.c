@@ -14,7 +14,7 @@
 #include <string.h>
 #include "target/scsi/scsi_internal.h"
 
-#define MODE_BUF_LEN 512
+#define MODE_BUF_LEN    512
 #define MODE_SELECT_MAX 1024
 
 struct mode_vals {
@@ -53,8 +53,8 @@ static void mp_control(const struct mode_vals *v, int pc, uint8_t *p)
 		p[4] = SCSI_MP_CONTROL_SWP;
 		return;
 	}
-	p[2] = 0x02 | (v->d_sense ? SCSI_MP_CONTROL_DSENSE : 0);  /* GLTSD */
-	p[3] = 0x10;                                            /* unrestricted reordering */
+	p[2] = 0x02 | (v->d_sense ? SCSI_MP_CONTROL_DSENSE : 0); /* GLTSD */
+	p[3] = 0x10;                                             /* unrestricted reordering */
 	p[4] = v->swp ? SCSI_MP_CONTROL_SWP : 0;
 }
 
@@ -64,7 +64,7 @@ static void mp_iec(const struct mode_vals *v, int pc, uint8_t *p)
 	p[0] = SCSI_MP_INFO_EXCEPTIONS;
 	p[1] = SCSI_MP_INFO_EXCEPTIONS_LEN - 2;
 	if (pc != SCSI_MP_PC_CHANGEABLE)
-		p[2] = 0x08;  /* DEXCPT */
+		p[2] = 0x08; /* DEXCPT */
 }
 
 static const struct mode_page mode_pages[] = {
@@ -90,7 +90,8 @@ static void mode_vals_get(const struct scsi_lu *lu, int pc, struct mode_vals *v)
 		*v = (struct mode_vals){ lu->default_wce, false, false };
 		return;
 	}
-	*v = (struct mode_vals){ atomic_load(&l->wce), atomic_load(&l->d_sense), atomic_load(&l->swp) };
+	*v = (struct mode_vals){ atomic_load(&l->wce), atomic_load(&l->d_sense),
+				 atomic_load(&l->swp) };
 }
 
 /* ---- MODE SENSE ---- */
@@ -122,7 +123,7 @@ static size_t block_desc(const struct scsi_lu *lu, bool lng, uint8_t *b)
 		return SCSI_LBLOCK_DESC_LEN;
 	}
 	put_be32(b, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
-	put_be32(b + 4, lu->bs);  /* byte 4 reserved, 5..7 length */
+	put_be32(b + 4, lu->bs); /* byte 4 reserved, 5..7 length */
 	b[4] = 0;
 	return SCSI_BLOCK_DESC_LEN;
 }
@@ -166,11 +167,12 @@ int scsi_exec_mode_sense(struct scsi_task *t)
 	size_t hdr = r.ten ? SCSI_MODE10_HDR_LEN : SCSI_MODE6_HDR_LEN;
 	size_t bdl = r.dbd ? 0 : block_desc(t->lu, r.llbaa, b + hdr);
 	size_t n = hdr + bdl + ms_pages(t->lu, &r, b + hdr + bdl);
-	uint8_t devspec = SCSI_MODE_DEVSPEC_DPOFUA | (scsi_lu_write_protected(t->lu) ? SCSI_MODE_DEVSPEC_WP : 0);
+	uint8_t devspec = SCSI_MODE_DEVSPEC_DPOFUA |
+			  (scsi_lu_write_protected(t->lu) ? SCSI_MODE_DEVSPEC_WP : 0);
 	if (r.ten) {
 		put_be16(b, (uint16_t)(n - 2));
 		b[3] = devspec;
-		b[4] = r.llbaa && bdl ? 0x01 : 0;  /* LONGLBA */
+		b[4] = r.llbaa && bdl ? 0x01 : 0; /* LONGLBA */
 		put_be16(b + 6, (uint16_t)bdl);
 	} else {
 		b[0] = (uint8_t)(n - 1);
@@ -199,7 +201,7 @@ static int msel_page(struct scsi_task *t, const uint8_t *p, size_t len, size_t o
 	if (len - off < 2)
 		return SR_PARAM_LIST_LENGTH;
 	if (p[off] & 0x40)
-		return scsi_fail_param(t, (uint16_t)off, 6);  /* SPF: no subpages */
+		return scsi_fail_param(t, (uint16_t)off, 6); /* SPF: no subpages */
 	const struct mode_page *mp = mode_find(p[off] & 0x3F);
 	if (!mp)
 		return scsi_fail_param(t, (uint16_t)off, 5);
@@ -235,8 +237,7 @@ static bool msel_apply_page(struct scsi_lu *lu, const uint8_t *pg)
 		old = atomic_exchange(&lu->swp, (pg[4] & SCSI_MP_CONTROL_SWP) != 0);
 		changed |= old != ((pg[4] & SCSI_MP_CONTROL_SWP) != 0);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return changed;
 }
@@ -268,9 +269,9 @@ int scsi_exec_mode_select(struct scsi_task *t)
 	bool ten = t->cdb[0] == SCSI_OP_MODE_SELECT10;
 	uint32_t plen = ten ? get_be16(t->cdb + 7) : t->cdb[4];
 	if (!(t->cdb[1] & 0x10))
-		return scsi_fail_field(t, 1, 4);  /* PF = 0: vendor pages not supported */
+		return scsi_fail_field(t, 1, 4); /* PF = 0: vendor pages not supported */
 	if (t->cdb[1] & 0x01)
-		return scsi_fail_field(t, 1, 0);  /* SP: saving not supported */
+		return scsi_fail_field(t, 1, 0); /* SP: saving not supported */
 	t->out_wanted = plen;
 	if (plen == 0)
 		return SR_GOOD;

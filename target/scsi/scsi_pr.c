@@ -84,7 +84,8 @@ static bool type_exclusive_access(uint8_t type)
 	return type == SCSI_PR_EA || type == SCSI_PR_EA_RO || type == SCSI_PR_EA_AR;
 }
 
-static int pr_type_decide(const struct scsi_pr *pr, const struct scsi_itn *itn, const struct scsi_op *op)
+static int pr_type_decide(const struct scsi_pr *pr, const struct scsi_itn *itn,
+			  const struct scsi_op *op)
 {
 	struct scsi_pr_id id;
 	scsi_pr_id_of(itn, &id);
@@ -126,8 +127,8 @@ static void pending_add(struct scsi_pr *pr, const struct scsi_pr_id *id, enum sc
 			return;
 		}
 	if (pr->npending >= SCSI_PR_MAX_PENDING_UA) {
-		kwarn("scsi: LUN reservation UA for an absent nexus of %s dropped (%u kept)", id->name,
-		      pr->npending);
+		kwarn("scsi: LUN reservation UA for an absent nexus of %s dropped (%u kept)",
+		      id->name, pr->npending);
 		return;
 	}
 	struct scsi_pr_ua *p = calloc(1, sizeof(*p));
@@ -184,7 +185,7 @@ void scsi_pr_nexus_lost(struct scsi_lu *lu, const struct scsi_itn *itn)
 	struct scsi_pr *pr = &lu->pr;
 	pthread_mutex_lock(&pr->lock);
 	if (pr->spc2_holder == itn)
-		pr->spc2_holder = NULL;   /* SPC-2 5.5.1: I_T nexus loss releases */
+		pr->spc2_holder = NULL; /* SPC-2 5.5.1: I_T nexus loss releases */
 	scsi_pr_update_active(pr);
 	pthread_mutex_unlock(&pr->lock);
 }
@@ -193,7 +194,7 @@ void scsi_pr_spc2_reset(struct scsi_lu *lu)
 {
 	struct scsi_pr *pr = &lu->pr;
 	pthread_mutex_lock(&pr->lock);
-	pr->spc2_holder = NULL;   /* SPC-2 5.5.1: LU / target reset releases */
+	pr->spc2_holder = NULL; /* SPC-2 5.5.1: LU / target reset releases */
 	scsi_pr_update_active(pr);
 	pthread_mutex_unlock(&pr->lock);
 }

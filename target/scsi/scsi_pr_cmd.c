@@ -35,7 +35,8 @@
 #include "target/scsi/scsi_internal.h"
 
 #define PROUT_MAX_PARAM (SCSI_PROUT_PARAM_LEN + 4 + 256 * SCSI_TID_MAX_LEN)
-#define PRIN_BUF_MAX    (SCSI_PRIN_HDR_LEN + SCSI_PR_MAX_REGS * (SCSI_PRIN_FULL_DESC_LEN + SCSI_TID_MAX_LEN))
+#define PRIN_BUF_MAX \
+	(SCSI_PRIN_HDR_LEN + SCSI_PR_MAX_REGS * (SCSI_PRIN_FULL_DESC_LEN + SCSI_TID_MAX_LEN))
 
 /* ---------------------------------------------------------------- re-check */
 bool scsi_pr_recheck(struct scsi_task *t)
@@ -52,11 +53,11 @@ int scsi_exec_reserve(struct scsi_task *t)
 {
 	struct scsi_pr *pr = &t->lu->pr;
 	if (t->cdb[0] == SCSI_OP_RESERVE10 && (t->cdb[1] & 0x10))
-		return scsi_fail_field(t, 1, 4);  /* third-party reservations: not supported */
+		return scsi_fail_field(t, 1, 4); /* third-party reservations: not supported */
 	pthread_mutex_lock(&pr->lock);
 	int r = SR_GOOD;
 	if (pr->nregs || (pr->spc2_holder && pr->spc2_holder != t->itn))
-		r = SR_RESERVATION_CONFLICT;  /* SPC-4 5.13.1: any registration => conflict */
+		r = SR_RESERVATION_CONFLICT; /* SPC-4 5.13.1: any registration => conflict */
 	else
 		pr->spc2_holder = t->itn;
 	scsi_pr_update_active(pr);
@@ -74,7 +75,7 @@ int scsi_exec_release(struct scsi_task *t)
 	if (pr->nregs)
 		r = SR_RESERVATION_CONFLICT;
 	else if (pr->spc2_holder == t->itn)
-		pr->spc2_holder = NULL;   /* from a non-holder: GOOD, nothing released */
+		pr->spc2_holder = NULL; /* from a non-holder: GOOD, nothing released */
 	scsi_pr_update_active(pr);
 	pthread_mutex_unlock(&pr->lock);
 	return r;
@@ -111,8 +112,8 @@ static size_t prin_report_caps(const struct scsi_pr *pr, uint8_t *b)
 	put_be16(b, SCSI_PRIN_CAPS_LEN);
 	b[2] = 0x10 | 0x08 | 0x04 | (pr->path ? 0x01 : 0);
 	b[3] = 0x80 | (pr->aptpl ? 0x01 : 0);
-	b[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;  /* WR_EX_AR EX_AC_RO WR_EX_RO EX_AC WR_EX */
-	b[5] = 0x01;                              /* EX_AC_AR */
+	b[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02; /* WR_EX_AR EX_AC_RO WR_EX_RO EX_AC WR_EX */
+	b[5] = 0x01;                             /* EX_AC_AR */
 	return SCSI_PRIN_CAPS_LEN;
 }
 
@@ -129,7 +130,8 @@ static size_t prin_full_status(const struct scsi_pr *pr, uint8_t *b)
 	for (const struct scsi_pr_reg *r = pr->regs; r; r = r->next) {
 		uint8_t *d = b + n;
 		put_be64(d, r->key);
-		d[12] = (uint8_t)(((r->id.flags & PRID_ANY_PORT) ? 0x02 : 0) | (is_holder(pr, r) ? 0x01 : 0));
+		d[12] = (uint8_t)(((r->id.flags & PRID_ANY_PORT) ? 0x02 : 0) |
+				  (is_holder(pr, r) ? 0x01 : 0));
 		if (is_holder(pr, r))
 			d[13] = (uint8_t)(SCSI_PR_SCOPE_LU << 4 | pr->type);
 		put_be16(d + 18, (r->id.flags & PRID_ANY_PORT) ? 0 : r->id.rel_port);
@@ -181,12 +183,12 @@ struct prout {
 	struct scsi_lu *lu;
 	struct scsi_pr *pr;
 	struct scsi_pr_id me;
-	struct scsi_pr_reg *reg;      /* the requester's registration, if any */
+	struct scsi_pr_reg *reg; /* the requester's registration, if any */
 	uint64_t rk, sark;
 	uint8_t sa, scope, type, flags;
-	const uint8_t *p;             /* parameter list (plen bytes) */
+	const uint8_t *p; /* parameter list (plen bytes) */
 	size_t plen;
-	bool changed, gen;            /* state changed / bump PRgeneration */
+	bool changed, gen; /* state changed / bump PRgeneration */
 	struct prout_wait *w;
 };
 
@@ -222,7 +224,7 @@ static struct scsi_pr_reg *reg_add(struct prout *c, const struct scsi_pr_id *id,
 		return NULL;
 	r->id = *id;
 	r->key = key;
-	struct scsi_pr_reg **pp = &c->pr->regs;  /* append: READ KEYS in registration order */
+	struct scsi_pr_reg **pp = &c->pr->regs; /* append: READ KEYS in registration order */
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = r;
@@ -289,11 +291,13 @@ static int check_scope_type(struct prout *c)
 	if (c->scope != SCSI_PR_SCOPE_LU)
 		return scsi_fail_field(c->t, 2, 7);
 	switch (c->type) {
-	case SCSI_PR_WE: case SCSI_PR_EA: case SCSI_PR_WE_RO:
-	case SCSI_PR_EA_RO: case SCSI_PR_WE_AR: case SCSI_PR_EA_AR:
-		return SR_GOOD;
-	default:
-		return scsi_fail_field(c->t, 2, 3);
+	case SCSI_PR_WE:
+	case SCSI_PR_EA:
+	case SCSI_PR_WE_RO:
+	case SCSI_PR_EA_RO:
+	case SCSI_PR_WE_AR:
+	case SCSI_PR_EA_AR: return SR_GOOD;
+	default: return scsi_fail_field(c->t, 2, 3);
 	}
 }
 
@@ -360,7 +364,8 @@ static int register_spec(struct prout *c)
 		if (c->flags & SCSI_PROUT_ALL_TG_PT)
 			ids[i].flags |= PRID_ANY_PORT;
 		if (scsi_pr_find(c->pr, &ids[i]))
-			r = scsi_fail_param(c->t, SCSI_PROUT_PARAM_LEN + 4, -1);  /* already registered */
+			r = scsi_fail_param(c->t, SCSI_PROUT_PARAM_LEN + 4,
+					    -1); /* already registered */
 	}
 	if (r == SR_GOOD && c->pr->nregs + n + 1 > SCSI_PR_MAX_REGS)
 		r = SR_INSUFFICIENT_REG_RES;
@@ -374,7 +379,7 @@ static int register_spec(struct prout *c)
 static int register_new(struct prout *c)
 {
 	if (c->sark == 0)
-		return SR_GOOD;  /* unregistered nexus, key 0: nothing to do */
+		return SR_GOOD; /* unregistered nexus, key 0: nothing to do */
 	int r = (c->flags & SCSI_PROUT_SPEC_I_PT) ? register_spec(c) : SR_GOOD;
 	if (r != SR_GOOD)
 		return r;
@@ -394,7 +399,7 @@ static int do_register(struct prout *c)
 	if (ignore && (c->flags & SCSI_PROUT_SPEC_I_PT))
 		return scsi_fail_param(c->t, 20, 3);
 	if (c->reg && (c->flags & SCSI_PROUT_SPEC_I_PT))
-		return scsi_fail_param(c->t, 20, 3);  /* SPEC_I_PT from a registered nexus */
+		return scsi_fail_param(c->t, 20, 3); /* SPEC_I_PT from a registered nexus */
 	if (!c->reg)
 		return (!ignore && c->rk != 0) ? SR_RESERVATION_CONFLICT : register_new(c);
 	if (!ignore && c->reg->key != c->rk)
@@ -414,8 +419,9 @@ static int do_reserve(struct prout *c)
 	if (r != SR_GOOD)
 		return r;
 	struct scsi_pr *pr = c->pr;
-	if (pr->reserved)  /* same holder, same type: GOOD; else conflict */
-		return (is_holder(pr, c->reg) && pr->type == c->type) ? SR_GOOD : SR_RESERVATION_CONFLICT;
+	if (pr->reserved) /* same holder, same type: GOOD; else conflict */
+		return (is_holder(pr, c->reg) && pr->type == c->type) ? SR_GOOD
+								      : SR_RESERVATION_CONFLICT;
 	pr->reserved = true;
 	pr->type = c->type;
 	pr->holder = c->reg;
@@ -430,7 +436,7 @@ static int do_release(struct prout *c)
 		return r;
 	struct scsi_pr *pr = c->pr;
 	if (!pr->reserved || !is_holder(pr, c->reg))
-		return SR_GOOD;  /* nothing of ours to release */
+		return SR_GOOD; /* nothing of ours to release */
 	if (c->scope != SCSI_PR_SCOPE_LU || c->type != pr->type)
 		return SR_INVALID_RELEASE_PR;
 	uint8_t type = pr->type;
@@ -498,7 +504,7 @@ static void take_reservation(struct prout *c)
 	pr->reserved = true;
 	pr->type = c->type;
 	pr->holder = c->reg;
-	if (changed)  /* scope / type changed: RESERVATIONS RELEASED to the rest */
+	if (changed) /* scope / type changed: RESERVATIONS RELEASED to the rest */
 		ua_others(c, SCSI_UA_RES_RELEASED);
 }
 
@@ -554,7 +560,8 @@ static int move_target(struct prout *c, struct scsi_pr_id *dst)
 	dst->rel_port = get_be16(c->p + 18);
 	if (dst->rel_port == 0)
 		return scsi_fail_param(c->t, 18, -1);
-	return scsi_pr_id_match(dst, &c->me) ? scsi_fail_param(c->t, SCSI_PROUT_PARAM_LEN, -1) : SR_GOOD;
+	return scsi_pr_id_match(dst, &c->me) ? scsi_fail_param(c->t, SCSI_PROUT_PARAM_LEN, -1)
+					     : SR_GOOD;
 }
 
 static int do_move(struct prout *c)
@@ -564,7 +571,7 @@ static int do_move(struct prout *c)
 	if (r != SR_GOOD)
 		return r;
 	if (!pr->reserved || all_registrants(pr) || pr->holder != c->reg)
-		return SR_RESERVATION_CONFLICT;  /* only the holder moves its reservation */
+		return SR_RESERVATION_CONFLICT; /* only the holder moves its reservation */
 	if (c->sark == 0)
 		return scsi_fail_param(c->t, 8, -1);
 	struct scsi_pr_id dst;
@@ -583,14 +590,10 @@ static int do_move(struct prout *c)
 
 typedef int (*prout_fn)(struct prout *c);
 static const prout_fn prout_sa_fns[8] = {
-	[SCSI_PROUT_REGISTER] = do_register,
-	[SCSI_PROUT_RESERVE] = do_reserve,
-	[SCSI_PROUT_RELEASE] = do_release,
-	[SCSI_PROUT_CLEAR] = do_clear,
-	[SCSI_PROUT_PREEMPT] = do_preempt,
-	[SCSI_PROUT_PREEMPT_ABORT] = do_preempt,
-	[SCSI_PROUT_REGISTER_IGNORE] = do_register,
-	[SCSI_PROUT_REGISTER_MOVE] = do_move,
+	[SCSI_PROUT_REGISTER] = do_register,        [SCSI_PROUT_RESERVE] = do_reserve,
+	[SCSI_PROUT_RELEASE] = do_release,          [SCSI_PROUT_CLEAR] = do_clear,
+	[SCSI_PROUT_PREEMPT] = do_preempt,          [SCSI_PROUT_PREEMPT_ABORT] = do_preempt,
+	[SCSI_PROUT_REGISTER_IGNORE] = do_register, [SCSI_PROUT_REGISTER_MOVE] = do_move,
 };
 
 /* APTPL (SPC-4 5.13.5): honoured by the REGISTER service actions only. */
@@ -673,7 +676,7 @@ static int prout_params(struct scsi_task *t, struct prout *c)
 	c->sark = get_be64(p + 8);
 	c->flags = move ? 0 : p[20];
 	if (!move && !(c->flags & SCSI_PROUT_SPEC_I_PT) && plen != SCSI_PROUT_PARAM_LEN)
-		return SR_PARAM_LIST_LENGTH;  /* SPC-4 6.16.3: exactly 24 bytes */
+		return SR_PARAM_LIST_LENGTH; /* SPC-4 6.16.3: exactly 24 bytes */
 	if ((c->flags & SCSI_PROUT_SPEC_I_PT) && c->sa != SCSI_PROUT_REGISTER &&
 	    c->sa != SCSI_PROUT_REGISTER_IGNORE)
 		return scsi_fail_param(t, 20, 3);
@@ -682,11 +685,15 @@ static int prout_params(struct scsi_task *t, struct prout *c)
 
 int scsi_exec_prout(struct scsi_task *t)
 {
-	struct prout c = { .t = t, .lu = t->lu, .pr = &t->lu->pr, .sa = t->cdb[1] & 0x1F,
-			   .scope = t->cdb[2] >> 4, .type = t->cdb[2] & 0x0F };
+	struct prout c = { .t = t,
+			   .lu = t->lu,
+			   .pr = &t->lu->pr,
+			   .sa = t->cdb[1] & 0x1F,
+			   .scope = t->cdb[2] >> 4,
+			   .type = t->cdb[2] & 0x0F };
 	if (c.sa > SCSI_PROUT_REGISTER_MOVE)
 		return scsi_fail_field(t, 1, 4);
-	int r = prout_params(t, &c);  /* SR_PENDING: kbuf back-pressure, reruns */
+	int r = prout_params(t, &c); /* SR_PENDING: kbuf back-pressure, reruns */
 	if (r != SR_GOOD)
 		return r;
 	scsi_pr_id_of(t->itn, &c.me);
@@ -701,7 +708,7 @@ int scsi_exec_prout(struct scsi_task *t)
 	pthread_mutex_lock(&c.pr->lock);
 	r = prout_locked(&c);
 	pthread_mutex_unlock(&c.pr->lock);
-	if (atomic_load(&w->pending) == 1) {  /* nothing asynchronous left */
+	if (atomic_load(&w->pending) == 1) { /* nothing asynchronous left */
 		r = atomic_load(&w->result);
 		free(w);
 		return r;

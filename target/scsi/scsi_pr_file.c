@@ -33,12 +33,19 @@
 #include "common/log.h"
 #include "target/scsi/scsi_internal.h"
 
-#define HDR_LEN  48u
-#define REG_LEN  20u
+#define HDR_LEN   48u
+#define REG_LEN   20u
 #define NO_HOLDER 0xFFFFu
 
-static void put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
 
 static uint32_t rec_crc(const uint8_t *b, size_t len)
 {
@@ -254,12 +261,14 @@ int scsi_pr_load(struct scsi_pr *pr, const uint8_t naa[16], char *err, size_t er
 	free(b);
 	if (r < 0) {
 		clear_state(pr);
-		snprintf(err, errlen, "persistent reservation state %s: %s; refusing to serve this LU "
-			 "(move the file away to start without its reservations)", pr->path, why);
+		snprintf(err, errlen,
+			 "persistent reservation state %s: %s; refusing to serve this LU "
+			 "(move the file away to start without its reservations)",
+			 pr->path, why);
 		return r;
 	}
 	if (!pr->aptpl && !pr->persist_all)
-		clear_state(pr);   /* pr_persist = aptpl: only APTPL state survives a restart */
+		clear_state(pr); /* pr_persist = aptpl: only APTPL state survives a restart */
 	scsi_pr_update_active(pr);
 	return 0;
 }
@@ -323,7 +332,7 @@ struct scsi_pr_persist {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
-	uint8_t *buf;                /* newest snapshot not yet written */
+	uint8_t *buf; /* newest snapshot not yet written */
 	size_t len;
 	struct pst_req *reqs, **tail;
 	const char *path;
@@ -347,7 +356,7 @@ static void *pst_main(void *arg)
 		while (!p->buf && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (!p->buf)
-			break;   /* stopping, nothing left */
+			break; /* stopping, nothing left */
 		uint8_t *b = p->buf;
 		size_t len = p->len;
 		struct pst_req *q = p->reqs;
@@ -382,8 +391,8 @@ static struct scsi_pr_persist *pst_start(struct scsi_pr *pr)
 	return p;
 }
 
-void scsi_pr_persist(struct scsi_pr *pr, uint8_t *b, size_t len, void (*done)(void *arg, int result),
-		     void *arg)
+void scsi_pr_persist(struct scsi_pr *pr, uint8_t *b, size_t len,
+		     void (*done)(void *arg, int result), void *arg)
 {
 	struct pst_req *q = calloc(1, sizeof(*q));
 	if (!pr->pst)
@@ -398,7 +407,7 @@ void scsi_pr_persist(struct scsi_pr *pr, uint8_t *b, size_t len, void (*done)(vo
 	q->done = done;
 	q->arg = arg;
 	pthread_mutex_lock(&p->mu);
-	free(p->buf);             /* superseded: the newer snapshot covers it */
+	free(p->buf); /* superseded: the newer snapshot covers it */
 	p->buf = b;
 	p->len = len;
 	*p->tail = q;

@@ -53,7 +53,7 @@ static int rw_prologue(struct scsi_task *t, struct scsi_rw_cdb *c)
 	if (r != SR_GOOD)
 		return r;
 	if (!scsi_lba_range_ok(c->lba, c->nblocks, lu_cap(t)))
-		return SR_LBA_OUT_OF_RANGE;  /* SBC-4 4.5 */
+		return SR_LBA_OUT_OF_RANGE; /* SBC-4 4.5 */
 	t->st.lba = c->lba;
 	t->st.nblocks = c->nblocks;
 	return SR_GOOD;
@@ -62,7 +62,7 @@ static int rw_prologue(struct scsi_task *t, struct scsi_rw_cdb *c)
 static int check_xfer(struct scsi_task *t, uint64_t nblocks)
 {
 	if (nblocks * t->lu->bs > SCSI_MAX_XFER_BYTES)
-		return scsi_fail_field(t, len_byte(t->cdb[0]), 7);  /* > MAXIMUM TRANSFER LENGTH */
+		return scsi_fail_field(t, len_byte(t->cdb[0]), 7); /* > MAXIMUM TRANSFER LENGTH */
 	return SR_GOOD;
 }
 
@@ -85,7 +85,7 @@ static void read_done(struct lun_io *io)
 static void read_start(struct scsi_task *t)
 {
 	if (!scsi_pr_recheck(t))
-		return;  /* reservations changed while it waited */
+		return; /* reservations changed while it waited */
 	size_t len = (size_t)t->st.pos;
 	if (!t->in_buf && !(t->in_buf = scsi_kbuf_or_wait(t, len, read_start)))
 		return;
@@ -100,7 +100,7 @@ int scsi_exec_read(struct scsi_task *t)
 	if (r == SR_GOOD)
 		r = check_xfer(t, c.nblocks);
 	if (r != SR_GOOD || c.nblocks == 0)
-		return r;  /* SBC-4 5.17: 0 blocks is not an error */
+		return r; /* SBC-4 5.17: 0 blocks is not an error */
 	t->st.pos = (uint64_t)c.nblocks * t->lu->bs;
 	if (scsi_range_lock(t->lu, t, c.lba, c.nblocks, false, read_start))
 		read_start(t);
@@ -119,7 +119,7 @@ static void write_done(struct lun_io *io)
 static void write_start(struct scsi_task *t)
 {
 	if (!scsi_pr_recheck(t))
-		return;  /* reservations changed while it waited */
+		return; /* reservations changed while it waited */
 	size_t len = (size_t)t->st.pos;
 	unsigned fl = write_flags(t, t->st.flags & SCSI_RW_FUA);
 	uint64_t off = t->st.lba * t->lu->bs;
@@ -143,7 +143,7 @@ static int write_common(struct scsi_task *t, const struct scsi_rw_cdb *c, bool f
 	uint32_t bs = t->lu->bs;
 	t->out_wanted = c->nblocks * bs;
 	uint32_t have = t->out_len < t->out_wanted ? t->out_len : t->out_wanted;
-	uint32_t nb = have / bs;  /* whole blocks that arrived */
+	uint32_t nb = have / bs; /* whole blocks that arrived */
 	if (nb == 0)
 		return SR_GOOD;
 	t->st.pos = (uint64_t)nb * bs;
@@ -199,7 +199,7 @@ static void verify_done(struct lun_io *io)
 static void verify_start(struct scsi_task *t)
 {
 	if (!scsi_pr_recheck(t))
-		return;  /* reservations changed while it waited */
+		return; /* reservations changed while it waited */
 	size_t len = (size_t)t->st.pos;
 	uint8_t *b = scsi_scratch_alloc(t, len, verify_start);
 	if (!b)
@@ -294,20 +294,20 @@ static void caw_read_done(struct lun_io *io)
 	if (k < len)
 		return caw_finish(t, -EILSEQ, k);
 	scsi_out_copy(t, len, b, len);
-	scsi_submit(t, LUN_OP_WRITE, write_flags(t, t->st.flags & SCSI_RW_FUA), t->st.lba * t->lu->bs,
-		    len, t->st.iov, 1, caw_write_done);
+	scsi_submit(t, LUN_OP_WRITE, write_flags(t, t->st.flags & SCSI_RW_FUA),
+		    t->st.lba * t->lu->bs, len, t->st.iov, 1, caw_write_done);
 }
 
 static void caw_start(struct scsi_task *t)
 {
 	if (!scsi_pr_recheck(t))
-		return;  /* reservations changed while it waited */
+		return; /* reservations changed while it waited */
 	size_t len = (size_t)t->st.pos;
 	uint64_t off = t->st.lba * t->lu->bs;
 	bool native = lun_backend_caps(t->lu->be) & LUN_CAP_ATOMIC_CAW;
 	if (native && t->out_len == 2 * len) {
-		scsi_submit(t, LUN_OP_COMPARE_AND_WRITE, write_flags(t, t->st.flags & SCSI_RW_FUA), off, len,
-			    t->out_iov, t->out_iovcnt, caw_native_done);
+		scsi_submit(t, LUN_OP_COMPARE_AND_WRITE, write_flags(t, t->st.flags & SCSI_RW_FUA),
+			    off, len, t->out_iov, t->out_iovcnt, caw_native_done);
 		return;
 	}
 	uint8_t *b = scsi_scratch_alloc(t, len, caw_start);
@@ -332,7 +332,7 @@ int scsi_exec_caw(struct scsi_task *t)
 	if (c.nblocks == 0)
 		return t->out_len ? scsi_fail_field(t, 13, 7) : SR_GOOD;
 	if (t->out_len != t->out_wanted)
-		return SR_INVALID_FIELD_IU;  /* the compare/write halves are ambiguous */
+		return SR_INVALID_FIELD_IU; /* the compare/write halves are ambiguous */
 	t->st.pos = (uint64_t)c.nblocks * bs;
 	t->st.flags = c.flags;
 	if (scsi_range_lock(t->lu, t, c.lba, c.nblocks, true, caw_start))
@@ -370,7 +370,8 @@ static void ws_next(struct scsi_task *t)
 	if (len > t->st.aux)
 		len = t->st.aux;
 	t->st.iov[0] = (struct iovec){ t->st.scratch, (size_t)len };
-	scsi_submit(t, LUN_OP_WRITE, write_flags(t, false), t->st.pos, len, t->st.iov, 1, ws_chunk_done);
+	scsi_submit(t, LUN_OP_WRITE, write_flags(t, false), t->st.pos, len, t->st.iov, 1,
+		    ws_chunk_done);
 }
 
 /* Fill a chunk with the pattern block (or zeros), doubling the copy. */
@@ -392,7 +393,7 @@ static void ws_fill(struct scsi_task *t, uint8_t *b, size_t chunk)
 static void ws_start(struct scsi_task *t)
 {
 	if (!scsi_pr_recheck(t))
-		return;  /* reservations changed while it waited */
+		return; /* reservations changed while it waited */
 	uint64_t total = t->st.end - t->st.pos;
 	if ((t->st.flags & WS_ZERO) && (lun_backend_caps(t->lu->be) & LUN_CAP_WRITE_ZEROES)) {
 		unsigned fl = write_flags(t, false) | ((t->st.flags & WS_UNMAP) ? LUN_IO_UNMAP : 0);
@@ -428,12 +429,12 @@ int scsi_exec_write_same(struct scsi_task *t)
 	if (c.flags & SCSI_RW_ANCHOR)
 		return scsi_fail_field(t, 1, 4);
 	if (c.nblocks == 0 || c.nblocks > SCSI_MAX_WS_BLOCKS)
-		return scsi_fail_field(t, len_byte(t->cdb[0]), 7);  /* WSNZ = 1; VPD B0 limit */
+		return scsi_fail_field(t, len_byte(t->cdb[0]), 7); /* WSNZ = 1; VPD B0 limit */
 	uint32_t bs = t->lu->bs;
 	bool ndob = c.flags & SCSI_RW_NDOB;
 	t->out_wanted = ndob ? 0 : bs;
 	if (t->out_len != t->out_wanted)
-		return SR_INVALID_FIELD_IU;  /* exactly one block (none with NDOB) */
+		return SR_INVALID_FIELD_IU; /* exactly one block (none with NDOB) */
 	t->st.flags = (ndob || out_is_zero(t, bs)) ? WS_ZERO : 0;
 	if ((c.flags & SCSI_RW_UNMAP) && t->lu->thin)
 		t->st.flags |= WS_UNMAP;
@@ -460,7 +461,7 @@ static void unmap_done(struct lun_io *io)
 static void unmap_locked(struct scsi_task *t)
 {
 	if (!scsi_pr_recheck(t))
-		return;  /* reservations changed while it waited */
+		return; /* reservations changed while it waited */
 	struct scsi_unmap_desc d;
 	scsi_unmap_desc_get(t->st.scratch, (uint32_t)t->st.pos, &d);
 	uint64_t bs = t->lu->bs;
@@ -505,7 +506,7 @@ static void unmap_rerun(struct scsi_task *t)
 int scsi_exec_unmap(struct scsi_task *t)
 {
 	if (t->cdb[1] & 0x01)
-		return scsi_fail_field(t, 1, 0);  /* ANCHOR: no anchored state */
+		return scsi_fail_field(t, 1, 0); /* ANCHOR: no anchored state */
 	uint32_t plen = get_be16(t->cdb + 7);
 	t->out_wanted = plen;
 	if (plen == 0)
@@ -548,7 +549,8 @@ static bool gls_add(struct scsi_task *t, uint64_t lba, uint64_t n, uint8_t statu
 	if (cnt) {
 		uint8_t *last = b + SCSI_LBA_STATUS_HDR_LEN + (cnt - 1) * SCSI_LBA_STATUS_DESC_LEN;
 		uint64_t ln = get_be32(last + 8);
-		if ((last[12] & 0x0F) == status && get_be64(last) + ln == lba && ln + n <= UINT32_MAX) {
+		if ((last[12] & 0x0F) == status && get_be64(last) + ln == lba &&
+		    ln + n <= UINT32_MAX) {
 			put_be32(last + 8, (uint32_t)(ln + n));
 			return true;
 		}
@@ -566,7 +568,8 @@ static bool gls_add(struct scsi_task *t, uint64_t lba, uint64_t n, uint8_t statu
 static void gls_finish(struct scsi_task *t)
 {
 	uint32_t alloc = get_be32(t->cdb + 10);
-	size_t full = SCSI_LBA_STATUS_HDR_LEN + (size_t)gls_count(t->in_buf) * SCSI_LBA_STATUS_DESC_LEN;
+	size_t full =
+		SCSI_LBA_STATUS_HDR_LEN + (size_t)gls_count(t->in_buf) * SCSI_LBA_STATUS_DESC_LEN;
 	scsi_in_done(t, full, alloc);
 	scsi_task_finish(t, SR_GOOD);
 }
@@ -595,8 +598,8 @@ static void gls_done(struct lun_io *io)
 static void gls_next(struct scsi_task *t)
 {
 	uint64_t bs = t->lu->bs;
-	scsi_submit(t, LUN_OP_BLOCK_STATUS, 0, t->st.pos * bs, (t->st.end - t->st.pos) * bs, NULL, 0,
-		    gls_done);
+	scsi_submit(t, LUN_OP_BLOCK_STATUS, 0, t->st.pos * bs, (t->st.end - t->st.pos) * bs, NULL,
+		    0, gls_done);
 }
 
 int scsi_exec_get_lba_status(struct scsi_task *t)
@@ -605,10 +608,12 @@ int scsi_exec_get_lba_status(struct scsi_task *t)
 	uint32_t alloc = get_be32(t->cdb + 10);
 	if (lba >= cap)
 		return SR_LBA_OUT_OF_RANGE;
-	uint32_t maxd = alloc >= 24 ? (alloc - SCSI_LBA_STATUS_HDR_LEN) / SCSI_LBA_STATUS_DESC_LEN : 1;
+	uint32_t maxd = alloc >= 24 ? (alloc - SCSI_LBA_STATUS_HDR_LEN) / SCSI_LBA_STATUS_DESC_LEN
+				    : 1;
 	if (maxd > SCSI_MAX_LBA_STATUS_DESC)
 		maxd = SCSI_MAX_LBA_STATUS_DESC;
-	uint8_t *b = scsi_in_alloc(t, SCSI_LBA_STATUS_HDR_LEN + (size_t)maxd * SCSI_LBA_STATUS_DESC_LEN);
+	uint8_t *b =
+		scsi_in_alloc(t, SCSI_LBA_STATUS_HDR_LEN + (size_t)maxd * SCSI_LBA_STATUS_DESC_LEN);
 	if (!b)
 		return SR_PENDING;
 	put_be32(b, 4);
@@ -616,7 +621,7 @@ int scsi_exec_get_lba_status(struct scsi_task *t)
 	t->st.pos = lba;
 	t->st.end = cap;
 	if (!(lun_backend_caps(t->lu->be) & LUN_CAP_BLOCK_STATUS)) {
-		gls_add(t, lba, cap - lba, 0);  /* no block status: all mapped */
+		gls_add(t, lba, cap - lba, 0); /* no block status: all mapped */
 		gls_finish(t);
 		return SR_PENDING;
 	}
@@ -649,6 +654,6 @@ int scsi_exec_read_capacity16(struct scsi_task *t)
 	 * not tell us its physical block (VPD B0 OPTIMAL TRANSFER LENGTH
 	 * GRANULARITY carries the 4 KiB alignment hint instead). */
 	if (lu->thin)
-		b[14] = 0x80 | (lu->be->zeroes_after_unmap ? 0x40 : 0);  /* LBPME, LBPRZ */
+		b[14] = 0x80 | (lu->be->zeroes_after_unmap ? 0x40 : 0); /* LBPME, LBPRZ */
 	return scsi_in_done(t, SCSI_READ_CAP16_LEN, alloc);
 }

@@ -38,7 +38,8 @@ int scsi_exec_request_sense(struct scsi_task *t)
 	if (reason == SR_GOOD)
 		reason = SR_NO_SENSE;
 	const struct scsi_reason_info *ri = &scsi_reason_table[reason];
-	size_t n = desc ? scsi_sense_desc(b, ri->key, ri->asc, NULL) : scsi_sense_fixed(b, ri->key, ri->asc, NULL);
+	size_t n = desc ? scsi_sense_desc(b, ri->key, ri->asc, NULL)
+			: scsi_sense_fixed(b, ri->key, ri->asc, NULL);
 	return scsi_in_done(t, n, alloc);
 }
 
@@ -81,7 +82,7 @@ static size_t rsoc_desc(const struct scsi_op *op, bool sa, bool rctd, uint8_t *b
 {
 	b[0] = op->usage[0];
 	put_be16(b + 2, sa ? op->sa : 0);
-	b[5] = (uint8_t)((rctd ? 0x02 : 0) | (sa ? 0x01 : 0));  /* CTDP, SERVACTV */
+	b[5] = (uint8_t)((rctd ? 0x02 : 0) | (sa ? 0x01 : 0)); /* CTDP, SERVACTV */
 	put_be16(b + 6, op->cdb_len);
 	size_t n = SCSI_RSOC_ALL_DESC_LEN;
 	return rctd ? n + rsoc_timeouts(op, b + n) : n;
@@ -155,7 +156,8 @@ int scsi_exec_rsoc(struct scsi_task *t)
 	uint8_t *b = scsi_in_alloc(t, RSOC_BUF_LEN);
 	if (!b)
 		return SR_PENDING;
-	size_t n = opt ? rsoc_one(op, scsi_op_available(op, t->lu), rctd, b) : rsoc_all(t->lu, rctd, b);
+	size_t n = opt ? rsoc_one(op, scsi_op_available(op, t->lu), rctd, b)
+		       : rsoc_all(t->lu, rctd, b);
 	return scsi_in_done(t, n, alloc);
 }
 
@@ -168,7 +170,7 @@ int scsi_exec_rstmf(struct scsi_task *t)
 	uint8_t *b = scsi_in_alloc(t, 16);
 	if (!b)
 		return SR_PENDING;
-	b[0] = 0x80 | 0x40 | 0x10 | 0x08 | 0x02;  /* ATS ATSS CTSS LURS TRS */
+	b[0] = 0x80 | 0x40 | 0x10 | 0x08 | 0x02; /* ATS ATSS CTSS LURS TRS */
 	if (repd)
 		b[3] = 0x0C;
 	return scsi_in_done(t, repd ? 16 : 4, alloc);

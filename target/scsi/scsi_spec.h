@@ -37,8 +37,8 @@
 #define SCSI_OP_PR_IN                0x5E
 #define SCSI_OP_PR_OUT               0x5F
 #define SCSI_OP_VARIABLE_LENGTH      0x7F
-#define SCSI_OP_EXTENDED_COPY        0x83  /* SPC-4 6.4 (LID1: service action 00h) */
-#define SCSI_OP_RECEIVE_COPY_RESULTS 0x84  /* SPC-4 6.18 */
+#define SCSI_OP_EXTENDED_COPY        0x83 /* SPC-4 6.4 (LID1: service action 00h) */
+#define SCSI_OP_RECEIVE_COPY_RESULTS 0x84 /* SPC-4 6.18 */
 #define SCSI_OP_READ16               0x88
 #define SCSI_OP_COMPARE_AND_WRITE    0x89
 #define SCSI_OP_WRITE16              0x8A
@@ -57,55 +57,55 @@
 #define SCSI_OP_VERIFY12             0xAF
 
 /* SERVICE ACTION IN(16) service actions (SBC-4 table 15) */
-#define SCSI_SAI_READ_CAPACITY16     0x10
-#define SCSI_SAI_GET_LBA_STATUS      0x12
+#define SCSI_SAI_READ_CAPACITY16 0x10
+#define SCSI_SAI_GET_LBA_STATUS  0x12
 /* MAINTENANCE IN service actions (SPC-4 table D.3) */
-#define SCSI_MI_REPORT_TPG           0x0A
-#define SCSI_MI_REPORT_OPCODES       0x0C
-#define SCSI_MI_REPORT_TMFS          0x0D
+#define SCSI_MI_REPORT_TPG     0x0A
+#define SCSI_MI_REPORT_OPCODES 0x0C
+#define SCSI_MI_REPORT_TMFS    0x0D
 /* MAINTENANCE OUT service actions (SPC-4 table D.4) */
-#define SCSI_MO_SET_TPG              0x0A
+#define SCSI_MO_SET_TPG 0x0A
 
 /* PERSISTENT RESERVE IN service actions (SPC-4 table 162) */
-#define SCSI_PRIN_READ_KEYS          0x00
-#define SCSI_PRIN_READ_RESERVATION   0x01
+#define SCSI_PRIN_READ_KEYS           0x00
+#define SCSI_PRIN_READ_RESERVATION    0x01
 #define SCSI_PRIN_REPORT_CAPABILITIES 0x02
-#define SCSI_PRIN_READ_FULL_STATUS   0x03
+#define SCSI_PRIN_READ_FULL_STATUS    0x03
 /* PERSISTENT RESERVE OUT service actions (SPC-4 table 173) */
-#define SCSI_PROUT_REGISTER          0x00
-#define SCSI_PROUT_RESERVE           0x01
-#define SCSI_PROUT_RELEASE           0x02
-#define SCSI_PROUT_CLEAR             0x03
-#define SCSI_PROUT_PREEMPT           0x04
-#define SCSI_PROUT_PREEMPT_ABORT     0x05
-#define SCSI_PROUT_REGISTER_IGNORE   0x06
-#define SCSI_PROUT_REGISTER_MOVE     0x07
+#define SCSI_PROUT_REGISTER        0x00
+#define SCSI_PROUT_RESERVE         0x01
+#define SCSI_PROUT_RELEASE         0x02
+#define SCSI_PROUT_CLEAR           0x03
+#define SCSI_PROUT_PREEMPT         0x04
+#define SCSI_PROUT_PREEMPT_ABORT   0x05
+#define SCSI_PROUT_REGISTER_IGNORE 0x06
+#define SCSI_PROUT_REGISTER_MOVE   0x07
 /* persistent reservation types (SPC-4 table 169) */
-#define SCSI_PR_WE                   0x1
-#define SCSI_PR_EA                   0x3
-#define SCSI_PR_WE_RO                0x5
-#define SCSI_PR_EA_RO                0x6
-#define SCSI_PR_WE_AR                0x7
-#define SCSI_PR_EA_AR                0x8
-#define SCSI_PR_SCOPE_LU             0x0
+#define SCSI_PR_WE       0x1
+#define SCSI_PR_EA       0x3
+#define SCSI_PR_WE_RO    0x5
+#define SCSI_PR_EA_RO    0x6
+#define SCSI_PR_WE_AR    0x7
+#define SCSI_PR_EA_AR    0x8
+#define SCSI_PR_SCOPE_LU 0x0
 /* PROUT parameter list (SPC-4 tables 174, 177) */
-#define SCSI_PROUT_PARAM_LEN         24
-#define SCSI_PROUT_SPEC_I_PT         0x08 /* byte 20 */
-#define SCSI_PROUT_ALL_TG_PT         0x04
-#define SCSI_PROUT_APTPL             0x01
-#define SCSI_PROUT_MOVE_UNREG        0x02 /* REGISTER AND MOVE byte 17 */
+#define SCSI_PROUT_PARAM_LEN  24
+#define SCSI_PROUT_SPEC_I_PT  0x08 /* byte 20 */
+#define SCSI_PROUT_ALL_TG_PT  0x04
+#define SCSI_PROUT_APTPL      0x01
+#define SCSI_PROUT_MOVE_UNREG 0x02 /* REGISTER AND MOVE byte 17 */
 /* PRIN response layouts (SPC-4 6.15) */
-#define SCSI_PRIN_HDR_LEN            8
-#define SCSI_PRIN_RESV_DESC_LEN      16
-#define SCSI_PRIN_CAPS_LEN           8
-#define SCSI_PRIN_FULL_DESC_LEN      24
+#define SCSI_PRIN_HDR_LEN       8
+#define SCSI_PRIN_RESV_DESC_LEN 16
+#define SCSI_PRIN_CAPS_LEN      8
+#define SCSI_PRIN_FULL_DESC_LEN 24
 /* TransportID (SPC-4 7.6.4.6, iSCSI: table 509 / 510) */
-#define SCSI_PROTO_ISCSI             0x5
-#define SCSI_TID_FMT_NAME            0x00 /* iSCSI name only: every initiator port of that name */
-#define SCSI_TID_FMT_PORT            0x40 /* "name,i,0x<ISID>" */
-#define SCSI_TID_HDR_LEN             4
-#define SCSI_TID_MIN_LEN             24
-#define SCSI_TID_MAX_LEN             (4 + 224 + 20)
+#define SCSI_PROTO_ISCSI  0x5
+#define SCSI_TID_FMT_NAME 0x00 /* iSCSI name only: every initiator port of that name */
+#define SCSI_TID_FMT_PORT 0x40 /* "name,i,0x<ISID>" */
+#define SCSI_TID_HDR_LEN  4
+#define SCSI_TID_MIN_LEN  24
+#define SCSI_TID_MAX_LEN  (4 + 224 + 20)
 
 /* ---- sense keys (SPC-4 table 27) ---- */
 #define SCSI_SK_NO_SENSE        0x0
@@ -121,83 +121,83 @@
 #define SCSI_SK_MISCOMPARE      0xE
 
 /* ---- additional sense codes, as (ASC << 8 | ASCQ) (SPC-4 table D.2) ---- */
-#define SCSI_ASC_NO_ADDITIONAL_SENSE        0x0000
-#define SCSI_ASC_LU_BECOMING_READY          0x0401
-#define SCSI_ASC_LU_NOT_READY_MANUAL        0x0403
+#define SCSI_ASC_NO_ADDITIONAL_SENSE          0x0000
+#define SCSI_ASC_LU_BECOMING_READY            0x0401
+#define SCSI_ASC_LU_NOT_READY_MANUAL          0x0403
 #define SCSI_ASC_LU_NOT_ACCESSIBLE_TRANSITION 0x040A
-#define SCSI_ASC_LU_NOT_ACCESSIBLE_STANDBY  0x040B
-#define SCSI_ASC_LU_NOT_ACCESSIBLE_UNAVAIL  0x040C
-#define SCSI_ASC_WRITE_ERROR                0x0C00
-#define SCSI_ASC_THIRD_PARTY_DEVICE_FAILURE 0x0D01
-#define SCSI_ASC_COPY_TARGET_UNREACHABLE    0x0D02
-#define SCSI_ASC_INVALID_FIELD_IN_IU        0x0E03
-#define SCSI_ASC_UNRECOVERED_READ_ERROR     0x1100
-#define SCSI_ASC_PARAM_LIST_LENGTH_ERROR    0x1A00
-#define SCSI_ASC_MISCOMPARE_DURING_VERIFY   0x1D00
-#define SCSI_ASC_INVALID_OPCODE             0x2000
-#define SCSI_ASC_LBA_OUT_OF_RANGE           0x2100
-#define SCSI_ASC_INVALID_FIELD_IN_CDB       0x2400
-#define SCSI_ASC_LU_NOT_SUPPORTED           0x2500
-#define SCSI_ASC_INVALID_FIELD_IN_PARAM     0x2600
-#define SCSI_ASC_INVALID_RELEASE_OF_PR      0x2604
-#define SCSI_ASC_TOO_MANY_TARGET_DESC       0x2606
-#define SCSI_ASC_UNSUPP_TARGET_DESC_TYPE    0x2607
-#define SCSI_ASC_TOO_MANY_SEGMENT_DESC      0x2608
-#define SCSI_ASC_UNSUPP_SEGMENT_DESC_TYPE   0x2609
-#define SCSI_ASC_WRITE_PROTECTED            0x2700
-#define SCSI_ASC_SPACE_ALLOC_FAILED_WP      0x2707
-#define SCSI_ASC_POWER_ON_RESET             0x2900
-#define SCSI_ASC_POWER_ON_OCCURRED          0x2901
-#define SCSI_ASC_SCSI_BUS_RESET             0x2902
-#define SCSI_ASC_BUS_DEVICE_RESET           0x2903
-#define SCSI_ASC_MODE_PARAMETERS_CHANGED    0x2A01
-#define SCSI_ASC_RESERVATIONS_PREEMPTED     0x2A03
-#define SCSI_ASC_RESERVATIONS_RELEASED      0x2A04
-#define SCSI_ASC_REGISTRATIONS_PREEMPTED    0x2A05
-#define SCSI_ASC_ALUA_STATE_CHANGED         0x2A06
-#define SCSI_ASC_CAPACITY_DATA_CHANGED      0x2A09
-#define SCSI_ASC_REPORTED_LUNS_CHANGED      0x3F0E  /* SPC-4 6.33: LU inventory changed */
-#define SCSI_ASC_COMMANDS_CLEARED_BY_OTHER  0x2F00
-#define SCSI_ASC_SAVING_PARAMS_UNSUP        0x3900
-#define SCSI_ASC_INTERNAL_TARGET_FAILURE    0x4400
-#define SCSI_ASC_THIN_SOFT_THRESHOLD        0x3807
-#define SCSI_ASC_INSUFFICIENT_REG_RESOURCES 0x5504
+#define SCSI_ASC_LU_NOT_ACCESSIBLE_STANDBY    0x040B
+#define SCSI_ASC_LU_NOT_ACCESSIBLE_UNAVAIL    0x040C
+#define SCSI_ASC_WRITE_ERROR                  0x0C00
+#define SCSI_ASC_THIRD_PARTY_DEVICE_FAILURE   0x0D01
+#define SCSI_ASC_COPY_TARGET_UNREACHABLE      0x0D02
+#define SCSI_ASC_INVALID_FIELD_IN_IU          0x0E03
+#define SCSI_ASC_UNRECOVERED_READ_ERROR       0x1100
+#define SCSI_ASC_PARAM_LIST_LENGTH_ERROR      0x1A00
+#define SCSI_ASC_MISCOMPARE_DURING_VERIFY     0x1D00
+#define SCSI_ASC_INVALID_OPCODE               0x2000
+#define SCSI_ASC_LBA_OUT_OF_RANGE             0x2100
+#define SCSI_ASC_INVALID_FIELD_IN_CDB         0x2400
+#define SCSI_ASC_LU_NOT_SUPPORTED             0x2500
+#define SCSI_ASC_INVALID_FIELD_IN_PARAM       0x2600
+#define SCSI_ASC_INVALID_RELEASE_OF_PR        0x2604
+#define SCSI_ASC_TOO_MANY_TARGET_DESC         0x2606
+#define SCSI_ASC_UNSUPP_TARGET_DESC_TYPE      0x2607
+#define SCSI_ASC_TOO_MANY_SEGMENT_DESC        0x2608
+#define SCSI_ASC_UNSUPP_SEGMENT_DESC_TYPE     0x2609
+#define SCSI_ASC_WRITE_PROTECTED              0x2700
+#define SCSI_ASC_SPACE_ALLOC_FAILED_WP        0x2707
+#define SCSI_ASC_POWER_ON_RESET               0x2900
+#define SCSI_ASC_POWER_ON_OCCURRED            0x2901
+#define SCSI_ASC_SCSI_BUS_RESET               0x2902
+#define SCSI_ASC_BUS_DEVICE_RESET             0x2903
+#define SCSI_ASC_MODE_PARAMETERS_CHANGED      0x2A01
+#define SCSI_ASC_RESERVATIONS_PREEMPTED       0x2A03
+#define SCSI_ASC_RESERVATIONS_RELEASED        0x2A04
+#define SCSI_ASC_REGISTRATIONS_PREEMPTED      0x2A05
+#define SCSI_ASC_ALUA_STATE_CHANGED           0x2A06
+#define SCSI_ASC_CAPACITY_DATA_CHANGED        0x2A09
+#define SCSI_ASC_REPORTED_LUNS_CHANGED        0x3F0E /* SPC-4 6.33: LU inventory changed */
+#define SCSI_ASC_COMMANDS_CLEARED_BY_OTHER    0x2F00
+#define SCSI_ASC_SAVING_PARAMS_UNSUP          0x3900
+#define SCSI_ASC_INTERNAL_TARGET_FAILURE      0x4400
+#define SCSI_ASC_THIN_SOFT_THRESHOLD          0x3807
+#define SCSI_ASC_INSUFFICIENT_REG_RESOURCES   0x5504
 
 /* ---- mode pages (SPC-4 7.5, SBC-4 6.5) ---- */
-#define SCSI_MP_RW_ERROR_RECOVERY  0x01
-#define SCSI_MP_CACHING            0x08
-#define SCSI_MP_CONTROL            0x0A
-#define SCSI_MP_INFO_EXCEPTIONS    0x1C
-#define SCSI_MP_ALL                0x3F
-#define SCSI_MP_PC_CURRENT    0
-#define SCSI_MP_PC_CHANGEABLE 1
-#define SCSI_MP_PC_DEFAULT    2
-#define SCSI_MP_PC_SAVED      3
+#define SCSI_MP_RW_ERROR_RECOVERY 0x01
+#define SCSI_MP_CACHING           0x08
+#define SCSI_MP_CONTROL           0x0A
+#define SCSI_MP_INFO_EXCEPTIONS   0x1C
+#define SCSI_MP_ALL               0x3F
+#define SCSI_MP_PC_CURRENT        0
+#define SCSI_MP_PC_CHANGEABLE     1
+#define SCSI_MP_PC_DEFAULT        2
+#define SCSI_MP_PC_SAVED          3
 /* page lengths including the two-byte page header */
 #define SCSI_MP_RW_ERROR_RECOVERY_LEN 12
 #define SCSI_MP_CACHING_LEN           20
 #define SCSI_MP_CONTROL_LEN           12
 #define SCSI_MP_INFO_EXCEPTIONS_LEN   12
-#define SCSI_MP_CACHING_WCE  0x04 /* byte 2 (SBC-4 table 172) */
-#define SCSI_MP_CONTROL_DSENSE 0x04 /* byte 2 (SPC-4 table 458) */
-#define SCSI_MP_CONTROL_SWP    0x08 /* byte 4 */
-#define SCSI_MODE6_HDR_LEN   4
-#define SCSI_MODE10_HDR_LEN  8
-#define SCSI_BLOCK_DESC_LEN  8
-#define SCSI_LBLOCK_DESC_LEN 16
-#define SCSI_MODE_DEVSPEC_WP     0x80
-#define SCSI_MODE_DEVSPEC_DPOFUA 0x10
+#define SCSI_MP_CACHING_WCE           0x04 /* byte 2 (SBC-4 table 172) */
+#define SCSI_MP_CONTROL_DSENSE        0x04 /* byte 2 (SPC-4 table 458) */
+#define SCSI_MP_CONTROL_SWP           0x08 /* byte 4 */
+#define SCSI_MODE6_HDR_LEN            4
+#define SCSI_MODE10_HDR_LEN           8
+#define SCSI_BLOCK_DESC_LEN           8
+#define SCSI_LBLOCK_DESC_LEN          16
+#define SCSI_MODE_DEVSPEC_WP          0x80
+#define SCSI_MODE_DEVSPEC_DPOFUA      0x10
 
 /* ---- VPD pages (SPC-4 7.8, SBC-4 6.6) ---- */
-#define SCSI_VPD_SUPPORTED      0x00
-#define SCSI_VPD_SERIAL         0x80
-#define SCSI_VPD_DEVICE_ID      0x83
-#define SCSI_VPD_EXTENDED_INQ   0x86
+#define SCSI_VPD_SUPPORTED        0x00
+#define SCSI_VPD_SERIAL           0x80
+#define SCSI_VPD_DEVICE_ID        0x83
+#define SCSI_VPD_EXTENDED_INQ     0x86
 #define SCSI_VPD_THIRD_PARTY_COPY 0x8F
-#define SCSI_VPD_BLOCK_LIMITS   0xB0
-#define SCSI_VPD_BLOCK_DEV_CHAR 0xB1
-#define SCSI_VPD_LBP            0xB2
-#define SCSI_VPD_HDR_LEN        4
+#define SCSI_VPD_BLOCK_LIMITS     0xB0
+#define SCSI_VPD_BLOCK_DEV_CHAR   0xB1
+#define SCSI_VPD_LBP              0xB2
+#define SCSI_VPD_HDR_LEN          4
 #define SCSI_VPD_EXTENDED_INQ_LEN 64
 #define SCSI_VPD_BLOCK_LIMITS_LEN 64
 #define SCSI_VPD_BDC_LEN          64
@@ -219,10 +219,10 @@
 #define SCSI_DESIG_NAME           0x8
 
 /* ---- standard INQUIRY (SPC-4 7.6.2) ---- */
-#define SCSI_INQ_STD_LEN         96
-#define SCSI_INQ_VERSION_SPC4    0x06
+#define SCSI_INQ_STD_LEN          96
+#define SCSI_INQ_VERSION_SPC4     0x06
 #define SCSI_INQ_PQ_NOT_CONNECTED 0x7F /* qualifier 011b, type 1Fh */
-#define SCSI_TYPE_DISK           0x00
+#define SCSI_TYPE_DISK            0x00
 
 /* ---- sense data (SPC-4 4.5) ---- */
 #define SCSI_SENSE_FIXED_CURRENT 0x70

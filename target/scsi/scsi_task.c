@@ -40,24 +40,66 @@
 #define ANY   ALUA_ALLOW_ALL
 
 static const struct scsi_op sai16_ops[] = {
-	{ "READ CAPACITY(16)", scsi_exec_read_capacity16, NULL, NULL, OPF_SA, 16, SCSI_SAI_READ_CAPACITY16,
-	  PR_ALLOW_ALL, MEDIA, 10,
-	  { 0x9E, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00 } },
-	{ "GET LBA STATUS", scsi_exec_get_lba_status, scsi_lu_can_unmap, NULL, OPF_SA, 16, SCSI_SAI_GET_LBA_STATUS,
-	  PR_ALLOW_WE, MEDIA, 30,
-	  { 0x9E, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
+	{ "READ CAPACITY(16)",
+	  scsi_exec_read_capacity16,
+	  NULL,
+	  NULL,
+	  OPF_SA,
+	  16,
+	  SCSI_SAI_READ_CAPACITY16,
+	  PR_ALLOW_ALL,
+	  MEDIA,
+	  10,
+	  { 0x9E, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	    0x01, 0x00 } },
+	{ "GET LBA STATUS",
+	  scsi_exec_get_lba_status,
+	  scsi_lu_can_unmap,
+	  NULL,
+	  OPF_SA,
+	  16,
+	  SCSI_SAI_GET_LBA_STATUS,
+	  PR_ALLOW_WE,
+	  MEDIA,
+	  30,
+	  { 0x9E, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	    0x00, 0x00 } },
 };
 static const struct scsi_sa_table sai16_table = { 2, sai16_ops };
 
 static const struct scsi_op maint_in_ops[] = {
-	{ "REPORT SUPPORTED OPERATION CODES", scsi_exec_rsoc, NULL, NULL, OPF_SA, 12, SCSI_MI_REPORT_OPCODES,
-	  PR_ALLOW_ALL, ANY, 10,
+	{ "REPORT SUPPORTED OPERATION CODES",
+	  scsi_exec_rsoc,
+	  NULL,
+	  NULL,
+	  OPF_SA,
+	  12,
+	  SCSI_MI_REPORT_OPCODES,
+	  PR_ALLOW_ALL,
+	  ANY,
+	  10,
 	  { 0xA3, 0x0C, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
-	{ "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS", scsi_exec_rstmf, NULL, NULL, OPF_SA, 12, SCSI_MI_REPORT_TMFS,
-	  PR_ALLOW_ALL, ANY, 10,
+	{ "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS",
+	  scsi_exec_rstmf,
+	  NULL,
+	  NULL,
+	  OPF_SA,
+	  12,
+	  SCSI_MI_REPORT_TMFS,
+	  PR_ALLOW_ALL,
+	  ANY,
+	  10,
 	  { 0xA3, 0x0D, 0x80, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
-	{ "REPORT TARGET PORT GROUPS", scsi_exec_rtpg, NULL, NULL, OPF_SA, 12, SCSI_MI_REPORT_TPG,
-	  PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
+	{ "REPORT TARGET PORT GROUPS",
+	  scsi_exec_rtpg,
+	  NULL,
+	  NULL,
+	  OPF_SA,
+	  12,
+	  SCSI_MI_REPORT_TPG,
+	  PR_ALLOW_ALL | PR_ALLOW_SPC2,
+	  ANY,
+	  5,
 	  { 0xA3, 0xEA, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
 };
 static const struct scsi_sa_table maint_in_table = { 3, maint_in_ops };
@@ -65,8 +107,16 @@ static const struct scsi_sa_table maint_in_table = { 3, maint_in_ops };
 /* SET TARGET PORT GROUPS (SPC-4 6.36): conflicts under any reservation
  * (SPC-4 table 44); allowed in every ALUA state. */
 static const struct scsi_op maint_out_ops[] = {
-	{ "SET TARGET PORT GROUPS", scsi_exec_stpg, NULL, NULL, OPF_SA | OPF_DATA_OUT, 12, SCSI_MO_SET_TPG,
-	  0, ANY, 10,
+	{ "SET TARGET PORT GROUPS",
+	  scsi_exec_stpg,
+	  NULL,
+	  NULL,
+	  OPF_SA | OPF_DATA_OUT,
+	  12,
+	  SCSI_MO_SET_TPG,
+	  0,
+	  ANY,
+	  10,
 	  { 0xA4, 0x0A, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
 };
 static const struct scsi_sa_table maint_out_table = { 1, maint_out_ops };
@@ -76,8 +126,14 @@ static const struct scsi_sa_table maint_out_table = { 1, maint_out_ops };
  * Both are allowed under every reservation type (SPC-4 table 44: the key
  * checks are the command's own); PROUT conflicts with another nexus's SPC-2
  * reservation, PRIN does not. */
-#define PRIN_SA(sa, nm) { nm, scsi_exec_prin, NULL, NULL, OPF_SA, 10, sa, PR_ALLOW_ALL | PR_ALLOW_SPC2, STBY, 10, \
-			  { 0x5E, sa, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0 } }
+#define PRIN_SA(sa, nm) \
+	{ \
+		nm, scsi_exec_prin, NULL, NULL, OPF_SA, 10, sa, PR_ALLOW_ALL | PR_ALLOW_SPC2, \
+			STBY, 10, \
+		{ \
+			0x5E, sa, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0 \
+		} \
+	}
 static const struct scsi_op prin_ops[] = {
 	PRIN_SA(SCSI_PRIN_READ_KEYS, "PERSISTENT RESERVE IN / READ KEYS"),
 	PRIN_SA(SCSI_PRIN_READ_RESERVATION, "PERSISTENT RESERVE IN / READ RESERVATION"),
@@ -86,8 +142,14 @@ static const struct scsi_op prin_ops[] = {
 };
 static const struct scsi_sa_table prin_table = { 4, prin_ops };
 
-#define PROUT_SA(sa, nm) { nm, scsi_exec_prout, NULL, NULL, OPF_SA | OPF_DATA_OUT, 10, sa, PR_ALLOW_ALL, STBY, 10, \
-			   { 0x5F, sa, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0 } }
+#define PROUT_SA(sa, nm) \
+	{ \
+		nm, scsi_exec_prout, NULL, NULL, OPF_SA | OPF_DATA_OUT, 10, sa, PR_ALLOW_ALL, \
+			STBY, 10, \
+		{ \
+			0x5F, sa, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0 \
+		} \
+	}
 static const struct scsi_op prout_ops[] = {
 	PROUT_SA(SCSI_PROUT_REGISTER, "PERSISTENT RESERVE OUT / REGISTER"),
 	PROUT_SA(SCSI_PROUT_RESERVE, "PERSISTENT RESERVE OUT / RESERVE"),
@@ -95,7 +157,8 @@ static const struct scsi_op prout_ops[] = {
 	PROUT_SA(SCSI_PROUT_CLEAR, "PERSISTENT RESERVE OUT / CLEAR"),
 	PROUT_SA(SCSI_PROUT_PREEMPT, "PERSISTENT RESERVE OUT / PREEMPT"),
 	PROUT_SA(SCSI_PROUT_PREEMPT_ABORT, "PERSISTENT RESERVE OUT / PREEMPT AND ABORT"),
-	PROUT_SA(SCSI_PROUT_REGISTER_IGNORE, "PERSISTENT RESERVE OUT / REGISTER AND IGNORE EXISTING KEY"),
+	PROUT_SA(SCSI_PROUT_REGISTER_IGNORE,
+		 "PERSISTENT RESERVE OUT / REGISTER AND IGNORE EXISTING KEY"),
 	PROUT_SA(SCSI_PROUT_REGISTER_MOVE, "PERSISTENT RESERVE OUT / REGISTER AND MOVE"),
 };
 static const struct scsi_sa_table prout_table = { 8, prout_ops };
@@ -106,18 +169,42 @@ static const struct scsi_sa_table prout_table = { 8, prout_ops };
  * WRITE). RECEIVE COPY RESULTS (SPC-4 6.18): COPY STATUS and OPERATING
  * PARAMETERS; byte 2 (LIST IDENTIFIER) is reserved for the latter. */
 static const struct scsi_op xcopy_ops[] = {
-	{ "EXTENDED COPY(LID1)", scsi_exec_xcopy, NULL, NULL, OPF_SA | OPF_DATA_OUT, 16, 0x00,
-	  0, MEDIA, 60,
+	{ "EXTENDED COPY(LID1)",
+	  scsi_exec_xcopy,
+	  NULL,
+	  NULL,
+	  OPF_SA | OPF_DATA_OUT,
+	  16,
+	  0x00,
+	  0,
+	  MEDIA,
+	  60,
 	  { 0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
 };
 static const struct scsi_sa_table xcopy_table = { 1, xcopy_ops };
 
 static const struct scsi_op rcr_ops[] = {
-	{ "RECEIVE COPY RESULTS / COPY STATUS", scsi_exec_rcr, NULL, NULL, OPF_SA, 16, 0x00,
-	  PR_ALLOW_ALL, MEDIA, 5,
+	{ "RECEIVE COPY RESULTS / COPY STATUS",
+	  scsi_exec_rcr,
+	  NULL,
+	  NULL,
+	  OPF_SA,
+	  16,
+	  0x00,
+	  PR_ALLOW_ALL,
+	  MEDIA,
+	  5,
 	  { 0x84, 0x00, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
-	{ "RECEIVE COPY RESULTS / OPERATING PARAMETERS", scsi_exec_rcr, NULL, NULL, OPF_SA, 16, 0x03,
-	  PR_ALLOW_ALL, MEDIA, 5,
+	{ "RECEIVE COPY RESULTS / OPERATING PARAMETERS",
+	  scsi_exec_rcr,
+	  NULL,
+	  NULL,
+	  OPF_SA,
+	  16,
+	  0x03,
+	  PR_ALLOW_ALL,
+	  MEDIA,
+	  5,
 	  { 0x84, 0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00 } },
 };
 static const struct scsi_sa_table rcr_table = { 2, rcr_ops };
@@ -131,86 +218,96 @@ static const struct scsi_sa_table var_len_table = { 0, NULL };
 	[code] = { nm, NULL, NULL, tbl, OPF_SA, len, 0, 0, ANY, 0, { code } }
 
 const struct scsi_op scsi_op_table[256] = {
-	OP(SCSI_OP_TEST_UNIT_READY, "TEST UNIT READY", scsi_exec_tur, NULL, 0, 6, PR_ALLOW_ALL, MEDIA, 5,
-	   0, 0, 0, 0, 0),
-	OP(SCSI_OP_REQUEST_SENSE, "REQUEST SENSE", scsi_exec_request_sense, NULL, NOLU, 6, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
-	   0x01, 0, 0, 0xFF, 0),
-	OP(SCSI_OP_READ6, "READ(6)", scsi_exec_read, NULL, 0, 6, PR_ALLOW_WE, MEDIA, 30,
-	   0x1F, 0xFF, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_WRITE6, "WRITE(6)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 6, 0, MEDIA, 30,
-	   0x1F, 0xFF, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_INQUIRY, "INQUIRY", scsi_exec_inquiry, NULL, NOLU, 6, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
-	   0x01, 0xFF, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_MODE_SELECT6, "MODE SELECT(6)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 6, 0, STBY, 10,
-	   0x11, 0, 0, 0xFF, 0),
-	OP(SCSI_OP_MODE_SENSE6, "MODE SENSE(6)", scsi_exec_mode_sense, NULL, 0, 6, PR_ALLOW_WE, STBY, 5,
-	   0x08, 0xFF, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_START_STOP_UNIT, "START STOP UNIT", scsi_exec_start_stop, NULL, 0, 6, 0, MEDIA, 30,
-	   0x01, 0, 0x0F, 0xF7, 0),
-	OP(SCSI_OP_READ_CAPACITY10, "READ CAPACITY(10)", scsi_exec_read_capacity10, NULL, 0, 10, PR_ALLOW_ALL, MEDIA, 5,
-	   0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0x01, 0),
-	OP(SCSI_OP_READ10, "READ(10)", scsi_exec_read, NULL, 0, 10, PR_ALLOW_WE, MEDIA, 30,
-	   0x1E, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_WRITE10, "WRITE(10)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 10, 0, MEDIA, 30,
-	   0x1A, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_WRITE_VERIFY10, "WRITE AND VERIFY(10)", scsi_exec_write_verify, NULL, OPF_WRITE | OPF_DATA_OUT, 10,
-	   0, MEDIA, 30, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_VERIFY10, "VERIFY(10)", scsi_exec_verify, NULL, OPF_DATA_OUT, 10, PR_ALLOW_WE, MEDIA, 30,
-	   0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_PREFETCH10, "PRE-FETCH(10)", scsi_exec_prefetch, NULL, 0, 10, PR_ALLOW_WE, MEDIA, 10,
-	   0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_SYNC_CACHE10, "SYNCHRONIZE CACHE(10)", scsi_exec_sync_cache, NULL, 0, 10, 0, MEDIA, 60,
-	   0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_WRITE_SAME10, "WRITE SAME(10)", scsi_exec_write_same, NULL, OPF_WRITE | OPF_DATA_OUT, 10, 0,
-	   MEDIA, 60, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_UNMAP, "UNMAP", scsi_exec_unmap, scsi_lu_can_unmap, OPF_WRITE | OPF_DATA_OUT, 10, 0, MEDIA, 60,
-	   0x01, 0, 0, 0, 0, 0x1F, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_TEST_UNIT_READY, "TEST UNIT READY", scsi_exec_tur, NULL, 0, 6, PR_ALLOW_ALL,
+	   MEDIA, 5, 0, 0, 0, 0, 0),
+	OP(SCSI_OP_REQUEST_SENSE, "REQUEST SENSE", scsi_exec_request_sense, NULL, NOLU, 6,
+	   PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5, 0x01, 0, 0, 0xFF, 0),
+	OP(SCSI_OP_READ6, "READ(6)", scsi_exec_read, NULL, 0, 6, PR_ALLOW_WE, MEDIA, 30, 0x1F, 0xFF,
+	   0xFF, 0xFF, 0),
+	OP(SCSI_OP_WRITE6, "WRITE(6)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 6, 0, MEDIA,
+	   30, 0x1F, 0xFF, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_INQUIRY, "INQUIRY", scsi_exec_inquiry, NULL, NOLU, 6,
+	   PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5, 0x01, 0xFF, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_MODE_SELECT6, "MODE SELECT(6)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 6, 0,
+	   STBY, 10, 0x11, 0, 0, 0xFF, 0),
+	OP(SCSI_OP_MODE_SENSE6, "MODE SENSE(6)", scsi_exec_mode_sense, NULL, 0, 6, PR_ALLOW_WE,
+	   STBY, 5, 0x08, 0xFF, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_START_STOP_UNIT, "START STOP UNIT", scsi_exec_start_stop, NULL, 0, 6, 0, MEDIA,
+	   30, 0x01, 0, 0x0F, 0xF7, 0),
+	OP(SCSI_OP_READ_CAPACITY10, "READ CAPACITY(10)", scsi_exec_read_capacity10, NULL, 0, 10,
+	   PR_ALLOW_ALL, MEDIA, 5, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0x01, 0),
+	OP(SCSI_OP_READ10, "READ(10)", scsi_exec_read, NULL, 0, 10, PR_ALLOW_WE, MEDIA, 30, 0x1E,
+	   0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_WRITE10, "WRITE(10)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 10, 0,
+	   MEDIA, 30, 0x1A, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_WRITE_VERIFY10, "WRITE AND VERIFY(10)", scsi_exec_write_verify, NULL,
+	   OPF_WRITE | OPF_DATA_OUT, 10, 0, MEDIA, 30, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF,
+	   0xFF, 0),
+	OP(SCSI_OP_VERIFY10, "VERIFY(10)", scsi_exec_verify, NULL, OPF_DATA_OUT, 10, PR_ALLOW_WE,
+	   MEDIA, 30, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_PREFETCH10, "PRE-FETCH(10)", scsi_exec_prefetch, NULL, 0, 10, PR_ALLOW_WE, MEDIA,
+	   10, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_SYNC_CACHE10, "SYNCHRONIZE CACHE(10)", scsi_exec_sync_cache, NULL, 0, 10, 0,
+	   MEDIA, 60, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_WRITE_SAME10, "WRITE SAME(10)", scsi_exec_write_same, NULL,
+	   OPF_WRITE | OPF_DATA_OUT, 10, 0, MEDIA, 60, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF,
+	   0xFF, 0),
+	OP(SCSI_OP_UNMAP, "UNMAP", scsi_exec_unmap, scsi_lu_can_unmap, OPF_WRITE | OPF_DATA_OUT, 10,
+	   0, MEDIA, 60, 0x01, 0, 0, 0, 0, 0x1F, 0xFF, 0xFF, 0),
 	/* SPC-2 RESERVE / RELEASE: conflicts are decided by the handlers
 	 * (SPC-4 5.13.1: they conflict whenever a registration exists);
 	 * RELEASE from a non-holder is allowed and does nothing. */
 	OP(SCSI_OP_RESERVE6, "RESERVE(6)", scsi_exec_reserve, NULL, 0, 6, PR_ALLOW_ALL, MEDIA, 10,
 	   0, 0, 0, 0, 0),
-	OP(SCSI_OP_RELEASE6, "RELEASE(6)", scsi_exec_release, NULL, 0, 6, PR_ALLOW_ALL | PR_ALLOW_SPC2, MEDIA, 10,
-	   0, 0, 0, 0, 0),
-	OP(SCSI_OP_RESERVE10, "RESERVE(10)", scsi_exec_reserve, NULL, 0, 10, PR_ALLOW_ALL, MEDIA, 10,
-	   0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_RELEASE10, "RELEASE(10)", scsi_exec_release, NULL, 0, 10, PR_ALLOW_ALL | PR_ALLOW_SPC2, MEDIA, 10,
-	   0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_RELEASE6, "RELEASE(6)", scsi_exec_release, NULL, 0, 6,
+	   PR_ALLOW_ALL | PR_ALLOW_SPC2, MEDIA, 10, 0, 0, 0, 0, 0),
+	OP(SCSI_OP_RESERVE10, "RESERVE(10)", scsi_exec_reserve, NULL, 0, 10, PR_ALLOW_ALL, MEDIA,
+	   10, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_RELEASE10, "RELEASE(10)", scsi_exec_release, NULL, 0, 10,
+	   PR_ALLOW_ALL | PR_ALLOW_SPC2, MEDIA, 10, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
 	SAOP(SCSI_OP_PR_IN, "PERSISTENT RESERVE IN", &prin_table, 10),
 	SAOP(SCSI_OP_PR_OUT, "PERSISTENT RESERVE OUT", &prout_table, 10),
-	OP(SCSI_OP_MODE_SELECT10, "MODE SELECT(10)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 10, 0, STBY, 10,
-	   0x11, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_MODE_SENSE10, "MODE SENSE(10)", scsi_exec_mode_sense, NULL, 0, 10, PR_ALLOW_WE, STBY, 5,
-	   0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0),
-	OP(SCSI_OP_READ16, "READ(16)", scsi_exec_read, NULL, 0, 16, PR_ALLOW_WE, MEDIA, 30,
-	   0x1E, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
-	OP(SCSI_OP_COMPARE_AND_WRITE, "COMPARE AND WRITE", scsi_exec_caw, NULL, OPF_WRITE | OPF_DATA_OUT, 16, 0,
-	   MEDIA, 30, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0x1F, 0),
-	OP(SCSI_OP_WRITE16, "WRITE(16)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 16, 0, MEDIA, 30,
-	   0x1A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
-	OP(SCSI_OP_WRITE_VERIFY16, "WRITE AND VERIFY(16)", scsi_exec_write_verify, NULL, OPF_WRITE | OPF_DATA_OUT, 16,
-	   0, MEDIA, 30, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
-	OP(SCSI_OP_VERIFY16, "VERIFY(16)", scsi_exec_verify, NULL, OPF_DATA_OUT, 16, PR_ALLOW_WE, MEDIA, 30,
-	   0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
-	OP(SCSI_OP_PREFETCH16, "PRE-FETCH(16)", scsi_exec_prefetch, NULL, 0, 16, PR_ALLOW_WE, MEDIA, 10,
-	   0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
-	OP(SCSI_OP_SYNC_CACHE16, "SYNCHRONIZE CACHE(16)", scsi_exec_sync_cache, NULL, 0, 16, 0, MEDIA, 60,
-	   0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
-	OP(SCSI_OP_WRITE_SAME16, "WRITE SAME(16)", scsi_exec_write_same, NULL, OPF_WRITE | OPF_DATA_OUT, 16, 0,
-	   MEDIA, 60, 0x19, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
+	OP(SCSI_OP_MODE_SELECT10, "MODE SELECT(10)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 10,
+	   0, STBY, 10, 0x11, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_MODE_SENSE10, "MODE SENSE(10)", scsi_exec_mode_sense, NULL, 0, 10, PR_ALLOW_WE,
+	   STBY, 5, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_READ16, "READ(16)", scsi_exec_read, NULL, 0, 16, PR_ALLOW_WE, MEDIA, 30, 0x1E,
+	   0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
+	OP(SCSI_OP_COMPARE_AND_WRITE, "COMPARE AND WRITE", scsi_exec_caw, NULL,
+	   OPF_WRITE | OPF_DATA_OUT, 16, 0, MEDIA, 30, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	   0xFF, 0xFF, 0, 0, 0, 0xFF, 0x1F, 0),
+	OP(SCSI_OP_WRITE16, "WRITE(16)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 16, 0,
+	   MEDIA, 30, 0x1A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	   0x1F, 0),
+	OP(SCSI_OP_WRITE_VERIFY16, "WRITE AND VERIFY(16)", scsi_exec_write_verify, NULL,
+	   OPF_WRITE | OPF_DATA_OUT, 16, 0, MEDIA, 30, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	   0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
+	OP(SCSI_OP_VERIFY16, "VERIFY(16)", scsi_exec_verify, NULL, OPF_DATA_OUT, 16, PR_ALLOW_WE,
+	   MEDIA, 30, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	   0x1F, 0),
+	OP(SCSI_OP_PREFETCH16, "PRE-FETCH(16)", scsi_exec_prefetch, NULL, 0, 16, PR_ALLOW_WE, MEDIA,
+	   10, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F,
+	   0),
+	OP(SCSI_OP_SYNC_CACHE16, "SYNCHRONIZE CACHE(16)", scsi_exec_sync_cache, NULL, 0, 16, 0,
+	   MEDIA, 60, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	   0x1F, 0),
+	OP(SCSI_OP_WRITE_SAME16, "WRITE SAME(16)", scsi_exec_write_same, NULL,
+	   OPF_WRITE | OPF_DATA_OUT, 16, 0, MEDIA, 60, 0x19, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	   0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
 	SAOP(SCSI_OP_SERVICE_ACTION_IN16, "SERVICE ACTION IN(16)", &sai16_table, 16),
-	OP(SCSI_OP_REPORT_LUNS, "REPORT LUNS", scsi_exec_report_luns, NULL, NOLU, 12, PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5,
-	   0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0),
+	OP(SCSI_OP_REPORT_LUNS, "REPORT LUNS", scsi_exec_report_luns, NULL, NOLU, 12,
+	   PR_ALLOW_ALL | PR_ALLOW_SPC2, ANY, 5, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0),
 	SAOP(SCSI_OP_MAINTENANCE_IN, "MAINTENANCE IN", &maint_in_table, 12),
 	SAOP(SCSI_OP_MAINTENANCE_OUT, "MAINTENANCE OUT", &maint_out_table, 12),
-	OP(SCSI_OP_READ12, "READ(12)", scsi_exec_read, NULL, 0, 12, PR_ALLOW_WE, MEDIA, 30,
-	   0x1E, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
-	OP(SCSI_OP_WRITE12, "WRITE(12)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 12, 0, MEDIA, 30,
-	   0x1A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
-	OP(SCSI_OP_WRITE_VERIFY12, "WRITE AND VERIFY(12)", scsi_exec_write_verify, NULL, OPF_WRITE | OPF_DATA_OUT, 12,
-	   0, MEDIA, 30, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
-	OP(SCSI_OP_VERIFY12, "VERIFY(12)", scsi_exec_verify, NULL, OPF_DATA_OUT, 12, PR_ALLOW_WE, MEDIA, 30,
-	   0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
+	OP(SCSI_OP_READ12, "READ(12)", scsi_exec_read, NULL, 0, 12, PR_ALLOW_WE, MEDIA, 30, 0x1E,
+	   0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
+	OP(SCSI_OP_WRITE12, "WRITE(12)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 12, 0,
+	   MEDIA, 30, 0x1A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
+	OP(SCSI_OP_WRITE_VERIFY12, "WRITE AND VERIFY(12)", scsi_exec_write_verify, NULL,
+	   OPF_WRITE | OPF_DATA_OUT, 12, 0, MEDIA, 30, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	   0xFF, 0xFF, 0x1F, 0),
+	OP(SCSI_OP_VERIFY12, "VERIFY(12)", scsi_exec_verify, NULL, OPF_DATA_OUT, 12, PR_ALLOW_WE,
+	   MEDIA, 30, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
 	SAOP(SCSI_OP_VARIABLE_LENGTH, "VARIABLE LENGTH", &var_len_table, 10),
 	SAOP(SCSI_OP_EXTENDED_COPY, "EXTENDED COPY", &xcopy_table, 16),
 	SAOP(SCSI_OP_RECEIVE_COPY_RESULTS, "RECEIVE COPY RESULTS", &rcr_table, 16),
@@ -255,7 +352,8 @@ static bool lu_d_sense(const struct scsi_lu *lu)
 static void build_sense(struct scsi_task *t, uint8_t key, uint16_t asc)
 {
 	struct scsi_sense_extra x = {
-		.info_valid = t->st.info_valid, .info = t->st.info,
+		.info_valid = t->st.info_valid,
+		.info = t->st.info,
 		.sks_valid = (t->st.sks[0] & SCSI_SKS_VALID) != 0,
 	};
 	memcpy(x.sks, t->st.sks, 3);
@@ -391,7 +489,10 @@ void scsi_submit(struct scsi_task *t, enum lun_op op, unsigned flags, uint64_t o
 
 /* Backend errors (-errno) to outcomes: transient trouble is NOT READY, never
  * ILLEGAL REQUEST (INTEROP.md). */
-static const struct { int err; int rd, wr; } errno_map[] = {
+static const struct {
+	int err;
+	int rd, wr;
+} errno_map[] = {
 	{ EIO, SR_READ_ERROR, SR_WRITE_ERROR },
 	{ ENOSPC, SR_SPACE_ALLOC_FAILED, SR_SPACE_ALLOC_FAILED },
 	{ EDQUOT, SR_SPACE_ALLOC_FAILED, SR_SPACE_ALLOC_FAILED },
@@ -401,7 +502,8 @@ static const struct { int err; int rd, wr; } errno_map[] = {
 	{ EBUSY, SR_NOT_READY, SR_NOT_READY },
 	{ ENOMEM, SR_NOT_READY, SR_NOT_READY },
 	{ ETIMEDOUT, SR_NOT_READY, SR_NOT_READY },
-	{ ENODEV, SR_NOT_READY_MANUAL, SR_NOT_READY_MANUAL },  /* RAID beyond its tolerance, offline LUN */
+	{ ENODEV, SR_NOT_READY_MANUAL,
+	  SR_NOT_READY_MANUAL }, /* RAID beyond its tolerance, offline LUN */
 	{ EILSEQ, SR_MISCOMPARE, SR_MISCOMPARE },
 };
 
@@ -419,7 +521,7 @@ int scsi_errno_reason(int err, bool is_write)
 static int check_cdb(struct scsi_task *t, const struct scsi_op *op)
 {
 	if (t->cdb_len < op->cdb_len)
-		return SR_INVALID_FIELD_CDB;  /* truncated CDB */
+		return SR_INVALID_FIELD_CDB; /* truncated CDB */
 	int bit = 0;
 	int byte = scsi_cdb_check_usage(t->cdb, op->cdb_len, op->usage, op->flags & OPF_SA, &bit);
 	return byte < 0 ? SR_GOOD : scsi_fail_field(t, (uint16_t)byte, bit);
@@ -449,7 +551,7 @@ static int dispatch(struct scsi_task *t)
 	if (r == SR_GOOD && t->lu)
 		r = scsi_lu_alua_check(t->lu, t->itn, op);
 	if (r == SR_GOOD && (op->flags & OPF_WRITE) && scsi_lu_write_protected(t->lu))
-		r = SR_WRITE_PROTECTED;  /* SBC-4 4.11: SWP / read-only medium */
+		r = SR_WRITE_PROTECTED; /* SBC-4 4.11: SWP / read-only medium */
 	if (r != SR_GOOD)
 		return r;
 	t->st.op = op;

@@ -67,33 +67,33 @@
 #define XCOPY_MAX_TGT       4u
 #define XCOPY_MAX_SEG       16u
 #define XCOPY_MAX_LIST      1024u
-#define XCOPY_TGT_LEN       32u      /* CSCD descriptors E0h..E9h */
-#define XCOPY_B2B_LEN       28u      /* block -> block segment descriptor */
+#define XCOPY_TGT_LEN       32u /* CSCD descriptors E0h..E9h */
+#define XCOPY_B2B_LEN       28u /* block -> block segment descriptor */
 #define XCOPY_HDR_LEN       16u
 #define XCOPY_CHUNK         (1u << 20)
 #define XCOPY_MAX_SEG_BYTES (0xFFFFull * 4096u) /* NUMBER OF BLOCKS is 16 bits */
 #define XCOPY_DESC_IDENT    0xE4
 #define XCOPY_SEG_B2B       0x02
-#define XCOPY_USAGE_NONE    0x3     /* LIST ID USAGE 11b: no list identifier */
-#define XCOPY_STATUS_DONE   0x01    /* COPY MANAGER STATUS: completed, no errors */
+#define XCOPY_USAGE_NONE    0x3  /* LIST ID USAGE 11b: no list identifier */
+#define XCOPY_STATUS_DONE   0x01 /* COPY MANAGER STATUS: completed, no errors */
 
 _Static_assert(XCOPY_MAX_LIST >= (XCOPY_MAX_TGT + 1) * XCOPY_TGT_LEN + XCOPY_B2B_LEN &&
-	       XCOPY_MAX_LIST >= XCOPY_TGT_LEN + (XCOPY_MAX_SEG + 1) * XCOPY_B2B_LEN,
+		       XCOPY_MAX_LIST >= XCOPY_TGT_LEN + (XCOPY_MAX_SEG + 1) * XCOPY_B2B_LEN,
 	       "one descriptor too many of each kind must fit the list (TOO MANY, not LENGTH)");
 
 /* One identification CSCD descriptor (SPC-4 6.4.5.6). */
 struct xcopy_tgt {
-	bool nul;               /* NUL bit: a null device */
-	uint8_t pdt;            /* PERIPHERAL DEVICE TYPE */
-	uint8_t assoc, type;    /* designator association / type */
+	bool nul;            /* NUL bit: a null device */
+	uint8_t pdt;         /* PERIPHERAL DEVICE TYPE */
+	uint8_t assoc, type; /* designator association / type */
 	uint8_t len;
 	uint8_t desig[20];
-	uint32_t block_len;     /* DISK BLOCK LENGTH (pdt 0) */
+	uint32_t block_len; /* DISK BLOCK LENGTH (pdt 0) */
 };
 
 /* One block -> block segment descriptor (SPC-4 6.4.6.5). */
 struct xcopy_seg {
-	uint16_t src, dst;      /* CSCD descriptor indexes */
+	uint16_t src, dst; /* CSCD descriptor indexes */
 	uint16_t nblocks;
 	uint64_t src_lba, dst_lba;
 };
@@ -105,7 +105,10 @@ struct xcopy_list {
 	struct xcopy_seg seg[XCOPY_MAX_SEG];
 };
 
-struct xcopy_bad { uint16_t byte; int8_t bit; };
+struct xcopy_bad {
+	uint16_t byte;
+	int8_t bit;
+};
 
 static int xc_bad_at(struct xcopy_bad *b, size_t byte, int bit, int reason)
 {
@@ -142,7 +145,8 @@ static int xc_parse_tgts(const uint8_t *p, size_t tl, struct xcopy_list *o, stru
 	return SR_GOOD;
 }
 
-static int xc_parse_segs(const uint8_t *p, size_t sl, size_t base, struct xcopy_list *o, struct xcopy_bad *bad)
+static int xc_parse_segs(const uint8_t *p, size_t sl, size_t base, struct xcopy_list *o,
+			 struct xcopy_bad *bad)
 {
 	size_t off = 0;
 	while (off < sl) {
@@ -172,7 +176,8 @@ static int xc_parse_segs(const uint8_t *p, size_t sl, size_t base, struct xcopy_
 /* Pure: the EXTENDED COPY (LID1) parameter list (SPC-4 6.4.3, table 104) of
  * len bytes. Returns SR_GOOD and *o, or a reason (for INVALID FIELD IN
  * PARAMETER LIST and the UNSUPPORTED ... codes *bad points at the field). */
-static int scsi_xcopy_parse(const uint8_t *p, size_t len, struct xcopy_list *o, struct xcopy_bad *bad)
+static int scsi_xcopy_parse(const uint8_t *p, size_t len, struct xcopy_list *o,
+			    struct xcopy_bad *bad)
 {
 	memset(o, 0, sizeof(*o));
 	bad->byte = 0;
@@ -183,31 +188,33 @@ static int scsi_xcopy_parse(const uint8_t *p, size_t len, struct xcopy_list *o, 
 	o->usage = (p[1] >> 3) & 0x3;
 	uint64_t tl = get_be16(p + 2), sl = get_be32(p + 8), il = get_be32(p + 12);
 	if (XCOPY_HDR_LEN + tl + sl + il > len || tl + sl > XCOPY_MAX_LIST)
-		return SR_PARAM_LIST_LENGTH;  /* SPC-4 6.4.3.1 */
+		return SR_PARAM_LIST_LENGTH; /* SPC-4 6.4.3.1 */
 	if (il)
-		return xc_bad_at(bad, 12, 7, SR_INVALID_FIELD_PARAM);  /* MAXIMUM INLINE DATA LENGTH 0 */
+		return xc_bad_at(bad, 12, 7,
+				 SR_INVALID_FIELD_PARAM); /* MAXIMUM INLINE DATA LENGTH 0 */
 	if (o->usage == XCOPY_USAGE_NONE && o->list_id)
 		return xc_bad_at(bad, 0, 7, SR_INVALID_FIELD_PARAM);
 	int r = xc_parse_tgts(p + XCOPY_HDR_LEN, (size_t)tl, o, bad);
 	if (r == SR_GOOD)
-		r = xc_parse_segs(p + XCOPY_HDR_LEN + tl, (size_t)sl, XCOPY_HDR_LEN + (size_t)tl, o, bad);
+		r = xc_parse_segs(p + XCOPY_HDR_LEN + tl, (size_t)sl, XCOPY_HDR_LEN + (size_t)tl, o,
+				  bad);
 	return r;
 }
 
 /* ---- execution ---- */
 struct xcopy_state {
 	struct xcopy_list l;
-	struct scsi_lu *lu[XCOPY_MAX_TGT];   /* resolved CSCDs (held), NULL = unreachable */
-	struct scsi_lu *src, *dst;           /* current segment */
-	unsigned seg;                        /* current segment */
-	uint64_t done;                       /* blocks of it copied */
-	uint64_t n;                          /* blocks of the chunk in flight */
-	uint64_t off;                        /* its first block, from the segment's start */
-	bool backward;                       /* one LU, destination above an overlapping
+	struct scsi_lu *lu[XCOPY_MAX_TGT]; /* resolved CSCDs (held), NULL = unreachable */
+	struct scsi_lu *src, *dst;         /* current segment */
+	unsigned seg;                      /* current segment */
+	uint64_t done;                     /* blocks of it copied */
+	uint64_t n;                        /* blocks of the chunk in flight */
+	uint64_t off;                      /* its first block, from the segment's start */
+	bool backward;                     /* one LU, destination above an overlapping
 	                                        source: pieces go last to first (memmove) */
-	uint64_t bytes;                      /* total copied */
-	uint64_t sh_from, sh_len;            /* blocks of the segment shared, not copied */
-	bool sh_tried;                       /* the segment was offered for sharing */
+	uint64_t bytes;                    /* total copied */
+	uint64_t sh_from, sh_len;          /* blocks of the segment shared, not copied */
+	bool sh_tried;                     /* the segment was offered for sharing */
 	struct iovec iov;
 	uint8_t *buf;
 };
@@ -229,7 +236,8 @@ static struct scsi_lun_map *xc_task_map(const struct scsi_task *t)
  * LU (SPC-4 7.8.6.6, association 00b) with that LU's block length. */
 static struct scsi_lu *xc_resolve(struct scsi_lun_map *m, const struct xcopy_tgt *g)
 {
-	if (g->nul || g->pdt != SCSI_TYPE_DISK || g->assoc != 0 || g->type != SCSI_DESIG_NAA || g->len != 16)
+	if (g->nul || g->pdt != SCSI_TYPE_DISK || g->assoc != 0 || g->type != SCSI_DESIG_NAA ||
+	    g->len != 16)
 		return NULL;
 	for (unsigned i = 0; i < SCSI_MAX_LUNS; i++) {
 		struct scsi_lu *lu = scsi_lun_map_get(m, i);
@@ -247,7 +255,7 @@ static struct scsi_lu *xc_resolve(struct scsi_lun_map *m, const struct xcopy_tgt
 
 static void xc_hold_result(struct scsi_task *t, const struct xcopy_state *s)
 {
-	if (s->l.usage >= 0x2)   /* 10b / 11b: nothing held (SPC-4 table 105) */
+	if (s->l.usage >= 0x2) /* 10b / 11b: nothing held (SPC-4 table 105) */
 		return;
 	struct scsi_xcopy_held *h = t->itn->xcopy_held, *slot = &h[0];
 	for (unsigned i = 0; i < SCSI_XCOPY_HELD; i++) {
@@ -258,7 +266,8 @@ static void xc_hold_result(struct scsi_task *t, const struct xcopy_state *s)
 		if (!h[i].used)
 			slot = &h[i];
 	}
-	*slot = (struct scsi_xcopy_held){ true, s->l.list_id, XCOPY_STATUS_DONE, (uint16_t)s->l.nseg, s->bytes };
+	*slot = (struct scsi_xcopy_held){ true, s->l.list_id, XCOPY_STATUS_DONE,
+					  (uint16_t)s->l.nseg, s->bytes };
 }
 
 static void xcopy_end(struct scsi_task *t, int reason)
@@ -274,16 +283,23 @@ static void xcopy_end(struct scsi_task *t, int reason)
 
 /* LUN_OP_COPY of n blocks from the source's src_lba to the destination's
  * dst_lba: through s->buf, or by reference with LUN_IO_COPY_SHARE. */
-static void xc_copy(struct scsi_task *t, unsigned flags, uint64_t src_lba, uint64_t dst_lba, uint64_t n,
-		    void (*fn)(struct lun_io *io))
+static void xc_copy(struct scsi_task *t, unsigned flags, uint64_t src_lba, uint64_t dst_lba,
+		    uint64_t n, void (*fn)(struct lun_io *io))
 {
 	struct xcopy_state *s = xc_xs_of(t);
 	struct lun_io *io = &t->io;
 	bool share = flags & LUN_IO_COPY_SHARE;
 	s->iov = (struct iovec){ s->buf, (size_t)(n * s->dst->bs) };
-	*io = (struct lun_io){ .op = LUN_OP_COPY, .flags = flags, .offset = dst_lba * s->dst->bs,
-			       .length = n * s->dst->bs, .iov = share ? NULL : &s->iov, .iovcnt = !share,
-			       .loop = t->loop, .done = fn, .priv = t, .copy_src = s->src->be,
+	*io = (struct lun_io){ .op = LUN_OP_COPY,
+			       .flags = flags,
+			       .offset = dst_lba * s->dst->bs,
+			       .length = n * s->dst->bs,
+			       .iov = share ? NULL : &s->iov,
+			       .iovcnt = !share,
+			       .loop = t->loop,
+			       .done = fn,
+			       .priv = t,
+			       .copy_src = s->src->be,
 			       .copy_src_offset = src_lba * s->src->bs };
 	lun_submit(s->dst->be, io);
 }
@@ -326,14 +342,15 @@ static int xc_seg_begin(struct scsi_task *t, struct xcopy_state *s)
 	s->dst = s->lu[g->dst];
 	if (!scsi_lba_range_ok(g->src_lba, g->nblocks, scsi_lu_size_blocks(s->src)) ||
 	    !scsi_lba_range_ok(g->dst_lba, g->nblocks, scsi_lu_size_blocks(s->dst)))
-		return SR_COPY_UNREACHABLE;  /* see the file comment for why not 21/00 */
+		return SR_COPY_UNREACHABLE; /* see the file comment for why not 21/00 */
 	if (scsi_lu_write_protected(s->dst))
 		return SR_WRITE_PROTECTED;
 	if (scsi_lu_pr_check(s->src, t->itn, &scsi_op_table[SCSI_OP_READ16]) != SR_GOOD ||
 	    scsi_lu_pr_check(s->dst, t->itn, &scsi_op_table[SCSI_OP_WRITE16]) != SR_GOOD)
 		return SR_RESERVATION_CONFLICT;
 	s->done = 0;
-	s->backward = s->src == s->dst && g->dst_lba > g->src_lba && g->dst_lba < g->src_lba + g->nblocks;
+	s->backward = s->src == s->dst && g->dst_lba > g->src_lba &&
+		      g->dst_lba < g->src_lba + g->nblocks;
 	s->sh_from = s->sh_len = 0;
 	s->sh_tried = false;
 	return SR_GOOD;
@@ -360,7 +377,7 @@ static void xc_share_flushed(struct lun_io *io)
 	struct scsi_task *t = TASK_OF_XIO(io);
 	struct xcopy_state *s = xc_xs_of(t);
 	const struct xcopy_seg *g = &s->l.seg[s->seg];
-	if (io->result) {   /* not shared: all copied */
+	if (io->result) { /* not shared: all copied */
 		io->copy_skip = io->copy_bytes = 0;
 		return xc_share_done(io);
 	}
@@ -395,7 +412,8 @@ static bool xc_can_share(const struct xcopy_state *s)
 	if (s->src->bs != s->dst->bs || !lun_copy_can_share(s->src->be, s->dst->be, &cs) ||
 	    (uint64_t)g->nblocks * s->dst->bs < cs)
 		return false;
-	return s->src != s->dst || g->src_lba + g->nblocks <= g->dst_lba || g->dst_lba + g->nblocks <= g->src_lba;
+	return s->src != s->dst || g->src_lba + g->nblocks <= g->dst_lba ||
+	       g->dst_lba + g->nblocks <= g->src_lba;
 }
 
 static void xc_share_start(struct scsi_task *t)
@@ -418,7 +436,7 @@ static void xcopy_next(struct scsi_task *t)
 {
 	struct xcopy_state *s = xc_xs_of(t);
 	if (t->aborted)
-		return xcopy_end(t, SR_COPY_DEVICE_FAILURE);  /* no response is sent */
+		return xcopy_end(t, SR_COPY_DEVICE_FAILURE); /* no response is sent */
 	while (s->seg < s->l.nseg && s->src && s->done == s->l.seg[s->seg].nblocks) {
 		s->seg++;
 		s->src = s->dst = NULL;
@@ -429,20 +447,23 @@ static void xcopy_next(struct scsi_task *t)
 		int r = xc_seg_begin(t, s);
 		if (r != SR_GOOD)
 			return xcopy_end(t, r);
-		return xcopy_next(t);  /* a 0-block segment is done at once */
+		return xcopy_next(t); /* a 0-block segment is done at once */
 	}
 	if (!s->sh_tried)
 		return xc_share_start(t);
 	if (s->sh_len && s->done == s->sh_from) {
-		s->done += s->sh_len;  /* shared, not copied */
+		s->done += s->sh_len; /* shared, not copied */
 		return xcopy_next(t);
 	}
-	uint64_t left = (s->sh_len && s->done < s->sh_from ? s->sh_from : s->l.seg[s->seg].nblocks) - s->done;
+	uint64_t left =
+		(s->sh_len && s->done < s->sh_from ? s->sh_from : s->l.seg[s->seg].nblocks) -
+		s->done;
 	uint64_t max = XCOPY_CHUNK / s->dst->bs;
 	s->n = left < max ? left : max;
 	/* never shared when backward (xc_can_share), so done counts from the end */
 	s->off = s->backward ? s->l.seg[s->seg].nblocks - s->done - s->n : s->done;
-	if (scsi_range_lock(s->dst, t, s->l.seg[s->seg].dst_lba + s->off, s->n, false, xc_chunk_locked))
+	if (scsi_range_lock(s->dst, t, s->l.seg[s->seg].dst_lba + s->off, s->n, false,
+			    xc_chunk_locked))
 		xc_chunk_locked(t);
 }
 
@@ -452,7 +473,8 @@ static void xcopy_start(struct scsi_task *t)
 	size_t have = t->out_len < plen ? t->out_len : plen;
 	uint8_t p[XCOPY_HDR_LEN + XCOPY_MAX_LIST];
 	if (have > sizeof(p))
-		return scsi_task_finish(t, SR_PARAM_LIST_LENGTH);  /* beyond MAXIMUM DESCRIPTOR LIST LENGTH */
+		return scsi_task_finish(
+			t, SR_PARAM_LIST_LENGTH); /* beyond MAXIMUM DESCRIPTOR LIST LENGTH */
 	struct xcopy_state *s = scsi_scratch_alloc(t, XCOPY_STATE_LEN + XCOPY_CHUNK, xcopy_start);
 	if (!s)
 		return;
@@ -475,7 +497,7 @@ int scsi_exec_xcopy(struct scsi_task *t)
 	uint32_t plen = get_be32(t->cdb + 10);
 	t->out_wanted = plen;
 	if (plen == 0)
-		return SR_GOOD;   /* SPC-4 6.4.1: not an error */
+		return SR_GOOD; /* SPC-4 6.4.1: not an error */
 	xcopy_start(t);
 	return SR_PENDING;
 }
@@ -487,13 +509,13 @@ static size_t xc_rcr_op_params(uint8_t *b)
 	put_be16(b + 8, XCOPY_MAX_TGT);
 	put_be16(b + 10, XCOPY_MAX_SEG);
 	put_be32(b + 12, XCOPY_MAX_LIST);
-	put_be32(b + 16, (uint32_t)XCOPY_MAX_SEG_BYTES);   /* MAXIMUM SEGMENT LENGTH */
-	put_be32(b + 20, 0);                               /* MAXIMUM INLINE DATA LENGTH */
-	put_be32(b + 24, 0);                               /* HELD DATA LIMIT */
-	put_be16(b + 34, SCSI_XCOPY_HELD);                 /* TOTAL CONCURRENT COPIES */
-	b[36] = SCSI_XCOPY_HELD;                           /* MAXIMUM CONCURRENT COPIES (held) */
-	b[37] = 9;                                         /* DATA SEGMENT GRANULARITY 2^9 */
-	b[43] = 2;                                         /* implemented descriptor codes */
+	put_be32(b + 16, (uint32_t)XCOPY_MAX_SEG_BYTES); /* MAXIMUM SEGMENT LENGTH */
+	put_be32(b + 20, 0);                             /* MAXIMUM INLINE DATA LENGTH */
+	put_be32(b + 24, 0);                             /* HELD DATA LIMIT */
+	put_be16(b + 34, SCSI_XCOPY_HELD);               /* TOTAL CONCURRENT COPIES */
+	b[36] = SCSI_XCOPY_HELD;                         /* MAXIMUM CONCURRENT COPIES (held) */
+	b[37] = 9;                                       /* DATA SEGMENT GRANULARITY 2^9 */
+	b[43] = 2;                                       /* implemented descriptor codes */
 	b[44] = XCOPY_SEG_B2B;
 	b[45] = XCOPY_DESC_IDENT;
 	put_be32(b, 46 - 4);
@@ -508,7 +530,7 @@ static int xc_rcr_copy_status(struct scsi_task *t, uint8_t *b, size_t *n)
 		if (!h[i].used || h[i].list_id != t->cdb[2])
 			continue;
 		uint64_t cnt = h[i].bytes;
-		uint8_t units = 0;                 /* bytes, else KiB (table 129) */
+		uint8_t units = 0; /* bytes, else KiB (table 129) */
 		if (cnt > 0xFFFFFFFFu) {
 			cnt >>= 10;
 			units = 1;
@@ -522,7 +544,7 @@ static int xc_rcr_copy_status(struct scsi_task *t, uint8_t *b, size_t *n)
 		*n = 12;
 		return SR_GOOD;
 	}
-	return scsi_fail_field(t, 2, 7);   /* no copy with that LIST IDENTIFIER */
+	return scsi_fail_field(t, 2, 7); /* no copy with that LIST IDENTIFIER */
 }
 
 int scsi_exec_rcr(struct scsi_task *t)
@@ -541,8 +563,9 @@ int scsi_exec_rcr(struct scsi_task *t)
 /* ---- VPD page 8Fh (SPC-4 7.8.17) ---- */
 size_t scsi_xcopy_vpd(uint8_t *b)
 {
-	static const uint8_t cmds[] = { SCSI_OP_EXTENDED_COPY, 1, 0x00,
-					SCSI_OP_RECEIVE_COPY_RESULTS, 2, 0x00, 0x03 };
+	static const uint8_t cmds[] = {
+		SCSI_OP_EXTENDED_COPY, 1, 0x00, SCSI_OP_RECEIVE_COPY_RESULTS, 2, 0x00, 0x03
+	};
 	size_t n = 0;
 	/* Supported Commands (0001h, table 606), padded to a multiple of 4 */
 	uint8_t *d = b + n;

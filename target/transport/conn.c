@@ -39,12 +39,12 @@
 #include "common/log.h"
 #include "target/transport/transport_internal.h"
 
-#define RBUF_SIZE   (256u * 1024u)
-#define TX_IOV      256
+#define RBUF_SIZE (256u * 1024u)
+#define TX_IOV    256
 /* Send-queue back-pressure: an initiator that sends faster than it reads
  * (NOP-Out floods, reads it never drains) stops being read above TX_HIGH. */
-#define TX_HIGH     (64u * 1024u * 1024u)
-#define TX_LOW      (16u * 1024u * 1024u)
+#define TX_HIGH (64u * 1024u * 1024u)
+#define TX_LOW  (16u * 1024u * 1024u)
 
 static void rx_run(struct conn *c);
 
@@ -88,7 +88,7 @@ enum sn_verdict conn_cmdsn_check(struct conn *c, uint32_t cmdsn, bool immediate,
 		return SN_DROP;
 	}
 	s->exp_cmdsn = cmdsn + 1;
-	if (task)            /* before the window moves: it stays queue_depth wide */
+	if (task) /* before the window moves: it stays queue_depth wide */
 		__atomic_store_n(&s->in_flight, s->in_flight + 1, __ATOMIC_RELAXED);
 	session_update_window(s);
 	return SN_ACCEPT;
@@ -175,7 +175,8 @@ static int tx_gather(struct conn *c, struct iovec *iov)
 	int n = 0;
 	size_t skip = c->tx_off;
 	for (struct txpdu *p = c->txq; p && n + 3 <= TX_IOV; p = p->next) {
-		struct iovec parts[3] = { { p->hdr, p->hlen }, { (void *)p->data, p->dlen },
+		struct iovec parts[3] = { { p->hdr, p->hlen },
+					  { (void *)p->data, p->dlen },
 					  { p->tail, p->tlen } };
 		for (int i = 0; i < 3; i++) {
 			if (parts[i].iov_len <= skip) {
@@ -225,7 +226,7 @@ static void rx_kick_run(struct kloop_task *t)
 		conn_maybe_free(c);
 		return;
 	}
-	rx_run(c);      /* PDUs may sit in the ring with nothing left on the socket */
+	rx_run(c); /* PDUs may sit in the ring with nothing left on the socket */
 	if (!c->closing)
 		conn_tx_flush(c);
 }
@@ -342,11 +343,10 @@ static void pdu_complete(struct conn *c)
 	case ISCSI_OP_TMF_REQ: conn_tmf_complete(c); break;
 	case ISCSI_OP_TEXT_REQ: conn_text_complete(c); break;
 	case ISCSI_OP_LOGOUT_REQ: conn_logout_complete(c); break;
-	case ISCSI_OP_SNACK:   /* 11.16: SNACK needs ERL >= 1 */
+	case ISCSI_OP_SNACK: /* 11.16: SNACK needs ERL >= 1 */
 		conn_send_reject(c, ISCSI_REJECT_PROTOCOL, c->hdr);
 		break;
-	default:
-		conn_send_reject(c, ISCSI_REJECT_CMD_NOT_SUPPORTED, c->hdr);
+	default: conn_send_reject(c, ISCSI_REJECT_CMD_NOT_SUPPORTED, c->hdr);
 	}
 }
 
@@ -392,7 +392,8 @@ static int rx_header(struct conn *c)
 	c->dst_lost = false;
 	c->dgot = 0;
 	c->dtail_got = 0;
-	c->dtail_len = c->bhs.dsl ? iscsi_pad4(c->bhs.dsl) + (c->ddigest ? ISCSI_DIGEST_LEN : 0) : 0;
+	c->dtail_len = c->bhs.dsl ? iscsi_pad4(c->bhs.dsl) + (c->ddigest ? ISCSI_DIGEST_LEN : 0)
+				  : 0;
 	c->rx = RX_DATA;
 	return 2;
 }
@@ -441,7 +442,7 @@ static int rx_process(struct conn *c)
 	for (;;) {
 		if (c->closing || c->close_when_sent)
 			return -2;
-		if (c->state == C_LOGOUT) {   /* nothing more is processed after Logout */
+		if (c->state == C_LOGOUT) { /* nothing more is processed after Logout */
 			c->rhead = c->rtail;
 			return 1;
 		}
@@ -515,7 +516,8 @@ static void rx_run(struct conn *c)
 		if (r == 0)
 			rx_pause(c);
 		if (r == 3) {
-			kdebug("%s: %zu bytes queued for sending: not reading", c->peer, c->txq_bytes);
+			kdebug("%s: %zu bytes queued for sending: not reading", c->peer,
+			       c->txq_bytes);
 			c->tx_full = true;
 			conn_set_events(c);
 			return;
@@ -593,7 +595,8 @@ static void on_io(struct kloop_fd *h, uint32_t events)
 	worker_busy(c->w);
 	if (events & EPOLLOUT)
 		conn_tx_flush(c);
-	if (!c->closing && !c->rx_paused && !c->tx_full && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	if (!c->closing && !c->rx_paused && !c->tx_full &&
+	    (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		rx_run(c);
 	if (!c->closing)
 		conn_tx_flush(c);
@@ -609,7 +612,7 @@ static void ping(struct conn *c, uint64_t now)
 		return;
 	c->ping_ttt = conn_new_ttt(c);
 	struct iscsi_nop_in n = { .itt = ISCSI_RSVD_TAG, .ttt = c->ping_ttt };
-	struct iscsi_seq s = conn_seq_next(c, false);   /* ITT reserved: StatSN not advanced */
+	struct iscsi_seq s = conn_seq_next(c, false); /* ITT reserved: StatSN not advanced */
 	iscsi_encode_nop_in(p->hdr, &n, &s);
 	conn_tx_queue(c, p);
 	c->ping_out = true;
@@ -633,7 +636,7 @@ static void on_tick(struct kloop_timer *tm)
 	if (c->state != C_FFP)
 		return;
 	if (c->ping_out && c->last_rx_ms > c->ping_ms)
-		c->ping_out = false;    /* anything received proves the peer alive */
+		c->ping_out = false; /* anything received proves the peer alive */
 	if (c->ping_out && now - c->ping_ms > timeout) {
 		conn_close(c, "no answer to NOP-In");
 		return;
@@ -654,12 +657,14 @@ static void policy_init(struct conn *c, const struct tgt_portal *portal)
 	if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) == 0) {
 		if (ss.ss_family == AF_INET6) {
 			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-			inet_ntop(AF_INET6, &a->sin6_addr, c->pctx.local_addr, sizeof(c->pctx.local_addr));
+			inet_ntop(AF_INET6, &a->sin6_addr, c->pctx.local_addr,
+				  sizeof(c->pctx.local_addr));
 			c->pctx.local_port = ntohs(a->sin6_port);
 			c->pctx.local_v6 = true;
 		} else {
 			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-			inet_ntop(AF_INET, &a->sin_addr, c->pctx.local_addr, sizeof(c->pctx.local_addr));
+			inet_ntop(AF_INET, &a->sin_addr, c->pctx.local_addr,
+				  sizeof(c->pctx.local_addr));
 			c->pctx.local_port = ntohs(a->sin_port);
 		}
 	}
@@ -681,7 +686,7 @@ static void conn_free(struct conn *c)
 	struct tgt_worker *w = c->w;
 	struct tgt_server *srv = c->srv;
 	for (struct tmf *m = c->tmfs; m; m = m->next)
-		m->c = NULL;           /* remote acks may still arrive; tmf frees itself */
+		m->c = NULL; /* remote acks may still arrive; tmf frees itself */
 	if (c->sess) {
 		c->sess->conn = NULL;
 		session_destroy(c->sess);

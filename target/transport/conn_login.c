@@ -23,9 +23,13 @@ static void send_login_rsp(struct conn *c, const struct iscsi_login_rsp *r, uint
 	struct txpdu *p = conn_tx_new(c);
 	if (!p)
 		return;
-	struct iscsi_login_rsp_hdr h = { .transit = r->transit, .csg = r->csg, .nsg = r->nsg,
-					 .tsih = tsih, .itt = c->login_itt,
-					 .dsl = (uint32_t)r->len, .status = r->status };
+	struct iscsi_login_rsp_hdr h = { .transit = r->transit,
+					 .csg = r->csg,
+					 .nsg = r->nsg,
+					 .tsih = tsih,
+					 .itt = c->login_itt,
+					 .dsl = (uint32_t)r->len,
+					 .status = r->status };
 	memcpy(h.isid, c->isid, 6);
 	struct iscsi_seq s = conn_seq_next(c, true);
 	iscsi_encode_login_rsp(p->hdr, &h, &s);
@@ -59,8 +63,10 @@ static void login_activate(struct conn *c, struct session *s)
 	c->pend_sess = NULL;
 	if (!s->discovery) {
 		const struct tgt_portal *pt = c->pctx.portal;
-		struct scsi_port port = { .rel_port_id = pt->rel_port_id, .tpg_id = pt->tpg_id,
-					  .target_iqn = s->tgt->iqn, .tpgt = pt->tpgt };
+		struct scsi_port port = { .rel_port_id = pt->rel_port_id,
+					  .tpg_id = pt->tpg_id,
+					  .target_iqn = s->tgt->iqn,
+					  .tpgt = pt->tpgt };
 		s->itn = scsi_itn_create(s->map, s->initiator, s->isid, &port);
 		if (!s->itn) {
 			login_fail(c, ISCSI_LS_OUT_OF_RESOURCES);
@@ -102,7 +108,7 @@ static void login_register(struct conn *c)
 	}
 	kinfo("%s: reinstating session TSIH %u of %s", c->peer, old->tsih, old->initiator);
 	c->state = C_LOGIN_WAIT;
-	c->rx_paused = true;        /* the initiator waits for our answer anyway */
+	c->rx_paused = true; /* the initiator waits for our answer anyway */
 	conn_set_events(c);
 	c->reinstate_wait = true;
 	session_reinstate(old, c->loop, &c->reinstate_task);
@@ -129,7 +135,8 @@ void conn_login_init(struct conn *c)
 static void login_finish(struct conn *c, const struct iscsi_login_rsp *rsp)
 {
 	const struct iscsi_session_params *p = iscsi_login_params(c->login);
-	const struct tgt_target *tgt = p->discovery ? NULL : tgt_model_find_target(c->srv->model, p->target_name);
+	const struct tgt_target *tgt =
+		p->discovery ? NULL : tgt_model_find_target(c->srv->model, p->target_name);
 	if (!p->discovery && !tgt) {
 		login_fail(c, ISCSI_LS_NOT_FOUND);
 		return;
@@ -142,7 +149,7 @@ static void login_finish(struct conn *c, const struct iscsi_login_rsp *rsp)
 	s->srv = c->srv;
 	s->w = c->w;
 	memcpy(s->isid, c->isid, 6);
-	snprintf(s->peer, sizeof(s->peer), "%s", c->peer);   /* for kura-targetctl */
+	snprintf(s->peer, sizeof(s->peer), "%s", c->peer); /* for kura-targetctl */
 	c->pend_rsp = *rsp;
 	c->pend_sess = s;
 	login_register(c);
@@ -152,7 +159,7 @@ static bool login_first(struct conn *c, const struct iscsi_login_req_hdr *h)
 {
 	if (!c->login_started) {
 		c->login_started = true;
-		c->stat_sn = h->exp_statsn;   /* 11.13.4: any starting StatSN will do */
+		c->stat_sn = h->exp_statsn; /* 11.13.4: any starting StatSN will do */
 		memcpy(c->isid, h->isid, 6);
 		c->cid = h->cid;
 		c->login_cmdsn = h->cmdsn;
@@ -160,7 +167,7 @@ static bool login_first(struct conn *c, const struct iscsi_login_req_hdr *h)
 			login_fail(c, ISCSI_LS_UNSUPPORTED_VER);
 			return false;
 		}
-		if (h->tsih != 0) {       /* adding a connection: MaxConnections=1 */
+		if (h->tsih != 0) { /* adding a connection: MaxConnections=1 */
 			login_fail(c, ISCSI_LS_SESSION_NOT_EXIST);
 			return false;
 		}
@@ -181,8 +188,12 @@ void conn_login_complete(struct conn *c)
 	}
 	if (!login_first(c, &h))
 		return;
-	struct iscsi_login_req req = { .csg = h.csg, .nsg = h.nsg, .transit = h.transit,
-				       .cont = h.cont, .data = c->seg, .len = h.dsl };
+	struct iscsi_login_req req = { .csg = h.csg,
+				       .nsg = h.nsg,
+				       .transit = h.transit,
+				       .cont = h.cont,
+				       .data = c->seg,
+				       .len = h.dsl };
 	struct iscsi_login_rsp rsp;
 	memset(&rsp, 0, sizeof(rsp));
 	iscsi_login_step(c->login, &req, &rsp, c->login_buf, LOGIN_BUF);

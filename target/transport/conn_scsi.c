@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "target/transport/transport_internal.h"
 
-#define KBUF_MAX    (16u * 1024u * 1024u)
+#define KBUF_MAX       (16u * 1024u * 1024u)
 #define FREE_TASKS_MAX 512
 
 /* ---------------------------------------------------------------------- */
@@ -117,7 +117,10 @@ void conn_task_free(struct task *t)
 /* ---------------------------------------------------------------------- */
 /* responses to SCSI commands (RFC 7143 11.4, 11.7)                        */
 
-struct residual { uint8_t flags; uint32_t count; };
+struct residual {
+	uint8_t flags;
+	uint32_t count;
+};
 
 /* Exact residuals (11.4.5): reads compare the Data-In the command produced
  * with the EDTL, writes compare the Data-Out the CDB asked for with it. */
@@ -148,13 +151,16 @@ static void send_scsi_rsp(struct conn *c, struct task *t)
 	if (!p)
 		return;
 	struct residual res = task_residual(t);
-	struct iscsi_scsi_rsp r = { .itt = t->itt, .response = ISCSI_RSP_COMPLETED,
-				    .status = t->st.status, .flags = res.flags,
+	struct iscsi_scsi_rsp r = { .itt = t->itt,
+				    .response = ISCSI_RSP_COMPLETED,
+				    .status = t->st.status,
+				    .flags = res.flags,
 				    .residual = res.count,
 				    .exp_datasn = t->datain_pdus + t->r2tsn };
 	if (t->st.sense_len) {
 		/* 11.4.7: SenseLength (2 bytes) then the sense data */
-		uint32_t n = t->st.sense_len > sizeof(p->small) - 2 ? sizeof(p->small) - 2 : t->st.sense_len;
+		uint32_t n = t->st.sense_len > sizeof(p->small) - 2 ? sizeof(p->small) - 2
+								    : t->st.sense_len;
 		put_be16(p->small, (uint16_t)n);
 		memcpy(p->small + 2, t->st.sense, n);
 		p->data = p->small;
@@ -184,17 +190,21 @@ static void send_data_in(struct conn *c, struct task *t, uint32_t n, bool with_s
 		if (off + len > burst_end)
 			len = burst_end - off;
 		struct txpdu *p = conn_tx_new(c);
-		if (!p) {               /* closing here would free t under our caller */
+		if (!p) { /* closing here would free t under our caller */
 			c->close_when_sent = true;
 			return;
 		}
 		bool last = off + len == n;
 		struct iscsi_data_in d = { .final = last || off + len == burst_end,
 					   .has_status = last && with_status,
-					   .flags = res.flags, .status = t->st.status,
-					   .itt = t->itt, .ttt = ISCSI_RSVD_TAG,
-					   .datasn = t->datain_pdus++, .offset = off,
-					   .residual = res.count, .dsl = len };
+					   .flags = res.flags,
+					   .status = t->st.status,
+					   .itt = t->itt,
+					   .ttt = ISCSI_RSVD_TAG,
+					   .datasn = t->datain_pdus++,
+					   .offset = off,
+					   .residual = res.count,
+					   .dsl = len };
 		struct iscsi_seq s = conn_seq_next(c, d.has_status);
 		iscsi_encode_data_in(p->hdr, &d, &s);
 		p->data = (const uint8_t *)t->st.in_buf + off;
@@ -289,7 +299,7 @@ static void issue_r2ts(struct conn *c, struct task *t)
 			if (!t->r2t[i].used)
 				sl = &t->r2t[i];
 		struct txpdu *p = conn_tx_new(c);
-		if (!sl || !p) {        /* out of memory: end the connection once flushed */
+		if (!sl || !p) { /* out of memory: end the connection once flushed */
 			if (p)
 				conn_tx_release(c, p);
 			c->close_when_sent = true;
@@ -298,10 +308,15 @@ static void issue_r2ts(struct conn *c, struct task *t)
 		uint32_t len = t->edtl_write - t->next_r2t_off;
 		if (len > burst)
 			len = burst;
-		*sl = (struct r2t_slot){ .used = true, .ttt = conn_new_ttt(c), .offset = t->next_r2t_off,
+		*sl = (struct r2t_slot){ .used = true,
+					 .ttt = conn_new_ttt(c),
+					 .offset = t->next_r2t_off,
 					 .len = len };
-		struct iscsi_r2t r = { .itt = t->itt, .ttt = sl->ttt, .r2tsn = t->r2tsn++,
-				       .offset = sl->offset, .length = len };
+		struct iscsi_r2t r = { .itt = t->itt,
+				       .ttt = sl->ttt,
+				       .r2tsn = t->r2tsn++,
+				       .offset = sl->offset,
+				       .length = len };
 		memcpy(r.lun, t->lun_raw, 8);
 		struct iscsi_seq s = conn_seq_next(c, false);
 		iscsi_encode_r2t(p->hdr, &r, &s);
@@ -330,7 +345,7 @@ enum hdr_verdict conn_data_out_header(struct conn *c)
 	}
 	struct task *t = conn_task_find(c, d.itt);
 	if (!t || t->in_exec || !t->wbuf)
-		return HV_DATA;   /* aborted or unknown task: discard (11.5.1) */
+		return HV_DATA; /* aborted or unknown task: discard (11.5.1) */
 	uint64_t end = (uint64_t)d.offset + d.dsl;
 	if (d.ttt == ISCSI_RSVD_TAG) {
 		/* unsolicited: in order, within FirstBurstLength (DataPDUInOrder=Yes) */
@@ -416,7 +431,8 @@ static void task_setup(struct conn *c, struct task *t, const struct iscsi_scsi_c
 	st->itn = s->itn;
 	st->map = s->map;
 	st->loop = c->loop;
-	st->dir = (enum scsi_dir)((cmd->read ? SCSI_DIR_READ : 0) | (cmd->write ? SCSI_DIR_WRITE : 0));
+	st->dir = (enum scsi_dir)((cmd->read ? SCSI_DIR_READ : 0) |
+				  (cmd->write ? SCSI_DIR_WRITE : 0));
 	st->edtl = cmd->edtl;
 	st->edtl_in = ahs->has_bidi_read_len ? ahs->bidi_read_len : (cmd->read ? cmd->edtl : 0);
 	st->task_attr = cmd->attr;
@@ -460,7 +476,7 @@ enum hdr_verdict conn_scsi_cmd_header(struct conn *c)
 	if (cmd.write && cmd.edtl && cmd.edtl <= KBUF_MAX && !(cmd.read && cmd.write)) {
 		wbuf = kbuf_alloc(cmd.edtl);
 		if (!wbuf)
-			return HV_PAUSE;   /* retried after kbuf_wait; nothing consumed yet */
+			return HV_PAUSE; /* retried after kbuf_wait; nothing consumed yet */
 	}
 	if (conn_cmdsn_check(c, cmd.cmdsn, cmd.immediate, true) == SN_DROP) {
 		kbuf_free(wbuf);
@@ -482,7 +498,7 @@ enum hdr_verdict conn_scsi_cmd_header(struct conn *c)
 	t->next_r2t_off = cmd.dsl;
 	c->dtask = t;
 	c->skip = false;
-	c->dst = wbuf ? wbuf : c->seg;   /* immediate data of a failing command is dropped */
+	c->dst = wbuf ? wbuf : c->seg; /* immediate data of a failing command is dropped */
 	return HV_DATA;
 }
 

@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "target/transport/transport_internal.h"
 
-#define TEXT_BUF    65536u
+#define TEXT_BUF 65536u
 
 /* ---------------------------------------------------------------------- */
 /* task management (RFC 7143 11.5-11.6)                                    */
@@ -35,7 +35,7 @@ uint32_t conn_abort_tasks(struct conn *c, struct scsi_lu *lu, uint32_t except_it
 			if (w)
 				w->pending++;
 		} else {
-			conn_task_free(t);   /* its later Data-Out finds no task and is discarded */
+			conn_task_free(t); /* its later Data-Out finds no task and is discarded */
 		}
 	}
 	return n;
@@ -72,7 +72,7 @@ static void pr_abort_run(struct kloop_task *t)
 {
 	struct pr_abort *m = container_of(t, struct pr_abort, t);
 	struct session *s = m->s;
-	m->aw.pending = 1;   /* held until every abort below is counted */
+	m->aw.pending = 1; /* held until every abort below is counted */
 	m->aw.fn = pr_abort_done;
 	if (s->conn && !s->dead)
 		conn_abort_tasks(s->conn, m->lu, ISCSI_RSVD_TAG, &m->aw);
@@ -80,8 +80,8 @@ static void pr_abort_run(struct kloop_task *t)
 		pr_abort_done(&m->aw);
 }
 
-static void pr_abort_nexus(void *ctx, struct scsi_itn *itn, struct scsi_lu *lu, void (*done)(void *arg),
-			   void *arg)
+static void pr_abort_nexus(void *ctx, struct scsi_itn *itn, struct scsi_lu *lu,
+			   void (*done)(void *arg), void *arg)
 {
 	struct session *s = ctx;
 	struct pr_abort *m = calloc(1, sizeof(*m));
@@ -90,7 +90,7 @@ static void pr_abort_nexus(void *ctx, struct scsi_itn *itn, struct scsi_lu *lu, 
 		done(arg);
 		return;
 	}
-	session_get(s);   /* the nexus is attached, so the session is alive */
+	session_get(s); /* the nexus is attached, so the session is alive */
 	m->s = s;
 	m->lu = lu;
 	m->done = done;
@@ -171,7 +171,7 @@ static struct task *abort_task_target(struct conn *c, const struct iscsi_tmf_req
 	 * this request counts as received and aborted. */
 	bool in_window = sn_le(s->exp_cmdsn, r->ref_cmdsn) && sn_le(r->ref_cmdsn, s->max_cmdsn);
 	*response = in_window && sn_lt(r->ref_cmdsn, r->cmdsn) ? ISCSI_TMF_RSP_COMPLETE
-							      : ISCSI_TMF_RSP_NO_TASK;
+							       : ISCSI_TMF_RSP_NO_TASK;
 	return NULL;
 }
 
@@ -189,7 +189,7 @@ static void tmf_abort_one(struct task *t, struct abort_wait *w)
 static void tmf_run(struct conn *c, struct tmf *m, const struct iscsi_tmf_req *r)
 {
 	struct session *s = c->sess;
-	m->aw.pending = 1;    /* holds until the start below is complete */
+	m->aw.pending = 1; /* holds until the start below is complete */
 	m->fan.pending = 1;
 	switch (m->function) {
 	case ISCSI_TMF_ABORT_TASK: {
@@ -198,13 +198,12 @@ static void tmf_run(struct conn *c, struct tmf *m, const struct iscsi_tmf_req *r
 			tmf_abort_one(t, &m->aw);
 		break;
 	}
-	case ISCSI_TMF_ABORT_TASK_SET:
-		conn_abort_tasks(c, m->lu, r->itt, &m->aw);
-		break;
+	case ISCSI_TMF_ABORT_TASK_SET: conn_abort_tasks(c, m->lu, r->itt, &m->aw); break;
 	case ISCSI_TMF_CLEAR_TASK_SET:
 	case ISCSI_TMF_LUN_RESET:
 		conn_abort_tasks(c, m->lu, r->itt, &m->aw);
-		session_fanout_abort(s, m->lu, m->function == ISCSI_TMF_CLEAR_TASK_SET, false, &m->fan);
+		session_fanout_abort(s, m->lu, m->function == ISCSI_TMF_CLEAR_TASK_SET, false,
+				     &m->fan);
 		break;
 	case ISCSI_TMF_TARGET_WARM_RESET:
 	case ISCSI_TMF_TARGET_COLD_RESET:
@@ -220,20 +219,16 @@ static void tmf_run(struct conn *c, struct tmf *m, const struct iscsi_tmf_req *r
 
 static uint8_t tmf_precheck(struct conn *c, const struct iscsi_tmf_req *r, struct scsi_lu **lu)
 {
-	*lu = scsi_lun_map_hold(c->sess->map, scsi_decode_lun(r->lun));   /* put in tmf_free */
+	*lu = scsi_lun_map_hold(c->sess->map, scsi_decode_lun(r->lun)); /* put in tmf_free */
 	switch (r->function) {
 	case ISCSI_TMF_ABORT_TASK:
 	case ISCSI_TMF_TARGET_WARM_RESET:
-	case ISCSI_TMF_TARGET_COLD_RESET:
-		return ISCSI_TMF_RSP_COMPLETE;
+	case ISCSI_TMF_TARGET_COLD_RESET: return ISCSI_TMF_RSP_COMPLETE;
 	case ISCSI_TMF_ABORT_TASK_SET:
 	case ISCSI_TMF_CLEAR_TASK_SET:
-	case ISCSI_TMF_LUN_RESET:
-		return *lu ? ISCSI_TMF_RSP_COMPLETE : ISCSI_TMF_RSP_NO_LUN;
-	case ISCSI_TMF_TASK_REASSIGN:
-		return ISCSI_TMF_RSP_NO_REASSIGN;   /* needs ERL 2 */
-	default:
-		return ISCSI_TMF_RSP_NOT_SUPPORTED; /* CLEAR ACA (no NACA support) and unknown */
+	case ISCSI_TMF_LUN_RESET: return *lu ? ISCSI_TMF_RSP_COMPLETE : ISCSI_TMF_RSP_NO_LUN;
+	case ISCSI_TMF_TASK_REASSIGN: return ISCSI_TMF_RSP_NO_REASSIGN; /* needs ERL 2 */
+	default: return ISCSI_TMF_RSP_NOT_SUPPORTED; /* CLEAR ACA (no NACA support) and unknown */
 	}
 }
 
@@ -280,7 +275,7 @@ void conn_nop_out_complete(struct conn *c)
 	struct iscsi_nop_out n;
 	if (!decoded(c, iscsi_decode_nop_out(c->hdr, &n)))
 		return;
-	if (n.itt == ISCSI_RSVD_TAG) {       /* answer to our ping (11.18.1) */
+	if (n.itt == ISCSI_RSVD_TAG) { /* answer to our ping (11.18.1) */
 		if (n.ttt == c->ping_ttt)
 			c->ping_out = false;
 		return;
@@ -320,8 +315,12 @@ static void text_send_chunk(struct conn *c, uint32_t itt, const uint8_t *lun)
 	struct txpdu *p = conn_tx_new(c);
 	if (!p)
 		return;
-	struct iscsi_text_rsp r = { .final = !more, .cont = more, .itt = itt, .dsl = n,
-				    .ttt = more ? (c->text_ttt = conn_new_ttt(c)) : ISCSI_RSVD_TAG };
+	struct iscsi_text_rsp r = { .final = !more,
+				    .cont = more,
+				    .itt = itt,
+				    .dsl = n,
+				    .ttt = more ? (c->text_ttt = conn_new_ttt(c))
+						: ISCSI_RSVD_TAG };
 	memcpy(r.lun, lun, 8);
 	if (n) {
 		p->heap = malloc(n);
@@ -389,11 +388,11 @@ void conn_text_complete(struct conn *c)
 		conn_send_reject(c, ISCSI_REJECT_INVALID_FIELD, c->hdr);
 		return;
 	}
-	if (ours && c->text_rsp) {           /* next part of our long response */
+	if (ours && c->text_rsp) { /* next part of our long response */
 		text_send_chunk(c, r.itt, r.lun);
 		return;
 	}
-	if (!ours) {                         /* TTT reserved: a new exchange (11.10.4) */
+	if (!ours) { /* TTT reserved: a new exchange (11.10.4) */
 		free(c->text_rsp);
 		c->text_rsp = NULL;
 		c->text_req_len = 0;
@@ -407,7 +406,7 @@ void conn_text_complete(struct conn *c)
 	if (!c->text_rsp)
 		return;
 	c->text_len = (uint32_t)iscsi_text_respond(&c->policy, &c->sess->params, c->text_req,
-						    c->text_req_len, c->text_rsp, TEXT_BUF);
+						   c->text_req_len, c->text_rsp, TEXT_BUF);
 	c->text_off = 0;
 	c->text_req_len = 0;
 	text_send_chunk(c, r.itt, r.lun);
@@ -421,7 +420,7 @@ void conn_logout_complete(struct conn *c)
 		return;
 	uint8_t rsp = ISCSI_LOGOUT_RSP_SUCCESS;
 	if (r.reason == ISCSI_LOGOUT_REMOVE_FOR_RECOVERY)
-		rsp = ISCSI_LOGOUT_RSP_NO_RECOVERY;     /* needs ERL 2 (11.15.1) */
+		rsp = ISCSI_LOGOUT_RSP_NO_RECOVERY; /* needs ERL 2 (11.15.1) */
 	else if (r.reason == ISCSI_LOGOUT_CLOSE_CONNECTION && r.cid != c->cid)
 		rsp = ISCSI_LOGOUT_RSP_CID_NOT_FOUND;
 	struct txpdu *p = conn_tx_new(c);

@@ -92,8 +92,8 @@ static bool put_kv(char *buf, size_t len, size_t *off, const char *kv)
 }
 
 /* TargetAddress=<addr>:<port>,<tpgt> with IPv6 in brackets (RFC 7143 13.8). */
-static void format_address(const struct conn_policy_ctx *pc, const struct tgt_portal *p,
-			   char *out, size_t len)
+static void format_address(const struct conn_policy_ctx *pc, const struct tgt_portal *p, char *out,
+			   size_t len)
 {
 	const char *addr = p->addr;
 	uint16_t port = p->port;
@@ -103,8 +103,8 @@ static void format_address(const struct conn_policy_ctx *pc, const struct tgt_po
 			port = pc->local_port;
 	}
 	bool v6 = strchr(addr, ':') != NULL;
-	snprintf(out, len, "TargetAddress=%s%s%s:%u,%u", v6 ? "[" : "", addr, v6 ? "]" : "",
-		 port, p->tpgt);
+	snprintf(out, len, "TargetAddress=%s%s%s:%u,%u", v6 ? "[" : "", addr, v6 ? "]" : "", port,
+		 p->tpgt);
 }
 
 static size_t pol_send_targets(void *ctx, const char *initiator, const char *which, bool all,
@@ -115,7 +115,7 @@ static size_t pol_send_targets(void *ctx, const char *initiator, const char *whi
 	const struct tgt_config *cfg = m->conf;
 	size_t off = 0;
 	char kv[512];
-	pthread_mutex_lock(&m->live_lock);   /* the ACLs may change at run time */
+	pthread_mutex_lock(&m->live_lock); /* the ACLs may change at run time */
 	for (int i = 0; i < m->n_targets; i++) {
 		const struct tgt_target *t = &m->targets[i];
 		if (!acl_allows(t, initiator) || (!all && strcasecmp(which, t->iqn) != 0))

@@ -27,8 +27,8 @@ struct tgt_session_info {
 	uint8_t isid[6];
 	uint16_t tsih;
 	bool discovery;
-	struct iscsi_session_params params;  /* as negotiated */
-	uint32_t in_flight;                  /* commands in the window (may be stale) */
+	struct iscsi_session_params params; /* as negotiated */
+	uint32_t in_flight;                 /* commands in the window (may be stale) */
 };
 /* Call cb for a copy of every session in full feature phase (the table lock
  * is not held during cb). Returns the count or -ENOMEM. */

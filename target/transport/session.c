@@ -47,7 +47,10 @@ struct session *session_new(struct conn *c, const struct iscsi_session_params *p
 	return s;
 }
 
-void session_get(struct session *s) { atomic_fetch_add(&s->refs, 1); }
+void session_get(struct session *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
 
 void session_put(struct session *s)
 {
@@ -72,7 +75,8 @@ void session_update_window(struct session *s)
 static bool same_nexus(const struct session *a, const struct session *b)
 {
 	return !a->discovery && !b->discovery && memcmp(a->isid, b->isid, 6) == 0 &&
-	       a->tpgt == b->tpgt && strcasecmp(a->initiator, b->initiator) == 0 && strcasecmp(a->target, b->target) == 0;
+	       a->tpgt == b->tpgt && strcasecmp(a->initiator, b->initiator) == 0 &&
+	       strcasecmp(a->target, b->target) == 0;
 }
 
 static bool tsih_used(struct tgt_server *srv, uint16_t tsih)
@@ -94,14 +98,14 @@ struct session *session_register(struct session *s, bool *ok)
 			pthread_mutex_unlock(&srv->lock);
 			return o;
 		}
-	do {   /* TSIH 0 is reserved (RFC 7143 11.12.8) */
+	do { /* TSIH 0 is reserved (RFC 7143 11.12.8) */
 		s->tsih = srv->next_tsih++;
 	} while (s->tsih == 0 || tsih_used(srv, s->tsih));
 	s->next = srv->sessions;
 	if (srv->sessions)
 		srv->sessions->prev = s;
 	srv->sessions = s;
-	session_get(s);                 /* the table's reference */
+	session_get(s); /* the table's reference */
 	pthread_mutex_unlock(&srv->lock);
 	*ok = true;
 	return NULL;
@@ -138,7 +142,7 @@ void session_destroy(struct session *s)
 	if (s->gone_waiter)
 		kloop_post(s->gone_loop, s->gone_waiter);
 	s->gone_waiter = NULL;
-	session_put(s);                 /* the connection's reference */
+	session_put(s); /* the connection's reference */
 }
 
 int session_table_count(struct tgt_server *srv)
@@ -211,7 +215,7 @@ static void abort_done(struct abort_wait *w)
 static void smsg_abort(struct smsg *m)
 {
 	struct session *s = m->s;
-	m->aw.pending = 1;   /* held until every abort below is counted */
+	m->aw.pending = 1; /* held until every abort below is counted */
 	m->aw.fn = abort_done;
 	if (s->conn && !s->dead) {
 		uint32_t n = conn_abort_tasks(s->conn, m->lu, ISCSI_RSVD_TAG, &m->aw);
@@ -237,9 +241,7 @@ static void smsg_run(struct kloop_task *t)
 			kloop_post(m->wloop, m->waiter);
 		}
 		break;
-	case SMSG_ABORT:
-		smsg_abort(m);
-		return;                  /* freed by abort_done */
+	case SMSG_ABORT: smsg_abort(m); return; /* freed by abort_done */
 	case SMSG_LOGOUT:
 		if (s->conn && !s->dead)
 			conn_send_async_logout(s->conn, m->seconds);
@@ -259,7 +261,7 @@ static struct smsg *smsg_new(struct session *s, enum smsg_kind kind)
 		return NULL;
 	m->t.fn = smsg_run;
 	m->kind = kind;
-	m->s = s;                    /* caller's reference moves into the message */
+	m->s = s; /* caller's reference moves into the message */
 	return m;
 }
 
@@ -298,8 +300,8 @@ static bool affected(const struct session *o, const struct session *self, struct
 	return !lu && o->map == self->map;
 }
 
-void session_fanout_abort(struct session *self, struct scsi_lu *lu, bool clear_ua,
-			  bool close_after, struct tmf_fanout *f)
+void session_fanout_abort(struct session *self, struct scsi_lu *lu, bool clear_ua, bool close_after,
+			  struct tmf_fanout *f)
 {
 	struct tgt_server *srv = self->srv;
 	struct kloop *here = self->w->loop;

@@ -35,16 +35,16 @@ struct tgt_worker {
 	struct kloop *loop;
 	pthread_t th;
 	int idx;
-	struct conn *conns;          /* list of this worker's connections (loop thread only) */
-	pthread_mutex_t start_lock;  /* start-up handshake with tgt_server_start */
+	struct conn *conns;         /* list of this worker's connections (loop thread only) */
+	pthread_mutex_t start_lock; /* start-up handshake with tgt_server_start */
 	pthread_cond_t start_cond;
-	int start_state;             /* 0 starting, 1 running, <0 -errno */
+	int start_state; /* 0 starting, 1 running, <0 -errno */
 	/* adaptive polling (conn.c): keep the loop from sleeping in epoll for a
 	 * short while after activity, so a busy connection costs no wake-ups */
 	struct kloop_task poll_task;
 	bool poll_armed;
 	uint64_t busy_until_ns;
-	uint32_t poll_ns;            /* 0 disables */
+	uint32_t poll_ns; /* 0 disables */
 };
 
 struct tgt_listener {
@@ -53,21 +53,21 @@ struct tgt_listener {
 };
 
 struct tgt_server {
-	struct tgt_model *model;     /* the live targets (model.h) */
-	const struct tgt_config *cfg;   /* model->conf: portals, limits, timers */
+	struct tgt_model *model;      /* the live targets (model.h) */
+	const struct tgt_config *cfg; /* model->conf: portals, limits, timers */
 	struct tgt_worker *workers;
 	int n_workers;
 	struct tgt_listener listeners[TGT_MAX_PORTALS];
 	int n_listeners;
 	pthread_t accept_th;
 	bool accept_started;
-	int wake_fd;                 /* eventfd: stops the accept thread */
+	int wake_fd; /* eventfd: stops the accept thread */
 	unsigned next_worker;
-	atomic_int n_conns;          /* connections alive (any state) */
+	atomic_int n_conns; /* connections alive (any state) */
 	atomic_bool stopping;
 
-	pthread_mutex_t lock;        /* guards the fields below */
-	struct session *sessions;    /* table: every session in full feature phase */
+	pthread_mutex_t lock;     /* guards the fields below */
+	struct session *sessions; /* table: every session in full feature phase */
 	uint16_t next_tsih;
 };
 
@@ -83,9 +83,9 @@ struct session {
 	/* immutable once in the table; readable by any thread under srv->lock */
 	char initiator[224];
 	uint8_t isid[6];
-	uint16_t tpgt;               /* portal group it came in through: SSID = ISID + TPGT */
+	uint16_t tpgt; /* portal group it came in through: SSID = ISID + TPGT */
 	char target[224];
-	char peer[72];               /* initiator address:port (copied from the connection) */
+	char peer[72]; /* initiator address:port (copied from the connection) */
 	uint16_t tsih;
 	bool discovery;
 	struct tgt_worker *w;
@@ -94,14 +94,14 @@ struct session {
 	atomic_int refs;
 
 	/* owned by w->loop */
-	struct conn *conn;           /* NULL once the connection is gone */
+	struct conn *conn; /* NULL once the connection is gone */
 	bool dead;
 	const struct tgt_target *tgt;
 	struct scsi_itn *itn;
 	struct scsi_lun_map *map;
 	struct iscsi_session_params params;
 	uint32_t exp_cmdsn, max_cmdsn;
-	uint32_t in_flight;          /* non-immediate commands inside the window; stored
+	uint32_t in_flight;             /* non-immediate commands inside the window; stored
 	                                atomically: tgt_server_foreach_session reads it */
 	struct kloop_task *gone_waiter; /* posted to its loop once the session is destroyed */
 	struct kloop *gone_loop;
@@ -112,7 +112,7 @@ struct session *session_new(struct conn *c, const struct iscsi_session_params *p
 /* Insert into the table and assign a TSIH; returns an existing session with
  * the same (initiator, ISID, target, TPGT) to reinstate (referenced), or NULL. */
 struct session *session_register(struct session *s, bool *ok);
-void session_destroy(struct session *s);   /* loop thread; conn already gone */
+void session_destroy(struct session *s); /* loop thread; conn already gone */
 void session_put(struct session *s);
 void session_get(struct session *s);
 /* Ask an old session (any loop) to close, then post waiter on wloop. */
@@ -123,13 +123,13 @@ void session_update_window(struct session *s);
  * NULL); when all of them have stopped, done->fn runs on the caller's loop.
  * Returns how many sessions were asked (done->pending was raised by that). */
 struct tmf_fanout {
-	struct kloop_task task;      /* used to post acks back */
-	uint32_t pending;            /* remote sessions still aborting (origin loop only) */
+	struct kloop_task task; /* used to post acks back */
+	uint32_t pending;       /* remote sessions still aborting (origin loop only) */
 	void (*fn)(struct tmf_fanout *f);
 	void *priv;
 };
-void session_fanout_abort(struct session *self, struct scsi_lu *lu, bool clear_ua,
-			  bool close_after, struct tmf_fanout *f);
+void session_fanout_abort(struct session *self, struct scsi_lu *lu, bool clear_ua, bool close_after,
+			  struct tmf_fanout *f);
 /* Send Async "request logout" to every session (shutdown). */
 void session_table_request_logout(struct tgt_server *srv, uint16_t seconds);
 /* Close the connections of the normal sessions on target t whose initiator
@@ -143,7 +143,7 @@ int session_table_count(struct tgt_server *srv);
 struct conn_policy_ctx {
 	struct tgt_server *srv;
 	const struct tgt_portal *portal;
-	char local_addr[64];         /* the address the initiator connected to */
+	char local_addr[64]; /* the address the initiator connected to */
 	uint16_t local_port;
 	bool local_v6;
 };
@@ -163,10 +163,10 @@ void worker_close_all(struct tgt_worker *w);
 
 /* The connection itself, shared by the conn*.c files only (server.c and
  * session.c treat struct conn as opaque and call the functions above). */
-#define LOGIN_BUF   8192u
-#define ITT_HASH    512u
-#define MAX_R2T     16u
-#define HDR_MAX     (ISCSI_BHS_LEN + ISCSI_MAX_AHS_LEN + ISCSI_DIGEST_LEN)
+#define LOGIN_BUF 8192u
+#define ITT_HASH  512u
+#define MAX_R2T   16u
+#define HDR_MAX   (ISCSI_BHS_LEN + ISCSI_MAX_AHS_LEN + ISCSI_DIGEST_LEN)
 
 struct r2t_slot {
 	bool used;
@@ -176,20 +176,20 @@ struct r2t_slot {
 struct task {
 	struct scsi_task st;
 	struct conn *c;
-	struct task *hnext;          /* ITT hash chain */
-	struct task *next, *prev;    /* the connection's live tasks */
+	struct task *hnext;       /* ITT hash chain */
+	struct task *next, *prev; /* the connection's live tasks */
 	uint32_t itt, cmdsn;
 	uint8_t lun_raw[8];
-	struct scsi_lu *held_lu;     /* scsi_lun_map_hold'ed at receipt, put at free */
-	bool windowed;               /* counted in session in_flight */
-	bool in_exec;                /* owned by the SCSI layer until done() */
-	bool executed;               /* scsi_task_release() is due */
+	struct scsi_lu *held_lu; /* scsi_lun_map_hold'ed at receipt, put at free */
+	bool windowed;           /* counted in session in_flight */
+	bool in_exec;            /* owned by the SCSI layer until done() */
+	bool executed;           /* scsi_task_release() is due */
 	bool read, write;
 	uint32_t edtl_read;
 	/* Data-Out (RFC 7143 4.2.3.x, 11.8) */
 	uint8_t *wbuf;
 	uint32_t edtl_write, got;
-	bool unsol_pending;          /* F=0 on the command: unsolicited Data-Out follows */
+	bool unsol_pending; /* F=0 on the command: unsolicited Data-Out follows */
 	uint32_t unsol_next, unsol_end, unsol_datasn;
 	uint32_t next_r2t_off, r2tsn, n_r2t;
 	struct r2t_slot r2t[MAX_R2T];
@@ -202,13 +202,13 @@ struct task {
 struct txpdu {
 	struct txpdu *next;
 	uint8_t hdr[ISCSI_BHS_LEN + ISCSI_DIGEST_LEN];
-	uint8_t tail[8];             /* padding + data digest */
-	uint8_t small[128];          /* sense / rejected BHS */
+	uint8_t tail[8];    /* padding + data digest */
+	uint8_t small[128]; /* sense / rejected BHS */
 	const uint8_t *data;
 	uint32_t dlen;
 	uint8_t hlen, tlen;
-	void *heap;                  /* free()d once sent */
-	struct task *task;           /* reference released once sent */
+	void *heap;        /* free()d once sent */
+	struct task *task; /* reference released once sent */
 	bool close_after;
 };
 
@@ -218,12 +218,12 @@ enum hdr_verdict { HV_DATA, HV_PAUSE, HV_CLOSE };
 
 struct tmf {
 	struct tmf *next;
-	struct conn *c;              /* NULL once the connection is gone */
+	struct conn *c; /* NULL once the connection is gone */
 	uint32_t itt;
 	uint8_t function, response;
 	struct scsi_lu *lu;
-	struct abort_wait aw;        /* this session's aborted tasks */
-	struct tmf_fanout fan;       /* other sessions' */
+	struct abort_wait aw;  /* this session's aborted tasks */
+	struct tmf_fanout fan; /* other sessions' */
 };
 
 struct conn {
@@ -245,21 +245,21 @@ struct conn {
 	enum rx_state rx;
 	struct iscsi_bhs bhs;
 	uint8_t hdr[HDR_MAX];
-	uint8_t *dst;                /* where the current data segment goes */
+	uint8_t *dst; /* where the current data segment goes */
 	uint32_t dgot;
 	uint8_t dtail[8];
 	uint32_t dtail_len, dtail_got;
-	struct task *dtask;          /* task receiving this segment, or NULL */
-	int dslot;                   /* R2T slot of this Data-Out, -1 unsolicited */
-	bool skip;                   /* segment is discarded (already answered) */
-	bool dst_lost;               /* its task went away mid-segment: no digest check */
+	struct task *dtask; /* task receiving this segment, or NULL */
+	int dslot;          /* R2T slot of this Data-Out, -1 unsolicited */
+	bool skip;          /* segment is discarded (already answered) */
+	bool dst_lost;      /* its task went away mid-segment: no digest check */
 	bool hdigest, ddigest;
 	uint32_t max_rx_dsl;
-	uint8_t *seg;                /* non-task data segments */
+	uint8_t *seg; /* non-task data segments */
 	uint32_t seg_size;
 	bool rx_paused, rx_wait_pending;
-	bool rx_short;               /* the last read did not fill the buffer */
-	bool tx_full;                /* send queue above TX_HIGH: not reading */
+	bool rx_short; /* the last read did not fill the buffer */
+	bool tx_full;  /* send queue above TX_HIGH: not reading */
 	bool kick_pending;
 	struct kloop_task rx_kick;
 	struct kloop_task rx_resume;
@@ -291,7 +291,7 @@ struct conn {
 	struct task *itt_hash[ITT_HASH];
 	struct task *tasks, *task_free;
 	int n_free_tasks;
-	uint32_t n_tasks;            /* live tasks (bounded: immediate commands too) */
+	uint32_t n_tasks; /* live tasks (bounded: immediate commands too) */
 	uint32_t n_exec;
 	uint32_t next_ttt;
 	struct tmf *tmfs;
@@ -320,13 +320,13 @@ struct iscsi_seq conn_seq_next(struct conn *c, bool advance);
 enum sn_verdict conn_cmdsn_check(struct conn *c, uint32_t cmdsn, bool immediate, bool task);
 struct txpdu *conn_tx_new(struct conn *c);
 void conn_tx_release(struct conn *c, struct txpdu *p);
-void conn_tx_queue(struct conn *c, struct txpdu *p);    /* digests, padding, append */
-void conn_tx_schedule(struct conn *c);                  /* flush once this loop turn */
+void conn_tx_queue(struct conn *c, struct txpdu *p); /* digests, padding, append */
+void conn_tx_schedule(struct conn *c);               /* flush once this loop turn */
 void conn_tx_flush(struct conn *c);
 void conn_set_events(struct conn *c);
 void conn_send_reject(struct conn *c, uint8_t reason, const uint8_t *bhs);
 uint32_t conn_new_ttt(struct conn *c);
-void conn_maybe_free(struct conn *c);                   /* once closing and idle */
+void conn_maybe_free(struct conn *c); /* once closing and idle */
 
 /* conn_login.c: login phase */
 void conn_login_init(struct conn *c);

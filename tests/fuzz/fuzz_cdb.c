@@ -33,7 +33,10 @@ static void init_once(void)
 	struct lun_backend *be;
 	char err[128];
 	struct scsi_lu_params p = { .target_iqn = "iqn.2026-01.org.kura:fuzz", .thin = true };
-	struct scsi_port port = { .rel_port_id = 1, .tpg_id = 1, .target_iqn = p.target_iqn, .tpgt = 1 };
+	struct scsi_port port = { .rel_port_id = 1,
+				  .tpg_id = 1,
+				  .target_iqn = p.target_iqn,
+				  .tpgt = 1 };
 	static const uint8_t isid[6] = { 0x80 };
 	loop = kloop_new(64);
 	if (!loop || lun_backend_open(&bp, &be, err, sizeof(err)) != 0 ||
@@ -92,8 +95,7 @@ static void check(const struct fcmd *c)
 		if (t->sense_len || t->in_len)
 			abort();
 		break;
-	default:
-		abort();
+	default: abort();
 	}
 }
 

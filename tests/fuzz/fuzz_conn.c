@@ -70,7 +70,10 @@ size_t iscsi_text_respond(const struct iscsi_login_policy *policy,
 
 /* ---- stub SCSI layer ---- */
 static int fz_lu;
-struct fz_exec { struct kloop_task t; struct scsi_task *st; };
+struct fz_exec {
+	struct kloop_task t;
+	struct scsi_task *st;
+};
 
 struct scsi_lu *scsi_lun_map_get(struct scsi_lun_map *m, uint64_t lun)
 {
@@ -105,7 +108,7 @@ void scsi_task_exec(struct scsi_task *t)
 	struct fz_exec *e = calloc(1, sizeof(*e));
 	e->t.fn = fz_complete;
 	e->st = t;
-	kloop_defer(t->loop, &e->t);   /* done() never inline */
+	kloop_defer(t->loop, &e->t); /* done() never inline */
 }
 
 /* ---- the harness ---- */
@@ -128,7 +131,7 @@ static void watch_run(struct kloop_task *t)
 		return;
 	}
 	if (++fz_iter == 20000)
-		worker_close_all(&fz_w);     /* a connection that never ends is a bug too */
+		worker_close_all(&fz_w); /* a connection that never ends is a bug too */
 	kloop_defer(fz_w.loop, &fz_watch);
 }
 
@@ -200,8 +203,8 @@ static void login_pdu(uint8_t *b)
 	b[1] = 0x80 | (1 << 2) | 3;
 	memcpy(b + 8, "\x80\x01\x02\x03\x04\x05", 6);
 	put_be32(b + 16, 1);
-	put_be32(b + 24, 100);     /* CmdSN */
-	put_be32(b + 28, 7);       /* ExpStatSN */
+	put_be32(b + 24, 100); /* CmdSN */
+	put_be32(b + 28, 7);   /* ExpStatSN */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -223,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(sv[1], lp, sizeof(lp)) != (ssize_t)sizeof(lp))
 		abort();
 	ssize_t w = write(sv[1], data + 2, size - 2);
-	(void)w;                        /* what does not fit is simply not sent */
+	(void)w; /* what does not fit is simply not sent */
 	shutdown(sv[1], SHUT_WR);
 	fz_peer = sv[1];
 	fz_iter = 0;
@@ -233,6 +236,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kloop_run(fz_w.loop);
 	close(sv[1]);
 	if (fz_srv->sessions)
-		abort();                    /* a session outlived its connection */
+		abort(); /* a session outlived its connection */
 	return 0;
 }

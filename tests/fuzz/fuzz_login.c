@@ -26,7 +26,10 @@ static int fz_lookup(void *ctx, const char *tn, const char *in, struct iscsi_tar
 	switch (tn[0]) {
 	case 'a': o->alias = "alias"; return 0;
 	case 'c': o->chap_out = &fz_out; /* fall through */
-	case 'o': o->chap_in = fz_in; o->n_chap_in = 1; return 0;
+	case 'o':
+		o->chap_in = fz_in;
+		o->n_chap_in = 1;
+		return 0;
 	case 'x': return -EACCES;
 	case 'e': return -EIO;
 	default: return -ENOENT;
@@ -71,8 +74,8 @@ static size_t fz_answer(const uint8_t *prev, size_t plen, uint8_t *out, size_t c
 		return 0;
 	int cl = chap_decode(c, chal, sizeof(chal));
 	int rl = chap_response((enum chap_digest)atoi(a), (uint8_t)atoi(i),
-			       (const uint8_t *)"alice-secret-123", 16, chal, cl > 0 ? (size_t)cl : 0,
-			       r, sizeof(r));
+			       (const uint8_t *)"alice-secret-123", 16, chal,
+			       cl > 0 ? (size_t)cl : 0, r, sizeof(r));
 	if (cl <= 0 || rl <= 0)
 		return 0;
 	chap_encode_hex(r, (size_t)rl, hex, sizeof(hex));
@@ -83,7 +86,8 @@ static size_t fz_answer(const uint8_t *prev, size_t plen, uint8_t *out, size_t c
 static void fz_script(const uint8_t *d, size_t n)
 {
 	bool disc_chap = n && (d[0] & 0x80);
-	const struct iscsi_login_policy pol = { .ctx = &disc_chap, .lookup_target = fz_lookup,
+	const struct iscsi_login_policy pol = { .ctx = &disc_chap,
+						.lookup_target = fz_lookup,
 						.discovery_auth = fz_disc,
 						.send_targets = fz_send_targets };
 	struct iscsi_login *l = iscsi_login_new(&pol, NULL);
@@ -102,8 +106,12 @@ static void fz_script(const uint8_t *d, size_t n)
 			len += fz_answer(prev, prev_len, req + len, sizeof(req) - len);
 		d += 3 + take;
 		n -= 3 + take;
-		struct iscsi_login_req q = { .csg = f & 3, .nsg = (f >> 2) & 3, .transit = f & 0x10,
-					     .cont = f & 0x20, .data = req, .len = len };
+		struct iscsi_login_req q = { .csg = f & 3,
+					     .nsg = (f >> 2) & 3,
+					     .transit = f & 0x10,
+					     .cont = f & 0x20,
+					     .data = req,
+					     .len = len };
 		struct iscsi_login_rsp r;
 		iscsi_login_step(l, &q, &r, rsp, sizeof(rsp));
 		if (r.len > sizeof(rsp) || (r.status && r.len))
@@ -129,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t out[1100];
 	if (size > 65536)
 		return 0;
-	klog_set_level(KLOG_ERR);          /* login refusals log at INFO */
+	klog_set_level(KLOG_ERR); /* login refusals log at INFO */
 	iscsi_kv_parse(data, size, scratch, kv, ISCSI_LOGIN_MAX_KEYS);
 	memcpy(scratch, data, size);
 	scratch[size < 9000 ? size : 9000] = '\0';

@@ -38,12 +38,18 @@ static void reencode(const uint8_t *b)
 {
 	uint8_t out[ISCSI_BHS_LEN];
 	struct iscsi_seq q = { get_be32(b + 24), get_be32(b + 28), get_be32(b + 32) };
-	struct iscsi_data_in di = { .final = b[1] & 1, .has_status = b[1] & 2, .flags = b[2],
-				    .status = b[3], .itt = get_be32(b + 16), .dsl = get_be24(b + 5) };
+	struct iscsi_data_in di = { .final = b[1] & 1,
+				    .has_status = b[1] & 2,
+				    .flags = b[2],
+				    .status = b[3],
+				    .itt = get_be32(b + 16),
+				    .dsl = get_be24(b + 5) };
 	iscsi_encode_data_in(out, &di, &q);
 	struct iscsi_scsi_rsp r = { .itt = di.itt, .flags = b[2], .status = b[3], .dsl = di.dsl };
 	iscsi_encode_scsi_rsp(out, &r, &q);
-	struct iscsi_login_rsp_hdr lr = { .transit = b[1] & 0x80, .csg = b[1] >> 2, .nsg = b[1],
+	struct iscsi_login_rsp_hdr lr = { .transit = b[1] & 0x80,
+					  .csg = b[1] >> 2,
+					  .nsg = b[1],
 					  .status = get_be16(b + 36) };
 	iscsi_encode_login_rsp(out, &lr, &q);
 	iscsi_encode_reject(out, b[2], 0, &q);

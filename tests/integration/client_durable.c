@@ -39,9 +39,13 @@ static void fill(unsigned char *b, const char *tag, uint64_t rec)
 static int open_lun(const char *urlstr)
 {
 	ctx = iscsi_create_context("iqn.2026-11.org.kura:it-durable");
-	if (!ctx) return -1;
+	if (!ctx)
+		return -1;
 	struct iscsi_url *url = iscsi_parse_full_url(ctx, urlstr);
-	if (!url) { fprintf(stderr, "bad url: %s\n", iscsi_get_error(ctx)); return -1; }
+	if (!url) {
+		fprintf(stderr, "bad url: %s\n", iscsi_get_error(ctx));
+		return -1;
+	}
 	iscsi_set_targetname(ctx, url->target);
 	iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL);
 	iscsi_set_header_digest(ctx, ISCSI_HEADER_DIGEST_NONE_CRC32C);
@@ -55,12 +59,19 @@ static int open_lun(const char *urlstr)
 	}
 	iscsi_destroy_url(url);
 	struct scsi_task *t = iscsi_readcapacity16_sync(ctx, lun);
-	if (!t || t->status != SCSI_STATUS_GOOD) { fprintf(stderr, "READ CAPACITY(16) failed\n"); return -1; }
+	if (!t || t->status != SCSI_STATUS_GOOD) {
+		fprintf(stderr, "READ CAPACITY(16) failed\n");
+		return -1;
+	}
 	struct scsi_readcapacity16 *rc = scsi_datain_unmarshall(t);
-	if (!rc) return -1;
+	if (!rc)
+		return -1;
 	blksz = rc->block_length;
 	scsi_free_scsi_task(t);
-	if (blksz <= 0 || REC % blksz) { fprintf(stderr, "unsupported block size %d\n", blksz); return -1; }
+	if (blksz <= 0 || REC % blksz) {
+		fprintf(stderr, "unsupported block size %d\n", blksz);
+		return -1;
+	}
 	return 0;
 }
 
@@ -68,44 +79,59 @@ static int write_rec(const char *tag, uint64_t rec, int fua)
 {
 	unsigned char b[REC];
 	fill(b, tag, rec);
-	struct scsi_task *t = iscsi_write16_sync(ctx, lun, rec * (REC / blksz), b, REC, blksz, 0, 0, fua, 0, 0);
+	struct scsi_task *t =
+		iscsi_write16_sync(ctx, lun, rec * (REC / blksz), b, REC, blksz, 0, 0, fua, 0, 0);
 	int ok = t && t->status == SCSI_STATUS_GOOD;
-	if (!ok) fprintf(stderr, "WRITE(16) rec %" PRIu64 " failed: %s\n", rec, iscsi_get_error(ctx));
-	if (t) scsi_free_scsi_task(t);
+	if (!ok)
+		fprintf(stderr, "WRITE(16) rec %" PRIu64 " failed: %s\n", rec,
+			iscsi_get_error(ctx));
+	if (t)
+		scsi_free_scsi_task(t);
 	return ok ? 0 : -1;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 4) { fprintf(stderr, "usage: see source\n"); return 2; }
+	if (argc < 4) {
+		fprintf(stderr, "usage: see source\n");
+		return 2;
+	}
 	const char *mode = argv[2], *tag = argv[3];
-	if (open_lun(argv[1])) return 2;
+	if (open_lun(argv[1]))
+		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	if (!strcmp(mode, "verify")) {
 		unsigned char want[REC];
-		uint64_t rec; long n = 0, bad = 0;
+		uint64_t rec;
+		long n = 0, bad = 0;
 		while (scanf("%" SCNu64, &rec) == 1) {
-			struct scsi_task *t = iscsi_read16_sync(ctx, lun, rec * (REC / blksz), REC, blksz, 0, 0, 0, 0, 0);
+			struct scsi_task *t = iscsi_read16_sync(ctx, lun, rec * (REC / blksz), REC,
+								blksz, 0, 0, 0, 0, 0);
 			n++;
 			fill(want, tag, rec);
 			if (!t || t->status != SCSI_STATUS_GOOD || t->datain.size != REC ||
 			    memcmp(t->datain.data, want, REC)) {
-				if (bad < 10) fprintf(stderr, "record %" PRIu64 " does not read back\n", rec);
+				if (bad < 10)
+					fprintf(stderr, "record %" PRIu64 " does not read back\n",
+						rec);
 				bad++;
 			}
-			if (t) scsi_free_scsi_task(t);
+			if (t)
+				scsi_free_scsi_task(t);
 		}
 		printf("verified %ld records, %ld bad\n", n, bad);
 		iscsi_logout_sync(ctx);
 		iscsi_destroy_context(ctx);
 		return bad || n == 0 ? 1 : 0;
 	}
-	if (argc < 6) return 2;
+	if (argc < 6)
+		return 2;
 	uint64_t first = strtoull(argv[4], NULL, 0), count = strtoull(argv[5], NULL, 0);
 	if (!strcmp(mode, "fua")) {
 		for (uint64_t i = 0; i < count; i++) {
-			if (write_rec(tag, first + i, 1)) return 1;
+			if (write_rec(tag, first + i, 1))
+				return 1;
 			printf("%" PRIu64 "\n", first + i);
 		}
 	} else if (!strcmp(mode, "sync")) {
@@ -113,10 +139,12 @@ int main(int argc, char **argv)
 		for (uint64_t i = 0; i < count; i += batch) {
 			uint64_t n = count - i < batch ? count - i : batch;
 			for (uint64_t j = 0; j < n; j++)
-				if (write_rec(tag, first + i + j, 0)) return 1;
+				if (write_rec(tag, first + i + j, 0))
+					return 1;
 			struct scsi_task *t = iscsi_synchronizecache10_sync(ctx, lun, 0, 0, 0, 0);
 			if (!t || t->status != SCSI_STATUS_GOOD) {
-				fprintf(stderr, "SYNCHRONIZE CACHE failed: %s\n", iscsi_get_error(ctx));
+				fprintf(stderr, "SYNCHRONIZE CACHE failed: %s\n",
+					iscsi_get_error(ctx));
 				return 1;
 			}
 			scsi_free_scsi_task(t);

@@ -51,19 +51,21 @@ static void ok(const char *what)
 	fflush(stdout);
 }
 
-#define CHECK(cond, ...)                                                           \
-	do {                                                                       \
-		if (!(cond)) {                                                     \
-			printf("FAIL: " __VA_ARGS__);                              \
-			printf(" (%s:%d)\n", __FILE__, __LINE__);                  \
-			exit(1);                                                   \
-		}                                                                  \
+#define CHECK(cond, ...) \
+	do { \
+		if (!(cond)) { \
+			printf("FAIL: " __VA_ARGS__); \
+			printf(" (%s:%d)\n", __FILE__, __LINE__); \
+			exit(1); \
+		} \
 	} while (0)
 
 static struct lock_lun *lun_open(const char *url, const char *ini)
 {
 	const char *urls[1] = { url };
-	struct lock_lun_params p = { .urls = urls, .n_urls = 1, .initiator = ini,
+	struct lock_lun_params p = { .urls = urls,
+				     .n_urls = 1,
+				     .initiator = ini,
 				     .io_timeout_ms = 5000 };
 	int err;
 	struct lock_lun *l = lock_lun_open(&p, &err);
@@ -113,7 +115,7 @@ static void scsi_pr(const char *url)
 	CHECK(lock_lun_read_reservation(a, &type) == 1 && type == LOCK_PR_TYPE_WEAR, "WEAR");
 	ok("Write Exclusive - All Registrants reservation");
 	scsi_caw(a);
-	lock_lun_disconnect(a);	/* next session: a new ISID, still registered */
+	lock_lun_disconnect(a); /* next session: a new ISID, still registered */
 	scsi_caw(a);
 	ok("a new session (new ISID) of a registered name may write");
 	uint64_t keys[16];
@@ -149,13 +151,18 @@ static void scsi_pr(const char *url)
 }
 
 /* ---- ha ---- */
-static struct lock_ha *ha_open(const char *cluster, const char *url, const char *ini,
-			       uint16_t id, const char *name)
+static struct lock_ha *ha_open(const char *cluster, const char *url, const char *ini, uint16_t id,
+			       const char *name)
 {
 	const char *urls[1] = { url };
-	struct lock_ha_params p = { .cluster = cluster, .urls = urls, .n_urls = 1,
-				    .initiator = ini, .host_id = id, .host_name = name,
-				    .hb_interval_ms = 200, .fail_after_ms = 2000,
+	struct lock_ha_params p = { .cluster = cluster,
+				    .urls = urls,
+				    .n_urls = 1,
+				    .initiator = ini,
+				    .host_id = id,
+				    .host_name = name,
+				    .hb_interval_ms = 200,
+				    .fail_after_ms = 2000,
 				    .io_timeout_ms = 1000 };
 	int err;
 	struct lock_ha *h = lock_ha_open(&p, &err);
@@ -166,7 +173,9 @@ static struct lock_ha *ha_open(const char *cluster, const char *url, const char 
 static void ha_format(const char *url)
 {
 	const char *urls[1] = { url };
-	struct lock_ha_params p = { .cluster = "other", .urls = urls, .n_urls = 1,
+	struct lock_ha_params p = { .cluster = "other",
+				    .urls = urls,
+				    .n_urls = 1,
 				    .initiator = INI3 };
 	FILE *null = fopen("/dev/null", "w");
 	CHECK(lockctl_format(&p, true, stdout, stdout) == 0, "format other");
@@ -211,7 +220,9 @@ static void ha_fence(struct lock_ha *h1, struct lock_ha *h2, struct lock_lun *vm
 	struct lock_lease l;
 	CHECK(lock_lun_register(vm2, lock_ha_key(h2)) == 0, "h2 registers on the VM LUN");
 	CHECK(lock_ha_read_slots(h1, img) == 0, "read slots");
-	struct lock_fence_req r = { .victim = 2, .stale = img->slot[2], .vm_luns = &vm,
+	struct lock_fence_req r = { .victim = 2,
+				    .stale = img->slot[2],
+				    .vm_luns = &vm,
 				    .n_vm_luns = 1 };
 	CHECK(lock_lease_acquire(h1, "web1", UINT64_MAX, &l) == LOCK_E_CONFLICT, "before fence");
 	int rc = lock_fence(h1, &r);
@@ -275,7 +286,9 @@ static void ha_main(const char *ha_url, const char *vm_url)
 	ha_leases(h1, h2, h3);
 	struct lock_lun *vm = lun_open(vm_url, INI1), *vm2 = lun_open(vm_url, INI2);
 	ha_fence(h1, h2, vm, vm2);
-	struct lock_ha_params dp = { .cluster = "lab", .urls = &ha_url, .n_urls = 1,
+	struct lock_ha_params dp = { .cluster = "lab",
+				     .urls = &ha_url,
+				     .n_urls = 1,
 				     .initiator = INI3 };
 	CHECK(lockctl_dump(&dp, true, stdout, stdout) == 0, "dump --json");
 	lock_lun_close(vm);
@@ -315,7 +328,8 @@ static void race_round(struct lock_ha **h, struct lock_lun **vm, int round, int 
 		r[i] = (struct racer){ .h = h[i], .bar = &bar };
 		r[i].req = (struct lock_fence_req){ .victim = (uint16_t)(2 - i),
 						    .stale = img->slot[2 - i],
-						    .vm_luns = &vm[i], .n_vm_luns = 1 };
+						    .vm_luns = &vm[i],
+						    .n_vm_luns = 1 };
 		pthread_create(&t[i], NULL, racer_run, &r[i]);
 	}
 	for (int i = 0; i < 2; i++)
@@ -337,7 +351,9 @@ static void race_round(struct lock_ha **h, struct lock_lun **vm, int round, int 
 static void race_main(const char *ha_url, const char *vm_url, int rounds)
 {
 	const char *urls[1] = { ha_url };
-	struct lock_ha_params p = { .cluster = "race", .urls = urls, .n_urls = 1,
+	struct lock_ha_params p = { .cluster = "race",
+				    .urls = urls,
+				    .n_urls = 1,
 				    .initiator = INI3 };
 	CHECK(lockctl_format(&p, true, stdout, stdout) == 0, "format");
 	struct lock_ha *h[2] = { ha_open("race", ha_url, INI1, 1, "hv1"),
@@ -348,7 +364,8 @@ static void race_main(const char *ha_url, const char *vm_url, int rounds)
 	for (int i = 0; i < rounds; i++)
 		race_round(h, vm, i, wins);
 	printf("ok: %d rounds of two hosts fencing each other at once: exactly one won each "
-	       "round (hv1 %d, hv2 %d)\n", rounds, wins[0], wins[1]);
+	       "round (hv1 %d, hv2 %d)\n",
+	       rounds, wins[0], wins[1]);
 	for (int i = 0; i < 2; i++) {
 		lock_ha_close(h[i]);
 		lock_lun_close(vm[i]);
@@ -363,7 +380,8 @@ static double now_s(void)
 
 static struct lock_lun *lun_open_paths(const char **urls, int n, unsigned timeout_ms)
 {
-	struct lock_lun_params p = { .urls = urls, .n_urls = n,
+	struct lock_lun_params p = { .urls = urls,
+				     .n_urls = n,
 				     .initiator = "iqn.2026-12.org.kura:lock-paths",
 				     .io_timeout_ms = timeout_ms };
 	int err;
@@ -391,7 +409,8 @@ static int paths_main(const char *dead, const char *url)
 	CHECK(rc == 0, "CAW over the second path: %s", lock_strerror(rc));
 	CHECK(lock_lun_unregister(l, key) == 0, "unregister");
 	printf("ok: a dead first path is abandoned at its deadline (%.2f s) and the next path "
-	       "serves reads and COMPARE AND WRITE\n", dt);
+	       "serves reads and COMPARE AND WRITE\n",
+	       dt);
 	lock_lun_close(l);
 	return 0;
 }
@@ -442,7 +461,8 @@ static int restart_main(const char *url)
 	unsigned ev = lock_lun_take_events(l);
 	CHECK(rc == 0 && !memcmp(a, b, sizeof(a)), "read after the restart: %s", lock_strerror(rc));
 	printf("ok: after a target restart the session is rebuilt and the read succeeds "
-	       "(events %#x)\n", ev);
+	       "(events %#x)\n",
+	       ev);
 	lock_lun_close(l);
 	return 0;
 }
@@ -485,9 +505,14 @@ static int ports_main(const char *url1, const char *url2)
 static int lost_main(const char *proxy_url, const char *direct_url)
 {
 	const char *urls[2] = { proxy_url, direct_url };
-	struct lock_ha_params p = { .cluster = "lost", .urls = urls, .n_urls = 2,
-				    .initiator = INI1, .host_id = 1, .host_name = "hv1",
-				    .hb_interval_ms = 1000, .io_timeout_ms = 1000 };
+	struct lock_ha_params p = { .cluster = "lost",
+				    .urls = urls,
+				    .n_urls = 2,
+				    .initiator = INI1,
+				    .host_id = 1,
+				    .host_name = "hv1",
+				    .hb_interval_ms = 1000,
+				    .io_timeout_ms = 1000 };
 	struct lock_ha_params q = p;
 	q.urls = &urls[1];
 	q.n_urls = 1;
@@ -511,7 +536,8 @@ static int lost_main(const char *proxy_url, const char *direct_url)
 	CHECK(lock_lease_get(h2, "vm", &d) == 0 && d.owner == 1 && d.lver == l.lver + 1, "on disk");
 	CHECK(lock_lease_acquire(h2, "vm", UINT64_MAX, &d) == LOCK_E_CONFLICT, "no double grant");
 	printf("ok: a lease CAW whose completion was lost (%.2f s) counts as success after a "
-	       "re-read through the other path: lver + 1 once, nobody else gets it (I8)\n", dt);
+	       "re-read through the other path: lver + 1 once, nobody else gets it (I8)\n",
+	       dt);
 	lock_ha_close(h);
 	lock_ha_close(h2);
 	return 0;

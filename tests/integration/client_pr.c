@@ -35,16 +35,36 @@
 #define INI_B "iqn.2026-11.org.kura:pr-b"
 static int lun;
 
-static void be64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i)); }
-static void be32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i)); }
-static uint64_t gbe64(const uint8_t *p) { uint64_t v = 0; for (int i = 0; i < 8; i++) v = v << 8 | p[i]; return v; }
-static uint32_t gbe32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+static void be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+static void be32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static uint64_t gbe64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+static uint32_t gbe32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
 
 static struct iscsi_context *login(const char *url_s, const char *name)
 {
 	struct iscsi_context *c = iscsi_create_context(name);
 	struct iscsi_url *url = iscsi_parse_full_url(c, url_s);
-	if (!url) { fprintf(stderr, "bad url %s\n", url_s); exit(2); }
+	if (!url) {
+		fprintf(stderr, "bad url %s\n", url_s);
+		exit(2);
+	}
 	iscsi_set_targetname(c, url->target);
 	iscsi_set_session_type(c, ISCSI_SESSION_NORMAL);
 	iscsi_set_noautoreconnect(c, 1);
@@ -66,8 +86,8 @@ static void bye(struct iscsi_context *c)
 }
 
 /* One command; unit attentions are retried (a restart raises 29/00). */
-static struct scsi_task *cmd(struct iscsi_context *c, const uint8_t *cdb, int len, int dir, int xfer,
-			     uint8_t *out, int outlen)
+static struct scsi_task *cmd(struct iscsi_context *c, const uint8_t *cdb, int len, int dir,
+			     int xfer, uint8_t *out, int outlen)
 {
 	for (int i = 0; i < 8; i++) {
 		struct scsi_task *t = scsi_create_task(len, (unsigned char *)cdb, dir, xfer);
@@ -76,7 +96,8 @@ static struct scsi_task *cmd(struct iscsi_context *c, const uint8_t *cdb, int le
 			fprintf(stderr, "transport: %s\n", iscsi_get_error(c));
 			exit(3);
 		}
-		if (t->status == SCSI_STATUS_CHECK_CONDITION && t->sense.key == SCSI_SENSE_UNIT_ATTENTION) {
+		if (t->status == SCSI_STATUS_CHECK_CONDITION &&
+		    t->sense.key == SCSI_SENSE_UNIT_ATTENTION) {
 			scsi_free_scsi_task(t);
 			continue;
 		}
@@ -86,8 +107,8 @@ static struct scsi_task *cmd(struct iscsi_context *c, const uint8_t *cdb, int le
 	exit(3);
 }
 
-static int prout(struct iscsi_context *c, int sa, int type, uint64_t rk, uint64_t sark, uint8_t flags,
-		 const uint8_t *extra, int elen)
+static int prout(struct iscsi_context *c, int sa, int type, uint64_t rk, uint64_t sark,
+		 uint8_t flags, const uint8_t *extra, int elen)
 {
 	uint8_t cdb[10] = { 0x5F, (uint8_t)sa, (uint8_t)type }, p[600] = { 0 };
 	be64(p, rk);
@@ -105,25 +126,33 @@ static int prout(struct iscsi_context *c, int sa, int type, uint64_t rk, uint64_
 static struct scsi_task *prin(struct iscsi_context *c, int sa)
 {
 	uint8_t cdb[10] = { 0x5E, (uint8_t)sa };
-	cdb[7] = 0x20;  /* 8 KiB */
+	cdb[7] = 0x20; /* 8 KiB */
 	struct scsi_task *t = cmd(c, cdb, 10, SCSI_XFER_READ, 8192, NULL, 0);
-	if (t->status != SCSI_STATUS_GOOD) { fprintf(stderr, "PRIN failed\n"); exit(1); }
+	if (t->status != SCSI_STATUS_GOOD) {
+		fprintf(stderr, "PRIN failed\n");
+		exit(1);
+	}
 	return t;
 }
 
 /* ---- canonical state ---- */
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void join(char **items, int n, char *out, size_t cap)
 {
 	qsort(items, (size_t)n, sizeof(char *), cmp_str);
 	out[0] = 0;
 	for (int i = 0; i < n; i++) {
-		if (i) strncat(out, ",", cap - strlen(out) - 1);
+		if (i)
+			strncat(out, ",", cap - strlen(out) - 1);
 		strncat(out, items[i], cap - strlen(out) - 1);
 		free(items[i]);
 	}
-	if (!n) snprintf(out, cap, "-");
+	if (!n)
+		snprintf(out, cap, "-");
 }
 
 static void target_state(struct iscsi_context *c, char *out, size_t cap)
@@ -139,7 +168,8 @@ static void target_state(struct iscsi_context *c, char *out, size_t cap)
 		char name[256];
 		snprintf(name, sizeof(name), "%s", (const char *)d + 28);
 		char *comma = strchr(name, ',');
-		if (comma) *comma = 0;
+		if (comma)
+			*comma = 0;
 		char *it = malloc(320);
 		if (d[12] & 1)
 			snprintf(it, 320, "%s=%" PRIx64 "*%d", name, gbe64(d), d[13] & 0xF);
@@ -153,7 +183,10 @@ static void target_state(struct iscsi_context *c, char *out, size_t cap)
 }
 
 /* ---- the storm ---- */
-struct model { uint64_t key[2]; int type, holder; };  /* holder -1: all registrants */
+struct model {
+	uint64_t key[2];
+	int type, holder;
+}; /* holder -1: all registrants */
 static const char *names[2] = { INI_A, INI_B };
 static const int types[6] = { 1, 3, 5, 6, 7, 8 };
 
@@ -162,27 +195,37 @@ static void model_state(const struct model *m, char *out, size_t cap)
 	char *items[2];
 	int n = 0;
 	for (int i = 0; i < 2; i++) {
-		if (!m->key[i]) continue;
+		if (!m->key[i])
+			continue;
 		items[n] = malloc(320);
 		bool h = m->type && (m->holder == -1 || m->holder == i);
-		if (h) snprintf(items[n], 320, "%s=%" PRIx64 "*%d", names[i], m->key[i], m->type);
-		else snprintf(items[n], 320, "%s=%" PRIx64, names[i], m->key[i]);
+		if (h)
+			snprintf(items[n], 320, "%s=%" PRIx64 "*%d", names[i], m->key[i], m->type);
+		else
+			snprintf(items[n], 320, "%s=%" PRIx64, names[i], m->key[i]);
 		n++;
 	}
 	join(items, n, out, cap);
 }
 
-static bool ar(int type) { return type == 7 || type == 8; }
+static bool ar(int type)
+{
+	return type == 7 || type == 8;
+}
 
 static void unreg(struct model *m, int i)
 {
 	m->key[i] = 0;
-	if (m->type && ((!ar(m->type) && m->holder == i) || (ar(m->type) && !m->key[0] && !m->key[1])))
+	if (m->type &&
+	    ((!ar(m->type) && m->holder == i) || (ar(m->type) && !m->key[0] && !m->key[1])))
 		m->type = 0;
 }
 
 /* Pick a command valid in state m; apply it to n; return sa etc. */
-struct op { int who, sa, type; uint64_t rk, sark; };
+struct op {
+	int who, sa, type;
+	uint64_t rk, sark;
+};
 
 static struct op pick(const struct model *m, struct model *n, uint64_t *next_key)
 {
@@ -190,35 +233,51 @@ static struct op pick(const struct model *m, struct model *n, uint64_t *next_key
 	struct op o = { .who = rand() % 2 };
 	int i = o.who, j = 1 - i;
 	int choice = rand() % 7;
-	if (!m->key[i] || choice == 0) {               /* REGISTER AND IGNORE: new key */
-		o.sa = 6; o.sark = ++*next_key; n->key[i] = o.sark;
+	if (!m->key[i] || choice == 0) { /* REGISTER AND IGNORE: new key */
+		o.sa = 6;
+		o.sark = ++*next_key;
+		n->key[i] = o.sark;
 		return o;
 	}
 	o.rk = m->key[i];
-	if (choice == 1) {                             /* REGISTER: change key or unregister */
-		o.sa = 0; o.sark = rand() % 3 ? ++*next_key : 0;
-		if (o.sark) n->key[i] = o.sark; else unreg(n, i);
+	if (choice == 1) { /* REGISTER: change key or unregister */
+		o.sa = 0;
+		o.sark = rand() % 3 ? ++*next_key : 0;
+		if (o.sark)
+			n->key[i] = o.sark;
+		else
+			unreg(n, i);
 		return o;
 	}
 	bool holder = m->type && (m->holder == i || m->holder == -1);
-	if (!m->type && choice <= 4) {                 /* RESERVE */
-		o.sa = 1; o.type = types[rand() % 6];
-		n->type = o.type; n->holder = ar(o.type) ? -1 : i;
+	if (!m->type && choice <= 4) { /* RESERVE */
+		o.sa = 1;
+		o.type = types[rand() % 6];
+		n->type = o.type;
+		n->holder = ar(o.type) ? -1 : i;
 		return o;
 	}
-	if (holder && choice <= 3) {                   /* RELEASE */
-		o.sa = 2; o.type = m->type; n->type = 0;
+	if (holder && choice <= 3) { /* RELEASE */
+		o.sa = 2;
+		o.type = m->type;
+		n->type = 0;
 		return o;
 	}
-	if (m->key[j] && choice <= 5) {                /* PREEMPT the other one */
-		o.sa = 4; o.sark = m->key[j]; o.type = types[rand() % 6];
+	if (m->key[j] && choice <= 5) { /* PREEMPT the other one */
+		o.sa = 4;
+		o.sark = m->key[j];
+		o.type = types[rand() % 6];
 		bool took = m->type && !ar(m->type) && m->holder == j;
 		n->key[j] = 0;
-		if (took) { n->type = o.type; n->holder = ar(o.type) ? -1 : i; }
+		if (took) {
+			n->type = o.type;
+			n->holder = ar(o.type) ? -1 : i;
+		}
 		return o;
 	}
-	o.sa = 3;                                      /* CLEAR */
-	n->key[0] = n->key[1] = 0; n->type = 0;
+	o.sa = 3; /* CLEAR */
+	n->key[0] = n->key[1] = 0;
+	n->type = 0;
 	return o;
 }
 
@@ -228,7 +287,8 @@ static int storm(const char *url, unsigned seed, int iters)
 	srand(seed);
 	uint64_t next_key = (uint64_t)seed << 20;
 	/* start from nothing: register, then CLEAR everything */
-	if (prout(c[0], 6, 0, 0, ++next_key, 1, NULL, 0) || prout(c[0], 3, 0, next_key, 0, 0, NULL, 0)) {
+	if (prout(c[0], 6, 0, 0, ++next_key, 1, NULL, 0) ||
+	    prout(c[0], 3, 0, next_key, 0, 0, NULL, 0)) {
 		fprintf(stderr, "could not clear the LU\n");
 		return 1;
 	}
@@ -242,7 +302,7 @@ static int storm(const char *url, unsigned seed, int iters)
 		model_state(&n, want, sizeof(want));
 		printf("NEXT %s\n", want);
 		fflush(stdout);
-		uint8_t flags = (o.sa == 0 || o.sa == 6) ? 1 : 0;  /* APTPL on every REGISTER */
+		uint8_t flags = (o.sa == 0 || o.sa == 6) ? 1 : 0; /* APTPL on every REGISTER */
 		int st = prout(c[o.who], o.sa, o.type, o.rk, o.sark, flags, NULL, 0);
 		if (st != SCSI_STATUS_GOOD) {
 			fprintf(stderr, "op %d (sa %d by %d): status 0x%x\n", k, o.sa, o.who, st);
@@ -250,7 +310,8 @@ static int storm(const char *url, unsigned seed, int iters)
 		}
 		target_state(c[o.who], got, sizeof(got));
 		if (strcmp(got, want)) {
-			fprintf(stderr, "MISMATCH after op %d (sa %d): target %s model %s\n", k, o.sa, got, want);
+			fprintf(stderr, "MISMATCH after op %d (sa %d): target %s model %s\n", k,
+				o.sa, got, want);
 			return 1;
 		}
 		printf("ACK %s\n", got);
@@ -272,37 +333,50 @@ static void write_next(void);
 static void write_cb(struct iscsi_context *c, int status, void *data, void *priv)
 {
 	struct scsi_task *t = data;
-	if (status == SCSI_STATUS_GOOD) atomic_fetch_add(&acked, 1);
-	else if (status == SCSI_STATUS_RESERVATION_CONFLICT) atomic_fetch_add(&conflicts, 1);
-	if (t) scsi_free_scsi_task(t);
+	if (status == SCSI_STATUS_GOOD)
+		atomic_fetch_add(&acked, 1);
+	else if (status == SCSI_STATUS_RESERVATION_CONFLICT)
+		atomic_fetch_add(&conflicts, 1);
+	if (t)
+		scsi_free_scsi_task(t);
 	free(priv);
-	if (!atomic_load(&stop)) write_next();
+	if (!atomic_load(&stop))
+		write_next();
 }
 
 static void write_next(void)
 {
 	uint8_t *b = calloc(1, 512);
 	unsigned long s = atomic_fetch_add(&seqno, 1) + 1;
-	for (int i = 0; i < 64; i++) be64(b + 8 * i, s);
-	if (!iscsi_write10_task(victim, lun, (uint32_t)victim_lba, b, 512, 512, 0, 0, 0, 0, 0, write_cb, b))
+	for (int i = 0; i < 64; i++)
+		be64(b + 8 * i, s);
+	if (!iscsi_write10_task(victim, lun, (uint32_t)victim_lba, b, 512, 512, 0, 0, 0, 0, 0,
+				write_cb, b))
 		free(b);
 }
 
 static void *victim_main(void *arg)
 {
-	for (int i = 0; i < 8; i++) write_next();
+	for (int i = 0; i < 8; i++)
+		write_next();
 	while (!atomic_load(&stop)) {
 		struct pollfd p = { iscsi_get_fd(victim), (short)iscsi_which_events(victim), 0 };
-		if (poll(&p, 1, 100) < 0) break;
-		if (p.revents && iscsi_service(victim, p.revents) < 0) break;
+		if (poll(&p, 1, 100) < 0)
+			break;
+		if (p.revents && iscsi_service(victim, p.revents) < 0)
+			break;
 	}
 	return NULL;
 }
 
 static uint64_t read_seq(struct iscsi_context *c)
 {
-	struct scsi_task *t = iscsi_read10_sync(c, lun, (uint32_t)victim_lba, 512, 512, 0, 0, 0, 0, 0);
-	if (!t || t->status != SCSI_STATUS_GOOD) { fprintf(stderr, "read failed\n"); exit(1); }
+	struct scsi_task *t =
+		iscsi_read10_sync(c, lun, (uint32_t)victim_lba, 512, 512, 0, 0, 0, 0, 0);
+	if (!t || t->status != SCSI_STATUS_GOOD) {
+		fprintf(stderr, "read failed\n");
+		exit(1);
+	}
 	uint64_t v = gbe64(t->datain.data);
 	scsi_free_scsi_task(t);
 	return v;
@@ -316,28 +390,31 @@ static int paa(const char *url, uint64_t lba)
 	prout(a, 6, 0, 0, 0xA1, 0, NULL, 0);
 	prout(a, 3, 0, 0xA1, 0, 0, NULL, 0);
 	if (prout(a, 6, 0, 0, 0xA1, 0, NULL, 0) || prout(victim, 6, 0, 0, 0xB1, 0, NULL, 0) ||
-	    prout(a, 1, 5, 0xA1, 0, 0, NULL, 0)) {   /* WE_RO: the registered victim may write */
+	    prout(a, 1, 5, 0xA1, 0, 0, NULL, 0)) { /* WE_RO: the registered victim may write */
 		fprintf(stderr, "setup failed\n");
 		return 1;
 	}
 	pthread_t th;
 	pthread_create(&th, NULL, victim_main, NULL);
-	while (atomic_load(&acked) < 200) usleep(1000);
-	int st = prout(a, 5, 5, 0xA1, 0xB1, 0, NULL, 0);  /* PREEMPT AND ABORT */
+	while (atomic_load(&acked) < 200)
+		usleep(1000);
+	int st = prout(a, 5, 5, 0xA1, 0xB1, 0, NULL, 0); /* PREEMPT AND ABORT */
 	unsigned long before = atomic_load(&acked);
 	uint64_t first = read_seq(a);
 	int changed = 0;
 	for (int i = 0; i < 10; i++) {
 		usleep(100000);
-		if (read_seq(a) != first) changed++;
+		if (read_seq(a) != first)
+			changed++;
 	}
 	printf("PROUT status 0x%x; victim writes acknowledged %lu (at PROUT return %lu), conflicts %lu, "
-	       "issued %lu; block holds %" PRIu64 "; changed in %d of 10 reads\n", st, atomic_load(&acked), before,
-	       atomic_load(&conflicts), atomic_load(&seqno), first, changed);
+	       "issued %lu; block holds %" PRIu64 "; changed in %d of 10 reads\n",
+	       st, atomic_load(&acked), before, atomic_load(&conflicts), atomic_load(&seqno), first,
+	       changed);
 	int ok = st == SCSI_STATUS_GOOD && changed == 0 && first > 0;
 	prout(a, 3, 0, 0xA1, 0, 0, NULL, 0);
 	fflush(stdout);
-	_exit(ok ? 0 : 1);   /* the victim's aborted commands never answer */
+	_exit(ok ? 0 : 1); /* the victim's aborted commands never answer */
 }
 
 /* ---- REGISTER AND MOVE, SPEC_I_PT ---- */
@@ -371,7 +448,8 @@ static uint8_t rw(struct iscsi_context *c, bool write)
 		scsi_free_scsi_task(t);
 		return rw(c, write);
 	}
-	if (t) scsi_free_scsi_task(t);
+	if (t)
+		scsi_free_scsi_task(t);
 	return st;
 }
 
@@ -379,7 +457,8 @@ static int checks, fails;
 static void check(const char *what, bool ok)
 {
 	checks++;
-	if (!ok) fails++;
+	if (!ok)
+		fails++;
 	printf("%s %s\n", ok ? "ok" : "NOT OK", what);
 }
 
@@ -388,7 +467,8 @@ static int move(const char *url)
 	struct iscsi_context *a = login(url, INI_A), *b = login(url, INI_B);
 	prout(a, 6, 0, 0, 0xA2, 0, NULL, 0);
 	prout(a, 3, 0, 0xA2, 0, 0, NULL, 0);
-	check("a and b register", !prout(a, 6, 0, 0, 0xA2, 0, NULL, 0) && !prout(b, 6, 0, 0, 0xB2, 0, NULL, 0));
+	check("a and b register",
+	      !prout(a, 6, 0, 0, 0xA2, 0, NULL, 0) && !prout(b, 6, 0, 0, 0xB2, 0, NULL, 0));
 	check("a reserves EXCLUSIVE ACCESS", !prout(a, 1, 3, 0xA2, 0, 0, NULL, 0));
 	uint8_t p[600] = { 0 }, tid[300];
 	uint16_t port = 0;
@@ -398,7 +478,7 @@ static int move(const char *url)
 	uint8_t cdb[10] = { 0x5F, 7, 3 };
 	be64(p, 0xA2);
 	be64(p + 8, 0xC2);
-	p[17] = 0x02;  /* UNREG */
+	p[17] = 0x02; /* UNREG */
 	p[18] = (uint8_t)(port >> 8);
 	p[19] = (uint8_t)port;
 	be32(p + 20, (uint32_t)tl);
@@ -427,8 +507,9 @@ static int spec(const char *url)
 	uint8_t ext[300] = { 0 };
 	int n = (int)strlen(INI_B) + 1;
 	int alen = (n + 3) & ~3;
-	if (alen < 20) alen = 20;
-	ext[4] = 0x05;                /* format 00h, iSCSI */
+	if (alen < 20)
+		alen = 20;
+	ext[4] = 0x05; /* format 00h, iSCSI */
 	ext[6] = (uint8_t)(alen >> 8);
 	ext[7] = (uint8_t)alen;
 	memcpy(ext + 8, INI_B, (size_t)n);
@@ -437,9 +518,11 @@ static int spec(const char *url)
 	char st[2048];
 	target_state(a, st, sizeof(st));
 	check(st, !strcmp(st, INI_A "=a3," INI_B "=a3"));
-	check("b reserves WRITE EXCLUSIVE with the key a gave it", !prout(b, 1, 1, 0xA3, 0, 0, NULL, 0));
+	check("b reserves WRITE EXCLUSIVE with the key a gave it",
+	      !prout(b, 1, 1, 0xA3, 0, 0, NULL, 0));
 	check("b writes", rw(b, true) == SCSI_STATUS_GOOD);
-	check("a (registered, not holder) cannot write", rw(a, true) == SCSI_STATUS_RESERVATION_CONFLICT);
+	check("a (registered, not holder) cannot write",
+	      rw(a, true) == SCSI_STATUS_RESERVATION_CONFLICT);
 	check("a reads", rw(a, false) == SCSI_STATUS_GOOD);
 	prout(a, 3, 0, 0xA3, 0, 0, NULL, 0);
 	printf("%d passed, %d failed\n", checks - fails, fails);
@@ -464,18 +547,21 @@ int main(int argc, char **argv)
 		return paa(argv[2], strtoull(argv[3], NULL, 0));
 	if (argc >= 3 && !strcmp(argv[1], "move"))
 		return move(argv[2]);
-	if (argc >= 3 && !strcmp(argv[1], "hold")) {  /* a known state: a holds EA_RO, b registered */
+	if (argc >= 3 &&
+	    !strcmp(argv[1], "hold")) { /* a known state: a holds EA_RO, b registered */
 		struct iscsi_context *a = login(argv[2], INI_A), *b = login(argv[2], INI_B);
 		prout(a, 6, 0, 0, 0xA4, 1, NULL, 0);
 		prout(a, 3, 0, 0xA4, 0, 0, NULL, 0);
-		int r = prout(a, 6, 0, 0, 0xA4, 1, NULL, 0) || prout(b, 6, 0, 0, 0xB4, 1, NULL, 0) ||
-			prout(a, 1, 6, 0xA4, 0, 0, NULL, 0);
+		int r = prout(a, 6, 0, 0, 0xA4, 1, NULL, 0) ||
+			prout(b, 6, 0, 0, 0xB4, 1, NULL, 0) || prout(a, 1, 6, 0xA4, 0, 0, NULL, 0);
 		bye(a);
 		bye(b);
 		return r;
 	}
 	if (argc >= 3 && !strcmp(argv[1], "spec"))
 		return spec(argv[2]);
-	fprintf(stderr, "usage: %s storm URL SEED N | status URL | paa URL LBA | move URL | spec URL\n", argv[0]);
+	fprintf(stderr,
+		"usage: %s storm URL SEED N | status URL | paa URL LBA | move URL | spec URL\n",
+		argv[0]);
 	return 2;
 }

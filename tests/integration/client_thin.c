@@ -59,7 +59,8 @@ static int open_lun(const char *urlstr)
 		return -1;
 	}
 	struct scsi_task *t = iscsi_readcapacity16_sync(ctx, lun);
-	struct scsi_readcapacity16 *rc = t && t->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(t) : NULL;
+	struct scsi_readcapacity16 *rc =
+		t && t->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(t) : NULL;
 	blksz = rc ? (int)rc->block_length : 0;
 	if (t)
 		scsi_free_scsi_task(t);
@@ -89,7 +90,8 @@ static struct scsi_task *issue(enum op op, uint64_t rec, uint32_t n, unsigned ch
 
 static bool is_ua(const struct scsi_task *t)
 {
-	return t->status == SCSI_STATUS_CHECK_CONDITION && t->sense.key == SCSI_SENSE_UNIT_ATTENTION;
+	return t->status == SCSI_STATUS_CHECK_CONDITION &&
+	       t->sense.key == SCSI_SENSE_UNIT_ATTENTION;
 }
 
 /* NULL = transport failure (target gone). */
@@ -116,7 +118,8 @@ static void print_status(const struct scsi_task *t)
 	else if (t->status == SCSI_STATUS_GOOD)
 		printf("GOOD\n");
 	else
-		printf("SENSE %x/%02x/%02x\n", t->sense.key, t->sense.ascq >> 8, t->sense.ascq & 0xff);
+		printf("SENSE %x/%02x/%02x\n", t->sense.key, t->sense.ascq >> 8,
+		       t->sense.ascq & 0xff);
 }
 
 /* ---- simple commands ---- */
@@ -127,7 +130,8 @@ static int cmd_rw(enum op op, uint64_t rec, uint32_t n, int byte)
 	memset(buf, byte, (size_t)n * REC);
 	struct scsi_task *t = run(op, rec, n, op == OP_WRITE ? buf : NULL);
 	int rc = t && t->status == SCSI_STATUS_GOOD ? 0 : 1;
-	if (op == OP_READ && rc == 0 && (t->datain.size != (int)(n * REC) || memcmp(t->datain.data, buf, n * REC))) {
+	if (op == OP_READ && rc == 0 &&
+	    (t->datain.size != (int)(n * REC) || memcmp(t->datain.data, buf, n * REC))) {
 		printf("MISMATCH\n");
 		rc = 1;
 	} else {
@@ -164,14 +168,16 @@ static int cmd_caps(void)
 {
 	struct scsi_task *t = iscsi_readcapacity16_sync(ctx, lun);
 	struct scsi_readcapacity16 *rc = t ? scsi_datain_unmarshall(t) : NULL;
-	struct scsi_task *v = iscsi_inquiry_sync(ctx, lun, 1, SCSI_INQUIRY_PAGECODE_LOGICAL_BLOCK_PROVISIONING, 255);
+	struct scsi_task *v = iscsi_inquiry_sync(ctx, lun, 1,
+						 SCSI_INQUIRY_PAGECODE_LOGICAL_BLOCK_PROVISIONING,
+						 255);
 	struct scsi_inquiry_logical_block_provisioning *lbp = v ? scsi_datain_unmarshall(v) : NULL;
 	if (!rc || !lbp) {
 		printf("caps: READ CAPACITY(16) or VPD B2 failed\n");
 		return 1;
 	}
-	printf("lbpme=%d lbprz=%d lbpu=%d lbpws=%d lbpws10=%d\n", rc->lbpme, rc->lbprz, lbp->lbpu, lbp->lbpws,
-	       lbp->lbpws10);
+	printf("lbpme=%d lbprz=%d lbpu=%d lbpws=%d lbpws10=%d\n", rc->lbpme, rc->lbprz, lbp->lbpu,
+	       lbp->lbpws, lbp->lbpws10);
 	scsi_free_scsi_task(t);
 	scsi_free_scsi_task(v);
 	return 0;
@@ -233,9 +239,12 @@ static uint64_t *expected(const char *logpath, uint64_t span)
 	bool pending = false;
 	while (fgets(line, sizeof(line), log)) {
 		if (line[0] == 'P') {
-			for (uint64_t i = 0; pending && i < n; i++)   /* the previous one was never acknowledged */
+			for (uint64_t i = 0; pending && i < n;
+			     i++) /* the previous one was never acknowledged */
 				exp[rec + i] = UINT64_MAX - 1;
-			if (sscanf(line, "P %c %" SCNu64 " %u %" SCNu64, &kind, &rec, &n, &seq) != 4 || rec + n > span)
+			if (sscanf(line, "P %c %" SCNu64 " %u %" SCNu64, &kind, &rec, &n, &seq) !=
+				    4 ||
+			    rec + n > span)
 				n = 0;
 			pending = true;
 		} else if (line[0] == 'A' && pending) {
@@ -282,12 +291,14 @@ static int cmd_verify(const char *logpath, uint64_t span)
 			checked++;
 			if (!check_rec(t->datain.data + (size_t)i * REC, base + i, w)) {
 				if (bad++ < 5)
-					printf("rec %" PRIu64 ": expected %s %" PRIu64 "\n", base + i, w ? "seq" : "zeros", w);
+					printf("rec %" PRIu64 ": expected %s %" PRIu64 "\n",
+					       base + i, w ? "seq" : "zeros", w);
 			}
 		}
 		scsi_free_scsi_task(t);
 	}
-	printf("verified=%" PRIu64 " bad=%" PRIu64 " uncertain=%" PRIu64 "\n", checked, bad, uncertain);
+	printf("verified=%" PRIu64 " bad=%" PRIu64 " uncertain=%" PRIu64 "\n", checked, bad,
+	       uncertain);
 	free(exp);
 	return bad ? 1 : 0;
 }
@@ -295,7 +306,8 @@ static int cmd_verify(const char *logpath, uint64_t span)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: kura-it-client_thin URL caps|fill|write|read|unmap|storm|verify ...\n");
+		fprintf(stderr,
+			"usage: kura-it-client_thin URL caps|fill|write|read|unmap|storm|verify ...\n");
 		return 2;
 	}
 	if (open_lun(argv[1]) < 0)

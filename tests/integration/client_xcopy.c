@@ -21,19 +21,35 @@
 #include <iscsi/scsi-lowlevel.h>
 
 #define SEG_MAX_BLOCKS 32768u
-#define MAX_SEGS 16u
-#define LIST_ID 0x5a
+#define MAX_SEGS       16u
+#define LIST_ID        0x5a
 
 static struct iscsi_context *ctx;
 
-static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16); put16(p + 2, v); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | p[2] << 8 | p[3]; }
+static void put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v);
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | p[2] << 8 | p[3];
+}
 
 /* One command; a UNIT ATTENTION (power on, first command to a LUN) is
  * taken and the command sent again. */
-static struct scsi_task *run(int lun, const uint8_t *cdb, int len, int dir, int xfer, uint8_t *out, size_t outlen)
+static struct scsi_task *run(int lun, const uint8_t *cdb, int len, int dir, int xfer, uint8_t *out,
+			     size_t outlen)
 {
 	for (int i = 0;; i++) {
 		struct scsi_task *t = scsi_create_task(len, (unsigned char *)cdb, dir, xfer);
@@ -42,7 +58,8 @@ static struct scsi_task *run(int lun, const uint8_t *cdb, int len, int dir, int 
 			fprintf(stderr, "command 0x%02x: %s\n", cdb[0], iscsi_get_error(ctx));
 			exit(1);
 		}
-		if (i < 4 && t->status == SCSI_STATUS_CHECK_CONDITION && t->sense.key == SCSI_SENSE_UNIT_ATTENTION) {
+		if (i < 4 && t->status == SCSI_STATUS_CHECK_CONDITION &&
+		    t->sense.key == SCSI_SENSE_UNIT_ATTENTION) {
 			scsi_free_scsi_task(t);
 			continue;
 		}
@@ -58,7 +75,8 @@ static void lu_ident(int lun, uint8_t naa[16], uint32_t *bs)
 	const uint8_t *p = t->datain.data;
 	int n = t->datain.size, found = 0;
 	for (int off = 4; t->status == SCSI_STATUS_GOOD && off + 4 <= n; off += 4 + p[off + 3])
-		if ((p[off + 1] & 0x0f) == 3 && (p[off + 1] & 0x30) == 0 && p[off + 3] == 16 && off + 20 <= n) {
+		if ((p[off + 1] & 0x0f) == 3 && (p[off + 1] & 0x30) == 0 && p[off + 3] == 16 &&
+		    off + 20 <= n) {
 			memcpy(naa, p + off + 4, 16);
 			found = 1;
 			break;
@@ -82,9 +100,9 @@ static void lu_ident(int lun, uint8_t naa[16], uint32_t *bs)
 static size_t put_cscd(uint8_t *d, const uint8_t naa[16], uint32_t bs)
 {
 	memset(d, 0, 32);
-	d[0] = 0xe4;               /* identification descriptor CSCD */
-	d[4] = 1;                  /* code set binary */
-	d[5] = 3;                  /* association LU, designator NAA */
+	d[0] = 0xe4; /* identification descriptor CSCD */
+	d[4] = 1;    /* code set binary */
+	d[5] = 3;    /* association LU, designator NAA */
 	d[7] = 16;
 	memcpy(d + 8, naa, 16);
 	d[29] = (uint8_t)(bs >> 16);
@@ -96,17 +114,18 @@ static size_t put_cscd(uint8_t *d, const uint8_t naa[16], uint32_t bs)
 static size_t put_seg(uint8_t *d, uint16_t n, uint64_t slba, uint64_t dlba)
 {
 	memset(d, 0, 28);
-	d[0] = 0x02;               /* block -> block */
+	d[0] = 0x02; /* block -> block */
 	put16(d + 2, 24);
-	put16(d + 4, 0);           /* source CSCD */
-	put16(d + 6, 1);           /* destination CSCD */
+	put16(d + 4, 0); /* source CSCD */
+	put16(d + 6, 1); /* destination CSCD */
 	put16(d + 10, n);
 	put64(d + 12, slba);
 	put64(d + 20, dlba);
 	return 28;
 }
 
-static int connect_url(const char *u, int *lun, char *portal, size_t plen, char *target, size_t tlen)
+static int connect_url(const char *u, int *lun, char *portal, size_t plen, char *target,
+		       size_t tlen)
 {
 	struct iscsi_url *url = iscsi_parse_full_url(ctx, u);
 	if (!url)
@@ -147,7 +166,7 @@ int main(int argc, char **argv)
 	lu_ident(dst, naa_d, &bs_d);
 	uint8_t list[16 + 64 + MAX_SEGS * 28] = { 0 };
 	list[0] = LIST_ID;
-	list[1] = 0 << 3;          /* LIST ID USAGE 00b: hold the status */
+	list[1] = 0 << 3; /* LIST ID USAGE 00b: hold the status */
 	size_t at = 16;
 	at += put_cscd(list + at, naa_s, bs_s);
 	at += put_cscd(list + at, naa_d, bs_d);
@@ -174,7 +193,8 @@ int main(int argc, char **argv)
 		printf("status GOOD\n");
 	else
 		printf("status 0x%02x sense %x/%04x\n", t->status, t->sense.key, t->sense.ascq);
-	printf("seconds %.3f\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	printf("seconds %.3f\n",
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	scsi_free_scsi_task(t);
 	uint8_t rcr[16] = { 0x84, 0x00, LIST_ID };
 	put32(rcr + 10, 64);
@@ -183,7 +203,8 @@ int main(int argc, char **argv)
 	if (t->status == SCSI_STATUS_GOOD && t->datain.size >= 12) {
 		const uint8_t *p = t->datain.data;
 		bytes = (uint64_t)get32(p + 8) << (p[7] == 1 ? 10 : 0);
-		printf("copied %" PRIu64 " segments %u status 0x%02x\n", bytes, p[5] << 8 | p[6], p[4]);
+		printf("copied %" PRIu64 " segments %u status 0x%02x\n", bytes, p[5] << 8 | p[6],
+		       p[4]);
 	} else {
 		printf("RECEIVE COPY RESULTS: status 0x%02x\n", t->status);
 	}

@@ -11,19 +11,37 @@
 #define KURA_TEST_CONN_STUBS_H
 
 /* login engine: one request, straight to full feature phase */
-struct iscsi_login { struct iscsi_session_params p; bool done; };
-void iscsi_login_free(struct iscsi_login *l) { free(l); }
-bool iscsi_login_complete(const struct iscsi_login *l) { return l->done; }
-const struct iscsi_session_params *iscsi_login_params(const struct iscsi_login *l) { return &l->p; }
+struct iscsi_login {
+	struct iscsi_session_params p;
+	bool done;
+};
+void iscsi_login_free(struct iscsi_login *l)
+{
+	free(l);
+}
+bool iscsi_login_complete(const struct iscsi_login *l)
+{
+	return l->done;
+}
+const struct iscsi_session_params *iscsi_login_params(const struct iscsi_login *l)
+{
+	return &l->p;
+}
 
 /* SCSI layer */
-uint64_t scsi_decode_lun(const uint8_t f[8]) { return f[1]; }
+uint64_t scsi_decode_lun(const uint8_t f[8])
+{
+	return f[1];
+}
 struct scsi_itn *scsi_itn_create(struct scsi_lun_map *m, const char *name, const uint8_t isid[6],
 				 const struct scsi_port *port)
 {
 	return malloc(1);
 }
-void scsi_itn_destroy(struct scsi_itn *itn) { free(itn); }
+void scsi_itn_destroy(struct scsi_itn *itn)
+{
+	free(itn);
+}
 /* LU holds the transport takes (commands, TMFs): every hold must be put. */
 static int stub_lu_holds;
 struct scsi_lu *scsi_lun_map_hold(struct scsi_lun_map *m, uint64_t lun)
@@ -32,8 +50,13 @@ struct scsi_lu *scsi_lun_map_hold(struct scsi_lun_map *m, uint64_t lun)
 	stub_lu_holds += lu != NULL;
 	return lu;
 }
-void scsi_lu_put(struct scsi_lu *lu) { stub_lu_holds -= lu != NULL; }
-void scsi_itn_set_transport(struct scsi_itn *itn, const struct scsi_transport_ops *ops, void *ctx) {}
+void scsi_lu_put(struct scsi_lu *lu)
+{
+	stub_lu_holds -= lu != NULL;
+}
+void scsi_itn_set_transport(struct scsi_itn *itn, const struct scsi_transport_ops *ops, void *ctx)
+{
+}
 void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold) {}
 void scsi_itn_commands_cleared(struct scsi_itn *itn, struct scsi_lu *lu) {}
 

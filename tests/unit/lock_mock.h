@@ -17,29 +17,29 @@
 #include <string.h>
 #include "cluster-lock/lock_internal.h"
 
-#define MOCK_BS 512
-#define MOCK_LUNS 4	/* index 0 = the HA LUN, 1.. = VM LUNs */
+#define MOCK_BS   512
+#define MOCK_LUNS 4 /* index 0 = the HA LUN, 1.. = VM LUNs */
 #define MOCK_KEYS 16
-#define MOCK_LOG 64
+#define MOCK_LOG  64
 
 enum mock_fault {
 	FAULT_NONE = 0,
-	FAULT_DROP_AFTER,	/* executes; the completion is lost (-ETIMEDOUT) */
-	FAULT_DROP_BEFORE,	/* lost before execution (-ETIMEDOUT) */
-	FAULT_STEAL,		/* another record lands first (then mine runs) */
-	FAULT_STEAL_DROP,	/* another record lands first; my completion is lost */
-	FAULT_CONFLICT,		/* RESERVATION CONFLICT */
+	FAULT_DROP_AFTER,  /* executes; the completion is lost (-ETIMEDOUT) */
+	FAULT_DROP_BEFORE, /* lost before execution (-ETIMEDOUT) */
+	FAULT_STEAL,       /* another record lands first (then mine runs) */
+	FAULT_STEAL_DROP,  /* another record lands first; my completion is lost */
+	FAULT_CONFLICT,    /* RESERVATION CONFLICT */
 };
 
 struct mock_disk {
 	uint8_t blk[LOCK_TOTAL_BLOCKS][MOCK_BS];
 	uint64_t keys[MOCK_LUNS][MOCK_KEYS];
-	enum mock_fault fault[8];	/* faults of the next CAWs, in order */
+	enum mock_fault fault[8]; /* faults of the next CAWs, in order */
 	int nfault;
-	uint8_t steal[MOCK_BS];		/* what FAULT_STEAL writes */
+	uint8_t steal[MOCK_BS]; /* what FAULT_STEAL writes */
 	int caw_executed;
-	int preempt_fail_lun;		/* preempt on this lun fails (0: none) */
-	int keep_key_lun;		/* preempt "succeeds" but the key stays */
+	int preempt_fail_lun; /* preempt on this lun fails (0: none) */
+	int keep_key_lun;     /* preempt "succeeds" but the key stays */
 	char log[MOCK_LOG][48];
 	int nlog;
 	uint64_t now;
@@ -62,8 +62,8 @@ static inline int mock_lun_index(struct lock_lun *l)
 	return l ? (int)((char *)(void *)l - mock_lun_mem) : 0;
 }
 
-__attribute__((format(printf, 2, 3)))
-static inline void mock_log(struct mock_disk *d, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static inline void mock_log(struct mock_disk *d,
+								  const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -98,8 +98,7 @@ static inline enum mock_fault next_fault(struct mock_disk *d)
 	return f;
 }
 
-static inline int mock_caw(void *ctx, uint64_t lba, const uint8_t *expect,
-			   const uint8_t *data)
+static inline int mock_caw(void *ctx, uint64_t lba, const uint8_t *expect, const uint8_t *data)
 {
 	struct mock_host *m = ctx;
 	struct mock_disk *d = m->d;
@@ -107,7 +106,7 @@ static inline int mock_caw(void *ctx, uint64_t lba, const uint8_t *expect,
 	if (f == FAULT_DROP_BEFORE)
 		return -ETIMEDOUT;
 	if (f == FAULT_CONFLICT || key_slot(d, 0, lock_ha_key(&m->h)) < 0)
-		return LOCK_E_RESV_CONFLICT;	/* WEAR: unregistered hosts cannot write */
+		return LOCK_E_RESV_CONFLICT; /* WEAR: unregistered hosts cannot write */
 	if (f == FAULT_STEAL || f == FAULT_STEAL_DROP)
 		memcpy(d->blk[lba], d->steal, MOCK_BS);
 	int rc = 0;
@@ -140,8 +139,7 @@ static inline int mock_has_key(void *ctx, struct lock_lun *lun, uint64_t key)
 	return key_slot(m->d, i, key) >= 0;
 }
 
-static inline int mock_preempt(void *ctx, struct lock_lun *lun, uint64_t me,
-			       uint64_t victim)
+static inline int mock_preempt(void *ctx, struct lock_lun *lun, uint64_t me, uint64_t victim)
 {
 	struct mock_host *m = ctx;
 	struct mock_disk *d = m->d;
@@ -167,17 +165,24 @@ static inline uint64_t mock_now(void *ctx)
 }
 
 static const struct lock_ops mock_ops = {
-	.read = mock_read, .caw = mock_caw, .preempt = mock_preempt,
-	.has_key = mock_has_key, .now_ns = mock_now,
+	.read = mock_read,
+	.caw = mock_caw,
+	.preempt = mock_preempt,
+	.has_key = mock_has_key,
+	.now_ns = mock_now,
 };
 
 /* A formatted mock disk (cluster "lab", tag 0x1234). */
 static inline void mock_format(struct mock_disk *d)
 {
-	struct lock_header h = { .tag = 0x1234, .layout_version = LOCK_VERSION,
-				 .block_size = MOCK_BS, .max_hosts = LOCK_MAX_HOSTS,
-				 .max_leases = LOCK_MAX_LEASES, .slot_lba = LOCK_SLOT_LBA,
-				 .lease_lba = LOCK_LEASE_LBA, .hb_interval_ms = 1000,
+	struct lock_header h = { .tag = 0x1234,
+				 .layout_version = LOCK_VERSION,
+				 .block_size = MOCK_BS,
+				 .max_hosts = LOCK_MAX_HOSTS,
+				 .max_leases = LOCK_MAX_LEASES,
+				 .slot_lba = LOCK_SLOT_LBA,
+				 .lease_lba = LOCK_LEASE_LBA,
+				 .hb_interval_ms = 1000,
 				 .fail_after_ms = 10000 };
 	memset(d, 0, sizeof(*d));
 	snprintf(h.cluster, sizeof(h.cluster), "lab");
@@ -212,7 +217,9 @@ static inline void mock_host_init(struct mock_host *m, struct mock_disk *d, uint
 	lock_header_decode(d->blk[0], MOCK_BS, "lab", &h->hdr);
 	h->have_hdr = true;
 	h->incarnation = inc;
-	struct lock_slot s = { .host_id = id, .state = LOCK_SLOT_JOINED, .incarnation = inc,
+	struct lock_slot s = { .host_id = id,
+			       .state = LOCK_SLOT_JOINED,
+			       .incarnation = inc,
 			       .counter = 1 };
 	snprintf(s.host_name, sizeof(s.host_name), "hv%u", id);
 	lock_slot_encode(&s, d->blk[lock_slot_lba(id)], MOCK_BS);

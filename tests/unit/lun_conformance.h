@@ -12,7 +12,7 @@
 #ifndef KURA_TEST_LUN_CONFORMANCE_H
 #define KURA_TEST_LUN_CONFORMANCE_H
 
-#define MiB (1024u * 1024u)
+#define MiB      (1024u * 1024u)
 #define LUN_SIZE (8 * MiB)
 
 /* ---- harness ---- */
@@ -25,7 +25,10 @@ struct h {
 	char path[128];
 };
 
-static void watchdog_fn(struct kloop_timer *t) { fail_msg("I/O did not complete in 10 s"); }
+static void watchdog_fn(struct kloop_timer *t)
+{
+	fail_msg("I/O did not complete in 10 s");
+}
 
 static void io_done(struct lun_io *io)
 {
@@ -70,12 +73,20 @@ static int run_io_with(struct h *h, struct lun_io *io, void (*fn)(struct lun_io 
 	return io->result;
 }
 
-static int run_io(struct h *h, struct lun_io *io) { return run_io_with(h, io, NULL); }
+static int run_io(struct h *h, struct lun_io *io)
+{
+	return run_io_with(h, io, NULL);
+}
 
 static int do_rw(struct h *h, enum lun_op op, unsigned flags, uint64_t off, void *buf, uint64_t len)
 {
 	struct iovec iov = { buf, len };
-	struct lun_io io = { .op = op, .flags = flags, .offset = off, .length = len, .iov = &iov, .iovcnt = 1 };
+	struct lun_io io = { .op = op,
+			     .flags = flags,
+			     .offset = off,
+			     .length = len,
+			     .iov = &iov,
+			     .iovcnt = 1 };
 	return run_io(h, &io);
 }
 
@@ -97,7 +108,11 @@ static int do_bs(struct h *h, uint64_t off, bool *mapped, uint64_t *len)
 static int do_caw(struct h *h, uint64_t off, void *cmp, void *wr, uint64_t len, uint64_t *mis)
 {
 	struct iovec iov[2] = { { cmp, len }, { wr, len } };
-	struct lun_io io = { .op = LUN_OP_COMPARE_AND_WRITE, .offset = off, .length = len, .iov = iov, .iovcnt = 2 };
+	struct lun_io io = { .op = LUN_OP_COMPARE_AND_WRITE,
+			     .offset = off,
+			     .length = len,
+			     .iov = iov,
+			     .iovcnt = 2 };
 	int r = run_io(h, &io);
 	*mis = io.miscompare_offset;
 	return r;
@@ -142,12 +157,20 @@ static void suite_rw(struct h *h)
 	/* scattered iovecs of odd sizes, read back with another split */
 	fill(w, len, 2);
 	struct iovec wi[3] = { { w, 1000 }, { w + 1000, 24 }, { w + 1024, len - 1024 } };
-	struct lun_io io = { .op = LUN_OP_WRITE, .flags = LUN_IO_FUA, .offset = 1 * MiB, .length = len,
-			     .iov = wi, .iovcnt = 3 };
+	struct lun_io io = { .op = LUN_OP_WRITE,
+			     .flags = LUN_IO_FUA,
+			     .offset = 1 * MiB,
+			     .length = len,
+			     .iov = wi,
+			     .iovcnt = 3 };
 	assert_int_equal(run_io(h, &io), 0);
 	memset(r, 0, len);
 	struct iovec ri[2] = { { r, 7 }, { r + 7, len - 7 } };
-	io = (struct lun_io){ .op = LUN_OP_READ, .offset = 1 * MiB, .length = len, .iov = ri, .iovcnt = 2 };
+	io = (struct lun_io){ .op = LUN_OP_READ,
+			      .offset = 1 * MiB,
+			      .length = len,
+			      .iov = ri,
+			      .iovcnt = 2 };
 	assert_int_equal(run_io(h, &io), 0);
 	assert_memory_equal(w, r, len);
 
@@ -169,9 +192,17 @@ static void suite_bad_input(struct h *h)
 	assert_int_equal(do_rw(h, LUN_OP_READ, 0, 0, buf, 100), -EINVAL);
 	assert_int_equal(do_op(h, LUN_OP_UNMAP, 0, UINT64_MAX - 511, 1024), -ERANGE); /* wraps */
 	struct iovec iov = { buf, 512 };
-	struct lun_io io = { .op = LUN_OP_WRITE, .offset = 0, .length = 1024, .iov = &iov, .iovcnt = 1 };
+	struct lun_io io = { .op = LUN_OP_WRITE,
+			     .offset = 0,
+			     .length = 1024,
+			     .iov = &iov,
+			     .iovcnt = 1 };
 	assert_int_equal(run_io(h, &io), -EINVAL); /* iovec shorter than length */
-	io = (struct lun_io){ .op = LUN_OP_COMPARE_AND_WRITE, .offset = 0, .length = 512, .iov = &iov, .iovcnt = 1 };
+	io = (struct lun_io){ .op = LUN_OP_COMPARE_AND_WRITE,
+			      .offset = 0,
+			      .length = 512,
+			      .iov = &iov,
+			      .iovcnt = 1 };
 	assert_int_equal(run_io(h, &io), -EINVAL); /* CAW needs 2 * length */
 	bool m;
 	uint64_t n;

@@ -79,10 +79,13 @@ static void test_words(void **state)
 	refused("frobnicate", "unknown command");
 	refused("LIST targets", "unknown command");
 	refused("list targets \x01", "non-printable byte in request");
-	refused("list targ\x7f" "ets", "non-printable byte in request");
+	refused("list targ\x7f"
+		"ets",
+		"non-printable byte in request");
 	refused("list \xc3\xa9", "non-printable byte in request");
 	refused("a b c d e f g h i j k l m", "too many words");
-	ok("raid create r level=1 members=a,b member_size=1M chunk=64K u v w x y", ADMIN_RAID_CREATE, 12);
+	ok("raid create r level=1 members=a,b member_size=1M chunk=64K u v w x y",
+	   ADMIN_RAID_CREATE, 12);
 }
 
 static void test_embedded_nul(void **state)
@@ -130,7 +133,7 @@ static void test_json(void **state)
 	assert_false(cmd.json);
 	refused("list luns --jsonx", "usage: list targets|portals|luns|sessions [--json]");
 	refused("list luns --JSON", "usage: list targets|portals|luns|sessions [--json]");
-	ok("acl add " IQN " i --json", ADMIN_ACL_ADD, 4);   /* accepted, ignored */
+	ok("acl add " IQN " i --json", ADMIN_ACL_ADD, 4); /* accepted, ignored */
 }
 
 /* ---- list, show, clear-reservation, alua ---- */
@@ -219,7 +222,7 @@ static void test_chap(void **state)
 	ok("chap remove " IQN " alice", ADMIN_CHAP_REMOVE, 4);
 	assert_string_equal(cmd.iqn, IQN);
 	static const char *const usage = "usage: chap add IQN USER SECRET | chap remove IQN USER";
-	refused("chap add " IQN " alice", usage);             /* no secret */
+	refused("chap add " IQN " alice", usage); /* no secret */
 	refused("chap remove " IQN " alice x", usage);
 	refused("chap add " IQN " alice a b", usage);
 	refused("chap list " IQN " alice", usage);
@@ -228,10 +231,10 @@ static void test_chap(void **state)
 	char line[ADMIN_MAX_LINE];
 	char secret[600];
 	memset(secret, 's', sizeof(secret));
-	secret[599 - 6] = '\0';    /* "alice:" + 593 = 599 < 600: fits */
+	secret[599 - 6] = '\0'; /* "alice:" + 593 = 599 < 600: fits */
 	snprintf(line, sizeof(line), "chap add %s alice %s", IQN, secret);
 	ok(line, ADMIN_CHAP_ADD, 5);
-	secret[599 - 6] = 's';      /* 600 bytes: does not */
+	secret[599 - 6] = 's'; /* 600 bytes: does not */
 	secret[600 - 6] = '\0';
 	snprintf(line, sizeof(line), "chap add %s alice %s", IQN, secret);
 	refused(line, "CHAP user or secret too long");
@@ -243,10 +246,12 @@ static void test_lun(void **state)
 	ok("lun add " IQN " 3 backend=file path=d.img size=1G", ADMIN_LUN_ADD, 7);
 	assert_int_equal(cmd.lun, 3);
 	assert_string_equal(cmd.iqn, IQN);
-	ok("lun add " IQN " 255 backend=thin pool=p volume=4 read_only=yes block_size=4096", ADMIN_LUN_ADD, 9);
+	ok("lun add " IQN " 255 backend=thin pool=p volume=4 read_only=yes block_size=4096",
+	   ADMIN_LUN_ADD, 9);
 	ok("lun add " IQN " 1 backend=memory size=1M thin=no", ADMIN_LUN_ADD, 7);
 	ok("lun add " IQN " 1 backend=raid raid=r", ADMIN_LUN_ADD, 6);
-	ok("lun add " IQN " 1", ADMIN_LUN_ADD, 4);   /* the configuration parser says what is missing */
+	ok("lun add " IQN " 1", ADMIN_LUN_ADD,
+	   4); /* the configuration parser says what is missing */
 	ok("lun remove " IQN " 3", ADMIN_LUN_REMOVE, 4);
 	assert_false(cmd.force);
 	ok("lun remove " IQN " 3 --force", ADMIN_LUN_REMOVE, 5);
@@ -284,12 +289,12 @@ static void test_lun_section_too_long(void **state)
 {
 	(void)state;
 	char line[ADMIN_MAX_LINE * 2];
-	lun_line(line, sizeof(line), 100);          /* section: 794 bytes */
+	lun_line(line, sizeof(line), 100); /* section: 794 bytes */
 	ok(line, ADMIN_LUN_ADD, 12);
-	lun_line(line, sizeof(line), 135);          /* request 1013 bytes, section 1039 */
+	lun_line(line, sizeof(line), 135); /* request 1013 bytes, section 1039 */
 	assert_true(strlen(line) <= ADMIN_MAX_LINE);
 	refused(line, "request too long");
-	lun_line(line, sizeof(line), 131);          /* section 1011 + "\n": fits */
+	lun_line(line, sizeof(line), 131); /* section 1011 + "\n": fits */
 	ok(line, ADMIN_LUN_ADD, 12);
 }
 
@@ -345,7 +350,7 @@ static void test_pool(void **state)
 	refused("pool shrink p", pool_usage);
 	ok("pool grow p", ADMIN_POOL_GROW, 3);
 	ok("pool grow p size=2G", ADMIN_POOL_GROW, 4);
-	ok("pool grow p bigger", ADMIN_POOL_GROW, 4);   /* the handler says "usage" once p is found */
+	ok("pool grow p bigger", ADMIN_POOL_GROW, 4); /* the handler says "usage" once p is found */
 	refused("pool grow", "usage: pool grow NAME [size=S]");
 	refused("pool grow p size=1G x", "usage: pool grow NAME [size=S]");
 	ok("pool create p path=d.img size=1G", ADMIN_POOL_CREATE, 5);
@@ -365,7 +370,8 @@ static void test_volume_copy(void **state)
 	ok("volume create p 1 size=1G", ADMIN_VOLUME_CREATE, 5);
 	ok("volume resize p 1 size=2G", ADMIN_VOLUME_RESIZE, 5);
 	ok("volume delete p 1", ADMIN_VOLUME_DELETE, 4);
-	ok("volume create p", ADMIN_VOLUME_CREATE, 3);   /* the word count is checked once p is found */
+	ok("volume create p", ADMIN_VOLUME_CREATE,
+	   3); /* the word count is checked once p is found */
 	refused("volume list", volume_usage);
 	refused("volume", volume_usage);
 	refused("volume move p 1", volume_usage);
@@ -382,12 +388,32 @@ static void test_every_op(void **state)
 {
 	(void)state;
 	static const char *const lines[] = {
-		"list targets", "show lun i 1", "clear-reservation i 1", "alua show", "alua set 1 standby",
-		"acl add i x", "acl remove i x", "chap add i u secretsecret", "chap remove i u",
-		"lun add i 1 backend=memory", "lun remove i 1", "raid status", "raid scrub r", "raid fail r 1",
-		"raid add-spare r s", "raid remove r 1", "raid create r level=1 members=a,b member_size=1M",
-		"pool status", "pool grow p", "pool create p path=d", "volume list p", "volume create p",
-		"volume resize p", "volume delete p", "snapshot create p 1 2", "clone create p 1 2",
+		"list targets",
+		"show lun i 1",
+		"clear-reservation i 1",
+		"alua show",
+		"alua set 1 standby",
+		"acl add i x",
+		"acl remove i x",
+		"chap add i u secretsecret",
+		"chap remove i u",
+		"lun add i 1 backend=memory",
+		"lun remove i 1",
+		"raid status",
+		"raid scrub r",
+		"raid fail r 1",
+		"raid add-spare r s",
+		"raid remove r 1",
+		"raid create r level=1 members=a,b member_size=1M",
+		"pool status",
+		"pool grow p",
+		"pool create p path=d",
+		"volume list p",
+		"volume create p",
+		"volume resize p",
+		"volume delete p",
+		"snapshot create p 1 2",
+		"clone create p 1 2",
 	};
 	bool seen[ADMIN_N_OPS] = { false };
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {

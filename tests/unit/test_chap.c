@@ -24,7 +24,7 @@ static void test_decode_hex(void **state)
 	assert_int_equal(chap_decode("0x0aFf", b, sizeof(b)), 2);
 	assert_int_equal(b[0], 0x0a);
 	assert_int_equal(b[1], 0xff);
-	assert_int_equal(chap_decode("0XABC", b, sizeof(b)), 2);   /* odd: leading 0 nibble */
+	assert_int_equal(chap_decode("0XABC", b, sizeof(b)), 2); /* odd: leading 0 nibble */
 	assert_int_equal(b[0], 0x0a);
 	assert_int_equal(b[1], 0xbc);
 	assert_int_equal(chap_decode("0x", b, sizeof(b)), -EINVAL);
@@ -47,11 +47,11 @@ static void test_decode_base64(void **state)
 	assert_memory_equal(b, "\x01\x02", 2);
 	assert_int_equal(chap_decode("0bAQ==", b, sizeof(b)), 1);
 	assert_int_equal(b[0], 1);
-	assert_int_equal(chap_decode("0bAQ", b, sizeof(b)), 1);      /* padding optional */
+	assert_int_equal(chap_decode("0bAQ", b, sizeof(b)), 1); /* padding optional */
 	assert_int_equal(chap_decode("0b", b, sizeof(b)), -EINVAL);
 	assert_int_equal(chap_decode("0b====", b, sizeof(b)), -EINVAL);
-	assert_int_equal(chap_decode("0bA", b, sizeof(b)), -EINVAL);       /* 6 bits */
-	assert_int_equal(chap_decode("0bAQ=D", b, sizeof(b)), -EINVAL);    /* '=' inside */
+	assert_int_equal(chap_decode("0bA", b, sizeof(b)), -EINVAL);    /* 6 bits */
+	assert_int_equal(chap_decode("0bAQ=D", b, sizeof(b)), -EINVAL); /* '=' inside */
 	assert_int_equal(chap_decode("0bAQ===", b, sizeof(b)), -EINVAL);
 	assert_int_equal(chap_decode("0bA*ID", b, sizeof(b)), -EINVAL);
 	assert_int_equal(chap_decode("0b////////////", b, sizeof(b)), -EINVAL); /* 9 > 8 */
@@ -63,7 +63,7 @@ static void test_encode_hex(void **state)
 	char out[16];
 	chap_encode_hex((const uint8_t *)"\x00\xab\xff", 3, out, sizeof(out));
 	assert_string_equal(out, "0x00abff");
-	chap_encode_hex((const uint8_t *)"\x00\xab\xff", 3, out, 8);   /* needs 9 */
+	chap_encode_hex((const uint8_t *)"\x00\xab\xff", 3, out, 8); /* needs 9 */
 	assert_string_equal(out, "");
 	chap_encode_hex((const uint8_t *)"\x00\xab\xff", 3, out, 9);
 	assert_string_equal(out, "0x00abff");
@@ -96,7 +96,8 @@ static void kat_one(enum chap_digest d, int dlen)
 	memcpy(cat + 17, chal, sizeof(chal));
 	ref_digest(d, cat, sizeof(cat), want);
 	assert_int_equal(chap_response(d, 0x5a, (const uint8_t *)secret, 16, chal, sizeof(chal),
-				       got, sizeof(got)), dlen);
+				       got, sizeof(got)),
+			 dlen);
 	assert_memory_equal(got, want, (size_t)dlen);
 	assert_int_equal(chap_digest_len(d), dlen);
 }
@@ -122,15 +123,18 @@ static void test_kat_fixed(void **state)
 	for (int i = 0; i < 32; i++)
 		chal[i] = (uint8_t)i;
 	assert_int_equal(chap_response(CHAP_MD5, 1, (const uint8_t *)"secret", 6, chal, 16, got,
-				       sizeof(got)), 16);
+				       sizeof(got)),
+			 16);
 	hex_to("740e86463bda3a4d7017d6e0fba0699d", want);
 	assert_memory_equal(got, want, 16);
 	assert_int_equal(chap_response(CHAP_SHA256, 0xab, (const uint8_t *)"0123456789abcdef", 16,
-				       chal, 32, got, sizeof(got)), 32);
+				       chal, 32, got, sizeof(got)),
+			 32);
 	hex_to("04cb4d4539b047932bd1f678c68ff6c7cbdbd10d506faef20acfd025f17eb021", want);
 	assert_memory_equal(got, want, 32);
 	assert_int_equal(chap_response(CHAP_SHA3_256, 0, (const uint8_t *)"k", 1,
-				       (const uint8_t *)"\x00\xff", 2, got, sizeof(got)), 32);
+				       (const uint8_t *)"\x00\xff", 2, got, sizeof(got)),
+			 32);
 	hex_to("1363c16bcfa8fe279b81998dd4dbd8b7fa0856efc1a10562b12986823e89afaa", want);
 	assert_memory_equal(got, want, 32);
 }
@@ -149,7 +153,7 @@ static void test_equal(void **state)
 	const uint8_t a[] = "abcdef", b[] = "abcdeg";
 	assert_true(chap_equal(a, 6, a, 6));
 	assert_false(chap_equal(a, 6, b, 6));
-	assert_false(chap_equal(a, 5, a, 6));      /* prefix is not equal */
+	assert_false(chap_equal(a, 5, a, 6)); /* prefix is not equal */
 	assert_false(chap_equal(a, 6, a, 5));
 	assert_true(chap_equal(a, 0, b, 0));
 	assert_false(chap_equal(a, 0, b, 1));
@@ -159,9 +163,18 @@ static void test_equal(void **state)
 
 /* ---- exchange ---- */
 
-struct outbuf { uint8_t buf[1024]; struct kv_out o; struct iscsi_kv kv[16]; char scratch[1025]; int n; };
+struct outbuf {
+	uint8_t buf[1024];
+	struct kv_out o;
+	struct iscsi_kv kv[16];
+	char scratch[1025];
+	int n;
+};
 
-static void ob_init(struct outbuf *ob) { kv_out_init(&ob->o, ob->buf, sizeof(ob->buf)); }
+static void ob_init(struct outbuf *ob)
+{
+	kv_out_init(&ob->o, ob->buf, sizeof(ob->buf));
+}
 
 static const char *ob_get(struct outbuf *ob, const char *key)
 {
@@ -180,7 +193,7 @@ static void test_begin_choice(void **state)
 	struct outbuf ob;
 	ob_init(&ob);
 	assert_int_equal(chap_begin(&cx, "5,7", ALL, &ob.o), 0);
-	assert_string_equal(ob_get(&ob, "CHAP_A"), "5");          /* initiator's order */
+	assert_string_equal(ob_get(&ob, "CHAP_A"), "5"); /* initiator's order */
 	assert_int_equal(cx.chal_len, 16);
 	assert_int_equal(strlen(ob_get(&ob, "CHAP_C")), 2 + 32);
 	ob_init(&ob);
@@ -240,7 +253,7 @@ static void test_verify(void **state)
 	hex[5] ^= 1;
 	assert_int_equal(chap_verify(&cx, &ti, "alice", hex, NULL, NULL, &ob.o), -EACCES);
 	hex[5] ^= 1;
-	hex[strlen(hex) - 2] = '\0';                    /* one byte short */
+	hex[strlen(hex) - 2] = '\0'; /* one byte short */
 	assert_int_equal(chap_verify(&cx, &ti, "alice", hex, NULL, NULL, &ob.o), -EACCES);
 }
 
@@ -285,16 +298,11 @@ static void test_verify_mutual(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_decode_hex),
-		cmocka_unit_test(test_decode_base64),
-		cmocka_unit_test(test_encode_hex),
-		cmocka_unit_test(test_kat_oneshot),
-		cmocka_unit_test(test_kat_fixed),
-		cmocka_unit_test(test_response_bad_args),
-		cmocka_unit_test(test_equal),
-		cmocka_unit_test(test_begin_choice),
-		cmocka_unit_test(test_verify),
-		cmocka_unit_test(test_verify_mutual),
+		cmocka_unit_test(test_decode_hex), cmocka_unit_test(test_decode_base64),
+		cmocka_unit_test(test_encode_hex), cmocka_unit_test(test_kat_oneshot),
+		cmocka_unit_test(test_kat_fixed),  cmocka_unit_test(test_response_bad_args),
+		cmocka_unit_test(test_equal),      cmocka_unit_test(test_begin_choice),
+		cmocka_unit_test(test_verify),     cmocka_unit_test(test_verify_mutual),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

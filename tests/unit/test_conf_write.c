@@ -39,7 +39,8 @@ static const char sample[] =
 	"data_dir = /tmp\n"
 	"\n"
 	"# first target\n"
-	"[target " T1 "]\n"
+	"[target " T1
+	"]\n"
 	"alias = one   ; inline comment\n"
 	"allow = iqn.2026-11.org.kura:ini-a\n"
 	"allow=iqn.2026-11.org.kura:ini-b\n"
@@ -49,10 +50,12 @@ static const char sample[] =
 	"backend = memory\n"
 	"size = 1M\n"
 	"\n"
-	"[target " T2 "]\n"
+	"[target " T2
+	"]\n"
 	"  alias =   two\n"
 	"\n"
-	"[lun " T1 ":5]\n"
+	"[lun " T1
+	":5]\n"
 	"backend = memory\n"
 	"size = 2M";
 
@@ -94,22 +97,26 @@ static int parse(const char *text, struct tgt_config *cfg)
  * their dumps are equal. */
 static void dump(const struct tgt_config *c, char *out, size_t cap)
 {
-	size_t n = (size_t)snprintf(out, cap, "data_dir=%s portals=%d targets=%d\n", c->data_dir, c->n_portals,
-				    c->n_targets);
+	size_t n = (size_t)snprintf(out, cap, "data_dir=%s portals=%d targets=%d\n", c->data_dir,
+				    c->n_portals, c->n_targets);
 	for (int i = 0; i < c->n_portals; i++)
-		n += (size_t)snprintf(out + n, cap - n, "portal %s:%u\n", c->portals[i].addr, c->portals[i].port);
+		n += (size_t)snprintf(out + n, cap - n, "portal %s:%u\n", c->portals[i].addr,
+				      c->portals[i].port);
 	for (int i = 0; i < c->n_targets; i++) {
 		const struct tgt_target_conf *t = &c->targets[i];
 		n += (size_t)snprintf(out + n, cap - n, "target %s alias=%s\n", t->iqn, t->alias);
 		for (int k = 0; k < t->n_acl; k++)
 			n += (size_t)snprintf(out + n, cap - n, " allow %s\n", t->acl[k]);
 		for (int k = 0; k < t->n_chap_in; k++)
-			n += (size_t)snprintf(out + n, cap - n, " chap %s:%.*s\n", t->chap_in[k].user,
-					      (int)t->chap_in[k].secret_len, t->chap_in[k].secret);
+			n += (size_t)snprintf(out + n, cap - n, " chap %s:%.*s\n",
+					      t->chap_in[k].user, (int)t->chap_in[k].secret_len,
+					      t->chap_in[k].secret);
 		for (int k = 0; k < t->n_luns; k++)
 			n += (size_t)snprintf(out + n, cap - n, " lun %llu %s size=%llu bs=%u\n",
-					      (unsigned long long)t->luns[k].lun, t->luns[k].backend.type,
-					      (unsigned long long)t->luns[k].backend.size, t->luns[k].backend.block_size);
+					      (unsigned long long)t->luns[k].lun,
+					      t->luns[k].backend.type,
+					      (unsigned long long)t->luns[k].backend.size,
+					      t->luns[k].backend.block_size);
 	}
 	assert_true(n < cap);
 }
@@ -155,7 +162,7 @@ static void test_round_trip(void **state)
 	dump_text(sample, a, sizeof(a));
 	assert_int_equal(conf_write_file(path, sample), 0);
 	assert_int_equal(conf_read(path, &back), 0);
-	assert_string_equal(back.s, sample);      /* byte-identical, comments and all */
+	assert_string_equal(back.s, sample); /* byte-identical, comments and all */
 	dump_text(back.s, b, sizeof(b));
 	assert_string_equal(a, b);
 	conf_buf_free(&back);
@@ -165,7 +172,10 @@ static void test_round_trip(void **state)
 static void test_add_then_remove(void **state)
 {
 	(void)state;
-	struct conf_edit add = { .op = CONF_LINE_ADD, .kind = "target", .name = T2, .key = "allow",
+	struct conf_edit add = { .op = CONF_LINE_ADD,
+				 .kind = "target",
+				 .name = T2,
+				 .key = "allow",
 				 .value = "iqn.2026-11.org.kura:ini-c" };
 	struct conf_edit del = add;
 	del.op = CONF_LINE_DROP;
@@ -188,13 +198,17 @@ static void test_acl_add(void **state)
 {
 	(void)state;
 	/* after the last allow line of the section, not after the last line */
-	static const char expect[] =
-		"[target " T1 "]\n"
-		"allow = a\n"
-		"allow = new\n"
-		"; comment\n"
-		"colour = red\n";
-	struct conf_edit ed = { .op = CONF_LINE_ADD, .kind = "target", .name = T1, .key = "allow", .value = "new" };
+	static const char expect[] = "[target " T1
+				     "]\n"
+				     "allow = a\n"
+				     "allow = new\n"
+				     "; comment\n"
+				     "colour = red\n";
+	struct conf_edit ed = { .op = CONF_LINE_ADD,
+				.kind = "target",
+				.name = T1,
+				.key = "allow",
+				.value = "new" };
 	edit_is("[target " T1 "]\nallow = a\n; comment\ncolour = red\n", &ed, expect);
 	/* no allow line: right after the header; a last line without "\n" */
 	edit_is("[target " T1 "]", &ed, "[target " T1 "]\nallow = new\n");
@@ -204,7 +218,10 @@ static void test_acl_add(void **state)
 static void test_acl_drop(void **state)
 {
 	(void)state;
-	struct conf_edit ed = { .op = CONF_LINE_DROP, .kind = "target", .name = T1, .key = "allow",
+	struct conf_edit ed = { .op = CONF_LINE_DROP,
+				.kind = "target",
+				.name = T1,
+				.key = "allow",
 				.value = "iqn.2026-11.org.kura:ini-b" };
 	char expect[sizeof(sample)];
 	const char *line = strstr(sample, "allow=iqn.2026-11.org.kura:ini-b\n");
@@ -214,27 +231,38 @@ static void test_acl_drop(void **state)
 	edit_is(sample, &ed, expect);
 	/* exact values only: a prefix of a value is not that value */
 	ed.value = "iqn.2026-11.org.kura:ini";
-	edit_refused(sample, &ed, -ENOENT, "no such entry in the target's section of the configuration file");
+	edit_refused(sample, &ed, -ENOENT,
+		     "no such entry in the target's section of the configuration file");
 	/* the other target's section is not looked at */
 	ed.name = T2;
 	ed.value = "iqn.2026-11.org.kura:ini-a";
-	edit_refused(sample, &ed, -ENOENT, "no such entry in the target's section of the configuration file");
+	edit_refused(sample, &ed, -ENOENT,
+		     "no such entry in the target's section of the configuration file");
 }
 
 static void test_chap_drop_prefix(void **state)
 {
 	(void)state;
-	static const char text[] =
-		"[target " T1 "]\n"
-		"chap = alice:alice-secret-12\n"
-		"chap_file = alice:/etc/kura/alice\n"
-		"chap = alicex:other-secret-12\n";
-	struct conf_edit ed = { .op = CONF_LINE_DROP, .kind = "target", .name = T1, .key = "chap",
-				.alias = "chap_file", .value = "alice:", .prefix = true };
+	static const char text[] = "[target " T1
+				   "]\n"
+				   "chap = alice:alice-secret-12\n"
+				   "chap_file = alice:/etc/kura/alice\n"
+				   "chap = alicex:other-secret-12\n";
+	struct conf_edit ed = { .op = CONF_LINE_DROP,
+				.kind = "target",
+				.name = T1,
+				.key = "chap",
+				.alias = "chap_file",
+				.value = "alice:",
+				.prefix = true };
 	edit_is(text, &ed, "[target " T1 "]\nchap = alicex:other-secret-12\n");
 	/* an add goes after the last chap or chap_file line */
-	ed = (struct conf_edit){ .op = CONF_LINE_ADD, .kind = "target", .name = T1, .key = "chap",
-				 .alias = "chap_file", .value = "bob:bob-secret-1234" };
+	ed = (struct conf_edit){ .op = CONF_LINE_ADD,
+				 .kind = "target",
+				 .name = T1,
+				 .key = "chap",
+				 .alias = "chap_file",
+				 .value = "bob:bob-secret-1234" };
 	edit_is("[target " T1 "]\nchap_file = a:/f\nalias = x\n", &ed,
 		"[target " T1 "]\nchap_file = a:/f\nchap = bob:bob-secret-1234\nalias = x\n");
 }
@@ -242,12 +270,21 @@ static void test_chap_drop_prefix(void **state)
 static void test_missing_section(void **state)
 {
 	(void)state;
-	struct conf_edit ed = { .op = CONF_LINE_ADD, .kind = "target", .name = "iqn.2026-11.org.kura:none",
-				.key = "allow", .value = "x" };
-	edit_refused(sample, &ed, -ENOENT, "the target has no [target IQN] section in the configuration file");
-	ed.name = "iqn.2026-11.org.kura:on";     /* a prefix of a name is not the name */
-	edit_refused(sample, &ed, -ENOENT, "the target has no [target IQN] section in the configuration file");
-	ed = (struct conf_edit){ .op = CONF_KEY_SET, .kind = "pool", .name = "p", .key = "size", .value = "1" };
+	struct conf_edit ed = { .op = CONF_LINE_ADD,
+				.kind = "target",
+				.name = "iqn.2026-11.org.kura:none",
+				.key = "allow",
+				.value = "x" };
+	edit_refused(sample, &ed, -ENOENT,
+		     "the target has no [target IQN] section in the configuration file");
+	ed.name = "iqn.2026-11.org.kura:on"; /* a prefix of a name is not the name */
+	edit_refused(sample, &ed, -ENOENT,
+		     "the target has no [target IQN] section in the configuration file");
+	ed = (struct conf_edit){ .op = CONF_KEY_SET,
+				 .kind = "pool",
+				 .name = "p",
+				 .key = "size",
+				 .value = "1" };
 	edit_refused(sample, &ed, -ENOENT, "the section is not in the configuration file");
 }
 
@@ -269,28 +306,44 @@ static const char storage[] =
 static void test_key_set(void **state)
 {
 	(void)state;
-	struct conf_edit ed = { .op = CONF_KEY_SET, .kind = "pool", .name = "p", .key = "size", .value = "2147483648" };
+	struct conf_edit ed = { .op = CONF_KEY_SET,
+				.kind = "pool",
+				.name = "p",
+				.key = "size",
+				.value = "2147483648" };
 	char expect[sizeof(storage) + 64];
 	snprintf(expect, sizeof(expect), "%.*ssize = 2147483648\nmeta = p.meta\n",
 		 (int)(strstr(storage, "size = 1G") - storage), storage);
 	edit_is(storage, &ed, expect);
 	/* append to a list */
-	ed = (struct conf_edit){ .op = CONF_KEY_SET, .kind = "raid", .name = "r", .key = "spares", .value = "t.img",
+	ed = (struct conf_edit){ .op = CONF_KEY_SET,
+				 .kind = "raid",
+				 .name = "r",
+				 .key = "spares",
+				 .value = "t.img",
 				 .append = true };
 	snprintf(expect, sizeof(expect), "%.*sspares = s.img, t.img\n%s",
 		 (int)(strstr(storage, "spares") - storage), storage, strstr(storage, "colour"));
 	edit_is(storage, &ed, expect);
 	/* a key the section lacks goes right after its header */
-	ed = (struct conf_edit){ .op = CONF_KEY_SET, .kind = "pool", .name = "p", .key = "low_water", .value = "10" };
+	ed = (struct conf_edit){ .op = CONF_KEY_SET,
+				 .kind = "pool",
+				 .name = "p",
+				 .key = "low_water",
+				 .value = "10" };
 	snprintf(expect, sizeof(expect), "%.*s[pool p]\nlow_water = 10\n%s",
-		 (int)(strstr(storage, "[pool p]") - storage), storage, strstr(storage, "data = d.img"));
+		 (int)(strstr(storage, "[pool p]") - storage), storage,
+		 strstr(storage, "data = d.img"));
 	edit_is(storage, &ed, expect);
 }
 
 static void test_item_drop(void **state)
 {
 	(void)state;
-	struct conf_edit ed = { .op = CONF_ITEM_DROP, .kind = "raid", .name = "r", .value = "/data/c.img",
+	struct conf_edit ed = { .op = CONF_ITEM_DROP,
+				.kind = "raid",
+				.name = "r",
+				.value = "/data/c.img",
 				.data_dir = "/data" };
 	char expect[sizeof(storage)];
 	snprintf(expect, sizeof(expect), "%.*smembers = a.img, /abs/b.img\n%s",
@@ -302,11 +355,12 @@ static void test_item_drop(void **state)
 	edit_is(storage, &ed, expect);
 	/* the last spare: the line goes */
 	ed.value = "/data/s.img";
-	snprintf(expect, sizeof(expect), "%.*s%s", (int)(strstr(storage, "spares") - storage), storage,
-		 strstr(storage, "colour"));
+	snprintf(expect, sizeof(expect), "%.*s%s", (int)(strstr(storage, "spares") - storage),
+		 storage, strstr(storage, "colour"));
 	edit_is(storage, &ed, expect);
 	ed.value = "/elsewhere/s.img";
-	edit_refused(storage, &ed, -ENOENT, "the path is not listed in the section's members or spares");
+	edit_refused(storage, &ed, -ENOENT,
+		     "the path is not listed in the section's members or spares");
 }
 
 static void test_section_add(void **state)
@@ -314,7 +368,8 @@ static void test_section_add(void **state)
 	(void)state;
 	struct conf_edit ed = { .op = CONF_SECTION_ADD, .section = "[pool q]\ndata = q.img\n" };
 	char expect[sizeof(sample) + 64];
-	snprintf(expect, sizeof(expect), "%s\n\n[pool q]\ndata = q.img\n", sample);   /* sample has no last "\n" */
+	snprintf(expect, sizeof(expect), "%s\n\n[pool q]\ndata = q.img\n",
+		 sample); /* sample has no last "\n" */
 	edit_is(sample, &ed, expect);
 	edit_is("[global]\n", &ed, "[global]\n\n[pool q]\ndata = q.img\n");
 }
@@ -324,13 +379,15 @@ static void test_section_add(void **state)
 static void test_lun_add(void **state)
 {
 	(void)state;
-	struct conf_edit ed = { .op = CONF_LUN_ADD, .kind = "target", .name = T1,
+	struct conf_edit ed = { .op = CONF_LUN_ADD,
+				.kind = "target",
+				.name = T1,
 				.section = "[lun 3]\nbackend = memory\nsize = 1M\n\n" };
 	/* before the first header after [target T1]: "[lun 3]" binds to T1 */
 	const char *at = strstr(sample, "[lun 0]");
 	char expect[sizeof(sample) + 64];
-	snprintf(expect, sizeof(expect), "%.*s[lun 3]\nbackend = memory\nsize = 1M\n\n%s", (int)(at - sample), sample,
-		 at);
+	snprintf(expect, sizeof(expect), "%.*s[lun 3]\nbackend = memory\nsize = 1M\n\n%s",
+		 (int)(at - sample), sample, at);
 	edit_is(sample, &ed, expect);
 	char a[4096];
 	dump_text(expect, a, sizeof(a));
@@ -338,7 +395,8 @@ static void test_lun_add(void **state)
 		fail_msg("%s", a);
 	/* the last target, a last line without "\n" */
 	ed.name = T2;
-	edit_is("[target " T2 "]", &ed, "[target " T2 "]\n[lun 3]\nbackend = memory\nsize = 1M\n\n");
+	edit_is("[target " T2 "]", &ed,
+		"[target " T2 "]\n[lun 3]\nbackend = memory\nsize = 1M\n\n");
 }
 
 static void test_lun_drop(void **state)
@@ -357,7 +415,8 @@ static void test_lun_drop(void **state)
 	/* [lun 0] after [target T2] is T2's */
 	ed.name = T2;
 	ed.lun = 0;
-	edit_refused(sample, &ed, -ENOENT, "the LUN has no [lun] section in the configuration file");
+	edit_refused(sample, &ed, -ENOENT,
+		     "the LUN has no [lun] section in the configuration file");
 }
 
 /* ---- the file ---- */
@@ -382,7 +441,7 @@ static void test_atomic_replace(void **state)
 	path_of("a.conf", path, sizeof(path));
 	assert_int_equal(conf_write_file(path, "old\n"), 0);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0600);      /* a new file: owner only */
+	assert_int_equal(st.st_mode & 07777, 0600); /* a new file: owner only */
 	assert_int_equal(chmod(path, 0640), 0);
 	/* staged, not installed: the file is still the old one */
 	assert_int_equal(conf_stage(dir, "new\n", 0640, tmp, sizeof(tmp)), 0);

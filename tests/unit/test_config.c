@@ -182,7 +182,7 @@ static void test_full_example(void **state)
 	assert_int_equal(cfg.n_portals, 3);
 	assert_string_equal(cfg.portals[0].addr, "192.0.2.10");
 	assert_int_equal(cfg.portals[0].port, 3260);
-	assert_int_equal(cfg.portals[0].rel_port_id, 2);  /* 1 is taken by portal b */
+	assert_int_equal(cfg.portals[0].rel_port_id, 2); /* 1 is taken by portal b */
 	assert_string_equal(cfg.portals[1].addr, "2001:db8::10");
 	assert_int_equal(cfg.portals[1].port, 3261);
 	assert_int_equal(cfg.portals[1].tpgt, 2);
@@ -277,7 +277,8 @@ static const struct bad bad_configs[] = {
 	{ "[global]\nlog_level = loud\n", 2, "not one of error, warn, info, debug" },
 	{ "[global]\ndata_dir = relative/dir\n", 2, "must be an absolute path" },
 	{ "[global]\nuser = ro ot\n", 2, "not a valid user name" },
-	{ "[global]\nworkers = 1\nworkers = 2\n", 3, "'workers' is set twice in this section (first on line 2)" },
+	{ "[global]\nworkers = 1\nworkers = 2\n", 3,
+	  "'workers' is set twice in this section (first on line 2)" },
 	{ "[global]\n[global]\n", 2, "section [global] appears twice" },
 	{ "[global]\nworkers =\n", 2, "'workers' has an empty value" },
 	{ "[global x]\n", 1, "[global] takes no name" },
@@ -289,25 +290,36 @@ static const struct bad bad_configs[] = {
 	{ "[portal p]\naddress = fe80::1:3260\n", 2, "write IPv6 addresses as [ADDRESS]:PORT" },
 	{ "[portal p]\naddress = [fe80::1:3260\n", 2, "missing ']'" },
 	{ "[portal p]\naddress = [zz::1]:3260\n", 2, "not a numeric IPv6 address" },
-	{ "[portal p]\naddress = 1.2.3.4\n[portal q]\naddress = 1.2.3.4:3260\n", 4, "already used by another portal" },
-	{ "[portal p]\naddress = 1.2.3.4\nrel_port_id = 2\n[portal q]\naddress = 1.2.3.5\nrel_port_id = 2\n", 6, "rel_port_id: 2 is already used" },
+	{ "[portal p]\naddress = 1.2.3.4\n[portal q]\naddress = 1.2.3.4:3260\n", 4,
+	  "already used by another portal" },
+	{ "[portal p]\naddress = 1.2.3.4\nrel_port_id = 2\n[portal q]\naddress = 1.2.3.5\nrel_port_id = 2\n",
+	  6, "rel_port_id: 2 is already used" },
 	{ "[portal p!]\n", 1, "portal name 'p!'" },
 	{ "[portal p]\naddress = 1.2.3.4\ntpgt = 0\n", 3, "tpgt: 0 is out of range 1..65535" },
-	{ "[limits]\nmax_burst_length = 100\n", 2, "max_burst_length: 100 is out of range 512..16777215" },
-	{ "[limits]\nmax_burst_length = 1024\nfirst_burst_length = 2048\n" TARGET, 1, "first_burst_length 2048 exceeds max_burst_length 1024" },
+	{ "[limits]\nmax_burst_length = 100\n", 2,
+	  "max_burst_length: 100 is out of range 512..16777215" },
+	{ "[limits]\nmax_burst_length = 1024\nfirst_burst_length = 2048\n" TARGET, 1,
+	  "first_burst_length 2048 exceeds max_burst_length 1024" },
 	{ "[limits]\ninitial_r2t = maybe\n", 2, "initial_r2t: 'maybe' is not yes or no" },
 	{ "[limits]\nheader_digest = crc64\n", 2, "header_digest: 'crc64' is not crc32c or none" },
-	{ "[limits]\nchap_digests = sha256,sha512\n", 2, "'sha512' is not one of sha3-256, sha256, sha1, md5" },
+	{ "[limits]\nchap_digests = sha256,sha512\n", 2,
+	  "'sha512' is not one of sha3-256, sha256, sha1, md5" },
 	{ "[limits]\nchap_digests = ,\n", 2, "list at least one digest" },
 	{ "[discovery]\nchap = nosecret\n", 2, "chap: expected USER:SECRET" },
 	{ "[discovery]\nchap = :secret-secret-secret\n", 2, "expected USER:SECRET" },
-	{ "[discovery]\nchap = u:short\n", 2, "CHAP secret of user 'u' is 5 bytes; it must be 12..255" },
-	{ "[discovery]\nmutual_chap = t:target-secret-1\n" TARGET, 1, "mutual CHAP needs at least one 'chap = USER:SECRET'" },
-	{ "[discovery]\nchap = u:same-secret-123\nmutual_chap = t:same-secret-123\n" TARGET, 1, "mutual CHAP secret equals the secret of user 'u'" },
-	{ "[discovery]\nchap = u:secret-secret-1\nchap = u:secret-secret-2\n", 3, "CHAP user 'u' is listed twice" },
+	{ "[discovery]\nchap = u:short\n", 2,
+	  "CHAP secret of user 'u' is 5 bytes; it must be 12..255" },
+	{ "[discovery]\nmutual_chap = t:target-secret-1\n" TARGET, 1,
+	  "mutual CHAP needs at least one 'chap = USER:SECRET'" },
+	{ "[discovery]\nchap = u:same-secret-123\nmutual_chap = t:same-secret-123\n" TARGET, 1,
+	  "mutual CHAP secret equals the secret of user 'u'" },
+	{ "[discovery]\nchap = u:secret-secret-1\nchap = u:secret-secret-2\n", 3,
+	  "CHAP user 'u' is listed twice" },
 	{ "[discovery]\nchap_file = u:relative\n", 2, "must be an absolute path" },
-	{ "[discovery]\nchap_file = u:/nonexistent/kura-secret\n", 2, "cannot read secret file '/nonexistent/kura-secret'" },
-	{ "[discovery]\nmutual_chap = t:target-secret-1\nmutual_chap_file = t:/x\n", 3, "mutual CHAP account is already set" },
+	{ "[discovery]\nchap_file = u:/nonexistent/kura-secret\n", 2,
+	  "cannot read secret file '/nonexistent/kura-secret'" },
+	{ "[discovery]\nmutual_chap = t:target-secret-1\nmutual_chap_file = t:/x\n", 3,
+	  "mutual CHAP account is already set" },
 	{ "[target]\n", 1, "[target] needs a name" },
 	{ "[target iqn.2026-11.org.kura:a b]\n", 1, "must not contain spaces" },
 	{ "[target iqn.2026-13.org.kura:a]\n", 1, "month in iqn.YYYY-MM must be 01..12" },
@@ -318,29 +330,40 @@ static const struct bad bad_configs[] = {
 	{ "[target naa.0123456789abcdef0]\n", 1, "naa. names have 16 or 32 hex digits" },
 	{ "[target foo.bar]\n", 1, "iSCSI names start with iqn., eui. or naa." },
 	{ TARGET "\n" TARGET, 3, "target iqn.2026-11.org.kura:t is defined twice" },
-	{ TARGET "alias = a\nalias = b\n", 3, "'alias' is set twice in this section (first on line 2)" },
-	{ TARGET "allow = IQN.2026-11.org.kura:x\n", 2, "allow: initiator name 'IQN.2026-11.org.kura:x'" },
-	{ TARGET "allow = iqn.2026-11.org.kura:x\nallow = iqn.2026-11.org.kura:x\n", 3, "is listed twice" },
+	{ TARGET "alias = a\nalias = b\n", 3,
+	  "'alias' is set twice in this section (first on line 2)" },
+	{ TARGET "allow = IQN.2026-11.org.kura:x\n", 2,
+	  "allow: initiator name 'IQN.2026-11.org.kura:x'" },
+	{ TARGET "allow = iqn.2026-11.org.kura:x\nallow = iqn.2026-11.org.kura:x\n", 3,
+	  "is listed twice" },
 	{ TARGET "acl = x\n", 2, "unknown key 'acl' in [target]" },
 	{ "[lun 0]\n", 1, "[lun 0] has no [target] section above it" },
-	{ TARGET "[lun iqn.2026-11.org.kura:other:0]\n", 2, "target iqn.2026-11.org.kura:other is not defined above" },
-	{ TARGET "[lun 0]\npath = a\n[lun 0]\npath = b\n", 4, "LUN 0 of iqn.2026-11.org.kura:t is defined twice" },
+	{ TARGET "[lun iqn.2026-11.org.kura:other:0]\n", 2,
+	  "target iqn.2026-11.org.kura:other is not defined above" },
+	{ TARGET "[lun 0]\npath = a\n[lun 0]\npath = b\n", 4,
+	  "LUN 0 of iqn.2026-11.org.kura:t is defined twice" },
 	{ TARGET "[lun 256]\n", 2, "LUN number: 256 is out of range 0..255" },
 	{ TARGET "[lun x]\n", 2, "LUN number: 'x' is not a number" },
 	{ TARGET "[lun 0]\nsize = 1G\n", 2, "backend = file needs 'path'" },
 	{ TARGET "[lun 0]\nbackend = memory\n", 2, "backend = memory needs 'size'" },
-	{ TARGET "[lun 0]\nbackend = memory\nsize = 1M\npath = x\n", 2, "backend = memory takes no 'path'" },
+	{ TARGET "[lun 0]\nbackend = memory\nsize = 1M\npath = x\n", 2,
+	  "backend = memory takes no 'path'" },
 	{ TARGET "[lun 0]\npath = x\ncreate = yes\n", 2, "create = yes needs 'size'" },
-	{ TARGET "[lun 0]\nbackend = nbd\n", 3, "backend: 'nbd' is not file, memory, thin or raid" },
-	{ TARGET "[lun 0]\npath = x\nblock_size = 1024\n", 4, "block_size: '1024' must be 512 or 4096" },
-	{ TARGET "[lun 0]\npath = x\nsize = 1000\n", 2, "size 1000 is not a multiple of block_size 512" },
+	{ TARGET "[lun 0]\nbackend = nbd\n", 3,
+	  "backend: 'nbd' is not file, memory, thin or raid" },
+	{ TARGET "[lun 0]\npath = x\nblock_size = 1024\n", 4,
+	  "block_size: '1024' must be 512 or 4096" },
+	{ TARGET "[lun 0]\npath = x\nsize = 1000\n", 2,
+	  "size 1000 is not a multiple of block_size 512" },
 	{ TARGET "[lun 0]\npath = x\nsize = 12Q\n", 4, "size: '12Q' is not a size" },
 	{ TARGET "[lun 0]\npath = x\nsize = 0\n", 4, "size: must not be 0" },
 	{ TARGET "[lun 0]\npath = x\nsize = 99999999T\n", 4, "size: '99999999T' is too large" },
 	{ TARGET "[lun 0]\npath = x\nnaa = 6001\n", 4, "naa: '6001' must be 16 or 32 hex digits" },
 	{ TARGET "[lun 0]\npath = x\nnaa = 5001405aabbccdd0\n", 4, "must start with 6" },
-	{ TARGET "[lun 0]\npath = x\nvendor = TOOLONGVENDOR\n", 4, "vendor: 'TOOLONGVENDOR' is longer than 8 characters" },
-	{ TARGET "[lun 0]\npath = x\nread_only = perhaps\n", 4, "read_only: 'perhaps' is not yes or no" },
+	{ TARGET "[lun 0]\npath = x\nvendor = TOOLONGVENDOR\n", 4,
+	  "vendor: 'TOOLONGVENDOR' is longer than 8 characters" },
+	{ TARGET "[lun 0]\npath = x\nread_only = perhaps\n", 4,
+	  "read_only: 'perhaps' is not yes or no" },
 	{ "[global]\nworkers = 1\n", 2, "no [target IQN] section: nothing to serve" },
 	{ "[global\n" TARGET, 1, "syntax error: expected [section] or key = value" },
 	{ TARGET "just some words\n", 2, "syntax error" },
@@ -355,7 +378,8 @@ static void test_bad_configs(void **state)
 		snprintf(want, sizeof(want), "t.ini:%d: ", b->line);
 		int r = parse_text(b->text, &cfg);
 		if (r != -EINVAL || strncmp(err, want, strlen(want)) || !strstr(err, b->reason))
-			fail_msg("case %zu: r=%d err='%s', want '%s%s'", i, r, err, want, b->reason);
+			fail_msg("case %zu: r=%d err='%s', want '%s%s'", i, r, err, want,
+				 b->reason);
 		assert_null(cfg.targets);
 		assert_null(cfg.storage);
 	}
@@ -370,13 +394,21 @@ static void test_long_line(void **state)
 	assert_non_null(strstr(err, "t.ini:2: line longer than 198 characters"));
 }
 
-static const struct { const char *in; int r; uint64_t v; } sizes[] = {
-	{ "512", 0, 512 }, { "1K", 0, 1024 }, { "1k", 0, 1024 }, { "3M", 0, 3ull << 20 },
-	{ "8G", 0, 8ull << 30 }, { "8GiB", 0, 8ull << 30 }, { "8GB", 0, 8ull << 30 },
-	{ "2T", 0, 2ull << 40 }, { "1P", 0, 1ull << 50 }, { "16383P", 0, 16383ull << 50 },
+static const struct {
+	const char *in;
+	int r;
+	uint64_t v;
+} sizes[] = {
+	{ "512", 0, 512 },        { "1K", 0, 1024 },
+	{ "1k", 0, 1024 },        { "3M", 0, 3ull << 20 },
+	{ "8G", 0, 8ull << 30 },  { "8GiB", 0, 8ull << 30 },
+	{ "8GB", 0, 8ull << 30 }, { "2T", 0, 2ull << 40 },
+	{ "1P", 0, 1ull << 50 },  { "16383P", 0, 16383ull << 50 },
 	{ "16384P", -ERANGE, 0 }, { "18446744073709551616", -ERANGE, 0 },
-	{ "", -EINVAL, 0 }, { "G", -EINVAL, 0 }, { "1.5G", -EINVAL, 0 }, { "-1", -EINVAL, 0 },
-	{ "1 G", -EINVAL, 0 }, { "1Gi", -EINVAL, 0 }, { "1X", -EINVAL, 0 },
+	{ "", -EINVAL, 0 },       { "G", -EINVAL, 0 },
+	{ "1.5G", -EINVAL, 0 },   { "-1", -EINVAL, 0 },
+	{ "1 G", -EINVAL, 0 },    { "1Gi", -EINVAL, 0 },
+	{ "1X", -EINVAL, 0 },
 };
 
 static void test_sizes(void **state)
@@ -389,15 +421,28 @@ static void test_sizes(void **state)
 	}
 }
 
-static const struct { const char *name; bool ok; } names[] = {
-	{ "iqn.2026-11.org.kura:demo", true }, { "iqn.1993-08.org.debian:01:abcdef", true },
-	{ "iqn.2001-04.com.example", true }, { "iqn.2001-04.com.example:storage.disk2.sys1.xyz", true },
-	{ "eui.02004567A425678D", true }, { "naa.52004567BA64678D", true },
+static const struct {
+	const char *name;
+	bool ok;
+} names[] = {
+	{ "iqn.2026-11.org.kura:demo", true },
+	{ "iqn.1993-08.org.debian:01:abcdef", true },
+	{ "iqn.2001-04.com.example", true },
+	{ "iqn.2001-04.com.example:storage.disk2.sys1.xyz", true },
+	{ "eui.02004567A425678D", true },
+	{ "naa.52004567BA64678D", true },
 	{ "naa.62004567BA64678D0123456789ABCDEF", true },
-	{ "iqn.2001-4.com.example", false }, { "iqn.2001-00.com.example", false },
-	{ "iqn.2001-04.", false }, { "iqn.2001-04.:x", false }, { "iqn.2001-04.com.Example", false },
-	{ "iqn.2001-04.com.ex ample", false }, { "eui.02004567A425678", false },
-	{ "eui.02004567A425678G", false }, { "naa.123", false }, { "", false }, { "iqn", false },
+	{ "iqn.2001-4.com.example", false },
+	{ "iqn.2001-00.com.example", false },
+	{ "iqn.2001-04.", false },
+	{ "iqn.2001-04.:x", false },
+	{ "iqn.2001-04.com.Example", false },
+	{ "iqn.2001-04.com.ex ample", false },
+	{ "eui.02004567A425678", false },
+	{ "eui.02004567A425678G", false },
+	{ "naa.123", false },
+	{ "", false },
+	{ "iqn", false },
 	{ "IQN.2001-04.com.example", false },
 };
 
@@ -406,7 +451,8 @@ static void test_iscsi_names(void **state)
 	char longname[300];
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((cfg_name_error(names[i].name) == NULL) != names[i].ok)
-			fail_msg("name '%s' should be %s", names[i].name, names[i].ok ? "valid" : "refused");
+			fail_msg("name '%s' should be %s", names[i].name,
+				 names[i].ok ? "valid" : "refused");
 	snprintf(longname, sizeof(longname), "iqn.2026-11.org.kura:%0202d", 0);
 	assert_int_equal(strlen(longname), 223);
 	assert_null(cfg_name_error(longname));
@@ -433,7 +479,7 @@ static void test_listen_override(void **state)
 	const char *bad[] = { "127.0.0.1:3261", "localhost:3260" };
 	assert_int_equal(tgt_config_set_listen(&cfg, bad, 2, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--listen localhost:3260: not a numeric IPv4 address");
-	assert_int_equal(cfg.n_portals, 3);  /* unchanged on error */
+	assert_int_equal(cfg.n_portals, 3); /* unchanged on error */
 	assert_int_equal(tgt_config_set_listen(&cfg, bad, 0, err, sizeof(err)), -EINVAL);
 
 	assert_int_equal(tgt_config_set_data_dir(&cfg, "/tmp/x"), 0);
@@ -458,8 +504,14 @@ static void write_str(const char *path, const char *s)
 /* 11 bytes refused, 12 and 255 accepted, 256 refused; files may end in \n. */
 static void test_secret_lengths(void **state)
 {
-	static const struct { size_t len; int r; } cases[] = {
-		{ 11, -EINVAL }, { 12, 0 }, { 255, 0 }, { 256, -EINVAL },
+	static const struct {
+		size_t len;
+		int r;
+	} cases[] = {
+		{ 11, -EINVAL },
+		{ 12, 0 },
+		{ 255, 0 },
+		{ 256, -EINVAL },
 	};
 	char dir[] = "/tmp/kura-test-XXXXXX", path[128], secret[300], text[512];
 	struct tgt_config cfg;
@@ -475,7 +527,8 @@ static void test_secret_lengths(void **state)
 			assert_int_equal(cfg.targets[0].chap_in[0].secret_len, cases[i].len);
 			tgt_config_free(&cfg);
 		} else {
-			assert_non_null(strstr(err, "t.ini:2: chap_file: CHAP secret of user 'user'"));
+			assert_non_null(
+				strstr(err, "t.ini:2: chap_file: CHAP secret of user 'user'"));
 		}
 	}
 	/* inline: 11 refused, 12 accepted */
@@ -493,17 +546,23 @@ static void test_duplicate_keys(void **state)
 	struct tgt_config cfg;
 	assert_int_equal(parse_text("[limits]\nimmediate_data = yes\nimmediate_data = no\n", &cfg),
 			 -EINVAL);
-	assert_string_equal(err, "t.ini:3: 'immediate_data' is set twice in this section (first on line 2)");
-	assert_int_equal(parse_text(TARGET "allow = iqn.2026-11.org.kura:a\nallow = iqn.2026-11.org.kura:b\n"
-				    "chap = a:aaaaaaaaaaaa\nchap = b:bbbbbbbbbbbb\n"
-				    "[lun 0]\npath = x\n[lun 1]\npath = x\n", &cfg), 0);
+	assert_string_equal(
+		err, "t.ini:3: 'immediate_data' is set twice in this section (first on line 2)");
+	assert_int_equal(
+		parse_text(TARGET "allow = iqn.2026-11.org.kura:a\nallow = iqn.2026-11.org.kura:b\n"
+				  "chap = a:aaaaaaaaaaaa\nchap = b:bbbbbbbbbbbb\n"
+				  "[lun 0]\npath = x\n[lun 1]\npath = x\n",
+			   &cfg),
+		0);
 	assert_int_equal(cfg.targets[0].n_acl, 2);
 	assert_int_equal(cfg.targets[0].n_chap_in, 2);
 	assert_int_equal(cfg.targets[0].n_luns, 2);
 	tgt_config_free(&cfg);
 	/* the same key in two sections is two settings */
-	assert_int_equal(parse_text("[portal a]\naddress = 1.1.1.1\n[portal b]\naddress = 1.1.1.2\n" TARGET,
-				    &cfg), 0);
+	assert_int_equal(
+		parse_text("[portal a]\naddress = 1.1.1.1\n[portal b]\naddress = 1.1.1.2\n" TARGET,
+			   &cfg),
+		0);
 	assert_int_equal(cfg.n_portals, 2);
 	tgt_config_free(&cfg);
 }
@@ -536,7 +595,9 @@ static void test_open_luns(void **state)
 	struct stat st;
 	assert_non_null(mkdtemp(dir));
 	snprintf(sub, sizeof(sub), "%s/a/b", dir);
-	snprintf(text, sizeof(text), TARGET "[lun 0]\npath = d.img\nsize = 1M\ncreate = yes\n"
+	snprintf(text, sizeof(text),
+		 TARGET
+		 "[lun 0]\npath = d.img\nsize = 1M\ncreate = yes\n"
 		 "[lun 1]\nbackend = memory\nsize = 4M\n");
 	assert_int_equal(parse_text(text, &cfg), 0);
 	assert_int_equal(tgt_config_set_data_dir(&cfg, sub), 0);
@@ -549,7 +610,7 @@ static void test_open_luns(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 	snprintf(img, sizeof(img), "%s/d.img", sub);
 	assert_string_equal(m->targets[0].luns[0].c.backend.path, img);
-	assert_string_equal(cfg.targets[0].luns[0].backend.path, "d.img");   /* as parsed */
+	assert_string_equal(cfg.targets[0].luns[0].backend.path, "d.img"); /* as parsed */
 	assert_int_equal(stat(img, &st), 0);
 	assert_int_equal(st.st_size, 1 << 20);
 	assert_non_null(m->targets[0].luns[0].lu);
@@ -568,7 +629,8 @@ static void test_open_luns(void **state)
 	assert_int_equal(parse_text(TARGET "[lun 5]\npath = missing.img\n", &cfg), 0);
 	assert_int_equal(tgt_config_set_data_dir(&cfg, sub), 0);
 	assert_true(tgt_model_open(&cfg, &m, err, sizeof(err)) < 0);
-	snprintf(text, sizeof(text), "target iqn.2026-11.org.kura:t LUN 5 (file %s/missing.img): ", sub);
+	snprintf(text, sizeof(text),
+		 "target iqn.2026-11.org.kura:t LUN 5 (file %s/missing.img): ", sub);
 	if (strncmp(err, text, strlen(text)))
 		fail_msg("got '%s'", err);
 	tgt_model_close(m);
@@ -586,13 +648,18 @@ static void test_open_luns(void **state)
 static void test_pr_persist(void **state)
 {
 	struct tgt_config cfg;
-	assert_int_equal(parse_text(TARGET "[lun 0]\nbackend = memory\nsize = 1M\n"
-				    "[lun 1]\nbackend = memory\nsize = 1M\npr_persist = all\n", &cfg), 0);
+	assert_int_equal(parse_text(TARGET
+				    "[lun 0]\nbackend = memory\nsize = 1M\n"
+				    "[lun 1]\nbackend = memory\nsize = 1M\npr_persist = all\n",
+				    &cfg),
+			 0);
 	assert_false(cfg.targets[0].luns[0].ident.pr_persist_all);
 	assert_true(cfg.targets[0].luns[1].ident.pr_persist_all);
 	tgt_config_free(&cfg);
-	assert_int_equal(parse_text(TARGET "[lun 0]\nbackend = memory\nsize = 1M\npr_persist = sometimes\n", &cfg),
-			 -EINVAL);
+	assert_int_equal(
+		parse_text(TARGET "[lun 0]\nbackend = memory\nsize = 1M\npr_persist = sometimes\n",
+			   &cfg),
+		-EINVAL);
 	assert_non_null(strstr(err, "aptpl or all"));
 }
 

@@ -43,7 +43,9 @@ struct iscsi_login *iscsi_login_new(const struct iscsi_login_policy *policy,
 int iscsi_login_step(struct iscsi_login *l, const struct iscsi_login_req *req,
 		     struct iscsi_login_rsp *rsp, uint8_t *buf, size_t buflen)
 {
-	*rsp = (struct iscsi_login_rsp){ .csg = req->csg, .nsg = ISCSI_STAGE_FULL, .transit = true };
+	*rsp = (struct iscsi_login_rsp){ .csg = req->csg,
+					 .nsg = ISCSI_STAGE_FULL,
+					 .transit = true };
 	l->done = true;
 	return 0;
 }
@@ -69,10 +71,19 @@ struct scsi_lu *scsi_lun_map_get(struct scsi_lun_map *m, uint64_t lun)
 {
 	return lun == 0 ? (struct scsi_lu *)&lu_token : NULL;
 }
-void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from) { lu_resets++; }
-void scsi_task_exec(struct scsi_task *t) { held[n_held++] = t; }
+void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from)
+{
+	lu_resets++;
+}
+void scsi_task_exec(struct scsi_task *t)
+{
+	held[n_held++] = t;
+}
 
-struct deferred_done { struct kloop_task k; struct scsi_task *t; };
+struct deferred_done {
+	struct kloop_task k;
+	struct scsi_task *t;
+};
 static void run_done(struct kloop_task *k)
 {
 	struct deferred_done *d = (struct deferred_done *)k;
@@ -108,10 +119,13 @@ static struct tgt_model model;
 static struct tgt_server *srv;
 static struct tgt_worker w;
 static int peer = -1;
-static bool hd;                 /* header digest on the test side */
+static bool hd; /* header digest on the test side */
 static uint32_t cmdsn;
 
-static void stop_run(struct kloop_task *t) { kloop_stop(w.loop); }
+static void stop_run(struct kloop_task *t)
+{
+	kloop_stop(w.loop);
+}
 static struct kloop_task stopper = { .fn = stop_run };
 
 /* Run the loop until nothing more happens (a few idle iterations). */
@@ -249,10 +263,10 @@ static void login(void)
 	recv_pdu(h, d);
 	assert_int_equal(h[0], ISCSI_OP_LOGIN_RSP);
 	assert_int_equal(h[1], 0x80 | (1 << 2) | 3);
-	assert_int_not_equal(get_be16(h + 14), 0);           /* TSIH assigned */
-	assert_int_equal(get_be32(h + 24), 7);               /* StatSN starts at ExpStatSN */
-	assert_int_equal(get_be32(h + 28), 100);             /* ExpCmdSN */
-	assert_int_equal(get_be32(h + 32), 100 + 8 - 1);     /* MaxCmdSN: queue depth 8 */
+	assert_int_not_equal(get_be16(h + 14), 0);       /* TSIH assigned */
+	assert_int_equal(get_be32(h + 24), 7);           /* StatSN starts at ExpStatSN */
+	assert_int_equal(get_be32(h + 28), 100);         /* ExpCmdSN */
+	assert_int_equal(get_be32(h + 32), 100 + 8 - 1); /* MaxCmdSN: queue depth 8 */
 	assert_int_equal(h[36], 0);
 	cmdsn = 100;
 	hd = tp.header_digest;
@@ -266,7 +280,7 @@ static void logout_close(void)
 		pump();
 	assert_int_equal(atomic_load(&srv->n_conns), 0);
 	assert_null(srv->sessions);
-	assert_int_equal(stub_lu_holds, 0);   /* every command / TMF put its LU */
+	assert_int_equal(stub_lu_holds, 0); /* every command / TMF put its LU */
 }
 
 static void scsi_cmd(uint32_t itt, uint8_t flags, uint32_t edtl, const void *imm, uint32_t dsl)
@@ -302,7 +316,7 @@ static void test_login_and_close(void **state)
 
 static void test_read_cut_by_mrdsl_and_burst(void **state)
 {
-	default_params();                 /* MRDSL 1024, MaxBurstLength 2048 */
+	default_params(); /* MRDSL 1024, MaxBurstLength 2048 */
 	login();
 	scsi_cmd(0x10, 0x80 | ISCSI_CMD_READ | 1, 4096, NULL, 0);
 	assert_int_equal(n_held, 1);
@@ -315,15 +329,15 @@ static void test_read_cut_by_mrdsl_and_burst(void **state)
 	for (uint32_t i = 0; i < 4; i++) {
 		assert_int_equal(recv_pdu(h, d), 1024);
 		assert_int_equal(h[0], ISCSI_OP_DATA_IN);
-		assert_int_equal(h[1], flags[i]);       /* F at each burst end; S on the last */
+		assert_int_equal(h[1], flags[i]); /* F at each burst end; S on the last */
 		assert_int_equal(get_be32(h + 16), 0x10);
-		assert_int_equal(get_be32(h + 36), i);  /* DataSN */
+		assert_int_equal(get_be32(h + 36), i); /* DataSN */
 		assert_int_equal(get_be32(h + 40), i * 1024);
 		assert_int_equal(d[5], (uint8_t)((i * 1024 + 5) * 7));
-		assert_int_equal(get_be32(h + 24), i == 3 ? 8 : 0);   /* StatSN only with S */
+		assert_int_equal(get_be32(h + 24), i == 3 ? 8 : 0); /* StatSN only with S */
 	}
-	assert_int_equal(get_be32(h + 28), 101);               /* ExpCmdSN */
-	assert_int_equal(get_be32(h + 32), 101 + 8 - 1);       /* window reopened */
+	assert_int_equal(get_be32(h + 28), 101);         /* ExpCmdSN */
+	assert_int_equal(get_be32(h + 32), 101 + 8 - 1); /* window reopened */
 	assert_false(peer_has_data());
 	logout_close();
 }
@@ -336,19 +350,19 @@ static void test_read_residuals(void **state)
 	login();
 	uint8_t h[48], d[8192];
 	scsi_cmd(0x20, 0x80 | ISCSI_CMD_READ | 1, 4096, NULL, 0);
-	release(0, 1024, 0, false);          /* underflow */
+	release(0, 1024, 0, false); /* underflow */
 	pump();
 	assert_int_equal(recv_pdu(h, d), 1024);
 	assert_int_equal(h[1], 0x80 | ISCSI_DATAIN_UNDERFLOW | ISCSI_DATAIN_STATUS);
 	assert_int_equal(get_be32(h + 44), 3072);
 	scsi_cmd(0x21, 0x80 | ISCSI_CMD_READ | 1, 4096, NULL, 0);
-	release(1, 8192, 0, false);          /* overflow: only EDTL bytes go out */
+	release(1, 8192, 0, false); /* overflow: only EDTL bytes go out */
 	pump();
 	assert_int_equal(recv_pdu(h, d), 4096);
 	assert_int_equal(h[1], 0x80 | ISCSI_DATAIN_OVERFLOW | ISCSI_DATAIN_STATUS);
 	assert_int_equal(get_be32(h + 44), 4096);
 	scsi_cmd(0x22, 0x80 | ISCSI_CMD_READ | 1, 512, NULL, 0);
-	release(2, 0, 0, false);             /* no data at all: SCSI Response */
+	release(2, 0, 0, false); /* no data at all: SCSI Response */
 	pump();
 	assert_int_equal(recv_pdu(h, d), 0);
 	assert_int_equal(h[0], ISCSI_OP_SCSI_RSP);
@@ -367,21 +381,21 @@ static void test_read_with_sense(void **state)
 	scsi_cmd(0x30, 0x80 | ISCSI_CMD_READ | 1, 1024, NULL, 0);
 	release(0, 1024, 0, true);
 	pump();
-	assert_int_equal(recv_pdu(h, d), 1024);   /* data without status */
+	assert_int_equal(recv_pdu(h, d), 1024); /* data without status */
 	assert_int_equal(h[1], 0x80);
-	assert_int_equal(recv_pdu(h, d), 20);     /* SenseLength + 18 bytes */
+	assert_int_equal(recv_pdu(h, d), 20); /* SenseLength + 18 bytes */
 	assert_int_equal(h[0], ISCSI_OP_SCSI_RSP);
 	assert_int_equal(h[3], SAM_STAT_CHECK_CONDITION);
 	assert_int_equal(get_be16(d), 18);
 	assert_int_equal(d[2 + 2], 0x03);
 	assert_int_equal(d[2 + 12], 0x11);
-	assert_int_equal(get_be32(h + 36), 1);    /* ExpDataSN: one Data-In sent */
+	assert_int_equal(get_be32(h + 36), 1); /* ExpDataSN: one Data-In sent */
 	logout_close();
 }
 
 static void test_write_r2t_sequences(void **state)
 {
-	default_params();                 /* InitialR2T=Yes, MaxBurst 2048, MaxOutstandingR2T 2 */
+	default_params(); /* InitialR2T=Yes, MaxBurst 2048, MaxOutstandingR2T 2 */
 	login();
 	static uint8_t buf[8192];
 	for (unsigned i = 0; i < sizeof(buf); i++)
@@ -392,12 +406,12 @@ static void test_write_r2t_sequences(void **state)
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(recv_pdu(h, d), 0);
 		assert_int_equal(h[0], ISCSI_OP_R2T);
-		assert_int_equal(get_be32(h + 36), i);          /* R2TSN */
+		assert_int_equal(get_be32(h + 36), i); /* R2TSN */
 		assert_int_equal(get_be32(h + 40), off[i]);
 		assert_int_equal(get_be32(h + 44), len[i]);
 		ttt[i] = get_be32(h + 20);
 	}
-	assert_false(peer_has_data());                      /* MaxOutstandingR2T = 2 */
+	assert_false(peer_has_data()); /* MaxOutstandingR2T = 2 */
 	for (int i = 0; i < 2; i++) {
 		data_out(0x40, ttt[i], 0, off[i], buf, 1024, false);
 		data_out(0x40, ttt[i], 1, off[i] + 1024, buf, 1024, true);
@@ -411,15 +425,15 @@ static void test_write_r2t_sequences(void **state)
 	data_out(0x40, ttt[2], 0, off[2], buf, 1024, false);
 	data_out(0x40, ttt[2], 1, off[2] + 1024, buf, 1024, true);
 	data_out(0x40, ttt[3], 0, off[3], buf, 1024, true);
-	assert_int_equal(n_held, 1);                          /* all data in: executed */
+	assert_int_equal(n_held, 1); /* all data in: executed */
 	assert_int_equal(held[0]->out_len, 8192);
 	assert_memory_equal(held[0]->out_iov[0].iov_base, buf, 8192);
 	release(0, 0, 8192, false);
 	pump();
 	assert_int_equal(recv_pdu(h, d), 0);
 	assert_int_equal(h[0], ISCSI_OP_SCSI_RSP);
-	assert_int_equal(h[1], 0x80);                         /* no residual */
-	assert_int_equal(get_be32(h + 36), 4);                /* ExpDataSN counts R2Ts */
+	assert_int_equal(h[1], 0x80);          /* no residual */
+	assert_int_equal(get_be32(h + 36), 4); /* ExpDataSN counts R2Ts */
 	logout_close();
 }
 
@@ -444,14 +458,14 @@ static void test_write_unsolicited_and_residual(void **state)
 	assert_int_equal(get_be32(h + 44), 4096);
 	data_out(0x50, get_be32(h + 20), 0, 4096, buf, 4096, true);
 	assert_int_equal(n_held, 1);
-	release(0, 0, 4096, false);           /* the CDB wanted less than the EDTL */
+	release(0, 0, 4096, false); /* the CDB wanted less than the EDTL */
 	pump();
 	assert_int_equal(recv_pdu(h, d), 0);
 	assert_int_equal(h[1], 0x80 | ISCSI_RSP_UNDERFLOW);
 	assert_int_equal(get_be32(h + 44), 4096);
 	/* a Data-Out out of sequence fails the task and keeps the session */
 	scsi_cmd(0x51, ISCSI_CMD_WRITE | 1, 8192, buf, 1024);
-	data_out(0x51, ISCSI_RSVD_TAG, 5, 1024, buf, 1024, true);    /* DataSN 5 */
+	data_out(0x51, ISCSI_RSVD_TAG, 5, 1024, buf, 1024, true); /* DataSN 5 */
 	assert_int_equal(recv_pdu(h, d), 48);
 	assert_int_equal(h[0], ISCSI_OP_REJECT);
 	assert_int_equal(h[2], ISCSI_REJECT_PROTOCOL);
@@ -479,9 +493,9 @@ static void test_cmdsn_window(void **state)
 		scsi_cmd(0x60 + i, 0x80 | ISCSI_CMD_READ | 1, 512, NULL, 0);
 	assert_int_equal(n_held, 8);
 	nop_ping(0x70, h, d);
-	assert_int_equal(get_be32(h + 28), 108);          /* ExpCmdSN */
-	assert_int_equal(get_be32(h + 32), 107);          /* window closed: MaxCmdSN = ExpCmdSN - 1 */
-	scsi_cmd(0x68, 0x80 | ISCSI_CMD_READ | 1, 512, NULL, 0);   /* CmdSN 108: outside */
+	assert_int_equal(get_be32(h + 28), 108); /* ExpCmdSN */
+	assert_int_equal(get_be32(h + 32), 107); /* window closed: MaxCmdSN = ExpCmdSN - 1 */
+	scsi_cmd(0x68, 0x80 | ISCSI_CMD_READ | 1, 512, NULL, 0); /* CmdSN 108: outside */
 	assert_int_equal(n_held, 8);
 	assert_false(peer_has_data());
 	cmdsn--;
@@ -490,8 +504,8 @@ static void test_cmdsn_window(void **state)
 	pump();
 	for (int i = 0; i < 8; i++)
 		recv_pdu(h, d);
-	assert_int_equal(get_be32(h + 32), 108 + 8 - 1);  /* window open again */
-	scsi_cmd(0x68, 0x80 | ISCSI_CMD_READ | 1, 512, NULL, 0);   /* now accepted */
+	assert_int_equal(get_be32(h + 32), 108 + 8 - 1);         /* window open again */
+	scsi_cmd(0x68, 0x80 | ISCSI_CMD_READ | 1, 512, NULL, 0); /* now accepted */
 	assert_int_equal(n_held, 9);
 	release(8, 512, 0, false);
 	pump();
@@ -512,12 +526,12 @@ static void test_tmf_after_task_stops(void **state)
 	put_be32(h + 24, cmdsn);
 	put_be32(h + 32, cmdsn - 1);
 	send_pdu(h, NULL, 0);
-	assert_false(peer_has_data());          /* the task is still in the backend */
+	assert_false(peer_has_data()); /* the task is still in the backend */
 	assert_true(held[0]->aborted);
 	release(0, 512, 0, false);
 	pump();
 	recv_pdu(h, d);
-	assert_int_equal(h[0], ISCSI_OP_TMF_RSP);   /* and no Data-In for the aborted task */
+	assert_int_equal(h[0], ISCSI_OP_TMF_RSP); /* and no Data-In for the aborted task */
 	assert_int_equal(h[2], ISCSI_TMF_RSP_COMPLETE);
 	assert_int_equal(get_be32(h + 16), 0x81);
 	assert_false(peer_has_data());
@@ -556,8 +570,8 @@ static void test_nop_reject_logout(void **state)
 	assert_int_equal(get_be32(h + 16), 0x90);
 	assert_int_equal(get_be32(h + 20), ISCSI_RSVD_TAG);
 	assert_memory_equal(d, "hello", 5);
-	assert_int_equal(get_be32(h + 24), 8);              /* the next StatSN after the login */
-	bhs(h, 0x1c, 0x80, 0, 0x91);                        /* no such opcode */
+	assert_int_equal(get_be32(h + 24), 8); /* the next StatSN after the login */
+	bhs(h, 0x1c, 0x80, 0, 0x91);           /* no such opcode */
 	send_pdu(h, NULL, 0);
 	assert_int_equal(recv_pdu(h, d), 48);
 	assert_int_equal(h[0], ISCSI_OP_REJECT);
@@ -569,7 +583,7 @@ static void test_nop_reject_logout(void **state)
 	recv_pdu(h, d);
 	assert_int_equal(h[0], ISCSI_OP_LOGOUT_RSP);
 	assert_int_equal(h[2], ISCSI_LOGOUT_RSP_SUCCESS);
-	assert_int_equal(atomic_load(&srv->n_conns), 0);    /* closed after the response */
+	assert_int_equal(atomic_load(&srv->n_conns), 0); /* closed after the response */
 	logout_close();
 }
 
@@ -579,9 +593,9 @@ static void test_header_digest(void **state)
 	tp.header_digest = true;
 	login();
 	uint8_t h[48], d[64];
-	nop_ping(0xa0, h, d);                               /* both directions digested */
+	nop_ping(0xa0, h, d); /* both directions digested */
 	assert_int_equal(h[0], ISCSI_OP_NOP_IN);
-	hd = false;                                         /* now send a bad digest */
+	hd = false; /* now send a bad digest */
 	bhs(h, 0x40, 0x80, 0, 0xa1);
 	put_be32(h + 20, ISCSI_RSVD_TAG);
 	uint8_t bad[52];
@@ -589,7 +603,7 @@ static void test_header_digest(void **state)
 	iscsi_digest_put(bad + 48, iscsi_crc32c(h, 48) ^ 1);
 	assert_int_equal(write(peer, bad, 52), 52);
 	pump();
-	assert_int_equal(atomic_load(&srv->n_conns), 0);    /* ERL 0: connection dropped */
+	assert_int_equal(atomic_load(&srv->n_conns), 0); /* ERL 0: connection dropped */
 	logout_close();
 }
 
@@ -598,7 +612,7 @@ static void test_oversized_segment_closes(void **state)
 	default_params();
 	login();
 	uint8_t h[48];
-	bhs(h, 0x1c, 0x80, 65537, 0xb0);       /* bad opcode and DSL > MaxRecvDataSegmentLength */
+	bhs(h, 0x1c, 0x80, 65537, 0xb0); /* bad opcode and DSL > MaxRecvDataSegmentLength */
 	assert_int_equal(write(peer, h, 48), 48);
 	pump();
 	assert_int_equal(atomic_load(&srv->n_conns), 0);

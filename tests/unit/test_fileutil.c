@@ -74,7 +74,7 @@ static void test_round_trip(void **state)
 	read_back(path, "second\n");
 	assert_int_equal(kfile_replace(path, "", 0, 0644), 0);
 	read_back(path, "");
-	assert_int_equal(entries(), 1);   /* no temporary left */
+	assert_int_equal(entries(), 1); /* no temporary left */
 }
 
 static void test_mode_kept(void **state)
@@ -136,7 +136,7 @@ static void test_mkdir_p(void **state)
 	assert_int_equal(kfile_mkdir_p(path, 0700), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
-	assert_int_equal(kfile_mkdir_p(path, 0700), 0);   /* exists: fine */
+	assert_int_equal(kfile_mkdir_p(path, 0700), 0); /* exists: fine */
 	snprintf(path, sizeof(path), "%s/a/b", g_dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));

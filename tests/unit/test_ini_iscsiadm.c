@@ -26,11 +26,11 @@
 /* ---- argument table ---- */
 
 struct arg_case {
-	const char *args;        /* space separated, after argv[0] */
+	const char *args; /* space separated, after argv[0] */
 	int rc;
 	enum adm_mode mode;
 	unsigned ops;
-	const char *msg_has;     /* substring of the message when rc != 0 */
+	const char *msg_has; /* substring of the message when rc != 0 */
 };
 
 static const struct arg_case arg_cases[] = {
@@ -39,8 +39,10 @@ static const struct arg_case arg_cases[] = {
 	{ "-m discovery -t sendtargets -p 10.0.0.1:3261 -l", 0, ADM_M_DISCOVERY, 0, NULL },
 	{ "--mode discovery --type st --portal 10.0.0.1 --login", 0, ADM_M_DISCOVERY, 0, NULL },
 	{ "-m discovery -t st -p 10.0.0.1 -I default", 0, ADM_M_DISCOVERY, 0, NULL },
-	{ "-m discovery -t st -p 10.0.0.1 -o new -o delete", 0, ADM_M_DISCOVERY, ADM_OP_NEW | ADM_OP_DELETE, NULL },
-	{ "-m discovery -t st -p 10.0.0.1 -o nonpersistent", 0, ADM_M_DISCOVERY, ADM_OP_NONPERSISTENT, NULL },
+	{ "-m discovery -t st -p 10.0.0.1 -o new -o delete", 0, ADM_M_DISCOVERY,
+	  ADM_OP_NEW | ADM_OP_DELETE, NULL },
+	{ "-m discovery -t st -p 10.0.0.1 -o nonpersistent", 0, ADM_M_DISCOVERY,
+	  ADM_OP_NONPERSISTENT, NULL },
 	{ "-m discovery", 0, ADM_M_DISCOVERY, 0, NULL },
 	{ "-m discovery -t st", 7, 0, 0, "portal" },
 	{ "-m discovery -p 10.0.0.1", 7, 0, 0, "'-t' is required" },
@@ -52,9 +54,11 @@ static const struct arg_case arg_cases[] = {
 	{ "-m discovery -t st -p 10.0.0.1 -o nonpersistent -o new", 7, 0, 0, "nonpersistent" },
 	{ "-m discovery -t st -p 10.0.0.1 -o update", 7, 0, 0, "requires name and value" },
 	/* discoverydb */
-	{ "-m discoverydb -t st -p 10.0.0.1:3260 -o show", 0, ADM_M_DISCOVERYDB, ADM_OP_SHOW, NULL },
+	{ "-m discoverydb -t st -p 10.0.0.1:3260 -o show", 0, ADM_M_DISCOVERYDB, ADM_OP_SHOW,
+	  NULL },
 	{ "-m discoverydb -t st -p 10.0.0.1:3260 -o new", 0, ADM_M_DISCOVERYDB, ADM_OP_NEW, NULL },
-	{ "-m discoverydb -t st -p 10.0.0.1:3260 -o delete", 0, ADM_M_DISCOVERYDB, ADM_OP_DELETE, NULL },
+	{ "-m discoverydb -t st -p 10.0.0.1:3260 -o delete", 0, ADM_M_DISCOVERYDB, ADM_OP_DELETE,
+	  NULL },
 	{ "-m discoverydb -t st -p 10.0.0.1 -o update -n discovery.sendtargets.auth.authmethod -v CHAP",
 	  0, ADM_M_DISCOVERYDB, ADM_OP_UPDATE, NULL },
 	{ "-m discoverydb -t st -p 10.0.0.1 --discover", 0, ADM_M_DISCOVERYDB, 0, NULL },
@@ -68,11 +72,14 @@ static const struct arg_case arg_cases[] = {
 	{ "-m node -P 2", 7, 0, 0, "print level" },
 	{ "-m node -P 9", 7, 0, 0, "Invalid print level" },
 	{ "-m node -T iqn.x -p 10.0.0.1:3260 -o show", 0, ADM_M_NODE, ADM_OP_SHOW, NULL },
-	{ "-m node --targetname iqn.x --portal 10.0.0.1:3260,1 --op show", 0, ADM_M_NODE, ADM_OP_SHOW, NULL },
+	{ "-m node --targetname iqn.x --portal 10.0.0.1:3260,1 --op show", 0, ADM_M_NODE,
+	  ADM_OP_SHOW, NULL },
 	{ "-m node -T iqn.x -p 10.0.0.1 -o new", 0, ADM_M_NODE, ADM_OP_NEW, NULL },
 	{ "-m node -T iqn.x -o new", 7, 0, 0, "requires -T and -p" },
-	{ "-m node -T iqn.x -p 10.0.0.1 -o update -n node.startup -v automatic", 0, ADM_M_NODE, ADM_OP_UPDATE, NULL },
-	{ "-m node -T iqn.x -p 10.0.0.1 --op=update --name=node.startup --value=automatic", 0, ADM_M_NODE, ADM_OP_UPDATE, NULL },
+	{ "-m node -T iqn.x -p 10.0.0.1 -o update -n node.startup -v automatic", 0, ADM_M_NODE,
+	  ADM_OP_UPDATE, NULL },
+	{ "-m node -T iqn.x -p 10.0.0.1 --op=update --name=node.startup --value=automatic", 0,
+	  ADM_M_NODE, ADM_OP_UPDATE, NULL },
 	{ "-m node -T iqn.x -o delete", 0, ADM_M_NODE, ADM_OP_DELETE, NULL },
 	{ "-m node -T iqn.x -l", 0, ADM_M_NODE, 0, NULL },
 	{ "-m node -T iqn.x -p 10.0.0.1 --login", 0, ADM_M_NODE, 0, NULL },
@@ -111,7 +118,8 @@ static const struct arg_case arg_cases[] = {
 	/* iface */
 	{ "-m iface", 0, ADM_M_IFACE, 0, NULL },
 	{ "-m iface -I eth0 -o new", 0, ADM_M_IFACE, ADM_OP_NEW, NULL },
-	{ "-m iface --interface eth0 -o update -n iface.ipaddress -v 10.0.0.9", 0, ADM_M_IFACE, ADM_OP_UPDATE, NULL },
+	{ "-m iface --interface eth0 -o update -n iface.ipaddress -v 10.0.0.9", 0, ADM_M_IFACE,
+	  ADM_OP_UPDATE, NULL },
 	{ "-m iface -I eth0 -o delete", 0, ADM_M_IFACE, ADM_OP_DELETE, NULL },
 	{ "-m iface -I eth0 -o show", 0, ADM_M_IFACE, ADM_OP_SHOW, NULL },
 	{ "-m iface -I eth0", 0, ADM_M_IFACE, 0, NULL },
@@ -165,8 +173,9 @@ static void test_arg_values(void **state)
 	(void)state;
 	char buf[512], msg[256], *argv[40];
 	struct adm_opts o;
-	int argc = split("-m node -T iqn.x -p [fe80::1]:3261,7 -I eth1 -o update -n a.b -v 1 -n c -v 2 -S -P 1",
-			 buf, sizeof(buf), argv, 40);
+	int argc = split(
+		"-m node -T iqn.x -p [fe80::1]:3261,7 -I eth1 -o update -n a.b -v 1 -n c -v 2 -S -P 1",
+		buf, sizeof(buf), argv, 40);
 	assert_int_equal(adm_parse(argc, argv, &o, msg, sizeof(msg)), 0);
 	assert_string_equal(o.target, "iqn.x");
 	assert_string_equal(o.address, "fe80::1");
@@ -208,9 +217,22 @@ static void test_portal_strings(void **state)
 	assert_string_equal(a, "host.example");
 	assert_int_equal(tpgt, 5);
 	static const char *const bad[] = {
-		"", ":3260", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1:3x", "10.0.0.1,",
-		"10.0.0.1,x", "10.0.0.1:3260,1,2", "[::1", "::1", "a b", "a/b", "[::1]x",
-		"10.0.0.1:3260,70000", "10.0.0.1:3260 ",
+		"",
+		":3260",
+		"10.0.0.1:",
+		"10.0.0.1:0",
+		"10.0.0.1:65536",
+		"10.0.0.1:3x",
+		"10.0.0.1,",
+		"10.0.0.1,x",
+		"10.0.0.1:3260,1,2",
+		"[::1",
+		"::1",
+		"a b",
+		"a/b",
+		"[::1]x",
+		"10.0.0.1:3260,70000",
+		"10.0.0.1:3260 ",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (disc_parse_portal(bad[i], a, sizeof(a), &port, &tpgt) != -EINVAL)
@@ -223,9 +245,15 @@ static void test_portal_strings(void **state)
 static void test_login_error_map(void **state)
 {
 	(void)state;
-	assert_int_equal(disc_login_error_code("Failed to log in to target. Status: Authentication failure(513)"), 24);
-	assert_int_equal(disc_login_error_code("Failed to log in to target. Status: Authorization failure(514)"), 24);
-	assert_int_equal(disc_login_error_code("Failed to log in to target. Status: Target not found(515)"), 19);
+	assert_int_equal(disc_login_error_code(
+				 "Failed to log in to target. Status: Authentication failure(513)"),
+			 24);
+	assert_int_equal(disc_login_error_code(
+				 "Failed to log in to target. Status: Authorization failure(514)"),
+			 24);
+	assert_int_equal(disc_login_error_code(
+				 "Failed to log in to target. Status: Target not found(515)"),
+			 19);
 	assert_int_equal(disc_login_error_code("read from socket timed out"), 8);
 	assert_int_equal(disc_login_error_code("Connection refused"), 4);
 	assert_int_equal(disc_login_error_code("something else"), 5);
@@ -245,7 +273,7 @@ static void test_pct(void **state)
 	assert_int_equal(ctlc_pct_decode(out, back, sizeof(back)), 0);
 	assert_string_equal(back, "iqn.2026-11.org.kura:a b%");
 	assert_int_equal(ctlc_pct_encode("abc", NULL, 0), 3);
-	assert_int_equal(ctlc_pct_encode("a:b", out, 3), 5);      /* truncated, NUL-terminated */
+	assert_int_equal(ctlc_pct_encode("a:b", out, 3), 5); /* truncated, NUL-terminated */
 	assert_string_equal(out, "a%");
 	assert_int_equal(ctlc_pct_decode("%zz", back, sizeof(back)), -EINVAL);
 	assert_int_equal(ctlc_pct_decode("%4", back, sizeof(back)), -EINVAL);
@@ -275,7 +303,8 @@ static void test_reply_lines(void **state)
 	assert_string_equal(r.msg, "authorization failure");
 	assert_int_equal(ctlc_parse_line("ERR 15", &r), 1);
 	assert_string_equal(r.msg, "");
-	static const char *const bad[] = { "", "OKAY", "ERR", "ERR x y", "ERR 0 z", "ERR 300 z", "ERR 5x", "hello" };
+	static const char *const bad[] = { "",        "OKAY",      "ERR",    "ERR x y",
+					   "ERR 0 z", "ERR 300 z", "ERR 5x", "hello" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(ctlc_parse_line(bad[i], &r), -EPROTO);
 	ctlc_reply_free(&r);
@@ -288,7 +317,9 @@ static char g_root[64], g_sock[100];
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
-	(void)sb; (void)flag; (void)ftw;
+	(void)sb;
+	(void)flag;
+	(void)ftw;
 	return remove(p);
 }
 
@@ -337,8 +368,10 @@ static void run_free(struct run *r)
 static void expect(const char *args, int rc, const char *out_has, const char *err_has)
 {
 	struct run r = adm(args);
-	if (r.rc != rc || (out_has && !strstr(r.out, out_has)) || (err_has && !strstr(r.err, err_has)))
-		fail_msg("'%s': rc %d (want %d)\nstdout:\n%s\nstderr:\n%s", args, r.rc, rc, r.out, r.err);
+	if (r.rc != rc || (out_has && !strstr(r.out, out_has)) ||
+	    (err_has && !strstr(r.err, err_has)))
+		fail_msg("'%s': rc %d (want %d)\nstdout:\n%s\nstderr:\n%s", args, r.rc, rc, r.out,
+			 r.err);
 	run_free(&r);
 }
 
@@ -347,23 +380,35 @@ static void test_cmd_node(void **state)
 	(void)state;
 	expect("-m node", 21, NULL, "iscsiadm: No records found\n");
 	expect("-m node -o new -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261,3", 0,
-	       "New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] 10.9.9.9,3261,3 iqn.2026-11.org.kura:t] added\n", NULL);
-	expect("-m node -o new -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261,3", 15, NULL, "already exists");
+	       "New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] 10.9.9.9,3261,3 iqn.2026-11.org.kura:t] added\n",
+	       NULL);
+	expect("-m node -o new -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261,3", 15, NULL,
+	       "already exists");
 	expect("-m node -o new -T iqn.2026-11.org.kura:t -p [fd00::1]:3260", 0, NULL, NULL);
-	expect("-m node", 0, "10.9.9.9:3261,3 iqn.2026-11.org.kura:t\n[fd00::1]:3260,-1 iqn.2026-11.org.kura:t\n", NULL);
-	expect("-m node -P 1", 0, "Target: iqn.2026-11.org.kura:t\n\tPortal: 10.9.9.9:3261,3\n\t\tIface Name: default\n", NULL);
+	expect("-m node", 0,
+	       "10.9.9.9:3261,3 iqn.2026-11.org.kura:t\n[fd00::1]:3260,-1 iqn.2026-11.org.kura:t\n",
+	       NULL);
+	expect("-m node -P 1", 0,
+	       "Target: iqn.2026-11.org.kura:t\n\tPortal: 10.9.9.9:3261,3\n\t\tIface Name: default\n",
+	       NULL);
 	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o update -n node.session.auth.password -v pw123456789012",
 	       0, NULL, NULL);
 	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o show", 0,
 	       "node.session.auth.password = ********\n", NULL);
 	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o show -S", 0,
 	       "node.session.auth.password = pw123456789012\n", NULL);
-	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261", 0, "# BEGIN RECORD 2.1.8\nnode.name = iqn.2026-11.org.kura:t\nnode.tpgt = 3\n", NULL);
-	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o update -n node.name -v x", 7, NULL, "Cannot modify node.name");
-	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o update -n node.session.auth.password_in -v \x01", 7, NULL, NULL);
-	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o update -n node.conn[0].iscsi.HeaderDigest -v CRC32C", 0, NULL, NULL);
-	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o update -n node.conn[0].iscsi.HeaderDigest -v MD5", 7, NULL, "Invalid param value");
-	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261,4 -o show", 21, NULL, "No records found");
+	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261", 0,
+	       "# BEGIN RECORD 2.1.8\nnode.name = iqn.2026-11.org.kura:t\nnode.tpgt = 3\n", NULL);
+	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o update -n node.name -v x", 7,
+	       NULL, "Cannot modify node.name");
+	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o update -n node.session.auth.password_in -v \x01",
+	       7, NULL, NULL);
+	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o update -n node.conn[0].iscsi.HeaderDigest -v CRC32C",
+	       0, NULL, NULL);
+	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261 -o update -n node.conn[0].iscsi.HeaderDigest -v MD5",
+	       7, NULL, "Invalid param value");
+	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261,4 -o show", 21, NULL,
+	       "No records found");
 	expect("-m node -T iqn.2026-11.org.kura:t -I eth7 -o show", 21, NULL, NULL);
 	expect("-m node -o new -T iqn.x -p 10.0.0.1 -I eth7", 21, NULL, "iface info for eth7");
 	expect("-m node -T iqn.2026-11.org.kura:t -o delete", 0, NULL, NULL);
@@ -400,11 +445,14 @@ static void test_cmd_no_daemon(void **state)
 	expect("-m node -L automatic", 21, NULL, "No records found");
 	expect("-m node -T iqn.2026-11.org.kura:n -o delete", 0, NULL, NULL);
 	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o show", 21, NULL, "not found");
-	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o update -n discovery.sendtargets.auth.authmethod -v CHAP", 21, NULL, NULL);
-	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o new -n discovery.sendtargets.auth.authmethod -v CHAP", 0,
-	       "New discovery record for [127.0.0.1,3260] added.\n", NULL);
-	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o show", 0, "discovery.sendtargets.auth.authmethod = CHAP\n", NULL);
-	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o update -n discovery.sendtargets.auth.authmethod -v MD5", 7, NULL, NULL);
+	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o update -n discovery.sendtargets.auth.authmethod -v CHAP",
+	       21, NULL, NULL);
+	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o new -n discovery.sendtargets.auth.authmethod -v CHAP",
+	       0, "New discovery record for [127.0.0.1,3260] added.\n", NULL);
+	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o show", 0,
+	       "discovery.sendtargets.auth.authmethod = CHAP\n", NULL);
+	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o update -n discovery.sendtargets.auth.authmethod -v MD5",
+	       7, NULL, NULL);
 	expect("-m discovery", 0, "127.0.0.1:3260 via sendtargets\n", NULL);
 	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o delete", 0, NULL, NULL);
 	expect("-m discovery", 21, NULL, NULL);
@@ -416,12 +464,16 @@ struct fake {
 	char last[16][512];
 };
 
-static const struct { const char *verb, *reply; } script[] = {
-	{ "SESSIONS", "D sid%3D3%20target%3Diqn.t%20address%3D10.0.0.1%20port%3D3260%20tpgt%3D1%20iface%3Ddefault%20state%3Dup\n"
-		      "D sid%3D4%20target%3Diqn.t%20address%3Dfd00%3A%3A1%20port%3D3261%20tpgt%3D2%20iface%3Ddefault%20state%3Dfailed\n"
-		      "OK\n" },
-	{ "SESSION", "D sid%3D3%20target%3Diqn.t%20lun%3D0%20state%3Dup\nD auth%3DNone\n"
-		     "D lun%3D0%20lu%3Dnaa.1%20device%3D%2Frun%2Fkura%2Flu%2Fa%20paths%3D2\nOK\n" },
+static const struct {
+	const char *verb, *reply;
+} script[] = {
+	{ "SESSIONS",
+	  "D sid%3D3%20target%3Diqn.t%20address%3D10.0.0.1%20port%3D3260%20tpgt%3D1%20iface%3Ddefault%20state%3Dup\n"
+	  "D sid%3D4%20target%3Diqn.t%20address%3Dfd00%3A%3A1%20port%3D3261%20tpgt%3D2%20iface%3Ddefault%20state%3Dfailed\n"
+	  "OK\n" },
+	{ "SESSION",
+	  "D sid%3D3%20target%3Diqn.t%20lun%3D0%20state%3Dup\nD auth%3DNone\n"
+	  "D lun%3D0%20lu%3Dnaa.1%20device%3D%2Frun%2Fkura%2Flu%2Fa%20paths%3D2\nOK\n" },
 	{ "LOGIN", "ERR 24 authorization failure\n" },
 	{ "LOGOUT", "OK\n" },
 	{ "RESCAN", "OK\n" },
@@ -440,7 +492,8 @@ static void *fake_main(void *arg)
 		const char *reply = "ERR 16 unknown verb\n";
 		for (size_t i = 0; i < sizeof(script) / sizeof(script[0]); i++)
 			if (!strncmp(buf, script[i].verb, strlen(script[i].verb)) &&
-			    buf[strlen(script[i].verb)] == (strcmp(script[i].verb, "SESSIONS") ? ' ' : '\n'))
+			    buf[strlen(script[i].verb)] ==
+				    (strcmp(script[i].verb, "SESSIONS") ? ' ' : '\n'))
 				reply = script[i].reply;
 		if (write(fd, reply, strlen(reply)) < 0)
 			break;
@@ -461,21 +514,33 @@ static void test_cmd_fake_daemon(void **state)
 	assert_int_equal(listen(f.lfd, 8), 0);
 	assert_int_equal(pthread_create(&th, NULL, fake_main, &f), 0);
 
-	expect("-m session", 0, "tcp: [3] 10.0.0.1:3260,1 iqn.t (non-flash)\ntcp: [4] [fd00::1]:3261,2 iqn.t (non-flash)\n", NULL);
+	expect("-m session", 0,
+	       "tcp: [3] 10.0.0.1:3260,1 iqn.t (non-flash)\ntcp: [4] [fd00::1]:3261,2 iqn.t (non-flash)\n",
+	       NULL);
 	expect("-m session -r 4", 0, "tcp: [4] [fd00::1]:3261,2 iqn.t (non-flash)\n", NULL);
 	expect("-m session -r 5", 2, NULL, "could not find session info for session5");
-	expect("-m session -P 1 -r 3", 0, "Target: iqn.t (non-flash)\n\tCurrent Portal: 10.0.0.1:3260,1\n", "");
-	expect("-m session -P 1 -r 4", 0, "\t\tiSCSI Connection State: TRANSPORT WAIT\n\t\tiSCSI Session State: FAILED\n", NULL);
-	expect("-m session -P 3 -r 3", 0, "\t\tLun: 0\tLU: naa.1\n\t\t\tAttached kura device: /run/kura/lu/a\t\tPaths: 2\n", NULL);
+	expect("-m session -P 1 -r 3", 0,
+	       "Target: iqn.t (non-flash)\n\tCurrent Portal: 10.0.0.1:3260,1\n", "");
+	expect("-m session -P 1 -r 4", 0,
+	       "\t\tiSCSI Connection State: TRANSPORT WAIT\n\t\tiSCSI Session State: FAILED\n",
+	       NULL);
+	expect("-m session -P 3 -r 3", 0,
+	       "\t\tLun: 0\tLU: naa.1\n\t\t\tAttached kura device: /run/kura/lu/a\t\tPaths: 2\n",
+	       NULL);
 	expect("-m session -P 2 -r 3", 0, "\t\tRecovery Timeout: 120\n", NULL);
-	expect("-m session -R -r 3", 0, "Rescanning session [sid: 3, target: iqn.t, portal: 10.0.0.1,3260]\n", NULL);
-	expect("-m session -u -r 3", 0, "Logging out of session [sid: 3, target: iqn.t, portal: 10.0.0.1,3260]\n"
-					"Logout of [sid: 3, target: iqn.t, portal: 10.0.0.1,3260] successful.\n", NULL);
+	expect("-m session -R -r 3", 0,
+	       "Rescanning session [sid: 3, target: iqn.t, portal: 10.0.0.1,3260]\n", NULL);
+	expect("-m session -u -r 3", 0,
+	       "Logging out of session [sid: 3, target: iqn.t, portal: 10.0.0.1,3260]\n"
+	       "Logout of [sid: 3, target: iqn.t, portal: 10.0.0.1,3260] successful.\n",
+	       NULL);
 	assert_string_equal(f.last[(f.calls - 1) % 16], "LOGOUT iqn.t 10.0.0.1 3260\n");
-	expect("-m node -T iqn.t -p [fd00::1]:3261 -u", 0, "Logout of [sid: 4, target: iqn.t, portal: fd00::1,3261] successful.\n", NULL);
+	expect("-m node -T iqn.t -p [fd00::1]:3261 -u", 0,
+	       "Logout of [sid: 4, target: iqn.t, portal: fd00::1,3261] successful.\n", NULL);
 	expect("-m node -T iqn.other -u", 21, NULL, "No matching sessions found");
 	expect("-m node -o new -T iqn.t -p 10.0.0.1:3260,1", 0, NULL, NULL);
-	expect("-m node -T iqn.t -p 10.0.0.1 -l", 24, "Logging in to [iface: default, target: iqn.t, portal: 10.0.0.1,3260]\n",
+	expect("-m node -T iqn.t -p 10.0.0.1 -l", 24,
+	       "Logging in to [iface: default, target: iqn.t, portal: 10.0.0.1,3260]\n",
 	       "iscsiadm: Could not login to [iface: default, target: iqn.t, portal: 10.0.0.1,3260].\n"
 	       "iscsiadm: initiator reported error (24 - iSCSI login failed due to authorization failure)\n");
 	if (strncmp(f.last[(f.calls - 1) % 16], "LOGIN %2Ftmp%2Fkura-adm-", 24))

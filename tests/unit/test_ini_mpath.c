@@ -20,14 +20,20 @@
 static size_t vpd83(uint8_t *b, uint8_t naa_first, int rel, int tpg)
 {
 	size_t n = 4;
-	b[0] = 0; b[1] = 0x83;
-	uint8_t d1[] = { 0x01, 0x03, 0, 16, naa_first, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
-	memcpy(b + n, d1, sizeof(d1)); n += sizeof(d1);
+	b[0] = 0;
+	b[1] = 0x83;
+	uint8_t d1[] = { 0x01, 0x03, 0, 16, naa_first, 1,  2,  3,  4,  5,
+			 6,    7,    8, 9,  10,        11, 12, 13, 14, 15 };
+	memcpy(b + n, d1, sizeof(d1));
+	n += sizeof(d1);
 	uint8_t d2[] = { 0x61, 0x94, 0, 4, 0, 0, 0, (uint8_t)rel };
-	memcpy(b + n, d2, sizeof(d2)); n += sizeof(d2);
+	memcpy(b + n, d2, sizeof(d2));
+	n += sizeof(d2);
 	uint8_t d3[] = { 0x01, 0x95, 0, 4, 0, 0, 0, (uint8_t)tpg };
-	memcpy(b + n, d3, sizeof(d3)); n += sizeof(d3);
-	b[2] = (uint8_t)((n - 4) >> 8); b[3] = (uint8_t)(n - 4);
+	memcpy(b + n, d3, sizeof(d3));
+	n += sizeof(d3);
+	b[2] = (uint8_t)((n - 4) >> 8);
+	b[3] = (uint8_t)(n - 4);
 	return n;
 }
 
@@ -50,11 +56,11 @@ static void test_vpd83_hostile(void **s)
 	uint8_t b[128];
 	struct mpath_ident id;
 	size_t n = vpd83(b, 0x60, 2, 1);
-	assert_int_equal(mpath_parse_vpd83(b, 3, &id), -EINVAL);       /* shorter than the header */
+	assert_int_equal(mpath_parse_vpd83(b, 3, &id), -EINVAL); /* shorter than the header */
 	b[1] = 0x80;
-	assert_int_equal(mpath_parse_vpd83(b, n, &id), -EINVAL);       /* wrong page */
+	assert_int_equal(mpath_parse_vpd83(b, n, &id), -EINVAL); /* wrong page */
 	b[1] = 0x83;
-	b[7] = 200;                                                      /* descriptor longer than page */
+	b[7] = 200; /* descriptor longer than page */
 	assert_int_equal(mpath_parse_vpd83(b, n, &id), -EINVAL);
 	b[7] = 16;
 	/* truncated by the allocation length: what fits is parsed */
@@ -73,8 +79,8 @@ static void test_grouping_by_identity(void **s)
 	uint8_t a[128], b[128], c[128];
 	struct mpath_ident ia, ib, ic;
 	mpath_parse_vpd83(a, vpd83(a, 0x60, 1, 1), &ia);
-	mpath_parse_vpd83(b, vpd83(b, 0x60, 2, 1), &ib);   /* same LU, other port */
-	mpath_parse_vpd83(c, vpd83(c, 0x61, 1, 1), &ic);   /* another LU */
+	mpath_parse_vpd83(b, vpd83(b, 0x60, 2, 1), &ib); /* same LU, other port */
+	mpath_parse_vpd83(c, vpd83(c, 0x61, 1, 1), &ic); /* another LU */
 	char wa[40], wb[40], wc[40];
 	mpath_wwid(&ia, wa, sizeof(wa));
 	mpath_wwid(&ib, wb, sizeof(wb));
@@ -90,9 +96,8 @@ static void test_std_tpgs_and_rtpg(void **s)
 	assert_int_equal(mpath_std_tpgs(inq, sizeof(inq)), 1);
 	assert_int_equal(mpath_std_tpgs(inq, 5), -EINVAL);
 	/* two groups: TPG 1 (AO) ports 1,2; TPG 2 (standby) port 3 */
-	uint8_t r[] = { 0, 0, 0, 32,
-			0x80, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2,
-			0x02, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3 };
+	uint8_t r[] = { 0, 0, 0, 32, 0x80, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1,
+			0, 0, 0, 2,  0x02, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3 };
 	int tpg, st;
 	assert_int_equal(mpath_parse_rtpg(r, sizeof(r), 2, &tpg, &st), 0);
 	assert_int_equal(tpg, 1);
@@ -101,7 +106,7 @@ static void test_std_tpgs_and_rtpg(void **s)
 	assert_int_equal(tpg, 2);
 	assert_int_equal(st, ALUA_STANDBY);
 	assert_int_equal(mpath_parse_rtpg(r, sizeof(r), 9, &tpg, &st), -ENOENT);
-	r[11] = 40;                                         /* port count past the end */
+	r[11] = 40; /* port count past the end */
 	assert_int_equal(mpath_parse_rtpg(r, sizeof(r), 2, &tpg, &st), -EINVAL);
 	for (size_t k = 0; k < sizeof(r); k++)
 		(void)mpath_parse_rtpg(r, k, 2, &tpg, &st);
@@ -128,15 +133,15 @@ static void test_failover_policy(void **s)
 	struct mpath_cand c[3] = { { true, ALUA_AO }, { true, ALUA_AO }, { true, ALUA_AO } };
 	struct mpath_sel st = { .current = -1 };
 	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, true, &st), 0);
-	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, true, &st), 0);   /* sticky */
+	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, true, &st), 0); /* sticky */
 	c[0].up = false;
-	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, true, &st), 1);   /* fail over */
+	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, true, &st), 1); /* fail over */
 	c[0].up = true;
-	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, true, &st), 0);   /* immediate failback */
+	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, true, &st), 0); /* immediate failback */
 	c[0].up = false;
 	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, false, &st), 1);
 	c[0].up = true;
-	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, false, &st), 1);  /* manual: stays */
+	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, false, &st), 1); /* manual: stays */
 	c[0].up = c[1].up = c[2].up = false;
 	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, false, &st), -1);
 	assert_int_equal(st.current, -1);
@@ -151,8 +156,9 @@ static void test_alua_groups(void **s)
 	c[2].up = false;
 	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, false, &st), 1);
 	c[1].alua_state = ALUA_UNAVAIL;
-	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, false, &st), -1); /* standby cannot serve */
-	c[2].up = true;                       /* better group back: switch even with manual failback */
+	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, false, &st),
+			 -1); /* standby cannot serve */
+	c[2].up = true;       /* better group back: switch even with manual failback */
 	c[1].alua_state = ALUA_ANO;
 	st.current = 1;
 	assert_int_equal(mpath_select(c, 3, MPATH_FAILOVER, false, &st), 2);
@@ -171,7 +177,7 @@ static void test_round_robin(void **s)
 	c[1].up = false;
 	for (int i = 0; i < 10; i++)
 		assert_int_not_equal(mpath_select(c, 3, MPATH_ROUND_ROBIN, false, &st), 1);
-	c[2].alua_state = ALUA_ANO;          /* only the best group rotates */
+	c[2].alua_state = ALUA_ANO; /* only the best group rotates */
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(mpath_select(c, 3, MPATH_ROUND_ROBIN, false, &st), 0);
 }
@@ -182,23 +188,23 @@ static void test_queue_deadline_fake_clock(void **s)
 	uint64_t t = 1000;
 	mpath_q_paths(&q, true, t);
 	assert_int_equal(mpath_q_decide(&q, t, 30000), MQ_DISPATCH);
-	mpath_q_paths(&q, false, t += 5);                   /* last path gone at 1005 */
+	mpath_q_paths(&q, false, t += 5); /* last path gone at 1005 */
 	assert_int_equal(mpath_q_decide(&q, t, 30000), MQ_WAIT);
 	assert_int_equal(mpath_q_decide(&q, 1005 + 29999, 30000), MQ_WAIT);
 	assert_int_equal(mpath_q_decide(&q, 1005 + 30000, 30000), MQ_FAIL);
-	assert_int_equal(mpath_q_decide(&q, 1005 + 30001, 30000), MQ_FAIL);  /* stays failing */
-	mpath_q_paths(&q, false, 99999);                    /* still none: deadline not reset */
+	assert_int_equal(mpath_q_decide(&q, 1005 + 30001, 30000), MQ_FAIL); /* stays failing */
+	mpath_q_paths(&q, false, 99999); /* still none: deadline not reset */
 	assert_int_equal(mpath_q_decide(&q, 99999, 30000), MQ_FAIL);
-	mpath_q_paths(&q, true, 100000);                    /* a path returns */
+	mpath_q_paths(&q, true, 100000); /* a path returns */
 	assert_int_equal(mpath_q_decide(&q, 100000, 30000), MQ_DISPATCH);
 	mpath_q_paths(&q, false, 200000);
 	assert_int_equal(mpath_q_decide(&q, 200001, 30000), MQ_WAIT);
-	mpath_q_fail_now(&q);                               /* FAIL-QUEUE */
+	mpath_q_fail_now(&q); /* FAIL-QUEUE */
 	assert_int_equal(mpath_q_decide(&q, 200002, 30000), MQ_FAIL);
 	mpath_q_paths(&q, true, 200003);
-	mpath_q_fail_now(&q);                               /* no effect while a path is up */
+	mpath_q_fail_now(&q); /* no effect while a path is up */
 	assert_int_equal(mpath_q_decide(&q, 200004, 30000), MQ_DISPATCH);
-	struct mpath_queue z = { 0 };                       /* bound 0: fail at once */
+	struct mpath_queue z = { 0 }; /* bound 0: fail at once */
 	mpath_q_paths(&z, true, 5);
 	mpath_q_paths(&z, false, 6);
 	assert_int_equal(mpath_q_decide(&z, 6, 0), MQ_FAIL);
@@ -233,7 +239,7 @@ static void test_nbd_opt_hdr(void **s)
 	assert_int_equal(h.option, NBD_OPT_GO);
 	assert_int_equal(h.len, 10);
 	assert_int_equal(nbd_parse_opt_hdr(b, 15, &h), -EINVAL);
-	put_be(b + 12, 0xffffffff, 4);                       /* 4 GiB option: refused */
+	put_be(b + 12, 0xffffffff, 4); /* 4 GiB option: refused */
 	assert_int_equal(nbd_parse_opt_hdr(b, 16, &h), -EINVAL);
 	b[0] ^= 1;
 	put_be(b + 12, 1, 4);
@@ -253,13 +259,13 @@ static void test_nbd_go(void **s)
 	assert_int_equal(g.name_len, 3);
 	assert_memory_equal(g.name, "abc", 3);
 	assert_true(g.want_block_size);
-	assert_int_equal(nbd_parse_go(b, 12, &g), -EINVAL);  /* info list cut short */
-	assert_int_equal(nbd_parse_go(b, 14, &g), -EINVAL);  /* trailing byte */
-	put_be(b, 0xfffffff0, 4);                            /* name length past the payload */
+	assert_int_equal(nbd_parse_go(b, 12, &g), -EINVAL); /* info list cut short */
+	assert_int_equal(nbd_parse_go(b, 14, &g), -EINVAL); /* trailing byte */
+	put_be(b, 0xfffffff0, 4);                           /* name length past the payload */
 	assert_int_equal(nbd_parse_go(b, 13, &g), -EINVAL);
 	put_be(b, 0, 4);
 	put_be(b + 4, 0, 2);
-	assert_int_equal(nbd_parse_go(b, 6, &g), 0);         /* default export, no infos */
+	assert_int_equal(nbd_parse_go(b, 6, &g), 0); /* default export, no infos */
 	assert_int_equal(nbd_parse_go(b, 5, &g), -EINVAL);
 	/* random bytes never crash the parser */
 	unsigned seed = 1;
@@ -287,13 +293,13 @@ static void test_nbd_request(void **s)
 	assert_true(r.handle == 0x1122334455667788ULL);
 	assert_int_equal(nbd_check_request(&r, 1 << 20, 512), 0);
 	assert_int_equal(nbd_parse_request(b, 27, &r), -EINVAL);
-	r.offset = UINT64_MAX - 100;                          /* offset + length wraps */
+	r.offset = UINT64_MAX - 100; /* offset + length wraps */
 	assert_int_equal(nbd_check_request(&r, 1 << 20, 512), NBD_ENOSPC);
 	r.offset = (1 << 20) - 512;
-	r.length = 1024;                                      /* past the end */
+	r.length = 1024; /* past the end */
 	assert_int_equal(nbd_check_request(&r, 1 << 20, 512), NBD_ENOSPC);
 	r.offset = 100;
-	r.length = 512;                                       /* unaligned */
+	r.length = 512; /* unaligned */
 	assert_int_equal(nbd_check_request(&r, 1 << 20, 512), NBD_EINVAL);
 	r.offset = 0;
 	r.length = NBD_MAX_REQUEST + 512;
@@ -306,7 +312,7 @@ static void test_nbd_request(void **s)
 	assert_int_equal(nbd_check_request(&r, 1 << 20, 512), NBD_EINVAL);
 	r.flags = 0;
 	r.type = NBD_CMD_TRIM;
-	r.length = 1u << 30;                                  /* big trims are fine (chunked) */
+	r.length = 1u << 30; /* big trims are fine (chunked) */
 	assert_int_equal(nbd_check_request(&r, 1ULL << 40, 512), 0);
 	b[0] = 0;
 	assert_int_equal(nbd_parse_request(b, 28, &r), -EINVAL);

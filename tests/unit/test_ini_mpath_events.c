@@ -56,7 +56,9 @@ static struct ini_path *fake_path(struct ini_daemon *d, int sid)
 
 static struct ini_lu *attach(struct ini_daemon *d, struct ini_path *p, uint64_t blocks)
 {
-	struct mpath_ident id = { .naa = { 0x60, 1, 2, 3, 4, 5, 6, 7 }, .naa_len = 8, .rel_port = 1 };
+	struct mpath_ident id = { .naa = { 0x60, 1, 2, 3, 4, 5, 6, 7 },
+				  .naa_len = 8,
+				  .rel_port = 1 };
 	struct ini_lu *lu = mpath_attach(d, p, 0, &id, blocks, 512);
 	assert_non_null(lu);
 	p->luns[0] = (struct path_lun){ .lun = 0, .lu = lu, .alua_state = ALUA_AO, .tpg = 1 };
@@ -79,7 +81,7 @@ static void test_events(void **state)
 
 	struct ini_lu *lu = attach(d, p1, 100);
 	expect_log(2, (const int[][2]){ { 1, MPATH_EV_LU_ADDED }, { 2, MPATH_EV_LU_ADDED } });
-	assert_ptr_equal(attach(d, p2, 100), lu);   /* same identity: same LU, no event */
+	assert_ptr_equal(attach(d, p2, 100), lu); /* same identity: same LU, no event */
 	expect_log(0, NULL);
 	assert_int_equal(lu->n_paths, 2);
 	attach(d, p2, 200);
@@ -90,7 +92,7 @@ static void test_events(void **state)
 	mpath_paths_changed(lu);
 	expect_log(1, (const int[][2]){ { 2, MPATH_EV_PATH_UP } });
 	p2->state = PATH_UP;
-	mpath_paths_changed(lu);                    /* still up: nothing new */
+	mpath_paths_changed(lu); /* still up: nothing new */
 	expect_log(0, NULL);
 	mpath_detach_path(d, p1);
 	expect_log(0, NULL);
@@ -98,7 +100,7 @@ static void test_events(void **state)
 	mpath_paths_changed(lu);
 	expect_log(1, (const int[][2]){ { 2, MPATH_EV_NO_PATH } });
 	assert_int_equal(mpath_fail_queue(lu), 0);
-	assert_int_equal(mpath_fail_queue(lu), 0);  /* already failing: told once */
+	assert_int_equal(mpath_fail_queue(lu), 0); /* already failing: told once */
 	expect_log(1, (const int[][2]){ { 2, MPATH_EV_QUEUE_FAILED } });
 	p2->state = PATH_UP;
 	mpath_paths_changed(lu);

@@ -17,7 +17,9 @@ static char g_root[64];
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
-	(void)sb; (void)flag; (void)ftw;
+	(void)sb;
+	(void)flag;
+	(void)ftw;
 	return remove(p);
 }
 
@@ -65,13 +67,14 @@ static void test_round_trip(void **state)
 	assert_int_equal(nodedb_set(r, "iface.initiatorname", "with spaces = and equals"), 0);
 	char *text = nodedb_format(r);
 	assert_non_null(text);
-	assert_string_equal(text, "# BEGIN RECORD 2.1.8\n"
-				  "node.name = iqn.2026-11.org.kura:a\n"
-				  "node.tpgt = 2\n"
-				  "iface.initiatorname = with spaces = and equals\n"
-				  "# END RECORD\n");
+	assert_string_equal(text,
+			    "# BEGIN RECORD 2.1.8\n"
+			    "node.name = iqn.2026-11.org.kura:a\n"
+			    "node.tpgt = 2\n"
+			    "iface.initiatorname = with spaces = and equals\n"
+			    "# END RECORD\n");
 	back = parse_ok(text);
-	assert_int_equal(nodedb_count(back), 3);     /* the empty value is not written */
+	assert_int_equal(nodedb_count(back), 3); /* the empty value is not written */
 	assert_string_equal(nodedb_get(back, "iface.initiatorname"), "with spaces = and equals");
 	assert_string_equal(nodedb_key_at(back, 0), "node.name");
 	assert_null(nodedb_get(back, "node.session.auth.username"));
@@ -129,8 +132,9 @@ static void test_open_iscsi_sample(void **state)
 static void test_plain_conf(void **state)
 {
 	(void)state;
-	struct nodedb_rec *r = parse_ok("# iscsid.conf\nnode.startup = automatic\n"
-					"iscsid.startup = /bin/systemctl start iscsid.socket\n");
+	struct nodedb_rec *r = parse_ok(
+		"# iscsid.conf\nnode.startup = automatic\n"
+		"iscsid.startup = /bin/systemctl start iscsid.socket\n");
 	assert_string_equal(nodedb_get(r, "iscsid.startup"), "/bin/systemctl start iscsid.socket");
 	nodedb_rec_free(r);
 	r = parse_ok("");
@@ -141,7 +145,8 @@ static void test_plain_conf(void **state)
 static void test_duplicate_keys_last_wins(void **state)
 {
 	(void)state;
-	struct nodedb_rec *r = parse_ok("# BEGIN RECORD 2.1.8\nnode.tpgt = 1\nnode.tpgt = 7\n# END RECORD\n");
+	struct nodedb_rec *r =
+		parse_ok("# BEGIN RECORD 2.1.8\nnode.tpgt = 1\nnode.tpgt = 7\n# END RECORD\n");
 	assert_int_equal(nodedb_count(r), 1);
 	assert_string_equal(nodedb_get(r, "node.tpgt"), "7");
 	nodedb_rec_free(r);
@@ -162,7 +167,9 @@ static void test_hostile(void **state)
 	assert_int_equal(parse_bad(end_first, strlen(end_first)), 1);
 	static const char nul[] = "node.name = a\0b\n";
 	assert_int_equal(parse_bad(nul, sizeof(nul) - 1), 1);
-	static const char ctl[] = "node.name = a\x01" "b\n";
+	static const char ctl[] =
+		"node.name = a\x01"
+		"b\n";
 	assert_int_equal(parse_bad(ctl, strlen(ctl)), 1);
 	static const char badkey[] = "node name = a\n";
 	assert_int_equal(parse_bad(badkey, strlen(badkey)), 1);
@@ -211,8 +218,17 @@ static void test_portal_dir_names(void **state)
 	assert_string_equal(id.address, "fe80::1");
 	assert_int_equal(id.tpgt, -1);
 	static const char *const bad[] = {
-		"", "10.0.0.1", "10.0.0.1,3260", ",3260,1", "a,,1", "a,3260,", "a,70000,1",
-		"a,3260,x", "a,32x0,1", "a,3260,-2", "a,3260,99999999999999999999",
+		"",
+		"10.0.0.1",
+		"10.0.0.1,3260",
+		",3260,1",
+		"a,,1",
+		"a,3260,",
+		"a,70000,1",
+		"a,3260,x",
+		"a,32x0,1",
+		"a,3260,-2",
+		"a,3260,99999999999999999999",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(nodedb_parse_portal_dir(bad[i], &id), -EINVAL);
@@ -220,7 +236,8 @@ static void test_portal_dir_names(void **state)
 
 /* ---- files ---- */
 
-static struct nodedb_node_id mkid(const char *t, const char *a, uint16_t port, int tpgt, const char *iface)
+static struct nodedb_node_id mkid(const char *t, const char *a, uint16_t port, int tpgt,
+				  const char *iface)
 {
 	struct nodedb_node_id id;
 	memset(&id, 0, sizeof(id));
@@ -240,7 +257,8 @@ static void test_store_load_delete(void **state)
 	char path[PATH_MAX];
 	struct stat sb;
 	assert_int_equal(nodedb_node_store(g_root, &id, r), 0);
-	snprintf(path, sizeof(path), "%s/nodes/iqn.2026-11.org.kura:x/127.0.0.1,3260,1/default", g_root);
+	snprintf(path, sizeof(path), "%s/nodes/iqn.2026-11.org.kura:x/127.0.0.1,3260,1/default",
+		 g_root);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(nodedb_node_load(g_root, &id, &back), 0);
@@ -271,7 +289,7 @@ static void test_store_load_delete(void **state)
 	assert_int_equal(nodedb_node_load(g_root, &id, &back), -ENOENT);
 	assert_int_equal(nodedb_node_delete(g_root, &id), -ENOENT);
 	snprintf(path, sizeof(path), "%s/nodes/iqn.2026-11.org.kura:x", g_root);
-	assert_int_equal(stat(path, &sb), -1);    /* empty dirs removed */
+	assert_int_equal(stat(path, &sb), -1); /* empty dirs removed */
 	nodedb_rec_free(r);
 }
 
@@ -284,7 +302,8 @@ static void test_unknown_keys_preserved(void **state)
 	assert_int_equal(kfile_mkdir_p(dir, 0755), 0);
 	snprintf(path, sizeof(path), "%s/default", dir);
 	FILE *f = fopen(path, "w");
-	fputs("# BEGIN RECORD 2.1.9\nnode.name = iqn.2026-11.org.kura:u\nnode.future.thing = 42\n# END RECORD\n", f);
+	fputs("# BEGIN RECORD 2.1.9\nnode.name = iqn.2026-11.org.kura:u\nnode.future.thing = 42\n# END RECORD\n",
+	      f);
 	fclose(f);
 	struct nodedb_rec *r;
 	assert_int_equal(nodedb_node_load(g_root, &id, &r), 0);
@@ -312,7 +331,7 @@ static void test_old_layout(void **state)
 	struct nodedb_rec *r;
 	assert_int_equal(nodedb_node_load(g_root, &id, &r), 0);
 	assert_string_equal(nodedb_get(r, "node.tpgt"), "1");
-	assert_int_equal(nodedb_node_store(g_root, &id, r), 0);  /* converted to a dir */
+	assert_int_equal(nodedb_node_store(g_root, &id, r), 0); /* converted to a dir */
 	nodedb_rec_free(r);
 	snprintf(path, sizeof(path), "%s/10.2.2.2,3260,1/default", dir);
 	struct stat sb;
@@ -398,7 +417,8 @@ static void test_foreach_missing_root(void **state)
 {
 	(void)state;
 	int calls = 0;
-	assert_int_equal(nodedb_node_foreach("/nonexistent/kura", NULL, NULL, 0, stop_cb, &calls), 0);
+	assert_int_equal(nodedb_node_foreach("/nonexistent/kura", NULL, NULL, 0, stop_cb, &calls),
+			 0);
 	assert_int_equal(calls, 0);
 }
 
@@ -416,15 +436,16 @@ static void test_defaults_and_conf(void **state)
 	snprintf(path, sizeof(path), "%s/iscsid.conf", g_root);
 	FILE *f = fopen(path, "w");
 	fputs("# iscsid.conf\nnode.startup = automatic\nnode.name = evil\n"
-	      "node.session.auth.authmethod = CHAP\ndiscovery.sendtargets.auth.username = du\n", f);
+	      "node.session.auth.authmethod = CHAP\ndiscovery.sendtargets.auth.username = du\n",
+	      f);
 	fclose(f);
 	assert_int_equal(nodedb_apply_conf(g_root, r, "node."), 0);
 	assert_string_equal(nodedb_get(r, "node.startup"), "automatic");
 	assert_string_equal(nodedb_get(r, "node.session.auth.authmethod"), "CHAP");
-	assert_string_equal(nodedb_get(r, "node.name"), "iqn.d");   /* identity kept */
+	assert_string_equal(nodedb_get(r, "node.name"), "iqn.d"); /* identity kept */
 	assert_null(nodedb_get(r, "discovery.sendtargets.auth.username"));
 	unlink(path);
-	assert_int_equal(nodedb_apply_conf(g_root, r, "node."), 0);  /* no file: fine */
+	assert_int_equal(nodedb_apply_conf(g_root, r, "node."), 0); /* no file: fine */
 	nodedb_rec_free(r);
 
 	r = nodedb_st_defaults("10.0.0.1", 3261);
@@ -467,7 +488,9 @@ static void test_initiator_name(void **state)
 {
 	(void)state;
 	char a[256], b[256];
-	assert_int_equal(nodedb_parse_initiator_name("## c\n  InitiatorName=iqn.x:y  \n", a, sizeof(a)), 0);
+	assert_int_equal(nodedb_parse_initiator_name("## c\n  InitiatorName=iqn.x:y  \n", a,
+						     sizeof(a)),
+			 0);
 	assert_string_equal(a, "iqn.x:y");
 	assert_int_equal(nodedb_parse_initiator_name("# none\n", a, sizeof(a)), -ENOENT);
 	assert_int_equal(nodedb_parse_initiator_name("InitiatorName=\n", a, sizeof(a)), -EINVAL);
@@ -477,7 +500,7 @@ static void test_initiator_name(void **state)
 	assert_int_equal(nodedb_initiator_name(g_root, a, sizeof(a)), 0);
 	assert_int_equal(strncmp(a, "iqn.2026-11.org.kura:", 21), 0);
 	assert_int_equal(nodedb_initiator_name(g_root, b, sizeof(b)), 0);
-	assert_string_equal(a, b);                  /* generated once, then stored */
+	assert_string_equal(a, b); /* generated once, then stored */
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/initiatorname.iscsi", g_root);
 	FILE *f = fopen(path, "w");

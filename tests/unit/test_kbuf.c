@@ -22,9 +22,16 @@ static uint64_t now_ms(void)
 
 static void test_classes_and_alignment(void **state)
 {
-	static const struct { size_t len, size; } cases[] = {
-		{ 0, 4096 }, { 1, 4096 }, { 4096, 4096 }, { 4097, 8192 },
-		{ 100000, 131072 }, { 1 << 20, 1 << 20 }, { (1 << 20) + 1, 2 << 20 },
+	static const struct {
+		size_t len, size;
+	} cases[] = {
+		{ 0, 4096 },
+		{ 1, 4096 },
+		{ 4096, 4096 },
+		{ 4097, 8192 },
+		{ 100000, 131072 },
+		{ 1 << 20, 1 << 20 },
+		{ (1 << 20) + 1, 2 << 20 },
 		{ 16 << 20, 16 << 20 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -196,7 +203,7 @@ static void test_wait_woken_by_timer(void **state)
 	kloop_defer(l, &s.t);
 	assert_int_equal(kloop_run(l), 0);
 	assert_int_equal(w.runs, 1);
-	assert_true(w.woke_ms - t0 >= 9);   /* the 10 ms fallback */
+	assert_true(w.woke_ms - t0 >= 9); /* the 10 ms fallback */
 	assert_true(w.woke_ms - t0 < 2000);
 	kbuf_free(w.buf);
 	kloop_free(l);

@@ -205,7 +205,8 @@ static void test_post_from_threads(void **state)
 	g_post = c;
 	for (int p = 0; p < 2; p++)
 		for (int i = 0; i < NPOST; i++)
-			c->items[p][i] = (struct post_item){ .t.fn = post_fn, .poster = p, .seq = i };
+			c->items[p][i] =
+				(struct post_item){ .t.fn = post_fn, .poster = p, .seq = i };
 	pthread_t th[2];
 	for (int p = 0; p < 2; p++)
 		assert_int_equal(pthread_create(&th[p], NULL, poster, c->items[p]), 0);
@@ -254,7 +255,7 @@ static void test_timer_periodic(void **state)
 	uint64_t el = mono_ms() - t0;
 	assert_int_equal(k.fired, 5);
 	assert_false(k.t.armed);
-	assert_true(el >= 95);    /* 5 periods of 20 ms, ms rounding */
+	assert_true(el >= 95); /* 5 periods of 20 ms, ms rounding */
 	assert_true(el < 5000);
 	assert_true(k.first_ms - t0 >= 19);
 	kloop_free(l);
@@ -359,7 +360,10 @@ static void *stopper(void *arg)
 }
 
 static struct kloop *seen_current;
-static void note_current(struct kloop_task *t) { seen_current = kloop_current(); }
+static void note_current(struct kloop_task *t)
+{
+	seen_current = kloop_current();
+}
 
 static void test_stop_from_thread(void **state)
 {

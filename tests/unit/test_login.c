@@ -17,12 +17,12 @@
 #include "target/iscsi/chap.c"
 #include "target/iscsi/iscsi_login.c"
 
-#define T_PLAIN "iqn.2024-01.io.kura:plain"
-#define T_CHAP  "iqn.2024-01.io.kura:chap"
+#define T_PLAIN  "iqn.2024-01.io.kura:plain"
+#define T_CHAP   "iqn.2024-01.io.kura:chap"
 #define T_ONEWAY "iqn.2024-01.io.kura:oneway"
-#define T_ACL   "iqn.2024-01.io.kura:acl"
+#define T_ACL    "iqn.2024-01.io.kura:acl"
 #define T_BROKEN "iqn.2024-01.io.kura:broken"
-#define INI     "iqn.1994-05.com.redhat:host1"
+#define INI      "iqn.1994-05.com.redhat:host1"
 
 /* ---- fake policy ---- */
 
@@ -69,8 +69,8 @@ static void fake_disc_auth(void *ctx, struct iscsi_target_info *out)
 	}
 }
 
-static size_t fake_send_targets(void *ctx, const char *in, const char *which, bool all,
-				char *buf, size_t len)
+static size_t fake_send_targets(void *ctx, const char *in, const char *which, bool all, char *buf,
+				size_t len)
 {
 	struct fake *f = ctx;
 	static const char rec[] = "TargetName=iqn.x\0TargetAddress=10.0.0.1:3260,1";
@@ -85,7 +85,9 @@ static size_t fake_send_targets(void *ctx, const char *in, const char *which, bo
 
 static struct fake fk;
 static const struct iscsi_login_policy policy = {
-	.ctx = &fk, .lookup_target = fake_lookup, .discovery_auth = fake_disc_auth,
+	.ctx = &fk,
+	.lookup_target = fake_lookup,
+	.discovery_auth = fake_disc_auth,
 	.send_targets = fake_send_targets,
 };
 
@@ -112,12 +114,16 @@ static size_t mkdata(const char *keys, uint8_t *out)
 static void raw_step(struct iscsi_login *l, struct step *s, int csg, int nsg, bool t, bool c,
 		     const uint8_t *data, size_t len)
 {
-	struct iscsi_login_req req = { .csg = (uint8_t)csg, .nsg = (uint8_t)nsg, .transit = t,
-				       .cont = c, .data = data, .len = len };
+	struct iscsi_login_req req = { .csg = (uint8_t)csg,
+				       .nsg = (uint8_t)nsg,
+				       .transit = t,
+				       .cont = c,
+				       .data = data,
+				       .len = len };
 	memset(s, 0, sizeof(*s));
 	assert_int_equal(iscsi_login_step(l, &req, &s->rsp, s->buf, sizeof(s->buf)), 0);
 	assert_true(s->rsp.len <= sizeof(s->buf));
-	assert_null(memmem(s->buf, s->rsp.len, "secret-", 7));   /* secrets never sent */
+	assert_null(memmem(s->buf, s->rsp.len, "secret-", 7)); /* secrets never sent */
 	s->n = iscsi_kv_parse(s->buf, s->rsp.len, s->scratch, s->kv, 128);
 	assert_true(s->n >= 0);
 }
@@ -153,15 +159,15 @@ static struct iscsi_login *new_login(const struct iscsi_target_limits *lim)
 }
 
 #define LEAD_NORMAL(t) "InitiatorName=" INI "|SessionType=Normal|TargetName=" t
-#define LEAD_DISC "InitiatorName=" INI "|SessionType=Discovery"
+#define LEAD_DISC      "InitiatorName=" INI "|SessionType=Discovery"
 
 /* Security stage without authentication, straight to operational. */
 static void secure_none(struct iscsi_login *l, const char *target)
 {
 	struct step s;
 	char keys[512];
-	snprintf(keys, sizeof(keys), "InitiatorName=%s|SessionType=Normal|TargetName=%s|AuthMethod=None",
-		 INI, target);
+	snprintf(keys, sizeof(keys),
+		 "InitiatorName=%s|SessionType=Normal|TargetName=%s|AuthMethod=None", INI, target);
 	step(l, &s, 0, 1, true, keys);
 	assert_int_equal(s.rsp.status, 0);
 	assert_true(s.rsp.transit);
@@ -192,13 +198,16 @@ static void ref_digest(enum chap_digest d, const uint8_t *in, size_t len, uint8_
 	}
 }
 
-static int dlen_of(enum chap_digest d) { return d == CHAP_MD5 ? 16 : d == CHAP_SHA1 ? 20 : 32; }
+static int dlen_of(enum chap_digest d)
+{
+	return d == CHAP_MD5 ? 16 : d == CHAP_SHA1 ? 20 : 32;
+}
 
 static void ref_hex(const uint8_t *in, size_t n, char *out)
 {
 	out += sprintf(out, "0x");
 	for (size_t i = 0; i < n; i++)
-		out += sprintf(out, "%02X", in[i]);          /* upper case on purpose */
+		out += sprintf(out, "%02X", in[i]); /* upper case on purpose */
 }
 
 static void ref_b64(const uint8_t *in, size_t n, char *out)
@@ -231,7 +240,7 @@ static void chap_login(struct iscsi_login *l, const char *lead, enum chap_digest
 	snprintf(keys, sizeof(keys), "%s|AuthMethod=CHAP,None", lead);
 	step(l, &s, 0, 1, true, keys);
 	assert_int_equal(s.rsp.status, 0);
-	assert_false(s.rsp.transit);                   /* CHAP pending */
+	assert_false(s.rsp.transit); /* CHAP pending */
 	assert_key(&s, "AuthMethod", "CHAP");
 	snprintf(a, sizeof(a), "%d", d);
 	snprintf(keys, sizeof(keys), "CHAP_A=%s", a);
@@ -245,7 +254,8 @@ static void chap_login(struct iscsi_login *l, const char *lead, enum chap_digest
 	unsigned id = (unsigned)atoi(rv(&s, "CHAP_I"));
 	ref_response(d, id, c, "alice-secret-123", b64, rsp);
 	if (mutual)
-		snprintf(keys, sizeof(keys), "CHAP_N=alice|CHAP_R=%s|CHAP_I=200|CHAP_C=%s", rsp, mychal);
+		snprintf(keys, sizeof(keys), "CHAP_N=alice|CHAP_R=%s|CHAP_I=200|CHAP_C=%s", rsp,
+			 mychal);
 	else
 		snprintf(keys, sizeof(keys), "CHAP_N=alice|CHAP_R=%s", rsp);
 	step(l, &s, 0, 1, true, keys);
@@ -272,7 +282,7 @@ static void test_kv_parse(void **state)
 {
 	struct iscsi_kv kv[4];
 	char sc[64];
-	const uint8_t ok[] = "A=1\0B=\0\0C=x=y";          /* no final NUL, padding NULs */
+	const uint8_t ok[] = "A=1\0B=\0\0C=x=y"; /* no final NUL, padding NULs */
 	assert_int_equal(iscsi_kv_parse(ok, sizeof(ok) - 1, sc, kv, 4), 3);
 	assert_string_equal(kv[1].key, "B");
 	assert_string_equal(kv[1].value, "");
@@ -288,8 +298,8 @@ static void test_kv_parse(void **state)
 	char big[9000], sc2[9001];
 	memset(big, 'k', 64);
 	big[64] = '=';
-	assert_int_equal(iscsi_kv_parse((uint8_t *)big, 65, sc2, kv, 4), -EINVAL);   /* key 64 */
-	assert_int_equal(iscsi_kv_parse((uint8_t *)big + 1, 64, sc2, kv, 4), 1);    /* key 63 */
+	assert_int_equal(iscsi_kv_parse((uint8_t *)big, 65, sc2, kv, 4), -EINVAL); /* key 64 */
+	assert_int_equal(iscsi_kv_parse((uint8_t *)big + 1, 64, sc2, kv, 4), 1);   /* key 63 */
 	memcpy(big, "K=", 2);
 	memset(big + 2, 'v', 8192);
 	assert_int_equal(iscsi_kv_parse((uint8_t *)big, 8194, sc2, kv, 4), 1);
@@ -327,7 +337,8 @@ static void test_discovery_none(void **state)
 	assert_key(&s, "AuthMethod", "None");
 	assert_null(rv(&s, "TargetPortalGroupTag"));
 	assert_true(s.rsp.transit);
-	op_full(l, &s, "HeaderDigest=None|DataDigest=None|DefaultTime2Wait=2|DefaultTime2Retain=0|"
+	op_full(l, &s,
+		"HeaderDigest=None|DataDigest=None|DefaultTime2Wait=2|DefaultTime2Retain=0|"
 		"IFMarker=No|OFMarker=No|ErrorRecoveryLevel=0|MaxRecvDataSegmentLength=32768");
 	assert_key(&s, "HeaderDigest", "None");
 	assert_key(&s, "DataDigest", "None");
@@ -371,13 +382,14 @@ static void test_normal_open_iscsi(void **state)
 	assert_key(&s, "AuthMethod", "None");
 	assert_key(&s, "TargetPortalGroupTag", "3");
 	assert_key(&s, "TargetAlias", "disk one");
-	assert_null(rv(&s, "MaxRecvDataSegmentLength"));     /* declared in operational */
-	op_full(l, &s, "HeaderDigest=None|DataDigest=None|MaxConnections=1|InitialR2T=No|"
+	assert_null(rv(&s, "MaxRecvDataSegmentLength")); /* declared in operational */
+	op_full(l, &s,
+		"HeaderDigest=None|DataDigest=None|MaxConnections=1|InitialR2T=No|"
 		"ImmediateData=Yes|MaxRecvDataSegmentLength=262144|MaxBurstLength=16776192|"
 		"FirstBurstLength=262144|DefaultTime2Wait=2|DefaultTime2Retain=0|"
 		"MaxOutstandingR2T=1|DataPDUInOrder=Yes|DataSequenceInOrder=Yes|"
 		"ErrorRecoveryLevel=0|IFMarker=No|OFMarker=No");
-	assert_null(rv(&s, "TargetPortalGroupTag"));          /* first response only */
+	assert_null(rv(&s, "TargetPortalGroupTag")); /* first response only */
 	assert_key(&s, "MaxConnections", "1");
 	assert_key(&s, "InitialR2T", "No");
 	assert_key(&s, "ImmediateData", "Yes");
@@ -463,21 +475,22 @@ static void test_combination_rules(void **state)
 	struct iscsi_login *l = new_login(&lim);
 	struct step s;
 	secure_none(l, T_PLAIN);
-	op_full(l, &s, "InitialR2T=No|ImmediateData=Yes|MaxBurstLength=16776192|"
+	op_full(l, &s,
+		"InitialR2T=No|ImmediateData=Yes|MaxBurstLength=16776192|"
 		"FirstBurstLength=262144|HeaderDigest=CRC32C,None|DataDigest=CRC32C,None|"
 		"MaxOutstandingR2T=64|DefaultTime2Wait=0|DefaultTime2Retain=3600|"
 		"ErrorRecoveryLevel=2|MaxConnections=4|iSCSIProtocolLevel=2|"
 		"TaskReporting=RFC3720,FastAbort|OFMarkInt=2048|IFMarkInt=1~65535|"
 		"X-com.example.foo=1|Frobnicate=Yes|SendTargets=All|TargetAddress=1.2.3.4");
-	assert_key(&s, "InitialR2T", "Yes");            /* OR with our Yes */
-	assert_key(&s, "ImmediateData", "No");          /* AND with our No */
-	assert_key(&s, "MaxBurstLength", "131072");     /* min */
-	assert_key(&s, "FirstBurstLength", "262144");   /* min vs our 16776192 ... */
-	assert_key(&s, "HeaderDigest", "None");         /* CRC32C not allowed */
+	assert_key(&s, "InitialR2T", "Yes");          /* OR with our Yes */
+	assert_key(&s, "ImmediateData", "No");        /* AND with our No */
+	assert_key(&s, "MaxBurstLength", "131072");   /* min */
+	assert_key(&s, "FirstBurstLength", "262144"); /* min vs our 16776192 ... */
+	assert_key(&s, "HeaderDigest", "None");       /* CRC32C not allowed */
 	assert_key(&s, "DataDigest", "CRC32C");
 	assert_key(&s, "MaxOutstandingR2T", "32");
-	assert_key(&s, "DefaultTime2Wait", "2");        /* max */
-	assert_key(&s, "DefaultTime2Retain", "20");     /* min */
+	assert_key(&s, "DefaultTime2Wait", "2");    /* max */
+	assert_key(&s, "DefaultTime2Retain", "20"); /* min */
 	assert_key(&s, "ErrorRecoveryLevel", "0");
 	assert_key(&s, "MaxConnections", "1");
 	assert_key(&s, "iSCSIProtocolLevel", "1");
@@ -492,7 +505,7 @@ static void test_combination_rules(void **state)
 	assert_true(p->initial_r2t);
 	assert_false(p->immediate_data);
 	assert_int_equal(p->max_burst, 131072);
-	assert_int_equal(p->first_burst, 131072);       /* ... then clamped to MBL */
+	assert_int_equal(p->first_burst, 131072); /* ... then clamped to MBL */
 	assert_false(p->header_digest);
 	assert_true(p->data_digest);
 	assert_int_equal(p->max_outstanding_r2t, 32);
@@ -506,14 +519,15 @@ static void test_combination_rules2(void **state)
 	struct iscsi_login *l = new_login(NULL);
 	struct step s;
 	secure_none(l, T_PLAIN);
-	op_full(l, &s, "InitialR2T=No|ImmediateData=No|MaxBurstLength=0x10000|"
+	op_full(l, &s,
+		"InitialR2T=No|ImmediateData=No|MaxBurstLength=0x10000|"
 		"FirstBurstLength=262144|HeaderDigest=None,CRC32C|DataDigest=MD5|"
 		"DefaultTime2Wait=10|TaskReporting=FastAbort|DataPDUInOrder=No|"
 		"DataSequenceInOrder=No");
 	assert_key(&s, "InitialR2T", "No");
 	assert_key(&s, "ImmediateData", "No");
 	assert_key(&s, "MaxBurstLength", "65536");
-	assert_key(&s, "HeaderDigest", "None");         /* initiator's order */
+	assert_key(&s, "HeaderDigest", "None"); /* initiator's order */
 	assert_key(&s, "DataDigest", "Reject");
 	assert_key(&s, "DefaultTime2Wait", "10");
 	assert_key(&s, "TaskReporting", "Reject");
@@ -523,7 +537,7 @@ static void test_combination_rules2(void **state)
 	assert_false(p->initial_r2t);
 	assert_false(p->immediate_data);
 	assert_int_equal(p->max_burst, 65536);
-	assert_int_equal(p->first_burst, 65536);        /* FBL 262144 clamped */
+	assert_int_equal(p->first_burst, 65536); /* FBL 262144 clamped */
 	assert_int_equal(p->default_time2wait, 10);
 	assert_true(p->data_pdu_in_order);
 	iscsi_login_free(l);
@@ -535,12 +549,13 @@ static void test_reject_values(void **state)
 	struct iscsi_login *l = new_login(NULL);
 	struct step s;
 	secure_none(l, T_PLAIN);
-	op_full(l, &s, "MaxBurstLength=100|"
+	op_full(l, &s,
+		"MaxBurstLength=100|"
 		"FirstBurstLength=123abc|MaxOutstandingR2T=0x1FFFFFFFFFFFFFFFF|"
 		"InitialR2T=yes|ImmediateData=|DefaultTime2Wait=3601|ErrorRecoveryLevel=3|"
 		"MaxConnections=0|OFMarker=Maybe|DefaultTime2Retain=-1");
 	assert_key(&s, "MaxBurstLength", "Reject");
-	assert_key(&s, "MaxRecvDataSegmentLength", "262144");   /* ours, once */
+	assert_key(&s, "MaxRecvDataSegmentLength", "262144"); /* ours, once */
 	assert_key(&s, "FirstBurstLength", "Reject");
 	assert_key(&s, "MaxOutstandingR2T", "Reject");
 	assert_key(&s, "InitialR2T", "Reject");
@@ -598,7 +613,7 @@ static void test_operational_in_security(void **state)
 	step(l, &s, 1, 3, false, "");
 	assert_key(&s, "MaxRecvDataSegmentLength", "262144");
 	assert_false(s.rsp.transit);
-	step(l, &s, 1, 3, true, "MaxBurstLength=4096");  /* negotiated twice */
+	step(l, &s, 1, 3, true, "MaxBurstLength=4096"); /* negotiated twice */
 	assert_int_equal(s.rsp.status, ISCSI_LS_INIT_ERR);
 	iscsi_login_free(l);
 }
@@ -656,12 +671,13 @@ static void test_chap_failures(void **state)
 	char keys[512], r[160];
 	struct iscsi_login *l = chap_to_challenge(T_CHAP, "7", &s);
 	/* wrong secret */
-	ref_response(CHAP_SHA256, (unsigned)atoi(rv(&s, "CHAP_I")), rv(&s, "CHAP_C"), "wrong", false, r);
+	ref_response(CHAP_SHA256, (unsigned)atoi(rv(&s, "CHAP_I")), rv(&s, "CHAP_C"), "wrong",
+		     false, r);
 	snprintf(keys, sizeof(keys), "CHAP_N=alice|CHAP_R=%s", r);
 	step(l, &s, 0, 1, true, keys);
 	assert_int_equal(s.rsp.status, ISCSI_LS_AUTH_FAILED);
 	assert_int_equal(s.rsp.len, 0);
-	step(l, &s, 0, 1, true, "");                 /* stays failed */
+	step(l, &s, 0, 1, true, ""); /* stays failed */
 	assert_int_equal(s.rsp.status, ISCSI_LS_AUTH_FAILED);
 	iscsi_login_free(l);
 	/* unknown user with the right secret */
@@ -676,7 +692,8 @@ static void test_chap_failures(void **state)
 	l = chap_to_challenge(T_CHAP, "6", &s);
 	char chal[160];
 	snprintf(chal, sizeof(chal), "%s", rv(&s, "CHAP_C"));
-	ref_response(CHAP_SHA1, (unsigned)atoi(rv(&s, "CHAP_I")), chal, "alice-secret-123", false, r);
+	ref_response(CHAP_SHA1, (unsigned)atoi(rv(&s, "CHAP_I")), chal, "alice-secret-123", false,
+		     r);
 	snprintf(keys, sizeof(keys), "CHAP_N=alice|CHAP_R=%s|CHAP_I=%s|CHAP_C=%s", r,
 		 rv(&s, "CHAP_I"), chal);
 	step(l, &s, 0, 1, true, keys);
@@ -731,17 +748,17 @@ static void test_chap_skips(void **state)
 	assert_int_equal(s.rsp.status, ISCSI_LS_AUTH_FAILED);
 	iscsi_login_free(l);
 	l = new_login(NULL);
-	step(l, &s, 1, 3, true, LEAD_NORMAL(T_CHAP));       /* start in operational */
+	step(l, &s, 1, 3, true, LEAD_NORMAL(T_CHAP)); /* start in operational */
 	assert_int_equal(s.rsp.status, ISCSI_LS_AUTH_FAILED);
 	iscsi_login_free(l);
 	l = new_login(NULL);
-	step(l, &s, 0, 3, true, LEAD_NORMAL(T_CHAP));       /* T=1, no AuthMethod */
+	step(l, &s, 0, 3, true, LEAD_NORMAL(T_CHAP)); /* T=1, no AuthMethod */
 	assert_int_equal(s.rsp.status, ISCSI_LS_AUTH_FAILED);
 	iscsi_login_free(l);
 	l = new_login(NULL);
 	step(l, &s, 0, 1, true, LEAD_NORMAL(T_CHAP) "|AuthMethod=CHAP");
 	assert_false(s.rsp.transit);
-	step(l, &s, 0, 1, true, "");                         /* CHAP_A due */
+	step(l, &s, 0, 1, true, ""); /* CHAP_A due */
 	assert_int_equal(s.rsp.status, ISCSI_LS_AUTH_FAILED);
 	iscsi_login_free(l);
 	l = new_login(NULL);
@@ -840,24 +857,24 @@ static void expect_stage_err(int csg1, int nsg1, bool t1, int csg2, int nsg2, bo
 
 static void test_stage_violations(void **state)
 {
-	expect_stage_err(0, 0, true, -1, 0, false);      /* NSG == CSG */
-	expect_stage_err(0, 2, true, -1, 0, false);      /* reserved stage */
-	expect_stage_err(3, 3, false, -1, 0, false);     /* CSG full */
+	expect_stage_err(0, 0, true, -1, 0, false);  /* NSG == CSG */
+	expect_stage_err(0, 2, true, -1, 0, false);  /* reserved stage */
+	expect_stage_err(3, 3, false, -1, 0, false); /* CSG full */
 	expect_stage_err(2, 3, true, -1, 0, false);
-	expect_stage_err(1, 0, true, -1, 0, false);      /* backwards */
-	expect_stage_err(0, 1, true, 0, 1, true);        /* back to security */
-	expect_stage_err(0, 1, true, 1, 1, true);        /* op -> op */
-	expect_stage_err(0, 1, false, 1, 3, true);       /* CSG jumps without transit */
-	expect_stage_err(0, 3, true, 1, 3, true);        /* after completion */
+	expect_stage_err(1, 0, true, -1, 0, false); /* backwards */
+	expect_stage_err(0, 1, true, 0, 1, true);   /* back to security */
+	expect_stage_err(0, 1, true, 1, 1, true);   /* op -> op */
+	expect_stage_err(0, 1, false, 1, 3, true);  /* CSG jumps without transit */
+	expect_stage_err(0, 3, true, 1, 3, true);   /* after completion */
 	struct iscsi_login *l = new_login(NULL);
 	struct step s;
 	secure_none(l, T_PLAIN);
-	step(l, &s, 1, 3, false, "AuthMethod=None");     /* security key in operational */
+	step(l, &s, 1, 3, false, "AuthMethod=None"); /* security key in operational */
 	assert_int_equal(s.rsp.status, ISCSI_LS_INIT_ERR);
 	iscsi_login_free(l);
 	l = new_login(NULL);
 	step(l, &s, 0, 1, false, LEAD_NORMAL(T_PLAIN) "|AuthMethod=None");
-	step(l, &s, 0, 1, false, "AuthMethod=None");     /* repeated */
+	step(l, &s, 0, 1, false, "AuthMethod=None"); /* repeated */
 	assert_int_equal(s.rsp.status, ISCSI_LS_INIT_ERR);
 	iscsi_login_free(l);
 }
@@ -871,7 +888,7 @@ static void test_continuation(void **state)
 	uint8_t all[256];
 	size_t n = mkdata(LEAD_NORMAL(T_PLAIN) "|AuthMethod=None|MaxBurstLength=65536", all) - 1;
 	/* n excludes the final NUL: the last part ends without one */
-	raw_step(l, &s, 0, 1, false, true, all, 10);        /* mid-key */
+	raw_step(l, &s, 0, 1, false, true, all, 10); /* mid-key */
 	assert_int_equal(s.rsp.status, 0);
 	assert_int_equal(s.rsp.len, 0);
 	assert_false(s.rsp.transit);
@@ -897,16 +914,16 @@ static void test_continuation_hostile(void **state)
 	struct iscsi_login *l = new_login(NULL);
 	raw_step(l, &s, 0, 1, false, true, big, sizeof(big));
 	assert_int_equal(s.rsp.status, 0);
-	raw_step(l, &s, 0, 1, false, true, big, sizeof(big));    /* 80000 > 64 KiB */
+	raw_step(l, &s, 0, 1, false, true, big, sizeof(big)); /* 80000 > 64 KiB */
 	assert_int_equal(s.rsp.status, ISCSI_LS_INIT_ERR);
 	iscsi_login_free(l);
 	l = new_login(NULL);
-	raw_step(l, &s, 0, 1, true, true, big, 10);              /* C and T */
+	raw_step(l, &s, 0, 1, true, true, big, 10); /* C and T */
 	assert_int_equal(s.rsp.status, ISCSI_LS_INIT_ERR);
 	iscsi_login_free(l);
 	l = new_login(NULL);
 	raw_step(l, &s, 0, 1, false, true, big, 10);
-	raw_step(l, &s, 1, 3, true, false, big, 10);             /* CSG changes mid-request */
+	raw_step(l, &s, 1, 3, true, false, big, 10); /* CSG changes mid-request */
 	assert_int_equal(s.rsp.status, ISCSI_LS_INIT_ERR);
 	iscsi_login_free(l);
 	l = new_login(NULL);
@@ -1001,7 +1018,8 @@ static void test_text(void **state)
 	/* small buffer: whole pairs only */
 	uint8_t small[20];
 	const uint8_t req[] = "X-aaaaaaa=1\0X-bbbbbbb=1";
-	assert_int_equal(iscsi_text_respond(&policy, &sp, req, sizeof(req), small, sizeof(small)), 0);
+	assert_int_equal(iscsi_text_respond(&policy, &sp, req, sizeof(req), small, sizeof(small)),
+			 0);
 }
 
 int main(void)

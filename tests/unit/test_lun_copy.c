@@ -33,12 +33,15 @@ struct h {
 	bool done;
 };
 
-static void watchdog_fn(struct kloop_timer *t) { fail_msg("I/O did not complete in 10 s"); }
+static void watchdog_fn(struct kloop_timer *t)
+{
+	fail_msg("I/O did not complete in 10 s");
+}
 
 static void io_done(struct lun_io *io)
 {
 	struct h *h = io->priv;
-	assert_false(h->in_submit);   /* never completed inline */
+	assert_false(h->in_submit); /* never completed inline */
 	h->done = true;
 	kloop_stop(h->l);
 }
@@ -103,8 +106,11 @@ static struct lun_backend *open_be(const char *type, const char *name, uint64_t 
 {
 	char path[256], err[256] = "";
 	snprintf(path, sizeof(path), "%s/%s", dir, name ? name : "");
-	struct lun_backend_params p = { .type = type, .path = name ? path : NULL, .size = size,
-					.block_size = bs, .create = name != NULL };
+	struct lun_backend_params p = { .type = type,
+					.path = name ? path : NULL,
+					.size = size,
+					.block_size = bs,
+					.create = name != NULL };
 	struct lun_backend *be = NULL;
 	if (lun_backend_open(&p, &be, err, sizeof(err)) < 0)
 		fail_msg("open %s: %s", type, err);
@@ -112,15 +118,19 @@ static struct lun_backend *open_be(const char *type, const char *name, uint64_t 
 }
 
 /* COPY len bytes from src at soff to h->be at doff through a bounce buffer. */
-static int do_copy(struct h *h, struct lun_backend *src, unsigned flags, uint64_t soff, uint64_t doff,
-		   uint64_t len, struct lun_io *out)
+static int do_copy(struct h *h, struct lun_backend *src, unsigned flags, uint64_t soff,
+		   uint64_t doff, uint64_t len, struct lun_io *out)
 {
 	void *bounce = malloc(len ? len : 1);
 	struct iovec iov = { bounce, len };
-	struct lun_io io = { .op = LUN_OP_COPY, .flags = flags, .offset = doff, .length = len,
+	struct lun_io io = { .op = LUN_OP_COPY,
+			     .flags = flags,
+			     .offset = doff,
+			     .length = len,
 			     .iov = (flags & LUN_IO_COPY_SHARE) ? NULL : &iov,
 			     .iovcnt = (flags & LUN_IO_COPY_SHARE) ? 0 : 1,
-			     .copy_src = src, .copy_src_offset = soff };
+			     .copy_src = src,
+			     .copy_src_offset = soff };
 	int r = run_io(h, &io);
 	free(bounce);
 	if (out)
@@ -154,8 +164,8 @@ static void expect(struct h *h, struct lun_backend *be, uint64_t off, uint64_t l
 }
 
 /* a at aoff and b at boff hold the same len bytes. */
-static void same(struct h *h, struct lun_backend *a, uint64_t aoff, struct lun_backend *b, uint64_t boff,
-		 uint64_t len)
+static void same(struct h *h, struct lun_backend *a, uint64_t aoff, struct lun_backend *b,
+		 uint64_t boff, uint64_t len)
 {
 	struct lun_backend *keep = h->be;
 	void *x = malloc(len), *y = malloc(len);
@@ -177,7 +187,7 @@ static void test_generic_file_and_mem(void **state)
 	struct lun_backend *m = open_be("memory", NULL, 4 * MiB, 512);
 	put(&h, f1, 0, MiB, 1);
 	put(&h, m, 512 * 1024, MiB, 2);
-	h.be = f2;   /* file -> file, FUA passed on */
+	h.be = f2; /* file -> file, FUA passed on */
 	assert_int_equal(do_copy(&h, f1, LUN_IO_FUA, 0, 2 * MiB, MiB, NULL), 0);
 	expect(&h, f2, 2 * MiB, MiB, 1);
 	/* memory -> file, unaligned to anything but the block */
@@ -199,7 +209,7 @@ static void test_refusals(void **state)
 	struct lun_backend *m512 = open_be("memory", NULL, 4 * MiB, 512);
 	struct lun_backend *m4k = open_be("memory", NULL, 4 * MiB, 4096);
 	struct lun_io io;
-	h.be = m4k;   /* across block sizes: refused (SCSI copies only between equal ones) */
+	h.be = m4k; /* across block sizes: refused (SCSI copies only between equal ones) */
 	assert_int_equal(do_copy(&h, m512, 0, 0, 0, 8192, NULL), -EINVAL);
 	h.be = m512;
 	assert_int_equal(do_copy(&h, m4k, 0, 0, 0, 8192, NULL), -EINVAL);
@@ -225,7 +235,9 @@ static void test_thin_share(void **state)
 	char meta[256], err[256] = "";
 	struct lun_backend *data = open_be("file", "pool.data", 64 * MiB, 512);
 	snprintf(meta, sizeof(meta), "%s/pool.meta", dir);
-	struct lun_thin_pool_params pp = { .meta_path = meta, .data = data, .chunk_size = 64 * 1024,
+	struct lun_thin_pool_params pp = { .meta_path = meta,
+					   .data = data,
+					   .chunk_size = 64 * 1024,
 					   .journal_bytes = 4 * MiB };
 	struct lun_thin_pool *pool;
 	assert_int_equal(lun_thin_pool_create(&pp, &pool, err, sizeof(err)), 0);
@@ -248,7 +260,7 @@ static void test_thin_share(void **state)
 	assert_int_equal(io.copy_skip, 64 * 1024 - 4096);
 	assert_int_equal(io.copy_bytes, 62 * 64 * 1024);
 	lun_thin_pool_status(pool, &after);
-	assert_int_equal(after.chunks_used, before.chunks_used);   /* shared, not copied */
+	assert_int_equal(after.chunks_used, before.chunks_used); /* shared, not copied */
 	same(&h, v1, 64 * 1024, v2, 64 * 1024, 62 * 64 * 1024);
 	/* without COPY_SHARE a thin volume copies data like any backend */
 	assert_int_equal(do_copy(&h, v1, 0, 0, 8 * MiB, MiB, NULL), 0);

@@ -39,7 +39,10 @@ static struct h *open_h(const char *dir, const char *name, struct lun_backend_pa
 
 static struct h *open_new(const char *dir, const char *name)
 {
-	struct lun_backend_params p = { .type = "file", .size = LUN_SIZE, .block_size = 512, .create = true };
+	struct lun_backend_params p = { .type = "file",
+					.size = LUN_SIZE,
+					.block_size = 512,
+					.create = true };
 	return open_h(dir, name, &p);
 }
 
@@ -67,7 +70,10 @@ static void run_suite(const char *dir)
 	close_h(h);
 }
 
-static void test_suite_tmp(void **state) { run_suite("/tmp"); }
+static void test_suite_tmp(void **state)
+{
+	run_suite("/tmp");
+}
 
 static void test_suite_shm(void **state)
 {
@@ -94,7 +100,8 @@ static void test_zero_fallback_shm(void **state)
 	char *r = kbuf_alloc(MiB);
 	assert_int_equal(do_rw(h, LUN_OP_READ, 0, 2 * MiB + 2048, r, 4096), 0);
 	assert_memory_equal(r, w + 2 * MiB + 2048, 4096);
-	assert_int_equal(do_op(h, LUN_OP_WRITE_ZEROES, 0, 0, 512), 0); /* straight to the fallback */
+	assert_int_equal(do_op(h, LUN_OP_WRITE_ZEROES, 0, 0, 512),
+			 0); /* straight to the fallback */
 	expect_zero(h, 0, 512);
 	kbuf_free(w);
 	kbuf_free(r);
@@ -124,7 +131,11 @@ static void short_write_case(struct h *h, int first)
 	/* the part the "kernel" already wrote */
 	assert_int_equal(pwrite(lf_of(h->be)->fd, w, (size_t)first, 0), first);
 	struct iovec iov[3] = { { w, 4096 }, { w + 4096, 4096 }, { w + 8192, 4096 } };
-	struct lun_io io = { .op = LUN_OP_WRITE, .offset = 0, .length = len, .iov = iov, .iovcnt = 3 };
+	struct lun_io io = { .op = LUN_OP_WRITE,
+			     .offset = 0,
+			     .length = len,
+			     .iov = iov,
+			     .iovcnt = 3 };
 	g_partial = (struct partial){ h->be, first };
 	assert_int_equal(run_io_with(h, &io, start_partial), 0);
 	assert_null(st_of(&io)->aux); /* the iovec copy was released */
@@ -209,7 +220,10 @@ static void test_existing_size_and_extend(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 3 * MiB + 100), 0); /* not a block multiple */
 	close(fd);
-	struct lun_backend_params p = { .type = "file", .path = path, .size = 8 * MiB, .block_size = 4096 };
+	struct lun_backend_params p = { .type = "file",
+					.path = path,
+					.size = 8 * MiB,
+					.block_size = 4096 };
 	assert_int_equal(try_open(&p, &be, err, sizeof(err)), 0);
 	assert_int_equal(be->size, 3 * MiB); /* from fstat, rounded down; no create: no extend */
 	assert_int_equal(be->block_size, 4096);
@@ -238,16 +252,19 @@ static void test_grow(void **state)
 	struct lun_backend *be, *mem;
 	snprintf(path, sizeof(path), "/tmp/kura-test-%d-grow", (int)getpid());
 	unlink(path);
-	struct lun_backend_params p = { .type = "file", .path = path, .size = 1 * MiB, .block_size = 512,
+	struct lun_backend_params p = { .type = "file",
+					.path = path,
+					.size = 1 * MiB,
+					.block_size = 512,
 					.create = true };
 	assert_int_equal(try_open(&p, &be, err, sizeof(err)), 0);
 	assert_int_equal(lun_file_grow(be, 1 * MiB), -EINVAL);
 	assert_int_equal(lun_file_grow(be, 3 * MiB + 100), 0);
-	assert_int_equal(be->size, 3 * MiB);      /* rounded down to the block size */
+	assert_int_equal(be->size, 3 * MiB); /* rounded down to the block size */
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 3 * MiB);
-	assert_true(st.st_blocks * 512 < 1 * MiB);  /* sparse */
+	assert_true(st.st_blocks * 512 < 1 * MiB); /* sparse */
 	lun_backend_close(be);
 	struct lun_backend_params mp = { .type = "memory", .size = 1 * MiB, .block_size = 512 };
 	assert_int_equal(lun_backend_open(&mp, &mem, err, sizeof(err)), 0);
@@ -264,7 +281,10 @@ static void test_read_only(void **state)
 	assert_int_equal(do_rw(h, LUN_OP_WRITE, 0, 0, w, 4096), 0);
 	lun_backend_close(h->be);
 	char err[256];
-	struct lun_backend_params p = { .type = "file", .path = h->path, .read_only = true, .create = true };
+	struct lun_backend_params p = { .type = "file",
+					.path = h->path,
+					.read_only = true,
+					.create = true };
 	assert_int_equal(try_open(&p, &h->be, err, sizeof(err)), 0);
 	assert_true(h->be->read_only);
 	assert_int_equal(do_rw(h, LUN_OP_WRITE, 0, 0, w, 4096), -EROFS);
@@ -297,8 +317,11 @@ static void direct_io_check(struct h *h)
 
 static void test_direct(void **state)
 {
-	struct lun_backend_params p = { .type = "file", .size = LUN_SIZE, .block_size = 4096,
-					.create = true, .direct = true };
+	struct lun_backend_params p = { .type = "file",
+					.size = LUN_SIZE,
+					.block_size = 4096,
+					.create = true,
+					.direct = true };
 	struct h *h = open_h("/tmp", "direct", &p);
 	assert_true(fcntl(lf_of(h->be)->fd, F_GETFL) & O_DIRECT);
 	direct_io_check(h);
@@ -327,8 +350,13 @@ static void test_direct(void **state)
 
 /* ---- dispatcher ---- */
 
-static void only_rw(struct lun_backend *be, struct lun_io *io) { lun_complete_later(io, 0); }
-static const struct lun_backend_ops min_ops = { .name = "min", .submit_read = only_rw, .submit_write = only_rw };
+static void only_rw(struct lun_backend *be, struct lun_io *io)
+{
+	lun_complete_later(io, 0);
+}
+static const struct lun_backend_ops min_ops = { .name = "min",
+						.submit_read = only_rw,
+						.submit_write = only_rw };
 
 static void test_absent_op(void **state)
 {
@@ -388,13 +416,15 @@ static void test_loop_device(void **state)
 		assert_int_equal(do_rw(h, LUN_OP_WRITE, 0, 2 * MiB, w, len), 0);
 		assert_int_equal(do_op(h, LUN_OP_WRITE_ZEROES, 0, 2 * MiB, 4096), 0);
 		expect_zero(h, 2 * MiB, 4096);
-		assert_int_equal(do_op(h, LUN_OP_WRITE_ZEROES, LUN_IO_UNMAP, 2 * MiB + 4096, 4096), 0);
+		assert_int_equal(do_op(h, LUN_OP_WRITE_ZEROES, LUN_IO_UNMAP, 2 * MiB + 4096, 4096),
+				 0);
 		expect_zero(h, 2 * MiB + 4096, 4096);
 		if (lun_backend_has(h->be, LUN_OP_UNMAP))
 			assert_int_equal(do_op(h, LUN_OP_UNMAP, 0, 2 * MiB + 65536, 65536), 0);
 		bool m;
 		uint64_t n;
-		assert_int_equal(do_bs(h, 4096, &m, &n), 0); /* no SEEK_HOLE on devices: all mapped */
+		assert_int_equal(do_bs(h, 4096, &m, &n),
+				 0); /* no SEEK_HOLE on devices: all mapped */
 		assert_true(m);
 		assert_int_equal(n, LUN_SIZE - 4096);
 		suite_caw(h);

@@ -27,7 +27,10 @@ static struct h *open_mem(uint64_t size, bool ro)
 		printf("io_uring unavailable (%s): skipping\n", strerror(errno));
 		exit(77);
 	}
-	struct lun_backend_params p = { .type = "memory", .size = size, .block_size = 512, .read_only = ro };
+	struct lun_backend_params p = { .type = "memory",
+					.size = size,
+					.block_size = 512,
+					.read_only = ro };
 	char err[256] = "";
 	if (lun_backend_open(&p, &h->be, err, sizeof(err)) < 0)
 		fail_msg("open memory LUN: %s", err);
@@ -140,7 +143,7 @@ static void test_read_only(void **state)
 
 /* ---- two workers, two loops, one LUN ---- */
 
-#define CONC_BLOCKS 2048  /* 4 KiB blocks over 8 MiB: both threads in every chunk */
+#define CONC_BLOCKS 2048 /* 4 KiB blocks over 8 MiB: both threads in every chunk */
 
 struct worker {
 	struct lun_backend *be;
@@ -170,8 +173,14 @@ static void conc_start(struct kloop_task *t)
 	for (int i = 0; i < CONC_BLOCKS / 2; i++) {
 		uint64_t blk = (uint64_t)(2 * i + w->parity);
 		w->iov[i] = (struct iovec){ w->buf + (size_t)i * 4096, 4096 };
-		w->io[i] = (struct lun_io){ .op = w->op, .offset = blk * 4096, .length = 4096, .iov = &w->iov[i],
-					    .iovcnt = 1, .loop = w->l, .done = conc_done, .priv = w };
+		w->io[i] = (struct lun_io){ .op = w->op,
+					    .offset = blk * 4096,
+					    .length = 4096,
+					    .iov = &w->iov[i],
+					    .iovcnt = 1,
+					    .loop = w->l,
+					    .done = conc_done,
+					    .priv = w };
 		lun_submit(w->be, &w->io[i]);
 	}
 }
@@ -228,10 +237,8 @@ static void test_two_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_suite),
-		cmocka_unit_test(test_sparse_large),
-		cmocka_unit_test(test_open_errors),
-		cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_suite),       cmocka_unit_test(test_sparse_large),
+		cmocka_unit_test(test_open_errors), cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_two_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,7 +40,10 @@ static const char *store(void *arg, const char *s)
 static struct lun_conf_ctx ctx(int line)
 {
 	why[0] = '\0';
-	return (struct lun_conf_ctx){ .why = why, .whylen = sizeof(why), .line = line, .store = store };
+	return (struct lun_conf_ctx){ .why = why,
+				      .whylen = sizeof(why),
+				      .line = line,
+				      .store = store };
 }
 
 /* Set a [lun] key through the registry: 0, or -EINVAL with why. */
@@ -82,7 +85,7 @@ static void test_kinds(void **state)
 		assert_non_null(k);
 		assert_ptr_equal(lun_kind_at(i), k);
 		assert_non_null(k->lun_check);
-		assert_true(!k->open != !k->open_lun);   /* a leaf or a stacked kind */
+		assert_true(!k->open != !k->open_lun); /* a leaf or a stacked kind */
 		assert_true(!k->section == !k->lun_resolve);
 	}
 	assert_null(lun_kind_find("rbd"));
@@ -96,7 +99,8 @@ static void test_kinds(void **state)
 	assert_non_null(lun_registry_section("pool", 4));
 	assert_null(lun_registry_section("lun", 3));
 	size_t idx;
-	assert_null(lun_registry_lun_key("serial", &idx));   /* the LU's identity: not a backend key */
+	assert_null(
+		lun_registry_lun_key("serial", &idx)); /* the LU's identity: not a backend key */
 }
 
 static void test_lun_keys(void **state)
@@ -111,7 +115,8 @@ static void test_lun_keys(void **state)
 	assert_int_equal(b.size, 8ull << 30);
 	assert_int_equal(lun_key(&l, "size", "64KiB"), 0);
 	assert_int_equal(b.size, 64 << 10);
-	expect_refused(lun_key(&l, "size", "1Q"), "size: '1Q' is not a size (a number with optional K, M, G, T, P)");
+	expect_refused(lun_key(&l, "size", "1Q"),
+		       "size: '1Q' is not a size (a number with optional K, M, G, T, P)");
 	expect_refused(lun_key(&l, "size", "99999999999P"), "size: '99999999999P' is too large");
 	expect_refused(lun_key(&l, "size", "0"), "size: must not be 0");
 	expect_refused(lun_key(&l, "block_size", "1024"), "block_size: '1024' must be 512 or 4096");
@@ -120,13 +125,16 @@ static void test_lun_keys(void **state)
 	assert_int_equal(lun_key(&l, "read_only", "on"), 0);
 	assert_true(b.read_only);
 	/* an unknown kind */
-	expect_refused(lun_key(&l, "backend", "rbd"), "backend: 'rbd' is not file, memory, thin or raid");
+	expect_refused(lun_key(&l, "backend", "rbd"),
+		       "backend: 'rbd' is not file, memory, thin or raid");
 	assert_int_equal(lun_key(&l, "backend", "thin"), 0);
 	assert_string_equal(b.type, "thin");
 	expect_refused(lun_key(&l, "volume", "x"), "volume: 'x' is not a number");
-	expect_refused(lun_key(&l, "volume", "4294967296"), "volume: 4294967296 is out of range 0..4294967295");
+	expect_refused(lun_key(&l, "volume", "4294967296"),
+		       "volume: 4294967296 is out of range 0..4294967295");
 	assert_int_equal(lun_key(&l, "snapshot_of", "3"), 0);
-	expect_refused(lun_key(&l, "clone_of", "4"), "clone_of: a LUN is either a snapshot_of or a clone_of, not both");
+	expect_refused(lun_key(&l, "clone_of", "4"),
+		       "clone_of: a LUN is either a snapshot_of or a clone_of, not both");
 	assert_int_equal(lun_key(&l, "pool", "p"), 0);
 	assert_string_equal(s.pool, "p");
 	assert_true(s.snapshot && s.origin == 3);
@@ -147,33 +155,80 @@ static int lun_end(const char *type, void (*set)(struct lun_conf_lun *l))
 	return r;
 }
 
-static void file_path_pool(struct lun_conf_lun *l) { l->b->path = "x"; l->s->pool = "p"; }
-static void file_path_raid(struct lun_conf_lun *l) { l->b->path = "x"; l->s->raid = "r"; }
-static void file_create(struct lun_conf_lun *l) { l->b->path = "x"; l->b->create = true; }
-static void file_odd(struct lun_conf_lun *l) { l->b->path = "x"; l->b->size = 1000; }
-static void nothing(struct lun_conf_lun *l) { (void)l; }
-static void mem_path(struct lun_conf_lun *l) { l->b->path = "x"; l->b->size = MiB; }
-static void thin_ok(struct lun_conf_lun *l) { l->s->pool = "p"; l->s->volume = 1; l->s->has_volume = true; }
-static void thin_self(struct lun_conf_lun *l) { thin_ok(l); l->s->clone = true; l->s->origin = 1; }
-static void thin_odd(struct lun_conf_lun *l) { thin_ok(l); l->b->size = 1536; }
-static void thin_path(struct lun_conf_lun *l) { thin_ok(l); l->b->path = "x"; }
-static void raid_ok(struct lun_conf_lun *l) { l->s->raid = "r"; }
+static void file_path_pool(struct lun_conf_lun *l)
+{
+	l->b->path = "x";
+	l->s->pool = "p";
+}
+static void file_path_raid(struct lun_conf_lun *l)
+{
+	l->b->path = "x";
+	l->s->raid = "r";
+}
+static void file_create(struct lun_conf_lun *l)
+{
+	l->b->path = "x";
+	l->b->create = true;
+}
+static void file_odd(struct lun_conf_lun *l)
+{
+	l->b->path = "x";
+	l->b->size = 1000;
+}
+static void nothing(struct lun_conf_lun *l)
+{
+	(void)l;
+}
+static void mem_path(struct lun_conf_lun *l)
+{
+	l->b->path = "x";
+	l->b->size = MiB;
+}
+static void thin_ok(struct lun_conf_lun *l)
+{
+	l->s->pool = "p";
+	l->s->volume = 1;
+	l->s->has_volume = true;
+}
+static void thin_self(struct lun_conf_lun *l)
+{
+	thin_ok(l);
+	l->s->clone = true;
+	l->s->origin = 1;
+}
+static void thin_odd(struct lun_conf_lun *l)
+{
+	thin_ok(l);
+	l->b->size = 1536;
+}
+static void thin_path(struct lun_conf_lun *l)
+{
+	thin_ok(l);
+	l->b->path = "x";
+}
+static void raid_ok(struct lun_conf_lun *l)
+{
+	l->s->raid = "r";
+}
 
 static void test_lun_end(void **state)
 {
-	expect_refused(lun_end("file", file_path_pool), "pool, volume, snapshot_of and clone_of need backend = thin");
+	expect_refused(lun_end("file", file_path_pool),
+		       "pool, volume, snapshot_of and clone_of need backend = thin");
 	expect_refused(lun_end("file", file_path_raid), "raid = NAME needs backend = raid");
 	expect_refused(lun_end("file", nothing), "backend = file needs 'path'");
 	expect_refused(lun_end("file", file_create), "create = yes needs 'size'");
 	expect_refused(lun_end("file", file_odd), "size 1000 is not a multiple of block_size 512");
 	expect_refused(lun_end("memory", mem_path), "backend = memory takes no 'path'");
 	expect_refused(lun_end("memory", nothing), "backend = memory needs 'size'");
-	expect_refused(lun_end("thin", nothing), "backend = thin needs 'pool = NAME' and 'volume = ID'");
+	expect_refused(lun_end("thin", nothing),
+		       "backend = thin needs 'pool = NAME' and 'volume = ID'");
 	expect_refused(lun_end("thin", thin_self), "volume 1 cannot be a copy of itself");
 	expect_refused(lun_end("thin", thin_odd), "thin volume size must be a multiple of 4096");
 	expect_refused(lun_end("thin", thin_path), "backend = thin takes no 'path'");
 	expect_refused(lun_end("raid", nothing), "backend = raid needs 'raid = NAME'");
-	expect_refused(lun_end("raid", thin_ok), "pool, volume, snapshot_of and clone_of need backend = thin");
+	expect_refused(lun_end("raid", thin_ok),
+		       "pool, volume, snapshot_of and clone_of need backend = thin");
 	assert_int_equal(lun_end("thin", thin_ok), 0);
 	assert_int_equal(lun_end("raid", raid_ok), 0);
 }
@@ -197,7 +252,8 @@ static int end(struct lun_stack_conf *sc, const char *sect, void *obj)
 static void test_sections(void **state)
 {
 	struct lun_stack_conf sc = { 0 };
-	const struct lun_section *rs = lun_registry_section("raid", 4), *ps = lun_registry_section("pool", 4);
+	const struct lun_section *rs = lun_registry_section("raid", 4),
+				 *ps = lun_registry_section("pool", 4);
 	struct lun_raid_conf *r = begin(&sc, "raid", "r1");
 	assert_non_null(r);
 	assert_int_equal(r->line, 5);
@@ -208,12 +264,15 @@ static void test_sections(void **state)
 	assert_int_equal(r->n_members, 3);
 	assert_string_equal(r->members[1], "b.img");
 	expect_refused(end(&sc, "raid", r), "[raid r1]: raid10 needs at least 4 members, got 3");
-	expect_refused(sect_key(rs, r, "member", "d, ,e"), "member: empty or over-long path in 'd, ,e'");
-	assert_int_equal(sect_key(rs, r, "spare", "s.img"), 0);   /* "d" went in before the refusal */
+	expect_refused(sect_key(rs, r, "member", "d, ,e"),
+		       "member: empty or over-long path in 'd, ,e'");
+	assert_int_equal(sect_key(rs, r, "spare", "s.img"), 0); /* "d" went in before the refusal */
 	assert_int_equal(sect_key(rs, r, "member", "f.img"), 0);
 	expect_refused(end(&sc, "raid", r), "[raid r1]: raid10 needs an even number of members");
-	expect_refused(sect_key(rs, r, "chunk", "3K"), "chunk: '3K' must be a power of two from 4K to 4096K");
-	expect_refused(sect_key(rs, r, "rebuild_rate", "10K/s"), "rebuild_rate: '10K/s' is below 1M per second");
+	expect_refused(sect_key(rs, r, "chunk", "3K"),
+		       "chunk: '3K' must be a power of two from 4K to 4096K");
+	expect_refused(sect_key(rs, r, "rebuild_rate", "10K/s"),
+		       "rebuild_rate: '10K/s' is below 1M per second");
 	assert_int_equal(sect_key(rs, r, "rebuild_rate", "200M/s"), 0);
 	assert_int_equal(r->rebuild_rate, 200ull << 20);
 	assert_null(begin(&sc, "raid", "r1"));
@@ -222,11 +281,14 @@ static void test_sections(void **state)
 	assert_string_equal(why, "raid name 'r!': use letters, digits, '.', '_' or '-'");
 	struct lun_pool_conf *p = begin(&sc, "pool", "p1");
 	assert_non_null(p);
-	expect_refused(end(&sc, "pool", p), "[pool p1] needs 'data = RAID-NAME|PATH' and 'meta = PATH'");
-	expect_refused(sect_key(ps, p, "low_water", "101%"), "low_water: 101 is out of range 0..100");
+	expect_refused(end(&sc, "pool", p),
+		       "[pool p1] needs 'data = RAID-NAME|PATH' and 'meta = PATH'");
+	expect_refused(sect_key(ps, p, "low_water", "101%"),
+		       "low_water: 101 is out of range 0..100");
 	assert_int_equal(sect_key(ps, p, "low_water", "10%"), 0);
 	assert_true(p->low_water_pct && p->low_water == 10);
-	expect_refused(sect_key(ps, p, "chunk_size", "1K"), "chunk_size: '1K' must be a power of two from 64K to 1024K");
+	expect_refused(sect_key(ps, p, "chunk_size", "1K"),
+		       "chunk_size: '1K' must be a power of two from 64K to 1024K");
 	assert_int_equal(sect_key(ps, p, "data", "r1"), 0);
 	assert_int_equal(sect_key(ps, p, "meta", "p1.meta"), 0);
 	assert_int_equal(end(&sc, "pool", p), 0);
@@ -236,7 +298,8 @@ static void test_sections(void **state)
 	struct lun_backend_params b = { .type = "thin" };
 	struct lun_stack_lun s = { .pool = "nope", .line = 12 };
 	struct lun_conf_ctx c = ctx(99);
-	expect_refused(lun_registry_lun_resolve(&c, &sc, &b, &s), "pool = nope: no [pool nope] section");
+	expect_refused(lun_registry_lun_resolve(&c, &sc, &b, &s),
+		       "pool = nope: no [pool nope] section");
 	assert_int_equal(c.err_line, 12);
 	lun_stack_conf_free(&sc);
 }
@@ -246,7 +309,8 @@ static void test_sections(void **state)
 static struct lun_stack_conf parsed_stack(void)
 {
 	struct lun_stack_conf sc = { 0 };
-	const struct lun_section *rs = lun_registry_section("raid", 4), *ps = lun_registry_section("pool", 4);
+	const struct lun_section *rs = lun_registry_section("raid", 4),
+				 *ps = lun_registry_section("pool", 4);
 	struct lun_raid_conf *r = begin(&sc, "raid", "r1");
 	assert_int_equal(sect_key(rs, r, "level", "1"), 0);
 	assert_int_equal(sect_key(rs, r, "members", "m0.img, m1.img"), 0);
@@ -254,7 +318,7 @@ static struct lun_stack_conf parsed_stack(void)
 	assert_int_equal(sect_key(rs, r, "member_size", "40M"), 0);
 	assert_int_equal(end(&sc, "raid", r), 0);
 	r = begin(&sc, "raid", "gone");
-	assert_int_equal(sect_key(rs, r, "members", "x0.img, x1.img"), 0);   /* no files, no create */
+	assert_int_equal(sect_key(rs, r, "members", "x0.img, x1.img"), 0); /* no files, no create */
 	struct lun_pool_conf *p = begin(&sc, "pool", "p1");
 	assert_int_equal(sect_key(ps, p, "data", "r1"), 0);
 	assert_int_equal(sect_key(ps, p, "meta", "p1.meta"), 0);
@@ -263,7 +327,11 @@ static struct lun_stack_conf parsed_stack(void)
 	return sc;
 }
 
-static void low_water(void *arg, uint64_t gen) { (void)arg; (void)gen; }
+static void low_water(void *arg, uint64_t gen)
+{
+	(void)arg;
+	(void)gen;
+}
 
 static void test_stack(void **state)
 {
@@ -274,13 +342,18 @@ static void test_stack(void **state)
 	struct lun_stack_env env = { .data_dir = dir, .loop = loop };
 	struct lun_raid_run raids[2] = { { .rebuild_role = -1 }, { .rebuild_role = -1 } };
 	struct lun_pool_run pools[1] = { { .pool = NULL } };
-	struct lun_stack st = { &sc, raids, pools };   /* the run-time state beside the parsed sections */
+	struct lun_stack st = { &sc, raids,
+				pools }; /* the run-time state beside the parsed sections */
 	lun_stack_open_raids(&env, &st);
 	assert_false(raids[0].failed);
 	assert_true(raids[1].failed);
-	assert_int_equal(lun_stack_open_pool(&env, &st, &sc.pools[0], &pools[0], low_water, NULL), 0);
+	assert_int_equal(lun_stack_open_pool(&env, &st, &sc.pools[0], &pools[0], low_water, NULL),
+			 0);
 	/* a thin LUN: its volume is created (size given) and opened */
-	struct lun_backend_params b = { .type = "thin", .size = 8 * MiB, .block_size = 512, .read_only = true };
+	struct lun_backend_params b = { .type = "thin",
+					.size = 8 * MiB,
+					.block_size = 512,
+					.read_only = true };
 	struct lun_stack_lun s = { .pool = "p1", .volume = 3, .has_volume = true };
 	struct lun_conf_lun l = { &b, &s };
 	struct lun_stack_open o;
@@ -293,7 +366,9 @@ static void test_stack(void **state)
 	struct lun_backend *again;
 	assert_int_equal(lun_stack_open_lun(&st, &l, &again, &o), -EBUSY);
 	assert_false(o.offline);
-	assert_string_equal(o.why, "pool p1 volume 3: is open already (exported by another LUN: a volume has one opener)");
+	assert_string_equal(
+		o.why,
+		"pool p1 volume 3: is open already (exported by another LUN: a volume has one opener)");
 	/* a raid LUN shares the array; over the failed array: offline */
 	struct lun_backend_params rb = { .type = "raid", .block_size = 512 };
 	struct lun_stack_lun rsl = { .raid = "r1" };
@@ -306,13 +381,14 @@ static void test_stack(void **state)
 	assert_string_equal(o.why, raids[1].why);
 	/* capabilities as declared */
 	assert_true(lun_backend_caps_consistent(vol));
-	assert_int_equal(lun_backend_caps(vol), LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES |
-						LUN_CAP_BLOCK_STATUS | LUN_CAP_COPY_SHARE);
+	assert_int_equal(lun_backend_caps(vol), LUN_CAP_FLUSH | LUN_CAP_UNMAP |
+							LUN_CAP_WRITE_ZEROES |
+							LUN_CAP_BLOCK_STATUS | LUN_CAP_COPY_SHARE);
 	assert_true(lun_backend_caps_consistent(arr));
 	assert_int_equal(lun_backend_caps(arr), lun_backend_caps(raids[0].be));
 	assert_false(lun_backend_caps(arr) & LUN_CAP_ATOMIC_CAW);
 	lun_backend_close(vol);
-	lun_backend_close(arr);   /* closes the wrapper only */
+	lun_backend_close(arr); /* closes the wrapper only */
 	assert_int_equal(lun_thin_pool_close(pools[0].pool), 0);
 	lun_backend_close(pools[0].data_be);
 	lun_backend_close(raids[0].be);
@@ -326,7 +402,10 @@ static void test_caps(void **state)
 	struct lun_backend *m, *f, *off, *sh;
 	struct lun_backend_params mp = { .type = "memory", .size = MiB, .block_size = 512 };
 	snprintf(path, sizeof(path), "%s/caps.img", dir);
-	struct lun_backend_params fp = { .type = "file", .path = path, .size = MiB, .block_size = 512,
+	struct lun_backend_params fp = { .type = "file",
+					 .path = path,
+					 .size = MiB,
+					 .block_size = 512,
 					 .create = true };
 	assert_int_equal(lun_backend_open(&mp, &m, err, sizeof(err)), 0);
 	assert_int_equal(lun_backend_open(&fp, &f, err, sizeof(err)), 0);
@@ -368,12 +447,9 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kinds),
-		cmocka_unit_test(test_lun_keys),
-		cmocka_unit_test(test_lun_end),
-		cmocka_unit_test(test_sections),
-		cmocka_unit_test(test_stack),
-		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_kinds),   cmocka_unit_test(test_lun_keys),
+		cmocka_unit_test(test_lun_end), cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_stack),   cmocka_unit_test(test_caps),
 	};
 	return cmocka_run_group_tests(tests, NULL, cleanup);
 }

@@ -53,7 +53,7 @@ static void load(const char *body, struct tgt_config *cfg)
 	snprintf(text, sizeof(text), "[global]\ndata_dir = %s\n%s", dir, body);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
-	assert_int_equal(fchmod(fileno(f), 0600), 0);     /* it holds CHAP secrets */
+	assert_int_equal(fchmod(fileno(f), 0600), 0); /* it holds CHAP secrets */
 	fputs(text, f);
 	fclose(f);
 	if (tgt_config_load(path, cfg, err, sizeof(err)) != 0)
@@ -79,9 +79,12 @@ static void test_set_access(void **state)
 {
 	(void)state;
 	struct tgt_config run, parsed;
-	struct tgt_model *m = load_open("[target " IQN "]\nallow = iqn.2026-11.org.kura:a\n"
-					"chap = alice:alice-secret-12\n", &run);
-	load("[target " IQN "]\nallow = iqn.2026-11.org.kura:b\nallow = iqn.2026-11.org.kura:c\n", &parsed);
+	struct tgt_model *m = load_open("[target " IQN
+					"]\nallow = iqn.2026-11.org.kura:a\n"
+					"chap = alice:alice-secret-12\n",
+					&run);
+	load("[target " IQN "]\nallow = iqn.2026-11.org.kura:b\nallow = iqn.2026-11.org.kura:c\n",
+	     &parsed);
 	struct tgt_target *t = &m->targets[0];
 	const struct tgt_target_conf *nt = &parsed.targets[0];
 	assert_int_equal(t->n_acl, 1);
@@ -89,8 +92,8 @@ static void test_set_access(void **state)
 	struct tgt_access acc;
 	assert_int_equal(tgt_model_access_copy(nt, &acc), 0);
 	tgt_model_set_access(m, t, &acc);
-	assert_null(acc.acl);           /* t took the arrays */
-	tgt_model_access_free(&acc);    /* nothing left: a no-op */
+	assert_null(acc.acl);        /* t took the arrays */
+	tgt_model_access_free(&acc); /* nothing left: a no-op */
 	assert_int_equal(t->n_acl, 2);
 	assert_string_equal(t->acl[0], "iqn.2026-11.org.kura:b");
 	assert_string_equal(t->acl[1], "iqn.2026-11.org.kura:c");
@@ -116,13 +119,16 @@ static void test_lun_add_remove(void **state)
 {
 	(void)state;
 	struct tgt_config run, parsed;
-	struct tgt_model *m = load_open("[target " IQN "]\n[lun 0]\nbackend = memory\nsize = 1M\n", &run);
-	load("[target " IQN "]\n[lun 0]\nbackend = memory\nsize = 1M\n[lun 7]\nbackend = memory\nsize = 2M\n"
-	     "serial = s7\n", &parsed);
+	struct tgt_model *m =
+		load_open("[target " IQN "]\n[lun 0]\nbackend = memory\nsize = 1M\n", &run);
+	load("[target " IQN
+	     "]\n[lun 0]\nbackend = memory\nsize = 1M\n[lun 7]\nbackend = memory\nsize = 2M\n"
+	     "serial = s7\n",
+	     &parsed);
 	struct tgt_target *t = &m->targets[0];
 	assert_null(scsi_lun_map_get(t->map, 7));
 	assert_int_equal(tgt_model_add_lun(m, t, &parsed.targets[0].luns[1], err, sizeof(err)), 0);
-	tgt_config_free(&parsed);       /* the strings were copied */
+	tgt_config_free(&parsed); /* the strings were copied */
 	assert_int_equal(t->n_luns, 2);
 	assert_string_equal(t->luns[1].c.backend.type, "memory");
 	assert_string_equal(t->luns[1].c.ident.serial, "s7");
@@ -133,7 +139,8 @@ static void test_lun_add_remove(void **state)
 
 	/* the same LUN again: refused, nothing changes */
 	load("[target " IQN "]\n[lun 7]\nbackend = memory\nsize = 1M\n", &parsed);
-	assert_int_equal(tgt_model_add_lun(m, t, &parsed.targets[0].luns[0], err, sizeof(err)), -EEXIST);
+	assert_int_equal(tgt_model_add_lun(m, t, &parsed.targets[0].luns[0], err, sizeof(err)),
+			 -EEXIST);
 	assert_string_equal(err, "LUN 7 of " IQN " exists");
 	assert_int_equal(t->n_luns, 2);
 	tgt_config_free(&parsed);
@@ -148,7 +155,7 @@ static void test_lun_add_remove(void **state)
 	tgt_model_forget_lun(t, 7);
 	assert_int_equal(t->n_luns, 1);
 	assert_int_equal(t->luns[0].c.lun, 0);
-	tgt_model_forget_lun(t, 7);     /* not there: nothing happens */
+	tgt_model_forget_lun(t, 7); /* not there: nothing happens */
 	assert_int_equal(t->n_luns, 1);
 	close_all(m, &run);
 }
@@ -165,7 +172,7 @@ struct image {
 static void put(struct image *im, const void *p, size_t n)
 {
 	if (!n)
-		return;    /* an empty array may be NULL */
+		return; /* an empty array may be NULL */
 	if (im->n + n > im->cap) {
 		im->cap = (im->n + n) * 2;
 		im->p = realloc(im->p, im->cap);
@@ -183,9 +190,9 @@ static void put_str(struct image *im, const char *s)
 static void put_lun(struct image *im, const struct tgt_lun_conf *l)
 {
 	put(im, l, sizeof(*l));
-	const char *s[] = { l->backend.type, l->backend.path, l->ident.target_iqn, l->ident.serial,
-			    l->ident.vendor, l->ident.product, l->ident.revision, l->ident.pr_dir,
-			    l->stor.pool, l->stor.raid };
+	const char *s[] = { l->backend.type, l->backend.path,  l->ident.target_iqn, l->ident.serial,
+			    l->ident.vendor, l->ident.product, l->ident.revision,   l->ident.pr_dir,
+			    l->stor.pool,    l->stor.raid };
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		put_str(im, s[i]);
 }
@@ -237,10 +244,12 @@ static void test_parsed_value_unchanged(void **state)
 	(void)state;
 	struct tgt_config run, parsed;
 	load("[pool p]\ndata = p.data\nmeta = p.meta\nsize = 16M\n"
-	     "[target " IQN "]\nallow = iqn.2026-11.org.kura:a\nchap = alice:alice-secret-12\n"
+	     "[target " IQN
+	     "]\nallow = iqn.2026-11.org.kura:a\nchap = alice:alice-secret-12\n"
 	     "[lun 0]\npath = rel.img\nsize = 1M\ncreate = yes\n"
 	     "[lun 1]\nbackend = memory\nsize = 1M\n"
-	     "[lun 2]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n", &run);
+	     "[lun 2]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n",
+	     &run);
 	struct image before = image_of(&run);
 	struct tgt_model *m = NULL;
 	if (tgt_model_open(&run, &m, err, sizeof(err)) != 0)
@@ -248,11 +257,13 @@ static void test_parsed_value_unchanged(void **state)
 	struct tgt_target *t = &m->targets[0];
 	char img[128];
 	snprintf(img, sizeof(img), "%s/rel.img", dir);
-	assert_string_equal(t->luns[0].c.backend.path, img);    /* the model's copy */
+	assert_string_equal(t->luns[0].c.backend.path, img); /* the model's copy */
 	assert_string_equal(run.targets[0].luns[0].backend.path, "rel.img");
 
-	load("[target " IQN "]\nallow = iqn.2026-11.org.kura:b\n"
-	     "[lun 5]\nbackend = memory\nsize = 2M\n", &parsed);
+	load("[target " IQN
+	     "]\nallow = iqn.2026-11.org.kura:b\n"
+	     "[lun 5]\nbackend = memory\nsize = 2M\n",
+	     &parsed);
 	assert_int_equal(tgt_model_add_lun(m, t, &parsed.targets[0].luns[0], err, sizeof(err)), 0);
 	struct tgt_access acc;
 	assert_int_equal(tgt_model_access_copy(&parsed.targets[0], &acc), 0);
@@ -269,7 +280,7 @@ static void test_parsed_value_unchanged(void **state)
 	assert_int_equal(after.n, before.n);
 	assert_memory_equal(after.p, before.p, before.n);
 	tgt_model_close(m);
-	after = (free(after.p), image_of(&run));   /* and after the model is gone */
+	after = (free(after.p), image_of(&run)); /* and after the model is gone */
 	assert_memory_equal(after.p, before.p, before.n);
 	free(after.p);
 	free(before.p);
@@ -280,9 +291,11 @@ static void test_alua(void **state)
 {
 	(void)state;
 	struct tgt_config run;
-	struct tgt_model *m = load_open("[portal a]\naddress = 127.0.0.1:3260\nport_group = 1\n"
-					"[portal b]\naddress = 127.0.0.1:3261\nport_group = 2\n"
-					"[target " IQN "]\n", &run);
+	struct tgt_model *m = load_open(
+		"[portal a]\naddress = 127.0.0.1:3260\nport_group = 1\n"
+		"[portal b]\naddress = 127.0.0.1:3261\nport_group = 2\n"
+		"[target " IQN "]\n",
+		&run);
 	assert_int_equal(tgt_model_alua_setup(m), 0);
 	assert_int_equal(tgt_model_set_alua(2, SCSI_ALUA_STANDBY), 0);
 	assert_int_equal(scsi_alua_get_state(2), SCSI_ALUA_STANDBY);

@@ -38,9 +38,10 @@ static void test_crc_vectors(void **state)
 	assert_int_equal(iscsi_crc32c(buf, 32), 0x113fdb5c);
 	/* the SCSI Read (10) command PDU of B.4; wire digest bytes 56 3a 96 d9 */
 	static const uint8_t read10[48] = {
-		0x01, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0x14, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0x14, 0, 0, 0, 0x18,
-		0x28, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0 };
+		0x01, 0xc0, 0, 0, 0, 0, 0,    0, 0,    0, 0, 0,    0, 0, 0, 0,
+		0x14, 0,    0, 0, 0, 0, 0x04, 0, 0,    0, 0, 0x14, 0, 0, 0, 0x18,
+		0x28, 0,    0, 0, 0, 0, 0,    0, 0x02, 0, 0, 0,    0, 0, 0, 0
+	};
 	uint32_t crc = iscsi_crc32c(read10, sizeof(read10));
 	assert_int_equal(crc, 0xd9963a56);
 	uint8_t wire[4];
@@ -82,7 +83,7 @@ static void test_bhs_common(void **state)
 	assert_int_equal(iscsi_pdu_rest_len(&h, true, true), 12 + 4 + 0x012345 + 3 + 4);
 	assert_int_equal(iscsi_pdu_rest_len(&h, false, false), 12 + 0x012345 + 3);
 	h.dsl = 0;
-	assert_int_equal(iscsi_pdu_rest_len(&h, true, true), 16);   /* no data digest without data */
+	assert_int_equal(iscsi_pdu_rest_len(&h, true, true), 16); /* no data digest without data */
 }
 
 static void test_bhs_hostile(void **state)
@@ -97,21 +98,25 @@ static void test_bhs_hostile(void **state)
 		b[0] = bad_ops[i];
 		assert_int_equal(iscsi_bhs_decode(b, 48, 8192, &h), ISCSI_PDU_BAD_OPCODE);
 	}
-	b[0] = 0x81;                        /* reserved top bit */
+	b[0] = 0x81; /* reserved top bit */
 	assert_int_equal(iscsi_bhs_decode(b, 48, 8192, &h), ISCSI_PDU_BAD_FIELD);
 	b[0] = 0x05;
 	put_be24(b + 5, 8193);
 	assert_int_equal(iscsi_bhs_decode(b, 48, 8192, &h), ISCSI_PDU_TOO_LONG);
-	assert_int_equal(h.dsl, 8193);      /* fields are still decoded for the caller */
-	b[0] = 0x3f;                        /* too long wins over a bad opcode: the */
-	assert_int_equal(iscsi_bhs_decode(b, 48, 8192, &h), ISCSI_PDU_TOO_LONG); /* caller skips by DSL */
+	assert_int_equal(h.dsl, 8193); /* fields are still decoded for the caller */
+	b[0] = 0x3f;                   /* too long wins over a bad opcode: the */
+	assert_int_equal(iscsi_bhs_decode(b, 48, 8192, &h),
+			 ISCSI_PDU_TOO_LONG); /* caller skips by DSL */
 	b[0] = 0x05;
 	put_be24(b + 5, 0xffffff);
 	assert_int_equal(iscsi_bhs_decode(b, 48, 0xffffff, &h), ISCSI_PDU_OK);
-	assert_int_equal(iscsi_pdu_err_reject_reason(ISCSI_PDU_BAD_OPCODE), ISCSI_REJECT_CMD_NOT_SUPPORTED);
-	assert_int_equal(iscsi_pdu_err_reject_reason(ISCSI_PDU_BAD_FIELD), ISCSI_REJECT_INVALID_FIELD);
+	assert_int_equal(iscsi_pdu_err_reject_reason(ISCSI_PDU_BAD_OPCODE),
+			 ISCSI_REJECT_CMD_NOT_SUPPORTED);
+	assert_int_equal(iscsi_pdu_err_reject_reason(ISCSI_PDU_BAD_FIELD),
+			 ISCSI_REJECT_INVALID_FIELD);
 	assert_int_equal(iscsi_pdu_err_reject_reason(ISCSI_PDU_TOO_LONG), ISCSI_REJECT_PROTOCOL);
-	assert_string_equal(iscsi_pdu_err_str(ISCSI_PDU_BAD_AHS), "malformed additional header segment");
+	assert_string_equal(iscsi_pdu_err_str(ISCSI_PDU_BAD_AHS),
+			    "malformed additional header segment");
 }
 
 /* ---- initiator PDUs ---- */
@@ -174,7 +179,7 @@ static void test_decode_data_out(void **state)
 	assert_int_equal(d.datasn, 2);
 	assert_int_equal(d.offset, 16384);
 	assert_int_equal(d.dsl, 8192);
-	b[4] = 1;                           /* no AHS on Data-Out */
+	b[4] = 1; /* no AHS on Data-Out */
 	assert_int_equal(iscsi_decode_data_out(b, &d), ISCSI_PDU_BAD_FIELD);
 }
 
@@ -220,7 +225,7 @@ static void test_decode_tmf(void **state)
 	assert_int_equal(t.exp_statsn, 31);
 	assert_int_equal(t.ref_cmdsn, 29);
 	assert_int_equal(t.exp_datasn, 5);
-	b[1] = ISCSI_TMF_ABORT_TASK;        /* F must be 1 */
+	b[1] = ISCSI_TMF_ABORT_TASK; /* F must be 1 */
 	assert_int_equal(iscsi_decode_tmf_req(b, &t), ISCSI_PDU_BAD_FIELD);
 }
 
@@ -247,16 +252,16 @@ static void test_decode_login(void **state)
 	assert_int_equal(l.cmdsn, 1000);
 	assert_int_equal(l.exp_statsn, 55);
 	assert_int_equal(l.dsl, 100);
-	b[0] = 0x03;                        /* login is always immediate */
+	b[0] = 0x03; /* login is always immediate */
 	assert_int_equal(iscsi_decode_login_req(b, &l), ISCSI_PDU_BAD_FIELD);
 	b[0] = 0x43;
-	b[1] = 0xc0 | (1 << 2) | 3;         /* T and C */
+	b[1] = 0xc0 | (1 << 2) | 3; /* T and C */
 	assert_int_equal(iscsi_decode_login_req(b, &l), ISCSI_PDU_BAD_FIELD);
-	b[1] = 0x80 | (2 << 2) | 3;         /* CSG 2 is reserved */
+	b[1] = 0x80 | (2 << 2) | 3; /* CSG 2 is reserved */
 	assert_int_equal(iscsi_decode_login_req(b, &l), ISCSI_PDU_BAD_FIELD);
-	b[1] = 0x80 | (1 << 2) | 1;         /* transit to the same stage */
+	b[1] = 0x80 | (1 << 2) | 1; /* transit to the same stage */
 	assert_int_equal(iscsi_decode_login_req(b, &l), ISCSI_PDU_BAD_FIELD);
-	b[1] = (1 << 2) | 0;                /* no transit: NSG ignored */
+	b[1] = (1 << 2) | 0; /* no transit: NSG ignored */
 	assert_int_equal(iscsi_decode_login_req(b, &l), ISCSI_PDU_OK);
 }
 
@@ -328,7 +333,7 @@ static void test_ahs(void **state)
 	/* length running past the end */
 	assert_int_equal(iscsi_ahs_parse(a, 19, &h), ISCSI_PDU_BAD_AHS);
 	assert_int_equal(iscsi_ahs_parse(a, 3, &h), ISCSI_PDU_BAD_AHS);
-	assert_int_equal(iscsi_ahs_parse(a, 24, &h), ISCSI_PDU_BAD_AHS);   /* half a bidi AHS */
+	assert_int_equal(iscsi_ahs_parse(a, 24, &h), ISCSI_PDU_BAD_AHS); /* half a bidi AHS */
 	/* zero length, unknown type, duplicate, oversized CDB, wrong bidi length */
 	put_be16(a, 0);
 	assert_int_equal(iscsi_ahs_parse(a, 24, &h), ISCSI_PDU_BAD_AHS);
@@ -352,7 +357,8 @@ static void test_ahs(void **state)
 
 /* ---- target PDUs, byte-exact ---- */
 
-static const struct iscsi_seq SEQ = { .statsn = 0x01020304, .exp_cmdsn = 0x05060708,
+static const struct iscsi_seq SEQ = { .statsn = 0x01020304,
+				      .exp_cmdsn = 0x05060708,
 				      .max_cmdsn = 0x090a0b0c };
 
 static void expect_seq(const uint8_t *b)
@@ -364,15 +370,28 @@ static void expect_seq(const uint8_t *b)
 static void test_encode_scsi_rsp(void **state)
 {
 	uint8_t b[48], e[48];
-	struct iscsi_scsi_rsp r = { .itt = 0xaabbccdd, .response = 0, .status = 2,
+	struct iscsi_scsi_rsp r = { .itt = 0xaabbccdd,
+				    .response = 0,
+				    .status = 2,
 				    .flags = ISCSI_RSP_UNDERFLOW | 0x01 /* junk dropped */,
-				    .exp_datasn = 3, .bidi_residual = 0, .residual = 512, .dsl = 20 };
+				    .exp_datasn = 3,
+				    .bidi_residual = 0,
+				    .residual = 512,
+				    .dsl = 20 };
 	iscsi_encode_scsi_rsp(b, &r, &SEQ);
 	memset(e, 0, 48);
-	e[0] = 0x21; e[1] = 0x82; e[2] = 0; e[3] = 2;
+	e[0] = 0x21;
+	e[1] = 0x82;
+	e[2] = 0;
+	e[3] = 2;
 	e[7] = 20;
-	e[16] = 0xaa; e[17] = 0xbb; e[18] = 0xcc; e[19] = 0xdd;
-	put_be32(e + 24, SEQ.statsn); put_be32(e + 28, SEQ.exp_cmdsn); put_be32(e + 32, SEQ.max_cmdsn);
+	e[16] = 0xaa;
+	e[17] = 0xbb;
+	e[18] = 0xcc;
+	e[19] = 0xdd;
+	put_be32(e + 24, SEQ.statsn);
+	put_be32(e + 28, SEQ.exp_cmdsn);
+	put_be32(e + 32, SEQ.max_cmdsn);
 	e[39] = 3;
 	put_be32(e + 44, 512);
 	assert_memory_equal(b, e, 48);
@@ -381,12 +400,19 @@ static void test_encode_scsi_rsp(void **state)
 static void test_encode_data_in(void **state)
 {
 	uint8_t b[48];
-	struct iscsi_data_in d = { .final = false, .has_status = true, .status = 0,
-				   .flags = ISCSI_DATAIN_OVERFLOW, .itt = 5, .ttt = 0xffffffff,
-				   .datasn = 7, .offset = 0x10000, .residual = 100, .dsl = 4096 };
+	struct iscsi_data_in d = { .final = false,
+				   .has_status = true,
+				   .status = 0,
+				   .flags = ISCSI_DATAIN_OVERFLOW,
+				   .itt = 5,
+				   .ttt = 0xffffffff,
+				   .datasn = 7,
+				   .offset = 0x10000,
+				   .residual = 100,
+				   .dsl = 4096 };
 	iscsi_encode_data_in(b, &d, &SEQ);
 	assert_int_equal(b[0], 0x25);
-	assert_int_equal(b[1], 0x80 | 0x04 | 0x01);   /* S implies F */
+	assert_int_equal(b[1], 0x80 | 0x04 | 0x01); /* S implies F */
 	assert_int_equal(get_be24(b + 5), 4096);
 	assert_int_equal(get_be32(b + 16), 5);
 	assert_int_equal(get_be32(b + 20), 0xffffffff);
@@ -414,84 +440,131 @@ static void test_encode_r2t_nop_tmf(void **state)
 	r.lun[1] = 9;
 	iscsi_encode_r2t(b, &r, &SEQ);
 	memset(e, 0, 48);
-	e[0] = 0x31; e[1] = 0x80; e[9] = 9;
-	put_be32(e + 16, 1); put_be32(e + 20, 2);
-	put_be32(e + 24, SEQ.statsn); put_be32(e + 28, SEQ.exp_cmdsn); put_be32(e + 32, SEQ.max_cmdsn);
-	put_be32(e + 36, 3); put_be32(e + 40, 4); put_be32(e + 44, 5);
+	e[0] = 0x31;
+	e[1] = 0x80;
+	e[9] = 9;
+	put_be32(e + 16, 1);
+	put_be32(e + 20, 2);
+	put_be32(e + 24, SEQ.statsn);
+	put_be32(e + 28, SEQ.exp_cmdsn);
+	put_be32(e + 32, SEQ.max_cmdsn);
+	put_be32(e + 36, 3);
+	put_be32(e + 40, 4);
+	put_be32(e + 44, 5);
 	assert_memory_equal(b, e, 48);
 
 	struct iscsi_nop_in n = { .itt = 0xffffffff, .ttt = 0x77, .dsl = 3 };
 	iscsi_encode_nop_in(b, &n, &SEQ);
 	memset(e, 0, 48);
-	e[0] = 0x20; e[1] = 0x80; e[7] = 3;
-	put_be32(e + 16, 0xffffffff); put_be32(e + 20, 0x77);
-	put_be32(e + 24, SEQ.statsn); put_be32(e + 28, SEQ.exp_cmdsn); put_be32(e + 32, SEQ.max_cmdsn);
+	e[0] = 0x20;
+	e[1] = 0x80;
+	e[7] = 3;
+	put_be32(e + 16, 0xffffffff);
+	put_be32(e + 20, 0x77);
+	put_be32(e + 24, SEQ.statsn);
+	put_be32(e + 28, SEQ.exp_cmdsn);
+	put_be32(e + 32, SEQ.max_cmdsn);
 	assert_memory_equal(b, e, 48);
 
 	iscsi_encode_tmf_rsp(b, 0x42, ISCSI_TMF_RSP_NO_TASK, &SEQ);
 	memset(e, 0, 48);
-	e[0] = 0x22; e[1] = 0x80; e[2] = 1;
+	e[0] = 0x22;
+	e[1] = 0x80;
+	e[2] = 1;
 	put_be32(e + 16, 0x42);
-	put_be32(e + 24, SEQ.statsn); put_be32(e + 28, SEQ.exp_cmdsn); put_be32(e + 32, SEQ.max_cmdsn);
+	put_be32(e + 24, SEQ.statsn);
+	put_be32(e + 28, SEQ.exp_cmdsn);
+	put_be32(e + 32, SEQ.max_cmdsn);
 	assert_memory_equal(b, e, 48);
 }
 
 static void test_encode_login_text_logout(void **state)
 {
 	uint8_t b[48], e[48];
-	struct iscsi_login_rsp_hdr l = { .transit = true, .csg = 1, .nsg = 3, .tsih = 0x1234,
-					 .itt = 0x55, .dsl = 300, .status = 0x0201 };
+	struct iscsi_login_rsp_hdr l = { .transit = true,
+					 .csg = 1,
+					 .nsg = 3,
+					 .tsih = 0x1234,
+					 .itt = 0x55,
+					 .dsl = 300,
+					 .status = 0x0201 };
 	memcpy(l.isid, "\x80\x01\x02\x03\x04\x05", 6);
 	iscsi_encode_login_rsp(b, &l, &SEQ);
 	memset(e, 0, 48);
-	e[0] = 0x23; e[1] = 0x80 | (1 << 2) | 3; e[2] = 0; e[3] = 0;
+	e[0] = 0x23;
+	e[1] = 0x80 | (1 << 2) | 3;
+	e[2] = 0;
+	e[3] = 0;
 	put_be24(e + 5, 300);
 	memcpy(e + 8, "\x80\x01\x02\x03\x04\x05", 6);
 	put_be16(e + 14, 0x1234);
 	put_be32(e + 16, 0x55);
-	put_be32(e + 24, SEQ.statsn); put_be32(e + 28, SEQ.exp_cmdsn); put_be32(e + 32, SEQ.max_cmdsn);
-	e[36] = 2; e[37] = 1;
+	put_be32(e + 24, SEQ.statsn);
+	put_be32(e + 28, SEQ.exp_cmdsn);
+	put_be32(e + 32, SEQ.max_cmdsn);
+	e[36] = 2;
+	e[37] = 1;
 	assert_memory_equal(b, e, 48);
-	l.transit = false;                  /* NSG only with T */
+	l.transit = false; /* NSG only with T */
 	iscsi_encode_login_rsp(b, &l, &SEQ);
 	assert_int_equal(b[1], 1 << 2);
 
 	struct iscsi_text_rsp t = { .final = false, .cont = true, .itt = 8, .ttt = 9, .dsl = 10 };
 	iscsi_encode_text_rsp(b, &t, &SEQ);
 	memset(e, 0, 48);
-	e[0] = 0x24; e[1] = 0x40; e[7] = 10;
-	put_be32(e + 16, 8); put_be32(e + 20, 9);
-	put_be32(e + 24, SEQ.statsn); put_be32(e + 28, SEQ.exp_cmdsn); put_be32(e + 32, SEQ.max_cmdsn);
+	e[0] = 0x24;
+	e[1] = 0x40;
+	e[7] = 10;
+	put_be32(e + 16, 8);
+	put_be32(e + 20, 9);
+	put_be32(e + 24, SEQ.statsn);
+	put_be32(e + 28, SEQ.exp_cmdsn);
+	put_be32(e + 32, SEQ.max_cmdsn);
 	assert_memory_equal(b, e, 48);
 
 	iscsi_encode_logout_rsp(b, 0x66, ISCSI_LOGOUT_RSP_SUCCESS, 2, 20, &SEQ);
 	memset(e, 0, 48);
-	e[0] = 0x26; e[1] = 0x80;
+	e[0] = 0x26;
+	e[1] = 0x80;
 	put_be32(e + 16, 0x66);
-	put_be32(e + 24, SEQ.statsn); put_be32(e + 28, SEQ.exp_cmdsn); put_be32(e + 32, SEQ.max_cmdsn);
-	put_be16(e + 40, 2); put_be16(e + 42, 20);
+	put_be32(e + 24, SEQ.statsn);
+	put_be32(e + 28, SEQ.exp_cmdsn);
+	put_be32(e + 32, SEQ.max_cmdsn);
+	put_be16(e + 40, 2);
+	put_be16(e + 42, 20);
 	assert_memory_equal(b, e, 48);
 }
 
 static void test_encode_async_reject(void **state)
 {
 	uint8_t b[48], e[48];
-	struct iscsi_async a = { .event = ISCSI_ASYNC_REQUEST_LOGOUT, .vcode = 0, .param1 = 0,
-				 .param2 = 0, .param3 = 2 };
+	struct iscsi_async a = { .event = ISCSI_ASYNC_REQUEST_LOGOUT,
+				 .vcode = 0,
+				 .param1 = 0,
+				 .param2 = 0,
+				 .param3 = 2 };
 	iscsi_encode_async(b, &a, &SEQ);
 	memset(e, 0, 48);
-	e[0] = 0x32; e[1] = 0x80;
+	e[0] = 0x32;
+	e[1] = 0x80;
 	put_be32(e + 16, 0xffffffff);
-	put_be32(e + 24, SEQ.statsn); put_be32(e + 28, SEQ.exp_cmdsn); put_be32(e + 32, SEQ.max_cmdsn);
+	put_be32(e + 24, SEQ.statsn);
+	put_be32(e + 28, SEQ.exp_cmdsn);
+	put_be32(e + 32, SEQ.max_cmdsn);
 	e[36] = 1;
 	put_be16(e + 42, 2);
 	assert_memory_equal(b, e, 48);
 
 	iscsi_encode_reject(b, ISCSI_REJECT_PROTOCOL, 0, &SEQ);
 	memset(e, 0, 48);
-	e[0] = 0x3f; e[1] = 0x80; e[2] = 4; e[7] = 48;
+	e[0] = 0x3f;
+	e[1] = 0x80;
+	e[2] = 4;
+	e[7] = 48;
 	put_be32(e + 16, 0xffffffff);
-	put_be32(e + 24, SEQ.statsn); put_be32(e + 28, SEQ.exp_cmdsn); put_be32(e + 32, SEQ.max_cmdsn);
+	put_be32(e + 24, SEQ.statsn);
+	put_be32(e + 28, SEQ.exp_cmdsn);
+	put_be32(e + 32, SEQ.max_cmdsn);
 	assert_memory_equal(b, e, 48);
 }
 

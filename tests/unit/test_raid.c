@@ -31,10 +31,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#define KiB 1024u
-#define MiB (1024u * 1024u)
+#define KiB         1024u
+#define MiB         (1024u * 1024u)
 #define MEMBER_SIZE (LUN_RAID_DATA_OFFSET + 4 * MiB)
-#define NMAX 10
+#define NMAX        10
 
 /* ---- faulty wrapper backend ---- */
 
@@ -42,7 +42,7 @@ struct faulty {
 	struct lun_backend be;
 	struct lun_backend *inner;
 	bool fail_reads, fail_writes;
-	bool drop_data_writes;      /* pretend data-area writes succeeded (a crash lost them) */
+	bool drop_data_writes; /* pretend data-area writes succeeded (a crash lost them) */
 	bool count_fua;
 	int data_writes, fua_writes; /* data-area writes seen, and of those with FUA (count_fua) */
 };
@@ -85,8 +85,14 @@ static void fy_close(struct lun_backend *be)
 }
 
 static const struct lun_backend_ops faulty_ops = {
-	.name = "faulty", .caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES, .submit_read = fy_read, .submit_write = fy_write, .submit_flush = fy_pass,
-	.submit_unmap = fy_pass, .submit_write_zeroes = fy_pass, .close = fy_close,
+	.name = "faulty",
+	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES,
+	.submit_read = fy_read,
+	.submit_write = fy_write,
+	.submit_flush = fy_pass,
+	.submit_unmap = fy_pass,
+	.submit_write_zeroes = fy_pass,
+	.close = fy_close,
 };
 
 /* ---- harness ---- */
@@ -106,7 +112,10 @@ struct h {
 static int fy_open(void *ctx, const char *path, struct lun_backend **out, char *err, size_t errlen)
 {
 	struct h *h = ctx;
-	struct lun_backend_params p = { .type = "file", .path = path, .create = true, .size = MEMBER_SIZE };
+	struct lun_backend_params p = { .type = "file",
+					.path = path,
+					.create = true,
+					.size = MEMBER_SIZE };
 	struct lun_backend *in;
 	int e = lun_file_open(&p, &in, err, errlen);
 	if (e < 0)
@@ -143,13 +152,24 @@ static struct h *h_new(int n)
 
 static struct lun_raid_params h_params(struct h *h, int level)
 {
-	return (struct lun_raid_params){ .level = level, .chunk = 64 * KiB, .paths = h->paths, .npaths = h->n,
-					 .loop = h->l, .member_size = MEMBER_SIZE, .assume_clean = true,
-					 .region_mib = 1, .tick_ms = 5, .bitmap_idle_ms = 100000,
-					 .open_member = fy_open, .open_ctx = h };
+	return (struct lun_raid_params){ .level = level,
+					 .chunk = 64 * KiB,
+					 .paths = h->paths,
+					 .npaths = h->n,
+					 .loop = h->l,
+					 .member_size = MEMBER_SIZE,
+					 .assume_clean = true,
+					 .region_mib = 1,
+					 .tick_ms = 5,
+					 .bitmap_idle_ms = 100000,
+					 .open_member = fy_open,
+					 .open_ctx = h };
 }
 
-static void watchdog_fn(struct kloop_timer *t) { fail_msg("timed out"); }
+static void watchdog_fn(struct kloop_timer *t)
+{
+	fail_msg("timed out");
+}
 
 static void io_done(struct lun_io *io)
 {
@@ -192,7 +212,11 @@ static int run_io(struct h *h, struct lun_io *io)
 static int do_rw(struct h *h, enum lun_op op, uint64_t off, void *buf, uint64_t len)
 {
 	struct iovec iov = { buf, len };
-	struct lun_io io = { .op = op, .offset = off, .length = len, .iov = &iov, .iovcnt = buf ? 1 : 0 };
+	struct lun_io io = { .op = op,
+			     .offset = off,
+			     .length = len,
+			     .iov = &iov,
+			     .iovcnt = buf ? 1 : 0 };
 	return run_io(h, &io);
 }
 
@@ -229,12 +253,16 @@ static bool idle(struct h *h)
 	pthread_mutex_lock(&r->mu);
 	bool meta = !r->meta_busy && !r->meta_kicked && r->meta_want == r->meta_done;
 	pthread_mutex_unlock(&r->mu);
-	bool spare_work = !atomic_load(&r->failed) && r->nspares > 0 && role_in(r, LUN_RAID_M_FAILED) >= 0;
-	return meta && !r->bg_busy && r->bg == RAID_BG_NONE && r->resync_i == r->resync_n && !spare_work &&
-	       role_in(r, LUN_RAID_M_REBUILDING) < 0;
+	bool spare_work = !atomic_load(&r->failed) && r->nspares > 0 &&
+			  role_in(r, LUN_RAID_M_FAILED) >= 0;
+	return meta && !r->bg_busy && r->bg == RAID_BG_NONE && r->resync_i == r->resync_n &&
+	       !spare_work && role_in(r, LUN_RAID_M_REBUILDING) < 0;
 }
 
-static void settle(struct h *h) { run_until(h, idle); }
+static void settle(struct h *h)
+{
+	run_until(h, idle);
+}
 
 static void h_close(struct h *h)
 {
@@ -281,8 +309,11 @@ static void fill(uint8_t *p, size_t len, unsigned seed)
 static void write_pattern(struct h *h, uint8_t *shadow, unsigned seed)
 {
 	uint64_t size = h->be->size;
-	const uint64_t spots[][2] = { { 0, 4 * KiB }, { 60 * KiB, 8 * KiB }, { 512, 1536 },
-				      { 200 * KiB, 300 * KiB }, { size - 192 * KiB, 192 * KiB },
+	const uint64_t spots[][2] = { { 0, 4 * KiB },
+				      { 60 * KiB, 8 * KiB },
+				      { 512, 1536 },
+				      { 200 * KiB, 300 * KiB },
+				      { size - 192 * KiB, 192 * KiB },
 				      { 1 * MiB, 1 * MiB + 512 } };
 	for (size_t i = 0; i < sizeof(spots) / sizeof(spots[0]); i++) {
 		uint64_t off = spots[i][0], len = spots[i][1];
@@ -332,9 +363,20 @@ static void test_sb_codec(void **state)
 {
 	struct raid_sb *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	memcpy(a->uuid, "0123456789abcdef", 16);
-	a->level = 6; a->chunk = 65536; a->nmembers = 6; a->role = 2; a->block_size = 512;
-	a->events = 7; a->seq = 9; a->data_offset = LUN_RAID_DATA_OFFSET; a->data_size = 65536 * 10;
-	a->region_size = MiB; a->nregions = 20; a->bitmap[1] = 0x5a; a->m[3].state = 3; a->m[3].recovery_row = 42;
+	a->level = 6;
+	a->chunk = 65536;
+	a->nmembers = 6;
+	a->role = 2;
+	a->block_size = 512;
+	a->events = 7;
+	a->seq = 9;
+	a->data_offset = LUN_RAID_DATA_OFFSET;
+	a->data_size = 65536 * 10;
+	a->region_size = MiB;
+	a->nregions = 20;
+	a->bitmap[1] = 0x5a;
+	a->m[3].state = 3;
+	a->m[3].recovery_row = 42;
 	size_t len = raid_sb_len(a->nregions);
 	uint8_t *buf = calloc(1, RAID_SB_SLOT);
 	raid_sb_encode(a, buf);
@@ -343,15 +385,17 @@ static void test_sb_codec(void **state)
 	assert_int_equal(b->m[3].recovery_row, 42);
 	assert_int_equal(b->bitmap[1], 0x5a);
 	assert_memory_equal(b->uuid, a->uuid, 16);
-	assert_int_equal(get_le32(buf + 8), 1);        /* explicit little-endian version */
+	assert_int_equal(get_le32(buf + 8), 1); /* explicit little-endian version */
 	buf[100] ^= 1;
 	assert_int_equal(raid_sb_decode(buf, RAID_SB_SLOT, b), -EBADMSG);
 	buf[100] ^= 1;
-	buf[len - 1] ^= 0x80;                           /* the checksum itself */
+	buf[len - 1] ^= 0x80; /* the checksum itself */
 	assert_int_equal(raid_sb_decode(buf, RAID_SB_SLOT, b), -EBADMSG);
 	memset(buf, 0, 8);
 	assert_int_equal(raid_sb_decode(buf, RAID_SB_SLOT, b), -EINVAL);
-	free(a); free(b); free(buf);
+	free(a);
+	free(b);
+	free(buf);
 }
 
 /* A crash in the middle of a superblock write tears the copy being written;
@@ -381,12 +425,15 @@ static void test_sb_torn_write(void **state)
 	memcpy(disk, newer, 512);
 	assert_int_equal(raid_sync_io(m, LUN_OP_WRITE, 0, slot, disk, len), 0);
 	assert_int_equal(raid_sb_read(m, sb), 0);
-	assert_int_equal(sb->seq, seq);                 /* the intact older copy */
+	assert_int_equal(sb->seq, seq); /* the intact older copy */
 	lun_backend_close(m);
 	assert_int_equal(h_assemble(h, h->paths, 4, err, sizeof(err)), 0);
 	assert_int_equal(status(h).state, LUN_RAID_CLEAN);
 	check_all(h, shadow);
-	free(sb); free(newer); free(disk); free(shadow);
+	free(sb);
+	free(newer);
+	free(disk);
+	free(shadow);
 	h_free(h);
 }
 
@@ -416,12 +463,30 @@ static void level_roundtrip(int level, int n)
 	h_free(h);
 }
 
-static void test_raid0(void **state) { level_roundtrip(0, 3); }
-static void test_raid1(void **state) { level_roundtrip(1, 2); }
-static void test_raid5(void **state) { level_roundtrip(5, 4); }
-static void test_raid6(void **state) { level_roundtrip(6, 6); }
-static void test_raid10(void **state) { level_roundtrip(10, 4); }
-static void test_raid10_odd(void **state) { level_roundtrip(10, 3); }
+static void test_raid0(void **state)
+{
+	level_roundtrip(0, 3);
+}
+static void test_raid1(void **state)
+{
+	level_roundtrip(1, 2);
+}
+static void test_raid5(void **state)
+{
+	level_roundtrip(5, 4);
+}
+static void test_raid6(void **state)
+{
+	level_roundtrip(6, 6);
+}
+static void test_raid10(void **state)
+{
+	level_roundtrip(10, 4);
+}
+static void test_raid10_odd(void **state)
+{
+	level_roundtrip(10, 3);
+}
 
 /* Wide arrays: small writes take the read-modify-write path. */
 static void test_rmw_wide(void **state)
@@ -461,7 +526,8 @@ static void test_parity_math(void **state)
 		for (int b = a + 1; b < K + 2; b++) {
 			memset(slot[a], 0, LEN);
 			memset(slot[b], 0, LEN);
-			assert_int_equal(raid_reconstruct(K, 2, LEN, slot, (1u << a) | (1u << b)), 0);
+			assert_int_equal(raid_reconstruct(K, 2, LEN, slot, (1u << a) | (1u << b)),
+					 0);
 			assert_int_equal(raid_parity_gen(K, 2, LEN, slot), 0);
 			for (int i = 0; i < K + 2; i++)
 				assert_memory_equal(slot[i], keep[i], LEN);
@@ -488,8 +554,14 @@ static void test_overlapping_writes(void **state)
 		buf[i] = kbuf_alloc(LEN);
 		fill(buf[i], LEN, 100u + (unsigned)i);
 		iov[i] = (struct iovec){ buf[i], LEN };
-		io[i] = (struct lun_io){ .op = LUN_OP_WRITE, .offset = (uint64_t)(i % 3) * 4096 + 60 * KiB, .length = LEN,
-					 .iov = &iov[i], .iovcnt = 1, .loop = h->l, .done = io_done, .priv = h };
+		io[i] = (struct lun_io){ .op = LUN_OP_WRITE,
+					 .offset = (uint64_t)(i % 3) * 4096 + 60 * KiB,
+					 .length = LEN,
+					 .iov = &iov[i],
+					 .iovcnt = 1,
+					 .loop = h->l,
+					 .done = io_done,
+					 .priv = h };
 		st[i] = (struct submit_task){ .t.fn = submit_fn, .h = h, .io = &io[i] };
 		kloop_defer(h->l, &st[i].t);
 	}
@@ -499,11 +571,13 @@ static void test_overlapping_writes(void **state)
 		assert_int_equal(io[i].result, 0);
 	uint8_t got[16 * 1024];
 	assert_int_equal(do_rw(h, LUN_OP_READ, 60 * KiB, got, sizeof(got)), 0);
-	for (uint64_t b = 60 * KiB; b < 76 * KiB; b += 4096) { /* each block is exactly some writer's */
+	for (uint64_t b = 60 * KiB; b < 76 * KiB;
+	     b += 4096) { /* each block is exactly some writer's */
 		bool match = false;
 		for (int i = 0; i < N; i++)
 			if (io[i].offset <= b && b < io[i].offset + LEN)
-				match |= memcmp(got + (b - 60 * KiB), buf[i] + (b - io[i].offset), 4096) == 0;
+				match |= memcmp(got + (b - 60 * KiB), buf[i] + (b - io[i].offset),
+						4096) == 0;
 		assert_true(match);
 	}
 	uint64_t mism;
@@ -576,14 +650,14 @@ static void test_assemble_stale_and_missing(void **state)
 	uint8_t *shadow = calloc(1, h->be->size);
 	write_pattern(h, shadow, 31);
 	assert_int_equal(lun_raid_fail_member(h->be, 2), 0);
-	write_pattern(h, shadow, 32);   /* member 2 now holds stale data */
+	write_pattern(h, shadow, 32); /* member 2 now holds stale data */
 	h_close(h);
 	char err[256] = "";
 	const char *rev[4] = { h->paths[3], h->paths[2], h->paths[1], h->paths[0] };
 	assert_int_equal(h_assemble(h, rev, 4, err, sizeof(err)), 0);
 	struct lun_raid_status st = status(h);
 	assert_int_equal(st.member[2].state, LUN_RAID_M_FAILED);
-	assert_false(st.member[2].present);             /* refused */
+	assert_false(st.member[2].present); /* refused */
 	assert_int_equal(st.state, LUN_RAID_DEGRADED);
 	check_all(h, shadow);
 	h_close(h);
@@ -639,7 +713,7 @@ static void rebuild_case(int level, int n, int victim, int later)
 	assert_int_equal(lun_raid_add_spare(h->be, h->paths[n], err, sizeof(err)), 0);
 	assert_int_equal(status(h).nspares, 1);
 	assert_int_equal(lun_raid_fail_member(h->be, victim), 0);
-	write_pattern(h, shadow, 52);   /* writes during the rebuild */
+	write_pattern(h, shadow, 52); /* writes during the rebuild */
 	run_until(h, rebuilt);
 	struct lun_raid_status st = status(h);
 	assert_int_equal(st.nspares, 0);
@@ -665,10 +739,22 @@ static void rebuild_case(int level, int n, int victim, int later)
 	h_free(h);
 }
 
-static void test_rebuild_raid5(void **state) { rebuild_case(5, 4, 1, 2); }
-static void test_rebuild_raid6(void **state) { rebuild_case(6, 5, 3, 0); }
-static void test_rebuild_raid1(void **state) { rebuild_case(1, 2, 0, 1); }
-static void test_rebuild_raid10(void **state) { rebuild_case(10, 4, 2, 1); }
+static void test_rebuild_raid5(void **state)
+{
+	rebuild_case(5, 4, 1, 2);
+}
+static void test_rebuild_raid6(void **state)
+{
+	rebuild_case(6, 5, 3, 0);
+}
+static void test_rebuild_raid1(void **state)
+{
+	rebuild_case(1, 2, 0, 1);
+}
+static void test_rebuild_raid10(void **state)
+{
+	rebuild_case(10, 4, 2, 1);
+}
 
 static void corrupt(struct h *h, int member, uint64_t off, size_t len)
 {
@@ -677,7 +763,8 @@ static void corrupt(struct h *h, int member, uint64_t off, size_t len)
 	uint8_t junk[4096];
 	memset(junk, 0xd6, sizeof(junk));
 	for (size_t done = 0; done < len; done += sizeof(junk))
-		assert_int_equal(pwrite(fd, junk, sizeof(junk), (off_t)(off + done)), (ssize_t)sizeof(junk));
+		assert_int_equal(pwrite(fd, junk, sizeof(junk), (off_t)(off + done)),
+				 (ssize_t)sizeof(junk));
 	close(fd);
 }
 
@@ -704,15 +791,30 @@ static void scrub_case(int level, int n, int member, uint64_t row, uint64_t expe
 }
 
 /* RAID-6: data chunk 0 of stripe 0 is on role 2 (P on 5, Q on 0): located via P+Q and fixed. */
-static void test_scrub_raid6_data(void **state) { scrub_case(6, 6, 2, 0, 1); }
+static void test_scrub_raid6_data(void **state)
+{
+	scrub_case(6, 6, 2, 0, 1);
+}
 /* RAID-5: parity of stripe 0 is on role 3. */
-static void test_scrub_raid5_parity(void **state) { scrub_case(5, 4, 3, 0, 1); }
+static void test_scrub_raid5_parity(void **state)
+{
+	scrub_case(5, 4, 3, 0, 1);
+}
 /* RAID-1: the second copy differs; repair copies the first over it. */
-static void test_scrub_raid1(void **state) { scrub_case(1, 2, 1, 3, 1); }
+static void test_scrub_raid1(void **state)
+{
+	scrub_case(1, 2, 1, 3, 1);
+}
 
-static bool scrubbed_20(struct h *h) { return status(h).scrub_units >= 20; }
+static bool scrubbed_20(struct h *h)
+{
+	return status(h).scrub_units >= 20;
+}
 static int polls;
-static bool after_40ms(struct h *h) { return ++polls > 20; }
+static bool after_40ms(struct h *h)
+{
+	return ++polls > 20;
+}
 
 /* Stop a scrub mid-way: the mismatch it found in stripe 0 and its position
  * stay; a second stop is refused; the next scrub starts at stripe 0 again
@@ -725,7 +827,7 @@ static void test_scrub_stop(void **state)
 	write_pattern(h, shadow, 63);
 	corrupt(h, 2, LUN_RAID_DATA_OFFSET + 8 * KiB, 8 * KiB);
 	struct raid *r = raid_of(h->be);
-	r->rate_bytes = r->chunk;              /* one stripe per 5 ms tick */
+	r->rate_bytes = r->chunk; /* one stripe per 5 ms tick */
 	assert_int_equal(lun_raid_scrub_stop(h->be, NULL), -ESRCH);
 	assert_int_equal(lun_raid_scrub_start(h->be, false), 0);
 	run_until(h, scrubbed_20);
@@ -735,7 +837,7 @@ static void test_scrub_stop(void **state)
 	assert_true(st.scrub_stopped);
 	assert_int_equal(st.scrub_mismatches, 1);
 	assert_true(st.scrub_pct > 0 && st.scrub_pct < 100);
-	settle(h);                             /* the unit in flight completes, no more */
+	settle(h); /* the unit in flight completes, no more */
 	st = status(h);
 	assert_false(st.scrubbing);
 	assert_true(st.scrub_stopped);
@@ -744,7 +846,7 @@ static void test_scrub_stop(void **state)
 	assert_true(st.scrub_pct < 100);
 	uint64_t units = st.scrub_units;
 	polls = 0;
-	run_until(h, after_40ms);              /* ~8 ticks: nothing resumes it */
+	run_until(h, after_40ms); /* ~8 ticks: nothing resumes it */
 	assert_int_equal(status(h).scrub_units, units);
 	assert_int_equal(lun_raid_scrub_stop(h->be, NULL), -ESRCH);
 	r->rate_bytes = 16 * MiB;
@@ -759,7 +861,10 @@ static void test_scrub_stop(void **state)
 	h_free(h);
 }
 
-static bool rebuilding(struct h *h) { return status(h).rebuilding && status(h).rebuild_pct > 0; }
+static bool rebuilding(struct h *h)
+{
+	return status(h).rebuilding && status(h).rebuild_pct > 0;
+}
 
 /* Remove a failed member: refused while active, the role shows missing and
  * the array runs degraded; its superblock is stale at the next assembly even
@@ -777,7 +882,7 @@ static void test_remove_member(void **state)
 	uint64_t ev = status(h).events;
 	assert_int_equal(lun_raid_role_of(h->be, h->paths[2]), 2);
 	struct raid *r = raid_of(h->be);
-	int nretired = r->nretired;            /* no room to keep its backend until close */
+	int nretired = r->nretired; /* no room to keep its backend until close */
 	r->nretired = (int)(sizeof(r->retired) / sizeof(r->retired[0]));
 	assert_int_equal(lun_raid_remove_member(h->be, 2), -ENOSPC);
 	assert_true(status(h).member[2].present);
@@ -889,8 +994,14 @@ static void stream_issue(struct stream *st, int i)
 	st->n++;
 	st->next += st->bs;
 	st->iov[i] = (struct iovec){ (void *)(st->shadow + off), st->bs };
-	st->io[i] = (struct lun_io){ .op = LUN_OP_WRITE, .flags = st->flags, .offset = off, .length = st->bs,
-				     .iov = &st->iov[i], .iovcnt = 1, .loop = st->h->l, .done = stream_done,
+	st->io[i] = (struct lun_io){ .op = LUN_OP_WRITE,
+				     .flags = st->flags,
+				     .offset = off,
+				     .length = st->bs,
+				     .iov = &st->iov[i],
+				     .iovcnt = 1,
+				     .loop = st->h->l,
+				     .done = stream_done,
 				     .priv = st };
 	st->inflight++;
 	lun_submit(st->h->be, &st->io[i]);
@@ -903,13 +1014,19 @@ static void stream_start(struct kloop_task *t)
 		stream_issue(st, i);
 }
 
-static int run_stream(struct h *h, const uint8_t *shadow, uint64_t start, uint64_t end, uint32_t bs, int qd,
-		      bool scatter)
+static int run_stream(struct h *h, const uint8_t *shadow, uint64_t start, uint64_t end, uint32_t bs,
+		      int qd, bool scatter)
 {
 	struct kloop_timer wd = { .fn = watchdog_fn };
 	struct stream *st = calloc(1, sizeof(*st));
-	*st = (struct stream){ .h = h, .shadow = shadow, .start = start, .end = end, .next = start, .bs = bs,
-			       .scatter = scatter, .qd = qd < QD_MAX ? qd : QD_MAX };
+	*st = (struct stream){ .h = h,
+			       .shadow = shadow,
+			       .start = start,
+			       .end = end,
+			       .next = start,
+			       .bs = bs,
+			       .scatter = scatter,
+			       .qd = qd < QD_MAX ? qd : QD_MAX };
 	st->t.fn = stream_start;
 	kloop_defer(h->l, &st->t);
 	kloop_timer_start(h->l, &wd, 20000);
@@ -924,8 +1041,10 @@ static int run_stream(struct h *h, const uint8_t *shadow, uint64_t start, uint64
 static void gather_stats(struct raid *r, const char *what)
 {
 	printf("%s: %llu full, %llu rcw, %llu rmw, %llu gathered, %llu held\n", what,
-	       (unsigned long long)atomic_load(&r->stat_full), (unsigned long long)atomic_load(&r->stat_rcw),
-	       (unsigned long long)atomic_load(&r->stat_rmw), (unsigned long long)atomic_load(&r->stat_gathered),
+	       (unsigned long long)atomic_load(&r->stat_full),
+	       (unsigned long long)atomic_load(&r->stat_rcw),
+	       (unsigned long long)atomic_load(&r->stat_rmw),
+	       (unsigned long long)atomic_load(&r->stat_gathered),
 	       (unsigned long long)atomic_load(&r->stat_held));
 }
 
@@ -949,7 +1068,8 @@ static void test_gather_full_stripe(void **state)
 		else /* 8 x 4 KiB in flight can never fill a stripe: never held */
 			assert_int_equal(atomic_load(&r->stat_held), 0);
 		assert_true(atomic_load(&r->stat_gathered) > 0);
-		assert_true(atomic_load(&r->stat_full) + atomic_load(&r->stat_rcw) + atomic_load(&r->stat_rmw) <
+		assert_true(atomic_load(&r->stat_full) + atomic_load(&r->stat_rcw) +
+				    atomic_load(&r->stat_rmw) <
 			    size / bs[i]);
 		assert_int_equal(atomic_load(&r->wr_inflight), 0);
 		assert_int_equal(atomic_load(&r->wr_held), 0);
@@ -987,7 +1107,8 @@ static void test_gather_random_and_shallow(void **state)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		assert_int_equal(run_stream(h, shadow, 0, 4 * MiB, 64 * KiB, qd, false), 0);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+		uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+			      (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
 		assert_true(us < r->hold_us);
 	}
 	check_all(h, shadow);
@@ -1005,7 +1126,8 @@ static void test_gather_hold_timeout(void **state)
 	struct h *h = h_new(6);
 	h_create(h, 6);
 	struct raid *r = raid_of(h->be);
-	uint8_t *buf = kbuf_alloc(64 * KiB), *back = kbuf_alloc(256 * KiB), *zero = calloc(1, 192 * KiB);
+	uint8_t *buf = kbuf_alloc(64 * KiB), *back = kbuf_alloc(256 * KiB),
+		*zero = calloc(1, 192 * KiB);
 	fill(buf, 64 * KiB, 33);
 	r->hold_us = 20000;
 	atomic_fetch_add(&r->wr_inflight, 1); /* "another write in flight" that never completes */
@@ -1015,7 +1137,8 @@ static void test_gather_hold_timeout(void **state)
 	assert_int_equal(do_rw(h, LUN_OP_WRITE, 0, buf, 64 * KiB), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	atomic_fetch_sub(&r->wr_inflight, 1);
-	uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+	uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+		      (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
 	assert_true(us >= 20000);
 	assert_int_equal(atomic_load(&r->stat_held), 1);
 	assert_int_equal(atomic_load(&r->stat_rcw), 1);
@@ -1078,7 +1201,13 @@ static void test_gather_fua(void **state)
 	for (int i = 0; i < 6; i++)
 		h->fy[i]->count_fua = true;
 	struct stream *st = calloc(1, sizeof(*st));
-	*st = (struct stream){ .h = h, .shadow = shadow, .start = 0, .end = size, .next = 0, .bs = 64 * KiB, .qd = 4 };
+	*st = (struct stream){ .h = h,
+			       .shadow = shadow,
+			       .start = 0,
+			       .end = size,
+			       .next = 0,
+			       .bs = 64 * KiB,
+			       .qd = 4 };
 	st->t.fn = stream_start;
 	/* the first stripe: writes 1 and 3 FUA, 0 and 2 not; all four gathered */
 	for (int i = 0; i < 4; i++) {
@@ -1096,8 +1225,8 @@ static void test_gather_fua(void **state)
 	}
 	gather_stats(r, "gather fua");
 	assert_true(atomic_load(&r->stat_full) >= 1);
-	assert_true(fua_writes >= 6);            /* the first stripe's 4 data + P + Q */
-	assert_true(data_writes > fua_writes);   /* the later, non-FUA stripes are not */
+	assert_true(fua_writes >= 6);          /* the first stripe's 4 data + P + Q */
+	assert_true(data_writes > fua_writes); /* the later, non-FUA stripes are not */
 	check_all(h, shadow);
 	free(shadow);
 	h_free(h);
@@ -1167,7 +1296,9 @@ static bool stripe_consistent(struct h *h, int n, uint64_t row)
 	memset(x, 0, sizeof(x));
 	for (int i = 0; i < n; i++) {
 		int fd = open(h->path[i], O_RDONLY);
-		assert_int_equal(pread(fd, b, sizeof(b), (off_t)(LUN_RAID_DATA_OFFSET + row * 64 * KiB)), (ssize_t)sizeof(b));
+		assert_int_equal(pread(fd, b, sizeof(b),
+				       (off_t)(LUN_RAID_DATA_OFFSET + row * 64 * KiB)),
+				 (ssize_t)sizeof(b));
 		close(fd);
 		for (size_t j = 0; j < sizeof(b); j++)
 			x[j] ^= b[j];
@@ -1189,7 +1320,7 @@ static void test_write_hole_resync(void **state)
 	write_pattern(h, shadow, 71);
 	settle(h);
 	assert_true(stripe_consistent(h, 4, 0));
-	h->fy[3]->drop_data_writes = true;  /* role 3 holds P of stripe 0 */
+	h->fy[3]->drop_data_writes = true; /* role 3 holds P of stripe 0 */
 	uint8_t *buf = kbuf_alloc(16 * KiB);
 	fill(buf, 16 * KiB, 72);
 	assert_int_equal(do_rw(h, LUN_OP_WRITE, 0, buf, 16 * KiB), 0);
@@ -1199,7 +1330,7 @@ static void test_write_hole_resync(void **state)
 	assert_false(stripe_consistent(h, 4, 0));
 	assert_true(status(h).dirty_regions >= 1);
 	kloop_timer_stop(h->l, &raid_of(h->be)->timer);
-	raid_teardown(raid_of(h->be));        /* crash: no clean superblock */
+	raid_teardown(raid_of(h->be)); /* crash: no clean superblock */
 	h->be = NULL;
 	char err[256];
 	assert_int_equal(h_assemble(h, h->paths, 4, err, sizeof(err)), 0);
@@ -1222,7 +1353,8 @@ static void stripe_writer(struct h *h)
 {
 	uint8_t *buf = kbuf_alloc(160 * KiB);
 	for (unsigned i = 0;; i++) {
-		uint64_t len = (i % 3 + 1) * 48 * KiB, off = (i * 1237 * 4096ull) % (h->be->size - len);
+		uint64_t len = (i % 3 + 1) * 48 * KiB,
+			 off = (i * 1237 * 4096ull) % (h->be->size - len);
 		fill(buf, len, i);
 		if (do_rw(h, LUN_OP_WRITE, off & ~4095ull, buf, len) != 0)
 			_exit(4);
@@ -1239,7 +1371,7 @@ static void test_killed_writer(void **state)
 	h_close(h);
 	killed_writer(h, 4, 150, stripe_writer);
 	struct lun_raid_status st = status(h);
-	assert_true(st.dirty_regions > 0);         /* the writer died with writes in flight */
+	assert_true(st.dirty_regions > 0); /* the writer died with writes in flight */
 	settle(h);
 	for (uint64_t row = 0; row < 64; row++)
 		assert_true(stripe_consistent(h, 4, row));
@@ -1255,7 +1387,7 @@ static void test_initial_resync_and_bitmap_clear(void **state)
 {
 	struct h *h = h_new(4);
 	char err[256];
-	for (int i = 0; i < 4; i++) {  /* garbage where parity would be */
+	for (int i = 0; i < 4; i++) { /* garbage where parity would be */
 		int fd = open(h->path[i], O_CREAT | O_WRONLY, 0600);
 		assert_int_equal(ftruncate(fd, (off_t)MEMBER_SIZE), 0);
 		close(fd);
@@ -1295,7 +1427,7 @@ static void test_member_io_errors(void **state)
 	write_pattern(h, shadow, 81);
 	uint64_t ev = status(h).events;
 	h->fy[0]->fail_reads = true;
-	check_all(h, shadow);            /* reconstructed around the error */
+	check_all(h, shadow); /* reconstructed around the error */
 	struct lun_raid_status st = status(h);
 	assert_int_equal(st.member[0].state, LUN_RAID_M_FAILED);
 	assert_true(st.events > ev);
@@ -1307,7 +1439,7 @@ static void test_member_io_errors(void **state)
 	assert_true(sb->state_flags & RAID_SB_DEGRADED);
 	/* write errors on another member: one too many */
 	h->fy[2]->fail_writes = true;
-	uint8_t *buf = kbuf_alloc(192 * KiB);     /* a full stripe: touches role 2 */
+	uint8_t *buf = kbuf_alloc(192 * KiB); /* a full stripe: touches role 2 */
 	fill(buf, 192 * KiB, 82);
 	assert_int_equal(do_rw(h, LUN_OP_WRITE, 0, buf, 192 * KiB), -ENODEV);
 	assert_int_equal(do_rw(h, LUN_OP_READ, 0, buf, 192 * KiB), -ENODEV);
@@ -1342,7 +1474,10 @@ static void test_mirror_read_error_and_caps(void **state)
 	assert_false(lun_backend_has(h->be, LUN_OP_UNMAP));
 	shadow = calloc(1, h->be->size);
 	write_pattern(h, shadow, 92);
-	struct lun_io wz5 = { .op = LUN_OP_WRITE_ZEROES, .flags = LUN_IO_FUA, .offset = 40 * KiB, .length = 200 * KiB };
+	struct lun_io wz5 = { .op = LUN_OP_WRITE_ZEROES,
+			      .flags = LUN_IO_FUA,
+			      .offset = 40 * KiB,
+			      .length = 200 * KiB };
 	assert_int_equal(run_io(h, &wz5), 0);
 	memset(shadow + 40 * KiB, 0, 200 * KiB);
 	check_all(h, shadow);
@@ -1374,8 +1509,14 @@ static void bench_done(struct lun_io *io);
 static void bench_issue(struct bench *b, int i)
 {
 	b->iov[i] = (struct iovec){ b->buf + (size_t)i * b->io_size, b->io_size };
-	b->io[i] = (struct lun_io){ .op = b->op, .offset = b->next % b->h->be->size, .length = b->io_size,
-				    .iov = &b->iov[i], .iovcnt = 1, .loop = b->h->l, .done = bench_done, .priv = b };
+	b->io[i] = (struct lun_io){ .op = b->op,
+				    .offset = b->next % b->h->be->size,
+				    .length = b->io_size,
+				    .iov = &b->iov[i],
+				    .iovcnt = 1,
+				    .loop = b->h->l,
+				    .done = bench_done,
+				    .priv = b };
 	b->next += b->io_size;
 	b->inflight++;
 	lun_submit(b->h->be, &b->io[i]);
@@ -1404,7 +1545,10 @@ static double bench_run(struct h *h, enum lun_op op, uint64_t total, uint64_t io
 	struct bench b = { .h = h, .io_size = io_size, .end = total, .op = op };
 	b.buf = kbuf_alloc(16 * io_size);
 	fill(b.buf, 16 * io_size, 5);
-	struct { struct kloop_task t; struct bench *b; } st = { .t.fn = bench_start, .b = &b };
+	struct {
+		struct kloop_task t;
+		struct bench *b;
+	} st = { .t.fn = bench_start, .b = &b };
 	double t0 = now_s();
 	kloop_defer(h->l, &st.t);
 	kloop_run(h->l);
@@ -1417,7 +1561,8 @@ static void test_bench(void **state)
 {
 	if (!getenv("RAID_BENCH"))
 		skip();
-	const uint64_t msize = LUN_RAID_DATA_OFFSET + 256 * MiB, total = 1024ull * MiB, ios = 1 * MiB;
+	const uint64_t msize = LUN_RAID_DATA_OFFSET + 256 * MiB, total = 1024ull * MiB,
+		       ios = 1 * MiB;
 	struct h *h = h_new(6);
 	struct lun_raid_params p = h_params(h, 6);
 	p.open_member = NULL;
@@ -1425,21 +1570,28 @@ static void test_bench(void **state)
 	p.region_mib = 64;
 	char err[256];
 	assert_int_equal(lun_raid_create(&p, &h->be, err, sizeof(err)), 0);
-	double w6 = bench_run(h, LUN_OP_WRITE, total, ios), r6 = bench_run(h, LUN_OP_READ, total, ios);
+	double w6 = bench_run(h, LUN_OP_WRITE, total, ios),
+	       r6 = bench_run(h, LUN_OP_READ, total, ios);
 	double w6s = bench_run(h, LUN_OP_WRITE, 256 * MiB, 64 * KiB);
 	double r6s = bench_run(h, LUN_OP_READ, 256 * MiB, 4 * KiB);
 	h_close(h);
-	struct lun_backend_params fp = { .type = "file", .path = h->path[7], .create = true, .size = 1024ull * MiB };
+	struct lun_backend_params fp = { .type = "file",
+					 .path = h->path[7],
+					 .create = true,
+					 .size = 1024ull * MiB };
 	assert_int_equal(lun_file_open(&fp, &h->be, err, sizeof(err)), 0);
-	double wf = bench_run(h, LUN_OP_WRITE, total, ios), rf = bench_run(h, LUN_OP_READ, total, ios);
+	double wf = bench_run(h, LUN_OP_WRITE, total, ios),
+	       rf = bench_run(h, LUN_OP_READ, total, ios);
 	double wfs = bench_run(h, LUN_OP_WRITE, 256 * MiB, 64 * KiB);
 	double rfs = bench_run(h, LUN_OP_READ, 256 * MiB, 4 * KiB);
 	lun_backend_close(h->be);
 	h->be = NULL;
 	printf("BENCH raid6 x6 /dev/shm: write %.0f MiB/s read %.0f MiB/s (1 MiB, QD16); "
-	       "write %.0f MiB/s (64 KiB), read %.0f MiB/s (4 KiB)\n", w6, r6, w6s, r6s);
+	       "write %.0f MiB/s (64 KiB), read %.0f MiB/s (4 KiB)\n",
+	       w6, r6, w6s, r6s);
 	printf("BENCH single file      : write %.0f MiB/s read %.0f MiB/s (1 MiB, QD16); "
-	       "write %.0f MiB/s (64 KiB), read %.0f MiB/s (4 KiB)\n", wf, rf, wfs, rfs);
+	       "write %.0f MiB/s (64 KiB), read %.0f MiB/s (4 KiB)\n",
+	       wf, rf, wfs, rfs);
 	h_free(h);
 }
 

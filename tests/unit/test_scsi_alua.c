@@ -39,7 +39,10 @@ static void test_rtpg_encode(void **s)
 {
 	struct scsi_alua_group g[2] = {
 		{ .id = 1, .state = SCSI_ALUA_AO, .n_ports = 1, .ports = { 1 } },
-		{ .id = 2, .state = SCSI_ALUA_STANDBY, .status = SCSI_ALUA_ST_IMPLICIT, .n_ports = 2,
+		{ .id = 2,
+		  .state = SCSI_ALUA_STANDBY,
+		  .status = SCSI_ALUA_ST_IMPLICIT,
+		  .n_ports = 2,
 		  .ports = { 2, 3 } },
 	};
 	uint8_t b[128];
@@ -50,15 +53,15 @@ static void test_rtpg_encode(void **s)
 	assert_int_equal(b[4], SCSI_ALUA_AO);
 	assert_int_equal(b[5], SCSI_ALUA_SUP_BITS);
 	assert_int_equal(get_be16(b + 6), 1);
-	assert_int_equal(b[11], 1);                  /* target port count */
-	assert_int_equal(get_be16(b + 14), 1);       /* relative port */
+	assert_int_equal(b[11], 1);            /* target port count */
+	assert_int_equal(get_be16(b + 14), 1); /* relative port */
 	assert_int_equal(b[16], SCSI_ALUA_STANDBY);
 	assert_int_equal(get_be16(b + 18), 2);
 	assert_int_equal(b[21], SCSI_ALUA_ST_IMPLICIT);
 	assert_int_equal(b[23], 2);
 	assert_int_equal(get_be16(b + 26), 2);
 	assert_int_equal(get_be16(b + 30), 3);
-	assert_int_equal(b[32], 0xEE);               /* nothing past the end */
+	assert_int_equal(b[32], 0xEE); /* nothing past the end */
 	/* extended header (SPC-4 table 177) */
 	n = scsi_rtpg_encode(g, 2, true, 9, b, sizeof(b));
 	assert_int_equal(n, 8 + 12 + 16);
@@ -85,24 +88,26 @@ static void test_stpg_parse(void **s)
 	struct scsi_stpg_desc d[4];
 	uint16_t bad;
 	uint8_t p[24] = { 0 };
-	p[4] = SCSI_ALUA_STANDBY; put_be16(p + 6, 2);
-	p[8] = 0xF0 | SCSI_ALUA_AO; put_be16(p + 10, 1);   /* reserved high bits ignored */
+	p[4] = SCSI_ALUA_STANDBY;
+	put_be16(p + 6, 2);
+	p[8] = 0xF0 | SCSI_ALUA_AO;
+	put_be16(p + 10, 1); /* reserved high bits ignored */
 	assert_int_equal(scsi_stpg_parse(p, 12, d, 4, &bad), 2);
 	assert_int_equal(d[0].tpg, 2);
 	assert_int_equal(d[0].state, SCSI_ALUA_STANDBY);
 	assert_int_equal(d[1].tpg, 1);
 	assert_int_equal(d[1].state, SCSI_ALUA_AO);
-	assert_int_equal(scsi_stpg_parse(p, 4, d, 4, &bad), 0);       /* header only */
-	assert_int_equal(scsi_stpg_parse(p, 0, d, 4, &bad), -1);      /* truncated header */
+	assert_int_equal(scsi_stpg_parse(p, 4, d, 4, &bad), 0);  /* header only */
+	assert_int_equal(scsi_stpg_parse(p, 0, d, 4, &bad), -1); /* truncated header */
 	assert_int_equal(scsi_stpg_parse(p, 3, d, 4, &bad), -1);
-	assert_int_equal(scsi_stpg_parse(p, 10, d, 4, &bad), -1);     /* partial descriptor */
+	assert_int_equal(scsi_stpg_parse(p, 10, d, 4, &bad), -1); /* partial descriptor */
 	assert_int_equal(bad, 0);
-	assert_int_equal(scsi_stpg_parse(p, 24, d, 2, &bad), -1);     /* more than max */
+	assert_int_equal(scsi_stpg_parse(p, 24, d, 2, &bad), -1); /* more than max */
 	assert_int_equal(bad, 12);
-	p[8] = SCSI_ALUA_TRANSITIONING;                               /* cannot be requested */
+	p[8] = SCSI_ALUA_TRANSITIONING; /* cannot be requested */
 	assert_int_equal(scsi_stpg_parse(p, 12, d, 4, &bad), -1);
 	assert_int_equal(bad, 8);
-	p[8] = 0x0E;                                                  /* offline: not supported */
+	p[8] = 0x0E; /* offline: not supported */
 	assert_int_equal(scsi_stpg_parse(p, 12, d, 4, &bad), -1);
 	/* every single-byte state value */
 	for (unsigned v = 0; v < 256; v++) {
@@ -132,12 +137,12 @@ static void test_table(void **s)
 	assert_int_equal(g[1].n_ports, 2);
 	assert_int_equal(g[1].ports[1], 5);
 	assert_int_equal(scsi_alua_get_state(2), SCSI_ALUA_AO);
-	assert_int_equal(scsi_alua_get_state(77), SCSI_ALUA_AO);      /* unknown: AO */
+	assert_int_equal(scsi_alua_get_state(77), SCSI_ALUA_AO); /* unknown: AO */
 	hook_calls = 0;
 	assert_int_equal(scsi_alua_set_state(2, SCSI_ALUA_STANDBY), 0);
 	assert_int_equal(hook_calls, 1);
 	assert_null(hook_except);
-	assert_int_equal(scsi_alua_set_state(2, SCSI_ALUA_STANDBY), 0);  /* no change, no UA */
+	assert_int_equal(scsi_alua_set_state(2, SCSI_ALUA_STANDBY), 0); /* no change, no UA */
 	assert_int_equal(hook_calls, 1);
 	assert_int_equal(scsi_alua_get_state(2), SCSI_ALUA_STANDBY);
 	assert_int_equal(scsi_alua_set_state(9, SCSI_ALUA_STANDBY), -ENOENT);
@@ -208,10 +213,8 @@ static void test_access(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_rtpg_encode),
-		cmocka_unit_test(test_stpg_parse),
-		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_names),      cmocka_unit_test(test_rtpg_encode),
+		cmocka_unit_test(test_stpg_parse), cmocka_unit_test(test_table),
 		cmocka_unit_test(test_access),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,8 +37,8 @@ static void test_rw6(void **s)
 	struct scsi_rw_cdb c;
 	uint8_t cdb[6] = { SCSI_OP_READ6, 0xFF, 0x12, 0x34, 0, 0 };
 	assert_int_equal(scsi_parse_rw(cdb, 6, &c), SR_GOOD);
-	assert_int_equal(c.lba, 0x1F1234);  /* top 3 bits of byte 1 are not LBA */
-	assert_int_equal(c.nblocks, 256);   /* 0 means 256 */
+	assert_int_equal(c.lba, 0x1F1234); /* top 3 bits of byte 1 are not LBA */
+	assert_int_equal(c.nblocks, 256);  /* 0 means 256 */
 	cdb[4] = 7;
 	assert_int_equal(scsi_parse_rw(cdb, 6, &c), SR_GOOD);
 	assert_int_equal(c.nblocks, 7);
@@ -48,7 +48,9 @@ static void test_rw6(void **s)
 static void test_rw10_12_16(void **s)
 {
 	struct scsi_rw_cdb c;
-	uint8_t c10[10] = { SCSI_OP_WRITE10, 0x18 | 0x40, 0xDE, 0xAD, 0xBE, 0xEF, 0x05, 0x12, 0x34, 0 };
+	uint8_t c10[10] = {
+		SCSI_OP_WRITE10, 0x18 | 0x40, 0xDE, 0xAD, 0xBE, 0xEF, 0x05, 0x12, 0x34, 0
+	};
 	assert_int_equal(scsi_parse_rw(c10, 10, &c), SR_GOOD);
 	assert_int_equal(c.lba, 0xDEADBEEF);
 	assert_int_equal(c.nblocks, 0x1234);
@@ -75,7 +77,7 @@ static void test_special_fields(void **s)
 	struct scsi_rw_cdb c;
 	uint8_t caw[16] = { SCSI_OP_COMPARE_AND_WRITE, 0x08 };
 	put_be64(caw + 2, 77);
-	put_be32(caw + 10, 0xFFFFFF00);  /* bytes 10..12 reserved; 13 = count */
+	put_be32(caw + 10, 0xFFFFFF00); /* bytes 10..12 reserved; 13 = count */
 	caw[13] = 3;
 	assert_int_equal(scsi_parse_rw(caw, 16, &c), SR_GOOD);
 	assert_int_equal(c.nblocks, 3);
@@ -83,7 +85,7 @@ static void test_special_fields(void **s)
 	uint8_t ws[16] = { SCSI_OP_WRITE_SAME16, 0x08 | 0x10 | 0x01 };
 	assert_int_equal(scsi_parse_rw(ws, 16, &c), SR_GOOD);
 	assert_int_equal(c.flags, SCSI_RW_UNMAP | SCSI_RW_ANCHOR | SCSI_RW_NDOB);
-	uint8_t ws10[10] = { SCSI_OP_WRITE_SAME10, 0x01 };  /* no NDOB in WRITE SAME(10) */
+	uint8_t ws10[10] = { SCSI_OP_WRITE_SAME10, 0x01 }; /* no NDOB in WRITE SAME(10) */
 	assert_int_equal(scsi_parse_rw(ws10, 10, &c), SR_GOOD);
 	assert_int_equal(c.flags, 0);
 	uint8_t v[10] = { SCSI_OP_VERIFY10, 0x06 };
@@ -115,11 +117,11 @@ static void test_usage_check(void **s)
 	uint8_t cdb[10] = { 0x28, 0x1E, 1, 2, 3, 4, 0x1F, 0, 8, 0 };
 	int bit = -1;
 	assert_int_equal(scsi_cdb_check_usage(cdb, 10, usage, false, &bit), -1);
-	cdb[1] = 0x21;  /* bit 5 (RDPROTECT) and bit 0 */
+	cdb[1] = 0x21; /* bit 5 (RDPROTECT) and bit 0 */
 	assert_int_equal(scsi_cdb_check_usage(cdb, 10, usage, false, &bit), 1);
 	assert_int_equal(bit, 5);
 	cdb[1] = 0;
-	cdb[9] = 0x04;  /* NACA */
+	cdb[9] = 0x04; /* NACA */
 	assert_int_equal(scsi_cdb_check_usage(cdb, 10, usage, false, &bit), 9);
 	assert_int_equal(bit, 2);
 	/* service action bits are skipped */
@@ -155,7 +157,8 @@ static void test_unmap_params(void **s)
 	put_be16(p + 2, 0xFFF0);
 	static uint8_t big[8 + 16 * 300];
 	memcpy(big, p, 8);
-	assert_int_equal(scsi_parse_unmap_params(big, sizeof(big), &n, &bad), SR_INVALID_FIELD_PARAM);
+	assert_int_equal(scsi_parse_unmap_params(big, sizeof(big), &n, &bad),
+			 SR_INVALID_FIELD_PARAM);
 	assert_int_equal(bad, 2);
 }
 
@@ -188,7 +191,8 @@ static void test_op_table_consistent(void **s)
 		for (unsigned k = 0; op->sat && k < op->sat->n; k++) {
 			const struct scsi_op *so = &op->sat->ops[k];
 			assert_int_equal(so->usage[0], i);
-			assert_int_equal(so->usage[1] & 0x1F, so->sa);  /* RTPG: + PARAMETER DATA FORMAT */
+			assert_int_equal(so->usage[1] & 0x1F,
+					 so->sa); /* RTPG: + PARAMETER DATA FORMAT */
 			assert_true(so->flags & OPF_SA);
 		}
 	}

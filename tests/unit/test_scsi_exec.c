@@ -52,7 +52,7 @@ static void test_write_read_all_sizes(void **s)
 		buf2[i] = (uint8_t)(i * 7 + 3);
 	/* WRITE(10) then READ(6), READ(10), READ(12), READ(16) of the same data */
 	cdb10(c, SCSI_OP_WRITE10, 100, 64);
-	c[1] = 0x08;  /* FUA */
+	c[1] = 0x08; /* FUA */
 	assert_int_equal(th_cmd(&H, c, 10, buf2, 64 * TH_BS, &r), SAM_STAT_GOOD);
 	uint8_t r6[6] = { SCSI_OP_READ6, 0, 0, 100, 64, 0 };
 	assert_int_equal(th_cmd(&H, r6, 6, NULL, 0, &r), SAM_STAT_GOOD);
@@ -83,14 +83,14 @@ static void test_range_checks(void **s)
 	cdb16(c, SCSI_OP_READ16, TH_BLOCKS - 1, 2);
 	th_cmd(&H, c, 16, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE);
-	cdb16(c, SCSI_OP_READ16, UINT64_MAX, 2);  /* lba + n wraps */
+	cdb16(c, SCSI_OP_READ16, UINT64_MAX, 2); /* lba + n wraps */
 	th_cmd(&H, c, 16, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE);
 	cdb16(c, SCSI_OP_READ16, 0, 0xFFFFFFFF);
 	th_cmd(&H, c, 16, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE);
 	cdb10(c, SCSI_OP_READ10, 0, 1);
-	c[1] = 0x20;  /* RDPROTECT without protection */
+	c[1] = 0x20; /* RDPROTECT without protection */
 	th_cmd(&H, c, 10, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
 	assert_int_equal(r.sense[15], SCSI_SKS_VALID | SCSI_SKS_CD | SCSI_SKS_BPV | 5);
@@ -171,8 +171,8 @@ static void test_caw(void **s)
  * retrying on miscompare, while thread B also overwrites blocks 31..37 with
  * plain WRITEs. If compare and write were not atomic against the other
  * thread, increments would be lost: final counter != successful CAWs. */
-#define CAW_LBA 30
-#define CAW_NB 8
+#define CAW_LBA   30
+#define CAW_NB    8
 #define CAW_ITERS 150
 
 struct worker {
@@ -221,7 +221,8 @@ static void *worker_main(void *arg)
 			continue;
 		memset(rb, (uint8_t)i, (CAW_NB - 1) * TH_BS);
 		cdb16(c, SCSI_OP_WRITE16, CAW_LBA + 1, CAW_NB - 1);
-		if (th_cmd_itn(&w->h, w->itn, 0, c, 16, rb, (CAW_NB - 1) * TH_BS, r) != SAM_STAT_GOOD)
+		if (th_cmd_itn(&w->h, w->itn, 0, c, 16, rb, (CAW_NB - 1) * TH_BS, r) !=
+		    SAM_STAT_GOOD)
 			w->errors++;
 	}
 	free(rb);
@@ -271,7 +272,7 @@ static void test_range_lock_queue(void **s)
 	a.loop = b.loop = c.loop = H.l;
 	assert_true(scsi_range_lock(H.lu, &a, 10, 5, true, rl_resume));
 	assert_false(scsi_range_lock(H.lu, &b, 14, 1, false, rl_resume));
-	assert_true(scsi_range_lock(H.lu, &c, 15, 1, false, rl_resume));  /* no overlap */
+	assert_true(scsi_range_lock(H.lu, &c, 15, 1, false, rl_resume)); /* no overlap */
 	scsi_range_unlock(H.lu, &c);
 	resumed = 0;
 	scsi_range_unlock(H.lu, &a);
@@ -350,10 +351,10 @@ static void test_unmap_and_get_lba_status(void **s)
 	assert_int_equal(th_cmd(&H, g, 16, NULL, 0, &r), SAM_STAT_GOOD);
 	assert_true(r.in_len >= 24);
 	assert_int_equal(get_be64(r.in + 8), 2048);
-	assert_int_equal(r.in[8 + 12] & 0x0F, 1);  /* deallocated */
+	assert_int_equal(r.in[8 + 12] & 0x0F, 1); /* deallocated */
 	put_be64(g + 2, 0);
 	assert_int_equal(th_cmd(&H, g, 16, NULL, 0, &r), SAM_STAT_GOOD);
-	assert_int_equal(r.in[8 + 12] & 0x0F, 0);  /* mapped */
+	assert_int_equal(r.in[8 + 12] & 0x0F, 0); /* mapped */
 	put_be64(g + 2, TH_BLOCKS);
 	th_cmd(&H, g, 16, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE);
@@ -454,14 +455,14 @@ static void test_mode_sense(void **s)
 	uint8_t ms[10] = { SCSI_OP_MODE_SENSE10, 0x10, SCSI_MP_ALL, 0, 0, 0, 0, 0x10, 0, 0 };
 	assert_int_equal(th_cmd(&H, ms, 10, NULL, 0, &r), SAM_STAT_GOOD);
 	assert_int_equal(get_be16(r.in) + 2, r.in_len);
-	assert_int_equal(r.in[4] & 1, 1);           /* LONGLBA */
+	assert_int_equal(r.in[4] & 1, 1); /* LONGLBA */
 	assert_int_equal(get_be16(r.in + 6), 16);
 	assert_int_equal(get_be64(r.in + 8), TH_BLOCKS);
 	assert_int_equal(r.in[24], SCSI_MP_RW_ERROR_RECOVERY);
-	ms[2] = 0xC0 | SCSI_MP_CACHING;  /* saved */
+	ms[2] = 0xC0 | SCSI_MP_CACHING; /* saved */
 	th_cmd(&H, ms, 10, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_SAVING_PARAMS_UNSUP);
-	ms[2] = 0x40 | SCSI_MP_CACHING;  /* changeable */
+	ms[2] = 0x40 | SCSI_MP_CACHING; /* changeable */
 	assert_int_equal(th_cmd(&H, ms, 10, NULL, 0, &r), SAM_STAT_GOOD);
 	assert_int_equal(r.in[8 + 16 + 2], SCSI_MP_CACHING_WCE);
 	ms[2] = 0x05;
@@ -477,17 +478,20 @@ static void test_mode_sense(void **s)
 static void test_rsoc(void **s)
 {
 	struct tres r;
-	uint8_t c[12] = { SCSI_OP_MAINTENANCE_IN, SCSI_MI_REPORT_OPCODES, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0 };
+	uint8_t c[12] = {
+		SCSI_OP_MAINTENANCE_IN, SCSI_MI_REPORT_OPCODES, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0
+	};
 	assert_int_equal(th_cmd(&H, c, 12, NULL, 0, &r), SAM_STAT_GOOD);
 	uint32_t n = get_be32(r.in);
 	assert_int_equal(n % 8, 0);
 	bool saw_rc16 = false, saw_read10 = false;
 	for (uint32_t off = 4; off < 4 + n; off += 8) {
 		saw_read10 |= r.in[off] == SCSI_OP_READ10;
-		saw_rc16 |= r.in[off] == 0x9E && get_be16(r.in + off + 2) == 0x10 && (r.in[off + 5] & 1);
+		saw_rc16 |= r.in[off] == 0x9E && get_be16(r.in + off + 2) == 0x10 &&
+			    (r.in[off + 5] & 1);
 	}
 	assert_true(saw_rc16 && saw_read10);
-	c[2] = 0x80;  /* RCTD: 20-byte descriptors */
+	c[2] = 0x80; /* RCTD: 20-byte descriptors */
 	assert_int_equal(th_cmd(&H, c, 12, NULL, 0, &r), SAM_STAT_GOOD);
 	assert_int_equal(get_be32(r.in) % 20, 0);
 	/* one command: READ(10) usage data */
@@ -524,7 +528,7 @@ static void test_report_luns_and_absent_lun(void **s)
 	assert_int_equal(r.in[16 + 1], 5);
 	c[9] = 0;
 	c[8] = 0;
-	c[9] = 15;  /* allocation length < 16 */
+	c[9] = 15; /* allocation length < 16 */
 	th_cmd(&H, c, 12, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
 	/* absent LUN 7: INQUIRY answers PQ 3, others LU NOT SUPPORTED */
@@ -547,7 +551,7 @@ static void test_read_capacity_and_verify(void **s)
 	assert_int_equal(get_be64(r.in), TH_BLOCKS - 1);
 	assert_int_equal(get_be32(r.in + 8), TH_BS);
 	assert_int_equal(r.in[13], 0);
-	assert_int_equal(r.in[14], 0xC0);  /* LBPME, LBPRZ */
+	assert_int_equal(r.in[14], 0xC0); /* LBPME, LBPRZ */
 	uint8_t c10[10] = { SCSI_OP_READ_CAPACITY10 };
 	assert_int_equal(th_cmd(&H, c10, 10, NULL, 0, &r), SAM_STAT_GOOD);
 	assert_int_equal(get_be32(r.in), TH_BLOCKS - 1);
@@ -588,7 +592,7 @@ static void test_no_unmap_backend(void **s)
 {
 	struct th h;
 	struct tres r;
-	th_init(&h, false);  /* thin = false: LBPME off, UNMAP absent */
+	th_init(&h, false); /* thin = false: LBPME off, UNMAP absent */
 	th_clear_ua(&h, h.itn);
 	uint8_t c[10] = { SCSI_OP_UNMAP };
 	th_cmd_itn(&h, h.itn, 0, c, 10, NULL, 0, &r);
@@ -621,8 +625,12 @@ static void fake_close(struct lun_backend *be) {}
 
 static void test_backend_errors(void **s)
 {
-	static const struct lun_backend_ops ops = { .name = "fake", .caps = LUN_CAP_FLUSH, .submit_read = fake_submit,
-		.submit_write = fake_submit, .submit_flush = fake_submit, .close = fake_close };
+	static const struct lun_backend_ops ops = { .name = "fake",
+						    .caps = LUN_CAP_FLUSH,
+						    .submit_read = fake_submit,
+						    .submit_write = fake_submit,
+						    .submit_flush = fake_submit,
+						    .close = fake_close };
 	struct lun_backend be = { .ops = &ops, .size = 64 * TH_BS, .block_size = TH_BS };
 	struct scsi_lu_params p = { .target_iqn = TH_IQN, .lun = 9 };
 	struct scsi_lu *lu;
@@ -630,7 +638,12 @@ static void test_backend_errors(void **s)
 	struct tres r;
 	assert_int_equal(scsi_lu_create(&p, &be, &lu, err, sizeof(err)), 0);
 	assert_int_equal(scsi_lun_map_add(H.map, 9, lu), 0);
-	static const struct { int err; bool write; uint8_t key; uint16_t asc; } cases[] = {
+	static const struct {
+		int err;
+		bool write;
+		uint8_t key;
+		uint16_t asc;
+	} cases[] = {
 		{ -EIO, false, SCSI_SK_MEDIUM_ERROR, SCSI_ASC_UNRECOVERED_READ_ERROR },
 		{ -EIO, true, SCSI_SK_MEDIUM_ERROR, SCSI_ASC_WRITE_ERROR },
 		{ -ENOSPC, true, SCSI_SK_DATA_PROTECT, SCSI_ASC_SPACE_ALLOC_FAILED_WP },
@@ -640,7 +653,7 @@ static void test_backend_errors(void **s)
 		{ -EINVAL, false, SCSI_SK_HARDWARE_ERROR, SCSI_ASC_INTERNAL_TARGET_FAILURE },
 	};
 	uint8_t c[10];
-	th_clear_ua(&H, H.itn);  /* LU 9 is new for this nexus: no UA registered */
+	th_clear_ua(&H, H.itn); /* LU 9 is new for this nexus: no UA registered */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fake_err = cases[i].err;
 		cdb10(c, cases[i].write ? SCSI_OP_WRITE10 : SCSI_OP_READ10, 0, 1);
@@ -657,8 +670,8 @@ static void test_backend_errors(void **s)
 	assert_int_equal(scsi_lun_map_remove(H.map, 9, &gone), 0);
 	assert_ptr_equal(gone, lu);
 	assert_int_equal(scsi_lu_inflight(lu), 0);
-	assert_non_null(H.itn->ln[9]);   /* made lazily by the first command */
-	lu->be = NULL;  /* stack backend: do not close */
+	assert_non_null(H.itn->ln[9]); /* made lazily by the first command */
+	lu->be = NULL;                 /* stack backend: do not close */
 	scsi_lun_map_release(H.map, lu);
 	assert_null(H.itn->ln[9]);
 }

@@ -28,8 +28,8 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#define TH_IQN "iqn.2026-01.org.kura:test"
-#define TH_BS 512u
+#define TH_IQN    "iqn.2026-01.org.kura:test"
+#define TH_BS     512u
 #define TH_BLOCKS 4096u
 
 struct th {
@@ -49,7 +49,8 @@ struct tres {
 	uint32_t out_wanted;
 };
 
-static struct scsi_lu *th_new_lu(uint64_t lun, uint64_t blocks, uint32_t bs, bool thin, const char *iqn)
+static struct scsi_lu *th_new_lu(uint64_t lun, uint64_t blocks, uint32_t bs, bool thin,
+				 const char *iqn)
 {
 	struct lun_backend_params bp = { .type = "memory", .size = blocks * bs, .block_size = bs };
 	struct lun_backend *be = NULL;
@@ -110,8 +111,8 @@ static void tcmd_start(struct kloop_task *k)
 	c->in_exec = false;
 }
 
-static void tcmd_prep(struct tcmd *c, struct th *h, struct scsi_itn *itn, uint64_t lun, const uint8_t *cdb,
-		      size_t cdb_len, const void *out, uint32_t out_len)
+static void tcmd_prep(struct tcmd *c, struct th *h, struct scsi_itn *itn, uint64_t lun,
+		      const uint8_t *cdb, size_t cdb_len, const void *out, uint32_t out_len)
 {
 	memset(c, 0, sizeof(*c));
 	memcpy(c->t.cdb, cdb, cdb_len);
@@ -146,13 +147,14 @@ static void tcmd_collect(struct tcmd *c, struct tres *r)
 	r->in_len = c->t.in_len;
 	r->out_wanted = c->t.out_wanted;
 	if (c->t.in_len && c->t.in_buf)
-		memcpy(r->in, c->t.in_buf, c->t.in_len < sizeof(r->in) ? c->t.in_len : sizeof(r->in));
+		memcpy(r->in, c->t.in_buf,
+		       c->t.in_len < sizeof(r->in) ? c->t.in_len : sizeof(r->in));
 	scsi_task_release(&c->t);
 }
 
 /* Run one command to completion on h's loop (from inside the loop). */
-static uint8_t th_cmd_itn(struct th *h, struct scsi_itn *itn, uint64_t lun, const uint8_t *cdb, size_t cdb_len,
-			  const void *out, uint32_t out_len, struct tres *r)
+static uint8_t th_cmd_itn(struct th *h, struct scsi_itn *itn, uint64_t lun, const uint8_t *cdb,
+			  size_t cdb_len, const void *out, uint32_t out_len, struct tres *r)
 {
 	struct tcmd *c = calloc(1, sizeof(*c));
 	tcmd_prep(c, h, itn, lun, cdb, cdb_len, out, out_len);
@@ -163,8 +165,8 @@ static uint8_t th_cmd_itn(struct th *h, struct scsi_itn *itn, uint64_t lun, cons
 	return r->status;
 }
 
-static uint8_t th_cmd(struct th *h, const uint8_t *cdb, size_t cdb_len, const void *out, uint32_t out_len,
-		      struct tres *r)
+static uint8_t th_cmd(struct th *h, const uint8_t *cdb, size_t cdb_len, const void *out,
+		      uint32_t out_len, struct tres *r)
 {
 	return th_cmd_itn(h, h->itn, 0, cdb, cdb_len, out, out_len, r);
 }

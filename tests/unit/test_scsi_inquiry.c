@@ -33,11 +33,11 @@ static void test_standard(void **s)
 	assert_int_equal(r.status, SAM_STAT_GOOD);
 	assert_int_equal(r.in_len, 96);
 	assert_int_equal(r.in[0], 0x00);
-	assert_int_equal(r.in[2], 0x06);   /* SPC-4 */
-	assert_int_equal(r.in[3], 0x12);   /* HISUP, format 2 */
+	assert_int_equal(r.in[2], 0x06); /* SPC-4 */
+	assert_int_equal(r.in[3], 0x12); /* HISUP, format 2 */
 	assert_int_equal(r.in[4], 91);
 	assert_int_equal(r.in[5] & 0x30, 0x30); /* TPGS: implicit + explicit ALUA */
-	assert_int_equal(r.in[7], 0x02);   /* CMDQUE */
+	assert_int_equal(r.in[7], 0x02);        /* CMDQUE */
 	assert_memory_equal(r.in + 8, "KURA    ", 8);
 	assert_memory_equal(r.in + 16, "kura-lun        ", 16);
 	assert_int_equal(get_be16(r.in + 58), 0x00A0);
@@ -53,12 +53,12 @@ static void test_standard(void **s)
 static void test_invalid(void **s)
 {
 	struct tres r;
-	inquiry(false, 0x80, 255, &r);   /* page code without EVPD */
+	inquiry(false, 0x80, 255, &r); /* page code without EVPD */
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
 	assert_int_equal(get_be16(r.sense + 16), 2);
 	inquiry(true, 0x99, 255, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
-	uint8_t c[6] = { SCSI_OP_INQUIRY, 0x02, 0, 0, 255, 0 };  /* CMDDT */
+	uint8_t c[6] = { SCSI_OP_INQUIRY, 0x02, 0, 0, 255, 0 }; /* CMDDT */
 	th_cmd(&H, c, 6, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
 }
@@ -73,7 +73,7 @@ static void test_vpd_supported_and_serial(void **s)
 	assert_int_equal(get_be16(r.in + 2), sizeof(want));
 	assert_memory_equal(r.in + 4, want, sizeof(want));
 	inquiry(true, 0x80, 255, &r);
-	assert_int_equal(get_be16(r.in + 2), 32);  /* hex of the NAA */
+	assert_int_equal(get_be16(r.in + 2), 32); /* hex of the NAA */
 	char hex[3];
 	snprintf(hex, sizeof(hex), "%02x", H.lu->naa[0]);
 	assert_memory_equal(r.in + 4, hex, 2);
@@ -137,12 +137,17 @@ static void test_naa_stability(void **s)
 	assert_memory_not_equal(a, c, 16);
 	assert_int_equal(a[0] >> 4, 6);
 	/* explicit NAA from the configuration */
-	struct lun_backend_params bp = { .type = "memory", .size = 64 * TH_BS, .block_size = TH_BS };
+	struct lun_backend_params bp = { .type = "memory",
+					 .size = 64 * TH_BS,
+					 .block_size = TH_BS };
 	struct lun_backend *be;
 	char err[64];
 	assert_int_equal(lun_backend_open(&bp, &be, err, sizeof(err)), 0);
-	struct scsi_lu_params p = { .target_iqn = TH_IQN, .lun = 1, .naa = 0x6001405123456789ull,
-				    .naa_ext = 42, .serial = "SER1" };
+	struct scsi_lu_params p = { .target_iqn = TH_IQN,
+				    .lun = 1,
+				    .naa = 0x6001405123456789ull,
+				    .naa_ext = 42,
+				    .serial = "SER1" };
 	struct scsi_lu *lu;
 	assert_int_equal(scsi_lu_create(&p, be, &lu, err, sizeof(err)), 0);
 	assert_int_equal(get_be64(lu->naa), 0x6001405123456789ull);
@@ -156,17 +161,26 @@ static void test_naa_stability(void **s)
  * on 4 KiB LUs), never for a fully provisioned LU. */
 static void test_vpd_unmap_granularity_hint(void **s)
 {
-	static const struct { uint32_t bs; int hint; bool thin; bool want; } cases[] = {
+	static const struct {
+		uint32_t bs;
+		int hint;
+		bool thin;
+		bool want;
+	} cases[] = {
 		{ 512, SCSI_UG_AUTO, true, true },   { 4096, SCSI_UG_AUTO, true, false },
 		{ 4096, SCSI_UG_YES, true, true },   { 512, SCSI_UG_NO, true, false },
 		{ 4096, SCSI_UG_YES, false, false },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct lun_backend_params bp = { .type = "memory", .size = 1 << 20, .block_size = cases[i].bs };
+		struct lun_backend_params bp = { .type = "memory",
+						 .size = 1 << 20,
+						 .block_size = cases[i].bs };
 		struct lun_backend *be = NULL;
 		char err[128];
 		assert_int_equal(lun_backend_open(&bp, &be, err, sizeof(err)), 0);
-		struct scsi_lu_params p = { .target_iqn = TH_IQN, .lun = 3, .thin = cases[i].thin,
+		struct scsi_lu_params p = { .target_iqn = TH_IQN,
+					    .lun = 3,
+					    .thin = cases[i].thin,
 					    .unmap_gran_hint = cases[i].hint };
 		struct scsi_lu *lu = NULL;
 		assert_int_equal(scsi_lu_create(&p, be, &lu, err, sizeof(err)), 0);
@@ -175,7 +189,9 @@ static void test_vpd_unmap_granularity_hint(void **s)
 		vpd_block_limits(&c, b);
 		uint32_t gran = get_be32(b + 28), ugavalid = get_be32(b + 32);
 		if (cases[i].want) {
-			uint32_t ug = be->unmap_granularity >= cases[i].bs ? be->unmap_granularity / cases[i].bs : 1;
+			uint32_t ug = be->unmap_granularity >= cases[i].bs
+					      ? be->unmap_granularity / cases[i].bs
+					      : 1;
 			assert_int_equal(gran, ug);
 			assert_int_equal(ugavalid, 0x80000000u);
 		} else {
@@ -192,13 +208,15 @@ static void test_vpd_block_pages(void **s)
 	inquiry(true, 0xB0, 255, &r);
 	assert_int_equal(r.in_len, 64);
 	assert_int_equal(get_be16(r.in + 2), 0x3C);
-	assert_int_equal(r.in[4], 0x01);                      /* WSNZ */
+	assert_int_equal(r.in[4], 0x01); /* WSNZ */
 	assert_int_equal(r.in[5], SCSI_MAX_CAW_BLOCKS);
 	assert_int_equal(get_be16(r.in + 6), 8);
 	assert_int_equal(get_be32(r.in + 8), SCSI_MAX_XFER_BYTES / TH_BS);
 	assert_int_equal(get_be32(r.in + 20), SCSI_MAX_UNMAP_BLOCKS);
 	assert_int_equal(get_be32(r.in + 24), SCSI_MAX_UNMAP_DESC);
-	assert_int_equal(get_be32(r.in + 28), H.lu->be->unmap_granularity > TH_BS ? H.lu->be->unmap_granularity / TH_BS : 1);
+	assert_int_equal(get_be32(r.in + 28), H.lu->be->unmap_granularity > TH_BS
+						      ? H.lu->be->unmap_granularity / TH_BS
+						      : 1);
 	assert_int_equal(get_be32(r.in + 32), 0x80000000u);
 	assert_int_equal(get_be64(r.in + 36), SCSI_MAX_WS_BLOCKS);
 	inquiry(true, 0xB1, 255, &r);
@@ -207,8 +225,8 @@ static void test_vpd_block_pages(void **s)
 	inquiry(true, 0xB2, 255, &r);
 	assert_int_equal(r.in_len, 8);
 	assert_int_equal(get_be16(r.in + 2), 4);
-	assert_int_equal(r.in[5], 0xE4);                      /* LBPU LBPWS LBPWS10 LBPRZ */
-	assert_int_equal(r.in[6], 0x02);                      /* thin */
+	assert_int_equal(r.in[5], 0xE4); /* LBPU LBPWS LBPWS10 LBPRZ */
+	assert_int_equal(r.in[6], 0x02); /* thin */
 	inquiry(true, 0x86, 255, &r);
 	assert_int_equal(get_be16(r.in + 2), 0x3C);
 	assert_int_equal(r.in[7] & 1, 1);

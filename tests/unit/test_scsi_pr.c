@@ -33,8 +33,8 @@ static int teardown(void **s)
 }
 
 /* ---- command helpers ---- */
-static uint8_t prout_x(struct scsi_itn *itn, uint8_t sa, uint8_t type, uint64_t rk, uint64_t sark, uint8_t flags,
-		       const uint8_t *extra, size_t extra_len, struct tres *r)
+static uint8_t prout_x(struct scsi_itn *itn, uint8_t sa, uint8_t type, uint64_t rk, uint64_t sark,
+		       uint8_t flags, const uint8_t *extra, size_t extra_len, struct tres *r)
 {
 	static uint8_t p[4096];
 	uint8_t c[10] = { SCSI_OP_PR_OUT, sa, type };
@@ -121,12 +121,15 @@ static void test_register(void **s)
 	assert_int_equal(nkeys(H.itn, &g1), 1);
 	assert_int_equal(g1, g0 + 1);
 	/* re-register with a wrong RESERVATION KEY: conflict (SPC-4 5.13.7) */
-	assert_int_equal(prout(H.itn, SCSI_PROUT_REGISTER, 0, 0x2222, 0x3333), SAM_STAT_RESERVATION_CONFLICT);
+	assert_int_equal(prout(H.itn, SCSI_PROUT_REGISTER, 0, 0x2222, 0x3333),
+			 SAM_STAT_RESERVATION_CONFLICT);
 	/* unregistered nexus with a non-zero RESERVATION KEY: conflict */
-	assert_int_equal(prout(H.itn2, SCSI_PROUT_REGISTER, 0, 0x1111, 0x4444), SAM_STAT_RESERVATION_CONFLICT);
+	assert_int_equal(prout(H.itn2, SCSI_PROUT_REGISTER, 0, 0x1111, 0x4444),
+			 SAM_STAT_RESERVATION_CONFLICT);
 	/* change the key, then REGISTER AND IGNORE EXISTING KEY */
 	assert_int_equal(prout(H.itn, SCSI_PROUT_REGISTER, 0, 0x1111, 0x5555), SAM_STAT_GOOD);
-	assert_int_equal(prout(H.itn, SCSI_PROUT_REGISTER_IGNORE, 0, 0xdead, 0x6666), SAM_STAT_GOOD);
+	assert_int_equal(prout(H.itn, SCSI_PROUT_REGISTER_IGNORE, 0, 0xdead, 0x6666),
+			 SAM_STAT_GOOD);
 	struct tres r;
 	prin(H.itn, SCSI_PRIN_READ_KEYS, &r);
 	assert_int_equal(get_be64(r.in + 8), 0x6666);
@@ -154,7 +157,7 @@ static void test_param_checks(void **s)
 	struct tres r;
 	uint8_t c[10] = { SCSI_OP_PR_OUT, SCSI_PROUT_REGISTER };
 	uint8_t p[32] = { 0 };
-	put_be32(c + 5, 23);  /* not 24: PARAMETER LIST LENGTH ERROR */
+	put_be32(c + 5, 23); /* not 24: PARAMETER LIST LENGTH ERROR */
 	th_cmd(&H, c, 10, p, 23, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_PARAM_LIST_LENGTH_ERROR);
 	put_be32(c + 5, 32);
@@ -178,8 +181,10 @@ static void test_param_checks(void **s)
 	prout_x(H.itn, SCSI_PROUT_RESERVE, 0x11, 0x10, 0, 0, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
 	/* RESERVE from an unregistered nexus / with the wrong key: conflict */
-	assert_int_equal(prout(H.itn2, SCSI_PROUT_RESERVE, SCSI_PR_WE, 0x10, 0), SAM_STAT_RESERVATION_CONFLICT);
-	assert_int_equal(prout(H.itn, SCSI_PROUT_RESERVE, SCSI_PR_WE, 0x11, 0), SAM_STAT_RESERVATION_CONFLICT);
+	assert_int_equal(prout(H.itn2, SCSI_PROUT_RESERVE, SCSI_PR_WE, 0x10, 0),
+			 SAM_STAT_RESERVATION_CONFLICT);
+	assert_int_equal(prout(H.itn, SCSI_PROUT_RESERVE, SCSI_PR_WE, 0x11, 0),
+			 SAM_STAT_RESERVATION_CONFLICT);
 	clear_all();
 }
 
@@ -205,7 +210,7 @@ static uint8_t run_class(struct scsi_itn *itn, enum cls c)
 		cdb10(cdb, SCSI_OP_SYNC_CACHE10, 0, 0);
 		return th_cmd_itn(&H, itn, 0, cdb, 10, NULL, 0, &r);
 	case C_CAW:
-		memset(caw, 0xAB, sizeof(caw));  /* compare with what C_WRITE wrote */
+		memset(caw, 0xAB, sizeof(caw)); /* compare with what C_WRITE wrote */
 		memset(cdb, 0, 16);
 		cdb[0] = SCSI_OP_COMPARE_AND_WRITE;
 		put_be64(cdb + 2, 50);
@@ -222,8 +227,8 @@ static const struct {
 	bool reg[C__N], unreg[C__N];
 } table44[] = {
 	/*                    READ WRITE TUR INQ MSENSE SYNC CAW */
-	{ SCSI_PR_WE,    { 1, 0, 1, 1, 1, 0, 0 }, { 1, 0, 1, 1, 1, 0, 0 } },
-	{ SCSI_PR_EA,    { 0, 0, 1, 1, 0, 0, 0 }, { 0, 0, 1, 1, 0, 0, 0 } },
+	{ SCSI_PR_WE, { 1, 0, 1, 1, 1, 0, 0 }, { 1, 0, 1, 1, 1, 0, 0 } },
+	{ SCSI_PR_EA, { 0, 0, 1, 1, 0, 0, 0 }, { 0, 0, 1, 1, 0, 0, 0 } },
 	{ SCSI_PR_WE_RO, { 1, 1, 1, 1, 1, 1, 1 }, { 1, 0, 1, 1, 1, 0, 0 } },
 	{ SCSI_PR_EA_RO, { 1, 1, 1, 1, 1, 1, 1 }, { 0, 0, 1, 1, 0, 0, 0 } },
 	{ SCSI_PR_WE_AR, { 1, 1, 1, 1, 1, 1, 1 }, { 1, 0, 1, 1, 1, 0, 0 } },
@@ -248,10 +253,11 @@ static void test_conflict_table(void **s)
 		assert_int_equal(prout(H.itn, SCSI_PROUT_RESERVE, type, 0xA, 0), SAM_STAT_GOOD);
 		/* reserving again with the same type: GOOD; another type: conflict */
 		assert_int_equal(prout(H.itn, SCSI_PROUT_RESERVE, type, 0xA, 0), SAM_STAT_GOOD);
-		assert_int_equal(prout(H.itn, SCSI_PROUT_RESERVE, type == SCSI_PR_WE ? SCSI_PR_EA : SCSI_PR_WE, 0xA, 0),
+		assert_int_equal(prout(H.itn, SCSI_PROUT_RESERVE,
+				       type == SCSI_PR_WE ? SCSI_PR_EA : SCSI_PR_WE, 0xA, 0),
 				 SAM_STAT_RESERVATION_CONFLICT);
 		for (int c = 0; c < C__N; c++) {
-			expect(H.itn, c, true);            /* the holder */
+			expect(H.itn, c, true); /* the holder */
 			expect(H.itn2, c, table44[i].reg[c]);
 		}
 		assert_int_equal(prout(H.itn2, SCSI_PROUT_REGISTER, 0, 0xB, 0), SAM_STAT_GOOD);
@@ -265,7 +271,8 @@ static void test_conflict_table(void **s)
 		assert_int_equal(get_be64(r.in + 8), ar ? 0 : 0xA);
 		assert_int_equal(r.in[21], type);
 		/* RELEASE with the wrong type: ILLEGAL REQUEST / 26/04 */
-		prout_x(H.itn, SCSI_PROUT_RELEASE, type == SCSI_PR_WE ? SCSI_PR_EA : SCSI_PR_WE, 0xA, 0, 0, NULL, 0, &r);
+		prout_x(H.itn, SCSI_PROUT_RELEASE, type == SCSI_PR_WE ? SCSI_PR_EA : SCSI_PR_WE,
+			0xA, 0, 0, NULL, 0, &r);
 		assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_RELEASE_OF_PR);
 		assert_int_equal(prout(H.itn, SCSI_PROUT_RELEASE, type, 0xA, 0), SAM_STAT_GOOD);
 		assert_int_equal(prin(H.itn2, SCSI_PRIN_READ_RESERVATION, &r), SAM_STAT_GOOD);
@@ -317,7 +324,8 @@ static void test_preempt(void **s)
 	assert_int_equal(prout(H.itn, SCSI_PROUT_PREEMPT, SCSI_PR_WE, 0xA, 0xB), SAM_STAT_GOOD);
 	assert_true(take_ua(H.itn2, SCSI_ASC_REGISTRATIONS_PREEMPTED));
 	assert_int_equal(nkeys(H.itn, NULL), 1);
-	assert_int_equal(prout(H.itn, SCSI_PROUT_PREEMPT, SCSI_PR_WE, 0xA, 0xB), SAM_STAT_RESERVATION_CONFLICT);
+	assert_int_equal(prout(H.itn, SCSI_PROUT_PREEMPT, SCSI_PR_WE, 0xA, 0xB),
+			 SAM_STAT_RESERVATION_CONFLICT);
 	prout_x(H.itn, SCSI_PROUT_PREEMPT, SCSI_PR_WE, 0xA, 0, 0, NULL, 0, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_PARAM);
 	/* preempting the holder: the preemptor takes the reservation, new type */
@@ -344,7 +352,10 @@ static void test_preempt(void **s)
 /* ---- identities: logout / login, UAs for absent nexuses ---- */
 static struct scsi_itn *login(const char *name, const uint8_t *isid, uint16_t port)
 {
-	struct scsi_port p = { .rel_port_id = port, .tpg_id = 1, .target_iqn = TH_IQN, .tpgt = port };
+	struct scsi_port p = { .rel_port_id = port,
+			       .tpg_id = 1,
+			       .target_iqn = TH_IQN,
+			       .tpgt = port };
 	struct scsi_itn *itn = scsi_itn_create(H.map, name, isid, &p);
 	assert_non_null(itn);
 	return itn;
@@ -356,7 +367,7 @@ static void test_identity(void **s)
 	prout(H.itn, SCSI_PROUT_REGISTER, 0, 0, 0xA);
 	prout(H.itn2, SCSI_PROUT_REGISTER, 0, 0, 0xB);
 	prout(H.itn2, SCSI_PROUT_RESERVE, SCSI_PR_EA, 0xB, 0);
-	scsi_itn_destroy(H.itn2);   /* logout: registration and reservation stay */
+	scsi_itn_destroy(H.itn2); /* logout: registration and reservation stay */
 	H.itn2 = NULL;
 	assert_int_equal(rw(H.itn, false, 0, 0), SAM_STAT_RESERVATION_CONFLICT);
 	assert_int_equal(prout(H.itn, SCSI_PROUT_PREEMPT, SCSI_PR_WE, 0xA, 0xB), SAM_STAT_GOOD);
@@ -372,10 +383,11 @@ static void test_identity(void **s)
 	th_clear_ua(&H, other_isid);
 	assert_int_equal(rw(other_port, true, 0, 0), SAM_STAT_RESERVATION_CONFLICT);
 	assert_int_equal(rw(other_isid, true, 0, 0), SAM_STAT_RESERVATION_CONFLICT);
-	assert_int_equal(rw(H.itn2, true, 0, 0), SAM_STAT_GOOD);  /* WE_RO: registrants write */
+	assert_int_equal(rw(H.itn2, true, 0, 0), SAM_STAT_GOOD); /* WE_RO: registrants write */
 	/* ALL_TG_PT: one registration for every target port */
 	struct tres r;
-	assert_int_equal(prout_x(other_isid, SCSI_PROUT_REGISTER, 0, 0, 0xC, SCSI_PROUT_ALL_TG_PT, NULL, 0, &r),
+	assert_int_equal(prout_x(other_isid, SCSI_PROUT_REGISTER, 0, 0, 0xC, SCSI_PROUT_ALL_TG_PT,
+				 NULL, 0, &r),
 			 SAM_STAT_GOOD);
 	struct scsi_itn *isid3_port2 = login(INI2, ISID3, 2);
 	th_clear_ua(&H, isid3_port2);
@@ -402,7 +414,7 @@ static void test_caps_and_full_status(void **s)
 	assert_int_equal(prin(H.itn, SCSI_PRIN_REPORT_CAPABILITIES, &r), SAM_STAT_GOOD);
 	assert_int_equal(r.in_len, 8);
 	assert_int_equal(get_be16(r.in), 8);
-	assert_int_equal(r.in[2], 0x1C);       /* CRH SIP_C ATP_C; no PTPL_C without a state dir */
+	assert_int_equal(r.in[2], 0x1C);        /* CRH SIP_C ATP_C; no PTPL_C without a state dir */
 	assert_int_equal(r.in[3] & 0x81, 0x80); /* TMV, PTPL_A clear */
 	assert_int_equal(r.in[4], 0xEA);
 	assert_int_equal(r.in[5], 0x01);
@@ -410,7 +422,8 @@ static void test_caps_and_full_status(void **s)
 	uint8_t ext[512];
 	size_t n = tid(ext + 4, INI2, NULL);
 	put_be32(ext, (uint32_t)n);
-	assert_int_equal(prout_x(H.itn, SCSI_PROUT_REGISTER, 0, 0, 0xA, SCSI_PROUT_SPEC_I_PT, ext, n + 4, &r),
+	assert_int_equal(prout_x(H.itn, SCSI_PROUT_REGISTER, 0, 0, 0xA, SCSI_PROUT_SPEC_I_PT, ext,
+				 n + 4, &r),
 			 SAM_STAT_GOOD);
 	assert_int_equal(nkeys(H.itn, NULL), 2);
 	assert_int_equal(prout(H.itn2, SCSI_PROUT_RESERVE, SCSI_PR_WE, 0xA, 0), SAM_STAT_GOOD);
@@ -425,7 +438,7 @@ static void test_caps_and_full_status(void **s)
 		assert_int_equal(get_be64(d), 0xA);
 		if (!strcmp(t.name, INI2)) {
 			assert_false(t.has_isid);
-			assert_int_equal(d[12] & 1, 1);  /* R_HOLDER */
+			assert_int_equal(d[12] & 1, 1); /* R_HOLDER */
 			assert_int_equal(d[13], SCSI_PR_WE);
 		} else {
 			assert_string_equal(t.name, INI1);
@@ -439,12 +452,13 @@ static void test_caps_and_full_status(void **s)
 	}
 	assert_int_equal(seen, 2);
 	/* SPEC_I_PT naming an already registered nexus: refused, nothing added */
-	assert_int_equal(prout_x(H.itn2, SCSI_PROUT_REGISTER, 0, 0, 0xE, SCSI_PROUT_SPEC_I_PT, ext, n + 4, &r),
+	assert_int_equal(prout_x(H.itn2, SCSI_PROUT_REGISTER, 0, 0, 0xE, SCSI_PROUT_SPEC_I_PT, ext,
+				 n + 4, &r),
 			 SAM_STAT_CHECK_CONDITION);
 	/* a malformed TransportID list: INVALID FIELD IN PARAMETER LIST */
 	prout(H.itn, SCSI_PROUT_CLEAR, 0, 0xA, 0);
 	take_ua(H.itn2, 0);
-	ext[4] = 0x41;  /* format 01h on a name without ",i,0x" */
+	ext[4] = 0x41; /* format 01h on a name without ",i,0x" */
 	prout_x(H.itn, SCSI_PROUT_REGISTER, 0, 0, 0xA, SCSI_PROUT_SPEC_I_PT, ext, n + 4, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_PARAM);
 	assert_int_equal(nkeys(H.itn, NULL), 0);
@@ -467,16 +481,18 @@ static void test_register_move(void **s)
 	uint8_t c[10] = { SCSI_OP_PR_OUT, SCSI_PROUT_REGISTER_MOVE, SCSI_PR_EA };
 	put_be32(c + 5, (uint32_t)(24 + n));
 	/* only the holder may move; not registered => conflict */
-	assert_int_equal(th_cmd_itn(&H, H.itn2, 0, c, 10, p, (uint32_t)(24 + n), &r), SAM_STAT_RESERVATION_CONFLICT);
+	assert_int_equal(th_cmd_itn(&H, H.itn2, 0, c, 10, p, (uint32_t)(24 + n), &r),
+			 SAM_STAT_RESERVATION_CONFLICT);
 	assert_int_equal(th_cmd_itn(&H, H.itn, 0, c, 10, p, (uint32_t)(24 + n), &r), SAM_STAT_GOOD);
 	prin(H.itn2, SCSI_PRIN_READ_RESERVATION, &r);
 	assert_int_equal(get_be64(r.in + 8), 0xB);
-	assert_int_equal(nkeys(H.itn, NULL), 1);                    /* UNREG: the source is gone */
+	assert_int_equal(nkeys(H.itn, NULL), 1); /* UNREG: the source is gone */
 	assert_int_equal(rw(H.itn2, true, 0, 0), SAM_STAT_GOOD);
 	assert_int_equal(rw(H.itn, false, 0, 0), SAM_STAT_RESERVATION_CONFLICT);
 	/* moving to ourselves is refused */
 	put_be64(p, 0xB);
-	assert_int_equal(th_cmd_itn(&H, H.itn2, 0, c, 10, p, (uint32_t)(24 + n), &r), SAM_STAT_CHECK_CONDITION);
+	assert_int_equal(th_cmd_itn(&H, H.itn2, 0, c, 10, p, (uint32_t)(24 + n), &r),
+			 SAM_STAT_CHECK_CONDITION);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_PARAM);
 	prout(H.itn2, SCSI_PROUT_CLEAR, 0, 0xB, 0);
 }
@@ -489,8 +505,9 @@ static void test_spc2(void **s)
 	assert_int_equal(cmd6(H.itn2, SCSI_OP_RESERVE6), SAM_STAT_RESERVATION_CONFLICT);
 	assert_int_equal(cmd6(H.itn2, SCSI_OP_TEST_UNIT_READY), SAM_STAT_RESERVATION_CONFLICT);
 	assert_int_equal(cmd6(H.itn2, SCSI_OP_INQUIRY), SAM_STAT_GOOD);
-	assert_int_equal(cmd6(H.itn2, SCSI_OP_RELEASE6), SAM_STAT_GOOD);      /* nop */
-	assert_int_equal(prout(H.itn2, SCSI_PROUT_REGISTER, 0, 0, 1), SAM_STAT_RESERVATION_CONFLICT);
+	assert_int_equal(cmd6(H.itn2, SCSI_OP_RELEASE6), SAM_STAT_GOOD); /* nop */
+	assert_int_equal(prout(H.itn2, SCSI_PROUT_REGISTER, 0, 0, 1),
+			 SAM_STAT_RESERVATION_CONFLICT);
 	assert_int_equal(rw(H.itn, true, 0, 0), SAM_STAT_GOOD);
 	assert_int_equal(cmd6(H.itn, SCSI_OP_RELEASE6), SAM_STAT_GOOD);
 	assert_int_equal(cmd6(H.itn2, SCSI_OP_TEST_UNIT_READY), SAM_STAT_GOOD);
@@ -512,7 +529,7 @@ static void test_spc2(void **s)
 	scsi_target_reset(H.map, NULL, false);
 	take_ua(H.itn, 0);
 	take_ua(H.itn2, 0);
-	assert_int_equal(rw(H.itn2, true, 0, 0), SAM_STAT_RESERVATION_CONFLICT);  /* PR survived */
+	assert_int_equal(rw(H.itn2, true, 0, 0), SAM_STAT_RESERVATION_CONFLICT); /* PR survived */
 	prout(H.itn, SCSI_PROUT_CLEAR, 0, 0xA, 0);
 }
 
@@ -533,7 +550,8 @@ static void fake_release(struct kloop_timer *tm)
 	fake.done(fake.arg);
 }
 
-static void fake_abort(void *ctx, struct scsi_itn *itn, struct scsi_lu *lu, void (*done)(void *), void *arg)
+static void fake_abort(void *ctx, struct scsi_itn *itn, struct scsi_lu *lu, void (*done)(void *),
+		       void *arg)
 {
 	assert_ptr_equal(ctx, &fake);
 	assert_ptr_equal(lu, H.lu);
@@ -542,7 +560,7 @@ static void fake_abort(void *ctx, struct scsi_itn *itn, struct scsi_lu *lu, void
 	fake.done = done;
 	fake.arg = arg;
 	fake.tm.fn = fake_release;
-	kloop_timer_start(H.l, &fake.tm, 30);  /* "tasks stop" 30 ms later */
+	kloop_timer_start(H.l, &fake.tm, 30); /* "tasks stop" 30 ms later */
 }
 
 static const struct scsi_transport_ops fake_ops = { fake_abort };
@@ -551,7 +569,7 @@ static void test_preempt_abort(void **s)
 {
 	memset(&fake, 0, sizeof(fake));
 	scsi_itn_set_transport(H.itn2, &fake_ops, &fake);
-	scsi_itn_set_transport(H.itn, &fake_ops, &fake);  /* the preemptor is never aborted */
+	scsi_itn_set_transport(H.itn, &fake_ops, &fake); /* the preemptor is never aborted */
 	prout(H.itn, SCSI_PROUT_REGISTER, 0, 0, 0xA);
 	prout(H.itn2, SCSI_PROUT_REGISTER, 0, 0, 0xB);
 	prout(H.itn2, SCSI_PROUT_RESERVE, SCSI_PR_WE, 0xB, 0);
@@ -561,7 +579,8 @@ static void test_preempt_abort(void **s)
 	take_ua(H.itn2, 0);
 	prout(H.itn2, SCSI_PROUT_REGISTER, 0, 0, 0xB);
 	/* PREEMPT AND ABORT completes only after the transport said done */
-	assert_int_equal(prout(H.itn, SCSI_PROUT_PREEMPT_ABORT, SCSI_PR_EA_RO, 0xA, 0xB), SAM_STAT_GOOD);
+	assert_int_equal(prout(H.itn, SCSI_PROUT_PREEMPT_ABORT, SCSI_PR_EA_RO, 0xA, 0xB),
+			 SAM_STAT_GOOD);
 	assert_int_equal(fake.calls, 1);
 	assert_ptr_equal(fake.itn, H.itn2);
 	assert_true(fake.released);
@@ -631,7 +650,7 @@ static void queued_after_preempt(bool caw)
 static void test_queued_write_after_preempt(void **s)
 {
 	queued_after_preempt(false);
-	queued_after_preempt(true);   /* COMPARE AND WRITE: checked under its exclusive lock */
+	queued_after_preempt(true); /* COMPARE AND WRITE: checked under its exclusive lock */
 }
 
 /* ---- TransportIDs: hostile input ---- */
@@ -645,42 +664,42 @@ static void test_tid_parse(void **s)
 	assert_int_equal(scsi_tid_parse(b, n, &t), (int)n);
 	assert_string_equal(t.name, "iqn.2026-01.org.x:a");
 	assert_memory_equal(t.isid, isid, 6);
-	for (size_t k = 0; k < n; k++)  /* every truncation */
+	for (size_t k = 0; k < n; k++) /* every truncation */
 		assert_int_equal(scsi_tid_parse(b, k, &t), -1);
 	uint8_t x[300];
 	memcpy(x, b, n);
-	x[0] = (x[0] & 0xF0) | 0x1;  /* Fibre Channel */
+	x[0] = (x[0] & 0xF0) | 0x1; /* Fibre Channel */
 	assert_int_equal(scsi_tid_parse(x, n, &t), -1);
 	memcpy(x, b, n);
-	x[0] |= 0x80;               /* format 10b */
+	x[0] |= 0x80; /* format 10b */
 	assert_int_equal(scsi_tid_parse(x, n, &t), -1);
 	memcpy(x, b, n);
-	put_be16(x + 2, (uint16_t)(get_be16(x + 2) - 2));  /* not a multiple of 4 */
+	put_be16(x + 2, (uint16_t)(get_be16(x + 2) - 2)); /* not a multiple of 4 */
 	assert_int_equal(scsi_tid_parse(x, n, &t), -1);
 	memcpy(x, b, n);
-	put_be16(x + 2, 16);        /* below the minimum of 20 */
+	put_be16(x + 2, 16); /* below the minimum of 20 */
 	assert_int_equal(scsi_tid_parse(x, n, &t), -1);
-	memset(x, 'a', sizeof(x));  /* no NUL inside ADDITIONAL LENGTH */
+	memset(x, 'a', sizeof(x)); /* no NUL inside ADDITIONAL LENGTH */
 	x[0] = 0x45;
 	x[1] = 0;
 	put_be16(x + 2, 28);
 	assert_int_equal(scsi_tid_parse(x, 32, &t), -1);
 	memcpy(x, b, n);
 	char *sep = strstr((char *)x + 4, ",i,0x");
-	sep[6] = 'g';               /* not hex */
+	sep[6] = 'g'; /* not hex */
 	assert_int_equal(scsi_tid_parse(x, n, &t), -1);
 	memcpy(x, b, n);
 	sep = strstr((char *)x + 4, ",i,0x");
-	sep[5 + 11] = '\0';         /* 11 hex digits */
+	sep[5 + 11] = '\0'; /* 11 hex digits */
 	assert_int_equal(scsi_tid_parse(x, n, &t), -1);
 	memcpy(x, b, n);
-	x[0] = 0x05;                /* format 00h but the string has ",i,0x" */
+	x[0] = 0x05; /* format 00h but the string has ",i,0x" */
 	assert_int_equal(scsi_tid_parse(x, n, &t), -1);
 	memset(x, 0, sizeof(x));
-	x[0] = 0x05;                /* empty name */
+	x[0] = 0x05; /* empty name */
 	put_be16(x + 2, 20);
 	assert_int_equal(scsi_tid_parse(x, 24, &t), -1);
-	memset(x, 'n', sizeof(x));  /* name of 240 bytes: too long */
+	memset(x, 'n', sizeof(x)); /* name of 240 bytes: too long */
 	x[0] = 0x05;
 	x[1] = 0;
 	put_be16(x + 2, 244);
@@ -704,10 +723,15 @@ static char tmpdir[64];
 
 static struct scsi_lu *lu_with_dir(bool all, int *rc, char *err, size_t errlen)
 {
-	struct lun_backend_params bp = { .type = "memory", .size = TH_BLOCKS * TH_BS, .block_size = TH_BS };
+	struct lun_backend_params bp = { .type = "memory",
+					 .size = TH_BLOCKS * TH_BS,
+					 .block_size = TH_BS };
 	struct lun_backend *be = NULL;
 	assert_int_equal(lun_backend_open(&bp, &be, err, errlen), 0);
-	struct scsi_lu_params p = { .target_iqn = TH_IQN, .lun = 0, .pr_dir = tmpdir, .pr_persist_all = all };
+	struct scsi_lu_params p = { .target_iqn = TH_IQN,
+				    .lun = 0,
+				    .pr_dir = tmpdir,
+				    .pr_persist_all = all };
 	struct scsi_lu *lu = NULL;
 	*rc = scsi_lu_create(&p, be, &lu, err, errlen);
 	if (*rc < 0)
@@ -804,7 +828,7 @@ static void test_record_round_trip(void **s)
 		enc[k] ^= 0x04;
 		free_regs(&c);
 	}
-	naa[3] = 9;  /* another LU's file */
+	naa[3] = 9; /* another LU's file */
 	assert_int_equal(scsi_pr_decode(&b, naa, enc, len, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "another logical unit"));
 	free(enc);
@@ -817,16 +841,18 @@ static void test_aptpl_restore(void **s)
 	swap_lu(lu_with_dir(false, &rc, err, sizeof(err)));
 	struct tres r;
 	assert_int_equal(prin(H.itn, SCSI_PRIN_REPORT_CAPABILITIES, &r), SAM_STAT_GOOD);
-	assert_int_equal(r.in[2] & 1, 1);   /* PTPL_C */
+	assert_int_equal(r.in[2] & 1, 1); /* PTPL_C */
 	/* without APTPL nothing is written in aptpl mode */
 	prout(H.itn, SCSI_PROUT_REGISTER, 0, 0, 0xA);
 	assert_string_equal(state_path(), "");
 	/* APTPL: state on disk before the command completed */
-	assert_int_equal(prout_x(H.itn2, SCSI_PROUT_REGISTER, 0, 0, 0xB, SCSI_PROUT_APTPL, NULL, 0, &r), SAM_STAT_GOOD);
+	assert_int_equal(prout_x(H.itn2, SCSI_PROUT_REGISTER, 0, 0, 0xB, SCSI_PROUT_APTPL, NULL, 0,
+				 &r),
+			 SAM_STAT_GOOD);
 	assert_string_not_equal(state_path(), "");
 	assert_int_equal(prout(H.itn2, SCSI_PROUT_RESERVE, SCSI_PR_WE_RO, 0xB, 0), SAM_STAT_GOOD);
 	prin(H.itn, SCSI_PRIN_REPORT_CAPABILITIES, &r);
-	assert_int_equal(r.in[3] & 1, 1);   /* PTPL_A */
+	assert_int_equal(r.in[3] & 1, 1); /* PTPL_A */
 	uint32_t gen;
 	nkeys(H.itn, &gen);
 	/* "restart": a new LU over the same directory */
@@ -838,7 +864,7 @@ static void test_aptpl_restore(void **s)
 	assert_int_equal(gen2, gen);
 	prin(H.itn, SCSI_PRIN_READ_RESERVATION, &r);
 	assert_int_equal(get_be64(r.in + 8), 0xB);
-	assert_int_equal(rw(H.itn, true, 0, 0), SAM_STAT_GOOD);  /* ini1 is still registered */
+	assert_int_equal(rw(H.itn, true, 0, 0), SAM_STAT_GOOD); /* ini1 is still registered */
 	/* APTPL off: the next restart starts empty */
 	assert_int_equal(prout(H.itn, SCSI_PROUT_REGISTER, 0, 0xA, 0xC), SAM_STAT_GOOD);
 	swap_lu(lu_with_dir(false, &rc, err, sizeof(err)));
@@ -869,7 +895,7 @@ static void test_corrupt_file_refused(void **s)
 	assert_non_null(strstr(err, p));
 	assert_non_null(strstr(err, "refusing"));
 	/* a flipped byte */
-	prout(H.itn, SCSI_PROUT_REGISTER, 0, 0xA, 0xB);  /* rewrites a good file */
+	prout(H.itn, SCSI_PROUT_REGISTER, 0, 0xA, 0xB); /* rewrites a good file */
 	int fd = open(p, O_RDWR);
 	uint8_t byte;
 	assert_int_equal(pread(fd, &byte, 1, 50), 1);
@@ -878,7 +904,7 @@ static void test_corrupt_file_refused(void **s)
 	close(fd);
 	assert_null(lu_with_dir(true, &rc, err, sizeof(err)));
 	assert_non_null(strstr(err, "checksum"));
-	unlink(p);   /* moved away: the LU starts without reservations */
+	unlink(p); /* moved away: the LU starts without reservations */
 	struct scsi_lu *ok = lu_with_dir(true, &rc, err, sizeof(err));
 	assert_non_null(ok);
 	swap_lu(ok);

@@ -111,7 +111,8 @@ static void test_parse_hostile(void **s)
 	assert_int_equal(scsi_xcopy_parse(p, n, &l, &bad), SR_GOOD);
 	/* a target list that is not a multiple of 32 bytes */
 	put_hdr(p, 1, 0, XCOPY_TGT_LEN + 4, 0);
-	assert_int_equal(scsi_xcopy_parse(p, XCOPY_HDR_LEN + XCOPY_TGT_LEN + 4, &l, &bad), SR_PARAM_LIST_LENGTH);
+	assert_int_equal(scsi_xcopy_parse(p, XCOPY_HDR_LEN + XCOPY_TGT_LEN + 4, &l, &bad),
+			 SR_PARAM_LIST_LENGTH);
 }
 
 /* ---- execution ---- */
@@ -154,7 +155,7 @@ static void test_copy_two_lus(void **s)
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
 	/* LU1 [3070, 3100) -> LU0 [4000, 4030): the last blocks of the copy */
 	n = xcopy_build(p, LU1, H.lu, 30, 3070, 4000, 8);
-	p[1] = 0x10;   /* LIST ID USAGE 10b: nothing held */
+	p[1] = 0x10; /* LIST ID USAGE 10b: nothing held */
 	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
 	rcr(0x00, 8, &r);
 	assert_check(&r, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB);
@@ -173,7 +174,7 @@ static void test_copy_overlap_same_lu(void **s)
 	p[1] = 0x10;
 	assert_int_equal(xcopy(p, n, &r), SAM_STAT_GOOD);
 	xt_check(&H, 0, 1000, 3000, 0, pat);
-	xt_check(&H, 0, 0, 1000, 0, pat);        /* below the destination: untouched */
+	xt_check(&H, 0, 0, 1000, 0, pat); /* below the destination: untouched */
 	/* [1000, 4000) -> [0, 3000): destination below, copied first piece first */
 	n = xcopy_build(p, H.lu, H.lu, 3000, 1000, 0, 10);
 	p[1] = 0x10;

@@ -11,9 +11,9 @@
 #include "xcopy_list.h"
 #include <unistd.h>
 
-#define BLK 512u
-#define CHUNK_BLKS 128u         /* 64 KiB chunks */
-#define VOL_BLKS 8192u          /* 4 MiB volumes */
+#define BLK        512u
+#define CHUNK_BLKS 128u  /* 64 KiB chunks */
+#define VOL_BLKS   8192u /* 4 MiB volumes */
 
 static struct th H;
 static struct lun_backend *DATA;
@@ -37,7 +37,8 @@ static void clear_ua(uint64_t lun)
 {
 	uint8_t tur[6] = { 0 };
 	struct tres r;
-	for (int i = 0; i < 8 && th_cmd_itn(&H, H.itn, lun, tur, 6, NULL, 0, &r) != SAM_STAT_GOOD; i++)
+	for (int i = 0; i < 8 && th_cmd_itn(&H, H.itn, lun, tur, 6, NULL, 0, &r) != SAM_STAT_GOOD;
+	     i++)
 		;
 	assert_int_equal(r.status, SAM_STAT_GOOD);
 }
@@ -65,7 +66,7 @@ static int setup(void **s)
 
 static int teardown(void **s)
 {
-	th_fini(&H);   /* closes the LUs' backends, the volumes among them */
+	th_fini(&H); /* closes the LUs' backends, the volumes among them */
 	assert_int_equal(lun_thin_pool_close(POOL), 0);
 	lun_backend_close(DATA);
 	unlink(META);
@@ -73,14 +74,17 @@ static int teardown(void **s)
 	return 0;
 }
 
-static uint8_t pat(uint64_t lba, unsigned i) { return (uint8_t)(lba * 29 + i + 1); }
+static uint8_t pat(uint64_t lba, unsigned i)
+{
+	return (uint8_t)(lba * 29 + i + 1);
+}
 
-static uint8_t xcopy(uint64_t src, uint64_t dst, uint16_t n, uint64_t slba, uint64_t dlba, uint8_t list_id,
-		     struct tres *r)
+static uint8_t xcopy(uint64_t src, uint64_t dst, uint16_t n, uint64_t slba, uint64_t dlba,
+		     uint8_t list_id, struct tres *r)
 {
 	uint8_t p[128], c[16] = { SCSI_OP_EXTENDED_COPY };
-	size_t o = xcopy_build(p, scsi_lun_map_get(H.map, src), scsi_lun_map_get(H.map, dst), n, slba, dlba,
-			       list_id);
+	size_t o = xcopy_build(p, scsi_lun_map_get(H.map, src), scsi_lun_map_get(H.map, dst), n,
+			       slba, dlba, list_id);
 	put_be32(c + 10, (uint32_t)o);
 	return th_cmd_itn(&H, H.itn, src, c, 16, p, (uint32_t)o, r);
 }
@@ -105,16 +109,16 @@ static uint64_t used(void)
 static void test_share_segment(void **s)
 {
 	struct tres r;
-	xt_fill(&H, 1, 0, 4096, 0, pat);    /* chunks 0..31 of volume 1 */
-	xt_fill(&H, 2, 0, 1024, 0, pat);    /* destination's old data, chunks 0..7 */
+	xt_fill(&H, 1, 0, 4096, 0, pat); /* chunks 0..31 of volume 1 */
+	xt_fill(&H, 2, 0, 1024, 0, pat); /* destination's old data, chunks 0..7 */
 	uint64_t before = used();
 	assert_int_equal(before, 40);
 	/* src [8, 3008) -> dst [264, 3264): head 120 blocks, 22 chunks, tail 64 */
 	assert_int_equal(xcopy(1, 2, 3000, 8, 8 + 2 * CHUNK_BLKS, 3, &r), SAM_STAT_GOOD);
 	assert_int_equal(copied_bytes(1, 3), 3000 * BLK);
 	xt_check(&H, 2, 264, 3000, 8, pat);
-	xt_check(&H, 2, 0, 264, 0, pat);     /* before the range: the old data */
-	xt_check(&H, 2, 3264, 64, 0, NULL);  /* after it: still a hole */
+	xt_check(&H, 2, 0, 264, 0, pat);    /* before the range: the old data */
+	xt_check(&H, 2, 3264, 64, 0, NULL); /* after it: still a hole */
 	/* 22 chunks shared (dst 3..24); dst's old chunks 3..7 freed, its head
 	 * chunk 2 overwritten in place, one new chunk (25) for the tail */
 	assert_int_equal(used(), before - 4);

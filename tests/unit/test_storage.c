@@ -42,7 +42,7 @@ static int parse_text(const char *text, struct tgt_config *cfg)
 }
 
 #define TARGET "[target iqn.2026-11.org.kura:t]\n"
-#define POOL "[pool p]\ndata = p.data\nsize = 16M\nmeta = p.meta\n"
+#define POOL   "[pool p]\ndata = p.data\nsize = 16M\nmeta = p.meta\n"
 
 static int rm_fn(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -64,8 +64,8 @@ static void test_parse_sections(void **state)
 		"member = /abs/e.img\nspares = s0.img\nspare = s1.img\ncreate = yes\nmember_size = 64M\n"
 		"rebuild_rate = 400M/s\n"
 		"[pool p]\ndata = r6\nmeta = p.meta\nchunk_size = 256K\nlow_water = 10%\n"
-		"[pool f]\ndata = f.data\nsize = 1G\nmeta = f.meta\nlow_water = 64M\n"
-		TARGET "[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 8G\n"
+		"[pool f]\ndata = f.data\nsize = 1G\nmeta = f.meta\nlow_water = 64M\n" TARGET
+		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 8G\n"
 		"[lun 1]\nbackend = thin\npool = p\nvolume = 2\nsnapshot_of = 1\n"
 		"[lun 2]\nbackend = thin\npool = f\nvolume = 3\nclone_of = 1\n"
 		"[lun 3]\nbackend = raid\nraid = r6\n";
@@ -107,31 +107,48 @@ static void test_parse_sections(void **state)
 	tgt_config_free(&cfg);
 }
 
-static const struct { const char *text; int line; const char *why; } bad[] = {
+static const struct {
+	const char *text;
+	int line;
+	const char *why;
+} bad[] = {
 	{ "[raid r]\nlevel = 7\n", 2, "level: '7' must be 0, 1, 5, 6 or 10" },
 	{ "[raid r]\nlevel = 6\n" TARGET, 1, "[raid r] needs 'members = PATH, PATH, ...'" },
-	{ "[raid r]\nlevel = 6\nmembers = a,b,c\n" TARGET, 1, "[raid r]: raid6 needs at least 4 members, got 3" },
-	{ "[raid r]\nlevel = 10\nmembers = a,b,c,d,e\n" TARGET, 1, "[raid r]: raid10 needs an even number of members" },
-	{ "[raid r]\nmembers = a,b\ncreate = yes\n" TARGET, 1, "[raid r]: create = yes needs 'level'" },
+	{ "[raid r]\nlevel = 6\nmembers = a,b,c\n" TARGET, 1,
+	  "[raid r]: raid6 needs at least 4 members, got 3" },
+	{ "[raid r]\nlevel = 10\nmembers = a,b,c,d,e\n" TARGET, 1,
+	  "[raid r]: raid10 needs an even number of members" },
+	{ "[raid r]\nmembers = a,b\ncreate = yes\n" TARGET, 1,
+	  "[raid r]: create = yes needs 'level'" },
 	{ "[raid r]\nmembers = a,,b\n", 2, "members: empty or over-long path in 'a,,b'" },
 	{ "[raid r]\nchunk = 3K\n", 2, "chunk: '3K' must be a power of two from 4K to 4096K" },
 	{ "[raid r]\nrebuild_rate = 100K\n", 2, "rebuild_rate: '100K' is below 1M per second" },
 	{ "[raid r/x]\n", 1, "raid name 'r/x': use letters, digits, '.', '_' or '-'" },
 	{ "[raid r]\nmembers = a,b\nlevel = 1\n[raid r]\n", 4, "[raid r] is defined twice" },
-	{ "[pool p]\ndata = x\n" TARGET, 1, "[pool p] needs 'data = RAID-NAME|PATH' and 'meta = PATH'" },
-	{ "[pool p]\nchunk_size = 32K\n", 2, "chunk_size: '32K' must be a power of two from 64K to 1024K" },
+	{ "[pool p]\ndata = x\n" TARGET, 1,
+	  "[pool p] needs 'data = RAID-NAME|PATH' and 'meta = PATH'" },
+	{ "[pool p]\nchunk_size = 32K\n", 2,
+	  "chunk_size: '32K' must be a power of two from 64K to 1024K" },
 	{ "[pool p]\nlow_water = 150%\n", 2, "low_water: 150 is out of range 0..100" },
 	{ "[pool p]\nsize = 0\n", 2, "size: must not be 0" },
-	{ TARGET "[lun 0]\nbackend = thin\nvolume = 1\nsize = 1G\n", 2, "backend = thin needs 'pool = NAME' and 'volume = ID'" },
-	{ TARGET "[lun 0]\nbackend = thin\npool = nope\nvolume = 1\nsize = 1G\n", 2, "pool = nope: no [pool nope] section" },
-	{ TARGET "[lun 0]\nbackend = raid\nraid = nope\n", 2, "raid = nope: no [raid nope] section" },
+	{ TARGET "[lun 0]\nbackend = thin\nvolume = 1\nsize = 1G\n", 2,
+	  "backend = thin needs 'pool = NAME' and 'volume = ID'" },
+	{ TARGET "[lun 0]\nbackend = thin\npool = nope\nvolume = 1\nsize = 1G\n", 2,
+	  "pool = nope: no [pool nope] section" },
+	{ TARGET "[lun 0]\nbackend = raid\nraid = nope\n", 2,
+	  "raid = nope: no [raid nope] section" },
 	{ TARGET "[lun 0]\nbackend = raid\n", 2, "backend = raid needs 'raid = NAME'" },
-	{ TARGET "[lun 0]\npath = x.img\npool = p\n", 2, "pool, volume, snapshot_of and clone_of need backend = thin" },
+	{ TARGET "[lun 0]\npath = x.img\npool = p\n", 2,
+	  "pool, volume, snapshot_of and clone_of need backend = thin" },
 	{ TARGET "[lun 0]\npath = x.img\nraid = r\n", 2, "raid = NAME needs backend = raid" },
-	{ TARGET "[lun 0]\nbackend = thin\npath = x\npool = p\nvolume = 1\n", 2, "backend = thin takes no 'path'" },
-	{ TARGET "[lun 0]\nbackend = thin\nsnapshot_of = 1\nclone_of = 2\n", 5, "clone_of: a LUN is either a snapshot_of or a clone_of, not both" },
-	{ POOL TARGET "[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsnapshot_of = 1\n", 6, "volume 1 cannot be a copy of itself" },
-	{ POOL TARGET "[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 5000\n", 6, "thin volume size must be a multiple of 4096" },
+	{ TARGET "[lun 0]\nbackend = thin\npath = x\npool = p\nvolume = 1\n", 2,
+	  "backend = thin takes no 'path'" },
+	{ TARGET "[lun 0]\nbackend = thin\nsnapshot_of = 1\nclone_of = 2\n", 5,
+	  "clone_of: a LUN is either a snapshot_of or a clone_of, not both" },
+	{ POOL TARGET "[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsnapshot_of = 1\n", 6,
+	  "volume 1 cannot be a copy of itself" },
+	{ POOL TARGET "[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 5000\n", 6,
+	  "thin volume size must be a multiple of 4096" },
 	{ TARGET "[lun 0]\nbackend = thin\nvolume = -1\n", 4, "volume: '-1' is not a number" },
 };
 
@@ -173,7 +190,8 @@ static void test_thin_luns(void **state)
 	char dir[] = "/tmp/kura-test-storage-XXXXXX";
 	struct tgt_config cfg;
 	assert_non_null(mkdtemp(dir));
-	const char *text = POOL "low_water = 50%\n" TARGET
+	const char *text = POOL
+		"low_water = 50%\n" TARGET
 		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 64M\n"
 		"[lun 1]\nbackend = thin\npool = p\nvolume = 2\nsnapshot_of = 1\n"
 		"[lun 2]\nbackend = thin\npool = p\nvolume = 3\nclone_of = 1\nblock_size = 4096\n";
@@ -182,7 +200,7 @@ static void test_thin_luns(void **state)
 	assert_int_equal(scsi_lu_size_blocks(l[0].lu), (64 << 20) / 512);
 	assert_int_equal(scsi_lu_size_blocks(l[1].lu), (64 << 20) / 512);
 	assert_int_equal(scsi_lu_size_blocks(l[2].lu), (64 << 20) / 4096);
-	assert_true(scsi_lu_write_protected(l[1].lu));    /* a snapshot is read-only */
+	assert_true(scsi_lu_write_protected(l[1].lu)); /* a snapshot is read-only */
 	assert_false(scsi_lu_write_protected(l[2].lu));
 	assert_true(scsi_lu_can_unmap(l[0].lu));
 	struct lun_thin_pool_status st;
@@ -204,7 +222,9 @@ static void test_thin_luns(void **state)
 	close_all(&cfg);
 
 	/* a volume that does not exist and has no size: a configuration error naming it */
-	assert_int_equal(parse_text(POOL TARGET "[lun 0]\nbackend = thin\npool = p\nvolume = 9\n", &cfg), 0);
+	assert_int_equal(parse_text(POOL TARGET "[lun 0]\nbackend = thin\npool = p\nvolume = 9\n",
+				    &cfg),
+			 0);
 	assert_int_equal(tgt_config_set_data_dir(&cfg, dir), 0);
 	assert_true(tgt_model_open(&cfg, &model, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "pool p volume 9: does not exist (give 'size' to create it)"));
@@ -223,7 +243,11 @@ static int one_read(struct lun_backend *be)
 	struct kloop *loop = kloop_new(32);
 	char buf[512];
 	struct iovec iov = { buf, sizeof(buf) };
-	struct lun_io io = { .op = LUN_OP_READ, .length = 512, .iov = &iov, .iovcnt = 1, .loop = loop,
+	struct lun_io io = { .op = LUN_OP_READ,
+			     .length = 512,
+			     .iov = &iov,
+			     .iovcnt = 1,
+			     .loop = loop,
 			     .done = stop_loop };
 	lun_submit(be, &io);
 	kloop_run(loop);
@@ -239,7 +263,8 @@ static void test_raid_missing_not_ready(void **state)
 	/* no member exists and create = no: the daemon starts, the LUN answers NOT READY */
 	open_in("[raid r]\nmembers = a,b,c,d\n[pool p]\ndata = r\nmeta = p.meta\n" TARGET
 		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n"
-		"[lun 1]\nbackend = raid\nraid = r\n", dir, &cfg);
+		"[lun 1]\nbackend = raid\nraid = r\n",
+		dir, &cfg);
 	assert_true(model->stor_rt->stack.raids[0].failed);
 	assert_true(model->stor_rt->stack.pools[0].failed);
 	struct tgt_lun *l = model->targets[0].luns;
@@ -251,11 +276,13 @@ static void test_raid_missing_not_ready(void **state)
 	/* create = yes over new files: a working array shared by a raid LUN and a pool */
 	open_in("[raid r]\nlevel = 5\nmembers = a,b,c\nmember_size = 8M\ncreate = yes\n"
 		"[pool p]\ndata = r\nmeta = p.meta\n" TARGET
-		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n", dir, &cfg);
+		"[lun 0]\nbackend = thin\npool = p\nvolume = 1\nsize = 1M\n",
+		dir, &cfg);
 	assert_false(model->stor_rt->stack.raids[0].failed);
 	assert_false(model->stor_rt->stack.pools[0].failed);
 	assert_int_equal(one_read(model->targets[0].luns[0].lu->be), 0);
-	assert_true(lun_raid_has_path(model->stor_rt->stack.raids[0].be, strcat(strcpy(err, dir), "/a")));
+	assert_true(lun_raid_has_path(model->stor_rt->stack.raids[0].be,
+				      strcat(strcpy(err, dir), "/a")));
 	close_all(&cfg);
 	rm_rf(dir);
 }
@@ -273,7 +300,7 @@ static void test_ua_raise_all(void **state)
 	assert_int_equal(scsi_lu_take_ua(lu, a), SR_UA_POWER_ON);
 	assert_int_equal(scsi_lu_take_ua(lu, a), SR_GOOD);
 	assert_int_equal(scsi_lu_raise_ua_all(lu, 0x38, 0x07), 0);
-	assert_int_equal(scsi_lu_raise_ua_all(lu, 0x38, 0x07), 0);   /* pending once, not twice */
+	assert_int_equal(scsi_lu_raise_ua_all(lu, 0x38, 0x07), 0); /* pending once, not twice */
 	assert_int_equal(scsi_lu_take_ua(lu, a), SR_UA_THIN_THRESHOLD);
 	assert_int_equal(scsi_lu_take_ua(lu, a), SR_GOOD);
 	assert_int_equal(scsi_lu_raise_ua_all(lu, 0x12, 0x34), -EINVAL);

@@ -26,7 +26,8 @@
 
 #include "thin_harness.h"
 
-static int op0(struct env *e, struct lun_backend *be, enum lun_op op, unsigned flags, uint64_t off, uint64_t len)
+static int op0(struct env *e, struct lun_backend *be, enum lun_op op, unsigned flags, uint64_t off,
+	       uint64_t len)
 {
 	struct lun_io io = { .op = op, .flags = flags, .offset = off, .length = len };
 	run_ios(e, be, &io, 1);
@@ -58,8 +59,8 @@ static void test_rw_patterns(void **state)
 	expect(e, be, 0, 256 * KiB, 0);
 	assert_int_equal(used(e), 0); /* reads of holes allocate nothing */
 	put(e, be, 0, 4 * KiB, 1);
-	put(e, be, CS - 512, 1024, 2);                 /* straddles two chunks */
-	put(e, be, 60 * MiB + 3 * 512, 200 * KiB, 3);  /* unaligned, several chunks */
+	put(e, be, CS - 512, 1024, 2);                /* straddles two chunks */
+	put(e, be, 60 * MiB + 3 * 512, 200 * KiB, 3); /* unaligned, several chunks */
 	expect(e, be, 0, 4 * KiB, 1);
 	expect(e, be, 4 * KiB, CS - 4 * KiB - 512, 0); /* rest of the first chunk: zeros */
 	expect(e, be, CS - 512, 1024, 2);
@@ -72,7 +73,7 @@ static void test_rw_patterns(void **state)
 	assert_int_equal(used(e), 6);
 	assert_int_equal(op0(e, be, LUN_OP_FLUSH, 0, 0, 0), 0);
 	uint8_t b[512];
-	assert_int_equal(rw(e, be, LUN_OP_WRITE, LUN_IO_FUA, 5 * MiB, b, 0) , 0);
+	assert_int_equal(rw(e, be, LUN_OP_WRITE, LUN_IO_FUA, 5 * MiB, b, 0), 0);
 	lun_backend_close(be);
 	check_clean(e);
 	env_free(e);
@@ -86,13 +87,23 @@ static void test_iovecs_and_4k(void **state)
 	assert_int_equal(be->block_size, 4096);
 	uint8_t *src = malloc(3 * CS);
 	fill(src, CS / 2, 3 * CS, 9);
-	struct iovec iov[3] = { { src, 1000 }, { src + 1000, CS }, { src + 1000 + CS, 2 * CS - 1000 } };
-	struct lun_io io = { .op = LUN_OP_WRITE, .offset = CS / 2, .length = 3 * CS, .iov = iov, .iovcnt = 3 };
+	struct iovec iov[3] = { { src, 1000 },
+				{ src + 1000, CS },
+				{ src + 1000 + CS, 2 * CS - 1000 } };
+	struct lun_io io = { .op = LUN_OP_WRITE,
+			     .offset = CS / 2,
+			     .length = 3 * CS,
+			     .iov = iov,
+			     .iovcnt = 3 };
 	run_ios(e, be, &io, 1);
 	assert_int_equal(io.result, 0);
 	expect(e, be, CS / 2, 3 * CS, 9);
 	memset(src, 0, 3 * CS);
-	io = (struct lun_io){ .op = LUN_OP_READ, .offset = CS / 2, .length = 3 * CS, .iov = iov, .iovcnt = 3 };
+	io = (struct lun_io){ .op = LUN_OP_READ,
+			      .offset = CS / 2,
+			      .length = 3 * CS,
+			      .iov = iov,
+			      .iovcnt = 3 };
 	run_ios(e, be, &io, 1);
 	for (size_t i = 0; i < 3 * CS; i++)
 		assert_int_equal(src[i], pat(9, CS / 2 + i));
@@ -115,7 +126,11 @@ static void test_concurrent_first_writes(void **state)
 		uint64_t off = (i < N ? 3 * CS : 5 * CS) + (uint64_t)(i % N) * 4 * KiB;
 		fill(buf + i * 4 * KiB, off, 4 * KiB, 20);
 		iov[i] = (struct iovec){ buf + i * 4 * KiB, 4 * KiB };
-		ios[i] = (struct lun_io){ .op = LUN_OP_WRITE, .offset = off, .length = 4 * KiB, .iov = &iov[i], .iovcnt = 1 };
+		ios[i] = (struct lun_io){ .op = LUN_OP_WRITE,
+					  .offset = off,
+					  .length = 4 * KiB,
+					  .iov = &iov[i],
+					  .iovcnt = 1 };
 	}
 	run_ios(e, be, ios, N * 2);
 	for (int i = 0; i < N * 2; i++)
@@ -164,7 +179,8 @@ static void test_unmap_and_block_status(void **state)
 	assert_int_equal(op0(e, be, LUN_OP_WRITE_ZEROES, 0, 2 * CS, CS), 0);
 	assert_int_equal(used(e), 2);
 	expect(e, be, 2 * CS, CS, 0);
-	assert_int_equal(op0(e, be, LUN_OP_WRITE_ZEROES, 0, 7 * CS, 512), 0); /* allocates, reads zeros */
+	assert_int_equal(op0(e, be, LUN_OP_WRITE_ZEROES, 0, 7 * CS, 512),
+			 0); /* allocates, reads zeros */
 	assert_int_equal(used(e), 3);
 	expect(e, be, 7 * CS, CS, 0);
 	assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0, 0, 8 * MiB), 0);
@@ -206,11 +222,18 @@ static void mt_done(struct lun_io *io)
 static void mt_issue(struct worker *w, int k)
 {
 	int n = w->next++;
-	uint64_t off = (uint64_t)(n % MT_CHUNKS) * CS + (uint64_t)((n / MT_CHUNKS) * 2 + w->id) * 4 * KiB;
+	uint64_t off =
+		(uint64_t)(n % MT_CHUNKS) * CS + (uint64_t)((n / MT_CHUNKS) * 2 + w->id) * 4 * KiB;
 	fill(w->buf[k], off, 4 * KiB, 70);
 	w->iov[k] = (struct iovec){ w->buf[k], 4 * KiB };
-	w->io[k] = (struct lun_io){ .op = LUN_OP_WRITE, .offset = off, .length = 4 * KiB, .iov = &w->iov[k],
-				    .iovcnt = 1, .loop = w->l, .done = mt_done, .priv = w };
+	w->io[k] = (struct lun_io){ .op = LUN_OP_WRITE,
+				    .offset = off,
+				    .length = 4 * KiB,
+				    .iov = &w->iov[k],
+				    .iovcnt = 1,
+				    .loop = w->l,
+				    .done = mt_done,
+				    .priv = w };
 	w->inflight++;
 	lun_submit(w->be, &w->io[k]);
 }
@@ -256,7 +279,10 @@ static void test_two_workers(void **state)
 
 /* ---- space ---- */
 
-static void lw_cb(void *arg, uint64_t gen) { *(uint64_t *)arg = gen; }
+static void lw_cb(void *arg, uint64_t gen)
+{
+	*(uint64_t *)arg = gen;
+}
 
 static void test_enospc_grow_low_water(void **state)
 {
@@ -275,7 +301,7 @@ static void test_enospc_grow_low_water(void **state)
 	uint8_t *b = malloc(4 * KiB);
 	assert_int_equal(rw(e, be, LUN_OP_WRITE, 0, 40 * MiB, b, 4 * KiB), -ENOSPC);
 	expect(e, be, 40 * MiB, 4 * KiB, 0);
-	expect(e, be, 2 * CS, 4 * KiB, 2);        /* reads still work */
+	expect(e, be, 2 * CS, 4 * KiB, 2);         /* reads still work */
 	put(e, be, 2 * CS + 8 * KiB, 4 * KiB, 50); /* overwrite of an allocated chunk works */
 	expect(e, be, 2 * CS + 8 * KiB, 4 * KiB, 50);
 	/* unmap gives a chunk back; then full again */
@@ -290,7 +316,8 @@ static void test_enospc_grow_low_water(void **state)
 	put(e, be, 41 * MiB, 4 * KiB, 61);
 	expect(e, be, 41 * MiB, 4 * KiB, 61);
 	assert_false(lun_thin_pool_low_water_crossed(e->pool, &gen));
-	assert_int_equal(lun_thin_pool_grow(e->pool, 8 * MiB), -EINVAL); /* beyond the data device */
+	assert_int_equal(lun_thin_pool_grow(e->pool, 8 * MiB),
+			 -EINVAL); /* beyond the data device */
 	lun_backend_close(be);
 	env_reopen(e, true);
 	lun_thin_pool_status(e->pool, &st);
@@ -332,8 +359,9 @@ static void test_snapshot_and_clone(void **state)
 	struct lun_backend *c = vopen(e, 3, 512);
 	assert_false(c->read_only);
 	put(e, c, 2 * CS, 512, 4);
-	assert_int_equal(op0(e, c, LUN_OP_UNMAP, 0, 3 * CS, CS), 0);  /* drops a shared ref only */
-	assert_int_equal(op0(e, o, LUN_OP_UNMAP, 0, 0, CS / 2), 0);    /* partial unmap of shared: CoW zeros */
+	assert_int_equal(op0(e, c, LUN_OP_UNMAP, 0, 3 * CS, CS), 0); /* drops a shared ref only */
+	assert_int_equal(op0(e, o, LUN_OP_UNMAP, 0, 0, CS / 2),
+			 0); /* partial unmap of shared: CoW zeros */
 	expect(e, c, 2 * CS, 512, 4);
 	expect(e, c, 2 * CS + 512, CS - 512, 1);
 	expect(e, c, 3 * CS, CS, 0);
@@ -360,8 +388,11 @@ static void test_snapshot_and_clone(void **state)
 	size_t nvi = 0;
 	assert_int_equal(lun_thin_volume_list(e->pool, &vi, &nvi), 0);
 	assert_int_equal(nvi, 3);
-	static const struct { uint32_t id; uint64_t mapped; bool ro; } want[] = { { 1, 4, false }, { 2, 4, true },
-										  { 3, 3, false } };
+	static const struct {
+		uint32_t id;
+		uint64_t mapped;
+		bool ro;
+	} want[] = { { 1, 4, false }, { 2, 4, true }, { 3, 3, false } };
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(vi[i].id, want[i].id);
 		assert_int_equal(vi[i].size, 4 * MiB);
@@ -517,14 +548,17 @@ static void test_clone_8g_fast(void **state)
 
 static void test_reopen_and_journal_wrap(void **state)
 {
-	struct env *e = env_new(32 * MiB, 0, 128 * KiB); /* tiny journal: wraps and checkpoints often */
+	struct env *e =
+		env_new(32 * MiB, 0, 128 * KiB); /* tiny journal: wraps and checkpoints often */
 	assert_int_equal(lun_thin_volume_create(e->pool, 1, 32 * MiB), 0);
 	struct lun_backend *be = vopen(e, 1, 512);
 	for (unsigned i = 0; i < 200; i++) {
 		unsigned c = (i * 37) % 400;
 		put(e, be, (uint64_t)c * 4 * KiB * 4, 4 * KiB, c + 1);
 		if (i % 7 == 3)
-			assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0, ((i * 11) % 400) * 16 * KiB / CS * CS + 24 * MiB, CS), 0);
+			assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0,
+					     ((i * 11) % 400) * 16 * KiB / CS * CS + 24 * MiB, CS),
+					 0);
 	}
 	assert_true(e->pool->ck_gen > 10);
 	uint64_t u = used(e);
@@ -576,7 +610,7 @@ static void test_failed_pool_fails_every_batch(void **state)
 	assert_int_equal(op0(e, be, LUN_OP_WRITE_ZEROES, 0, 0, 100 * MiB), 0);
 	put(e, be, 3 * MiB, 4 * KiB, 6);
 	pthread_mutex_lock(&e->pool->lock);
-	e->pool->failed = true;          /* as after a metadata write error */
+	e->pool->failed = true; /* as after a metadata write error */
 	pthread_mutex_unlock(&e->pool->lock);
 	assert_int_equal(op0(e, be, LUN_OP_UNMAP, 0, 0, 100 * MiB), -EIO);
 	expect(e, be, 3 * MiB, 4 * KiB, 6);
@@ -659,7 +693,9 @@ static void test_corrupt_checkpoint_slot(void **state)
 		uint64_t body = e->pool->body_off[slot];
 		thin_pool_shutdown(e->pool, false, NULL);
 		e->pool = NULL;
-		corrupt(e->meta, what ? body + THIN_BODY_HDR : THIN_SLOT0_OFF + (uint64_t)slot * THIN_SECTOR, 16);
+		corrupt(e->meta,
+			what ? body + THIN_BODY_HDR : THIN_SLOT0_OFF + (uint64_t)slot * THIN_SECTOR,
+			16);
 		char err[256];
 		assert_int_equal(env_open_pool(e, err, sizeof(err)), 0);
 		assert_int_equal(e->pool->ck_slot, slot); /* rewrote the bad slot */
@@ -723,7 +759,7 @@ static void test_check_repair(void **state)
 /* ---- crash loop: fork, write/unmap storm, SIGKILL, verify ---- */
 
 #define CR_CHUNKS 48
-#define CR_BLOCKS 16   /* 4 KiB blocks per 64 KiB chunk */
+#define CR_BLOCKS 16 /* 4 KiB blocks per 64 KiB chunk */
 #define CR_QD     8
 
 enum { M_SUBMIT = 1, M_ACK, M_FAIL };
@@ -785,17 +821,30 @@ static void storm_issue(struct storm *s, struct storm_op *o)
 	while (s->busy[c]);
 	s->busy[c] = true;
 	int dice = rand() % 100;
-	o->m = (struct msg){ .type = M_SUBMIT, .chunk = c, .blk = (uint16_t)(rand() % CR_BLOCKS),
-			     .seed = ++s->seq, .op = dice < 75 ? OP_WRITE : dice < 90 ? OP_UNMAP : OP_ZERO };
+	o->m = (struct msg){ .type = M_SUBMIT,
+			     .chunk = c,
+			     .blk = (uint16_t)(rand() % CR_BLOCKS),
+			     .seed = ++s->seq,
+			     .op = dice < 75   ? OP_WRITE
+				   : dice < 90 ? OP_UNMAP
+					       : OP_ZERO };
 	uint64_t off = (uint64_t)c * CS + (uint64_t)o->m.blk * 4 * KiB;
 	o->iov = (struct iovec){ o->buf, 4 * KiB };
 	if (o->m.op == OP_WRITE) {
 		block_fill(o->buf, o->m.seed);
-		o->io = (struct lun_io){ .op = LUN_OP_WRITE, .offset = off, .length = 4 * KiB, .iov = &o->iov, .iovcnt = 1 };
+		o->io = (struct lun_io){ .op = LUN_OP_WRITE,
+					 .offset = off,
+					 .length = 4 * KiB,
+					 .iov = &o->iov,
+					 .iovcnt = 1 };
 	} else if (o->m.op == OP_UNMAP) {
-		o->io = (struct lun_io){ .op = LUN_OP_UNMAP, .offset = (uint64_t)c * CS, .length = CS };
+		o->io = (struct lun_io){ .op = LUN_OP_UNMAP,
+					 .offset = (uint64_t)c * CS,
+					 .length = CS };
 	} else {
-		o->io = (struct lun_io){ .op = LUN_OP_WRITE_ZEROES, .offset = off, .length = 4 * KiB };
+		o->io = (struct lun_io){ .op = LUN_OP_WRITE_ZEROES,
+					 .offset = off,
+					 .length = 4 * KiB };
 	}
 	o->io.loop = s->l;
 	o->io.done = storm_done;
@@ -819,7 +868,8 @@ static void child_storm(struct env *e, int fd, unsigned seed)
 	s->l = kloop_new(256);
 	e->pool = NULL;
 	char err[256];
-	if (!s->l || env_open_pool(e, err, sizeof(err)) || lun_thin_volume_open(e->pool, 1, 512, &s->be))
+	if (!s->l || env_open_pool(e, err, sizeof(err)) ||
+	    lun_thin_volume_open(e->pool, 1, 512, &s->be))
 		_exit(2);
 	s->seq = (uint64_t)seed << 32;
 	s->t.fn = storm_start;
@@ -884,7 +934,9 @@ static void verify_chunk(struct env *e, struct lun_backend *be, struct model *md
 	if (has_alt)
 		model_apply(alt, &md->inflight[c]);
 	for (int b = 0; b < CR_BLOCKS; b++) {
-		assert_int_equal(rw(e, be, LUN_OP_READ, 0, (uint64_t)c * CS + (uint64_t)b * 4 * KiB, buf, 4 * KiB), 0);
+		assert_int_equal(rw(e, be, LUN_OP_READ, 0, (uint64_t)c * CS + (uint64_t)b * 4 * KiB,
+				    buf, 4 * KiB),
+				 0);
 		uint64_t exp[512], alt_blk[512];
 		block_fill(exp, want[b]);
 		block_fill(alt_blk, alt[b]);
@@ -895,12 +947,14 @@ static void verify_chunk(struct env *e, struct lun_backend *be, struct model *md
 		bool ok = !memcmp(buf, exp, sizeof(buf));
 		if (!ok && has_alt && !memcmp(buf, alt_blk, sizeof(buf))) {
 			ok = true;
-			md->val[c][b] = alt[b]; /* the in-flight op made it: now part of the model */
+			md->val[c][b] =
+				alt[b]; /* the in-flight op made it: now part of the model */
 		}
 		if (!ok)
-			fail_msg("chunk %u block %d: read %llx, acknowledged state %llx (in flight %llx)", c, b,
-				 (unsigned long long)block_value(buf), (unsigned long long)want[b],
-				 (unsigned long long)alt[b]);
+			fail_msg(
+				"chunk %u block %d: read %llx, acknowledged state %llx (in flight %llx)",
+				c, b, (unsigned long long)block_value(buf),
+				(unsigned long long)want[b], (unsigned long long)alt[b]);
 	}
 }
 
@@ -931,7 +985,8 @@ static void test_crash_loop(void **state)
 		do {
 			drain(md, pfd[0], 5);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-		} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < life);
+		} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 <
+			 life);
 		kill(pid, SIGKILL);
 		int status;
 		assert_int_equal(waitpid(pid, &status, 0), pid);

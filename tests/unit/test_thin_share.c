@@ -16,7 +16,8 @@
 #include "lun-backends/thin/lun_thin_io.c"
 /* Lets a test act while a share is between its fence and its journal write. */
 static void (*journal_hook)(void);
-static int hooked_journal_append(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n)
+static int hooked_journal_append(struct lun_thin_pool *pool, const struct thin_rec *recs,
+				 unsigned n)
 {
 	if (journal_hook)
 		journal_hook();
@@ -38,8 +39,8 @@ static int hooked_journal_append(struct lun_thin_pool *pool, const struct thin_r
 
 static uint64_t journal_bytes = 256 * KiB;
 
-static void copy(struct env *e, struct lun_backend *s, uint64_t so, struct lun_backend *d, uint64_t dof,
-		 uint64_t len)
+static void copy(struct env *e, struct lun_backend *s, uint64_t so, struct lun_backend *d,
+		 uint64_t dof, uint64_t len)
 {
 	if (!len)
 		return;
@@ -50,8 +51,8 @@ static void copy(struct env *e, struct lun_backend *s, uint64_t so, struct lun_b
 }
 
 /* A full copy: share what can be, copy the rest. */
-static uint64_t xcopy(struct env *e, struct lun_backend *s, uint64_t so, struct lun_backend *d, uint64_t dof,
-		      uint64_t len)
+static uint64_t xcopy(struct env *e, struct lun_backend *s, uint64_t so, struct lun_backend *d,
+		      uint64_t dof, uint64_t len)
 {
 	uint64_t skip, n;
 	assert_int_equal(lun_thin_share_range(s, so, d, dof, len, &skip, &n), 0);
@@ -120,8 +121,8 @@ static void test_cow_both_sides(void **state)
 	struct lun_backend *s = vnew(e, 1, 1 * MiB), *d = vnew(e, 2, 1 * MiB);
 	put(e, s, 0, 4 * CS, 1);
 	assert_int_equal(xcopy(e, s, 0, d, 0, 4 * CS), 4 * CS);
-	put(e, s, 4 * KiB, 4 * KiB, 3);           /* source diverges */
-	put(e, d, 2 * CS + 8 * KiB, 8 * KiB, 4);  /* destination diverges */
+	put(e, s, 4 * KiB, 4 * KiB, 3);          /* source diverges */
+	put(e, d, 2 * CS + 8 * KiB, 8 * KiB, 4); /* destination diverges */
 	assert_int_equal(used(e), 6);
 	expect(e, d, 0, 2 * CS + 8 * KiB, 1);
 	expect(e, d, 2 * CS + 8 * KiB, 8 * KiB, 4);
@@ -200,7 +201,7 @@ static void delete_after_share(uint32_t first)
 	struct lun_backend *s = vnew(e, 1, 1 * MiB), *d = vnew(e, 2, 1 * MiB);
 	put(e, s, 0, 8 * CS, 1);
 	xcopy(e, s, 0, d, 0, 8 * CS);
-	put(e, d, 0, 4 * KiB, 2);  /* one private chunk in dst */
+	put(e, d, 0, 4 * KiB, 2); /* one private chunk in dst */
 	assert_int_equal(used(e), 9);
 	lun_backend_close(s);
 	lun_backend_close(d);
@@ -276,8 +277,10 @@ static void test_share_many_blocks(void **state)
 
 static void test_refusals(void **state)
 {
-	struct env *e = env_new(16 * MiB, 0, journal_bytes), *e2 = env_new(4 * MiB, 0, journal_bytes);
-	struct lun_backend *s = vnew(e, 1, 2 * MiB), *d = vnew(e, 2, 2 * MiB), *o = vnew(e2, 1, 2 * MiB);
+	struct env *e = env_new(16 * MiB, 0, journal_bytes),
+		   *e2 = env_new(4 * MiB, 0, journal_bytes);
+	struct lun_backend *s = vnew(e, 1, 2 * MiB), *d = vnew(e, 2, 2 * MiB),
+			   *o = vnew(e2, 1, 2 * MiB);
 	uint64_t skip = 1, n = 1;
 	uint32_t cs = 0;
 	assert_true(lun_thin_same_pool(s, d, &cs));
@@ -289,7 +292,8 @@ static void test_refusals(void **state)
 	assert_int_equal(skip + n, 0);
 	assert_int_equal(lun_thin_share_range(e->data, 0, d, 0, CS, &skip, &n), -EXDEV);
 	assert_int_equal(lun_thin_share_range(s, 0, d, CS, 2 * MiB, &skip, &n), -EINVAL);
-	assert_int_equal(lun_thin_share_range(s, UINT64_MAX - CS + 1, d, 0, CS, &skip, &n), -EINVAL);
+	assert_int_equal(lun_thin_share_range(s, UINT64_MAX - CS + 1, d, 0, CS, &skip, &n),
+			 -EINVAL);
 	put(e, s, 0, 4 * CS, 1);
 	assert_int_equal(lun_thin_snapshot(e->pool, 1, 3), 0);
 	struct lun_backend *snap = vopen(e, 3, 512);
@@ -353,8 +357,14 @@ static void w_issue(struct writer *w, int k)
 	uint64_t off = (uint64_t)(n % RACE_CHUNKS) * CS + (uint64_t)((n >> 8) % 16) * 4 * KiB;
 	fill(w->buf[k], off, 4 * KiB, 70);
 	w->iov[k] = (struct iovec){ w->buf[k], 4 * KiB };
-	w->io[k] = (struct lun_io){ .op = LUN_OP_WRITE, .offset = off, .length = 4 * KiB, .iov = &w->iov[k],
-				    .iovcnt = 1, .loop = w->l, .done = w_done, .priv = w };
+	w->io[k] = (struct lun_io){ .op = LUN_OP_WRITE,
+				    .offset = off,
+				    .length = 4 * KiB,
+				    .iov = &w->iov[k],
+				    .iovcnt = 1,
+				    .loop = w->l,
+				    .done = w_done,
+				    .priv = w };
 	w->inflight++;
 	lun_submit(w->be, &w->io[k]);
 }
@@ -392,7 +402,8 @@ static void test_share_races_writes(void **state)
 	for (; shares < 100; shares++) {
 		uint64_t skip, n;
 		struct lun_backend *from = shares % 2 ? s : s2; /* the last one from s */
-		assert_int_equal(lun_thin_share_range(from, 0, d, 0, RACE_CHUNKS * CS, &skip, &n), 0);
+		assert_int_equal(lun_thin_share_range(from, 0, d, 0, RACE_CHUNKS * CS, &skip, &n),
+				 0);
 		assert_int_equal(n, RACE_CHUNKS * CS);
 	}
 	atomic_store(&w->stop, true);
@@ -408,7 +419,8 @@ static void test_share_races_writes(void **state)
 			wr &= buf[b + i] == pat(70, b + i);
 		}
 		if (!src && !wr)
-			fail_msg("block at %llu is neither the source's nor the writer's", (unsigned long long)b);
+			fail_msg("block at %llu is neither the source's nor the writer's",
+				 (unsigned long long)b);
 	}
 	free(buf);
 	free(w);
@@ -450,7 +462,8 @@ static void *loop_main(void *arg)
 static void test_write_during_share(void **state)
 {
 	struct env *e = env_new(16 * MiB, 0, journal_bytes);
-	struct lun_backend *s1 = vnew(e, 1, 1 * MiB), *s2 = vnew(e, 2, 1 * MiB), *d = vnew(e, 3, 1 * MiB);
+	struct lun_backend *s1 = vnew(e, 1, 1 * MiB), *s2 = vnew(e, 2, 1 * MiB),
+			   *d = vnew(e, 3, 1 * MiB);
 	put(e, s1, 0, 4 * CS, 1);
 	put(e, s2, 0, 4 * CS, 3);
 	xcopy(e, s1, 0, d, 0, 4 * CS); /* d's chunks shared with s1: a write copies */

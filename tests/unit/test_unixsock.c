@@ -68,7 +68,7 @@ static void test_errors(void **state)
 	assert_false(kunix_peer_allowed(-1));
 	int fds[2];
 	assert_int_equal(pipe(fds), 0);
-	assert_false(kunix_peer_allowed(fds[0]));   /* not a socket */
+	assert_false(kunix_peer_allowed(fds[0])); /* not a socket */
 	close(fds[0]);
 	close(fds[1]);
 }

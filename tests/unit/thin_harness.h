@@ -9,7 +9,7 @@
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024)
-#define CS (64 * KiB)
+#define CS  (64 * KiB)
 
 struct env {
 	char dir[64], meta[96], datap[96];
@@ -21,16 +21,23 @@ struct env {
 
 static void env_open_data(struct env *e, uint64_t size)
 {
-	struct lun_backend_params p = { .type = "file", .path = e->datap, .size = size, .block_size = 512,
+	struct lun_backend_params p = { .type = "file",
+					.path = e->datap,
+					.size = size,
+					.block_size = 512,
 					.create = true };
 	char err[256];
 	assert_int_equal(lun_file_open(&p, &e->data, err, sizeof(err)), 0);
 }
 
-static void pool_params(struct env *e, struct lun_thin_pool_params *p, uint64_t pool_bytes, uint64_t journal)
+static void pool_params(struct env *e, struct lun_thin_pool_params *p, uint64_t pool_bytes,
+			uint64_t journal)
 {
-	*p = (struct lun_thin_pool_params){ .meta_path = e->meta, .data = e->data, .data_bytes = pool_bytes,
-					    .chunk_size = CS, .journal_bytes = journal };
+	*p = (struct lun_thin_pool_params){ .meta_path = e->meta,
+					    .data = e->data,
+					    .data_bytes = pool_bytes,
+					    .chunk_size = CS,
+					    .journal_bytes = journal };
 }
 
 static struct env *env_new(uint64_t file_size, uint64_t pool_bytes, uint64_t journal)
@@ -85,7 +92,10 @@ static void env_free(struct env *e)
 	free(e);
 }
 
-static void watchdog_fn(struct kloop_timer *t) { fail_msg("I/O did not complete in 20 s"); }
+static void watchdog_fn(struct kloop_timer *t)
+{
+	fail_msg("I/O did not complete in 20 s");
+}
 
 static void io_done(struct lun_io *io)
 {
@@ -125,16 +135,24 @@ static void run_ios(struct env *e, struct lun_backend *be, struct lun_io *ios, i
 	assert_int_equal(e->pending, 0);
 }
 
-static int rw(struct env *e, struct lun_backend *be, enum lun_op op, unsigned flags, uint64_t off, void *buf,
-	      uint64_t len)
+static int rw(struct env *e, struct lun_backend *be, enum lun_op op, unsigned flags, uint64_t off,
+	      void *buf, uint64_t len)
 {
 	struct iovec iov = { buf, len };
-	struct lun_io io = { .op = op, .flags = flags, .offset = off, .length = len, .iov = &iov, .iovcnt = 1 };
+	struct lun_io io = { .op = op,
+			     .flags = flags,
+			     .offset = off,
+			     .length = len,
+			     .iov = &iov,
+			     .iovcnt = 1 };
 	run_ios(e, be, &io, 1);
 	return io.result;
 }
 
-static uint8_t pat(unsigned seed, uint64_t x) { return (uint8_t)(seed * 131 + (x >> 9) * 7 + x); }
+static uint8_t pat(unsigned seed, uint64_t x)
+{
+	return (uint8_t)(seed * 131 + (x >> 9) * 7 + x);
+}
 
 static void fill(void *buf, uint64_t off, size_t len, unsigned seed)
 {
@@ -152,15 +170,16 @@ static void put(struct env *e, struct lun_backend *be, uint64_t off, uint64_t le
 }
 
 /* The bytes at off hold seed's pattern as written at pat_off (seed 0: zeros). */
-static void expect_at(struct env *e, struct lun_backend *be, uint64_t off, uint64_t len, unsigned seed,
-		      uint64_t pat_off)
+static void expect_at(struct env *e, struct lun_backend *be, uint64_t off, uint64_t len,
+		      unsigned seed, uint64_t pat_off)
 {
 	uint8_t *buf = malloc(len);
 	memset(buf, 0xa5, len);
 	assert_int_equal(rw(e, be, LUN_OP_READ, 0, off, buf, len), 0);
 	for (size_t i = 0; i < len; i++)
 		if (buf[i] != (seed ? pat(seed, pat_off + i) : 0))
-			fail_msg("byte %llu: got %u want %u (seed %u)", (unsigned long long)(off + i), buf[i],
+			fail_msg("byte %llu: got %u want %u (seed %u)",
+				 (unsigned long long)(off + i), buf[i],
 				 seed ? pat(seed, pat_off + i) : 0, seed);
 	free(buf);
 }

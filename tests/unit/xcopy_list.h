@@ -20,7 +20,8 @@ static size_t put_tgt(uint8_t *d, const struct scsi_lu *lu)
 	return XCOPY_TGT_LEN;
 }
 
-static size_t put_seg(uint8_t *d, uint16_t src, uint16_t dst, uint16_t n, uint64_t slba, uint64_t dlba)
+static size_t put_seg(uint8_t *d, uint16_t src, uint16_t dst, uint16_t n, uint64_t slba,
+		      uint64_t dlba)
 {
 	memset(d, 0, XCOPY_B2B_LEN);
 	d[0] = XCOPY_SEG_B2B;
@@ -58,7 +59,8 @@ static size_t xcopy_build(uint8_t *p, const struct scsi_lu *a, const struct scsi
 typedef uint8_t (*xt_pat_fn)(uint64_t lba, unsigned i);
 
 /* Write pat(base + b) into blocks lba + b of LUN lun, b < n (512-byte blocks). */
-static void xt_fill(struct th *h, uint64_t lun, uint64_t lba, uint32_t n, uint64_t base, xt_pat_fn pat)
+static void xt_fill(struct th *h, uint64_t lun, uint64_t lba, uint32_t n, uint64_t base,
+		    xt_pat_fn pat)
 {
 	static uint8_t w[512 * 512];
 	uint8_t c[16];
@@ -74,7 +76,8 @@ static void xt_fill(struct th *h, uint64_t lun, uint64_t lba, uint32_t n, uint64
 }
 
 /* Blocks lba + b of LUN lun hold pat(base + b), or zeros when pat is NULL. */
-static void xt_check(struct th *h, uint64_t lun, uint64_t lba, uint32_t n, uint64_t base, xt_pat_fn pat)
+static void xt_check(struct th *h, uint64_t lun, uint64_t lba, uint32_t n, uint64_t base,
+		     xt_pat_fn pat)
 {
 	uint8_t c[16];
 	static struct tres r;
@@ -86,8 +89,10 @@ static void xt_check(struct th *h, uint64_t lun, uint64_t lba, uint32_t n, uint6
 			for (unsigned i = 0; i < 512; i++) {
 				uint8_t want = pat ? pat(base + o + b, i) : 0;
 				if (r.in[b * 512 + i] != want)
-					fail_msg("LUN %llu block %llu byte %u: got %u want %u", (unsigned long long)lun,
-						 (unsigned long long)(lba + o + b), i, r.in[b * 512 + i], want);
+					fail_msg("LUN %llu block %llu byte %u: got %u want %u",
+						 (unsigned long long)lun,
+						 (unsigned long long)(lba + o + b), i,
+						 r.in[b * 512 + i], want);
 			}
 	}
 }
