@@ -80,18 +80,6 @@ void cfg_store_free(struct tgt_config *cfg)
 	cfg_store_free_all(&cfg->storage);
 }
 
-/* Grow *arr (of elem-byte items, *n in use) by one zeroed item. */
-void *cfg_grow(void *arr_p, int *n, size_t elem)
-{
-	void **arr = arr_p;
-	char *a = realloc(*arr, (size_t)(*n + 1) * elem);
-	if (!a)
-		return NULL;
-	memset(a + (size_t)*n * elem, 0, elem);
-	*arr = a;
-	return a + (size_t)(*n)++ * elem;
-}
-
 int cfg_fail_line(struct cfg_parser *p, int line, const char *fmt, ...)
 {
 	if (p->failed)

@@ -86,8 +86,6 @@ void cfg_store_free(struct tgt_config *cfg);
 /* The same on any list of strings (the model keeps its own). */
 const char *cfg_store_in(void **store, const char *s);
 void cfg_store_free_all(void **store);
-/* Grow *arr (of elem-byte items, *n in use) by one zeroed item. */
-void *cfg_grow(void *arr_p, int *n, size_t elem);
 
 /* Value parsers: 0, or -EINVAL after cfg_fail(). */
 int cfg_u64(struct cfg_parser *p, const char *key, const char *v, uint64_t min, uint64_t max,

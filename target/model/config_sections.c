@@ -317,7 +317,7 @@ static int add_chap(struct cfg_parser *p, const char *key, const char *v, bool f
 	for (int i = 0; i < *l.n_in; i++)
 		if (strcmp((*l.in)[i].user, a.user) == 0)
 			return cfg_fail(p, "%s: CHAP user '%s' is listed twice", key, a.user);
-	struct chap_account *slot = cfg_grow(l.in, l.n_in, sizeof(a));
+	struct chap_account *slot = lun_conf_grow(l.in, l.n_in, sizeof(a));
 	if (!slot)
 		return cfg_fail(p, "out of memory");
 	*slot = a;
@@ -398,7 +398,7 @@ static int target_begin(struct cfg_parser *p, const char *iqn)
 			return cfg_fail(p, "target %s is defined twice", iqn);
 	if (p->cfg->n_targets == TGT_MAX_TARGETS)
 		return cfg_fail(p, "too many targets (at most %d)", TGT_MAX_TARGETS);
-	struct tgt_target_conf *t = cfg_grow(&p->cfg->targets, &p->cfg->n_targets, sizeof(*t));
+	struct tgt_target_conf *t = lun_conf_grow(&p->cfg->targets, &p->cfg->n_targets, sizeof(*t));
 	if (!t)
 		return cfg_fail(p, "out of memory");
 	strcpy(t->iqn, iqn);
@@ -428,7 +428,7 @@ static int add_allow(struct cfg_parser *p, const char *key, const char *v)
 	for (int i = 0; i < t->n_acl; i++)
 		if (strcmp(t->acl[i], v) == 0)
 			return cfg_fail(p, "%s: %s is listed twice", key, v);
-	char *slot = cfg_grow(&t->acl, &t->n_acl, sizeof(t->acl[0]));
+	char *slot = lun_conf_grow(&t->acl, &t->n_acl, sizeof(t->acl[0]));
 	if (!slot)
 		return cfg_fail(p, "out of memory");
 	strcpy(slot, v);
@@ -482,7 +482,7 @@ static int lun_begin(struct cfg_parser *p, const char *arg)
 		if (t->luns[i].lun == n)
 			return cfg_fail(p, "LUN %llu of %s is defined twice", (unsigned long long)n,
 					t->iqn);
-	struct tgt_lun_conf *l = cfg_grow(&t->luns, &t->n_luns, sizeof(*l));
+	struct tgt_lun_conf *l = lun_conf_grow(&t->luns, &t->n_luns, sizeof(*l));
 	const char *iqn = cfg_store_str(p->cfg, t->iqn);
 	if (!l || !iqn)
 		return cfg_fail(p, "out of memory");

@@ -109,7 +109,7 @@ static int adopt_lun_strings(struct tgt_model *m, struct tgt_lun_conf *l)
 static struct tgt_lun *lun_copy(struct tgt_model *m, struct tgt_target *t,
 				const struct tgt_lun_conf *src)
 {
-	struct tgt_lun *l = cfg_grow(&t->luns, &t->n_luns, sizeof(*l));
+	struct tgt_lun *l = lun_conf_grow(&t->luns, &t->n_luns, sizeof(*l));
 	if (!l)
 		return NULL;
 	l->c = *src;
@@ -246,7 +246,7 @@ int tgt_model_adopt_raid(struct tgt_model *m, const struct lun_raid_conf *src)
 	if (r == 0)
 		r = copy_paths(m, src->spares, src->n_spares, &c.spares);
 	struct lun_raid_conf *slot =
-		r == 0 ? cfg_grow(&m->stack.raids, &m->stack.n_raids, sizeof(*slot)) : NULL;
+		r == 0 ? lun_conf_grow(&m->stack.raids, &m->stack.n_raids, sizeof(*slot)) : NULL;
 	if (!slot) {
 		free(c.members);
 		free(c.spares);
@@ -261,7 +261,8 @@ int tgt_model_adopt_pool(struct tgt_model *m, const struct lun_pool_conf *src)
 	struct lun_pool_conf c = *src;
 	if (!(c.data = mstr(m, src->data)) || !(c.meta = mstr(m, src->meta)))
 		return -ENOMEM;
-	struct lun_pool_conf *slot = cfg_grow(&m->stack.pools, &m->stack.n_pools, sizeof(*slot));
+	struct lun_pool_conf *slot =
+		lun_conf_grow(&m->stack.pools, &m->stack.n_pools, sizeof(*slot));
 	if (!slot)
 		return -ENOMEM;
 	*slot = c;
