@@ -59,24 +59,11 @@ void adm_print_rec(struct adm *a, const struct nodedb_rec *r, enum nodedb_kind k
 	fprintf(a->out, "# END RECORD\n");
 }
 
-/* Keys naming the record itself: changing them would move it. */
+/* Keys naming the record itself (changing them would move it), and its
+ * transport, which kura does not let an update change either. */
 static bool fixed_key(const char *k)
 {
-	static const char *const ids[] = {
-		"node.name",
-		"node.tpgt",
-		"node.conn[0].address",
-		"node.conn[0].port",
-		"iface.iscsi_ifacename",
-		"discovery.sendtargets.address",
-		"discovery.sendtargets.port",
-		"iface.transport_name",
-		NULL,
-	};
-	for (int i = 0; ids[i]; i++)
-		if (!strcmp(k, ids[i]))
-			return true;
-	return false;
+	return nodedb_identity_key(k) || strcmp(k, "iface.transport_name") == 0;
 }
 
 /* Apply every -n/-v pair to r; exit code. Unknown names are refused unless

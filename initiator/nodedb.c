@@ -588,7 +588,7 @@ int nodedb_node_foreach(const char *root, const char *target, const char *addres
 
 /* ---- iscsid.conf over new records ---------------------------------- */
 
-static bool conf_identity_key(const char *k)
+bool nodedb_identity_key(const char *k)
 {
 	static const char *const ids[] = {
 		"node.name",
@@ -615,7 +615,7 @@ int nodedb_apply_conf(const char *root, struct nodedb_rec *r, const char *prefix
 		return rc == -ENOENT ? 0 : rc;
 	for (int i = 0; rc == 0 && i < conf->n; i++) {
 		const char *k = conf->kv[i].key;
-		if (strncmp(k, prefix, strlen(prefix)) == 0 && !conf_identity_key(k))
+		if (strncmp(k, prefix, strlen(prefix)) == 0 && !nodedb_identity_key(k))
 			rc = nodedb_set(r, k, conf->kv[i].value);
 	}
 	nodedb_rec_free(conf);

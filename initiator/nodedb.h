@@ -47,6 +47,11 @@ struct nodedb_node_id {
 	char iface[64]; /* "default" unless bound */
 };
 
+/* True for the keys that name a record (node name, tpgt, portal, iface,
+ * discovery address and port): never taken from iscsid.conf, never changed
+ * by an update (that would move the record). */
+bool nodedb_identity_key(const char *k);
+
 /* The iface a node record is bound to: its own, or "default". */
 static inline const char *nodedb_iface_of(const struct nodedb_node_id *id)
 {
