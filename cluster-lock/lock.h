@@ -60,99 +60,105 @@
 
 /* ---- domain errors (sanlock_rv.h style: outside the errno range) ---- */
 enum {
-	LOCK_E_MISCOMPARE = -5001,	/* CAW found other data than expected */
-	LOCK_E_CONFLICT = -5002,	/* lease held elsewhere or lver mismatch */
-	LOCK_E_FENCED = -5003,		/* this host's key was preempted / slot FENCED(ING) */
-	LOCK_E_CORRUPT = -5004,		/* bad magic, version, kind or CRC: never free */
-	LOCK_E_FOREIGN = -5005,		/* the LUN holds another cluster's header */
-	LOCK_E_UNFORMATTED = -5006,	/* no kura lock header at all */
-	LOCK_E_INUSE = -5007,		/* host id in use by a live host (join) */
-	LOCK_E_RESV_CONFLICT = -5008,	/* SCSI RESERVATION CONFLICT */
-	LOCK_E_UNREACHABLE = -5009,	/* no path answered before its deadline */
-	LOCK_E_SCSI = -5010,		/* other CHECK CONDITION (see lock_lun_last_sense) */
-	LOCK_E_NOSPACE = -5011,		/* no free lease block left */
-	LOCK_E_NOTFOUND = -5012,	/* no lease for that VM */
-	LOCK_E_LEFT = -5013,		/* own slot marked LEAVING (drain): stop heartbeating */
+	LOCK_E_MISCOMPARE = -5001,    /* CAW found other data than expected */
+	LOCK_E_CONFLICT = -5002,      /* lease held elsewhere or lver mismatch */
+	LOCK_E_FENCED = -5003,        /* this host's key was preempted / slot FENCED(ING) */
+	LOCK_E_CORRUPT = -5004,       /* bad magic, version, kind or CRC: never free */
+	LOCK_E_FOREIGN = -5005,       /* the LUN holds another cluster's header */
+	LOCK_E_UNFORMATTED = -5006,   /* no kura lock header at all */
+	LOCK_E_INUSE = -5007,         /* host id in use by a live host (join) */
+	LOCK_E_RESV_CONFLICT = -5008, /* SCSI RESERVATION CONFLICT */
+	LOCK_E_UNREACHABLE = -5009,   /* no path answered before its deadline */
+	LOCK_E_SCSI = -5010,          /* other CHECK CONDITION (see lock_lun_last_sense) */
+	LOCK_E_NOSPACE = -5011,       /* no free lease block left */
+	LOCK_E_NOTFOUND = -5012,      /* no lease for that VM */
+	LOCK_E_LEFT = -5013,          /* own slot marked LEAVING (drain): stop heartbeating */
 };
 const char *lock_strerror(int err);
 
 /* ---- limits and identities ---- */
-#define LOCK_MAX_HOSTS 64	/* host ids 1..64; slot of host id i is slot i */
-#define LOCK_MAX_LEASES 256	/* VM lease records */
-#define LOCK_NAME_MAX 64	/* cluster, host and VM names, NUL included */
-#define LOCK_INITIATOR_MAX 224	/* iSCSI names (RFC 7143 allows 223 bytes) */
-#define LOCK_MAX_PATHS 8	/* ha_lun URLs / paths of one LUN */
+#define LOCK_MAX_HOSTS     64  /* host ids 1..64; slot of host id i is slot i */
+#define LOCK_MAX_LEASES    256 /* VM lease records */
+#define LOCK_NAME_MAX      64  /* cluster, host and VM names, NUL included */
+#define LOCK_INITIATOR_MAX 224 /* iSCSI names (RFC 7143 allows 223 bytes) */
+#define LOCK_MAX_PATHS     8   /* ha_lun URLs / paths of one LUN */
 
 /* PR key = cluster tag (16 bits) | host id (16 bits) | incarnation (32 bits). */
 static inline uint64_t lock_key(uint16_t tag, uint16_t host_id, uint32_t incarnation)
 {
 	return (uint64_t)tag << 48 | (uint64_t)host_id << 32 | incarnation;
 }
-static inline uint16_t lock_key_host(uint64_t key) { return (uint16_t)(key >> 32); }
-static inline uint32_t lock_key_incarnation(uint64_t key) { return (uint32_t)key; }
+static inline uint16_t lock_key_host(uint64_t key)
+{
+	return (uint16_t)(key >> 32);
+}
+static inline uint32_t lock_key_incarnation(uint64_t key)
+{
+	return (uint32_t)key;
+}
 
 /* ---- decoded on-disk records (plain data; layout in lock_ondisk.h) ---- */
 struct lock_header {
 	char cluster[LOCK_NAME_MAX];
 	uint8_t uuid[16];
-	uint16_t tag;			/* cluster tag of every PR key, never 0 */
+	uint16_t tag; /* cluster tag of every PR key, never 0 */
 	uint32_t layout_version;
-	uint32_t block_size;		/* 512 or 4096: one record per block */
+	uint32_t block_size; /* 512 or 4096: one record per block */
 	uint32_t max_hosts, max_leases;
-	uint64_t slot_lba, lease_lba;	/* first block of each table */
-	uint32_t hb_interval_ms, fail_after_ms;	/* defaults written by format */
-	int64_t formatted_wall;		/* wall seconds, for humans only */
+	uint64_t slot_lba, lease_lba;           /* first block of each table */
+	uint32_t hb_interval_ms, fail_after_ms; /* defaults written by format */
+	int64_t formatted_wall;                 /* wall seconds, for humans only */
 };
 
 enum lock_slot_state {
-	LOCK_SLOT_FREE = 0,		/* never joined */
+	LOCK_SLOT_FREE = 0, /* never joined */
 	LOCK_SLOT_JOINED = 1,
-	LOCK_SLOT_LEAVING = 2,		/* drained: not fenced when it stops */
-	LOCK_SLOT_FENCING = 3,		/* step 1 of a fence won by fenced_by */
-	LOCK_SLOT_FENCED = 4,		/* fence complete: key gone everywhere */
-	LOCK_SLOT_LEFT = 5,		/* clean leave: key unregistered */
+	LOCK_SLOT_LEAVING = 2, /* drained: not fenced when it stops */
+	LOCK_SLOT_FENCING = 3, /* step 1 of a fence won by fenced_by */
+	LOCK_SLOT_FENCED = 4,  /* fence complete: key gone everywhere */
+	LOCK_SLOT_LEFT = 5,    /* clean leave: key unregistered */
 };
 
 struct lock_slot {
 	uint16_t host_id;
-	uint16_t state;			/* enum lock_slot_state */
-	uint32_t incarnation;		/* only grows */
-	uint64_t counter;		/* heartbeat counter */
+	uint16_t state;       /* enum lock_slot_state */
+	uint32_t incarnation; /* only grows */
+	uint64_t counter;     /* heartbeat counter */
 	uint32_t hb_interval_ms, fail_after_ms;
-	uint16_t fenced_by;		/* host id of the fencer (FENCING/FENCED) */
-	uint32_t fence_epoch;		/* + 1 per fence of this slot */
-	uint64_t fenced_boot_ns;	/* fencer's CLOCK_BOOTTIME: for humans */
-	int64_t wall;			/* last writer's wall seconds: for humans */
+	uint16_t fenced_by;      /* host id of the fencer (FENCING/FENCED) */
+	uint32_t fence_epoch;    /* + 1 per fence of this slot */
+	uint64_t fenced_boot_ns; /* fencer's CLOCK_BOOTTIME: for humans */
+	int64_t wall;            /* last writer's wall seconds: for humans */
 	char host_name[LOCK_NAME_MAX];
 };
 
 enum lock_mig_phase {
 	LOCK_MIG_NONE = 0,
-	LOCK_MIG_ACTIVE = 1,		/* src runs, dst may take with lver */
+	LOCK_MIG_ACTIVE = 1, /* src runs, dst may take with lver */
 };
 
 struct lock_lease {
-	char vm[LOCK_NAME_MAX];		/* "" = free record */
-	uint8_t vm_uuid[16];		/* optional, zero if unknown */
-	uint16_t owner;			/* host id, 0 = nobody */
+	char vm[LOCK_NAME_MAX]; /* "" = free record */
+	uint8_t vm_uuid[16];    /* optional, zero if unknown */
+	uint16_t owner;         /* host id, 0 = nobody */
 	uint32_t owner_incarnation;
-	uint64_t lver;			/* + 1 on every change */
+	uint64_t lver; /* + 1 on every change */
 	uint16_t mig_src, mig_dst;
-	uint16_t mig_phase;		/* enum lock_mig_phase */
-	uint32_t fence_epoch;		/* owner's slot fence_epoch when taken */
-	int64_t wall;			/* wall seconds of last change, humans only */
+	uint16_t mig_phase;   /* enum lock_mig_phase */
+	uint32_t fence_epoch; /* owner's slot fence_epoch when taken */
+	int64_t wall;         /* wall seconds of last change, humans only */
 };
 
 /* Status of one record read from disk (dump, read_all). */
 enum lock_rec_status {
 	LOCK_REC_OK = 0,
-	LOCK_REC_CORRUPT = 1,		/* reported, never taken as free */
+	LOCK_REC_CORRUPT = 1, /* reported, never taken as free */
 	LOCK_REC_UNREAD = 2,
 };
 
-struct lock_image {			/* everything on the HA LUN, ~60 KiB */
+struct lock_image { /* everything on the HA LUN, ~60 KiB */
 	struct lock_header hdr;
-	struct lock_slot slot[LOCK_MAX_HOSTS + 1];	/* index = host id; [0] unused */
+	struct lock_slot slot[LOCK_MAX_HOSTS + 1]; /* index = host id; [0] unused */
 	uint8_t slot_status[LOCK_MAX_HOSTS + 1];
 	struct lock_lease lease[LOCK_MAX_LEASES];
 	uint8_t lease_status[LOCK_MAX_LEASES];
@@ -162,10 +168,10 @@ struct lock_image {			/* everything on the HA LUN, ~60 KiB */
 struct lock_lun;
 
 struct lock_lun_params {
-	const char *const *urls;	/* iscsi://HOST[:PORT]/IQN/LUN, one per path */
+	const char *const *urls; /* iscsi://HOST[:PORT]/IQN/LUN, one per path */
 	int n_urls;
-	const char *initiator;		/* this host's initiator name */
-	unsigned io_timeout_ms;		/* per-I/O deadline (0: 2000) */
+	const char *initiator;  /* this host's initiator name */
+	unsigned io_timeout_ms; /* per-I/O deadline (0: 2000) */
 };
 
 /* Connects lazily: open never fails for an unreachable target; *err gets
@@ -175,10 +181,10 @@ void lock_lun_close(struct lock_lun *l);
 
 /* Events seen on a LUN since the last call (unit attentions consumed by the
  * retry logic; I9). The daemon polls this after every call on a VM LUN. */
-#define LOCK_EV_PREEMPTED 0x1	/* UA 2A/05 REGISTRATIONS PREEMPTED */
-#define LOCK_EV_RESV_CHANGED 0x2	/* UA 2A/03, 2A/04, 2A/06 */
-#define LOCK_EV_RESET 0x4	/* UA 29/xx */
-#define LOCK_EV_RESV_CONFLICT 0x8	/* a command ended in RESERVATION CONFLICT */
+#define LOCK_EV_PREEMPTED     0x1 /* UA 2A/05 REGISTRATIONS PREEMPTED */
+#define LOCK_EV_RESV_CHANGED  0x2 /* UA 2A/03, 2A/04, 2A/06 */
+#define LOCK_EV_RESET         0x4 /* UA 29/xx */
+#define LOCK_EV_RESV_CONFLICT 0x8 /* a command ended in RESERVATION CONFLICT */
 unsigned lock_lun_take_events(struct lock_lun *l);
 
 /* VM-disk registration (brief: "Registration on VM disks"): REGISTER with
@@ -199,15 +205,15 @@ int lock_lun_has_key(struct lock_lun *l, uint64_t key);
 struct lock_ha;
 
 struct lock_ha_params {
-	const char *cluster;		/* [cluster] name */
-	const char *const *urls;	/* [cluster] ha_lun lines */
+	const char *cluster;     /* [cluster] name */
+	const char *const *urls; /* [cluster] ha_lun lines */
 	int n_urls;
-	const char *initiator;		/* this host's initiator name */
-	uint16_t host_id;		/* 0 for tools (format, dump) */
+	const char *initiator; /* this host's initiator name */
+	uint16_t host_id;      /* 0 for tools (format, dump) */
 	const char *host_name;
-	unsigned hb_interval_ms;	/* default 1000 */
-	unsigned fail_after_ms;		/* default 10000 */
-	unsigned io_timeout_ms;		/* default: hb_interval_ms (0 = that) */
+	unsigned hb_interval_ms; /* default 1000 */
+	unsigned fail_after_ms;  /* default 10000 */
+	unsigned io_timeout_ms;  /* default: hb_interval_ms (0 = that) */
 };
 
 struct lock_ha *lock_ha_open(const struct lock_ha_params *p, int *err);
@@ -239,7 +245,7 @@ int lock_image_lease(const struct lock_image *img, const char *vm);
  * registers the new key on the HA LUN (REGISTER AND IGNORE, APTPL) and
  * makes the WEAR reservation if none; CAW writes the slot JOINED. */
 int lock_ha_join(struct lock_ha *h, unsigned watch_ms);
-uint64_t lock_ha_key(const struct lock_ha *h);		/* 0 before join */
+uint64_t lock_ha_key(const struct lock_ha *h); /* 0 before join */
 uint32_t lock_ha_incarnation(const struct lock_ha *h);
 uint16_t lock_ha_tag(const struct lock_ha *h);
 /* Copy of my slot as last read or written. */
@@ -259,14 +265,14 @@ int lock_ha_mark_leaving(struct lock_ha *h, uint16_t host_id);
 
 /* ---- liveness decisions (pure; lock_hb.c) ---- */
 enum lock_hb_verdict {
-	LOCK_HB_EMPTY = 0,	/* slot never joined */
+	LOCK_HB_EMPTY = 0, /* slot never joined */
 	LOCK_HB_ALIVE,
-	LOCK_HB_SUSPECT,	/* counter stale, but not long enough (or observer unsure) */
-	LOCK_HB_DEAD,		/* may be fenced now */
-	LOCK_HB_LEAVING,	/* drained: never fenced */
-	LOCK_HB_FENCED,		/* FENCING (not stale) or FENCED */
+	LOCK_HB_SUSPECT, /* counter stale, but not long enough (or observer unsure) */
+	LOCK_HB_DEAD,    /* may be fenced now */
+	LOCK_HB_LEAVING, /* drained: never fenced */
+	LOCK_HB_FENCED,  /* FENCING (not stale) or FENCED */
 	LOCK_HB_LEFT,
-	LOCK_HB_CORRUPT,	/* slot unreadable: reported, not fenced on that basis */
+	LOCK_HB_CORRUPT, /* slot unreadable: reported, not fenced on that basis */
 };
 
 struct lock_hb_peer {
@@ -274,16 +280,16 @@ struct lock_hb_peer {
 	uint32_t incarnation;
 	uint64_t counter;
 	uint16_t state;
-	uint64_t changed_ns;	/* observer's boot-time when counter last moved */
+	uint64_t changed_ns; /* observer's boot-time when counter last moved */
 };
 
 #define LOCK_HB_OWN_RING 16
 struct lock_hb {
 	uint16_t self_id;
 	uint64_t fail_after_ns, interval_ns;
-	uint64_t own_done_ns[LOCK_HB_OWN_RING];	/* completed own writes */
+	uint64_t own_done_ns[LOCK_HB_OWN_RING]; /* completed own writes */
 	unsigned own_n;
-	uint64_t own_resume_ns;	/* end of my last own gap (stall seen by me) */
+	uint64_t own_resume_ns; /* end of my last own gap (stall seen by me) */
 	struct lock_hb_peer peer[LOCK_MAX_HOSTS + 1];
 };
 
@@ -294,8 +300,8 @@ void lock_hb_init(struct lock_hb *hb, uint16_t self_id, unsigned interval_ms,
 /* Call after each completed own heartbeat write, with its completion time. */
 void lock_hb_own_write(struct lock_hb *hb, uint64_t now_ns);
 /* Feed a slot read at now_ns; returns the verdict for that peer. */
-enum lock_hb_verdict lock_hb_observe(struct lock_hb *hb, const struct lock_slot *s,
-				     bool corrupt, uint64_t now_ns);
+enum lock_hb_verdict lock_hb_observe(struct lock_hb *hb, const struct lock_slot *s, bool corrupt,
+				     uint64_t now_ns);
 /* Age of the peer's last counter change in ms (status heartbeat_age_ms). */
 uint64_t lock_hb_age_ms(const struct lock_hb *hb, uint16_t host_id, uint64_t now_ns);
 const char *lock_hb_verdict_name(enum lock_hb_verdict v);
@@ -303,8 +309,8 @@ const char *lock_hb_verdict_name(enum lock_hb_verdict v);
 /* ---- fencing (lock_fence.c): the 5 steps of the brief ---- */
 struct lock_fence_req {
 	uint16_t victim;
-	struct lock_slot stale;		/* the victim's slot as last read (step 1's expected) */
-	struct lock_lun *const *vm_luns;	/* every VM-disk LUN of the cluster */
+	struct lock_slot stale;          /* the victim's slot as last read (step 1's expected) */
+	struct lock_lun *const *vm_luns; /* every VM-disk LUN of the cluster */
 	int n_vm_luns;
 };
 /* 0: victim fenced (key gone everywhere, slot FENCED) - leases may move.

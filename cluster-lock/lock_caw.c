@@ -30,7 +30,7 @@
 #include <string.h>
 #include "cluster-lock/lock_internal.h"
 
-#define CAW_ATTEMPTS 4
+#define CAW_ATTEMPTS  4
 #define READ_ATTEMPTS 3
 
 static bool unknown_outcome(int rc)
@@ -52,8 +52,8 @@ static int reread(struct lock_ha *h, uint64_t lba, uint8_t *cur)
 
 /* After an unknown outcome or a miscompare: 0 = mine landed, 1 = resend,
  * LOCK_E_MISCOMPARE = someone else's, < 0 = cannot tell. */
-static int resolve(struct lock_ha *h, uint64_t lba, const uint8_t *expect,
-		   const uint8_t *data, uint8_t *cur)
+static int resolve(struct lock_ha *h, uint64_t lba, const uint8_t *expect, const uint8_t *data,
+		   uint8_t *cur)
 {
 	int rc = reread(h, lba, cur);
 	if (rc)
@@ -65,8 +65,8 @@ static int resolve(struct lock_ha *h, uint64_t lba, const uint8_t *expect,
 	return LOCK_E_MISCOMPARE;
 }
 
-int lock_caw_resolve(struct lock_ha *h, uint64_t lba, const uint8_t *expect,
-		     const uint8_t *data, uint8_t *cur)
+int lock_caw_resolve(struct lock_ha *h, uint64_t lba, const uint8_t *expect, const uint8_t *data,
+		     uint8_t *cur)
 {
 	uint8_t tmp[LOCK_BLOCK_MAX];
 	uint8_t *c = cur ? cur : tmp;

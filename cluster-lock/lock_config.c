@@ -27,7 +27,7 @@
 
 struct cfg_parser {
 	struct lock_config *cfg;
-	const char *text;               /* what is left to read */
+	const char *text; /* what is left to read */
 	int lineno;
 	int sect_line;
 	enum { SECT_NONE, SECT_CLUSTER, SECT_HOST, SECT_VM } kind;
@@ -158,8 +158,7 @@ int lock_parse_duration_ms(const char *s, unsigned *ms)
 
 /* ------------------------------------------------------------ values */
 
-static int set_str(struct cfg_parser *p, const char *key, char *dst, size_t size,
-		   const char *v)
+static int set_str(struct cfg_parser *p, const char *key, char *dst, size_t size, const char *v)
 {
 	if (!*v)
 		return cfg_fail(p, "key '%s': empty value", key);
@@ -185,8 +184,10 @@ static int set_bool(struct cfg_parser *p, const char *key, bool *dst, const char
 static int set_ms(struct cfg_parser *p, const char *key, unsigned *dst, const char *v)
 {
 	if (lock_parse_duration_ms(v, dst) < 0 || *dst == 0)
-		return cfg_fail(p, "key '%s': expected a duration in seconds (like 1, 0.5 or "
-				"250ms), got '%s'", key, v);
+		return cfg_fail(p,
+				"key '%s': expected a duration in seconds (like 1, 0.5 or "
+				"250ms), got '%s'",
+				key, v);
 	return 0;
 }
 
@@ -229,8 +230,7 @@ static int cluster_key(struct cfg_parser *p, const char *k, const char *v)
 
 /* ------------------------------------------------------------ [host NAME] */
 
-static int set_host_id(struct cfg_parser *p, const char *k, struct lock_host_cfg *h,
-		       const char *v)
+static int set_host_id(struct cfg_parser *p, const char *k, struct lock_host_cfg *h, const char *v)
 {
 	char *end;
 	long id = strtol(v, &end, 10);
@@ -269,8 +269,7 @@ static int host_key(struct cfg_parser *p, const char *k, const char *v)
 
 /* ------------------------------------------------------------ [vm NAME] */
 
-static int set_disks(struct cfg_parser *p, const char *k, struct lock_vm_cfg *vm,
-		     const char *v)
+static int set_disks(struct cfg_parser *p, const char *k, struct lock_vm_cfg *vm, const char *v)
 {
 	char **w;
 	int n;
@@ -284,8 +283,7 @@ static int set_disks(struct cfg_parser *p, const char *k, struct lock_vm_cfg *vm
 	return r;
 }
 
-static int set_qemu(struct cfg_parser *p, const char *k, struct lock_vm_cfg *vm,
-		    const char *v)
+static int set_qemu(struct cfg_parser *p, const char *k, struct lock_vm_cfg *vm, const char *v)
 {
 	const char *why;
 	lock_free_words(vm->qemu_argv);
@@ -303,8 +301,7 @@ static int set_disk_device(struct cfg_parser *p, const char *k, struct lock_vm_c
 	return 0;
 }
 
-static int set_disk_via(struct cfg_parser *p, const char *k, struct lock_vm_cfg *vm,
-			const char *v)
+static int set_disk_via(struct cfg_parser *p, const char *k, struct lock_vm_cfg *vm, const char *v)
 {
 	if (strcmp(v, "iscsi") != 0 && strcmp(v, "initiatord") != 0)
 		return cfg_fail(p, "key '%s': expected iscsi or initiatord, got '%s'", k, v);
@@ -343,8 +340,8 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-static int begin_named(struct cfg_parser *p, const char *kind, const char *name,
-		       char *dst, int *n, int max)
+static int begin_named(struct cfg_parser *p, const char *kind, const char *name, char *dst, int *n,
+		       int max)
 {
 	if (*n >= max)
 		return cfg_fail(p, "more than %d [%s] sections", max, kind);
@@ -439,11 +436,15 @@ static int check_host(struct cfg_parser *p, int i)
 			return cfg_fail_line(p, h->line, "[host %s]: defined twice (line %d)",
 					     h->name, o->line);
 		if (o->id == h->id)
-			return cfg_fail_line(p, h->line, "[host %s]: key 'id': %u already used "
-					     "by [host %s]", h->name, h->id, o->name);
+			return cfg_fail_line(p, h->line,
+					     "[host %s]: key 'id': %u already used "
+					     "by [host %s]",
+					     h->name, h->id, o->name);
 		if (strcmp(o->initiator, h->initiator) == 0)
-			return cfg_fail_line(p, h->line, "[host %s]: key 'initiator': already "
-					     "used by [host %s]", h->name, o->name);
+			return cfg_fail_line(p, h->line,
+					     "[host %s]: key 'initiator': already "
+					     "used by [host %s]",
+					     h->name, o->name);
 	}
 	return 0;
 }
@@ -455,12 +456,15 @@ static int check_via_initiatord(struct cfg_parser *p, const struct lock_vm_cfg *
 {
 	for (int k = 0; k < vm->n_disks; k++)
 		if (strncmp(vm->disks[k], "iscsi://", 8) != 0)
-			return cfg_fail_line(p, vm->via_line, "key 'disk_via': initiatord needs "
-					     "iscsi:// URLs in 'disks', got '%s'", vm->disks[k]);
+			return cfg_fail_line(p, vm->via_line,
+					     "key 'disk_via': initiatord needs "
+					     "iscsi:// URLs in 'disks', got '%s'",
+					     vm->disks[k]);
 	for (int i = 0; i < p->cfg->n_hosts; i++) {
 		const struct lock_host_cfg *h = &p->cfg->hosts[i];
 		if (!h->initiatord_dir[0])
-			return cfg_fail_line(p, vm->via_line, "key 'disk_via': initiatord needs "
+			return cfg_fail_line(p, vm->via_line,
+					     "key 'disk_via': initiatord needs "
 					     "key 'initiatord_dir' in [host %s] (line %d)",
 					     h->name, h->line);
 	}
@@ -473,8 +477,8 @@ static int check_vm(struct cfg_parser *p, int i)
 	if (vm->n_disks == 0)
 		return cfg_fail_line(p, vm->line, "[vm %s]: key 'disks' missing", vm->name);
 	if (vm->prefer[0] && !lock_config_host(p->cfg, vm->prefer))
-		return cfg_fail_line(p, vm->line, "[vm %s]: key 'prefer': no [host %s]",
-				     vm->name, vm->prefer);
+		return cfg_fail_line(p, vm->line, "[vm %s]: key 'prefer': no [host %s]", vm->name,
+				     vm->prefer);
 	if (vm->via_initiatord && check_via_initiatord(p, vm) < 0)
 		return -EINVAL;
 	for (int j = 0; j < i; j++)
@@ -494,7 +498,8 @@ static int cfg_finish(struct cfg_parser *p)
 	if (c->n_ha_lun == 0)
 		return cfg_fail_line(p, 1, "[cluster]: key 'ha_lun' missing");
 	if (c->fail_after_ms < 2 * c->heartbeat_interval_ms)
-		return cfg_fail_line(p, 1, "[cluster]: key 'fail_after': must be at least two "
+		return cfg_fail_line(p, 1,
+				     "[cluster]: key 'fail_after': must be at least two "
 				     "heartbeat intervals");
 	int r = 0;
 	for (int i = 0; i < c->n_hosts && r == 0; i++)
@@ -510,12 +515,12 @@ static void config_defaults(struct lock_config *c, const char *source)
 	snprintf(c->source, sizeof(c->source), "%s", source);
 	c->heartbeat_interval_ms = 1000;
 	c->fail_after_ms = 10000;
-	c->io_timeout_ms = 0;             /* the library's default: heartbeat_interval */
+	c->io_timeout_ms = 0; /* the library's default: heartbeat_interval */
 	strcpy(c->qemu_binary, "qemu-system-x86_64");
 }
 
-int lock_config_parse(const char *text, const char *source, struct lock_config *cfg,
-		      char *err, size_t errlen)
+int lock_config_parse(const char *text, const char *source, struct lock_config *cfg, char *err,
+		      size_t errlen)
 {
 	struct cfg_parser p = { .cfg = cfg, .text = text, .err = err, .errlen = errlen };
 	config_defaults(cfg, source);

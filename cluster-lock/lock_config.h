@@ -16,50 +16,50 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOCK_CFG_MAX_HOSTS 64   /* = LOCK_MAX_HOSTS of lock.h */
-#define LOCK_CFG_MAX_VMS 64
+#define LOCK_CFG_MAX_HOSTS 64 /* = LOCK_MAX_HOSTS of lock.h */
+#define LOCK_CFG_MAX_VMS   64
 #define LOCK_CFG_MAX_PATHS 8   /* ha_lun lines */
 #define LOCK_CFG_MAX_DISKS 8   /* words of a VM's `disks` */
-#define LOCK_CFG_NAME 64       /* host / VM / cluster names, incl. NUL */
-#define LOCK_CFG_IQN 224       /* RFC 3720: at most 223 bytes */
-#define LOCK_CFG_URL 512
-#define LOCK_CFG_PATH 256
+#define LOCK_CFG_NAME      64  /* host / VM / cluster names, incl. NUL */
+#define LOCK_CFG_IQN       224 /* RFC 3720: at most 223 bytes */
+#define LOCK_CFG_URL       512
+#define LOCK_CFG_PATH      256
 
 struct lock_host_cfg {
 	char name[LOCK_CFG_NAME];
-	unsigned id;                    /* 1..LOCK_CFG_MAX_HOSTS, unique */
-	char initiator[LOCK_CFG_IQN];   /* its iSCSI initiator name, unique */
-	char address[64];               /* where its incoming migrations listen */
-	char socket[LOCK_CFG_PATH];     /* kura-lockd control socket */
-	char state_dir[LOCK_CFG_PATH];  /* QMP sockets, console logs, pid files */
+	unsigned id;                        /* 1..LOCK_CFG_MAX_HOSTS, unique */
+	char initiator[LOCK_CFG_IQN];       /* its iSCSI initiator name, unique */
+	char address[64];                   /* where its incoming migrations listen */
+	char socket[LOCK_CFG_PATH];         /* kura-lockd control socket */
+	char state_dir[LOCK_CFG_PATH];      /* QMP sockets, console logs, pid files */
 	char initiatord_dir[LOCK_CFG_PATH]; /* its kura-initiatord --fuse-dir, "" = none */
-	int line;                       /* of the [host NAME] header */
+	int line;                           /* of the [host NAME] header */
 };
 
 struct lock_vm_cfg {
 	char name[LOCK_CFG_NAME];
 	char *disks[LOCK_CFG_MAX_DISKS]; /* iscsi:// URLs, or a device path / nbd URL */
-	bool via_initiatord;            /* disk_via = initiatord: QEMU opens the host's
+	bool via_initiatord;             /* disk_via = initiatord: QEMU opens the host's
 					 * kura-initiatord FUSE file naa.<hex> of each disk */
 	int n_disks;
-	char **qemu_argv;               /* the `qemu` words, NULL-terminated */
+	char **qemu_argv; /* the `qemu` words, NULL-terminated */
 	int qemu_argc;
-	bool ha;                        /* restart on a survivor when its host dies */
-	char prefer[LOCK_CFG_NAME];     /* preferred host, "" = lowest live id */
-	bool disk_device;               /* add -device virtio-blk-pci per disk */
-	int index;                      /* 0-based order in the file = lease slot */
-	int via_line;                   /* of the disk_via line */
+	bool ha;                    /* restart on a survivor when its host dies */
+	char prefer[LOCK_CFG_NAME]; /* preferred host, "" = lowest live id */
+	bool disk_device;           /* add -device virtio-blk-pci per disk */
+	int index;                  /* 0-based order in the file = lease slot */
+	int via_line;               /* of the disk_via line */
 	int line;
 };
 
 struct lock_config {
-	char source[LOCK_CFG_PATH];     /* file name used in messages */
+	char source[LOCK_CFG_PATH]; /* file name used in messages */
 	char name[LOCK_CFG_NAME];
 	char *ha_lun[LOCK_CFG_MAX_PATHS]; /* every path to the HA LUN */
 	int n_ha_lun;
-	unsigned heartbeat_interval_ms; /* default 1000 */
-	unsigned fail_after_ms;         /* default 10000 */
-	unsigned io_timeout_ms;         /* per lock I/O deadline, 0 = heartbeat_interval */
+	unsigned heartbeat_interval_ms;  /* default 1000 */
+	unsigned fail_after_ms;          /* default 10000 */
+	unsigned io_timeout_ms;          /* per lock I/O deadline, 0 = heartbeat_interval */
 	char qemu_binary[LOCK_CFG_PATH]; /* default qemu-system-x86_64 */
 	struct lock_host_cfg hosts[LOCK_CFG_MAX_HOSTS];
 	int n_hosts;
@@ -70,8 +70,8 @@ struct lock_config {
 /* Parse TEXT (named SOURCE in messages) into CFG. 0, or -EINVAL with
  * "SOURCE:LINE: ..." in ERR. CFG must be released with lock_config_free
  * either way. */
-int lock_config_parse(const char *text, const char *source, struct lock_config *cfg,
-		      char *err, size_t errlen);
+int lock_config_parse(const char *text, const char *source, struct lock_config *cfg, char *err,
+		      size_t errlen);
 /* Read PATH and parse it; -errno (with a message) when it cannot be read. */
 int lock_config_load(const char *path, struct lock_config *cfg, char *err, size_t errlen);
 void lock_config_free(struct lock_config *cfg);

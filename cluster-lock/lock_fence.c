@@ -93,7 +93,7 @@ static int step5(struct lock_ha *h, const struct lock_fence_req *r, const uint8_
 		if (lock_slot_decode(cur, h->bs, r->victim, &s) ||
 		    s.incarnation != r->stale.incarnation)
 			return LOCK_E_MISCOMPARE;
-		memcpy(old, cur, h->bs);	/* the same incarnation: CAW over it */
+		memcpy(old, cur, h->bs); /* the same incarnation: CAW over it */
 	}
 	return LOCK_E_MISCOMPARE;
 }
@@ -104,7 +104,7 @@ static int fence_check(struct lock_ha *h, const struct lock_fence_req *r)
 	    r->victim == h->host_id || r->stale.host_id != r->victim)
 		return -EINVAL;
 	if (r->stale.state == LOCK_SLOT_FENCED)
-		return 1;	/* already done */
+		return 1; /* already done */
 	return lock_ha_hdr(h);
 }
 
@@ -127,7 +127,7 @@ int lock_fence(struct lock_ha *h, const struct lock_fence_req *r)
 	if (!rc)
 		rc = step5(h, r, fencing, s);
 	if (rc == LOCK_E_RESV_CONFLICT && h->ops->has_key(h->ops_ctx, NULL, me) == 0)
-		rc = LOCK_E_FENCED;	/* the victim fenced me first */
+		rc = LOCK_E_FENCED; /* the victim fenced me first */
 	if (rc)
 		kwarn("lock: fence of host %u: %s", r->victim, lock_strerror(rc));
 	return rc;

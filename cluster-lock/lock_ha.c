@@ -15,7 +15,7 @@
 #include "cluster-lock/lock_internal.h"
 #include "cluster-lock/lock_scsi.h"
 
-#define IO_CHUNK 64	/* blocks per READ / WRITE of whole tables */
+#define IO_CHUNK 64 /* blocks per READ / WRITE of whole tables */
 
 /* ---- default ops: the real LUN ---- */
 static int ops_read(void *ctx, uint64_t lba, uint32_t n, uint8_t *buf)
@@ -34,7 +34,7 @@ static int ops_preempt(void *ctx, struct lock_lun *lun, uint64_t my_key, uint64_
 {
 	struct lock_ha *h = ctx;
 	if (lun && lock_lun_has_key(lun, my_key) == 0 && lock_lun_has_key(h->lun, my_key) != 1)
-		return LOCK_E_FENCED;	/* never register a key the HA LUN lost (I4) */
+		return LOCK_E_FENCED; /* never register a key the HA LUN lost (I4) */
 	return lock_pr_preempt(lun ? lun : h->lun, my_key, victim, lun != NULL);
 }
 
@@ -50,8 +50,11 @@ static uint64_t ops_now(void *ctx)
 }
 
 const struct lock_ops lock_scsi_ops = {
-	.read = ops_read, .caw = ops_caw, .preempt = ops_preempt,
-	.has_key = ops_has_key, .now_ns = ops_now,
+	.read = ops_read,
+	.caw = ops_caw,
+	.preempt = ops_preempt,
+	.has_key = ops_has_key,
+	.now_ns = ops_now,
 };
 
 int64_t lock_wall_now(void)
@@ -83,7 +86,8 @@ struct lock_ha *lock_ha_open(const struct lock_ha_params *p, int *err)
 		return NULL;
 	}
 	ha_params(h, p);
-	struct lock_lun_params lp = { .urls = p->urls, .n_urls = p->n_urls,
+	struct lock_lun_params lp = { .urls = p->urls,
+				      .n_urls = p->n_urls,
 				      .initiator = p->initiator,
 				      .io_timeout_ms = p->io_timeout_ms ? p->io_timeout_ms
 									: h->hb_interval_ms };
@@ -103,7 +107,10 @@ void lock_ha_close(struct lock_ha *h)
 	free(h);
 }
 
-struct lock_lun *lock_ha_lun(struct lock_ha *h) { return h->lun; }
+struct lock_lun *lock_ha_lun(struct lock_ha *h)
+{
+	return h->lun;
+}
 
 /* A VM disk registration only while my key is on the HA LUN: a fenced host
  * never registers its key anywhere again (I4). */
@@ -258,9 +265,9 @@ static void new_header(struct lock_ha *h, struct lock_header *hdr)
 	memset(hdr, 0, sizeof(*hdr));
 	snprintf(hdr->cluster, sizeof(hdr->cluster), "%s", h->cluster);
 	if (getrandom(hdr->uuid, sizeof(hdr->uuid), 0) != sizeof(hdr->uuid))
-		for (int i = 0; i < 16; i++)	/* never: getrandom of 16 bytes */
+		for (int i = 0; i < 16; i++) /* never: getrandom of 16 bytes */
 			hdr->uuid[i] ^= (uint8_t)(lock_now_boot_ns() >> (i % 8));
-	hdr->uuid[6] = (hdr->uuid[6] & 0x0F) | 0x40;	/* RFC 4122 version 4 */
+	hdr->uuid[6] = (hdr->uuid[6] & 0x0F) | 0x40; /* RFC 4122 version 4 */
 	hdr->uuid[8] = (hdr->uuid[8] & 0x3F) | 0x80;
 	hdr->tag = lock_tag_from_uuid(hdr->uuid);
 	hdr->layout_version = LOCK_VERSION;
@@ -313,16 +320,16 @@ int lock_ha_format(struct lock_ha *h, bool force)
 {
 	struct lock_header old, hdr;
 	int rc = lock_ha_read_header(h, &old);
-	if (rc && rc != LOCK_E_UNFORMATTED && !(force && (rc == LOCK_E_FOREIGN ||
-							   rc == LOCK_E_CORRUPT)))
+	if (rc && rc != LOCK_E_UNFORMATTED &&
+	    !(force && (rc == LOCK_E_FOREIGN || rc == LOCK_E_CORRUPT)))
 		return rc;
 	new_header(h, &hdr);
 	rc = clear_reservations(h, hdr.tag);
 	uint8_t *buf = rc ? NULL : calloc(IO_CHUNK, h->bs);
 	if (!rc && !buf)
 		rc = -ENOMEM;
-	if (!rc)	/* header zeroed first and written last: a torn format */
-		rc = lock_lun_write(h->lun, 0, 1, buf);	/* never looks formatted */
+	if (!rc) /* header zeroed first and written last: a torn format */
+		rc = lock_lun_write(h->lun, 0, 1, buf); /* never looks formatted */
 	if (!rc)
 		rc = write_tables(h, buf);
 	if (!rc) {

@@ -95,8 +95,8 @@ static enum lock_hb_verdict staleness(const struct lock_hb *hb, const struct loc
 	return stale >= 2 * hb->interval_ns ? LOCK_HB_SUSPECT : LOCK_HB_ALIVE;
 }
 
-enum lock_hb_verdict lock_hb_observe(struct lock_hb *hb, const struct lock_slot *s,
-				     bool corrupt, uint64_t now_ns)
+enum lock_hb_verdict lock_hb_observe(struct lock_hb *hb, const struct lock_slot *s, bool corrupt,
+				     uint64_t now_ns)
 {
 	if (corrupt)
 		return LOCK_HB_CORRUPT;
@@ -113,7 +113,7 @@ enum lock_hb_verdict lock_hb_observe(struct lock_hb *hb, const struct lock_slot 
 	enum lock_hb_verdict v = by_state(s->state);
 	if (s->host_id == hb->self_id)
 		return v;
-	if (s->state == LOCK_SLOT_FENCING)	/* a fencer that died half-way */
+	if (s->state == LOCK_SLOT_FENCING) /* a fencer that died half-way */
 		return staleness(hb, p, now_ns) == LOCK_HB_DEAD ? LOCK_HB_DEAD : v;
 	return v == LOCK_HB_ALIVE ? staleness(hb, p, now_ns) : v;
 }
@@ -128,7 +128,7 @@ uint64_t lock_hb_age_ms(const struct lock_hb *hb, uint16_t host_id, uint64_t now
 
 const char *lock_hb_verdict_name(enum lock_hb_verdict v)
 {
-	static const char *const names[] = { "empty", "alive", "suspect", "dead",
-					     "leaving", "fenced", "left", "corrupt" };
+	static const char *const names[] = { "empty",   "alive",  "suspect", "dead",
+					     "leaving", "fenced", "left",    "corrupt" };
 	return v <= LOCK_HB_CORRUPT ? names[v] : "?";
 }

@@ -37,13 +37,13 @@ struct lock_ha {
 	uint32_t bs;
 	struct lock_header hdr;
 	bool have_hdr;
-	uint32_t incarnation;	/* 0 before join / adopt */
-	struct lock_slot own;	/* my slot as last read or written */
+	uint32_t incarnation; /* 0 before join / adopt */
+	struct lock_slot own; /* my slot as last read or written */
 	uint8_t own_blk[LOCK_BLOCK_MAX];
 	bool own_valid;
 };
 
-extern const struct lock_ops lock_scsi_ops;	/* ctx = the struct lock_ha */
+extern const struct lock_ops lock_scsi_ops; /* ctx = the struct lock_ha */
 
 /* Header cached in h (read once); sets h->bs. */
 int lock_ha_hdr(struct lock_ha *h);
@@ -58,8 +58,8 @@ int lock_ha_lease_read(struct lock_ha *h, uint32_t index, uint8_t *blk, struct l
  * LOCK_E_MISCOMPARE with the block now on disk in cur (if not NULL). A
  * target miscompare is checked the same way (a late landing of my own
  * earlier attempt is success, not a conflict). cur must not alias expect. */
-int lock_caw_resolve(struct lock_ha *h, uint64_t lba, const uint8_t *expect,
-		     const uint8_t *data, uint8_t *cur);
+int lock_caw_resolve(struct lock_ha *h, uint64_t lba, const uint8_t *expect, const uint8_t *data,
+		     uint8_t *cur);
 
 /* Wall seconds for the "for humans" fields only (never for decisions). */
 int64_t lock_wall_now(void);

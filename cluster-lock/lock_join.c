@@ -20,8 +20,14 @@ uint64_t lock_ha_key(const struct lock_ha *h)
 	return h->incarnation && h->have_hdr ? lock_ha_key_of(h, h->host_id, h->incarnation) : 0;
 }
 
-uint32_t lock_ha_incarnation(const struct lock_ha *h) { return h->incarnation; }
-uint16_t lock_ha_tag(const struct lock_ha *h) { return h->have_hdr ? h->hdr.tag : 0; }
+uint32_t lock_ha_incarnation(const struct lock_ha *h)
+{
+	return h->incarnation;
+}
+uint16_t lock_ha_tag(const struct lock_ha *h)
+{
+	return h->have_hdr ? h->hdr.tag : 0;
+}
 
 void lock_ha_own_slot(const struct lock_ha *h, struct lock_slot *out)
 {
@@ -47,7 +53,7 @@ static void sleep_ms(unsigned ms)
 static int check_not_live(struct lock_ha *h, const struct lock_slot *s, unsigned watch_ms)
 {
 	if (s->state == LOCK_SLOT_FENCING)
-		return -EAGAIN;	/* a fence of this id is in progress */
+		return -EAGAIN; /* a fence of this id is in progress */
 	if (s->state != LOCK_SLOT_JOINED)
 		return 0;
 	uint8_t blk[LOCK_BLOCK_MAX];
@@ -92,7 +98,7 @@ static int join_write(struct lock_ha *h, const struct lock_slot *old, uint64_t k
 	s.fenced_boot_ns = 0;
 	fill_own(h, &s, LOCK_SLOT_JOINED);
 	int rc = own_caw(h, &s, NULL);
-	if (rc) {	/* someone else changed the slot meanwhile: give the key back */
+	if (rc) { /* someone else changed the slot meanwhile: give the key back */
 		lock_lun_unregister(h->lun, key);
 		h->incarnation = 0;
 		h->own_valid = false;
@@ -148,7 +154,7 @@ static int fencing_me(struct lock_ha *h, const struct lock_slot *s, const uint8_
 	kwarn("lock: host %u lost its fence of me: taking my slot back", x.host_id);
 	memcpy(h->own_blk, cur, h->bs);
 	h->own = *s;
-	return LOCK_E_MISCOMPARE;	/* caller beats again from this record */
+	return LOCK_E_MISCOMPARE; /* caller beats again from this record */
 }
 
 /* Somebody else's record in my slot: what does it mean for me? */
@@ -158,10 +164,10 @@ static int lost_slot(struct lock_ha *h, const uint8_t *cur)
 	if (lock_slot_decode(cur, h->bs, h->host_id, &s))
 		return LOCK_E_CORRUPT;
 	if (s.incarnation != h->incarnation || s.state == LOCK_SLOT_FENCED)
-		return LOCK_E_FENCED;	/* fence complete, or my identity was taken over */
+		return LOCK_E_FENCED; /* fence complete, or my identity was taken over */
 	if (s.state == LOCK_SLOT_FENCING)
 		return fencing_me(h, &s, cur);
-	memcpy(h->own_blk, cur, h->bs);	/* e.g. LEAVING marked by a drain */
+	memcpy(h->own_blk, cur, h->bs); /* e.g. LEAVING marked by a drain */
 	h->own = s;
 	return s.state == LOCK_SLOT_LEAVING ? LOCK_E_LEFT : LOCK_E_MISCOMPARE;
 }
@@ -202,11 +208,11 @@ static int own_update(struct lock_ha *h, uint16_t state)
 int lock_ha_heartbeat(struct lock_ha *h)
 {
 	uint16_t state = h->own_valid && h->own.state == LOCK_SLOT_LEAVING ? LOCK_SLOT_LEAVING
-									    : LOCK_SLOT_JOINED;
+									   : LOCK_SLOT_JOINED;
 	int rc = own_update(h, state);
-	if (rc == LOCK_E_LEFT)	/* adopted the LEAVING mark: write it with my beat */
+	if (rc == LOCK_E_LEFT) /* adopted the LEAVING mark: write it with my beat */
 		rc = own_update(h, LOCK_SLOT_LEAVING) ?: LOCK_E_LEFT;
-	else if (rc == LOCK_E_MISCOMPARE)	/* took my slot back, or it changed harmlessly */
+	else if (rc == LOCK_E_MISCOMPARE) /* took my slot back, or it changed harmlessly */
 		rc = own_update(h, state);
 	unsigned ev = h->lun ? lock_lun_take_events(h->lun) : 0;
 	if (!rc && (ev & LOCK_EV_PREEMPTED) &&

@@ -112,14 +112,14 @@ static int lease_change(struct lock_ha *h, const char *vm, lease_policy fn, uint
 	if (rc) {
 		if (out)
 			*out = f.rec;
-		return rc > 0 ? 0 : rc;	/* > 0: nothing to change */
+		return rc > 0 ? 0 : rc; /* > 0: nothing to change */
 	}
 	next.lver = f.rec.lver + 1;
 	next.wall = lock_wall_now();
 	lock_lease_encode(&next, f.index, blk, h->bs);
 	rc = lock_caw_resolve(h, lock_lease_lba(f.index), f.blk, blk, NULL);
 	if (rc == LOCK_E_MISCOMPARE)
-		rc = LOCK_E_CONFLICT;	/* it changed since I read it */
+		rc = LOCK_E_CONFLICT; /* it changed since I read it */
 	if (!rc && out)
 		*out = next;
 	return rc;
@@ -151,8 +151,8 @@ static int owner_fenced(struct lock_ha *h, const struct lock_lease *cur, uint32_
 	return s.state == LOCK_SLOT_FENCED && s.incarnation == cur->owner_incarnation;
 }
 
-static int acquire_policy(struct lock_ha *h, const struct lock_lease *cur,
-			  struct lock_lease *next, uint64_t expect_lver)
+static int acquire_policy(struct lock_ha *h, const struct lock_lease *cur, struct lock_lease *next,
+			  uint64_t expect_lver)
 {
 	uint32_t epoch = 0;
 	if (expect_lver != UINT64_MAX && cur->lver != expect_lver)
@@ -175,8 +175,8 @@ int lock_lease_acquire(struct lock_ha *h, const char *vm, uint64_t expect_lver,
 	return lease_change(h, vm, acquire_policy, expect_lver, out);
 }
 
-static int begin_policy(struct lock_ha *h, const struct lock_lease *cur,
-			struct lock_lease *next, uint64_t dst)
+static int begin_policy(struct lock_ha *h, const struct lock_lease *cur, struct lock_lease *next,
+			uint64_t dst)
 {
 	if (!mine(h, cur) || dst == 0 || dst > LOCK_MAX_HOSTS || dst == h->host_id)
 		return mine(h, cur) ? -EINVAL : LOCK_E_CONFLICT;
@@ -192,8 +192,8 @@ int lock_lease_migrate_begin(struct lock_ha *h, const char *vm, uint16_t dst,
 	return lease_change(h, vm, begin_policy, dst, out);
 }
 
-static int handover_policy(struct lock_ha *h, const struct lock_lease *cur,
-			   struct lock_lease *next, uint64_t expect_lver)
+static int handover_policy(struct lock_ha *h, const struct lock_lease *cur, struct lock_lease *next,
+			   uint64_t expect_lver)
 {
 	if (cur->mig_phase != LOCK_MIG_ACTIVE || cur->mig_dst != h->host_id ||
 	    cur->lver != expect_lver)
@@ -208,8 +208,8 @@ int lock_lease_handover(struct lock_ha *h, const char *vm, uint64_t expect_lver,
 	return lease_change(h, vm, handover_policy, expect_lver, out);
 }
 
-static int abort_policy(struct lock_ha *h, const struct lock_lease *cur,
-			struct lock_lease *next, uint64_t unused)
+static int abort_policy(struct lock_ha *h, const struct lock_lease *cur, struct lock_lease *next,
+			uint64_t unused)
 {
 	if (!mine(h, cur))
 		return LOCK_E_CONFLICT;
@@ -225,8 +225,8 @@ int lock_lease_migrate_abort(struct lock_ha *h, const char *vm, struct lock_leas
 	return lease_change(h, vm, abort_policy, 0, out);
 }
 
-static int release_policy(struct lock_ha *h, const struct lock_lease *cur,
-			  struct lock_lease *next, uint64_t unused)
+static int release_policy(struct lock_ha *h, const struct lock_lease *cur, struct lock_lease *next,
+			  uint64_t unused)
 {
 	if (cur->owner == 0)
 		return 1;

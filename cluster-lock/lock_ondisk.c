@@ -24,8 +24,15 @@
 #include "common/byteorder.h"
 #include "cluster-lock/lock_ondisk.h"
 
-static inline uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static inline void put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
 
 uint32_t lock_crc32c(const uint8_t *p, size_t len)
 {
@@ -142,7 +149,7 @@ static int header_valid(const struct lock_header *h, const uint8_t *blk, uint32_
 int lock_header_decode(const uint8_t *blk, uint32_t bs, const char *cluster,
 		       struct lock_header *out)
 {
-	memset(out, 0, sizeof(*out));    /* padding too: decoded records compare with memcmp */
+	memset(out, 0, sizeof(*out)); /* padding too: decoded records compare with memcmp */
 	if (lock_block_size_ok(bs) && all_zero(blk, bs))
 		return LOCK_E_UNFORMATTED;
 	int rc = prefix_check(blk, bs, LOCK_KIND_HEADER, 0);
@@ -259,7 +266,7 @@ uint16_t lock_tag_from_uuid(const uint8_t uuid[16])
 
 const char *lock_slot_state_name(uint16_t state)
 {
-	static const char *const names[] = { "free", "joined", "leaving", "fencing",
-					     "fenced", "left" };
+	static const char *const names[] = { "free",    "joined", "leaving",
+					     "fencing", "fenced", "left" };
 	return state <= LOCK_SLOT_LEFT ? names[state] : "?";
 }

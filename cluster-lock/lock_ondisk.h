@@ -23,24 +23,33 @@
 #include <stdint.h>
 #include "cluster-lock/lock.h"
 
-#define LOCK_MAGIC 0x4B434C4Bu
-#define LOCK_VERSION 1
-#define LOCK_KIND_HEADER 1
-#define LOCK_KIND_SLOT 2
-#define LOCK_KIND_LEASE 3
-#define LOCK_SLOT_LBA 1
-#define LOCK_LEASE_LBA (LOCK_SLOT_LBA + LOCK_MAX_HOSTS)
+#define LOCK_MAGIC        0x4B434C4Bu
+#define LOCK_VERSION      1
+#define LOCK_KIND_HEADER  1
+#define LOCK_KIND_SLOT    2
+#define LOCK_KIND_LEASE   3
+#define LOCK_SLOT_LBA     1
+#define LOCK_LEASE_LBA    (LOCK_SLOT_LBA + LOCK_MAX_HOSTS)
 #define LOCK_TOTAL_BLOCKS (LOCK_LEASE_LBA + LOCK_MAX_LEASES)
-#define LOCK_REC_BYTES 152	/* largest record; blocks are >= 512 */
-#define LOCK_BLOCK_MAX 4096
+#define LOCK_REC_BYTES    152 /* largest record; blocks are >= 512 */
+#define LOCK_BLOCK_MAX    4096
 
 _Static_assert(LOCK_REC_BYTES <= 512, "every record fits the smallest block");
 _Static_assert(LOCK_LEASE_LBA == 65 && LOCK_TOTAL_BLOCKS == 321,
 	       "the layout in docs/cluster-lock.md");
 
-static inline uint64_t lock_slot_lba(uint16_t host_id) { return LOCK_SLOT_LBA + host_id - 1u; }
-static inline uint64_t lock_lease_lba(uint32_t index) { return LOCK_LEASE_LBA + index; }
-static inline int lock_block_size_ok(uint32_t bs) { return bs == 512 || bs == 4096; }
+static inline uint64_t lock_slot_lba(uint16_t host_id)
+{
+	return LOCK_SLOT_LBA + host_id - 1u;
+}
+static inline uint64_t lock_lease_lba(uint32_t index)
+{
+	return LOCK_LEASE_LBA + index;
+}
+static inline int lock_block_size_ok(uint32_t bs)
+{
+	return bs == 512 || bs == 4096;
+}
 
 uint32_t lock_crc32c(const uint8_t *p, size_t len);
 

@@ -25,12 +25,12 @@
 #include "common/log.h"
 #include "cluster-lock/lock_scsi.h"
 
-#define MAX_REGS 256
+#define MAX_REGS     256
 #define UNREG_ROUNDS 8
 
 struct mine {
 	int with_key, others;
-	uint64_t other_key;	/* one of the others' keys */
+	uint64_t other_key; /* one of the others' keys */
 };
 
 /* My name's registrations: with_key = name-wide ones with `key`; others =
@@ -58,8 +58,12 @@ static int count_mine(struct lock_lun *l, uint64_t key, struct mine *m)
 
 static int prout(struct lock_lun *l, uint8_t sa, uint64_t rk, uint64_t sark, uint8_t flags)
 {
-	struct lock_prout p = { .sa = sa, .type = LOCK_PR_TYPE_WEAR, .flags = flags, .rk = rk,
-				.sark = sark, .tid_name = lock_lun_initiator(l) };
+	struct lock_prout p = { .sa = sa,
+				.type = LOCK_PR_TYPE_WEAR,
+				.flags = flags,
+				.rk = rk,
+				.sark = sark,
+				.tid_name = lock_lun_initiator(l) };
 	return lock_lun_prout(l, &p);
 }
 
@@ -76,7 +80,7 @@ static int preempt_leftovers(struct lock_lun *l, uint64_t key, struct mine *m)
 		if (!rc)
 			rc = count_mine(l, key, m);
 		if (!rc && m->others == 1 && m->other_key == tmp)
-			break;	/* only the scratch registration is left */
+			break; /* only the scratch registration is left */
 	}
 	int r2 = prout(l, LOCK_PR_REGISTER, tmp, 0, LOCK_PRF_APTPL);
 	return rc ? rc : r2;
@@ -130,7 +134,7 @@ static int register_path(struct lock_lun *l, uint64_t key)
 	if (!rc)
 		rc = count_mine(l, key, &m);
 	if (!rc && !m.with_key)
-		rc = -EIO;	/* READ FULL STATUS does not confirm it */
+		rc = -EIO; /* READ FULL STATUS does not confirm it */
 	return rc;
 }
 

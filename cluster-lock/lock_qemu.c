@@ -125,7 +125,7 @@ static void child_exec(char **argv, int logfd, pid_t parent)
 		dup2(devnull, 0);
 	dup2(logfd, 1);
 	dup2(logfd, 2);
-	setpgid(0, 0);               /* a test's kill -STOP -PGID reaches QEMU alone */
+	setpgid(0, 0); /* a test's kill -STOP -PGID reaches QEMU alone */
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -213,8 +213,7 @@ static int qmp_read_line(struct lock_qmp *q, char *line, size_t size, long long 
 	}
 }
 
-int lock_qmp_cmd(struct lock_qmp *q, const char *cmd, char *reply, size_t len,
-		 unsigned timeout_ms)
+int lock_qmp_cmd(struct lock_qmp *q, const char *cmd, char *reply, size_t len, unsigned timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 	char line[8192];
@@ -229,7 +228,7 @@ int lock_qmp_cmd(struct lock_qmp *q, const char *cmd, char *reply, size_t len,
 			return r;
 		bool ret = strstr(line, "\"return\"") != NULL;
 		if (!ret && !strstr(line, "\"error\""))
-			continue;       /* an event, or the greeting */
+			continue; /* an event, or the greeting */
 		if (reply)
 			snprintf(reply, len, "%s", line);
 		return ret ? 0 : -EIO;
@@ -275,8 +274,7 @@ int lock_qmp_simple(struct lock_qmp *q, const char *execute, unsigned timeout_ms
 int lock_qmp_migrate(struct lock_qmp *q, const char *uri, unsigned timeout_ms)
 {
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"%s\"}}",
-		 uri);
+	snprintf(cmd, sizeof(cmd), "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"%s\"}}", uri);
 	return lock_qmp_cmd(q, cmd, NULL, 0, timeout_ms);
 }
 
@@ -296,8 +294,8 @@ int lock_json_str(const char *j, const char *key, char *out, size_t len)
 	return 0;
 }
 
-static int qmp_query_status(struct lock_qmp *q, const char *execute, char *status,
-			    size_t len, unsigned timeout_ms)
+static int qmp_query_status(struct lock_qmp *q, const char *execute, char *status, size_t len,
+			    unsigned timeout_ms)
 {
 	char reply[8192];
 	int r = lock_qmp_cmd(q, execute, reply, sizeof(reply), timeout_ms);

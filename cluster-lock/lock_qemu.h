@@ -23,17 +23,17 @@
 #include <sys/types.h>
 
 struct lock_qemu_spec {
-	const char *binary;             /* qemu-system-x86_64 */
+	const char *binary; /* qemu-system-x86_64 */
 	const char *vm_name;
-	char *const *qemu_argv;         /* the VM's words (may be NULL) */
+	char *const *qemu_argv; /* the VM's words (may be NULL) */
 	int qemu_argc;
-	const char *initiator;          /* -iscsi initiator-name= */
-	char *const *disks;             /* iscsi:// URLs or device paths */
+	const char *initiator; /* -iscsi initiator-name= */
+	char *const *disks;    /* iscsi:// URLs or device paths */
 	int n_disks;
-	bool disk_device;               /* add -device virtio-blk-pci */
-	const char *qmp_path;           /* unix socket path */
-	const char *incoming;           /* "tcp:ADDR:PORT" or NULL */
-	const char *log_path;           /* stdout + stderr of QEMU */
+	bool disk_device;     /* add -device virtio-blk-pci */
+	const char *qmp_path; /* unix socket path */
+	const char *incoming; /* "tcp:ADDR:PORT" or NULL */
+	const char *log_path; /* stdout + stderr of QEMU */
 };
 
 /* NULL-terminated argv (free with lock_free_words), or NULL on ENOMEM. */
@@ -57,8 +57,7 @@ int lock_qmp_open(struct lock_qmp *q, const char *path, unsigned timeout_ms);
 void lock_qmp_close(struct lock_qmp *q);
 /* Send CMD (a JSON object) and wait for its "return"/"error" line, copied to
  * REPLY. 0 for "return", -EIO for "error", -ETIMEDOUT, -errno. */
-int lock_qmp_cmd(struct lock_qmp *q, const char *cmd, char *reply, size_t len,
-		 unsigned timeout_ms);
+int lock_qmp_cmd(struct lock_qmp *q, const char *cmd, char *reply, size_t len, unsigned timeout_ms);
 int lock_qmp_simple(struct lock_qmp *q, const char *execute, unsigned timeout_ms);
 int lock_qmp_migrate(struct lock_qmp *q, const char *uri, unsigned timeout_ms);
 /* query-migrate "status" (e.g. "active", "completed", "failed", "none"). */

@@ -37,14 +37,14 @@ struct lock_path {
 	char target[MAX_STRING_SIZE + 1];
 	int lun;
 	struct iscsi_context *ctx;
-	int conn_state;		/* 0 pending, 1 logged in, -1 failed or torn down */
+	int conn_state; /* 0 pending, 1 logged in, -1 failed or torn down */
 };
 
 struct lock_lun {
 	struct lock_path path[LOCK_MAX_PATHS];
 	int n_paths, cur;
-	bool pinned;		/* lock_lun_pin: no failover to other paths */
-	int saved_cur;		/* the current path before pinning */
+	bool pinned;   /* lock_lun_pin: no failover to other paths */
+	int saved_cur; /* the current path before pinning */
 	char initiator[LOCK_INITIATOR_MAX];
 	uint64_t timeout_ns;
 	uint32_t block_size;
@@ -60,7 +60,7 @@ struct lock_cmd {
 	uint32_t out_len;
 	uint8_t *in;
 	uint32_t in_len, in_got;
-	bool resend;		/* may be resent after it was lost in flight */
+	bool resend; /* may be resent after it was lost in flight */
 };
 
 struct cmd_wait {
@@ -135,7 +135,10 @@ unsigned lock_lun_take_events(struct lock_lun *l)
 	return ev;
 }
 
-int lock_lun_paths(const struct lock_lun *l) { return l->n_paths; }
+int lock_lun_paths(const struct lock_lun *l)
+{
+	return l->n_paths;
+}
 
 void lock_lun_pin(struct lock_lun *l, int path)
 {
@@ -143,14 +146,20 @@ void lock_lun_pin(struct lock_lun *l, int path)
 	if (pin && !l->pinned)
 		l->saved_cur = l->cur;
 	else if (!pin && l->pinned)
-		l->cur = l->saved_cur;	/* back to the path in use before */
+		l->cur = l->saved_cur; /* back to the path in use before */
 	l->pinned = pin;
 	if (pin)
 		l->cur = path;
 }
 
-struct lock_sense lock_lun_last_sense(const struct lock_lun *l) { return l->sense; }
-const char *lock_lun_initiator(const struct lock_lun *l) { return l->initiator; }
+struct lock_sense lock_lun_last_sense(const struct lock_lun *l)
+{
+	return l->sense;
+}
+const char *lock_lun_initiator(const struct lock_lun *l)
+{
+	return l->initiator;
+}
 
 /* ---- the poll loop ---- */
 static int pump(struct iscsi_context *ctx, const int *flag, uint64_t deadline)
@@ -186,7 +195,7 @@ static void tcp_cb(struct iscsi_context *ctx, int status, void *data, void *priv
 {
 	struct lock_path *p = priv;
 	if (p->conn_state != 0)
-		return;	/* a later report of the connection: not ours to act on */
+		return; /* a later report of the connection: not ours to act on */
 	if (status != SCSI_STATUS_GOOD || iscsi_login_async(ctx, login_cb, p) != 0)
 		p->conn_state = -1;
 }
@@ -292,7 +301,7 @@ static int path_send(struct lock_lun *l, struct lock_path *p, struct lock_cmd *c
 	else
 		rc = -ENOTCONN;
 	if (rc || w.status == SCSI_STATUS_CANCELLED || w.status == SCSI_STATUS_ERROR) {
-		path_drop(p);	/* cancels the task: its callback runs now, not later */
+		path_drop(p); /* cancels the task: its callback runs now, not later */
 		scsi_free_scsi_task(t);
 		return rc == -ENOTCONN ? rc : (rc ? rc : -ECONNRESET);
 	}
@@ -352,8 +361,12 @@ int lock_lun_geometry(struct lock_lun *l, uint32_t *block_size, uint64_t *blocks
 {
 	if (!l->block_size) {
 		uint8_t buf[32];
-		struct lock_cmd c = { .cdb = { 0x9E, 0x10 }, .cdb_len = 16, .dir = SCSI_XFER_READ,
-				      .in = buf, .in_len = sizeof(buf), .resend = true };
+		struct lock_cmd c = { .cdb = { 0x9E, 0x10 },
+				      .cdb_len = 16,
+				      .dir = SCSI_XFER_READ,
+				      .in = buf,
+				      .in_len = sizeof(buf),
+				      .resend = true };
 		put_be32(c.cdb + 10, sizeof(buf));
 		int rc = lun_exec(l, &c);
 		if (rc)
@@ -377,7 +390,7 @@ int lock_vpd83_wwid(const uint8_t *b, size_t len, char *out, size_t outlen)
 	const uint8_t *naa = NULL;
 	unsigned naa_len = 0;
 	if (end > len)
-		end = len;	/* truncated by the allocation length: parse what came */
+		end = len; /* truncated by the allocation length: parse what came */
 	for (; off + 4 <= end; off += 4 + b[off + 3]) {
 		const uint8_t *d = b + off;
 		unsigned dlen = d[3];
@@ -403,8 +416,12 @@ int lock_vpd83_wwid(const uint8_t *b, size_t len, char *out, size_t outlen)
 int lock_lun_wwid(struct lock_lun *l, char *out, size_t outlen)
 {
 	uint8_t buf[1024];
-	struct lock_cmd c = { .cdb = { 0x12, 0x01, 0x83 }, .cdb_len = 6, .dir = SCSI_XFER_READ,
-			      .in = buf, .in_len = sizeof(buf), .resend = true };
+	struct lock_cmd c = { .cdb = { 0x12, 0x01, 0x83 },
+			      .cdb_len = 6,
+			      .dir = SCSI_XFER_READ,
+			      .in = buf,
+			      .in_len = sizeof(buf),
+			      .resend = true };
 	put_be16(c.cdb + 3, sizeof(buf));
 	int rc = lun_exec(l, &c);
 	return rc ? rc : lock_vpd83_wwid(buf, c.in_got, out, outlen);
@@ -413,7 +430,7 @@ int lock_lun_wwid(struct lock_lun *l, char *out, size_t outlen)
 static void rw16_cdb(struct lock_cmd *c, uint8_t op, uint64_t lba, uint32_t n)
 {
 	c->cdb[0] = op;
-	c->cdb[1] = 0x08;	/* FUA: the medium, not a cache (SBC-3 5.8, 5.40) */
+	c->cdb[1] = 0x08; /* FUA: the medium, not a cache (SBC-3 5.8, 5.40) */
 	put_be64(c->cdb + 2, lba);
 	put_be32(c->cdb + 10, n);
 	c->cdb_len = 16;
@@ -437,7 +454,9 @@ int lock_lun_write(struct lock_lun *l, uint64_t lba, uint32_t n, const uint8_t *
 	int rc = lock_lun_geometry(l, &bs, NULL);
 	if (rc)
 		return rc;
-	struct lock_cmd c = { .dir = SCSI_XFER_WRITE, .out = buf, .out_len = n * bs,
+	struct lock_cmd c = { .dir = SCSI_XFER_WRITE,
+			      .out = buf,
+			      .out_len = n * bs,
 			      .resend = true };
 	rw16_cdb(&c, 0x8A, lba, n);
 	return lun_exec(l, &c);
@@ -456,8 +475,12 @@ int lock_lun_caw(struct lock_lun *l, uint64_t lba, const uint8_t *expect, const 
 		return -ENOMEM;
 	memcpy(buf, expect, bs);
 	memcpy(buf + bs, data, bs);
-	struct lock_cmd c = { .cdb = { 0x89, 0x08 }, .cdb_len = 16, .dir = SCSI_XFER_WRITE,
-			      .out = buf, .out_len = 2 * bs, .resend = false };
+	struct lock_cmd c = { .cdb = { 0x89, 0x08 },
+			      .cdb_len = 16,
+			      .dir = SCSI_XFER_WRITE,
+			      .out = buf,
+			      .out_len = 2 * bs,
+			      .resend = false };
 	put_be64(c.cdb + 2, lba);
 	c.cdb[13] = 1;
 	rc = lun_exec(l, &c);
@@ -491,16 +514,24 @@ int lock_lun_prout(struct lock_lun *l, const struct lock_prout *p)
 		put_be32(prm + 24, tl);
 		len = 28 + tl;
 	}
-	struct lock_cmd c = { .cdb = { 0x5F, p->sa, p->type }, .cdb_len = 10,
-			      .dir = SCSI_XFER_WRITE, .out = prm, .out_len = len, .resend = true };
+	struct lock_cmd c = { .cdb = { 0x5F, p->sa, p->type },
+			      .cdb_len = 10,
+			      .dir = SCSI_XFER_WRITE,
+			      .out = prm,
+			      .out_len = len,
+			      .resend = true };
 	put_be32(c.cdb + 5, len);
 	return lun_exec(l, &c);
 }
 
 static int prin(struct lock_lun *l, uint8_t sa, uint8_t *buf, uint32_t cap, uint32_t *got)
 {
-	struct lock_cmd c = { .cdb = { 0x5E, sa }, .cdb_len = 10, .dir = SCSI_XFER_READ,
-			      .in = buf, .in_len = cap, .resend = true };
+	struct lock_cmd c = { .cdb = { 0x5E, sa },
+			      .cdb_len = 10,
+			      .dir = SCSI_XFER_READ,
+			      .in = buf,
+			      .in_len = cap,
+			      .resend = true };
 	put_be16(c.cdb + 7, (uint16_t)cap);
 	int rc = lun_exec(l, &c);
 	*got = c.in_got;

@@ -17,28 +17,28 @@
 #include "cluster-lock/lock.h"
 
 /* PERSISTENT RESERVE OUT service actions (SPC-4 table 169) and flags. */
-#define LOCK_PR_REGISTER 0x00
-#define LOCK_PR_RESERVE 0x01
-#define LOCK_PR_RELEASE 0x02
-#define LOCK_PR_CLEAR 0x03
-#define LOCK_PR_PREEMPT 0x04
-#define LOCK_PR_PREEMPT_ABORT 0x05
+#define LOCK_PR_REGISTER        0x00
+#define LOCK_PR_RESERVE         0x01
+#define LOCK_PR_RELEASE         0x02
+#define LOCK_PR_CLEAR           0x03
+#define LOCK_PR_PREEMPT         0x04
+#define LOCK_PR_PREEMPT_ABORT   0x05
 #define LOCK_PR_REGISTER_IGNORE 0x06
-#define LOCK_PR_TYPE_WEAR 0x07	/* Write Exclusive - All Registrants */
-#define LOCK_PRF_APTPL 0x01
-#define LOCK_PRF_ALL_TG_PT 0x04
-#define LOCK_PRF_SPEC_I_PT 0x08
+#define LOCK_PR_TYPE_WEAR       0x07 /* Write Exclusive - All Registrants */
+#define LOCK_PRF_APTPL          0x01
+#define LOCK_PRF_ALL_TG_PT      0x04
+#define LOCK_PRF_SPEC_I_PT      0x08
 
 struct lock_prout {
 	uint8_t sa, type, flags;
 	uint64_t rk, sark;
-	const char *tid_name;	/* SPEC_I_PT: TransportID format 00h for this name */
+	const char *tid_name; /* SPEC_I_PT: TransportID format 00h for this name */
 };
 
 /* One registration from READ FULL STATUS (SPC-4 6.15.5). */
 struct lock_pr_reg {
 	uint64_t key;
-	bool holder, all_tg_pt, any_isid;	/* any_isid: TransportID format 00h */
+	bool holder, all_tg_pt, any_isid; /* any_isid: TransportID format 00h */
 	uint8_t type;
 	uint16_t rel_port;
 	char name[LOCK_INITIATOR_MAX];

@@ -23,8 +23,14 @@
 #include <unistd.h>
 #include "common/unixsock.h"
 
-enum { EX_OK = 0, EX_USAGE = 1, EX_NOENT = 2, EX_CONFLICT = 3, EX_UNREACHABLE = 4,
-       EX_NODAEMON = 5 };
+enum {
+	EX_OK = 0,
+	EX_USAGE = 1,
+	EX_NOENT = 2,
+	EX_CONFLICT = 3,
+	EX_UNREACHABLE = 4,
+	EX_NODAEMON = 5
+};
 
 static const char help[] =
 	"usage: kura-lockctl [-c FILE --host NAME | --socket PATH] [--json] COMMAND [ARGS]\n"
@@ -142,11 +148,13 @@ static struct lock_ha_params ha_params(struct ctl *c)
 {
 	const struct lock_host_cfg *h = c->host ? lock_config_host(&c->cfg, c->host) : NULL;
 	return (struct lock_ha_params){
-		.cluster = c->cfg.name, .urls = (const char *const *)c->cfg.ha_lun,
+		.cluster = c->cfg.name,
+		.urls = (const char *const *)c->cfg.ha_lun,
 		.n_urls = c->cfg.n_ha_lun,
 		.initiator = h ? h->initiator : "iqn.2026-12.org.kura:lockctl",
 		.hb_interval_ms = c->cfg.heartbeat_interval_ms,
-		.fail_after_ms = c->cfg.fail_after_ms, .io_timeout_ms = c->cfg.io_timeout_ms,
+		.fail_after_ms = c->cfg.fail_after_ms,
+		.io_timeout_ms = c->cfg.io_timeout_ms,
 	};
 }
 
@@ -310,12 +318,15 @@ static int cmd_join(struct ctl *c, const char *host, const char *sock)
 
 static int parse_opts(int argc, char **argv, struct ctl *c)
 {
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' }, { "host", required_argument, NULL, 'H' },
-		{ "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
-		{ "force", no_argument, NULL, 'f' }, { "on", required_argument, NULL, 'o' },
-		{ "to", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
-		{ 0 } };
+	static const struct option lo[] = { { "config", required_argument, NULL, 'c' },
+					    { "host", required_argument, NULL, 'H' },
+					    { "socket", required_argument, NULL, 's' },
+					    { "json", no_argument, NULL, 'j' },
+					    { "force", no_argument, NULL, 'f' },
+					    { "on", required_argument, NULL, 'o' },
+					    { "to", required_argument, NULL, 't' },
+					    { "help", no_argument, NULL, 'h' },
+					    { 0 } };
 	int o;
 	while ((o = getopt_long(argc, argv, "+c:H:s:jfo:t:h", lo, NULL)) != -1) {
 		switch (o) {

@@ -16,7 +16,7 @@
 #include "cluster-lock/lock_internal.h"
 #include "cluster-lock/lock_scsi.h"
 
-#define EXIT_REFUSED 1
+#define EXIT_REFUSED     1
 #define EXIT_UNREACHABLE 4
 
 static int exit_code(int rc)
@@ -57,10 +57,13 @@ static struct lock_ha *open_ha(const struct lock_ha_params *p, FILE *err, int *r
 static void format_refusal(int rc, const struct lock_header *old, FILE *err)
 {
 	if (rc == LOCK_E_FOREIGN)
-		fprintf(err, "kura-lockctl: the HA LUN holds the header of cluster '%s': "
-			"refusing to format it (use --force to destroy it)\n", old->cluster);
+		fprintf(err,
+			"kura-lockctl: the HA LUN holds the header of cluster '%s': "
+			"refusing to format it (use --force to destroy it)\n",
+			old->cluster);
 	else if (rc == LOCK_E_CORRUPT)
-		fprintf(err, "kura-lockctl: the HA LUN holds data that is not a valid kura lock "
+		fprintf(err,
+			"kura-lockctl: the HA LUN holds data that is not a valid kura lock "
 			"header: refusing to format it (use --force)\n");
 	else
 		fprintf(err, "kura-lockctl: format: %s\n", lock_strerror(rc));
@@ -85,9 +88,10 @@ int lockctl_format(const struct lock_ha_params *p, bool force, FILE *out, FILE *
 	} else {
 		char u[37];
 		uuid_str(hdr.uuid, u);
-		fprintf(out, "formatted HA LUN for cluster %s (uuid %s, %u-byte blocks, "
-			"%u host slots, %u leases)\n", hdr.cluster, u, hdr.block_size,
-			hdr.max_hosts, hdr.max_leases);
+		fprintf(out,
+			"formatted HA LUN for cluster %s (uuid %s, %u-byte blocks, "
+			"%u host slots, %u leases)\n",
+			hdr.cluster, u, hdr.block_size, hdr.max_hosts, hdr.max_leases);
 	}
 	lock_ha_close(h);
 	return exit_code(rc);
@@ -99,10 +103,11 @@ static void text_header(const struct lock_header *h, FILE *out)
 	char u[37], w[32];
 	uuid_str(h->uuid, u);
 	wall_str(h->formatted_wall, w, sizeof(w));
-	fprintf(out, "cluster %s uuid %s tag %04x layout %u block %u hosts %u leases %u "
-		"interval %u ms fail_after %u ms formatted %s\n", h->cluster, u, h->tag,
-		h->layout_version, h->block_size, h->max_hosts, h->max_leases, h->hb_interval_ms,
-		h->fail_after_ms, w);
+	fprintf(out,
+		"cluster %s uuid %s tag %04x layout %u block %u hosts %u leases %u "
+		"interval %u ms fail_after %u ms formatted %s\n",
+		h->cluster, u, h->tag, h->layout_version, h->block_size, h->max_hosts,
+		h->max_leases, h->hb_interval_ms, h->fail_after_ms, w);
 }
 
 static void text_slot(uint16_t id, const struct lock_slot *s, uint8_t st, FILE *out)
@@ -116,10 +121,12 @@ static void text_slot(uint16_t id, const struct lock_slot *s, uint8_t st, FILE *
 	if (s->state == LOCK_SLOT_FREE && !s->incarnation)
 		return;
 	wall_str(s->wall, w, sizeof(w));
-	fprintf(out, "host %u %s: %s incarnation %u counter %" PRIu64 " interval %u ms "
-		"fail_after %u ms fence_epoch %u", id, s->host_name[0] ? s->host_name : "-",
-		lock_slot_state_name(s->state), s->incarnation, s->counter, s->hb_interval_ms,
-		s->fail_after_ms, s->fence_epoch);
+	fprintf(out,
+		"host %u %s: %s incarnation %u counter %" PRIu64
+		" interval %u ms "
+		"fail_after %u ms fence_epoch %u",
+		id, s->host_name[0] ? s->host_name : "-", lock_slot_state_name(s->state),
+		s->incarnation, s->counter, s->hb_interval_ms, s->fail_after_ms, s->fence_epoch);
 	if (s->fenced_by)
 		fprintf(out, " fenced_by %u", s->fenced_by);
 	fprintf(out, " written %s\n", w);
@@ -141,8 +148,8 @@ static void text_lease(uint32_t i, const struct lock_lease *l, uint8_t st, FILE 
 	if (!l->vm[0])
 		return;
 	wall_str(l->wall, w, sizeof(w));
-	fprintf(out, "lease %u %s: owner %u incarnation %u lver %" PRIu64 " migration %s",
-		i, l->vm, l->owner, l->owner_incarnation, l->lver, mig_name(l->mig_phase));
+	fprintf(out, "lease %u %s: owner %u incarnation %u lver %" PRIu64 " migration %s", i, l->vm,
+		l->owner, l->owner_incarnation, l->lver, mig_name(l->mig_phase));
 	if (l->mig_phase)
 		fprintf(out, " %u->%u", l->mig_src, l->mig_dst);
 	fprintf(out, " fence_epoch %u changed %s\n", l->fence_epoch, w);
@@ -175,11 +182,12 @@ static void json_header(const struct lock_header *h, FILE *out)
 	uuid_str(h->uuid, u);
 	fprintf(out, "\"cluster\": {\"name\": ");
 	kjson_str(out, h->cluster);
-	fprintf(out, ", \"uuid\": \"%s\", \"tag\": %u, \"layout_version\": %u, \"block_size\": %u, "
+	fprintf(out,
+		", \"uuid\": \"%s\", \"tag\": %u, \"layout_version\": %u, \"block_size\": %u, "
 		"\"max_hosts\": %u, \"max_leases\": %u, \"heartbeat_interval_ms\": %u, "
-		"\"fail_after_ms\": %u, \"formatted_wall\": %" PRId64 "}", u, h->tag,
-		h->layout_version, h->block_size, h->max_hosts, h->max_leases, h->hb_interval_ms,
-		h->fail_after_ms, h->formatted_wall);
+		"\"fail_after_ms\": %u, \"formatted_wall\": %" PRId64 "}",
+		u, h->tag, h->layout_version, h->block_size, h->max_hosts, h->max_leases,
+		h->hb_interval_ms, h->fail_after_ms, h->formatted_wall);
 }
 
 static void json_slot(uint16_t id, const struct lock_slot *s, uint8_t st, FILE *out)
@@ -190,11 +198,13 @@ static void json_slot(uint16_t id, const struct lock_slot *s, uint8_t st, FILE *
 	}
 	fprintf(out, "{\"id\": %u, \"status\": \"ok\", \"name\": ", id);
 	kjson_str(out, s->host_name);
-	fprintf(out, ", \"state\": \"%s\", \"incarnation\": %u, \"counter\": %" PRIu64 ", "
+	fprintf(out,
+		", \"state\": \"%s\", \"incarnation\": %u, \"counter\": %" PRIu64
+		", "
 		"\"heartbeat_interval_ms\": %u, \"fail_after_ms\": %u, \"fenced_by\": %u, "
-		"\"fence_epoch\": %u, \"wall\": %" PRId64 "}", lock_slot_state_name(s->state),
-		s->incarnation, s->counter, s->hb_interval_ms, s->fail_after_ms, s->fenced_by,
-		s->fence_epoch, s->wall);
+		"\"fence_epoch\": %u, \"wall\": %" PRId64 "}",
+		lock_slot_state_name(s->state), s->incarnation, s->counter, s->hb_interval_ms,
+		s->fail_after_ms, s->fenced_by, s->fence_epoch, s->wall);
 }
 
 static void json_lease(uint32_t i, const struct lock_lease *l, uint8_t st, FILE *out)
@@ -205,11 +215,14 @@ static void json_lease(uint32_t i, const struct lock_lease *l, uint8_t st, FILE 
 	}
 	fprintf(out, "{\"index\": %u, \"status\": \"ok\", \"vm\": ", i);
 	kjson_str(out, l->vm);
-	fprintf(out, ", \"owner\": %u, \"owner_incarnation\": %u, \"lver\": %" PRIu64 ", "
+	fprintf(out,
+		", \"owner\": %u, \"owner_incarnation\": %u, \"lver\": %" PRIu64
+		", "
 		"\"migration\": {\"src\": %u, \"dst\": %u, \"phase\": \"%s\"}, "
 		"\"fence_epoch\": %u, "
-		"\"wall\": %" PRId64 "}", l->owner, l->owner_incarnation, l->lver, l->mig_src,
-		l->mig_dst, mig_name(l->mig_phase), l->fence_epoch, l->wall);
+		"\"wall\": %" PRId64 "}",
+		l->owner, l->owner_incarnation, l->lver, l->mig_src, l->mig_dst,
+		mig_name(l->mig_phase), l->fence_epoch, l->wall);
 }
 
 static bool slot_shown(const struct lock_image *img, uint16_t id)

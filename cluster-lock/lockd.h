@@ -34,16 +34,16 @@ enum {
 enum lockd_vm_state {
 	LOCKD_VM_STOPPED = 0,
 	LOCKD_VM_RUNNING,
-	LOCKD_VM_MIGRATING,    /* source during a migration window */
-	LOCKD_VM_INCOMING,     /* destination: paused, waiting for the hand-over */
-	LOCKD_VM_FAILED,       /* QEMU died unexpectedly, or killed by a fence */
+	LOCKD_VM_MIGRATING, /* source during a migration window */
+	LOCKD_VM_INCOMING,  /* destination: paused, waiting for the hand-over */
+	LOCKD_VM_FAILED,    /* QEMU died unexpectedly, or killed by a fence */
 };
 
 struct lockd_vm {
 	const struct lock_vm_cfg *cfg;
 	enum lockd_vm_state state;
 	pid_t pid;
-	int pidfd;                          /* -1 when no QEMU */
+	int pidfd;                                /* -1 when no QEMU */
 	struct lock_lun *lun[LOCK_CFG_MAX_DISKS]; /* NULL: not an iscsi:// disk */
 	uint64_t lver;
 	uint64_t started_boot_ns;
@@ -52,13 +52,13 @@ struct lockd_vm {
 };
 
 enum lockd_self {
-	LOCKD_SELF_DOWN = 0,   /* not joined (start-up failure or after drain) */
+	LOCKD_SELF_DOWN = 0, /* not joined (start-up failure or after drain) */
 	LOCKD_SELF_JOINED,
-	LOCKD_SELF_FENCED,     /* fenced: VMs killed, waits for an operator join */
-	LOCKD_SELF_LEFT,       /* drained: LEAVING mark, no heartbeat */
+	LOCKD_SELF_FENCED, /* fenced: VMs killed, waits for an operator join */
+	LOCKD_SELF_LEFT,   /* drained: LEAVING mark, no heartbeat */
 };
 
-struct lockd_view {            /* one host as the heartbeat thread saw it */
+struct lockd_view { /* one host as the heartbeat thread saw it */
 	enum lock_hb_verdict verdict;
 	struct lock_slot slot;
 	uint64_t age_ms;
@@ -72,18 +72,18 @@ struct lockd {
 	struct lock_ha *ha_hb, *ha_main;
 	pthread_t hb_thread;
 	bool hb_running;
-	int evfd;                           /* heartbeat thread -> main loop */
+	int evfd; /* heartbeat thread -> main loop */
 	int listen_fd;
 	volatile bool stopping;
 
-	pthread_mutex_t mu;                 /* guards the fields below */
+	pthread_mutex_t mu; /* guards the fields below */
 	enum lockd_self self;
 	struct lockd_view view[LOCK_MAX_HOSTS + 1];
 	bool view_valid;
-	int hb_err;                         /* last heartbeat result */
+	int hb_err; /* last heartbeat result */
 	uint64_t hb_last_ok_ns;
-	int pidfds[LOCK_CFG_MAX_VMS];       /* copy of vm[i].pidfd for self-fence */
-	bool join_req;                      /* main -> heartbeat thread: join now */
+	int pidfds[LOCK_CFG_MAX_VMS]; /* copy of vm[i].pidfd for self-fence */
+	bool join_req;                /* main -> heartbeat thread: join now */
 	int join_result;
 	pthread_cond_t join_cv;
 
@@ -118,8 +118,7 @@ bool lockd_host_live(struct lockd *d, uint16_t id);
 
 /* lockd_mig.c */
 int lockd_mig_incoming(struct lockd *d, struct lockd_vm *vm, FILE *out);
-int lockd_mig_out(struct lockd *d, struct lockd_vm *vm, uint16_t dst, const char *uri,
-		  FILE *out);
+int lockd_mig_out(struct lockd *d, struct lockd_vm *vm, uint16_t dst, const char *uri, FILE *out);
 int lockd_mig_finish(struct lockd *d, struct lockd_vm *vm, uint64_t lver, FILE *out);
 int lockd_mig_cancel(struct lockd *d, struct lockd_vm *vm, FILE *out);
 
@@ -129,7 +128,7 @@ void lockd_ctl_accept(struct lockd *d);
 int lockd_status(struct lockd *d, bool json, FILE *out);
 
 /* lockd_main.c */
-int lockd_err_code(int err);                  /* library error -> exit code */
+int lockd_err_code(int err); /* library error -> exit code */
 int lockd_fail(FILE *out, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 uint64_t lockd_now_ms(void);
 #endif

@@ -52,18 +52,12 @@ static const char *host_state(struct lockd *d, uint16_t id, bool *drained)
 	}
 	switch (d->view[id].verdict) {
 	case LOCK_HB_ALIVE:
-	case LOCK_HB_SUSPECT:
-		return "alive";
+	case LOCK_HB_SUSPECT: return "alive";
 	case LOCK_HB_DEAD:
-	case LOCK_HB_CORRUPT:
-		return "dead";
-	case LOCK_HB_FENCED:
-		return "fenced";
-	case LOCK_HB_LEAVING:
-		*drained = true;
-		return "left";
-	default:
-		return "left";
+	case LOCK_HB_CORRUPT: return "dead";
+	case LOCK_HB_FENCED: return "fenced";
+	case LOCK_HB_LEAVING: *drained = true; return "left";
+	default: return "left";
 	}
 }
 
@@ -75,17 +69,20 @@ static void status_hosts(struct lockd *d, bool json, FILE *out)
 		const struct lockd_view *v = &d->view[h->id];
 		bool drained;
 		const char *st = host_state(d, h->id, &drained);
-		uint64_t age = h->id == d->me->id ?
-			(lock_now_boot_ns() - d->hb_last_ok_ns) / 1000000 : v->age_ms;
+		uint64_t age = h->id == d->me->id
+				       ? (lock_now_boot_ns() - d->hb_last_ok_ns) / 1000000
+				       : v->age_ms;
 		if (json)
-			fprintf(out, "%s{\"name\": \"%s\", \"id\": %u, \"state\": \"%s\", "
+			fprintf(out,
+				"%s{\"name\": \"%s\", \"id\": %u, \"state\": \"%s\", "
 				"\"incarnation\": %u, \"heartbeat_age_ms\": %llu, \"drained\": %s}",
 				i ? ", " : "", h->name, h->id, st, v->slot.incarnation,
 				(unsigned long long)age, drained ? "true" : "false");
 		else
-			fprintf(out, "host %-12s id %-3u state %-7s incarnation %-5u "
-				"heartbeat_age_ms %llu%s\n", h->name, h->id, st,
-				v->slot.incarnation, (unsigned long long)age,
+			fprintf(out,
+				"host %-12s id %-3u state %-7s incarnation %-5u "
+				"heartbeat_age_ms %llu%s\n",
+				h->name, h->id, st, v->slot.incarnation, (unsigned long long)age,
 				drained ? " (drained)" : "");
 	}
 	pthread_mutex_unlock(&d->mu);
@@ -120,14 +117,16 @@ static int status_vms(struct lockd *d, bool json, FILE *out)
 		const char *st = r < 0 ? "unknown" : vm_state(d, vm, &l);
 		int pid = vm->pidfd >= 0 ? (int)vm->pid : 0;
 		if (json)
-			fprintf(out, "%s{\"name\": \"%s\", \"owner\": \"%s\", \"lver\": %llu, "
-				"\"state\": \"%s\", \"pid\": %d, \"ha\": %s}", i ? ", " : "",
-				vm->cfg->name, o ? o->name : "", (unsigned long long)l.lver, st,
-				pid, vm->cfg->ha ? "true" : "false");
+			fprintf(out,
+				"%s{\"name\": \"%s\", \"owner\": \"%s\", \"lver\": %llu, "
+				"\"state\": \"%s\", \"pid\": %d, \"ha\": %s}",
+				i ? ", " : "", vm->cfg->name, o ? o->name : "",
+				(unsigned long long)l.lver, st, pid,
+				vm->cfg->ha ? "true" : "false");
 		else
 			fprintf(out, "vm   %-12s owner %-8s lver %-5llu state %-9s pid %d\n",
-				vm->cfg->name, o ? o->name : "-", (unsigned long long)l.lver,
-				st, pid);
+				vm->cfg->name, o ? o->name : "-", (unsigned long long)l.lver, st,
+				pid);
 	}
 	return err;
 }

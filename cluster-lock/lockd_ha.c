@@ -74,17 +74,18 @@ static void mark_fenced(struct lockd *d, uint16_t victim)
 
 static void fence_peer(struct lockd *d, uint16_t victim, const struct lock_slot *stale)
 {
-	struct lock_fence_req req = { .victim = victim, .stale = *stale,
-				      .vm_luns = d->all_luns, .n_vm_luns = d->n_all_luns };
+	struct lock_fence_req req = { .victim = victim,
+				      .stale = *stale,
+				      .vm_luns = d->all_luns,
+				      .n_vm_luns = d->n_all_luns };
 	uint64_t t0 = lockd_now_ms();
 	const struct lock_host_cfg *h = lock_config_host_by_id(&d->cfg, victim);
 	const char *name = h ? h->name : "?";
-	kwarn("host %s (id %u) stopped heartbeating (counter still for %llu ms): fencing it",
-	      name, victim, (unsigned long long)view_of(d, victim).age_ms);
+	kwarn("host %s (id %u) stopped heartbeating (counter still for %llu ms): fencing it", name,
+	      victim, (unsigned long long)view_of(d, victim).age_ms);
 	int r = lock_fence(d->ha_main, &req);
 	if (r == 0) {
-		kwarn("host %s fenced in %llu ms", name,
-		      (unsigned long long)(lockd_now_ms() - t0));
+		kwarn("host %s fenced in %llu ms", name, (unsigned long long)(lockd_now_ms() - t0));
 		mark_fenced(d, victim);
 	} else if (r == LOCK_E_FENCED)
 		lockd_self_fence(d, "lost a fence race");
@@ -113,8 +114,7 @@ static void fence_dead(struct lockd *d)
 static void restart_one(struct lockd *d, struct lockd_vm *vm)
 {
 	struct lock_lease l;
-	if (lock_lease_get(d->ha_main, vm->cfg->name, &l) < 0 || !l.owner ||
-	    l.owner == d->me->id)
+	if (lock_lease_get(d->ha_main, vm->cfg->name, &l) < 0 || !l.owner || l.owner == d->me->id)
 		return;
 	struct lockd_view v = view_of(d, l.owner);
 	if (v.slot.state != LOCK_SLOT_FENCED || l.owner_incarnation > v.slot.incarnation)

@@ -33,7 +33,8 @@ void lockd_self_fence(struct lockd *d, const char *why)
 	pthread_mutex_unlock(&d->mu);
 	if (first)
 		kerr("host %s fenced (%s): every QEMU killed; waiting for "
-		     "'kura-lockctl join %s'", d->me->name, why, d->me->name);
+		     "'kura-lockctl join %s'",
+		     d->me->name, why, d->me->name);
 	eventfd_write(d->evfd, 1);
 }
 
@@ -50,7 +51,7 @@ static void hb_write(struct lockd *d, struct lock_hb *hb)
 	uint64_t now = lock_now_boot_ns();
 	if (r == 0) {
 		lock_hb_own_write(hb, now);
-		kdebug("heartbeat written");   /* the bench times the last one of a victim */
+		kdebug("heartbeat written"); /* the bench times the last one of a victim */
 	}
 	pthread_mutex_lock(&d->mu);
 	if (r == 0)
@@ -94,7 +95,7 @@ static void *hb_main(void *arg)
 {
 	struct lockd *d = arg;
 	struct lock_hb hb;
-	static __thread struct lock_image img;   /* ~60 KiB: not on the stack */
+	static __thread struct lock_image img; /* ~60 KiB: not on the stack */
 	uint64_t step = d->cfg.heartbeat_interval_ms * 1000000ull;
 	lock_hb_init(&hb, d->me->id, d->cfg.heartbeat_interval_ms, d->cfg.fail_after_ms);
 	for (uint64_t next = lock_now_boot_ns(); !d->stopping; next += step) {
@@ -105,7 +106,7 @@ static void *hb_main(void *arg)
 		eventfd_write(d->evfd, 1);
 		uint64_t now = lock_now_boot_ns();
 		if (next + step < now)
-			next = now;         /* a stall: do not burst to catch up */
+			next = now; /* a stall: do not burst to catch up */
 		else
 			sleep_until(next + step);
 	}
@@ -139,9 +140,8 @@ static int do_join(struct lockd *d)
 	d->self = LOCKD_SELF_JOINED;
 	d->hb_err = 0;
 	pthread_mutex_unlock(&d->mu);
-	kinfo("host %s (id %u) joined with incarnation %u, key %016llx", d->me->name,
-	      d->me->id, lock_ha_incarnation(d->ha_hb),
-	      (unsigned long long)lock_ha_key(d->ha_hb));
+	kinfo("host %s (id %u) joined with incarnation %u, key %016llx", d->me->name, d->me->id,
+	      lock_ha_incarnation(d->ha_hb), (unsigned long long)lock_ha_key(d->ha_hb));
 	return 0;
 }
 

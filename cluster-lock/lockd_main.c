@@ -55,20 +55,16 @@ int lockd_err_code(int err)
 	case LOCK_E_MISCOMPARE:
 	case LOCK_E_FENCED:
 	case LOCK_E_INUSE:
-	case LOCK_E_RESV_CONFLICT:
-		return LOCKD_EX_CONFLICT;
-	case LOCK_E_NOTFOUND:
-		return LOCKD_EX_NOENT;
+	case LOCK_E_RESV_CONFLICT: return LOCKD_EX_CONFLICT;
+	case LOCK_E_NOTFOUND: return LOCKD_EX_NOENT;
 	case LOCK_E_UNREACHABLE:
 	case -ETIMEDOUT:
 	case -ECONNREFUSED:
 	case -ECONNRESET:
 	case -ENOTCONN:
 	case -EHOSTUNREACH:
-	case -EIO:
-		return LOCKD_EX_UNREACHABLE;
-	default:
-		return LOCKD_EX_USAGE;
+	case -EIO: return LOCKD_EX_UNREACHABLE;
+	default: return LOCKD_EX_USAGE;
 	}
 }
 
@@ -79,7 +75,8 @@ struct opts {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kura-lockd -c FILE --host NAME [--socket PATH] [--state-dir DIR]\n"
+	fprintf(f,
+		"usage: kura-lockd -c FILE --host NAME [--socket PATH] [--state-dir DIR]\n"
 		"                  [--foreground] [--log-level err|warn|info|debug]\n"
 		"Runs this host's part of the kura cluster lock: heartbeat on the HA LUN,\n"
 		"fencing of dead peers, HA restart, the VMs it owns (docs/cluster-lock.md).\n");
@@ -87,12 +84,14 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' }, { "host", required_argument, NULL, 'H' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "state-dir", required_argument, NULL, 'd' },
-		{ "foreground", no_argument, NULL, 'f' }, { "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' }, { 0 } };
+	static const struct option lo[] = { { "config", required_argument, NULL, 'c' },
+					    { "host", required_argument, NULL, 'H' },
+					    { "socket", required_argument, NULL, 's' },
+					    { "state-dir", required_argument, NULL, 'd' },
+					    { "foreground", no_argument, NULL, 'f' },
+					    { "log-level", required_argument, NULL, 'l' },
+					    { "help", no_argument, NULL, 'h' },
+					    { 0 } };
 	enum klog_level lvl;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:H:s:d:fl:h", lo, NULL)) != -1) {
@@ -135,10 +134,15 @@ static void set_paths(struct lockd *d, const struct opts *o)
 static struct lock_ha *open_ha(struct lockd *d)
 {
 	struct lock_ha_params p = {
-		.cluster = d->cfg.name, .urls = (const char *const *)d->cfg.ha_lun,
-		.n_urls = d->cfg.n_ha_lun, .initiator = d->me->initiator, .host_id = d->me->id,
-		.host_name = d->me->name, .hb_interval_ms = d->cfg.heartbeat_interval_ms,
-		.fail_after_ms = d->cfg.fail_after_ms, .io_timeout_ms = d->cfg.io_timeout_ms,
+		.cluster = d->cfg.name,
+		.urls = (const char *const *)d->cfg.ha_lun,
+		.n_urls = d->cfg.n_ha_lun,
+		.initiator = d->me->initiator,
+		.host_id = d->me->id,
+		.host_name = d->me->name,
+		.hb_interval_ms = d->cfg.heartbeat_interval_ms,
+		.fail_after_ms = d->cfg.fail_after_ms,
+		.io_timeout_ms = d->cfg.io_timeout_ms,
 	};
 	int err = 0;
 	struct lock_ha *h = lock_ha_open(&p, &err);
@@ -245,7 +249,8 @@ static void main_loop(struct lockd *d, int sfd)
 
 int main(int argc, char **argv)
 {
-	static struct lockd d = { .listen_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER,
+	static struct lockd d = { .listen_fd = -1,
+				  .mu = PTHREAD_MUTEX_INITIALIZER,
 				  .join_cv = PTHREAD_COND_INITIALIZER };
 	struct opts o = { 0 };
 	if (parse_opts(argc, argv, &o) < 0) {

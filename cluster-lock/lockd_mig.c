@@ -130,8 +130,7 @@ static int mig_abort(struct lockd *d, struct lockd_vm *vm, struct lock_qmp *q, c
 			  why);
 }
 
-int lockd_mig_out(struct lockd *d, struct lockd_vm *vm, uint16_t dst, const char *uri,
-		  FILE *out)
+int lockd_mig_out(struct lockd *d, struct lockd_vm *vm, uint16_t dst, const char *uri, FILE *out)
 {
 	struct lock_lease l;
 	struct lock_qmp q = { .fd = -1 };

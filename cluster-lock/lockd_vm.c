@@ -44,7 +44,9 @@ struct lockd_vm *lockd_vm_find(struct lockd *d, const char *name)
 static struct lock_lun *open_disk(struct lockd *d, const char *url)
 {
 	const char *urls[1] = { url };
-	struct lock_lun_params p = { .urls = urls, .n_urls = 1, .initiator = d->me->initiator,
+	struct lock_lun_params p = { .urls = urls,
+				     .n_urls = 1,
+				     .initiator = d->me->initiator,
 				     .io_timeout_ms = d->cfg.io_timeout_ms };
 	int err = 0;
 	struct lock_lun *l = lock_lun_open(&p, &err);
@@ -80,7 +82,7 @@ void lockd_vm_teardown(struct lockd *d)
 	for (int i = 0; i < d->cfg.n_vms; i++) {
 		struct lockd_vm *vm = &d->vm[i];
 		if (!vm->cfg)
-			continue;           /* start-up failed before lockd_vm_setup */
+			continue; /* start-up failed before lockd_vm_setup */
 		lockd_vm_kill(d, vm);
 		for (int k = 0; k < LOCK_CFG_MAX_DISKS; k++)
 			if (vm->lun[k])
@@ -108,8 +110,8 @@ void lockd_vm_unregister(struct lockd *d, struct lockd_vm *vm)
 	for (int k = 0; k < vm->cfg->n_disks; k++) {
 		int r = vm->lun[k] ? lock_lun_unregister(vm->lun[k], key) : 0;
 		if (r < 0)
-			kwarn("vm %s: unregistering from %s: %s", vm->cfg->name,
-			      vm->cfg->disks[k], lock_strerror(r));
+			kwarn("vm %s: unregistering from %s: %s", vm->cfg->name, vm->cfg->disks[k],
+			      lock_strerror(r));
 	}
 }
 
@@ -124,8 +126,8 @@ static void set_pidfd(struct lockd *d, struct lockd_vm *vm, int fd)
 /* disk_via = initiatord: QEMU opens <initiatord_dir>/naa.<hex>, the FUSE file
  * this host's kura-initiatord serves for the disk's WWID (VPD 0x83, read
  * through the daemon's own session to the same LU). */
-static int initiatord_files(struct lockd *d, struct lockd_vm *vm,
-			    char files[][LOCK_CFG_PATH + 40], char **out)
+static int initiatord_files(struct lockd *d, struct lockd_vm *vm, char files[][LOCK_CFG_PATH + 40],
+			    char **out)
 {
 	for (int k = 0; k < vm->cfg->n_disks; k++) {
 		char wwid[40];
@@ -145,11 +147,17 @@ int lockd_vm_spawn(struct lockd *d, struct lockd_vm *vm, const char *incoming)
 {
 	char files[LOCK_CFG_MAX_DISKS][LOCK_CFG_PATH + 40], *via[LOCK_CFG_MAX_DISKS];
 	struct lock_qemu_spec s = {
-		.binary = d->cfg.qemu_binary, .vm_name = vm->cfg->name,
-		.qemu_argv = vm->cfg->qemu_argv, .qemu_argc = vm->cfg->qemu_argc,
-		.initiator = d->me->initiator, .disks = vm->cfg->disks,
-		.n_disks = vm->cfg->n_disks, .disk_device = vm->cfg->disk_device,
-		.qmp_path = vm->qmp, .incoming = incoming, .log_path = vm->log,
+		.binary = d->cfg.qemu_binary,
+		.vm_name = vm->cfg->name,
+		.qemu_argv = vm->cfg->qemu_argv,
+		.qemu_argc = vm->cfg->qemu_argc,
+		.initiator = d->me->initiator,
+		.disks = vm->cfg->disks,
+		.n_disks = vm->cfg->n_disks,
+		.disk_device = vm->cfg->disk_device,
+		.qmp_path = vm->qmp,
+		.incoming = incoming,
+		.log_path = vm->log,
 	};
 	int fd = -1;
 	int r = vm->cfg->via_initiatord ? initiatord_files(d, vm, files, via) : 0;
@@ -200,11 +208,11 @@ static int start_checks(struct lockd *d, struct lockd_vm *vm, FILE *out)
 	enum lockd_self self = d->self;
 	pthread_mutex_unlock(&d->mu);
 	if (self != LOCKD_SELF_JOINED)
-		return lockd_fail(out, LOCKD_EX_CONFLICT, "host %s is not joined (%s)",
-				  d->me->name, self == LOCKD_SELF_FENCED ? "fenced" : "left");
+		return lockd_fail(out, LOCKD_EX_CONFLICT, "host %s is not joined (%s)", d->me->name,
+				  self == LOCKD_SELF_FENCED ? "fenced" : "left");
 	if (vm->pidfd >= 0 && vm->state != LOCKD_VM_FAILED)
-		return lockd_fail(out, LOCKD_EX_CONFLICT, "vm %s is already %s here",
-				  vm->cfg->name, lockd_vm_state_name(vm->state));
+		return lockd_fail(out, LOCKD_EX_CONFLICT, "vm %s is already %s here", vm->cfg->name,
+				  lockd_vm_state_name(vm->state));
 	lockd_vm_kill(d, vm);
 	return 0;
 }

@@ -152,11 +152,14 @@ static void bad_is(const char *extra, const char *want)
 static void test_bad(void **state)
 {
 	bad_is("frobnicate = 1\n", "bad.conf:4: key 'frobnicate': unknown in [cluster]");
-	bad_is("fail_after = soon\n", "bad.conf:4: key 'fail_after': expected a duration in "
+	bad_is("fail_after = soon\n",
+	       "bad.conf:4: key 'fail_after': expected a duration in "
 	       "seconds (like 1, 0.5 or 250ms), got 'soon'");
-	bad_is("heartbeat_interval = 0\n", "bad.conf:4: key 'heartbeat_interval': expected a "
+	bad_is("heartbeat_interval = 0\n",
+	       "bad.conf:4: key 'heartbeat_interval': expected a "
 	       "duration in seconds (like 1, 0.5 or 250ms), got '0'");
-	bad_is("ha_lun = /dev/sda\n", "bad.conf:4: key 'ha_lun': expected an iscsi:// URL, "
+	bad_is("ha_lun = /dev/sda\n",
+	       "bad.conf:4: key 'ha_lun': expected an iscsi:// URL, "
 	       "got '/dev/sda'");
 	bad_is("[host a]\nid = 0\n", "bad.conf:5: key 'id': expected a host id 1..64, got '0'");
 	bad_is("[host a]\nid = 1\n", "bad.conf:4: [host a]: key 'initiator' missing");
@@ -167,28 +170,37 @@ static void test_bad(void **state)
 	bad_is("[host a]\nspeed = 3\n", "bad.conf:5: key 'speed': unknown in [host a]");
 	bad_is("[vm v]\nqemu = -append \"x\n", "bad.conf:5: key 'qemu': unterminated \"");
 	bad_is("[vm v]\nha = maybe\n", "bad.conf:5: key 'ha': expected yes or no, got 'maybe'");
-	bad_is("[vm v]\ndisk_device = scsi\n", "bad.conf:5: key 'disk_device': expected "
+	bad_is("[vm v]\ndisk_device = scsi\n",
+	       "bad.conf:5: key 'disk_device': expected "
 	       "virtio-blk-pci or none, got 'scsi'");
-	bad_is("[vm v]\ndisk_via = fuse\n", "bad.conf:5: key 'disk_via': expected iscsi or "
+	bad_is("[vm v]\ndisk_via = fuse\n",
+	       "bad.conf:5: key 'disk_via': expected iscsi or "
 	       "initiatord, got 'fuse'");
-	bad_is("[host a]\ninitiatord_dir = fs\n", "bad.conf:5: key 'initiatord_dir': expected "
+	bad_is("[host a]\ninitiatord_dir = fs\n",
+	       "bad.conf:5: key 'initiatord_dir': expected "
 	       "an absolute path, got 'fs'");
 	bad_is("[host a]\nid = 1\ninitiator = i1\ninitiatord_dir = /fs\n[vm v]\n"
-	       "disks = /dev/sdb\ndisk_via = initiatord\n", "bad.conf:10: key 'disk_via': "
+	       "disks = /dev/sdb\ndisk_via = initiatord\n",
+	       "bad.conf:10: key 'disk_via': "
 	       "initiatord needs iscsi:// URLs in 'disks', got '/dev/sdb'");
 	bad_is("[host a]\nid = 1\ninitiator = i1\n[vm v]\ndisk_via = initiatord\n"
-	       "disks = iscsi://h/i/1\n", "bad.conf:8: key 'disk_via': initiatord needs key "
+	       "disks = iscsi://h/i/1\n",
+	       "bad.conf:8: key 'disk_via': initiatord needs key "
 	       "'initiatord_dir' in [host a] (line 4)");
 	bad_is("[vm v]\nha = yes\n", "bad.conf:4: [vm v]: key 'disks' missing");
-	bad_is("[vm v]\ndisks = d\nprefer = hv9\n", "bad.conf:4: [vm v]: key 'prefer': no "
+	bad_is("[vm v]\ndisks = d\nprefer = hv9\n",
+	       "bad.conf:4: [vm v]: key 'prefer': no "
 	       "[host hv9]");
-	bad_is("[vm v w]\n", "bad.conf:4: [vm v w]: a name is 1..63 letters, digits, '-', '_' "
+	bad_is("[vm v w]\n",
+	       "bad.conf:4: [vm v w]: a name is 1..63 letters, digits, '-', '_' "
 	       "or '.'");
-	bad_is("[disk x]\n", "bad.conf:4: unknown section [disk x] (expected [cluster], "
+	bad_is("[disk x]\n",
+	       "bad.conf:4: unknown section [disk x] (expected [cluster], "
 	       "[host NAME] or [vm NAME])");
 	bad_is("[cluster]\n", "bad.conf:4: second [cluster] section");
 	bad_is("\n\njunk\n", "bad.conf:6: syntax error: expected [section] or key = value");
-	bad_is("fail_after = 1\n", "bad.conf:1: [cluster]: key 'fail_after': must be at least "
+	bad_is("fail_after = 1\n",
+	       "bad.conf:1: [cluster]: key 'fail_after': must be at least "
 	       "two heartbeat intervals");
 }
 
@@ -197,7 +209,8 @@ static void test_missing(void **state)
 	char err[256];
 	struct lock_config c;
 	assert_int_equal(lock_config_parse("[host a]\nid=1\ninitiator=i\n", "m.conf", &c, err,
-					   sizeof(err)), -EINVAL);
+					   sizeof(err)),
+			 -EINVAL);
 	assert_string_equal(err, "m.conf:1: no [cluster] section");
 	lock_config_free(&c);
 	assert_int_equal(lock_config_parse("[cluster]\nname=x\n", "m.conf", &c, err, sizeof(err)),
@@ -215,8 +228,10 @@ static void test_long_line(void **state)
 	char longq[1500];
 	memset(longq, 'x', sizeof(longq) - 1);
 	longq[sizeof(longq) - 1] = '\0';
-	snprintf(text, sizeof(text), "[cluster]\nname=x\nha_lun=iscsi://h/i/0\n[vm v]\n"
-		 "disks = d\nqemu = -append \"%s\"\n", longq);
+	snprintf(text, sizeof(text),
+		 "[cluster]\nname=x\nha_lun=iscsi://h/i/0\n[vm v]\n"
+		 "disks = d\nqemu = -append \"%s\"\n",
+		 longq);
 	if (lock_config_parse(text, "l.conf", &c, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_int_equal(strlen(c.vms[0].qemu_argv[1]), sizeof(longq) - 1);
@@ -226,12 +241,9 @@ static void test_long_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_split),
-		cmocka_unit_test(test_split_bad),
-		cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_good),      cmocka_unit_test(test_split),
+		cmocka_unit_test(test_split_bad), cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_bad),       cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_long_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

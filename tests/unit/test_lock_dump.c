@@ -27,11 +27,16 @@ static void build(void)
 	img.hdr.max_leases = LOCK_MAX_LEASES;
 	for (uint16_t id = 1; id <= LOCK_MAX_HOSTS; id++)
 		lock_slot_free(&img.slot[id], id);
-	img.slot[1] = (struct lock_slot){ .host_id = 1, .state = LOCK_SLOT_JOINED,
-					  .incarnation = 3, .counter = 77 };
+	img.slot[1] = (struct lock_slot){ .host_id = 1,
+					  .state = LOCK_SLOT_JOINED,
+					  .incarnation = 3,
+					  .counter = 77 };
 	snprintf(img.slot[1].host_name, LOCK_NAME_MAX, "hv\"1\n");
-	img.slot[2] = (struct lock_slot){ .host_id = 2, .state = LOCK_SLOT_FENCED,
-					  .incarnation = 5, .fenced_by = 1, .fence_epoch = 2 };
+	img.slot[2] = (struct lock_slot){ .host_id = 2,
+					  .state = LOCK_SLOT_FENCED,
+					  .incarnation = 5,
+					  .fenced_by = 1,
+					  .fence_epoch = 2 };
 	img.slot_status[3] = LOCK_REC_CORRUPT;
 	snprintf(img.lease[0].vm, LOCK_NAME_MAX, "web1");
 	img.lease[0].owner = 1;
@@ -94,15 +99,17 @@ static void test_json(void **state)
 	json_shape(s);
 	has(s, "\"cluster\": {\"name\": \"lab\"");
 	has(s, "\"tag\": 48879");
-	has(s, "{\"id\": 1, \"status\": \"ok\", \"name\": \"hv\\\"1\\u000a\", \"state\": \"joined\", "
-	       "\"incarnation\": 3, \"counter\": 77");
+	has(s,
+	    "{\"id\": 1, \"status\": \"ok\", \"name\": \"hv\\\"1\\u000a\", \"state\": \"joined\", "
+	    "\"incarnation\": 3, \"counter\": 77");
 	has(s, "\"state\": \"fenced\", \"incarnation\": 5");
 	has(s, "\"fenced_by\": 1, \"fence_epoch\": 2");
 	has(s, "{\"id\": 3, \"status\": \"corrupt\"}");
-	assert_null(strstr(s, "\"id\": 4,"));	/* free slots left out */
-	has(s, "{\"index\": 0, \"status\": \"ok\", \"vm\": \"web1\", \"owner\": 1, "
-	       "\"owner_incarnation\": 3, \"lver\": 9, "
-	       "\"migration\": {\"src\": 1, \"dst\": 2, \"phase\": \"active\"}");
+	assert_null(strstr(s, "\"id\": 4,")); /* free slots left out */
+	has(s,
+	    "{\"index\": 0, \"status\": \"ok\", \"vm\": \"web1\", \"owner\": 1, "
+	    "\"owner_incarnation\": 3, \"lver\": 9, "
+	    "\"migration\": {\"src\": 1, \"dst\": 2, \"phase\": \"active\"}");
 	has(s, "{\"index\": 7, \"status\": \"corrupt\"}");
 	assert_null(strstr(s, "\"index\": 1,"));
 	has(s, "\"keys\": [\"beef000100000003\", \"beef000100000003\"]");

@@ -28,7 +28,10 @@ static int setup(void **state)
 	return 0;
 }
 
-static uint64_t key_of(int id) { return lock_key(0x1234, (uint16_t)id, 5); }
+static uint64_t key_of(int id)
+{
+	return lock_key(0x1234, (uint16_t)id, 5);
+}
 
 static struct lock_slot disk_slot(uint16_t id)
 {
@@ -47,7 +50,9 @@ static struct lock_fence_req victim2(struct lock_lun **luns)
 		mock_add_key(&disk, i, key_of(2));
 	}
 	disk.nlog = 0;
-	return (struct lock_fence_req){ .victim = 2, .stale = disk_slot(2), .vm_luns = luns,
+	return (struct lock_fence_req){ .victim = 2,
+					.stale = disk_slot(2),
+					.vm_luns = luns,
 					.n_vm_luns = MOCK_LUNS - 1 };
 }
 
@@ -99,17 +104,23 @@ static void fail_case(int fail_lun, int keep_lun, int expect)
 	assert_int_equal(lock_lease_acquire(&hv[3].h, "web1", UINT64_MAX, &l), 0);
 }
 
-static void test_preempt_fails(void **state) { fail_case(2, 0, -EIO); }
-static void test_key_stays(void **state) { fail_case(0, 3, -EAGAIN); }
+static void test_preempt_fails(void **state)
+{
+	fail_case(2, 0, -EIO);
+}
+static void test_key_stays(void **state)
+{
+	fail_case(0, 3, -EAGAIN);
+}
 
 static void test_victim_moved(void **state)
 {
 	struct lock_lun *luns[MOCK_LUNS];
 	struct lock_fence_req r = victim2(luns);
-	assert_int_equal(lock_ha_heartbeat(&hv[2].h), 0);	/* the victim was alive */
+	assert_int_equal(lock_ha_heartbeat(&hv[2].h), 0); /* the victim was alive */
 	disk.nlog = 0;
 	assert_int_equal(lock_fence(&hv[1].h, &r), LOCK_E_MISCOMPARE);
-	assert_int_equal(disk.nlog, 0);	/* not one preempt */
+	assert_int_equal(disk.nlog, 0); /* not one preempt */
 	assert_int_equal(disk_slot(2).state, LOCK_SLOT_JOINED);
 }
 
@@ -124,8 +135,8 @@ static void test_lost_race(void **state)
 	s.state = LOCK_SLOT_FENCING;
 	s.fenced_by = 1;
 	s.fence_epoch = 1;
-	lock_slot_encode(&s, disk.blk[lock_slot_lba(2)], MOCK_BS);	/* 1's step 1 */
-	disk.keys[0][key_slot(&disk, 0, key_of(1))] = 0;		/* 2's step 2 */
+	lock_slot_encode(&s, disk.blk[lock_slot_lba(2)], MOCK_BS); /* 1's step 1 */
+	disk.keys[0][key_slot(&disk, 0, key_of(1))] = 0;           /* 2's step 2 */
 	r.stale = s;
 	assert_int_equal(lock_fence(&hv[1].h, &r), LOCK_E_FENCED);
 	for (int i = 1; i < MOCK_LUNS; i++)
@@ -161,7 +172,7 @@ static void test_fencing_in_progress(void **state)
 	lock_slot_encode(&s, disk.blk[lock_slot_lba(2)], MOCK_BS);
 	assert_int_equal(lock_ha_heartbeat(&hv[2].h), -EAGAIN);
 	assert_int_equal(disk_slot(2).state, LOCK_SLOT_FENCING);
-	disk.keys[0][key_slot(&disk, 0, key_of(2))] = 0;	/* 1's PREEMPT lands */
+	disk.keys[0][key_slot(&disk, 0, key_of(2))] = 0; /* 1's PREEMPT lands */
 	assert_int_equal(lock_ha_heartbeat(&hv[2].h), LOCK_E_FENCED);
 }
 
@@ -181,8 +192,8 @@ static void test_take_over_fence(void **state)
 	assert_int_equal(s.state, LOCK_SLOT_FENCED);
 	assert_int_equal(s.fenced_by, 1);
 	assert_int_equal(s.fence_epoch, 2);
-	assert_true(mock_log_index(&disk, "slot 2 fencing") < mock_log_index(&disk,
-									   "preempt lun 0 host 2"));
+	assert_true(mock_log_index(&disk, "slot 2 fencing") <
+		    mock_log_index(&disk, "preempt lun 0 host 2"));
 }
 
 /* Step 5 finds another record of the same incarnation (another fencer
@@ -196,29 +207,35 @@ static void step5_case(uint32_t incarnation, int expect)
 	other.fenced_by = 3;
 	other.incarnation = incarnation;
 	lock_slot_encode(&other, disk.steal, MOCK_BS);
-	disk.fault[disk.nfault++] = FAULT_NONE;		/* step 1 */
-	disk.fault[disk.nfault++] = FAULT_STEAL;	/* step 5 */
+	disk.fault[disk.nfault++] = FAULT_NONE;  /* step 1 */
+	disk.fault[disk.nfault++] = FAULT_STEAL; /* step 5 */
 	assert_int_equal(lock_fence(&hv[1].h, &r), expect);
 	struct lock_slot s = disk_slot(2);
 	assert_int_equal(s.state, LOCK_SLOT_FENCED);
 	assert_int_equal(s.fenced_by, expect == 0 ? 1 : 3);
 }
 
-static void test_step5_same_incarnation(void **state) { step5_case(5, 0); }
-static void test_step5_other_incarnation(void **state) { step5_case(6, LOCK_E_MISCOMPARE); }
+static void test_step5_same_incarnation(void **state)
+{
+	step5_case(5, 0);
+}
+static void test_step5_other_incarnation(void **state)
+{
+	step5_case(6, LOCK_E_MISCOMPARE);
+}
 
 static void test_heartbeat(void **state)
 {
 	assert_int_equal(lock_ha_heartbeat(&hv[1].h), 0);
 	assert_int_equal(disk_slot(1).counter, 2);
-	disk.fault[disk.nfault++] = FAULT_DROP_AFTER;	/* lost completion: no double beat */
+	disk.fault[disk.nfault++] = FAULT_DROP_AFTER; /* lost completion: no double beat */
 	assert_int_equal(lock_ha_heartbeat(&hv[1].h), 0);
 	assert_int_equal(disk_slot(1).counter, 3);
-	disk.fault[disk.nfault++] = FAULT_CONFLICT;	/* conflict, key still there */
+	disk.fault[disk.nfault++] = FAULT_CONFLICT; /* conflict, key still there */
 	assert_int_equal(lock_ha_heartbeat(&hv[1].h), LOCK_E_RESV_CONFLICT);
 	assert_int_equal(lock_ha_heartbeat(&hv[1].h), 0);
 	disk.keys[0][key_slot(&disk, 0, key_of(1))] = 0;
-	disk.fault[disk.nfault++] = FAULT_CONFLICT;	/* conflict, key gone: fenced */
+	disk.fault[disk.nfault++] = FAULT_CONFLICT; /* conflict, key gone: fenced */
 	assert_int_equal(lock_ha_heartbeat(&hv[1].h), LOCK_E_FENCED);
 }
 
@@ -231,7 +248,7 @@ static void test_drain_mark(void **state)
 	assert_int_equal(disk_slot(1).state, LOCK_SLOT_LEAVING);
 	assert_int_equal(lock_ha_heartbeat(&hv[1].h), 0);
 	assert_int_equal(disk_slot(1).state, LOCK_SLOT_LEAVING);
-	assert_int_equal(lock_ha_mark_leaving(&hv[3].h, 1), 0);	/* idempotent */
+	assert_int_equal(lock_ha_mark_leaving(&hv[3].h, 1), 0); /* idempotent */
 	struct lock_fence_req r = { .victim = 1, .stale = disk_slot(1) };
 	struct lock_slot fenced = r.stale;
 	fenced.state = LOCK_SLOT_FENCED;
@@ -243,12 +260,12 @@ static void test_drain_mark(void **state)
 static void test_bad_requests(void **state)
 {
 	struct lock_fence_req r = { .victim = 1, .stale = disk_slot(1) };
-	assert_int_equal(lock_fence(&hv[1].h, &r), -EINVAL);	/* myself */
+	assert_int_equal(lock_fence(&hv[1].h, &r), -EINVAL); /* myself */
 	r.victim = 2;
-	assert_int_equal(lock_fence(&hv[1].h, &r), -EINVAL);	/* stale of another slot */
+	assert_int_equal(lock_fence(&hv[1].h, &r), -EINVAL); /* stale of another slot */
 	r.stale = disk_slot(2);
 	r.stale.state = LOCK_SLOT_FENCED;
-	assert_int_equal(lock_fence(&hv[1].h, &r), 0);	/* already fenced */
+	assert_int_equal(lock_fence(&hv[1].h, &r), 0); /* already fenced */
 	assert_int_equal(disk.nlog, 0);
 }
 

@@ -17,7 +17,7 @@
 #include <string.h>
 #include "cluster-lock/lock_hb.c"
 
-#define S 1000000000ull
+#define S  1000000000ull
 #define MS 1000000ull
 
 static struct lock_hb hb;
@@ -52,9 +52,9 @@ static void test_alive_then_dead(void **state)
 	assert_int_equal(run(0, 5 * S, true, true), LOCK_HB_ALIVE);
 	assert_int_equal(run(6 * S, 6 * S, true, false), LOCK_HB_ALIVE);
 	assert_int_equal(run(8 * S, 14 * S, true, false), LOCK_HB_SUSPECT);
-	assert_int_equal(run(15 * S, 15 * S, true, false), LOCK_HB_DEAD);	/* 10 s stale */
+	assert_int_equal(run(15 * S, 15 * S, true, false), LOCK_HB_DEAD); /* 10 s stale */
 	assert_int_equal(lock_hb_age_ms(&hb, 2, 15 * S + 10 * MS), 10000);
-	assert_int_equal(run(16 * S, 16 * S, true, true), LOCK_HB_ALIVE);	/* it moved */
+	assert_int_equal(run(16 * S, 16 * S, true, true), LOCK_HB_ALIVE); /* it moved */
 }
 
 /* I12: the same clock, wildly different wall-time fields: same verdicts. */
@@ -99,7 +99,7 @@ static void test_stall_everyone(void **state)
 static void test_stall_then_silent_peer(void **state)
 {
 	run(0, 5 * S, true, true);
-	lock_hb_own_write(&hb, 40 * S);		/* 35 s own gap */
+	lock_hb_own_write(&hb, 40 * S); /* 35 s own gap */
 	assert_int_equal(run(41 * S, 49 * S, true, false), LOCK_HB_SUSPECT);
 	assert_int_equal(run(50 * S, 50 * S, true, false), LOCK_HB_DEAD);
 }
@@ -121,7 +121,7 @@ static void test_observer_cut_off(void **state)
 		assert_int_not_equal(lock_hb_observe(&hb, &peer, false, t), LOCK_HB_DEAD);
 	lock_hb_own_write(&hb, 60 * S);
 	assert_int_equal(lock_hb_observe(&hb, &peer, false, 75 * S), LOCK_HB_SUSPECT);
-	lock_hb_own_write(&hb, 76 * S);	/* a 16 s gap of my own: the clock restarts */
+	lock_hb_own_write(&hb, 76 * S); /* a 16 s gap of my own: the clock restarts */
 	assert_int_equal(lock_hb_observe(&hb, &peer, false, 76 * S + MS), LOCK_HB_ALIVE);
 	assert_int_equal(run(77 * S, 86 * S, true, false), LOCK_HB_DEAD);
 }
@@ -135,7 +135,7 @@ static void test_states(void **state)
 	assert_int_equal(run(61 * S, 62 * S, true, false), LOCK_HB_FENCED);
 	peer.state = LOCK_SLOT_FENCING;
 	assert_int_equal(run(63 * S, 72 * S, true, false), LOCK_HB_FENCED);
-	assert_int_equal(run(73 * S, 73 * S, true, false), LOCK_HB_DEAD);	/* fencer died */
+	assert_int_equal(run(73 * S, 73 * S, true, false), LOCK_HB_DEAD); /* fencer died */
 	peer.state = LOCK_SLOT_FENCED;
 	assert_int_equal(run(74 * S, 74 * S, true, false), LOCK_HB_FENCED);
 	peer.state = LOCK_SLOT_LEFT;
@@ -143,7 +143,7 @@ static void test_states(void **state)
 	peer.state = LOCK_SLOT_FREE;
 	assert_int_equal(run(77 * S, 78 * S, true, false), LOCK_HB_EMPTY);
 	assert_int_equal(lock_hb_observe(&hb, &peer, true, 79 * S), LOCK_HB_CORRUPT);
-	peer.host_id = 1;	/* myself */
+	peer.host_id = 1; /* myself */
 	peer.state = LOCK_SLOT_JOINED;
 	assert_int_equal(run(80 * S, 99 * S, true, false), LOCK_HB_ALIVE);
 	peer.host_id = 0;

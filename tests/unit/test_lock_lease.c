@@ -50,11 +50,11 @@ static void test_acquire_release(void **state)
 	assert_int_equal(lock_lease_acquire(&hv[1].h, "web1", UINT64_MAX, &l), 0);
 	assert_int_equal(l.owner, 1);
 	assert_int_equal(l.owner_incarnation, 5);
-	assert_int_equal(l.lver, 2);	/* 1 when claimed, 2 when taken */
+	assert_int_equal(l.lver, 2); /* 1 when claimed, 2 when taken */
 	disk_lease(0, &d);
 	assert_lease_eq(&d, &l);
 	assert_int_equal(lock_lease_acquire(&hv[1].h, "web1", UINT64_MAX, &l), 0);
-	assert_int_equal(l.lver, 2);	/* mine already: nothing written */
+	assert_int_equal(l.lver, 2); /* mine already: nothing written */
 	assert_int_equal(lock_lease_acquire(&hv[2].h, "web1", UINT64_MAX, &l), LOCK_E_CONFLICT);
 	assert_int_equal(lock_lease_release(&hv[2].h, "web1", &l), LOCK_E_CONFLICT);
 	assert_int_equal(lock_lease_release(&hv[1].h, "web1", &l), 0);
@@ -63,7 +63,7 @@ static void test_acquire_release(void **state)
 	assert_int_equal(lock_lease_acquire(&hv[2].h, "web1", 2, &l), LOCK_E_CONFLICT);
 	assert_int_equal(lock_lease_acquire(&hv[2].h, "web1", 3, &l), 0);
 	assert_int_equal(lock_lease_acquire(&hv[1].h, "db1", UINT64_MAX, &l), 0);
-	disk_lease(1, &d);	/* the next record in index order */
+	disk_lease(1, &d); /* the next record in index order */
 	assert_string_equal(d.vm, "db1");
 }
 
@@ -113,8 +113,14 @@ static void steal_case(enum mock_fault f)
 	assert_int_equal(d.lver, 2);
 }
 
-static void test_steal(void **state) { steal_case(FAULT_STEAL); }
-static void test_steal_drop(void **state) { steal_case(FAULT_STEAL_DROP); }
+static void test_steal(void **state)
+{
+	steal_case(FAULT_STEAL);
+}
+static void test_steal_drop(void **state)
+{
+	steal_case(FAULT_STEAL_DROP);
+}
 
 /* Random faults, three hosts contending for one lease (acquire/release):
  * each success a host reports must be true on disk at that moment, lver
@@ -140,7 +146,7 @@ static void test_storm(void **state)
 		disk_lease(0, &d);
 		assert_true(rc == 0 || rc == LOCK_E_CONFLICT);
 		assert_int_equal(d.lver, lver_before + (uint64_t)(disk.caw_executed - exec_before));
-		assert_true(disk.caw_executed - exec_before <= 1);	/* never a double write */
+		assert_true(disk.caw_executed - exec_before <= 1); /* never a double write */
 		if (rc == 0)
 			assert_lease_eq(&d, &l);
 		if (rc == 0 && d.lver != lver_before && d.owner) {
@@ -169,7 +175,7 @@ static void test_migration_window(void **state)
 	assert_int_equal(l.mig_phase, LOCK_MIG_NONE);
 	assert_int_equal(lock_lease_handover(&hv[2].h, "web1", l.lver, &l), LOCK_E_CONFLICT);
 	assert_int_equal(lock_lease_migrate_begin(&hv[1].h, "web1", 2, &l), 0);
-	disk.fault[disk.nfault++] = FAULT_DROP_AFTER;	/* I8 on the hand-over too */
+	disk.fault[disk.nfault++] = FAULT_DROP_AFTER; /* I8 on the hand-over too */
 	assert_int_equal(lock_lease_handover(&hv[2].h, "web1", l.lver, &l), 0);
 	assert_int_equal(l.owner, 2);
 	assert_int_equal(l.lver, v + 4);
@@ -187,7 +193,7 @@ static void test_corrupt(void **state)
 	disk.blk[lock_lease_lba(0)][100] ^= 0x10;
 	assert_int_equal(lock_lease_get(&hv[2].h, "b", &l), 0);
 	disk.blk[lock_lease_lba(0)][100] ^= 0x10;
-	assert_int_equal(lock_lease_get(&hv[2].h, "b", &l), 0);	/* found elsewhere: fine */
+	assert_int_equal(lock_lease_get(&hv[2].h, "b", &l), 0); /* found elsewhere: fine */
 }
 
 /* The owner's slot decides a take-over: only FENCED with its incarnation. */
@@ -206,7 +212,7 @@ static void test_takeover_needs_fenced(void **state)
 				 LOCK_E_CONFLICT);
 	}
 	s.state = LOCK_SLOT_FENCED;
-	s.incarnation = 6;	/* a later incarnation was fenced, not the owner's */
+	s.incarnation = 6; /* a later incarnation was fenced, not the owner's */
 	lock_slot_encode(&s, disk.blk[lock_slot_lba(1)], MOCK_BS);
 	assert_int_equal(lock_lease_acquire(&hv[2].h, "web1", UINT64_MAX, &l), LOCK_E_CONFLICT);
 	s.incarnation = 5;

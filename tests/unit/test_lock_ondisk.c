@@ -195,7 +195,7 @@ static void test_zero_and_misplaced(void **state)
 	struct lock_slot s;
 	struct lock_lease l;
 	assert_int_equal(lock_header_decode(blk, 512, "lab", &h), LOCK_E_UNFORMATTED);
-	assert_int_equal(dec_slot(blk, 512), LOCK_E_CORRUPT);	/* zero is not free */
+	assert_int_equal(dec_slot(blk, 512), LOCK_E_CORRUPT); /* zero is not free */
 	assert_int_equal(dec_lease(blk, 512), LOCK_E_CORRUPT);
 	sample_slot(&s);
 	lock_slot_encode(&s, blk, 512);
@@ -245,7 +245,7 @@ static void test_hostile_fields(void **state)
 	assert_int_equal(dec_lease(blk, 512), LOCK_E_CORRUPT);
 	sample_lease(&l);
 	lock_lease_encode(&l, 200, blk, 512);
-	memset(blk + 16, 'x', LOCK_NAME_MAX);	/* unterminated name */
+	memset(blk + 16, 'x', LOCK_NAME_MAX); /* unterminated name */
 	put_le32(blk + 8, block_crc(blk, 512));
 	assert_int_equal(dec_lease(blk, 512), LOCK_E_CORRUPT);
 	sample_header(&h, 512);
@@ -278,14 +278,10 @@ static void test_free_records(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc_vector),
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_byte_layout),
-		cmocka_unit_test(test_every_bit_flip),
-		cmocka_unit_test(test_torn_block),
-		cmocka_unit_test(test_zero_and_misplaced),
-		cmocka_unit_test(test_foreign),
-		cmocka_unit_test(test_hostile_fields),
+		cmocka_unit_test(test_crc_vector),   cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_byte_layout),  cmocka_unit_test(test_every_bit_flip),
+		cmocka_unit_test(test_torn_block),   cmocka_unit_test(test_zero_and_misplaced),
+		cmocka_unit_test(test_foreign),      cmocka_unit_test(test_hostile_fields),
 		cmocka_unit_test(test_free_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

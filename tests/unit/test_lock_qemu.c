@@ -18,9 +18,16 @@ static char *disks[] = { "iscsi://127.0.0.1:3260/iqn.x:vms/1", "/dev/a,b", NULL 
 static struct lock_qemu_spec spec(void)
 {
 	return (struct lock_qemu_spec){
-		.binary = "qemu-system-x86_64", .vm_name = "web1", .qemu_argv = words,
-		.qemu_argc = 4, .initiator = "iqn.x:hv1", .disks = disks, .n_disks = 2,
-		.disk_device = true, .qmp_path = "/run/s/web1.qmp", .log_path = "/dev/null",
+		.binary = "qemu-system-x86_64",
+		.vm_name = "web1",
+		.qemu_argv = words,
+		.qemu_argc = 4,
+		.initiator = "iqn.x:hv1",
+		.disks = disks,
+		.n_disks = 2,
+		.disk_device = true,
+		.qmp_path = "/run/s/web1.qmp",
+		.log_path = "/dev/null",
 	};
 }
 
@@ -38,23 +45,41 @@ static void argv_is(char **v, const char *const *want)
 static void test_argv(void **state)
 {
 	struct lock_qemu_spec s = spec();
-	argv_is(lock_qemu_argv(&s), (const char *const[]){
-		"qemu-system-x86_64", "-m", "256", "-append", "console=ttyS0 quiet",
-		"-name", "web1", "-qmp", "unix:/run/s/web1.qmp,server=on,wait=off",
-		"-iscsi", "initiator-name=iqn.x:hv1",
-		"-drive", "file=iscsi://127.0.0.1:3260/iqn.x:vms/1,format=raw,if=none,id=disk0,"
-		"cache=none", "-device", "virtio-blk-pci,drive=disk0",
-		"-drive", "file=/dev/a,,b,format=raw,if=none,id=disk1,cache=none",
-		"-device", "virtio-blk-pci,drive=disk1", NULL });
+	argv_is(lock_qemu_argv(&s),
+		(const char *const[]){
+			"qemu-system-x86_64",
+			"-m",
+			"256",
+			"-append",
+			"console=ttyS0 quiet",
+			"-name",
+			"web1",
+			"-qmp",
+			"unix:/run/s/web1.qmp,server=on,wait=off",
+			"-iscsi",
+			"initiator-name=iqn.x:hv1",
+			"-drive",
+			"file=iscsi://127.0.0.1:3260/iqn.x:vms/1,format=raw,if=none,id=disk0,"
+			"cache=none",
+			"-device",
+			"virtio-blk-pci,drive=disk0",
+			"-drive",
+			"file=/dev/a,,b,format=raw,if=none,id=disk1,cache=none",
+			"-device",
+			"virtio-blk-pci,drive=disk1",
+			NULL });
 	s.disk_device = false;
 	s.n_disks = 1;
 	s.qemu_argc = 0;
 	s.incoming = "tcp:127.0.0.1:4444";
-	argv_is(lock_qemu_argv(&s), (const char *const[]){
-		"qemu-system-x86_64", "-name", "web1", "-qmp",
-		"unix:/run/s/web1.qmp,server=on,wait=off", "-iscsi", "initiator-name=iqn.x:hv1",
-		"-drive", "file=iscsi://127.0.0.1:3260/iqn.x:vms/1,format=raw,if=none,id=disk0,"
-		"cache=none", "-S", "-incoming", "tcp:127.0.0.1:4444", NULL });
+	argv_is(lock_qemu_argv(&s),
+		(const char *const[]){
+			"qemu-system-x86_64", "-name", "web1", "-qmp",
+			"unix:/run/s/web1.qmp,server=on,wait=off", "-iscsi",
+			"initiator-name=iqn.x:hv1", "-drive",
+			"file=iscsi://127.0.0.1:3260/iqn.x:vms/1,format=raw,if=none,id=disk0,"
+			"cache=none",
+			"-S", "-incoming", "tcp:127.0.0.1:4444", NULL });
 }
 
 static void test_spawn_kill_reap(void **state)
@@ -74,7 +99,7 @@ static void test_spawn_kill_reap(void **state)
 	assert_int_equal(poll(&p, 1, 5000), 1);
 	assert_int_equal(lock_qemu_reap(pid, &status), 1);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	assert_int_equal(lock_qemu_kill(pidfd), 0);     /* already gone: still fine */
+	assert_int_equal(lock_qemu_kill(pidfd), 0); /* already gone: still fine */
 	close(pidfd);
 }
 
@@ -133,19 +158,22 @@ static void client_migrate(struct lock_qmp *q)
 
 static void test_qmp(void **state)
 {
-	qmp_scripted((const char *const[]){
-		"<\"uri\":\"tcp:127.0.0.1:5\"", "{\"return\": {}}",
-		"<query-migrate", "{\"event\": \"MIGRATION\", \"data\": {\"status\": \"setup\"}}",
-		"{\"return\": {\"status\": \"completed\", \"total-time\": 5}}",
-		"<cont", "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}",
-		"<query-status", "{\"return\": {}}", "<stop", NULL }, client_migrate);
+	qmp_scripted(
+		(const char *const[]){
+			"<\"uri\":\"tcp:127.0.0.1:5\"", "{\"return\": {}}", "<query-migrate",
+			"{\"event\": \"MIGRATION\", \"data\": {\"status\": \"setup\"}}",
+			"{\"return\": {\"status\": \"completed\", \"total-time\": 5}}", "<cont",
+			"{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}",
+			"<query-status", "{\"return\": {}}", "<stop", NULL },
+		client_migrate);
 }
 
 static void test_json_str(void **state)
 {
 	char out[16];
 	assert_int_equal(lock_json_str("{\"a\": 1, \"status\" : \"active\"}", "status", out,
-				       sizeof(out)), 0);
+				       sizeof(out)),
+			 0);
 	assert_string_equal(out, "active");
 	assert_int_equal(lock_json_str("{\"status\": 3}", "status", out, sizeof(out)), -ENOENT);
 	assert_int_equal(lock_json_str("{}", "status", out, sizeof(out)), -ENOENT);

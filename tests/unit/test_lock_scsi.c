@@ -41,27 +41,37 @@ static void test_outcomes(void **state)
 	assert_int_equal(classify_of(SCSI_STATUS_CHECK_CONDITION, SCSI_SENSE_NOT_READY, 0x0401),
 			 -EAGAIN);
 	assert_int_equal(classify_of(SCSI_STATUS_CHECK_CONDITION, SCSI_SENSE_ILLEGAL_REQUEST,
-				     0x2400), LOCK_E_SCSI);
+				     0x2400),
+			 LOCK_E_SCSI);
 	assert_int_equal(lock_lun_last_sense(&lun).asc_ascq, 0x2400);
 	assert_int_equal(classify_of(SCSI_STATUS_CHECK_CONDITION, SCSI_SENSE_MEDIUM_ERROR, 0x1100),
 			 LOCK_E_SCSI);
-	assert_int_equal(classify_of(0x28, 0, 0), -EAGAIN);	/* TASK SET FULL */
+	assert_int_equal(classify_of(0x28, 0, 0), -EAGAIN); /* TASK SET FULL */
 	assert_int_equal(lock_lun_take_events(&lun), 0);
 }
 
 /* I9: a unit attention is never success: resend, and say what it was. */
 static void test_unit_attentions(void **state)
 {
-	static const struct { int ascq; unsigned ev; } uas[] = {
-		{ 0x2900, LOCK_EV_RESET }, { 0x2901, LOCK_EV_RESET }, { 0x2907, LOCK_EV_RESET },
-		{ 0x2A03, LOCK_EV_RESV_CHANGED }, { 0x2A04, LOCK_EV_RESV_CHANGED },
-		{ 0x2A05, LOCK_EV_PREEMPTED }, { 0x2A06, LOCK_EV_RESV_CHANGED },
-		{ 0x3F0E, 0 }, { 0x2A09, 0 },
+	static const struct {
+		int ascq;
+		unsigned ev;
+	} uas[] = {
+		{ 0x2900, LOCK_EV_RESET },
+		{ 0x2901, LOCK_EV_RESET },
+		{ 0x2907, LOCK_EV_RESET },
+		{ 0x2A03, LOCK_EV_RESV_CHANGED },
+		{ 0x2A04, LOCK_EV_RESV_CHANGED },
+		{ 0x2A05, LOCK_EV_PREEMPTED },
+		{ 0x2A06, LOCK_EV_RESV_CHANGED },
+		{ 0x3F0E, 0 },
+		{ 0x2A09, 0 },
 	};
 	memset(&lun, 0, sizeof(lun));
 	for (unsigned i = 0; i < sizeof(uas) / sizeof(uas[0]); i++) {
-		assert_int_equal(classify_of(SCSI_STATUS_CHECK_CONDITION,
-					     SCSI_SENSE_UNIT_ATTENTION, uas[i].ascq), -EAGAIN);
+		assert_int_equal(classify_of(SCSI_STATUS_CHECK_CONDITION, SCSI_SENSE_UNIT_ATTENTION,
+					     uas[i].ascq),
+				 -EAGAIN);
 		assert_int_equal(lock_lun_take_events(&lun), uas[i].ev);
 	}
 }
@@ -95,15 +105,15 @@ static void test_full_status(void **state)
 	n = desc(b, 0x33, 0, "iqn.x:b,i,0x23d000000001", 1);
 	assert_int_equal(full_status_one(b, n, &r), n);
 	assert_false(r.any_isid);
-	assert_string_equal(r.name, "iqn.x:b");	/* the ISID part cut off */
-	assert_int_equal(full_status_one(b, n - 1, &r), 0);	/* truncated */
-	put_be32(b + 20, 0xFFFFFFF0u);	/* hostile length */
+	assert_string_equal(r.name, "iqn.x:b");             /* the ISID part cut off */
+	assert_int_equal(full_status_one(b, n - 1, &r), 0); /* truncated */
+	put_be32(b + 20, 0xFFFFFFF0u);                      /* hostile length */
 	assert_int_equal(full_status_one(b, sizeof(b), &r), 0);
 	n = desc(b, 0x44, 0, "iqn.x:c", 0);
-	memset(b + 28, 'x', n - 28);	/* no NUL in the name */
+	memset(b + 28, 'x', n - 28); /* no NUL in the name */
 	assert_int_equal(full_status_one(b, n, &r), n);
 	assert_true(strlen(r.name) < sizeof(r.name));
-	b[24] = 0x01;	/* not an iSCSI TransportID: no name */
+	b[24] = 0x01; /* not an iSCSI TransportID: no name */
 	assert_int_equal(full_status_one(b, n, &r), n);
 	assert_string_equal(r.name, "");
 }
@@ -126,17 +136,17 @@ static void test_wwid(void **state)
 {
 	(void)state;
 	static const uint8_t page[] = {
-		0x00, 0x83, 0x00, 0x2c,
-		0x01, 0x13, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8,          /* NAA, target port */
-		0x01, 0x03, 0x00, 0x08, 0x60, 1, 2, 3, 4, 5, 6, 7,       /* NAA 8, LU */
-		0x01, 0x03, 0x00, 0x10, 0x6a, 0xbc, 0, 0, 0, 0, 0, 0,    /* NAA 16, LU */
-		0, 0, 0, 0, 0, 0, 0, 0x2f,
+		0x00, 0x83, 0x00, 0x2c, 0x01, 0x13, 0x00, 0x08, 1, 2, 3, 4,
+		5,    6,    7,    8,                                        /* NAA, target port */
+		0x01, 0x03, 0x00, 0x08, 0x60, 1,    2,    3,    4, 5, 6, 7, /* NAA 8, LU */
+		0x01, 0x03, 0x00, 0x10, 0x6a, 0xbc, 0,    0,    0, 0, 0, 0, /* NAA 16, LU */
+		0,    0,    0,    0,    0,    0,    0,    0x2f,
 	};
 	char w[40];
 	assert_int_equal(lock_vpd83_wwid(page, sizeof(page), w, sizeof(w)), 0);
 	assert_string_equal(w, "naa.6abc000000000000000000000000002f");
-	assert_int_equal(lock_vpd83_wwid(page, 36, w, sizeof(w)), -EINVAL);  /* cut descriptor */
-	assert_int_equal(lock_vpd83_wwid(page, 16, w, sizeof(w)), -ENOENT);  /* port NAA only */
+	assert_int_equal(lock_vpd83_wwid(page, 36, w, sizeof(w)), -EINVAL); /* cut descriptor */
+	assert_int_equal(lock_vpd83_wwid(page, 16, w, sizeof(w)), -ENOENT); /* port NAA only */
 	assert_int_equal(lock_vpd83_wwid(page, 3, w, sizeof(w)), -EINVAL);
 	assert_int_equal(lock_vpd83_wwid(page, sizeof(page), w, 20), -ENAMETOOLONG);
 }
@@ -170,12 +180,9 @@ static void test_open(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_outcomes),
-		cmocka_unit_test(test_unit_attentions),
-		cmocka_unit_test(test_full_status),
-		cmocka_unit_test(test_transport_id),
-		cmocka_unit_test(test_wwid),
-		cmocka_unit_test(test_open),
+		cmocka_unit_test(test_outcomes),    cmocka_unit_test(test_unit_attentions),
+		cmocka_unit_test(test_full_status), cmocka_unit_test(test_transport_id),
+		cmocka_unit_test(test_wwid),        cmocka_unit_test(test_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
