@@ -11,6 +11,7 @@
  */
 #ifndef KURA_TEST_LUN_CONFORMANCE_H
 #define KURA_TEST_LUN_CONFORMANCE_H
+#include "loop_submit.h"
 
 #define MiB      (1024u * 1024u)
 #define LUN_SIZE (8 * MiB)
@@ -38,34 +39,16 @@ static void io_done(struct lun_io *io)
 		kloop_stop(h->l);
 }
 
-struct submit_task {
-	struct kloop_task t;
-	struct h *h;
-	struct lun_io *io;
-	void (*fn)(struct lun_io *io); /* optional custom start instead of lun_submit */
-};
-
-static void submit_fn(struct kloop_task *t)
-{
-	struct submit_task *s = (struct submit_task *)t;
-	s->h->in_submit = true;
-	if (s->fn)
-		s->fn(s->io);
-	else
-		lun_submit(s->h->be, s->io);
-	s->h->in_submit = false;
-}
-
 static int run_io_with(struct h *h, struct lun_io *io, void (*fn)(struct lun_io *))
 {
 	struct kloop_timer wd = { .fn = watchdog_fn };
-	struct submit_task s = { .t.fn = submit_fn, .h = h, .io = io, .fn = fn };
+	struct loop_submit s = { .be = h->be, .io = io, .in_submit = &h->in_submit, .fn = fn };
 	io->loop = h->l;
 	io->done = io_done;
 	io->priv = h;
 	io->result = 12345;
 	h->pending = 1;
-	kloop_defer(h->l, &s.t);
+	loop_submit(h->l, &s);
 	kloop_timer_start(h->l, &wd, 10000);
 	assert_int_equal(kloop_run(h->l), 0);
 	kloop_timer_stop(h->l, &wd);

@@ -21,6 +21,7 @@
 #include "common/kloop.h"
 #include "lun-backends/lun_backend.h"
 #include "lun-backends/thin/lun_thin.h"
+#include "loop_submit.h"
 
 #define MiB (1024u * 1024u)
 
@@ -46,29 +47,15 @@ static void io_done(struct lun_io *io)
 	kloop_stop(h->l);
 }
 
-struct submit_task {
-	struct kloop_task t;
-	struct h *h;
-	struct lun_io *io;
-};
-
-static void submit_fn(struct kloop_task *t)
-{
-	struct submit_task *s = (struct submit_task *)t;
-	s->h->in_submit = true;
-	lun_submit(s->h->be, s->io);
-	s->h->in_submit = false;
-}
-
 static int run_io(struct h *h, struct lun_io *io)
 {
 	struct kloop_timer wd = { .fn = watchdog_fn };
-	struct submit_task s = { .t.fn = submit_fn, .h = h, .io = io };
+	struct loop_submit s = { .be = h->be, .io = io, .in_submit = &h->in_submit };
 	io->loop = h->l;
 	io->done = io_done;
 	io->priv = h;
 	h->done = false;
-	kloop_defer(h->l, &s.t);
+	loop_submit(h->l, &s);
 	kloop_timer_start(h->l, &wd, 10000);
 	assert_int_equal(kloop_run(h->l), 0);
 	kloop_timer_stop(h->l, &wd);

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "loop_submit.h"
 
 #define KiB         1024u
 #define MiB         (1024u * 1024u)
@@ -179,29 +180,15 @@ static void io_done(struct lun_io *io)
 		kloop_stop(h->l);
 }
 
-struct submit_task {
-	struct kloop_task t;
-	struct h *h;
-	struct lun_io *io;
-};
-
-static void submit_fn(struct kloop_task *t)
-{
-	struct submit_task *s = (struct submit_task *)t;
-	s->h->in_submit = true;
-	lun_submit(s->h->be, s->io);
-	s->h->in_submit = false;
-}
-
 static int run_io(struct h *h, struct lun_io *io)
 {
 	struct kloop_timer wd = { .fn = watchdog_fn };
-	struct submit_task s = { .t.fn = submit_fn, .h = h, .io = io };
+	struct loop_submit s = { .be = h->be, .io = io, .in_submit = &h->in_submit };
 	io->loop = h->l;
 	io->done = io_done;
 	io->priv = h;
 	h->pending = 1;
-	kloop_defer(h->l, &s.t);
+	loop_submit(h->l, &s);
 	kloop_timer_start(h->l, &wd, 20000);
 	assert_int_equal(kloop_run(h->l), 0);
 	kloop_timer_stop(h->l, &wd);
@@ -548,7 +535,7 @@ static void test_overlapping_writes(void **state)
 	uint8_t *buf[N];
 	struct iovec iov[N];
 	struct lun_io io[N];
-	struct submit_task st[N];
+	struct loop_submit st[N];
 	h->pending = N;
 	for (int i = 0; i < N; i++) {
 		buf[i] = kbuf_alloc(LEN);
@@ -562,8 +549,10 @@ static void test_overlapping_writes(void **state)
 					 .loop = h->l,
 					 .done = io_done,
 					 .priv = h };
-		st[i] = (struct submit_task){ .t.fn = submit_fn, .h = h, .io = &io[i] };
-		kloop_defer(h->l, &st[i].t);
+		st[i] = (struct loop_submit){ .be = h->be,
+					      .io = &io[i],
+					      .in_submit = &h->in_submit };
+		loop_submit(h->l, &st[i]);
 	}
 	assert_int_equal(kloop_run(h->l), 0);
 	assert_int_equal(h->pending, 0);
