@@ -11,6 +11,7 @@
 # target: a lost completion. Header/data digests are followed from the
 # login answer. Not for: anything but tests.
 import socket, struct, sys, threading
+from tcp_proxy import serve
 
 lock = threading.Lock()
 
@@ -87,22 +88,14 @@ def run(f, a, b, st):
         except OSError:
             pass
 
+def start(c, u):
+    st = {"hd": False, "dd": False, "next_hd": False, "next_dd": False, "caw": {}}
+    threading.Thread(target=run, args=(to_target, c, u, st), daemon=True).start()
+    threading.Thread(target=run, args=(from_target, u, c, st), daemon=True).start()
+
 def main():
     global ARM, LOG
     lport, host, port, ARM, LOG = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", lport))
-    ls.listen(64)
-    while True:
-        c, _ = ls.accept()
-        try:
-            u = socket.create_connection((host, port))
-        except OSError:
-            c.close()
-            continue
-        st = {"hd": False, "dd": False, "next_hd": False, "next_dd": False, "caw": {}}
-        threading.Thread(target=run, args=(to_target, c, u, st), daemon=True).start()
-        threading.Thread(target=run, args=(from_target, u, c, st), daemon=True).start()
+    serve(lport, host, port, start)
 
 main()

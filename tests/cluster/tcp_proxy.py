@@ -21,8 +21,9 @@ def pump(src, dst):
         except OSError:
             pass
 
-def main():
-    lport, host, port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+def serve(lport, host, port, start):
+    """Accept on 127.0.0.1:lport; for each client c, connect u to host:port
+    and call start(c, u) to move the bytes (pdu_proxy.py imports this)."""
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", lport))
@@ -34,7 +35,11 @@ def main():
         except OSError:
             c.close()
             continue
-        for a, b in ((c, u), (u, c)):
-            threading.Thread(target=pump, args=(a, b), daemon=True).start()
+        start(c, u)
 
-main()
+def start_pumps(c, u):
+    for a, b in ((c, u), (u, c)):
+        threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), start_pumps)
