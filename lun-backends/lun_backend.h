@@ -127,8 +127,8 @@ struct lun_backend {
 struct lun_backend_params {
 	const char *type; /* "file" or "memory" */
 	const char *path; /* file / block device (file) */
-	uint64_t
-		size; /* bytes: create a sparse file of this size if missing (file), or the size (memory) */
+	/* bytes: create a sparse file of this size if missing (file), or the size (memory) */
+	uint64_t size;
 	uint32_t block_size; /* 512 or 4096 */
 	bool direct;         /* O_DIRECT (file) */
 	bool read_only;
