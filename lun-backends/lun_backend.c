@@ -174,3 +174,11 @@ void lun_complete_later(struct lun_io *io, int result)
 	l->t.fn = later_fn;
 	kloop_defer(io->loop, &l->t);
 }
+
+const char *lun_params_get(const struct lun_backend_params *p, const char *key)
+{
+	for (int i = 0; i < p->n_kind_keys; i++)
+		if (strcmp(p->kind_keys[i].key, key) == 0)
+			return p->kind_keys[i].value;
+	return NULL;
+}

@@ -124,6 +124,9 @@ struct lun_backend {
 };
 
 /* Parameters for opening a backend; keys come from a [lun] config section. */
+/* How many keys of its own a kind may take in a [lun] section. */
+#define LUN_KIND_KEYS_MAX 8
+
 struct lun_backend_params {
 	const char *type; /* "file" or "memory" */
 	const char *path; /* file / block device (file) */
@@ -133,7 +136,18 @@ struct lun_backend_params {
 	bool direct;         /* O_DIRECT (file) */
 	bool read_only;
 	bool create; /* create the file if it does not exist */
+	/* The [lun] keys of a kind that has no field above (a new kind's, such
+	 * as a Ceph image name): its key table validates each value and stores
+	 * it here with lun_conf_kind_key (lun_registry.h); its open reads them
+	 * with lun_params_get. Strings belong to the configuration. */
+	struct lun_kind_kv {
+		const char *key, *value;
+	} kind_keys[LUN_KIND_KEYS_MAX];
+	int n_kind_keys;
 };
+
+/* The value of a kind's own [lun] key (kind_keys), or NULL if not given. */
+const char *lun_params_get(const struct lun_backend_params *p, const char *key);
 
 /* Open a backend of params->type. 0 or -errno; *err gets a human reason. */
 int lun_backend_open(const struct lun_backend_params *params, struct lun_backend **out, char *err,

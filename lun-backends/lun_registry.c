@@ -18,6 +18,7 @@
 #include <strings.h>
 
 static const struct lun_kind lun_kind_file, lun_kind_memory;
+extern const struct lun_kind lun_kind_thin, lun_kind_raid;
 
 /* The registry: one line per kind, in the order their misplaced keys are reported. */
 static const struct lun_kind *const lun_kinds[] = {
@@ -185,6 +186,33 @@ void *lun_conf_grow(void *arr_p, int *n, size_t elem)
 static struct lun_backend_params *lb(void *obj)
 {
 	return ((struct lun_conf_lun *)obj)->b;
+}
+
+int lun_conf_kind_key(struct lun_conf_ctx *c, void *obj, const char *key, const char *v)
+{
+	struct lun_backend_params *b = lb(obj);
+	for (int i = 0; i < b->n_kind_keys; i++)
+		if (strcmp(b->kind_keys[i].key, key) == 0)
+			return lun_conf_str(c, key, v, &b->kind_keys[i].value);
+	if (b->n_kind_keys == LUN_KIND_KEYS_MAX)
+		return lun_conf_fail(c, "%s: more than %d keys of the backend's own", key,
+				     LUN_KIND_KEYS_MAX);
+	struct lun_kind_kv *kv = &b->kind_keys[b->n_kind_keys];
+	int r = lun_conf_str(c, key, key, &kv->key);
+	if (r == 0)
+		r = lun_conf_str(c, key, v, &kv->value);
+	if (r == 0)
+		b->n_kind_keys++;
+	return r;
+}
+
+bool lun_conf_kind_keys_given(const struct lun_kind *k, const struct lun_conf_lun *l)
+{
+	for (int i = 0; i < l->b->n_kind_keys; i++)
+		for (size_t j = 0; j < k->n_lun_keys; j++)
+			if (strcmp(l->b->kind_keys[i].key, k->lun_keys[j].name) == 0)
+				return true;
+	return false;
 }
 
 /* "file, memory, thin or raid" */

@@ -12,8 +12,10 @@
  * to ctx->why without "FILE:LINE: ", which the parser adds (messages are a
  * contract: docs/configuration.md, tests).
  *
- * Adding a kind: its folder defines a struct lun_kind, lun_registry.c lists
- * it in lun_kinds[], the build file compiles the folder.
+ * Adding a kind: its folder defines a struct lun_kind (keys without a field
+ * in lun_backend_params go to kind_keys through lun_conf_kind_key and are
+ * read back with lun_params_get), lun_registry.c lists it in lun_kinds[]
+ * (one line), the build file compiles the folder.
  *
  * Opening: leaf kinds (file, memory) through lun_backend_open, stacked
  * kinds (raid, thin) through the stack builder (lun_stack.h).
@@ -175,6 +177,14 @@ int lun_conf_size(struct lun_conf_ctx *c, const char *key, const char *v, uint64
 int lun_conf_pow2(struct lun_conf_ctx *c, const char *key, const char *v, uint64_t lo, uint64_t hi,
 		  uint32_t *out);
 int lun_conf_str(struct lun_conf_ctx *c, const char *key, const char *v, const char **dst);
+/* A kind's own [lun] key without a field in lun_backend_params (a new
+ * kind's): kept in kind_keys (repeating a key replaces its value), read by
+ * the kind's open with lun_params_get. Use it as a key's setter, or call it
+ * from one once the value is validated. */
+int lun_conf_kind_key(struct lun_conf_ctx *c, void *obj, const char *key, const char *v);
+/* True if l holds any of k's own keys in kind_keys: a lun_keys_given for
+ * kinds that keep their keys there. */
+bool lun_conf_kind_keys_given(const struct lun_kind *k, const struct lun_conf_lun *l);
 /* Array and pool names: letters, digits, '.', '_', '-'; dup: already defined. */
 int lun_conf_check_name(struct lun_conf_ctx *c, const char *kind, const char *name, bool dup);
 /* "8G", "512", "64K": bytes (powers of 1024, optional "iB"/"B"). 0, -EINVAL or -ERANGE. */
@@ -208,6 +218,4 @@ void lun_stack_conf_free(struct lun_stack_conf *sc);
 /* Grow *arr (of elem-byte items, *n in use) by one zeroed item; NULL if out of memory. */
 void *lun_conf_grow(void *arr_p, int *n, size_t elem);
 
-extern const struct lun_kind lun_kind_thin;
-extern const struct lun_kind lun_kind_raid;
 #endif

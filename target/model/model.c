@@ -102,6 +102,10 @@ static int adopt_lun_strings(struct tgt_model *m, struct tgt_lun_conf *l)
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if (restore(m, s[i]) < 0)
 			return -ENOMEM;
+	for (int i = 0; i < l->backend.n_kind_keys; i++)
+		if (restore(m, &l->backend.kind_keys[i].key) < 0 ||
+		    restore(m, &l->backend.kind_keys[i].value) < 0)
+			return -ENOMEM;
 	return 0;
 }
 

@@ -211,6 +211,44 @@ static void raid_ok(struct lun_conf_lun *l)
 	l->s->raid = "r";
 }
 
+/* The extension point for a kind whose keys have no field in
+ * lun_backend_params (the next kind, a Ceph image, keeps rbd_pool etc.
+ * there): stored through lun_conf_kind_key, read with lun_params_get, a
+ * repeated key replaces its value, at most LUN_KIND_KEYS_MAX keys, and
+ * lun_conf_kind_keys_given sees exactly the keys of the kind's own table. */
+static int demo_set(struct lun_conf_ctx *c, void *obj, const char *key, const char *v)
+{
+	return lun_conf_kind_key(c, obj, key, v);
+}
+static const struct lun_key demo_keys[] = { { "demo_image", demo_set, false } };
+static const struct lun_kind demo_kind = { .name = "demo", .lun_keys = demo_keys, .n_lun_keys = 1 };
+
+static void test_kind_keys(void **state)
+{
+	struct lun_backend_params b;
+	struct lun_stack_lun st;
+	lun_conf_lun_init(&b, &st);
+	struct lun_conf_lun l = { &b, &st };
+	struct lun_conf_ctx c = ctx(3);
+	assert_false(lun_conf_kind_keys_given(&demo_kind, &l));
+	assert_null(lun_params_get(&b, "demo_image"));
+	assert_int_equal(demo_keys[0].set(&c, &l, "demo_image", "vm-disk-1"), 0);
+	assert_true(lun_conf_kind_keys_given(&demo_kind, &l));
+	assert_string_equal(lun_params_get(&b, "demo_image"), "vm-disk-1");
+	assert_int_equal(lun_conf_kind_key(&c, &l, "demo_image", "vm-disk-2"), 0);
+	assert_int_equal(b.n_kind_keys, 1);
+	assert_string_equal(lun_params_get(&b, "demo_image"), "vm-disk-2");
+	char k[32];
+	for (int i = 1; i < LUN_KIND_KEYS_MAX; i++) {
+		snprintf(k, sizeof(k), "other_%d", i);
+		assert_int_equal(lun_conf_kind_key(&c, &l, k, "x"), 0);
+	}
+	expect_refused(lun_conf_kind_key(&c, &l, "one_too_many", "x"),
+		       "one_too_many: more than 8 keys of the backend's own");
+	assert_null(lun_params_get(&b, "one_too_many"));
+	assert_string_equal(lun_params_get(&b, "other_7"), "x");
+}
+
 static void test_lun_end(void **state)
 {
 	expect_refused(lun_end("file", file_path_pool),
@@ -447,9 +485,10 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kinds),   cmocka_unit_test(test_lun_keys),
-		cmocka_unit_test(test_lun_end), cmocka_unit_test(test_sections),
-		cmocka_unit_test(test_stack),   cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_kinds),    cmocka_unit_test(test_lun_keys),
+		cmocka_unit_test(test_lun_end),  cmocka_unit_test(test_kind_keys),
+		cmocka_unit_test(test_sections), cmocka_unit_test(test_stack),
+		cmocka_unit_test(test_caps),
 	};
 	return cmocka_run_group_tests(tests, NULL, cleanup);
 }

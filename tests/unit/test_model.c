@@ -127,8 +127,17 @@ static void test_lun_add_remove(void **state)
 	     &parsed);
 	struct tgt_target *t = &m->targets[0];
 	assert_null(scsi_lun_map_get(t->map, 7));
+	/* a kind's own keys (lun_conf_kind_key) are copied like the other strings */
+	char *kk = strdup("demo_key"), *kv = strdup("v1");
+	struct lun_backend_params *pb = &parsed.targets[0].luns[1].backend;
+	pb->kind_keys[0] = (struct lun_kind_kv){ kk, kv };
+	pb->n_kind_keys = 1;
 	assert_int_equal(tgt_model_add_lun(m, t, &parsed.targets[0].luns[1], err, sizeof(err)), 0);
+	pb->n_kind_keys = 0;
+	free(kk);
+	free(kv);
 	tgt_config_free(&parsed); /* the strings were copied */
+	assert_string_equal(lun_params_get(&t->luns[1].c.backend, "demo_key"), "v1");
 	assert_int_equal(t->n_luns, 2);
 	assert_string_equal(t->luns[1].c.backend.type, "memory");
 	assert_string_equal(t->luns[1].c.ident.serial, "s7");
