@@ -35,7 +35,9 @@ log "drain hv1: exit $RC in $(( $(now_ms) - T0 )) ms: $(tr '\n' ' ' <"$CL_D/drai
 check "drain exits 0" [ "$RC" = 0 ]
 check "vm1 now on hv2" [ "$(cl_json hv3 "vms['vm1']['owner']")" = hv2 ]
 check "hv1 is LEAVING on the HA LUN" [ "$(slot_state hv1)" = leaving ]
-check "status shows hv1 drained" [ "$(cl_json hv3 "hosts['hv1']['drained']")" = True ]
+# Another host's status is its view, refreshed at each of its heartbeats.
+drained_seen() { [ "$(cl_json hv3 "hosts['hv1']['drained']")" = True ]; }
+check "status shows hv1 drained" wait_for 5 drained_seen
 check "vm1 writes on hv2" cl_wait_writes hv2 vm1 3 30
 SEQS=$(cat "$(cl_console hv1 vm1)" "$(cl_console hv2 vm1)" | tr -d '\r' | \
        awk -v t="$TAG1" '$1 == "KURA-CW" && $3 == t && $8 == "ok" {print $5}' | sort -n | uniq)
