@@ -28,6 +28,9 @@ PKGS=(
   qemu-system-x86
   # tools/kura-ha-bench.sh: Debian's sanlock as the peer of kura-lockd; bc
   sanlock bc
+  # lun-backends/rbd/ (librbd, librados) and tests/ceph/: a throw-away
+  # single-machine Ceph 16 cluster (one monitor, three OSDs; no mgr needed)
+  librbd-dev librados-dev ceph-mon ceph-osd ceph-common
 )
 
 missing=()
