@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The administration socket: a thread that accepts one kura-targetctl
- * request at a time on a Unix socket, checks the peer's uid, parses the line
- * (admin_parse.c, pure), runs the command's handler from a table indexed by
- * the decoded operation and writes the answer (text or JSON) followed by
+/* The administration socket: a thread whose event loop serves several
+ * kura-targetctl clients at once on a Unix socket, checks each peer's uid,
+ * parses its line (admin_parse.c, pure), runs the command's handler from a
+ * table indexed by the decoded operation and writes the answer (text or JSON) followed by
  * "OK" / "ERR reason". Protocol: admin.h.
  *
  * Everything it reads from running sessions goes through snapshots
@@ -12,16 +12,17 @@
  * Not for: configuration parsing (config.c) or SCSI semantics.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "common/container.h"
+#include "common/kloop.h"
 #include "common/log.h"
 #include "common/unixsock.h"
 #include "target/admin/admin_internal.h"
@@ -410,68 +411,237 @@ static void run_line(struct admin *a, const char *line, size_t len, FILE *f)
 	explicit_bzero(msg, sizeof(msg));
 }
 
-/* ---- the socket ---- */
+/* ---- the socket ----
+ * One kloop on the admin thread serves every client at once: requests are
+ * read without blocking, so a client that connects and says nothing (or
+ * reads its answer slowly) holds only its own slot, never the others.
+ * Requests still run one at a time, in the loop callback that completed
+ * them: the handlers change the model and the configuration file, which
+ * only this thread touches (model.h), and a long one (pool create, raid
+ * scrub --stop) delays the others no longer than it would with a queue.
+ * The answer goes to a memory stream first, then out as the socket takes
+ * it. Bounded: ADMIN_MAX_CLIENTS clients, ADMIN_MAX_LINE + 2 bytes per
+ * request, ADMIN_IDLE_MS without progress before a client is dropped. */
+#define ADMIN_MAX_CLIENTS 16
+#define ADMIN_IDLE_MS     5000
+#define ADMIN_TICK_MS     250
+#define ADMIN_REQ_MAX     (ADMIN_MAX_LINE + 3)
+
+struct tgt_admin;
+
+struct admin_client {
+	struct kloop_fd kfd;
+	struct tgt_admin *ad;
+	struct admin_client *next;
+	int fd;
+	size_t n; /* request bytes read */
+	char req[ADMIN_REQ_MAX];
+	char *out; /* the answer, once the request ran */
+	size_t out_len, out_off;
+	uint64_t deadline_ms;
+};
+
 struct tgt_admin {
 	struct admin a;
 	int lfd;
-	int wake[2];
+	struct kloop *loop;
+	struct kloop_fd lkfd;
+	struct kloop_timer tick;
+	struct admin_client *clients;
+	int n_clients;
 	pthread_t th;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
-/* Read one line (up to ADMIN_MAX_LINE + 2 bytes); returns its length or -1. */
-static ssize_t read_line(int fd, char *buf, size_t cap)
+static void client_free(struct admin_client *cl)
 {
-	size_t n = 0;
-	while (n < cap) {
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r <= 0)
-			return n ? (ssize_t)n : -1;
-		n += (size_t)r;
-		if (memchr(buf, '\n', n))
-			return (ssize_t)((char *)memchr(buf, '\n', n) - buf + 1);
-	}
-	return (ssize_t)n; /* too long: the parser says so */
+	struct tgt_admin *ad = cl->ad;
+	for (struct admin_client **pp = &ad->clients; *pp; pp = &(*pp)->next)
+		if (*pp == cl) {
+			*pp = cl->next;
+			break;
+		}
+	ad->n_clients--;
+	kloop_del_fd(ad->loop, cl->fd);
+	close(cl->fd);
+	explicit_bzero(cl->req, sizeof(cl->req)); /* a chap add request carries a secret */
+	free(cl->out);
+	free(cl);
 }
 
-static void serve_one(struct tgt_admin *ad, int fd)
+static void client_drain(struct admin_client *cl)
 {
-	struct timeval tv = { .tv_sec = 5 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	FILE *f = fdopen(fd, "w");
+	char sink[4096];
+	for (;;) {
+		ssize_t r = recv(cl->fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (r > 0)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return; /* EPOLLIN calls again; the tick ends it after ADMIN_IDLE_MS */
+		client_free(cl);
+		return;
+	}
+}
+
+static void client_write(struct admin_client *cl)
+{
+	while (cl->out_off < cl->out_len) {
+		ssize_t w = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* EPOLLOUT calls again */
+		if (w <= 0)
+			break;
+		cl->out_off += (size_t)w;
+		cl->deadline_ms = kloop_now_ms(cl->ad->loop) + ADMIN_IDLE_MS;
+	}
+	if (cl->out_off < cl->out_len) {
+		client_free(cl);
+		return;
+	}
+	/* Sent: end our side, then read what the peer may still send (the rest
+	 * of an over-long request) until it closes; closing with bytes unread
+	 * would send a RST that can destroy the answer in flight. */
+	shutdown(cl->fd, SHUT_WR);
+	kloop_mod_fd(cl->ad->loop, cl->fd, EPOLLIN, &cl->kfd);
+	client_drain(cl);
+}
+
+/* The request is complete (a newline, a full buffer or the peer's EOF):
+ * run it and start sending the answer. The request is read even from a
+ * refused peer: closing with its bytes unread would send a RST that can
+ * beat our answer to the client. */
+static void client_run(struct admin_client *cl, bool got)
+{
+	FILE *f = open_memstream(&cl->out, &cl->out_len);
 	if (!f) {
+		client_free(cl);
+		return;
+	}
+	if (!kunix_peer_allowed(cl->fd))
+		fputs("ERR permission denied\n", f);
+	else if (!got)
+		fputs("ERR no request\n", f);
+	else
+		run_line(&cl->ad->a, cl->req, cl->n, f);
+	explicit_bzero(cl->req, sizeof(cl->req));
+	if (fclose(f) != 0) {
+		client_free(cl);
+		return;
+	}
+	cl->deadline_ms = kloop_now_ms(cl->ad->loop) + ADMIN_IDLE_MS;
+	kloop_mod_fd(cl->ad->loop, cl->fd, EPOLLOUT, &cl->kfd);
+	client_write(cl);
+}
+
+static void client_read(struct admin_client *cl)
+{
+	ssize_t r = recv(cl->fd, cl->req + cl->n, sizeof(cl->req) - cl->n, MSG_DONTWAIT);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (r < 0) {
+		client_free(cl);
+		return;
+	}
+	const char *nl = memchr(cl->req + cl->n, '\n', (size_t)r);
+	cl->n += (size_t)r;
+	if (nl)
+		cl->n = (size_t)(nl - cl->req) + 1;
+	if (nl || r == 0 || cl->n == sizeof(cl->req)) /* too long: the parser says so */
+		client_run(cl, cl->n > 0);
+}
+
+static void on_client(struct kloop_fd *h, uint32_t events)
+{
+	struct admin_client *cl = container_of(h, struct admin_client, kfd);
+	if (cl->out && cl->out_off == cl->out_len)
+		client_drain(cl);
+	else if (cl->out)
+		client_write(cl);
+	else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		client_read(cl);
+}
+
+/* Over ADMIN_MAX_CLIENTS: say so and close (what the peer already sent is
+ * read first, for the RST reason above). */
+static void refuse(int fd)
+{
+	static const char msg[] = "ERR too many admin clients\n";
+	char sink[256];
+	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
+	if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		kdebug("admin: refusing a client: %s", strerror(errno));
+	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
+static void client_new(struct tgt_admin *ad, int fd)
+{
+	struct admin_client *cl = calloc(1, sizeof(*cl));
+	if (!cl) {
 		close(fd);
 		return;
 	}
-	char buf[ADMIN_MAX_LINE + 3];
-	/* Read the request even from a refused peer: closing with its bytes
-	 * unread would send a RST that can beat our answer to the client. */
-	ssize_t n = read_line(fd, buf, sizeof(buf));
-	if (!kunix_peer_allowed(fd))
-		fputs("ERR permission denied\n", f);
-	else if (n < 0)
-		fputs("ERR no request\n", f);
-	else
-		run_line(&ad->a, buf, (size_t)n, f);
-	explicit_bzero(buf, sizeof(buf)); /* a chap add request carries a secret */
-	fclose(f);
+	cl->ad = ad;
+	cl->fd = fd;
+	cl->kfd.fn = on_client;
+	cl->deadline_ms = kloop_now_ms(ad->loop) + ADMIN_IDLE_MS;
+	if (kloop_add_fd(ad->loop, fd, EPOLLIN, &cl->kfd) < 0) {
+		close(fd);
+		free(cl);
+		return;
+	}
+	cl->next = ad->clients;
+	ad->clients = cl;
+	ad->n_clients++;
+}
+
+static void on_listen(struct kloop_fd *h, uint32_t events)
+{
+	struct tgt_admin *ad = container_of(h, struct tgt_admin, lkfd);
+	(void)events;
+	for (int i = 0; i < ADMIN_MAX_CLIENTS; i++) {
+		int fd = accept4(ad->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return;
+		if (ad->n_clients >= ADMIN_MAX_CLIENTS) {
+			kwarn("admin: %d clients already connected: refusing one", ad->n_clients);
+			refuse(fd);
+		} else {
+			client_new(ad, fd);
+		}
+	}
+}
+
+/* A client silent for ADMIN_IDLE_MS (no request yet, or not reading its
+ * answer) is dropped; one that never sent a full line gets "ERR no request". */
+static void on_tick(struct kloop_timer *t)
+{
+	struct tgt_admin *ad = container_of(t, struct tgt_admin, tick);
+	uint64_t now = kloop_now_ms(ad->loop);
+	struct admin_client *next;
+	for (struct admin_client *cl = ad->clients; cl; cl = next) {
+		next = cl->next;
+		if (now < cl->deadline_ms)
+			continue;
+		if (cl->out)
+			client_free(cl);
+		else
+			client_run(cl, cl->n > 0); /* the next tick drops it if it stalls */
+	}
 }
 
 static void *admin_thread(void *arg)
 {
 	struct tgt_admin *ad = arg;
-	for (;;) {
-		struct pollfd p[2] = { { ad->lfd, POLLIN, 0 }, { ad->wake[0], POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (!(p[0].revents & POLLIN))
-			continue;
-		int fd = accept4(ad->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
-			serve_one(ad, fd);
-	}
+	int r = kloop_run(ad->loop);
+	if (r < 0)
+		kerr("admin: event loop: %s", strerror(-r));
+	while (ad->clients)
+		client_free(ad->clients);
 	return NULL;
 }
 
@@ -479,10 +649,39 @@ static void *admin_thread(void *arg)
  * SO_PEERCRED is the real check, mode 0600 keeps others from even connecting. */
 static int bind_socket(struct tgt_admin *ad, char *err, size_t errlen)
 {
-	ad->lfd = kunix_listen(ad->path, 8, false);
+	ad->lfd = kunix_listen(ad->path, 64, true);
 	if (ad->lfd < 0)
 		snprintf(err, errlen, "admin socket %s: %s", ad->path, strerror(-ad->lfd));
 	return ad->lfd < 0 ? ad->lfd : 0;
+}
+
+/* The loop (a small ring: the admin thread does no disk I/O through it),
+ * the listening socket in it and the idle timer. */
+static int loop_setup(struct tgt_admin *ad, char *err, size_t errlen)
+{
+	ad->loop = kloop_new(8);
+	int r = ad->loop ? 0 : -errno;
+	ad->lkfd.fn = on_listen;
+	if (r == 0)
+		r = kloop_add_fd(ad->loop, ad->lfd, EPOLLIN, &ad->lkfd);
+	if (r < 0) {
+		snprintf(err, errlen, "admin event loop: %s", strerror(-r));
+		return r;
+	}
+	ad->tick.fn = on_tick;
+	kloop_timer_start(ad->loop, &ad->tick, ADMIN_TICK_MS);
+	return 0;
+}
+
+static void admin_free(struct tgt_admin *ad)
+{
+	if (ad->loop)
+		kloop_free(ad->loop);
+	if (ad->lfd >= 0) {
+		close(ad->lfd);
+		unlink(ad->path);
+	}
+	free(ad);
 }
 
 int tgt_admin_start(struct tgt_model *m, struct tgt_server *srv, const char *path,
@@ -492,6 +691,7 @@ int tgt_admin_start(struct tgt_model *m, struct tgt_server *srv, const char *pat
 	if (!ad)
 		return -ENOMEM;
 	ad->a = (struct admin){ m, srv };
+	ad->lfd = -1;
 	int n = path ? snprintf(ad->path, sizeof(ad->path), "%s", path)
 		     : snprintf(ad->path, sizeof(ad->path), "%s/kura-targetd.sock",
 				m->conf->data_dir);
@@ -500,12 +700,12 @@ int tgt_admin_start(struct tgt_model *m, struct tgt_server *srv, const char *pat
 		snprintf(err, errlen, "admin socket path too long");
 	if (r == 0)
 		r = bind_socket(ad, err, errlen);
-	if (r == 0 && pipe2(ad->wake, O_CLOEXEC) < 0)
-		r = -errno;
+	if (r == 0)
+		r = loop_setup(ad, err, errlen);
 	if (r == 0 && (r = -pthread_create(&ad->th, NULL, admin_thread, ad)) < 0)
 		snprintf(err, errlen, "admin thread: %s", strerror(-r));
 	if (r < 0) {
-		free(ad);
+		admin_free(ad);
 		return r;
 	}
 	*out = ad;
@@ -516,12 +716,7 @@ void tgt_admin_stop(struct tgt_admin *ad)
 {
 	if (!ad)
 		return;
-	if (write(ad->wake[1], "x", 1) < 0)
-		kwarn("admin: wake: %s", strerror(errno));
+	kloop_stop(ad->loop);
 	pthread_join(ad->th, NULL);
-	close(ad->lfd);
-	close(ad->wake[0]);
-	close(ad->wake[1]);
-	unlink(ad->path);
-	free(ad);
+	admin_free(ad);
 }

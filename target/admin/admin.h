@@ -4,6 +4,12 @@
  * Socket: a Unix stream socket at <data_dir>/kura-targetd.sock, mode 0600
  * (created before root is dropped, unlinked at exit); a peer whose SO_PEERCRED uid is
  * neither 0 nor the daemon's own uid is answered "ERR permission denied".
+ * Up to 16 clients are served at once (the 17th is answered "ERR too many
+ * admin clients" and closed); requests run one after the other, in the
+ * order they complete. A client that sends no complete request within 5 s
+ * is answered "ERR no request"; one that reads nothing of its answer for
+ * 5 s is dropped. A request longer than ADMIN_MAX_LINE is "ERR request too
+ * long".
  *
  * Protocol (one request per connection, all ASCII):
  *   request  = one line, at most ADMIN_MAX_LINE bytes, words separated by
