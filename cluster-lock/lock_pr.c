@@ -25,8 +25,9 @@
 #include "common/log.h"
 #include "cluster-lock/lock_scsi.h"
 
-#define MAX_REGS     256
-#define UNREG_ROUNDS 8
+#define MAX_REGS      256
+#define UNREG_ROUNDS  8
+#define UNREG_RETRIES 3
 
 struct mine {
 	int with_key, others;
@@ -155,7 +156,7 @@ int lock_lun_register(struct lock_lun *l, uint64_t key)
 	return ok ? 0 : rc;
 }
 
-int lock_lun_unregister(struct lock_lun *l, uint64_t key)
+static int unregister_once(struct lock_lun *l, uint64_t key)
 {
 	int rc = 0;
 	for (int i = 0; i < UNREG_ROUNDS && !rc; i++)
@@ -164,6 +165,17 @@ int lock_lun_unregister(struct lock_lun *l, uint64_t key)
 		return rc;
 	int has = lock_lun_has_key(l, key);
 	return has < 0 ? has : (has ? -EBUSY : 0);
+}
+
+/* -EBUSY: the key is still there after the unregister rounds. Seen when a
+ * path dropped mid-way (a lost reply, then the path's return re-registered
+ * the name, I10); a fresh round removes it. */
+int lock_lun_unregister(struct lock_lun *l, uint64_t key)
+{
+	int rc = -EBUSY;
+	for (int i = 0; i < UNREG_RETRIES && rc == -EBUSY; i++)
+		rc = unregister_once(l, key);
+	return rc;
 }
 
 /* PREEMPT AND ABORT (SPC-4 5.13.11.2.4): under an all-registrants

@@ -28,7 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MIG_TIMEOUT_MS 120000
+#define MIG_TIMEOUT_MS     120000
+#define MIG_RUN_TIMEOUT_MS 30000
 
 /* A free TCP port on ADDR (bound and released: QEMU binds it next). */
 static int free_port(const char *addr)
@@ -159,6 +160,29 @@ int lockd_mig_out(struct lockd *d, struct lockd_vm *vm, uint16_t dst, const char
 	return 0;
 }
 
+/* After cont, the guest must run: QEMU may still be loading the migration
+ * stream ("inmigrate": cont then only arms autostart), and a destination
+ * that stays paused would leave the guest stopped while migrate reports
+ * success. Poll until "running"; cont again if it settles paused. */
+static int wait_running(struct lock_qmp *q, char *status, size_t len)
+{
+	uint64_t end = lockd_now_ms() + MIG_RUN_TIMEOUT_MS;
+	bool conted = false;
+	while (lockd_now_ms() < end) {
+		int r = lock_qmp_run_status(q, status, len, 5000);
+		if (r < 0)
+			return r;
+		if (strcmp(status, "running") == 0)
+			return 0;
+		if (strcmp(status, "paused") == 0 && !conted) {
+			conted = true;
+			lock_qmp_simple(q, "cont", 5000);
+		}
+		usleep(50000);
+	}
+	return -ETIMEDOUT;
+}
+
 int lockd_mig_finish(struct lockd *d, struct lockd_vm *vm, uint64_t lver, FILE *out)
 {
 	struct lock_lease l;
@@ -172,13 +196,17 @@ int lockd_mig_finish(struct lockd *d, struct lockd_vm *vm, uint64_t lver, FILE *
 				  lock_strerror(r));
 	vm->lver = l.lver;
 	vm->state = LOCKD_VM_RUNNING;
+	char st[32] = "";
 	r = lock_qmp_open(&q, vm->qmp, 2000);
 	if (r == 0)
 		r = lock_qmp_simple(&q, "cont", 5000);
+	if (r == 0)
+		r = wait_running(&q, st, sizeof(st));
 	lock_qmp_close(&q);
 	if (r < 0)
-		return lockd_fail(out, LOCKD_EX_USAGE, "vm %s: lease taken but QMP cont: %s",
-				  vm->cfg->name, strerror(-r));
+		return lockd_fail(out, LOCKD_EX_USAGE,
+				  "vm %s: lease taken but QEMU not running: %s%s%s", vm->cfg->name,
+				  strerror(-r), st[0] ? ", status " : "", st);
 	fprintf(out, "lver %llu\n", (unsigned long long)l.lver);
 	return 0;
 }

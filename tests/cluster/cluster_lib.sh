@@ -50,6 +50,17 @@ cl_cleanup() {
   it_cleanup
 }
 
+# it_dump_extra: on failure (it_finish), the tail of every host's kura-lockd
+# log and of every VM console, so a CI log shows what the hosts and guests did.
+it_dump_extra() {
+  local f
+  for f in "$CL_D"/hv*.log "$CL_D"/hv*/vm*.log; do
+    [ -f "$f" ] || continue
+    echo "---- last 15 lines of ${f#"$CL_D"/} ----"
+    tail -n 15 "$f" | tr -d '\r'
+  done
+}
+
 # cl_target NVMS [PORTAL...]: kura-targetd with the HA LUN (lun 0) and NVMS
 # VM disks (lun 1..NVMS); portals default to one free port on 127.0.0.1.
 cl_target() {

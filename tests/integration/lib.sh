@@ -42,6 +42,7 @@ it_dump_log() {
     echo "---- last 40 lines of kura-targetd log ----"
     tail -n 40 "$IT_DIR/kura.log"
   fi
+  if declare -F it_dump_extra >/dev/null; then it_dump_extra; fi
 }
 
 it_cleanup() {
