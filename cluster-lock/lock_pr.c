@@ -25,9 +25,8 @@
 #include "common/log.h"
 #include "cluster-lock/lock_scsi.h"
 
-#define MAX_REGS      256
-#define UNREG_ROUNDS  8
-#define UNREG_RETRIES 3
+#define MAX_REGS     256
+#define UNREG_ROUNDS 8
 
 struct mine {
 	int with_key, others;
@@ -156,26 +155,42 @@ int lock_lun_register(struct lock_lun *l, uint64_t key)
 	return ok ? 0 : rc;
 }
 
-static int unregister_once(struct lock_lun *l, uint64_t key)
+/* Removes what my nexus matches: the name-wide registration and, while
+ * its session lives, the per-ISID one kura-targetd adds for the nexus that
+ * sent the SPEC_I_PT REGISTER (hence several rounds). */
+static int unregister_mine(struct lock_lun *l, uint64_t key)
 {
 	int rc = 0;
 	for (int i = 0; i < UNREG_ROUNDS && !rc; i++)
 		rc = prout(l, LOCK_PR_REGISTER, key, 0, LOCK_PRF_APTPL);
-	if (rc != LOCK_E_RESV_CONFLICT && rc != 0)
-		return rc;
-	int has = lock_lun_has_key(l, key);
-	return has < 0 ? has : (has ? -EBUSY : 0);
+	return rc == LOCK_E_RESV_CONFLICT ? 0 : rc;
 }
 
-/* -EBUSY: the key is still there after the unregister rounds. Seen when a
- * path dropped mid-way (a lost reply, then the path's return re-registered
- * the name, I10); a fresh round removes it. */
+/* My key on a nexus I no longer have (the registering session dropped, e.g.
+ * after an idle NOP-In timeout, and the per-ISID registration stayed):
+ * register this nexus with a scratch key (incarnation 0, never a host's
+ * key), PREEMPT AND ABORT my key, drop the scratch key. */
+static int preempt_own(struct lock_lun *l, uint64_t key)
+{
+	uint64_t tmp = key & ~(uint64_t)0xFFFFFFFF;
+	int rc = prout(l, LOCK_PR_REGISTER_IGNORE, 0, tmp, LOCK_PRF_APTPL);
+	if (!rc)
+		rc = prout(l, LOCK_PR_PREEMPT_ABORT, tmp, key, 0);
+	int r2 = prout(l, LOCK_PR_REGISTER, tmp, 0, LOCK_PRF_APTPL);
+	return rc ? rc : r2;
+}
+
 int lock_lun_unregister(struct lock_lun *l, uint64_t key)
 {
-	int rc = -EBUSY;
-	for (int i = 0; i < UNREG_RETRIES && rc == -EBUSY; i++)
-		rc = unregister_once(l, key);
-	return rc;
+	int rc = unregister_mine(l, key);
+	int has = rc ? rc : lock_lun_has_key(l, key);
+	if (has == 1) {
+		kinfo("lock: %s: key %016llx left on a dropped session's nexus; preempting it",
+		      lock_lun_initiator(l), (unsigned long long)key);
+		rc = preempt_own(l, key);
+		has = rc ? rc : lock_lun_has_key(l, key);
+	}
+	return has < 0 ? has : (has ? -EBUSY : 0);
 }
 
 /* PREEMPT AND ABORT (SPC-4 5.13.11.2.4): under an all-registrants

@@ -45,7 +45,7 @@ check "the same guest (tag $TAG) writes on hv2" wait_for 30 grep -aq "KURA-CW ta
 check "no FAIL in the guest" bash -c "! grep -aq 'KURA-CW.*FAIL' '$(cl_console hv1 vm1)' '$(cl_console hv2 vm1)'"
 BAD=$(grep -v -x -E '(hv1 )?(hv2 )?' "$CL_D/regs" | sort -u | tr '\n' '|')
 check "registrations always within {hv1, hv2} ($(sort -u "$CL_D/regs" | tr '\n' '|'))" [ -z "$BAD" ]
-check "registrations end as {hv2}" [ "$(regs)" = "hv2 " ]
+check "registrations end as {hv2} (now: $("$PRC" status "$(cl_url 1)" 2>&1 | tr -d "\n"))" [ "$(regs)" = "hv2 " ]
 N=$(wc -l <"$CL_D/steal.rc"); WRONG=$(grep -v -x 3 "$CL_D/steal.rc" | wc -l)
 check "hv3's $N steal attempts all failed with exit 3 ($WRONG did not)" [ "$N" -gt 0 ] && [ "$WRONG" = 0 ]
 

@@ -6,7 +6,8 @@
  *   kura-it-client_lock scsi URL      lock_scsi: COMPARE AND WRITE success and
  *       miscompare, name-wide registration (SPEC_I_PT) seen by READ FULL
  *       STATUS and usable from a new session (new ISID), PREEMPT AND ABORT,
- *       READ KEYS, the preempted host's UA 2A/05 and RESERVATION CONFLICT
+ *       READ KEYS, the preempted host's UA 2A/05 and RESERVATION CONFLICT,
+ *       unregistering after the registering session dropped
  *   kura-it-client_lock ha HA_URL VM_URL   format (a foreign header refused),
  *       two hosts join, heartbeat, a host id in use refused, leases (acquire,
  *       migration window, third host's steal fails, hand-over), a fence of a
@@ -145,7 +146,12 @@ static void scsi_pr(const char *url)
 	CHECK(lock_lun_has_key(b, ka2) == 0 && lock_lun_has_key(b, ka3) == 1, "old key gone");
 	CHECK(name_registered(b, INI1, ka3), "name-wide registration of the new key");
 	ok("a new key replaces every registration of an older one, of any session");
-	CHECK(lock_lun_unregister(a, ka3) == 0, "cleanup");
+	/* the registering session dropped (its per-ISID registration stays):
+	 * unregistering from a new session must remove every one of a's */
+	lock_lun_disconnect(a);
+	CHECK(lock_lun_unregister(a, ka3) == 0, "unregister a from a new session");
+	CHECK(lock_lun_has_key(b, ka3) == 0, "no registration of a's key is left");
+	ok("unregister from a new session removes the dropped session's registration");
 	lock_lun_close(a);
 	lock_lun_close(b);
 }
