@@ -123,12 +123,16 @@ struct residual {
 };
 
 /* Exact residuals (11.4.5): reads compare the Data-In the command produced
- * with the EDTL, writes compare the Data-Out the CDB asked for with it. */
+ * with the EDTL, writes compare the Data-Out the CDB asked for with it. The
+ * direction is the CDB's when it moved data (a WRITE sent with R, or with
+ * neither bit, has a write EDTL of 0: overflow by all it wanted), else the
+ * PDU's. */
 static struct residual task_residual(const struct task *t)
 {
 	struct residual r = { 0, 0 };
 	uint32_t want, edtl;
-	if (t->write && !t->read) {
+	bool out = t->st.in_len == 0 && (t->st.out_wanted || (t->write && !t->read));
+	if (out) {
 		want = t->st.out_wanted;
 		edtl = t->edtl_write;
 	} else {
@@ -228,6 +232,26 @@ static void task_respond(struct conn *c, struct task *t)
 		send_scsi_rsp(c, t);
 }
 
+/* The PDU's W bit against the Data-Out the CDB asked for (RFC 7143
+ * 11.3.1): without it no Data-Out arrived and nothing was written, so GOOD
+ * would claim a transfer that did not happen: CHECK CONDITION, ILLEGAL
+ * REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT, with the overflow
+ * residual of all the CDB wanted. Everything else is answered with the
+ * residuals of RFC 7143 11.4.5, the first choice FCP-4 gives: an EDTL that
+ * differs from the CDB's length (with the right bit) runs the command on the
+ * EDTL's worth of data and reports the overflow / underflow; Data-In
+ * produced without the R bit is not sent and reported as overflow (a read
+ * changes nothing; iscsi-test-cu's iSCSIResiduals require GOOD for all of
+ * these, including a READ sent with W). */
+static void task_check_direction(struct task *t)
+{
+	struct scsi_task *st = &t->st;
+	if (st->status != SAM_STAT_GOOD || !st->out_wanted || t->write)
+		return;
+	st->status = SAM_STAT_CHECK_CONDITION;
+	scsi_task_set_sense(st, 0x05, 0x0e, 0x03);
+}
+
 static void task_done(struct scsi_task *st)
 {
 	struct task *t = st->priv;
@@ -247,6 +271,7 @@ static void task_done(struct scsi_task *st)
 	kbuf_free(t->wbuf);
 	t->wbuf = NULL;
 	task_unlink(t);
+	task_check_direction(t);
 	task_respond(c, t);
 	if (t->tx_refs == 0)
 		conn_task_free(t);
@@ -439,7 +464,7 @@ static void task_setup(struct conn *c, struct task *t, const struct iscsi_scsi_c
 	st->tag = cmd->itt;
 	st->done = task_done;
 	st->priv = t;
-	t->edtl_read = st->edtl_in;
+	t->edtl_read = cmd->read ? st->edtl_in : 0; /* no R bit: no Data-In */
 	t->edtl_write = cmd->write ? cmd->edtl : 0;
 }
 
