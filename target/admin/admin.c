@@ -163,13 +163,16 @@ static void sess_cb(void *arg, const struct tgt_session_info *si)
 		fputs(sep(c->n), c->f);
 		sess_json(c->f, si, isid);
 	} else {
+		/* names came from the wire: checked at login, escaped all the same */
 		const struct iscsi_session_params *p = &si->params;
+		char ini[4 * sizeof(si->initiator)], tgt[4 * sizeof(si->target)];
+		klog_escape(si->initiator, ini, sizeof(ini));
+		klog_escape(si->target, tgt, sizeof(tgt));
 		fprintf(c->f,
 			"%s isid=%s tsih=%u address=%s target=%s hd=%s dd=%s in_flight=%u "
 			"MaxRecvDataSegmentLength=%u MaxBurstLength=%u FirstBurstLength=%u "
 			"InitialR2T=%s ImmediateData=%s\n",
-			si->initiator, isid, si->tsih, si->peer,
-			si->discovery ? "(discovery)" : si->target,
+			ini, isid, si->tsih, si->peer, si->discovery ? "(discovery)" : tgt,
 			p->header_digest ? "CRC32C" : "None", p->data_digest ? "CRC32C" : "None",
 			si->in_flight, p->max_recv_dsl_initiator, p->max_burst, p->first_burst,
 			p->initial_r2t ? "Yes" : "No", p->immediate_data ? "Yes" : "No");

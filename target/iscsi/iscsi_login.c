@@ -12,9 +12,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/crypto.h>
 #include "common/log.h"
 #include "target/iscsi/iscsi_login_internal.h"
+#include "target/iscsi/iscsi_name.h"
 
 /* An ACL refusal is answered like an unknown target so that an initiator
  * that may not see a target cannot learn that it exists (LIO does the same);
@@ -143,14 +145,10 @@ static const char *kv_find(const struct iscsi_kv *kv, int n, const char *key)
 	return NULL;
 }
 
-/* Names come from the wire: log them bounded and printable only. */
+/* Names come from the wire: log them bounded and escaped. */
 static const char *log_safe(const char *s, char out[80])
 {
-	size_t i = 0;
-	for (; s[i] && i < 79; i++)
-		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	out[i] = '\0';
-	return out;
+	return klog_escape(s, out, 80);
 }
 
 static uint16_t lookup_status(int rc)
@@ -172,11 +170,16 @@ static uint16_t find_target(struct iscsi_login *l, const char *tname)
 	}
 	if (!tname || !*tname)
 		return ISCSI_LS_MISSING_PARAM;
-	if (strlen(tname) > ISCSI_NAME_MAX)
-		return ISCSI_LS_NOT_FOUND;
+	char a[80], b[80], folded[ISCSI_NAME_MAX + 1];
+	const char *why = iscsi_name_fold(tname, folded);
+	if (why) {
+		kinfo("login: %s -> TargetName \"%s\" refused: %s",
+		      log_safe(l->sp.initiator_name, a), log_safe(tname, b), why);
+		return ISCSI_LS_MISSING_PARAM;
+	}
+	tname = folded;
 	int rc = p->lookup_target(p->ctx, tname, l->sp.initiator_name, &l->ti);
 	if (rc) {
-		char a[80], b[80];
 		kinfo("login: %s -> %s refused (%s)", log_safe(l->sp.initiator_name, a),
 		      log_safe(tname, b),
 		      rc == -EACCES   ? "ACL"
@@ -196,11 +199,14 @@ static uint16_t leading_request(struct iscsi_login *l, const struct iscsi_kv *kv
 	const char *alias = kv_find(kv, n, "InitiatorAlias");
 	if (!iname || !*iname)
 		return ISCSI_LS_MISSING_PARAM;
-	if (strlen(iname) > ISCSI_NAME_MAX)
-		return ISCSI_LS_INIT_ERR;
+	const char *why = iscsi_name_fold(iname, l->sp.initiator_name);
+	if (why) {
+		char a[80];
+		kinfo("login: InitiatorName \"%s\" refused: %s", log_safe(iname, a), why);
+		return ISCSI_LS_MISSING_PARAM;
+	}
 	if (stype && strcmp(stype, "Normal") != 0 && strcmp(stype, "Discovery") != 0)
 		return ISCSI_LS_SESSION_TYPE_UNSUP;
-	strcpy(l->sp.initiator_name, iname);
 	if (alias && strlen(alias) < sizeof(l->sp.initiator_alias))
 		strcpy(l->sp.initiator_alias, alias);
 	l->sp.discovery = stype && strcmp(stype, "Discovery") == 0;
@@ -220,9 +226,9 @@ static uint16_t identity_again(const struct iscsi_login *l, enum iscsi_key_id id
 {
 	bool same = true;
 	if (id == K_INITIATOR_NAME)
-		same = strcmp(v, l->sp.initiator_name) == 0;
+		same = strcasecmp(v, l->sp.initiator_name) == 0; /* stored normalized */
 	else if (id == K_TARGET_NAME && !l->sp.discovery)
-		same = strcmp(v, l->sp.target_name) == 0;
+		same = strcasecmp(v, l->sp.target_name) == 0;
 	else if (id == K_SESSION_TYPE)
 		same = strcmp(v, l->sp.discovery ? "Discovery" : "Normal") == 0;
 	return same ? ISCSI_LS_SUCCESS : ISCSI_LS_INIT_ERR;

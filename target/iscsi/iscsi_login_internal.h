@@ -14,11 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "target/iscsi/iscsi_login.h"
+#include "target/iscsi/iscsi_name.h"
 
 #define ISCSI_KEY_NAME_MAX   63    /* RFC 7143 6.1 */
 #define ISCSI_VALUE_MAX      8192  /* longest value we parse (binary values) */
 #define ISCSI_TEXT_VALUE_MAX 255   /* RFC 7143 6.1: ordinary text values */
-#define ISCSI_NAME_MAX       223   /* RFC 3722 / 7143 4.2.7.1 */
 #define ISCSI_LOGIN_MAX_DATA 65536 /* cap on a (continued) login request */
 #define ISCSI_LOGIN_MAX_KEYS 256   /* pairs in one request */
 

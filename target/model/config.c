@@ -130,52 +130,6 @@ bool cfg_all_hex(const char *s, size_t n)
 	return s[n] == '\0';
 }
 
-static bool iqn_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || isdigit((unsigned char)c) || c == '-' || c == '.' ||
-	       c == ':';
-}
-
-/* "iqn.YYYY-MM.reverse.domain[:anything]" (RFC 7143 4.2.7.2). */
-static const char *check_iqn(const char *s)
-{
-	const char *d = s + 4;
-	if (strlen(s) < 12 || !isdigit((unsigned char)d[0]) || !isdigit((unsigned char)d[1]) ||
-	    !isdigit((unsigned char)d[2]) || !isdigit((unsigned char)d[3]) || d[4] != '-' ||
-	    !isdigit((unsigned char)d[5]) || !isdigit((unsigned char)d[6]) || d[7] != '.')
-		return "iqn names look like iqn.YYYY-MM.reverse.domain[:suffix]";
-	int month = (d[5] - '0') * 10 + (d[6] - '0');
-	if (month < 1 || month > 12)
-		return "month in iqn.YYYY-MM must be 01..12";
-	const char *dom = d + 8;
-	if (!isalnum((unsigned char)*dom) || *dom == ':')
-		return "iqn naming authority (reverse domain) is missing";
-	for (const char *c = dom; *c; c++)
-		if (!iqn_char(*c))
-			return isupper((unsigned char)*c) ? "iSCSI names are lower case (RFC 3722)"
-							  : "iqn names use only a-z 0-9 - . :";
-	return NULL;
-}
-
-/* NULL if s is a valid iSCSI name, else the reason. */
-const char *cfg_name_error(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0)
-		return "empty iSCSI name";
-	if (n > CFG_ISCSI_NAME_MAX)
-		return "iSCSI names are at most 223 bytes";
-	if (strncmp(s, "iqn.", 4) == 0)
-		return check_iqn(s);
-	if (strncmp(s, "eui.", 4) == 0)
-		return cfg_all_hex(s + 4, 16) ? NULL : "eui. names have exactly 16 hex digits";
-	if (strncmp(s, "naa.", 4) == 0)
-		return cfg_all_hex(s + 4, 16) || cfg_all_hex(s + 4, 32)
-			       ? NULL
-			       : "naa. names have 16 or 32 hex digits";
-	return "iSCSI names start with iqn., eui. or naa.";
-}
-
 /* "1.2.3.4:3260", "[fe80::1]:3260", "0.0.0.0" (port 3260). */
 int cfg_parse_portal(const char *s, struct tgt_portal *out, const char **why)
 {

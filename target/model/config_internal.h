@@ -13,12 +13,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "lun-backends/lun_registry.h"
+#include "target/iscsi/iscsi_name.h"
 #include "target/model/tgt.h"
 
-#define CFG_MAX_KEYS       24
-#define CFG_SECRET_MIN     12 /* RFC 7143 recommends at least 96 bits */
-#define CFG_SECRET_MAX     255
-#define CFG_ISCSI_NAME_MAX 223
+#define CFG_MAX_KEYS   24
+#define CFG_SECRET_MIN 12 /* RFC 7143 recommends at least 96 bits */
+#define CFG_SECRET_MAX 255
 
 /* ---------------------------------------------------------------- parser state */
 
@@ -92,8 +92,7 @@ int cfg_u64(struct cfg_parser *p, const char *key, const char *v, uint64_t min, 
 	    uint64_t *out);
 int cfg_bool(struct cfg_parser *p, const char *key, const char *v, bool *out);
 bool cfg_all_hex(const char *s, size_t n);
-/* NULL, or why s is not a valid iSCSI name. */
-const char *cfg_name_error(const char *s);
+/* iSCSI names are checked by target/iscsi/iscsi_name.h (iscsi_name_error). */
 int cfg_parse_portal(const char *s, struct tgt_portal *out, const char **why);
 
 /* The backend registry's view of the parser (lun-backends/lun_registry.h). */

@@ -390,7 +390,7 @@ static const struct cfg_key discovery_keys[] = {
 
 static int target_begin(struct cfg_parser *p, const char *iqn)
 {
-	const char *why = cfg_name_error(iqn);
+	const char *why = iscsi_name_error(iqn);
 	if (why)
 		return cfg_fail(p, "target name '%s': %s", iqn, why);
 	for (int i = 0; i < p->cfg->n_targets; i++)
@@ -421,7 +421,7 @@ static int set_alias(struct cfg_parser *p, const char *key, const char *v)
 
 static int add_allow(struct cfg_parser *p, const char *key, const char *v)
 {
-	const char *why = cfg_name_error(v);
+	const char *why = iscsi_name_error(v);
 	if (why)
 		return cfg_fail(p, "%s: initiator name '%s': %s", key, v, why);
 	struct tgt_target_conf *t = cfg_cur_target(p);

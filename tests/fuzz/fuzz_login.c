@@ -14,6 +14,7 @@
 #include "target/iscsi/iscsi_keys.c"
 #include "target/iscsi/chap.c"
 #include "target/iscsi/iscsi_login.c"
+#include "target/iscsi/iscsi_name.c"
 
 static const struct chap_account fz_in[1] = { { "alice", "alice-secret-123", 16 } };
 static const struct chap_account fz_out = { "target", "target-secret-456", 17 };

@@ -26,6 +26,7 @@
 /* iscsi_target_limits_default() is the login engine's; it lives in kura_target,
  * which unit tests do not link, so the engine comes in as source. */
 #include "target/iscsi/iscsi_login.c"
+#include "target/iscsi/iscsi_name.c"
 #include "target/iscsi/iscsi_keys.c"
 #include "target/iscsi/chap.c"
 
@@ -450,14 +451,14 @@ static void test_iscsi_names(void **state)
 {
 	char longname[300];
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if ((cfg_name_error(names[i].name) == NULL) != names[i].ok)
+		if ((iscsi_name_error(names[i].name) == NULL) != names[i].ok)
 			fail_msg("name '%s' should be %s", names[i].name,
 				 names[i].ok ? "valid" : "refused");
 	snprintf(longname, sizeof(longname), "iqn.2026-11.org.kura:%0202d", 0);
 	assert_int_equal(strlen(longname), 223);
-	assert_null(cfg_name_error(longname));
+	assert_null(iscsi_name_error(longname));
 	strcat(longname, "0");
-	assert_string_equal(cfg_name_error(longname), "iSCSI names are at most 223 bytes");
+	assert_string_equal(iscsi_name_error(longname), "iSCSI names are at most 223 bytes");
 }
 
 static void test_listen_override(void **state)

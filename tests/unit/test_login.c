@@ -16,6 +16,7 @@
 #include "target/iscsi/iscsi_keys.c"
 #include "target/iscsi/chap.c"
 #include "target/iscsi/iscsi_login.c"
+#include "target/iscsi/iscsi_name.c"
 
 #define T_PLAIN  "iqn.2024-01.io.kura:plain"
 #define T_CHAP   "iqn.2024-01.io.kura:chap"
@@ -52,7 +53,7 @@ static int fake_lookup(void *ctx, const char *tn, const char *in, struct iscsi_t
 		return 0;
 	}
 	if (strcmp(tn, T_ACL) == 0)
-		return strcmp(in, "iqn.ok:host") == 0 ? 0 : -EACCES;
+		return strcmp(in, "iqn.2024-01.io.ok:host") == 0 ? 0 : -EACCES;
 	if (strcmp(tn, T_BROKEN) == 0)
 		return -EIO;
 	return -ENOENT;
@@ -800,9 +801,10 @@ static void test_leading_request(void **state)
 	expect_first("InitiatorName=|TargetName=" T_PLAIN, 0, ISCSI_LS_MISSING_PARAM);
 	expect_first("InitiatorName=" INI, 0, ISCSI_LS_MISSING_PARAM);
 	expect_first("InitiatorName=" INI "|SessionType=Normal", 1, ISCSI_LS_MISSING_PARAM);
-	expect_first("InitiatorName=" INI "|TargetName=iqn.nope", 0, ISCSI_LS_NOT_FOUND);
+	expect_first("InitiatorName=" INI "|TargetName=iqn.2024-01.io.kura:nope", 0,
+		     ISCSI_LS_NOT_FOUND);
 	expect_first("InitiatorName=" INI "|TargetName=" T_ACL, 0, ISCSI_LS_NOT_FOUND);
-	expect_first("InitiatorName=iqn.ok:host|TargetName=" T_ACL, 0, 0);
+	expect_first("InitiatorName=iqn.2024-01.io.ok:host|TargetName=" T_ACL, 0, 0);
 	expect_first("InitiatorName=" INI "|TargetName=" T_BROKEN, 0, ISCSI_LS_TARGET_ERROR);
 	expect_first("InitiatorName=" INI "|SessionType=Bogus|TargetName=" T_PLAIN, 0,
 		     ISCSI_LS_SESSION_TYPE_UNSUP);
@@ -813,11 +815,79 @@ static void test_leading_request(void **state)
 	strcpy(keys, "InitiatorName=");
 	memset(keys + 14, 'n', 224);
 	strcat(keys, "|TargetName=" T_PLAIN);
-	expect_first(keys, 0, ISCSI_LS_INIT_ERR);
+	expect_first(keys, 0, ISCSI_LS_MISSING_PARAM);
 	memset(keys, 0, sizeof(keys));
 	strcpy(keys, "InitiatorName=" INI "|TargetName=");
 	memset(keys + strlen(keys), 't', 224);
-	expect_first(keys, 0, ISCSI_LS_NOT_FOUND);
+	expect_first(keys, 0, ISCSI_LS_MISSING_PARAM);
+}
+
+/* Names checked as RFC 3720 / 7143 / 3722 say (issue 11 item 4): a bad
+ * InitiatorName or TargetName is refused with 02/07 before any lookup; upper
+ * case is folded (stringprep's mapping) and the folded name is kept. */
+static void test_name_checks(void **state)
+{
+	static const char *const bad[] = {
+		"iqn.x:y",
+		"iqn.2001-04.com.ex ample",
+		"iqn.2001-04.com.ex_ample",
+		"iqn.2001-13.com.example",
+		"iqn.2001-04.com.example:\x1b[31mred",
+		"iqn.2001-04.com.example:a\nb",
+		"eui.0123",
+		"naa.0123456789ABCDEG",
+		"host1",
+		"iqn.2001-04.com.example:\xc3\xa9",
+	};
+	char keys[400];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(keys, sizeof(keys), "InitiatorName=%s|TargetName=" T_PLAIN, bad[i]);
+		expect_first(keys, 0, ISCSI_LS_MISSING_PARAM);
+		snprintf(keys, sizeof(keys), "InitiatorName=" INI "|TargetName=%s", bad[i]);
+		expect_first(keys, 0, ISCSI_LS_MISSING_PARAM);
+	}
+	expect_first("InitiatorName=eui.02004567A425678D|TargetName=" T_PLAIN, 0, 0);
+	expect_first("InitiatorName=naa.52004567BA64678D|TargetName=" T_PLAIN, 0, 0);
+	expect_first("InitiatorName=IQN.2024-01.IO.OK:HOST|TargetName=" T_ACL, 0, 0);
+	expect_first("InitiatorName=" INI "|TargetName=IQN.2024-01.io.kura:Plain", 0, 0);
+	/* the folded name is what the session keeps */
+	struct iscsi_login *l = new_login(NULL);
+	struct step s;
+	step(l, &s, 0, 1, false, "InitiatorName=iqn.1994-05.COM.redhat:Host1|TargetName=" T_PLAIN);
+	assert_int_equal(s.rsp.status, 0);
+	assert_string_equal(l->sp.initiator_name, INI);
+	assert_string_equal(l->sp.target_name, T_PLAIN);
+	iscsi_login_free(l);
+}
+
+static void test_name_fold(void **state)
+{
+	char out[ISCSI_NAME_MAX + 1], big[300];
+	assert_null(iscsi_name_fold("IQN.2001-04.Com.Example:Disk-1", out));
+	assert_string_equal(out, "iqn.2001-04.com.example:disk-1");
+	assert_string_equal(iscsi_name_fold("iqn.2001-04.com.ex_ample", out),
+			    "iqn names use only a-z 0-9 - . :");
+	/* strict form for the configuration: upper case is refused there */
+	assert_string_equal(iscsi_name_error("iqn.2001-04.com.Example"),
+			    "iSCSI names are lower case (RFC 3722)");
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "iqn.2001-04.x:", 14);
+	assert_string_equal(iscsi_name_fold(big, out), "iSCSI names are at most 223 bytes");
+	assert_int_equal(strlen(out), ISCSI_NAME_MAX);
+}
+
+/* Strings from the wire are printed escaped (common/log.h). */
+static void test_log_escape(void **state)
+{
+	char out[32];
+	assert_string_equal(klog_escape("iqn.a:b", out, sizeof(out)), "iqn.a:b");
+	assert_string_equal(klog_escape("a\x1b[2Jb\nc\\", out, sizeof(out)),
+			    "a\\x1b[2Jb\\x0ac\\\\");
+	assert_string_equal(klog_escape("\xff\xfe", out, sizeof(out)), "\\xff\\xfe");
+	memset(out, 0, sizeof(out));
+	assert_string_equal(klog_escape("0123456789abcdefghij", out, 12), "01234567...");
+	assert_string_equal(klog_escape("\n\n\n\n", out, 12), "\\x0a\\x0a...");
 }
 
 /* Identity keys may be repeated only with the same value. */
@@ -1049,6 +1119,9 @@ int main(void)
 		cmocka_unit_test(test_continuation_hostile),
 		cmocka_unit_test(test_hostile_lists),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_name_checks),
+		cmocka_unit_test(test_name_fold),
+		cmocka_unit_test(test_log_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

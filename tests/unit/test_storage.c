@@ -24,6 +24,7 @@
 #include "target/model/model.c"
 #include "target/model/config_default.c"
 #include "target/iscsi/iscsi_login.c"
+#include "target/iscsi/iscsi_name.c"
 #include "target/iscsi/iscsi_keys.c"
 #include "target/iscsi/chap.c"
 #include "target/scsi/scsi_lu.c"
