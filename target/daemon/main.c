@@ -6,12 +6,14 @@
  *
  * Start-up order matters: fork before any thread exists (the server's
  * workers would not survive fork), bind and open LUNs while still root
- * (port 3260, root-owned data_dir), and only then drop to `user`. In the
+ * (port 3260, block devices), hand data_dir over to `user` and only then
+ * drop to it. In the
  * background the first process stays until the daemon reports ready through
  * a pipe, so start-up failures still reach the terminal and the exit code.
  *
  * Not for: parsing the configuration (config.c) or serving (server.c).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -279,6 +281,61 @@ static int write_pid_file(const char *path)
 	return fd;
 }
 
+/* ---------------------------------------------------------------- user = */
+
+/* With `user =`, what the daemon keeps in data_dir must be the user's once
+ * root is gone: the pid file, the admin socket (kura-targetctl as that
+ * user), <data_dir>/pr and its files (PR OUT with APTPL writes there), the
+ * pool and LUN images created at start-up, storage.status. They are made
+ * as root (LUNs open and ports bind before the drop), so they are handed
+ * over just before it; what the daemon creates afterwards (PR files,
+ * kura-targetctl pool / volume create) is the user's anyway. Entries that
+ * belong to another user, symlinks and device nodes are left alone. */
+static void own_entry(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0 || st.st_uid != 0 ||
+	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return;
+	if (lchown(path, uid, gid) < 0)
+		kwarn("cannot give %s to the daemon's user: %s", path, strerror(errno));
+}
+
+/* dir and its entries; with pr, also the entries of dir/pr. */
+static void own_dir(const char *dir, uid_t uid, gid_t gid, bool pr)
+{
+	char path[PATH_MAX + 264];
+	own_entry(dir, uid, gid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (pr && strcmp(e->d_name, "pr") == 0)
+			own_dir(path, uid, gid, false);
+		else
+			own_entry(path, uid, gid);
+	}
+	closedir(d);
+}
+
+/* kura-targetctl's changes rewrite the configuration next to itself (a
+ * temporary file, then rename): say so now if the user cannot. */
+static void check_config_dir(const struct tgt_config *cfg)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", cfg->config_path);
+	char *slash = strrchr(dir, '/');
+	if (!cfg->config_path[0] || !slash)
+		return;
+	slash[slash == dir] = '\0';
+	if (access(dir, W_OK | X_OK) < 0)
+		kwarn("user %s cannot write in %s: kura-targetctl changes will not be saved to %s",
+		      cfg->user, dir, cfg->config_path);
+}
+
 static int drop_privileges(const struct tgt_config *cfg, uid_t uid, gid_t gid)
 {
 	if (!cfg->user[0])
@@ -287,7 +344,9 @@ static int drop_privileges(const struct tgt_config *cfg, uid_t uid, gid_t gid)
 		kwarn("user = %s ignored: not started as root", cfg->user);
 		return 0;
 	}
-	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+	own_dir(cfg->data_dir, uid, gid, true);
+	/* the user's own groups (e.g. "disk" for block devices opened later) */
+	if (initgroups(cfg->user, gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
 		kerr("cannot switch to user %s: %s", cfg->user, strerror(errno));
 		return -EPERM;
 	}
@@ -296,6 +355,7 @@ static int drop_privileges(const struct tgt_config *cfg, uid_t uid, gid_t gid)
 		return -EPERM;
 	}
 	kinfo("running as user %s (uid %u, gid %u)", cfg->user, (unsigned)uid, (unsigned)gid);
+	check_config_dir(cfg);
 	return 0;
 }
 
