@@ -213,9 +213,28 @@ static int ctx_setup(struct lock_lun *l, struct lock_path *p)
 }
 
 /* Logs in if needed; -ENOTCONN means nothing was sent on this path. */
+/* An idle session answers nothing between commands: the target's NOP-Ins
+ * wait in the socket, and after its timeout it closes the connection. Read
+ * what is pending before reuse (libiscsi answers the NOP-Ins, or sees the
+ * close), so a command is not sent into a connection the target has ended
+ * (a PERSISTENT RESERVE OUT lost that way is not resent). */
+static bool path_alive(struct lock_path *p)
+{
+	if (!p->ctx || p->conn_state != 1 || !iscsi_is_logged_in(p->ctx))
+		return false;
+	for (int i = 0; i < 16; i++) {
+		struct pollfd pfd = { .fd = iscsi_get_fd(p->ctx), .events = POLLIN };
+		if (poll(&pfd, 1, 0) != 1)
+			return true;
+		if (iscsi_service(p->ctx, pfd.revents) < 0 || !iscsi_is_logged_in(p->ctx))
+			return false;
+	}
+	return true;
+}
+
 static int path_connect(struct lock_lun *l, struct lock_path *p)
 {
-	if (p->ctx && p->conn_state == 1 && iscsi_is_logged_in(p->ctx))
+	if (path_alive(p))
 		return 0;
 	path_drop(p);
 	int rc = ctx_setup(l, p);
