@@ -11,7 +11,12 @@
 #include "initiator/discovery.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <iscsi/iscsi.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,9 +157,46 @@ static int collect(const struct iscsi_discovery_address *da, struct disc_target 
 	return 0;
 }
 
-static int run(struct iscsi_context *ctx, const char *portal, struct disc_target **out, int *n,
-	       char *err, size_t errlen)
+/* A plain TCP connect first, so that a refused or unreachable portal is
+ * reported with its errno as open-iscsi does ("cannot make connection to
+ * ADDR: Connection refused") rather than libiscsi's reconnect text. */
+static int tcp_probe(const char *address, uint16_t port, int timeout_s)
 {
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *ai;
+	char serv[8];
+	snprintf(serv, sizeof(serv), "%u", (unsigned)port);
+	if (getaddrinfo(address, serv, &hints, &ai))
+		return EHOSTUNREACH;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), e = 0;
+	socklen_t len = sizeof(e);
+	if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS))
+		e = fd < 0 ? EMFILE : errno;
+	else {
+		struct pollfd p = { fd, POLLOUT, 0 };
+		int w = poll(&p, 1, (timeout_s > 0 ? timeout_s : 15) * 1000);
+		if (w <= 0)
+			e = ETIMEDOUT;
+		else
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len);
+	}
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return e;
+}
+
+static int run(struct iscsi_context *ctx, const char *address, uint16_t port, int timeout_s,
+	       struct disc_target **out, int *n, char *err, size_t errlen)
+{
+	char portal[96];
+	int perr = tcp_probe(address, port, timeout_s);
+	snprintf(portal, sizeof(portal), strchr(address, ':') ? "[%s]:%u" : "%s:%u", address,
+		 (unsigned)port);
+	if (perr) {
+		snprintf(err, errlen, "cannot make connection to %s: %s", address, strerror(perr));
+		return perr == ETIMEDOUT ? 8 : 4;
+	}
 	if (iscsi_connect_sync(ctx, portal)) {
 		const char *e = iscsi_get_error(ctx);
 		int code = strstr(e, "timed out") || strstr(e, "imeout") ? 8 : 4;
@@ -182,11 +224,8 @@ int disc_sendtargets(const char *initiator, const char *address, uint16_t port,
 		     const struct disc_auth *auth, int timeout_s, struct disc_target **out, int *n,
 		     char *err, size_t errlen)
 {
-	char portal[96];
 	*out = NULL;
 	*n = 0;
-	snprintf(portal, sizeof(portal), strchr(address, ':') ? "[%s]:%u" : "%s:%u", address,
-		 (unsigned)port);
 	struct iscsi_context *ctx = iscsi_create_context(initiator);
 	if (!ctx) {
 		snprintf(err, errlen, "cannot create an iSCSI context");
@@ -199,7 +238,7 @@ int disc_sendtargets(const char *initiator, const char *address, uint16_t port,
 	else {
 		if (timeout_s > 0)
 			iscsi_set_timeout(ctx, timeout_s);
-		rc = run(ctx, portal, out, n, err, errlen);
+		rc = run(ctx, address, port, timeout_s, out, n, err, errlen);
 	}
 	iscsi_destroy_context(ctx);
 	return rc;

@@ -32,9 +32,11 @@ enum {
 	ADM_ERR_ACCESS = 13,
 	ADM_ERR_SESS_EXISTS = 15,
 	ADM_ERR_ISCSID_COMM = 18,
+	ADM_ERR_PDU_TIMEOUT = 11,
 	ADM_ERR_FATAL_LOGIN = 19,
 	ADM_ERR_ISCSID_NOTCONN = 20,
 	ADM_ERR_NO_OBJS = 21,
+	ADM_ERR_SYSFS_LOOKUP = 22,
 	ADM_ERR_LOGIN_AUTH = 24,
 	ADM_ERR_OP_NOT_SUPP = 27,
 	ADM_ERR_UNKNOWN_DISC_TYPE = 30,
@@ -49,6 +51,8 @@ enum adm_mode {
 	ADM_M_NODE,
 	ADM_M_SESSION,
 	ADM_M_IFACE,
+	ADM_M_FW,   /* boot firmware (iBFT): kura reads none, like a host without it */
+	ADM_M_HOST, /* iSCSI HBAs: kura has no host objects (software TCP only) */
 };
 enum adm_op {
 	ADM_OP_NEW = 1,
@@ -116,11 +120,16 @@ int adm_cmd_node(struct adm *a);
 struct nodedb_rec *adm_node_load_full(const char *root, const struct nodedb_node_id *id, int *err);
 void adm_print_rec(struct adm *a, const struct nodedb_rec *r, enum nodedb_kind kind);
 int adm_update_rec(struct adm *a, struct nodedb_rec *r, enum nodedb_kind kind);
+/* Copy the iface record's settings into a node record bound to it (as
+ * open-iscsi does); ADM_OK or ADM_ERR_NO_OBJS when the iface is unknown. */
+int adm_iface_into(struct adm *a, struct nodedb_rec *r, const char *iface);
 /* iscsiadm_disc.c */
 int adm_cmd_discovery(struct adm *a);
 /* iscsiadm_session.c */
 int adm_cmd_session(struct adm *a);
 int adm_login_nodes(struct adm *a, const struct nodedb_node_id *ids, int n);
+/* True when kura-initiatord has a session on the record's portal. */
+bool adm_node_has_session(struct adm *a, const struct nodedb_node_id *id);
 int adm_logout_matching(struct adm *a, const char *target, const char *address, uint16_t port,
 			const char *startup_filter);
 /* iscsiadm_iface.c */

@@ -96,6 +96,9 @@ static const struct mode_rule {
 	{ "session", ADM_M_SESSION, OB_r | OB_R | OB_P | OB_u | OB_S | OB_s, 0, false },
 	{ "iface", ADM_M_IFACE, OB_I | OB_o | OB_n | OB_v | OB_P | OB_S,
 	  ADM_OP_NEW | ADM_OP_DELETE | ADM_OP_UPDATE | ADM_OP_SHOW, false },
+	{ "fw", ADM_M_FW, OB_l | OB_P | OB_o, ADM_OP_SHOW, false },
+	{ "host", ADM_M_HOST, OB_P | OB_o | OB_n | OB_v | OB_r | OB_I,
+	  ADM_OP_SHOW | ADM_OP_UPDATE | ADM_OP_DELETE | ADM_OP_NEW, false },
 };
 
 static const struct {
@@ -193,7 +196,7 @@ static int set_mode(struct adm_opts *o, const char *arg, char *msg, size_t msgle
 			o->mode = mode_rules[i].mode;
 			return 0;
 		}
-	if (!strcmp(arg, "host") || !strcmp(arg, "fw") || !strcmp(arg, "flashnode"))
+	if (!strcmp(arg, "flashnode"))
 		FAIL("mode '%s' is not supported by kura", arg);
 	FAIL("Invalid mode '%s'", arg);
 }
@@ -361,12 +364,21 @@ static int check_iface(const struct adm_opts *o, char *msg, size_t msglen)
 	return check_nv(o, msg, msglen);
 }
 
+static int check_none(const struct adm_opts *o, char *msg, size_t msglen)
+{
+	(void)o;
+	(void)msg;
+	(void)msglen;
+	return 0;
+}
+
 static int check_combo(const struct adm_opts *o, char *msg, size_t msglen)
 {
 	static int (*const per_mode[])(const struct adm_opts *, char *, size_t) = {
 		[ADM_M_DISCOVERY] = check_discovery, [ADM_M_DISCOVERYDB] = check_discovery,
 		[ADM_M_NODE] = check_node,           [ADM_M_SESSION] = check_session,
-		[ADM_M_IFACE] = check_iface,
+		[ADM_M_IFACE] = check_iface,         [ADM_M_FW] = check_none,
+		[ADM_M_HOST] = check_none,
 	};
 	const struct mode_rule *r = rule_of(o->mode);
 	unsigned bad = o->seen & ~r->opts;
@@ -396,12 +408,27 @@ static void usage(FILE *f)
 	      f);
 }
 
+/* open-iscsi on a machine without boot firmware tables or iSCSI hosts (what
+ * kura is: software iSCSI over TCP) says so and exits 21. */
+static int cmd_no_hw(struct adm *a)
+{
+	if (a->o.mode == ADM_M_FW)
+		adm_errf(a, "Could not get list of targets from firmware. (err 21)");
+	else
+		adm_errf(a, "No iSCSI hosts.");
+	return ADM_ERR_NO_OBJS;
+}
+
 int adm_main(int argc, char **argv, FILE *out, FILE *err)
 {
 	static int (*const cmd[])(struct adm *) = {
-		[ADM_M_DISCOVERY] = adm_cmd_discovery, [ADM_M_DISCOVERYDB] = adm_cmd_discovery,
-		[ADM_M_NODE] = adm_cmd_node,           [ADM_M_SESSION] = adm_cmd_session,
+		[ADM_M_DISCOVERY] = adm_cmd_discovery,
+		[ADM_M_DISCOVERYDB] = adm_cmd_discovery,
+		[ADM_M_NODE] = adm_cmd_node,
+		[ADM_M_SESSION] = adm_cmd_session,
 		[ADM_M_IFACE] = adm_cmd_iface,
+		[ADM_M_FW] = cmd_no_hw,
+		[ADM_M_HOST] = cmd_no_hw,
 	};
 	struct adm a = { .out = out, .err = err };
 	char msg[256];

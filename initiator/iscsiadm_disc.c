@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* -p may name a host; records are keyed by numeric address like open-iscsi. */
 static int resolve(struct adm *a)
@@ -126,6 +127,7 @@ static int add_node(struct adm *a, const struct nodedb_node_id *id)
 	if (!r)
 		return ADM_ERR_NOMEM;
 	nodedb_apply_conf(a->root, r, "node.");
+	adm_iface_into(a, r, id->iface);
 	snprintf(port, sizeof(port), "%u", (unsigned)a->o.port);
 	nodedb_set(r, "node.discovery_address", a->o.address);
 	nodedb_set(r, "node.discovery_port", port);
@@ -155,11 +157,31 @@ static int sync_nodes(struct adm *a, const struct disc_target *t, int n)
 
 /* ---- discovery ------------------------------------------------------ */
 
-static int run_discovery(struct adm *a, const struct nodedb_rec *st)
+/* The initiator name: the iface's iface.initiatorname if it has one (as
+ * open-iscsi), else initiatorname.iscsi. */
+static int initiator_of(struct adm *a, char *out, size_t len)
 {
-	char init[256], err[512], portal[96];
-	struct disc_target *t;
-	int n, rc;
+	struct nodedb_rec *r = nodedb_rec_new();
+	const char *v;
+	int rc = r ? adm_iface_into(a, r, a->o.iface ? a->o.iface : "default") : ADM_ERR_NOMEM;
+	if (rc == ADM_OK && (v = nodedb_get(r, "iface.initiatorname")) && v[0]) {
+		snprintf(out, len, "%s", v);
+		nodedb_rec_free(r);
+		return 0;
+	}
+	nodedb_rec_free(r);
+	if ((rc = nodedb_initiator_name(a->root, out, len)))
+		adm_errf(a, "Could not read the initiator name from %s/initiatorname.iscsi: %s",
+			 a->root, strerror(-rc));
+	return rc ? ADM_ERR_IDBM : ADM_OK;
+}
+
+/* SendTargets with open-iscsi's reconnects: a connection that fails is
+ * retried reopen_max times, one second apart, then given up as 11. */
+static int sendtargets(struct adm *a, const struct nodedb_rec *st, const char *init,
+		       struct disc_target **t, int *n)
+{
+	char err[512];
 	bool chap = !strcmp(nodedb_get(st, "discovery.sendtargets.auth.authmethod"), "CHAP");
 	struct disc_auth auth = {
 		chap ? nodedb_get(st, "discovery.sendtargets.auth.username") : NULL,
@@ -167,16 +189,43 @@ static int run_discovery(struct adm *a, const struct nodedb_rec *st)
 		nodedb_get(st, "discovery.sendtargets.auth.username_in"),
 		nodedb_get(st, "discovery.sendtargets.auth.password_in"),
 	};
-	if ((rc = nodedb_initiator_name(a->root, init, sizeof(init)))) {
-		adm_errf(a, "Could not read the initiator name from %s/initiatorname.iscsi: %s",
-			 a->root, strerror(-rc));
-		return ADM_ERR_IDBM;
+	int tmo = atoi(nodedb_get(st, "discovery.sendtargets.timeo.login_timeout"));
+	int reopen = atoi(nodedb_get(st, "discovery.sendtargets.reopen_max")), rc;
+	for (int tries = 0;; tries++) {
+		if (tries)
+			sleep(1);
+		rc = disc_sendtargets(init, a->o.address, a->o.port, &auth, tmo, t, n, err,
+				      sizeof(err));
+		if (rc)
+			adm_errf(a, "%s", err);
+		if (rc != ADM_ERR_TRANS)
+			return rc;
+		if (tries >= reopen) {
+			adm_errf(a, "connection login retries (reopen_max) %d exceeded", reopen);
+			return ADM_ERR_PDU_TIMEOUT;
+		}
 	}
-	rc = disc_sendtargets(init, a->o.address, a->o.port, &auth,
-			      atoi(nodedb_get(st, "discovery.sendtargets.timeo.login_timeout")), &t,
-			      &n, err, sizeof(err));
-	if (rc) {
-		adm_errf(a, "%s", err);
+}
+
+static int login_found(struct adm *a, const struct disc_target *t, int n)
+{
+	struct nodedb_node_id *ids = n > 0 ? calloc((size_t)n, sizeof(*ids)) : NULL;
+	for (int i = 0; ids && i < n; i++)
+		target_id(a, &t[i], &ids[i]);
+	fflush(a->out);
+	int rc = ids ? adm_login_nodes(a, ids, n) : ADM_ERR_NOMEM;
+	free(ids);
+	return rc;
+}
+
+static int run_discovery(struct adm *a, const struct nodedb_rec *st)
+{
+	char init[256], portal[96];
+	struct disc_target *t;
+	int n, rc;
+	if ((rc = initiator_of(a, init, sizeof(init))))
+		return rc;
+	if ((rc = sendtargets(a, st, init, &t, &n))) {
 		adm_errf(a, "Could not perform SendTargets discovery: %s", adm_err_str(rc));
 		return rc;
 	}
@@ -190,14 +239,8 @@ static int run_discovery(struct adm *a, const struct nodedb_rec *st)
 		adm_fmt_portal(portal, sizeof(portal), t[i].address, t[i].port);
 		fprintf(a->out, "%s,%d %s\n", portal, t[i].tpgt, t[i].target);
 	}
-	if (rc == ADM_OK && (a->o.seen & OB_l)) {
-		struct nodedb_node_id *ids = calloc((size_t)n, sizeof(*ids));
-		for (int i = 0; ids && i < n; i++)
-			target_id(a, &t[i], &ids[i]);
-		fflush(a->out);
-		rc = ids ? adm_login_nodes(a, ids, n) : ADM_ERR_NOMEM;
-		free(ids);
-	}
+	if (rc == ADM_OK && (a->o.seen & OB_l))
+		rc = login_found(a, t, n);
 	free(t);
 	return rc;
 }
@@ -239,7 +282,7 @@ static int db_delete(struct adm *a, bool exists)
 	if (!exists) {
 		adm_errf(a, "Discovery record [%s,%u] not found.", a->o.address,
 			 (unsigned)a->o.port);
-		return ADM_ERR_NO_OBJS;
+		return ADM_ERR_IDBM;
 	}
 	nodedb_node_foreach(a->root, NULL, NULL, 0, del_cb, a);
 	int err = nodedb_st_delete(a->root, a->o.address, a->o.port);
@@ -253,15 +296,14 @@ static int db_ops(struct adm *a, struct nodedb_rec *st, bool exists)
 	char portal[96];
 	int rc = ADM_OK;
 	portal_comma(portal, sizeof(portal), a->o.address, a->o.port);
-	if (a->o.ops & ADM_OP_NEW) {
-		if ((rc = adm_update_rec(a, st, NODEDB_ST)) || (rc = st_store(a, st)))
+	if (a->o.ops & ADM_OP_NEW) { /* with -D: keep what exists (db_new otherwise) */
+		if (!exists && (rc = st_store(a, st)))
 			return rc;
-		fprintf(a->out, "New discovery record for [%s] added.\n", portal);
 		exists = true;
 	} else if (a->o.ops & ADM_OP_UPDATE) {
 		if (!exists) {
 			adm_errf(a, "Discovery record [%s] not found.", portal);
-			return ADM_ERR_NO_OBJS;
+			return ADM_ERR_IDBM;
 		}
 		if ((rc = adm_update_rec(a, st, NODEDB_ST)) || (rc = st_store(a, st)))
 			return rc;
@@ -271,7 +313,7 @@ static int db_ops(struct adm *a, struct nodedb_rec *st, bool exists)
 	if (rc == ADM_OK && (a->o.ops & ADM_OP_SHOW)) {
 		if (!exists) {
 			adm_errf(a, "Discovery record [%s] not found.", portal);
-			return ADM_ERR_NO_OBJS;
+			return ADM_ERR_IDBM;
 		}
 		adm_print_rec(a, st, NODEDB_ST);
 	}
@@ -292,14 +334,47 @@ static int discover(struct adm *a, struct nodedb_rec *st)
 	return run_discovery(a, st);
 }
 
+/* -I names an iface record that must exist (open-iscsi: 21, nothing written). */
+static int disc_check_iface(struct adm *a)
+{
+	struct nodedb_rec *r = nodedb_rec_new();
+	const char *ifc = a->o.iface ? a->o.iface : "default";
+	int rc = r ? adm_iface_into(a, r, ifc) : ADM_ERR_NOMEM;
+	nodedb_rec_free(r);
+	if (rc == ADM_ERR_NO_OBJS)
+		adm_errf(
+			a,
+			"Could not read iface info for %s. Make sure an iface config with the file "
+			"name and iface.iscsi_ifacename %s is in %s/ifaces.",
+			ifc, ifc, a->root);
+	return rc;
+}
+
+/* discoverydb -o new without -D: open-iscsi writes the defaults, ignoring
+ * -n/-v and replacing a record that exists (set values with -o update). */
+static int db_new(struct adm *a)
+{
+	char portal[96];
+	struct nodedb_rec *st = nodedb_st_defaults(a->o.address, a->o.port);
+	int rc = st ? st_store(a, st) : ADM_ERR_NOMEM;
+	nodedb_rec_free(st);
+	portal_comma(portal, sizeof(portal), a->o.address, a->o.port);
+	if (rc == ADM_OK)
+		fprintf(a->out, "New discovery record for [%s] added.\n", portal);
+	return rc;
+}
+
 int adm_cmd_discovery(struct adm *a)
 {
 	bool exists;
 	int rc;
 	if (!a->o.portal)
 		return list_records(a);
-	if ((rc = resolve(a)))
+	if ((rc = resolve(a)) || (rc = disc_check_iface(a)))
 		return rc;
+	if (a->o.mode == ADM_M_DISCOVERYDB && (a->o.ops & ADM_OP_NEW) &&
+	    !(a->o.seen & (OB_D | OB_l)))
+		return db_new(a);
 	struct nodedb_rec *st = st_load(a, &exists);
 	if (!st)
 		return ADM_ERR_NOMEM;

@@ -145,9 +145,11 @@ int adm_cmd_iface(struct adm *a)
 {
 	const char *name = a->o.iface;
 	unsigned ops = a->o.ops;
-	if (!name) {
+	if (!name) { /* open-iscsi: the records, then its built-in default and iser */
+		int rc = nodedb_iface_foreach(a->root, list_cb, a) ? ADM_ERR_IDBM : ADM_OK;
 		list_line(a, "default", NULL);
-		return nodedb_iface_foreach(a->root, list_cb, a) ? ADM_ERR_IDBM : ADM_OK;
+		fprintf(a->out, "iser iser,<empty>,<empty>,<empty>,<empty>\n");
+		return rc;
 	}
 	if ((ops & (ADM_OP_NEW | ADM_OP_UPDATE | ADM_OP_DELETE)) && !strcmp(name, "default")) {
 		adm_errf(a, "iface default is built in and cannot be changed or deleted");

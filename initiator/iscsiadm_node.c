@@ -138,7 +138,8 @@ static void list_flat(struct adm *a, const struct id_vec *iv)
 	char portal[96];
 	for (int i = 0; i < iv->n; i++) {
 		adm_fmt_portal(portal, sizeof(portal), iv->v[i].address, iv->v[i].port);
-		fprintf(a->out, "%s,%d %s\n", portal, iv->v[i].tpgt, iv->v[i].target);
+		/* open-iscsi prints an unknown tpgt unsigned here (-P 1 prints -1) */
+		fprintf(a->out, "%s,%u %s\n", portal, (unsigned)iv->v[i].tpgt, iv->v[i].target);
 	}
 }
 
@@ -201,9 +202,19 @@ static int update_nodes(struct adm *a, const struct id_vec *iv)
 static int delete_nodes(struct adm *a, const struct id_vec *iv)
 {
 	for (int i = 0; i < iv->n; i++) {
-		int err = nodedb_node_delete(a->root, &iv->v[i]);
+		const struct nodedb_node_id *id = &iv->v[i];
+		if (adm_node_has_session(a, id)) {
+			adm_errf(
+				a,
+				"This command will remove the record [iface: %s, target: %s, portal: "
+				"%s,%u], but a session is using it. Logout session then rerun command "
+				"to remove record.",
+				id->iface, id->target, id->address, (unsigned)id->port);
+			return ADM_ERR_SESS_EXISTS;
+		}
+		int err = nodedb_node_delete(a->root, id);
 		if (err && err != -ENOENT) {
-			adm_errf(a, "Could not delete record for %s: %s", iv->v[i].target,
+			adm_errf(a, "Could not delete record for %s: %s", id->target,
 				 strerror(-err));
 			return ADM_ERR_IDBM;
 		}
@@ -211,53 +222,68 @@ static int delete_nodes(struct adm *a, const struct id_vec *iv)
 	return ADM_OK;
 }
 
-static int iface_exists(struct adm *a, const char *name)
+int adm_iface_into(struct adm *a, struct nodedb_rec *r, const char *iface)
 {
-	struct nodedb_rec *r;
-	if (!strcmp(name, "default"))
-		return 1;
-	if (nodedb_iface_load(a->root, name, &r))
-		return 0;
-	nodedb_rec_free(r);
-	return 1;
+	struct nodedb_rec *ir;
+	if (!strcmp(iface, "default"))
+		return ADM_OK;
+	if (nodedb_iface_load(a->root, iface, &ir))
+		return ADM_ERR_NO_OBJS;
+	for (int i = 0; i < nodedb_count(ir); i++) {
+		const char *k = nodedb_key_at(ir, i);
+		if (!strncmp(k, "iface.", 6) && nodedb_field_find(NODEDB_NODE, k))
+			nodedb_set(r, k, nodedb_get(ir, k));
+	}
+	nodedb_set(r, "iface.iscsi_ifacename", iface);
+	nodedb_rec_free(ir);
+	return ADM_OK;
 }
 
+static int new_record(struct adm *a, const struct nodedb_node_id *id, struct nodedb_rec **out)
+{
+	struct nodedb_rec *r = nodedb_node_defaults(id);
+	int rc = !r                                       ? ADM_ERR_NOMEM
+		 : nodedb_apply_conf(a->root, r, "node.") ? ADM_ERR_IDBM
+							  : adm_iface_into(a, r, id->iface);
+	if (rc == ADM_ERR_NO_OBJS) {
+		adm_errf(a, "Could not read iface info for %s.", id->iface);
+		rc = ADM_ERR_NOMEM; /* what open-iscsi 2.1.8 returns here */
+	}
+	if (rc == ADM_OK)
+		rc = adm_update_rec(a, r, NODEDB_NODE);
+	if (rc)
+		nodedb_rec_free(r);
+	*out = rc ? NULL : r;
+	return rc;
+}
+
+/* -o new: a record with the defaults, replacing one that exists (as
+ * open-iscsi does: its settings are reset; exit 0). */
 static int new_node(struct adm *a)
 {
 	struct nodedb_node_id id = { .port = a->o.port, .tpgt = a->o.tpgt };
-	struct nodedb_rec *r, *old;
+	struct nodedb_rec *r;
 	const char *iface = a->o.iface ? a->o.iface : "default";
 	if (strlen(a->o.target) >= sizeof(id.target) || strlen(iface) >= sizeof(id.iface)) {
 		adm_errf(a, "target or iface name too long");
 		return ADM_ERR_INVAL;
 	}
-	if (!iface_exists(a, iface)) {
-		adm_errf(a, "Could not read iface info for %s.", iface);
-		return ADM_ERR_NO_OBJS;
-	}
 	strcpy(id.target, a->o.target);
 	strcpy(id.address, a->o.address);
 	strcpy(id.iface, iface);
-	if (nodedb_node_load(a->root, &id, &old) == 0) {
-		nodedb_rec_free(old);
-		adm_errf(a, "Error while adding record: record already exists");
-		return ADM_ERR_SESS_EXISTS;
-	}
-	r = nodedb_node_defaults(&id);
-	int rc = !r                                       ? ADM_ERR_NOMEM
-		 : nodedb_apply_conf(a->root, r, "node.") ? ADM_ERR_IDBM
-							  : adm_update_rec(a, r, NODEDB_NODE);
-	int err = rc ? 0 : nodedb_node_store(a->root, &id, r);
+	int rc = new_record(a, &id, &r);
+	if (rc)
+		return rc;
+	nodedb_node_delete(a->root, &id);
+	int err = nodedb_node_store(a->root, &id, r);
 	nodedb_rec_free(r);
 	if (err) {
 		adm_errf(a, "Error while adding record: %s", strerror(-err));
 		return err == -EINVAL ? ADM_ERR_INVAL : ADM_ERR_IDBM;
 	}
-	if (rc == ADM_OK)
-		fprintf(a->out,
-			"New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=%s] %s,%u,%d %s] added\n",
-			id.iface, id.address, (unsigned)id.port, id.tpgt, id.target);
-	return rc;
+	fprintf(a->out, "New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=%s] %s,%u,%d %s] added\n",
+		id.iface, id.address, (unsigned)id.port, a->o.tpgt, id.target);
+	return ADM_OK;
 }
 
 /* Records whose node.startup matches -L (all = every record). */

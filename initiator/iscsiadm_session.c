@@ -430,6 +430,30 @@ int adm_logout_matching(struct adm *a, const char *target, const char *address, 
 	return first;
 }
 
+bool adm_node_has_session(struct adm *a, const struct nodedb_node_id *id)
+{
+	struct ctlc_reply rep;
+	struct sess *s;
+	int n;
+	bool found = false;
+	if (get_sessions(a, &rep, &s, &n))
+		return false; /* no daemon, no sessions */
+	for (int i = 0; i < n && !found; i++)
+		found = !strcmp(s[i].target, id->target) && !strcmp(s[i].address, id->address) &&
+			s[i].port == id->port;
+	free(s);
+	ctlc_reply_free(&rep);
+	return found;
+}
+
+/* -r SID that names no session: open-iscsi finds no sysfs entry (22). */
+static int no_sid(struct adm *a)
+{
+	adm_errf(a, "could not read session targetname: 5");
+	adm_errf(a, "Could not get session info for sid %d", a->o.sid);
+	return ADM_ERR_SYSFS_LOOKUP;
+}
+
 /* ---- -m session -------------------------------------------------------- */
 
 static int rescan(struct adm *a, const struct sess *s, int n)
@@ -490,16 +514,17 @@ int adm_cmd_session(struct adm *a)
 				 a->sock);
 			return ADM_ERR_ACCESS;
 		}
+		if (a->o.sid)
+			return no_sid(a);
 		adm_errf(a, "No active sessions.");
 		return ADM_ERR_NO_OBJS;
 	}
 	for (int i = 0; i < n; i++)
 		if (!a->o.sid || s[i].sid == a->o.sid)
 			s[k++] = s[i];
-	if (k == 0 && a->o.sid) {
-		adm_errf(a, "could not find session info for session%d", a->o.sid);
-		rc = ADM_ERR_SESS_NOT_FOUND;
-	} else if (k == 0) {
+	if (k == 0 && a->o.sid)
+		rc = no_sid(a);
+	else if (k == 0) {
 		adm_errf(a, "No active sessions.");
 		rc = ADM_ERR_NO_OBJS;
 	} else

@@ -383,30 +383,45 @@ static int node_dir(const char *root, const struct nodedb_node_id *id, char *out
 		     (unsigned)id->port, id->tpgt);
 }
 
+/* "<ip>,<port>": open-iscsi keeps a record whose tpgt is unknown (-1) as a
+ * plain file of that name, without the tpgt directory level, and reads that
+ * file first whatever tpgt is asked for (idbm_rec_read). */
+static int flat_path(const char *root, const struct nodedb_node_id *id, char *out, size_t len)
+{
+	if (!component_ok(id->target) || !component_ok(id->address) || strchr(id->address, ','))
+		return -EINVAL;
+	return pathf(out, len, "%s/nodes/%s/%s,%u", root, id->target, id->address,
+		     (unsigned)id->port);
+}
+
+static bool is_file(const char *path)
+{
+	struct stat sb;
+	return lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* dir/<iface> of a record in the tpgt layout. */
+static int iface_path_of(const char *root, const struct nodedb_node_id *id, char *dir, char *path)
+{
+	int rc = node_dir(root, id, dir, PATH_MAX);
+	if (rc || !component_ok(nodedb_iface_of(id)))
+		return rc ? rc : -EINVAL;
+	return pathf(path, PATH_MAX, "%s/%s", dir, nodedb_iface_of(id));
+}
+
 int nodedb_node_load(const char *root, const struct nodedb_node_id *id, struct nodedb_rec **out)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
-	int rc = node_dir(root, id, dir, sizeof(dir));
-	if (rc || !component_ok(nodedb_iface_of(id)) ||
-	    (rc = pathf(path, sizeof(path), "%s/%s", dir, nodedb_iface_of(id))))
-		return rc ? rc : -EINVAL;
+	if (flat_path(root, id, path, sizeof(path)) == 0 && is_file(path))
+		return load_rec(path, out);
+	int rc = iface_path_of(root, id, dir, path);
+	if (rc)
+		return rc;
 	rc = load_rec(path, out);
-	/* Old open-iscsi layout: the portal entry is itself the default record. */
+	/* kura's first layout: "<ip>,<port>,<tpgt>" itself a file (iface default) */
 	if (rc == -ENOTDIR && strcmp(nodedb_iface_of(id), "default") == 0)
 		rc = load_rec(dir, out);
 	return rc;
-}
-
-int nodedb_node_store(const char *root, const struct nodedb_node_id *id, const struct nodedb_rec *r)
-{
-	char dir[PATH_MAX];
-	struct stat sb;
-	int rc = node_dir(root, id, dir, sizeof(dir));
-	if (rc || !component_ok(nodedb_iface_of(id)))
-		return rc ? rc : -EINVAL;
-	if (lstat(dir, &sb) == 0 && S_ISREG(sb.st_mode))
-		unlink(dir); /* convert an old-layout record */
-	return store_rec(dir, nodedb_iface_of(id), r);
 }
 
 static void rmdir_parents(char *path, int levels)
@@ -421,44 +436,99 @@ static void rmdir_parents(char *path, int levels)
 	}
 }
 
+/* tpgt unknown: the flat file; a record kura wrote earlier as
+ * "<ip>,<port>,-1/<iface>" is moved there. */
+static int store_flat(const char *root, const struct nodedb_node_id *id, const struct nodedb_rec *r)
+{
+	char flat[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+	int rc = flat_path(root, id, flat, sizeof(flat));
+	if (rc)
+		return rc;
+	char *slash = strrchr(flat, '/');
+	*slash = '\0';
+	rc = store_rec(flat, slash + 1, r);
+	if (rc == 0 && iface_path_of(root, id, dir, path) == 0 && unlink(path) == 0)
+		rmdir(dir);
+	return rc;
+}
+
+int nodedb_node_store(const char *root, const struct nodedb_node_id *id, const struct nodedb_rec *r)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	if (id->tpgt < 0)
+		return store_flat(root, id, r);
+	int rc = iface_path_of(root, id, dir, path);
+	if (rc)
+		return rc;
+	if (is_file(dir))
+		unlink(dir); /* convert kura's first layout */
+	if (flat_path(root, id, path, sizeof(path)) == 0 && is_file(path))
+		unlink(path); /* open-iscsi converts a flat record once its tpgt is known */
+	rc = store_rec(dir, nodedb_iface_of(id), r);
+	if (rc == 0)
+		nodedb_link_node(root, id, r);
+	return rc;
+}
+
 int nodedb_node_delete(const char *root, const struct nodedb_node_id *id)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
-	struct stat sb;
-	int rc = node_dir(root, id, dir, sizeof(dir));
-	if (rc || !component_ok(nodedb_iface_of(id)) ||
-	    (rc = pathf(path, sizeof(path), "%s/%s", dir, nodedb_iface_of(id))))
-		return rc ? rc : -EINVAL;
-	if (lstat(dir, &sb) == 0 && S_ISREG(sb.st_mode))
+	struct nodedb_rec *r;
+	if (flat_path(root, id, path, sizeof(path)) == 0 && is_file(path)) {
+		if (unlink(path))
+			return -errno;
+		rmdir_parents(path, 1);
+		return 0;
+	}
+	int rc = iface_path_of(root, id, dir, path);
+	if (rc)
+		return rc;
+	if (is_file(dir))
 		strcpy(path, dir);
+	else if (nodedb_node_load(root, id, &r) == 0) {
+		nodedb_unlink_node(root, id, r);
+		nodedb_rec_free(r);
+	}
 	if (unlink(path))
 		return -errno;
 	rmdir_parents(path, 2); /* the portal dir, then the target dir */
 	return 0;
 }
 
-/* "addr,port,tpgt" (the address may be IPv6, which has no commas). */
+/* name..comma is the address, comma+1..end the port. */
+static int parse_addr_port(const char *name, const char *comma, const char *end,
+			   struct nodedb_node_id *id)
+{
+	char *e;
+	if (comma == name || (size_t)(comma - name) >= sizeof(id->address) || comma + 1 == end)
+		return -EINVAL;
+	long port = strtol(comma + 1, &e, 10);
+	if (e != end || port < 0 || port > 65535)
+		return -EINVAL;
+	memcpy(id->address, name, (size_t)(comma - name));
+	id->address[comma - name] = '\0';
+	id->port = (uint16_t)port;
+	return 0;
+}
+
+/* "addr,port,tpgt", or open-iscsi's "addr,port" (tpgt -1); the address may be
+ * IPv6, which has no commas. */
 int nodedb_parse_portal_dir(const char *name, struct nodedb_node_id *id)
 {
-	const char *c2 = strrchr(name, ',');
+	const char *c2 = strrchr(name, ','), *c1;
 	if (!c2 || c2 == name)
 		return -EINVAL;
-	const char *c1 = c2 - 1;
-	while (c1 > name && *c1 != ',')
-		c1--;
-	if (*c1 != ',' || c1 == name || (size_t)(c1 - name) >= sizeof(id->address))
-		return -EINVAL;
+	for (c1 = c2 - 1; c1 > name && *c1 != ','; c1--)
+		;
+	if (*c1 != ',') /* one comma: "addr,port" */
+		return parse_addr_port(name, c2, name + strlen(name), id) ? -EINVAL
+									  : (id->tpgt = -1, 0);
 	char *end;
 	errno = 0;
-	long port = strtol(c1 + 1, &end, 10);
-	if (end != c2 || port < 0 || port > 65535 || c1[1] == '\0' || c1 + 1 == c2)
-		return -EINVAL;
 	long tpgt = strtol(c2 + 1, &end, 10);
-	if (*end || c2[1] == '\0' || errno || tpgt < -1 || tpgt > 65535)
+	if (*end || c2[1] == '\0' || errno || tpgt < -1 || tpgt > 65535 ||
+	    parse_addr_port(name, c1, c2, id))
 		return -EINVAL;
-	memcpy(id->address, name, (size_t)(c1 - name));
-	id->address[c1 - name] = '\0';
-	id->port = (uint16_t)port;
 	id->tpgt = (int)tpgt;
 	return 0;
 }
@@ -498,6 +568,21 @@ static int visible(const struct dirent *de)
 	return de->d_name[0] != '.';
 }
 
+/* A record that is a file names its iface inside (open-iscsi's flat
+ * "<ip>,<port>" records); "default" if it does not. */
+static void flat_iface(const char *path, struct nodedb_node_id *id)
+{
+	struct nodedb_rec *r;
+	const char *v = NULL;
+	strcpy(id->iface, "default");
+	if (load_rec(path, &r))
+		return;
+	v = nodedb_get(r, "iface.iscsi_ifacename");
+	if (v && component_ok(v) && strlen(v) < sizeof(id->iface))
+		strcpy(id->iface, v);
+	nodedb_rec_free(r);
+}
+
 /* Collect the iface records of one portal entry (dir, or old-layout file). */
 static int scan_portal(const char *tdir, const char *target, const char *name,
 		       const struct node_filter *f, struct id_list *l)
@@ -514,7 +599,7 @@ static int scan_portal(const char *tdir, const char *target, const char *name,
 	    lstat(path, &sb))
 		return 0;
 	if (S_ISREG(sb.st_mode)) {
-		strcpy(id.iface, "default");
+		flat_iface(path, &id);
 		return id_push(l, &id);
 	}
 	DIR *d = S_ISDIR(sb.st_mode) ? opendir(path) : NULL;
@@ -795,4 +880,55 @@ int nodedb_initiator_name(const char *root, char *out, size_t len)
 			return rc;
 	}
 	return -EIO;
+}
+
+/* ---- discovery-source links ---------------------------------------- */
+
+/* open-iscsi links each record from the source that created it (idbm.c
+ * setup_disc_to_node_link): send_targets/<da>,<dp>/<iqn>,<ip>,<port>,<tpgt>,<iface>
+ * for SendTargets, static/<iqn>,<ip>,<port>,<tpgt>,<iface> for -o new; the
+ * link points at <root>/nodes/<iqn>/<ip>,<port>,<tpgt>. Records with an
+ * unknown tpgt get none. A discoverydb delete then finds its records. */
+static int link_path(const char *root, const struct nodedb_node_id *id, const struct nodedb_rec *r,
+		     char *out)
+{
+	const char *type = nodedb_get(r, "node.discovery_type");
+	const char *da = nodedb_get(r, "node.discovery_address");
+	const char *dp = nodedb_get(r, "node.discovery_port");
+	const char *ifc = nodedb_iface_of(id);
+	unsigned port = id->port;
+	if (id->tpgt < 0 || !type)
+		return -ENOENT;
+	if (!strcmp(type, "send_targets") && da && dp && component_ok(da) && component_ok(dp))
+		return pathf(out, PATH_MAX, "%s/send_targets/%s,%s/%s,%s,%u,%d,%s", root, da, dp,
+			     id->target, id->address, port, id->tpgt, ifc);
+	if (!strcmp(type, "static"))
+		return pathf(out, PATH_MAX, "%s/static/%s,%s,%u,%d,%s", root, id->target,
+			     id->address, port, id->tpgt, ifc);
+	return -ENOENT;
+}
+
+void nodedb_link_node(const char *root, const struct nodedb_node_id *id, const struct nodedb_rec *r)
+{
+	char link[PATH_MAX], abs[PATH_MAX], dst[PATH_MAX];
+	if (link_path(root, id, r, link) || !realpath(root, abs) ||
+	    pathf(dst, sizeof(dst), "%s/nodes/%s/%s,%u,%d", abs, id->target, id->address,
+		  (unsigned)id->port, id->tpgt))
+		return;
+	if (!strcmp(nodedb_get(r, "node.discovery_type"), "static")) {
+		char *slash = strrchr(link, '/');
+		*slash = '\0';
+		kfile_mkdir_p(link, 0755); /* the send_targets dir comes with its record */
+		*slash = '/';
+	}
+	if (symlink(dst, link))
+		return; /* EEXIST: linked already; else best effort (an index only) */
+}
+
+void nodedb_unlink_node(const char *root, const struct nodedb_node_id *id,
+			const struct nodedb_rec *r)
+{
+	char link[PATH_MAX];
+	if (link_path(root, id, r, link) == 0)
+		unlink(link);
 }

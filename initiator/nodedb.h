@@ -5,6 +5,9 @@
  *
  *   <root>/initiatorname.iscsi            InitiatorName=iqn....
  *   <root>/nodes/<iqn>/<ip>,<port>,<tpgt>/<iface>   one node record
+ *   <root>/nodes/<iqn>/<ip>,<port>         one record, tpgt unknown (-1)
+ *   <root>/send_targets/<ip>,<port>/<iqn>,<ip>,<port>,<tpgt>,<iface>  link
+ *   <root>/static/<iqn>,<ip>,<port>,<tpgt>,<iface>  link (-o new)
  *   <root>/send_targets/<ip>,<port>/st_config       discovery record
  *   <root>/ifaces/<iface>                  iface record
  *
@@ -109,7 +112,13 @@ struct nodedb_rec *nodedb_iface_defaults(const char *name);
 int nodedb_apply_conf(const char *root, struct nodedb_rec *r, const char *prefix);
 /* Names under <root>/ifaces, sorted. */
 int nodedb_iface_foreach(const char *root, int (*cb)(const char *name, void *arg), void *arg);
-/* Pure helpers: "addr,port,tpgt" directory names; InitiatorName= text. */
+/* The discovery-source link of a record (open-iscsi's index; made by
+ * nodedb_node_store, removed by nodedb_node_delete; best effort). */
+void nodedb_link_node(const char *root, const struct nodedb_node_id *id,
+		      const struct nodedb_rec *r);
+void nodedb_unlink_node(const char *root, const struct nodedb_node_id *id,
+			const struct nodedb_rec *r);
+/* Pure helpers: "addr,port,tpgt" (or "addr,port": tpgt -1) directory names; InitiatorName= text. */
 int nodedb_parse_portal_dir(const char *name, struct nodedb_node_id *id);
 int nodedb_parse_initiator_name(const char *text, char *out, size_t len);
 #endif

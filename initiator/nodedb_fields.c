@@ -14,6 +14,64 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The iface settings after iface.iscsi_ifacename, in open-iscsi 2.1.8's
+ * print order for an IPv4 (or unset) address: a node record carries a copy
+ * of its iface's settings, an iface record has them itself. */
+#define IFACE_FIELDS \
+	{ "iface.net_ifacename", "", NODEDB_T_STR, NULL }, \
+		{ "iface.ipaddress", "", NODEDB_T_STR, NULL }, \
+		{ "iface.prefix_len", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.hwaddress", "", NODEDB_T_STR, NULL }, \
+		{ "iface.transport_name", "tcp", NODEDB_T_ENUM, "tcp" }, \
+		{ "iface.initiatorname", "", NODEDB_T_STR, NULL }, \
+		{ "iface.state", "", NODEDB_T_STR, NULL }, \
+		{ "iface.vlan_id", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.vlan_priority", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.vlan_state", "", NODEDB_T_STR, NULL }, \
+		{ "iface.iface_num", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.mtu", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.port", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.bootproto", "", NODEDB_T_STR, NULL }, \
+		{ "iface.subnet_mask", "", NODEDB_T_STR, NULL }, \
+		{ "iface.gateway", "", NODEDB_T_STR, NULL }, \
+		{ "iface.dhcp_alt_client_id_state", "", NODEDB_T_STR, NULL }, \
+		{ "iface.dhcp_alt_client_id", "", NODEDB_T_STR, NULL }, \
+		{ "iface.dhcp_dns", "", NODEDB_T_STR, NULL }, \
+		{ "iface.dhcp_learn_iqn", "", NODEDB_T_STR, NULL }, \
+		{ "iface.dhcp_req_vendor_id_state", "", NODEDB_T_STR, NULL }, \
+		{ "iface.dhcp_vendor_id_state", "", NODEDB_T_STR, NULL }, \
+		{ "iface.dhcp_vendor_id", "", NODEDB_T_STR, NULL }, \
+		{ "iface.dhcp_slp_da", "", NODEDB_T_STR, NULL }, \
+		{ "iface.fragmentation", "", NODEDB_T_STR, NULL }, \
+		{ "iface.gratuitous_arp", "", NODEDB_T_STR, NULL }, \
+		{ "iface.incoming_forwarding", "", NODEDB_T_STR, NULL }, \
+		{ "iface.tos_state", "", NODEDB_T_STR, NULL }, \
+		{ "iface.tos", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.ttl", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.delayed_ack", "", NODEDB_T_STR, NULL }, \
+		{ "iface.tcp_nagle", "", NODEDB_T_STR, NULL }, \
+		{ "iface.tcp_wsf_state", "", NODEDB_T_STR, NULL }, \
+		{ "iface.tcp_wsf", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.tcp_timer_scale", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.tcp_timestamp", "", NODEDB_T_STR, NULL }, \
+		{ "iface.redirect", "", NODEDB_T_STR, NULL }, \
+		{ "iface.def_task_mgmt_timeout", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.header_digest", "", NODEDB_T_STR, NULL }, \
+		{ "iface.data_digest", "", NODEDB_T_STR, NULL }, \
+		{ "iface.immediate_data", "", NODEDB_T_STR, NULL }, \
+		{ "iface.initial_r2t", "", NODEDB_T_STR, NULL }, \
+		{ "iface.data_seq_inorder", "", NODEDB_T_STR, NULL }, \
+		{ "iface.data_pdu_inorder", "", NODEDB_T_STR, NULL }, \
+		{ "iface.erl", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.max_receive_data_len", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.first_burst_len", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.max_outstanding_r2t", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.max_burst_len", "0", NODEDB_T_INT, NULL }, \
+		{ "iface.chap_auth", "", NODEDB_T_STR, NULL }, \
+		{ "iface.bidi_chap", "", NODEDB_T_STR, NULL }, \
+		{ "iface.strict_login_compliance", "", NODEDB_T_STR, NULL }, \
+		{ "iface.discovery_auth", "", NODEDB_T_STR, NULL }, \
+		{ "iface.discovery_logout", "", NODEDB_T_STR, NULL },
 
 /* open-iscsi's defaults for a new node record, in its print order. Empty
  * strings are shown as <empty> and not written to disk. */
@@ -23,17 +81,12 @@ static const struct nodedb_field node_fields[] = {
 	{ "node.startup", "manual", NODEDB_T_ENUM, "manual|automatic|onboot" },
 	{ "node.leading_login", "No", NODEDB_T_ENUM, "No|Yes" },
 	{ "iface.iscsi_ifacename", "default", NODEDB_T_STR, NULL },
-	{ "iface.net_ifacename", "", NODEDB_T_STR, NULL },
-	{ "iface.ipaddress", "", NODEDB_T_STR, NULL },
-	{ "iface.hwaddress", "", NODEDB_T_STR, NULL },
-	{ "iface.transport_name", "tcp", NODEDB_T_STR, NULL },
-	{ "iface.initiatorname", "", NODEDB_T_STR, NULL },
-	{ "node.discovery_address", "", NODEDB_T_STR, NULL },
+	IFACE_FIELDS{ "node.discovery_address", "", NODEDB_T_STR, NULL },
 	{ "node.discovery_port", "0", NODEDB_T_INT, NULL },
 	{ "node.discovery_type", "static", NODEDB_T_ENUM,
 	  "send_targets|isns|offload_send_targets|slp|static|fw" },
 	{ "node.session.initial_cmdsn", "0", NODEDB_T_INT, NULL },
-	{ "node.session.initial_login_retry_max", "8", NODEDB_T_INT, NULL },
+	{ "node.session.initial_login_retry_max", "4", NODEDB_T_INT, NULL },
 	{ "node.session.xmit_thread_priority", "-20", NODEDB_T_INT, NULL },
 	{ "node.session.cmds_max", "128", NODEDB_T_INT, NULL },
 	{ "node.session.queue_depth", "32", NODEDB_T_INT, NULL },
@@ -67,7 +120,7 @@ static const struct nodedb_field node_fields[] = {
 	{ "node.conn[0].tcp.window_size", "524288", NODEDB_T_INT, NULL },
 	{ "node.conn[0].tcp.type_of_service", "0", NODEDB_T_INT, NULL },
 	{ "node.conn[0].timeo.logout_timeout", "15", NODEDB_T_INT, NULL },
-	{ "node.conn[0].timeo.login_timeout", "15", NODEDB_T_INT, NULL },
+	{ "node.conn[0].timeo.login_timeout", "30", NODEDB_T_INT, NULL },
 	{ "node.conn[0].timeo.auth_timeout", "45", NODEDB_T_INT, NULL },
 	{ "node.conn[0].timeo.noop_out_interval", "5", NODEDB_T_INT, NULL },
 	{ "node.conn[0].timeo.noop_out_timeout", "5", NODEDB_T_INT, NULL },
@@ -92,6 +145,8 @@ static const struct nodedb_field st_fields[] = {
 	{ "discovery.sendtargets.auth.password", "", NODEDB_T_SECRET, NULL },
 	{ "discovery.sendtargets.auth.username_in", "", NODEDB_T_STR, NULL },
 	{ "discovery.sendtargets.auth.password_in", "", NODEDB_T_SECRET, NULL },
+	/* open-iscsi 2.1.8 reuses the node key name here (idbm.c) */
+	{ "node.session.auth.chap_algs", "MD5", NODEDB_T_STR, NULL },
 	{ "discovery.sendtargets.timeo.login_timeout", "15", NODEDB_T_INT, NULL },
 	{ "discovery.sendtargets.use_discoveryd", "No", NODEDB_T_ENUM, "No|Yes" },
 	{ "discovery.sendtargets.discoveryd_poll_inval", "30", NODEDB_T_INT, NULL },
@@ -104,19 +159,7 @@ static const struct nodedb_field st_fields[] = {
 
 static const struct nodedb_field iface_fields[] = {
 	{ "iface.iscsi_ifacename", "", NODEDB_T_STR, NULL },
-	{ "iface.net_ifacename", "", NODEDB_T_STR, NULL },
-	{ "iface.ipaddress", "", NODEDB_T_STR, NULL },
-	{ "iface.prefix_len", "0", NODEDB_T_INT, NULL },
-	{ "iface.hwaddress", "", NODEDB_T_STR, NULL },
-	{ "iface.transport_name", "tcp", NODEDB_T_ENUM, "tcp" },
-	{ "iface.initiatorname", "", NODEDB_T_STR, NULL },
-	{ "iface.state", "", NODEDB_T_STR, NULL },
-	{ "iface.vlan_id", "0", NODEDB_T_INT, NULL },
-	{ "iface.vlan_priority", "0", NODEDB_T_INT, NULL },
-	{ "iface.iface_num", "0", NODEDB_T_INT, NULL },
-	{ "iface.mtu", "0", NODEDB_T_INT, NULL },
-	{ "iface.port", "0", NODEDB_T_INT, NULL },
-	{ NULL, NULL, 0, NULL },
+	IFACE_FIELDS{ NULL, NULL, 0, NULL },
 };
 
 const struct nodedb_field *nodedb_fields(enum nodedb_kind kind)

@@ -18,6 +18,8 @@ PKGS=(
   libiscsi-bin qemu-utils qemu-block-extra
   # peer target for the side-by-side benchmark
   tgt
+  # open-iscsi's iscsiadm: the peer of kura-iscsiadm in test_iscsiadm_parity.sh
+  open-iscsi
   # test scripts: ss and ip netns (iproute2), ps (procps), python3 (raw PDU
   # initiator), timeout (coreutils), losetup (util-linux), mkfs.ext4 /
   # fsck.ext4 for the initiator's loop-device tests (e2fsprogs)

@@ -3,7 +3,7 @@
 # kura-iscsiadm against a real kura-targetd: SendTargets discovery output and
 # the records it writes (open-iscsi layout), node list / -P 1 / show / update /
 # delete, discoverydb with CHAP (right: targets listed; wrong: exit 24), an
-# unreachable portal (exit 4), no records (exit 21), -m session without the
+# unreachable portal (exit 11 after the reconnects), no records (exit 21), -m session without the
 # daemon (exit 21), iface new/update/delete, bad arguments (exit 7).
 # Login/logout through kura-initiatord are in test_iscsiadm_login.sh.
 source "$(dirname "$0")/lib.sh"
@@ -156,17 +156,22 @@ check "discoverydb delete removes the record and its nodes" \
 check "discoverydb delete keeps other portals' nodes" test -f "$ROOT/nodes/$T1/127.0.0.1,$P1,1/default"
 
 # --- unreachable portal
-adm 4 -m discovery -t st -p 127.0.0.1:$PX
-check "discovery of a closed port: exit 4 (connection failure)" [ "$RC" = 4 ]
-check "closed port: open-iscsi's final message" \
-  bash -c "printf '%s\n' \"\$1\" | grep -qx 'iscsiadm: Could not perform SendTargets discovery: encountered connection failure'" _ "$ERR"
+# (open-iscsi reconnects reopen_max times, 1 s apart, then exits 11; 1 retry here)
+adm 0 -m discoverydb -t st -p 127.0.0.1:$PX -o new
+adm 0 -m discoverydb -t st -p 127.0.0.1:$PX -o update -n discovery.sendtargets.reopen_max -v 1
+adm 11 -m discoverydb -t st -p 127.0.0.1:$PX -D
+check "discovery of a closed port: exit 11 after the reconnects" [ "$RC" = 11 ]
+check "closed port: open-iscsi's lines" \
+  bash -c "printf '%s\n' \"\$1\" | grep -qx 'iscsiadm: cannot make connection to 127.0.0.1: Connection refused' && printf '%s\n' \"\$1\" | grep -qx 'iscsiadm: Could not perform SendTargets discovery: iSCSI PDU timed out'" _ "$ERR"
+adm 0 -m discoverydb -t st -p 127.0.0.1:$PX -o delete
 
 # --- a portal that accepts TCP but never answers the login: timeout (8)
 PS=$(free_port)
 python3 -c "import socket,time;s=socket.socket();s.bind(('127.0.0.1',$PS));s.listen(8);time.sleep(600)" &
 IT_PIDS+=($!)
 wait_port 127.0.0.1 "$PS" 10
-adm 0 -m discoverydb -t st -p 127.0.0.1:$PS -o new -n discovery.sendtargets.timeo.login_timeout -v 2
+adm 0 -m discoverydb -t st -p 127.0.0.1:$PS -o new
+adm 0 -m discoverydb -t st -p 127.0.0.1:$PS -o update -n discovery.sendtargets.timeo.login_timeout -v 2
 T0=$(date +%s)
 adm 8 -m discoverydb -t st -p 127.0.0.1:$PS -D
 check "silent portal: exit 8 (connection timed out)" [ "$RC" = 8 ]

@@ -64,8 +64,11 @@ check "session -P 1: Target and Current Portal" bash -c "printf '%s\n' \"\$1\" |
 check "session -P 1: state LOGGED IN" bash -c "printf '%s\n' \"\$1\" | grep -qxP '\t\tiSCSI Connection State: LOGGED IN'" _ "$OUT"
 adm 0 -m session -P 3 -r "$SID"
 check "session -P 3 -r SID: one session with its LUN" bash -c "printf '%s\n' \"\$1\" | grep -qxP '\t\tSID: $SID' && printf '%s\n' \"\$1\" | grep -qP '^\t\tLun: 0\t'" _ "$OUT"
-adm 2 -m session -r 9999
-check "unknown sid: exit 2" [ "$RC" = 2 ]
+adm 22 -m session -r 9999
+check "unknown sid: exit 22 as open-iscsi" bash -c "[ '$RC' = 22 ] && printf '%s' \"\$1\" | grep -q 'Could not get session info for sid 9999'" _ "$ERR"
+adm 15 -m node -T $T1 -p 127.0.0.1:$P1 -o delete
+check "delete of a record with a live session: refused (15), record kept" \
+  bash -c "printf '%s' \"\$1\" | grep -q 'but a session is using it' && test -e '$KURA_ISCSI_ROOT/nodes/$T1/127.0.0.1,$P1,1/default'" _ "$ERR"
 adm 15 -m node -T $T1 -p 127.0.0.1:$P1 --login
 check "second login to the same path: exit 15 (session exists)" \
   bash -c "printf '%s' \"\$1\" | grep -q 'initiator reported error (15 - session exists)'" _ "$ERR"

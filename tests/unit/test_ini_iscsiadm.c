@@ -132,7 +132,7 @@ static const struct arg_case arg_cases[] = {
 	{ "", 7, 0, 0, "no mode" },
 	{ "-m", 7, 0, 0, "invalid option" },
 	{ "-m bogus", 7, 0, 0, "Invalid mode" },
-	{ "-m host", 7, 0, 0, "not supported" },
+	{ "-m flashnode", 7, 0, 0, "not supported" },
 	{ "-m node --frob", 7, 0, 0, "invalid option" },
 	{ "-m node extra", 7, 0, 0, "unexpected argument" },
 };
@@ -382,11 +382,11 @@ static void test_cmd_node(void **state)
 	expect("-m node -o new -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261,3", 0,
 	       "New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] 10.9.9.9,3261,3 iqn.2026-11.org.kura:t] added\n",
 	       NULL);
-	expect("-m node -o new -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261,3", 15, NULL,
-	       "already exists");
+	/* open-iscsi: -o new of an existing record replaces it, exit 0 */
+	expect("-m node -o new -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261,3", 0, "added", NULL);
 	expect("-m node -o new -T iqn.2026-11.org.kura:t -p [fd00::1]:3260", 0, NULL, NULL);
 	expect("-m node", 0,
-	       "10.9.9.9:3261,3 iqn.2026-11.org.kura:t\n[fd00::1]:3260,-1 iqn.2026-11.org.kura:t\n",
+	       "10.9.9.9:3261,3 iqn.2026-11.org.kura:t\n[fd00::1]:3260,4294967295 iqn.2026-11.org.kura:t\n",
 	       NULL);
 	expect("-m node -P 1", 0,
 	       "Target: iqn.2026-11.org.kura:t\n\tPortal: 10.9.9.9:3261,3\n\t\tIface Name: default\n",
@@ -410,7 +410,7 @@ static void test_cmd_node(void **state)
 	expect("-m node -T iqn.2026-11.org.kura:t -p 10.9.9.9:3261,4 -o show", 21, NULL,
 	       "No records found");
 	expect("-m node -T iqn.2026-11.org.kura:t -I eth7 -o show", 21, NULL, NULL);
-	expect("-m node -o new -T iqn.x -p 10.0.0.1 -I eth7", 21, NULL, "iface info for eth7");
+	expect("-m node -o new -T iqn.x -p 10.0.0.1 -I eth7", 3, NULL, "iface info for eth7");
 	expect("-m node -T iqn.2026-11.org.kura:t -o delete", 0, NULL, NULL);
 	expect("-m node", 21, NULL, NULL);
 }
@@ -444,13 +444,14 @@ static void test_cmd_no_daemon(void **state)
 	expect("-m node -L all", 20, NULL, "Could not log into all portals");
 	expect("-m node -L automatic", 21, NULL, "No records found");
 	expect("-m node -T iqn.2026-11.org.kura:n -o delete", 0, NULL, NULL);
-	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o show", 21, NULL, "not found");
+	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o show", 6, NULL, "not found");
 	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o update -n discovery.sendtargets.auth.authmethod -v CHAP",
-	       21, NULL, NULL);
+	       6, NULL, NULL);
 	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o new -n discovery.sendtargets.auth.authmethod -v CHAP",
 	       0, "New discovery record for [127.0.0.1,3260] added.\n", NULL);
+	/* open-iscsi: -o new writes the defaults and ignores -n/-v */
 	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o show", 0,
-	       "discovery.sendtargets.auth.authmethod = CHAP\n", NULL);
+	       "discovery.sendtargets.auth.authmethod = None\n", NULL);
 	expect("-m discoverydb -t st -p 127.0.0.1:3260 -o update -n discovery.sendtargets.auth.authmethod -v MD5",
 	       7, NULL, NULL);
 	expect("-m discovery", 0, "127.0.0.1:3260 via sendtargets\n", NULL);
@@ -518,7 +519,7 @@ static void test_cmd_fake_daemon(void **state)
 	       "tcp: [3] 10.0.0.1:3260,1 iqn.t (non-flash)\ntcp: [4] [fd00::1]:3261,2 iqn.t (non-flash)\n",
 	       NULL);
 	expect("-m session -r 4", 0, "tcp: [4] [fd00::1]:3261,2 iqn.t (non-flash)\n", NULL);
-	expect("-m session -r 5", 2, NULL, "could not find session info for session5");
+	expect("-m session -r 5", 22, NULL, "Could not get session info for sid 5");
 	expect("-m session -P 1 -r 3", 0,
 	       "Target: iqn.t (non-flash)\n\tCurrent Portal: 10.0.0.1:3260,1\n", "");
 	expect("-m session -P 1 -r 4", 0,

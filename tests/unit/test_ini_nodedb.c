@@ -217,18 +217,15 @@ static void test_portal_dir_names(void **state)
 	assert_int_equal(nodedb_parse_portal_dir("fe80::1,3261,-1", &id), 0);
 	assert_string_equal(id.address, "fe80::1");
 	assert_int_equal(id.tpgt, -1);
+	/* open-iscsi's record for an unknown tpgt: "addr,port", no tpgt level */
+	assert_int_equal(nodedb_parse_portal_dir("10.0.0.2,3262", &id), 0);
+	assert_string_equal(id.address, "10.0.0.2");
+	assert_int_equal(id.port, 3262);
+	assert_int_equal(id.tpgt, -1);
 	static const char *const bad[] = {
-		"",
-		"10.0.0.1",
-		"10.0.0.1,3260",
-		",3260,1",
-		"a,,1",
-		"a,3260,",
-		"a,70000,1",
-		"a,3260,x",
-		"a,32x0,1",
-		"a,3260,-2",
-		"a,3260,99999999999999999999",
+		"",         "10.0.0.1", "10.0.0.1,", ",3260",
+		",3260,1",  "a,,1",     "a,3260,",   "a,70000,1",
+		"a,3260,x", "a,32x0,1", "a,3260,-2", "a,3260,99999999999999999999",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(nodedb_parse_portal_dir(bad[i], &id), -EINVAL);
@@ -247,6 +244,12 @@ static struct nodedb_node_id mkid(const char *t, const char *a, uint16_t port, i
 	id.tpgt = tpgt;
 	snprintf(id.iface, sizeof(id.iface), "%s", iface);
 	return id;
+}
+
+static int first_id(const struct nodedb_node_id *id, void *arg)
+{
+	*(struct nodedb_node_id *)arg = *id;
+	return 0;
 }
 
 static void test_store_load_delete(void **state)
@@ -337,6 +340,50 @@ static void test_old_layout(void **state)
 	struct stat sb;
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(nodedb_node_delete(g_root, &id), 0);
+}
+
+/* open-iscsi's layout for an unknown tpgt: nodes/<iqn>/<ip>,<port> is the
+ * record itself; found by foreach (iface from inside), converted to the
+ * tpgt layout when stored with a tpgt, and a discovered record gets its
+ * send_targets link. */
+static void test_flat_and_links(void **state)
+{
+	(void)state;
+	struct nodedb_node_id id =
+		mkid("iqn.2026-11.org.kura:flat", "10.3.3.3", 3260, -1, "default");
+	char path[PATH_MAX], lnk[PATH_MAX];
+	struct nodedb_rec *r = nodedb_node_defaults(&id), *out;
+	struct stat sb;
+	nodedb_set(r, "iface.iscsi_ifacename", "eth9");
+	assert_int_equal(nodedb_node_store(g_root, &id, r), 0);
+	snprintf(path, sizeof(path), "%s/nodes/iqn.2026-11.org.kura:flat/10.3.3.3,3260", g_root);
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	struct nodedb_node_id got;
+	assert_int_equal(nodedb_node_foreach(g_root, "iqn.2026-11.org.kura:flat", NULL, 0, first_id,
+					     &got),
+			 0);
+	assert_int_equal(got.tpgt, -1);
+	assert_string_equal(got.iface, "eth9");
+	assert_int_equal(nodedb_node_load(g_root, &id, &out), 0);
+	nodedb_rec_free(out);
+	/* with a tpgt and a discovery source: dir layout + link, flat file gone */
+	id.tpgt = 4;
+	snprintf(lnk, sizeof(lnk), "%s/send_targets/10.3.3.1,3260", g_root);
+	assert_int_equal(kfile_mkdir_p(lnk, 0755), 0);
+	nodedb_set(r, "node.discovery_type", "send_targets");
+	nodedb_set(r, "node.discovery_address", "10.3.3.1");
+	nodedb_set(r, "node.discovery_port", "3260");
+	assert_int_equal(nodedb_node_store(g_root, &id, r), 0);
+	assert_int_not_equal(lstat(path, &sb), 0);
+	snprintf(lnk, sizeof(lnk),
+		 "%s/send_targets/10.3.3.1,3260/iqn.2026-11.org.kura:flat,10.3.3.3,3260,4,default",
+		 g_root);
+	assert_int_equal(lstat(lnk, &sb), 0);
+	assert_true(S_ISLNK(sb.st_mode));
+	assert_int_equal(nodedb_node_delete(g_root, &id), 0);
+	assert_int_not_equal(lstat(lnk, &sb), 0);
+	nodedb_rec_free(r);
 }
 
 static void test_bad_names(void **state)
@@ -524,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_store_load_delete),
 		cmocka_unit_test(test_unknown_keys_preserved),
 		cmocka_unit_test(test_old_layout),
+		cmocka_unit_test(test_flat_and_links),
 		cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_foreach_filters),
 		cmocka_unit_test(test_foreach_missing_root),
