@@ -120,6 +120,11 @@ struct lun_backend {
 	bool volatile_cache;       /* writes may sit in a cache until FLUSH (WCE) */
 	const void *copy_domain;   /* LUN_CAP_COPY_SHARE: backends that can share storage */
 	uint32_t copy_granularity; /* bytes of the unit shared (a thin pool's chunk) */
+	/* A stable name of the storage itself, the same from every server
+	 * that opens it (an RBD image: cluster fsid, pool id, image id), or
+	 * NULL. The SCSI layer derives the LU's NAA designator and serial
+	 * from it, so that several gateways report one LU without extra keys. */
+	const char *unit_id;
 	void *priv;
 };
 

@@ -470,6 +470,33 @@ static void assign_rel_port_ids(struct cfg_parser *p)
 	}
 }
 
+/* gateway_id (docs/ceph.md "Gateway layout"): one port group per gateway,
+ * numbered by gateway_id, and relative port ids in a range of their own,
+ * so that every gateway can list every gateway's group and ports in REPORT
+ * TARGET PORT GROUPS without being told them (each has as many portals). */
+static int apply_gateway(struct cfg_parser *p)
+{
+	struct tgt_config *cfg = p->cfg;
+	if (!cfg->gateway_id)
+		return cfg->gateways ? cfg_fail(p, "gateways is set but gateway_id is not") : 0;
+	if (!cfg->gateways)
+		cfg->gateways = cfg->gateway_id > 2 ? cfg->gateway_id : 2;
+	if (cfg->gateway_id > cfg->gateways)
+		return cfg_fail(p, "gateway_id %u is above gateways = %u", cfg->gateway_id,
+				cfg->gateways);
+	for (int i = 0; i < cfg->n_portals; i++) {
+		if (p->port_ids_line[i])
+			return cfg_fail_line(p, p->port_ids_line[i],
+					     "with gateway_id, tpgt, port_group and rel_port_id "
+					     "are derived from it: remove this key");
+		struct tgt_portal *pt = &cfg->portals[i];
+		pt->tpg_id = cfg->gateway_id;
+		pt->rel_port_id = (uint16_t)((cfg->gateway_id - 1) * TGT_GATEWAY_PORTS + i + 1);
+		pt->tpgt = pt->rel_port_id;
+	}
+	return 0;
+}
+
 static int cfg_finish(struct cfg_parser *p)
 {
 	struct tgt_config *cfg = p->cfg;
@@ -482,6 +509,8 @@ static int cfg_finish(struct cfg_parser *p)
 		cfg->n_portals = 1;
 	}
 	assign_rel_port_ids(p);
+	if (apply_gateway(p) < 0)
+		return -EINVAL;
 	return resolve_storage(p);
 }
 
@@ -558,8 +587,9 @@ int tgt_config_set_listen(struct tgt_config *cfg, const char *const *addrs, int 
 			snprintf(err, errlen, "--listen %s: %s", addrs[i], why);
 			return -EINVAL;
 		}
-		ps[i].tpgt = ps[i].rel_port_id = (uint16_t)(i + 1);
-		ps[i].tpg_id = 1;
+		uint16_t base = cfg->gateway_id ? (cfg->gateway_id - 1) * TGT_GATEWAY_PORTS : 0;
+		ps[i].tpgt = ps[i].rel_port_id = (uint16_t)(base + i + 1);
+		ps[i].tpg_id = cfg->gateway_id ? cfg->gateway_id : 1;
 	}
 	memcpy(cfg->portals, ps, (size_t)n * sizeof(ps[0]));
 	cfg->n_portals = n;

@@ -63,8 +63,10 @@ struct cfg_parser {
 	int seen[CFG_MAX_KEYS]; /* line a key was set on in this section, 0 = unset */
 	unsigned seen_sect;     /* bit per enum sect_kind for the singleton sections */
 	bool rel_given[TGT_MAX_PORTALS];
-	int cur_target;   /* index, -1 before the first [target] */
-	bool has_secrets; /* inline secrets: warn if the file is world-readable */
+	int port_ids_line
+		[TGT_MAX_PORTALS]; /* line of a tpgt / port_group / rel_port_id key, 0 = none */
+	int cur_target;            /* index, -1 before the first [target] */
+	bool has_secrets;          /* inline secrets: warn if the file is world-readable */
 	bool failed;
 	char *err;
 	size_t errlen;

@@ -63,6 +63,8 @@ static const struct cfg_key global_keys[] = {
 	CK_NUM("nop_timeout_ms", CK_U32, struct tgt_config, nop_timeout_ms, 1000, 3600000),
 	CK_NUM("queue_depth", CK_U32, struct tgt_config, queue_depth, 1, 65536),
 	{ "user", CK_FUNC, .set = set_user, .empty_ok = true },
+	CK_NUM("gateway_id", CK_U16, struct tgt_config, gateway_id, 1, TGT_MAX_GATEWAYS),
+	CK_NUM("gateways", CK_U16, struct tgt_config, gateways, 2, TGT_MAX_GATEWAYS),
 };
 
 static void *global_obj(struct cfg_parser *p)
@@ -134,6 +136,9 @@ static int portal_end(struct cfg_parser *p)
 {
 	if (!p->seen[0])
 		return cfg_fail_line(p, p->sect_line, "portal needs 'address = IP:PORT'");
+	for (int k = 1; k <= 3; k++) /* tpgt, port_group, rel_port_id (gateway_id derives them) */
+		if (p->seen[k])
+			p->port_ids_line[p->cfg->n_portals - 1] = p->seen[k];
 	return 0;
 }
 

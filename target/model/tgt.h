@@ -25,8 +25,10 @@
 #include "target/scsi/scsi.h"
 #include "target/model/storage.h"
 
-#define TGT_MAX_PORTALS 16
-#define TGT_MAX_TARGETS 64
+#define TGT_MAX_PORTALS   16
+#define TGT_MAX_TARGETS   64
+#define TGT_MAX_GATEWAYS  16 /* one ALUA port group each (SCSI_ALUA_MAX_GROUPS) */
+#define TGT_GATEWAY_PORTS 16 /* relative port ids per gateway (= TGT_MAX_PORTALS) */
 
 struct tgt_portal {
 	char addr[64]; /* numeric IPv4 or IPv6 address as configured */
@@ -72,8 +74,14 @@ struct tgt_config {
 	uint32_t queue_depth;     /* commands per session window (MaxCmdSN - ExpCmdSN + 1) [256] */
 	char user[64];            /* drop root to this account after binding ("" => no drop) */
 	int log_level;            /* enum klog_level from [global] log_level, or -1 if unset */
-	char source[4096];        /* file name for messages, or "<embedded>" */
-	void *storage;            /* private: string storage */
+	/* Several gateways serving the same storage (docs/ceph.md): this
+	 * gateway's number (1..TGT_MAX_GATEWAYS, 0 = a single target as
+	 * before) and how many there are. Port group = gateway_id; relative
+	 * port ids (gateway_id - 1) * TGT_GATEWAY_PORTS + 1.. (cfg_finish). */
+	uint16_t gateway_id;
+	uint16_t gateways;
+	char source[4096];           /* file name for messages, or "<embedded>" */
+	void *storage;               /* private: string storage */
 	struct lun_stack_conf stack; /* [raid] / [pool] sections (lun_registry.h) */
 	char config_path[4096];      /* absolute path of -c FILE ("" => embedded) */
 };

@@ -68,6 +68,8 @@ static void lu_identity(struct scsi_lu *lu, const struct scsi_lu_params *p)
 	if (p->naa) {
 		put_be64(lu->naa, (p->naa & ~(0xFULL << 60)) | (6ULL << 60));
 		put_be64(lu->naa + 8, p->naa_ext);
+	} else if (lu->be->unit_id) { /* the storage's own name: same on every gateway */
+		scsi_naa_derive(lu->be->unit_id, 0, lu->naa);
 	} else {
 		scsi_naa_derive(lu->target_iqn, p->lun, lu->naa);
 	}

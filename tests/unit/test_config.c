@@ -168,6 +168,31 @@ static const char full_example[] =
 	"[lun eui.0123456789ABCDEF:7]\n"
 	"path = /dev/null\n";
 
+/* gateway_id: port group = gateway, relative ports in the gateway's range. */
+static void test_gateway_ports(void **state)
+{
+	struct tgt_config cfg;
+	assert_int_equal(parse_text("[global]\ngateway_id = 2\n"
+				    "[portal a]\naddress = 127.0.0.1:3260\n"
+				    "[portal b]\naddress = 127.0.0.2:3260\n" TARGET,
+				    &cfg),
+			 0);
+	assert_int_equal(cfg.gateway_id, 2);
+	assert_int_equal(cfg.gateways, 2); /* default: two */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(cfg.portals[i].tpg_id, 2);
+		assert_int_equal(cfg.portals[i].rel_port_id, 16 + i + 1);
+		assert_int_equal(cfg.portals[i].tpgt, 16 + i + 1);
+	}
+	tgt_config_free(&cfg);
+	assert_int_equal(parse_text("[global]\ngateway_id = 1\ngateways = 4\n" TARGET, &cfg), 0);
+	assert_int_equal(cfg.gateways, 4);
+	assert_int_equal(cfg.portals[0].tpg_id, 1);
+	assert_int_equal(cfg.portals[0].rel_port_id, 1);
+	tgt_config_free(&cfg);
+	(void)state;
+}
+
 static void test_full_example(void **state)
 {
 	struct tgt_config cfg;
@@ -296,6 +321,12 @@ static const struct bad bad_configs[] = {
 	{ "[portal p]\naddress = 1.2.3.4\nrel_port_id = 2\n[portal q]\naddress = 1.2.3.5\nrel_port_id = 2\n",
 	  6, "rel_port_id: 2 is already used" },
 	{ "[portal p!]\n", 1, "portal name 'p!'" },
+	{ "[global]\ngateway_id = 17\n", 2, "gateway_id: 17 is out of range 1..16" },
+	{ "[global]\ngateways = 3\n" TARGET, 3, "gateways is set but gateway_id is not" },
+	{ "[global]\ngateway_id = 3\ngateways = 2\n" TARGET, 4,
+	  "gateway_id 3 is above gateways = 2" },
+	{ "[global]\ngateway_id = 1\n[portal p]\naddress = 1.2.3.4\nport_group = 2\n" TARGET, 5,
+	  "with gateway_id, tpgt, port_group and rel_port_id are derived" },
 	{ "[portal p]\naddress = 1.2.3.4\ntpgt = 0\n", 3, "tpgt: 0 is out of range 1..65535" },
 	{ "[limits]\nmax_burst_length = 100\n", 2,
 	  "max_burst_length: 100 is out of range 512..16777215" },
@@ -681,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_file_source_and_errors),
 		cmocka_unit_test(test_open_luns),
 		cmocka_unit_test(test_pr_persist),
+		cmocka_unit_test(test_gateway_ports),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
