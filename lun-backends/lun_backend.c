@@ -79,6 +79,8 @@ bool lun_backend_caps_consistent(const struct lun_backend *be)
 			return false;
 	if ((be->ops->caps & LUN_CAP_COPY_SHARE) && (!be->ops->submit_copy || !be->copy_domain))
 		return false;
+	if (!(be->ops->caps & LUN_CAP_SHARED_STATE) != !be->ops->shared_state)
+		return false;
 	return true;
 }
 

@@ -58,9 +58,12 @@ enum lun_op {
 #define LUN_CAP_BLOCK_STATUS \
 	(1u << 4)                    /* thin provisioning status: mapped or hole (GET LBA STATUS) */
 #define LUN_CAP_COPY_SHARE (1u << 5) /* COPY by reference within one copy_domain */
+/* ops->shared_state: a record per LUN shared by every server of the same
+ * storage (several gateways in front of one RBD image) */
+#define LUN_CAP_SHARED_STATE (1u << 6)
 
-#define LUN_IO_FUA         (1u << 0) /* write through to stable storage before done */
-#define LUN_IO_UNMAP       (1u << 1) /* WRITE_ZEROES may deallocate */
+#define LUN_IO_FUA           (1u << 0) /* write through to stable storage before done */
+#define LUN_IO_UNMAP         (1u << 1) /* WRITE_ZEROES may deallocate */
 #define LUN_IO_COPY_SHARE \
 	(1u << 2) /* COPY: by reference only; the part done in copy_skip/copy_bytes */
 
@@ -91,6 +94,35 @@ struct lun_io {
 
 struct lun_backend;
 
+/* LUN_CAP_SHARED_STATE: a small versioned record that every server opening
+ * the same storage reads and replaces (the SCSI layer keeps a LUN's
+ * persistent reservations in it, so that they hold across gateways). The
+ * record has a sequence number, 0 before it was ever written, advanced by
+ * one at each replacement. */
+struct lun_shared_state_ops {
+	/* The current record: 0 with *buf (malloc'd, NULL with *len 0 when
+	 * never written) and *seq, or -errno. Blocks: call it from a helper or
+	 * control thread, never from a worker's loop. */
+	int (*load)(struct lun_backend *be, uint8_t **buf, size_t *len, uint64_t *seq);
+	/* Replace the record if it is still at seq (compare-and-swap; it
+	 * becomes seq + 1), then have every other server watching it run its
+	 * changed() and wait for them; a server that does not answer in time
+	 * is cut off from the storage (its I/O fails from then on) rather than
+	 * left with a stale copy. done(arg, 0 | -ECANCELED when the record had
+	 * moved on | -errno) runs on a helper thread; buf stays the caller's
+	 * only until store() returns. Never blocks. */
+	void (*store)(struct lun_backend *be, uint64_t seq, const uint8_t *buf, size_t len,
+		      void (*done)(void *arg, int result), void *arg);
+	/* Watch the record: changed(arg) runs on a helper thread each time
+	 * another server replaced it (that server's store waits until it
+	 * returns); lost(arg, -errno) when this server lost its watch or was
+	 * cut off. One watcher per backend; 0 or -errno. */
+	int (*watch)(struct lun_backend *be, void (*changed)(void *arg),
+		     void (*lost)(void *arg, int err), void *arg);
+	/* Stop calling changed() / lost(); returns once none runs. */
+	void (*unwatch)(struct lun_backend *be);
+};
+
 struct lun_backend_ops {
 	const char *name;
 	unsigned caps; /* LUN_CAP_* the backend declares */
@@ -105,6 +137,8 @@ struct lun_backend_ops {
 	void (*submit_block_status)(struct lun_backend *be, struct lun_io *io);
 	/* NULL: the generic read-then-write copy (and nothing shared). */
 	void (*submit_copy)(struct lun_backend *be, struct lun_io *io);
+	/* LUN_CAP_SHARED_STATE, else NULL. */
+	const struct lun_shared_state_ops *shared_state;
 	/* Release everything; called once no I/O is in flight. */
 	void (*close)(struct lun_backend *be);
 };

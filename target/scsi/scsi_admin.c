@@ -60,10 +60,10 @@ static void persisted(void *arg, int result)
 static void persist_locked(struct scsi_lu *lu)
 {
 	struct scsi_pr *pr = &lu->pr;
-	if (!pr->path)
+	if (!pr->store)
 		return;
 	size_t len;
-	uint8_t *b = scsi_pr_encode(pr, lu->naa, &len);
+	uint8_t *b = scsi_pr_encode(pr, lu->naa, pr->seq + 1, scsi_pr_shared(pr), &len);
 	if (b)
 		scsi_pr_persist(pr, b, len, persisted, NULL);
 	else

@@ -198,7 +198,19 @@ struct scsi_pr_ua { /* a UA for a nexus that has no session now */
 	struct scsi_pr_ua *next;
 };
 
-struct scsi_pr_persist; /* scsi_pr_file.c: helper thread + queue */
+/* A unit attention a PROUT raised, kept in a shared store's record so that
+ * every gateway raises it for its own nexuses (scsi_pr_shared.c). */
+#define SCSI_PR_MAX_EVENTS 64
+struct scsi_pr_event {
+	struct scsi_pr_id id;
+	uint64_t seq;    /* the record's sequence number the change made */
+	uint64_t origin; /* the gateway that made it (struct scsi_pr.origin) */
+	uint16_t mask;   /* 1 << enum scsi_ua */
+	bool abort;      /* PREEMPT AND ABORT: the nexus's tasks are aborted */
+	struct scsi_pr_event *next;
+};
+struct scsi_pr_store;  /* scsi_pr_store.h */
+struct scsi_pr_waiter; /* scsi_pr_shared.c: a PROUT waiting for the one in flight */
 
 struct scsi_pr {
 	pthread_mutex_t lock; /* everything below; taken before lu->lock */
@@ -213,9 +225,17 @@ struct scsi_pr {
 	const struct scsi_itn *spc2_holder; /* SPC-2 RESERVE(6)/(10) holder */
 	struct scsi_pr_ua *pending;
 	unsigned npending;
-	char *path; /* state file, NULL => no persistence */
 	bool persist_all;
-	struct scsi_pr_persist *pst;
+	struct scsi_pr_store *store; /* NULL => nothing persisted (APTPL refused) */
+	uint64_t seq;                /* the sequence number the next store expects */
+	uint64_t seq_seen;           /* the newest record applied (events up to it raised) */
+	/* shared store only */
+	struct scsi_pr_event *events; /* UAs of the latest changes, newest first */
+	unsigned nevents;
+	uint64_t rec_seq; /* while a PROUT runs: the seq its UAs are recorded under */
+	uint64_t origin;  /* this gateway's random name in events (never 0) */
+	bool prout_busy;  /* one PROUT at a time per LU on this gateway */
+	struct scsi_pr_waiter *waiters;
 };
 
 /* One decoded TransportID (SPC-4 7.6.4.6). */
@@ -234,22 +254,42 @@ size_t scsi_tid_encode(const struct scsi_pr_id *id, uint8_t *out);
 /* On-disk record of the PR state (scsi_pr_file.c). */
 #define SCSI_PR_FILE_MAGIC   0x3152504Bu /* "KPR1" little-endian */
 #define SCSI_PR_FILE_VERSION 1u
-#define SCSI_PR_FILE_MAX     (64u + SCSI_PR_MAX_REGS * (16u + SCSI_PR_NAME_MAX) + 4u)
-/* Encode pr (lock held) into a malloc'd buffer; NULL on ENOMEM. */
-uint8_t *scsi_pr_encode(const struct scsi_pr *pr, const uint8_t naa[16], size_t *len);
-/* Decode a record into pr (empty, unlocked); 0 or -EINVAL with a reason. */
+#define SCSI_PR_FILE_MAX \
+	(64u + (SCSI_PR_MAX_REGS + SCSI_PR_MAX_EVENTS) * (24u + SCSI_PR_NAME_MAX) + 4u)
+/* Encode pr (lock held) into a malloc'd buffer, at sequence number seq,
+ * with pr->events when events; NULL on ENOMEM. */
+uint8_t *scsi_pr_encode(const struct scsi_pr *pr, const uint8_t naa[16], uint64_t seq, bool events,
+			size_t *len);
+/* Decode a record into pr (empty, unlocked; events and seq too); 0 or
+ * -EINVAL with a reason. */
 int scsi_pr_decode(struct scsi_pr *pr, const uint8_t naa[16], const uint8_t *b, size_t len,
 		   char *why, size_t whylen);
-/* Load <path> at LU creation: 0 (also when absent) or -errno + reason. */
+/* Load the store's record at LU creation: 0 (also when absent) or -errno + reason. */
 int scsi_pr_load(struct scsi_pr *pr, const uint8_t naa[16], char *err, size_t errlen);
 /* Write crash-safely (temp, fsync, rename, fsync dir): 0 or -errno. Blocking. */
 int scsi_pr_write_file(const char *path, const uint8_t *b, size_t len);
-/* Queue snapshot b (ownership passes) and call done(arg, 0 | -errno) from
- * the helper thread once it, or a later snapshot, is durable. Never blocks
- * the caller (call it with pr->lock held so snapshots queue in order). */
+/* Hand snapshot b (ownership passes) to the store at pr->seq (then
+ * advanced) and call done(arg, 0 | -ECANCELED | -errno) from a helper
+ * thread once it, or a later snapshot, is stored. Never blocks the caller
+ * (call it with pr->lock held so snapshots queue in order). */
 void scsi_pr_persist(struct scsi_pr *pr, uint8_t *b, size_t len,
 		     void (*done)(void *arg, int result), void *arg);
-void scsi_pr_persist_stop(struct scsi_pr *pr);
+bool scsi_pr_shared(const struct scsi_pr *pr);
+/* Free registrations, pending UAs and events (pr->lock held or unshared). */
+void scsi_pr_free_state(struct scsi_pr *pr);
+
+/* scsi_pr_shared.c: a shared store's side of an LU */
+/* Start watching (LU creation); 0 or -errno. */
+int scsi_pr_shared_start(struct scsi_lu *lu);
+/* Record ua for id under the running PROUT's sequence number (pr->lock held);
+ * ua == SCSI_UA__COUNT records only abort. */
+void scsi_pr_event_add(struct scsi_pr *pr, const struct scsi_pr_id *id, enum scsi_ua ua,
+		       bool abort);
+/* Re-read the record and apply it (blocking; helper threads): 0 or -errno. */
+int scsi_pr_reload(struct scsi_lu *lu);
+/* PROUT serialisation: true if t may run now; else it is re-run later. */
+bool scsi_pr_prout_enter(struct scsi_task *t, void (*rerun)(struct scsi_task *t));
+void scsi_pr_prout_leave(struct scsi_lu *lu);
 
 /* scsi_pr.c */
 int scsi_pr_init(struct scsi_lu *lu, const struct scsi_lu_params *p, char *err, size_t errlen);

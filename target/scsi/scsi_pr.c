@@ -32,6 +32,7 @@
 #include <strings.h>
 #include "common/log.h"
 #include "target/scsi/scsi_internal.h"
+#include "target/scsi/scsi_pr_store.h"
 
 /* ---- identities ---- */
 void scsi_pr_id_of(const struct scsi_itn *itn, struct scsi_pr_id *id)
@@ -141,9 +142,12 @@ static void pending_add(struct scsi_pr *pr, const struct scsi_pr_id *id, enum sc
 	pr->npending++;
 }
 
-/* pr->lock held. */
+/* pr->lock held. Under a shared store, a PROUT's UAs are also recorded for
+ * the other gateways' nexuses (scsi_pr_event_add). */
 void scsi_pr_raise_ua(struct scsi_lu *lu, const struct scsi_pr_id *id, enum scsi_ua ua)
 {
+	if (lu->pr.rec_seq)
+		scsi_pr_event_add(&lu->pr, id, ua, false);
 	bool found = false;
 	struct scsi_pr_id nid;
 	pthread_mutex_lock(&lu->lock);
@@ -200,15 +204,24 @@ void scsi_pr_spc2_reset(struct scsi_lu *lu)
 }
 
 /* ---- life cycle ---- */
-static void pr_path(struct scsi_lu *lu, const struct scsi_lu_params *p)
+/* The shared state of the storage when the backend has one (several
+ * gateways serve it), else the file "<pr_dir>/<naa hex>.pr", else none. */
+static int open_store(struct scsi_lu *lu, const struct scsi_lu_params *p)
 {
-	char hex[33];
+	if (lun_backend_caps(lu->be) & LUN_CAP_SHARED_STATE) {
+		lu->pr.store = scsi_pr_store_shared(lu->be);
+		return lu->pr.store ? 0 : -ENOMEM;
+	}
+	if (!p->pr_dir)
+		return 0;
+	char hex[33], *path;
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", lu->naa[i]);
-	size_t n = strlen(p->pr_dir) + 40;
-	lu->pr.path = malloc(n);
-	if (lu->pr.path)
-		snprintf(lu->pr.path, n, "%s/%s.pr", p->pr_dir, hex);
+	if (asprintf(&path, "%s/%s.pr", p->pr_dir, hex) < 0)
+		return -ENOMEM;
+	lu->pr.store = scsi_pr_store_file(path);
+	free(path);
+	return lu->pr.store ? 0 : -ENOMEM;
 }
 
 int scsi_pr_init(struct scsi_lu *lu, const struct scsi_lu_params *p, char *err, size_t errlen)
@@ -217,17 +230,20 @@ int scsi_pr_init(struct scsi_lu *lu, const struct scsi_lu_params *p, char *err, 
 	pthread_mutex_init(&pr->lock, NULL);
 	atomic_init(&pr->active, false);
 	pr->persist_all = p->pr_persist_all;
-	if (!p->pr_dir)
-		return 0;
-	pr_path(lu, p);
-	if (!pr->path) {
+	if (open_store(lu, p) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	return scsi_pr_load(pr, lu->naa, err, errlen);
+	if (!pr->store)
+		return 0;
+	int r = scsi_pr_load(pr, lu->naa, err, errlen);
+	if (r == 0 && scsi_pr_shared(pr) && (r = scsi_pr_shared_start(lu)) < 0)
+		snprintf(err, errlen, "persistent reservation state %s: watch: %s",
+			 pr->store->ops->name(pr->store), strerror(-r));
+	return r;
 }
 
-static void free_regs(struct scsi_pr *pr)
+void scsi_pr_free_state(struct scsi_pr *pr)
 {
 	while (pr->regs) {
 		struct scsi_pr_reg *r = pr->regs;
@@ -239,16 +255,24 @@ static void free_regs(struct scsi_pr *pr)
 		pr->pending = u->next;
 		free(u);
 	}
-	pr->nregs = pr->npending = 0;
+	while (pr->events) {
+		struct scsi_pr_event *e = pr->events;
+		pr->events = e->next;
+		free(e);
+	}
+	pr->nregs = pr->npending = pr->nevents = 0;
+	pr->reserved = false;
+	pr->holder = NULL;
+	pr->type = 0;
 }
 
 void scsi_pr_fini(struct scsi_lu *lu)
 {
 	struct scsi_pr *pr = &lu->pr;
-	scsi_pr_persist_stop(pr);
-	free_regs(pr);
-	free(pr->path);
-	pr->path = NULL;
+	if (pr->store)
+		pr->store->ops->close(pr->store);
+	pr->store = NULL;
+	scsi_pr_free_state(pr);
 	pthread_mutex_destroy(&pr->lock);
 }
 

@@ -110,7 +110,7 @@ static size_t prin_read_reservation(const struct scsi_pr *pr, uint8_t *b)
 static size_t prin_report_caps(const struct scsi_pr *pr, uint8_t *b)
 {
 	put_be16(b, SCSI_PRIN_CAPS_LEN);
-	b[2] = 0x10 | 0x08 | 0x04 | (pr->path ? 0x01 : 0);
+	b[2] = 0x10 | 0x08 | 0x04 | (pr->store ? 0x01 : 0);
 	b[3] = 0x80 | (pr->aptpl ? 0x01 : 0);
 	b[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02; /* WR_EX_AR EX_AC_RO WR_EX_RO EX_AC WR_EX */
 	b[5] = 0x01;                             /* EX_AC_AR */
@@ -175,6 +175,7 @@ struct prout_wait {
 	struct kloop_task kt;
 	atomic_uint pending;
 	atomic_int result;
+	atomic_bool rerun; /* shared store: the record had moved on (reloaded) */
 	struct scsi_task *t;
 };
 
@@ -192,13 +193,21 @@ struct prout {
 	struct prout_wait *w;
 };
 
+static void prout_rerun(struct scsi_task *t);
+
 static void prout_finish_fn(struct kloop_task *kt)
 {
 	struct prout_wait *w = (struct prout_wait *)kt;
 	struct scsi_task *t = w->t;
 	int r = atomic_load(&w->result);
+	bool rerun = atomic_load(&w->rerun);
 	free(w);
-	scsi_task_finish(t, r);
+	if (scsi_pr_shared(&t->lu->pr))
+		scsi_pr_prout_leave(t->lu);
+	if (rerun)
+		prout_rerun(t); /* against the state another gateway stored first */
+	else
+		scsi_task_finish(t, r);
 }
 
 static void prout_put(void *arg)
@@ -208,10 +217,18 @@ static void prout_put(void *arg)
 		kloop_post(w->t->loop, &w->kt);
 }
 
+/* On the store's helper thread. A shared record that had moved on (another
+ * gateway stored first) is reloaded here and the PROUT runs again; any
+ * other failure also reloads it, so this gateway does not keep a state
+ * that no one else has. */
 static void prout_persisted(void *arg, int result)
 {
 	struct prout_wait *w = arg;
-	if (result < 0)
+	struct scsi_lu *lu = w->t->lu;
+	if (result < 0 && scsi_pr_shared(&lu->pr) && scsi_pr_reload(lu) == 0 &&
+	    result == -ECANCELED)
+		atomic_store(&w->rerun, true);
+	else if (result < 0)
 		atomic_store(&w->result, SR_INTERNAL_FAILURE);
 	prout_put(w);
 }
@@ -476,6 +493,8 @@ static void abort_nexuses(struct prout *c, const struct scsi_pr_id *id)
 		itn->tops->abort_nexus_tasks(itn->tctx, itn, c->lu, prout_put, c->w);
 	}
 	pthread_mutex_unlock(&c->lu->lock);
+	if (c->pr->rec_seq) /* and on the other gateways */
+		scsi_pr_event_add(c->pr, id, SCSI_UA__COUNT, true);
 }
 
 /* Remove every registration with key (the requester's own excepted):
@@ -605,7 +624,7 @@ static int apply_aptpl(struct prout *c)
 						       : (c->p[20] & SCSI_PROUT_APTPL);
 	if (!reg_sa)
 		return SR_GOOD;
-	if (aptpl && !c->pr->path)
+	if (aptpl && !c->pr->store)
 		return scsi_fail_param(c->t, c->sa == SCSI_PROUT_REGISTER_MOVE ? 17 : 20, 0);
 	return SR_GOOD;
 }
@@ -625,25 +644,28 @@ static void commit_aptpl(struct prout *c)
 static int prout_locked(struct prout *c)
 {
 	struct scsi_pr *pr = c->pr;
-	bool was_aptpl = pr->aptpl;
+	bool was_aptpl = pr->aptpl, shared = scsi_pr_shared(pr);
 	c->reg = scsi_pr_find(pr, &c->me);
+	pr->rec_seq = shared ? pr->seq + 1 : 0; /* UAs for the other gateways too */
 	int r = apply_aptpl(c);
 	if (r == SR_GOOD)
 		r = prout_sa_fns[c->sa](c);
+	pr->rec_seq = 0;
 	if (r == SR_GOOD)
 		commit_aptpl(c);
 	if (c->gen && r == SR_GOOD)
 		pr->generation++;
 	if (c->changed)
 		scsi_pr_update_active(pr);
-	bool persist = pr->path && (pr->persist_all || was_aptpl || pr->aptpl);
+	bool persist = pr->store && (shared || pr->persist_all || was_aptpl || pr->aptpl);
 	atomic_store(&c->w->result, r);
 	if (c->changed && persist && r == SR_GOOD) {
 		/* pr_persist = aptpl and APTPL now off: what survives is nothing */
 		struct scsi_pr none = { .generation = pr->generation };
-		bool keep = pr->persist_all || pr->aptpl;
+		bool keep = shared || pr->persist_all || pr->aptpl;
 		size_t len;
-		uint8_t *b = scsi_pr_encode(keep ? pr : &none, c->lu->naa, &len);
+		uint8_t *b =
+			scsi_pr_encode(keep ? pr : &none, c->lu->naa, pr->seq + 1, shared, &len);
 		if (!b)
 			return SR_INTERNAL_FAILURE;
 		atomic_fetch_add(&c->w->pending, 1);
@@ -697,9 +719,15 @@ int scsi_exec_prout(struct scsi_task *t)
 	if (r != SR_GOOD)
 		return r;
 	scsi_pr_id_of(t->itn, &c.me);
+	bool one_at_a_time = scsi_pr_shared(c.pr);
+	if (one_at_a_time && !scsi_pr_prout_enter(t, prout_rerun))
+		return SR_PENDING; /* re-run when the PROUT before it has finished */
 	struct prout_wait *w = calloc(1, sizeof(*w));
-	if (!w)
+	if (!w) {
+		if (one_at_a_time)
+			scsi_pr_prout_leave(t->lu);
 		return SR_BUSY;
+	}
 	w->kt.fn = prout_finish_fn;
 	w->t = t;
 	atomic_init(&w->pending, 1);
@@ -711,6 +739,8 @@ int scsi_exec_prout(struct scsi_task *t)
 	if (atomic_load(&w->pending) == 1) { /* nothing asynchronous left */
 		r = atomic_load(&w->result);
 		free(w);
+		if (one_at_a_time)
+			scsi_pr_prout_leave(t->lu);
 		return r;
 	}
 	prout_put(w);

@@ -34,6 +34,7 @@
 #include "target/scsi/scsi_lu.c"
 #include "target/scsi/scsi_pr.c"
 #include "target/scsi/scsi_pr_file.c"
+#include "target/scsi/scsi_pr_shared.c"
 /* [raid] / [pool] runtime, for tgt_model_open() and tgt_config_free(). */
 #include "target/model/storage.c"
 #include "target/model/storage_status.c"

@@ -14,6 +14,7 @@
 #include "target/scsi/scsi_pr.c"
 #include "target/scsi/scsi_pr_cmd.c"
 #include "target/scsi/scsi_pr_file.c"
+#include "target/scsi/scsi_pr_shared.c"
 #include "target/scsi/scsi_xcopy.c"
 
 #include <setjmp.h>

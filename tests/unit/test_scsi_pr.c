@@ -803,7 +803,7 @@ static void test_record_round_trip(void **s)
 	a.generation = 42;
 	a.aptpl = true;
 	size_t len;
-	uint8_t *enc = scsi_pr_encode(&a, naa, &len);
+	uint8_t *enc = scsi_pr_encode(&a, naa, 0, false, &len);
 	assert_non_null(enc);
 	assert_int_equal(scsi_pr_decode(&b, naa, enc, len, why, sizeof(why)), 0);
 	assert_int_equal(b.nregs, 2);
@@ -814,19 +814,19 @@ static void test_record_round_trip(void **s)
 	assert_int_equal(b.regs->key, r1.key);
 	assert_memory_equal(&b.regs->id, &r1.id, sizeof(id));
 	assert_memory_equal(&b.regs->next->id, &r2.id, sizeof(id));
-	free_regs(&b);
+	scsi_pr_free_state(&b);
 	/* every torn length and every flipped byte is refused */
 	for (size_t k = 0; k < len; k++) {
 		struct scsi_pr c = { 0 };
 		assert_int_equal(scsi_pr_decode(&c, naa, enc, k, why, sizeof(why)), -EINVAL);
-		free_regs(&c);
+		scsi_pr_free_state(&c);
 	}
 	for (size_t k = 0; k < len; k++) {
 		struct scsi_pr c = { 0 };
 		enc[k] ^= 0x04;
 		assert_int_equal(scsi_pr_decode(&c, naa, enc, len, why, sizeof(why)), -EINVAL);
 		enc[k] ^= 0x04;
-		free_regs(&c);
+		scsi_pr_free_state(&c);
 	}
 	naa[3] = 9; /* another LU's file */
 	assert_int_equal(scsi_pr_decode(&b, naa, enc, len, why, sizeof(why)), -EINVAL);

@@ -30,6 +30,7 @@
 #include "target/scsi/scsi_lu.c"
 #include "target/scsi/scsi_pr.c"
 #include "target/scsi/scsi_pr_file.c"
+#include "target/scsi/scsi_pr_shared.c"
 #include "target/model/storage.c"
 #include "target/model/storage_status.c"
 #include "target/model/storage_volumes.c"
