@@ -587,12 +587,26 @@ static int set_unmap_gran_hint(struct cfg_parser *p, const char *key, const char
 	return 0;
 }
 
+/* READ CAPACITY(16) LBPPBE: a power of two from 512 to 64 KiB (checked
+ * against block_size when the LU is created). */
+static int set_phys_bs(struct cfg_parser *p, const char *key, const char *v)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end || n < 512 || n > 65536 || (n & (n - 1)))
+		return cfg_fail(p, "%s: '%s' must be a power of two from 512 to 65536", key, v);
+	cfg_cur_lun(p)->ident.physical_block_size = (uint32_t)n;
+	return 0;
+}
+
 /* Backend keys (backend, path, size, ..., pool, raid) are the registry's
  * (lun-backends/lun_registry.h); these are the LU's identity. */
 static const struct cfg_key lun_keys[] = {
 	CK_FLAG("thin", struct tgt_lun_conf, ident.thin),
 	CK_FLAG("write_cache", struct tgt_lun_conf, ident.write_cache),
 	CK_FN("unmap_granularity_hint", set_unmap_gran_hint),
+	CK_FN("physical_block_size", set_phys_bs),
+	CK_FLAG("removable", struct tgt_lun_conf, ident.removable),
 	CK_FN("serial", set_serial),
 	CK_FN("naa", set_naa),
 	CK_FN("vendor", set_vendor),

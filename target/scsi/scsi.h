@@ -54,6 +54,13 @@ struct scsi_lu_params {
 	/* OPTIMAL UNMAP GRANULARITY in VPD B0: SCSI_UG_AUTO reports it for
 	 * 512-byte LUs only (see scsi_inquiry.c vpd_block_limits for why). */
 	enum { SCSI_UG_AUTO = 0, SCSI_UG_YES, SCSI_UG_NO } unmap_gran_hint;
+	/* Physical block size in bytes (READ CAPACITY(16) LOGICAL BLOCKS PER
+	 * PHYSICAL BLOCK EXPONENT); 0 = the logical block size. A power of two
+	 * multiple of the block size (checked by scsi_lu_create). */
+	uint32_t physical_block_size;
+	/* Removable medium (INQUIRY RMB): START STOP UNIT with LOEJ ejects and
+	 * loads it, PREVENT ALLOW MEDIUM REMOVAL locks it (scsi_medium.c). */
+	bool removable;
 	/* persistent reservations (added): directory of the LU's PR state file
 	 * "<pr_dir>/<naa hex>.pr"; NULL => nothing persisted, APTPL refused.
 	 * pr_persist_all: persist every PR change, not only under APTPL. A

@@ -36,6 +36,7 @@ static size_t inq_standard(const struct scsi_lu *lu, uint8_t *b)
 	static const uint16_t versions[] = { 0x00A0 /* SAM-5 */, 0x0960 /* iSCSI */,
 					     0x0460 /* SPC-4 */, 0x04C0 /* SBC-3 */ };
 	b[0] = lu ? SCSI_TYPE_DISK : SCSI_INQ_PQ_NOT_CONNECTED;
+	b[1] = lu && lu->removable ? 0x80 : 0; /* RMB */
 	b[2] = SCSI_INQ_VERSION_SPC4;
 	b[3] = 0x10 | 0x02; /* HISUP, RESPONSE DATA FORMAT 2 */
 	b[4] = SCSI_INQ_STD_LEN - 5;
@@ -155,7 +156,12 @@ static size_t vpd_block_limits(const struct vpd_ctx *c, uint8_t *b)
 	uint32_t gran = bs < 4096 ? 4096 / bs : 1;
 	uint32_t maxx = SCSI_MAX_XFER_BYTES / bs;
 	uint32_t opt = lu->be->optimal_io >= bs ? lu->be->optimal_io / bs : (1u << 20) / bs;
-	b[4] = 0x01; /* WSNZ: WRITE SAME with 0 blocks is rejected */
+	uint32_t maxa = SCSI_MAX_ATOMIC_BYTES / bs;
+	/* WSNZ: WRITE SAME with 0 blocks is rejected. With WSNZ 0, libiscsi's
+	 * WriteSame10/16.UnmapUntilEnd sends UNMAP=1 with a non-zero block
+	 * and expects zeros back, which SBC-4 forbids (reads must return the
+	 * block written); docs/conformance.md. */
+	b[4] = 0x01;
 	b[5] = SCSI_MAX_CAW_BLOCKS;
 	put_be16(b + 6, (uint16_t)gran);
 	put_be32(b + 8, maxx);
@@ -178,6 +184,9 @@ static size_t vpd_block_limits(const struct vpd_ctx *c, uint8_t *b)
 		}
 	}
 	put_be64(b + 36, SCSI_MAX_WS_BLOCKS);
+	/* WRITE ATOMIC(16) (scsi_sbc_ext.c): MAXIMUM ATOMIC TRANSFER LENGTH;
+	 * ATOMIC ALIGNMENT, GRANULARITY and the boundary fields 0 (none). */
+	put_be32(b + 44, maxa < maxx ? maxa : maxx);
 	return vpd_finish(b, SCSI_VPD_BLOCK_LIMITS, SCSI_VPD_BLOCK_LIMITS_LEN);
 }
 
@@ -185,6 +194,10 @@ static size_t vpd_block_limits(const struct vpd_ctx *c, uint8_t *b)
 static size_t vpd_bdc(const struct vpd_ctx *c, uint8_t *b)
 {
 	put_be16(b + 4, 1); /* MEDIUM ROTATION RATE: non-rotating */
+	/* WABEREQ 01b: reads after SANITIZE BLOCK ERASE succeed (zeros, or
+	 * whatever the medium holds); WACEREQ 0: no CRYPTOGRAPHIC ERASE. */
+	if (scsi_lu_can_unmap(c->lu))
+		b[7] = 0x40;
 	return vpd_finish(b, SCSI_VPD_BLOCK_DEV_CHAR, SCSI_VPD_BDC_LEN);
 }
 

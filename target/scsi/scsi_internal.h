@@ -26,6 +26,10 @@
 #define SCSI_MAX_WS_BLOCKS       0xFFFFu    /* MAXIMUM WRITE SAME LENGTH */
 #define SCSI_WS_CHUNK_BYTES      (1u << 20) /* pattern buffer for WRITE SAME */
 #define SCSI_MAX_LBA_STATUS_DESC 128u
+/* WRITE ATOMIC(16): MAXIMUM ATOMIC TRANSFER LENGTH (VPD B0) in bytes; the
+ * atomicity is the SCSI layer's exclusive range lock (scsi_sbc_ext.c). */
+#define SCSI_MAX_ATOMIC_BYTES (1u << 20)
+#define SCSI_SANITIZE_STEP    (1ull << 30) /* bytes per BLOCK ERASE unmap request */
 
 /* ---- outcomes: every way a command can end (mapped by scsi_reason_table) ---- */
 enum scsi_reason {
@@ -58,12 +62,15 @@ enum scsi_reason {
 	SR_INVALID_RELEASE_PR,   /* PROUT RELEASE with the wrong type (SPC-4 5.13.11.2) */
 	SR_INSUFFICIENT_REG_RES, /* no room for another registration (SPC-4 5.13.7) */
 	/* EXTENDED COPY (SPC-4 6.4.3, 6.4.6) */
-	SR_TOO_MANY_TGT_DESC,   /* 26/06 TOO MANY TARGET DESCRIPTORS */
-	SR_UNSUPP_TGT_DESC,     /* 26/07 UNSUPPORTED TARGET DESCRIPTOR TYPE CODE */
-	SR_TOO_MANY_SEG_DESC,   /* 26/08 TOO MANY SEGMENT DESCRIPTORS */
-	SR_UNSUPP_SEG_DESC,     /* 26/09 UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE */
-	SR_COPY_UNREACHABLE,    /* COPY ABORTED 0D/02 COPY TARGET DEVICE NOT REACHABLE */
-	SR_COPY_DEVICE_FAILURE, /* COPY ABORTED 0D/01 THIRD PARTY DEVICE FAILURE */
+	SR_TOO_MANY_TGT_DESC,    /* 26/06 TOO MANY TARGET DESCRIPTORS */
+	SR_UNSUPP_TGT_DESC,      /* 26/07 UNSUPPORTED TARGET DESCRIPTOR TYPE CODE */
+	SR_TOO_MANY_SEG_DESC,    /* 26/08 TOO MANY SEGMENT DESCRIPTORS */
+	SR_UNSUPP_SEG_DESC,      /* 26/09 UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE */
+	SR_COPY_UNREACHABLE,     /* COPY ABORTED 0D/02 COPY TARGET DEVICE NOT REACHABLE */
+	SR_COPY_DEVICE_FAILURE,  /* COPY ABORTED 0D/01 THIRD PARTY DEVICE FAILURE */
+	SR_SANITIZE_IN_PROGRESS, /* NOT READY 04/1B (SBC-4 4.11.2) */
+	SR_NO_MEDIUM,            /* NOT READY 3A/00: removable medium ejected */
+	SR_REMOVAL_PREVENTED,    /* ILLEGAL REQUEST 53/02 (SBC-4 5.13) */
 	/* unit attentions, in the order of enum scsi_ua */
 	SR_UA_FIRST,
 	SR_UA_POWER_ON = SR_UA_FIRST,
@@ -317,6 +324,7 @@ struct scsi_lu_nexus { /* one (LU, I_T nexus) pair */
 	struct scsi_itn *itn;
 	struct scsi_lu *lu;
 	atomic_uint ua;             /* pending unit attentions (1 << enum scsi_ua) */
+	atomic_bool prevent;        /* PREVENT ALLOW MEDIUM REMOVAL (SBC-4 5.13) */
 	struct scsi_lu_nexus *next; /* in lu->nexuses */
 };
 
@@ -332,8 +340,12 @@ struct scsi_lu {
 	bool thin;              /* logical block provisioning advertised (LBPME) */
 	bool report_unmap_gran; /* OPTIMAL UNMAP GRANULARITY filled in VPD B0 */
 	bool default_wce;
+	uint8_t lbppbe;      /* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
+	bool removable;      /* INQUIRY RMB (scsi_medium.c) */
+	atomic_bool ejected; /* removable medium unloaded: 3A/00 */
 	/* mode parameters: current values (SPC-4 7.5) */
 	atomic_bool wce, d_sense, swp;
+	atomic_bool sanitizing; /* SANITIZE running: other commands get 04/1B */
 
 	pthread_mutex_t lock; /* nexuses + UA raising */
 	struct scsi_lu_nexus *nexuses;
@@ -467,6 +479,12 @@ void *scsi_kbuf_or_wait(struct scsi_task *t, size_t len, void (*resume)(struct s
 size_t scsi_out_cmp(const struct scsi_task *t, size_t off, const uint8_t *buf, size_t len);
 /* Copy Data-Out bytes [off, off+len) into dst; returns bytes copied. */
 size_t scsi_out_copy(const struct scsi_task *t, size_t off, void *dst, size_t len);
+/* scsi_sbc.c helpers shared with scsi_sbc_ext.c / scsi_sanitize.c: decode
+ * the CDB and range-check it (sets st.lba / st.nblocks); refuse more than
+ * MAXIMUM TRANSFER LENGTH; LUN_IO_FUA when FUA is asked or WCE is off. */
+int scsi_rw_prologue(struct scsi_task *t, struct scsi_rw_cdb *c);
+int scsi_check_xfer(struct scsi_task *t, uint64_t nblocks);
+unsigned scsi_write_flags(const struct scsi_task *t, bool fua);
 /* Submit t->io to the LU's backend with done callback fn. */
 void scsi_submit(struct scsi_task *t, enum lun_op op, unsigned flags, uint64_t off, uint64_t len,
 		 struct iovec *iov, int iovcnt, void (*fn)(struct lun_io *io));
@@ -494,6 +512,17 @@ int scsi_exec_caw(struct scsi_task *t);
 int scsi_exec_write_same(struct scsi_task *t);
 int scsi_exec_unmap(struct scsi_task *t);
 int scsi_exec_get_lba_status(struct scsi_task *t);
+int scsi_exec_orwrite(struct scsi_task *t); /* scsi_sbc_ext.c */
+int scsi_exec_write_atomic(struct scsi_task *t);
+int scsi_exec_read_defect(struct scsi_task *t);
+int scsi_exec_sanitize(struct scsi_task *t); /* scsi_sanitize.c */
+bool scsi_lu_sanitizing(const struct scsi_lu *lu);
+int scsi_exec_prevent_allow(struct scsi_task *t); /* scsi_medium.c */
+bool scsi_lu_is_removable(const struct scsi_lu *lu);
+/* SR_NO_MEDIUM when op needs the medium of an ejected removable LU. */
+int scsi_lu_medium_check(const struct scsi_lu *lu, const struct scsi_op *op);
+/* LOGICAL UNIT RESET / TARGET RESET: every nexus's PREVENT ends (SBC-4 5.13). */
+void scsi_lu_prevent_reset(struct scsi_lu *lu);
 int scsi_exec_read_capacity10(struct scsi_task *t);
 int scsi_exec_read_capacity16(struct scsi_task *t);
 int scsi_exec_prin(struct scsi_task *t); /* scsi_pr_cmd.c */

@@ -88,6 +88,13 @@ int scsi_lu_create(const struct scsi_lu_params *p, struct lun_backend *be, struc
 		snprintf(err, errlen, "bad backend or LUN %llu", (unsigned long long)p->lun);
 		return -EINVAL;
 	}
+	uint32_t pbs = p->physical_block_size ? p->physical_block_size : be->block_size;
+	if (pbs < be->block_size || pbs % be->block_size || (pbs & (pbs - 1)) ||
+	    pbs / be->block_size > (1u << 15)) {
+		snprintf(err, errlen, "physical block size %u is not a power-of-two multiple of %u",
+			 pbs, be->block_size);
+		return -EINVAL;
+	}
 	struct scsi_lu *lu = calloc(1, sizeof(*lu));
 	if (!lu) {
 		snprintf(err, errlen, "out of memory");
@@ -96,12 +103,15 @@ int scsi_lu_create(const struct scsi_lu_params *p, struct lun_backend *be, struc
 	lu->be = be;
 	lu->lun = p->lun;
 	lu->bs = be->block_size;
+	while ((lu->bs << lu->lbppbe) < pbs)
+		lu->lbppbe++;
 	atomic_init(&lu->nblocks, be->size / be->block_size);
 	lu_identity(lu, p);
 	lu->thin = p->thin && (lun_backend_caps(be) & LUN_CAP_UNMAP);
 	lu->report_unmap_gran = p->unmap_gran_hint == SCSI_UG_YES ||
 				(p->unmap_gran_hint == SCSI_UG_AUTO && lu->bs == 512);
 	lu->default_wce = p->write_cache;
+	lu->removable = p->removable;
 	atomic_init(&lu->wce, p->write_cache);
 	atomic_init(&lu->d_sense, false);
 	atomic_init(&lu->swp, false);
@@ -400,6 +410,15 @@ static void lu_reset_modes(struct scsi_lu *lu)
 	atomic_store(&lu->swp, false);
 }
 
+/* SBC-4 5.13: a reset ends every nexus's PREVENT ALLOW MEDIUM REMOVAL. */
+void scsi_lu_prevent_reset(struct scsi_lu *lu)
+{
+	pthread_mutex_lock(&lu->lock);
+	for (struct scsi_lu_nexus *ln = lu->nexuses; ln; ln = ln->next)
+		atomic_store(&ln->prevent, false);
+	pthread_mutex_unlock(&lu->lock);
+}
+
 /* SAM-5 7.7 / 7.11: a LOGICAL UNIT RESET or TARGET RESET establishes the
  * unit attention for *every* I_T nexus, the requesting one included
  * (libiscsi MultipathIO.Reset checks both paths); `from` is kept for the PR
@@ -407,6 +426,7 @@ static void lu_reset_modes(struct scsi_lu *lu)
 void scsi_lu_reset(struct scsi_lu *lu, struct scsi_itn *from)
 {
 	scsi_pr_spc2_reset(lu); /* persistent reservations survive (SPC-4 5.13.1) */
+	scsi_lu_prevent_reset(lu);
 	scsi_lu_raise_ua(lu, SCSI_UA_BDR, NULL);
 }
 
@@ -419,6 +439,7 @@ void scsi_target_reset(struct scsi_lun_map *m, struct scsi_itn *from, bool cold)
 		if (cold)
 			lu_reset_modes(lu);
 		scsi_pr_spc2_reset(lu);
+		scsi_lu_prevent_reset(lu);
 		scsi_lu_raise_ua(lu, cold ? SCSI_UA_POR : SCSI_UA_TARGET_RESET, NULL);
 	}
 }

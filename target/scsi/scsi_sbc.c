@@ -47,7 +47,7 @@ static uint16_t len_byte(uint8_t opcode)
 	return by_len[scsi_cdb_group_len(opcode)];
 }
 
-static int rw_prologue(struct scsi_task *t, struct scsi_rw_cdb *c)
+int scsi_rw_prologue(struct scsi_task *t, struct scsi_rw_cdb *c)
 {
 	int r = scsi_parse_rw(t->cdb, t->cdb_len, c);
 	if (r != SR_GOOD)
@@ -59,14 +59,14 @@ static int rw_prologue(struct scsi_task *t, struct scsi_rw_cdb *c)
 	return SR_GOOD;
 }
 
-static int check_xfer(struct scsi_task *t, uint64_t nblocks)
+int scsi_check_xfer(struct scsi_task *t, uint64_t nblocks)
 {
 	if (nblocks * t->lu->bs > SCSI_MAX_XFER_BYTES)
 		return scsi_fail_field(t, len_byte(t->cdb[0]), 7); /* > MAXIMUM TRANSFER LENGTH */
 	return SR_GOOD;
 }
 
-static unsigned write_flags(const struct scsi_task *t, bool fua)
+unsigned scsi_write_flags(const struct scsi_task *t, bool fua)
 {
 	return (fua || !atomic_load(&t->lu->wce)) ? LUN_IO_FUA : 0;
 }
@@ -96,9 +96,9 @@ static void read_start(struct scsi_task *t)
 int scsi_exec_read(struct scsi_task *t)
 {
 	struct scsi_rw_cdb c;
-	int r = rw_prologue(t, &c);
+	int r = scsi_rw_prologue(t, &c);
 	if (r == SR_GOOD)
-		r = check_xfer(t, c.nblocks);
+		r = scsi_check_xfer(t, c.nblocks);
 	if (r != SR_GOOD || c.nblocks == 0)
 		return r; /* SBC-4 5.17: 0 blocks is not an error */
 	t->st.pos = (uint64_t)c.nblocks * t->lu->bs;
@@ -121,7 +121,7 @@ static void write_start(struct scsi_task *t)
 	if (!scsi_pr_recheck(t))
 		return; /* reservations changed while it waited */
 	size_t len = (size_t)t->st.pos;
-	unsigned fl = write_flags(t, t->st.flags & SCSI_RW_FUA);
+	unsigned fl = scsi_write_flags(t, t->st.flags & SCSI_RW_FUA);
 	uint64_t off = t->st.lba * t->lu->bs;
 	if (t->out_len == len) {
 		scsi_submit(t, LUN_OP_WRITE, fl, off, len, t->out_iov, t->out_iovcnt, write_done);
@@ -137,7 +137,7 @@ static void write_start(struct scsi_task *t)
 
 static int write_common(struct scsi_task *t, const struct scsi_rw_cdb *c, bool fua)
 {
-	int r = check_xfer(t, c->nblocks);
+	int r = scsi_check_xfer(t, c->nblocks);
 	if (r != SR_GOOD)
 		return r;
 	uint32_t bs = t->lu->bs;
@@ -156,7 +156,7 @@ static int write_common(struct scsi_task *t, const struct scsi_rw_cdb *c, bool f
 int scsi_exec_write(struct scsi_task *t)
 {
 	struct scsi_rw_cdb c;
-	int r = rw_prologue(t, &c);
+	int r = scsi_rw_prologue(t, &c);
 	if (r != SR_GOOD)
 		return r;
 	return write_common(t, &c, c.flags & SCSI_RW_FUA);
@@ -166,7 +166,7 @@ int scsi_exec_write(struct scsi_task *t)
 int scsi_exec_write_verify(struct scsi_task *t)
 {
 	struct scsi_rw_cdb c;
-	int r = rw_prologue(t, &c);
+	int r = scsi_rw_prologue(t, &c);
 	if (r != SR_GOOD)
 		return r;
 	if (c.bytchk > 1)
@@ -211,14 +211,14 @@ static void verify_start(struct scsi_task *t)
 int scsi_exec_verify(struct scsi_task *t)
 {
 	struct scsi_rw_cdb c;
-	int r = rw_prologue(t, &c);
+	int r = scsi_rw_prologue(t, &c);
 	if (r != SR_GOOD)
 		return r;
 	if (c.bytchk == 2)
 		return scsi_fail_field(t, 1, 2);
 	if (c.bytchk == 0 || c.nblocks == 0)
 		return SR_GOOD;
-	if ((r = check_xfer(t, c.nblocks)) != SR_GOOD)
+	if ((r = scsi_check_xfer(t, c.nblocks)) != SR_GOOD)
 		return r;
 	uint32_t bs = t->lu->bs;
 	t->out_wanted = c.bytchk == 3 ? bs : c.nblocks * bs;
@@ -241,7 +241,7 @@ static void flush_done(struct lun_io *io)
 int scsi_exec_sync_cache(struct scsi_task *t)
 {
 	struct scsi_rw_cdb c;
-	int r = rw_prologue(t, &c);
+	int r = scsi_rw_prologue(t, &c);
 	if (r != SR_GOOD)
 		return r;
 	if (!(lun_backend_caps(t->lu->be) & LUN_CAP_FLUSH))
@@ -254,7 +254,7 @@ int scsi_exec_sync_cache(struct scsi_task *t)
 int scsi_exec_prefetch(struct scsi_task *t)
 {
 	struct scsi_rw_cdb c;
-	return rw_prologue(t, &c);
+	return scsi_rw_prologue(t, &c);
 }
 
 /* ---- COMPARE AND WRITE (SBC-4 5.3) ----
@@ -294,7 +294,7 @@ static void caw_read_done(struct lun_io *io)
 	if (k < len)
 		return caw_finish(t, -EILSEQ, k);
 	scsi_out_copy(t, len, b, len);
-	scsi_submit(t, LUN_OP_WRITE, write_flags(t, t->st.flags & SCSI_RW_FUA),
+	scsi_submit(t, LUN_OP_WRITE, scsi_write_flags(t, t->st.flags & SCSI_RW_FUA),
 		    t->st.lba * t->lu->bs, len, t->st.iov, 1, caw_write_done);
 }
 
@@ -306,8 +306,9 @@ static void caw_start(struct scsi_task *t)
 	uint64_t off = t->st.lba * t->lu->bs;
 	bool native = lun_backend_caps(t->lu->be) & LUN_CAP_ATOMIC_CAW;
 	if (native && t->out_len == 2 * len) {
-		scsi_submit(t, LUN_OP_COMPARE_AND_WRITE, write_flags(t, t->st.flags & SCSI_RW_FUA),
-			    off, len, t->out_iov, t->out_iovcnt, caw_native_done);
+		scsi_submit(t, LUN_OP_COMPARE_AND_WRITE,
+			    scsi_write_flags(t, t->st.flags & SCSI_RW_FUA), off, len, t->out_iov,
+			    t->out_iovcnt, caw_native_done);
 		return;
 	}
 	uint8_t *b = scsi_scratch_alloc(t, len, caw_start);
@@ -320,7 +321,7 @@ static void caw_start(struct scsi_task *t)
 int scsi_exec_caw(struct scsi_task *t)
 {
 	struct scsi_rw_cdb c;
-	int r = rw_prologue(t, &c);
+	int r = scsi_rw_prologue(t, &c);
 	if (r != SR_GOOD)
 		return r;
 	if (c.nblocks > SCSI_MAX_CAW_BLOCKS)
@@ -370,7 +371,7 @@ static void ws_next(struct scsi_task *t)
 	if (len > t->st.aux)
 		len = t->st.aux;
 	t->st.iov[0] = (struct iovec){ t->st.scratch, (size_t)len };
-	scsi_submit(t, LUN_OP_WRITE, write_flags(t, false), t->st.pos, len, t->st.iov, 1,
+	scsi_submit(t, LUN_OP_WRITE, scsi_write_flags(t, false), t->st.pos, len, t->st.iov, 1,
 		    ws_chunk_done);
 }
 
@@ -396,7 +397,8 @@ static void ws_start(struct scsi_task *t)
 		return; /* reservations changed while it waited */
 	uint64_t total = t->st.end - t->st.pos;
 	if ((t->st.flags & WS_ZERO) && (lun_backend_caps(t->lu->be) & LUN_CAP_WRITE_ZEROES)) {
-		unsigned fl = write_flags(t, false) | ((t->st.flags & WS_UNMAP) ? LUN_IO_UNMAP : 0);
+		unsigned fl = scsi_write_flags(t, false) |
+			      ((t->st.flags & WS_UNMAP) ? LUN_IO_UNMAP : 0);
 		scsi_submit(t, LUN_OP_WRITE_ZEROES, fl, t->st.pos, total, NULL, 0, ws_done);
 		return;
 	}
@@ -423,7 +425,7 @@ static bool out_is_zero(const struct scsi_task *t, size_t len)
 int scsi_exec_write_same(struct scsi_task *t)
 {
 	struct scsi_rw_cdb c;
-	int r = rw_prologue(t, &c);
+	int r = scsi_rw_prologue(t, &c);
 	if (r != SR_GOOD)
 		return r;
 	if (c.flags & SCSI_RW_ANCHOR)
@@ -650,9 +652,11 @@ int scsi_exec_read_capacity16(struct scsi_task *t)
 	const struct scsi_lu *lu = t->lu;
 	put_be64(b, lu_cap(t) - 1);
 	put_be32(b + 4 + 4, lu->bs);
-	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT stays 0: the backend does
-	 * not tell us its physical block (VPD B0 OPTIMAL TRANSFER LENGTH
-	 * GRANULARITY carries the 4 KiB alignment hint instead). */
+	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: from the LUN's
+	 * physical_block_size (default 0: the backend does not tell us its
+	 * physical block; VPD B0 OPTIMAL TRANSFER LENGTH GRANULARITY carries
+	 * the 4 KiB alignment hint instead). */
+	b[13] = lu->lbppbe;
 	if (lu->thin)
 		b[14] = 0x80 | (lu->be->zeroes_after_unmap ? 0x40 : 0); /* LBPME, LBPRZ */
 	return scsi_in_done(t, SCSI_READ_CAP16_LEN, alloc);

@@ -18,13 +18,6 @@ int scsi_exec_tur(struct scsi_task *t)
 	return SR_GOOD;
 }
 
-/* SBC-4 5.25: the medium is not removable and has no power states to
- * manage; LOEJ and START are accepted and ignored. */
-int scsi_exec_start_stop(struct scsi_task *t)
-{
-	return SR_GOOD;
-}
-
 /* SPC-4 6.39: returns (and clears) the pending unit attention, or NO SENSE.
  * For an absent LUN: LOGICAL UNIT NOT SUPPORTED in the parameter data. */
 int scsi_exec_request_sense(struct scsi_task *t)

@@ -23,6 +23,7 @@
 #define SCSI_OP_RELEASE10            0x57
 #define SCSI_OP_MODE_SENSE6          0x1A
 #define SCSI_OP_START_STOP_UNIT      0x1B
+#define SCSI_OP_PREVENT_ALLOW        0x1E /* SBC-4 5.13 PREVENT ALLOW MEDIUM REMOVAL */
 #define SCSI_OP_READ_CAPACITY10      0x25
 #define SCSI_OP_READ10               0x28
 #define SCSI_OP_WRITE10              0x2A
@@ -30,8 +31,10 @@
 #define SCSI_OP_VERIFY10             0x2F
 #define SCSI_OP_PREFETCH10           0x34
 #define SCSI_OP_SYNC_CACHE10         0x35
+#define SCSI_OP_READ_DEFECT10        0x37 /* SBC-4 5.18 */
 #define SCSI_OP_WRITE_SAME10         0x41
 #define SCSI_OP_UNMAP                0x42
+#define SCSI_OP_SANITIZE             0x48 /* SBC-4 5.30 */
 #define SCSI_OP_MODE_SELECT10        0x55
 #define SCSI_OP_MODE_SENSE10         0x5A
 #define SCSI_OP_PR_IN                0x5E
@@ -42,11 +45,13 @@
 #define SCSI_OP_READ16               0x88
 #define SCSI_OP_COMPARE_AND_WRITE    0x89
 #define SCSI_OP_WRITE16              0x8A
+#define SCSI_OP_ORWRITE16            0x8B /* SBC-4 5.10 */
 #define SCSI_OP_WRITE_VERIFY16       0x8E
 #define SCSI_OP_VERIFY16             0x8F
 #define SCSI_OP_PREFETCH16           0x90
 #define SCSI_OP_SYNC_CACHE16         0x91
 #define SCSI_OP_WRITE_SAME16         0x93
+#define SCSI_OP_WRITE_ATOMIC16       0x9C /* SBC-4 5.48 */
 #define SCSI_OP_SERVICE_ACTION_IN16  0x9E
 #define SCSI_OP_REPORT_LUNS          0xA0
 #define SCSI_OP_MAINTENANCE_IN       0xA3
@@ -55,10 +60,17 @@
 #define SCSI_OP_WRITE12              0xAA
 #define SCSI_OP_WRITE_VERIFY12       0xAE
 #define SCSI_OP_VERIFY12             0xAF
+#define SCSI_OP_READ_DEFECT12        0xB7 /* SBC-4 5.19 */
 
 /* SERVICE ACTION IN(16) service actions (SBC-4 table 15) */
 #define SCSI_SAI_READ_CAPACITY16 0x10
 #define SCSI_SAI_GET_LBA_STATUS  0x12
+/* SANITIZE service actions (SBC-4 table 90) */
+#define SCSI_SANITIZE_OVERWRITE    0x01
+#define SCSI_SANITIZE_BLOCK_ERASE  0x02
+#define SCSI_SANITIZE_CRYPTO_ERASE 0x03
+#define SCSI_SANITIZE_EXIT_FAILURE 0x1F
+#define SCSI_SANITIZE_HDR_LEN      4 /* OVERWRITE parameter list header (table 92) */
 /* MAINTENANCE IN service actions (SPC-4 table D.3) */
 #define SCSI_MI_REPORT_TPG     0x0A
 #define SCSI_MI_REPORT_OPCODES 0x0C
@@ -124,6 +136,7 @@
 #define SCSI_ASC_NO_ADDITIONAL_SENSE          0x0000
 #define SCSI_ASC_LU_BECOMING_READY            0x0401
 #define SCSI_ASC_LU_NOT_READY_MANUAL          0x0403
+#define SCSI_ASC_SANITIZE_IN_PROGRESS         0x041B
 #define SCSI_ASC_LU_NOT_ACCESSIBLE_TRANSITION 0x040A
 #define SCSI_ASC_LU_NOT_ACCESSIBLE_STANDBY    0x040B
 #define SCSI_ASC_LU_NOT_ACCESSIBLE_UNAVAIL    0x040C
@@ -160,6 +173,8 @@
 #define SCSI_ASC_COMMANDS_CLEARED_BY_OTHER    0x2F00
 #define SCSI_ASC_SAVING_PARAMS_UNSUP          0x3900
 #define SCSI_ASC_INTERNAL_TARGET_FAILURE      0x4400
+#define SCSI_ASC_MEDIUM_NOT_PRESENT           0x3A00
+#define SCSI_ASC_MEDIUM_REMOVAL_PREVENTED     0x5302
 #define SCSI_ASC_THIN_SOFT_THRESHOLD          0x3807
 #define SCSI_ASC_INSUFFICIENT_REG_RESOURCES   0x5504
 

@@ -209,6 +209,24 @@ static const struct scsi_op rcr_ops[] = {
 };
 static const struct scsi_sa_table rcr_table = { 2, rcr_ops };
 
+/* SANITIZE (SBC-4 5.30, scsi_sanitize.c): conflicts under any reservation
+ * (SPC-4 table 44); BLOCK ERASE only where the LU can deallocate. IMMED is
+ * not in the usage map (the command is synchronous); AUSE is accepted. */
+#define SANITIZE_SA(sa, nm, av) \
+	{ \
+		nm, scsi_exec_sanitize, av, NULL, OPF_SA | OPF_WRITE | OPF_DATA_OUT, 10, sa, 0, \
+			MEDIA, 3600, \
+		{ \
+			SCSI_OP_SANITIZE, 0x20 | sa, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0 \
+		} \
+	}
+static const struct scsi_op sanitize_ops[] = {
+	SANITIZE_SA(SCSI_SANITIZE_OVERWRITE, "SANITIZE / OVERWRITE", NULL),
+	SANITIZE_SA(SCSI_SANITIZE_BLOCK_ERASE, "SANITIZE / BLOCK ERASE", scsi_lu_can_unmap),
+	SANITIZE_SA(SCSI_SANITIZE_EXIT_FAILURE, "SANITIZE / EXIT FAILURE MODE", NULL),
+};
+static const struct scsi_sa_table sanitize_table = { 3, sanitize_ops };
+
 /* Variable-length CDBs (7Fh): no service action supported yet. */
 static const struct scsi_sa_table var_len_table = { 0, NULL };
 
@@ -234,6 +252,8 @@ const struct scsi_op scsi_op_table[256] = {
 	   STBY, 5, 0x08, 0xFF, 0xFF, 0xFF, 0),
 	OP(SCSI_OP_START_STOP_UNIT, "START STOP UNIT", scsi_exec_start_stop, NULL, 0, 6, 0, MEDIA,
 	   30, 0x01, 0, 0x0F, 0xF7, 0),
+	OP(SCSI_OP_PREVENT_ALLOW, "PREVENT ALLOW MEDIUM REMOVAL", scsi_exec_prevent_allow,
+	   scsi_lu_is_removable, 0, 6, 0, MEDIA, 5, 0, 0, 0, 0x03, 0),
 	OP(SCSI_OP_READ_CAPACITY10, "READ CAPACITY(10)", scsi_exec_read_capacity10, NULL, 0, 10,
 	   PR_ALLOW_ALL, MEDIA, 5, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0x01, 0),
 	OP(SCSI_OP_READ10, "READ(10)", scsi_exec_read, NULL, 0, 10, PR_ALLOW_WE, MEDIA, 30, 0x1E,
@@ -265,6 +285,11 @@ const struct scsi_op scsi_op_table[256] = {
 	   10, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
 	OP(SCSI_OP_RELEASE10, "RELEASE(10)", scsi_exec_release, NULL, 0, 10,
 	   PR_ALLOW_ALL | PR_ALLOW_SPC2, MEDIA, 10, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0),
+	SAOP(SCSI_OP_SANITIZE, "SANITIZE", &sanitize_table, 10),
+	OP(SCSI_OP_READ_DEFECT10, "READ DEFECT DATA(10)", scsi_exec_read_defect, NULL, 0, 10,
+	   PR_ALLOW_WE, MEDIA, 5, 0, 0x1F, 0, 0, 0, 0, 0xFF, 0xFF, 0),
+	OP(SCSI_OP_READ_DEFECT12, "READ DEFECT DATA(12)", scsi_exec_read_defect, NULL, 0, 12,
+	   PR_ALLOW_WE, MEDIA, 5, 0x1F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0),
 	SAOP(SCSI_OP_PR_IN, "PERSISTENT RESERVE IN", &prin_table, 10),
 	SAOP(SCSI_OP_PR_OUT, "PERSISTENT RESERVE OUT", &prout_table, 10),
 	OP(SCSI_OP_MODE_SELECT10, "MODE SELECT(10)", scsi_exec_mode_select, NULL, OPF_DATA_OUT, 10,
@@ -279,6 +304,13 @@ const struct scsi_op scsi_op_table[256] = {
 	OP(SCSI_OP_WRITE16, "WRITE(16)", scsi_exec_write, NULL, OPF_WRITE | OPF_DATA_OUT, 16, 0,
 	   MEDIA, 30, 0x1A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
 	   0x1F, 0),
+	OP(SCSI_OP_ORWRITE16, "ORWRITE(16)", scsi_exec_orwrite, NULL, OPF_WRITE | OPF_DATA_OUT, 16,
+	   0, MEDIA, 30, 0x1A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	   0xFF, 0x1F, 0),
+	/* ATOMIC BOUNDARY (bytes 10-11) is not supported: must be 0. */
+	OP(SCSI_OP_WRITE_ATOMIC16, "WRITE ATOMIC(16)", scsi_exec_write_atomic, NULL,
+	   OPF_WRITE | OPF_DATA_OUT, 16, 0, MEDIA, 30, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	   0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0x1F, 0),
 	OP(SCSI_OP_WRITE_VERIFY16, "WRITE AND VERIFY(16)", scsi_exec_write_verify, NULL,
 	   OPF_WRITE | OPF_DATA_OUT, 16, 0, MEDIA, 30, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
 	   0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0),
@@ -534,6 +566,8 @@ static int dispatch(struct scsi_task *t)
 	const struct scsi_op *base = &scsi_op_table[t->cdb[0]];
 	if (!t->lu && !(base->flags & OPF_NO_LU))
 		return SR_LU_NOT_SUPPORTED;
+	if (t->lu && !(base->flags & OPF_NO_LU) && scsi_lu_sanitizing(t->lu))
+		return SR_SANITIZE_IN_PROGRESS; /* SBC-4 4.11.2 */
 	if (t->lu && !(base->flags & OPF_NO_UA)) {
 		int ua = scsi_lu_take_ua(t->lu, t->itn);
 		if (ua != SR_GOOD)
@@ -550,6 +584,8 @@ static int dispatch(struct scsi_task *t)
 		r = scsi_lu_pr_check(t->lu, t->itn, op);
 	if (r == SR_GOOD && t->lu)
 		r = scsi_lu_alua_check(t->lu, t->itn, op);
+	if (r == SR_GOOD && t->lu)
+		r = scsi_lu_medium_check(t->lu, op); /* removable medium ejected */
 	if (r == SR_GOOD && (op->flags & OPF_WRITE) && scsi_lu_write_protected(t->lu))
 		r = SR_WRITE_PROTECTED; /* SBC-4 4.11: SWP / read-only medium */
 	if (r != SR_GOOD)

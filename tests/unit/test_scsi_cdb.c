@@ -16,6 +16,9 @@
 #include "target/scsi/scsi_pr_file.c"
 #include "target/scsi/scsi_pr_shared.c"
 #include "target/scsi/scsi_xcopy.c"
+#include "target/scsi/scsi_sbc_ext.c"
+#include "target/scsi/scsi_sanitize.c"
+#include "target/scsi/scsi_medium.c"
 
 #include <setjmp.h>
 #include <stdarg.h>
