@@ -14,6 +14,10 @@ int kini_line(const char *s, size_t len, char *buf, size_t size, char *section, 
 		len--;
 	while (len && isspace((unsigned char)*s))
 		s++, len--;
+	if (memchr(s, '\0', len)) { /* inih would cut the line there: refuse it */
+		buf[0] = section[0] = '\0';
+		return -EILSEQ;
+	}
 	if (len + 2 > size)
 		return -E2BIG;
 	memcpy(buf, s, len);

@@ -15,6 +15,7 @@
 /* Copy the raw line s (len bytes, newline optional) into buf (size bytes)
  * trimmed as above. Returns 1 if it is a section header "[text]" (section,
  * secsize bytes, gets text, possibly empty), 0 for any other line, -E2BIG if
- * the trimmed line needs more than size - 2 bytes (inih's own limit). */
+ * the trimmed line needs more than size - 2 bytes (inih's own limit), -EILSEQ
+ * if it holds a NUL byte (inih would silently cut it there; buf is then ""). */
 int kini_line(const char *s, size_t len, char *buf, size_t size, char *section, size_t secsize);
 #endif

@@ -60,7 +60,9 @@ static const char usage_text[] =
 	"      --log-level LEVEL    error, warn, info or debug\n"
 	"      --workers N          worker threads (0 = one per CPU)\n"
 	"      --print-default-config  print the embedded configuration and exit\n"
-	"      --check-config       parse and validate the configuration, then exit\n"
+	"      --check-config       parse and validate the configuration and open every\n"
+	"                           path it names read-only (LUN files and devices,\n"
+	"                           pool and RAID files), then exit\n"
 	"  -h, --help               this text\n"
 	"      --version            print the version\n"
 	"\n"
@@ -515,8 +517,15 @@ static void stop(struct daemon *d)
 	}
 }
 
+/* --check-config: the parse, then every path the file names (read-only). */
 static int check_only(const struct tgt_config *cfg)
 {
+	int n = tgt_config_check_paths(cfg, stderr);
+	if (n) {
+		fprintf(stderr, "kura-targetd: %s: %d problem(s) with the paths above\n",
+			cfg->source, n);
+		return EXIT_BAD;
+	}
 	printf("%s: ok: %d target(s), %d LUN(s), %d portal(s)\n", cfg->source, cfg->n_targets,
 	       count_luns(cfg), cfg->n_portals);
 	return EXIT_OK;

@@ -400,6 +400,8 @@ static const char *next_line(struct cfg_parser *p, size_t *len)
 {
 	if (p->file) {
 		ssize_t n = getline(&p->line, &p->line_cap, p->file);
+		if (n < 0 && ferror(p->file))
+			cfg_fail(p, "read error: %s", strerror(errno));
 		if (n < 0)
 			return NULL;
 		*len = (size_t)n;
@@ -431,6 +433,11 @@ static char *cfg_reader(char *buf, int num, void *stream)
 	if (r == -E2BIG) {
 		cfg_fail(p, "line longer than %d characters (put long secrets in a chap_file)",
 			 num - 2);
+		return NULL;
+	}
+	if (r == -EILSEQ) {
+		cfg_fail(p, "NUL byte in the line (column %zu)",
+			 (size_t)(memchr(s, 0, len) - (const void *)s) + 1);
 		return NULL;
 	}
 	if (r == 1 && cfg_section_begin(p, section) < 0)
@@ -554,16 +561,21 @@ int tgt_config_load(const char *path, struct tgt_config *cfg, char *err, size_t 
 	if (!path)
 		return load_text(tgt_default_config, "<embedded>", cfg, err, errlen);
 	struct cfg_parser p = { .cfg = cfg, .err = err, .errlen = errlen };
-	if (!(p.file = fopen(path, "re"))) {
-		int e = errno;
+	struct stat st;
+	int e = (p.file = fopen(path, "re")) ? 0 : errno;
+	if (!e && fstat(fileno(p.file), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(p.file);
+		e = EISDIR;
+	}
+	if (e) {
 		memset(cfg, 0, sizeof(*cfg));
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		snprintf(err, errlen, "%s: %s", path,
+			 e == EISDIR ? "is a directory, not a configuration file" : strerror(e));
 		return -e;
 	}
 	int r = cfg_load(&p, path);
 	if (r == 0 && !realpath(path, cfg->config_path)) /* kura-targetctl rewrites it */
 		cfg->config_path[0] = '\0';
-	struct stat st;
 	if (r == 0 && p.has_secrets && fstat(fileno(p.file), &st) == 0 && (st.st_mode & S_IROTH))
 		kwarn("%s contains CHAP secrets and is world-readable; chmod 600 it", path);
 	fclose(p.file);
@@ -603,6 +615,7 @@ int tgt_config_set_data_dir(struct tgt_config *cfg, const char *dir)
 	if (strlen(dir) >= sizeof(cfg->data_dir))
 		return -ENAMETOOLONG;
 	strcpy(cfg->data_dir, dir);
+	cfg->data_dir_line = 0;
 	return 0;
 }
 

@@ -32,6 +32,7 @@ static int set_data_dir(struct cfg_parser *p, const char *key, const char *v)
 	if (strlen(v) >= sizeof(p->cfg->data_dir))
 		return cfg_fail(p, "%s: path too long", key);
 	strcpy(p->cfg->data_dir, v);
+	p->cfg->data_dir_line = p->lineno;
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include "target/iscsi/iscsi_login.h"
 #include "target/scsi/scsi.h"
@@ -68,6 +69,7 @@ struct tgt_config {
 	struct chap_account *disc_chap_out;
 	struct iscsi_target_limits limits;
 	char data_dir[4096];
+	int data_dir_line;        /* of the data_dir key (0: default or --data-dir) */
 	int workers;              /* worker threads; 0 => one per CPU */
 	uint32_t nop_interval_ms; /* NOP-In ping interval when idle [5000] */
 	uint32_t nop_timeout_ms;  /* connection dead if no answer [15000] */
@@ -93,6 +95,12 @@ int tgt_config_load(const char *path, struct tgt_config *cfg, char *err, size_t 
 int tgt_config_set_listen(struct tgt_config *cfg, const char *const *addrs, int n, char *err,
 			  size_t errlen);
 int tgt_config_set_data_dir(struct tgt_config *cfg, const char *dir);
+/* --check-config: open (read-only) every path the configuration names --
+ * LUN files and block devices, pool data and metadata files, RAID members
+ * and spares -- and, for one that does not exist yet and would be created,
+ * check its directory. Prints "FILE:LINE: problem" to out for each problem
+ * (LINE of the section naming the path) and returns how many there were. */
+int tgt_config_check_paths(const struct tgt_config *cfg, FILE *out);
 /* Free what load allocated (after the model built from cfg is closed). */
 void tgt_config_free(struct tgt_config *cfg);
 /* The live model and its run-time changes: model.h. */

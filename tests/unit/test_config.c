@@ -427,6 +427,29 @@ static void test_long_line(void **state)
 	assert_non_null(strstr(err, "t.ini:2: line longer than 198 characters"));
 }
 
+/* A NUL byte is refused with its line, not cut (inih would stop there);
+ * -c DIR says it is a directory (issue 11 item 8). */
+static void test_nul_and_dir(void **state)
+{
+	char dir[] = "/tmp/kura-cfg-XXXXXX", path[64];
+	struct tgt_config cfg;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.ini", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fwrite("[global]\nworkers = 1\0 2\n", 1, 24, f);
+	fclose(f);
+	assert_int_equal(tgt_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.ini:2: NUL byte in the line (column 12)"));
+	assert_int_equal(tgt_config_load(dir, &cfg, err, sizeof(err)), -EISDIR);
+	assert_non_null(strstr(err, ": is a directory, not a configuration file"));
+	unlink(path);
+	rmdir(dir);
+	char buf[16], sect[8];
+	assert_int_equal(kini_line("a\0b\n", 4, buf, sizeof(buf), sect, sizeof(sect)), -EILSEQ);
+	assert_string_equal(buf, "");
+}
+
 static const struct {
 	const char *in;
 	int r;
@@ -705,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_shipped_example),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_nul_and_dir),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_iscsi_names),
 		cmocka_unit_test(test_listen_override),
