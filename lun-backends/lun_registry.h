@@ -62,6 +62,7 @@ struct lun_pool_conf {
 	uint64_t size;       /* data file size (file data store) */
 	uint64_t low_water;  /* bytes, or percent of the pool when low_water_pct */
 	bool low_water_pct;
+	bool force_new; /* format over data / a foreign metadata file (lun_thin_format.c) */
 };
 
 /* The stacked storage sections of one configuration. */

@@ -337,8 +337,16 @@ int lun_stack_open_pool(const struct lun_stack_env *env, const struct lun_stack 
 	lun_stack_path(env->data_dir, pc->meta, meta, sizeof(meta));
 	struct lun_thin_pool_params pp = { .meta_path = meta,
 					   .data = pr->data_be,
-					   .chunk_size = pc->chunk_size };
-	bool fresh = !lun_stack_file_exists(meta);
+					   .chunk_size = pc->chunk_size,
+					   .force_new = pc->force_new };
+	/* a missing metadata file formats a pool only over no data, or with
+	 * force_new also over a file that is not a pool (lun_thin_format.c) */
+	bool fresh = !lun_stack_file_exists(meta) ||
+		     (pc->force_new && lun_thin_meta_probe(meta) == 0);
+	if (pc->force_new && !fresh)
+		kwarn("pool %s: force_new = yes is set: remove it (it would format over the "
+		      "data if %s went missing)",
+		      pc->name, meta);
 	r = fresh ? lun_thin_pool_create(&pp, &pr->pool, pr->why, sizeof(pr->why))
 		  : lun_thin_pool_open(&pp, &pr->pool, pr->why, sizeof(pr->why));
 	if (r < 0)

@@ -2,9 +2,20 @@
 /* kura-thin-check: check (and with --repair, fix) a thin pool's metadata.
  *
  * Opens the pool as the daemon would (newest valid checkpoint, journal
- * replay; opening writes a fresh checkpoint), prints its status, runs
- * lun_thin_check() and closes it. Run it only while no daemon uses the pool.
- * Exit status: 0 consistent (or repaired), 1 problems found, 2 cannot open.
+ * replay; opening writes a fresh checkpoint and rewrites any metadata block
+ * it recovered from its redundant copy), prints its status and the damage
+ * the open found, runs lun_thin_check() and closes it. Run it only while no
+ * daemon uses the pool.
+ *
+ * A pool whose damage the redundancy cannot repair (a journal block bad in
+ * both copies with acknowledged blocks after it) does not open: exit 2 with
+ * the block named. --repair then opens it without those blocks (salvage),
+ * saying what was dropped.
+ *
+ * Exit status: 0 consistent (or repaired without loss), 1 problems found
+ * (metadata damage repaired from a copy, without --repair; inconsistencies
+ * not repaired; or acknowledged journal blocks dropped by --repair),
+ * 2 cannot open.
  *
  * Not for: editing volumes or salvaging data from a pool that will not open.
  */
@@ -16,7 +27,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kura-thin-check [--repair] METADATA-FILE DATA-FILE\n");
+	fprintf(f,
+		"usage: kura-thin-check [--repair] METADATA-FILE DATA-FILE\n"
+		"  exit 0: consistent (or repaired without loss); 1: problems found\n"
+		"  (damage repaired from a redundant copy, inconsistencies, or journal\n"
+		"  blocks dropped by --repair); 2: cannot open (unrepairable damage is\n"
+		"  named; --repair opens the pool without what follows it)\n");
 }
 
 static void print_status(struct lun_thin_pool *pool)
@@ -30,6 +46,25 @@ static void print_status(struct lun_thin_pool *pool)
 	       (unsigned long long)st.virtual_bytes, st.overcommit);
 }
 
+/* What the open found: 1 if it counts as a problem. */
+static int damage(const struct lun_thin_check_report *r, bool repair)
+{
+	if (r->lost_blocks) {
+		printf("metadata damage: LOST %llu acknowledged journal block(s), %llu records "
+		       "(%s)\n",
+		       (unsigned long long)r->lost_blocks, (unsigned long long)r->lost_records,
+		       r->damage);
+		return 1;
+	}
+	if (!r->damaged_blocks) {
+		printf("metadata damage: none\n");
+		return 0;
+	}
+	printf("metadata damage: %u block(s), repaired from their copies (first: %s)\n",
+	       r->damaged_blocks, r->damage);
+	return repair ? 0 : 1;
+}
+
 static int check(struct lun_thin_pool *pool, bool repair)
 {
 	struct lun_thin_check_report r;
@@ -40,7 +75,7 @@ static int check(struct lun_thin_pool *pool, bool repair)
 	       r.repaired ? ": repaired" : "");
 	if (e && e != -EUCLEAN)
 		fprintf(stderr, "kura-thin-check: %s\n", strerror(-e));
-	return e ? 1 : 0;
+	return damage(&r, repair) || e ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -72,7 +107,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	struct lun_thin_pool *pool;
-	struct lun_thin_pool_params pp = { .meta_path = argv[optind], .data = data };
+	struct lun_thin_pool_params pp = { .meta_path = argv[optind],
+					   .data = data,
+					   .salvage = repair };
 	if (lun_thin_pool_open(&pp, &pool, err, sizeof(err))) {
 		fprintf(stderr, "kura-thin-check: %s\n", err);
 		lun_backend_close(data);

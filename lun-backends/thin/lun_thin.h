@@ -47,14 +47,32 @@ struct lun_thin_pool_params {
 	uint64_t data_bytes;      /* bytes of data to use; 0 = data->size (create only) */
 	uint32_t chunk_size;      /* power of two, 64 KiB..1 MiB; 0 = default (create only) */
 	uint64_t journal_bytes;   /* metadata journal ring; 0 = default 32 MiB (create only) */
+	bool force_new;           /* create: format over data, and over a metadata file that
+				   * is not a kura pool (lun_thin_format.c) */
+	bool salvage;             /* open: drop journal blocks after an unrepairable one */
 };
 
+/* Create refuses (-ENOTEMPTY, err says where) a data device that holds
+ * data (a non-zero byte in its first 64 MiB of mapped extents: a pool
+ * allocates from chunk 0 up, and file systems and partition tables start
+ * there) unless force_new, and an existing metadata file (-EEXIST) unless
+ * force_new and it is not a kura pool (lun_thin_meta_probe() == 0).
+ *
+ * Open refuses (-EUCLEAN, err names the block and what would be lost)
+ * metadata that its redundancy cannot repair: both checkpoint slots bad,
+ * or a journal block bad in both copies with acknowledged blocks after it.
+ * salvage (kura-thin-check --repair) opens the latter without those blocks,
+ * reported in lun_thin_check's report. Damage the redundancy repairs is
+ * rewritten at open (a warning per block) and reported there too. */
 int lun_thin_pool_create(const struct lun_thin_pool_params *p, struct lun_thin_pool **out,
 			 char *err, size_t errlen);
 int lun_thin_pool_open(const struct lun_thin_pool_params *p, struct lun_thin_pool **out, char *err,
 		       size_t errlen);
 /* Every volume must be closed (-EBUSY otherwise). Writes a final checkpoint. */
 int lun_thin_pool_close(struct lun_thin_pool *pool);
+/* 1 if path holds a valid kura thin pool superblock (either copy), 0 if it
+ * does not (empty, foreign, both copies damaged), -errno if unreadable. */
+int lun_thin_meta_probe(const char *path);
 
 struct lun_thin_pool_status {
 	uint32_t chunk_size;
@@ -121,6 +139,11 @@ struct lun_thin_check_report {
 	uint64_t free_and_mapped; /* chunk allocatable although mapped */
 	uint64_t leaked;          /* chunk unmapped but not allocatable */
 	bool repaired;
+	/* metadata damage found when the pool was opened */
+	uint32_t damaged_blocks; /* recovered from their redundant copies */
+	uint64_t lost_blocks;    /* salvage: journal blocks dropped (acknowledged work lost) */
+	uint64_t lost_records;
+	char damage[320]; /* the first damaged block */
 };
 /* Walk the metadata; with repair, fix what was found and checkpoint.
  * Run it with no I/O in flight. 0 if consistent (or repaired), -EUCLEAN if

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The thin kind in the backend registry: the [pool NAME] section (data,
- * meta, chunk_size, size, low_water), a LUN's "backend = thin" with pool,
+ * meta, chunk_size, size, low_water, force_new), a LUN's "backend = thin" with pool,
  * volume, snapshot_of and clone_of, and opening such a LUN: its volume,
  * created first (new, snapshot, clone) when the configuration says how.
  * Opening blocks on the pool's metadata: a control thread only.
@@ -71,10 +71,15 @@ static int set_low_water(struct lun_conf_ctx *c, void *o, const char *key, const
 	return lun_conf_size(c, key, v, &pl->low_water);
 }
 
+static int set_force_new(struct lun_conf_ctx *c, void *o, const char *k, const char *v)
+{
+	return lun_conf_bool(c, k, v, &pc(o)->force_new);
+}
+
 static const struct lun_key pool_keys[] = {
 	{ "data", set_data, false },           { "meta", set_meta, false },
 	{ "chunk_size", set_chunk, false },    { "size", set_size, false },
-	{ "low_water", set_low_water, false },
+	{ "low_water", set_low_water, false }, { "force_new", set_force_new, false },
 };
 
 static int pool_end(struct lun_conf_ctx *c, struct lun_stack_conf *sc, void *obj)

@@ -11,6 +11,7 @@
  */
 #include "lun-backends/thin/lun_thin_internal.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,7 +122,12 @@ int lun_thin_check(struct lun_thin_pool *pool, bool repair, struct lun_thin_chec
 {
 	struct lun_thin_check_report dummy;
 	struct thin_ctl c = { .op = CTL_CHECK, .flag = repair, .rep = r ? r : &dummy };
-	return thin_ctl_call(pool, &c);
+	int e = thin_ctl_call(pool, &c);
+	c.rep->damaged_blocks = pool->dmg.repaired;
+	c.rep->lost_blocks = pool->dmg.lost_blocks;
+	c.rep->lost_records = pool->dmg.lost_records;
+	snprintf(c.rep->damage, sizeof(c.rep->damage), "%s", pool->dmg.first);
+	return e;
 }
 
 static uint64_t vol_mapped_chunks(const struct thin_vol *v)

@@ -16,9 +16,15 @@
 /* ---- on-disk layout (all little-endian) ----
  * 0       superblock (4 KiB)
  * 4 KiB   checkpoint slot header 0     8 KiB  checkpoint slot header 1
- * 1 MiB   journal ring (journal_bytes)
- * after   checkpoint bodies, each slot's area placed/grown at the file end */
+ * 12 KiB  superblock, second copy (format 2)
+ * 1 MiB   journal ring (journal_bytes); format 2: two copies of each block
+ * after   checkpoint bodies, each slot's area placed/grown at the file end
+ * The format (superblock and journal block version) is THIN_FMT; slot
+ * headers and checkpoint bodies carry THIN_VERSION, unchanged since 1. */
 #define THIN_VERSION         1u
+#define THIN_FMT_V1          1u /* one superblock, one copy of each journal block */
+#define THIN_FMT             2u /* two of each (issue 11) */
+#define THIN_SB_COPY_OFF     (3u * 4096)
 #define THIN_SB_MAGIC        0x4e49485441525543ull /* "CURATHIN" */
 #define THIN_SLOT_MAGIC      0x4b43544bu           /* "KTCK" */
 #define THIN_BODY_MAGIC      0x4243544bu           /* "KTCB" */
@@ -143,6 +149,14 @@ struct thin_req {
 	struct thin_seg seg[];
 };
 
+/* Metadata damage seen at open (lun_thin_journal.c, lun_thin_meta.c). */
+struct thin_damage {
+	uint32_t repaired;                  /* blocks recovered from their redundant copy */
+	bool heal;                          /* rewrite superblocks and both checkpoints */
+	uint64_t lost_blocks, lost_records; /* salvage: journal blocks dropped */
+	char first[320];                    /* the first one, as logged */
+};
+
 struct lun_thin_pool {
 	pthread_mutex_t lock;
 	/* geometry */
@@ -167,6 +181,9 @@ struct lun_thin_pool {
 	void *zero; /* chunk_size zeros, read-only */
 	/* metadata file (service thread only after open) */
 	int fd;
+	uint32_t fmt; /* THIN_FMT_V1 until converted at open, or THIN_FMT */
+	bool salvage; /* open: drop what follows an unrepairable journal block */
+	struct thin_damage dmg;
 	uint64_t jsize, jpos, jseq; /* ring size, next write offset in ring, next seq */
 	uint64_t jused, jlive;      /* bytes since the newest / the older checkpoint */
 	uint64_t ck_gen;
@@ -196,6 +213,17 @@ int thin_sb_write(struct lun_thin_pool *pool);
 int thin_sb_read(struct lun_thin_pool *pool, char *err, size_t errlen);
 int thin_checkpoint(struct lun_thin_pool *pool);
 int thin_load(struct lun_thin_pool *pool, char *err, size_t errlen);
+
+/* ---- lun_thin_format.c ---- */
+/* Create's metadata file (fd in pool->fd), after the refusals of
+ * lun_thin_pool_create; open's (sets pool->salvage; -1 and errno). */
+int thin_meta_create(struct lun_thin_pool *pool, const struct lun_thin_pool_params *p, char *err,
+		     size_t errlen);
+int thin_meta_open(struct lun_thin_pool *pool, const struct lun_thin_pool_params *p);
+
+/* ---- lun_thin_journal.c ---- */
+int thin_replay(struct lun_thin_pool *pool, char *err, size_t errlen);
+void thin_damage_note(struct lun_thin_pool *pool, const char *what);
 int thin_journal_append(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n);
 int thin_journal_prepare(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n,
 			 struct thin_jblock *jb);

@@ -12,14 +12,10 @@
  * slot. The journal is never allowed to overwrite what the older slot still
  * needs to replay (jlive), so either slot alone can rebuild the pool.
  *
- * Journal: each group commit is one block (4 KiB multiple) holding a header
- * (magic, version, sequence, record count, length, CRC over the whole block)
- * and 24-byte records. Blocks are written with pwrite + fdatasync from the
- * service thread only (it may block; no worker waits on it). Replay reads
- * blocks with consecutive sequence numbers from the checkpoint's position; a
- * block that does not fit at the ring's end is written at offset 0, so a
- * failed read retries at 0 before declaring the end; the first bad block is
- * the torn tail and is ignored.
+ * The superblock has two copies (format 2): either one opens the pool.
+ * Every checkpoint slot is a redundant copy of the other plus the journal
+ * between them. Open rewrites what it had to recover (heal) and converts a
+ * format 1 pool. The journal is in lun_thin_journal.c.
  *
  * Not for: deciding what to record (lun_thin_pool.c) or the data path.
  */
@@ -27,6 +23,7 @@
 #include "common/byteorder.h"
 #include "common/log.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <isa-l/crc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,50 +92,103 @@ static int sync_fd(int fd)
 	return fdatasync(fd) ? -errno : 0;
 }
 
-/* ---- superblock: written once at create ---- */
+/* ---- superblock: written at create (and when converting a format 1 pool),
+ * two copies (0 and 12 KiB); either one alone opens the pool ---- */
 
-int thin_sb_write(struct lun_thin_pool *pool)
+static void sb_encode(const struct lun_thin_pool *pool, uint8_t *b)
 {
-	uint8_t b[THIN_SECTOR] = { 0 };
+	memset(b, 0, THIN_SECTOR);
 	put_le64(b, THIN_SB_MAGIC);
-	put_le32(b + 8, THIN_VERSION);
+	put_le32(b + 8, pool->fmt);
 	put_le32(b + 12, pool->chunk_size);
 	put_le64(b + 16, THIN_JOURNAL_OFF);
 	put_le64(b + 24, pool->jsize);
 	put_le64(b + 32, THIN_SLOT0_OFF);
 	put_le64(b + 40, THIN_SLOT0_OFF + THIN_SECTOR);
 	put_le32(b + 48, thin_crc(b, 48));
+}
+
+int thin_sb_write(struct lun_thin_pool *pool)
+{
+	uint8_t b[THIN_SECTOR];
+	if (!pool->fmt)
+		pool->fmt = THIN_FMT; /* a new pool */
+	sb_encode(pool, b);
 	int r = thin_pwrite(pool->fd, b, sizeof(b), 0);
+	if (!r && pool->fmt >= THIN_FMT)
+		r = thin_pwrite(pool->fd, b, sizeof(b), THIN_SB_COPY_OFF);
 	return r ? r : sync_fd(pool->fd);
+}
+
+/* The format version of a valid superblock copy, or 0. */
+static uint32_t sb_valid(const uint8_t *b)
+{
+	uint32_t v = get_le32(b + 8);
+	if (get_le64(b) != THIN_SB_MAGIC || (v != THIN_FMT_V1 && v != THIN_FMT) ||
+	    get_le32(b + 48) != thin_crc(b, 48))
+		return 0;
+	uint32_t cs = get_le32(b + 12);
+	uint64_t js = get_le64(b + 24);
+	if (cs < LUN_THIN_CHUNK_MIN || cs > LUN_THIN_CHUNK_MAX || (cs & (cs - 1)) ||
+	    js < THIN_JOURNAL_MIN || js % THIN_SECTOR || js > ((uint64_t)1 << 40) ||
+	    get_le64(b + 16) != THIN_JOURNAL_OFF || get_le64(b + 32) != THIN_SLOT0_OFF)
+		return 0;
+	return v;
+}
+
+/* Both copies; which one is used (the higher format if both are valid: a
+ * conversion to format 2 was cut short), and damage to note. */
+static const uint8_t *sb_pick(struct lun_thin_pool *pool, const uint8_t *a, const uint8_t *c)
+{
+	uint32_t va = sb_valid(a), vc = sb_valid(c);
+	if (!va && !vc)
+		return NULL;
+	if (va && vc)
+		return vc > va ? c : a;
+	if (vc) {
+		thin_damage_note(pool, "superblock at offset 0 damaged; its copy at 12 KiB used");
+		return c;
+	}
+	if (va >= THIN_FMT)
+		thin_damage_note(pool, "superblock copy at 12 KiB damaged; the one at 0 used");
+	return a;
 }
 
 int thin_sb_read(struct lun_thin_pool *pool, char *err, size_t errlen)
 {
-	uint8_t b[THIN_SECTOR];
-	int r = thin_pread(pool->fd, b, sizeof(b), 0);
+	uint8_t a[THIN_SECTOR], c[THIN_SECTOR];
+	int r = thin_pread(pool->fd, a, sizeof(a), 0);
+	if (!r)
+		r = thin_pread(pool->fd, c, sizeof(c), THIN_SB_COPY_OFF);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read superblock: %s", strerror(-r));
 		return r;
 	}
-	if (get_le64(b) != THIN_SB_MAGIC || get_le32(b + 8) != THIN_VERSION ||
-	    get_le32(b + 48) != thin_crc(b, 48)) {
-		snprintf(
-			err, errlen,
-			"not a kura thin pool metadata file (bad superblock magic, version or checksum)");
+	const uint8_t *b = sb_pick(pool, a, c);
+	if (!b) {
+		snprintf(err, errlen,
+			 "not a kura thin pool metadata file (no valid superblock at offset 0 or "
+			 "12 KiB: bad magic, version, checksum or geometry)");
 		return -EINVAL;
 	}
-	uint32_t cs = get_le32(b + 12);
-	uint64_t js = get_le64(b + 24);
-	if (cs < LUN_THIN_CHUNK_MIN || cs > LUN_THIN_CHUNK_MAX || (cs & (cs - 1)) ||
-	    js < THIN_JOURNAL_MIN || js % THIN_SECTOR || get_le64(b + 16) != THIN_JOURNAL_OFF ||
-	    get_le64(b + 32) != THIN_SLOT0_OFF) {
-		snprintf(err, errlen, "superblock geometry invalid");
-		return -EINVAL;
-	}
-	pool->chunk_size = cs;
-	pool->chunk_shift = (uint32_t)__builtin_ctz(cs);
-	pool->jsize = js;
+	pool->fmt = get_le32(b + 8);
+	pool->chunk_size = get_le32(b + 12);
+	pool->chunk_shift = (uint32_t)__builtin_ctz(pool->chunk_size);
+	pool->jsize = get_le64(b + 24);
 	return 0;
+}
+
+int lun_thin_meta_probe(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	uint8_t a[THIN_SECTOR], c[THIN_SECTOR];
+	int r = thin_pread(fd, a, sizeof(a), 0);
+	if (!r)
+		r = thin_pread(fd, c, sizeof(c), THIN_SB_COPY_OFF);
+	close(fd);
+	return r < 0 ? r : sb_valid(a) || sb_valid(c);
 }
 
 /* ---- checkpoint body encoding ---- */
@@ -313,6 +363,7 @@ struct slot_info {
 	uint32_t crc;
 	uint8_t *body;
 	const char *why; /* reason the slot is unusable */
+	bool magic_ok;   /* the header's magic is right */
 };
 
 static void slot_read(struct lun_thin_pool *pool, int s, struct slot_info *si)
@@ -323,6 +374,7 @@ static void slot_read(struct lun_thin_pool *pool, int s, struct slot_info *si)
 		si->why = "read error";
 		return;
 	}
+	si->magic_ok = get_le32(b) == THIN_SLOT_MAGIC;
 	if (get_le32(b) != THIN_SLOT_MAGIC || get_le32(b + 4) != THIN_VERSION ||
 	    get_le32(b + 44) != thin_crc(b, 44)) {
 		si->why = "header magic/version/checksum bad";
@@ -401,177 +453,21 @@ static int body_decode(struct lun_thin_pool *pool, const uint8_t *b, uint64_t le
 	return r;
 }
 
-/* ---- journal ---- */
-
-uint64_t thin_journal_block_len(unsigned nrec)
+/* The other slot is unusable. Checkpoints rewrite the older slot, so a
+ * crash mid-checkpoint leaves a torn body behind an older header, or a torn
+ * header: neither is damage. A newer header over a bad body, or a header
+ * whose magic survived and checksum did not, is. Either way the older slot
+ * and the journal after it hold everything. */
+static void slot_damage(struct lun_thin_pool *pool, const struct slot_info si[2], int best)
 {
-	return round_up(THIN_JHDR + (uint64_t)nrec * THIN_REC, THIN_SECTOR);
-}
-
-static void rec_put(uint8_t *b, const struct thin_rec *r)
-{
-	b[0] = r->type;
-	b[1] = r->flags;
-	b[2] = b[3] = 0;
-	put_le32(b + 4, r->vol);
-	put_le64(b + 8, r->a);
-	put_le64(b + 16, r->b);
-}
-
-static void rec_get(const uint8_t *b, struct thin_rec *r)
-{
-	*r = (struct thin_rec){ .type = b[0],
-				.flags = b[1],
-				.vol = get_le32(b + 4),
-				.a = get_le64(b + 8),
-				.b = get_le64(b + 16) };
-}
-
-static uint8_t *jblock_encode(const struct lun_thin_pool *pool, const struct thin_rec *recs,
-			      unsigned n, uint64_t len)
-{
-	uint8_t *b = calloc(1, len);
-	if (!b)
-		return NULL;
-	put_le32(b, THIN_JBLK_MAGIC);
-	put_le32(b + 4, THIN_VERSION);
-	put_le64(b + 8, pool->jseq);
-	put_le32(b + 16, n);
-	put_le32(b + 20, (uint32_t)len);
-	for (unsigned i = 0; i < n; i++)
-		rec_put(b + THIN_JHDR + (size_t)i * THIN_REC, &recs[i]);
-	put_le32(b + 24, thin_crc(b, len));
-	return b;
-}
-
-/* Bytes skipped at the ring's end if a block of len is written next. */
-static uint64_t jwaste(const struct lun_thin_pool *pool, uint64_t len)
-{
-	return pool->jpos + len > pool->jsize ? pool->jsize - pool->jpos : 0;
-}
-
-static int jroom(struct lun_thin_pool *pool, uint64_t len)
-{
-	for (int i = 0; i < 2; i++) {
-		if (pool->jlive + jwaste(pool, len) + len + THIN_SECTOR <= pool->jsize)
-			return 0;
-		int r = thin_checkpoint(pool);
-		if (r)
-			return r;
-	}
-	return -ENOSPC;
-}
-
-/* Service thread: encode recs as the next journal block and make room for
- * it (checkpointing if the ring is short); nothing is written yet. */
-int thin_journal_prepare(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n,
-			 struct thin_jblock *jb)
-{
-	jb->len = thin_journal_block_len(n);
-	if (jb->len > pool->jsize / 4)
-		return -E2BIG;
-	int r = jroom(pool, jb->len);
-	if (r)
-		return r;
-	jb->waste = jwaste(pool, jb->len);
-	jb->pos = jb->waste ? 0 : pool->jpos;
-	jb->buf = jblock_encode(pool, recs, n, jb->len);
-	return jb->buf ? 0 : -ENOMEM;
-}
-
-/* The prepared block is durable: move the ring on. */
-void thin_journal_advance(struct lun_thin_pool *pool, struct thin_jblock *jb)
-{
-	free(jb->buf);
-	jb->buf = NULL;
-	pool->jpos = (jb->pos + jb->len) % pool->jsize;
-	pool->jseq++;
-	pool->jused += jb->waste + jb->len;
-	pool->jlive += jb->waste + jb->len;
-}
-
-/* Service thread: make recs durable as the next journal block (blocking). */
-int thin_journal_append(struct lun_thin_pool *pool, const struct thin_rec *recs, unsigned n)
-{
-	struct thin_jblock jb;
-	int r = thin_journal_prepare(pool, recs, n, &jb);
-	if (r)
-		return r;
-	r = thin_pwrite(pool->fd, jb.buf, jb.len, THIN_JOURNAL_OFF + jb.pos);
-	if (!r)
-		r = sync_fd(pool->fd);
-	if (r) {
-		free(jb.buf);
-		return r;
-	}
-	thin_journal_advance(pool, &jb);
-	return 0;
-}
-
-/* The block with sequence seq at ring offset pos, or NULL (end of log). */
-static uint8_t *jblock_read(struct lun_thin_pool *pool, uint64_t pos, uint64_t seq, uint64_t *len)
-{
-	uint8_t h[THIN_JHDR];
-	if (thin_pread(pool->fd, h, sizeof(h), THIN_JOURNAL_OFF + pos) < 0 ||
-	    get_le32(h) != THIN_JBLK_MAGIC || get_le32(h + 4) != THIN_VERSION ||
-	    get_le64(h + 8) != seq)
-		return NULL;
-	*len = get_le32(h + 20);
-	uint64_t nrec = get_le32(h + 16);
-	if (*len % THIN_SECTOR || *len == 0 || *len > pool->jsize - pos ||
-	    THIN_JHDR + nrec * THIN_REC > *len)
-		return NULL;
-	uint8_t *b = malloc(*len);
-	if (!b)
-		return NULL;
-	uint32_t crc = get_le32(h + 24);
-	if (thin_pread(pool->fd, b, *len, THIN_JOURNAL_OFF + pos) == 0) {
-		put_le32(b + 24, 0);
-		if (thin_crc(b, *len) == crc)
-			return b;
-	}
-	free(b);
-	return NULL;
-}
-
-static int jblock_apply(struct lun_thin_pool *pool, const uint8_t *b, char *err, size_t errlen)
-{
-	uint32_t n = get_le32(b + 16);
-	for (uint32_t i = 0; i < n; i++) {
-		struct thin_rec r;
-		rec_get(b + THIN_JHDR + (size_t)i * THIN_REC, &r);
-		int e = thin_apply(pool, &r, false);
-		if (e) {
-			snprintf(err, errlen,
-				 "journal block %llu record %u (type %u, volume %u) invalid: %s",
-				 (unsigned long long)pool->jseq, i, r.type, r.vol, strerror(-e));
-			return e;
-		}
-	}
-	return 0;
-}
-
-static int replay(struct lun_thin_pool *pool, char *err, size_t errlen)
-{
-	uint64_t used = 0, len = 0;
-	for (;;) {
-		uint8_t *b = jblock_read(pool, pool->jpos, pool->jseq, &len);
-		if (!b && pool->jpos != 0 && (b = jblock_read(pool, 0, pool->jseq, &len))) {
-			used += pool->jsize - pool->jpos;
-			pool->jpos = 0;
-		}
-		if (!b)
-			break;
-		int r = jblock_apply(pool, b, err, errlen);
-		free(b);
-		if (r)
-			return r;
-		pool->jpos = (pool->jpos + len) % pool->jsize;
-		pool->jseq++;
-		used += len;
-	}
-	pool->jused = pool->jlive = used;
-	return 0;
+	const struct slot_info *o = &si[best ^ 1];
+	char what[200];
+	snprintf(what, sizeof(what), "checkpoint slot %d unusable (%s); slot %d (generation %llu)",
+		 best ^ 1, o->why, best, (unsigned long long)si[best].gen);
+	if (o->magic_ok && (o->gen > si[best].gen || !o->gen))
+		thin_damage_note(pool, what);
+	else
+		kwarn("thin pool: %s used", what);
 }
 
 static int pick_slot(struct lun_thin_pool *pool, struct slot_info si[2], char *err, size_t errlen)
@@ -590,9 +486,33 @@ static int pick_slot(struct lun_thin_pool *pool, struct slot_info si[2], char *e
 		return -EUCLEAN;
 	}
 	if (!si[best ^ 1].body)
-		kwarn("thin pool: checkpoint slot %d unusable (%s); using slot %d (generation %llu)",
-		      best ^ 1, si[best ^ 1].why, best, (unsigned long long)si[best].gen);
+		slot_damage(pool, si, best);
 	return best;
+}
+
+/* Loaded: write both checkpoint slots (the journal is then needed by
+ * neither), then both superblock copies in format 2. This converts a format
+ * 1 pool and rewrites whatever damage open survived. */
+static int heal(struct lun_thin_pool *pool, char *err, size_t errlen)
+{
+	bool convert = pool->fmt < THIN_FMT;
+	int r = 0;
+	for (int i = 0; !r && i < 2; i++)
+		r = thin_checkpoint(pool);
+	if (!r) {
+		pool->fmt = THIN_FMT;
+		r = thin_sb_write(pool);
+	}
+	if (r)
+		snprintf(err, errlen, "cannot rewrite the metadata: %s", strerror(-r));
+	else if (convert)
+		kinfo("thin pool: converted to metadata format %u (two copies of the superblock "
+		      "and of each journal block)",
+		      THIN_FMT);
+	else if (pool->dmg.repaired)
+		kwarn("thin pool: %u damaged metadata block(s) rewritten from their copies",
+		      pool->dmg.repaired);
+	return r;
 }
 
 /* Open: newest valid checkpoint, then the journal after it. */
@@ -616,11 +536,13 @@ int thin_load(struct lun_thin_pool *pool, char *err, size_t errlen)
 			 (unsigned long long)pool->ck_gen, strerror(-r));
 		return r;
 	}
-	r = replay(pool, err, errlen);
+	r = thin_replay(pool, err, errlen);
 	if (r)
 		return r;
 	r = thin_rebuild_refs(pool);
 	if (r)
 		snprintf(err, errlen, "metadata maps a chunk outside the pool");
+	if (!r && (pool->fmt < THIN_FMT || pool->dmg.repaired || pool->dmg.heal))
+		r = heal(pool, err, errlen);
 	return r;
 }

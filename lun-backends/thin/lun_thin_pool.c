@@ -550,9 +550,9 @@ static void flush_start(struct lun_thin_pool *pool)
 {
 	struct thin_seg **tail = &pool->batch;
 	bool need_flush = false;
-	/* one block fits a quarter of the ring once rounded up to whole sectors
-	 * (thin_journal_prepare's limit): count the sectors, not the bytes */
-	uint64_t max = ((pool->jsize / 4) / THIN_SECTOR * THIN_SECTOR - THIN_JHDR) / THIN_REC;
+	/* one block's two copies fit a quarter of the ring once rounded up to
+	 * whole sectors (thin_journal_prepare's limit): count sectors, not bytes */
+	uint64_t max = ((pool->jsize / 8) / THIN_SECTOR * THIN_SECTOR - THIN_JHDR) / THIN_REC;
 	for (unsigned n = 0; *tail && n < THIN_BATCH_MAX && n < max; n++) {
 		need_flush |= (*tail)->st != THIN_ST_UNMAP;
 		tail = &(*tail)->next;
@@ -923,10 +923,8 @@ int lun_thin_pool_create(const struct lun_thin_pool_params *p, struct lun_thin_p
 	pool->chunk_size = cs;
 	pool->chunk_shift = (uint32_t)__builtin_ctz(cs);
 	pool->jsize = js;
-	pool->fd = open(p->meta_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (pool->fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", p->meta_path, strerror(errno));
+	r = thin_meta_create(pool, p, err, errlen); /* lun_thin_format.c */
+	if (r < 0) {
 		pool_free(pool);
 		return r;
 	}
@@ -969,7 +967,7 @@ int lun_thin_pool_open(const struct lun_thin_pool_params *p, struct lun_thin_poo
 	struct lun_thin_pool *pool = pool_alloc(p->data);
 	if (!pool)
 		return -ENOMEM;
-	pool->fd = open(p->meta_path, O_RDWR | O_CLOEXEC);
+	pool->fd = thin_meta_open(pool, p); /* lun_thin_format.c */
 	int r = pool->fd < 0 ? -errno : 0;
 	if (r)
 		snprintf(err, errlen, "cannot open %s: %s", p->meta_path, strerror(-r));

@@ -315,8 +315,8 @@ static int job_init(struct share_job *j, struct thin_open *s, uint64_t src_off, 
 	*j = (struct share_job){ .src = s, .dst = d };
 	if (r || !n)
 		return r;
-	/* a journal block may take a quarter of the ring, in whole sectors */
-	uint64_t maxrec = (pool->jsize / 4 / THIN_SECTOR * THIN_SECTOR - THIN_JHDR) / THIN_REC;
+	/* a journal block's two copies may take a quarter of the ring, in sectors */
+	uint64_t maxrec = (pool->jsize / 8 / THIN_SECTOR * THIN_SECTOR - THIN_JHDR) / THIN_REC;
 	j->svc = (src_off + *head) >> pool->chunk_shift;
 	j->dvc = (dst_off + *head) >> pool->chunk_shift;
 	j->n = n;

@@ -291,9 +291,12 @@ static int dec_pool(struct admin_cmd *c, const char **why)
 		return c->argc != 3 && c->argc != 4 ? -EINVAL : 0;
 	}
 	if (word_is(c, 1, "create")) {
+		c->force = c->argc > 3 && !strcmp(c->argv[c->argc - 1], "--force-new");
+		c->argc -= c->force; /* the section's words are key=value */
 		bool path = has_word(c, 3, "path="), raid = has_word(c, 3, "raid=");
 		c->op = ADMIN_POOL_CREATE;
-		*why = "usage: pool create NAME path=FILE [size=S] | raid=NAME, [chunk_size=C] [meta=M]";
+		*why = "usage: pool create NAME path=FILE [size=S] | raid=NAME, [chunk_size=C] [meta=M] "
+		       "[--force-new]";
 		return c->argc < 4 || !name_ok(c->argv[2]) || path == raid ? -EINVAL : 0;
 	}
 	c->op = ADMIN_POOL_STATUS;

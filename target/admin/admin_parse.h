@@ -66,7 +66,8 @@ struct admin_cmd {
 	unsigned long num;            /* alua set: port group; raid fail: role */
 	int state;                    /* alua set: enum scsi_alua_state */
 	enum admin_list what;         /* list */
-	bool force, repair, stop;     /* lun remove --force; raid scrub --repair / --stop */
+	bool force, repair, stop;     /* lun remove --force, pool create --force-new; raid scrub
+				   * --repair / --stop */
 	char buf[ADMIN_MAX_LINE + 1]; /* the words point here */
 	/* Not the parser's: the request's scratch for a reason a handler builds
 	 * (*why may point here until the answer is sent); set by admin.c. */

@@ -298,13 +298,14 @@ static int raid_remove(struct tgt_model *m, const struct admin_cmd *c, FILE *f, 
 struct add_arg {
 	struct tgt_model *m;
 	const char *name;
-	bool pool;
+	bool pool, force_new;
 };
 
 static int add_apply(void *arg, const struct tgt_config *parsed, char *err, size_t errlen)
 {
 	struct add_arg *a = arg;
-	return parsed ? tgt_storage_add(a->m, parsed, a->pool, a->name, err, errlen) : -EINVAL;
+	return parsed ? tgt_storage_add(a->m, parsed, a->pool, a->name, a->force_new, err, errlen)
+		      : -EINVAL;
 }
 
 /* "key=value" words from argv[from] into "KEY = value" lines (keys[k][0] is
@@ -339,7 +340,7 @@ static bool has_word(const struct admin_cmd *c, int from, const char *prefix)
 static int add_storage(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char *sect,
 		       bool pool, const char **why)
 {
-	struct add_arg a = { m, c->argv[2], pool };
+	struct add_arg a = { m, c->argv[2], pool, c->force };
 	int r = admin_live_add_section(m, sect, add_apply, &a, c, f, why);
 	if (r == 0)
 		fprintf(f, "%s %s created\n", pool ? "pool" : "raid", c->argv[2]);
@@ -420,7 +421,8 @@ static void pool_out(FILE *f, const char *name, const struct tgt_pool_info *in, 
 static int pool_grow(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why);
 
 /* pool create NAME path=FILE [size=S] | raid=R, [chunk_size=C] [meta=M]
- * (meta defaults to NAME.meta in data_dir). */
+ * [--force-new] (meta defaults to NAME.meta in data_dir; --force-new
+ * formats over data or a foreign metadata file, this once: not saved). */
 static int pool_create(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	static const char *const keys[][2] = { { "path", "data" },

@@ -476,7 +476,8 @@ static int add_pool_check(struct stor_call *c, const struct lun_pool_conf *pc)
 			 data);
 		return -ENOENT;
 	}
-	if (abs_path(c->m, pc->meta, meta, sizeof(meta)) && lun_stack_file_exists(meta)) {
+	if (abs_path(c->m, pc->meta, meta, sizeof(meta)) && lun_stack_file_exists(meta) &&
+	    !(pc->force_new && lun_thin_meta_probe(meta) == 0)) {
 		snprintf(c->err, c->errlen,
 			 "metadata file %s exists: pool create makes new pools only (to open "
 			 "an existing one, add its section to the file and restart)",
@@ -502,6 +503,7 @@ static int add_pool_fn(struct stor_call *c)
 		return -ENOENT;
 	struct lun_pool_conf pc = pa->stack.pools[i];
 	pc.data_raid = lun_stack_find_raid(&m->stack, pc.data);
+	pc.force_new |= c->force_new; /* pool create --force-new: this once, not saved */
 	int r = add_pool_check(c, &pc);
 	if (r < 0)
 		return r;
@@ -528,7 +530,7 @@ static int add_pool_fn(struct stor_call *c)
 }
 
 int tgt_storage_add(struct tgt_model *m, const struct tgt_config *parsed, bool pool,
-		    const char *name, char *err, size_t errlen)
+		    const char *name, bool force_new, char *err, size_t errlen)
 {
 	err[0] = '\0';
 	int r = m->stor_rt ? 0 : tgt_storage_open(m, err, errlen); /* no storage at start */
@@ -537,6 +539,7 @@ int tgt_storage_add(struct tgt_model *m, const struct tgt_config *parsed, bool p
 			       .parsed = parsed,
 			       .is_pool = pool,
 			       .path = name,
+			       .force_new = force_new,
 			       .err = err,
 			       .errlen = errlen };
 	if (r == 0)

@@ -129,7 +129,7 @@ void tgt_storage_lu_removed(struct tgt_model *m, struct scsi_lu *lu);
  * restarting), as is a second pool on one array (-EBUSY). The reason goes
  * to err. */
 int tgt_storage_add(struct tgt_model *m, const struct tgt_config *parsed, bool pool,
-		    const char *name, char *err, size_t errlen);
+		    const char *name, bool force_new, char *err, size_t errlen);
 /* model.c: copy a parsed section (strings too) into the model's array; the index
  * or -ENOMEM. Only on the control thread while the admin thread waits. */
 int tgt_model_adopt_raid(struct tgt_model *m, const struct lun_raid_conf *src);

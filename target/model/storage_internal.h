@@ -60,6 +60,7 @@ struct stor_call {
 	struct tgt_lun_conf *lun;
 	struct lun_stack_open *opened;   /* tgt_storage_open_lun */
 	const struct tgt_config *parsed; /* tgt_storage_add */
+	bool force_new;                  /* tgt_storage_add: pool create --force-new */
 	bool is_pool;
 	void *out;
 	char *err;

@@ -355,9 +355,13 @@ static void test_pool(void **state)
 	refused("pool grow p size=1G x", "usage: pool grow NAME [size=S]");
 	ok("pool create p path=d.img size=1G", ADMIN_POOL_CREATE, 5);
 	ok("pool create p raid=r chunk_size=64K", ADMIN_POOL_CREATE, 5);
+	ok("pool create p path=d.img size=1G --force-new", ADMIN_POOL_CREATE, 5);
+	assert_true(cmd.force);
 	static const char *const create =
-		"usage: pool create NAME path=FILE [size=S] | raid=NAME, [chunk_size=C] [meta=M]";
+		"usage: pool create NAME path=FILE [size=S] | raid=NAME, [chunk_size=C] [meta=M] "
+		"[--force-new]";
 	refused("pool create p", create);
+	refused("pool create p --force-new", create);
 	refused("pool create p size=1G", create);
 	refused("pool create p path=d raid=r", create);
 	refused("pool create p,q path=d", create);

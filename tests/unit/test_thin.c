@@ -11,6 +11,8 @@
 #include "lun-backends/lun_backend.c"
 #include "lun-backends/lun_file.c"
 #include "lun-backends/thin/lun_thin_meta.c"
+#include "lun-backends/thin/lun_thin_journal.c"
+#include "lun-backends/thin/lun_thin_format.c"
 #include "lun-backends/thin/lun_thin_pool.c"
 #include "lun-backends/thin/lun_thin_ctl.c"
 #include "lun-backends/thin/lun_thin_io.c"
@@ -662,7 +664,9 @@ static void test_torn_journal_tail(void **state)
 	lun_backend_close(be);
 	thin_pool_shutdown(e->pool, false, NULL);
 	e->pool = NULL;
-	corrupt(e->meta, THIN_JOURNAL_OFF + last + 100, 8); /* the last block's records */
+	/* the last block's records, in both copies (a torn write may tear both) */
+	corrupt(e->meta, THIN_JOURNAL_OFF + last + 100, 8);
+	corrupt(e->meta, THIN_JOURNAL_OFF + last + THIN_SECTOR + 100, 8);
 	char err[256];
 	assert_int_equal(env_open_pool(e, err, sizeof(err)), 0);
 	be = vopen(e, 1, 512);
@@ -720,6 +724,8 @@ static void test_corrupt_both_slots_and_superblock(void **state)
 	assert_int_equal(env_open_pool(e, err, sizeof(err)), -EUCLEAN);
 	assert_non_null(strstr(err, "both metadata checkpoint slots are unusable"));
 	corrupt(e->meta, 12, 1);
+	assert_int_equal(env_open_pool(e, err, sizeof(err)), -EUCLEAN); /* the copy at 12 KiB */
+	corrupt(e->meta, THIN_SB_COPY_OFF + 12, 1);
 	assert_int_equal(env_open_pool(e, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "superblock"));
 	struct lun_thin_pool_params p;
