@@ -49,6 +49,7 @@ struct lun_raid_conf {
 	bool direct;           /* members with O_DIRECT */
 	uint64_t member_size;  /* create missing member / spare files this big */
 	uint64_t rebuild_rate; /* bytes per second of resync / rebuild; 0 = 160 MiB/s */
+	bool force_new;        /* create over member files that hold data (lun_raid_format.c) */
 };
 
 /* [pool NAME] */

@@ -239,7 +239,13 @@ int lun_stack_open_raid(const struct lun_stack_env *env, const struct lun_raid_c
 			snprintf(rr->why, sizeof(rr->why), "no member file exists");
 	}
 	bool blank = r == -ENODEV && (!any || strstr(rr->why, "no member with a valid superblock"));
-	if (blank && rc->create) {
+	int used = blank && rc->create && any && !rc->force_new
+			   ? lun_raid_members_in_use((const char *const *)rp.p, rc->n_members,
+						     rr->why, sizeof(rr->why))
+			   : 0;
+	if (used)
+		r = used < 0 ? used : -ENOTEMPTY; /* rr->why says which member */
+	else if (blank && rc->create) {
 		raid_params(env, rc, &rp, rc->n_members, &p);
 		p.assume_clean = !any &&
 				 rc->member_size; /* new sparse files: all zeros, parity holds */

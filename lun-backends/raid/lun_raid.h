@@ -103,6 +103,12 @@ int lun_raid_remove_member(struct lun_backend *be, int role);
  * refuses it as stale. 0, -ENOENT (no such spare), -ENOSPC as above. */
 int lun_raid_remove_spare(struct lun_backend *be, const char *path);
 
+/* 1 (and the reason in why) if a member file holds data: a non-zero byte in
+ * its first 64 MiB of mapped extents; 0 if none does (missing files count
+ * as empty), -errno. Create (lun_stack.c) refuses such members unless the
+ * configuration says force_new (lun_raid_format.c). */
+int lun_raid_members_in_use(const char *const *paths, int n, char *why, size_t whylen);
+
 /* Role of the member at path (as assembled or taken from a spare), or -1. */
 int lun_raid_role_of(struct lun_backend *be, const char *path);
 

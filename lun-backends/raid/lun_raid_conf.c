@@ -122,6 +122,10 @@ static int set_direct(struct lun_conf_ctx *c, void *o, const char *k, const char
 {
 	return lun_conf_bool(c, k, v, &rc(o)->direct);
 }
+static int set_force_new(struct lun_conf_ctx *c, void *o, const char *k, const char *v)
+{
+	return lun_conf_bool(c, k, v, &rc(o)->force_new);
+}
 
 static const struct lun_key raid_keys[] = {
 	{ "level", set_level, false },
@@ -134,6 +138,7 @@ static const struct lun_key raid_keys[] = {
 	{ "direct", set_direct, false },
 	{ "member_size", set_member_size, false },
 	{ "rebuild_rate", set_rebuild_rate, false },
+	{ "force_new", set_force_new, false },
 };
 
 static int raid_end(struct lun_conf_ctx *c, struct lun_stack_conf *sc, void *obj)

@@ -23,6 +23,7 @@
 #include "lun-backends/raid/lun_raid_internal.h"
 #include "common/byteorder.h"
 #include "common/kbuf.h"
+#include "common/log.h"
 #include <errno.h>
 #include <isa-l/crc.h>
 #include <stdlib.h>
@@ -166,6 +167,19 @@ int raid_sync_io(struct lun_backend *be, enum lun_op op, unsigned flags, uint64_
 	return r < 0 ? r : io.result;
 }
 
+/* One copy did not decode. A copy that still says "KURARAID" was damaged
+ * (or torn by a crash mid-write: the other copy is then one seq older and
+ * complete); either way nothing is lost, the next two metadata writes
+ * rewrite it, and assembly merges every member's newest bitmap. */
+static void sb_copy_damage(const uint8_t *bad, int copy, uint64_t seq)
+{
+	if (!memcmp(bad, SB_MAGIC_BYTES, 8))
+		kwarn("raid: superblock copy %d (offset %llu) damaged or torn; using copy %d "
+		      "(seq %llu)",
+		      copy, (unsigned long long)copy * RAID_SB_SLOT, copy ^ 1,
+		      (unsigned long long)seq);
+}
+
 int raid_sb_read(struct lun_backend *be, struct raid_sb *sb)
 {
 	uint8_t *buf = kbuf_alloc(2 * RAID_SB_SLOT);
@@ -177,6 +191,8 @@ int raid_sb_read(struct lun_backend *be, struct raid_sb *sb)
 		if (b == 0 && (a < 0 || other->seq > sb->seq))
 			memcpy(sb, other, sizeof(*sb));
 		r = a == 0 || b == 0 ? 0 : a;
+		if ((a == 0) != (b == 0))
+			sb_copy_damage(a ? buf : buf + RAID_SB_SLOT, a ? 0 : 1, sb->seq);
 	}
 	kbuf_free(buf);
 	free(other);
