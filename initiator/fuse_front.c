@@ -92,6 +92,7 @@ struct lu_view {
 	uint64_t size;
 	uint32_t bs;
 	struct ini_lu *lu;
+	bool gone; /* last path logged out: not listed, not found */
 };
 
 static bool lu_view(struct ini_daemon *d, int i, struct lu_view *v)
@@ -105,6 +106,7 @@ static bool lu_view(struct ini_daemon *d, int i, struct lu_view *v)
 		v->size = lu->blocks * lu->block_size;
 		v->bs = lu->block_size;
 		v->lu = lu;
+		v->gone = lu->gone;
 		ok = true;
 	}
 	pthread_mutex_unlock(&d->lus_mu);
@@ -125,7 +127,7 @@ static void fill_attr(struct ini_daemon *d, fuse_ino_t ino, struct stat *st, boo
 		return;
 	}
 	int i = (int)((ino - 2) / 2);
-	if (!lu_view(d, i, &v)) {
+	if (!lu_view(d, i, &v) || v.gone) {
 		*found = false;
 		return;
 	}
@@ -162,7 +164,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	for (int i = 0; lu_view(f->d, i, &v); i++) {
-		fuse_ino_t ino = !strcmp(name, v.wwid)    ? ino_file(i)
+		fuse_ino_t ino = v.gone                   ? 0
+				 : !strcmp(name, v.wwid)  ? ino_file(i)
 				 : !strcmp(name, v.alias) ? ino_link(i)
 							  : 0;
 		if (!ino)
@@ -182,7 +185,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct ini_fuse *f = fuse_req_userdata(req);
 	struct lu_view v;
-	if (ino < 3 || !(ino & 1) || !lu_view(f->d, (int)((ino - 3) / 2), &v))
+	if (ino < 3 || !(ino & 1) || !lu_view(f->d, (int)((ino - 3) / 2), &v) || v.gone)
 		fuse_reply_err(req, EINVAL);
 	else
 		fuse_reply_readlink(req, v.wwid);
@@ -220,6 +223,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			n = add_dirent(req, buf, size, used, "..", INO_ROOT, S_IFDIR, k + 1);
 		else if (!lu_view(f->d, (int)((k - 2) / 2), &v))
 			break;
+		else if (v.gone)
+			continue;
 		else if ((k - 2) % 2 == 0)
 			n = add_dirent(req, buf, size, used, v.wwid, ino_file((int)((k - 2) / 2)),
 				       S_IFREG, k + 1);
@@ -503,6 +508,11 @@ static void on_mpath_event(struct mpath_listener *l, struct ini_lu *lu, enum mpa
 	struct ini_fuse *f = container_of(l, struct ini_fuse, events);
 	if (ev == MPATH_EV_LU_ADDED)
 		snprintf(lu->device, sizeof(lu->device), "%s/%s", f->mnt, lu->wwid);
+	if (ev == MPATH_EV_LU_REMOVED || ev == MPATH_EV_LU_ADDED) {
+		/* the kernel caches names for a second: forget them now */
+		fuse_lowlevel_notify_inval_entry(f->se, INO_ROOT, lu->wwid, strlen(lu->wwid));
+		fuse_lowlevel_notify_inval_entry(f->se, INO_ROOT, lu->alias, strlen(lu->alias));
+	}
 }
 
 int fuse_front_start(struct ini_daemon *d)

@@ -112,6 +112,10 @@ struct ini_path {
 	char last_error[160];
 	struct path_waiter *waiter; /* LOGIN waiting for the first login */
 	struct kloop_task reap;
+	int live_fd; /* path_live.c: TCP probe while waiting, -1 none */
+	struct kloop_fd live_kfd;
+	uint64_t live_ms;
+	bool live_probe;
 };
 
 struct ini_lu {
@@ -139,6 +143,7 @@ struct ini_lu {
 	struct kloop_task kick;
 	bool kick_queued;
 	uint64_t hold_until_ms; /* BUSY: pause dispatch until then */
+	bool gone;              /* last path logged out: not presented (lus_mu) */
 };
 
 enum ini_op { INI_READ, INI_WRITE, INI_FLUSH, INI_UNMAP, INI_ZEROES };
@@ -171,11 +176,12 @@ struct ini_nbd;
  * presents or reports LUs). Delivered on the loop thread, in subscription
  * order, after the LU's state has changed. */
 enum mpath_event {
-	MPATH_EV_LU_ADDED,   /* a new LU (its first path): now in d->lus */
+	MPATH_EV_LU_ADDED,   /* a new LU (its first path), or one back after LU_REMOVED */
 	MPATH_EV_LU_RESIZED, /* a rescan reported a new size (lu->blocks) */
 	MPATH_EV_PATH_UP,    /* the LU has a usable path (again): I/O flows */
 	MPATH_EV_NO_PATH,    /* the last usable path went: I/O queues */
 	MPATH_EV_QUEUE_FAILED, /* queued and new I/O fails (deadline or FAIL-QUEUE) until a path is back */
+	MPATH_EV_LU_REMOVED, /* its last path logged out: devices go, I/O fails (EIO) */
 };
 struct mpath_listener {
 	void (*fn)(struct mpath_listener *l, struct ini_lu *lu, enum mpath_event ev);
@@ -212,6 +218,9 @@ int path_submit(struct ini_path *p, struct ini_io *io, int lun);
 void path_rescan(struct ini_path *p);
 const char *path_state_name(enum path_state s);
 void path_free(struct ini_path *p);
+/* path_live.c */
+void path_live_tick(struct ini_path *p, uint64_t now);
+void path_live_stop(struct ini_path *p);
 
 /* mpath.c */
 struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun,

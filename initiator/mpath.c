@@ -168,11 +168,16 @@ struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun,
 			    const struct mpath_ident *id, uint64_t blocks, uint32_t bs)
 {
 	struct ini_lu *lu = lu_find(d, id);
-	bool fresh = false;
+	bool fresh = lu && lu->gone; /* back after its last path logged out */
 	if (!lu) {
 		if (d->n_lus >= INI_MAX_LUS || !(lu = lu_new(d, p, lun, id)))
 			return NULL;
 		fresh = true;
+	}
+	if (lu->gone) {
+		pthread_mutex_lock(&d->lus_mu);
+		lu->gone = false; /* presented again under the same names */
+		pthread_mutex_unlock(&d->lus_mu);
 	}
 	if (!fresh && lu->block_size != bs) {
 		kerr("LU %s: path %d reports block size %u, others %u: not added", lu->wwid, p->sid,
@@ -191,6 +196,23 @@ struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun,
 	return lu;
 }
 
+/* The LU's last path logged out: its devices go (MPATH_EV_LU_REMOVED) and
+ * queued and new I/O fails with EIO at once instead of waiting for the
+ * no-path bound; a later login of a path to it brings it back (LU_ADDED). */
+static void lu_remove(struct ini_lu *lu)
+{
+	bool was_failing = lu->q.failing;
+	pthread_mutex_lock(&lu->d->lus_mu);
+	lu->gone = true;
+	pthread_mutex_unlock(&lu->d->lus_mu);
+	kinfo("LU %s (%s): last path logged out; removed", lu->wwid, lu->alias);
+	mpath_q_paths(&lu->q, false, kloop_now_ms(lu->d->loop));
+	mpath_q_fail_now(&lu->q);
+	lu_notify(lu, MPATH_EV_LU_REMOVED);
+	lu_note_failing(lu, was_failing);
+	mpath_dispatch(lu);
+}
+
 void mpath_detach_path(struct ini_daemon *d, struct ini_path *p)
 {
 	for (int l = 0; l < d->n_lus; l++) {
@@ -202,7 +224,10 @@ void mpath_detach_path(struct ini_daemon *d, struct ini_path *p)
 		if (w != lu->n_paths) {
 			lu->n_paths = w;
 			lu->sel.current = -1;
-			mpath_paths_changed(lu);
+			if (w)
+				mpath_paths_changed(lu);
+			else
+				lu_remove(lu);
 		}
 	}
 }

@@ -490,10 +490,34 @@ static void lu_added(struct ini_daemon *d, struct ini_nbd *s, struct ini_lu *lu)
 	kinfo("NBD: %s exported at nbd+unix:///?socket=%s", lu->wwid, l->path);
 }
 
+static void listener_free(struct ini_daemon *d, struct nbd_listener *l)
+{
+	kloop_del_fd(d->loop, l->fd);
+	close(l->fd);
+	unlink(l->path);
+	if (l->link[0])
+		unlink(l->link);
+	free(l);
+}
+
+/* Last path logged out: the socket and its link go; connections already
+ * open stay and their I/O fails with EIO (the LU's queue is failing). */
+static void lu_removed(struct ini_daemon *d, struct ini_nbd *s, struct ini_lu *lu)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->l[i]->lu == lu) {
+			listener_free(d, s->l[i]);
+			s->l[i] = s->l[--s->n];
+			return;
+		}
+}
+
 static void on_mpath_event(struct mpath_listener *l, struct ini_lu *lu, enum mpath_event ev)
 {
 	if (ev == MPATH_EV_LU_ADDED)
 		lu_added(lu->d, container_of(l, struct ini_nbd, events), lu);
+	else if (ev == MPATH_EV_LU_REMOVED)
+		lu_removed(lu->d, container_of(l, struct ini_nbd, events), lu);
 }
 
 int nbd_server_start(struct ini_daemon *d)

@@ -78,6 +78,7 @@ struct ini_path *path_new(struct ini_daemon *d, const struct nodedb_node_id *id,
 	p->d = d;
 	p->id = *id;
 	p->fd = -1;
+	p->live_fd = -1;
 	p->retry_forever = retry_forever;
 	p->pr_key = d->o.pr_key;
 	path_auth_from_rec(p, rec);
@@ -87,6 +88,7 @@ struct ini_path *path_new(struct ini_daemon *d, const struct nodedb_node_id *id,
 
 void path_free(struct ini_path *p)
 {
+	path_live_stop(p);
 	explicit_bzero(p->secret, sizeof(p->secret));
 	explicit_bzero(p->secret_in, sizeof(p->secret_in));
 	free(p);
@@ -197,6 +199,9 @@ static void path_teardown(struct kloop_task *t)
 	}
 	p->backoff_ms =
 		mpath_backoff_next(p->backoff_ms, p->d->o.retry_min_ms, p->d->o.retry_max_ms);
+	/* the portal answering TCP again cuts the backoff short (path_live.c),
+	 * unless the target itself refused the login */
+	p->live_probe = code != 24 && !strstr(p->last_error, "Status");
 	p->state = PATH_WAIT;
 	p->deadline_ms = kloop_now_ms(p->d->loop) + p->backoff_ms;
 	path_waiter_done(p, code, p->last_error); /* automatic node: report, keep trying */
@@ -480,6 +485,7 @@ static void path_connect(struct ini_path *p)
 {
 	char portal[96];
 	bool v6 = strchr(p->id.address, ':') != NULL;
+	path_live_stop(p);
 	snprintf(portal, sizeof(portal), v6 ? "[%s]:%u" : "%s:%u", p->id.address, p->id.port);
 	p->iscsi = iscsi_create_context(p->d->o.initiator_name);
 	p->state = PATH_CONNECTING;
@@ -581,6 +587,8 @@ void path_tick(struct ini_path *p, uint64_t now)
 	case PATH_WAIT:
 		if (now >= p->deadline_ms)
 			path_connect(p);
+		else if (p->live_probe)
+			path_live_tick(p, now);
 		break;
 	case PATH_CONNECTING:
 	case PATH_PROBING:
