@@ -82,7 +82,7 @@ static int live_start(struct ini_path *p)
 void path_live_tick(struct ini_path *p, uint64_t now)
 {
 	if (now - p->live_ms < PATH_LIVE_EVERY_MS || p->deadline_ms <= now + PATH_LIVE_EVERY_MS)
-		return; /* probed lately, or the login is due anyway */
+		return;    /* probed lately, or the login is due anyway */
 	path_live_stop(p); /* the previous probe did not connect in time */
 	p->live_ms = now;
 	live_start(p);
