@@ -89,6 +89,8 @@ static const char usage_text[] =
 	"                                read-only point-in-time copy (prints the time)\n"
 	"  clone create POOL ORIGIN_ID NEW_ID\n"
 	"                                writable copy (prints the time)\n"
+	"  metrics                       every counter and gauge in the Prometheus text\n"
+	"                                format (kura-console serves it as /metrics)\n"
 	"  raid ... NAME --wait          then poll until no rebuild, resync or scrub runs\n"
 	"                                on NAME: a progress bar on a terminal, else one\n"
 	"                                percentage line per change\n"

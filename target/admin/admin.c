@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/unixsock.h"
 #include "target/admin/admin_internal.h"
+#include "target/admin/admin_metrics.h"
 #include "target/model/model.h"
 #include "target/scsi/scsi_admin.h"
 #include "target/scsi/scsi_alua.h"
@@ -362,6 +363,11 @@ static int cmd_copy(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 	return admin_storage_copy(a->m, c, f, why);
 }
 
+static int cmd_metrics(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	return admin_metrics(a->m, a->srv, c, f, why);
+}
+
 typedef int (*admin_handler)(struct admin *, const struct admin_cmd *, FILE *, const char **);
 
 static const admin_handler handlers[ADMIN_N_OPS] = {
@@ -391,6 +397,7 @@ static const admin_handler handlers[ADMIN_N_OPS] = {
 	[ADMIN_VOLUME_DELETE] = cmd_volume,
 	[ADMIN_SNAPSHOT_CREATE] = cmd_copy,
 	[ADMIN_CLONE_CREATE] = cmd_copy,
+	[ADMIN_METRICS] = cmd_metrics,
 };
 
 static void run_line(struct admin *a, const char *line, size_t len, FILE *f)

@@ -61,6 +61,9 @@
  *   clone create POOL ORIGIN NEW      writable copy (both print the time)
  *   lun add IQN LUN backend=thin pool=P volume=ID [read_only=yes]
  *           [block_size=512|4096]
+ *   metrics                   every counter and gauge as the Prometheus text
+ *                             exposition format (admin_metrics.c; the
+ *                             families are listed in docs/console.md)
  *   raid / pool requests run on the storage control thread (storage.h).
  *   acl / chap / lun / raid / pool changes are saved to the -c FILE
  *   (admin_live.c, through model/conf_write.c) before they apply; with the

@@ -327,14 +327,30 @@ static int dec_copy(struct admin_cmd *c, const char **why)
 	return c->argc != 5 || strcmp(c->argv[1], "create") ? -EINVAL : 0;
 }
 
+static int dec_metrics(struct admin_cmd *c, const char **why)
+{
+	*why = "usage: metrics";
+	c->op = ADMIN_METRICS;
+	return c->argc == 1 ? 0 : -EINVAL;
+}
+
 static const struct {
 	const char *verb;
 	int (*decode)(struct admin_cmd *c, const char **why);
 } verbs[] = {
-	{ "list", dec_list },     { "show", dec_show },     { "clear-reservation", dec_clear_resv },
-	{ "alua", dec_alua },     { "acl", dec_acl },       { "chap", dec_chap },
-	{ "lun", dec_lun },       { "raid", dec_raid },     { "pool", dec_pool },
-	{ "volume", dec_volume }, { "snapshot", dec_copy }, { "clone", dec_copy },
+	{ "list", dec_list },
+	{ "show", dec_show },
+	{ "clear-reservation", dec_clear_resv },
+	{ "alua", dec_alua },
+	{ "acl", dec_acl },
+	{ "chap", dec_chap },
+	{ "lun", dec_lun },
+	{ "raid", dec_raid },
+	{ "pool", dec_pool },
+	{ "volume", dec_volume },
+	{ "snapshot", dec_copy },
+	{ "clone", dec_copy },
+	{ "metrics", dec_metrics },
 };
 
 int admin_decode(struct admin_cmd *c, const char **why)

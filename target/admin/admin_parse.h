@@ -50,6 +50,7 @@ enum admin_op {
 	ADMIN_VOLUME_DELETE,
 	ADMIN_SNAPSHOT_CREATE, /* snapshot|clone create POOL ORIGIN NEW */
 	ADMIN_CLONE_CREATE,
+	ADMIN_METRICS, /* metrics: the Prometheus text exposition */
 	ADMIN_N_OPS
 };
 

@@ -133,7 +133,8 @@ struct scsi_task {
 		uint64_t rl_start, rl_end; /* locked LBA range [start, end) */
 		struct scsi_task *rl_prev, *rl_next;
 		void (*rl_resume)(struct scsi_task *t);
-		bool lu_ref; /* counted in lu->inflight (released by scsi_task_release) */
+		bool lu_ref;    /* counted in lu->inflight (released by scsi_task_release) */
+		uint64_t t0_ns; /* CLOCK_MONOTONIC at scsi_task_exec (scsi_stats.c) */
 	} st;
 };
 

@@ -17,6 +17,7 @@
 #include "common/byteorder.h"
 #include "target/scsi/scsi.h"
 #include "target/scsi/scsi_spec.h"
+#include "target/scsi/scsi_stats.h"
 
 /* ---- limits we advertise (VPD B0) ---- */
 #define SCSI_MAX_XFER_BYTES      (8u << 20) /* one kbuf; MAXIMUM TRANSFER LENGTH */
@@ -328,6 +329,8 @@ struct scsi_lu_nexus { /* one (LU, I_T nexus) pair */
 	struct scsi_lu_nexus *next; /* in lu->nexuses */
 };
 
+#define SCSI_STATS_SLOTS 64
+
 struct scsi_lu {
 	struct lun_backend *be;
 	uint64_t lun;
@@ -359,6 +362,8 @@ struct scsi_lu {
 	/* Tasks between scsi_task_exec() and scsi_task_release() (run-time
 	 * removal drains it before destroying the LU, scsi_lun_map_remove). */
 	atomic_uint inflight;
+	/* Counters, one slot per completing thread (scsi_stats.c). */
+	struct scsi_lu_stats *_Atomic stats[SCSI_STATS_SLOTS];
 };
 
 struct scsi_lun_map {
@@ -393,6 +398,12 @@ struct scsi_itn {
 };
 
 bool scsi_lu_can_unmap(const struct scsi_lu *lu);
+/* scsi_stats.c: count a command that ends now (scsi_task_finish, on the
+ * completing thread; t->st.t0_ns is when it started; writes: its opcode
+ * modifies the medium), and free the counters with the LU. */
+void scsi_stats_done(struct scsi_task *t, bool writes);
+void scsi_stats_free(struct scsi_lu *lu);
+uint64_t scsi_stats_now_ns(void);
 /* Raise ua for every nexus of lu except `except` (NULL = all). */
 void scsi_lu_raise_ua(struct scsi_lu *lu, enum scsi_ua ua, const struct scsi_itn *except);
 /* Take the highest-priority pending UA of (lu, itn): SR_UA_* or SR_GOOD. */

@@ -141,6 +141,7 @@ void scsi_lu_destroy(struct scsi_lu *lu)
 		ln = next;
 	}
 	scsi_pr_fini(lu);
+	scsi_stats_free(lu);
 	pthread_mutex_destroy(&lu->lock);
 	pthread_mutex_destroy(&lu->rl_lock);
 	lun_backend_close(lu->be);

@@ -405,6 +405,7 @@ void scsi_task_finish(struct scsi_task *t, int reason)
 		build_sense(t, ri->key, ri->asc);
 		t->in_len = 0;
 	}
+	scsi_stats_done(t, scsi_op_table[t->cdb[0]].flags & OPF_WRITE);
 	kbuf_free(t->st.scratch);
 	t->st.scratch = NULL;
 	if (t->st.in_exec) {
@@ -618,6 +619,7 @@ static void task_take_lu(struct scsi_task *t)
 void scsi_task_exec(struct scsi_task *t)
 {
 	memset(&t->st, 0, sizeof(t->st));
+	t->st.t0_ns = scsi_stats_now_ns();
 	task_take_lu(t);
 	t->status = SAM_STAT_GOOD;
 	t->sense_len = 0;

@@ -368,6 +368,7 @@ static int rx_header(struct conn *c)
 		size_t n = ISCSI_BHS_LEN + c->bhs.ahs_len;
 		if (iscsi_crc32c(b, n) != iscsi_digest_get(b + n)) {
 			kwarn("%s: header digest error: closing (ERL 0)", c->peer);
+			CONN_PSTAT(c, digest_errors, 1);
 			return -1;
 		}
 	}
@@ -428,6 +429,7 @@ static int rx_data(struct conn *c)
 		/* ERL 0: Reject, then drop the connection; the initiator retries the
 		 * commands on a new session (RFC 7143 7.1.5, 7.8). */
 		kwarn("%s: data digest error: closing (ERL 0)", c->peer);
+		CONN_PSTAT(c, digest_errors, 1);
 		conn_send_reject(c, ISCSI_REJECT_DATA_DIGEST, c->hdr);
 		c->close_when_sent = true;
 		return -2;
@@ -713,6 +715,7 @@ static void conn_free(struct conn *c)
 	free(c->seg);
 	free(c->text_req);
 	free(c->text_rsp);
+	CONN_PSTAT(c, open, -1);
 	free(c);
 	atomic_fetch_sub(&srv->n_conns, 1);
 }
@@ -807,6 +810,8 @@ void conn_accept(struct tgt_worker *w, int fd, const struct tgt_portal *portal)
 	c->born_ms = c->last_rx_ms = kloop_now_ms(c->loop);
 	conn_login_init(c);
 	policy_init(c, portal);
+	CONN_PSTAT(c, accepted, 1);
+	CONN_PSTAT(c, open, 1);
 	c->wnext = w->conns;
 	if (w->conns)
 		w->conns->wprev = c;

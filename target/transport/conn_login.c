@@ -45,6 +45,8 @@ static void send_login_rsp(struct conn *c, const struct iscsi_login_rsp *r, uint
 		p->dlen = (uint32_t)r->len;
 	}
 	p->close_after = r->status != ISCSI_LS_SUCCESS;
+	if (p->close_after)
+		CONN_PSTAT(c, login_failures, 1);
 	conn_tx_queue(c, p);
 }
 
@@ -75,6 +77,7 @@ static void login_activate(struct conn *c, struct session *s)
 		scsi_itn_set_transport(s->itn, &conn_scsi_ops, s);
 	}
 	session_update_window(s);
+	CONN_PSTAT(c, logins, 1);
 	send_login_rsp(c, &c->pend_rsp, s->tsih);
 	/* Digests start with the first PDU after the final Login Response (13.1). */
 	c->hdigest = s->params.header_digest;

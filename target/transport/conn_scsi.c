@@ -226,6 +226,7 @@ static void task_respond(struct conn *c, struct task *t)
 	if (!t->st.in_buf)
 		n = 0;
 	bool status_in_data = n > 0 && t->st.sense_len == 0;
+	session_count_cmd(c->sess, n, t->got);
 	if (n)
 		send_data_in(c, t, n, status_in_data);
 	if (!status_in_data)

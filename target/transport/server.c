@@ -514,6 +514,10 @@ int tgt_server_foreach_session(struct tgt_server *srv,
 		v[i].discovery = s->discovery;
 		v[i].params = s->params;
 		v[i].in_flight = __atomic_load_n(&s->in_flight, __ATOMIC_RELAXED);
+		v[i].cmds = __atomic_load_n(&s->st_cmds, __ATOMIC_RELAXED);
+		v[i].data_in_bytes = __atomic_load_n(&s->st_in_bytes, __ATOMIC_RELAXED);
+		v[i].data_out_bytes = __atomic_load_n(&s->st_out_bytes, __ATOMIC_RELAXED);
+		v[i].tpgt = s->tpgt;
 	}
 	pthread_mutex_unlock(&srv->lock);
 	if (!v)
@@ -522,4 +526,30 @@ int tgt_server_foreach_session(struct tgt_server *srv,
 		cb(arg, &v[k]);
 	free(v);
 	return n;
+}
+
+/* ---- counters (issue 14) ---- */
+void worker_pstat_add(struct tgt_worker *w, const struct tgt_portal *p, size_t off, int64_t v)
+{
+	ptrdiff_t i = p - w->srv->cfg->portals;
+	if (i < 0 || i >= TGT_MAX_PORTALS)
+		return;
+	uint64_t *c = (uint64_t *)((char *)&w->pstats[i] + off);
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (uint64_t)v, __ATOMIC_RELAXED);
+}
+
+void tgt_server_portal_stats(struct tgt_server *srv, int portal, struct tgt_portal_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint64_t *sum = (uint64_t *)out;
+	for (int k = 0; portal >= 0 && portal < TGT_MAX_PORTALS && k < srv->n_workers; k++) {
+		const uint64_t *w = (const uint64_t *)&srv->workers[k].pstats[portal];
+		for (size_t j = 0; j < sizeof(*out) / sizeof(uint64_t); j++)
+			sum[j] += __atomic_load_n(&w[j], __ATOMIC_RELAXED);
+	}
+}
+
+int tgt_server_conn_count(struct tgt_server *srv)
+{
+	return atomic_load(&srv->n_conns);
 }

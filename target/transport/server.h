@@ -29,6 +29,10 @@ struct tgt_session_info {
 	bool discovery;
 	struct iscsi_session_params params; /* as negotiated */
 	uint32_t in_flight;                 /* commands in the window (may be stale) */
+	uint64_t cmds;                      /* SCSI commands answered */
+	uint64_t data_in_bytes;             /* Data-In sent (reads) */
+	uint64_t data_out_bytes;            /* Data-Out received (writes) */
+	uint16_t tpgt;                      /* portal group it logged in through */
 };
 /* Call cb for a copy of every session in full feature phase (the table lock
  * is not held during cb). Returns the count or -ENOMEM. */
@@ -38,4 +42,18 @@ int tgt_server_foreach_session(struct tgt_server *srv,
  * session on it whose initiator the ACL no longer allows (the initiator sees
  * the connection drop; its re-login is refused). Returns how many. */
 int tgt_server_close_revoked(struct tgt_server *srv, const char *iqn);
+
+/* Counters of one portal (index into the configuration's portals), summed
+ * over the workers; each worker adds to its own copy (no shared atomics on
+ * the data path), so a sum may lag by what is being counted meanwhile. */
+struct tgt_portal_stats {
+	uint64_t accepted;       /* TCP connections accepted */
+	uint64_t open;           /* connections alive now */
+	uint64_t logins;         /* logins that reached full feature phase */
+	uint64_t login_failures; /* Login Responses with a failure status */
+	uint64_t digest_errors;  /* header or data digest mismatches */
+};
+void tgt_server_portal_stats(struct tgt_server *srv, int portal, struct tgt_portal_stats *out);
+/* Connections alive (any state, any portal). */
+int tgt_server_conn_count(struct tgt_server *srv);
 #endif

@@ -45,7 +45,15 @@ struct tgt_worker {
 	bool poll_armed;
 	uint64_t busy_until_ns;
 	uint32_t poll_ns; /* 0 disables */
+	/* Per-portal counters of this worker's connections (stored with
+	 * relaxed atomics by the loop thread only; tgt_server_portal_stats
+	 * sums them). open goes up at accept and down at free. */
+	struct tgt_portal_stats pstats[TGT_MAX_PORTALS];
 };
+/* Add v to one counter of c's portal (c's worker thread only). */
+#define CONN_PSTAT(c, field, v) \
+	worker_pstat_add((c)->w, (c)->pctx.portal, offsetof(struct tgt_portal_stats, field), (v))
+void worker_pstat_add(struct tgt_worker *w, const struct tgt_portal *p, size_t off, int64_t v);
 
 struct tgt_listener {
 	int fd;
@@ -101,8 +109,9 @@ struct session {
 	struct scsi_lun_map *map;
 	struct iscsi_session_params params;
 	uint32_t exp_cmdsn, max_cmdsn;
-	uint32_t in_flight;             /* non-immediate commands inside the window; stored
+	uint32_t in_flight; /* non-immediate commands inside the window; stored
 	                                atomically: tgt_server_foreach_session reads it */
+	uint64_t st_cmds, st_in_bytes, st_out_bytes; /* the same (relaxed stores) */
 	struct kloop_task *gone_waiter; /* posted to its loop once the session is destroyed */
 	struct kloop *gone_loop;
 };
@@ -117,6 +126,15 @@ void session_put(struct session *s);
 void session_get(struct session *s);
 /* Ask an old session (any loop) to close, then post waiter on wloop. */
 void session_reinstate(struct session *old, struct kloop *wloop, struct kloop_task *waiter);
+/* Count one answered command of s (its loop only; s may be NULL). */
+static inline void session_count_cmd(struct session *s, uint32_t in_bytes, uint32_t out_bytes)
+{
+	if (!s)
+		return;
+	__atomic_store_n(&s->st_cmds, s->st_cmds + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st_in_bytes, s->st_in_bytes + in_bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st_out_bytes, s->st_out_bytes + out_bytes, __ATOMIC_RELAXED);
+}
 /* Window: MaxCmdSN follows ExpCmdSN + queue_depth - 1 - in_flight, never shrinking. */
 void session_update_window(struct session *s);
 /* Abort the tasks of every other session on lu (all LUs of map when lu is

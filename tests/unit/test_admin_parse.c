@@ -418,6 +418,7 @@ static void test_every_op(void **state)
 		"volume delete p",
 		"snapshot create p 1 2",
 		"clone create p 1 2",
+		"metrics",
 	};
 	bool seen[ADMIN_N_OPS] = { false };
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {

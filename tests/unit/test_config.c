@@ -32,6 +32,7 @@
 
 /* The SCSI layer's LUs and LUN maps, for tgt_model_open(). */
 #include "target/scsi/scsi_lu.c"
+#include "target/scsi/scsi_stats.c"
 #include "target/scsi/scsi_pr.c"
 #include "target/scsi/scsi_pr_file.c"
 #include "target/scsi/scsi_pr_shared.c"

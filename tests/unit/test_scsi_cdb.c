@@ -6,6 +6,7 @@
 #include "target/scsi/scsi_cdb.c"
 #include "target/scsi/scsi_sense.c"
 #include "target/scsi/scsi_lu.c"
+#include "target/scsi/scsi_stats.c"
 #include "target/scsi/scsi_task.c"
 #include "target/scsi/scsi_inquiry.c"
 #include "target/scsi/scsi_mode.c"

@@ -28,6 +28,7 @@
 #include "target/iscsi/iscsi_keys.c"
 #include "target/iscsi/chap.c"
 #include "target/scsi/scsi_lu.c"
+#include "target/scsi/scsi_stats.c"
 #include "target/scsi/scsi_pr.c"
 #include "target/scsi/scsi_pr_file.c"
 #include "target/scsi/scsi_pr_shared.c"
