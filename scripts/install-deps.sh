@@ -30,6 +30,9 @@ PKGS=(
   qemu-system-x86
   # tools/kura-ha-bench.sh: Debian's sanlock as the peer of kura-lockd; bc
   sanlock bc
+  # kura-console (HTTPS by libmicrohttpd, built with GnuTLS on Debian); its
+  # tests: promtool (prometheus), headless Chromium driven by Selenium
+  libmicrohttpd-dev prometheus python3-selenium chromium chromium-driver
   # lun-backends/rbd/ (librbd, librados) and tests/ceph/: a throw-away
   # single-machine Ceph 16 cluster (one monitor, three OSDs; no mgr needed)
   librbd-dev librados-dev ceph-mon ceph-osd ceph-common

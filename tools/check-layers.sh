@@ -15,6 +15,7 @@
 #   target/daemon     -> common, target/**
 #   initiator         -> common
 #   cluster-lock      -> common
+#   console           -> common (the target only through its admin socket)
 #   tools             -> anything below it
 #
 # A folder may always include its own headers, and `*_internal.h` may be
@@ -40,7 +41,7 @@ allowed() {  # allowed FROM_DIR HEADER_DIR -> 0 if FROM may include HEADER_DIR
 	target/admin) [[ $to == lun-backends* || $to == target/scsi || $to == target/model ||
 		$to == target/transport ]] ;;
 	target/daemon) [[ $to == target/* ]] ;;
-	initiator | cluster-lock) return 1 ;;
+	initiator | cluster-lock | console) return 1 ;;
 	tools*) return 0 ;;
 	*) return 1 ;;
 	esac
@@ -60,6 +61,6 @@ while IFS= read -r f; do
 		fi
 	done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\/[^"]*\)".*/\1/p' "$f")
 done < <(git ls-files -- 'common/*.[ch]' 'lun-backends/*.[ch]' 'target/*.[ch]' \
-	'initiator/*.[ch]' 'cluster-lock/*.[ch]' 'tools/*.[ch]')
+	'initiator/*.[ch]' 'cluster-lock/*.[ch]' 'console/*.[ch]' 'tools/*.[ch]')
 [ $bad -eq 0 ] && echo "check-layers: every include follows the layer rules"
 exit $bad
