@@ -6,7 +6,8 @@
 #  2. gcc ASan+UBSan build: every CTest test again (unit, integration, the
 #     full conformance gate) with the sanitizers in the daemon and clients.
 #  3. clang build with libFuzzer (-DKURA_FUZZ=ON): the fuzz harnesses, each for
-#     KURA_FUZZ_SECONDS (default 60 s), two at a time.
+#     KURA_FUZZ_SECONDS (default 40 s), two at a time; executions per harness
+#     printed at the end (tests/fuzz/fuzz_stats.sh).
 # Whole run budget: well under 90 minutes on 2 cores (docs/testing.md).
 # Env: KURA_TEST_PASSES="gcc asan fuzz" to choose passes; KURA_FUZZ_SECONDS.
 set -euo pipefail
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 SRC=$(pwd)
 JOBS=$(nproc 2>/dev/null || echo 2)
 PASSES=${KURA_TEST_PASSES:-"gcc asan fuzz"}
-FUZZ_SECONDS=${KURA_FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${KURA_FUZZ_SECONDS:-40}
 OUT=${KURA_TEST_OUT:-$SRC/build-ci}
 T0=$(date +%s)
 
@@ -49,7 +50,11 @@ for pass in $PASSES; do
     cmake --build "$OUT/fuzz" -j"$JOBS"
     stamp "fuzz: ctest -L fuzz (${FUZZ_SECONDS}s each)"
     if (cd "$OUT/fuzz" && ctest -N -L fuzz | grep -q 'Total Tests: [1-9]'); then
-      (cd "$OUT/fuzz" && ctest --output-on-failure -L fuzz -j"$JOBS") || rc=1
+      if ! (cd "$OUT/fuzz" && ctest -V -L fuzz -j"$JOBS" >fuzz.log 2>&1); then
+        rc=1
+        grep -E 'Failed|ERROR|SUMMARY|artifact|#[0-9]+ 0x' "$OUT/fuzz/fuzz.log" | tail -80
+      fi
+      bash tests/fuzz/fuzz_stats.sh <"$OUT/fuzz/fuzz.log"
     else
       echo "fuzz: no fuzz harnesses built (tests/fuzz/fuzz_*.c); nothing to run"
     fi
