@@ -51,6 +51,12 @@ static lun_submit_fn op_fn(const struct lun_backend *be, enum lun_op op)
 	return NULL;
 }
 
+void lun_backend_watch_size(struct lun_backend *be, void (*cb)(void *arg), void *arg)
+{
+	if (be && be->ops->watch_size)
+		be->ops->watch_size(be, cb, arg);
+}
+
 bool lun_backend_has(const struct lun_backend *be, enum lun_op op)
 {
 	return op_fn(be, op) != NULL;

@@ -141,6 +141,9 @@ struct lun_backend_ops {
 	const struct lun_shared_state_ops *shared_state;
 	/* Release everything; called once no I/O is in flight. */
 	void (*close)(struct lun_backend *be);
+	/* Optional: the backend learns of size changes made elsewhere (an RBD
+	 * image resized by any Ceph client). See lun_backend_watch_size. */
+	void (*watch_size)(struct lun_backend *be, void (*cb)(void *arg), void *arg);
 };
 
 struct lun_backend {
@@ -195,6 +198,12 @@ void lun_backend_close(struct lun_backend *be);
 
 /* Submit io to be (dispatches on io->op; an absent op completes with -EOPNOTSUPP). */
 void lun_submit(struct lun_backend *be, struct lun_io *io);
+
+/* Call cb(arg) on a thread of the backend's each time it finds that the
+ * storage changed size by itself (be->size holds the new size by then);
+ * cb = NULL stops it, and once that call returns cb runs no more. A no-op
+ * for backends whose size changes only through kura (lun_file_grow). */
+void lun_backend_watch_size(struct lun_backend *be, void (*cb)(void *arg), void *arg);
 
 /* True if the backend provides op natively (the op function; tests and
  * stacking layers). The SCSI layer reads lun_backend_caps instead. */

@@ -19,13 +19,16 @@
 
 static const struct lun_kind lun_kind_file, lun_kind_memory;
 extern const struct lun_kind lun_kind_thin, lun_kind_raid;
+#ifdef KURA_HAVE_RBD
+extern const struct lun_kind lun_kind_rbd; /* rbd/lun_rbd_conf.c: built with librbd */
+#endif
 
 /* The registry: one line per kind, in the order their misplaced keys are reported. */
 static const struct lun_kind *const lun_kinds[] = {
-	&lun_kind_file,
-	&lun_kind_memory,
-	&lun_kind_thin,
-	&lun_kind_raid,
+	&lun_kind_file, &lun_kind_memory, &lun_kind_thin, &lun_kind_raid,
+#ifdef KURA_HAVE_RBD
+	&lun_kind_rbd,
+#endif
 };
 #define N_KINDS (sizeof(lun_kinds) / sizeof(lun_kinds[0]))
 

@@ -16,7 +16,7 @@
 #include "target/iscsi/iscsi_name.h"
 #include "target/model/tgt.h"
 
-#define CFG_MAX_KEYS   24
+#define CFG_MAX_KEYS   48
 #define CFG_SECRET_MIN 12 /* RFC 7143 recommends at least 96 bits */
 #define CFG_SECRET_MAX 255
 

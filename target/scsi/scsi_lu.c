@@ -81,6 +81,13 @@ static void lu_identity(struct scsi_lu *lu, const struct scsi_lu_params *p)
 		snprintf(lu->serial + 2 * i, 3, "%02x", lu->naa[i]);
 }
 
+/* The backend's storage changed size by itself (a Ceph image resized by
+ * any client): on the backend's thread. */
+static void lu_size_changed(void *arg)
+{
+	scsi_lu_capacity_changed(arg);
+}
+
 int scsi_lu_create(const struct scsi_lu_params *p, struct lun_backend *be, struct scsi_lu **out,
 		   char *err, size_t errlen)
 {
@@ -125,6 +132,7 @@ int scsi_lu_create(const struct scsi_lu_params *p, struct lun_backend *be, struc
 		free(lu); /* the backend stays the caller's on failure */
 		return r;
 	}
+	lun_backend_watch_size(be, lu_size_changed, lu);
 	*out = lu;
 	return 0;
 }
@@ -133,6 +141,7 @@ void scsi_lu_destroy(struct scsi_lu *lu)
 {
 	if (!lu)
 		return;
+	lun_backend_watch_size(lu->be, NULL, NULL);
 	struct scsi_lu_nexus *ln = lu->nexuses;
 	while (ln) {
 		struct scsi_lu_nexus *next = ln->next;
