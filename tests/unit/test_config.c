@@ -41,6 +41,12 @@
 #include "target/model/storage_status.c"
 #include "target/model/storage_volumes.c"
 
+#ifdef KURA_HAVE_RBD /* the backend kinds built here */
+#define KURA_KINDS "file, memory, thin, raid or rbd"
+#else
+#define KURA_KINDS "file, memory, thin or raid"
+#endif
+
 /* ---- helpers ---- */
 
 static char err[1024];
@@ -383,8 +389,7 @@ static const struct bad bad_configs[] = {
 	{ TARGET "[lun 0]\nbackend = memory\nsize = 1M\npath = x\n", 2,
 	  "backend = memory takes no 'path'" },
 	{ TARGET "[lun 0]\npath = x\ncreate = yes\n", 2, "create = yes needs 'size'" },
-	{ TARGET "[lun 0]\nbackend = nbd\n", 3,
-	  "backend: 'nbd' is not file, memory, thin or raid" },
+	{ TARGET "[lun 0]\nbackend = nbd\n", 3, "backend: 'nbd' is not " KURA_KINDS },
 	{ TARGET "[lun 0]\npath = x\nblock_size = 1024\n", 4,
 	  "block_size: '1024' must be 512 or 4096" },
 	{ TARGET "[lun 0]\npath = x\nsize = 1000\n", 2,
