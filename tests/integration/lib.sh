@@ -378,8 +378,21 @@ def scsi_cmd1(c, cdb, lun=0, read_len=0, write_data=b""):
             dh[28:32] = struct.pack(">I", c.statsn)
             dh[40:44] = struct.pack(">I", off)
             c.send(bytes(dh), chunk)
+        elif op == 0x20:                     # NOP-In ping (a slow step): answer it
+            answer_nop_in(c, r)
         else:
             raise ValueError("unexpected opcode 0x%02x" % op)
+def answer_nop_in(c, r):
+    """The target's NOP-In ping (TTT != 0xffffffff) gets a NOP-Out echoing
+    its LUN and TTT (RFC 7143 11.18); CmdSN is not advanced (immediate)."""
+    if r[20:24] == b"\xff\xff\xff\xff":
+        return
+    h = bytearray(bhs(0x00, 0x80, 0, immediate=True, itt=0xFFFFFFFF))
+    h[8:16] = r[8:16]
+    h[20:24] = r[20:24]
+    h[24:28] = struct.pack(">I", c.cmdsn)
+    h[28:32] = struct.pack(">I", c.statsn)
+    c.send(bytes(h), b"")
 $code
 PY
 }
