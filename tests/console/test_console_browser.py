@@ -135,7 +135,7 @@ address = 127.0.0.1:%d
 [raid r1]
 level = 1
 members = r1a.img, r1b.img
-member_size = 40M
+member_size = 96M
 create = yes
 rebuild_rate = 1M
 [pool p]
