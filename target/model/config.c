@@ -455,6 +455,9 @@ static void config_defaults(struct tgt_config *cfg, const char *src)
 	cfg->nop_interval_ms = 5000;
 	cfg->nop_timeout_ms = 15000;
 	cfg->queue_depth = 256;
+	cfg->max_connections = 1024;
+	cfg->max_conns_per_initiator = 256;
+	cfg->login_timeout_ms = 15000;
 	cfg->log_level = -1;
 	snprintf(cfg->source, sizeof(cfg->source), "%s", src);
 }

@@ -56,6 +56,19 @@ static int set_user(struct cfg_parser *p, const char *key, const char *v)
 	return 0;
 }
 
+/* At least 64 MiB: every session's share must fit one 16 MiB command. */
+static int set_buffer_budget(struct cfg_parser *p, const char *key, const char *v)
+{
+	struct lun_conf_ctx c = cfg_reg_ctx(p, p->lineno);
+	uint64_t x;
+	if (lun_conf_size(&c, key, v, &x) < 0)
+		return cfg_reg_fail(p, &c);
+	if (x < (64u << 20))
+		return cfg_fail(p, "%s: '%s' is below the minimum of 64M", key, v);
+	p->cfg->buffer_budget = x;
+	return 0;
+}
+
 static const struct cfg_key global_keys[] = {
 	CK_FN("data_dir", set_data_dir),
 	CK_NUM("workers", CK_INT, struct tgt_config, workers, 0, 256),
@@ -66,6 +79,11 @@ static const struct cfg_key global_keys[] = {
 	{ "user", CK_FUNC, .set = set_user, .empty_ok = true },
 	CK_NUM("gateway_id", CK_U16, struct tgt_config, gateway_id, 1, TGT_MAX_GATEWAYS),
 	CK_NUM("gateways", CK_U16, struct tgt_config, gateways, 2, TGT_MAX_GATEWAYS),
+	CK_FN("buffer_budget", set_buffer_budget),
+	CK_NUM("max_connections", CK_U32, struct tgt_config, max_connections, 1, 65536),
+	CK_NUM("max_connections_per_initiator", CK_U32, struct tgt_config, max_conns_per_initiator,
+	       1, 65536),
+	CK_NUM("login_timeout_ms", CK_U32, struct tgt_config, login_timeout_ms, 1000, 3600000),
 };
 
 static void *global_obj(struct cfg_parser *p)

@@ -86,6 +86,12 @@ struct tgt_config {
 	void *storage;               /* private: string storage */
 	struct lun_stack_conf stack; /* [raid] / [pool] sections (lun_registry.h) */
 	char config_path[4096];      /* absolute path of -c FILE ("" => embedded) */
+
+	/* limits against hostile or runaway initiators (docs/security.md) */
+	uint64_t buffer_budget;           /* command buffer bytes, all sessions; 0 => from RAM */
+	uint32_t max_connections;         /* TCP connections at once [1024] */
+	uint32_t max_conns_per_initiator; /* sessions per InitiatorName [256] */
+	uint32_t login_timeout_ms;        /* a connection must finish login within this [15000] */
 };
 
 /* Parse an INI file (path) or, if path is NULL, the embedded default.

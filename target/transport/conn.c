@@ -629,14 +629,23 @@ static void on_tick(struct kloop_timer *tm)
 	uint64_t now = kloop_now_ms(c->loop);
 	uint64_t interval = cfg->nop_interval_ms ? cfg->nop_interval_ms : 5000;
 	uint64_t timeout = cfg->nop_timeout_ms ? cfg->nop_timeout_ms : 15000;
+	uint64_t login_timeout = cfg->login_timeout_ms ? cfg->login_timeout_ms : 15000;
 	if (c->closing)
 		return;
-	if (c->state == C_LOGIN && now - c->born_ms > timeout) {
+	if (c->state == C_LOGIN && now - c->born_ms > login_timeout) {
+		if (limits_log_ok(&c->srv->log_timeout))
+			kwarn("%s: login not finished within login_timeout_ms (%llu): closing",
+			      c->peer, (unsigned long long)login_timeout);
 		conn_close(c, "login timed out");
 		return;
 	}
 	if (c->state != C_FFP)
 		return;
+	if (c->rx_paused) { /* waiting for buffer room (limits.c): not the peer's silence */
+		c->last_rx_ms = now;
+		c->ping_out = false;
+		return;
+	}
 	if (c->ping_out && c->last_rx_ms > c->ping_ms)
 		c->ping_out = false; /* anything received proves the peer alive */
 	if (c->ping_out && now - c->ping_ms > timeout) {
@@ -808,6 +817,7 @@ void conn_accept(struct tgt_worker *w, int fd, const struct tgt_portal *portal)
 	c->next_ttt = 1;
 	c->text_ttt = ISCSI_RSVD_TAG;
 	c->born_ms = c->last_rx_ms = kloop_now_ms(c->loop);
+	c->over_cap = limits_conn_over(c->srv);
 	conn_login_init(c);
 	policy_init(c, portal);
 	CONN_PSTAT(c, accepted, 1);

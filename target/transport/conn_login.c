@@ -69,6 +69,7 @@ static void login_activate(struct conn *c, struct session *s)
 					  .tpg_id = pt->tpg_id,
 					  .target_iqn = s->tgt->iqn,
 					  .tpgt = pt->tpgt };
+		limits_session_init(s);
 		s->itn = scsi_itn_create(s->map, s->initiator, s->isid, &port);
 		if (!s->itn) {
 			login_fail(c, ISCSI_LS_OUT_OF_RESOURCES);
@@ -135,6 +136,19 @@ void conn_login_init(struct conn *c)
 	c->reinstate_task.fn = reinstate_done;
 }
 
+/* max_connections_per_initiator: a login that would add a session beyond
+ * it (a reinstatement replaces one, so it passes) is refused with 02/06. */
+static bool initiator_over_cap(struct conn *c, const struct session *s)
+{
+	uint32_t cap = c->srv->cfg->max_conns_per_initiator;
+	int n = cap ? session_table_count_initiator(c->srv, s) : 0;
+	if (!cap || (uint32_t)n < cap)
+		return false;
+	kwarn("%s: login refused: the initiator has %d sessions (max_connections_per_initiator)",
+	      c->peer, n);
+	return true;
+}
+
 static void login_finish(struct conn *c, const struct iscsi_login_rsp *rsp)
 {
 	const struct iscsi_session_params *p = iscsi_login_params(c->login);
@@ -152,6 +166,11 @@ static void login_finish(struct conn *c, const struct iscsi_login_rsp *rsp)
 	s->srv = c->srv;
 	s->w = c->w;
 	memcpy(s->isid, c->isid, 6);
+	if (initiator_over_cap(c, s)) {
+		session_put(s);
+		login_fail(c, ISCSI_LS_TOO_MANY_CONNS);
+		return;
+	}
 	snprintf(s->peer, sizeof(s->peer), "%s", c->peer); /* for kura-targetctl */
 	c->pend_rsp = *rsp;
 	c->pend_sess = s;
@@ -191,6 +210,13 @@ void conn_login_complete(struct conn *c)
 	}
 	if (!login_first(c, &h))
 		return;
+	if (c->over_cap) { /* RFC 7143 11.13.5: 03/02 out of resources */
+		if (limits_log_ok(&c->srv->log_login))
+			kwarn("%s: login refused: more than max_connections (%u) connections",
+			      c->peer, c->srv->cfg->max_connections);
+		login_fail(c, ISCSI_LS_OUT_OF_RESOURCES);
+		return;
+	}
 	struct iscsi_login_req req = { .csg = h.csg,
 				       .nsg = h.nsg,
 				       .transit = h.transit,

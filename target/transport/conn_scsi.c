@@ -105,6 +105,8 @@ void conn_task_free(struct task *t)
 	scsi_lu_put(t->held_lu);
 	t->held_lu = t->st.lu = NULL;
 	kbuf_free(t->wbuf);
+	if (t->charge && c->sess)
+		limits_put(c->sess, t->charge);
 	if (c->n_free_tasks < FREE_TASKS_MAX) {
 		t->next = c->task_free;
 		c->task_free = t;
@@ -309,6 +311,18 @@ static void task_fail(struct conn *c, struct task *t, uint8_t key, uint8_t asc, 
 		conn_task_free(t);
 }
 
+/* No buffer room (limits.c): TASK SET FULL, the initiator retries later
+ * (SAM-5 5.3.1); its immediate data was dropped, its Data-Out find no task. */
+static void task_busy(struct conn *c, struct task *t)
+{
+	t->st.status = SAM_STAT_TASK_SET_FULL;
+	task_window_release(t);
+	task_unlink(t);
+	send_scsi_rsp(c, t);
+	if (t->tx_refs == 0)
+		conn_task_free(t);
+}
+
 /* ---------------------------------------------------------------------- */
 /* R2T and Data-Out (RFC 7143 4.2.3.x, 11.7-11.8)                          */
 
@@ -469,6 +483,37 @@ static void task_setup(struct conn *c, struct task *t, const struct iscsi_scsi_c
 	t->edtl_write = cmd->write ? cmd->edtl : 0;
 }
 
+/* Does a task of this connection wait for Data-Out? Then the connection
+ * must keep reading (that data is behind the next command). */
+static bool conn_waits_for_data(const struct conn *c)
+{
+	for (const struct task *t = c->tasks; t; t = t->next)
+		if (t->wbuf && !t->in_exec)
+			return true;
+	return false;
+}
+
+/* Charge the command's buffer to the budget (limits.c). false: wait (stop
+ * reading, nothing consumed); true with *busy: answer TASK SET FULL. */
+static bool cmd_budget(struct conn *c, const struct iscsi_scsi_cmd *cmd, uint64_t *charge,
+		       bool *busy)
+{
+	*busy = false;
+	*charge = (cmd->read || cmd->write) && !(cmd->read && cmd->write) ? limits_charge(cmd->edtl)
+									  : 0;
+	if (!*charge || limits_take(c->sess, *charge))
+		return true;
+	if (limits_log_ok(&c->srv->log_budget))
+		kwarn("%s: command buffers at their limit (session %llu of %llu KiB, budget %llu "
+		      "MiB): commands wait",
+		      c->peer, (unsigned long long)(c->sess->buf_held >> 10),
+		      (unsigned long long)(c->sess->buf_cap >> 10),
+		      (unsigned long long)(c->srv->buf_budget >> 20));
+	*charge = 0;
+	*busy = conn_waits_for_data(c);
+	return *busy;
+}
+
 static enum hdr_verdict cmd_reject(struct conn *c, uint8_t reason)
 {
 	conn_send_reject(c, reason, c->hdr);
@@ -498,24 +543,34 @@ enum hdr_verdict conn_scsi_cmd_header(struct conn *c)
 	 * bound them by the queue depth as well. */
 	if (cmd.immediate && c->n_tasks >= conn_qdepth(c))
 		return cmd_reject(c, ISCSI_REJECT_IMMEDIATE);
+	uint64_t charge;
+	bool busy;
+	if (!cmd_budget(c, &cmd, &charge, &busy))
+		return HV_PAUSE; /* retried after kbuf_wait; nothing consumed yet */
 	uint8_t *wbuf = NULL;
-	if (cmd.write && cmd.edtl && cmd.edtl <= KBUF_MAX && !(cmd.read && cmd.write)) {
+	if (!busy && cmd.write && cmd.edtl && cmd.edtl <= KBUF_MAX && !(cmd.read && cmd.write)) {
 		wbuf = kbuf_alloc(cmd.edtl);
-		if (!wbuf)
+		if (!wbuf) {
+			limits_put(c->sess, charge);
 			return HV_PAUSE; /* retried after kbuf_wait; nothing consumed yet */
+		}
 	}
 	if (conn_cmdsn_check(c, cmd.cmdsn, cmd.immediate, true) == SN_DROP) {
 		kbuf_free(wbuf);
+		limits_put(c->sess, charge);
 		return HV_DATA;
 	}
 	struct task *t = task_new(c, cmd.itt);
 	if (!t) {
 		kbuf_free(wbuf);
+		limits_put(c->sess, charge);
 		return HV_CLOSE;
 	}
 	t->windowed = !cmd.immediate;
 	task_setup(c, t, &cmd, &ahs);
 	t->wbuf = wbuf;
+	t->charge = charge;
+	t->busy = busy;
 	t->got = 0;
 	t->unsol_pending = !cmd.final;
 	t->unsol_next = cmd.dsl;
@@ -533,6 +588,10 @@ void conn_scsi_cmd_complete(struct conn *c)
 	struct task *t = c->dtask;
 	if (!t)
 		return;
+	if (t->busy) {
+		task_busy(c, t);
+		return;
+	}
 	if (t->read && t->write) {
 		/* Bidirectional commands are not supported: INVALID FIELD IN CDB. */
 		task_fail(c, t, 0x05, 0x24, 0x00);

@@ -275,6 +275,10 @@ static void accept_one(struct tgt_server *s, const struct tgt_listener *ls)
 			usleep(10000);
 		return;
 	}
+	if (!limits_accept_ok(s)) {
+		close(fd);
+		return;
+	}
 	tune_socket(fd);
 	struct handoff *h = calloc(1, sizeof(*h));
 	if (!h) {
@@ -360,6 +364,7 @@ int tgt_server_start(struct tgt_model *m, struct tgt_server **out, char *err, si
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&s->lock, NULL);
 	s->next_tsih = 1;
+	limits_init(s);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	s->n_workers = cfg->workers > 0 ? cfg->workers : (ncpu > 0 ? (int)ncpu : 1);
 	s->workers = calloc((size_t)s->n_workers, sizeof(*s->workers));

@@ -60,6 +60,8 @@ void session_put(struct session *s)
 
 void session_update_window(struct session *s)
 {
+	if (s->buf_blocked) /* no buffer room: do not invite more (limits.c) */
+		return;
 	uint32_t qd = s->srv->cfg->queue_depth ? s->srv->cfg->queue_depth : 256;
 	uint32_t room = qd > s->in_flight ? qd - s->in_flight : 0;
 	uint32_t cand = s->exp_cmdsn + room - 1;
@@ -77,6 +79,16 @@ static bool same_nexus(const struct session *a, const struct session *b)
 	return !a->discovery && !b->discovery && memcmp(a->isid, b->isid, 6) == 0 &&
 	       a->tpgt == b->tpgt && strcasecmp(a->initiator, b->initiator) == 0 &&
 	       strcasecmp(a->target, b->target) == 0;
+}
+
+int session_table_count_initiator(struct tgt_server *srv, const struct session *s)
+{
+	int n = 0;
+	pthread_mutex_lock(&srv->lock);
+	for (struct session *o = srv->sessions; o; o = o->next)
+		n += !o->dead && !same_nexus(o, s) && strcasecmp(o->initiator, s->initiator) == 0;
+	pthread_mutex_unlock(&srv->lock);
+	return n;
 }
 
 static bool tsih_used(struct tgt_server *srv, uint16_t tsih)

@@ -74,6 +74,13 @@ struct tgt_server {
 	atomic_int n_conns; /* connections alive (any state) */
 	atomic_bool stopping;
 
+	/* limits.c: command buffer budget (set at start, then atomics) */
+	uint64_t buf_budget, buf_floor, buf_shared_cap;
+	atomic_uint_fast64_t buf_shared_used; /* charges above the sessions' floors */
+	atomic_uint_fast64_t buf_charged;     /* all charges */
+	atomic_uint_fast64_t buf_waits;       /* commands that found no room */
+	atomic_uint_fast64_t log_accept, log_login, log_timeout, log_budget; /* rate limits */
+
 	pthread_mutex_t lock;     /* guards the fields below */
 	struct session *sessions; /* table: every session in full feature phase */
 	uint16_t next_tsih;
@@ -112,6 +119,8 @@ struct session {
 	uint32_t in_flight; /* non-immediate commands inside the window; stored
 	                                atomically: tgt_server_foreach_session reads it */
 	uint64_t st_cmds, st_in_bytes, st_out_bytes; /* the same (relaxed stores) */
+	uint64_t buf_held, buf_cap;                  /* command buffer charges (limits.c) */
+	bool buf_blocked;                            /* a command found no room: MaxCmdSN waits */
 	struct kloop_task *gone_waiter; /* posted to its loop once the session is destroyed */
 	struct kloop *gone_loop;
 };
@@ -155,6 +164,20 @@ void session_table_request_logout(struct tgt_server *srv, uint16_t seconds);
 int session_table_close_if(struct tgt_server *srv, const struct tgt_target *t,
 			   bool (*allowed)(const struct tgt_target *t, const char *initiator));
 int session_table_count(struct tgt_server *srv);
+/* Sessions in the table from s's initiator, other than the one s would
+ * reinstate (the per-initiator cap, checked at login). */
+int session_table_count_initiator(struct tgt_server *srv, const struct session *s);
+
+/* ---- limits.c: buffer budget and connection caps (docs/security.md) ---- */
+#define LIMITS_LOGIN_SLACK 16u /* connections over max_connections still told why */
+void limits_init(struct tgt_server *srv);
+void limits_session_init(struct session *s);     /* its cap, from the negotiated values */
+uint64_t limits_charge(uint32_t edtl);           /* bytes a command's buffer is charged */
+bool limits_take(struct session *s, uint64_t n); /* false: no room now (loop thread) */
+void limits_put(struct session *s, uint64_t n);
+bool limits_accept_ok(struct tgt_server *srv);       /* accept thread: below the hard cap */
+bool limits_conn_over(const struct tgt_server *srv); /* more than max_connections open */
+bool limits_log_ok(atomic_uint_fast64_t *last);      /* rate limit: one line per 10 s */
 
 /* ---- server.c ---- */
 /* Login policy over the configuration, for one connection. */
@@ -203,6 +226,8 @@ struct task {
 	bool in_exec;            /* owned by the SCSI layer until done() */
 	bool executed;           /* scsi_task_release() is due */
 	bool read, write;
+	bool busy;       /* no buffer room: answered TASK SET FULL (limits.c) */
+	uint64_t charge; /* held from the buffer budget until conn_task_free */
 	uint32_t edtl_read;
 	/* Data-Out (RFC 7143 4.2.3.x, 11.8) */
 	uint8_t *wbuf;
@@ -255,6 +280,7 @@ struct conn {
 	struct iscsi_login_policy policy;
 	enum conn_state state;
 	bool closing;
+	bool over_cap; /* accepted above max_connections: its login is refused */
 	char peer[72];
 
 	/* receive */

@@ -36,8 +36,8 @@
 #include "target/scsi/scsi_medium.c"
 #include <stdlib.h>
 
-#define MAX_CMDS  32
-#define MAX_PLEN  2048
+#define MAX_CMDS 32
+#define MAX_PLEN 2048
 static const uint8_t fuzz_naa[16] = { 0x60, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 
 static struct kloop *loop;
@@ -158,7 +158,8 @@ static void fuzz_tid(const uint8_t *d, size_t n)
 {
 	struct scsi_tid tid;
 	int r = scsi_tid_parse(d, n, &tid);
-	if (r >= 0 && ((size_t)r > n || r % 4 || r < SCSI_TID_MIN_LEN || !memchr(tid.name, 0, sizeof(tid.name))))
+	if (r >= 0 && ((size_t)r > n || r % 4 || r < SCSI_TID_MIN_LEN ||
+		       !memchr(tid.name, 0, sizeof(tid.name))))
 		abort();
 }
 
@@ -181,8 +182,14 @@ static void fuzz_cmds(const uint8_t *d, size_t n)
 {
 	struct lun_backend_params bp = { .type = "memory", .size = 64u << 10, .block_size = 512 };
 	struct scsi_lu_params lp = { .target_iqn = "iqn.2026-01.org.kura:fuzz" };
-	struct scsi_port port1 = { .rel_port_id = 1, .tpg_id = 1, .target_iqn = lp.target_iqn, .tpgt = 1 };
-	struct scsi_port port2 = { .rel_port_id = 2, .tpg_id = 2, .target_iqn = lp.target_iqn, .tpgt = 2 };
+	struct scsi_port port1 = { .rel_port_id = 1,
+				   .tpg_id = 1,
+				   .target_iqn = lp.target_iqn,
+				   .tpgt = 1 };
+	struct scsi_port port2 = { .rel_port_id = 2,
+				   .tpg_id = 2,
+				   .target_iqn = lp.target_iqn,
+				   .tpgt = 2 };
 	static const uint8_t isid1[6] = { 0x80, 0, 0, 0, 0, 1 }, isid2[6] = { 0x80, 0, 0, 0, 0, 2 };
 	struct lun_backend *be;
 	struct scsi_lu *lu;

@@ -70,6 +70,10 @@ static void test_default_config(void **state)
 	assert_int_equal(cfg.nop_interval_ms, 5000);
 	assert_int_equal(cfg.nop_timeout_ms, 15000);
 	assert_int_equal(cfg.queue_depth, 256);
+	assert_true(cfg.buffer_budget == 0); /* from the machine's memory */
+	assert_int_equal(cfg.max_connections, 1024);
+	assert_int_equal(cfg.max_conns_per_initiator, 256);
+	assert_int_equal(cfg.login_timeout_ms, 15000);
 	assert_string_equal(cfg.user, "");
 	assert_int_equal(cfg.log_level, -1);
 	assert_int_equal(cfg.n_portals, 1);
@@ -118,6 +122,10 @@ static const char full_example[] =
 	"nop_timeout_ms = 30000\n"
 	"queue_depth = 128\n"
 	"user = kura\n"
+	"buffer_budget = 1G\n"
+	"max_connections = 100\n"
+	"max_connections_per_initiator = 8\n"
+	"login_timeout_ms = 5000\n"
 	"\n"
 	"[portal a]\n"
 	"  address = 192.0.2.10:3260   ; indented keys are fine\n"
@@ -210,6 +218,10 @@ static void test_full_example(void **state)
 	assert_int_equal(cfg.log_level, KLOG_DEBUG);
 	assert_int_equal(cfg.nop_interval_ms, 0);
 	assert_int_equal(cfg.nop_timeout_ms, 30000);
+	assert_true(cfg.buffer_budget == 1ull << 30);
+	assert_int_equal(cfg.max_connections, 100);
+	assert_int_equal(cfg.max_conns_per_initiator, 8);
+	assert_int_equal(cfg.login_timeout_ms, 5000);
 	assert_int_equal(cfg.queue_depth, 128);
 	assert_string_equal(cfg.user, "kura");
 
@@ -309,6 +321,12 @@ static const struct bad bad_configs[] = {
 	{ "[global]\nqueue_depth = 0\n", 2, "queue_depth: 0 is out of range 1..65536" },
 	{ "[global]\nnop_timeout_ms = 99999999999999999999999\n", 2, "out of range" },
 	{ "[global]\nlog_level = loud\n", 2, "not one of error, warn, info, debug" },
+	{ "[global]\nbuffer_budget = 63M\n", 2,
+	  "buffer_budget: '63M' is below the minimum of 64M" },
+	{ "[global]\nbuffer_budget = lots\n", 2, "buffer_budget: 'lots' is not a size" },
+	{ "[global]\nmax_connections = 0\n", 2, "max_connections: 0 is out of range 1..65536" },
+	{ "[global]\nmax_connections_per_initiator = 0\n", 2, "out of range 1..65536" },
+	{ "[global]\nlogin_timeout_ms = 999\n", 2, "login_timeout_ms: 999 is out of range" },
 	{ "[global]\ndata_dir = relative/dir\n", 2, "must be an absolute path" },
 	{ "[global]\nuser = ro ot\n", 2, "not a valid user name" },
 	{ "[global]\nworkers = 1\nworkers = 2\n", 3,

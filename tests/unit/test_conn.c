@@ -28,6 +28,7 @@
 #include "target/transport/conn_login.c"
 #include "target/transport/conn_scsi.c"
 #include "target/transport/conn_tmf.c"
+#include "target/transport/limits.c"
 #include "conn_stubs.h"
 
 /* ---- stub login engine ---- */
@@ -156,6 +157,7 @@ static int group_setup(void **state)
 	srv->model = &model;
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->next_tsih = 1;
+	limits_init(srv);
 	srv->workers = &w;
 	srv->n_workers = 1;
 	w.srv = srv;
@@ -619,6 +621,43 @@ static void test_oversized_segment_closes(void **state)
 	logout_close();
 }
 
+/* The buffer budget (limits.c): a session's floor needs nothing shared, the
+ * shared half and each session's cap stop charges, a returned charge makes
+ * room again, and every byte comes back. */
+static void test_buffer_budget(void **state)
+{
+	(void)state;
+	struct tgt_config bc = cfg;
+	bc.buffer_budget = 64u << 20;
+	bc.max_connections = 4;
+	struct tgt_server b = { .cfg = &bc };
+	limits_init(&b);
+	assert_true(b.buf_floor == 8u << 20 && b.buf_shared_cap == 32u << 20);
+	struct session s1 = { .srv = &b, .buf_cap = 24u << 20 };
+	struct session s2 = { .srv = &b, .buf_cap = 40u << 20 };
+	struct session s3 = { .srv = &b, .buf_cap = 40u << 20 };
+	assert_true(limits_take(&s1, 8u << 20)); /* its floor */
+	assert_true(atomic_load(&b.buf_shared_used) == 0);
+	assert_true(limits_take(&s1, 16u << 20));
+	assert_true(atomic_load(&b.buf_shared_used) == 16u << 20);
+	assert_false(limits_take(&s1, 4096)); /* over its cap */
+	assert_true(s1.buf_blocked);
+	assert_true(limits_take(&s2, 24u << 20));
+	assert_true(atomic_load(&b.buf_shared_used) == 32u << 20);
+	assert_false(limits_take(&s2, 4096));    /* the shared half is full */
+	assert_true(limits_take(&s3, 8u << 20)); /* a floor is still there */
+	limits_put(&s1, 16u << 20);
+	assert_false(s1.buf_blocked);
+	assert_true(limits_take(&s2, 4096));
+	limits_put(&s1, 8u << 20);
+	limits_put(&s2, (24u << 20) + 4096);
+	limits_put(&s3, 8u << 20);
+	assert_true(atomic_load(&b.buf_shared_used) == 0 && atomic_load(&b.buf_charged) == 0);
+	assert_true(limits_charge(0) == 0 && limits_charge(1) == 8192);
+	assert_true(limits_charge(16u << 20) == (16u << 20) + 4096);
+	assert_true(limits_charge((16u << 20) + 1) == 0); /* refused before any buffer */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_nop_reject_logout),
 		cmocka_unit_test(test_header_digest),
 		cmocka_unit_test(test_oversized_segment_closes),
+		cmocka_unit_test(test_buffer_budget),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
