@@ -31,6 +31,7 @@
 #include "target/transport/conn_login.c"
 #include "target/transport/conn_scsi.c"
 #include "target/transport/conn_tmf.c"
+#include "target/transport/limits.c"
 #include "../unit/conn_stubs.h"
 
 /* ---- stub login engine: one request, straight to full feature phase ---- */

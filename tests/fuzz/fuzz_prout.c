@@ -22,6 +22,7 @@
 #include "target/scsi/scsi_cdb.c"
 #include "target/scsi/scsi_sense.c"
 #include "target/scsi/scsi_lu.c"
+#include "target/scsi/scsi_stats.c"
 #include "target/scsi/scsi_task.c"
 #include "target/scsi/scsi_inquiry.c"
 #include "target/scsi/scsi_mode.c"
@@ -30,6 +31,7 @@
 #include "target/scsi/scsi_pr.c"
 #include "target/scsi/scsi_pr_cmd.c"
 #include "target/scsi/scsi_pr_file.c"
+#include "target/scsi/scsi_pr_shared.c"
 #include "target/scsi/scsi_xcopy.c"
 #include "target/scsi/scsi_sbc_ext.c"
 #include "target/scsi/scsi_sanitize.c"
@@ -114,16 +116,16 @@ static void run(struct scsi_lu *lu, struct scsi_itn *itn, struct scsi_lun_map *m
 static void roundtrip(const struct scsi_pr *pr, const uint8_t naa[16])
 {
 	size_t n1 = 0, n2 = 0;
-	uint8_t *b1 = scsi_pr_encode(pr, naa, &n1);
+	uint8_t *b1 = scsi_pr_encode(pr, naa, pr->seq, true, &n1);
 	struct scsi_pr pr2;
 	char why[128];
 	memset(&pr2, 0, sizeof(pr2));
 	if (!b1 || scsi_pr_decode(&pr2, naa, b1, n1, why, sizeof(why)) != 0)
 		abort();
-	uint8_t *b2 = scsi_pr_encode(&pr2, naa, &n2);
+	uint8_t *b2 = scsi_pr_encode(&pr2, naa, pr2.seq, true, &n2);
 	if (!b2 || n1 != n2 || memcmp(b1, b2, n1))
 		abort();
-	clear_state(&pr2);
+	scsi_pr_free_state(&pr2);
 	free(b1);
 	free(b2);
 }
@@ -150,7 +152,7 @@ static void fuzz_decode(const uint8_t *d, size_t n)
 		roundtrip(&pr, fuzz_naa);
 	else if (!why[0])
 		abort();
-	clear_state(&pr);
+	scsi_pr_free_state(&pr);
 	free(b);
 }
 
