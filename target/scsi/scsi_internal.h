@@ -266,6 +266,8 @@ size_t scsi_tid_encode(const struct scsi_pr_id *id, uint8_t *out);
 	(64u + (SCSI_PR_MAX_REGS + SCSI_PR_MAX_EVENTS) * (24u + SCSI_PR_NAME_MAX) + 4u)
 /* Encode pr (lock held) into a malloc'd buffer, at sequence number seq,
  * with pr->events when events; NULL on ENOMEM. */
+/* WRITE's data path once its range is locked (scsi_sbc.c). */
+void scsi_write_start(struct scsi_task *t);
 uint8_t *scsi_pr_encode(const struct scsi_pr *pr, const uint8_t naa[16], uint64_t seq, bool events,
 			size_t *len);
 /* Decode a record into pr (empty, unlocked; events and seq too); 0 or

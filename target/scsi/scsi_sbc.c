@@ -115,8 +115,9 @@ static void write_done(struct lun_io *io)
 	scsi_task_finish(t, scsi_errno_reason(io->result, true));
 }
 
-/* The Data-Out can go to the backend as is when it holds exactly `len`. */
-static void write_start(struct scsi_task *t)
+/* The Data-Out can go to the backend as is when it holds exactly `len`.
+ * Also WRITE ATOMIC's body (scsi_sbc_ext.c), there under an exclusive lock. */
+void scsi_write_start(struct scsi_task *t)
 {
 	if (!scsi_pr_recheck(t))
 		return; /* reservations changed while it waited */
@@ -127,7 +128,7 @@ static void write_start(struct scsi_task *t)
 		scsi_submit(t, LUN_OP_WRITE, fl, off, len, t->out_iov, t->out_iovcnt, write_done);
 		return;
 	}
-	uint8_t *b = scsi_scratch_alloc(t, len, write_start);
+	uint8_t *b = scsi_scratch_alloc(t, len, scsi_write_start);
 	if (!b)
 		return;
 	scsi_out_copy(t, 0, b, len);
@@ -148,8 +149,8 @@ static int write_common(struct scsi_task *t, const struct scsi_rw_cdb *c, bool f
 		return SR_GOOD;
 	t->st.pos = (uint64_t)nb * bs;
 	t->st.flags = fua ? SCSI_RW_FUA : 0;
-	if (scsi_range_lock(t->lu, t, c->lba, nb, false, write_start))
-		write_start(t);
+	if (scsi_range_lock(t->lu, t, c->lba, nb, false, scsi_write_start))
+		scsi_write_start(t);
 	return SR_PENDING;
 }
 

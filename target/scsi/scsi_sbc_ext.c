@@ -96,32 +96,6 @@ int scsi_exec_orwrite(struct scsi_task *t)
 }
 
 /* ---- WRITE ATOMIC(16) ---- */
-static void wa_done(struct lun_io *io)
-{
-	struct scsi_task *t = TASK_OF_IO(io);
-	scsi_range_unlock(t->lu, t);
-	scsi_task_finish(t, scsi_errno_reason(io->result, true));
-}
-
-static void wa_start(struct scsi_task *t)
-{
-	if (!scsi_pr_recheck(t))
-		return; /* reservations changed while it waited */
-	size_t len = (size_t)t->st.pos;
-	unsigned fl = scsi_write_flags(t, t->st.flags & SCSI_RW_FUA);
-	uint64_t off = t->st.lba * t->lu->bs;
-	if (t->out_len == len) {
-		scsi_submit(t, LUN_OP_WRITE, fl, off, len, t->out_iov, t->out_iovcnt, wa_done);
-		return;
-	}
-	uint8_t *b = scsi_scratch_alloc(t, len, wa_start);
-	if (!b)
-		return;
-	scsi_out_copy(t, 0, b, len);
-	t->st.iov[0] = (struct iovec){ b, len };
-	scsi_submit(t, LUN_OP_WRITE, fl, off, len, t->st.iov, 1, wa_done);
-}
-
 int scsi_exec_write_atomic(struct scsi_task *t)
 {
 	struct scsi_rw_cdb c;
@@ -138,8 +112,8 @@ int scsi_exec_write_atomic(struct scsi_task *t)
 		return SR_INVALID_FIELD_IU; /* all or nothing: never a part */
 	t->st.pos = (uint64_t)c.nblocks * bs;
 	t->st.flags = c.flags;
-	if (scsi_range_lock(t->lu, t, c.lba, c.nblocks, true, wa_start))
-		wa_start(t);
+	if (scsi_range_lock(t->lu, t, c.lba, c.nblocks, true, scsi_write_start))
+		scsi_write_start(t);
 	return SR_PENDING;
 }
 
