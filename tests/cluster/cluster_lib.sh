@@ -117,6 +117,16 @@ cl_need_prc() {
   [ -x "$PRC" ] || skip "kura-it-client_pr not built"
 }
 
+# cl_regs URL: one "INITIATOR KEY" line per registration on URL's LUN, the
+# key as 16 hex digits like kura-lockd logs it (kura-it-client_pr prints it
+# without leading zeros: a cluster tag below 0x1000 gives a shorter key).
+cl_regs() {
+  local r
+  "$PRC" status "$1" 2>/dev/null | tr ',' '\n' | while IFS= read -r r; do
+    [ -n "$r" ] && printf '%s %016x\n' "${r%%=*}" "0x$(echo "${r#*=}" | cut -d'*' -f1)"
+  done
+}
+
 # cl_cluster N [KEY=VALUE...]: the start most invariant tests share: one VM
 # LUN, hosts hv1..hvN with 0.5 s heartbeats and fail_after 4 s (plus the
 # keys given, as cl_config takes them), the HA LUN formatted, every host

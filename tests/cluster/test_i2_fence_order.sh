@@ -14,7 +14,7 @@ cl_init i2
 cl_need_prc
 cl_cluster 2
 K1=$(cl_host_key hv1)
-"$PRC" status "$(cl_url 1)" >"$CL_D/keys0" 2>&1; cat "$CL_D/keys0"
+cl_regs "$(cl_url 1)" >"$CL_D/keys0"; cat "$CL_D/keys0"
 check "hv1's key $K1 is on the VM disk" grep -q "$K1" "$CL_D/keys0"
 
 sample() {  # "OWNER SLOT1 KEYS..." : lease owner, hv1's slot state, then every key
@@ -26,7 +26,7 @@ own = next((l["owner"] for l in d["leases"] if l.get("vm") == "vm1"), 0)
 st = next((h["state"] for h in d["hosts"] if h.get("id") == 1), "?")
 print(own, st)' 2>/dev/null)
   echo "$d $( "$LOCKCTL" -c "$CONF" dump 2>/dev/null | grep 'registered keys' | grep -o '[0-9a-f]\{16\}' | tr '\n' ' ')" \
-       "$( "$PRC" status "$(cl_url 1)" 2>/dev/null | grep -o '=[0-9a-f]\{16\}' | tr -d '=' | tr '\n' ' ')"
+       "$(cl_regs "$(cl_url 1)" | awk '{print $2}' | tr '\n' ' ')"
 }
 sampler() { while [ ! -f "$CL_D/stop" ]; do sample >>"$CL_D/samples"; done; }
 sampler & SAMP=$!

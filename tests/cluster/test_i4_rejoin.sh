@@ -22,7 +22,7 @@ check "hv2 fences hv1" wait_for 30 cl_state_is hv2 hv1 fenced
 
 keys() {  # every registered key on the HA LUN and the VM disk
   "$LOCKCTL" -c "$CONF" dump 2>/dev/null | grep 'registered keys' | grep -o '[0-9a-f]\{16\}'
-  "$PRC" status "$(cl_url 1)" 2>/dev/null | tr ',' '\n' | sed -n 's/.*=\([0-9a-f]\{16\}\).*/\1/p'
+  cl_regs "$(cl_url 1)" | awk '{print $2}'
 }
 sampler() { while [ ! -f "$CL_D/stop" ]; do keys >>"$CL_D/keys"; sleep 0.3; done; }
 sampler & SAMP=$!
@@ -39,7 +39,8 @@ K2=$(cl_host_key hv1)
 check "new incarnation ($INC1 -> $INC2) and key ($K1 -> $K2)" [ "$INC2" -gt "$INC1" ] && [ "$K1" != "$K2" ]
 cl_ctl hv2 stop vm1 >>"$CL_D/lockctl.log" 2>&1
 check "vm1 starts on hv1 again" cl_ctl hv1 start vm1
-check "the VM disk holds hv1's new key" bash -c "\"$PRC\" status '$(cl_url 1)' | grep -q 'kura:hv1=$K2'"
+has_reg() { cl_regs "$(cl_url 1)" | grep -qx "$1"; }
+check "the VM disk holds hv1's new key" has_reg "iqn.2026-12.org.kura:hv1 $K2"
 sleep 1
 touch "$CL_D/stop"; wait $SAMP
 check "the fenced key $K1 never reappeared ($(wc -l <"$CL_D/keys") keys sampled)" \
