@@ -154,11 +154,12 @@ struct raid {
 	uint64_t bg_budget;
 	uint64_t resync_total, resync_done;
 	_Atomic uint64_t scrub_units, scrub_mismatch, scrub_repaired;
-	_Atomic uint64_t stat_rmw;      /* read-modify-write stripe updates (tests) */
-	_Atomic uint64_t stat_rcw;      /* reconstruct-writes that read something */
-	_Atomic uint64_t stat_full;     /* stripe writes that read nothing */
-	_Atomic uint64_t stat_gathered; /* writes gathered into another's stripe write */
-	_Atomic uint64_t stat_held;     /* stripe writes held for the rest of their stripe */
+	_Atomic uint64_t stat_rmw;          /* read-modify-write stripe updates (tests) */
+	_Atomic uint64_t stat_rcw;          /* reconstruct-writes that read something */
+	_Atomic uint64_t stat_full;         /* stripe writes that read nothing */
+	_Atomic uint64_t stat_gathered;     /* writes gathered into another's stripe write */
+	_Atomic uint64_t stat_held;         /* stripe writes held for the rest of their stripe */
+	_Atomic uint64_t stat_hold_expired; /* ... of those, released by hold_us, not by a write */
 	/* write gathering (lun_raid_stripe.c) */
 	uint32_t hold_us;              /* longest hold of a partial stripe write */
 	_Atomic uint64_t last_end;     /* array byte after the last write submitted */

@@ -341,6 +341,8 @@ static bool sop_hold(struct raid_sop *s)
 	bool grace = atomic_load(&r->wr_depth) >= sbytes &&
 		     now - atomic_load(&r->last_done_us) < RAID_GRACE_US;
 	bool hold = now < s->hold_until && (others || grace);
+	if (!hold && (others || grace) && s->counted)
+		atomic_fetch_add(&r->stat_hold_expired, 1);
 	if (hold && !s->counted) {
 		s->counted = true;
 		atomic_fetch_add(&r->stat_held, 1);

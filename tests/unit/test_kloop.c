@@ -274,7 +274,9 @@ static void test_timer_order_and_stop(void **state)
 	kloop_timer_stop(l, &never.t);
 	kloop_timer_stop(l, &never.t); /* stopping twice is harmless */
 	run_guarded(l);
-	assert_string_equal(log, "FFS");
+	/* "FFS" on time (F at 20 and 40 ms, S at 45); a loop woken late may
+	 * run F once before S ("FS"), but never S first nor F after S. */
+	assert_true(strcmp(log, "FFS") == 0 || strcmp(log, "FS") == 0);
 	assert_int_equal(never.fired, 0);
 	kloop_timer_stop(l, &fast.t);
 	assert_null(l->timers);
