@@ -21,13 +21,24 @@
  *   SESSIONS                               D lines: one key=value list per
  *        path: sid=N target=IQN address=IP port=P tpgt=T iface=NAME
  *        state=up|down|... isid=HEX lu=<naa hex> device=<path> group=<id>
- *        (kura-initiatord also sends lun=<N,...> alua=<state> active=yes|no;
+ *        (kura-initiatord also sends lun=<N,...> alua=<state> active=yes|no
+ *        admin=ok|failed;
  *        state is wait|connecting|probing|up|failed; lu/device are comma
  *        lists when a session carries several LUNs; clients ignore unknown keys)
  *   SESSION <sid>                          D lines: key=value details for -P 3
+ *        (incl. local_address= and the negotiated header_digest= data_digest=
+ *        max_recv_dsl= max_xmit_dsl= first_burst= max_burst= immediate_data=
+ *        initial_r2t= max_outstanding_r2t=; "-" = unknown)
  *   RESCAN <sid>|all
  *   FAIL-QUEUE <lu>|all                    fail queued I/O now (EIO)
  *   STATUS                                 D lines: daemon-wide key=value
+ *   MAPS                                   D lines for kura-multipath: per
+ *        presented LU "kind=map wwid= alias= size= block_size= device= vendor=
+ *        product= alua=yes|no policy= queue=queue|fail queued= no_path_retry_s="
+ *        then per path of it "kind=path wwid= sid= lun= target= address= port=
+ *        tpgt= state= admin=ok|failed alua= prio= group= active=yes|no isid="
+ *   PATH-FAIL <sid>                        the path carries no I/O until
+ *        PATH-REINSTATE <sid>, whatever its health (ERR 21 no such path)
  */
 #ifndef KURA_CTL_PROTO_H
 #define KURA_CTL_PROTO_H

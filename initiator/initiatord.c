@@ -201,6 +201,8 @@ static int start_front_ends(struct ini_daemon *d)
 		return rc;
 	if (d->o.nbd_dir[0] && (rc = nbd_server_start(d)) < 0)
 		return rc;
+	if ((rc = stable_names_start(d)) < 0)
+		return rc;
 	if (d->o.ublk)
 		ublk_probe(d);
 	return 0;
@@ -257,6 +259,7 @@ void ini_daemon_free(struct ini_daemon *d)
 			io->done(io, -EIO);
 		}
 	}
+	stable_names_stop(d);
 	fuse_front_stop(d);
 	nbd_server_stop(d);
 	for (int i = 0; i < INI_MAX_PATHS; i++)

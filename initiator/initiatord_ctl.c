@@ -192,31 +192,19 @@ static int path_group(const struct ini_path *p)
 	return p->n_luns && p->luns[0].tpg >= 0 ? p->luns[0].tpg : 0;
 }
 
-/* Does this path carry the I/O of its first LU right now? */
-static bool path_active(const struct ini_path *p)
-{
-	if (!p->n_luns || p->state != PATH_UP)
-		return false;
-	const struct ini_lu *lu = p->luns[0].lu;
-	if (lu->d->o.policy == MPATH_ROUND_ROBIN)
-		return true;
-	return lu->sel.current >= 0 && lu->sel.current < lu->n_paths &&
-	       lu->paths[lu->sel.current].p == p;
-}
-
 static void fmt_path(const struct ini_path *p, char *buf, size_t len)
 {
 	char lu[512], dev[1024], luns[128];
 	path_luns(p, lu, sizeof(lu), dev, sizeof(dev), luns, sizeof(luns));
 	snprintf(
 		buf, len,
-		"sid=%d target=%s address=%s port=%u tpgt=%d iface=%s state=%s isid=c0%06x%04x lun=%s lu=%s device=%s "
-		"group=%d alua=%d active=%s",
+		"sid=%d target=%s address=%s port=%u tpgt=%d iface=%s state=%s isid=80%06x%04x lun=%s lu=%s device=%s "
+		"group=%d alua=%d active=%s admin=%s",
 		p->sid, p->id.target, p->id.address, p->id.port, p->id.tpgt,
 		p->id.iface[0] ? p->id.iface : "default", path_state_name(p->state),
 		path_isid_rnd(p), p->sid & 0xffff, luns[0] ? luns : "-", lu[0] ? lu : "-",
 		dev[0] ? dev : "-", path_group(p), p->n_luns ? p->luns[0].alua_state : -1,
-		path_active(p) ? "yes" : "no");
+		mpath_path_active(p) ? "yes" : "no", p->admin_failed ? "failed" : "ok");
 }
 
 static void verb_sessions(struct ctl_conn *c, int argc, char **argv)
@@ -252,6 +240,8 @@ static void session_details(struct ctl_conn *c, const struct ini_path *p)
 		 p->pr_key ? "set" : "none", p->n_inflight, p->failures,
 		 (unsigned long long)(p->state == PATH_UP ? now - p->up_since_ms : 0),
 		 p->last_error[0] ? p->last_error : "-");
+	out_data(c, buf);
+	path_info_format(p, buf, sizeof(buf));
 	out_data(c, buf);
 	for (int i = 0; i < p->n_luns; i++) {
 		const struct ini_lu *lu = p->luns[i].lu;
@@ -350,6 +340,39 @@ static void verb_fail_queue(struct ctl_conn *c, int argc, char **argv)
 	out_line(c, "OK");
 }
 
+static void emit_data(void *arg, const char *line)
+{
+	out_data(arg, line);
+}
+
+static void verb_maps(struct ctl_conn *c, int argc, char **argv)
+{
+	mpath_report_maps(c->d, emit_data, c);
+	out_line(c, "OK");
+}
+
+/* PATH-FAIL / PATH-REINSTATE <sid> */
+static void path_admin(struct ctl_conn *c, int argc, char **argv, bool failed)
+{
+	struct ini_path *p = argc > 1 ? path_by_sid(c->d, atoi(argv[1])) : NULL;
+	if (!p) {
+		out_line(c, "ERR 21 no such path");
+		return;
+	}
+	mpath_admin_fail(p, failed);
+	out_line(c, "OK");
+}
+
+static void verb_path_fail(struct ctl_conn *c, int argc, char **argv)
+{
+	path_admin(c, argc, argv, true);
+}
+
+static void verb_path_reinstate(struct ctl_conn *c, int argc, char **argv)
+{
+	path_admin(c, argc, argv, false);
+}
+
 static void verb_logout(struct ctl_conn *c, int argc, char **argv)
 {
 	struct ini_path *p =
@@ -433,10 +456,11 @@ static void handle_line(struct ctl_conn *c, char *line)
 		const char *verb;
 		void (*fn)(struct ctl_conn *, int, char **);
 	} verbs[] = {
-		{ "LOGIN", verb_login },       { "LOGOUT", verb_logout },
-		{ "SESSIONS", verb_sessions }, { "SESSION", verb_session },
-		{ "RESCAN", verb_rescan },     { "FAIL-QUEUE", verb_fail_queue },
-		{ "STATUS", verb_status },
+		{ "LOGIN", verb_login },         { "LOGOUT", verb_logout },
+		{ "SESSIONS", verb_sessions },   { "SESSION", verb_session },
+		{ "RESCAN", verb_rescan },       { "FAIL-QUEUE", verb_fail_queue },
+		{ "STATUS", verb_status },       { "MAPS", verb_maps },
+		{ "PATH-FAIL", verb_path_fail }, { "PATH-REINSTATE", verb_path_reinstate },
 	};
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (!strcasecmp(argv[0], verbs[i].verb)) {

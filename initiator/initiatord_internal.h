@@ -48,6 +48,7 @@ struct ini_opts {
 	char ctl_sock[108];
 	char fuse_dir[256]; /* "" = no FUSE front end */
 	char nbd_dir[256];  /* "" = no NBD front end */
+	char disk_dir[256]; /* "" = no stable names (stable_names.c) */
 	bool ublk;
 	uint64_t pr_key; /* 0 = none */
 	uint64_t no_path_retry_ms;
@@ -66,6 +67,25 @@ enum path_state {
 	PATH_UP,
 	PATH_FAILED, /* torn down, about to go to WAIT */
 	PATH_GONE,   /* logged out: freed on the next loop turn */
+};
+
+/* path_info.c: what a path learnt at login and probe, for -P 3 and
+ * kura-multipath (the negotiated keys come from the target's Login
+ * Responses, read with MSG_PEEK before libiscsi consumes them). */
+enum {
+	PI_HDIGEST,
+	PI_DDIGEST,
+	PI_MAXXMIT,
+	PI_FBURST,
+	PI_MBURST,
+	PI_IMMDATA,
+	PI_R2T,
+	PI_MAXR2T,
+	PI_N
+};
+struct path_info {
+	char vendor[9], product[17]; /* standard INQUIRY of the LUN being probed */
+	char keys[PI_N][24];         /* "" = not answered */
 };
 
 struct path_lun {
@@ -116,6 +136,8 @@ struct ini_path {
 	struct kloop_fd live_kfd;
 	uint64_t live_ms;
 	bool live_probe;
+	bool admin_failed; /* kura-multipath fail path: no I/O until reinstated */
+	struct path_info info;
 };
 
 struct ini_lu {
@@ -138,12 +160,14 @@ struct ini_lu {
 	bool zeroes_fallback; /* WRITE SAME refused: write zero buffers */
 	bool unmap_unsupported;
 	uint64_t n_io, n_retries, n_failovers;
-	uint64_t last_failover_ms; /* duration of the last path switch */
-	char device[300];          /* how it is presented (FUSE path / NBD socket) */
+	uint64_t last_failover_ms;   /* duration of the last path switch */
+	char device[300];            /* how it is presented (FUSE path / NBD socket) */
+	char vendor[9], product[17]; /* standard INQUIRY (path_info.c) */
 	struct kloop_task kick;
 	bool kick_queued;
 	uint64_t hold_until_ms; /* BUSY: pause dispatch until then */
 	bool gone;              /* last path logged out: not presented (lus_mu) */
+	bool paths_changed;     /* mpath_attach: a new path joined (event pending) */
 };
 
 enum ini_op { INI_READ, INI_WRITE, INI_FLUSH, INI_UNMAP, INI_ZEROES };
@@ -171,6 +195,7 @@ struct ini_io {
 
 struct ini_fuse;
 struct ini_nbd;
+struct ini_names;
 
 /* What the multipath core tells its listeners (front ends, anything that
  * presents or reports LUs). Delivered on the loop thread, in subscription
@@ -181,7 +206,8 @@ enum mpath_event {
 	MPATH_EV_PATH_UP,    /* the LU has a usable path (again): I/O flows */
 	MPATH_EV_NO_PATH,    /* the last usable path went: I/O queues */
 	MPATH_EV_QUEUE_FAILED, /* queued and new I/O fails (deadline or FAIL-QUEUE) until a path is back */
-	MPATH_EV_LU_REMOVED, /* its last path logged out: devices go, I/O fails (EIO) */
+	MPATH_EV_LU_REMOVED,    /* its last path logged out: devices go, I/O fails (EIO) */
+	MPATH_EV_PATHS_CHANGED, /* a path joined or left the LU (it still has one) */
 };
 struct mpath_listener {
 	void (*fn)(struct mpath_listener *l, struct ini_lu *lu, enum mpath_event ev);
@@ -203,6 +229,7 @@ struct ini_daemon {
 	struct mpath_listener *listeners; /* mpath_subscribe() */
 	struct ini_fuse *fuse;            /* front ends' state, owned by them */
 	struct ini_nbd *nbd;
+	struct ini_names *names; /* stable_names.c */
 	uint64_t started_ms;
 	int sig_fd;
 	struct kloop_fd sig_kfd;
@@ -221,6 +248,22 @@ void path_free(struct ini_path *p);
 /* path_live.c */
 void path_live_tick(struct ini_path *p, uint64_t now);
 void path_live_stop(struct ini_path *p);
+
+/* path_info.c */
+void path_info_login_peek(struct ini_path *p);
+void path_info_inquiry(struct ini_path *p, const uint8_t *b, size_t len);
+void path_info_attached(const struct ini_path *p, struct ini_lu *lu);
+/* "local_address=.. header_digest=.. ..." for SESSION (-P 3) */
+void path_info_format(const struct ini_path *p, char *buf, size_t len);
+
+/* mpath_report.c: kura-multipath's view (MAPS) and fail / reinstate path */
+void mpath_report_maps(struct ini_daemon *d, void (*emit)(void *arg, const char *line), void *arg);
+void mpath_admin_fail(struct ini_path *p, bool failed);
+bool mpath_path_active(const struct ini_path *p);
+
+/* stable_names.c: <disk_dir>/by-id and by-path links (an mpath listener) */
+int stable_names_start(struct ini_daemon *d);
+void stable_names_stop(struct ini_daemon *d);
 
 /* mpath.c */
 struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun,

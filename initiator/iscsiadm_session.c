@@ -167,7 +167,9 @@ static void print_iface(struct adm *a, const struct sess *s, const char *all)
 	char init[256], ip[64];
 	if (ctlc_kv_get(all, "initiator", init, sizeof(init)))
 		read_initiator(a, init, sizeof(init));
-	kv(all, "local_address", ip, sizeof(ip), "<empty>");
+	kv(all, "local_address", ip, sizeof(ip), "-");
+	if (!strcmp(ip, "-"))
+		snprintf(ip, sizeof(ip), "<empty>");
 	fprintf(a->out,
 		"\t\t**********\n\t\tInterface:\n\t\t**********\n"
 		"\t\tIface Name: %s\n\t\tIface Transport: tcp\n"
@@ -198,8 +200,9 @@ static void print_params(struct adm *a, const char *all)
 		"\t\t************************\n\t\tNegotiated iSCSI params:\n"
 		"\t\t************************\n");
 	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
-		kv(all, p[i].key, v, sizeof(v), "<empty>");
-		fprintf(a->out, "\t\t%s: %s\n", p[i].label, v);
+		kv(all, p[i].key, v, sizeof(v), "-");
+		if (strcmp(v, "-")) /* unknown: left out, as open-iscsi does */
+			fprintf(a->out, "\t\t%s: %s\n", p[i].label, v);
 	}
 }
 
@@ -236,24 +239,42 @@ static void print_node_bits(struct adm *a, const struct sess *s)
 	nodedb_rec_free(r);
 }
 
-/* -P 3: one entry per LUN the daemon reports ("lun=N lu=ID device=PATH
- * paths=K ..."); kura exposes LUs through its own front ends, not sd. */
-static void print_devices(struct adm *a, const struct detail *d)
+/* The sd state column of -P 3, for a kura path: running / blocked (not
+ * logged in) plus whether this path carries the LU's I/O now. */
+static void path_state_text(const struct sess *s, char *out, size_t len)
 {
-	char lun[16], lu[128], dev[256], paths[16];
+	char active[8], admin[16];
+	kv(s->line, "active", active, sizeof(active), "no");
+	kv(s->line, "admin", admin, sizeof(admin), "ok");
+	if (strcmp(s->state, "up"))
+		snprintf(out, len, "blocked (path %s: no I/O)", s->state);
+	else if (!strcmp(admin, "failed"))
+		snprintf(out, len, "running (failed by the administrator: no I/O)");
+	else
+		snprintf(out, len, "running (%s)",
+			 strcmp(active, "yes") ? "standby: no I/O now" : "active: carries I/O");
+}
+
+/* -P 3: open-iscsi's "Attached SCSI devices" block, one entry per LUN the
+ * daemon reports ("lun=N lu=ID device=PATH ..."). kura presents LUs through
+ * its own front ends, not sd: the "Attached scsi disk" column holds the
+ * kura device (FUSE file, else NBD URL); the host number is the SID. */
+static void print_devices(struct adm *a, const struct sess *s, const struct detail *d)
+{
+	char lun[16], dev[256], paths[16], st[96];
+	path_state_text(s, st, sizeof(st));
 	fprintf(a->out,
 		"\t\t************************\n\t\tAttached SCSI devices:\n"
-		"\t\t************************\n");
+		"\t\t************************\n\t\tHost Number: %d\tState: %s\n",
+		s->sid, strcmp(s->state, "up") ? "blocked" : "running");
 	for (int i = 0; i < d->rep.nlines; i++) {
 		if (ctlc_kv_get(d->rep.lines[i], "lun", lun, sizeof(lun)) ||
 		    ctlc_kv_get(d->rep.lines[i], "sid", paths, sizeof(paths)) == 0)
 			continue; /* skip the path summary line (it has lun= too) */
-		kv(d->rep.lines[i], "lu", lu, sizeof(lu), "<empty>");
 		kv(d->rep.lines[i], "device", dev, sizeof(dev), "-");
-		kv(d->rep.lines[i], "paths", paths, sizeof(paths), "?");
-		fprintf(a->out,
-			"\t\tLun: %s\tLU: %s\n\t\t\tAttached kura device: %s\t\tPaths: %s\n", lun,
-			lu, strcmp(dev, "-") ? dev : "<none>", paths);
+		fprintf(a->out, "\t\tscsi%d Channel 00 Id 0 Lun: %s\n", s->sid, lun);
+		fprintf(a->out, "\t\t\tAttached scsi disk %s\t\tState: %s\n",
+			strcmp(dev, "-") ? dev : "<none>", st);
 	}
 }
 
@@ -275,7 +296,7 @@ static void print_tree(struct adm *a, const struct sess *s, int n)
 			print_params(a, d.all);
 		}
 		if (a->o.print >= 3)
-			print_devices(a, &d);
+			print_devices(a, &s[i], &d);
 		ctlc_reply_free(&d.rep);
 	}
 }

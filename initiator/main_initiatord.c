@@ -19,6 +19,9 @@ static void usage(FILE *f)
 		"  --ctl-sock PATH        control socket (default /run/kura/initiatord.sock)\n"
 		"  --fuse-dir DIR         FUSE front end: one file per LU (e.g. /run/kura/lu)\n"
 		"  --nbd-dir DIR          NBD front end: one Unix socket per LU\n"
+		"  --disk-dir DIR         stable names: DIR/by-id/wwn-naa.<hex>[.sock] and\n"
+		"                         DIR/by-path/ip-ADDR:PORT-iscsi-IQN-lun-N[.sock] links to\n"
+		"                         the FUSE files [NBD sockets] (e.g. /run/kura/disk)\n"
 		"  --ublk                 try the ublk front end (needs /dev/ublk-control)\n"
 		"  --login ADDR:PORT,IQN  also log in to this portal (repeatable)\n"
 		"  --pr-key HEX           persistent reservation key registered on every path\n"
@@ -42,6 +45,7 @@ static int parse_opt(struct ini_opts *o, int c, const char *a)
 	case 's': snprintf(o->ctl_sock, sizeof(o->ctl_sock), "%s", a); break;
 	case 'f': snprintf(o->fuse_dir, sizeof(o->fuse_dir), "%s", a); break;
 	case 'b': snprintf(o->nbd_dir, sizeof(o->nbd_dir), "%s", a); break;
+	case 'D': snprintf(o->disk_dir, sizeof(o->disk_dir), "%s", a); break;
 	case 'u': o->ublk = true; break;
 	case 'L':
 		if (o->n_extra >= 8)
@@ -83,6 +87,7 @@ int main(int argc, char **argv)
 		{ "ctl-sock", 1, 0, 's' },
 		{ "fuse-dir", 1, 0, 'f' },
 		{ "nbd-dir", 1, 0, 'b' },
+		{ "disk-dir", 1, 0, 'D' },
 		{ "ublk", 0, 0, 'u' },
 		{ "login", 1, 0, 'L' },
 		{ "pr-key", 1, 0, 'k' },

@@ -67,7 +67,7 @@ static void lu_note_failing(struct ini_lu *lu, bool was_failing)
 
 static bool lu_path_up(const struct ini_lu *lu, int i)
 {
-	return lu->paths[i].p->state == PATH_UP;
+	return lu->paths[i].p->state == PATH_UP && !lu->paths[i].p->admin_failed;
 }
 
 static int lu_alua(const struct ini_lu *lu, int i)
@@ -159,6 +159,7 @@ static int lu_add_path(struct ini_lu *lu, struct ini_path *p, int lun)
 	lu->paths[at].lun = lun;
 	lu->n_paths++;
 	lu->sel.current = -1;
+	lu->paths_changed = true;
 	kinfo("LU %s (%s): path %d %s:%u LUN %d added (%d path%s)", lu->wwid, lu->alias, p->sid,
 	      p->id.address, p->id.port, lun, lu->n_paths, lu->n_paths == 1 ? "" : "s");
 	return 0;
@@ -193,6 +194,9 @@ struct ini_lu *mpath_attach(struct ini_daemon *d, struct ini_path *p, int lun,
 		return NULL;
 	if (fresh || resized)
 		lu_notify(lu, fresh ? MPATH_EV_LU_ADDED : MPATH_EV_LU_RESIZED);
+	else if (lu->paths_changed)
+		lu_notify(lu, MPATH_EV_PATHS_CHANGED);
+	lu->paths_changed = false;
 	return lu;
 }
 
@@ -224,9 +228,10 @@ void mpath_detach_path(struct ini_daemon *d, struct ini_path *p)
 		if (w != lu->n_paths) {
 			lu->n_paths = w;
 			lu->sel.current = -1;
-			if (w)
+			if (w) {
 				mpath_paths_changed(lu);
-			else
+				lu_notify(lu, MPATH_EV_PATHS_CHANGED);
+			} else
 				lu_remove(lu);
 		}
 	}

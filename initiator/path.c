@@ -140,6 +140,8 @@ static void path_fd_event(struct kloop_fd *h, uint32_t events)
 		  (events & EPOLLERR ? POLLERR : 0) | (events & EPOLLHUP ? POLLHUP : 0);
 	if (!p->iscsi || p->state == PATH_FAILED)
 		return;
+	if (p->state == PATH_CONNECTING && (events & EPOLLIN))
+		path_info_login_peek(p); /* negotiated keys, for -P 3 */
 	if (iscsi_service(p->iscsi, rev) < 0) {
 		path_fail(p, p->state == PATH_CONNECTING ? "cannot connect"
 							 : iscsi_get_error(p->iscsi));
@@ -316,6 +318,7 @@ static void probe_attach(struct ini_path *p)
 	p->luns[k].lu = lu;
 	p->luns[k].tpg = p->probe_id.tpg;
 	p->luns[k].alua_state = p->probe_alua;
+	path_info_attached(p, lu);
 }
 
 static void probe_after_cap(struct ini_path *p)
@@ -371,6 +374,7 @@ static void probe_step_done(struct ini_path *p, struct scsi_task *t, int status)
 			return;
 		}
 		p->probe_tpgs = mpath_std_tpgs(b, (size_t)t->datain.size);
+		path_info_inquiry(p, b, (size_t)t->datain.size);
 		p->probe_alua = ALUA_AO;
 		p->probe_step = P_VPD;
 		probe_issue(p);

@@ -63,7 +63,7 @@ adm 0 -m session -P 1
 check "session -P 1: Target and Current Portal" bash -c "printf '%s\n' \"\$1\" | grep -qx 'Target: $T1 (non-flash)' && printf '%s\n' \"\$1\" | grep -qxP '\tCurrent Portal: 127.0.0.1:$P2,2'" _ "$OUT"
 check "session -P 1: state LOGGED IN" bash -c "printf '%s\n' \"\$1\" | grep -qxP '\t\tiSCSI Connection State: LOGGED IN'" _ "$OUT"
 adm 0 -m session -P 3 -r "$SID"
-check "session -P 3 -r SID: one session with its LUN" bash -c "printf '%s\n' \"\$1\" | grep -qxP '\t\tSID: $SID' && printf '%s\n' \"\$1\" | grep -qP '^\t\tLun: 0\t'" _ "$OUT"
+check "session -P 3 -r SID: one session with its LUN" bash -c "printf '%s\n' \"\$1\" | grep -qxP '\t\tSID: $SID' && printf '%s\n' \"\$1\" | grep -qP '^\t\tscsi$SID Channel 00 Id 0 Lun: 0\$'" _ "$OUT"
 adm 22 -m session -r 9999
 check "unknown sid: exit 22 as open-iscsi" bash -c "[ '$RC' = 22 ] && printf '%s' \"\$1\" | grep -q 'Could not get session info for sid 9999'" _ "$ERR"
 adm 15 -m node -T $T1 -p 127.0.0.1:$P1 -o delete

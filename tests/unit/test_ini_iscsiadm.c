@@ -469,7 +469,7 @@ static const struct {
 	const char *verb, *reply;
 } script[] = {
 	{ "SESSIONS",
-	  "D sid%3D3%20target%3Diqn.t%20address%3D10.0.0.1%20port%3D3260%20tpgt%3D1%20iface%3Ddefault%20state%3Dup\n"
+	  "D sid%3D3%20target%3Diqn.t%20address%3D10.0.0.1%20port%3D3260%20tpgt%3D1%20iface%3Ddefault%20state%3Dup%20active%3Dyes\n"
 	  "D sid%3D4%20target%3Diqn.t%20address%3Dfd00%3A%3A1%20port%3D3261%20tpgt%3D2%20iface%3Ddefault%20state%3Dfailed\n"
 	  "OK\n" },
 	{ "SESSION",
@@ -526,7 +526,8 @@ static void test_cmd_fake_daemon(void **state)
 	       "\t\tiSCSI Connection State: TRANSPORT WAIT\n\t\tiSCSI Session State: FAILED\n",
 	       NULL);
 	expect("-m session -P 3 -r 3", 0,
-	       "\t\tLun: 0\tLU: naa.1\n\t\t\tAttached kura device: /run/kura/lu/a\t\tPaths: 2\n",
+	       "\t\tHost Number: 3\tState: running\n\t\tscsi3 Channel 00 Id 0 Lun: 0\n"
+	       "\t\t\tAttached scsi disk /run/kura/lu/a\t\tState: running (active: carries I/O)\n",
 	       NULL);
 	expect("-m session -P 2 -r 3", 0, "\t\tRecovery Timeout: 120\n", NULL);
 	expect("-m session -R -r 3", 0,
