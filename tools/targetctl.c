@@ -46,6 +46,9 @@ static const char usage_text[] =
 	"          [--block-size 512|4096]\n"
 	"                                export an existing thin volume (a snapshot is\n"
 	"                                read-only); --backend raid --raid NAME: an array\n"
+	"  lun add IQN LUN --backend rbd --rbd-pool P --rbd-image I [--rbd-conf F]\n"
+	"          [--rbd-user U] [--rbd-keyring K] [--rbd-namespace N] [--read-only]\n"
+	"                                export an RBD image (docs/ceph.md), e.g. a clone\n"
 	"  lun remove IQN LUN [--force]  unpublish (new commands: 25/00), wait for its\n"
 	"                                commands in flight, close it (a thin volume can\n"
 	"                                then be deleted); refused while it holds a\n"
@@ -89,6 +92,10 @@ static const char usage_text[] =
 	"                                read-only point-in-time copy (prints the time)\n"
 	"  clone create POOL ORIGIN_ID NEW_ID\n"
 	"                                writable copy (prints the time)\n"
+	"  snapshot create IQN LUN SNAP  RBD LU: an RBD snapshot of its image\n"
+	"  clone create IQN LUN SNAP NEW_IMAGE\n"
+	"                                RBD LU: a clone (format 2) of snapshot SNAP, a new\n"
+	"                                image in the same pool; lun add exports it\n"
 	"  metrics                       every counter and gauge in the Prometheus text\n"
 	"                                format (kura-console serves it as /metrics)\n"
 	"  raid ... NAME --wait          then poll until no rebuild, resync or scrub runs\n"
@@ -190,7 +197,13 @@ static int lun_words(int n, char **words, char (*buf)[600])
 					      { "--level", "level" },
 					      { "--members", "members" },
 					      { "--member-size", "member_size" },
-					      { "--chunk", "chunk" } };
+					      { "--chunk", "chunk" },
+					      { "--rbd-pool", "rbd_pool" },
+					      { "--rbd-image", "rbd_image" },
+					      { "--rbd-conf", "rbd_conf" },
+					      { "--rbd-user", "rbd_user" },
+					      { "--rbd-keyring", "rbd_keyring" },
+					      { "--rbd-namespace", "rbd_namespace" } };
 	bool lun_add = n >= 2 && !strcmp(words[0], "lun") && !strcmp(words[1], "add");
 	bool raid_create = n >= 2 && !strcmp(words[0], "raid") && !strcmp(words[1], "create");
 	if (!lun_add && !raid_create &&

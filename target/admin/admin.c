@@ -363,6 +363,12 @@ static int cmd_copy(struct admin *a, const struct admin_cmd *c, FILE *f, const c
 	return admin_storage_copy(a->m, c, f, why);
 }
 
+static int cmd_rbd_copy(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
+{
+	struct scsi_lu *lu = find_lu(a, c->iqn, c->lun, why);
+	return lu ? admin_rbd_copy(lu, c, f, why) : -ENOENT;
+}
+
 static int cmd_metrics(struct admin *a, const struct admin_cmd *c, FILE *f, const char **why)
 {
 	return admin_metrics(a->m, a->srv, c, f, why);
@@ -398,6 +404,8 @@ static const admin_handler handlers[ADMIN_N_OPS] = {
 	[ADMIN_SNAPSHOT_CREATE] = cmd_copy,
 	[ADMIN_CLONE_CREATE] = cmd_copy,
 	[ADMIN_METRICS] = cmd_metrics,
+	[ADMIN_RBD_SNAPSHOT] = cmd_rbd_copy,
+	[ADMIN_RBD_CLONE] = cmd_rbd_copy,
 };
 
 static void run_line(struct admin *a, const char *line, size_t len, FILE *f)

@@ -67,4 +67,8 @@ int admin_storage_pool(struct tgt_model *m, const struct admin_cmd *c, FILE *f, 
 /* volume ... / snapshot create / clone create requests (admin_storage.c). */
 int admin_storage_volume(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why);
 int admin_storage_copy(struct tgt_model *m, const struct admin_cmd *c, FILE *f, const char **why);
+/* snapshot create IQN LUN SNAP / clone create IQN LUN SNAP NEW_IMAGE on an
+ * RBD LU (admin_rbd.c). */
+struct scsi_lu;
+int admin_rbd_copy(struct scsi_lu *lu, const struct admin_cmd *c, FILE *f, const char **why);
 #endif

@@ -159,8 +159,11 @@ static int dec_chap(struct admin_cmd *c, const char **why)
 	return n >= ADMIN_CHAP_VALUE_MAX ? -EINVAL : 0;
 }
 
-static const char *const lun_keys[] = { "backend=", "path=",   "size=", "block_size=", "thin=",
-					"pool=",    "volume=", "raid=", "read_only=" };
+static const char *const lun_keys[] = {
+	"backend=",   "path=",     "size=",     "block_size=",  "thin=",
+	"pool=",      "volume=",   "raid=",     "read_only=",   "rbd_pool=",
+	"rbd_image=", "rbd_conf=", "rbd_user=", "rbd_keyring=", "rbd_namespace="
+};
 
 /* The key=value words of lun add, checked as the [lun N] section they
  * become (conf_lun_section) is built: a word past its ADMIN_LUN_SECTION_MAX
@@ -174,8 +177,9 @@ static int lun_words(const struct admin_cmd *c, const char **why)
 		size_t k = 0;
 		while (k < N_OF(lun_keys) && strncmp(a, lun_keys[k], strlen(lun_keys[k])))
 			k++;
-		*why = "lun add takes backend=file|memory|thin|raid, path=, size=, block_size=, thin=, pool=, "
-		       "volume=, raid=, read_only=";
+		*why = "lun add takes backend=file|memory|thin|raid|rbd, path=, size=, block_size=, thin=, "
+		       "pool=, volume=, raid=, read_only=, rbd_pool=, rbd_image=, rbd_conf=, rbd_user=, "
+		       "rbd_keyring=, rbd_namespace=";
 		if (k == N_OF(lun_keys) || strpbrk(a, ";#[]"))
 			return -EINVAL;
 		file |= !strcmp(a, "backend=file");
@@ -318,9 +322,44 @@ static int dec_volume(struct admin_cmd *c, const char **why)
 	return -EINVAL;
 }
 
+/* An RBD snapshot or image name: what rbd(8) would not read back as
+ * POOL/IMAGE@SNAP, and no INI syntax (the clone may be saved in a [lun]). */
+static bool rbd_name_ok(const char *n)
+{
+	return n[0] && !strpbrk(n, "/@;#[]=,") && strlen(n) < 256;
+}
+
+/* snapshot create IQN LUN SNAP | clone create IQN LUN SNAP NEW_IMAGE: the
+ * LU's RBD image (the target names are iqn., eui. or naa. names; a pool
+ * name is none of them). */
+static bool copy_is_rbd(const struct admin_cmd *c)
+{
+	const char *w = c->argc > 2 ? c->argv[2] : "";
+	return !strncmp(w, "iqn.", 4) || !strncmp(w, "eui.", 4) || !strncmp(w, "naa.", 4);
+}
+
+static int dec_rbd_copy(struct admin_cmd *c, bool snap, const char **why)
+{
+	c->op = snap ? ADMIN_RBD_SNAPSHOT : ADMIN_RBD_CLONE;
+	*why = snap ? "usage: snapshot create IQN LUN SNAP_NAME"
+		    : "usage: clone create IQN LUN SNAP_NAME NEW_IMAGE";
+	if (c->argc != (snap ? 5 : 6) || strcmp(c->argv[1], "create"))
+		return -EINVAL;
+	c->iqn = c->argv[2];
+	if (lun_number(c, c->argv[3], why) < 0)
+		return -EINVAL;
+	*why = "RBD snapshot and image names cannot be empty or hold / @ ; # [ ] = ,";
+	for (int i = 4; i < c->argc; i++)
+		if (!rbd_name_ok(c->argv[i]))
+			return -EINVAL;
+	return 0;
+}
+
 static int dec_copy(struct admin_cmd *c, const char **why)
 {
 	bool snap = !strcmp(c->argv[0], "snapshot");
+	if (copy_is_rbd(c))
+		return dec_rbd_copy(c, snap, why);
 	c->op = snap ? ADMIN_SNAPSHOT_CREATE : ADMIN_CLONE_CREATE;
 	*why = snap ? "usage: snapshot create POOL ORIGIN_ID NEW_ID"
 		    : "usage: clone create POOL ORIGIN_ID NEW_ID";

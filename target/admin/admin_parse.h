@@ -50,7 +50,9 @@ enum admin_op {
 	ADMIN_VOLUME_DELETE,
 	ADMIN_SNAPSHOT_CREATE, /* snapshot|clone create POOL ORIGIN NEW */
 	ADMIN_CLONE_CREATE,
-	ADMIN_METRICS, /* metrics: the Prometheus text exposition */
+	ADMIN_METRICS,      /* metrics: the Prometheus text exposition */
+	ADMIN_RBD_SNAPSHOT, /* snapshot create IQN LUN SNAP: iqn, lun, argv[4] */
+	ADMIN_RBD_CLONE,    /* clone create IQN LUN SNAP NEW_IMAGE: iqn, lun, argv[4], argv[5] */
 	ADMIN_N_OPS
 };
 

@@ -93,3 +93,8 @@ int scsi_admin_clear_pr(struct scsi_lu *lu)
 	pthread_mutex_unlock(&pr->lock);
 	return n;
 }
+
+struct lun_backend *scsi_admin_lu_backend(struct scsi_lu *lu)
+{
+	return lu->be;
+}

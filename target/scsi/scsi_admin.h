@@ -42,4 +42,6 @@ void scsi_admin_lu_info(struct scsi_lu *lu, struct scsi_admin_lu *out, struct sc
  * SPC-4 5.13.11.2.4), and queue the new state to disk when it is persisted.
  * Returns the number of registrations removed. */
 int scsi_admin_clear_pr(struct scsi_lu *lu);
+/* The backend lu serves from (snapshots of an RBD LU's image, admin_rbd.c). */
+struct lun_backend *scsi_admin_lu_backend(struct scsi_lu *lu);
 #endif

@@ -263,3 +263,81 @@ _ceph_reap() {
   kill -9 "$1" 2>/dev/null
   wait "$1" 2>/dev/null
 }
+
+# ---- gateways: several kura-targetd exporting the same images -------------
+# ceph_gw_conf ID ADDR:PORT IQN IMAGE...: gateway ID's configuration
+# (gateway_id = ID, one portal, LUN n = the n-th image of pool
+# ${CEPH_GW_POOL:-rbd}), on stdout.
+ceph_gw_conf() {
+  local id=$1 addr=$2 iqn=$3 lun=0 img
+  shift 3
+  printf '[global]\ngateway_id = %s\nlog_level = info\n\n[portal a]\naddress = %s\n\n[target %s]\n' \
+    "$id" "$addr" "$iqn"
+  for img in "$@"; do
+    printf '\n[lun %s]\nbackend = rbd\nrbd_pool = %s\nrbd_image = %s\nrbd_conf = %s\nrbd_user = %s\nrbd_keyring = %s\n' \
+      "$lun" "${CEPH_GW_POOL:-rbd}" "$img" "$CEPH_CONF" "$CEPH_USER" "$CEPH_KEYRING"
+    lun=$((lun + 1))
+  done
+}
+
+# ceph_gw_start ID CONF ADDR:PORT: run gateway ID (kura-targetd, data dir
+# $IT_DIR/gwID, log $IT_DIR/gwID.log) until it listens; its pid in CEPH_GW_PID[ID].
+declare -A CEPH_GW_PID=()
+ceph_gw_start() {
+  local id=$1 conf=$2 a=$3 i
+  mkdir -p "$IT_DIR/gw$id"
+  echo "==== start $(date +%T)" >>"$IT_DIR/gw$id.log"
+  "$KURA_TARGETD" --foreground --data-dir "$IT_DIR/gw$id" -c "$conf" >>"$IT_DIR/gw$id.log" 2>&1 &
+  CEPH_GW_PID[$id]=$!
+  IT_PIDS+=("$!")
+  wait_port "${a%:*}" "${a##*:}" 60 || { tail -n 20 "$IT_DIR/gw$id.log"; _ceph_die "gateway $id did not listen on $a"; }
+  for i in $(seq 1 300); do
+    grep -q '^portal ' "$IT_DIR/gw$id.log" && return 0
+    sleep 0.1
+  done
+}
+
+# ceph_gw_kill ID: kill -9 gateway ID and reap it.
+ceph_gw_kill() {
+  local pid=${CEPH_GW_PID[$1]:-}
+  [ -n "$pid" ] || return 0
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  CEPH_GW_PID[$1]=""
+}
+
+# ---- a QEMU guest (tests/integration/vm/) on a disk URL -----------------------
+# ceph_vm_guest: build (or reuse) the tiny guest; sets VM_KERNEL, VM_INITRD.
+# Returns 1 with the reason in VM_WHY when it cannot (no QEMU, no packages).
+ceph_vm_guest() {
+  local g rc
+  command -v qemu-system-x86_64 >/dev/null || { VM_WHY="qemu-system-x86_64 not installed"; return 1; }
+  g=$("$KURA_SRC/tests/integration/vm/build-guest.sh" 2>"$IT_DIR/build-guest.log"); rc=$?
+  [ $rc -eq 0 ] || { VM_WHY="cannot build the guest ($(tail -n 1 "$IT_DIR/build-guest.log"))"; return 1; }
+  VM_KERNEL=$(echo "$g" | sed -n 's/^KERNEL=//p')
+  VM_INITRD=$(echo "$g" | sed -n 's/^INITRD=//p')
+}
+
+# ceph_vm_start DRIVE_URL CONSOLE APPEND [TIMEOUT_S]: boot the guest in the
+# background with DRIVE_URL as its virtio disk (werror/rerror=report: a failed
+# request reaches the guest as a FAIL line); every console line is stamped
+# with the host's clock in ms. Sets VM_PID.
+ceph_vm_start() {
+  local drive=$1 con=$2 append=$3 t=${4:-300}
+  : >"$con"
+  timeout "$t" qemu-system-x86_64 -accel tcg -m 256 -nographic -monitor none -nic none -no-reboot \
+    -kernel "$VM_KERNEL" -initrd "$VM_INITRD" -append "console=ttyS0 quiet panic=-1 $append" \
+    -drive "file=$drive,format=raw,if=none,id=d0,cache=none,werror=report,rerror=report" \
+    -device virtio-blk-pci,drive=d0 </dev/null 2>"$IT_DIR/qemu.err" \
+    > >(python3 -c '
+import sys, time
+out = open(sys.argv[1], "a", buffering=1)
+for raw in iter(sys.stdin.buffer.readline, b""):
+    out.write("%d %s\n" % (time.time() * 1000, raw.decode("utf-8", "replace").rstrip("\r\n")))
+' "$con") &
+  VM_PID=$!
+  IT_PIDS+=("$VM_PID")
+}
+
+# ceph_vm_oks CONSOLE: how many "KURA-VM iter N ok" lines so far.
+ceph_vm_oks() { grep -c "KURA-VM iter [0-9]* ok" "$1"; }

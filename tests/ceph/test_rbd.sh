@@ -9,6 +9,8 @@
 #   resize   `rbd resize` elsewhere: READ CAPACITY follows, with 2A/09
 #   osd      kill -9 one OSD in the middle of a write-and-verify run:
 #            0 I/O errors, data verified, the OSD comes back
+#   snap     kura-targetctl snapshot create / clone create on the RBD LU,
+#            the clone exported with lun add reads the snapshot's data
 #   vm       a QEMU guest on the RBD LUN writes, fsyncs, reads back, compares
 #   cu       iscsi-test-cu -d (the backend's suites of family ALL; all of
 #            ALL with KURA_CEPH_CU_TESTS=ALL) on an RBD LUN against
@@ -23,7 +25,7 @@ need_cmd qemu-io qemu-img
 grep -q 'rbd backend: on' "$KURA_BUILD/CMakeCache.txt" 2>/dev/null ||
   grep -q '^KURA_HAVE_RBD:INTERNAL=ON' "$KURA_BUILD/CMakeCache.txt" ||
   skip "kura built without the rbd backend (librbd-dev, librados-dev)"
-SCENARIOS=${KURA_CEPH_SCENARIOS:-io discard resize osd vm cu}
+SCENARIOS=${KURA_CEPH_SCENARIOS:-io discard resize osd snap vm cu}
 IQN=iqn.2026-12.org.kura:ceph
 
 ceph_start
@@ -165,18 +167,13 @@ scenario_osd() {
 # fsync), reads back and compares 64 KiB blocks, KURA_CEPH_VM_ITERS times.
 scenario_vm() {
   begin vm
-  command -v qemu-system-x86_64 >/dev/null || { log "SKIP vm: qemu-system-x86_64 not installed"; return; }
-  local G rc k i
-  G=$("$here/../integration/vm/build-guest.sh" 2>"$IT_DIR/build-guest.log"); rc=$?
-  if [ $rc -ne 0 ]; then log "SKIP vm: cannot build the guest ($(tail -1 "$IT_DIR/build-guest.log"))"; return; fi
+  ceph_vm_guest || { log "SKIP vm: $VM_WHY"; return; }
   ceph_image_create rbd vm 128M
   start_gw 0 vm
   local iters=${KURA_CEPH_VM_ITERS:-40} con=$IT_DIR/vm-console.log
-  timeout 300 qemu-system-x86_64 -accel tcg -m 256 -nographic -monitor none -nic none -no-reboot \
-    -kernel "$(echo "$G" | sed -n 's/^KERNEL=//p')" -initrd "$(echo "$G" | sed -n 's/^INITRD=//p')" \
-    -append "console=ttyS0 quiet panic=-1 kura.iters=$iters kura.blocks=512" \
-    -drive "file=$(url 0),format=raw,if=none,id=d0,cache=none,werror=report,rerror=report" \
-    -device virtio-blk-pci,drive=d0 </dev/null >"$con" 2>"$IT_DIR/qemu.err"
+  ceph_vm_start "$(url 0)" "$con" "kura.iters=$iters kura.blocks=512" 300
+  wait "$VM_PID"
+  for _ in $(seq 1 50); do grep -q "KURA-VM done" "$con" && break; sleep 0.1; done # the stamper's last lines
   check "the guest saw the 128 MiB disk" grep -q "KURA-VM ready disk=262144 " "$con"
   check "$iters write/fsync/read/compare iterations ok" \
     test "$(grep -c "KURA-VM iter [0-9]* ok" "$con")" = "$iters"
@@ -187,6 +184,43 @@ scenario_vm() {
     bash -c "dd if='$IT_DIR/vm.raw' bs=64k skip=1 count=1 2>/dev/null | grep -aq 'KURA-VM iter 0000000001 block 000001'"
   check "kura-targetd stops cleanly" kura_stop 20
   took vm
+}
+
+# kura-targetctl on an RBD LU: snapshot create takes an RBD snapshot of its
+# image, clone create a format 2 clone of that snapshot, lun add exports the
+# clone as LUN 1 (saved to the configuration file): the clone reads the
+# snapshot's data, not what the origin got after it, and is writable on its
+# own; rbd(8) sees the snapshot and the clone's parent.
+scenario_snap() {
+  begin snap
+  local TC=$KURA_BUILD/tools/kura-targetctl
+  [ -x "$TC" ] || { log "SKIP snap: kura-targetctl not built"; return; }
+  ceph_image_create rbd orig 64M
+  start_gw 0 orig
+  local U0 U1 S=$IT_DIR/data/kura-targetd.sock M=1048576; U0=$(url 0); U1=$(url 1)
+  tc() { "$TC" -s "$S" "$@"; }
+  check "write A (0x41) at 0 and 8 MiB" qio "$U0" "write -P 0x41 0 1M" "write -P 0x41 $((8 * M)) 1M"
+  check "snapshot create IQN 0 s1" bash -c "'$TC' -s '$S' snapshot create $IQN 0 s1 | tee -a '$IT_DIR/tc.out' | grep -q 'snapshot rbd/orig@s1 taken'"
+  check "rbd snap ls sees s1" bash -c "timeout 60 rbd --conf '$CEPH_CONF' --keyring '$CEPH_KEYRING' --id '$CEPH_USER' snap ls rbd/orig | grep -qw s1"
+  check "write B (0x42) over the first MiB after the snapshot" qio "$U0" "write -P 0x42 0 1M"
+  check "clone create IQN 0 s1 copy (JSON)" bash -c "'$TC' -s '$S' clone create $IQN 0 s1 copy --json | tee -a '$IT_DIR/tc.out' | grep -q '\"clone\":\"copy\"'"
+  check "rbd info: the clone's parent is rbd/orig@s1" bash -c "timeout 60 rbd --conf '$CEPH_CONF' --keyring '$CEPH_KEYRING' --id '$CEPH_USER' info rbd/copy | grep -q 'parent: rbd/orig@s1'"
+  check "lun add IQN 1 --backend rbd --rbd-image copy" tc lun add "$IQN" 1 --backend rbd --rbd-pool rbd \
+    --rbd-image copy --rbd-conf "$CEPH_CONF" --rbd-user "$CEPH_USER" --rbd-keyring "$CEPH_KEYRING"
+  check "the lun add is saved to the configuration" grep -q "rbd_image = copy" "$IT_DIR/kura.conf"
+  check "the clone (LUN 1) holds the snapshot's data, not B" qio "$U1" "read -P 0x41 0 1M" \
+    "read -P 0x41 $((8 * M)) 1M" "read -P 0 $((2 * M)) 1M"
+  check "the origin (LUN 0) holds B" qio "$U0" "read -P 0x42 0 1M" "read -P 0x41 $((8 * M)) 1M"
+  check "the clone is writable on its own" qio "$U1" "write -P 0x43 $((8 * M)) 4k" "read -P 0x43 $((8 * M)) 4k"
+  check "the origin did not see the clone's write" qio "$U0" "read -P 0x41 $((8 * M)) 1M"
+  local out
+  out=$(tc snapshot create "$IQN" 0 s1 2>&1)
+  check "a second snapshot s1 is refused (exit 1, exists already)" bash -c "tc_rc=0; '$TC' -s '$S' snapshot create $IQN 0 s1 >/dev/null 2>&1 || tc_rc=\$?; [ \$tc_rc = 1 ] && echo '$out' | grep -q 'exists already'"
+  check "clone of a missing snapshot is refused" bash -c "! '$TC' -s '$S' clone create $IQN 0 nosuch c2 2>/dev/null"
+  check "snapshot of a LUN that does not exist is refused" bash -c "! '$TC' -s '$S' snapshot create $IQN 7 s2 2>/dev/null"
+  cat "$IT_DIR/tc.out"
+  check "kura-targetd stops cleanly" kura_stop 20
+  took snap
 }
 
 # iscsi-test-cu -d, family ALL (every distinct test once) with a second,

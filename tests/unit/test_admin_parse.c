@@ -54,8 +54,9 @@ static const char *const lun_usage =
 	"lun add IQN LUN backend=thin pool=P volume=ID [read_only=yes] [block_size=B] | "
 	"lun remove IQN LUN [--force]";
 static const char *const lun_keys_why =
-	"lun add takes backend=file|memory|thin|raid, path=, size=, block_size=, thin=, pool=, "
-	"volume=, raid=, read_only=";
+	"lun add takes backend=file|memory|thin|raid|rbd, path=, size=, block_size=, thin=, pool=, "
+	"volume=, raid=, read_only=, rbd_pool=, rbd_image=, rbd_conf=, rbd_user=, rbd_keyring=, "
+	"rbd_namespace=";
 static const char *const pool_usage =
 	"usage: pool status [NAME] [--json] | pool grow NAME [size=S] | pool create NAME ...";
 static const char *const volume_usage =
@@ -385,6 +386,18 @@ static void test_volume_copy(void **state)
 	refused("snapshot delete p 1 2", "usage: snapshot create POOL ORIGIN_ID NEW_ID");
 	refused("clone create p 1 2 3", "usage: clone create POOL ORIGIN_ID NEW_ID");
 	refused("clone", "usage: clone create POOL ORIGIN_ID NEW_ID");
+	/* an RBD LU's image: the target name instead of a pool */
+	ok("snapshot create iqn.2026-12.x:t 0 before", ADMIN_RBD_SNAPSHOT, 5);
+	ok("clone create iqn.2026-12.x:t 3 before vm2", ADMIN_RBD_CLONE, 6);
+	assert_int_equal(cmd.lun, 3);
+	refused("snapshot create iqn.2026-12.x:t 0", "usage: snapshot create IQN LUN SNAP_NAME");
+	refused("clone create iqn.2026-12.x:t 0 s",
+		"usage: clone create IQN LUN SNAP_NAME NEW_IMAGE");
+	refused("snapshot create iqn.2026-12.x:t x s", "bad LUN number");
+	refused("snapshot create iqn.2026-12.x:t 0 a@b",
+		"RBD snapshot and image names cannot be empty or hold / @ ; # [ ] = ,");
+	refused("clone create iqn.2026-12.x:t 0 s p/img",
+		"RBD snapshot and image names cannot be empty or hold / @ ; # [ ] = ,");
 }
 
 /* Every operation is reached by some request (a new one needs a line here). */
@@ -419,6 +432,8 @@ static void test_every_op(void **state)
 		"snapshot create p 1 2",
 		"clone create p 1 2",
 		"metrics",
+		"snapshot create iqn.x 0 s",
+		"clone create iqn.x 0 s i",
 	};
 	bool seen[ADMIN_N_OPS] = { false };
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
