@@ -40,12 +40,14 @@ static bool carries_io(const struct ini_lu *lu, int i)
 		return false;
 	if (lu->d->o.policy == MPATH_ROUND_ROBIN) {
 		for (int k = 0; k < lu->n_paths; k++)
-			if (c[k].up && mpath_alua_prio(c[k].alua_state) > mpath_alua_prio(c[i].alua_state))
+			if (c[k].up &&
+			    mpath_alua_prio(c[k].alua_state) > mpath_alua_prio(c[i].alua_state))
 				return false;
 		return true;
 	}
 	struct mpath_sel sel = lu->sel;
-	return mpath_select(c, lu->n_paths, lu->d->o.policy, lu->d->o.failback_immediate, &sel) == i;
+	return mpath_select(c, lu->n_paths, lu->d->o.policy, lu->d->o.failback_immediate, &sel) ==
+	       i;
 }
 
 static void emit_map(const struct ini_lu *lu, void (*emit)(void *, const char *), void *arg)
@@ -57,16 +59,14 @@ static void emit_map(const struct ini_lu *lu, void (*emit)(void *, const char *)
 		 "kind=map wwid=%s alias=%s size=%llu block_size=%u device=%s vendor=%s "
 		 "product=%s alua=%s policy=%s queue=%s queued=%d no_path_retry_s=%llu",
 		 lu->wwid, lu->alias, (unsigned long long)(lu->blocks * lu->block_size),
-		 lu->block_size, lu->device[0] ? lu->device : "-",
-		 lu->vendor[0] ? lu->vendor : "-", lu->product[0] ? lu->product : "-",
-		 lu->ident.tpg >= 0 ? "yes" : "no",
-		 d->o.policy == MPATH_ROUND_ROBIN ? "round-robin" : "failover", queue,
-		 lu->n_queued, (unsigned long long)(d->o.no_path_retry_ms / 1000));
+		 lu->block_size, lu->device[0] ? lu->device : "-", lu->vendor[0] ? lu->vendor : "-",
+		 lu->product[0] ? lu->product : "-", lu->ident.tpg >= 0 ? "yes" : "no",
+		 d->o.policy == MPATH_ROUND_ROBIN ? "round-robin" : "failover", queue, lu->n_queued,
+		 (unsigned long long)(d->o.no_path_retry_ms / 1000));
 	emit(arg, buf);
 }
 
-static void emit_path(const struct ini_lu *lu, int i, void (*emit)(void *, const char *),
-		      void *arg)
+static void emit_path(const struct ini_lu *lu, int i, void (*emit)(void *, const char *), void *arg)
 {
 	char buf[1024];
 	const struct ini_path *p = lu->paths[i].p;

@@ -122,7 +122,8 @@ static int load(struct mp_cli *c)
 		get(rep.lines[i], "kind", kind, sizeof(kind));
 		if (!strcmp(kind, "map") && c->n < MP_MAX_MAPS)
 			parse_map(&c->maps[c->n++], rep.lines[i]);
-		else if (!strcmp(kind, "path") && c->n && c->maps[c->n - 1].n_paths < MP_MAX_PATHS) {
+		else if (!strcmp(kind, "path") && c->n &&
+			 c->maps[c->n - 1].n_paths < MP_MAX_PATHS) {
 			struct mp_map *m = &c->maps[c->n - 1];
 			parse_path(&m->paths[m->n_paths++], rep.lines[i]);
 		}
@@ -172,8 +173,8 @@ static bool path_is(const struct mp_path *p, const char *spec)
 {
 	char pt[96], *end;
 	long sid = strtol(spec, &end, 10);
-	if (end != spec && (*end == 0 || (*end == ':' && strchr(spec, '.') == NULL &&
-					   strchr(end + 1, ':'))))
+	if (end != spec &&
+	    (*end == 0 || (*end == ':' && strchr(spec, '.') == NULL && strchr(end + 1, ':'))))
 		return sid == p->sid;
 	snprintf(pt, sizeof(pt), strchr(p->address, ':') ? "[%s]:%u" : "%s:%u", p->address,
 		 p->port);

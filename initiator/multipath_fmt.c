@@ -177,7 +177,8 @@ static void path_json(FILE *f, const struct mp_map *m, const struct mp_path *p)
 	json_kv(f, "target", p->target, true);
 	json_kv(f, "state", p->state, true);
 	json_kv(f, "isid", p->isid, true);
-	fprintf(f, "\"pri\":%d,\"sid\":%d,\"lun\":%d,\"tpgt\":%d,\"admin_failed\":%s,\"active\":%s}",
+	fprintf(f,
+		"\"pri\":%d,\"sid\":%d,\"lun\":%d,\"tpgt\":%d,\"admin_failed\":%s,\"active\":%s}",
 		mp_prio(m, p), p->sid, p->lun, p->tpgt, p->admin_failed ? "true" : "false",
 		p->active ? "true" : "false");
 }
@@ -211,8 +212,7 @@ void mp_print_paths(FILE *f, const struct mp_map *maps, int n, bool json)
 			hcil(h, sizeof(h), p);
 			portal(pt, sizeof(pt), p);
 			fprintf(f, "%-10s %-22s %-5s %-3d %-6s %-6s %-7s %s\n", h, pt, "-",
-				mp_prio(&maps[i], p), mp_dm_st(p), mp_chk_st(p), mp_dev_st(p),
-				"-");
+				mp_prio(&maps[i], p), mp_dm_st(p), mp_chk_st(p), mp_dev_st(p), "-");
 		}
 }
 
@@ -237,8 +237,8 @@ static void map_json(FILE *f, const struct mp_map *m)
 		m->n_paths, m->queued);
 	make_groups(m, &g);
 	for (int gi = 0; gi < g.n; gi++) {
-		fprintf(f, "%s{\"selector\":\"round-robin 0\",\"pri\":%d,\"group\":%d,", gi ? "," : "",
-			g.prio[gi], gi + 1);
+		fprintf(f, "%s{\"selector\":\"round-robin 0\",\"pri\":%d,\"group\":%d,",
+			gi ? "," : "", g.prio[gi], gi + 1);
 		json_kv(f, "dm_st", group_status(m, &g, gi), true);
 		fputs("\"paths\":[", f);
 		for (int k = 0; k < g.len[gi]; k++) {

@@ -29,10 +29,14 @@
 #define BHS_LEN               48
 
 static const char *const key_names[PI_N] = {
-	[PI_HDIGEST] = "HeaderDigest",    [PI_DDIGEST] = "DataDigest",
-	[PI_MAXXMIT] = "MaxRecvDataSegmentLength", [PI_FBURST] = "FirstBurstLength",
-	[PI_MBURST] = "MaxBurstLength",   [PI_IMMDATA] = "ImmediateData",
-	[PI_R2T] = "InitialR2T",          [PI_MAXR2T] = "MaxOutstandingR2T",
+	[PI_HDIGEST] = "HeaderDigest",
+	[PI_DDIGEST] = "DataDigest",
+	[PI_MAXXMIT] = "MaxRecvDataSegmentLength",
+	[PI_FBURST] = "FirstBurstLength",
+	[PI_MBURST] = "MaxBurstLength",
+	[PI_IMMDATA] = "ImmediateData",
+	[PI_R2T] = "InitialR2T",
+	[PI_MAXR2T] = "MaxOutstandingR2T",
 };
 
 static void note_key(struct path_info *pi, const char *kv, size_t len)

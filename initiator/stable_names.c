@@ -73,8 +73,8 @@ static int wanted(const struct ini_names *s, const struct ini_lu *lu, char (*nam
 		char base[NAME_MAX_LEN - 8];
 		const struct ini_path *p = i >= 0 ? lu->paths[i].p : NULL;
 		if (p)
-			snprintf(base, sizeof(base), "by-path/ip-%s:%u-iscsi-%s-lun-%d", p->id.address,
-				 p->id.port, p->id.target, lu->paths[i].lun);
+			snprintf(base, sizeof(base), "by-path/ip-%s:%u-iscsi-%s-lun-%d",
+				 p->id.address, p->id.port, p->id.target, lu->paths[i].lun);
 		else
 			snprintf(base, sizeof(base), "by-id/wwn-%s", lu->wwid);
 		if (s->fuse[0]) {

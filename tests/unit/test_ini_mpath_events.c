@@ -81,7 +81,10 @@ static void test_events(void **state)
 
 	struct ini_lu *lu = attach(d, p1, 100);
 	expect_log(2, (const int[][2]){ { 1, MPATH_EV_LU_ADDED }, { 2, MPATH_EV_LU_ADDED } });
-	assert_ptr_equal(attach(d, p2, 100), lu); /* same identity: same LU, no event */
+	assert_ptr_equal(attach(d, p2, 100), lu); /* same identity: same LU, a path joined */
+	expect_log(2, (const int[][2]){ { 1, MPATH_EV_PATHS_CHANGED },
+					{ 2, MPATH_EV_PATHS_CHANGED } });
+	assert_ptr_equal(attach(d, p2, 100), lu); /* the same path again (rescan): no event */
 	expect_log(0, NULL);
 	assert_int_equal(lu->n_paths, 2);
 	attach(d, p2, 200);
@@ -95,7 +98,7 @@ static void test_events(void **state)
 	mpath_paths_changed(lu); /* still up: nothing new */
 	expect_log(0, NULL);
 	mpath_detach_path(d, p1);
-	expect_log(0, NULL);
+	expect_log(1, (const int[][2]){ { 2, MPATH_EV_PATHS_CHANGED } }); /* p2 still up */
 	p2->state = PATH_FAILED;
 	mpath_paths_changed(lu);
 	expect_log(1, (const int[][2]){ { 2, MPATH_EV_NO_PATH } });
