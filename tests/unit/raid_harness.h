@@ -360,7 +360,8 @@ __attribute__((unused)) static void killed_writer_progress(void)
 	}
 }
 
-__attribute__((unused)) static void killed_writer(struct h *h, int n, long ms, void (*body)(struct h *h))
+__attribute__((unused)) static void killed_writer(struct h *h, int n, long ms,
+						  void (*body)(struct h *h))
 {
 	int pfd[2];
 	assert_int_equal(pipe(pfd), 0);

@@ -67,7 +67,7 @@ static int env_open_pool(struct env *e, char *err, size_t errlen)
 }
 
 /* Close the pool (crash: drop it without a final checkpoint) and reopen. */
-static void env_reopen(struct env *e, bool crash)
+__attribute__((unused)) static void env_reopen(struct env *e, bool crash)
 {
 	if (crash)
 		thin_pool_shutdown(e->pool, false, NULL);
@@ -161,7 +161,8 @@ static void fill(void *buf, uint64_t off, size_t len, unsigned seed)
 		p[i] = pat(seed, off + i);
 }
 
-static void put(struct env *e, struct lun_backend *be, uint64_t off, uint64_t len, unsigned seed)
+__attribute__((unused)) static void put(struct env *e, struct lun_backend *be, uint64_t off,
+					uint64_t len, unsigned seed)
 {
 	void *buf = malloc(len);
 	fill(buf, off, len, seed);
@@ -185,7 +186,8 @@ static void expect_at(struct env *e, struct lun_backend *be, uint64_t off, uint6
 }
 
 /* seed 0 = zeros expected */
-static void expect(struct env *e, struct lun_backend *be, uint64_t off, uint64_t len, unsigned seed)
+__attribute__((unused)) static void expect(struct env *e, struct lun_backend *be, uint64_t off,
+					   uint64_t len, unsigned seed)
 {
 	expect_at(e, be, off, len, seed, off);
 }
@@ -197,7 +199,7 @@ static struct lun_backend *vopen(struct env *e, uint32_t id, uint32_t bs)
 	return be;
 }
 
-static uint64_t used(struct env *e)
+__attribute__((unused)) static uint64_t used(struct env *e)
 {
 	struct lun_thin_pool_status st;
 	lun_thin_pool_status(e->pool, &st);
