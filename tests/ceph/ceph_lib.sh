@@ -260,8 +260,8 @@ _ceph_reap() {
     kill -0 "$1" 2>/dev/null || break
     sleep 0.1
   done
-  kill -9 "$1" 2>/dev/null
-  wait "$1" 2>/dev/null
+  kill -9 "$1" 2>/dev/null || true # gone already: fine (callers may run under set -e)
+  wait "$1" 2>/dev/null || true
 }
 
 # ---- gateways: several kura-targetd exporting the same images -------------
