@@ -74,11 +74,16 @@ static void split_status(char *b, size_t n, bool *ok)
 
 int console_admin(const char *path, const char *line, char **out, bool *ok)
 {
+	return console_request(path, line, 60, out, ok);
+}
+
+int console_request(const char *path, const char *line, int timeout_s, char **out, bool *ok)
+{
 	*out = NULL;
 	int fd = kunix_connect(path);
 	if (fd < 0)
 		return fd;
-	struct timeval tv = { .tv_sec = 60 };
+	struct timeval tv = { .tv_sec = timeout_s };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	size_t n = 0;
 	int r = send_line(fd, line);

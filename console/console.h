@@ -18,11 +18,15 @@
 #include <stdint.h>
 
 /* ---- admin_client.c ---- */
-/* Send one request line (no "\n") to the admin socket at path and read the
- * whole answer. *out (malloc'ed, NUL-terminated) gets the output without
+/* Send one request line (no "\n") to the admin socket at path (or to a
+ * kura-lockd control socket: the same one-request-per-connection protocol,
+ * its "ERR code reason" keeping the code in the reason) and read the whole
+ * answer. *out (malloc'ed, NUL-terminated) gets the output without
  * the status line; ok tells "OK" from "ERR". On "ERR reason", *out holds the
  * reason. 0, or -errno when the daemon cannot be reached (*out NULL). */
 int console_admin(const char *path, const char *line, char **out, bool *ok);
+/* The same with an answer timeout of timeout_s seconds (console_admin: 60). */
+int console_request(const char *path, const char *line, int timeout_s, char **out, bool *ok);
 
 /* ---- users.c ---- */
 /* The users file: one "NAME:scrypt:N:r:p:SALT_HEX:HASH_HEX" line per user,
@@ -46,6 +50,7 @@ int random_hex(char *out, size_t n);
 bool secret_equal(const char *a, const char *b);
 
 /* ---- web.c (HTTP server) and its configuration ---- */
+#define CONSOLE_LOCKD_MAX 16
 struct console_cfg {
 	const char *listen_addr; /* numeric IPv4 / IPv6 */
 	uint16_t port;
@@ -53,6 +58,10 @@ struct console_cfg {
 	const char *users;  /* users file */
 	const char *token;  /* bearer token of /metrics, or NULL: /metrics is open */
 	char *cert_pem, *key_pem;
+	unsigned sample_s; /* the history's sampling interval (seconds) */
+	/* kura-lockd control sockets of the cluster view (status --json) */
+	const char *lockd[CONSOLE_LOCKD_MAX];
+	int n_lockd;
 };
 /* Serve until SIGINT / SIGTERM. 0 or -errno with err. */
 int console_serve(const struct console_cfg *cfg, char *err, size_t errlen);

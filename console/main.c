@@ -19,12 +19,14 @@
 static const char usage_text[] =
 	"Usage: kura-console --listen ADDR:PORT --socket PATH [--tls-cert F --tls-key F]\n"
 	"                    [--users FILE] [--state-dir DIR] [--metrics-token-file F]\n"
+	"                    [--sample-interval S] [--lockd-socket PATH]...\n"
 	"                    [--log-level error|warn|info|debug]\n"
 	"       kura-console --add-user NAME [--users FILE | --state-dir DIR]\n"
 	"\n"
 	"The web console of kura-targetd over HTTPS: a dashboard (targets, LUNs,\n"
-	"sessions, pools, arrays, alerts), live per-LUN charts, forms for volumes,\n"
-	"snapshots, clones, ACLs, CHAP and ALUA, and GET /metrics for Prometheus.\n"
+	"sessions, pools, arrays, alerts), per-LUN charts of the last hour, forms\n"
+	"for volumes, snapshots, clones, ACLs, CHAP and ALUA, a cluster view of\n"
+	"kura-lockd hosts and VM leases, and GET /metrics for Prometheus.\n"
 	"It talks to the daemon only through its admin socket (run it as root or\n"
 	"as the daemon's user).\n"
 	"\n"
@@ -41,6 +43,12 @@ static const char usage_text[] =
 	"  --metrics-token-file F GET /metrics wants \"Authorization: Bearer TOKEN\"\n"
 	"                         (TOKEN: the file's first line, 16 characters or more);\n"
 	"                         without it /metrics needs no login\n"
+	"  --sample-interval S    scrape the daemon's counters every S seconds (1..60,\n"
+	"                         default 5) for the per-LUN history of the last hour\n"
+	"  --lockd-socket PATH    a kura-lockd control socket (its [host] socket =);\n"
+	"                         repeat it for every host running on this machine:\n"
+	"                         the Cluster page shows each one's view of the hosts\n"
+	"                         (heartbeat state, incarnation) and VM leases\n"
 	"  --add-user NAME        add or replace a user; the password (8 characters or\n"
 	"                         more) is read from the first line of stdin\n"
 	"\n"
@@ -49,6 +57,9 @@ static const char usage_text[] =
 struct opts {
 	char listen[128];
 	const char *socket, *state, *cert, *key, *users, *token_file, *add_user, *level;
+	long sample_s;
+	const char *lockd[CONSOLE_LOCKD_MAX];
+	int n_lockd;
 };
 
 static int usage(int code)
@@ -69,10 +80,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "metrics-token-file", 1, 0, 't' },
 		{ "add-user", 1, 0, 'a' },
 		{ "log-level", 1, 0, 'L' },
+		{ "sample-interval", 1, 0, 'S' },
+		{ "lockd-socket", 1, 0, 'K' },
 		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	int ch;
+	bool bad = false;
+	char *end;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'l': snprintf(o->listen, sizeof(o->listen), "%s", optarg); break;
@@ -84,11 +99,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 't': o->token_file = optarg; break;
 		case 'a': o->add_user = optarg; break;
 		case 'L': o->level = optarg; break;
+		case 'S':
+			o->sample_s = strtol(optarg, &end, 10);
+			bad |= *end || o->sample_s < 1 || o->sample_s > 60;
+			break;
+		case 'K':
+			bad |= o->n_lockd == CONSOLE_LOCKD_MAX;
+			if (!bad)
+				o->lockd[o->n_lockd++] = optarg;
+			break;
 		case 'h': return 1;
 		default: return -1;
 		}
 	}
-	return optind < argc || !o->cert != !o->key ? -1 : 0;
+	return bad || optind < argc || !o->cert != !o->key ? -1 : 0;
 }
 
 /* "ADDR:PORT" or "[ADDR]:PORT" into cfg. */
@@ -163,7 +187,11 @@ static char *read_token(const char *file)
 
 static int serve(struct opts *o, const char *users, const char *cert, const char *key)
 {
-	struct console_cfg cfg = { .socket = o->socket, .users = users };
+	struct console_cfg cfg = { .socket = o->socket,
+				   .users = users,
+				   .sample_s = (unsigned)o->sample_s,
+				   .n_lockd = o->n_lockd };
+	memcpy(cfg.lockd, o->lockd, sizeof(cfg.lockd));
 	char err[600];
 	if (split_listen(o->listen, &cfg) < 0) {
 		fprintf(stderr, "kura-console: --listen ADDR:PORT wanted, not %s\n", o->listen);
@@ -191,7 +219,8 @@ static int serve(struct opts *o, const char *users, const char *cert, const char
 int main(int argc, char **argv)
 {
 	struct opts o = { .socket = "/var/lib/kura/kura-targetd.sock",
-			  .state = "/var/lib/kura/console" };
+			  .state = "/var/lib/kura/console",
+			  .sample_s = 5 };
 	snprintf(o.listen, sizeof(o.listen), "127.0.0.1:8443");
 	int p = parse_opts(argc, argv, &o);
 	if (p)

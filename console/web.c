@@ -7,7 +7,7 @@
  *   GET  /metrics          Prometheus exposition (bearer token if set)
  *   GET  /login, POST /login, POST /logout         (web_auth.c)
  *   GET  /style.css                                (no session needed)
- *   GET  /, /app.js, /chart.js, GET /api/..., POST /api/action
+ *   GET  /, /app.js, /chart.js, /uPlot.*, GET /api/..., POST /api/action
  *                          a session, and for POST its CSRF token
  *
  * Every answer carries a strict Content-Security-Policy (scripts and styles
@@ -25,6 +25,7 @@
 #include <string.h>
 #include "common/json.h"
 #include "common/log.h"
+#include "console/history.h"
 #include "console/web.h"
 
 #define BODY_MAX (64u << 10)
@@ -268,8 +269,13 @@ int console_serve(const struct console_cfg *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "--listen: %s is not a numeric address", cfg->listen_addr);
 		return -EINVAL;
 	}
+	struct hist_sampler *hs = hist_sampler_start(cfg->socket, cfg->sample_s);
+	if (!hs) {
+		snprintf(err, errlen, "cannot start the history sampler: out of memory");
+		return -ENOMEM;
+	}
 	web_auth_init(cfg);
-	web_api_init(cfg);
+	web_api_init(cfg, hs);
 	struct MHD_Daemon *d = MHD_start_daemon(
 		flags, cfg->port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &ss,
 		MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem,
@@ -281,6 +287,7 @@ int console_serve(const struct console_cfg *cfg, char *err, size_t errlen)
 			 "cannot serve https://%s:%u (address in use, or a bad "
 			 "certificate)",
 			 cfg->listen_addr, cfg->port);
+		hist_sampler_stop(hs);
 		return -EADDRINUSE;
 	}
 	kinfo("console: serving https://%s:%u/ for %s", cfg->listen_addr, cfg->port, cfg->socket);
@@ -292,5 +299,6 @@ int console_serve(const struct console_cfg *cfg, char *err, size_t errlen)
 	sigwait(&set, &sig);
 	kinfo("console: signal %d: stopping", sig);
 	MHD_stop_daemon(d);
+	hist_sampler_stop(hs);
 	return 0;
 }

@@ -54,11 +54,16 @@ enum MHD_Result web_login(struct MHD_Connection *c, struct web_req *r);
 enum MHD_Result web_logout(struct MHD_Connection *c, struct web_req *r);
 
 /* ---- web_api.c ---- */
-void web_api_init(const struct console_cfg *cfg);
-/* GET /api/NAME (relayed admin requests) and POST /api/action. */
+struct hist_sampler;
+void web_api_init(const struct console_cfg *cfg, struct hist_sampler *hs);
+/* GET /api/NAME (relayed admin requests, /api/history from the sampler,
+ * /api/cluster from the kura-lockd sockets) and POST /api/action. */
 enum MHD_Result web_api_get(struct MHD_Connection *c, const struct web_session *s, const char *url);
 enum MHD_Result web_api_action(struct MHD_Connection *c, const struct web_session *s,
 			       struct web_req *r);
+/* ---- web_views.c ---- */
+enum MHD_Result web_history(struct MHD_Connection *c, struct hist_sampler *hs);
+enum MHD_Result web_cluster(struct MHD_Connection *c, const struct console_cfg *cfg);
 /* GET /metrics: the bearer token, then the daemon's exposition. */
 enum MHD_Result web_metrics(struct MHD_Connection *c);
 #endif

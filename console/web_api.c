@@ -19,10 +19,12 @@
 #include "console/web.h"
 
 static const struct console_cfg *cfg;
+static struct hist_sampler *sampler;
 
-void web_api_init(const struct console_cfg *c)
+void web_api_init(const struct console_cfg *c, struct hist_sampler *hs)
 {
 	cfg = c;
+	sampler = hs;
 }
 
 /* ---- relays ---- */
@@ -73,7 +75,7 @@ static enum MHD_Result session_json(struct MHD_Connection *c, const struct web_s
 		return MHD_NO;
 	fputs("{\"user\":", f);
 	kjson_str(f, s->user);
-	fprintf(f, ",\"csrf\":\"%s\"}\n", s->csrf);
+	fprintf(f, ",\"csrf\":\"%s\",\"cluster\":%s}\n", s->csrf, cfg->n_lockd ? "true" : "false");
 	fclose(f);
 	enum MHD_Result r = web_send(c, MHD_HTTP_OK, "application/json", buf, n, NULL, NULL);
 	free(buf);
@@ -84,6 +86,10 @@ enum MHD_Result web_api_get(struct MHD_Connection *c, const struct web_session *
 {
 	if (!strcmp(url, "/api/session"))
 		return session_json(c, s);
+	if (!strcmp(url, "/api/history"))
+		return web_history(c, sampler);
+	if (!strcmp(url, "/api/cluster"))
+		return web_cluster(c, cfg);
 	if (!strcmp(url, "/api/volumes")) {
 		const char *pool = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pool");
 		char line[300];

@@ -37,6 +37,10 @@ PKGS=(
   # single-machine Ceph 16 cluster (one monitor, three OSDs; no mgr needed)
   librbd-dev librados-dev ceph-mon ceph-osd ceph-common
 )
+# kura-console's charts: uPlot from the npm registry, pinned by
+# console/package-lock.json and fetched by `npm ci` at build time
+# (console/npm.cmake); Debian's nodejs + npm unless an npm is already there.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,15 +2,17 @@
 // kura console page: reads the daemon through the console's JSON API
 // (/api/*, relayed admin requests) every 5 seconds (every second while an
 // array rebuilds, resyncs or scrubs), renders the dashboard
-// with textContent only (names come from the network), keeps one hour of
-// per-LUN samples for the charts (chart.js), and posts the forms to
+// with textContent only (names come from the network), mirrors the per-LUN
+// history of the last hour that kura-console samples (/api/history: all of
+// it at first, then the new points) for the charts (chart.js, uPlot), shows
+// the kura-lockd hosts and VM leases (/api/cluster), and posts the forms to
 // /api/action with the session's CSRF token.
 'use strict';
 
 const PERIOD_MS = 5000;
 const BUSY_PERIOD_MS = 1000; // while an array rebuilds, resyncs or scrubs
-const HOUR_MS = 3600 * 1000;
-const S = { csrf: '', pools: [], targets: [], hist: {}, last: {}, rates: {} };
+const HOUR_S = 3600;
+const S = { csrf: '', cluster: false, hist: {}, since: 0, interval: 5, skew: 0, last: {} };
 
 function $(sel) { return document.querySelector(sel); }
 
@@ -92,48 +94,51 @@ function metric(ms, name, match) {
     Object.keys(match).every(k => s.labels[k] === match[k]));
 }
 
-// Counters of one LUN: operations, bytes and latency sums of reads + writes.
-function lunCounters(ms, key) {
-  const [target, lun] = key.split('|');
-  const sum = (name, ops) => metric(ms, name, { target: target, lun: lun })
-    .filter(s => ops.includes(s.labels.op)).reduce((a, s) => a + s.value, 0);
-  const rw = ['read', 'write'];
-  return {
-    ops: sum('kura_lun_commands_total', rw),
-    bytes: sum('kura_lun_bytes_total', rw),
-    latSum: sum('kura_lun_command_duration_seconds_sum', rw),
-    latCount: sum('kura_lun_command_duration_seconds_count', rw),
-    prgen: sum('kura_lun_pr_generation', [undefined]),
-  };
+// The console's clock (Unix seconds), from the history's "now".
+function consoleNow() { return Date.now() / 1000 + S.skew; }
+
+// Merge the history's new points into S.hist ("target|lun" => columns) and
+// drop what is older than an hour.
+function mergeHistory(h) {
+  S.interval = h.interval_s;
+  S.skew = h.now - Date.now() / 1000;
+  for (const l of h.luns) {
+    const k = l.target + '|' + l.lun;
+    const m = (S.hist[k] = S.hist[k] || { t: [], iops: [], mibs: [], lat: [] });
+    l.t.forEach((t, i) => {
+      if (m.t.length && t <= m.t[m.t.length - 1]) return;
+      m.t.push(t); m.iops.push(l.iops[i]); m.mibs.push(l.mibs[i]); m.lat.push(l.lat_ms[i]);
+      S.since = Math.max(S.since, t);
+    });
+  }
+  for (const [k, m] of Object.entries(S.hist)) {
+    let n = 0;
+    while (n < m.t.length && m.t[n] < h.now - HOUR_S) n++;
+    for (const a of ['t', 'iops', 'mibs', 'lat']) m[a].splice(0, n);
+    if (!m.t.length) delete S.hist[k];
+  }
 }
 
-function sample(ms, keys) {
-  const now = Date.now();
-  for (const k of keys) {
-    const c = lunCounters(ms, k);
-    const p = S.last[k];
-    S.last[k] = Object.assign({ t: now }, c);
-    if (!p || c.ops < p.ops) continue;
-    const dt = (now - p.t) / 1000;
-    const dn = c.latCount - p.latCount;
-    const r = { t: now, iops: (c.ops - p.ops) / dt, mibs: (c.bytes - p.bytes) / dt / 1048576,
-      latMs: dn > 0 ? (c.latSum - p.latSum) / dn * 1000 : 0 };
-    S.rates[k] = r;
-    const h = (S.hist[k] = S.hist[k] || []);
-    h.push(r);
-    while (h.length && h[0].t < now - HOUR_MS) h.shift();
-  }
+// The newest rates of a LUN when they are recent (else undefined).
+function lastRate(k) {
+  const m = S.hist[k];
+  const i = m ? m.t.length - 1 : -1;
+  if (i < 0 || m.t[i] < consoleNow() - 3 * S.interval) return undefined;
+  return { iops: m.iops[i], mibs: m.mibs[i], latMs: m.lat[i] };
+}
+
+function prGeneration(ms, l) {
+  const s = metric(ms, 'kura_lun_pr_generation', { target: l.target, lun: String(l.lun) })[0];
+  return s ? s.value : '-';
 }
 
 function renderLuns(luns, ms) {
   fill('#luns', luns.map(l => {
-    const k = l.target + '|' + l.lun;
-    const r = S.rates[k];
-    const c = S.last[k] || {};
+    const r = lastRate(l.target + '|' + l.lun);
     return row([l.target, l.lun, bytes((metric(ms, 'kura_lun_size_bytes',
       { target: l.target, lun: String(l.lun) })[0] || { value: 0 }).value),
     l.path || '-', r ? r.iops.toFixed(0) : '…', r ? r.mibs.toFixed(1) : '…',
-    r ? r.latMs.toFixed(2) + ' ms' : '…', c.prgen !== undefined ? c.prgen : '-']);
+    r ? (r.latMs === null ? '-' : r.latMs.toFixed(2) + ' ms') : '…', prGeneration(ms, l)]);
   }), 'no LUN');
 }
 
@@ -181,8 +186,8 @@ function renderPortals(portals, ms) {
   }), 'no portal');
 }
 
-function renderAlerts(pools, arrays, portals) {
-  const a = [];
+function renderAlerts(pools, arrays, portals, cluster) {
+  const a = window.kuraCluster ? window.kuraCluster.alerts(cluster) : [];
   for (const r of arrays)
     if (r.state !== 'clean') a.push('Array ' + r.name + ' is ' + r.state +
       (r.rebuild && r.rebuild.running ? ' (rebuilding: ' + r.rebuild.pct + '%)' : ''));
@@ -225,20 +230,23 @@ async function renderVolumes(pools) {
 }
 
 async function refresh() {
-  const [luns, pools, arrays, sessions, portals, targets, text] = await Promise.all([
+  const [luns, pools, arrays, sessions, portals, targets, text, hist, cluster] = await Promise.all([
     apiOr('/api/luns', []), apiOr('/api/pools', []), apiOr('/api/arrays', []),
     apiOr('/api/sessions', []), apiOr('/api/portals', []), apiOr('/api/targets', []),
-    apiOr('/api/metrics', '')]);
+    apiOr('/api/metrics', ''), apiOr('/api/history?since=' + S.since, null),
+    S.cluster ? apiOr('/api/cluster', []) : []]);
   const ms = parseProm(text);
-  sample(ms, luns.map(l => l.target + '|' + l.lun));
+  if (hist) mergeHistory(hist);
   renderLuns(luns, ms); renderPools(pools); renderArrays(arrays);
   renderSessions(sessions); renderPortals(portals, ms); renderTargets(targets);
-  renderAlerts(pools, arrays, portals);
+  S.last.cluster = cluster;
+  if (window.kuraCluster) window.kuraCluster.render($('#cluster'), cluster);
+  renderAlerts(pools, arrays, portals, cluster);
   options('.pool-select', pools.map(p => p.name));
   options('.target-select', targets.map(t => t.iqn));
   options('#group-select', [...new Set(portals.map(p => String(p.port_group)))]);
   await renderVolumes(pools);
-  if (window.kuraCharts) window.kuraCharts.render($('#charts'), S.hist);
+  renderCharts();
   document.body.dataset.loaded = '1';
   return arrays.some(a => (a.rebuild && a.rebuild.running) || (a.resync && a.resync.running) ||
     (a.scrub && a.scrub.running));
@@ -275,12 +283,18 @@ function showView() {
   const v = (location.hash || '#dashboard').slice(1);
   for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== 'view-' + v;
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('on', a.dataset.view === v);
-  if (window.kuraCharts) window.kuraCharts.render($('#charts'), S.hist);
+  renderCharts();
+}
+
+function renderCharts() {
+  if (window.kuraCharts) window.kuraCharts.render($('#charts'), S.hist, S.interval, consoleNow);
 }
 
 async function start() {
   const s = await api('/api/session');
   S.csrf = s.csrf;
+  S.cluster = s.cluster;
+  $('#nav-cluster').hidden = !s.cluster;
   $('#who').textContent = s.user;
   for (const i of document.querySelectorAll('input.csrf')) i.value = s.csrf;
   for (const f of document.querySelectorAll('form.action')) f.addEventListener('submit', submitAction);

@@ -1,39 +1,46 @@
 // SPDX-License-Identifier: Apache-2.0
-// kura console charts: one small canvas line chart per LUN and figure
-// (IOPS, MiB/s, mean latency) over the last hour. Debian packages no chart
-// library (no libjs-uplot), so this draws on a 2D canvas: the series, a
-// zero baseline, the peak as the scale and the time axis in minutes.
+// kura console charts: the glue between the per-LUN history that
+// kura-console keeps (GET /api/history, one point per sampling interval for
+// the last hour) and uPlot (npm, compiled into kura-console with the page):
+// three charts per LUN (IOPS, MiB/s, mean latency) over the last hour, a gap
+// where the console had no rate (the target restarted or did not answer).
 'use strict';
 
 (function () {
-  const FIGS = [['iops', 'IOPS', v => v.toFixed(0)], ['mibs', 'MiB/s', v => v.toFixed(1)],
-    ['latMs', 'latency (ms)', v => v.toFixed(2)]];
-  const HOUR_MS = 3600 * 1000;
+  const FIGS = [['iops', 'IOPS', 0, '#0969da'], ['mibs', 'MiB/s', 1, '#1a7f37'],
+    ['lat', 'mean latency (ms)', 3, '#bc4c00']];
+  const HOUR_S = 3600;
+  const plots = {}; // card id => [uPlot, uPlot, uPlot]
 
-  function draw(cv, pts, key, fmt) {
-    const dpr = window.devicePixelRatio || 1;
-    const w = cv.clientWidth || 300, h = cv.clientHeight || 120;
-    cv.width = w * dpr; cv.height = h * dpr;
-    const g = cv.getContext('2d');
-    g.scale(dpr, dpr);
-    g.clearRect(0, 0, w, h);
-    const L = 48, B = 18, T = 8, now = Date.now();
-    const max = Math.max(1e-9, ...pts.map(p => p[key]));
-    const x = t => L + (w - L - 6) * (1 - (now - t) / HOUR_MS);
-    const y = v => T + (h - T - B) * (1 - v / max);
-    g.strokeStyle = '#d0d7de'; g.lineWidth = 1;
-    g.beginPath(); g.moveTo(L, y(0)); g.lineTo(w - 6, y(0)); g.moveTo(L, T); g.lineTo(L, y(0)); g.stroke();
-    g.fillStyle = '#57606a'; g.font = '11px sans-serif';
-    g.fillText(fmt(max), 2, T + 9); g.fillText('0', 2, y(0));
-    g.fillText('-60 min', L, h - 4); g.fillText('now', w - 30, h - 4);
-    if (!pts.length) { g.fillText('waiting for samples…', L + 10, h / 2); return; }
-    g.strokeStyle = '#0969da'; g.lineWidth = 1.5;
-    g.beginPath();
-    pts.forEach((p, i) => (i ? g.lineTo(x(p.t), y(p[key])) : g.moveTo(x(p.t), y(p[key]))));
-    g.stroke();
-    const last = pts[pts.length - 1];
-    g.fillStyle = '#0969da';
-    g.fillText(fmt(last[key]), w - 60, T + 9);
+  // [t, iops, mibs, lat] with a null point inside every gap longer than
+  // 2.5 sampling intervals, so that uPlot breaks the line there.
+  function columns(h, interval) {
+    const c = [[], [], [], []];
+    for (let i = 0; i < h.t.length; i++) {
+      if (i && h.t[i] - h.t[i - 1] > 2.5 * interval) {
+        c[0].push(h.t[i - 1] + interval); c[1].push(null); c[2].push(null); c[3].push(null);
+      }
+      c[0].push(h.t[i]); c[1].push(h.iops[i]); c[2].push(h.mibs[i]); c[3].push(h.lat[i]);
+    }
+    return c;
+  }
+
+  // The x axis: the last hour, or from the first point (at least the last
+  // minute) while the console has sampled less than an hour.
+  function opts(label, digits, color, width, now) {
+    return {
+      width: width, height: 150, legend: { show: false },
+      scales: { x: { time: true, range: (u, min) => [Math.max(now() - HOUR_S, Math.min(min, now() - 60)), now()] },
+        y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      series: [{}, { label: label, stroke: color, width: 1.5, fill: color + '22',
+        points: { show: false }, value: (u, v) => (v === null || v === undefined ? '–' : v.toFixed(digits)) }],
+      axes: [{}, { size: 56, values: (u, vals) => vals.map(v => +v.toPrecision(3)) }],
+    };
+  }
+
+  function latest(v, digits) {
+    const x = v.length ? v[v.length - 1] : null;
+    return x === null || x === undefined ? '–' : x.toFixed(digits) + ' now';
   }
 
   function card(box, k) {
@@ -43,26 +50,46 @@
     c = document.createElement('div');
     c.id = id; c.className = 'card chart';
     const h = document.createElement('h2');
-    const [t, l] = k.split('|');
-    h.textContent = t + ' LUN ' + l;
+    const i = k.lastIndexOf('|');
+    h.textContent = k.slice(0, i) + ' LUN ' + k.slice(i + 1);
     c.appendChild(h);
-    for (const [key, label] of FIGS) {
+    for (const [key] of FIGS) {
       const f = document.createElement('figure');
-      const cap = document.createElement('figcaption');
-      cap.textContent = label;
-      const cv = document.createElement('canvas');
-      cv.dataset.fig = key;
-      f.appendChild(cap); f.appendChild(cv); c.appendChild(f);
+      f.dataset.fig = key;
+      f.appendChild(document.createElement('figcaption'));
+      c.appendChild(f);
     }
     box.appendChild(c);
     return c;
   }
 
-  function render(box, hist) {
+  function missing(box) {
+    if (box.querySelector('.alert')) return;
+    const m = document.createElement('div');
+    m.className = 'alert';
+    m.textContent = 'The chart library (uPlot) did not load: the charts cannot be drawn. ' +
+      'kura-console embeds it at build time (console/package.json); rebuild it.';
+    box.replaceChildren(m);
+  }
+
+  // hist: {"target|lun": {t, iops, mibs, lat}}; interval: seconds; now():
+  // the console's clock (Unix seconds).
+  function render(box, hist, interval, now) {
     if (!box || box.closest('.view').hidden) return;
+    if (typeof window.uPlot !== 'function') { missing(box); return; }
     for (const k of Object.keys(hist).sort()) {
       const c = card(box, k);
-      for (const [key, , fmt] of FIGS) draw(c.querySelector('canvas[data-fig="' + key + '"]'), hist[k], key, fmt);
+      const data = columns(hist[k], interval);
+      const have = plots[c.id];
+      FIGS.forEach(([key, label, digits, color], i) => {
+        const d = [data[0], data[i + 1]];
+        const f = c.querySelector('figure[data-fig="' + key + '"]');
+        const w = Math.max(200, f.clientWidth);
+        f.firstChild.textContent = label + ': ' + latest(d[1], digits);
+        if (have) { have[i].setSize({ width: w, height: 150 }); have[i].setData(d); return; }
+        (plots[c.id] = plots[c.id] || [])[i] = new window.uPlot(opts(label, digits, color, w, now), d, f);
+      });
+      c.dataset.points = String(hist[k].t.length);
     }
   }
 

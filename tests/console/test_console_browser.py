@@ -5,9 +5,12 @@
 Headless Chromium (Debian chromium + chromium-driver, python3-selenium)
 logs in through the form, sees the dashboard with the LUN and the pool,
 creates a volume through the form and finds it both in the page and with
-`kura-targetctl volume list`, watches the rebuild progress bar of an array
-move after a member is failed and a spare added, and saves a screenshot of
-each page under build/tests/console/screenshots/. Then, without the
+`kura-targetctl volume list`, opens the LUN charts (uPlot) and finds the
+history kura-console sampled before the page was opened, sees two
+kura-lockd hosts and a VM lease in the cluster view and the alert when one
+host dies, watches the rebuild progress bar of an array move after a
+member is failed and a spare added, and saves a screenshot of each page
+under build/tests/console/screenshots/. Then, without the
 browser: a request without a session is refused (401), a form post without
 (or with a wrong) CSRF token is refused (403), /metrics wants the bearer
 token and passes promtool, five wrong passwords make the next login wait
@@ -35,7 +38,10 @@ BUILD = os.environ.get("KURA_BUILD") or os.path.join(os.path.dirname(__file__), 
 TARGETD = os.path.join(BUILD, "target/kura-targetd")
 CONSOLE = os.path.join(BUILD, "console/kura-console")
 CTL = os.path.join(BUILD, "tools/kura-targetctl")
+LOCKD = os.path.join(BUILD, "cluster-lock/kura-lockd")
+LOCKCTL = os.path.join(BUILD, "cluster-lock/kura-lockctl")
 IQN = "iqn.2026-11.org.kura:console"
+CL_IQN = "iqn.2026-12.org.kura:console-cluster"
 SHOTS = os.path.join(BUILD, "tests/console/screenshots")
 PROCS = []
 FAILS = []
@@ -146,7 +152,61 @@ meta = p.meta
 [lun 0]
 backend = memory
 size = 64M
-""" % (port, IQN))
+[target %s]
+[lun 0]
+backend = memory
+size = 16M
+[lun 1]
+backend = memory
+size = 16M
+""" % (port, IQN, CL_IQN))
+
+
+def cluster_start(d, port, logf):
+    """Two kura-lockd hosts hv1 and hv2 on this machine, made as
+    tests/cluster/cluster_lib.sh's cl_config, cl_format and cl_host_start
+    make them (bash functions a python test cannot call): the HA LUN is LUN
+    0 of CL_IQN, vm1's disk its LUN 1, and vm1's QEMU a stand-in that sleeps
+    (qemu_binary, as test_i8_lost_caw.sh does): the page shows the lease.
+    Returns {host: (process, control socket)}."""
+    cd = os.path.join(d, "cluster")
+    os.makedirs(cd)
+    fake = os.path.join(cd, "fake-qemu")
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\nexec sleep 100000\n")
+    os.chmod(fake, 0o755)
+    conf = os.path.join(cd, "cluster.conf")
+    url = "iscsi://127.0.0.1:%d/%s/" % (port, CL_IQN)
+    with open(conf, "w") as f:
+        f.write("[cluster]\nname = console-test\nha_lun = %s0\nheartbeat_interval = 0.5\n"
+                "fail_after = 4\nqemu_binary = %s\n" % (url, fake))
+        for i in (1, 2):
+            f.write("[host hv%d]\nid = %d\ninitiator = iqn.2026-12.org.kura:hv%d\n"
+                    "address = 127.0.0.1\nsocket = %s/hv%d.sock\nstate_dir = %s/hv%d\n"
+                    % (i, i, i, cd, i, cd, i))
+        f.write("[vm vm1]\ndisks = %s1\nqemu = -nographic\nha = no\n" % url)
+    r = subprocess.run([LOCKCTL, "-c", conf, "format", "--force"], capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("kura-lockctl format: " + r.stdout + r.stderr)
+    hosts = {}
+    for h in ("hv1", "hv2"):
+        os.makedirs(os.path.join(cd, h))
+        sk = os.path.join(cd, h + ".sock")
+        hosts[h] = (start([LOCKD, "-c", conf, "--host", h, "--foreground"], logf), sk)
+        wait_for(lambda: os.path.exists(sk), 15, "kura-lockd %s's socket" % h)
+    r = subprocess.run([LOCKCTL, "-c", conf, "--host", "hv1", "start", "vm1"],
+                       capture_output=True, text=True, timeout=60)
+    check("kura-lockctl --host hv1 start vm1 (%s)" % (r.stdout + r.stderr).strip(),
+          r.returncode == 0)
+    return hosts
+
+
+def io_loop(port):
+    """Small reads and writes on LUN 0 every second: the charts have a shape."""
+    url = "iscsi://127.0.0.1:%d/%s/0" % (port, IQN)
+    sh = ("while :; do qemu-img bench -f raw -t none -c 300 -d 2 -s 4096 %s; "
+          "qemu-img bench -w -f raw -t none -c 150 -d 2 -s 4096 %s; sleep 1; done" % (url, url))
+    return start(["bash", "-c", sh], subprocess.DEVNULL)
 
 
 def browser(url):
@@ -179,7 +239,7 @@ def text_of(d, sel):
     return d.find_element("css selector", sel).text
 
 
-def browser_part(d, base, sock):
+def browser_part(d, base, sock, hosts):
     from selenium.webdriver.support.ui import Select
     d.get(base + "/")
     wait_for(lambda: "/login" in d.current_url, 15, "redirect to /login")
@@ -217,14 +277,60 @@ def browser_part(d, base, sock):
     d.get(base + "/#access")
     time.sleep(0.5)
     shot(d, "access")
+    charts_part(d, base)
+    cluster_part(d, base, hosts)
+    rebuild_part(d, base, sock, hosts)
+
+
+def charts_part(d, base):
+    """A page opened now shows the history kura-console sampled before."""
+    d.get("about:blank")
     d.get(base + "/#luns")
-    time.sleep(5.5)  # two samples: the charts have a line
+    wait_for(lambda: d.execute_script("return document.body.dataset.loaded") == "1", 20,
+             "charts view loaded")
+    card = "#chart-" + re.sub(r"[^A-Za-z0-9]", "_", IQN + "|0")
+    try:
+        pts = int(wait_for(lambda: d.find_element("css selector", card), 10, "LUN 0's charts")
+                  .get_attribute("data-points") or 0)
+    except TimeoutError:
+        log("browser log: %s" % d.get_log("browser"))
+        log("page: %s" % d.execute_script(
+            "return JSON.stringify(Object.keys(S.hist)) + ' since ' + S.since"))
+        log("history: %s" % d.execute_async_script(
+            "const cb = arguments[0]; fetch('/api/history').then(r => r.text()).then(cb)")[:600])
+        raise
+    check("LUN 0's charts show %d points sampled before the page was opened (>= 5)" % pts,
+          pts >= 5)
+    check("three uPlot charts per LUN",
+          len(d.find_elements("css selector", card + " .uplot")) == 3)
+    iops = d.execute_script("const h = S.hist[arguments[0]]; return h ? Math.max(...h.iops) : 0",
+                            IQN + "|0")
+    check("the IOPS chart saw the qemu-img bench loop (peak %.0f IOPS)" % iops, iops > 0)
+    time.sleep(1.5)
     shot(d, "charts")
-    check("a chart per LUN", len(d.find_elements("css selector", "#charts canvas")) >= 3)
-    rebuild_part(d, base, sock)
 
 
-def rebuild_part(d, base, sock):
+def cluster_part(d, base, hosts):
+    d.get(base + "/#cluster")
+    wait_for(lambda: d.execute_script("return document.body.dataset.loaded") == "1", 20,
+             "cluster view loaded")
+    txt = wait_for(lambda: (lambda t: "vm1" in t and t)(text_of(d, "#cluster")), 15,
+                   "the cluster view")
+    views = d.find_elements("css selector", "#cluster .card")
+    check("one view per kura-lockd socket (%d)" % len(views), len(views) == 2)
+    for v in views:
+        t = v.text
+        check("%s: hv1 and hv2 alive with an incarnation" % t.splitlines()[0],
+              re.search(r"^hv1( \(this host\))? 1 alive \d+ [\d.]+ s ago no$", t, re.M) and
+              re.search(r"^hv2( \(this host\))? 2 alive \d+ [\d.]+ s ago no$", t, re.M))
+        check("%s: vm1's lease held by hv1, lver >= 1, running" % t.splitlines()[0],
+              re.search(r"^vm1 hv1 [1-9]\d* running - no", t, re.M))
+    check("the Cluster tab is shown", d.find_element("id", "nav-cluster").is_displayed())
+    shot(d, "cluster")
+    hosts["hv2"][0].kill()  # a host dies; hv1 notices within fail_after (4 s)
+
+
+def rebuild_part(d, base, sock, hosts):
     d.get(base + "/#dashboard")
     check("raid fail r1 1", ctl(sock, "raid", "fail", "r1", "1").returncode == 0)
     alert = wait_for(lambda: "Array r1 is degraded" in text_of(d, "#alerts"), 15,
@@ -247,18 +353,37 @@ def rebuild_part(d, base, sock):
     except TimeoutError:
         pass
     check("the rebuild progress bar moved (%s)" % sorted(seen), len(seen) >= 2)
+    try:
+        dead = wait_for(lambda: re.search(r"Cluster: host hv2 is (dead|fenced)", text_of(d, "#alerts")),
+                        30, "the cluster alert")
+    except TimeoutError:
+        dead = None
+    check("the dashboard alerts that host hv2 is dead / fenced (%s)" % (dead and dead.group(0)),
+          dead)
+    check("the dashboard alerts that hv2's kura-lockd does not answer",
+          "hv2.sock: kura-lockd does not answer" in text_of(d, "#alerts"))
+    shot(d, "cluster-alert")
 
 
 def http_part(base, token, sock):
     h = Https(base)
     st, _ = h.req("/api/luns")
     check("GET /api/luns without a session: 401 (%d)" % st, st == 401)
+    for api in ("/api/history", "/api/cluster"):
+        st, _ = h.req(api)
+        check("GET %s without a session: 401 (%d)" % (api, st), st == 401)
     st, _ = h.req("/api/action", {"action": "volume_create", "pool": "p", "id": "9", "size": "8M"})
     check("POST /api/action without a session: 401 (%d)" % st, st == 401)
     st, page = h.req("/login")
     tok = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
     st, _ = h.req("/login", {"csrf": tok, "user": "admin", "password": "correct horse 1"})
     check("login over HTTPS: 303 (%d)" % st, st == 303)
+    st, body = h.req("/api/history")
+    lun0 = [x for x in json.loads(body)["luns"] if x["target"] == IQN and x["lun"] == "0"] \
+        if st == 200 else []
+    check("GET /api/history: LUN 0 with points and the same count in every series",
+          lun0 and len(lun0[0]["t"]) >= 5 and
+          len({len(lun0[0][k]) for k in ("t", "iops", "mibs", "lat_ms")}) == 1)
     st, _ = h.req("/api/action", {"action": "volume_create", "pool": "p", "id": "9", "size": "8M"})
     check("a form without the CSRF token is refused: 403 (%d)" % st, st == 403)
     st, _ = h.req("/api/action", {"action": "volume_create", "pool": "p", "id": "9",
@@ -290,7 +415,7 @@ def rate_limit_part(base):
 
 
 def main():
-    for exe in (TARGETD, CONSOLE, CTL):
+    for exe in (TARGETD, CONSOLE, CTL, LOCKD, LOCKCTL):
         if not os.access(exe, os.X_OK):
             skip("%s not built" % exe)
     if not shutil.which("promtool"):
@@ -311,13 +436,18 @@ def main():
             f.write(token + "\n")
         subprocess.run([CONSOLE, "--add-user", "admin", "--state-dir", os.path.join(d, "console")],
                        input="correct horse 1\n", text=True, check=True, capture_output=True)
+        hosts = cluster_start(d, port, logf)
+        io_loop(port)
         cargs = [CONSOLE, "--listen", "127.0.0.1:%d" % cport, "--socket", sock, "--state-dir",
-                 os.path.join(d, "console"), "--metrics-token-file", os.path.join(d, "token")]
+                 os.path.join(d, "console"), "--metrics-token-file", os.path.join(d, "token"),
+                 "--sample-interval", "1"]
+        for h in sorted(hosts):
+            cargs += ["--lockd-socket", hosts[h][1]]
         con = start(cargs, logf)
         base = "https://127.0.0.1:%d" % cport
         wait_for(lambda: Https(base).req("/login")[0] == 200, 20, "kura-console up")
         drv = browser(base)
-        browser_part(drv, base, sock)
+        browser_part(drv, base, sock, hosts)
         drv.quit()
         drv = None
         http_part(base, token, sock)
