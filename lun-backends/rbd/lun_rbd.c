@@ -29,6 +29,7 @@
 #include <string.h>
 #include "common/log.h"
 #include "lun-backends/rbd/lun_rbd_internal.h"
+#include "lun-backends/rbd/rbd_state.h"
 
 struct lun_rbd_conn {
 	struct lun_rbd_conn *next;
@@ -155,6 +156,9 @@ static void rbd_release(struct lun_rbd *r)
 	if (r->watching)
 		rbd_update_unwatch(r->image, r->watch_handle);
 	lun_rbd_ctl_stop(r);
+	rbd_caw_stop(r);
+	rbd_state_close(r->state); /* its thread runs locked CAWs on the image */
+	rbd_caw_close(r);
 	if (r->image)
 		rbd_close(r->image);
 	if (r->ioctx)
@@ -202,6 +206,23 @@ static int open_image(struct lun_rbd *r, bool read_only, char *err, size_t errle
 	return 0;
 }
 
+/* The shared state (reservations across gateways) and COMPARE AND WRITE.
+ * A read-only LUN whose user may not create the state object is served
+ * without them (its reservations are this gateway's own), with a warning. */
+static int open_shared(struct lun_rbd *r, rados_t cluster, bool read_only, char *err, size_t errlen)
+{
+	int e = rbd_state_open(cluster, r->ioctx, r->image, &r->state, r->unit_id,
+			       sizeof(r->unit_id), err, errlen);
+	if (r->unit_id[0]) /* the image's own name: the same LU from every gateway */
+		r->be.unit_id = r->unit_id;
+	if (e < 0 && read_only && r->unit_id[0]) {
+		kwarn("rbd: %s: read-only LUN without shared reservations (%s)", r->name, err);
+		r->be.ops = &lun_rbd_local_ops;
+		return 0;
+	}
+	return e < 0 ? e : rbd_caw_open(r, err, errlen);
+}
+
 static struct lun_rbd *rbd_new(const struct lun_backend_params *p)
 {
 	struct lun_rbd *r = calloc(1, sizeof(*r));
@@ -240,6 +261,8 @@ int lun_rbd_open(const struct lun_backend_params *p, struct lun_backend **out, c
 		e = open_ioctx(r, cluster, err, errlen);
 	if (e == 0)
 		e = open_image(r, p->read_only, err, errlen);
+	if (e == 0)
+		e = open_shared(r, cluster, p->read_only, err, errlen);
 	if (e == 0 && (e = lun_rbd_ctl_start(r)) < 0)
 		snprintf(err, errlen, "control thread: %s", strerror(-e));
 	if (e < 0) {
@@ -263,7 +286,7 @@ void lun_rbd_close(struct lun_backend *be)
 
 bool lun_rbd_is(const struct lun_backend *be)
 {
-	return be && be->ops == &lun_rbd_ops;
+	return be && (be->ops == &lun_rbd_ops || be->ops == &lun_rbd_local_ops);
 }
 
 int lun_rbd_handles(struct lun_backend *be, rados_ioctx_t *ioctx, rbd_image_t *image)

@@ -19,6 +19,7 @@
 #define LUN_RBD_NAME_MAX 256
 
 struct lun_rbd_conn;
+struct rbd_caw;
 
 struct lun_rbd {
 	struct lun_backend be;
@@ -41,6 +42,10 @@ struct lun_rbd {
 	struct kloop_task resize_task;
 	void (*size_cb)(void *arg); /* under mu */
 	void *size_arg;
+	/* shared state (rbd_state.c): PR record across gateways, CAW lock */
+	struct rbd_state *state;
+	char unit_id[256];   /* "rbd:<fsid>:<pool id>:<namespace>:<image id>" */
+	struct rbd_caw *caw; /* rbd_caw.c */
 };
 
 static inline struct lun_rbd *lun_rbd_of(struct lun_backend *be)
@@ -63,6 +68,18 @@ void lun_rbd_ctl_stop(struct lun_rbd *r);
 void lun_rbd_ctl_queue(struct lun_rbd *r, struct kloop_task *t);
 void lun_rbd_submit_block_status(struct lun_backend *be, struct lun_io *io);
 void lun_rbd_watch_size(struct lun_backend *be, void (*cb)(void *arg), void *arg);
+
+/* lun_rbd_io.c: without the shared state (a read-only LUN that cannot
+ * reach it): no LUN_CAP_SHARED_STATE, no COMPARE AND WRITE op. */
+extern const struct lun_backend_ops lun_rbd_local_ops;
+
+/* rbd_state.c / rbd_caw.c */
+extern const struct lun_shared_state_ops lun_rbd_shared_state;
+void lun_rbd_submit_caw(struct lun_backend *be, struct lun_io *io);
+/* Set up / stop watching the header (before the state thread ends) / free. */
+int rbd_caw_open(struct lun_rbd *r, char *err, size_t errlen);
+void rbd_caw_stop(struct lun_rbd *r);
+void rbd_caw_close(struct lun_rbd *r);
 
 /* lun_rbd.c: open from a [lun] section's keys (lun_rbd_conf.c validates them). */
 int lun_rbd_open(const struct lun_backend_params *p, struct lun_backend **out, char *err,

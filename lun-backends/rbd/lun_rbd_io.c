@@ -15,9 +15,7 @@
  * zeroed, so LBPRZ holds); WRITE ZEROES is rbd_aio_write_zeroes, thick
  * (writing zeros) unless LUN_IO_UNMAP allows deallocation.
  *
- * Not for: COMPARE AND WRITE (the SCSI layer's read-compare-write under its
- * range lock serves one gateway; across gateways see docs/ceph.md), block
- * status (lun_rbd_ctl.c).
+ * Not for: COMPARE AND WRITE (rbd_caw.c), block status (lun_rbd_ctl.c).
  */
 #include <errno.h>
 #include "lun-backends/rbd/lun_rbd_internal.h"
@@ -103,6 +101,22 @@ static void lr_write_zeroes(struct lun_backend *be, struct lun_io *io)
 }
 
 const struct lun_backend_ops lun_rbd_ops = {
+	.name = "rbd",
+	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_BLOCK_STATUS |
+		LUN_CAP_ATOMIC_CAW | LUN_CAP_SHARED_STATE,
+	.submit_read = lr_read,
+	.submit_write = lr_write,
+	.submit_flush = lr_flush,
+	.submit_unmap = lr_unmap,
+	.submit_write_zeroes = lr_write_zeroes,
+	.submit_block_status = lun_rbd_submit_block_status,
+	.submit_compare_and_write = lun_rbd_submit_caw,
+	.shared_state = &lun_rbd_shared_state,
+	.close = lun_rbd_close,
+	.watch_size = lun_rbd_watch_size,
+};
+
+const struct lun_backend_ops lun_rbd_local_ops = {
 	.name = "rbd",
 	.caps = LUN_CAP_FLUSH | LUN_CAP_UNMAP | LUN_CAP_WRITE_ZEROES | LUN_CAP_BLOCK_STATUS,
 	.submit_read = lr_read,

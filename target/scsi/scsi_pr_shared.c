@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Persistent reservations shared by several gateways (docs/ceph.md
- * "Coherence"): the shared store (scsi_pr_store.h) over the backend's
- * shared state (lun_backend.h LUN_CAP_SHARED_STATE), reloading the record
- * when another gateway changed it, and one PROUT at a time per LU here.
+ * "Reservations across gateways"): the shared store (scsi_pr_store.h)
+ * over the backend's shared state (lun_backend.h LUN_CAP_SHARED_STATE),
+ * reloading the record when another gateway changed it, and one PROUT at a
+ * time per LU here.
  *
  * Every PROUT is a versioned update: it runs against this gateway's copy,
  * then stores the new record at the sequence number the copy came from.

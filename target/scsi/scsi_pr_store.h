@@ -11,7 +11,7 @@
  *   next to an RBD image) that every gateway serving the LU replaces with a
  *   compare-and-swap on its sequence number and watches; every change is
  *   stored, and the other gateways have reloaded it before the PROUT that
- *   made it completes (docs/ceph.md "Coherence").
+ *   made it completes (docs/ceph.md "Reservations across gateways").
  *
  * The record is the one encoded by scsi_pr_encode (scsi_pr_file.c); with a
  * shared store it also carries the unit attentions of the latest changes,

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* kura integration client for persistent reservations (libiscsi, raw CDBs).
  *
- *   kura-it-client_pr storm  URL SEED N   two initiators run N PROUT commands
+ *   kura-it-client_pr storm  URL SEED N [URL_B]   two initiators (B through
+ *       URL_B when given: another gateway of the same LU) run N PROUT commands
  *       (register / reserve / release / preempt / clear, APTPL, changing keys)
  *       that are valid for a model of the state; before each it prints
  *       "NEXT <state the command leads to>", after the GOOD status and a READ
@@ -281,9 +282,9 @@ static struct op pick(const struct model *m, struct model *n, uint64_t *next_key
 	return o;
 }
 
-static int storm(const char *url, unsigned seed, int iters)
+static int storm(const char *url, const char *url_b, unsigned seed, int iters)
 {
-	struct iscsi_context *c[2] = { login(url, INI_A), login(url, INI_B) };
+	struct iscsi_context *c[2] = { login(url, INI_A), login(url_b, INI_B) };
 	srand(seed);
 	uint64_t next_key = (uint64_t)seed << 20;
 	/* start from nothing: register, then CLEAR everything */
@@ -534,7 +535,8 @@ static int spec(const char *url)
 int main(int argc, char **argv)
 {
 	if (argc >= 5 && !strcmp(argv[1], "storm"))
-		return storm(argv[2], (unsigned)atoi(argv[3]), atoi(argv[4]));
+		return storm(argv[2], argc >= 6 ? argv[5] : argv[2], (unsigned)atoi(argv[3]),
+			     atoi(argv[4]));
 	if (argc >= 3 && !strcmp(argv[1], "status")) {
 		char st[2048];
 		struct iscsi_context *a = login(argv[2], INI_A);
@@ -561,7 +563,7 @@ int main(int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[1], "spec"))
 		return spec(argv[2]);
 	fprintf(stderr,
-		"usage: %s storm URL SEED N | status URL | paa URL LBA | move URL | spec URL\n",
+		"usage: %s storm URL SEED N [URL_B] | status URL | paa URL LBA | move URL | spec URL\n",
 		argv[0]);
 	return 2;
 }

@@ -6,7 +6,7 @@
 # logical-unit designators (NAA, T10) are identical, and the target port
 # designators differ (relative port 1 / 17, port group 1 / 2). The Ceph
 # version of this check (an RBD image, identity from the image) is
-# tests/ceph/test_ceph_gateways.sh.
+# tests/ceph/test_gateways_pr.sh (scenario ids).
 source "$(dirname "$0")/lib.sh"
 it_init gateway_ids
 P1=$(free_port 127.0.0.1); P2=$(free_port 127.0.0.2)
