@@ -24,17 +24,18 @@ static char *scrape(const char *target, const char *lun, double rd, double wr, d
 	fprintf(f, "# HELP kura_lun_commands_total x\n# TYPE kura_lun_commands_total counter\n");
 	fprintf(f, "kura_lun_commands_total{target=\"%s\",lun=\"%s\",op=\"read\"} %.0f\n", target,
 		lun, rd);
-	fprintf(f, "kura_lun_commands_total{target=\"%s\",lun=\"%s\",op=\"write\"} %.0f\n",
-		target, lun, wr);
+	fprintf(f, "kura_lun_commands_total{target=\"%s\",lun=\"%s\",op=\"write\"} %.0f\n", target,
+		lun, wr);
 	fprintf(f, "kura_lun_commands_total{target=\"%s\",lun=\"%s\",op=\"other\"} 999999\n",
 		target, lun);
-	fprintf(f, "kura_lun_bytes_total{target=\"%s\",lun=\"%s\",op=\"read\"} %.0f\n", target,
-		lun, bytes);
+	fprintf(f, "kura_lun_bytes_total{target=\"%s\",lun=\"%s\",op=\"read\"} %.0f\n", target, lun,
+		bytes);
 	fprintf(f,
 		"kura_lun_command_duration_seconds_bucket{target=\"%s\",lun=\"%s\",op=\"read\","
 		"le=\"+Inf\"} %.0f\n",
 		target, lun, rd);
-	fprintf(f, "kura_lun_command_duration_seconds_sum{target=\"%s\",lun=\"%s\",op=\"read\"} %g\n",
+	fprintf(f,
+		"kura_lun_command_duration_seconds_sum{target=\"%s\",lun=\"%s\",op=\"read\"} %g\n",
 		target, lun, lat_sum);
 	fprintf(f,
 		"kura_lun_command_duration_seconds_count{target=\"%s\",lun=\"%s\",op=\"read\"} %.0f\n",
@@ -67,29 +68,30 @@ static void test_parse(void **state)
 	(void)state;
 	struct hist_sample_line s;
 	assert_int_equal(
-		hist_parse_line("kura_lun_bytes_total{target=\"a\\\"b\",lun=\"3\",op=\"write\"} 4096",
-				&s),
+		hist_parse_line(
+			"kura_lun_bytes_total{target=\"a\\\"b\",lun=\"3\",op=\"write\"} 4096", &s),
 		0);
 	assert_int_equal(s.family, 1);
 	assert_string_equal(s.target, "a\"b");
 	assert_string_equal(s.lun, "3");
 	assert_true(s.value == 4096);
-	assert_int_equal(hist_parse_line("kura_lun_commands_total{target=\"a\",lun=\"0\",op=\"other\"} 1",
-					 &s),
-			 -ENOENT);
+	assert_int_equal(
+		hist_parse_line("kura_lun_commands_total{target=\"a\",lun=\"0\",op=\"other\"} 1",
+				&s),
+		-ENOENT);
 	assert_int_equal(hist_parse_line("kura_lun_size_bytes{target=\"a\",lun=\"0\"} 1", &s),
 			 -ENOENT);
 	assert_int_equal(hist_parse_line("# TYPE kura_lun_bytes_total counter", &s), -ENOENT);
-	assert_int_equal(hist_parse_line("kura_lun_bytes_total{target=\"a\",lun=\"0\",op=\"read\"} x",
-					 &s),
-			 -EINVAL);
+	assert_int_equal(
+		hist_parse_line("kura_lun_bytes_total{target=\"a\",lun=\"0\",op=\"read\"} x", &s),
+		-EINVAL);
 	assert_int_equal(hist_parse_line("kura_lun_bytes_total{target=\"a\",op=\"read\"} 1", &s),
 			 -EINVAL);
 	assert_int_equal(hist_parse_line("kura_lun_bytes_total{target=\"a", &s), -EINVAL);
 	char big[600];
 	memset(big, 'x', sizeof(big));
-	snprintf(big, sizeof(big), "kura_lun_bytes_total{target=\"%0500d\",lun=\"1\",op=\"read\"} 2",
-		 7);
+	snprintf(big, sizeof(big),
+		 "kura_lun_bytes_total{target=\"%0500d\",lun=\"1\",op=\"read\"} 2", 7);
 	assert_int_equal(hist_parse_line(big, &s), 0); /* cut to HIST_NAME_MAX - 1 */
 	assert_int_equal(strlen(s.target), HIST_NAME_MAX - 1);
 }
@@ -102,7 +104,7 @@ static void test_rate(void **state)
 	assert_true(hist_rate(&a, 1000, &b, 6000, &p));
 	assert_true(fabsf(p.iops - 100) < 1e-3);
 	assert_true(fabsf(p.mibs - 100 * 4096 / 1048576.0f) < 1e-4);
-	assert_true(fabsf(p.lat_ms - 2.0f) < 1e-4); /* 1 s over 500 commands */
+	assert_true(fabsf(p.lat_ms - 2.0f) < 1e-4);      /* 1 s over 500 commands */
 	assert_false(hist_rate(&a, 6000, &b, 6000, &p)); /* no time passed */
 	struct hist_counters c = b;
 	assert_true(hist_rate(&b, 0, &c, 5000, &p)); /* idle: 0 IOPS, no latency */

@@ -235,8 +235,8 @@ static void ref_response(enum chap_digest d, unsigned id, const char *chal_hex, 
 
 /* Full CHAP login through the security stage; returns after transit to
  * operational. mutual: also challenge the target and check its answer. */
-__attribute__((unused)) static void chap_login(struct iscsi_login *l, const char *lead, enum chap_digest d, bool b64,
-		       bool mutual)
+__attribute__((unused)) static void chap_login(struct iscsi_login *l, const char *lead,
+					       enum chap_digest d, bool b64, bool mutual)
 {
 	struct step s;
 	char keys[1024], a[8], rsp[160], mychal[] = "0x0102030405060708090a0b0c0d0e0f10";

@@ -298,16 +298,11 @@ static void test_identity_repeat(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_chap_all_digests),
-		cmocka_unit_test(test_chap_discovery),
-		cmocka_unit_test(test_chap_failures),
-		cmocka_unit_test(test_chap_algorithms),
-		cmocka_unit_test(test_chap_skips),
-		cmocka_unit_test(test_leading_request),
-		cmocka_unit_test(test_identity_repeat),
-		cmocka_unit_test(test_name_checks),
-		cmocka_unit_test(test_name_fold),
-		cmocka_unit_test(test_log_escape),
+		cmocka_unit_test(test_chap_all_digests), cmocka_unit_test(test_chap_discovery),
+		cmocka_unit_test(test_chap_failures),    cmocka_unit_test(test_chap_algorithms),
+		cmocka_unit_test(test_chap_skips),       cmocka_unit_test(test_leading_request),
+		cmocka_unit_test(test_identity_repeat),  cmocka_unit_test(test_name_checks),
+		cmocka_unit_test(test_name_fold),        cmocka_unit_test(test_log_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
