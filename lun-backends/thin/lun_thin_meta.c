@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define IO_PIECE ((size_t)1 << 30)
@@ -366,6 +367,15 @@ struct slot_info {
 	bool magic_ok;   /* the header's magic is right */
 };
 
+/* Where a checkpoint body must end: a body is durable before the header
+ * that names it, so within a regular file's size (a 64 GiB malloc for a
+ * corrupt length otherwise); no bound on other kinds of file. */
+static uint64_t meta_end(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : UINT64_MAX;
+}
+
 static void slot_read(struct lun_thin_pool *pool, int s, struct slot_info *si)
 {
 	uint8_t b[THIN_SECTOR];
@@ -385,6 +395,11 @@ static void slot_read(struct lun_thin_pool *pool, int s, struct slot_info *si)
 	si->cap = get_le64(b + 24);
 	si->len = get_le64(b + 32);
 	si->crc = get_le32(b + 40);
+	uint64_t end = meta_end(pool->fd);
+	if (si->off > end || si->len > end - si->off) {
+		si->why = "body beyond the end of the file";
+		return;
+	}
 	if (si->len < THIN_BODY_HDR || si->len > si->cap || si->len > ((uint64_t)1 << 36) ||
 	    !(si->body = malloc(si->len))) {
 		si->why = "body length invalid";
