@@ -34,10 +34,11 @@
 #define SB_TABLE       128u
 #define SB_ENTRY       32u
 #define SB_BITMAP      (SB_TABLE + SB_ENTRY * LUN_RAID_MAX_MEMBERS)
+#define SB_MAX_DATA    ((uint64_t)1 << 57) /* per member: 32 of them still fit in 64 bits */
 
 size_t raid_sb_len(uint32_t nregions)
 {
-	size_t raw = SB_BITMAP + (nregions + 7u) / 8u + 4u;
+	size_t raw = SB_BITMAP + ((size_t)nregions + 7u) / 8u + 4u; /* no 32-bit wrap */
 	return (raw + 4095u) & ~(size_t)4095u;
 }
 
@@ -82,20 +83,50 @@ void raid_sb_encode(const struct raid_sb *sb, uint8_t *buf)
 	put_le32(buf + len - 4, sb_crc(buf, len - 4));
 }
 
+/* Members a level needs at least (as create requires), 0 for no such level. */
+static uint32_t sb_min_members(uint32_t level)
+{
+	switch (level) {
+	case 0:
+	case 1:
+	case 10: return 2;
+	case 5: return 3;
+	case 6: return 4;
+	default: return 0;
+	}
+}
+
+/* What assembly derives sizes and bitmap indexes from must be what create
+ * could have written: a record with a valid CRC but inconsistent geometry
+ * (nregions short of data_size / region_size, data past 2^64) would
+ * otherwise index the write-intent bitmap out of bounds (fuzz_raid_sb). */
+static int sb_check_geometry(const struct raid_sb *sb)
+{
+	if (sb->region_size < sb->chunk || sb->data_size > SB_MAX_DATA ||
+	    sb->data_offset > SB_MAX_DATA || sb->data_offset < 2 * RAID_SB_SLOT)
+		return -EINVAL;
+	if (sb->nregions != (sb->data_size + sb->region_size - 1) / sb->region_size)
+		return -EINVAL;
+	for (uint32_t i = 0; i < sb->nmembers; i++)
+		if (sb->m[i].recovery_row > sb->data_size / sb->chunk)
+			return -EINVAL;
+	return 0;
+}
+
 static int sb_check_fields(const struct raid_sb *sb)
 {
-	bool pow2 = sb->chunk >= 4096 && (sb->chunk & (sb->chunk - 1)) == 0;
-	bool lvl = sb->level == 0 || sb->level == 1 || sb->level == 5 || sb->level == 6 ||
-		   sb->level == 10;
-	if (!pow2 || !lvl || sb->nmembers == 0 || sb->nmembers > LUN_RAID_MAX_MEMBERS)
+	bool pow2 = sb->chunk >= 4096 && sb->chunk <= (4u << 20) &&
+		    (sb->chunk & (sb->chunk - 1)) == 0;
+	uint32_t min = sb_min_members(sb->level);
+	if (!pow2 || !min || sb->nmembers < min || sb->nmembers > LUN_RAID_MAX_MEMBERS)
 		return -EINVAL;
 	if (sb->role != RAID_ROLE_SPARE && sb->role >= sb->nmembers)
 		return -EINVAL;
 	if (sb->block_size != 512 && sb->block_size != 4096)
 		return -EINVAL;
-	if (sb->region_size == 0 || sb->data_size % sb->chunk || sb->data_offset < 2 * RAID_SB_SLOT)
+	if (sb->data_size % sb->chunk)
 		return -EINVAL;
-	return 0;
+	return sb_check_geometry(sb);
 }
 
 static void sb_decode_fields(const uint8_t *buf, struct raid_sb *sb)

@@ -23,7 +23,7 @@ static void test_sb_codec(void **state)
 	a->events = 7;
 	a->seq = 9;
 	a->data_offset = LUN_RAID_DATA_OFFSET;
-	a->data_size = 65536 * 10;
+	a->data_size = 65536 * 320;
 	a->region_size = MiB;
 	a->nregions = 20;
 	a->bitmap[1] = 0x5a;
@@ -48,6 +48,85 @@ static void test_sb_codec(void **state)
 	free(a);
 	free(b);
 	free(buf);
+}
+
+/* Records whose CRC is valid but whose geometry create could never have
+ * written are refused: assembly would size the write-intent bitmap from
+ * nregions and index it from data_size / region_size (fuzz_raid_sb). */
+static void sb_mutate(const struct raid_sb *good, void (*fn)(struct raid_sb *), int want)
+{
+	struct raid_sb *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	uint8_t *buf = calloc(1, RAID_SB_SLOT);
+	memcpy(a, good, sizeof(*a));
+	fn(a);
+	raid_sb_encode(a, buf);
+	assert_int_equal(raid_sb_decode(buf, RAID_SB_SLOT, b), want);
+	free(a);
+	free(b);
+	free(buf);
+}
+
+static void sb_ok(struct raid_sb *a) {}
+static void sb_nregions_short(struct raid_sb *a)
+{
+	a->nregions--;
+}
+static void sb_raid5_of_2(struct raid_sb *a)
+{
+	a->nmembers = 2;
+	a->role = 1;
+}
+static void sb_data_wraps(struct raid_sb *a)
+{
+	a->data_offset = UINT64_MAX - 4095;
+}
+static void sb_region_lt_chunk(struct raid_sb *a)
+{
+	a->region_size = 4096;
+	a->nregions = 4;
+}
+static void sb_chunk_huge(struct raid_sb *a)
+{
+	a->chunk = 1u << 30;
+	a->region_size = 1u << 30;
+	a->data_size = (uint64_t)1 << 30;
+	a->nregions = 1;
+}
+static void sb_recovery_past_end(struct raid_sb *a)
+{
+	a->m[1].state = 3;
+	a->m[1].recovery_row = 17;
+}
+
+static void test_sb_geometry_refused(void **state)
+{
+	struct raid_sb *g = calloc(1, sizeof(*g));
+	g->level = 5;
+	g->chunk = 65536;
+	g->nmembers = 3;
+	g->block_size = 512;
+	g->data_offset = LUN_RAID_DATA_OFFSET;
+	g->data_size = 65536 * 16;
+	g->region_size = 65536 * 4;
+	g->nregions = 4;
+	sb_mutate(g, sb_ok, 0);
+	sb_mutate(g, sb_nregions_short, -EINVAL);
+	sb_mutate(g, sb_raid5_of_2, -EINVAL);
+	sb_mutate(g, sb_data_wraps, -EINVAL);
+	sb_mutate(g, sb_region_lt_chunk, -EINVAL);
+	sb_mutate(g, sb_chunk_huge, -EINVAL);
+	sb_mutate(g, sb_recovery_past_end, -EINVAL);
+	/* nregions 2^32 - 1: (nregions + 7) / 8 wrapped to 0 in 32 bits, so a
+	 * 4 KiB record declared 4 billion regions with a 0-byte bitmap */
+	uint8_t *buf = calloc(1, RAID_SB_SLOT);
+	struct raid_sb *b = malloc(sizeof(*b));
+	raid_sb_encode(g, buf);
+	put_le32(buf + 112, UINT32_MAX);
+	put_le32(buf + 4092, crc32_iscsi(buf, 4092, 0xffffffffu));
+	assert_int_equal(raid_sb_decode(buf, RAID_SB_SLOT, b), -EINVAL);
+	free(b);
+	free(buf);
+	free(g);
 }
 
 /* A crash in the middle of a superblock write tears the copy being written;
@@ -598,6 +677,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sb_codec),
+		cmocka_unit_test(test_sb_geometry_refused),
 		cmocka_unit_test(test_parity_math),
 		cmocka_unit_test(test_raid0),
 		cmocka_unit_test(test_raid1),
