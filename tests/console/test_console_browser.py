@@ -44,6 +44,7 @@ IQN = "iqn.2026-11.org.kura:console"
 CL_IQN = "iqn.2026-12.org.kura:console-cluster"
 SHOTS = os.path.join(BUILD, "tests/console/screenshots")
 PROCS = []
+GROUPS = []  # started in their own process group, stopped as a group
 FAILS = []
 
 
@@ -204,9 +205,15 @@ def cluster_start(d, port, logf):
 def io_loop(port):
     """Small reads and writes on LUN 0 every second: the charts have a shape."""
     url = "iscsi://127.0.0.1:%d/%s/0" % (port, IQN)
-    sh = ("while :; do qemu-img bench -f raw -t none -c 300 -d 2 -s 4096 %s; "
-          "qemu-img bench -w -f raw -t none -c 150 -d 2 -s 4096 %s; sleep 1; done" % (url, url))
-    return start(["bash", "-c", sh], subprocess.DEVNULL)
+    sh = ("while :; do timeout --foreground 20 qemu-img bench -f raw -t none -c 300 -d 2 -s 4096 %s; "
+          "timeout --foreground 20 qemu-img bench -w -f raw -t none -c 150 -d 2 -s 4096 %s; sleep 1; done"
+          % (url, url))
+    # its own process group: the end of the test stops the loop and its
+    # qemu-img (a qemu-img whose target is gone retries for ever)
+    p = subprocess.Popen(["bash", "-c", sh], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    GROUPS.append(p)
+    return p
 
 
 def browser(url):
@@ -465,6 +472,12 @@ def main():
         FAILS.append("timed out waiting for " + str(e))
         log("NOT OK: timed out waiting for %s" % e)
     finally:
+        for p in GROUPS:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
         if drv:
             drv.quit()
         for p in PROCS:
