@@ -39,6 +39,20 @@
  *        tpgt= state= admin=ok|failed alua= prio= group= active=yes|no isid="
  *   PATH-FAIL <sid>                        the path carries no I/O until
  *        PATH-REINSTATE <sid>, whatever its health (ERR 21 no such path)
+ *   PR <lu> <sid>|all|any <cdb-hex> [<param-hex>]
+ *        send one PERSISTENT RESERVE IN (5e) or OUT (5f) CDB (10 bytes, hex;
+ *        no other opcode) to the LU named by WWID or alias, on path <sid>, on
+ *        every path of the LU that is up ("all", each on its own I_T nexus,
+ *        in parallel) or on one path ("any": the one carrying I/O if up, else
+ *        the first up). <param-hex> is the PR OUT parameter list; its length
+ *        must equal the CDB's; PR IN allocation length at most 8192. UNIT
+ *        ATTENTION is retried on the same path (5 tries); nothing moves to
+ *        another path. Replies, per path asked:
+ *            D sid=N address=IP port=P status=0xSS|transport|timeout
+ *              sense=K/ASC/ASCQ|- len=<Data-In bytes> error=<text>|-
+ *            D data=<hex>            Data-In, 512 bytes per line, in order
+ *        then OK (whatever the SCSI statuses); ERR 21 no such LU / no such
+ *        path up, ERR 7 bad arguments. (kura-mpathpersist)
  */
 #ifndef KURA_CTL_PROTO_H
 #define KURA_CTL_PROTO_H

@@ -43,6 +43,7 @@ struct ctl_conn {
 	size_t outlen, outcap;
 	bool pending;             /* LOGIN reply outstanding */
 	struct path_waiter login; /* the path's first login answers it */
+	struct ctl_hold *hold;    /* a verb in another file answers later */
 	bool closing;
 };
 
@@ -104,10 +105,45 @@ static void out_data(struct ctl_conn *c, const char *payload)
 	out_line(c, "D %s", enc);
 }
 
+/* ---- for verbs in other files (initiatord_internal.h) --------------------- */
+
+static void conn_flush(struct ctl_conn *c);
+
+struct ini_daemon *ctl_daemon(struct ctl_conn *c)
+{
+	return c->d;
+}
+
+void ctl_hold(struct ctl_conn *c, struct ctl_hold *h)
+{
+	c->pending = true;
+	c->hold = h;
+}
+
+void ctl_data(struct ctl_conn *c, const char *payload)
+{
+	out_data(c, payload);
+}
+
+void ctl_end(struct ctl_conn *c, int code, const char *msg)
+{
+	if (code)
+		out_line(c, "ERR %d %s", code, msg && *msg ? msg : "failed");
+	else
+		out_line(c, "OK");
+	if (c->hold) {
+		c->hold = NULL;
+		c->pending = false;
+		conn_flush(c);
+	}
+}
+
 static void conn_close(struct ctl_conn *c)
 {
 	struct ini_daemon *d = c->d;
 	struct ctl_set *set = ctl_set_of(d);
+	if (c->hold)
+		c->hold->gone(c->hold);
 	for (int i = 0; i < INI_MAX_PATHS; i++)
 		if (d->paths[i] && d->paths[i]->waiter == &c->login)
 			d->paths[i]->waiter = NULL;
@@ -461,6 +497,7 @@ static void handle_line(struct ctl_conn *c, char *line)
 		{ "RESCAN", verb_rescan },       { "FAIL-QUEUE", verb_fail_queue },
 		{ "STATUS", verb_status },       { "MAPS", verb_maps },
 		{ "PATH-FAIL", verb_path_fail }, { "PATH-REINSTATE", verb_path_reinstate },
+		{ "PR", ctl_verb_pr },
 	};
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (!strcasecmp(argv[0], verbs[i].verb)) {

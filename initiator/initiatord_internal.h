@@ -245,6 +245,11 @@ int path_submit(struct ini_path *p, struct ini_io *io, int lun);
 void path_rescan(struct ini_path *p);
 const char *path_state_name(enum path_state s);
 void path_free(struct ini_path *p);
+struct scsi_task;
+/* One CDB on this path only (PR pass-through); see path.c. cb is libiscsi's
+ * iscsi_command_cb. 0, -ENOTCONN (path not up) or -ENOMEM. */
+int path_send_task(struct ini_path *p, int lun, struct scsi_task *t,
+		   void (*cb)(struct iscsi_context *, int, void *, void *), void *priv);
 /* path_live.c */
 void path_live_tick(struct ini_path *p, uint64_t now);
 void path_live_stop(struct ini_path *p);
@@ -285,6 +290,18 @@ void ini_io_submit(struct ini_daemon *d, struct ini_io *io);
 /* initiatord_ctl.c */
 int ctl_start(struct ini_daemon *d);
 void ctl_stop(struct ini_daemon *d);
+/* For verbs served in other files. A verb that answers later calls
+ * ctl_hold(): the connection reads no further request until ctl_end(); if
+ * the client goes away first, h->gone runs and the verb must forget c. */
+struct ctl_hold {
+	void (*gone)(struct ctl_hold *h);
+};
+void ctl_hold(struct ctl_conn *c, struct ctl_hold *h);
+struct ini_daemon *ctl_daemon(struct ctl_conn *c);
+void ctl_data(struct ctl_conn *c, const char *payload);      /* one "D" line */
+void ctl_end(struct ctl_conn *c, int code, const char *msg); /* OK (0) or ERR code msg */
+/* initiatord_pr.c: the PR verb (ctl_proto.h) */
+void ctl_verb_pr(struct ctl_conn *c, int argc, char **argv);
 
 /* initiatord.c */
 void ini_opts_defaults(struct ini_opts *o);

@@ -726,3 +726,20 @@ uint32_t path_io_chunk(const struct ini_io *io)
 {
 	return io_chunk(io, io->lu->block_size);
 }
+
+/* ---- pass-through commands (initiatord_pr.c) ------------------------------ */
+
+/* Send one caller-built CDB on this path's I_T nexus, outside the multipath
+ * queue: not retried elsewhere, not counted as the path's I/O. cb runs on
+ * the loop thread with the task (the caller frees it), also with
+ * SCSI_STATUS_CANCELLED when the path is torn down first. */
+int path_send_task(struct ini_path *p, int lun, struct scsi_task *t, iscsi_command_cb cb,
+		   void *priv)
+{
+	if (p->state != PATH_UP || !p->iscsi)
+		return -ENOTCONN;
+	if (iscsi_scsi_command_async(p->iscsi, lun, t, cb, NULL, priv) < 0)
+		return -ENOMEM;
+	path_update_events(p);
+	return 0;
+}
