@@ -175,7 +175,8 @@ static void pr_record(struct pr_one *o, int status, struct scsi_task *t)
 		o->asc = (t->sense.ascq >> 8) & 0xff;
 		o->ascq = t->sense.ascq & 0xff;
 	}
-	if (status == SCSI_STATUS_GOOD && t->datain.size > 0 && (o->din = malloc((size_t)t->datain.size))) {
+	if (status == SCSI_STATUS_GOOD && t->datain.size > 0 &&
+	    (o->din = malloc((size_t)t->datain.size))) {
 		memcpy(o->din, t->datain.data, (size_t)t->datain.size);
 		o->din_len = (size_t)t->datain.size;
 	}
@@ -211,7 +212,8 @@ static int pr_send(struct pr_one *o)
 	if (rc < 0) {
 		scsi_free_scsi_task(t);
 		o->status = -1;
-		snprintf(o->why, sizeof(o->why), "%s", rc == -ENOTCONN ? "path not up" : "cannot queue");
+		snprintf(o->why, sizeof(o->why), "%s",
+			 rc == -ENOTCONN ? "path not up" : "cannot queue");
 	}
 	return rc;
 }
@@ -251,7 +253,8 @@ static int pr_parse(struct pr_req *r, int argc, char **argv, const char **err)
 	*err = "parameter list length does not match the data";
 	if (r->cdb[0] == 0x5f) {
 		int n = argc > 4 ? unhex_buf(argv[4], r->dout, sizeof(r->dout)) : 0;
-		uint32_t want = (uint32_t)r->cdb[5] << 24 | r->cdb[6] << 16 | r->cdb[7] << 8 | r->cdb[8];
+		uint32_t want = (uint32_t)r->cdb[5] << 24 | r->cdb[6] << 16 | r->cdb[7] << 8 |
+				r->cdb[8];
 		if (n < 0 || (uint32_t)n != want)
 			return -1;
 		r->dout_len = (uint32_t)n;

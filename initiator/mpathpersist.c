@@ -148,7 +148,8 @@ static int opt_value(struct mpp_args *a, int c, int nline, FILE *err)
 {
 	switch (c) {
 	case 'v':
-		return nline || sscanf(optarg, "%d", &a->verbose) == 1 ? 0 : bad_arg(err, "verbose");
+		return nline || sscanf(optarg, "%d", &a->verbose) == 1 ? 0
+								       : bad_arg(err, "verbose");
 	case 'K': return opt_hex64(optarg, &a->rk, err, "param-rk");
 	case 'S': return opt_hex64(optarg, &a->sark, err, "param-sark");
 	case 'T': return sscanf(optarg, "%x", &a->type) == 1 ? 0 : bad_arg(err, "prout-type");
@@ -222,13 +223,15 @@ static int check(const struct mpp_args *a, FILE *err)
 		return MPATH_PR_SYNTAX_ERROR;
 	}
 	if (a->out && (a->n_out != 1 || a->n_in)) {
-		fprintf(err, " For Persistent Reserve Out only one appropriate\n"
-			     " service action must be chosen \n");
+		fprintf(err,
+			" For Persistent Reserve Out only one appropriate\n"
+			" service action must be chosen \n");
 		return MPATH_PR_SYNTAX_ERROR;
 	}
 	if (a->in && a->n_out) {
-		fprintf(err, " When a service action for Persistent Reserve Out is chosen the\n"
-			     " '--out' option must be given \n");
+		fprintf(err,
+			" When a service action for Persistent Reserve Out is chosen the\n"
+			" '--out' option must be given \n");
 		return MPATH_PR_SYNTAX_ERROR;
 	}
 	if (a->in && a->n_in != 1) {
@@ -236,8 +239,8 @@ static int check(const struct mpp_args *a, FILE *err)
 				     : " No service action given for Persistent Reserve IN\n");
 		return MPATH_PR_SYNTAX_ERROR;
 	}
-	bool typed = a->out_sa == PROUT_RES || a->out_sa == PROUT_REL ||
-		     a->out_sa == PROUT_PREE || a->out_sa == PROUT_PREE_AB;
+	bool typed = a->out_sa == PROUT_RES || a->out_sa == PROUT_REL || a->out_sa == PROUT_PREE ||
+		     a->out_sa == PROUT_PREE_AB;
 	if (a->out && typed && !a->type)
 		fprintf(err, "Warning: --prout-type probably needs to be given\n");
 	if (!a->dev) {
@@ -272,8 +275,8 @@ static int send_one(struct mpp_ctx *x, const struct mpp_lu *lu, const uint8_t cd
 	trace(x, lu, what, n);
 	int first = x->res[0].sid;
 	code = mpp_code(&x->res[0]);
-	for (int i = 0; i < lu->n_paths && cdb[0] == 0x5e && code && code != MPATH_PR_SENSE_INVALID_OP;
-	     i++) {
+	for (int i = 0;
+	     i < lu->n_paths && cdb[0] == 0x5e && code && code != MPATH_PR_SENSE_INVALID_OP; i++) {
 		char sid[16];
 		if (lu->paths[i].sid == first || strcmp(lu->paths[i].state, "up"))
 			continue;
@@ -288,7 +291,14 @@ static int send_one(struct mpp_ctx *x, const struct mpp_lu *lu, const uint8_t cd
 
 static int do_in(struct mpp_ctx *x, const struct mpp_args *a, const struct mpp_lu *lu)
 {
-	uint8_t cdb[10] = { 0x5e, (uint8_t)a->in_sa, 0, 0, 0, 0, 0, (uint8_t)(a->alloc_len >> 8),
+	uint8_t cdb[10] = { 0x5e,
+			    (uint8_t)a->in_sa,
+			    0,
+			    0,
+			    0,
+			    0,
+			    0,
+			    (uint8_t)(a->alloc_len >> 8),
 			    (uint8_t)a->alloc_len };
 	int code = send_one(x, lu, cdb, NULL, 0, "pr in");
 	if (code) {
@@ -359,7 +369,8 @@ static void rollback(struct mpp_ctx *x, const struct mpp_lu *lu, int n, uint64_t
 			continue;
 		snprintf(sid, sizeof(sid), "%d", x->res[i].sid);
 		if (x->verbose >= 3)
-			fprintf(x->err, "%s: rolling back the registration on path %s\n", lu->wwid, sid);
+			fprintf(x->err, "%s: rolling back the registration on path %s\n", lu->wwid,
+				sid);
 		mpp_send(x->sock, lu, sid, cdb, param, 24, back, 1, &m, x->err);
 	}
 }

@@ -161,9 +161,12 @@ static void parse_res(const char *line, struct mpp_res *r)
 	kv(line, "port", v, sizeof(v));
 	r->port = atoi(v);
 	kv(line, "status", v, sizeof(v));
-	r->status = !strncmp(v, "0x", 2) ? (int)strtol(v, NULL, 16) : !strcmp(v, "timeout") ? -2 : -1;
+	r->status = !strncmp(v, "0x", 2)    ? (int)strtol(v, NULL, 16)
+		    : !strcmp(v, "timeout") ? -2
+					    : -1;
 	kv(line, "sense", v, sizeof(v));
-	if (sscanf(v, "%x/%x/%x", (unsigned *)&r->key, (unsigned *)&r->asc, (unsigned *)&r->ascq) != 3)
+	if (sscanf(v, "%x/%x/%x", (unsigned *)&r->key, (unsigned *)&r->asc, (unsigned *)&r->ascq) !=
+	    3)
 		r->key = r->asc = r->ascq = 0;
 	const char *e = strstr(line, " error=");
 	snprintf(r->error, sizeof(r->error), "%s", e && strcmp(e + 7, "-") ? e + 7 : "");
@@ -189,7 +192,9 @@ int mpp_send(const char *sock, const struct mpp_lu *lu, const char *which, const
 		return rc;
 	if (rep.code) {
 		fprintf(err, "%s: %s\n", lu->wwid,
-			rep.code == 21 ? "no path available" : rep.msg ? rep.msg : "refused");
+			rep.code == 21 ? "no path available"
+			: rep.msg      ? rep.msg
+				       : "refused");
 		rc = rep.code == 21 ? MPATH_PR_DMMP_ERROR : MPATH_PR_OTHER;
 	}
 	for (int i = 0; i < rep.nlines && !rc; i++) {

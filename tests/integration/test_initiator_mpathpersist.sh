@@ -9,7 +9,8 @@
 # registration).
 #  - register through the device: the key is on both of the host's I_T nexuses
 #  - read keys / reservation / full status in mpathpersist's layout, by
-#    device path (FUSE file or NBD socket), alias link, WWID
+#    device path (FUSE file or NBD socket), alias link, by-id / by-path
+#    link, a link of our own, WWID
 #  - reserve type 5, a conflicting reserve from the other host (exit 11),
 #    preempt by the other host, a stale REGISTER (exit 11), release
 #  - type 7, preempt-abort (the victim's writes through its device fail),
@@ -51,7 +52,7 @@ start_host() {  # start_host NAME IQN: a daemon with its own socket and devices
   [ -n "$FUSE_OK" ] && extra=(--fuse-dir "$IT_DIR/$1/lu")
   mkdir -p "$IT_DIR/$1"
   "$INID" --root "$IT_DIR/$1/iscsi" --initiator-name "$2" --ctl-sock "$IT_DIR/$1/ctl.sock" \
-    --nbd-dir "$IT_DIR/$1/nbd" "${extra[@]}" --log-level info \
+    --nbd-dir "$IT_DIR/$1/nbd" --disk-dir "$IT_DIR/$1/disk" "${extra[@]}" --log-level info \
     --login "127.0.0.1:$P1,$T" --login "127.0.0.1:$P2,$T" >"$IT_DIR/$1/ini.log" 2>&1 &
   IT_PIDS+=("$!")
 }
@@ -70,6 +71,8 @@ W=$(basename "$(ls "$IT_DIR"/a/nbd/naa.*.sock | head -1)" .sock)
 DEV_A=$IT_DIR/a/nbd/$W.sock
 [ -n "$FUSE_OK" ] && DEV_A=$IT_DIR/a/lu/$W
 ALIAS_B=$IT_DIR/b/nbd/$T-lun0.sock
+BYPATH_B=$IT_DIR/b/disk/by-path/ip-127.0.0.1:$P2-iscsi-$T-lun-0.sock
+BYID_B=$IT_DIR/b/disk/by-id/wwn-$W.sock
 log "LU $W; host a's device $DEV_A"
 mpa() { "$MPP" --ctl "$IT_DIR/a/ctl.sock" "$@"; }
 mpb() { "$MPP" --ctl "$IT_DIR/b/ctl.sock" "$@"; }
@@ -109,12 +112,12 @@ check "host b's key on both its I_T nexuses" test "$(regs "$HB" b0b)" = 2
 check "host b: --reserve while a holds it exits 11 (MPATH_PR_RESERV_CONFLICT)" rc_is 11 mpb --out --reserve --param-rk=b0b --prout-type=5 "$ALIAS_B"
 check "... and prints mpathpersist's conflict lines" has "$(cat "$IT_DIR/out")" "persistent reserve out: scsi status: Reservation Conflict"
 check "host b: --release of a's reservation exits 11 (held by another nexus)" rc_is 11 mpb --out --release --param-rk=b0b --prout-type=5 "$W"
-check "host b: --preempt of a's key exits 0" rc_is 0 mpb --out --preempt --param-rk=b0b --param-sark=123abc --prout-type=5 "$W"
+check "host b: --preempt of a's key through a by-path link exits 0" rc_is 0 mpb --out --preempt --param-rk=b0b --param-sark=123abc --prout-type=5 "$BYPATH_B"
 check "host a's registrations are gone" test "$(regs "$HA" 123abc)" = 0
 check "host b holds type 5 now" test "$(regs "$HB" 'b0b\*5')" = 1
 check "host a: --register with its old key exits 11 (no longer registered)" rc_is 11 mpa --out --register --param-rk=123abc --param-sark=456 "$DEV_A"
 check "host b: --release exits 0 (release on every path, then none held)" rc_is 0 mpb --out --release --param-rk=b0b --prout-type=5 "$ALIAS_B"
-check "no reservation left" has "$(mpb -i -r "$W")" "there is NO reservation held"
+check "no reservation left (read through a by-id link)" has "$(mpb -i -r "$BYID_B")" "there is NO reservation held"
 
 # ---- type 7 and preempt-abort --------------------------------------------------
 check "host a: register-ignore a11" rc_is 0 mpa --out --register-ignore --param-sark=a11 "$DEV_A"

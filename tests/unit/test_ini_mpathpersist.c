@@ -54,13 +54,15 @@ static void test_read_keys(void **s)
 	be64(d + 8, 0x123abc);
 	be64(d + 16, 0xb0b);
 	char *t = PRINTED(mpp_print_keys(out, d, sizeof(d)));
-	assert_string_equal(t, "  PR generation=0x5, \t2 registered reservation keys follow:\n"
-			       "    0x123abc\n    0xb0b\n");
+	assert_string_equal(t,
+			    "  PR generation=0x5, \t2 registered reservation keys follow:\n"
+			    "    0x123abc\n    0xb0b\n");
 	free(t);
 	be32(d + 4, 8);
 	t = PRINTED(mpp_print_keys(out, d, sizeof(d)));
-	assert_string_equal(t, "  PR generation=0x5, \t1 registered reservation key follows:\n"
-			       "    0x123abc\n");
+	assert_string_equal(t,
+			    "  PR generation=0x5, \t1 registered reservation key follows:\n"
+			    "    0x123abc\n");
 	free(t);
 	be32(d + 4, 0);
 	t = PRINTED(mpp_print_keys(out, d, sizeof(d)));
@@ -86,9 +88,10 @@ static void test_read_reservation(void **s)
 	be64(d + 8, 0xabc);
 	d[21] = 0x05;
 	t = PRINTED(mpp_print_resv(out, d, sizeof(d)));
-	assert_string_equal(t, "  PR generation=0x1f, Reservation follows:\n"
-			       "   Key = 0xabc\n"
-			       "  scope = LU_SCOPE, type = Write Exclusive, registrants only\n");
+	assert_string_equal(t,
+			    "  PR generation=0x1f, Reservation follows:\n"
+			    "   Key = 0xabc\n"
+			    "  scope = LU_SCOPE, type = Write Exclusive, registrants only\n");
 	free(t);
 	t = PRINTED(mpp_print_resv(out, d, 20)); /* cut short: no reservation shown */
 	assert_non_null(strstr(t, "NO reservation held"));
@@ -121,18 +124,19 @@ static void test_full_status(void **s)
 	n += full_desc(d + n, 0xb0b, 0, 0, "iqn.x:b,i,0x230000000002");
 	be32(d + 4, (uint32_t)(n - 8));
 	char *t = PRINTED(mpp_print_full(out, d, n));
-	assert_string_equal(t, "  PR generation=0x7 \n"
-			       "   Key = 0xa11\n"
-			       "      All target ports bit clear\n"
-			       "      Relative port address: 0x2\n"
-			       "      << Reservation holder >>\n"
-			       "      scope: LU_SCOPE,  type: Write Exclusive, registrants only\n"
-			       "   iSCSI world wide unique port id: iqn.x:a,i,0x230000000001\n"
-			       "   Key = 0xb0b\n"
-			       "      All target ports bit clear\n"
-			       "      Relative port address: 0x2\n"
-			       "      not reservation holder\n"
-			       "   iSCSI world wide unique port id: iqn.x:b,i,0x230000000002\n");
+	assert_string_equal(t,
+			    "  PR generation=0x7 \n"
+			    "   Key = 0xa11\n"
+			    "      All target ports bit clear\n"
+			    "      Relative port address: 0x2\n"
+			    "      << Reservation holder >>\n"
+			    "      scope: LU_SCOPE,  type: Write Exclusive, registrants only\n"
+			    "   iSCSI world wide unique port id: iqn.x:a,i,0x230000000001\n"
+			    "   Key = 0xb0b\n"
+			    "      All target ports bit clear\n"
+			    "      Relative port address: 0x2\n"
+			    "      not reservation holder\n"
+			    "   iSCSI world wide unique port id: iqn.x:b,i,0x230000000002\n");
 	free(t);
 	/* hostile: a TransportID length far past the data, a name without NUL */
 	be32(d + 8 + 20, 0x7fffffff);
@@ -165,7 +169,8 @@ static void test_exit_codes(void **s)
 	r.status = 2;
 	r.key = 5;
 	r.asc = 0x20;
-	assert_int_equal(mpp_code(&r), MPATH_PR_ILLEGAL_REQ); /* libmpathpersist: 5 whatever the ASC */
+	assert_int_equal(mpp_code(&r),
+			 MPATH_PR_ILLEGAL_REQ); /* libmpathpersist: 5 whatever the ASC */
 	r.key = 6;
 	assert_int_equal(mpp_code(&r), MPATH_PR_SENSE_UNIT_ATTENTION);
 	r.key = 2;
@@ -197,9 +202,9 @@ static void test_names(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_read_keys),    cmocka_unit_test(test_read_reservation),
-		cmocka_unit_test(test_full_status),  cmocka_unit_test(test_capabilities),
-		cmocka_unit_test(test_exit_codes),   cmocka_unit_test(test_names),
+		cmocka_unit_test(test_read_keys),   cmocka_unit_test(test_read_reservation),
+		cmocka_unit_test(test_full_status), cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_exit_codes),  cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
