@@ -344,4 +344,15 @@ int lock_lease_release(struct lock_ha *h, const char *vm, struct lock_lease *out
 int lockctl_format(const struct lock_ha_params *p, bool force, FILE *out, FILE *err);
 int lockctl_dump(const struct lock_ha_params *p, bool json, FILE *out, FILE *err);
 
+/* kura-lockctl exit codes (issue 10), also the numbers of kura-lockd's
+ * "ERR <code> ..." and kura-lockd's own exit status: one table for all. */
+enum {
+	LOCKD_EX_OK = 0,
+	LOCKD_EX_USAGE = 1,
+	LOCKD_EX_NOENT = 2,
+	LOCKD_EX_CONFLICT = 3,
+	LOCKD_EX_UNREACHABLE = 4,
+	LOCKD_EX_NODAEMON = 5,
+};
+
 #endif

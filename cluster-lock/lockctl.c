@@ -23,15 +23,6 @@
 #include <unistd.h>
 #include "common/unixsock.h"
 
-enum {
-	EX_OK = 0,
-	EX_USAGE = 1,
-	EX_NOENT = 2,
-	EX_CONFLICT = 3,
-	EX_UNREACHABLE = 4,
-	EX_NODAEMON = 5
-};
-
 static const char help[] =
 	"usage: kura-lockctl [-c FILE --host NAME | --socket PATH] [--json] COMMAND [ARGS]\n"
 	"(-c FILE without --host: the first host of FILE whose daemon answers)\n"
@@ -74,19 +65,19 @@ static int ctl_request(const char *path, const char *line, FILE *out, char *cap,
 	int fd = kunix_connect(path);
 	if (fd < 0) {
 		fprintf(stderr, "kura-lockctl: no kura-lockd at %s: %s\n", path, strerror(errno));
-		return EX_NODAEMON;
+		return LOCKD_EX_NODAEMON;
 	}
 	dprintf(fd, "%s\n", line);
 	shutdown(fd, SHUT_WR);
 	FILE *in = fdopen(fd, "r");
 	char buf[4096];
-	int code = EX_NODAEMON;
+	int code = LOCKD_EX_NODAEMON;
 	size_t used = 0;
 	if (cap && caplen)
 		cap[0] = '\0';
 	while (in && fgets(buf, sizeof(buf), in)) {
 		if (strcmp(buf, "OK\n") == 0) {
-			code = EX_OK;
+			code = LOCKD_EX_OK;
 		} else if (strncmp(buf, "ERR ", 4) == 0) {
 			char *msg;
 			code = (int)strtol(buf + 4, &msg, 10);
@@ -141,7 +132,7 @@ static int need_cfg(struct ctl *c, const char *cmd)
 	if (c->have_cfg)
 		return 0;
 	fprintf(stderr, "kura-lockctl: %s needs -c FILE\n", cmd);
-	return EX_USAGE;
+	return LOCKD_EX_USAGE;
 }
 
 static struct lock_ha_params ha_params(struct ctl *c)
@@ -169,12 +160,12 @@ static int vm_owner(const char *sock, const char *vm, char *owner, size_t len)
 		char name[LOCK_CFG_NAME], own[LOCK_CFG_NAME];
 		if (sscanf(p, "vm %63s owner %63s", name, own) == 2 && strcmp(name, vm) == 0) {
 			snprintf(owner, len, "%s", strcmp(own, "-") ? own : "");
-			return EX_OK;
+			return LOCKD_EX_OK;
 		}
 	}
 	(void)line;
 	fprintf(stderr, "kura-lockctl: no vm '%s'\n", vm);
-	return EX_NOENT;
+	return LOCKD_EX_NOENT;
 }
 
 static int cmd_start(struct ctl *c, const char *vm, const char *sock)
@@ -182,11 +173,11 @@ static int cmd_start(struct ctl *c, const char *vm, const char *sock)
 	char buf[LOCK_CFG_PATH], line[256];
 	if (c->on) {
 		if (need_cfg(c, "start --on"))
-			return EX_USAGE;
+			return LOCKD_EX_USAGE;
 		sock = host_socket(c, c->on, buf, sizeof(buf));
 		if (!sock) {
 			fprintf(stderr, "kura-lockctl: no [host %s] in %s\n", c->on, c->conf);
-			return EX_NOENT;
+			return LOCKD_EX_NOENT;
 		}
 	}
 	snprintf(line, sizeof(line), "start %s", vm);
@@ -218,11 +209,11 @@ static int hand_over(const char *vm, const char *src, const char *dst, unsigned 
 	if (r)
 		return r;
 	if (sscanf(out, "uri %255s", uri) != 1)
-		return EX_USAGE;
+		return LOCKD_EX_USAGE;
 	snprintf(line, sizeof(line), "migrate-out %s %u %s", vm, dst_id, uri);
 	r = ctl_request(src, line, NULL, out, sizeof(out));
-	if (r == EX_OK && sscanf(out, "lver %llu", &lver) != 1)
-		r = EX_USAGE;
+	if (r == LOCKD_EX_OK && sscanf(out, "lver %llu", &lver) != 1)
+		r = LOCKD_EX_USAGE;
 	if (r) {
 		snprintf(line, sizeof(line), "incoming-cancel %s", vm);
 		ctl_request(dst, line, NULL, out, sizeof(out));
@@ -230,7 +221,7 @@ static int hand_over(const char *vm, const char *src, const char *dst, unsigned 
 	}
 	snprintf(line, sizeof(line), "incoming-finish %s %llu", vm, lver);
 	r = ctl_request(dst, line, NULL, out, sizeof(out));
-	if (r == EX_OK)
+	if (r == LOCKD_EX_OK)
 		printf("vm %s migrated, %s", vm, out);
 	return r;
 }
@@ -241,11 +232,11 @@ static int migrate_to(struct ctl *c, const char *vm, const char *owner, const ch
 	const struct lock_host_cfg *dst = lock_config_host(&c->cfg, to);
 	if (!dst || !lock_config_host(&c->cfg, owner)) {
 		fprintf(stderr, "kura-lockctl: no [host %s]\n", dst ? owner : to);
-		return EX_NOENT;
+		return LOCKD_EX_NOENT;
 	}
 	if (strcmp(owner, to) == 0) {
 		fprintf(stderr, "kura-lockctl: vm %s already runs on %s\n", vm, to);
-		return EX_CONFLICT;
+		return LOCKD_EX_CONFLICT;
 	}
 	return hand_over(vm, host_socket(c, owner, b1, sizeof(b1)),
 			 host_socket(c, to, b2, sizeof(b2)), dst->id);
@@ -255,19 +246,19 @@ static int cmd_migrate(struct ctl *c, const char *vm, const char *sock)
 {
 	char owner[LOCK_CFG_NAME];
 	if (need_cfg(c, "migrate"))
-		return EX_USAGE;
+		return LOCKD_EX_USAGE;
 	if (!c->to) {
 		fprintf(stderr, "kura-lockctl: migrate VM --to HOST\n");
-		return EX_USAGE;
+		return LOCKD_EX_USAGE;
 	}
 	if (!lock_config_vm(&c->cfg, vm)) {
 		fprintf(stderr, "kura-lockctl: no [vm %s] in %s\n", vm, c->conf);
-		return EX_NOENT;
+		return LOCKD_EX_NOENT;
 	}
 	int r = vm_owner(sock, vm, owner, sizeof(owner));
-	if (r == EX_OK && !owner[0]) {
+	if (r == LOCKD_EX_OK && !owner[0]) {
 		fprintf(stderr, "kura-lockctl: vm %s is not running\n", vm);
-		r = EX_CONFLICT;
+		r = LOCKD_EX_CONFLICT;
 	}
 	return r ? r : migrate_to(c, vm, owner, c->to);
 }
@@ -280,20 +271,20 @@ static int cmd_drain(struct ctl *c, const char *host)
 	const struct lock_host_cfg *h = lock_config_host(&c->cfg, host);
 	if (!h) {
 		fprintf(stderr, "kura-lockctl: no [host %s] in %s\n", host, c->conf);
-		return EX_NOENT;
+		return LOCKD_EX_NOENT;
 	}
 	const char *sock = host_socket(c, host, buf, sizeof(buf));
 	for (int i = 0; i < c->cfg.n_vms; i++) {
 		const char *vm = c->cfg.vms[i].name;
 		int r = vm_owner(sock, vm, owner, sizeof(owner));
-		if (r == EX_OK && strcmp(owner, host) != 0)
+		if (r == LOCKD_EX_OK && strcmp(owner, host) != 0)
 			continue;
 		snprintf(line, sizeof(line), "place %s %u", vm, h->id);
-		if (r == EX_OK)
+		if (r == LOCKD_EX_OK)
 			r = ctl_request(sock, line, NULL, out, sizeof(out));
-		if (r == EX_OK && sscanf(out, "host %63s", to) != 1)
-			r = EX_CONFLICT;
-		if (r == EX_OK)
+		if (r == LOCKD_EX_OK && sscanf(out, "host %63s", to) != 1)
+			r = LOCKD_EX_CONFLICT;
+		if (r == LOCKD_EX_OK)
 			r = migrate_to(c, vm, host, to);
 		if (r)
 			return r;
@@ -308,7 +299,7 @@ static int cmd_join(struct ctl *c, const char *host, const char *sock)
 		sock = host_socket(c, host, buf, sizeof(buf));
 		if (!sock) {
 			fprintf(stderr, "kura-lockctl: no [host %s] in %s\n", host, c->conf);
-			return EX_NOENT;
+			return LOCKD_EX_NOENT;
 		}
 	}
 	return ctl_request(sock, "join", stdout, NULL, 0);
@@ -337,7 +328,7 @@ static int parse_opts(int argc, char **argv, struct ctl *c)
 		case 'f': c->force = true; break;
 		case 'o': c->on = optarg; break;
 		case 't': c->to = optarg; break;
-		case 'h': fputs(help, stdout); exit(EX_OK);
+		case 'h': fputs(help, stdout); exit(LOCKD_EX_OK);
 		default: return -EINVAL;
 		}
 	}
@@ -367,12 +358,12 @@ static int load_cfg(struct ctl *c)
 		return 0;
 	if (lock_config_load(c->conf, &c->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kura-lockctl: %s\n", err);
-		return EX_USAGE;
+		return LOCKD_EX_USAGE;
 	}
 	c->have_cfg = true;
 	if (c->host && !lock_config_host(&c->cfg, c->host)) {
 		fprintf(stderr, "kura-lockctl: no [host %s] in %s\n", c->host, c->conf);
-		return EX_NOENT;
+		return LOCKD_EX_NOENT;
 	}
 	return 0;
 }
@@ -384,7 +375,7 @@ static int run_daemon_cmd(struct ctl *c, char **w, int nw)
 	if (!sock) {
 		fprintf(stderr, "kura-lockctl: %s needs --socket PATH or -c FILE --host NAME\n",
 			w[0]);
-		return EX_USAGE;
+		return LOCKD_EX_USAGE;
 	}
 	if (strcmp(w[0], "status") == 0 && nw == 1) {
 		snprintf(line, sizeof(line), "status%s", c->json ? " --json" : "");
@@ -399,7 +390,7 @@ static int run_daemon_cmd(struct ctl *c, char **w, int nw)
 	if (strcmp(w[0], "join") == 0 && nw == 2)
 		return cmd_join(c, w[1], sock);
 	fprintf(stderr, "kura-lockctl: bad command (see --help)\n");
-	return EX_USAGE;
+	return LOCKD_EX_USAGE;
 }
 
 static int run(struct ctl *c, char **w, int nw)
@@ -407,18 +398,18 @@ static int run(struct ctl *c, char **w, int nw)
 	struct lock_ha_params p;
 	if (nw == 0) {
 		fputs(help, stderr);
-		return EX_USAGE;
+		return LOCKD_EX_USAGE;
 	}
 	if ((strcmp(w[0], "format") == 0 || strcmp(w[0], "dump") == 0) && nw == 1) {
 		if (need_cfg(c, w[0]))
-			return EX_USAGE;
+			return LOCKD_EX_USAGE;
 		p = ha_params(c);
 		if (w[0][0] == 'f')
 			return lockctl_format(&p, c->force, stdout, stderr);
 		return lockctl_dump(&p, c->json, stdout, stderr);
 	}
 	if (strcmp(w[0], "drain") == 0 && nw == 2)
-		return need_cfg(c, "drain") ? EX_USAGE : cmd_drain(c, w[1]);
+		return need_cfg(c, "drain") ? LOCKD_EX_USAGE : cmd_drain(c, w[1]);
 	return run_daemon_cmd(c, w, nw);
 }
 
@@ -429,7 +420,7 @@ int main(int argc, char **argv)
 	int nw, r;
 	if (parse_all(argc, argv, &c, words, &nw) < 0) {
 		fputs(help, stderr);
-		return EX_USAGE;
+		return LOCKD_EX_USAGE;
 	}
 	r = load_cfg(&c);
 	if (r == 0)

@@ -16,16 +16,14 @@
 #include "cluster-lock/lock_internal.h"
 #include "cluster-lock/lock_scsi.h"
 
-#define EXIT_REFUSED     1
-#define EXIT_UNREACHABLE 4
 
 static int exit_code(int rc)
 {
 	if (rc == 0)
 		return 0;
 	if (rc == LOCK_E_UNREACHABLE || rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -ENOTCONN)
-		return EXIT_UNREACHABLE;
-	return EXIT_REFUSED;
+		return LOCKD_EX_UNREACHABLE;
+	return LOCKD_EX_USAGE;
 }
 
 static void wall_str(int64_t t, char *buf, size_t cap)
@@ -74,7 +72,7 @@ int lockctl_format(const struct lock_ha_params *p, bool force, FILE *out, FILE *
 	int rc;
 	struct lock_ha *h = open_ha(p, err, &rc);
 	if (!h)
-		return EXIT_REFUSED;
+		return LOCKD_EX_USAGE;
 	struct lock_header old, hdr;
 	rc = lock_ha_read_header(h, &old);
 	if (rc == LOCK_E_FOREIGN || rc == LOCK_E_CORRUPT || rc == 0 || rc == LOCK_E_UNFORMATTED)
@@ -267,7 +265,7 @@ int lockctl_dump(const struct lock_ha_params *p, bool json, FILE *out, FILE *err
 	int rc;
 	struct lock_ha *h = open_ha(p, err, &rc);
 	if (!h)
-		return EXIT_REFUSED;
+		return LOCKD_EX_USAGE;
 	struct lock_image *img = malloc(sizeof(*img));
 	uint64_t keys[256];
 	rc = img ? lock_ha_read_all(h, img) : -ENOMEM;

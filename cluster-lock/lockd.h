@@ -21,16 +21,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* kura-lockctl exit codes (issue 10), also the numbers of "ERR <code> ...". */
-enum {
-	LOCKD_EX_OK = 0,
-	LOCKD_EX_USAGE = 1,
-	LOCKD_EX_NOENT = 2,
-	LOCKD_EX_CONFLICT = 3,
-	LOCKD_EX_UNREACHABLE = 4,
-	LOCKD_EX_NODAEMON = 5,
-};
-
 enum lockd_vm_state {
 	LOCKD_VM_STOPPED = 0,
 	LOCKD_VM_RUNNING,

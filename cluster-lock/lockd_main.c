@@ -16,6 +16,7 @@
  * Not for: the library (lock.h), the CLI (lockctl.c).
  */
 #include "cluster-lock/lockd.h"
+#include "common/fileutil.h"
 #include "common/log.h"
 #include <errno.h>
 #include <getopt.h>
@@ -79,7 +80,10 @@ static void usage(FILE *f)
 		"usage: kura-lockd -c FILE --host NAME [--socket PATH] [--state-dir DIR]\n"
 		"                  [--foreground] [--log-level err|warn|info|debug]\n"
 		"Runs this host's part of the kura cluster lock: heartbeat on the HA LUN,\n"
-		"fencing of dead peers, HA restart, the VMs it owns (docs/cluster-lock.md).\n");
+		"fencing of dead peers, HA restart, the VMs it owns (docs/cluster-lock.md).\n"
+		"Exit status: 0 stopped cleanly, 1 usage or configuration error, 2 no such\n"
+		"host in FILE, 3 the host id is alive elsewhere or cannot join now, 4 HA LUN\n"
+		"unreachable (kura-lockctl's codes).\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -164,8 +168,9 @@ static int setup(struct lockd *d, const struct opts *o)
 		return LOCKD_EX_NOENT;
 	}
 	set_paths(d, o);
-	if (mkdir(d->state_dir, 0750) < 0 && errno != EEXIST) {
-		kerr("state dir %s: %s", d->state_dir, strerror(errno));
+	int e = kfile_mkdir_p(d->state_dir, 0750); /* with its parents (/var/lib/kura-lockd) */
+	if (e < 0) {
+		kerr("state dir %s: %s", d->state_dir, strerror(-e));
 		return LOCKD_EX_USAGE;
 	}
 	d->ha_hb = open_ha(d);
@@ -182,7 +187,9 @@ static int setup(struct lockd *d, const struct opts *o)
 
 static int start_services(struct lockd *d)
 {
-	int r = lockd_ctl_listen(d);
+	int r = kfile_mkdir_parent(d->socket_path); /* /run/kura-lockd after a reboot */
+	if (r == 0)
+		r = lockd_ctl_listen(d);
 	if (r < 0) {
 		kerr("control socket %s: %s", d->socket_path, strerror(-r));
 		return LOCKD_EX_USAGE;

@@ -3,7 +3,7 @@
  * (NBD protocol, "fixed newstyle" negotiation, simple replies only):
  * constants, pure parsers of what a client sends (option headers, GO/INFO
  * payloads, transmission requests) and builders of what we send. No I/O:
- * unit-tested with hostile input in tests/unit/test_ini_mpath_nbd.c.
+ * unit-tested with hostile input in tests/unit/test_ini_mpath.c.
  *
  * Not for: sockets and threads (nbd_server.c).
  */

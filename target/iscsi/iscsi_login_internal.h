@@ -77,7 +77,7 @@ enum iscsi_key_id {
 	K_UNKNOWN = -1,
 };
 
-/* Key classes: who handles the key (login.c dispatches on this). */
+/* Key classes: who handles the key (iscsi_login.c dispatches on this). */
 enum iscsi_key_class { KC_OPERATIONAL, KC_IDENTITY, KC_AUTH, KC_FFP };
 
 enum iscsi_key_id iscsi_key_lookup(const char *name);
