@@ -466,9 +466,16 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	fio_submit(f, x);
 }
 
+/* The kernel sends a loop device's O_DIRECT I/O as background requests and
+ * holds them at max_background (default 12) in flight: raise it above the
+ * queue depths the LU is driven at (QD32 was held to 12). */
+#define FUSE_MAX_BACKGROUND 128
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	conn->max_write = 1u << 20;
+	conn->max_background = FUSE_MAX_BACKGROUND;
+	conn->congestion_threshold = FUSE_MAX_BACKGROUND * 3 / 4;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want &= ~FUSE_CAP_SPLICE_READ;
 }

@@ -16,9 +16,9 @@
  * includes a front end or the control socket.
  *
  * Threads: every ini_path, ini_lu and in-flight ini_io belongs to the event
- * loop thread. Front ends (FUSE workers, NBD connection threads) build an
- * ini_io and hand it over with ini_io_submit() (kloop_post); its done()
- * callback runs on the loop thread. The LU table the front ends read
+ * loop thread. FUSE workers build an ini_io and hand it over with
+ * ini_io_submit() (kloop_post); the NBD front end runs on the loop and calls
+ * ini_io_start(); done() callbacks run on the loop thread. The LU table the front ends read
  * (name, size) is published under lus_mu.
  *
  * Not for: the CLI side (iscsiadm*.c) or node DB parsing (nodedb.c).
@@ -112,6 +112,9 @@ struct ini_path {
 	struct iscsi_context *iscsi;
 	int fd;
 	struct kloop_fd kfd;
+	uint32_t fd_events;     /* what epoll watches on fd now */
+	struct kloop_task send; /* path_send_task: PDUs queued this turn go out */
+	bool send_queued;
 	uint64_t deadline_ms; /* connect/login/probe deadline, or backoff end */
 	uint64_t backoff_ms;
 	uint64_t nop_sent_ms, last_ok_ms;
@@ -286,6 +289,9 @@ void mpath_subscribe(struct ini_daemon *d, struct mpath_listener *l);
 void mpath_unsubscribe(struct ini_daemon *d, struct mpath_listener *l);
 /* Thread-safe entry point for front ends. */
 void ini_io_submit(struct ini_daemon *d, struct ini_io *io);
+/* The same from the loop thread, without the hop: a front end served by the
+ * loop itself (NBD). io->done may run before this returns. */
+void ini_io_start(struct ini_io *io);
 
 /* initiatord_ctl.c */
 int ctl_start(struct ini_daemon *d);

@@ -425,11 +425,22 @@ static void io_submit_task(struct kloop_task *t)
 	mpath_dispatch(lu);
 }
 
-void ini_io_submit(struct ini_daemon *d, struct ini_io *io)
+static void io_init(struct ini_io *io)
 {
 	io->task.fn = io_submit_task;
 	io->zbuf = NULL;
 	io->path = NULL;
 	io->tries = io->ua_tries = 0;
+}
+
+void ini_io_submit(struct ini_daemon *d, struct ini_io *io)
+{
+	io_init(io);
 	kloop_post(d->loop, &io->task);
+}
+
+void ini_io_start(struct ini_io *io)
+{
+	io_init(io);
+	io_submit_task(&io->task);
 }

@@ -6,12 +6,15 @@
  * SEND_WRITE_ZEROES. QEMU is the client here (qemu-img/qemu-io/qemu-system
  * with nbd+unix:///?socket=PATH), so no kernel nbd module is needed.
  *
- * Threads: the listening sockets belong to the event loop; each accepted
- * connection gets a reader thread (handshake, then requests -> ini_io posted
- * to the loop) and a writer thread (replies, in completion order). At most
- * NBD_CONN_DEPTH requests per connection are in flight. Connection threads
- * are detached; a connection is freed by its reader once the writer has
- * finished and nothing is in flight.
+ * Threads: the listening sockets belong to the event loop. An accepted
+ * connection negotiates on a short-lived thread of its own (blocking, 30 s
+ * limit), then joins the loop for transmission: requests are read many per
+ * recv into a buffer (or a large write's payload straight into its own
+ * buffer) and handed to the multipath core without a thread hop
+ * (ini_io_start); replies of one loop turn go out in completion order with
+ * one sendmsg, a read's data from the buffer libiscsi received it into. At
+ * most NBD_CONN_DEPTH requests per connection are in flight (then the socket
+ * is not read). A closed connection is freed when its last request ends.
  *
  * Not for: structured replies, TLS, block status (answered "unsupported").
  */
@@ -22,6 +25,7 @@
 #include "common/log.h"
 #include "common/unixsock.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +33,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define NBD_CONN_DEPTH 64
+#define NBD_RX_BYTES   (256u << 10)
+#define NBD_TX_IOV     64
 
 struct nbd_listener {
 	struct ini_daemon *d;
@@ -46,16 +53,20 @@ struct ini_nbd {
 	struct mpath_listener events; /* LU added: a socket to export it */
 	struct nbd_listener *l[INI_MAX_LUS];
 	int n;
+	struct nbd_conn *conns; /* in transmission, on the loop */
 };
 
 struct nbd_conn;
+/* One request, from its header to its reply having been sent. */
 struct nio {
 	struct ini_io io;
 	struct nbd_conn *c;
 	uint64_t handle;
 	uint32_t err;
 	bool is_read;
-	struct nio *next;
+	uint32_t want, got; /* write payload: bytes expected / received */
+	uint8_t hdr[16];    /* the simple reply */
+	struct nio *next;   /* reply queue */
 	uint8_t data[];
 };
 
@@ -63,14 +74,21 @@ struct nbd_conn {
 	struct ini_daemon *d;
 	struct ini_lu *lu;
 	int fd;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct nio *rq_head, *rq_tail; /* replies to send */
-	int inflight;
-	bool reader_done, writer_done, dead;
+	struct kloop_fd kfd;
+	uint32_t events; /* what epoll watches now */
+	uint8_t *rx;     /* NBD_RX_BYTES: requests received, not yet parsed */
+	size_t rx_off, rx_end;
+	struct nio *pending;           /* a write whose payload is still arriving */
+	struct nio *tx_head, *tx_tail; /* replies to send, in completion order */
+	size_t tx_sent;                /* bytes of tx_head already sent */
+	struct kloop_task flush;       /* adoption by the loop, then the per-turn flush */
+	bool flush_queued, dead;
+	int inflight;                   /* requests of this connection not yet freed */
+	int refs;                       /* holds by running callbacks and the queued flush */
+	struct nbd_conn *next, **pprev; /* ini_nbd.conns */
 };
 
-/* ---- blocking helpers (connection threads only) ---------------------------- */
+/* ---- blocking helpers (negotiation thread only) ---------------------------- */
 
 static int read_full(int fd, void *buf, size_t len)
 {
@@ -230,74 +248,165 @@ static int negotiate(struct nbd_conn *c)
 	return -EIO;
 }
 
-/* ---- transmission ------------------------------------------------------------- */
+/* ---- transmission (event loop thread) ------------------------------------------ */
 
-static void conn_release(struct nbd_conn *c)
+/* Frees c once it is closed, has no request left and nobody holds it. */
+static void conn_unref(struct nbd_conn *c)
 {
-	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->cv);
-	close(c->fd);
-	free(c);
+	if (c->dead && !c->inflight && !c->refs) {
+		free(c->rx);
+		free(c);
+	}
 }
 
-static void queue_reply(struct nbd_conn *c, struct nio *x)
+static void nio_free(struct nio *x)
 {
-	x->next = NULL;
-	pthread_mutex_lock(&c->mu);
-	if (c->rq_tail)
-		c->rq_tail->next = x;
-	else
-		c->rq_head = x;
-	c->rq_tail = x;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
+	struct nbd_conn *c = x->c;
+	free(x);
+	c->inflight--;
+	conn_unref(c);
 }
 
-/* Loop thread: queue the reply for the writer. */
-static void nio_done(struct ini_io *io, int res)
+/* Client gone or broke the protocol: the socket goes at once; requests still
+ * on a path free themselves (and the connection) when they finish. */
+static void conn_close(struct nbd_conn *c)
 {
-	struct nio *x = (struct nio *)io;
-	x->err = nbd_errno(res);
-	queue_reply(x->c, x);
-}
-
-static void send_reply(struct nbd_conn *c, struct nio *x)
-{
-	uint8_t h[16];
-	nbd_put_simple_reply(h, x->err, x->handle);
 	if (c->dead)
 		return;
-	if (write_full(c->fd, h, sizeof(h)) < 0 ||
-	    (x->is_read && !x->err && write_full(c->fd, x->data, x->io.len) < 0)) {
-		c->dead = true;
-		shutdown(c->fd, SHUT_RDWR); /* wakes the reader */
+	c->dead = true;
+	c->refs++; /* hold c while its queues are emptied */
+	kloop_del_fd(c->d->loop, c->fd);
+	close(c->fd);
+	*c->pprev = c->next;
+	if (c->next)
+		c->next->pprev = c->pprev;
+	if (c->pending)
+		nio_free(c->pending);
+	c->pending = NULL;
+	while (c->tx_head) {
+		struct nio *x = c->tx_head;
+		c->tx_head = x->next;
+		nio_free(x);
+	}
+	c->refs--;
+	conn_unref(c);
+}
+
+static void conn_events(struct nbd_conn *c)
+{
+	uint32_t ev = (c->inflight < NBD_CONN_DEPTH ? EPOLLIN : 0) | (c->tx_head ? EPOLLOUT : 0);
+	if (ev != c->events && !c->dead) {
+		c->events = ev;
+		kloop_mod_fd(c->d->loop, c->fd, ev, &c->kfd);
 	}
 }
 
-static void *writer_thread(void *arg)
+static size_t reply_len(const struct nio *x)
 {
-	struct nbd_conn *c = arg;
-	pthread_mutex_lock(&c->mu);
-	for (;;) {
-		while (!c->rq_head && !(c->reader_done && !c->inflight))
-			pthread_cond_wait(&c->cv, &c->mu);
-		if (!c->rq_head)
-			break;
-		struct nio *x = c->rq_head;
-		c->rq_head = x->next;
-		if (!c->rq_head)
-			c->rq_tail = NULL;
-		pthread_mutex_unlock(&c->mu);
-		send_reply(c, x);
-		free(x);
-		pthread_mutex_lock(&c->mu);
-		c->inflight--;
-		pthread_cond_broadcast(&c->cv);
+	return 16 + (x->is_read && !x->err ? x->io.len : 0);
+}
+
+/* Replies in completion order, as many as one sendmsg takes (a read's data
+ * straight from the buffer its Data-In PDUs were received into). 1 = all
+ * of them went, 0 = the socket is full, -errno = broken. */
+static int tx_once(struct nbd_conn *c)
+{
+	struct iovec iov[NBD_TX_IOV];
+	int n = 0;
+	size_t want = 0;
+	for (struct nio *x = c->tx_head; x && n + 2 <= NBD_TX_IOV; x = x->next) {
+		iov[n++] = (struct iovec){ x->hdr, 16 };
+		if (x->is_read && !x->err)
+			iov[n++] = (struct iovec){ x->data, x->io.len };
+		want += reply_len(x);
 	}
-	c->writer_done = true;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-	return NULL;
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	for (size_t skip = c->tx_sent; skip;) { /* head already partly sent */
+		size_t k = skip < m.msg_iov->iov_len ? skip : m.msg_iov->iov_len;
+		m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + k;
+		m.msg_iov->iov_len -= k;
+		skip -= k;
+		if (!m.msg_iov->iov_len) {
+			m.msg_iov++;
+			m.msg_iovlen--;
+		}
+	}
+	ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	size_t done = (size_t)w + c->tx_sent;
+	bool all = done == want;
+	while (c->tx_head && done >= reply_len(c->tx_head)) {
+		struct nio *x = c->tx_head;
+		done -= reply_len(x);
+		c->tx_head = x->next;
+		nio_free(x);
+	}
+	if (!c->tx_head)
+		c->tx_tail = NULL;
+	c->tx_sent = done;
+	return all;
+}
+
+static void rx_process(struct nbd_conn *c);
+
+/* Send what is queued; then requests held back by the depth limit may go. */
+static void conn_flush(struct nbd_conn *c)
+{
+	int rc = 1;
+	c->refs++; /* nio_free / conn_close must not free c under us */
+	while (rc == 1 && c->tx_head)
+		rc = tx_once(c);
+	if (rc < 0)
+		conn_close(c);
+	else
+		rx_process(c);
+	c->refs--;
+	if (c->dead)
+		conn_unref(c);
+	else
+		conn_events(c);
+}
+
+static void flush_task(struct kloop_task *t)
+{
+	struct nbd_conn *c = container_of(t, struct nbd_conn, flush);
+	c->flush_queued = false;
+	c->refs--; /* the hold taken when the flush was queued */
+	if (c->dead)
+		conn_unref(c);
+	else
+		conn_flush(c);
+}
+
+/* An I/O finished (or a request was refused): its reply joins the queue; one
+ * flush per loop turn sends every reply of that turn with one sendmsg. */
+static void reply_queue(struct nbd_conn *c, struct nio *x, uint32_t err)
+{
+	x->err = err;
+	nbd_put_simple_reply(x->hdr, err, x->handle);
+	if (c->dead) {
+		nio_free(x);
+		return;
+	}
+	x->next = NULL;
+	if (c->tx_tail)
+		c->tx_tail->next = x;
+	else
+		c->tx_head = x;
+	c->tx_tail = x;
+	if (!c->flush_queued) {
+		c->flush_queued = true;
+		c->refs++;
+		c->flush.fn = flush_task;
+		kloop_defer(c->d->loop, &c->flush);
+	}
+}
+
+static void nio_done(struct ini_io *io, int res)
+{
+	struct nio *x = container_of(io, struct nio, io);
+	reply_queue(x->c, x, nbd_errno(res));
 }
 
 static enum ini_op nbd_op(uint16_t type)
@@ -311,15 +420,20 @@ static enum ini_op nbd_op(uint16_t type)
 	}
 }
 
-static struct nio *nio_new(struct nbd_conn *c, const struct nbd_request *r)
+static struct nio *nio_new(struct nbd_conn *c, const struct nbd_request *r, uint32_t err)
 {
-	bool payload = r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE;
-	struct nio *x = calloc(1, sizeof(*x) + (payload ? r->length : 0));
+	bool payload = !err ? r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE
+			    : r->type == NBD_CMD_WRITE;
+	struct nio *x = malloc(sizeof(*x) + (payload ? r->length : 0));
 	if (!x)
 		return NULL;
+	memset(x, 0, sizeof(*x));
+	c->inflight++;
 	x->c = c;
 	x->handle = r->handle;
+	x->err = err;
 	x->is_read = r->type == NBD_CMD_READ;
+	x->want = r->type == NBD_CMD_WRITE ? r->length : 0;
 	x->io.lu = c->lu;
 	x->io.op = nbd_op(r->type);
 	x->io.off = r->offset;
@@ -331,92 +445,155 @@ static struct nio *nio_new(struct nbd_conn *c, const struct nbd_request *r)
 	return x;
 }
 
-/* Reply without touching the LU (bad request); counts as in flight. */
-static void reply_now(struct nbd_conn *c, struct nio *x, uint32_t err)
+/* A request with all its payload: to the multipath core without a hop (we
+ * are on its loop), or refused. */
+static void nio_start(struct nbd_conn *c, struct nio *x)
 {
-	x->err = err;
-	x->is_read = false;
-	pthread_mutex_lock(&c->mu);
-	c->inflight++;
-	pthread_mutex_unlock(&c->mu);
-	queue_reply(c, x);
+	c->pending = NULL;
+	if (x->err)
+		reply_queue(c, x, x->err);
+	else
+		ini_io_start(&x->io);
 }
 
-static int drain_payload(int fd, uint32_t len)
+/* One request header; <0 ends the connection. */
+static int rx_request(struct nbd_conn *c, const uint8_t *b)
 {
-	uint8_t tmp[4096];
-	while (len) {
-		uint32_t n = len < sizeof(tmp) ? len : (uint32_t)sizeof(tmp);
-		if (read_full(fd, tmp, n) < 0)
-			return -EIO;
-		len -= n;
-	}
-	return 0;
-}
-
-/* One request; <0 ends the connection. */
-static int handle_request(struct nbd_conn *c, const struct nbd_request *r)
-{
-	uint64_t size;
-	uint32_t bs;
-	lu_geom(c, &size, &bs);
-	uint32_t err = nbd_check_request(r, size, bs);
-	if (r->type == NBD_CMD_DISC)
+	struct nbd_request r;
+	if (nbd_parse_request(b, 28, &r) < 0 || r.type == NBD_CMD_DISC)
 		return -ECONNRESET;
-	if (err) {
-		if (r->type == NBD_CMD_WRITE && r->length <= NBD_MAX_REQUEST &&
-		    drain_payload(c->fd, r->length) < 0)
-			return -EIO;
-		struct nio *x = calloc(1, sizeof(*x));
-		if (!x || (r->type == NBD_CMD_WRITE && r->length > NBD_MAX_REQUEST)) {
-			free(x);
-			return -EIO; /* cannot resync past an oversized payload */
-		}
-		x->c = c;
-		x->handle = r->handle;
-		reply_now(c, x, err);
-		return 0;
-	}
-	struct nio *x = nio_new(c, r);
-	if (!x || (r->type == NBD_CMD_WRITE && read_full(c->fd, x->data, r->length) < 0)) {
-		free(x);
-		return -EIO;
-	}
-	pthread_mutex_lock(&c->mu);
-	while (c->inflight >= NBD_CONN_DEPTH)
-		pthread_cond_wait(&c->cv, &c->mu);
-	c->inflight++;
-	pthread_mutex_unlock(&c->mu);
-	ini_io_submit(c->d, &x->io);
+	uint32_t err = nbd_check_request(&r, c->lu->blocks * c->lu->block_size, c->lu->block_size);
+	if (err && r.type == NBD_CMD_WRITE && r.length > NBD_MAX_REQUEST)
+		return -EIO; /* cannot resync past an oversized payload */
+	struct nio *x = nio_new(c, &r, err);
+	if (!x)
+		return -ENOMEM;
+	if (err)
+		x->is_read = false;
+	c->pending = x;
+	if (!x->want)
+		nio_start(c, x);
 	return 0;
 }
 
-static void *reader_thread(void *arg)
+/* Requests buffered in rx (payload copied into the write's own buffer). */
+static void rx_process(struct nbd_conn *c)
+{
+	while (!c->dead) {
+		size_t avail = c->rx_end - c->rx_off;
+		struct nio *x = c->pending;
+		if (x) {
+			uint32_t n = avail < x->want - x->got ? (uint32_t)avail : x->want - x->got;
+			memcpy(x->data + x->got, c->rx + c->rx_off, n);
+			c->rx_off += n;
+			if ((x->got += n) < x->want)
+				break;
+			nio_start(c, x);
+			continue;
+		}
+		if (avail < 28 || c->inflight >= NBD_CONN_DEPTH)
+			break;
+		c->rx_off += 28;
+		if (rx_request(c, c->rx + c->rx_off - 28) < 0)
+			conn_close(c);
+	}
+	if (c->dead)
+		return;
+	memmove(c->rx, c->rx + c->rx_off, c->rx_end - c->rx_off);
+	c->rx_end -= c->rx_off;
+	c->rx_off = 0;
+}
+
+/* One recv per readiness: into rx, or for the rest of a large write straight
+ * into its buffer. 0, or <0 when the client is gone. */
+static int rx_once(struct nbd_conn *c)
+{
+	struct nio *x = c->pending;
+	uint8_t *to = c->rx + c->rx_end;
+	size_t room = NBD_RX_BYTES - c->rx_end;
+	bool direct = x && c->rx_end == 0 && x->want - x->got >= NBD_RX_BYTES / 2;
+	if (direct) {
+		to = x->data + x->got;
+		room = x->want - x->got;
+	}
+	if (!room)
+		return 0;
+	ssize_t r = recv(c->fd, to, room, MSG_DONTWAIT);
+	if (r <= 0)
+		return r == 0 ? -ECONNRESET : errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (direct)
+		x->got += (uint32_t)r;
+	else
+		c->rx_end += (size_t)r;
+	if (direct && x->got == x->want)
+		nio_start(c, x);
+	return 0;
+}
+
+static void conn_event(struct kloop_fd *h, uint32_t ev)
+{
+	struct nbd_conn *c = container_of(h, struct nbd_conn, kfd);
+	c->refs++; /* a close inside must not free c under us */
+	if (ev & EPOLLOUT)
+		conn_flush(c);
+	if (!c->dead && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		if (rx_once(c) < 0)
+			conn_close(c);
+		else
+			rx_process(c);
+	}
+	c->refs--;
+	if (c->dead)
+		conn_unref(c);
+	else
+		conn_events(c);
+}
+
+/* Negotiation done (on its thread): the connection joins the loop. */
+static void adopt_task(struct kloop_task *t)
+{
+	struct nbd_conn *c = container_of(t, struct nbd_conn, flush);
+	struct ini_nbd *s = c->d->nbd;
+	int fl = fcntl(c->fd, F_GETFL);
+	c->rx = malloc(NBD_RX_BYTES);
+	if (!s || !c->rx || fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		close(c->fd);
+		free(c->rx);
+		free(c);
+		return;
+	}
+	c->next = s->conns;
+	if (c->next)
+		c->next->pprev = &c->next;
+	c->pprev = &s->conns;
+	s->conns = c;
+	c->kfd.fn = conn_event;
+	c->events = EPOLLIN;
+	if (kloop_add_fd(c->d->loop, c->fd, EPOLLIN, &c->kfd) < 0) {
+		c->events = 0;
+		c->dead = true; /* not in epoll: close without kloop_del_fd */
+		*c->pprev = c->next;
+		if (c->next)
+			c->next->pprev = c->pprev;
+		close(c->fd);
+		conn_unref(c);
+	}
+}
+
+static void *negotiate_thread(void *arg)
 {
 	struct nbd_conn *c = arg;
 	struct timeval tv = { .tv_sec = 30 };
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)); /* negotiation only */
-	int rc = negotiate(c);
-	pthread_t wt;
-	bool writer = rc == 0 && pthread_create(&wt, NULL, writer_thread, c) == 0;
-	if (writer) {
-		struct timeval none = { 0 };
-		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
-		uint8_t b[28];
-		struct nbd_request r;
-		while (read_full(c->fd, b, sizeof(b)) == 0 &&
-		       nbd_parse_request(b, sizeof(b), &r) == 0 && handle_request(c, &r) == 0)
-			;
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (negotiate(c) < 0) {
+		close(c->fd);
+		free(c);
+		return NULL;
 	}
-	pthread_mutex_lock(&c->mu);
-	c->reader_done = true;
-	pthread_cond_broadcast(&c->cv);
-	while (writer && !c->writer_done)
-		pthread_cond_wait(&c->cv, &c->mu);
-	pthread_mutex_unlock(&c->mu);
-	if (writer)
-		pthread_join(wt, NULL);
-	conn_release(c);
+	struct timeval none = { 0 };
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	c->flush.fn = adopt_task;
+	kloop_post(c->d->loop, &c->flush);
 	return NULL;
 }
 
@@ -437,13 +614,13 @@ static void accept_event(struct kloop_fd *h, uint32_t ev)
 	c->d = l->d;
 	c->lu = l->lu;
 	c->fd = fd;
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
 	pthread_attr_t a;
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &a, reader_thread, c) != 0)
-		conn_release(c);
+	if (pthread_create(&t, &a, negotiate_thread, c) != 0) {
+		close(fd);
+		free(c);
+	}
 	pthread_attr_destroy(&a);
 }
 
@@ -540,6 +717,14 @@ void nbd_server_stop(struct ini_daemon *d)
 	if (!s)
 		return;
 	mpath_unsubscribe(d, &s->events);
+	while (s->conns) { /* the loop has stopped: its queued flushes will not run */
+		struct nbd_conn *c = s->conns;
+		if (c->flush_queued) {
+			c->flush_queued = false;
+			c->refs--;
+		}
+		conn_close(c);
+	}
 	for (int i = 0; i < s->n; i++) {
 		close(s->l[i]->fd);
 		unlink(s->l[i]->path);

@@ -130,6 +130,9 @@ static void path_update_events(struct ini_path *p)
 	uint32_t ev = to_epoll(iscsi_which_events(p->iscsi));
 	if (!ev)
 		ev = EPOLLIN;
+	if (ev == p->fd_events)
+		return; /* one epoll_ctl per change, not per command */
+	p->fd_events = ev;
 	kloop_mod_fd(p->d->loop, p->fd, ev, &p->kfd);
 }
 
@@ -502,8 +505,8 @@ static void path_connect(struct ini_path *p)
 	}
 	p->fd = iscsi_get_fd(p->iscsi);
 	p->kfd.fn = path_fd_event;
-	if (kloop_add_fd(p->d->loop, p->fd, to_epoll(iscsi_which_events(p->iscsi)) | EPOLLIN,
-			 &p->kfd) < 0) {
+	p->fd_events = to_epoll(iscsi_which_events(p->iscsi)) | EPOLLIN;
+	if (kloop_add_fd(p->d->loop, p->fd, p->fd_events, &p->kfd) < 0) {
 		p->fd = -1;
 		path_fail(p, "epoll registration failed");
 	}
@@ -666,6 +669,23 @@ static uint32_t io_chunk(const struct ini_io *io, uint32_t bs)
 	return n - n % bs;
 }
 
+/* End of the loop turn that queued commands: write their PDUs now rather
+ * than after an epoll round trip for POLLOUT (the socket is nearly always
+ * writable); only what does not fit waits for EPOLLOUT. Queued before any
+ * teardown of p (both deferred, in order), so p is alive here. */
+static void path_send_task(struct kloop_task *t)
+{
+	struct ini_path *p = container_of(t, struct ini_path, send);
+	p->send_queued = false;
+	if (p->state != PATH_UP || !p->iscsi || p->fd < 0)
+		return;
+	if (iscsi_service(p->iscsi, POLLOUT) < 0) {
+		path_fail(p, iscsi_get_error(p->iscsi));
+		return;
+	}
+	path_update_events(p);
+}
+
 static struct scsi_task *io_issue(struct ini_path *p, struct ini_io *io, int lun)
 {
 	uint32_t bs = io->lu->block_size;
@@ -717,7 +737,11 @@ int path_submit(struct ini_path *p, struct ini_io *io, int lun)
 	io->stask = t;
 	io->deadline_ms = kloop_now_ms(p->d->loop) + p->d->o.cmd_timeout_ms;
 	inflight_add(p, io);
-	path_update_events(p);
+	if (!p->send_queued) { /* one send pass for every command of this loop turn */
+		p->send_queued = true;
+		p->send.fn = path_send_task;
+		kloop_defer(p->d->loop, &p->send);
+	}
 	return 0;
 }
 
