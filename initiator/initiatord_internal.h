@@ -113,7 +113,7 @@ struct ini_path {
 	int fd;
 	struct kloop_fd kfd;
 	uint32_t fd_events;     /* what epoll watches on fd now */
-	struct kloop_task send; /* path_send_task: PDUs queued this turn go out */
+	struct kloop_task send; /* path_send_turn: PDUs queued this turn go out */
 	bool send_queued;
 	uint64_t deadline_ms; /* connect/login/probe deadline, or backoff end */
 	uint64_t backoff_ms;

@@ -673,7 +673,7 @@ static uint32_t io_chunk(const struct ini_io *io, uint32_t bs)
  * than after an epoll round trip for POLLOUT (the socket is nearly always
  * writable); only what does not fit waits for EPOLLOUT. Queued before any
  * teardown of p (both deferred, in order), so p is alive here. */
-static void path_send_task(struct kloop_task *t)
+static void path_send_turn(struct kloop_task *t)
 {
 	struct ini_path *p = container_of(t, struct ini_path, send);
 	p->send_queued = false;
@@ -739,7 +739,7 @@ int path_submit(struct ini_path *p, struct ini_io *io, int lun)
 	inflight_add(p, io);
 	if (!p->send_queued) { /* one send pass for every command of this loop turn */
 		p->send_queued = true;
-		p->send.fn = path_send_task;
+		p->send.fn = path_send_turn;
 		kloop_defer(p->d->loop, &p->send);
 	}
 	return 0;
