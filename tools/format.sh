@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # tools/format.sh: clang-format (14 or later) with the project's .clang-format
-# over every tracked product and test .c/.h file.
+# over every product and test .c/.h file git tracks or would track (new
+# files not yet added count too: git ignores build directories).
 #   tools/format.sh          format the files in place
 #   tools/format.sh --check  change nothing; list the files that would change, exit 1 if any
 # CLANG_FORMAT names another binary (default: clang-format).
-# Not for: scripts, CMake files or anything untracked (build directories).
+# Not for: scripts, CMake files or anything git ignores (build directories).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CF=${CLANG_FORMAT:-clang-format}
@@ -36,7 +37,7 @@ while IFS= read -r f; do
 	else
 		"$CF" --style=file -i "$f"
 	fi
-done < <(git ls-files -- '*.c' '*.h')
+done < <(git ls-files --cached --others --exclude-standard -- '*.c' '*.h')
 if [ "$differ" -gt 0 ]; then
 	echo "format.sh: $differ file(s) not formatted (run tools/format.sh)" >&2
 	exit 1

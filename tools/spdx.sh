@@ -45,7 +45,7 @@ while IFS= read -r f; do
 	missing=$((missing + 1))
 	echo "$f"
 	[ "$check" = 1 ] || add_tag "$f"
-done < <(git ls-files -- '*.c' '*.h' '*.sh' '*.py' 'CMakeLists.txt' '*/CMakeLists.txt')
+done < <(git ls-files --cached --others --exclude-standard -- '*.c' '*.h' '*.sh' '*.py' 'CMakeLists.txt' '*/CMakeLists.txt')
 if [ "$check" = 1 ] && [ "$missing" -gt 0 ]; then
 	echo "spdx.sh: $missing file(s) lack the SPDX line (run tools/spdx.sh)" >&2
 	exit 1
