@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# tools/spdx.sh: put the SPDX licence line at the top of every tracked source
+# tools/spdx.sh: put the SPDX licence line at the top of every source
 # file that lacks it: `/* SPDX-License-Identifier: Apache-2.0 */` as line 1
 # of .c/.h, `# SPDX-License-Identifier: Apache-2.0` right after the shebang
 # of .sh/.py (line 1 if there is none) and as line 1 of CMakeLists.txt.
