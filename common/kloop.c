@@ -244,23 +244,14 @@ static void run_posted(struct kloop *l)
 		fifo = t;
 		t = next;
 	}
-	while (fifo) {
-		struct kloop_task *next = fifo->next;
-		fifo->fn(fifo);
-		fifo = next;
-	}
+	kloop_tasks_run(fifo);
 }
 
 /* Detach the queue first: tasks deferred while these run go to the next
  * iteration, so a task that re-defers itself cannot starve I/O. */
 static void run_deferred(struct kloop *l)
 {
-	struct kloop_task *t = kloop_taskq_take(&l->defer);
-	while (t) {
-		struct kloop_task *next = t->next;
-		t->fn(t);
-		t = next;
-	}
+	kloop_tasks_run(kloop_taskq_take(&l->defer));
 }
 
 /* ---- timers ---- */

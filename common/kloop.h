@@ -58,6 +58,17 @@ static inline struct kloop_task *kloop_taskq_take(struct kloop_taskq *q)
 	return list;
 }
 
+/* Run a chain of tasks (kloop_taskq_take's) in order; each fn may free or
+ * requeue its own task, so the next link is read before it runs. */
+static inline void kloop_tasks_run(struct kloop_task *t)
+{
+	while (t) {
+		struct kloop_task *next = t->next;
+		t->fn(t);
+		t = next;
+	}
+}
+
 /* Periodic timer with millisecond resolution; fn runs on the loop's thread. */
 struct kloop_timer {
 	void (*fn)(struct kloop_timer *t);

@@ -36,11 +36,7 @@ static void *ctl_main(void *arg)
 		if (!t && r->stop)
 			break;
 		pthread_mutex_unlock(&r->mu);
-		while (t) {
-			struct kloop_task *next = t->next;
-			t->fn(t);
-			t = next;
-		}
+		kloop_tasks_run(t);
 		pthread_mutex_lock(&r->mu);
 	}
 	pthread_mutex_unlock(&r->mu);

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common/container.h"
 #include "common/iov.h"
 #include "common/log.h"
 #include "lun-backends/rbd/lun_rbd_internal.h"
@@ -257,7 +258,7 @@ static bool image_plain(struct lun_rbd *r)
 
 static void refresh_run(struct kloop_task *kt)
 {
-	struct rbd_caw *c = (struct rbd_caw *)((char *)kt - offsetof(struct rbd_caw, refresh_task));
+	struct rbd_caw *c = container_of(kt, struct rbd_caw, refresh_task);
 	atomic_store(&c->refresh_queued, false);
 	bool was = atomic_load(&c->plain), now = image_plain(c->r);
 	atomic_store(&c->plain, now);

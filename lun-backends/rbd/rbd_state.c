@@ -66,11 +66,7 @@ static void *runner_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&r->mu);
-		while (t) {
-			struct kloop_task *next = t->next;
-			t->fn(t);
-			t = next;
-		}
+		kloop_tasks_run(t);
 		pthread_mutex_lock(&r->mu);
 	}
 	pthread_mutex_unlock(&r->mu);
